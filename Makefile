@@ -1,0 +1,111 @@
+# sipprov: one non-recursive GNU Makefile.
+#   make            build sipprovd and sipprov into $(B) (default build/)
+#   make test       build, then run every test through prove
+#   make asan       the whole suite, daemon included, under ASan+UBSan (build-asan/)
+#   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
+#   make bench      sipprovd vs nginx on the same configs, as ratios
+#   make install    PREFIX=/usr/local DESTDIR=
+# Sources are picked up by folder: server/*.c (except main.c) form libsipprov.a,
+# tools/*.c the CLI, tests/unit/*.c one test binary each, tests/fuzz/*.c fuzzers.
+
+PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl
+B       ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+
+ifeq ($(filter clean deps-check,$(MAKECMDGOALS)),)
+MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
+ifneq ($(MISSING),)
+$(error missing build dependencies: $(MISSING); install them with: sudo tools/install-deps.sh)
+endif
+endif
+
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wno-unused-parameter
+SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
+              $(shell pkg-config --cflags $(PKGS))
+SP_LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+CFLAGS  ?= -O2 -g
+CFLAGS  += $(EXTRA_CFLAGS)
+LDFLAGS += $(EXTRA_LDFLAGS)
+
+LIB_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
+CLI_SRC   := $(wildcard tools/*.c)
+CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+# Corpus replay: the same fuzz targets linked with a plain main() (tests/fuzz/replay.inc).
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
+SCHEMA    := $(sort $(wildcard schema/*.sql))
+
+all: $(B)/sipprovd $(B)/sipprov
+.PHONY: all test asan fuzz bench install clean deps-check unit
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# schema/*.sql is compiled into the library so the daemon, CLI and tests
+# migrate from exactly the files in the tree, with no path to install.
+$(B)/schema_sql.c: $(SCHEMA) tools/embed-schema.sh
+	@mkdir -p $(B)
+	sh tools/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libsipprov.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/sipprovd: $(B)/server/main.o $(B)/libsipprov.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
+
+$(B)/sipprov: $(CLI_OBJ) $(B)/libsipprov.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/tap.h $(B)/libsipprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov.a $(SP_LIBS)
+
+$(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libsipprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(B)/libsipprov.a $(SP_LIBS)
+
+unit: all $(UNIT_BIN) $(REPLAY_BIN)
+
+# One runner for everything: prove over the C unit binaries and the shell
+# integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.
+test: unit
+	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
+
+asan:
+	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+fuzz:
+	@mkdir -p build-fuzz
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  $(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libsipprov.a && \
+	  clang $(SP_CFLAGS:-MMD=) -Ibuild-fuzz -Itests -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libsipprov.a $(SP_LIBS) || exit 1; done
+	@echo "run: build-fuzz/NAME tests/fuzz/corpus/NAME -max_total_time=60"
+
+bench: all
+	SP_BUILD=$(abspath $(B)) sh tools/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/sipprov/templates $(DESTDIR)$(PREFIX)/share/sipprov/etc
+	install -m 0755 $(B)/sipprov $(DESTDIR)$(PREFIX)/bin/sipprov
+	install -m 0755 $(B)/sipprovd $(DESTDIR)$(PREFIX)/sbin/sipprovd
+	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/sipprov/templates/
+	install -m 0644 etc/sipprovd.conf etc/sipprovd.service $(DESTDIR)$(PREFIX)/share/sipprov/etc/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+deps-check:
+	@for p in $(PKGS); do pkg-config --exists $$p && echo "ok $$p" || echo "missing $$p"; done
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

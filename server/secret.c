@@ -1,0 +1,169 @@
+/*
+ * secret.c: everything cryptographic, through OpenSSL 3 EVP: SIP passwords
+ * encrypted at rest with AES-256-GCM (random 96-bit nonce per value), the
+ * key file, digests and random tokens.  It never logs or prints a secret.
+ * Ownership: EVP contexts are freed on every path; plaintext buffers we
+ * allocate are wiped before free by the caller (secret_wipe).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "sipprov.h"
+
+#define GCM_NONCE 12
+#define GCM_TAG   16
+
+int secret_keyfile_create(const char *path, char *err, size_t errlen)
+{
+	unsigned char key[SP_KEY_LEN];
+	char hex[SP_KEY_LEN * 2 + 2];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return sp_err(err, errlen, "cannot create key file '%s': %s", path, strerror(errno));
+	if (RAND_bytes(key, sizeof(key)) != 1) {
+		close(fd);
+		unlink(path);
+		return sp_err(err, errlen, "random number generator failed");
+	}
+	sp_hex(key, sizeof(key), hex);
+	size_t n = strlen(hex);
+	hex[n++] = '\n';
+	int ok = write(fd, hex, n) == (ssize_t)n && fsync(fd) == 0;
+	close(fd);
+	secret_wipe(key, sizeof(key));
+	secret_wipe(hex, sizeof(hex));
+	if (!ok) {
+		unlink(path);
+		return sp_err(err, errlen, "cannot write key file '%s'", path);
+	}
+	return 0;
+}
+
+int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
+{
+	char hex[SP_KEY_LEN * 2 + 8];
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return sp_err(err, errlen, "cannot open key file '%s': %s (run 'sipprov init')", path,
+			      strerror(errno));
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+		close(fd);
+		return sp_err(err, errlen, "key file '%s' must be mode 0600 (chmod 600 '%s')", path, path);
+	}
+	ssize_t n = read(fd, hex, sizeof(hex) - 1);
+	close(fd);
+	if (n < SP_KEY_LEN * 2)
+		return sp_err(err, errlen, "key file '%s' is truncated", path);
+	for (int i = 0; i < SP_KEY_LEN; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return sp_err(err, errlen, "key file '%s' is not hex", path);
+		key[i] = (unsigned char)v;
+	}
+	secret_wipe(hex, sizeof(hex));
+	return 0;
+}
+
+char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain)
+{
+	size_t n = strlen(plain);
+	unsigned char *raw = xmalloc(GCM_NONCE + n + GCM_TAG);
+	char *out = NULL;
+	int len;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx || RAND_bytes(raw, GCM_NONCE) != 1)
+		goto out;
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw) != 1 ||
+	    EVP_EncryptUpdate(ctx, raw + GCM_NONCE, &len, (const unsigned char *)plain, (int)n) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, raw + GCM_NONCE + len, &len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG, raw + GCM_NONCE + n) != 1)
+		goto out;
+	size_t rawlen = GCM_NONCE + n + GCM_TAG;
+	out = xmalloc(4 * ((rawlen + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, raw, (int)rawlen);
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	secret_wipe(raw, GCM_NONCE + n + GCM_TAG);
+	free(raw);
+	return out;
+}
+
+char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64)
+{
+	size_t blen = strlen(b64);
+	if (blen % 4 || blen > 4096)
+		return NULL;
+	unsigned char *raw = xmalloc(blen);
+	int rawlen = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)blen);
+	char *plain = NULL;
+	EVP_CIPHER_CTX *ctx = NULL;
+	if (rawlen < 0)
+		goto out;
+	/* EVP_DecodeBlock counts '=' padding as zero bytes: take it off. */
+	for (size_t i = blen; i > 0 && b64[i - 1] == '='; i--)
+		rawlen--;
+	if (rawlen < GCM_NONCE + GCM_TAG)
+		goto out;
+	int n = rawlen - GCM_NONCE - GCM_TAG, len, len2;
+	plain = xmalloc((size_t)n + 1);
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx ||
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw) != 1 ||
+	    EVP_DecryptUpdate(ctx, (unsigned char *)plain, &len, raw + GCM_NONCE, n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG, raw + GCM_NONCE + n) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + len, &len2) != 1) {
+		secret_wipe(plain, (size_t)n + 1);
+		free(plain);
+		plain = NULL;
+		goto out;
+	}
+	plain[n] = '\0';
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	secret_wipe(raw, blen);
+	free(raw);
+	return plain;
+}
+
+static void digest_hex(const EVP_MD *md, const void *p, size_t n, char *out)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+	if (EVP_Digest(p, n, d, &dl, md, NULL) != 1)
+		dl = 0;
+	sp_hex(d, dl, out);
+}
+
+void sha256_hex(const void *p, size_t n, char out[65])
+{
+	digest_hex(EVP_sha256(), p, n, out);
+}
+
+void md5_hex(const void *p, size_t n, char out[33])
+{
+	digest_hex(EVP_md5(), p, n, out);
+}
+
+int random_hex(char *out, size_t nbytes)
+{
+	unsigned char b[64];
+	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
+		return -1;
+	sp_hex(b, nbytes, out);
+	return 0;
+}
+
+void secret_wipe(void *p, size_t n)
+{
+	if (p)
+		OPENSSL_cleanse(p, n);
+}

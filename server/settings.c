@@ -1,0 +1,222 @@
+/*
+ * settings.c: the template setting keys, canonical settings JSON, and the
+ * effective config of a device: template version (pinned or current) <-
+ * tenant defaults <- device overrides, plus its accounts.  One function,
+ * effective_load, serves the daemon, `sipprov render` and bulk previews.
+ * It does not validate: validate.c judges what this assembles.
+ * Jansson ownership: json_object_set_new steals the value; json_loads and
+ * json_object return new references that we json_decref.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipprov.h"
+
+const struct setting_def setting_defs[] = {
+	{ "backup_server",  SET_HOST, NULL, 0, 0, "fallback registrar host[:port]" },
+	{ "dns_mode",       SET_ENUM, "a|srv", 0, 0, "A records or SRV lookup" },
+	{ "expires",        SET_INT,  NULL, 30, 86400, "registration expiry, seconds" },
+	{ "keepalive",      SET_INT,  NULL, 0, 3600, "NAT keepalive interval, seconds (0 off)" },
+	{ "ntp_server",     SET_HOST, NULL, 0, 0, "NTP server host" },
+	{ "outbound_proxy", SET_HOST, NULL, 0, 0, "outbound proxy host[:port]" },
+	{ "port",           SET_PORT, NULL, 1, 65535, "registrar port" },
+	{ "registrar",      SET_HOST, NULL, 0, 0, "SIP domain / registrar" },
+	{ "server",         SET_HOST, NULL, 0, 0, "SIP server host (proxy to send REGISTER to)" },
+	{ "srtp",           SET_ENUM, "off|optional|required", 0, 0, "SRTP media encryption" },
+	{ "timezone",       SET_TEXT, NULL, 0, 0, "IANA time zone, e.g. Europe/Berlin" },
+	{ "tls_verify",     SET_ENUM, "off|on", 0, 0, "verify the server certificate on TLS" },
+	{ "transport",      SET_ENUM, "udp|tcp|tls", 0, 0, "SIP transport" },
+};
+const size_t setting_def_count = sizeof(setting_defs) / sizeof(setting_defs[0]);
+
+const struct setting_def *setting_def_find(const char *key)
+{
+	for (size_t i = 0; i < setting_def_count; i++)
+		if (strcmp(setting_defs[i].key, key) == 0)
+			return &setting_defs[i];
+	return NULL;
+}
+
+bool setting_key_ok(const char *key)
+{
+	if (setting_def_find(key))
+		return true;
+	/* Free vendor extras: "vendor.<name>" or "x.<name>", [a-z0-9._-]. */
+	if (strncmp(key, "vendor.", 7) && strncmp(key, "x.", 2))
+		return false;
+	if (strlen(key) > 64)
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-'))
+			return false;
+	return true;
+}
+
+char *settings_canonical(json_t *obj, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	if (!json_is_object(obj)) {
+		sp_err(err, errlen, "settings must be a JSON object");
+		return NULL;
+	}
+	json_object_foreach(obj, k, v) {
+		if (!setting_key_ok(k)) {
+			sp_err(err, errlen, "unknown setting '%s'", k);
+			return NULL;
+		}
+		if (!json_is_string(v)) {
+			sp_err(err, errlen, "setting '%s' must be a string", k);
+			return NULL;
+		}
+	}
+	char *s = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
+	if (!s) {
+		sp_err(err, errlen, "cannot encode settings");
+		return NULL;
+	}
+	if (strlen(s) >= SP_JSON_MAX) {
+		free(s);
+		sp_err(err, errlen, "settings exceed %d bytes", SP_JSON_MAX - 1);
+		return NULL;
+	}
+	return s;
+}
+
+int settings_apply_kv(json_t *obj, const char *kv, char *err, size_t errlen)
+{
+	const char *eq = strchr(kv, '=');
+	char key[80];
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+		return sp_err(err, errlen, "expected key=value, got '%s'", kv);
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	if (!setting_key_ok(key)) {
+		char known[512] = "";
+		size_t n = 0;
+		for (size_t i = 0; i < setting_def_count; i++)
+			n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
+					      i ? ", " : "", setting_defs[i].key);
+		return sp_err(err, errlen, "unknown setting '%s' (known: %s, vendor.*)", key, known);
+	}
+	if (strlen(eq + 1) >= SP_FIELD_MAX)
+		return sp_err(err, errlen, "setting '%s' is longer than %d bytes", key, SP_FIELD_MAX - 1);
+	if (eq[1] == '\0')
+		json_object_del(obj, key);
+	else
+		json_object_set_new(obj, key, json_string(eq + 1));
+	return 0;
+}
+
+/* Merge the string members of JSON text src over dst. */
+static int merge_json(json_t *dst, const char *src, const char *what, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loads(src[0] ? src : "{}", 0, &je);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return sp_err(err, errlen, "%s is not a JSON object", what);
+	}
+	json_object_update(dst, o);
+	json_decref(o);
+	return 0;
+}
+
+int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
+			  struct effective *e, char *err, size_t errlen)
+{
+	struct tversion *v = NULL;
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	e->device = *d;
+	if (store_tenant_get_id(s, d->tenant_id, &e->tenant) != 1) {
+		sp_err(err, errlen, "device %s: tenant %lld missing", d->mac, (long long)d->tenant_id);
+		goto out;
+	}
+	sp_strlcpy(e->template_name, d->template_name[0] ? d->template_name : e->tenant.default_template,
+		   sizeof(e->template_name));
+	e->settings = json_object();
+	if (e->template_name[0]) {
+		v = xmalloc(sizeof(*v));
+		struct tversion cur;
+		if (store_tversion_get(s, e->tenant.id, e->template_name, 0, &cur) != 1) {
+			sp_err(err, errlen, "device %s: template '%s' of tenant '%s' has no version", d->mac,
+			       e->template_name, e->tenant.slug);
+			goto out;
+		}
+		e->current_version = cur.number;
+		if (d->pinned_version && d->pinned_version != cur.number) {
+			if (store_tversion_get(s, e->tenant.id, e->template_name, d->pinned_version, v) != 1) {
+				sp_err(err, errlen, "device %s: pinned version %ld of '%s' does not exist",
+				       d->mac, d->pinned_version, e->template_name);
+				goto out;
+			}
+		} else {
+			*v = cur;
+		}
+		e->version = v->number;
+		snprintf(e->version_label, sizeof(e->version_label), "%s-%s@v%ld", e->tenant.slug,
+			 e->template_name, e->version);
+		if (merge_json(e->settings, v->settings, "template version", err, errlen) < 0)
+			goto out;
+	} else {
+		snprintf(e->version_label, sizeof(e->version_label), "%s@none", e->tenant.slug);
+	}
+	if (merge_json(e->settings, e->tenant.defaults, "tenant defaults", err, errlen) < 0 ||
+	    merge_json(e->settings, d->overrides, "device overrides", err, errlen) < 0)
+		goto out;
+	if (store_account_list(s, d->id, e->accounts, SP_MAX_LINES, &e->naccounts) < 0) {
+		sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));
+		goto out;
+	}
+	if (key) {
+		for (size_t i = 0; i < e->naccounts; i++) {
+			char *p = secret_decrypt(key, e->accounts[i].password_enc);
+			if (!p) {
+				sp_err(err, errlen, "device %s line %ld: password does not decrypt (wrong key file?)",
+				       d->mac, e->accounts[i].line);
+				goto out;
+			}
+			sp_strlcpy(e->accounts[i].password, p, sizeof(e->accounts[i].password));
+			secret_wipe(p, strlen(p));
+			free(p);
+		}
+	}
+	rc = 1;
+out:
+	free(v);
+	if (rc < 0)
+		effective_release(e);
+	return rc;
+}
+
+int effective_load(struct store *s, const unsigned char *key, const char *mac,
+		   struct effective *e, char *err, size_t errlen)
+{
+	struct device d;
+	int rc = store_device_get(s, mac, &d);
+	if (rc <= 0) {
+		memset(e, 0, sizeof(*e));
+		if (rc < 0)
+			sp_err(err, errlen, "cannot read device %s: %s", mac, store_errmsg(s));
+		return rc;
+	}
+	return effective_load_device(s, key, &d, e, err, errlen);
+}
+
+void effective_release(struct effective *e)
+{
+	for (size_t i = 0; i < SP_MAX_LINES; i++)
+		secret_wipe(e->accounts[i].password, sizeof(e->accounts[i].password));
+	json_decref(e->settings);
+	e->settings = NULL;
+}
+
+const char *effective_get(const struct effective *e, const char *key)
+{
+	const char *v = e->settings ? json_string_value(json_object_get(e->settings, key)) : NULL;
+	return v ? v : "";
+}

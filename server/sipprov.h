@@ -1,0 +1,347 @@
+/*
+ * sipprov.h: shared structs and the core library's contracts, one section
+ * per .c file.  Concern modules that only a few callers need (validate, hep,
+ * sipmsg, drift, auth, bulk, notify, diagnose, ua) keep their own header
+ * beside their .c file; this one holds what everything touches.
+ */
+#ifndef SIPPROV_H
+#define SIPPROV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define SP_VERSION        "0.1.0"
+#define SP_MAC_LEN        12          /* normalized MAC: 12 lowercase hex */
+#define SP_MAX_LINES      16          /* accounts per device */
+#define SP_TOKEN_HEX      32          /* 128-bit softphone token, hex */
+#define SP_SLUG_MAX       64
+#define SP_NAME_MAX       128
+#define SP_FIELD_MAX      256         /* any single text setting or field */
+#define SP_JSON_MAX       8192        /* settings / overrides document */
+#define SP_BODY_MAX       (256 * 1024) /* a rendered config file */
+#define SP_ERR_MAX        512
+
+/* ---- util.c: allocation that aborts, bounded strings, dynbuf ---- */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* Copy with truncation; always NUL-terminates; returns strlen(src). */
+size_t sp_strlcpy(char *dst, const char *src, size_t size);
+/* snprintf into err (may be NULL); returns -1 so callers can "return sp_err(...)". */
+int sp_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Normalize a MAC in any case, with or without ':' '-' '.': writes 12
+ * lowercase hex + NUL into out[13].  Returns 0, or -1 if not a MAC. */
+int mac_normalize(const char *in, char out[SP_MAC_LEN + 1]);
+/* Parse a decimal int in [min,max] with nothing trailing; 0 or -1. */
+int sp_parse_int(const char *s, long min, long max, long *out);
+int64_t sp_now(void);
+/* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
+ * except tab; used for every text field. */
+bool sp_text_ok(const char *s);
+/* Hex encode n bytes into out (2n+1). */
+void sp_hex(const unsigned char *in, size_t n, char *out);
+
+/* Output buffer with a hard cap; on overflow it sets 'overflow' and keeps
+ * what fits, so writers don't check every call.  buf_release frees. */
+struct buf {
+	char *data;
+	size_t len, cap, max;
+	bool overflow;
+};
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the NUL-terminated data and gives ownership to the caller. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* ---- log.c: leveled logging to stderr (or syslog when daemonized) ---- */
+
+enum { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void log_init(int level, bool to_syslog);
+int  log_level_parse(const char *s);   /* "warn" -> LOG_LVL_WARN; -1 unknown */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* no errno */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up only: print and exit(1).  Never in a request path. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- conf.c: sipprovd.conf, a table {key, type, field, default} ---- */
+
+struct conf {
+	char database[SP_FIELD_MAX];
+	char key_file[SP_FIELD_MAX];        /* AES key; default DATABASE.key */
+	char templates[SP_FIELD_MAX];       /* layout folder */
+	char http_listen[SP_NAME_MAX];      /* host:port, "" = off */
+	char https_listen[SP_NAME_MAX];
+	char tls_cert[SP_FIELD_MAX];
+	char tls_key[SP_FIELD_MAX];
+	char tls_client_ca[SP_FIELD_MAX];
+	char hep_listen[SP_NAME_MAX];
+	char hep_auth_key[SP_NAME_MAX];
+	char api_token[SP_NAME_MAX];
+	char log_level[16];
+	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
+	bool insecure_loopback;
+	long threads;
+	long conn_timeout;                  /* seconds */
+	long conn_limit;
+	long per_ip_conn_limit;
+	long conn_memory_limit;             /* bytes */
+	long fail_threshold;                /* auth failures per window before 429 */
+	long fail_window;                   /* seconds */
+	long lockout_seconds;
+};
+/* Fill defaults. */
+void conf_init(struct conf *c);
+/* Read FILE (key = value lines, '#' comments).  Errors name file:line. */
+int conf_load(struct conf *c, const char *file, char *err, size_t errlen);
+/* Apply one "key=value" (the -o flag). */
+int conf_set(struct conf *c, const char *kv, char *err, size_t errlen);
+/* Print every key and value (the -n flag with -v). */
+void conf_dump(const struct conf *c, FILE *f);
+
+/* ---- secret.c: OpenSSL: AES-256-GCM at rest, digests, random tokens ---- */
+
+#define SP_KEY_LEN 32
+/* Create a new random key file (mode 0600); fails if it exists. */
+int secret_keyfile_create(const char *path, char *err, size_t errlen);
+/* Load the key; refuses a file readable by group/other. */
+int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
+/* Encrypt plaintext into a new base64 string (nonce|ct|tag); caller frees. */
+char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain);
+/* Decrypt; returns a new string (caller frees, then should wipe) or NULL. */
+char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64);
+void sha256_hex(const void *p, size_t n, char out[65]);
+void md5_hex(const void *p, size_t n, char out[33]);
+/* n random bytes as 2n hex chars + NUL; -1 if the RNG fails. */
+int random_hex(char *out, size_t nbytes);
+void secret_wipe(void *p, size_t n);
+
+/* ---- store.c (+ store_*.c): the only files that include sqlite3.h ---- */
+
+struct schema_migration { int number; const char *name; const char *sql; };
+extern const struct schema_migration schema_migrations[];
+extern const size_t schema_migration_count;
+
+struct store;   /* one SQLite connection, WAL, busy_timeout, statement cache */
+
+struct tenant {
+	int64_t id;
+	char slug[SP_SLUG_MAX];
+	char name[SP_NAME_MAX];
+	char status[16];                    /* active | suspended */
+	char device_auth[64];               /* comma list: none,digest,mtls,token */
+	char allow_cidrs[512];
+	char username_pattern[SP_NAME_MAX];
+	char auth_username_pattern[SP_NAME_MAX];
+	long max_per_user;
+	char default_template[SP_SLUG_MAX];
+	char defaults[SP_JSON_MAX];         /* settings JSON */
+};
+
+struct tversion {                       /* one immutable template version */
+	int64_t id;
+	int64_t template_id;
+	char tenant[SP_SLUG_MAX];
+	char name[SP_SLUG_MAX];
+	long number;
+	char settings[SP_JSON_MAX];         /* canonical JSON */
+	char sha256[65];
+	char author[SP_NAME_MAX];
+	char comment[SP_FIELD_MAX];
+	int64_t created;
+};
+
+struct device {
+	int64_t id;
+	char mac[SP_MAC_LEN + 1];
+	int64_t tenant_id;
+	char layout[32];
+	char model[SP_NAME_MAX];
+	char label[SP_NAME_MAX];
+	char template_name[SP_SLUG_MAX];    /* "" = tenant default */
+	long pinned_version;                /* 0 = current */
+	char status[16];                    /* active | disabled */
+	char http_user[SP_SLUG_MAX];
+	char ha1_md5[33];
+	char ha1_sha256[65];
+	char overrides[SP_JSON_MAX];
+	int64_t fetched_at;
+	char fetched_ip[64];
+	char fetched_ua[SP_FIELD_MAX];
+	long fetched_version;
+	char fetched_digest[65];
+};
+
+struct account {
+	int64_t id;
+	int64_t device_id;
+	long line;
+	char display_name[SP_NAME_MAX];
+	char extension[64];
+	char username[SP_NAME_MAX];
+	char auth_username[SP_NAME_MAX];
+	char password[SP_NAME_MAX];         /* plaintext in memory only; "" if not loaded */
+	char password_enc[512];
+	char token[SP_TOKEN_HEX + 1];       /* "" = none */
+	bool token_revoked;
+	long last_code;
+	int64_t last_code_at;
+};
+
+/* Open (creating if needed) and migrate.  path ":memory:" works.
+ * Returns NULL with err filled. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);      /* accepts NULL */
+/* The raw sqlite3 handle, for store_*.c files only (returns sqlite3 *). */
+void *store_db(struct store *s);
+/* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+/* Last SQLite error message of this connection. */
+const char *store_errmsg(struct store *s);
+/* Monotonic counter that changes whenever any connection commits (render cache key). */
+long store_data_version(struct store *s);
+
+/* Lookups return 1 found, 0 not found, -1 error. */
+int store_tenant_get(struct store *s, const char *slug, struct tenant *t);
+int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t);
+int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t errlen);
+int store_tenant_update(struct store *s, const struct tenant *t, char *err, size_t errlen);
+/* Call fn for each tenant in slug order; fn returns nonzero to stop. */
+int store_tenant_each(struct store *s, int (*fn)(const struct tenant *, void *), void *arg);
+
+/* Current (number 0) or given version of TENANT/NAME.  1, 0, -1. */
+int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, long number, struct tversion *v);
+/* Append a version; settings must be canonical JSON (settings_canonical). */
+int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, const char *settings,
+		       const char *author, const char *comment, struct tversion *out, char *err, size_t errlen);
+int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
+			int (*fn)(const struct tversion *, void *), void *arg);
+
+int store_device_get(struct store *s, const char *mac, struct device *d);
+int store_device_get_id(struct store *s, int64_t id, struct device *d);
+int store_device_add(struct store *s, struct device *d, char *err, size_t errlen);
+int store_device_update(struct store *s, const struct device *d, char *err, size_t errlen);
+int store_device_delete(struct store *s, int64_t id);
+/* Devices of a tenant (tenant_id 0 = all), MAC order. */
+int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg);
+int store_device_count(struct store *s, int64_t tenant_id, long *n);
+/* Record a served fetch on the device row and in fetch_log. */
+int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
+		       const char *path, int status, long version, const char *digest);
+
+/* Accounts of a device in line order, up to SP_MAX_LINES; password left "". */
+int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n);
+int store_account_get_token(struct store *s, const char *token, struct account *a);
+int store_account_add(struct store *s, struct account *a, char *err, size_t errlen);
+int store_account_update(struct store *s, const struct account *a, char *err, size_t errlen);
+/* Other accounts in the tenant with username or auth username equal to v
+ * (for swap checks): fn(account, device mac, arg). */
+int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
+				 int (*fn)(const struct account *, const char *mac, void *), void *arg);
+
+int store_audit(struct store *s, const char *actor, const char *action, const char *object,
+		const char *before, const char *after, const char *detail);
+
+/* ---- settings.c: the template setting keys and effective config ---- */
+
+/* The known template keys, in canonical order, and their kind. */
+enum setting_kind { SET_TEXT, SET_HOST, SET_PORT, SET_INT, SET_ENUM };
+struct setting_def {
+	const char *key;
+	enum setting_kind kind;
+	const char *choices;                /* SET_ENUM: "udp|tcp|tls" */
+	long min, max;                      /* SET_PORT / SET_INT */
+	const char *help;
+};
+extern const struct setting_def setting_defs[];
+extern const size_t setting_def_count;
+const struct setting_def *setting_def_find(const char *key);
+/* Extras are "vendor.*" / "x.*" keys passed through untouched. */
+bool setting_key_ok(const char *key);
+
+/* Parse a JSON object of settings into canonical text (sorted keys,
+ * compact; values are strings).  Returns a new string or NULL with err. */
+char *settings_canonical(json_t *obj, char *err, size_t errlen);
+/* Apply "key=value" to obj (empty value deletes).  Unknown key: -1 with err. */
+int settings_apply_kv(json_t *obj, const char *kv, char *err, size_t errlen);
+
+/* What a device gets: computed by one function for the daemon, `render`
+ * and bulk previews. */
+struct effective {
+	struct tenant tenant;
+	struct device device;
+	char template_name[SP_SLUG_MAX];
+	long version;                       /* the version served (pinned or current) */
+	long current_version;
+	char version_label[SP_SLUG_MAX * 2 + 16];   /* "acme-main@v7" */
+	json_t *settings;                   /* merged: version <- tenant defaults <- overrides */
+	struct account accounts[SP_MAX_LINES];
+	size_t naccounts;
+};
+/* Load everything for MAC (normalized).  If key is non-NULL passwords are
+ * decrypted.  Returns 1 found, 0 no such device, -1 error (err says why). */
+int effective_load(struct store *s, const unsigned char *key, const char *mac,
+		   struct effective *e, char *err, size_t errlen);
+/* Same, for a device already loaded (bulk previews). */
+int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
+			  struct effective *e, char *err, size_t errlen);
+/* Wipes passwords, drops settings. */
+void effective_release(struct effective *e);
+/* Setting as a string ("" when unset). */
+const char *effective_get(const struct effective *e, const char *key);
+
+/* ---- layout.c + render_{xml,json,kv}.c: vendor layouts and rendering ---- */
+
+struct layout;                          /* one parsed file from templates/ */
+struct layouts;                         /* all of them, by name */
+
+/* Parse every *.xml, *.json, *.cfg layout under dir.  NULL with err naming
+ * file:line on the first bad one. */
+struct layouts *layouts_load(const char *dir, char *err, size_t errlen);
+void layouts_free(struct layouts *l);
+const struct layout *layouts_find(const struct layouts *l, const char *name);
+size_t layouts_count(const struct layouts *l);
+const struct layout *layouts_at(const struct layouts *l, size_t i);
+const char *layout_name(const struct layout *l);
+const char *layout_content_type(const struct layout *l);
+const char *layout_notify_event(const struct layout *l);
+/* Check one layout file; errors name file and line. */
+int layout_check_file(const char *path, char *err, size_t errlen);
+
+/* What a request path names, after the route table matched it. */
+struct route_match {
+	enum { ROUTE_NONE, ROUTE_MAC, ROUTE_TOKEN } kind;
+	char mac[SP_MAC_LEN + 1];
+	char token[SP_TOKEN_HEX + 1];
+	const struct layout *layout;        /* first layout whose pattern matched */
+	char pattern[64];                   /* the pattern that matched, e.g. "cfg{mac}.xml" */
+	long line;                          /* 0 = every line */
+};
+/* Match a request path (already without query) against every layout's file
+ * name patterns.  Returns 1 matched, 0 not (404). */
+int route_match(const struct layouts *l, const char *path, struct route_match *m);
+/* Does this layout declare the pattern that matched?  (file name vs device layout) */
+bool layout_answers(const struct layout *l, const struct route_match *m);
+
+/* Render the effective config into out (capped at SP_BODY_MAX).
+ * line 0 = all lines.  Returns 0 or -1 with err. */
+int render(const struct layout *l, const struct effective *e, long line,
+	   struct buf *out, char *err, size_t errlen);
+
+/* Must stay last: sipprov.h is the last include of every .c file. */
+#include "banned.h"
+
+#endif

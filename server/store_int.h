@@ -1,0 +1,23 @@
+/*
+ * store_int.h: private to store*.c, the only files that include sqlite3.h.
+ * SQLite ownership rule, stated once: text bound with SQLITE_TRANSIENT is
+ * copied by SQLite (our buffers may die before the step); column text is
+ * valid only until the next step/reset, so it is copied out at once.
+ * Cached statements are reset by store_stmt before reuse, never finalized
+ * until store_close.
+ */
+#ifndef SP_STORE_INT_H
+#define SP_STORE_INT_H
+#include <sqlite3.h>
+#include "sipprov.h"
+
+/* A prepared statement for sql (a string literal: cached by its address),
+ * reset and with bindings cleared.  NULL on error (logged). */
+sqlite3_stmt *store_stmt(struct store *s, const char *sql);
+/* Bind helpers: text is copied (SQLITE_TRANSIENT). */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Copy column i into dst[size] ("" for NULL). */
+void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size);
+/* Run a statement that returns no rows; 0 or -1 with err set from SQLite. */
+int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen);
+#endif

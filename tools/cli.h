@@ -1,0 +1,62 @@
+/*
+ * cli.h: what every `sipprov` command shares: the open store and key, the
+ * option parser, output helpers and exit codes (0 ok, 1 user error naming
+ * the field, 2 usage).  Commands live in tools/cmd_*.c, one noun per file,
+ * and are listed once in tools/commands.def.
+ */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+#include <stdio.h>
+#include "sipprov.h"
+
+#define EXIT_USER  1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *db_path;
+	const char *templates_dir;          /* SIPPROV_TEMPLATES or ./templates */
+	struct store *store;                /* opened by cli_open */
+	unsigned char key[SP_KEY_LEN];
+	bool have_key;
+	struct layouts *layouts;            /* loaded by cli_layouts */
+	bool json;                          /* --json anywhere on the line */
+	bool show_secrets;                  /* --show-secrets anywhere */
+	bool force;                         /* --force anywhere */
+	char actor[SP_SLUG_MAX];            /* who, for the audit log: $SUDO_USER/$USER */
+};
+
+/* Open the database (and the key file beside it, if present).  Prints the
+ * error; returns 0 or EXIT_USER. */
+int cli_open(struct cli *c);
+/* Same, and the key must exist (commands that read or write passwords). */
+int cli_open_key(struct cli *c);
+/* Layouts from c->templates_dir, loaded once; NULL after printing why. */
+const struct layouts *cli_layouts(struct cli *c);
+
+enum { OPT_STR, OPT_FLAG, OPT_LIST, OPT_LONG };
+struct cli_opt {
+	const char *name;                   /* "--tenant" */
+	int type;
+	void *out;                          /* const char **, bool *, struct buf * (comma list), long * */
+	long min, max;                      /* OPT_LONG range */
+};
+/* Parse argv (after the command words): options anywhere, the rest
+ * positional into pos[maxpos].  Returns 0, or EXIT_USAGE after printing
+ * "usage: ..." with the given usage line. */
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos, int *npos,
+	      const char *usage);
+int cli_usage(const char *usage);
+/* "error: ..." to stderr; returns EXIT_USER. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a JSON document (steals it) to stdout, newline-terminated. */
+void cli_json_out(json_t *doc);
+/* Load tenant by slug or fail naming it; 0 or EXIT_USER. */
+int cli_tenant(struct cli *c, const char *slug, struct tenant *t);
+/* Load device by any MAC spelling or fail naming it; 0 or EXIT_USER. */
+int cli_device(struct cli *c, const char *mac, struct device *d);
+
+typedef int (*cli_cmd_fn)(struct cli *c, int argc, char **argv);
+#define CMD(name, fn, help) int fn(struct cli *c, int argc, char **argv);
+#include "commands.def"
+#undef CMD
+#endif

@@ -1,0 +1,248 @@
+/*
+ * sipprov.c: the admin CLI's main: global flags (-d DB, --json,
+ * --show-secrets, --force), then dispatch from the one command table in
+ * commands.def.  Shared helpers for the cmd_*.c files are here too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct { const char *name; cli_cmd_fn fn; const char *help; } commands[] = {
+#define CMD(name, fn, help) { name, fn, help },
+#include "commands.def"
+#undef CMD
+};
+
+int cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USER;
+}
+
+int cli_usage(const char *usage)
+{
+	fprintf(stderr, "usage: sipprov %s\n", usage);
+	return EXIT_USAGE;
+}
+
+static void key_path(const char *db, char *out, size_t n)
+{
+	const char *env = getenv("SIPPROV_KEY");
+	if (env && *env)
+		sp_strlcpy(out, env, n);
+	else
+		snprintf(out, n, "%s.key", db);
+}
+
+int cli_open(struct cli *c)
+{
+	char err[SP_ERR_MAX], kp[SP_FIELD_MAX + 8];
+	if (c->store)
+		return 0;
+	if (strcmp(c->db_path, ":memory:") && access(c->db_path, F_OK) < 0)
+		return cli_fail("no database at '%s' (run 'sipprov init' or pass -d DB)", c->db_path);
+	c->store = store_open(c->db_path, err, sizeof(err));
+	if (!c->store)
+		return cli_fail("%s", err);
+	key_path(c->db_path, kp, sizeof(kp));
+	if (access(kp, F_OK) == 0) {
+		if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
+			return cli_fail("%s", err);
+		c->have_key = true;
+	}
+	return 0;
+}
+
+int cli_open_key(struct cli *c)
+{
+	int rc = cli_open(c);
+	if (rc)
+		return rc;
+	if (!c->have_key) {
+		char kp[SP_FIELD_MAX + 8];
+		key_path(c->db_path, kp, sizeof(kp));
+		return cli_fail("no key file at '%s' (run 'sipprov init')", kp);
+	}
+	return 0;
+}
+
+const struct layouts *cli_layouts(struct cli *c)
+{
+	char err[SP_ERR_MAX];
+	if (!c->layouts) {
+		c->layouts = layouts_load(c->templates_dir, err, sizeof(err));
+		if (!c->layouts)
+			cli_fail("%s", err);
+	}
+	return c->layouts;
+}
+
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos, int *npos,
+	      const char *usage)
+{
+	*npos = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == '\0' || (a[1] >= '0' && a[1] <= '9')) {
+			if (*npos >= maxpos) {
+				fprintf(stderr, "error: unexpected argument '%s'\n", a);
+				return cli_usage(usage);
+			}
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		const struct cli_opt *o = opts;
+		const char *val = NULL;
+		size_t nlen = strcspn(a, "=");
+		for (; o && o->name; o++)
+			if (strlen(o->name) == nlen && strncmp(o->name, a, nlen) == 0)
+				break;
+		if (!o || !o->name) {
+			fprintf(stderr, "error: unknown option '%s'\n", a);
+			return cli_usage(usage);
+		}
+		if (o->type == OPT_FLAG) {
+			*(bool *)o->out = true;
+			continue;
+		}
+		if (a[nlen] == '=')
+			val = a + nlen + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else {
+			fprintf(stderr, "error: option '%s' needs a value\n", o->name);
+			return cli_usage(usage);
+		}
+		switch (o->type) {
+		case OPT_STR:
+			*(const char **)o->out = val;
+			break;
+		case OPT_LIST: {
+			struct buf *b = o->out;
+			if (b->len)
+				buf_adds(b, ",");
+			buf_adds(b, val);
+			break;
+		}
+		case OPT_LONG:
+			if (sp_parse_int(val, o->min, o->max, (long *)o->out) < 0) {
+				fprintf(stderr, "error: %s must be a number from %ld to %ld, got '%s'\n", o->name,
+					o->min, o->max, val);
+				return cli_usage(usage);
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+void cli_json_out(json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(doc);
+}
+
+int cli_tenant(struct cli *c, const char *slug, struct tenant *t)
+{
+	int rc = store_tenant_get(c->store, slug, t);
+	if (rc < 0)
+		return cli_fail("cannot read tenant '%s': %s", slug, store_errmsg(c->store));
+	if (rc == 0)
+		return cli_fail("unknown tenant '%s' (see 'sipprov tenant list')", slug);
+	return 0;
+}
+
+int cli_device(struct cli *c, const char *mac, struct device *d)
+{
+	char norm[SP_MAC_LEN + 1];
+	if (mac_normalize(mac, norm) < 0)
+		return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", mac);
+	int rc = store_device_get(c->store, norm, d);
+	if (rc < 0)
+		return cli_fail("cannot read device %s: %s", norm, store_errmsg(c->store));
+	if (rc == 0)
+		return cli_fail("unknown device %s (see 'sipprov device list')", norm);
+	return 0;
+}
+
+static void usage_all(FILE *f)
+{
+	fprintf(f, "usage: sipprov [-d DB] [--json] [--show-secrets] COMMAND ...\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	char **args = xcalloc((size_t)argc + 1, sizeof(char *));
+	int n = 0, rc;
+	const char *user = getenv("SUDO_USER");
+
+	if (!user || !*user)
+		user = getenv("USER");
+	sp_strlcpy(c.actor, user && *user ? user : "cli", sizeof(c.actor));
+	c.db_path = getenv("SIPPROV_DB");
+	if (!c.db_path || !*c.db_path)
+		c.db_path = "sipprov.db";
+	c.templates_dir = getenv("SIPPROV_TEMPLATES");
+	if (!c.templates_dir || !*c.templates_dir)
+		c.templates_dir = "templates";
+	log_init(LOG_LVL_WARN, false);
+	/* Global flags may stand anywhere; strip them before the command sees argv. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && n == 0 && i + 1 < argc)
+			c.db_path = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			c.json = true;
+		else if (!strcmp(argv[i], "--show-secrets"))
+			c.show_secrets = true;
+		else if (!strcmp(argv[i], "--force"))
+			c.force = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage_all(stdout);
+			free(args);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("sipprov %s\n", SP_VERSION);
+			free(args);
+			return 0;
+		} else
+			args[n++] = argv[i];
+	}
+	if (n == 0) {
+		usage_all(stderr);
+		free(args);
+		return EXIT_USAGE;
+	}
+	rc = -1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(args[0], commands[i].name)) {
+			rc = commands[i].fn(&c, n - 1, args + 1);
+			break;
+		}
+	if (rc == -1) {
+		fprintf(stderr, "error: unknown command '%s'\n", args[0]);
+		usage_all(stderr);
+		rc = EXIT_USAGE;
+	}
+	store_close(c.store);
+	layouts_free(c.layouts);
+	secret_wipe(c.key, sizeof(c.key));
+	free(args);
+	return rc;
+}
