@@ -25,7 +25,7 @@ WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-unused-parameter
 SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
               $(shell pkg-config --cflags $(PKGS))
-SP_LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+SP_LIBS    := $(shell pkg-config --libs $(PKGS)) -lresolv -lpthread -lm
 CFLAGS  ?= -O2 -g
 CFLAGS  += $(EXTRA_CFLAGS)
 LDFLAGS += $(EXTRA_LDFLAGS)

@@ -303,6 +303,16 @@ void effective_release(struct effective *e);
 /* Setting as a string ("" when unset). */
 const char *effective_get(const struct effective *e, const char *key);
 
+/* ---- metrics.c: Prometheus counters, lock-free on the hot path ---- */
+
+/* Add n to the counter of a full series, e.g.
+ * "sipprov_http_requests_total{route=\"mac\",code=\"200\"}".  Series
+ * strings should be literals or otherwise live for the process. */
+void metrics_add(const char *series, long n);
+#define metrics_inc(series) metrics_add((series), 1)
+/* Append every series with HELP/TYPE lines in text format. */
+void metrics_render(struct buf *out);
+
 /* ---- layout.c + render_{xml,json,kv}.c: vendor layouts and rendering ---- */
 
 struct layout;                          /* one parsed file from templates/ */
@@ -323,7 +333,7 @@ int layout_check_file(const char *path, char *err, size_t errlen);
 
 /* What a request path names, after the route table matched it. */
 struct route_match {
-	enum { ROUTE_NONE, ROUTE_MAC, ROUTE_TOKEN } kind;
+	enum { ROUTE_NONE, ROUTE_MAC, ROUTE_TOKEN, ROUTE_COMMON, ROUTE_UPLOAD } kind;
 	char mac[SP_MAC_LEN + 1];
 	char token[SP_TOKEN_HEX + 1];
 	const struct layout *layout;        /* first layout whose pattern matched */
@@ -335,6 +345,9 @@ struct route_match {
 int route_match(const struct layouts *l, const char *path, struct route_match *m);
 /* Does this layout declare the pattern that matched?  (file name vs device layout) */
 bool layout_answers(const struct layout *l, const struct route_match *m);
+
+/* Does this layout serve softphone token URLs (/s/{token})? */
+bool layout_uses_token(const struct layout *l);
 
 /* Render the effective config into out (capped at SP_BODY_MAX).
  * line 0 = all lines.  Returns 0 or -1 with err. */
