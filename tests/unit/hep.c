@@ -1,0 +1,240 @@
+/*
+ * tests/unit/hep.c: HEP v3 decoding of packets built byte by byte: Kamailio
+ * and sngrep chunk orders, IPv6, TLS (22), auth key, and malformed packets
+ * that must be rejected without reading past the datagram.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "hep.h"
+#include "sipprov.h"
+
+struct pkt { uint8_t b[2048]; size_t n; };
+
+static void put8(struct pkt *p, unsigned v) { p->b[p->n++] = (uint8_t)v; }
+static void put16(struct pkt *p, unsigned v) { put8(p, v >> 8); put8(p, v & 0xff); }
+
+static void start(struct pkt *p, const char *magic)
+{
+	p->n = 0;
+	memcpy(p->b, magic, 4);
+	p->n = 4;
+	put16(p, 0);
+}
+static void chunk(struct pkt *p, unsigned type, const void *v, size_t n)
+{
+	put16(p, 0);
+	put16(p, type);
+	put16(p, (unsigned)(n + 6));
+	memcpy(p->b + p->n, v, n);
+	p->n += n;
+}
+static void chunk8(struct pkt *p, unsigned type, unsigned v) { uint8_t x = (uint8_t)v; chunk(p, type, &x, 1); }
+static void chunk16(struct pkt *p, unsigned type, unsigned v) { uint8_t x[2] = { (uint8_t)(v >> 8), (uint8_t)v }; chunk(p, type, x, 2); }
+static void chunk32(struct pkt *p, unsigned type, uint32_t v)
+{
+	uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	chunk(p, type, x, 4);
+}
+static void finish(struct pkt *p)
+{
+	p->b[4] = (uint8_t)(p->n >> 8);
+	p->b[5] = (uint8_t)p->n;
+}
+
+static const char *SIP = "REGISTER sip:example.test SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\n\r\n";
+static const uint8_t IP_A[4] = { 127, 0, 0, 1 }, IP_B[4] = { 10, 1, 2, 3 };
+
+/* Kamailio's order: 1,2,3,4,7,8,9,10,11,12,[17],[14],15 */
+static void kamailio(struct pkt *p, const char *key, unsigned proto)
+{
+	start(p, "HEP3");
+	chunk8(p, 1, 2);
+	chunk8(p, 2, proto);
+	chunk(p, 3, IP_A, 4);
+	chunk(p, 4, IP_B, 4);
+	chunk16(p, 7, 5070);
+	chunk16(p, 8, 5060);
+	chunk32(p, 9, 1700000000);
+	chunk32(p, 10, 123456);
+	chunk8(p, 11, 1);
+	chunk32(p, 12, 2001);
+	chunk(p, 17, "corr-1", 6);
+	if (key)
+		chunk(p, 14, key, strlen(key));
+	chunk(p, 15, SIP, strlen(SIP));
+	finish(p);
+}
+
+static int dec(const struct pkt *p, const char *key, struct hep_packet *h, const char **why)
+{
+	/* Copy into an exact-size heap block so ASan catches any over-read. */
+	uint8_t *b = malloc(p->n ? p->n : 1);
+	memcpy(b, p->b, p->n);
+	*why = "";
+	int rc = hep_decode(b, p->n, key, h, why);
+	free(b);
+	return rc;
+}
+
+static void test_good(void)
+{
+	struct pkt p;
+	struct hep_packet h;
+	const char *why;
+
+	kamailio(&p, NULL, 17);
+	is_int(dec(&p, NULL, &h, &why), 0, "kamailio order decodes");
+	is_int(h.family, 4, "family ipv4");
+	is_int(h.proto, 17, "proto udp");
+	is_str(h.src_ip, "127.0.0.1", "src ip");
+	is_str(h.dst_ip, "10.1.2.3", "dst ip");
+	is_int(h.src_port, 5070, "src port");
+	is_int(h.dst_port, 5060, "dst port");
+	is_int(h.ts_sec, 1700000000, "seconds");
+	is_int(h.ts_usec, 123456, "microseconds");
+	is_int(h.capture_id, 2001, "capture id");
+	is_int(h.proto_type, 1, "proto type sip");
+	is_int(h.payload_len, strlen(SIP), "payload length");
+	ok(h.payload && memcmp(h.payload, SIP, strlen(SIP)) == 0, "payload bytes");
+
+	kamailio(&p, NULL, 22);
+	is_int(dec(&p, NULL, &h, &why), 0, "protocol 22 (tls) decodes");
+	is_int(h.proto, 22, "proto 22 kept");
+
+	/* sngrep: EEP3, ports before addresses, capture id in host (LE) order. */
+	start(&p, "EEP3");
+	chunk16(&p, 7, 40000);
+	chunk16(&p, 8, 5060);
+	chunk8(&p, 1, 2);
+	chunk8(&p, 2, 6);
+	chunk(&p, 4, IP_A, 4);
+	chunk(&p, 3, IP_B, 4);
+	chunk32(&p, 12, 0x01000000);      /* capture id 1, byte-swapped */
+	chunk32(&p, 9, 1);
+	chunk(&p, 15, SIP, strlen(SIP));
+	chunk8(&p, 11, 1);
+	finish(&p);
+	is_int(dec(&p, NULL, &h, &why), 0, "sngrep order decodes");
+	is_str(h.src_ip, "10.1.2.3", "sngrep src ip");
+	is_int(h.src_port, 40000, "sngrep src port");
+	is_int(h.proto, 6, "sngrep tcp");
+	is_int(h.capture_id, 0x01000000, "byte-swapped capture id read as sent");
+
+	/* IPv6 */
+	uint8_t s6[16] = { 0 }, d6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	s6[15] = 1;
+	d6[15] = 0x42;
+	start(&p, "HEP3");
+	chunk8(&p, 1, 10);
+	chunk8(&p, 2, 17);
+	chunk(&p, 5, s6, 16);
+	chunk(&p, 6, d6, 16);
+	chunk16(&p, 7, 5062);
+	chunk16(&p, 8, 5060);
+	chunk(&p, 15, SIP, strlen(SIP));
+	finish(&p);
+	is_int(dec(&p, NULL, &h, &why), 0, "ipv6 decodes");
+	is_int(h.family, 6, "family ipv6");
+	is_str(h.src_ip, "::1", "ipv6 src");
+	is_str(h.dst_ip, "2001:db8::42", "ipv6 dst");
+
+	/* Unknown vendor chunk and unknown vendor-0 type are skipped. */
+	start(&p, "HEP3");
+	put16(&p, 0x0009); put16(&p, 0x0101); put16(&p, 9); put8(&p, 1); put8(&p, 2); put8(&p, 3);
+	chunk(&p, 99, "xyz", 3);
+	chunk8(&p, 1, 2);
+	chunk(&p, 15, SIP, strlen(SIP));
+	finish(&p);
+	is_int(dec(&p, NULL, &h, &why), 0, "unknown chunks skipped by length");
+	ok(h.payload_len == strlen(SIP), "payload after unknown chunks");
+
+	/* Auth key */
+	kamailio(&p, "s3cret", 17);
+	is_int(dec(&p, "s3cret", &h, &why), 0, "right auth key accepted");
+	is_int(dec(&p, "s3creT", &h, &why), -1, "wrong auth key rejected");
+	is_str(why, "auth", "reason auth");
+	is_int(dec(&p, "s3cret!", &h, &why), -1, "longer configured key rejected");
+	kamailio(&p, "s3c", 17);
+	is_int(dec(&p, "s3cret", &h, &why), -1, "shorter sent key rejected");
+	kamailio(&p, NULL, 17);
+	is_int(dec(&p, "s3cret", &h, &why), -1, "missing auth key rejected");
+	is_str(why, "auth", "reason auth (missing)");
+	kamailio(&p, "whatever", 17);
+	is_int(dec(&p, NULL, &h, &why), 0, "key sent but none configured: accepted");
+}
+
+struct bad { const char *name; const char *reason; };
+
+static void test_bad(void)
+{
+	struct pkt p, good;
+	struct hep_packet h;
+	const char *why;
+	int n = 0;
+
+	kamailio(&good, NULL, 17);
+#define BAD(desc, want) do { n++; int rc_ = dec(&p, NULL, &h, &why); \
+	ok(rc_ == -1 && strcmp(why, want) == 0, "malformed: %s (got %s)", desc, why); } while (0)
+
+	p = good; p.n = 0; BAD("empty datagram", "truncated");
+	p = good; p.n = 5; BAD("5 bytes", "truncated");
+	p = good; memcpy(p.b, "HEP2", 4); BAD("HEP2 magic", "bad_magic");
+	p = good; memcpy(p.b, "hep3", 4); BAD("lowercase magic", "bad_magic");
+	p = good; p.b[4] = 0; p.b[5] = 3; BAD("total < 6", "bad_length");
+	p = good; p.b[4] = 0xff; p.b[5] = 0xff; BAD("total 65535", "bad_length");
+	p = good; p.b[5]++; BAD("total past the end", "bad_length");
+	p = good; p.b[5]--; BAD("total shorter than datagram", "bad_length");
+	p = good; p.n -= 1; BAD("datagram cut by one byte", "bad_length");
+	/* Chunk length problems: first chunk header at offset 6. */
+	p = good; p.b[10] = 0; p.b[11] = 0; BAD("zero-length chunk", "bad_chunk");
+	p = good; p.b[10] = 0; p.b[11] = 5; BAD("chunk length 5 (< header)", "bad_chunk");
+	p = good; p.b[10] = 0xff; p.b[11] = 0xff; BAD("chunk length 65535", "bad_chunk");
+	p = good; p.b[10] = 0x07; p.b[11] = 0xd0; BAD("chunk length past the end", "bad_chunk");
+	/* A truncated packet whose total is fixed up to match: chunk runs off. */
+	p = good; p.n -= 10; finish(&p); BAD("payload chunk truncated, total fixed", "bad_chunk");
+	p = good; p.n = 6 + 3; finish(&p); BAD("half a chunk header", "truncated");
+	p = good; p.n = 6 + 6 + 1 + 2; finish(&p); BAD("odd truncation inside chunk header", "truncated");
+	start(&p, "HEP3"); finish(&p); BAD("header only, no chunks", "no_payload");
+	start(&p, "HEP3"); chunk8(&p, 1, 2); chunk16(&p, 7, 1); finish(&p); BAD("no payload chunk", "no_payload");
+	start(&p, "HEP3"); chunk8(&p, 1, 2); chunk(&p, 15, "", 0); finish(&p); BAD("empty payload chunk", "no_payload");
+	start(&p, "HEP3"); chunk8(&p, 1, 3); chunk(&p, 15, SIP, 10); finish(&p); BAD("family 3", "family");
+	start(&p, "HEP3"); chunk8(&p, 2, 99); chunk(&p, 15, SIP, 10); finish(&p); BAD("ip protocol 99", "proto");
+	start(&p, "HEP3"); chunk(&p, 3, IP_A, 3); chunk(&p, 15, SIP, 10); finish(&p); BAD("ipv4 address of 3 bytes", "bad_chunk");
+	start(&p, "HEP3"); chunk(&p, 5, IP_A, 4); chunk(&p, 15, SIP, 10); finish(&p); BAD("ipv6 address of 4 bytes", "bad_chunk");
+	start(&p, "HEP3"); chunk8(&p, 7, 1); chunk(&p, 15, SIP, 10); finish(&p); BAD("port of 1 byte", "bad_chunk");
+	start(&p, "HEP3"); chunk16(&p, 9, 1); chunk(&p, 15, SIP, 10); finish(&p); BAD("seconds of 2 bytes", "bad_chunk");
+	start(&p, "HEP3"); chunk(&p, 1, "\x02\x02", 2); chunk(&p, 15, SIP, 10); finish(&p); BAD("family of 2 bytes", "bad_chunk");
+	start(&p, "HEP3"); chunk(&p, 12, "abc", 3); chunk(&p, 15, SIP, 10); finish(&p); BAD("capture id of 3 bytes", "bad_chunk");
+	start(&p, "HEP3"); chunk8(&p, 1, 2); chunk(&p, 6, IP_A, 16); chunk(&p, 15, SIP, 10); finish(&p); BAD("family 4 with only ipv6 addresses", "family");
+	/* Length field lies about a later chunk. */
+	start(&p, "HEP3"); chunk8(&p, 1, 2); put16(&p, 0); put16(&p, 15); put16(&p, 200); memcpy(p.b + p.n, "REGI", 4); p.n += 4; finish(&p);
+	BAD("payload length lies", "bad_chunk");
+	/* Vendor chunk with length 0 after a good one. */
+	start(&p, "HEP3"); chunk(&p, 15, SIP, 10); put16(&p, 7); put16(&p, 1); put16(&p, 0); finish(&p);
+	BAD("vendor chunk with length 0", "bad_chunk");
+	ok(n >= 20, "at least 20 malformed packets (%d)", n);
+
+	/* Every truncation of a good packet is refused (the total no longer
+	 * matches); with the total fixed up, none reads out of bounds (ASan). */
+	int refused = 0;
+	for (size_t cut = 0; cut < good.n; cut++) {
+		p = good;
+		p.n = cut;
+		refused += dec(&p, NULL, &h, &why) == -1;
+		if (cut >= 6) {
+			finish(&p);
+			(void)dec(&p, NULL, &h, &why);
+		}
+	}
+	is_int(refused, (long long)good.n, "every truncation refused");
+	is_str(hep_reason_series("auth"), "sipprov_hep_packets_total{result=\"rejected\",reason=\"auth\"}", "reason series");
+}
+
+int main(void)
+{
+	test_good();
+	test_bad();
+	return tap_done();
+}
