@@ -59,4 +59,6 @@ typedef int (*cli_cmd_fn)(struct cli *c, int argc, char **argv);
 #define CMD(name, fn, help) int fn(struct cli *c, int argc, char **argv);
 #include "commands.def"
 #undef CMD
+/* `sipprov tenant move` (tools/cmd_bulk.c); argv after "move". */
+int cmd_tenant_move(struct cli *c, int argc, char **argv);
 #endif
