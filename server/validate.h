@@ -8,6 +8,7 @@
 #define SP_VALIDATE_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 struct store;
@@ -54,4 +55,35 @@ bool validate_host(const char *h);
 
 /* "0015654aa937" -> "00:15:65:4a:a9:37" into out[18]. */
 void validate_mac_colons(const char *mac, char out[18]);
+
+/* Copy src into a fixed field dst[size] for a struct about to be
+ * validated.  Returns true if it fit; if not, dst is filled with size
+ * bytes and left UNTERMINATED on purpose, so validate_account reports
+ * "FIELD is longer than N bytes" with the account prefix.  Do not use the
+ * field before validating. */
+bool validate_copy(char *dst, size_t size, const char *src);
+
+/* Free the compiled-pattern cache (clean shutdown, leak checkers). */
+void validate_cleanup(void);
+
+/* ---- store_validate.c: the targeted lookups validation needs ---- */
+
+enum validate_find { VALIDATE_FIND_USERNAME, VALIDATE_FIND_AUTH_USERNAME };
+/* Another account of tenant tenant_id whose username (or auth_username)
+ * equals value, other than self (self->id, or when self->id is 0 the line
+ * self->line on device mac, which the write replaces), and not a shared
+ * line appearance with the same username and auth_username as self.
+ * Indexed (account_username / account_auth_username).  1 found (line and
+ * mac filled), 0 none, -1 error. */
+int store_validate_find(struct store *s, int64_t tenant_id, enum validate_find which, const char *value,
+			const struct account *self, const char *mac, long *line, char other_mac[13]);
+/* Number of devices of the tenant, other than mac, with an account whose
+ * username is username.  0 or -1. */
+int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *username, const char *mac,
+				long *n);
+/* SHA-256 over every row of tenant, template, template_version, device,
+ * account and audit_log (tests: "the database is unchanged").  0 or -1. */
+int store_validate_digest(struct store *s, char out[65]);
+/* Delete one account row.  1 deleted, 0 none, -1 error. */
+int store_account_delete(struct store *s, int64_t device_id, long line);
 #endif

@@ -1,0 +1,115 @@
+/*
+ * store_validate.c: the SQLite lookups validation needs (swap suspects,
+ * devices per SIP user) as single indexed queries, never a scan of the
+ * tenant's accounts, because CSV import validates 100,000 rows in one
+ * transaction.  Also a whole-table digest for tests and account deletion.
+ * It decides nothing: validate.c turns the answers into errors.
+ */
+#include <string.h>
+
+#include "store_int.h"
+#include "validate.h"
+#include "sipprov.h"
+
+int store_validate_find(struct store *s, int64_t tenant_id, enum validate_find which, const char *value,
+			const struct account *self, const char *mac, long *line, char other_mac[13])
+{
+	/* Two literals, so each gets its own cached statement and its own index. */
+	static const char by_user[] =
+		"SELECT a.line, d.mac FROM account a JOIN device d ON d.id = a.device_id "
+		"WHERE a.username = ?1 AND d.tenant_id = ?2 AND a.id != ?3 "
+		"AND NOT (?3 = 0 AND d.mac = ?4 AND a.line = ?5) "
+		"AND NOT (a.username = ?6 AND a.auth_username = ?7) ORDER BY d.mac, a.line LIMIT 1";
+	static const char by_auth[] =
+		"SELECT a.line, d.mac FROM account a JOIN device d ON d.id = a.device_id "
+		"WHERE a.auth_username = ?1 AND d.tenant_id = ?2 AND a.id != ?3 "
+		"AND NOT (?3 = 0 AND d.mac = ?4 AND a.line = ?5) "
+		"AND NOT (a.username = ?6 AND a.auth_username = ?7) ORDER BY d.mac, a.line LIMIT 1";
+	sqlite3_stmt *st = store_stmt(s, which == VALIDATE_FIND_USERNAME ? by_user : by_auth);
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, value);
+	sqlite3_bind_int64(st, 2, tenant_id);
+	sqlite3_bind_int64(st, 3, self->id);
+	store_bind_text(st, 4, mac);
+	sqlite3_bind_int64(st, 5, self->line);
+	store_bind_text(st, 6, self->username);
+	store_bind_text(st, 7, self->auth_username);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*line = sqlite3_column_int64(st, 0);
+		store_col_text(st, 1, other_mac, SP_MAC_LEN + 1);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *username, const char *mac,
+				long *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT count(DISTINCT a.device_id) FROM account a "
+				      "JOIN device d ON d.id = a.device_id "
+				      "WHERE a.username = ? AND d.tenant_id = ? AND d.mac != ?");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, username);
+	sqlite3_bind_int64(st, 2, tenant_id);
+	store_bind_text(st, 3, mac);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_validate_digest(struct store *s, char out[65])
+{
+	static const char *const tables[] = {
+		"SELECT * FROM tenant ORDER BY id", "SELECT * FROM template ORDER BY id",
+		"SELECT * FROM template_version ORDER BY id", "SELECT * FROM device ORDER BY id",
+		"SELECT * FROM account ORDER BY id", "SELECT * FROM audit_log ORDER BY id",
+	};
+	struct buf b;
+	int rc = 0;
+	buf_init(&b, 64u * 1024 * 1024);
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]) && rc == 0; t++) {
+		sqlite3_stmt *st = store_stmt(s, tables[t]);
+		int step;
+		if (!st)
+			return buf_release(&b), -1;
+		buf_printf(&b, "#%zu\n", t);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			for (int i = 0; i < sqlite3_column_count(st); i++) {
+				const unsigned char *v = sqlite3_column_text(st, i);
+				buf_printf(&b, "%d:%s\x1f", sqlite3_column_type(st, i), v ? (const char *)v : "");
+			}
+			buf_adds(&b, "\n");
+		}
+		if (step != SQLITE_DONE)
+			rc = -1;
+		sqlite3_reset(st);
+	}
+	if (rc == 0 && !b.overflow)
+		sha256_hex(b.data ? b.data : "", b.len, out);
+	else
+		rc = -1;
+	buf_release(&b);
+	return rc;
+}
+
+int store_account_delete(struct store *s, int64_t device_id, long line)
+{
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM account WHERE device_id = ? AND line = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, line);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}
