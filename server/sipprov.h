@@ -23,6 +23,7 @@
 #define SP_JSON_MAX       8192        /* settings / overrides document */
 #define SP_BODY_MAX       (256 * 1024) /* a rendered config file */
 #define SP_ERR_MAX        512
+#define SP_REALM          "sipprov"   /* HTTP digest realm for device credentials */
 
 /* ---- util.c: allocation that aborts, bounded strings, dynbuf ---- */
 
@@ -211,8 +212,23 @@ int store_commit(struct store *s);
 int store_rollback(struct store *s);
 /* Last SQLite error message of this connection. */
 const char *store_errmsg(struct store *s);
-/* Monotonic counter that changes whenever any connection commits (render cache key). */
+/* Monotonic counter that changes whenever any connection commits. */
 long store_data_version(struct store *s);
+/* Generation of everything that can change a served config (schema 002);
+ * fetch bookkeeping does not bump it.  -1 on error. */
+long store_config_gen(struct store *s);
+/* Write a batch of fetch records in one transaction (the daemon's writer). */
+struct fetch_rec {
+	int64_t device_id;
+	int64_t at;
+	int status;
+	long version;
+	char ip[64];
+	char ua[SP_FIELD_MAX];
+	char path[SP_FIELD_MAX];
+	char digest[65];
+};
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n);
 
 /* Lookups return 1 found, 0 not found, -1 error. */
 int store_tenant_get(struct store *s, const char *slug, struct tenant *t);
@@ -251,6 +267,13 @@ int store_account_update(struct store *s, const struct account *a, char *err, si
  * (for swap checks): fn(account, device mac, arg). */
 int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
 				 int (*fn)(const struct account *, const char *mac, void *), void *arg);
+
+/* Polycom uploads: append one, keeping only the newest 'keep' per device. */
+int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,
+			 long keep);
+/* Newest first: fn(at, name, body, len, arg); nonzero stops. */
+int store_device_log_each(struct store *s, int64_t device_id,
+			  int (*fn)(int64_t at, const char *name, const void *body, size_t len, void *), void *arg);
 
 int store_audit(struct store *s, const char *actor, const char *action, const char *object,
 		const char *before, const char *after, const char *detail);
@@ -350,9 +373,26 @@ bool layout_answers(const struct layout *l, const struct route_match *m);
 bool layout_uses_token(const struct layout *l);
 
 /* Render the effective config into out (capped at SP_BODY_MAX).
- * line 0 = all lines.  Returns 0 or -1 with err. */
+ * line 0 = all lines, N = only that account (-1 "device has no line N").
+ * e == NULL renders the layout's common file (same as render_common).
+ * Deterministic: same inputs, same bytes.  Returns 0 or -1 with err; on
+ * error out is left as it was ("config too large" when over out->max). */
 int render(const struct layout *l, const struct effective *e, long line,
 	   struct buf *out, char *err, size_t errlen);
+/* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
+ * per-device data).  -1 if the layout declares none. */
+int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);
+/* "xml", "json" or "kv". */
+const char *layout_format_name(const struct layout *l);
+/* The file-name patterns a layout answers, as declared ("{mac}.cfg");
+ * kind gets ROUTE_MAC/TOKEN/COMMON/UPLOAD.  NULL past the end. */
+size_t layout_route_count(const struct layout *l);
+const char *layout_route_at(const struct layout *l, size_t i, int *kind);
+/* Parse one layout from memory (the fuzz target, `layout check`); filename
+ * is only for messages.  NULL with err naming file:line. */
+struct layout *layout_parse_mem(const char *filename, const char *data, size_t len,
+				char *err, size_t errlen);
+void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_mem results */
 
 /* Must stay last: sipprov.h is the last include of every .c file. */
 #include "banned.h"

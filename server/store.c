@@ -714,3 +714,69 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 	store_bind_text(st, 7, detail ? detail : "");
 	return store_exec_stmt(s, st, NULL, 0);
 }
+
+long store_config_gen(struct store *s)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT gen FROM config_gen WHERE id = 1");
+	long v = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return v;
+}
+
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n)
+{
+	int rc = 0;
+	if (store_begin(s) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = store_fetch_record(s, r[i].device_id, r[i].ip, r[i].ua, r[i].path, r[i].status,
+					r[i].version, r[i].digest);
+	if (rc == 0 && store_commit(s) == 0)
+		return 0;
+	store_rollback(s);
+	return -1;
+}
+
+int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,
+			 long keep)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device_log (device_id, at, name, body) VALUES (?,?,?,?)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, sp_now());
+	store_bind_text(st, 3, name);
+	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_TRANSIENT);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	st = store_stmt(s, "DELETE FROM device_log WHERE device_id = ?1 AND id NOT IN "
+			   "(SELECT id FROM device_log WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, keep);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_device_log_each(struct store *s, int64_t device_id,
+			  int (*fn)(int64_t at, const char *name, const void *body, size_t len, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	char name[SP_NAME_MAX];
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT at, name, body FROM device_log WHERE device_id = ? ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_text(st, 1, name, sizeof(name));
+		if (fn(sqlite3_column_int64(st, 0), name, sqlite3_column_blob(st, 2),
+		       (size_t)sqlite3_column_bytes(st, 2), arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}

@@ -52,6 +52,7 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_json_out(json_t *doc);
 /* Load tenant by slug or fail naming it; 0 or EXIT_USER. */
 int cli_tenant(struct cli *c, const char *slug, struct tenant *t);
+int cli_tenant_by_id(struct cli *c, int64_t id, struct tenant *t);
 /* Load device by any MAC spelling or fail naming it; 0 or EXIT_USER. */
 int cli_device(struct cli *c, const char *mac, struct device *d);
 

@@ -166,6 +166,13 @@ int cli_tenant(struct cli *c, const char *slug, struct tenant *t)
 	return 0;
 }
 
+int cli_tenant_by_id(struct cli *c, int64_t id, struct tenant *t)
+{
+	if (store_tenant_get_id(c->store, id, t) != 1)
+		return cli_fail("tenant %lld missing: %s", (long long)id, store_errmsg(c->store));
+	return 0;
+}
+
 int cli_device(struct cli *c, const char *mac, struct device *d)
 {
 	char norm[SP_MAC_LEN + 1];

@@ -1,0 +1,116 @@
+# tests/lib.sh: shared helpers for the integration scripts in tests/t/.
+# Source it:  . "$(dirname "$0")/../lib.sh"
+# Gives: TAP helpers (ok, is, like, done_testing), a temp folder $T removed
+# at exit, $SIPPROV / $SIPPROVD (binaries of the build under test, from
+# $SP_BUILD), sp (the CLI on the test's database $DB), and
+# start_sipprovd [-o key=value ...] which starts a real daemon on an
+# ephemeral loopback port and sets $PORT, $URL and $SIPPROVD_PID;
+# stop_sipprovd stops it (also done at exit).  Everything started is stopped
+# by pid in the exit trap.
+
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${SP_BUILD:=$ROOT/build}"
+SIPPROV="$SP_BUILD/sipprov"
+SIPPROVD="$SP_BUILD/sipprovd"
+export SIPPROV_TEMPLATES="$ROOT/templates"
+T=$(mktemp -d "${TMPDIR:-/tmp}/sipprov-test.XXXXXX")
+DB="$T/sipprov.db"
+export SIPPROV_DB="$DB"
+_tap_n=0
+_tap_fail=0
+_pids=""
+
+_cleanup() {
+	for p in $_pids; do kill "$p" 2>/dev/null; done
+	for p in $_pids; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$p" 2>/dev/null
+	done
+	[ -n "${KEEP_TEST_DIR:-}" ] && echo "# kept $T" || rm -rf "$T"
+}
+trap _cleanup EXIT
+
+# Register a pid to be stopped at exit.
+track_pid() { _pids="$_pids $1"; }
+
+ok() { # ok COND_EXIT_CODE "description"
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"
+	else echo "not ok $_tap_n - $2"; _tap_fail=$((_tap_fail + 1)); fi
+}
+is() { # is GOT WANT "description"
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" = "$2" ]; then echo "ok $_tap_n - $3"
+	else
+		echo "not ok $_tap_n - $3"; _tap_fail=$((_tap_fail + 1))
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
+	fi
+}
+like() { # like GOT REGEX "description"
+	_tap_n=$((_tap_n + 1))
+	if printf '%s' "$1" | grep -Eq -- "$2"; then echo "ok $_tap_n - $3"
+	else
+		echo "not ok $_tap_n - $3"; _tap_fail=$((_tap_fail + 1))
+		printf '#   got:  %s\n#   want match: %s\n' "$(printf '%s' "$1" | head -c 600)" "$2"
+	fi
+}
+unlike() { # unlike GOT REGEX "description"
+	_tap_n=$((_tap_n + 1))
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		echo "not ok $_tap_n - $3"; _tap_fail=$((_tap_fail + 1))
+		printf '#   unexpected match for: %s\n' "$2"
+	else echo "ok $_tap_n - $3"; fi
+}
+diag() { echo "# $*"; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_fail" -eq 0 ]; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+sp() { "$SIPPROV" -d "$DB" "$@"; }
+
+# Fail (not skip) when a peer the test needs is missing: CI installs them.
+need() {
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null 2>&1 || bail "'$cmd' is not installed (tools/install-deps.sh installs it)"
+	done
+}
+
+# start_sipprovd [-o key=value ...]: a real daemon on 127.0.0.1, port 0
+# (the kernel picks), database $DB; waits until /healthz answers.
+start_sipprovd() {
+	SIPPROVD_LOG="$T/sipprovd.log"
+	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
+		-o hep_listen= -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
+	SIPPROVD_PID=$!
+	track_pid "$SIPPROVD_PID"
+	PORT=""
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
+		[ -n "$PORT" ] && break
+		kill -0 "$SIPPROVD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -n "$PORT" ] || { sed 's/^/# sipprovd: /' "$SIPPROVD_LOG"; bail "sipprovd did not start"; }
+	URL="http://127.0.0.1:$PORT"
+	HTTPS_PORT=$(sed -n 's/^https listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
+	for _ in $(seq 1 100); do
+		curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	bail "sipprovd does not answer /healthz"
+}
+
+stop_sipprovd() {
+	[ -n "${SIPPROVD_PID:-}" ] || return 0
+	kill -TERM "$SIPPROVD_PID" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$SIPPROVD_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$SIPPROVD_PID" 2>/dev/null
+	SIPPROVD_RC=$?
+	SIPPROVD_PID=""
+	return 0
+}
+
+# A free TCP/UDP port on 127.0.0.1 from the kernel (racy but short-lived).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

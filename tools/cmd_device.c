@@ -1,0 +1,470 @@
+/*
+ * cmd_device.c: `sipprov device add|list|show|set|disable|enable|rm|
+ * credentials` — the device record: MAC (or a generated 02... id for a
+ * softphone), tenant, layout, template, overrides, HTTP digest credentials.
+ * Accounts (lines) are cmd_account.c's.  Secrets are never printed except
+ * the freshly generated HTTP password, once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "validate.h"
+
+static const char usage_add[] =
+	"device add [MAC] --tenant T --layout L [--template NAME] [--model M] [--label L] [key=value ...]";
+static const char usage_set[] =
+	"device set MAC [--template NAME] [--model M] [--label L] [--layout L] [key=value ...]";
+
+static int check_text(const char *mac, const char *field, const char *v, size_t max)
+{
+	if (strlen(v) >= max)
+		return cli_fail("device %s: %s is longer than %zu bytes", mac, field, max - 1);
+	if (!sp_text_ok(v))
+		return cli_fail("device %s: %s contains control characters or invalid UTF-8", mac, field);
+	return 0;
+}
+
+static int check_layout(struct cli *c, const char *mac, const char *layout)
+{
+	const struct layouts *ls = cli_layouts(c);
+	if (!ls)
+		return EXIT_USER;
+	if (layouts_find(ls, layout))
+		return 0;
+	char known[512] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < layouts_count(ls); i++)
+		n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s", i ? ", " : "",
+				      layout_name(layouts_at(ls, i)));
+	return cli_fail("device %s: unknown layout '%s' (known: %s)", mac, layout, known);
+}
+
+static int check_template(struct cli *c, const struct device *d, const char *tenant)
+{
+	struct tversion *v;
+	int found;
+	if (!d->template_name[0])
+		return 0;
+	v = xmalloc(sizeof(*v));
+	found = store_tversion_get(c->store, d->tenant_id, d->template_name, 0, v);
+	free(v);
+	if (found != 1)
+		return cli_fail("device %s: template '%s' does not exist in tenant '%s' (see 'sipprov template "
+				"list %s')", d->mac, d->template_name, tenant, tenant);
+	return 0;
+}
+
+/* Apply key=value overrides in pos[from..] to d->overrides, validated. */
+static int apply_overrides(struct cli *c, struct device *d, char **pos, int from, int npos)
+{
+	char err[SP_ERR_MAX];
+	json_error_t je;
+	int rc = 0;
+	if (from >= npos)
+		return 0;
+	json_t *o = json_loads(d->overrides[0] ? d->overrides : "{}", 0, &je);
+	if (!o)
+		o = json_object();
+	for (int i = from; i < npos && rc == 0; i++)
+		if (settings_apply_kv(o, pos[i], err, sizeof(err)) < 0)
+			rc = cli_fail("device %s: %s", d->mac, err);
+	if (rc == 0 && validate_settings(o, c->force, err, sizeof(err)) < 0)
+		rc = cli_fail("device %s overrides: %s", d->mac, err);
+	if (rc == 0) {
+		char *canon = settings_canonical(o, err, sizeof(err));
+		if (!canon)
+			rc = cli_fail("device %s overrides: %s", d->mac, err);
+		else
+			sp_strlcpy(d->overrides, canon, sizeof(d->overrides));
+		free(canon);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static void device_digest(const struct device *d, char out[65])
+{
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	buf_printf(&b, "%s|%lld|%s|%s|%s|%s|%ld|%s|%s|%s", d->mac, (long long)d->tenant_id, d->layout, d->model,
+		   d->label, d->template_name, d->pinned_version, d->status, d->http_user, d->overrides);
+	sha256_hex(b.data, b.len, out);
+	buf_release(&b);
+}
+
+/* Write d (add or update) and its audit entry in one transaction. */
+static int device_write(struct cli *c, struct device *d, bool add, const char *action, const char *before)
+{
+	char err[SP_ERR_MAX], after[65];
+	device_digest(d, after);
+	if (store_begin(c->store) < 0)
+		return cli_fail("%s", store_errmsg(c->store));
+	int rc = add ? store_device_add(c->store, d, err, sizeof(err)) : store_device_update(c->store, d, err, sizeof(err));
+	if (rc < 0 || store_audit(c->store, c->actor, action, d->mac, before, after, c->force ? "forced" : "") < 0) {
+		store_rollback(c->store);
+		return cli_fail("device %s: %s", d->mac, rc < 0 ? err : store_errmsg(c->store));
+	}
+	if (store_commit(c->store) < 0)
+		return cli_fail("%s", store_errmsg(c->store));
+	return 0;
+}
+
+static int device_add(struct cli *c, int argc, char **argv)
+{
+	const char *tenant = NULL, *layout = NULL, *tpl = NULL, *model = "", *label = "";
+	char *pos[64];
+	int npos, rc, from = 0;
+	struct device d;
+	struct tenant t;
+	struct cli_opt opts[] = {
+		{ "--tenant", OPT_STR, &tenant, 0, 0 },
+		{ "--layout", OPT_STR, &layout, 0, 0 },
+		{ "--template", OPT_STR, &tpl, 0, 0 },
+		{ "--model", OPT_STR, &model, 0, 0 },
+		{ "--label", OPT_STR, &label, 0, 0 },
+		{ NULL, 0, NULL, 0, 0 },
+	};
+	if ((rc = cli_parse(argc, argv, opts, pos, 64, &npos, usage_add)))
+		return rc;
+	if (!tenant || !layout)
+		return cli_usage(usage_add);
+	memset(&d, 0, sizeof(d));
+	if (npos > 0 && !strchr(pos[0], '=')) {
+		if (mac_normalize(pos[0], d.mac) < 0)
+			return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[0]);
+		from = 1;
+	} else {
+		/* A softphone has no MAC: a locally administered id (02 + 40 random bits). */
+		char hex[11];
+		if (random_hex(hex, 5) < 0)
+			return cli_fail("random number generator failed");
+		snprintf(d.mac, sizeof(d.mac), "02%s", hex);
+	}
+	if ((rc = cli_tenant(c, tenant, &t)))
+		return rc;
+	d.tenant_id = t.id;
+	if ((rc = check_text(d.mac, "layout", layout, sizeof(d.layout))) ||
+	    (rc = check_text(d.mac, "model", model, sizeof(d.model))) ||
+	    (rc = check_text(d.mac, "label", label, sizeof(d.label))) ||
+	    (rc = check_text(d.mac, "template", tpl ? tpl : "", sizeof(d.template_name))) ||
+	    (rc = check_layout(c, d.mac, layout)))
+		return rc;
+	sp_strlcpy(d.layout, layout, sizeof(d.layout));
+	sp_strlcpy(d.model, model, sizeof(d.model));
+	sp_strlcpy(d.label, label, sizeof(d.label));
+	sp_strlcpy(d.template_name, tpl ? tpl : "", sizeof(d.template_name));
+	sp_strlcpy(d.status, "active", sizeof(d.status));
+	sp_strlcpy(d.overrides, "{}", sizeof(d.overrides));
+	if ((rc = check_template(c, &d, t.slug)) || (rc = apply_overrides(c, &d, pos, from, npos)))
+		return rc;
+	if (!d.template_name[0] && !t.default_template[0])
+		fprintf(stderr, "warning: device %s has no template and tenant %s has no default template: "
+				"it gets no server settings until one is set\n", d.mac, t.slug);
+	if ((rc = device_write(c, &d, true, "device add", "")))
+		return rc;
+	printf("device %s added to tenant %s (layout %s)\n", d.mac, t.slug, d.layout);
+	return 0;
+}
+
+static int device_set(struct cli *c, int argc, char **argv)
+{
+	const char *layout = NULL, *tpl = NULL, *model = NULL, *label = NULL;
+	char *pos[64], before[65];
+	int npos, rc;
+	struct device d;
+	struct tenant t;
+	struct cli_opt opts[] = {
+		{ "--layout", OPT_STR, &layout, 0, 0 },
+		{ "--template", OPT_STR, &tpl, 0, 0 },
+		{ "--model", OPT_STR, &model, 0, 0 },
+		{ "--label", OPT_STR, &label, 0, 0 },
+		{ NULL, 0, NULL, 0, 0 },
+	};
+	if ((rc = cli_parse(argc, argv, opts, pos, 64, &npos, usage_set)))
+		return rc;
+	if (npos < 1)
+		return cli_usage(usage_set);
+	if ((rc = cli_device(c, pos[0], &d)) || (rc = cli_tenant_by_id(c, d.tenant_id, &t)))
+		return rc;
+	device_digest(&d, before);
+	if ((layout && ((rc = check_text(d.mac, "layout", layout, sizeof(d.layout))) ||
+			(rc = check_layout(c, d.mac, layout)))) ||
+	    (model && (rc = check_text(d.mac, "model", model, sizeof(d.model)))) ||
+	    (label && (rc = check_text(d.mac, "label", label, sizeof(d.label)))) ||
+	    (tpl && (rc = check_text(d.mac, "template", tpl, sizeof(d.template_name)))))
+		return rc;
+	if (layout)
+		sp_strlcpy(d.layout, layout, sizeof(d.layout));
+	if (model)
+		sp_strlcpy(d.model, model, sizeof(d.model));
+	if (label)
+		sp_strlcpy(d.label, label, sizeof(d.label));
+	if (tpl) {
+		sp_strlcpy(d.template_name, tpl, sizeof(d.template_name));
+		d.pinned_version = 0;
+	}
+	if ((rc = check_template(c, &d, t.slug)) || (rc = apply_overrides(c, &d, pos, 1, npos)))
+		return rc;
+	if ((rc = device_write(c, &d, false, "device set", before)))
+		return rc;
+	printf("device %s updated\n", d.mac);
+	return 0;
+}
+
+static int device_status(struct cli *c, int argc, char **argv, const char *status)
+{
+	struct device d;
+	char before[65];
+	int rc;
+	if (argc != 1)
+		return cli_usage(!strcmp(status, "active") ? "device enable MAC" : "device disable MAC");
+	if ((rc = cli_device(c, argv[0], &d)))
+		return rc;
+	device_digest(&d, before);
+	sp_strlcpy(d.status, status, sizeof(d.status));
+	if ((rc = device_write(c, &d, false, !strcmp(status, "active") ? "device enable" : "device disable", before)))
+		return rc;
+	printf("device %s %s\n", d.mac, !strcmp(status, "active") ? "enabled" : "disabled");
+	return 0;
+}
+
+static int device_rm(struct cli *c, int argc, char **argv)
+{
+	struct device d;
+	char before[65];
+	int rc;
+	if (argc != 1)
+		return cli_usage("device rm MAC");
+	if ((rc = cli_device(c, argv[0], &d)))
+		return rc;
+	device_digest(&d, before);
+	if (store_begin(c->store) < 0)
+		return cli_fail("%s", store_errmsg(c->store));
+	if (store_device_delete(c->store, d.id) < 0 ||
+	    store_audit(c->store, c->actor, "device rm", d.mac, before, "", "") < 0) {
+		store_rollback(c->store);
+		return cli_fail("device %s: %s", d.mac, store_errmsg(c->store));
+	}
+	store_commit(c->store);
+	printf("device %s removed\n", d.mac);
+	return 0;
+}
+
+/* New HTTP digest credentials: user = MAC, a random password shown once;
+ * only HA1 (MD5 and SHA-256 of user:realm:password) is stored. */
+static int device_credentials(struct cli *c, int argc, char **argv)
+{
+	struct device d;
+	char pass[33], before[65], a1[SP_SLUG_MAX + 64];
+	int rc;
+	if (argc != 1)
+		return cli_usage("device credentials MAC");
+	if ((rc = cli_device(c, argv[0], &d)))
+		return rc;
+	if (random_hex(pass, 16) < 0)
+		return cli_fail("random number generator failed");
+	device_digest(&d, before);
+	sp_strlcpy(d.http_user, d.mac, sizeof(d.http_user));
+	snprintf(a1, sizeof(a1), "%s:%s:%s", d.http_user, SP_REALM, pass);
+	md5_hex(a1, strlen(a1), d.ha1_md5);
+	sha256_hex(a1, strlen(a1), d.ha1_sha256);
+	secret_wipe(a1, sizeof(a1));
+	if ((rc = device_write(c, &d, false, "device credentials", before))) {
+		secret_wipe(pass, sizeof(pass));
+		return rc;
+	}
+	if (c->json)
+		cli_json_out(json_pack("{s:s, s:s, s:s, s:s}", "mac", d.mac, "realm", SP_REALM, "username",
+				       d.http_user, "password", pass));
+	else
+		printf("device %s HTTP digest credentials (shown once; only a hash is stored):\n"
+		       "  realm:    %s\n  username: %s\n  password: %s\n", d.mac, SP_REALM, d.http_user, pass);
+	secret_wipe(pass, sizeof(pass));
+	return 0;
+}
+
+static void fmt_time(int64_t t, char *out, size_t n)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (!t) {
+		sp_strlcpy(out, "never", n);
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static json_t *device_json(const struct device *d, const char *tenant)
+{
+	json_error_t je;
+	json_t *ov = json_loads(d->overrides, 0, &je);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:o, s:{s:I, s:s, s:s, s:I, s:s}}",
+			 "mac", d->mac, "tenant", tenant, "layout", d->layout, "model", d->model,
+			 "label", d->label, "template", d->template_name, "pinned_version",
+			 (json_int_t)d->pinned_version, "status", d->status, "http_credentials",
+			 d->ha1_md5[0] != '\0', "overrides", ov ? ov : json_object(), "last_fetch",
+			 "at", (json_int_t)d->fetched_at, "ip", d->fetched_ip, "user_agent", d->fetched_ua,
+			 "version", (json_int_t)d->fetched_version, "digest", d->fetched_digest);
+}
+
+struct dlist {
+	struct cli *c;
+	json_t *arr;
+	struct tenant t;
+};
+
+static int list_one(const struct device *d, void *arg)
+{
+	struct dlist *dl = arg;
+	char when[32];
+	if (dl->t.id != d->tenant_id && store_tenant_get_id(dl->c->store, d->tenant_id, &dl->t) != 1)
+		dl->t.slug[0] = '\0';
+	if (dl->arr) {
+		json_array_append_new(dl->arr, device_json(d, dl->t.slug));
+		return 0;
+	}
+	fmt_time(d->fetched_at, when, sizeof(when));
+	printf("%s  %-12s %-11s %-8s %-14s v%-4ld %-20s %s\n", d->mac, dl->t.slug, d->layout, d->status,
+	       d->template_name[0] ? d->template_name : "(default)", d->fetched_version, when, d->label);
+	return 0;
+}
+
+static int device_list(struct cli *c, int argc, char **argv)
+{
+	const char *tenant = NULL;
+	char *pos[1];
+	int npos, rc;
+	struct dlist dl = { c, c->json ? json_array() : NULL, { 0 } };
+	struct cli_opt opts[] = { { "--tenant", OPT_STR, &tenant, 0, 0 }, { NULL, 0, NULL, 0, 0 } };
+	if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, "device list [--tenant T] [--json]"))) {
+		json_decref(dl.arr);
+		return rc;
+	}
+	if (tenant && (rc = cli_tenant(c, tenant, &dl.t))) {
+		json_decref(dl.arr);
+		return rc;
+	}
+	if (!dl.arr)
+		printf("%-12s  %-12s %-11s %-8s %-14s %-5s %-20s %s\n", "mac", "tenant", "layout", "status",
+		       "template", "vers", "last fetch", "label");
+	if (store_device_each(c->store, tenant ? dl.t.id : 0, list_one, &dl) < 0) {
+		json_decref(dl.arr);
+		return cli_fail("%s", store_errmsg(c->store));
+	}
+	if (dl.arr)
+		cli_json_out(dl.arr);
+	return 0;
+}
+
+static int log_json_one(int64_t at, const char *name, const void *body, size_t len, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I, s:s, s:s%}", "at", (json_int_t)at, "name", name, "text",
+					     (const char *)body, len));
+	return 0;
+}
+
+static json_t *device_log_json(struct cli *c, int64_t id)
+{
+	json_t *arr = json_array();
+	store_device_log_each(c->store, id, log_json_one, arr);
+	return arr;
+}
+
+static int log_print_one(int64_t at, const char *name, const void *body, size_t len, void *arg)
+{
+	char when[32];
+	int *n = arg;
+	fmt_time(at, when, sizeof(when));
+	if ((*n)++ == 0)
+		printf("uploaded logs (newest first):\n");
+	printf("--- %s %s (%zu bytes)\n", when, name, len);
+	/* Device bytes: print only printable ASCII, newlines and tabs. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = ((const unsigned char *)body)[i];
+		putchar((ch >= 0x20 && ch < 0x7f) || ch == '\n' || ch == '\t' ? ch : '?');
+	}
+	if (len && ((const char *)body)[len - 1] != '\n')
+		putchar('\n');
+	return 0;
+}
+
+static void device_log_print(struct cli *c, int64_t id)
+{
+	int n = 0;
+	store_device_log_each(c->store, id, log_print_one, &n);
+}
+
+static int device_show(struct cli *c, int argc, char **argv)
+{
+	struct device d;
+	struct tenant t;
+	struct account a[SP_MAX_LINES];
+	size_t n = 0;
+	int rc;
+	char when[32];
+	if (argc != 1)
+		return cli_usage("device show MAC [--json]");
+	if ((rc = cli_device(c, argv[0], &d)) || (rc = cli_tenant_by_id(c, d.tenant_id, &t)))
+		return rc;
+	store_account_list(c->store, d.id, a, SP_MAX_LINES, &n);
+	if (c->json) {
+		json_t *o = device_json(&d, t.slug), *lines = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(lines, json_pack("{s:I, s:s, s:s, s:s, s:s, s:I}", "line",
+				(json_int_t)a[i].line, "display_name", a[i].display_name, "extension", a[i].extension,
+				"username", a[i].username, "auth_username", a[i].auth_username,
+				"last_code", (json_int_t)a[i].last_code));
+		json_object_set_new(o, "accounts", lines);
+		json_object_set_new(o, "device_log", device_log_json(c, d.id));
+		cli_json_out(o);
+		return 0;
+	}
+	fmt_time(d.fetched_at, when, sizeof(when));
+	printf("device:      %s\ntenant:      %s\nlayout:      %s\nmodel:       %s\nlabel:       %s\n"
+	       "template:    %s%s\npinned:      %s\nstatus:      %s\nhttp auth:   %s\noverrides:   %s\n"
+	       "last fetch:  %s from %s, v%ld, \"%s\"\n",
+	       d.mac, t.slug, d.layout, d.model, d.label, d.template_name[0] ? d.template_name : t.default_template,
+	       d.template_name[0] ? "" : " (tenant default)", d.pinned_version ? "yes" : "no", d.status,
+	       d.ha1_md5[0] ? "digest credentials set" : "no credentials", d.overrides, when,
+	       d.fetched_ip[0] ? d.fetched_ip : "-", d.fetched_version, d.fetched_ua);
+	for (size_t i = 0; i < n; i++)
+		printf("line %ld:      user %s, auth user %s, display \"%s\", ext %s, password %s\n", a[i].line,
+		       a[i].username, a[i].auth_username, a[i].display_name, a[i].extension,
+		       c->show_secrets ? "(use 'account list --show-secrets')" : "(hidden)");
+	device_log_print(c, d.id);
+	return 0;
+}
+
+int cmd_device(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] = "device add|list|show|set|disable|enable|rm|credentials ...";
+	int rc;
+	if (argc < 1)
+		return cli_usage(usage);
+	if ((rc = cli_open(c)))
+		return rc;
+	const char *sub = argv[0];
+	argc--, argv++;
+	if (!strcmp(sub, "add"))
+		return device_add(c, argc, argv);
+	if (!strcmp(sub, "list"))
+		return device_list(c, argc, argv);
+	if (!strcmp(sub, "show"))
+		return device_show(c, argc, argv);
+	if (!strcmp(sub, "set"))
+		return device_set(c, argc, argv);
+	if (!strcmp(sub, "disable"))
+		return device_status(c, argc, argv, "disabled");
+	if (!strcmp(sub, "enable"))
+		return device_status(c, argc, argv, "active");
+	if (!strcmp(sub, "rm"))
+		return device_rm(c, argc, argv);
+	if (!strcmp(sub, "credentials"))
+		return device_credentials(c, argc, argv);
+	fprintf(stderr, "error: unknown device command '%s'\n", sub);
+	return cli_usage(usage);
+}
