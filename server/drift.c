@@ -1,30 +1,496 @@
 /*
- * drift.c: observation -> expected vs observed -> drift events (skeleton).
+ * drift.c: registration observations -> device/account -> expected vs
+ * observed -> drift events.  Matching: registrar + username, then auth
+ * username, then the MAC in the User-Agent or +sip.instance.  Rules:
+ * registrar, transport, port, username, auth_username, stale (fetched
+ * version differs from the version the device should run), never_fetched,
+ * unknown_user.  Events are de-duplicated while open and resolved by a
+ * later observation where the field matches.  No network, no threads.
+ *
+ * Last-code policy: every final outcome the correlator emits is recorded
+ * as account.last_code: 200, 403, 404, 408 (no response), and 401/407
+ * only when the challenge was never answered by a retry (a retried 401 is
+ * never emitted, so it does not count as a failure).
+ * Jansson: json_loadb returns a new reference, decref'd here.
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "drift.h"
+#include "ua.h"
 #include "sipprov.h"
+
+#define MAX_CANDIDATES 16
+#define WEBHOOK_MAX    1000
+
+struct cand { int64_t account_id, device_id; };
+struct cands { struct cand c[MAX_CANDIDATES]; size_t n; };
+
+static int cand_add(int64_t account_id, int64_t device_id, void *arg)
+{
+	struct cands *cs = arg;
+	if (cs->n < MAX_CANDIDATES)
+		cs->c[cs->n++] = (struct cand){ account_id, device_id };
+	return cs->n >= MAX_CANDIDATES;
+}
+
+static const char *expected_registrar(const struct effective *e)
+{
+	const char *r = effective_get(e, "registrar");
+	return *r ? r : effective_get(e, "server");
+}
+
+/* Load the effective config of device_id into e (1), or 0/-1. */
+static int load(struct store *s, int64_t device_id, struct effective *e, char *err, size_t errlen)
+{
+	struct device *d = xmalloc(sizeof(*d));
+	int rc = store_device_get_id(s, device_id, d);
+	if (rc == 1)
+		rc = effective_load_device(s, NULL, d, e, err, errlen);
+	else if (rc < 0)
+		sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id, store_errmsg(s));
+	free(d);
+	return rc;
+}
+
+/* Among candidates, the first whose registrar matches the observation;
+ * else the first.  Leaves e loaded (returns 1), or 0 none, -1 error. */
+static int pick(struct store *s, const struct cands *cs, const struct observation *o, struct effective *e,
+		int64_t *account_id, char *err, size_t errlen)
+{
+	int first = -1;
+	for (size_t i = 0; i < cs->n; i++) {
+		int rc = load(s, cs->c[i].device_id, e, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (cs->n == 1 || strcasecmp(expected_registrar(e), o->registrar) == 0) {
+			*account_id = cs->c[i].account_id;
+			return 1;
+		}
+		if (first < 0)
+			first = (int)i;
+		effective_release(e);
+	}
+	if (first < 0)
+		return 0;
+	*account_id = cs->c[first].account_id;
+	return load(s, cs->c[first].device_id, e, err, errlen);
+}
+
+/* MAC from a +sip.instance "urn:uuid:...-001565aabbcc": the last 12 hex. */
+static int instance_mac(const char *inst, char mac[SP_MAC_LEN + 1])
+{
+	char hex[SP_MAC_LEN + 1];
+	size_t n = 0, len = strlen(inst);
+	if (strncasecmp(inst, "urn:uuid:", 9) != 0)
+		return -1;
+	for (size_t i = len; i > 9 && n < SP_MAC_LEN; i--) {
+		char c = inst[i - 1];
+		if (c == '-')
+			break;
+		if (!isxdigit((unsigned char)c))
+			return -1;
+		hex[SP_MAC_LEN - 1 - n++] = c;
+	}
+	if (n != SP_MAC_LEN)
+		return -1;
+	hex[SP_MAC_LEN] = '\0';
+	return mac_normalize(hex, mac);
+}
+
+/* ua_parse knows the vendors; this fallback takes any token of the agent
+ * that is a MAC ("MAC:" prefix allowed), so an unknown vendor still matches. */
+static int ua_mac(const char *agent, char mac[SP_MAC_LEN + 1])
+{
+	char tok[64];
+	const char *p = agent;
+	while (*p) {
+		size_t n = strcspn(p, " ()[];,/\t");
+		if (n > 0 && n < sizeof(tok)) {
+			memcpy(tok, p, n);
+			tok[n] = '\0';
+			const char *t = strncasecmp(tok, "MAC:", 4) == 0 ? tok + 4 : tok;
+			if (mac_normalize(t, mac) == 0)
+				return 0;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return -1;
+}
+
+/* Find the device and account an observation belongs to.  1 found (e
+ * loaded, *acct set), 0 unknown, -1 error. */
+static int match(struct store *s, const struct observation *o, struct effective *e, int64_t *account_id,
+		 char *err, size_t errlen)
+{
+	struct cands cs = { .n = 0 };
+	int rc;
+
+	if (o->username[0]) {
+		if (store_account_find(s, o->username, 0, cand_add, &cs) < 0)
+			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
+		if ((rc = pick(s, &cs, o, e, account_id, err, errlen)) != 0)
+			return rc;
+	}
+	if (o->auth_username[0]) {
+		cs.n = 0;
+		if (store_account_find(s, o->auth_username, 1, cand_add, &cs) < 0)
+			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
+		if ((rc = pick(s, &cs, o, e, account_id, err, errlen)) != 0)
+			return rc;
+	}
+	char mac[SP_MAC_LEN + 1] = "";
+	struct ua_info ua;
+	ua_parse(o->user_agent, &ua);
+	if (ua.mac[0])
+		sp_strlcpy(mac, ua.mac, sizeof(mac));
+	else if (ua_mac(o->user_agent, mac) < 0 && instance_mac(o->instance, mac) < 0)
+		mac[0] = '\0';
+	if (!mac[0])
+		return 0;
+	rc = effective_load(s, NULL, mac, e, err, errlen);
+	if (rc <= 0)
+		return rc;
+	if (e->naccounts == 0) {
+		effective_release(e);
+		return 0;
+	}
+	/* The line whose username or auth username matches; else line 1. */
+	*account_id = e->accounts[0].id;
+	for (size_t i = 0; i < e->naccounts; i++)
+		if (!strcmp(e->accounts[i].username, o->username) ||
+		    (o->auth_username[0] && !strcmp(e->accounts[i].auth_username, o->auth_username))) {
+			*account_id = e->accounts[i].id;
+			break;
+		}
+	return 1;
+}
+
+static const char *kind_series(const char *kind, bool resolved)
+{
+	static const struct { const char *kind, *opened, *closed; } map[] = {
+#define K(k) { k, "sipprov_drift_events_total{kind=\"" k "\"}", "sipprov_drift_resolved_total{kind=\"" k "\"}" }
+		K("registrar"), K("transport"), K("port"), K("username"), K("auth_username"), K("stale"),
+		K("never_fetched"), K("unknown_user"),
+#undef K
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].kind, kind))
+			return resolved ? map[i].closed : map[i].opened;
+	return resolved ? "sipprov_drift_resolved_total{kind=\"other\"}" : "sipprov_drift_events_total{kind=\"other\"}";
+}
+
+struct check {
+	const char *kind;
+	char expected[DRIFT_STR];
+	char observed[DRIFT_STR];
+	bool applies, differs;
+};
+
+static void check_str(struct check *c, const char *kind, const char *expected, const char *observed, bool nocase)
+{
+	c->kind = kind;
+	sp_strlcpy(c->expected, expected, sizeof(c->expected));
+	sp_strlcpy(c->observed, observed, sizeof(c->observed));
+	c->applies = *expected && *observed;
+	c->differs = c->applies && (nocase ? strcasecmp(expected, observed) : strcmp(expected, observed)) != 0;
+}
+
+static int evaluate(struct store *s, const struct observation *o, const struct effective *e,
+		    const struct account *a, char *err, size_t errlen)
+{
+	struct check ck[7];
+	size_t n = 0;
+	char port[24] = "";
+	const struct device *d = &e->device;
+
+	check_str(&ck[n++], "registrar", expected_registrar(e), o->registrar, true);
+	check_str(&ck[n++], "transport", effective_get(e, "transport"), o->transport, true);
+	if (o->port > 0)
+		snprintf(port, sizeof(port), "%ld", o->port);
+	/* Through an outbound proxy the destination port is the proxy's. */
+	check_str(&ck[n++], "port", *effective_get(e, "outbound_proxy") ? "" : effective_get(e, "port"), port, false);
+	check_str(&ck[n++], "username", a->username, o->username, false);
+	check_str(&ck[n++], "auth_username", a->auth_username, o->auth_username, false);
+	struct check *st = &ck[n++];
+	memset(st, 0, sizeof(*st));
+	st->kind = "stale";
+	if (d->fetched_at && e->version > 0) {
+		/* Against the version it should run (pinned or current). */
+		snprintf(st->expected, sizeof(st->expected), "v%ld", e->version);
+		snprintf(st->observed, sizeof(st->observed), "v%ld", d->fetched_version);
+		st->applies = true;
+		st->differs = d->fetched_version != e->version;
+	}
+	struct check *nf = &ck[n++];
+	memset(nf, 0, sizeof(*nf));
+	nf->kind = "never_fetched";
+	sp_strlcpy(nf->expected, "fetched", sizeof(nf->expected));
+	sp_strlcpy(nf->observed, d->fetched_at ? "fetched" : "never", sizeof(nf->observed));
+	nf->applies = true;
+	nf->differs = d->fetched_at == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct check *c = &ck[i];
+		if (!c->applies)
+			continue;
+		if (c->differs) {
+			int is_new = 0;
+			if (store_drift_open(s, d->id, a->id, c->kind, c->expected, c->observed, o->at, &is_new) < 0)
+				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
+			if (is_new) {
+				metrics_inc(kind_series(c->kind, false));
+				log_info("drift: device %s line %ld %s expected %s observed %s (%s)", d->mac, a->line,
+					 c->kind, c->expected, c->observed, e->version_label);
+			}
+		} else {
+			struct drift_event ev;
+			int rc = store_drift_resolve(s, d->id, a->id, c->kind, NULL, o->at, &ev);
+			if (rc < 0)
+				return sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
+			if (rc == 1) {
+				metrics_inc(kind_series(c->kind, true));
+				log_info("drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)",
+					 d->mac, a->line, c->kind, c->observed, ev.observed, ev.count,
+					 e->version_label);
+			}
+		}
+	}
+	return 0;
+}
+
+static void unknown_label(const struct observation *o, char *out, size_t n)
+{
+	const char *u = o->username[0] ? o->username : o->auth_username[0] ? o->auth_username : "?";
+	snprintf(out, n, "%s@%s", u, o->registrar[0] ? o->registrar : "?");
+}
+
+static int record(struct store *s, const struct observation *o, struct effective *e, char *err, size_t errlen)
+{
+	int64_t account_id = 0;
+	char label[DRIFT_STR * 2 + 2];
+	int rc = match(s, o, e, &account_id, err, errlen);
+
+	if (rc < 0)
+		return -1;
+	unknown_label(o, label, sizeof(label));
+	if (rc == 0) {
+		int is_new = 0;
+		if (store_registration_add(s, o, 0, 0) < 0 ||
+		    store_drift_open(s, 0, 0, "unknown_user", "", label, o->at, &is_new) < 0)
+			return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+		if (is_new) {
+			metrics_inc(kind_series("unknown_user", false));
+			log_info("drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label,
+				 o->src_ip, o->src_port, o->code, o->user_agent);
+		}
+		return 0;
+	}
+	const struct account *a = NULL;
+	for (size_t i = 0; i < e->naccounts; i++)
+		if (e->accounts[i].id == account_id)
+			a = &e->accounts[i];
+	if (!a) {
+		effective_release(e);
+		return sp_err(err, errlen, "account %lld vanished", (long long)account_id);
+	}
+	rc = -1;
+	if (store_registration_add(s, o, e->device.id, a->id) < 0 ||
+	    (o->code && store_account_set_code(s, a->id, o->code, o->at) < 0)) {
+		sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+		goto out;
+	}
+	/* The user is known now: an earlier unknown_user event for it is over. */
+	if (store_drift_resolve(s, 0, 0, "unknown_user", label, o->at, NULL) < 0) {
+		sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
+		goto out;
+	}
+	rc = evaluate(s, o, e, a, err, errlen);
+out:
+	effective_release(e);
+	return rc;
+}
 
 int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen)
 {
-	(void)s; (void)o;
-	return sp_err(err, errlen, "not implemented");
+	struct effective *e = xcalloc(1, sizeof(*e));
+	bool own = store_drift_autocommit(s);
+	int rc;
+
+	if (own ? store_begin(s) < 0 : store_drift_sp_begin(s) < 0) {
+		free(e);
+		return sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
+	}
+	rc = record(s, o, e, err, errlen);
+	if (own) {
+		if (rc == 0 && store_commit(s) < 0)
+			rc = sp_err(err, errlen, "commit: %s", store_errmsg(s));
+		if (rc < 0)
+			store_rollback(s);
+	} else {
+		store_drift_sp_end(s, rc == 0);
+	}
+	free(e);
+	if (rc == 0)
+		metrics_inc("sipprov_observations_total");
+	return rc;
+}
+
+/* ---- webhook ---- */
+
+static int get_str(json_t *obj, const char *key, char *dst, size_t size, long i, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	dst[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return sp_err(err, errlen, "registration %ld: '%s' must be a string", i, key);
+	const char *t = json_string_value(v);
+	if (json_string_length(v) >= size || strlen(t) != json_string_length(v) || !sp_text_ok(t))
+		return sp_err(err, errlen, "registration %ld: '%s' is too long or not text", i, key);
+	sp_strlcpy(dst, t, size);
+	return 0;
+}
+
+static int get_int(json_t *obj, const char *key, long min, long max, long *out, long i, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return sp_err(err, errlen, "registration %ld: '%s' must be an integer from %ld to %ld", i, key, min,
+			      max);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int webhook_one(json_t *obj, long i, struct observation *o, char *err, size_t errlen)
+{
+	static const char *const known[] = { "time", "src_ip", "src_port", "transport", "registrar", "port",
+					     "username", "auth_username", "user_agent", "contact", "instance",
+					     "expires", "code", NULL };
+	const char *k;
+	json_t *v;
+	long at = 0, code = -1;
+
+	if (!json_is_object(obj))
+		return sp_err(err, errlen, "registration %ld: must be a JSON object", i);
+	json_object_foreach(obj, k, v) {
+		size_t j = 0;
+		while (known[j] && strcmp(known[j], k))
+			j++;
+		if (!known[j])
+			return sp_err(err, errlen, "registration %ld: unknown key '%.64s'", i, k);
+	}
+	memset(o, 0, sizeof(*o));
+	sp_strlcpy(o->source, "webhook", sizeof(o->source));
+	if (get_int(obj, "time", 0, 4102444800L, &at, i, err, errlen) < 0 ||
+	    get_int(obj, "src_port", 0, 65535, &o->src_port, i, err, errlen) < 0 ||
+	    get_int(obj, "port", 0, 65535, &o->port, i, err, errlen) < 0 ||
+	    get_int(obj, "expires", 0, 0x7fffffff, &o->expires, i, err, errlen) < 0 ||
+	    get_int(obj, "code", 0, 699, &code, i, err, errlen) < 0 ||
+	    get_str(obj, "src_ip", o->src_ip, sizeof(o->src_ip), i, err, errlen) < 0 ||
+	    get_str(obj, "transport", o->transport, sizeof(o->transport), i, err, errlen) < 0 ||
+	    get_str(obj, "registrar", o->registrar, sizeof(o->registrar), i, err, errlen) < 0 ||
+	    get_str(obj, "username", o->username, sizeof(o->username), i, err, errlen) < 0 ||
+	    get_str(obj, "auth_username", o->auth_username, sizeof(o->auth_username), i, err, errlen) < 0 ||
+	    get_str(obj, "user_agent", o->user_agent, sizeof(o->user_agent), i, err, errlen) < 0 ||
+	    get_str(obj, "contact", o->contact, sizeof(o->contact), i, err, errlen) < 0 ||
+	    get_str(obj, "instance", o->instance, sizeof(o->instance), i, err, errlen) < 0)
+		return -1;
+	if (code < 0)
+		return sp_err(err, errlen, "registration %ld: 'code' is required (final response, 408 for none)", i);
+	o->code = (int)code;
+	if (!o->username[0] && !o->auth_username[0] && !o->user_agent[0] && !o->instance[0])
+		return sp_err(err, errlen, "registration %ld: needs 'username', 'auth_username', 'user_agent' "
+			      "or 'instance' to match a device", i);
+	for (char *p = o->transport; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (o->transport[0] && strcmp(o->transport, "udp") && strcmp(o->transport, "tcp") &&
+	    strcmp(o->transport, "tls") && strcmp(o->transport, "ws") && strcmp(o->transport, "wss") &&
+	    strcmp(o->transport, "sctp"))
+		return sp_err(err, errlen, "registration %ld: unknown transport '%s' (udp, tcp, tls, ws, wss, sctp)",
+			      i, o->transport);
+	for (char *p = o->registrar; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	o->at = at ? at : sp_now();
+	return 0;
 }
 
 int drift_webhook(struct store *s, const char *body, size_t len, char *err, size_t errlen)
 {
-	(void)s; (void)body; (void)len;
-	return sp_err(err, errlen, "not implemented");
+	json_error_t je;
+	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	struct observation *obs = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!doc)
+		return sp_err(err, errlen, "invalid JSON at line %d: %s", je.line, je.text);
+	if (json_is_array(doc)) {
+		n = json_array_size(doc);
+		if (n == 0 || n > WEBHOOK_MAX) {
+			sp_err(err, errlen, "expected 1 to %d registrations, got %zu", WEBHOOK_MAX, n);
+			goto out;
+		}
+	} else {
+		n = 1;
+	}
+	obs = xcalloc(n, sizeof(*obs));
+	for (size_t i = 0; i < n; i++)
+		if (webhook_one(json_is_array(doc) ? json_array_get(doc, i) : doc, (long)i, &obs[i], err, errlen) < 0)
+			goto out;
+	if (store_begin(s) < 0) {
+		sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (drift_record(s, &obs[i], err, errlen) < 0) {
+			store_rollback(s);
+			goto out;
+		}
+	if (store_commit(s) < 0) {
+		sp_err(err, errlen, "commit: %s", store_errmsg(s));
+		store_rollback(s);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(obs);
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- metrics and meanings ---- */
+
+static void metric_line(const char *kind, long n, void *arg)
+{
+	buf_printf(arg, "sipprov_drift_open{kind=\"%s\"} %ld\n", kind, n);
 }
 
 void drift_metrics(struct store *s, struct buf *out)
 {
-	(void)s; (void)out;
+	buf_adds(out, "# HELP sipprov_drift_open Open drift events by kind.\n# TYPE sipprov_drift_open gauge\n");
+	if (store_drift_open_counts(s, metric_line, out) < 0)
+		log_warnx("drift metrics: %s", store_errmsg(s));
 }
 
 const char *drift_code_meaning(long code)
 {
-	(void)code;
-	return "";
+	switch (code) {
+	case 0: return "no response seen: transport/port mismatch, firewall, SIP ALG, DNS";
+	case 200: return "registered";
+	case 401: case 407: return "challenge never answered: phone has no or unusable credentials";
+	case 403: return "credentials, auth-username mix-up, account disabled, IP policy, too many registrations";
+	case 404: return "registrar/domain wrong, tenant moved, user deleted";
+	case 408: return "timeout: transport/port mismatch, firewall, SIP ALG, DNS";
+	default: return "";
+	}
 }

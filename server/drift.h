@@ -66,9 +66,17 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
  * unknown_user also the observed value).  *is_new tells which. 0 / -1. */
 int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		     const char *expected, const char *observed, int64_t now, int *is_new);
-/* Resolve the open event, if any.  Returns 1 resolved, 0 none open, -1. */
+/* Resolve the open event(s) of (device, account, kind); observed non-NULL
+ * also requires that observed value (unknown_user).  ev (may be NULL) gets
+ * the first one resolved.  Returns 1 resolved, 0 none open, -1 error. */
 int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
-			int64_t now, struct drift_event *ev);
+			const char *observed, int64_t now, struct drift_event *ev);
+/* Savepoint around one observation, so a failure inside a caller's batch
+ * transaction undoes only that observation.  end(s, ok): release or undo. */
+int store_drift_sp_begin(struct store *s);
+int store_drift_sp_end(struct store *s, int ok);
+/* True when no transaction is open on this connection. */
+int store_drift_autocommit(struct store *s);
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at);
 /* Accounts whose username (by_auth 0) or auth username (1) equals v:
  * fn(account id, device id, arg) returns nonzero to stop. */
