@@ -1,0 +1,130 @@
+/*
+ * bulk.h: MSP bulk operations on a tenant: CSV import (validate every row,
+ * then one transaction), CSV export (reads back to the same state), tenant
+ * move to another template (preview by effective config, then one
+ * transaction), and the job rows that record reprovisioning runs.  The
+ * NOTIFY sending itself is notify.h.
+ */
+#ifndef SP_BULK_H
+#define SP_BULK_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct store;
+struct tenant;
+struct device;
+struct account;
+struct layouts;
+
+/* ---- import ---- */
+
+/*
+ * Import semantics (documented for users in `sipprov import --help`):
+ *  - columns: mac, layout, model, label, template, line, display_name,
+ *    extension, username, auth_username, password (mac, layout, line,
+ *    username, auth_username, password are required columns), plus any
+ *    setting key (registrar, port, vendor.x, ...) as a device override.
+ *  - one row per line; a device's rows must agree on every device column.
+ *    A row whose account columns are all empty declares a device only.
+ *  - a device new to the database is created; a device already in this
+ *    tenant is updated: layout, model, label, template (a changed template
+ *    drops a version pin) are set from the file, override columns set
+ *    those keys (an empty cell removes the key, keys without a column are
+ *    kept); lines in the file are added or replaced, other lines are kept.
+ *    A device of another tenant is an error.
+ *  - an empty password keeps an existing account's password (what an
+ *    export without --show-secrets gives) and is an error for a new one.
+ *  - every row is validated (the same rules as `device add` / `account
+ *    add`, username/auth-username swaps against the database and the
+ *    earlier rows of the file, then every touched device's effective
+ *    config); any error and nothing is written.
+ */
+struct bulk_import_opts {
+	bool dry_run;
+	bool force;                         /* let transport/port contradictions through */
+	const char *actor;
+	const unsigned char *key;           /* AES key: passwords are encrypted */
+	const struct layouts *layouts;
+	size_t max_errors;                  /* stop reporting after this many (0 = 1000) */
+	/* Called every few thousand rows with bytes read so far. */
+	void (*progress)(long long done, void *arg);
+	/* Called once per error, message "row R (line L), column 'c': ...". */
+	void (*on_error)(const char *msg, void *arg);
+	void *arg;
+};
+struct bulk_import_result {
+	long rows;                          /* data rows read */
+	long devices_new, devices_updated;
+	long accounts_new, accounts_updated;
+	long errors;
+};
+/* Import CSV from f into tenant t.  Returns 0 (written, or valid on a dry
+ * run), 1 (row errors reported through on_error: nothing written), or -1
+ * (database or I/O failure, err says why: nothing written). */
+int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct bulk_import_opts *o,
+		struct bulk_import_result *r, char *err, size_t errlen);
+
+/* ---- export ---- */
+
+/* Write tenant t as import CSV to out (CRLF line ends, header first).
+ * key non-NULL: passwords are decrypted into the password column; NULL:
+ * the column is empty.  Returns the number of devices, or -1 with err. */
+long bulk_export(struct store *s, const struct tenant *t, const unsigned char *key, FILE *out,
+		 char *err, size_t errlen);
+
+/* ---- tenant move ---- */
+
+struct bulk_change {
+	const char *key;                    /* setting name, or "template" / "version" */
+	const char *before, *after;         /* "" when unset */
+};
+struct bulk_move_opts {
+	bool dry_run;
+	const char *actor;
+	const unsigned char *key;           /* decrypt passwords for validation (may be NULL) */
+	/* Per device: changes (n may be 0).  For the dry run and the real run. */
+	void (*on_device)(const struct device *d, const struct bulk_change *c, size_t n, void *arg);
+	/* Per device whose new effective config is invalid. */
+	void (*on_error)(const char *msg, void *arg);
+	void *arg;
+};
+struct bulk_move_result {
+	long devices, changing, errors;
+	/* Per-field counts of devices where the field changes (first 64 fields). */
+	size_t nfields;
+	char field[64][80];
+	long count[64];
+};
+/* Switch every device of t to template `name` (which must exist in t),
+ * dropping version pins.  Loads each device's effective config before and
+ * after (the template swapped in memory) and reports the differences; the
+ * real run refuses if any device's new config fails validate_effective,
+ * otherwise writes one transaction with one audit entry.  Returns 0, 1
+ * (invalid configs reported: nothing written) or -1 with err. */
+int bulk_move(struct store *s, const struct tenant *t, const char *name, const struct bulk_move_opts *o,
+	      struct bulk_move_result *r, char *err, size_t errlen);
+
+/* ---- store_bulk.c: the SQL behind the above and reprovision jobs ---- */
+
+/* Account on line `line` of a device: 1 found, 0 none, -1 error. */
+int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a);
+/* Set template and clear pins for every device of a tenant; *n = rows. */
+int store_bulk_move(struct store *s, int64_t tenant_id, const char *template_name, long *n,
+		    char *err, size_t errlen);
+/* Contact of the most recent 200 registration of a device with a Contact:
+ * 1 found, 0 none, -1 error. */
+int store_registration_contact(struct store *s, int64_t device_id, char *contact, size_t size, int64_t *at);
+/* Devices (of tenant_id, 0 = all) with an open drift event, MAC order. */
+int store_drifted_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg);
+/* A new job row; returns its id or -1. */
+int64_t store_job_new(struct store *s, const char *kind, const char *params);
+/* 1 found (params copied), 0 none, -1 error. */
+int store_job_get(struct store *s, int64_t id, char *kind, size_t kindlen, char *params, size_t plen);
+int store_job_item_set(struct store *s, int64_t job, int64_t device_id, const char *result, const char *detail);
+/* Items of a job in device MAC order; only_failed skips results "200".
+ * fn(device_id, result, detail, arg), nonzero stops. */
+int store_job_item_each(struct store *s, int64_t job, bool only_failed,
+			int (*fn)(int64_t device_id, const char *result, const char *detail, void *), void *arg);
+int store_job_finish(struct store *s, int64_t job);
+#endif
