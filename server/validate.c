@@ -337,12 +337,12 @@ bool validate_settings_contradiction(json_t *settings, char *why, size_t whylen)
 			port = 0;
 	}
 	if (strcmp(tr, "tls") == 0 && port == 5060) {
-		sp_err(why, whylen, "transport \"tls\" on port 5060 contradict each other: 5060 is plain "
+		sp_err(why, whylen, "transport \"tls\" and port 5060 contradict each other: 5060 is plain "
 		       "SIP (udp/tcp); use port=5061 for tls, or pass --force");
 		return true;
 	}
 	if ((strcmp(tr, "udp") == 0 || strcmp(tr, "tcp") == 0) && port == 5061) {
-		sp_err(why, whylen, "transport \"%s\" on port 5061 contradict each other: 5061 is SIP over "
+		sp_err(why, whylen, "transport \"%s\" and port 5061 contradict each other: 5061 is SIP over "
 		       "TLS; use transport=tls or port=5060, or pass --force", tr);
 		return true;
 	}

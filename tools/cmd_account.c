@@ -1,11 +1,415 @@
 /*
- * cmd_account.c: `sipprov account ...` (skeleton).
+ * cmd_account.c: `sipprov account add|set|rm|list|token`: the SIP lines of
+ * a device.  Every write is validated (validate_account) and audit-logged
+ * in one transaction; passwords are encrypted at rest and never printed
+ * or logged unless --show-secrets is given for a listing.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "validate.h"
+#include "sipprov.h"
+
+#define ACC_USAGE "account add MAC [--line N] --username U --auth-username A --password P " \
+	"[--display-name D] [--extension E]\n" \
+	"       sipprov account set MAC [--line N] [--username U] [--auth-username A] [--password P] " \
+	"[--display-name D] [--extension E]\n" \
+	"       sipprov account rm MAC [--line N]\n" \
+	"       sipprov account list MAC [--json] [--show-secrets]\n" \
+	"       sipprov account token MAC [--line N] --rotate|--revoke"
+
+struct acc_opts {
+	long line;
+	const char *username, *auth_username, *password, *display_name, *extension;
+	bool rotate, revoke;
+};
+
+static int parse(int argc, char **argv, struct acc_opts *o, char **mac)
+{
+	const struct cli_opt opts[] = {
+		{ "--line", OPT_LONG, &o->line, 1, SP_MAX_LINES },
+		{ "--username", OPT_STR, &o->username, 0, 0 },
+		{ "--auth-username", OPT_STR, &o->auth_username, 0, 0 },
+		{ "--password", OPT_STR, &o->password, 0, 0 },
+		{ "--display-name", OPT_STR, &o->display_name, 0, 0 },
+		{ "--extension", OPT_STR, &o->extension, 0, 0 },
+		{ "--rotate", OPT_FLAG, &o->rotate, 0, 0 },
+		{ "--revoke", OPT_FLAG, &o->revoke, 0, 0 },
+		{ NULL, 0, NULL, 0, 0 },
+	};
+	char *pos[1];
+	int npos, rc;
+	memset(o, 0, sizeof(*o));
+	o->line = 1;
+	if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, ACC_USAGE)))
+		return rc;
+	if (npos != 1)
+		return cli_usage(ACC_USAGE);
+	*mac = pos[0];
+	return 0;
+}
+
+/* Digest of what an account holds, for the audit log: no plaintext; the
+ * encrypted password is included so a password change shows up. */
+static void account_digest(const struct account *a, char out[65])
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	buf_printf(&b, "%ld\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d", a->line, a->display_name, a->extension,
+		   a->username, a->auth_username, a->password_enc, a->token, a->token_revoked);
+	sha256_hex(b.data ? b.data : "", b.len, out);
+	buf_release(&b);
+}
+
+static const char *url_base(char *out, size_t n)
+{
+	const char *env = getenv("SIPPROV_URL");
+	size_t len;
+	sp_strlcpy(out, env && *env ? env : "http://127.0.0.1:8080", n);
+	len = strlen(out);
+	while (len && out[len - 1] == '/')
+		out[--len] = '\0';
+	return out;
+}
+
+static void print_token_url(struct cli *c, const struct device *d, const struct account *a)
+{
+	char base[SP_FIELD_MAX];
+	const struct layouts *ls;
+	if (!a->token[0] || a->token_revoked)
+		return;
+	ls = cli_layouts(c);
+	if (ls && layout_uses_token(layouts_find(ls, d->layout)))
+		printf("token url: %s/s/%s\n", url_base(base, sizeof(base)), a->token);
+}
+
+/* Find line on device; 1 found, 0 not, or EXIT_USER after printing. */
+static int find_line(struct cli *c, const struct device *d, long line, struct account *out)
+{
+	struct account *all = xcalloc(SP_MAX_LINES, sizeof(*all));
+	size_t n;
+	int found = 0;
+	if (store_account_list(c->store, d->id, all, SP_MAX_LINES, &n) < 0) {
+		free(all);
+		cli_fail("device %s: cannot read accounts: %s", d->mac, store_errmsg(c->store));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (all[i].line == line) {
+			*out = all[i];
+			found = 1;
+		}
+	free(all);
+	return found;
+}
+
+/* Put o's given values into a (oversize ones stay unterminated for
+ * validate_account to report). */
+static void merge(struct account *a, const struct acc_opts *o)
+{
+	if (o->username)
+		validate_copy(a->username, sizeof(a->username), o->username);
+	if (o->auth_username)
+		validate_copy(a->auth_username, sizeof(a->auth_username), o->auth_username);
+	if (o->display_name)
+		validate_copy(a->display_name, sizeof(a->display_name), o->display_name);
+	if (o->extension)
+		validate_copy(a->extension, sizeof(a->extension), o->extension);
+	if (o->password)
+		validate_copy(a->password, sizeof(a->password), o->password);
+}
+
+/* Validate, encrypt, write and audit one account in a transaction. */
+static int write_account(struct cli *c, const struct device *d, struct account *a, bool add,
+			 const char *before)
+{
+	char err[SP_ERR_MAX], after[65], object[64], cm[18];
+	struct tenant t;
+	int rc = EXIT_USER;
+
+	if (store_tenant_get_id(c->store, d->tenant_id, &t) != 1)
+		return cli_fail("device %s: its tenant is missing", d->mac);
+	if (store_begin(c->store) < 0)
+		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
+	if (validate_account(c->store, &t, d->mac, a, err, sizeof(err)) < 0) {
+		rc = cli_fail("%s", err);
+		goto fail;
+	}
+	if (a->password[0]) {
+		char *enc = secret_encrypt(c->key, a->password);
+		if (!enc || strlen(enc) >= sizeof(a->password_enc)) {
+			free(enc);
+			rc = cli_fail("account %ld on %s: cannot encrypt the password", a->line, d->mac);
+			goto fail;
+		}
+		sp_strlcpy(a->password_enc, enc, sizeof(a->password_enc));
+		free(enc);
+	}
+	if ((add ? store_account_add(c->store, a, err, sizeof(err))
+		 : store_account_update(c->store, a, err, sizeof(err))) < 0) {
+		rc = cli_fail("account %ld on %s: %s", a->line, d->mac, err);
+		goto fail;
+	}
+	account_digest(a, after);
+	validate_mac_colons(d->mac, cm);
+	snprintf(object, sizeof(object), "account %ld on %s", a->line, cm);
+	snprintf(err, sizeof(err), "username=%s auth_username=%s%s", a->username, a->auth_username,
+		 a->password[0] ? " password=(changed)" : "");
+	if (store_audit(c->store, c->actor, add ? "account.add" : "account.set", object, before, after, err) < 0 ||
+	    store_commit(c->store) < 0) {
+		rc = cli_fail("cannot commit: %s", store_errmsg(c->store));
+		goto fail;
+	}
+	return 0;
+fail:
+	store_rollback(c->store);
+	return rc;
+}
+
+static int acc_add(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account a, old;
+	char *mac, cm[18];
+	int rc;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if (!o.username || !o.auth_username || !o.password) {
+		fprintf(stderr, "error: account add needs --username, --auth-username and --password\n");
+		return cli_usage(ACC_USAGE);
+	}
+	if ((rc = cli_open_key(c)) || (rc = cli_device(c, mac, &d)))
+		return rc;
+	if ((rc = find_line(c, &d, o.line, &old)) < 0)
+		return EXIT_USER;
+	if (rc == 1)
+		return cli_fail("device %s already has line %ld (use 'sipprov account set %s --line %ld ...')",
+				d.mac, o.line, d.mac, o.line);
+	memset(&a, 0, sizeof(a));
+	a.device_id = d.id;
+	a.line = o.line;
+	merge(&a, &o);
+	if (random_hex(a.token, 16) < 0)
+		return cli_fail("cannot generate a token: random number generator failed");
+	rc = write_account(c, &d, &a, true, "");
+	secret_wipe(a.password, sizeof(a.password));
+	if (rc)
+		return rc;
+	validate_mac_colons(d.mac, cm);
+	printf("account %ld on %s added (username %s, auth_username %s)\n", a.line, cm, a.username,
+	       a.auth_username);
+	print_token_url(c, &d, &a);
+	return 0;
+}
+
+static int acc_set(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account a;
+	char *mac, before[65], cm[18];
+	int rc;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if (!o.username && !o.auth_username && !o.password && !o.display_name && !o.extension) {
+		fprintf(stderr, "error: account set needs at least one field to change\n");
+		return cli_usage(ACC_USAGE);
+	}
+	if ((rc = cli_open_key(c)) || (rc = cli_device(c, mac, &d)))
+		return rc;
+	if ((rc = find_line(c, &d, o.line, &a)) < 0)
+		return EXIT_USER;
+	if (rc == 0)
+		return cli_fail("device %s has no line %ld (use 'sipprov account add')", d.mac, o.line);
+	account_digest(&a, before);
+	merge(&a, &o);
+	rc = write_account(c, &d, &a, false, before);
+	secret_wipe(a.password, sizeof(a.password));
+	if (rc)
+		return rc;
+	validate_mac_colons(d.mac, cm);
+	printf("account %ld on %s updated\n", a.line, cm);
+	return 0;
+}
+
+static int acc_rm(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account a;
+	char *mac, before[65], object[64], cm[18];
+	int rc;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if ((rc = cli_open(c)) || (rc = cli_device(c, mac, &d)))
+		return rc;
+	if ((rc = find_line(c, &d, o.line, &a)) < 0)
+		return EXIT_USER;
+	if (rc == 0)
+		return cli_fail("device %s has no line %ld", d.mac, o.line);
+	account_digest(&a, before);
+	validate_mac_colons(d.mac, cm);
+	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
+	if (store_begin(c->store) < 0)
+		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
+	if (store_account_delete(c->store, d.id, o.line) != 1 ||
+	    store_audit(c->store, c->actor, "account.rm", object, before, "", a.username) < 0 ||
+	    store_commit(c->store) < 0) {
+		store_rollback(c->store);
+		return cli_fail("%s: cannot delete: %s", object, store_errmsg(c->store));
+	}
+	printf("%s removed\n", object);
+	return 0;
+}
+
+static int acc_list(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account *all;
+	char *mac, base[SP_FIELD_MAX], url[SP_FIELD_MAX + 64];
+	size_t n;
+	int rc;
+	json_t *arr;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if ((rc = (c->show_secrets ? cli_open_key(c) : cli_open(c))) || (rc = cli_device(c, mac, &d)))
+		return rc;
+	all = xcalloc(SP_MAX_LINES, sizeof(*all));
+	if (store_account_list(c->store, d.id, all, SP_MAX_LINES, &n) < 0) {
+		free(all);
+		return cli_fail("device %s: cannot read accounts: %s", d.mac, store_errmsg(c->store));
+	}
+	arr = json_array();
+	url_base(base, sizeof(base));
+	for (size_t i = 0; i < n; i++) {
+		struct account *a = &all[i];
+		json_t *r = json_object();
+		json_object_set_new(r, "line", json_integer(a->line));
+		json_object_set_new(r, "display_name", json_string(a->display_name));
+		json_object_set_new(r, "extension", json_string(a->extension));
+		json_object_set_new(r, "username", json_string(a->username));
+		json_object_set_new(r, "auth_username", json_string(a->auth_username));
+		json_object_set_new(r, "token", json_string(!a->token[0] ? "none" :
+							      a->token_revoked ? "revoked" : "active"));
+		json_object_set_new(r, "last_code", json_integer(a->last_code));
+		if (c->show_secrets) {
+			char *p = secret_decrypt(c->key, a->password_enc);
+			json_object_set_new(r, "password", p ? json_string(p) : json_null());
+			if (p) {
+				secret_wipe(p, strlen(p));
+				free(p);
+			}
+			if (a->token[0] && !a->token_revoked) {
+				snprintf(url, sizeof(url), "%s/s/%s", base, a->token);
+				json_object_set_new(r, "token_url", json_string(url));
+			}
+		}
+		json_array_append_new(arr, r);
+	}
+	for (size_t i = 0; i < n; i++)
+		secret_wipe(&all[i], sizeof(all[i]));
+	free(all);
+	if (c->json) {
+		cli_json_out(arr);
+		return 0;
+	}
+	size_t i;
+	json_t *r;
+	printf("%-4s %-24s %-10s %-20s %-20s %-8s%s\n", "LINE", "DISPLAY NAME", "EXTENSION", "USERNAME",
+	       "AUTH USERNAME", "TOKEN", c->show_secrets ? " PASSWORD / TOKEN URL" : "");
+	json_array_foreach(arr, i, r) {
+		printf("%-4lld %-24s %-10s %-20s %-20s %-8s", (long long)json_integer_value(json_object_get(r, "line")),
+		       json_string_value(json_object_get(r, "display_name")),
+		       json_string_value(json_object_get(r, "extension")),
+		       json_string_value(json_object_get(r, "username")),
+		       json_string_value(json_object_get(r, "auth_username")),
+		       json_string_value(json_object_get(r, "token")));
+		if (c->show_secrets) {
+			const char *p = json_string_value(json_object_get(r, "password"));
+			const char *u = json_string_value(json_object_get(r, "token_url"));
+			printf(" %s %s", p ? p : "(does not decrypt)", u ? u : "");
+		}
+		putchar('\n');
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static int acc_token(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account a;
+	char *mac, before[65], after[65], object[64], cm[18], err[SP_ERR_MAX];
+	int rc;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if (o.rotate == o.revoke) {
+		fprintf(stderr, "error: account token needs exactly one of --rotate or --revoke\n");
+		return cli_usage(ACC_USAGE);
+	}
+	if ((rc = cli_open(c)) || (rc = cli_device(c, mac, &d)))
+		return rc;
+	if ((rc = find_line(c, &d, o.line, &a)) < 0)
+		return EXIT_USER;
+	if (rc == 0)
+		return cli_fail("device %s has no line %ld", d.mac, o.line);
+	account_digest(&a, before);
+	if (o.rotate) {
+		if (random_hex(a.token, 16) < 0)
+			return cli_fail("cannot generate a token: random number generator failed");
+		a.token_revoked = false;
+	} else {
+		a.token_revoked = true;
+	}
+	account_digest(&a, after);
+	validate_mac_colons(d.mac, cm);
+	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
+	if (store_begin(c->store) < 0)
+		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
+	if (store_account_update(c->store, &a, err, sizeof(err)) < 0 ||
+	    store_audit(c->store, c->actor, o.rotate ? "account.token.rotate" : "account.token.revoke", object,
+			before, after, "") < 0 ||
+	    store_commit(c->store) < 0) {
+		store_rollback(c->store);
+		return cli_fail("%s: cannot update the token: %s", object, store_errmsg(c->store));
+	}
+	if (o.rotate) {
+		char base[SP_FIELD_MAX];
+		printf("%s: new token; the old URL no longer works\n", object);
+		printf("token url: %s/s/%s\n", url_base(base, sizeof(base)), a.token);
+	} else {
+		printf("%s: token revoked\n", object);
+	}
+	return 0;
+}
 
 int cmd_account(struct cli *c, int argc, char **argv)
 {
-	return cli_fail("account: not implemented yet");
+	if (argc < 1)
+		return cli_usage(ACC_USAGE);
+	const char *sub = argv[0];
+	argc--;
+	argv++;
+	if (!strcmp(sub, "add"))
+		return acc_add(c, argc, argv);
+	if (!strcmp(sub, "set"))
+		return acc_set(c, argc, argv);
+	if (!strcmp(sub, "rm"))
+		return acc_rm(c, argc, argv);
+	if (!strcmp(sub, "list"))
+		return acc_list(c, argc, argv);
+	if (!strcmp(sub, "token"))
+		return acc_token(c, argc, argv);
+	fprintf(stderr, "error: unknown account command '%s' (known: add, set, rm, list, token)\n", sub);
+	return cli_usage(ACC_USAGE);
 }
