@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "tap.h"
+#include "drift.h"
 #include "hep.h"
+#include "sipmsg.h"
 #include "sipprov.h"
 
 struct pkt { uint8_t b[2048]; size_t n; };
@@ -232,9 +234,122 @@ static void test_bad(void)
 	is_str(hep_reason_series("auth"), "sipprov_hep_packets_total{result=\"rejected\",reason=\"auth\"}", "reason series");
 }
 
+static struct observation emitted[16];
+static int nemitted;
+
+static void emit(const struct observation *o, void *arg)
+{
+	(void)arg;
+	if (nemitted < 16)
+		emitted[nemitted++] = *o;
+}
+
+#define REQ_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"
+			 "To: <sip:alice@Example.test>\r\nFrom: <sip:alice@example.test>;tag=9\r\n"
+			 "Call-ID: %s\r\nCSeq: %ld REGISTER\r\nUser-Agent: T\r\nExpires: 3600\r\n\r\n"
+#define REQ_AUTH_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"
+			 "To: <sip:alice@example.test>\r\nCall-ID: %s\r\nCSeq: %ld REGISTER\r\n"
+			 "Authorization: Digest username=\"a1auth\", realm=\"x\"\r\n\r\n"
+static const char *REQ = "r", *REQ_AUTH = "a";
+
+static void feed(struct hep_corr *c, const struct hep_packet *p, const char *fmt, const char *callid, long cseq,
+		 int code, int64_t now)
+{
+	char msg[1024];
+	struct sipmsg m;
+	char err[128];
+	if (code)
+		snprintf(msg, sizeof(msg), "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\nTo: <sip:alice@example.test>;tag=1\r\n"
+			 "Call-ID: %s\r\nCSeq: %ld REGISTER\r\nContact: <sip:alice@10.0.0.1:5070>;expires=120\r\n\r\n", code, callid, cseq);
+	else
+		snprintf(msg, sizeof(msg), fmt == REQ_AUTH ? REQ_AUTH_FMT : REQ_FMT, callid, cseq);
+	if (sipmsg_parse(msg, strlen(msg), &m, err, sizeof(err)) < 0)
+		printf("# parse: %s\n", err);
+	hep_corr_feed(c, p, &m, now);
+}
+
+
+
+static void test_corr(void)
+{
+	struct hep_packet p;
+	memset(&p, 0, sizeof(p));
+	p.proto = 22;
+	sp_strlcpy(p.src_ip, "10.0.0.1", sizeof(p.src_ip));
+	p.src_port = 5070;
+	p.dst_port = 5061;
+	struct hep_corr *c = hep_corr_new(4, 1000, emit, NULL);
+
+	/* REGISTER, 401, REGISTER with credentials, 200: one observation. */
+	nemitted = 0;
+	feed(c, &p, REQ, "c1", 1, 0, 0);
+	feed(c, &p, NULL, "c1", 1, 100, 1);
+	feed(c, &p, NULL, "c1", 1, 401, 2);
+	is_int(nemitted, 0, "401 waits for the retry");
+	feed(c, &p, REQ_AUTH, "c1", 2, 0, 3);
+	feed(c, &p, NULL, "c1", 2, 200, 4);
+	is_int(nemitted, 1, "retried 401 + 200: one observation");
+	is_int(emitted[0].code, 200, "code 200");
+	is_str(emitted[0].auth_username, "a1auth", "auth username from the retry");
+	is_str(emitted[0].transport, "tls", "HEP proto 22 means tls");
+	is_int(emitted[0].port, 5061, "destination port");
+	is_int(emitted[0].expires, 120, "granted expiry from the 200");
+	is_int(hep_corr_pending(c), 0, "nothing pending");
+
+	/* Retransmission, then 403. */
+	feed(c, &p, REQ, "c2", 5, 0, 10);
+	feed(c, &p, REQ, "c2", 5, 0, 11);
+	feed(c, &p, NULL, "c2", 4, 403, 12);
+	is_int(nemitted, 1, "response with another CSeq is not matched");
+	feed(c, &p, NULL, "c2", 5, 403, 13);
+	is_int(nemitted, 2, "403 emitted once");
+	is_int(emitted[1].code, 403, "code 403");
+	is_str(emitted[1].registrar, "example.test", "registrar from To, lowercased");
+	is_int(emitted[1].expires, 3600, "requested expiry kept on failure");
+
+	/* No response: 408 after the timeout; unanswered challenge: 401. */
+	feed(c, &p, REQ, "c3", 1, 0, 100);
+	feed(c, &p, REQ, "c4", 1, 0, 200);
+	feed(c, &p, NULL, "c4", 1, 407, 300);
+	hep_corr_expire(c, 1099);
+	is_int(nemitted, 2, "nothing before the deadline");
+	hep_corr_expire(c, 1100);
+	is_int(nemitted, 3, "timeout emits");
+	is_int(emitted[2].code, 408, "no response is 408");
+	hep_corr_expire(c, 1300);
+	is_int(nemitted, 4, "unanswered challenge emits");
+	is_int(emitted[3].code, 407, "with its 407");
+
+	/* A new CSeq while the previous got no answer: the old one is 408. */
+	feed(c, &p, REQ, "c5", 1, 0, 2000);
+	feed(c, &p, REQ, "c5", 2, 0, 2001);
+	is_int(nemitted, 5, "superseded request emitted");
+	is_int(emitted[4].code, 408, "as no response");
+
+	/* Bounded: the oldest is evicted, not emitted. */
+	feed(c, &p, REQ, "d1", 1, 0, 2002);
+	feed(c, &p, REQ, "d2", 1, 0, 2003);
+	feed(c, &p, REQ, "d3", 1, 0, 2004);
+	feed(c, &p, REQ, "d4", 1, 0, 2005);
+	is_int(hep_corr_pending(c), 4, "capped at 4 pending");
+	feed(c, &p, NULL, "c5", 2, 200, 2006);
+	is_int(nemitted, 5, "evicted transaction's response is unmatched");
+	/* Non-REGISTER traffic is ignored. */
+	struct sipmsg m;
+	char err[64];
+	const char *inv = "INVITE sip:b@x SIP/2.0\r\nCall-ID: i\r\nCSeq: 1 INVITE\r\n\r\n";
+	sipmsg_parse(inv, strlen(inv), &m, err, sizeof(err));
+	is_int(hep_corr_feed(c, &p, &m, 2007), 0, "INVITE ignored");
+	hep_corr_flush(c);
+	is_int(nemitted, 9, "flush emits what is pending");
+	is_int(emitted[8].code, 0, "flushed without an answer: code 0");
+	hep_corr_free(c);
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
+	test_corr();
 	return tap_done();
 }
