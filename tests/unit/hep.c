@@ -244,12 +244,12 @@ static void emit(const struct observation *o, void *arg)
 		emitted[nemitted++] = *o;
 }
 
-#define REQ_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"
-			 "To: <sip:alice@Example.test>\r\nFrom: <sip:alice@example.test>;tag=9\r\n"
-			 "Call-ID: %s\r\nCSeq: %ld REGISTER\r\nUser-Agent: T\r\nExpires: 3600\r\n\r\n"
-#define REQ_AUTH_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"
-			 "To: <sip:alice@example.test>\r\nCall-ID: %s\r\nCSeq: %ld REGISTER\r\n"
-			 "Authorization: Digest username=\"a1auth\", realm=\"x\"\r\n\r\n"
+#define REQ_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n" \
+	"To: <sip:alice@Example.test>\r\nFrom: <sip:alice@example.test>;tag=9\r\n" \
+	"Call-ID: %s\r\nCSeq: %ld REGISTER\r\nUser-Agent: T\r\nExpires: 3600\r\n\r\n"
+#define REQ_AUTH_FMT "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n" \
+	"To: <sip:alice@example.test>\r\nCall-ID: %s\r\nCSeq: %ld REGISTER\r\n" \
+	"Authorization: Digest username=\"a1auth\", realm=\"x\"\r\n\r\n"
 static const char *REQ = "r", *REQ_AUTH = "a";
 
 static void feed(struct hep_corr *c, const struct hep_packet *p, const char *fmt, const char *callid, long cseq,
