@@ -214,8 +214,11 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 		case XML_TEXT_NODE:
 		case XML_CDATA_SECTION_NODE: {
 			const char *t = (const char *)k->content;
-			if (!t || (has_elem && blank(t)))
+			if (!t || ((has_elem || n->block) && blank(t)))
 				break;
+			if (n->block)
+				return sp_err(p->err, p->errlen, "%s:%d: text directly inside sp-block", p->l->file,
+					      xline(p, k));
 			struct xnode *x = &n->kids[n->nkids++];
 			x->type = XN_TEXT;
 			if (ltmpl_compile(p->l, t, in_line, &x->text, xline(p, k), p->err, p->errlen) < 0)

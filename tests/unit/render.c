@@ -1,0 +1,450 @@
+/*
+ * render.c: every layout in templates/ rendered from a hand-built effective
+ * config (two lines, hostile display name and password) for udp/tcp/tls and
+ * compared byte for byte with tests/golden/LAYOUT-TRANSPORT.EXT; then every
+ * output is parsed back (libxml2 / Jansson / line split) and the special
+ * values must come back unchanged.  Also: line selection, common files,
+ * refusal of DOCTYPE/ENTITY layouts and of line breaks in key=value values.
+ *
+ * Regenerate the golden files after an intended layout change with
+ *   SP_GOLDEN_UPDATE=1 build/tests/render     (from the repo root)
+ * and review the diff.  SIPPROV_TEMPLATES overrides the layout folder.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "tap.h"
+#include "sipprov.h"
+
+#define DISPLAY1 "Ann <\"O'Brien\"> & Co \xe2\x98\x8e"
+#define PASS1    "p<>&\"'w"
+#define PASS2    "pw&amp;2\\"
+
+static const char *layouts_dir(void)
+{
+	const char *d = getenv("SIPPROV_TEMPLATES");
+	return d && *d ? d : "templates";
+}
+
+static void make_effective(struct effective *e, const char *transport)
+{
+	memset(e, 0, sizeof(*e));
+	sp_strlcpy(e->tenant.slug, "acme", sizeof(e->tenant.slug));
+	sp_strlcpy(e->device.mac, "001565aabbcc", sizeof(e->device.mac));
+	sp_strlcpy(e->device.model, "T46G", sizeof(e->device.model));
+	sp_strlcpy(e->device.label, "Front desk", sizeof(e->device.label));
+	sp_strlcpy(e->template_name, "main", sizeof(e->template_name));
+	e->version = e->current_version = 7;
+	sp_strlcpy(e->version_label, "acme-main@v7", sizeof(e->version_label));
+	e->settings = json_object();
+	json_object_set_new(e->settings, "registrar", json_string("example.test"));
+	json_object_set_new(e->settings, "server", json_string("sip.example.test"));
+	json_object_set_new(e->settings, "transport", json_string(transport));
+	json_object_set_new(e->settings, "port", json_string(strcmp(transport, "tls") ? "5060" : "5061"));
+	json_object_set_new(e->settings, "expires", json_string("600"));
+	json_object_set_new(e->settings, "srtp", json_string(strcmp(transport, "tls") ? "off" : "required"));
+	json_object_set_new(e->settings, "ntp_server", json_string("pool.ntp.org"));
+	json_object_set_new(e->settings, "timezone", json_string("Europe/Berlin"));
+	json_object_set_new(e->settings, "dns_mode", json_string("a"));
+	json_object_set_new(e->settings, "keepalive", json_string(strcmp(transport, "udp") ? "0" : "30"));
+	if (strcmp(transport, "tcp") == 0)
+		json_object_set_new(e->settings, "outbound_proxy", json_string("proxy.example.test:5070"));
+	if (strcmp(transport, "tls") == 0) {
+		json_object_set_new(e->settings, "vendor.realm", json_string("example.test"));
+		json_object_set_new(e->settings, "backup_server", json_string("sip2.example.test"));
+	}
+	struct account *a = &e->accounts[0];
+	a->line = 1;
+	sp_strlcpy(a->display_name, DISPLAY1, sizeof(a->display_name));
+	sp_strlcpy(a->extension, "1001", sizeof(a->extension));
+	sp_strlcpy(a->username, "alice", sizeof(a->username));
+	sp_strlcpy(a->auth_username, "a1xyzauth", sizeof(a->auth_username));
+	sp_strlcpy(a->password, PASS1, sizeof(a->password));
+	sp_strlcpy(a->token, "0123456789abcdef0123456789abcdef", sizeof(a->token));
+	a = &e->accounts[1];
+	a->line = 2;
+	sp_strlcpy(a->display_name, "Bob", sizeof(a->display_name));
+	sp_strlcpy(a->extension, "1002", sizeof(a->extension));
+	sp_strlcpy(a->username, "bob", sizeof(a->username));
+	sp_strlcpy(a->auth_username, "b2auth", sizeof(a->auth_username));
+	sp_strlcpy(a->password, PASS2, sizeof(a->password));
+	e->naccounts = 2;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *d = malloc(SP_BODY_MAX + 1);
+	*len = fread(d, 1, SP_BODY_MAX, f);
+	d[*len] = '\0';
+	fclose(f);
+	return d;
+}
+
+static const char *ext_of(const struct layout *l)
+{
+	const char *f = layout_format_name(l);
+	return !strcmp(f, "xml") ? "xml" : !strcmp(f, "json") ? "json" : "cfg";
+}
+
+static void golden(const char *name, const char *data, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "tests/golden/%s", name);
+	if (getenv("SP_GOLDEN_UPDATE")) {
+		FILE *f = fopen(path, "wb");
+		ok(f && fwrite(data, 1, len, f) == len && fclose(f) == 0, "golden %s rewritten", name);
+		return;
+	}
+	size_t glen = 0;
+	char *g = slurp(path, &glen);
+	ok(g && glen == len && memcmp(g, data, len) == 0, "%s byte-identical to golden (%zu bytes)", name, len);
+	if (g && (glen != len || memcmp(g, data, len))) {
+		size_t i = 0;
+		while (i < len && i < glen && g[i] == data[i])
+			i++;
+		printf("#   first difference at byte %zu\n", i);
+	}
+	free(g);
+}
+
+/* Collect every text and attribute value of an XML tree. */
+static void xml_values(xmlNodePtr n, struct buf *vals)
+{
+	for (; n; n = n->next) {
+		if (n->type == XML_ELEMENT_NODE) {
+			for (xmlAttrPtr a = n->properties; a; a = a->next) {
+				xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+				buf_adds(vals, v ? (const char *)v : "");
+				buf_add(vals, "\x01", 1);
+				xmlFree(v);
+			}
+			xml_values(n->children, vals);
+		} else if (n->type == XML_TEXT_NODE) {
+			buf_adds(vals, (const char *)n->content);
+			buf_add(vals, "\x01", 1);
+		}
+	}
+}
+
+static bool has_value(const struct buf *vals, const char *want)
+{
+	char needle[512];
+	snprintf(needle, sizeof(needle), "\x01%s\x01", want);
+	/* vals starts with a separator too (see caller) */
+	return vals->data && strstr(vals->data, needle) != NULL;
+}
+
+static void check_xml(const char *layout, const char *tag, const char *data, size_t len)
+{
+	xmlDocPtr doc = xmlReadMemory(data, (int)len, "out.xml", NULL, XML_PARSE_NONET);
+	ok(doc != NULL, "%s: output is well-formed XML", tag);
+	if (!doc)
+		return;
+	struct buf vals;
+	buf_init(&vals, SP_BODY_MAX);
+	buf_add(&vals, "\x01", 1);
+	xml_values(xmlDocGetRootElement(doc), &vals);
+	ok(has_value(&vals, PASS1), "%s: password 1 parses back unchanged", tag);
+	ok(has_value(&vals, PASS2), "%s: password 2 (with '&amp;' and '\\') parses back unchanged", tag);
+	if (!strcmp(layout, "linphone")) {
+		ok(has_value(&vals, "\"Ann <\\\"O'Brien\\\"> & Co \xe2\x98\x8e\" <sip:alice@example.test>"),
+		   "%s: reg_identity carries the SIP-quoted display name", tag);
+		ok(has_value(&vals, "a1xyzauth") && has_value(&vals, "alice"), "%s: username and userid present", tag);
+	} else {
+		ok(has_value(&vals, DISPLAY1), "%s: display name parses back unchanged", tag);
+	}
+	xmlNodePtr c = doc->children;
+	ok(c && c->type == XML_COMMENT_NODE && strstr((const char *)c->content, "acme-main@v7"),
+	   "%s: version marker comment before the root", tag);
+	buf_release(&vals);
+	xmlFreeDoc(doc);
+}
+
+static const char *jget(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static void check_json(const char *tag, const char *data)
+{
+	json_error_t je;
+	json_t *doc = json_loads(data, 0, &je);
+	ok(doc != NULL, "%s: output is valid JSON", tag);
+	json_t *lines = json_object_get(doc, "lines");
+	json_t *l1 = json_array_get(lines, 0), *l2 = json_array_get(lines, 1);
+	is_str(jget(l1, "display_name"), DISPLAY1, "%s: display name round-trips", tag);
+	is_str(jget(l1, "password"), PASS1, "%s: password 1 round-trips", tag);
+	is_str(jget(l2, "password"), PASS2, "%s: password 2 round-trips", tag);
+	is_str(jget(l1, "username"), "alice", "%s: username", tag);
+	is_str(jget(l1, "auth_username"), "a1xyzauth", "%s: auth username", tag);
+	is_str(jget(doc, "sipprov_version"), "acme-main@v7", "%s: version field", tag);
+	json_decref(doc);
+}
+
+static void check_kv(const char *layout, const char *tag, const char *data)
+{
+	char want[256];
+	if (!strcmp(layout, "yealink"))
+		snprintf(want, sizeof(want), "\naccount.1.password = %s\n", PASS1);
+	else
+		snprintf(want, sizeof(want), "\nSIP1 Register Pswd      :%s\n", PASS1);
+	ok(strstr(data, want) != NULL, "%s: password line carries the raw value", tag);
+	ok(strstr(data, "acme-main@v7") != NULL, "%s: names the template version", tag);
+	int n = 0;
+	for (const char *p = data; *p; p++)
+		n += *p == '\r';
+	is_int(n, 0, "%s: no CR in output", tag);
+}
+
+static void test_layouts(const struct layouts *ls)
+{
+	static const char *const transports[] = { "udp", "tcp", "tls" };
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < layouts_count(ls); i++) {
+		const struct layout *l = layouts_at(ls, i);
+		const char *name = layout_name(l);
+		for (size_t t = 0; t < 3; t++) {
+			struct effective e;
+			struct buf out, again;
+			char tag[128], file[128];
+			make_effective(&e, transports[t]);
+			snprintf(tag, sizeof(tag), "%s/%s", name, transports[t]);
+			snprintf(file, sizeof(file), "%s-%s.%s", name, transports[t], ext_of(l));
+			buf_init(&out, SP_BODY_MAX);
+			buf_init(&again, SP_BODY_MAX);
+			int rc = render(l, &e, 0, &out, err, sizeof(err));
+			ok(rc == 0, "%s: renders (%s)", tag, rc ? err : "ok");
+			if (rc == 0) {
+				render(l, &e, 0, &again, err, sizeof(err));
+				ok(again.len == out.len && !memcmp(again.data, out.data, out.len), "%s: byte-stable", tag);
+				golden(file, out.data, out.len);
+				if (!strcmp(layout_format_name(l), "xml"))
+					check_xml(name, tag, out.data, out.len);
+				else if (!strcmp(layout_format_name(l), "json"))
+					check_json(tag, out.data);
+				else
+					check_kv(name, tag, out.data);
+				ok(strstr(out.data, "alice") && strstr(out.data, "bob"), "%s: both lines rendered", tag);
+			}
+			/* Line selection: only line 2. */
+			buf_release(&again);
+			buf_init(&again, SP_BODY_MAX);
+			rc = render(l, &e, 2, &again, err, sizeof(err));
+			ok(rc == 0 && strstr(again.data, "bob") && !strstr(again.data, "alice") &&
+			   !strstr(again.data, "O'Brien") && !strstr(again.data, "a1xyzauth"),
+			   "%s: --line 2 renders only line 2", tag);
+			buf_release(&again);
+			buf_init(&again, SP_BODY_MAX);
+			ok(render(l, &e, 3, &again, err, sizeof(err)) < 0 && strstr(err, "no line 3"),
+			   "%s: line 3 refused (%s)", tag, err);
+			buf_release(&again);
+			buf_release(&out);
+			json_decref(e.settings);
+		}
+	}
+}
+
+static void test_linphone_fields(const struct layouts *ls)
+{
+	const struct layout *l = layouts_find(ls, "linphone");
+	struct effective e;
+	struct buf out;
+	char err[SP_ERR_MAX];
+	ok(l != NULL, "linphone layout present");
+	if (!l)
+		return;
+	make_effective(&e, "tls");
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(l, &e, 0, &out, err, sizeof(err)) == 0, "linphone renders");
+	xmlDocPtr doc = xmlReadMemory(out.data, (int)out.len, "l.xml", NULL, XML_PARSE_NONET);
+	int entries = 0, overwrite = 0;
+	char user0[64] = "", userid0[64] = "", proxy0[128] = "";
+	for (xmlNodePtr s = doc ? xmlDocGetRootElement(doc)->children : NULL; s; s = s->next) {
+		if (s->type != XML_ELEMENT_NODE)
+			continue;
+		xmlChar *sn = xmlGetProp(s, BAD_CAST "name");
+		for (xmlNodePtr en = s->children; en; en = en->next) {
+			if (en->type != XML_ELEMENT_NODE)
+				continue;
+			xmlChar *n = xmlGetProp(en, BAD_CAST "name"), *ow = xmlGetProp(en, BAD_CAST "overwrite");
+			xmlChar *v = xmlNodeGetContent(en);
+			entries++;
+			overwrite += ow && !strcmp((char *)ow, "true");
+			if (!strcmp((char *)sn, "auth_info_0") && !strcmp((char *)n, "username"))
+				sp_strlcpy(user0, (char *)v, sizeof(user0));
+			if (!strcmp((char *)sn, "auth_info_0") && !strcmp((char *)n, "userid"))
+				sp_strlcpy(userid0, (char *)v, sizeof(userid0));
+			if (!strcmp((char *)sn, "proxy_0") && !strcmp((char *)n, "reg_proxy"))
+				sp_strlcpy(proxy0, (char *)v, sizeof(proxy0));
+			xmlFree(n);
+			xmlFree(ow);
+			xmlFree(v);
+		}
+		xmlFree(sn);
+	}
+	ok(entries > 10 && entries == overwrite, "linphone: all %d entries have overwrite=\"true\"", entries);
+	is_str(user0, "alice", "linphone: auth_info_0 username is the SIP username");
+	is_str(userid0, "a1xyzauth", "linphone: auth_info_0 userid is the auth username");
+	is_str(proxy0, "<sip:sip.example.test:5061;transport=tls>", "linphone: reg_proxy server:port;transport");
+	xmlFreeDoc(doc);
+	/* A token URL serves one account: it becomes proxy_0 / auth_info_0. */
+	buf_release(&out);
+	buf_init(&out, SP_BODY_MAX);
+	render(l, &e, 2, &out, err, sizeof(err));
+	ok(strstr(out.data, "name=\"proxy_0\"") && strstr(out.data, "name=\"auth_info_0\"") &&
+	   !strstr(out.data, "proxy_1"), "linphone: --line 2 becomes proxy_0/auth_info_0");
+	buf_release(&out);
+	json_decref(e.settings);
+}
+
+static void test_refusals(const struct layouts *ls)
+{
+	char err[SP_ERR_MAX];
+	static const char head[] = "name: t\nformat: xml\ncontent-type: application/xml\n"
+				   "notify-event: check-sync\nroute: {mac}.t\n---\n";
+	char doc[1024];
+	struct layout *l;
+
+	snprintf(doc, sizeof(doc), "%s<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY x \"boom\">]>\n<r>&x;</r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.xml:8"), "DOCTYPE with ENTITY refused, naming the line (%s)", err);
+	layout_free(l);
+	snprintf(doc, sizeof(doc), "%s<!DOCTYPE r SYSTEM \"file:///etc/passwd\">\n<r>x</r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "DOCTYPE"), "external DOCTYPE refused (%s)", err);
+	layout_free(l);
+	snprintf(doc, sizeof(doc), "%s<r>&ext;</r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.xml:7"), "undeclared entity refused with its line (%s)", err);
+	layout_free(l);
+	snprintf(doc, sizeof(doc), "%s<r>\n<a>{{nosuch}}</a></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.xml:8") && strstr(err, "nosuch"), "unknown variable refused with its line (%s)", err);
+	layout_free(l);
+	snprintf(doc, sizeof(doc), "%s<r><a>{{line.password}}</a></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "outside a line block"), "line.* outside a line block refused (%s)", err);
+	snprintf(doc, sizeof(doc), "%s<r><a>{{mac|nomap}}</a></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "nomap"), "unknown filter refused (%s)", err);
+	snprintf(doc, sizeof(doc), "%s<r><a sp-each=\"line\"><b sp-each=\"line\"/></a></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "nested"), "nested line blocks refused (%s)", err);
+	snprintf(doc, sizeof(doc), "name: t\nformat: kv\ncontent-type: text/plain\nnotify-event: x\n"
+		 "route: {mac}.t\n---\n# {{version}}\n{{#each line}}\na={{line.n}}\n");
+	l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.cfg:8") && strstr(err, "never closed"), "unclosed kv block refused (%s)", err);
+	snprintf(doc, sizeof(doc), "name: t\nformat: kv\ncontent-type: text/plain\nnotify-event: x\n"
+		 "route: {mac}.t\n---\na=1\n");
+	l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "version"), "kv layout that never names the version refused (%s)", err);
+	snprintf(doc, sizeof(doc), "name: t\nformat: json\ncontent-type: application/json\nnotify-event: x\n"
+		 "route: {mac}.t\n---\n{\"v\": \"{{version}}\",\n \"a\": }\n");
+	l = layout_parse_mem("t.json", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.json:8"), "bad JSON refused with its line (%s)", err);
+	snprintf(doc, sizeof(doc), "name: t\nformat: xml\ncontent-type: a\nnotify-event: x\nroute: ../{mac}\n---\n<r/>\n");
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "t.xml:5"), "route with '..' refused (%s)", err);
+
+	/* key=value: a value with a line break can never reach the file. */
+	const struct layout *y = layouts_find(ls, "yealink");
+	struct effective e;
+	struct buf out;
+	make_effective(&e, "udp");
+	sp_strlcpy(e.accounts[1].display_name, "Bob\naccount.9.enable = 1", sizeof(e.accounts[1].display_name));
+	buf_init(&out, SP_BODY_MAX);
+	ok(y && render(y, &e, 0, &out, err, sizeof(err)) < 0 && strstr(err, "line break") && out.len == 0,
+	   "kv value with \\n refused, nothing written (%s)", err);
+	buf_release(&out);
+	sp_strlcpy(e.accounts[1].display_name, "Bob", sizeof(e.accounts[1].display_name));
+	json_object_set_new(e.settings, "ntp_server", json_string("pool\r.ntp.org"));
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(layouts_find(ls, "grandstream"), &e, 0, &out, err, sizeof(err)) < 0 && strstr(err, "ntp_server"),
+	   "CR in a setting refused in XML too, naming it (%s)", err);
+	buf_release(&out);
+	json_object_set_new(e.settings, "ntp_server", json_string("pool.ntp.org"));
+	buf_init(&out, 100);
+	ok(render(layouts_find(ls, "json"), &e, 0, &out, err, sizeof(err)) < 0 && strstr(err, "too large"),
+	   "output over the cap refused (%s)", err);
+	buf_release(&out);
+	json_decref(e.settings);
+}
+
+static void test_common(const struct layouts *ls)
+{
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < layouts_count(ls); i++) {
+		const struct layout *l = layouts_at(ls, i);
+		struct buf out;
+		buf_init(&out, SP_BODY_MAX);
+		int rc = render(l, NULL, 0, &out, err, sizeof(err));
+		bool declares = false;
+		for (size_t r = 0; r < layout_route_count(l); r++) {
+			int k;
+			layout_route_at(l, r, &k);
+			declares |= k == ROUTE_COMMON;
+		}
+		if (declares) {
+			ok(rc == 0 && out.len > 0 && !strstr(out.data, "{{"), "%s: common file renders", layout_name(l));
+			char file[64];
+			snprintf(file, sizeof(file), "%s-common.%s", layout_name(l), ext_of(l));
+			golden(file, out.data ? out.data : "", out.len);
+		} else {
+			ok(rc < 0, "%s: no common file (%s)", layout_name(l), err);
+		}
+		buf_release(&out);
+	}
+}
+
+static void test_speed(const struct layouts *ls)
+{
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < layouts_count(ls); i++) {
+		const struct layout *l = layouts_at(ls, i);
+		struct effective e;
+		struct timespec t0, t1;
+		int n = 2000, bad = 0;
+		make_effective(&e, "tls");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int k = 0; k < n; k++) {
+			struct buf out;
+			buf_init(&out, SP_BODY_MAX);
+			bad += render(l, &e, 0, &out, err, sizeof(err)) < 0;
+			buf_release(&out);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / n;
+		printf("# render %s, 2 lines: %.1f us\n", layout_name(l), us);
+		/* Generous bound so sanitizer builds pass; the figure is printed above. */
+		ok(bad == 0 && us < 2000, "%s: %d renders, %.1f us each", layout_name(l), n, us);
+		json_decref(e.settings);
+	}
+}
+
+int main(void)
+{
+	char err[SP_ERR_MAX];
+	struct layouts *ls = layouts_load(layouts_dir(), err, sizeof(err));
+	ok(ls != NULL, "layouts load from %s (%s)", layouts_dir(), ls ? "ok" : err);
+	if (!ls)
+		return tap_done();
+	static const char *const names[] = { "linphone", "yealink", "polycom", "grandstream",
+					     "cisco", "snom", "fanvil", "json" };
+	for (size_t i = 0; i < 8; i++)
+		ok(layouts_find(ls, names[i]) != NULL, "layout '%s' present", names[i]);
+	test_layouts(ls);
+	test_linphone_fields(ls);
+	test_refusals(ls);
+	test_common(ls);
+	test_speed(ls);
+	layouts_free(ls);
+	xmlCleanupParser();
+	return tap_done();
+}
