@@ -105,9 +105,6 @@ static const struct cause_def cause_defs[] = {
 	{ 404, "deleted_user", "deleted user: the registrar does not know this user",
 	  DF_AUTH_404 | DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER, 0, false,
 	  "recreate the user on the PBX, or remove the line from the device" },
-	{ 408, "dns", "DNS: the registrar's name does not resolve",
-	  DF_DNS_FAIL, DF_SRV_MISSING, false,
-	  "fix the DNS records or put a resolvable host in 'server'/'outbound_proxy' of the template" },
 	{ 408, "transport_port_mismatch", "transport/port mismatch: the registrar listens on another "
 	  "transport or port", DF_OTHER_TRANSPORT_OK | DF_DRIFT_TRANSPORT, DF_TLS_FAIL, false,
 	  "set transport and port in the template to what the registrar serves ('sipprov template set "
@@ -119,6 +116,9 @@ static const struct cause_def cause_defs[] = {
 	  "the device", 0, DF_REACH_OK | DF_LAST_TIMEOUT, false,
 	  "turn off SIP ALG on the customer's router, or switch the device to TCP/TLS; enable NAT "
 	  "keepalive" },
+	{ 408, "dns", "DNS: the registrar's name (or its SRV record) does not resolve",
+	  DF_DNS_FAIL | DF_SRV_MISSING, 0, false,
+	  "fix the DNS records or put a resolvable host in 'server'/'outbound_proxy' of the template" },
 };
 
 static int bucket_from_findings(const struct diag_step *st, unsigned all, const char **from)
@@ -435,9 +435,12 @@ static void step_identity(struct store *s, const struct effective *e, const stru
 		   a->auth_username, t->username_pattern);
 	}
 	if (validate_account(s, t, e->device.mac, a, err, sizeof(err)) < 0) {
+		bool swap = strstr(err, "swap") != NULL;
 		verdict(st, DIAG_FAIL);
-		st->findings |= strstr(err, "swap") ? DF_SWAP : DF_IDENTITY_INVALID;
-		ev(st, "validation: %s", err);
+		/* the pattern swap above already said it in fewer words */
+		if (!(swap && (st->findings & DF_SWAP)))
+			ev(st, "validation: %s", err);
+		st->findings |= swap ? DF_SWAP : DF_IDENTITY_INVALID;
 	}
 	if (!(st->findings & (DF_SWAP | DF_IDENTITY_INVALID)) && validate_effective(e, err, sizeof(err)) < 0) {
 		verdict(st, DIAG_WARN);
