@@ -105,6 +105,10 @@ static const struct cause_def cause_defs[] = {
 	{ 404, "deleted_user", "deleted user: the registrar does not know this user",
 	  DF_AUTH_404 | DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER, 0, false,
 	  "recreate the user on the PBX, or remove the line from the device" },
+	{ 408, "tls_certificate", "TLS certificate: the device cannot verify the registrar's certificate",
+	  DF_TLS_FAIL, 0, true,
+	  "install a certificate for the registrar's host name from a CA the phones trust, or load the "
+	  "CA on the phones (tls_verify=off only as a stopgap)" },
 	{ 408, "transport_port_mismatch", "transport/port mismatch: the registrar listens on another "
 	  "transport or port", DF_OTHER_TRANSPORT_OK | DF_DRIFT_TRANSPORT, DF_TLS_FAIL, false,
 	  "set transport and port in the template to what the registrar serves ('sipprov template set "
@@ -452,8 +456,11 @@ static void step_identity(struct store *s, const struct effective *e, const stru
 			verdict(st, DIAG_FAIL);
 			ev(st, "%ld accounts share username '%s'; tenant allows %ld", n, a->username, t->max_per_user);
 		} else {
-			ev(st, "%ld account(s) use username '%s' (tenant limit %s%ld)", n, a->username,
-			   t->max_per_user ? "" : "none: ", t->max_per_user);
+			if (t->max_per_user)
+				ev(st, "%ld account(s) use username '%s' (tenant limit %ld)", n, a->username,
+				   t->max_per_user);
+			else
+				ev(st, "%ld account(s) use username '%s' (no tenant limit)", n, a->username);
 		}
 	}
 	/* the first failure is the headline */
@@ -699,23 +706,32 @@ static void step_reach(struct net_ctx *n, struct diag_report *rep)
 			ev(st, "certificate subject %s, issuer %s, expires %s: %s", r.tls_subject, r.tls_issuer,
 			   r.tls_not_after, r.tls_verify_text);
 	}
-	if (r.status == PROBE_DNS)
+	/* A completed handshake proves TLS is served here: the certificate is
+	 * the problem, not the transport. */
+	if (r.status == PROBE_DNS || (r.status == PROBE_TLS && r.tls_done))
 		return;
 	/* Does the registrar answer on another transport or port?  That turns
-	 * "closed" into "mismatch". */
-	struct { const char *tr; long port; } alts[6];
+	 * "closed" into "mismatch".  Sibling port first (TLS sits one above
+	 * UDP/TCP, as 5061 above 5060), then the same port, then the defaults. */
+	struct { const char *tr; long port; } alts[12];
 	int na = 0;
+	bool cfg_tls = !strcasecmp(n->transport, "tls");
 	const char *trs[3] = { "udp", "tcp", "tls" };
-	for (int i = 0; i < 3; i++) {
-		long ports[2] = { probe_default_port(trs[i]), n->port };
-		for (int j = 0; j < 2; j++) {
-			bool same = !strcasecmp(trs[i], n->transport) && ports[j] == n->port;
+	long sib = cfg_tls ? n->port - 1 : n->port + 1;
+	for (int pass = 0; pass < 3; pass++) {
+		for (int i = 0; i < 3; i++) {
+			bool tls_i = i == 2;
+			long port = pass == 0 ? (tls_i != cfg_tls ? sib : 0) : pass == 1 ? n->port
+				  : probe_default_port(trs[i]);
+			if (port < 1 || port > 65535)
+				continue;
+			bool same = !strcasecmp(trs[i], n->transport) && port == n->port;
 			bool dup = false;
 			for (int k = 0; k < na; k++)
-				dup |= !strcmp(alts[k].tr, trs[i]) && alts[k].port == ports[j];
-			if (!same && !dup && na < 6) {
+				dup |= !strcmp(alts[k].tr, trs[i]) && alts[k].port == port;
+			if (!same && !dup && na < 12) {
 				alts[na].tr = trs[i];
-				alts[na].port = ports[j];
+				alts[na].port = port;
 				na++;
 			}
 		}

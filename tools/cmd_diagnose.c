@@ -164,7 +164,7 @@ static int common(struct cli *c, int argc, char **argv, bool ticket)
 	       f->server[0] ? f->server : f->registrar, f->transport, f->port);
 	print_steps(rep);
 	print_verdict(rep, o.error_timeout);
-	if (o.network)
+	if (rep->network_bound_ms)
 		printf("network steps took %ld ms (bound %ld ms: %ld s per probe)\n", rep->network_ms,
 		       rep->network_bound_ms, timeout);
 	free(rep);

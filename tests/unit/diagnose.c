@@ -66,6 +66,8 @@ static const struct row rows[] = {
 	  DF_PORT_CLOSED | DF_OTHER_TRANSPORT_OK, 0, false, "408/timeout", "transport_port_mismatch", true },
 	{ "408 observed transport drift", 0, 408, 0, 0, 0, DF_DRIFT_TRANSPORT | DF_LAST_TIMEOUT, 0, 0, 0,
 	  false, "408/timeout", "transport_port_mismatch", true },
+	{ "untrusted TLS certificate", 0, 0, 0, 0, 0, 0, 0, DF_TLS_FAIL, 0,
+	  false, "408/timeout", "tls_certificate", true },
 	{ "408 closed port", 0, 0, 0, 0, 0, 0, 0, DF_PORT_CLOSED, 0,
 	  false, "408/timeout", "firewall", true },
 	{ "timeout blackholed port", 408, 0, 0, 0, 0, 0, 0, DF_NO_ANSWER, 0,
