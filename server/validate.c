@@ -279,8 +279,14 @@ static int setting_check(const char *key, json_t *val, char *err, size_t errlen)
 	char qv[300];
 	long n;
 
-	if (!setting_key_ok(key))
-		return sp_err(err, errlen, "unknown setting '%s' (see 'sipprov template set' keys)", key);
+	if (!setting_key_ok(key)) {
+		char known[512] = "";
+		size_t o = 0;
+		for (size_t i = 0; i < setting_def_count; i++)
+			o += (size_t)snprintf(known + o, o < sizeof(known) ? sizeof(known) - o : 0, "%s, ",
+					      setting_defs[i].key);
+		return sp_err(err, errlen, "unknown setting '%s' (known: %svendor.*, x.*)", key, known);
+	}
 	if (!json_is_string(val))
 		return sp_err(err, errlen, "setting %s must be a string", key);
 	v = json_string_value(val);
