@@ -113,3 +113,13 @@ int store_account_delete(struct store *s, int64_t device_id, long line)
 		return -1;
 	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
 }
+
+int store_tversion_tamper(struct store *s, int64_t version_id, const char *settings, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE template_version SET settings = ? WHERE id = ?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	store_bind_text(st, 1, settings);
+	sqlite3_bind_int64(st, 2, version_id);
+	return store_exec_stmt(s, st, err, errlen);
+}

@@ -86,4 +86,7 @@ int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *
 int store_validate_digest(struct store *s, char out[65]);
 /* Delete one account row.  1 deleted, 0 none, -1 error. */
 int store_account_delete(struct store *s, int64_t device_id, long line);
+/* Try to rewrite a stored version in place; the schema's trigger must
+ * refuse it (tests prove immutability with this).  0 or -1 with err. */
+int store_tversion_tamper(struct store *s, int64_t version_id, const char *settings, char *err, size_t errlen);
 #endif
