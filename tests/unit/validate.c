@@ -458,8 +458,14 @@ static void settings_cases(void)
 
 		set_kv(o, c->key, c->val);
 		set_kv(o, c->key2, c->val2);
-		if (c->want)
-			snprintf(want, sizeof(want), c->want, host_hint);
+		if (c->want) {
+			/* "%s" in a wanted error stands for the host hint. */
+			const char *pct = strstr(c->want, "%s");
+			if (pct)
+				snprintf(want, sizeof(want), "%.*s%s%s", (int)(pct - c->want), c->want, host_hint, pct + 2);
+			else
+				sp_strlcpy(want, c->want, sizeof(want));
+		}
 		sp_strlcpy(before, digest(), sizeof(before));
 		store_begin(s);
 		if (validate_settings(o, c->force, err, sizeof(err)) == 0 &&
