@@ -88,19 +88,21 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 			const char *observed, int64_t now, struct drift_event *ev)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET resolved = ?1 WHERE device_id IS ?2 AND "
-				      "account_id IS ?3 AND kind = ?4 AND resolved = 0 AND (?5 IS NULL OR observed = ?5) "
-				      "RETURNING id, expected, observed, count, first_seen");
+	/* SELECT then UPDATE by id: usually nothing is open, and UPDATE ...
+	 * RETURNING would build a temporary table on every call. */
+	sqlite3_stmt *st = store_stmt(s, "SELECT id, expected, observed, count, first_seen FROM drift_event "
+				      "WHERE device_id IS ?1 AND account_id IS ?2 AND kind = ?3 AND resolved = 0 "
+				      "AND (?4 IS NULL OR observed = ?4)");
+	int64_t ids[8];
 	int rc, n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	bind_id(st, 2, device_id);
-	bind_id(st, 3, account_id);
-	store_bind_text(st, 4, kind);
+	bind_id(st, 1, device_id);
+	bind_id(st, 2, account_id);
+	store_bind_text(st, 3, kind);
 	if (observed)
-		store_bind_text(st, 5, observed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_bind_text(st, 4, observed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 8) {
 		if (ev && n == 0) {
 			memset(ev, 0, sizeof(*ev));
 			ev->id = sqlite3_column_int64(st, 0);
@@ -111,11 +113,20 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 			ev->resolved = now;
 			sp_strlcpy(ev->kind, kind, sizeof(ev->kind));
 		}
-		n++;
+		ids[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return -1;
+	for (int i = 0; i < n; i++) {
+		st = store_stmt(s, "UPDATE drift_event SET resolved = ? WHERE id = ?");
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, ids[i]);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			return -1;
+	}
 	return n > 0;
 }
 
