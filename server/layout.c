@@ -1107,7 +1107,9 @@ int render(const struct layout *l, const struct effective *e, long line,
 	int rc;
 	if (!l)
 		return sp_err(err, errlen, "no layout");
-	if (!e)
+	/* No device (NULL, or an effective with no MAC: every device has one,
+	 * softphones a generated 02...) means the vendor's common file. */
+	if (!e || !e->device.mac[0])
 		return render_common(l, out, err, errlen);
 	if (line < 0 || line > SP_MAX_LINES)
 		return sp_err(err, errlen, "line %ld out of range (0 = all, 1-%d)", line, SP_MAX_LINES);

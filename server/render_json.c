@@ -197,7 +197,8 @@ static json_t *jemit(struct rctx *c, const struct jnode *n)
 		return v;
 	}
 	case JN_LIT:
-		return json_incref(n->lit);
+		/* A copy, not json_incref: layouts are shared by request threads. */
+		return json_deep_copy(n->lit);
 	default:
 		break;
 	}

@@ -94,6 +94,7 @@ struct conf {
 	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
 	bool insecure_loopback;
 	long threads;
+	long render_cache;                  /* rendered configs kept in memory */
 	long conn_timeout;                  /* seconds */
 	long conn_limit;
 	long per_ip_conn_limit;
@@ -374,7 +375,8 @@ bool layout_uses_token(const struct layout *l);
 
 /* Render the effective config into out (capped at SP_BODY_MAX).
  * line 0 = all lines, N = only that account (-1 "device has no line N").
- * e == NULL renders the layout's common file (same as render_common).
+ * e == NULL, or an effective whose device.mac is "", renders the layout's
+ * common file (same as render_common).
  * Deterministic: same inputs, same bytes.  Returns 0 or -1 with err; on
  * error out is left as it was ("config too large" when over out->max). */
 int render(const struct layout *l, const struct effective *e, long line,

@@ -391,6 +391,14 @@ static void test_common(const struct layouts *ls)
 			layout_route_at(l, r, &k);
 			declares |= k == ROUTE_COMMON;
 		}
+		struct effective none;
+		struct buf out2;
+		memset(&none, 0, sizeof(none));
+		buf_init(&out2, SP_BODY_MAX);
+		int rc2 = render(l, &none, 0, &out2, err, sizeof(err));
+		ok(rc2 == rc && out2.len == out.len && (!out.len || !memcmp(out.data, out2.data, out.len)),
+		   "%s: an effective without a MAC renders the common file too", layout_name(l));
+		buf_release(&out2);
 		if (declares) {
 			ok(rc == 0 && out.len > 0 && !strstr(out.data, "{{"), "%s: common file renders", layout_name(l));
 			char file[64];
