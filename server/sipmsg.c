@@ -120,9 +120,9 @@ int sipmsg_uri(const char *s, size_t len, struct sip_uri *u)
 		copy_field(u->user, sizeof(u->user), p, pw ? (size_t)(pw - p) : ulen);
 		p = at + 1;
 	} else if (strcmp(u->scheme, "tel") == 0) {
-		size_t ulen = strcspn(p, ";");
-		if (ulen > (size_t)(end - p))
-			ulen = (size_t)(end - p);
+		size_t ulen = 0;
+		while (p + ulen < end && p[ulen] != ';')
+			ulen++;
 		copy_field(u->user, sizeof(u->user), p, ulen);
 		return 0;
 	}

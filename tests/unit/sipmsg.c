@@ -3,6 +3,7 @@
  * (Kamailio/linphone/sipp shapes), compact names, folding, case, LF-only,
  * and inputs it must refuse.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
@@ -163,6 +164,12 @@ static void test_forms(void)
 	is_str(m.to.transport, "tls", "transport param lowercased");
 	is_int(sipmsg_uri("http://x", 8, &m.to), -1, "http scheme refused");
 	is_int(sipmsg_uri("sip:a@h:99999", 13, &m.to), -1, "port out of range refused");
+	/* tel: URI at the very end of an unterminated buffer (found by the fuzzer). */
+	char *tel = malloc(7);
+	memcpy(tel, "tel:+49", 7);
+	is_int(sipmsg_uri(tel, 7, &m.to), 0, "unterminated tel uri");
+	is_str(m.to.user, "+49", "tel number");
+	free(tel);
 	is_int(sipmsg_uri("<sip:a@[::1]:5060>", 18, &m.to), 0, "ipv6 uri");
 	is_str(m.to.host, "::1", "ipv6 uri host");
 }
