@@ -8,7 +8,7 @@
 # Sources are picked up by folder: server/*.c (except main.c) form libsipprov.a,
 # tools/*.c the CLI, tests/unit/*.c one test binary each, tests/fuzz/*.c fuzzers.
 
-PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl
+PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=

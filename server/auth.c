@@ -1,20 +1,25 @@
 /*
  * auth.c: device authentication per tenant policy (none on loopback when
- * configured, token URLs, source CIDR allowlists, per-device HTTP digest)
- * and per-source failure counting with lockout.  It decides; http.c turns
- * every refusal into the same response, so unknown and unauthorized look
- * alike.  It never sees or logs a SIP password.
+ * configured, token URLs, source CIDR allowlists, per-device HTTP digest
+ * against the stored HA1, mutual TLS through tls_peer.c) and per-source
+ * failure counting with lockout.  It decides; http.c turns every refusal
+ * into the same response, so unknown and unauthorized look alike.  It
+ * never sees or logs a SIP password or an HTTP password.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <microhttpd.h>
+#include <openssl/rand.h>
 
 #include "auth.h"
+#include "tls_peer.h"
 
-static bool policy_has(const char *list, const char *mode)
+bool auth_policy_has(const char *list, const char *mode)
 {
 	size_t n = strlen(mode);
 	for (const char *p = list; *p;) {
@@ -110,108 +115,368 @@ bool auth_cidr_allows(const char *cidrs, const struct sockaddr *addr)
 	return false;
 }
 
-enum auth_verdict auth_check(const struct auth_req *r, char *why, size_t whylen)
+/* ---- digest ---- */
+
+/* HA1 for requests that cannot succeed (unknown device, wrong user, no
+ * credentials): the check still runs, so the nonce verdict (stale or not)
+ * and the work done are the same as for a real device. */
+static unsigned char dummy_ha1[32];
+
+int auth_digest_param(const char *header, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	const char *p = header;
+	out[0] = '\0';
+	if (strncasecmp(p, "Digest ", 7) == 0)
+		p += 7;
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		const char *name = p;
+		while (*p && *p != '=' && *p != ',' && *p != ' ')
+			p++;
+		size_t nl = (size_t)(p - name);
+		while (*p == ' ')
+			p++;
+		if (*p != '=') {
+			while (*p && *p != ',')
+				p++;
+			continue;
+		}
+		p++;
+		while (*p == ' ')
+			p++;
+		const char *v = p;
+		size_t vl;
+		if (*p == '"') {
+			v = ++p;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				p++;
+			}
+			vl = (size_t)(p - v);
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p && *p != ',' && *p != ' ')
+				p++;
+			vl = (size_t)(p - v);
+		}
+		if (nl == kl && strncasecmp(name, key, kl) == 0) {
+			if (vl >= outlen)
+				return 0;
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool unhex(const char *hex, unsigned char *out, size_t n)
+{
+	if (strlen(hex) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
+
+/* Run the digest check for whatever Authorization header came, against
+ * the device's HA1 when the header's user is this device's http_user and
+ * the tenant accepts digest, else against the dummy. */
+static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, size_t whylen)
 {
 	const struct auth_subject *s = r->subj;
-	if (!s->found) {
-		sp_err(why, whylen, s->token_route ? "unknown token" : "unknown device");
-		return AUTH_DENY;
+	const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	char algo_s[32], nc[16];
+	unsigned char ha1[32];
+	size_t len;
+	enum MHD_DigestAuthAlgorithm algo;
+	enum dig d = DIG_BAD;
+
+	*fresh = false;
+	if (!hdr || strncasecmp(hdr, "Digest ", 7) != 0) {
+		sp_err(why, whylen, hdr ? "authorization is not Digest" : "no credentials");
+		return DIG_NONE;
 	}
-	if (!s->tenant_active) {
-		sp_err(why, whylen, "tenant '%s' suspended", s->tenant);
-		return AUTH_DENY;
+	char *user = MHD_digest_auth_get_username(r->conn);
+	if (!user) {
+		sp_err(why, whylen, "malformed digest credentials");
+		return DIG_BAD;
 	}
-	if (!s->device_active) {
-		sp_err(why, whylen, "device %s disabled", s->mac);
-		return AUTH_DENY;
+	auth_digest_param(hdr, "algorithm", algo_s, sizeof(algo_s));
+	if (!algo_s[0] || !strcasecmp(algo_s, "MD5")) {
+		algo = MHD_DIGEST_ALG_MD5;
+		len = 16;
+	} else if (!strcasecmp(algo_s, "SHA-256")) {
+		algo = MHD_DIGEST_ALG_SHA256;
+		len = 32;
+	} else {
+		sp_err(why, whylen, "digest algorithm '%.20s' not supported", algo_s);
+		MHD_free(user);
+		return DIG_BAD;
 	}
-	if (!s->vendor_ok) {
-		sp_err(why, whylen, "file name does not match device %s's layout", s->mac);
-		return AUTH_DENY;
+	bool real = s->found && auth_policy_has(s->device_auth, "digest") && s->http_user[0] &&
+		    strcmp(user, s->http_user) == 0 &&
+		    unhex(algo == MHD_DIGEST_ALG_MD5 ? s->ha1_md5 : s->ha1_sha256, ha1, len);
+	if (!real)
+		memcpy(ha1, dummy_ha1, len);
+	int rc = MHD_digest_auth_check_digest2(r->conn, SP_REALM, user, ha1, len, AUTH_NONCE_TIMEOUT, algo);
+	secret_wipe(ha1, sizeof(ha1));
+	if (rc == MHD_INVALID_NONCE) {
+		sp_err(why, whylen, "stale or unknown digest nonce (user '%.64s')", user);
+		d = DIG_STALE;
+	} else if (rc == MHD_YES && real) {
+		d = DIG_OK;
+		*fresh = auth_digest_param(hdr, "nc", nc, sizeof(nc)) && strtoul(nc, NULL, 16) == 1;
+	} else if (!s->found || !auth_policy_has(s->device_auth, "digest")) {
+		sp_err(why, whylen, "digest credentials for user '%.64s'", user);
+	} else if (!s->http_user[0] || !s->ha1_md5[0]) {
+		sp_err(why, whylen, "device %s has no digest credentials (sipprov device credentials %s)", s->mac,
+		       s->mac);
+	} else if (strcmp(user, s->http_user) != 0) {
+		sp_err(why, whylen, "digest user '%.64s' is not device %s's user", user, s->mac);
+	} else {
+		sp_err(why, whylen, "wrong digest response for user '%.64s' (%s)", user,
+		       algo == MHD_DIGEST_ALG_MD5 ? "MD5" : "SHA-256");
 	}
-	if (!auth_cidr_allows(s->allow_cidrs, r->addr)) {
-		sp_err(why, whylen, "source %s outside tenant '%s' allowlist", r->ip, s->tenant);
-		return AUTH_DENY;
-	}
-	if (s->token_route) {
-		if (policy_has(s->device_auth, "token") && s->token_ok)
-			return AUTH_OK;
-		sp_err(why, whylen, s->token_ok ? "tenant '%s' does not allow token URLs" : "token revoked",
-		       s->tenant);
-		return AUTH_DENY;
-	}
-	if (policy_has(s->device_auth, "none")) {
-		if (!s->has_secrets || (r->insecure_loopback && r->loopback))
-			return AUTH_OK;
-		sp_err(why, whylen, "auth 'none' serves secrets only to loopback with insecure_loopback");
-		return AUTH_DENY;
-	}
-	sp_err(why, whylen, "no accepted credentials for device %s (policy %s)", s->mac, s->device_auth);
+	MHD_free(user);
+	return d;
+}
+
+/* ---- the decision ---- */
+
+static enum auth_verdict deny(char *why, size_t whylen, const char *what)
+{
+	sp_strlcpy(why, what, whylen);
 	return AUTH_DENY;
 }
 
-/* ---- failure counting: a small open-addressed table of sources ---- */
+enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, char *why, size_t whylen)
+{
+	const struct auth_subject *s = r->subj;
+	struct auth_result dummy;
+	char dwhy[SP_ERR_MAX] = "", twhy[SP_ERR_MAX] = "", msg[SP_ERR_MAX], cmac[SP_MAC_LEN + 1] = "";
+	bool fresh = false;
+	enum tls_peer_result tp = TLS_PEER_NONE;
+
+	if (!res)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	/* Evaluated before anything else, for every request alike, so that a
+	 * stale nonce and the time taken do not depend on whether the MAC exists. */
+	enum dig d = r->conn ? digest_eval(r, &fresh, dwhy, sizeof(dwhy)) : DIG_NONE;
+	res->stale = d == DIG_STALE;
+	if (r->tls && r->conn)
+		tp = tls_peer_mac(r->conn, cmac, twhy, sizeof(twhy));
+
+	if (!s->found)
+		return deny(why, whylen, s->token_route ? "unknown token" : "unknown device");
+	if (!s->tenant_active) {
+		snprintf(msg, sizeof(msg), "tenant '%s' suspended", s->tenant);
+		return deny(why, whylen, msg);
+	}
+	if (!s->device_active) {
+		snprintf(msg, sizeof(msg), "device %s disabled", s->mac);
+		return deny(why, whylen, msg);
+	}
+	if (!s->vendor_ok) {
+		snprintf(msg, sizeof(msg), "file name does not match device %s's layout", s->mac);
+		return deny(why, whylen, msg);
+	}
+	if (!auth_cidr_allows(s->allow_cidrs, r->addr)) {
+		snprintf(msg, sizeof(msg), "source %s outside tenant '%s' allowlist", r->ip, s->tenant);
+		return deny(why, whylen, msg);
+	}
+	if (s->token_route && !s->token_ok)
+		return deny(why, whylen, "token revoked");
+
+	/* Any one accepted method suffices. */
+	if (s->token_route && auth_policy_has(s->device_auth, "token")) {
+		res->method = "token";
+		return AUTH_OK;
+	}
+	if (d == DIG_OK) {
+		res->method = "digest";
+		res->refund = fresh;
+		return AUTH_OK;
+	}
+	if (auth_policy_has(s->device_auth, "mtls") && tp == TLS_PEER_OK && strcmp(cmac, s->mac) == 0) {
+		res->method = "mtls";
+		return AUTH_OK;
+	}
+	if (auth_policy_has(s->device_auth, "none") && (!s->has_secrets || (r->insecure_loopback && r->loopback))) {
+		res->method = "none";
+		return AUTH_OK;
+	}
+
+	/* Refused: say what each accepted method lacked. */
+	struct buf b;
+	buf_init(&b, SP_ERR_MAX);
+	buf_printf(&b, "device %s (tenant '%s', policy '%s'):", s->mac, s->tenant, s->device_auth);
+	if (s->token_route && !auth_policy_has(s->device_auth, "token"))
+		buf_printf(&b, " token URLs not allowed;");
+	if (auth_policy_has(s->device_auth, "digest"))
+		buf_printf(&b, " digest: %s;", dwhy);
+	if (auth_policy_has(s->device_auth, "mtls")) {
+		if (!r->tls)
+			buf_printf(&b, " mtls: plain HTTP;");
+		else if (tp == TLS_PEER_OK)
+			buf_printf(&b, " mtls: certificate names MAC %s, not %s;", cmac, s->mac);
+		else
+			buf_printf(&b, " mtls: %s;", twhy);
+	}
+	if (auth_policy_has(s->device_auth, "none"))
+		buf_printf(&b, " none: config has secrets and %s;",
+			   !r->loopback ? "the client is not on loopback" : "insecure_loopback is off");
+	if (!s->device_auth[0])
+		buf_printf(&b, " no device auth method configured;");
+	if (b.len && b.data[b.len - 1] == ';')
+		b.data[--b.len] = '\0';
+	sp_strlcpy(why, b.data ? b.data : "refused", whylen);
+	buf_release(&b);
+	return AUTH_DENY;
+}
+
+/* ---- failure counting: a small open-addressed table of sources ----
+ * One mutex guards the table; it is taken only on failures and refunds.
+ * The hot path (auth_locked) first reads an atomic horizon: the latest
+ * end of any lockout ever started.  While now is past it, no source can
+ * be locked and no lock is taken.  The sliding window is two fixed
+ * buckets, the previous one weighted by how much of it still overlaps. */
 
 #define FAIL_SLOTS 4096
+#define FAIL_PROBE 64
 struct fail_slot {
-	unsigned char addr[16];
-	int64_t window_start;
-	long count;
+	unsigned char key[16];
+	int64_t bucket;                     /* now / window of 'cur' */
+	long cur, prev;
 	int64_t locked_until;
 	bool used;
 };
 static struct fail_slot *fails;
 static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
 static long fail_threshold = 20, fail_window = 60, fail_lockout = 300;
+static uint64_t fail_seed;
+static _Atomic int64_t lock_horizon;
 
 void auth_limits_init(long threshold, long window, long lockout)
 {
-	fail_threshold = threshold;
-	fail_window = window;
-	fail_lockout = lockout;
+	pthread_mutex_lock(&fail_mu);
+	fail_threshold = threshold > 0 ? threshold : 1;
+	fail_window = window > 0 ? window : 1;
+	fail_lockout = lockout > 0 ? lockout : 0;
 	if (!fails)
 		fails = xcalloc(FAIL_SLOTS, sizeof(*fails));
+	if (RAND_bytes(dummy_ha1, sizeof(dummy_ha1)) != 1 ||
+	    RAND_bytes((unsigned char *)&fail_seed, sizeof(fail_seed)) != 1)
+		fatalx("random number generator failed");
+	atomic_store(&lock_horizon, 0);
+	pthread_mutex_unlock(&fail_mu);
 }
 
 void auth_limits_release(void)
 {
+	pthread_mutex_lock(&fail_mu);
 	free(fails);
 	fails = NULL;
+	pthread_mutex_unlock(&fail_mu);
 }
 
+/* IPv4 and v4-mapped IPv6 share one key (::ffff:a.b.c.d); other IPv6
+ * sources count per /64. */
 static void addr_key(const struct sockaddr *a, unsigned char k[16])
 {
 	memset(k, 0, 16);
-	if (a->sa_family == AF_INET)
+	if (a->sa_family == AF_INET) {
+		k[10] = k[11] = 0xff;
 		memcpy(k + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	else if (a->sa_family == AF_INET6)
-		memcpy(k, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	} else if (a->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		memcpy(k, a6, IN6_IS_ADDR_V4MAPPED(a6) ? 16 : 8);
+	}
 }
 
-/* Find or claim the slot for k; with the table full, reuse the stalest. */
-static struct fail_slot *slot_for(const unsigned char k[16], int64_t now)
+/* Keyed, so a client cannot pick addresses that crowd one probe run. */
+static size_t key_hash(const unsigned char k[16])
 {
-	size_t h = 0;
-	for (int i = 0; i < 16; i++)
-		h = h * 131 + k[i];
-	struct fail_slot *stale = NULL;
-	for (size_t i = 0; i < 64; i++) {
-		struct fail_slot *s = &fails[(h + i) % FAIL_SLOTS];
-		if (s->used && memcmp(s->addr, k, 16) == 0)
-			return s;
-		if (!s->used || (s->locked_until < now && s->window_start + fail_window < now)) {
-			memset(s, 0, sizeof(*s));
-			memcpy(s->addr, k, 16);
-			s->used = true;
-			return s;
-		}
-		if (!stale || s->window_start < stale->window_start)
-			stale = s;
+	uint64_t h = fail_seed ^ 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 16; i++) {
+		h ^= k[i];
+		h *= 0x100000001b3ull;
+		h ^= h >> 29;
 	}
-	memset(stale, 0, sizeof(*stale));
-	memcpy(stale->addr, k, 16);
-	stale->used = true;
-	return stale;
+	return (size_t)h;
+}
+
+static struct fail_slot *slot_find(const unsigned char k[16])
+{
+	size_t h = key_hash(k);
+	for (size_t i = 0; i < FAIL_PROBE; i++) {
+		struct fail_slot *s = &fails[(h + i) % FAIL_SLOTS];
+		if (s->used && memcmp(s->key, k, 16) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* Find or claim the slot for k.  A full probe run evicts the entry with
+ * the oldest activity that is not locked out; only if all are locked the
+ * one whose lockout ends first, so a flood of new sources cannot free a
+ * locked one early (unless the flood is larger than the run). */
+static struct fail_slot *slot_claim(const unsigned char k[16], int64_t now)
+{
+	size_t h = key_hash(k);
+	struct fail_slot *victim = NULL;
+	for (size_t i = 0; i < FAIL_PROBE; i++) {
+		struct fail_slot *s = &fails[(h + i) % FAIL_SLOTS];
+		if (s->used && memcmp(s->key, k, 16) == 0)
+			return s;
+		bool idle = !s->used || (s->locked_until < now && s->bucket + 2 <= now / fail_window);
+		if (idle) {
+			victim = s;
+			break;
+		}
+		bool s_locked = s->locked_until >= now, v_locked = victim && victim->locked_until >= now;
+		if (!victim || (v_locked && !s_locked) ||
+		    (v_locked == s_locked && (s_locked ? s->locked_until < victim->locked_until
+						       : s->bucket < victim->bucket)))
+			victim = s;
+	}
+	memset(victim, 0, sizeof(*victim));
+	memcpy(victim->key, k, 16);
+	victim->used = true;
+	victim->bucket = now / fail_window;
+	return victim;
+}
+
+static void slot_roll(struct fail_slot *s, int64_t now)
+{
+	int64_t b = now / fail_window;
+	if (b == s->bucket)
+		return;
+	s->prev = b == s->bucket + 1 ? s->cur : 0;
+	s->cur = 0;
+	s->bucket = b;
 }
 
 bool auth_fail_note(const struct sockaddr *addr)
@@ -219,21 +484,42 @@ bool auth_fail_note(const struct sockaddr *addr)
 	unsigned char k[16];
 	int64_t now = sp_now();
 	bool started = false;
-	if (!fails)
-		return false;
 	addr_key(addr, k);
 	pthread_mutex_lock(&fail_mu);
-	struct fail_slot *s = slot_for(k, now);
-	if (s->window_start + fail_window < now) {
-		s->window_start = now;
-		s->count = 0;
+	if (!fails) {
+		pthread_mutex_unlock(&fail_mu);
+		return false;
 	}
-	if (++s->count >= fail_threshold && s->locked_until < now) {
+	struct fail_slot *s = slot_claim(k, now);
+	slot_roll(s, now);
+	s->cur++;
+	/* estimate = cur + prev * (part of the previous bucket still inside the window) */
+	long overlap = fail_window - (long)(now % fail_window);
+	if ((s->cur * fail_window + s->prev * overlap) >= fail_threshold * fail_window && s->locked_until < now) {
 		s->locked_until = now + fail_lockout;
 		started = true;
+		int64_t hz = atomic_load(&lock_horizon);
+		while (hz < s->locked_until && !atomic_compare_exchange_weak(&lock_horizon, &hz, s->locked_until))
+			;
 	}
 	pthread_mutex_unlock(&fail_mu);
 	return started;
+}
+
+void auth_success_note(const struct sockaddr *addr)
+{
+	unsigned char k[16];
+	addr_key(addr, k);
+	pthread_mutex_lock(&fail_mu);
+	struct fail_slot *s = fails ? slot_find(k) : NULL;
+	if (s) {
+		slot_roll(s, sp_now());
+		if (s->cur > 0)
+			s->cur--;
+		else if (s->prev > 0)
+			s->prev--;
+	}
+	pthread_mutex_unlock(&fail_mu);
 }
 
 bool auth_locked(const struct sockaddr *addr)
@@ -241,20 +527,12 @@ bool auth_locked(const struct sockaddr *addr)
 	unsigned char k[16];
 	int64_t now = sp_now();
 	bool locked = false;
-	if (!fails)
+	if (now > atomic_load_explicit(&lock_horizon, memory_order_relaxed))
 		return false;
 	addr_key(addr, k);
 	pthread_mutex_lock(&fail_mu);
-	size_t h = 0;
-	for (int i = 0; i < 16; i++)
-		h = h * 131 + k[i];
-	for (size_t i = 0; i < 64; i++) {
-		struct fail_slot *s = &fails[(h + i) % FAIL_SLOTS];
-		if (s->used && memcmp(s->addr, k, 16) == 0) {
-			locked = s->locked_until >= now;
-			break;
-		}
-	}
+	struct fail_slot *s = fails ? slot_find(k) : NULL;
+	locked = s && s->locked_until >= now;
 	pthread_mutex_unlock(&fail_mu);
 	return locked;
 }
