@@ -263,7 +263,22 @@ int render_xml_compile(struct layout *l, const char *body, size_t len, int line0
 		char msg[256];
 		sp_strlcpy(msg, e && e->message ? e->message : "not well-formed XML", sizeof(msg));
 		msg[strcspn(msg, "\n")] = '\0';
-		sp_err(err, errlen, "%s:%d: %s", l->file, line0 + (e && e->line > 0 ? e->line : 1) - 1, msg);
+		/* libxml2 counts lines from the body; "tag a line 3" means file line line0+2. */
+		char fixed[320];
+		size_t o = 0;
+		for (const char *q = msg; *q && o + 16 < sizeof(fixed);) {
+			long ln;
+			char *end;
+			if (!strncmp(q, "line ", 5) && q[5] >= '0' && q[5] <= '9' &&
+			    (ln = strtol(q + 5, &end, 10)) > 0 && ln < 1000000) {
+				o += (size_t)snprintf(fixed + o, sizeof(fixed) - o, "line %ld", ln + line0 - 1);
+				q = end;
+				continue;
+			}
+			fixed[o++] = *q++;
+		}
+		fixed[o] = '\0';
+		sp_err(err, errlen, "%s:%d: %s", l->file, line0 + (e && e->line > 0 ? e->line : 1) - 1, fixed);
 		goto out;
 	}
 	if (doc->intSubset || doc->extSubset) {
