@@ -18,21 +18,27 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <openssl/rand.h>
 
 #include "auth.h"
 #include "drift.h"
 #include "http.h"
 #include "validate.h"
 
-#define CACHE_SLOTS   2048          /* per worker thread */
+#define CACHE_WAYS    2             /* render cache: 2-way set associative */
 #define FETCHQ_MAX    65536
 #define BODY_MAX_POST (64 * 1024)
 #define PATH_MAX_LEN  256
+#define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
+#define UPLOAD_KEEP   20            /* newest uploads kept per device */
+#define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
+#define NONCE_NC_SIZE 16384         /* outstanding digest nonces remembered per listener */
 
 struct cache_ent {
 	char path[PATH_MAX_LEN + 1];
 	long gen;                       /* config generation it was built at */
 	long lgen;                      /* layouts generation */
+	uint64_t used;                  /* last use, for eviction */
 	struct auth_subject subj;
 	char *body;
 	size_t len;
@@ -43,8 +49,14 @@ struct cache_ent {
 
 struct worker {                         /* per MHD thread, created on first request */
 	struct store *store;
-	struct cache_ent *cache;
 	struct http_server *h;
+};
+
+/* One render cache shared by all workers, so each device is cached once.
+ * A bucket's lock covers its ways; requests copy out what they need. */
+struct cache_bucket {
+	pthread_mutex_t mu;
+	struct cache_ent *way[CACHE_WAYS];
 };
 
 struct fetchq {
@@ -76,13 +88,27 @@ struct http_server {
 	size_t nworkers;
 	struct listener http, https;
 	struct fetchq fq;
+	struct cache_bucket *cache;
+	size_t nbuckets;
+	atomic_ulong cache_clock;
+	/* The config generation, published by one watcher thread every
+	 * millisecond so the hit path does no database read (and takes no
+	 * SQLite file lock): admin changes reach devices within ~1 ms. */
+	atomic_long gen;
+	pthread_t gen_thr;
+	struct store *gen_store;
+	atomic_bool stopping;
 	FILE *access;
 	pthread_mutex_t access_mu;
+	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 };
 
 struct req {                            /* per connection-request state */
 	struct buf body;
 	bool too_big;
+	bool upload;                        /* an authenticated PUT of a device log */
+	int64_t device_id;
+	char name[64];                      /* "0004f2aabbcc-boot.log" */
 };
 
 /* ---- fetch log writer ---- */
@@ -146,7 +172,6 @@ static struct worker *worker_get(struct http_server *h)
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->store = s;
-	w->cache = xcalloc(CACHE_SLOTS, sizeof(*w->cache));
 	w->h = h;
 	pthread_setspecific(h->worker_key, w);
 	pthread_mutex_lock(&h->workers_mu);
@@ -158,11 +183,27 @@ static struct worker *worker_get(struct http_server *h)
 
 static void worker_free(struct worker *w)
 {
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
-		free(w->cache[i].body);
-	free(w->cache);
 	store_close(w->store);
 	free(w);
+}
+
+static void *gen_main(void *arg)
+{
+	struct http_server *h = arg;
+	while (!atomic_load(&h->stopping)) {
+		long g = store_config_gen(h->gen_store);
+		if (g >= 0)
+			atomic_store(&h->gen, g);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void cache_ent_free(struct cache_ent *ce)
+{
+	if (ce)
+		free(ce->body);
+	free(ce);
 }
 
 /* ---- responses: the one place status codes are decided ---- */
@@ -182,19 +223,49 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
 	return ret;
 }
 
+/* Queue a response created earlier from the cache (headers added here). */
+static enum MHD_Result queue_prepared(struct MHD_Connection *c, struct MHD_Response *r, const char *ctype,
+				      const char *etag)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
 	return respond(c, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
 }
 
-/* Every refusal of a device route: same status, same body, whatever the
- * reason (unknown MAC, disabled, suspended, bad credentials, wrong vendor). */
+/* Every refusal of a device route: same status, same body and the same
+ * digest challenges, whatever the reason (unknown MAC, disabled, suspended,
+ * bad credentials, wrong vendor, no certificate).  stale is set when the
+ * client's nonce had expired, for known and unknown MACs alike. */
 static const char deny_body[] = "unauthorized\n";
 
-static enum MHD_Result respond_deny(struct MHD_Connection *c)
+static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
 {
-	return respond(c, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8", deny_body,
-		       sizeof(deny_body) - 1, NULL);
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(deny_body) - 1, (void *)deny_body,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* Two challenges, MD5 first: every phone speaks MD5 and many take the
+	 * first challenge they see; RFC 7616 clients that look further pick
+	 * SHA-256.  libmicrohttpd 0.9.75 adds the header and queues in one call
+	 * and refuses to queue twice, so the second call only adds its
+	 * WWW-Authenticate header to the already queued response. */
+	enum MHD_Result ret = MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
+							    MHD_DIGEST_ALG_MD5);
+	if (ret == MHD_YES)
+		(void)MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
+						    MHD_DIGEST_ALG_SHA256);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 /* ---- access log ---- */
@@ -231,10 +302,11 @@ static size_t path_hash(const char *s)
 	return x;
 }
 
-/* Build the cache entry for path: look the device up, render, hash.
+/* Build the cache entry for path: look the device up, render, hash
+ * (subject_only: stop after filling ce->subj, for uploads).
  * Returns 0, or -1 on a server-side failure (logged; the client gets 500). */
 static int build_entry(struct http_server *h, struct store *s, const struct layouts *ls,
-		       const struct route_match *m, struct cache_ent *ce)
+		       const struct route_match *m, struct cache_ent *ce, bool subject_only)
 {
 	struct effective e;
 	struct account tok;
@@ -242,7 +314,6 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	long line = m->line;
 	int rc;
 
-	free(ce->body);
 	memset(ce, 0, sizeof(*ce));
 	ce->subj.token_route = m->kind == ROUTE_TOKEN;
 	if (m->kind == ROUTE_TOKEN) {
@@ -282,9 +353,9 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	sj->has_secrets = e.naccounts > 0;
 	const struct layout *l = layouts_find(ls, e.device.layout);
 	sj->vendor_ok = l && (m->kind == ROUTE_TOKEN ? layout_uses_token(l) : layout_answers(l, m));
-	if (!l || !sj->vendor_ok) {
+	if (!l || !sj->vendor_ok || subject_only) {
 		effective_release(&e);
-		return 0;            /* refused by auth_check: vendor_ok false */
+		return 0;            /* vendor_ok false: refused by auth_check */
 	}
 	if (validate_effective(&e, err, sizeof(err)) < 0) {
 		log_warnx("refusing to serve invalid config for %s: %s", mac, err);
@@ -308,6 +379,23 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	ce->version = e.version;
 	effective_release(&e);
 	return 0;
+}
+
+/* A refused device request: logged with its reason, counted against the
+ * source, answered like every other refusal. */
+static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection *c, const struct sockaddr *addr,
+				   const char *ip, const char *method, const char *url, const char *ua,
+				   const char *why, bool stale)
+{
+	log_info("deny %s %s %s: %s", ip, method, url, why);
+	metrics_inc("sipprov_auth_failures_total");
+	if (auth_fail_note(addr)) {
+		log_warnx("lockout %s: too many failed fetches", ip);
+		metrics_inc("sipprov_lockouts_total");
+	}
+	metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"401\"}");
+	access_log(h, ip, method, url, 401, sizeof(deny_body) - 1, ua, why);
+	return respond_deny(c, stale);
 }
 
 static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection *c, const char *url,
@@ -344,54 +432,90 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		buf_release(&out);
 		return ret;
 	}
-	long gen = store_config_gen(w->store);
 	long lgen = atomic_load(&h->lgen);
-	struct cache_ent *ce = &w->cache[path_hash(url) % CACHE_SLOTS];
-	if (gen < 0 || ce->gen != gen || ce->lgen != lgen || strcmp(ce->path, url)) {
-		if (gen < 0 || build_entry(h, w->store, h->layouts, &m, ce) < 0) {
+	long gen = atomic_load(&h->gen);
+	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
+	struct cache_ent *ce = NULL;
+	struct MHD_Response *ok_resp = NULL;
+	struct auth_subject subj;
+	char etag[40];
+	const char *ctype = NULL;
+	size_t len = 0;
+	long version = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < CACHE_WAYS; i++)
+		if (b->way[i] && b->way[i]->gen == gen && b->way[i]->lgen == lgen && !strcmp(b->way[i]->path, url))
+			ce = b->way[i];
+	if (!ce) {
+		/* Miss: render outside the lock, tagged with a fresh generation. */
+		pthread_mutex_unlock(&b->mu);
+		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
+		long g = store_config_gen(w->store);
+		if (g < 0 || build_entry(h, w->store, h->layouts, &m, fresh, false) < 0) {
 			pthread_rwlock_unlock(&h->layouts_lock);
-			ce->gen = 0;
+			cache_ent_free(fresh);
 			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");
 			access_log(h, ip, "GET", url, 500, 0, ua, NULL);
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 		}
-		sp_strlcpy(ce->path, url, sizeof(ce->path));
-		ce->gen = gen;
-		ce->lgen = lgen;
+		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
+		fresh->gen = g;
+		fresh->lgen = lgen;
+		pthread_mutex_lock(&b->mu);
+		int victim = 0;
+		for (int i = 0; i < CACHE_WAYS; i++) {
+			if (!b->way[i] || !strcmp(b->way[i]->path, url)) {
+				victim = i;
+				break;
+			}
+			if (b->way[i]->used < b->way[victim]->used)
+				victim = i;
+		}
+		cache_ent_free(b->way[victim]);
+		b->way[victim] = ce = fresh;
 	}
+	ce->used = atomic_fetch_add(&h->cache_clock, 1);
+	subj = ce->subj;
+	sp_strlcpy(etag, ce->etag, sizeof(etag));
+	ctype = ce->ctype;
+	len = ce->len;
+	version = ce->version;
+	if (subj.found && ce->body)
+		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
+	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
 
 	struct auth_req ar = {
 		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
-		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj,
 	};
-	if (auth_check(&ar, why, sizeof(why)) != AUTH_OK) {
-		log_info("deny %s %s: %s", ip, url, why);
-		metrics_inc("sipprov_auth_failures_total");
-		if (auth_fail_note(addr)) {
-			log_warnx("lockout %s: too many failed fetches", ip);
-			metrics_inc("sipprov_lockouts_total");
-		}
-		metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"401\"}");
-		access_log(h, ip, "GET", url, 401, sizeof(deny_body) - 1, ua, why);
-		return respond_deny(c);
+	struct auth_result res;
+	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
+		if (ok_resp)
+			MHD_destroy_response(ok_resp);
+		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
 	}
+	if (res.refund)
+		auth_success_note(addr);
 	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	unsigned status = inm && strcmp(inm, ce->etag) == 0 ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
-	if (status == MHD_HTTP_NOT_MODIFIED)
-		ret = respond(c, status, ce->ctype, "", 0, ce->etag);
-	else
-		ret = respond(c, status, ce->ctype, ce->body, ce->len, ce->etag);
-	struct fetch_rec fr = { .device_id = ce->subj.device_id, .at = sp_now(), .status = (int)status,
-				.version = ce->version };
+	unsigned status = inm && strcmp(inm, etag) == 0 ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+	if (status == MHD_HTTP_NOT_MODIFIED) {
+		MHD_destroy_response(ok_resp);
+		ret = respond(c, status, ctype, "", 0, etag);
+	} else {
+		ret = queue_prepared(c, ok_resp, ctype, etag);
+	}
+	struct fetch_rec fr = { .device_id = subj.device_id, .at = sp_now(), .status = (int)status,
+				.version = version };
 	sp_strlcpy(fr.ip, ip, sizeof(fr.ip));
 	sp_strlcpy(fr.ua, ua ? ua : "", sizeof(fr.ua));
 	sp_strlcpy(fr.path, url, sizeof(fr.path));
-	sp_strlcpy(fr.digest, ce->etag + 1, 33);
+	sp_strlcpy(fr.digest, etag + 1, 33);
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
 				  : "sipprov_http_requests_total{route=\"device\",code=\"304\"}");
-	access_log(h, ip, "GET", url, status, status == 200 ? ce->len : 0, ua, ce->subj.mac);
+	access_log(h, ip, "GET", url, status, status == 200 ? len : 0, ua, subj.mac);
 	return ret;
 }
 
@@ -467,6 +591,82 @@ static void addr_str(const struct sockaddr *a, char *out, size_t n)
 		sp_strlcpy(out, "?", n);
 }
 
+/* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
+
+/* First call of a PUT (headers only): refuse before any body is read
+ * unless the route is an upload route and the device authenticates. */
+static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection *c, const char *url, bool tls,
+				    const struct sockaddr *addr, const char *ip, const char *ua, struct req *rq)
+{
+	struct route_match m;
+	struct auth_result res;
+	char why[SP_ERR_MAX];
+	struct worker *w = worker_get(h);
+
+	if (auth_locked(addr)) {
+		metrics_inc("sipprov_http_requests_total{route=\"any\",code=\"429\"}");
+		access_log(h, ip, "PUT", url, 429, 0, ua, "locked out");
+		return respond_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
+	}
+	if (!w)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	if (strlen(url) > PATH_MAX_LEN || !route_match(h->layouts, url, &m) || m.kind != ROUTE_UPLOAD) {
+		pthread_rwlock_unlock(&h->layouts_lock);
+		metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"405\"}");
+		access_log(h, ip, "PUT", url, 405, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	}
+	struct cache_ent *ce = xcalloc(1, sizeof(*ce));
+	int rc = build_entry(h, w->store, h->layouts, &m, ce, true);
+	pthread_rwlock_unlock(&h->layouts_lock);
+	if (rc < 0) {
+		cache_ent_free(ce);
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	struct auth_req ar = {
+		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj,
+	};
+	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK) {
+		cache_ent_free(ce);
+		return deny_device(h, c, addr, ip, "PUT", url, ua, why, res.stale);
+	}
+	if (res.refund)
+		auth_success_note(addr);
+	rq->upload = true;
+	rq->device_id = ce->subj.device_id;
+	sp_strlcpy(rq->name, url + 1, sizeof(rq->name));
+	cache_ent_free(ce);
+	buf_release(&rq->body);
+	buf_init(&rq->body, UPLOAD_MAX);
+	return MHD_YES;
+}
+
+/* Last call of an authenticated PUT: store the log, bounded. */
+static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+				     const char *url, const char *ip, const char *ua)
+{
+	struct worker *w = worker_get(h);
+	if (rq->too_big) {
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"413\"}");
+		access_log(h, ip, "PUT", url, 413, 0, ua, "upload over 64 KiB");
+		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than 64 KiB\n");
+	}
+	if (!w || store_device_log_add(w->store, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
+				       rq->body.len, UPLOAD_KEEP) < 0) {
+		if (w)
+			log_warnx("upload %s: %s", url, store_errmsg(w->store));
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
+		access_log(h, ip, "PUT", url, 500, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"204\"}");
+	access_log(h, ip, "PUT", url, 204, 0, ua, NULL);
+	return respond(c, MHD_HTTP_NO_CONTENT, "text/plain; charset=utf-8", "", 0, NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
@@ -479,8 +679,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		rq = xcalloc(1, sizeof(*rq));
 		buf_init(&rq->body, BODY_MAX_POST);
 		*req_cls = rq;
-		if (!is_get)
-			return MHD_YES;          /* wait for the body */
+		/* A PUT is decided on its headers, before the body is read (a
+		 * refusal here closes the connection, which is what we want). */
+		if (!strcmp(method, MHD_HTTP_METHOD_PUT)) {
+			const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			char pip[64];
+			if (!pi || !pi->client_addr)
+				return MHD_NO;
+			addr_str(pi->client_addr, pip, sizeof(pip));
+			return upload_begin(h, c, url, li->tls, pi->client_addr, pip,
+					    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+					    rq);
+		}
+		/* Answer on the second call: libmicrohttpd 0.9.75 closes the
+		 * connection (no keep-alive) when a response is queued on the first. */
+		return MHD_YES;
 	} else if (*upload_size) {
 		buf_add(&rq->body, upload, *upload_size);
 		rq->too_big = rq->body.overflow;
@@ -496,6 +709,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	addr_str(addr, ip, sizeof(ip));
 	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
 
+	if (rq->upload)
+		return upload_finish(h, c, rq, url, ip, ua);
 	if (auth_locked(addr)) {
 		metrics_inc("sipprov_http_requests_total{route=\"any\",code=\"429\"}");
 		access_log(h, ip, method, url, 429, 0, ua, "locked out");
@@ -651,6 +866,11 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 				 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				 /* Digest nonces: seeded from h->digest_rnd (RAND_bytes, lives
+				  * as long as h); room for many outstanding nonces, so a
+				  * burst of challenges does not make other devices' nonces stale. */
+				 MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->digest_rnd), h->digest_rnd,
+				 MHD_OPTION_NONCE_NC_SIZE, (unsigned)NONCE_NC_SIZE,
 				 MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 				 MHD_OPTION_END);
 	if (!li->d)
@@ -708,6 +928,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	pthread_mutex_init(&h->access_mu, NULL);
 	pthread_key_create(&h->worker_key, worker_key_dtor);
 	auth_limits_init(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
+	if (RAND_bytes(h->digest_rnd, sizeof(h->digest_rnd)) != 1)
+		fatalx("random number generator failed (digest nonce seed)");
 	open_access_log(h);
 
 	pthread_mutex_init(&h->fq.mu, NULL);
@@ -717,6 +939,17 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (!h->fq.store)
 		goto fail;
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
+	h->nbuckets = (size_t)conf->render_cache / CACHE_WAYS;
+	if (h->nbuckets < 16)
+		h->nbuckets = 16;
+	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));
+	for (size_t i = 0; i < h->nbuckets; i++)
+		pthread_mutex_init(&h->cache[i].mu, NULL);
+	h->gen_store = store_open(conf->database, err, errlen);
+	if (!h->gen_store)
+		goto fail;
+	atomic_store(&h->gen, store_config_gen(h->gen_store));
+	pthread_create(&h->gen_thr, NULL, gen_main, h);
 
 	if (conf->http_listen[0] && listener_start(h, &h->http, conf->http_listen, false, err, errlen) < 0)
 		goto fail;
@@ -769,6 +1002,16 @@ void http_server_stop(struct http_server *h)
 	}
 	store_close(h->fq.store);
 	free(h->fq.ring);
+	atomic_store(&h->stopping, true);
+	if (h->gen_store)
+		pthread_join(h->gen_thr, NULL);
+	store_close(h->gen_store);
+	for (size_t i = 0; h->cache && i < h->nbuckets; i++) {
+		for (int k = 0; k < CACHE_WAYS; k++)
+			cache_ent_free(h->cache[i].way[k]);
+		pthread_mutex_destroy(&h->cache[i].mu);
+	}
+	free(h->cache);
 	for (size_t i = 0; i < h->nworkers; i++)
 		worker_free(h->workers[i]);
 	free(h->workers);
@@ -777,5 +1020,6 @@ void http_server_stop(struct http_server *h)
 		fclose(h->access);
 	auth_limits_release();
 	pthread_rwlock_destroy(&h->layouts_lock);
+	secret_wipe(h->digest_rnd, sizeof(h->digest_rnd));
 	free(h);
 }

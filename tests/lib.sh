@@ -114,3 +114,29 @@ stop_sipprovd() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# start_kamailio [HEP_PORT]: Kamailio as registrar on 127.0.0.1:$KAM_PORT
+# (UDP+TCP) from tests/peers/kamailio.cfg.in, subscribers in $KAM_DIR/kam.db,
+# HEP mirrored to HEP_PORT (default: a port nobody listens on).
+# add_subscriber AUTH_USER DOMAIN PASSWORD adds one (the digest user).
+start_kamailio() {
+	need kamailio sqlite3
+	KAM_DIR="$T/kam"
+	mkdir -p "$KAM_DIR"
+	KAM_PORT=$(free_port)
+	hep=${1:-$(free_port)}
+	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/standard-create.sql
+	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/auth_db-create.sql
+	sed -e "s|@DIR@|$KAM_DIR|g" -e "s|@PORT@|$KAM_PORT|g" -e "s|@HEP@|$hep|g" \
+		"$ROOT/tests/peers/kamailio.cfg.in" > "$KAM_DIR/kamailio.cfg"
+	kamailio -f "$KAM_DIR/kamailio.cfg" -P "$KAM_DIR/kam.pid" -E >"$KAM_DIR/kam.log" 2>&1
+	for _ in $(seq 1 100); do [ -s "$KAM_DIR/kam.pid" ] && break; sleep 0.05; done
+	[ -s "$KAM_DIR/kam.pid" ] || { sed 's/^/# kamailio: /' "$KAM_DIR/kam.log" | tail -20; bail "kamailio did not start"; }
+	track_pid "$(cat "$KAM_DIR/kam.pid")"
+	# Kamailio forks children; stop the whole group at exit through the main pid.
+	sleep 0.3
+}
+add_subscriber() {
+	_q() { printf %s "$1" | sed "s/'/''/g"; }
+	sqlite3 "$KAM_DIR/kam.db" "INSERT INTO subscriber(username,domain,password,ha1,ha1b) VALUES ('$(_q "$1")','$(_q "$2")','$(_q "$3")','','')"
+}
