@@ -141,9 +141,11 @@ out:
 
 static void tenant_digest(const struct tenant *t, char out[65])
 {
-	char *s = json_dumps(tenant_json(t, 0), JSON_SORT_KEYS | JSON_COMPACT);
+	json_t *o = tenant_json(t, 0);
+	char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
 	sha256_hex(s ? s : "", s ? strlen(s) : 0, out);
 	free(s);
+	json_decref(o);
 }
 
 static int tenant_add(struct cli *c, int argc, char **argv)
