@@ -393,12 +393,26 @@ static void imp_account(struct imp *im, struct dev_entry *de, char **f)
 	if (!pw[0] && !have) {
 		imp_error(im, "password", "empty password for new line %ld of %s (only an existing account keeps "
 			  "its password when the cell is empty, as in an export without --show-secrets)", line, de->mac);
-		ok = false;
+		return;
+	}
+	/* validate_account judges the plaintext: the file's, or the kept one. */
+	if (pw[0]) {
+		sp_strlcpy(a.password, pw, sizeof(a.password));
+	} else if (im->o->key) {
+		char *p = secret_decrypt(im->o->key, a.password_enc);
+		if (!p) {
+			imp_error(im, "password", "the existing password of line %ld does not decrypt (wrong key file?)", line);
+			return;
+		}
+		sp_strlcpy(a.password, p, sizeof(a.password));
+		secret_wipe(p, strlen(p));
+		free(p);
 	}
 	if (validate_account(im->s, im->t, de->mac, &a, err, sizeof(err)) < 0) {
 		imp_error(im, NULL, "%s", err);
 		ok = false;
 	}
+	secret_wipe(a.password, sizeof(a.password));
 	if (!ok || !de->id)
 		return;
 	if (pw[0]) {
@@ -509,6 +523,7 @@ int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct b
 		goto out;
 	}
 	csv_expect_columns(c, n);
+	store_bulk_cache(s);
 	if (store_begin(s) < 0) {
 		sp_err(err, errlen, "cannot start a transaction: %s", store_errmsg(s));
 		goto out;

@@ -44,6 +44,16 @@ int store_account_get_line(struct store *s, int64_t device_id, long line, struct
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_bulk_cache(struct store *s)
+{
+	/* A 100,000-row transaction dirties far more pages than the default
+	 * 2 MiB cache holds; spilling rewrites the same pages into the WAL
+	 * again and again.  256 MiB (allocated only as used) keeps them in
+	 * memory until the commit. */
+	sqlite3_stmt *st = store_stmt(s, "PRAGMA cache_size = -262144");
+	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
+}
+
 int store_bulk_move(struct store *s, int64_t tenant_id, const char *template_name, long *n,
 		    char *err, size_t errlen)
 {
