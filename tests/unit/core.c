@@ -1,0 +1,242 @@
+/*
+ * core.c: unit tests for the core library on a real schema: util (MAC
+ * normalization, UTF-8 checks, capped buffers), secret (AES-256-GCM round
+ * trip and tamper detection, key file mode), conf (file and -o, errors name
+ * file:line), store (migrations tracked, append-only versions, config
+ * generation) and the effective config merge order.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "sipprov.h"
+
+static void test_mac(void)
+{
+	static const struct { const char *in, *out; } good[] = {
+		{ "00:15:65:4A:A9:37", "0015654aa937" }, { "00-15-65-4a-a9-37", "0015654aa937" },
+		{ "0015654AA937", "0015654aa937" }, { "0015.654a.a937", "0015654aa937" },
+	};
+	static const char *bad[] = { "", "0015654aa93", "0015654aa9377", "0015654aa93g", "00:15:65:4a:a9:3",
+				     "0015654aa937 ", "../0015654a", "0x15654aa937" };
+	char out[SP_MAC_LEN + 1];
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(out, 0, sizeof(out));
+		ok(mac_normalize(good[i].in, out) == 0, "mac '%s' accepted", good[i].in);
+		is_str(out, good[i].out, "mac '%s' normalizes", good[i].in);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(mac_normalize(bad[i], out) < 0, "not a mac: '%s'", bad[i]);
+}
+
+static void test_text(void)
+{
+	ok(sp_text_ok("Ann <\"O'Brien\"> & Co \xe2\x98\x8e"), "UTF-8 display name with markup is text");
+	ok(sp_text_ok("tab\tok"), "tab allowed");
+	ok(!sp_text_ok("a\nb"), "newline refused");
+	ok(!sp_text_ok("a\rb"), "CR refused");
+	ok(!sp_text_ok("\x7f"), "DEL refused");
+	ok(!sp_text_ok("\xc3"), "truncated UTF-8 refused");
+	ok(!sp_text_ok("\xc0\xaf"), "overlong UTF-8 refused");
+	ok(!sp_text_ok("\xed\xa0\x80"), "UTF-16 surrogate refused");
+	ok(!sp_text_ok("\xf4\x90\x80\x80"), "code point above U+10FFFF refused");
+	long v;
+	ok(sp_parse_int("5060", 1, 65535, &v) == 0 && v == 5060, "int parses");
+	ok(sp_parse_int("70000", 1, 65535, &v) < 0, "int out of range refused");
+	ok(sp_parse_int("12x", 0, 100, &v) < 0, "trailing junk refused");
+	ok(sp_parse_int("", 0, 100, &v) < 0, "empty refused");
+}
+
+static void test_buf(void)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	buf_adds(&b, "12345");
+	buf_printf(&b, "%d", 678);
+	ok(!b.overflow && b.len == 8 && !strcmp(b.data, "12345678"), "buf fills to its cap");
+	buf_adds(&b, "9");
+	ok(b.overflow && b.len == 8, "buf refuses past its cap and says so");
+	buf_release(&b);
+	buf_init(&b, 100000);
+	char big[3000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&b, "%s", big);
+	is_int(b.len, sizeof(big) - 1, "buf_printf handles output larger than its stack buffer");
+	buf_release(&b);
+}
+
+static void test_secret(const char *dir)
+{
+	char path[512], err[SP_ERR_MAX];
+	unsigned char key[SP_KEY_LEN], other[SP_KEY_LEN];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/k", dir);
+	ok(secret_keyfile_create(path, err, sizeof(err)) == 0, "key file created");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "key file is mode 0600");
+	ok(secret_keyfile_create(path, err, sizeof(err)) < 0, "an existing key file is never replaced");
+	ok(secret_key_load(path, key, err, sizeof(err)) == 0, "key loads");
+	chmod(path, 0644);
+	ok(secret_key_load(path, key, err, sizeof(err)) < 0 && strstr(err, "0600"), "a readable key file is refused: %s", err);
+	chmod(path, 0600);
+	const char *pw = "p<>&\"'w \xe2\x98\x8e";
+	char *enc = secret_encrypt(key, pw);
+	ok(enc && !strstr(enc, "p<>"), "ciphertext does not contain the password");
+	char *enc2 = secret_encrypt(key, pw);
+	ok(enc && enc2 && strcmp(enc, enc2), "a fresh nonce each time: equal passwords encrypt differently");
+	char *dec = secret_decrypt(key, enc);
+	is_str(dec, pw, "decrypt round trip");
+	free(dec);
+	memset(other, 7, sizeof(other));
+	ok(secret_decrypt(other, enc) == NULL, "wrong key fails authentication");
+	enc[10] = enc[10] == 'A' ? 'B' : 'A';
+	ok(secret_decrypt(key, enc) == NULL, "tampered ciphertext fails authentication");
+	ok(secret_decrypt(key, "!!!") == NULL && secret_decrypt(key, "") == NULL, "garbage fails");
+	free(enc);
+	free(enc2);
+	char hex[65];
+	sha256_hex("abc", 3, hex);
+	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
+	md5_hex("abc", 3, hex);
+	is_str(hex, "900150983cd24fb0d6963f7d28e17f72", "md5 of abc");
+	char t1[33], t2[33];
+	ok(random_hex(t1, 16) == 0 && random_hex(t2, 16) == 0 && strlen(t1) == 32 && strcmp(t1, t2),
+	   "random tokens are 128-bit and differ");
+}
+
+static void test_conf(const char *dir)
+{
+	struct conf c;
+	char path[512], err[SP_ERR_MAX];
+	conf_init(&c);
+	is_str(c.http_listen, "127.0.0.1:8080", "default http_listen");
+	is_str(c.hep_listen, "127.0.0.1:9060", "default hep_listen");
+	ok(!c.insecure_loopback, "insecure_loopback defaults to no");
+	ok(c.conn_timeout > 0 && c.per_ip_conn_limit > 0, "connection timeout and per-IP limit are set by default");
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "# comment\n\ndatabase = /var/lib/x.db\ninsecure_loopback = yes\nthreads = 3\n");
+	fclose(f);
+	ok(conf_load(&c, path, err, sizeof(err)) == 0, "conf loads");
+	is_str(c.database, "/var/lib/x.db", "database read");
+	ok(c.insecure_loopback && c.threads == 3, "bool and number read");
+	ok(conf_set(&c, "http_listen=[::1]:9999", err, sizeof(err)) == 0 && !strcmp(c.http_listen, "[::1]:9999"),
+	   "-o overrides a key");
+	f = fopen(path, "w");
+	fprintf(f, "database = a\nthreads = lots\n");
+	fclose(f);
+	ok(conf_load(&c, path, err, sizeof(err)) < 0 && strstr(err, "c.conf:2:") && strstr(err, "threads"),
+	   "bad value names file:line and key: %s", err);
+	f = fopen(path, "w");
+	fprintf(f, "databse = a\n");
+	fclose(f);
+	ok(conf_load(&c, path, err, sizeof(err)) < 0 && strstr(err, "unknown key 'databse'"), "unknown key named: %s", err);
+	ok(conf_set(&c, "insecure_loopback=maybe", err, sizeof(err)) < 0, "bool must be yes/no");
+}
+
+static void test_store(const char *dir)
+{
+	char err[SP_ERR_MAX], path[512];
+	unsigned char key[SP_KEY_LEN];
+	memset(key, 0x42, sizeof(key));
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	struct store *s = store_open(path, err, sizeof(err));
+	ok(s != NULL, "store opens a new file: %s", s ? "" : err);
+	if (!s)
+		return;
+	store_close(s);
+	s = store_open(path, err, sizeof(err));
+	ok(s != NULL, "re-open migrates nothing twice");
+
+	struct tenant t;
+	memset(&t, 0, sizeof(t));
+	sp_strlcpy(t.slug, "acme", sizeof(t.slug));
+	sp_strlcpy(t.defaults, "{\"ntp_server\":\"ntp.acme.test\",\"port\":\"5070\"}", sizeof(t.defaults));
+	ok(store_tenant_add(s, &t, err, sizeof(err)) == 0, "tenant added");
+	ok(store_tenant_add(s, &t, err, sizeof(err)) < 0 && strstr(err, "already exists"), "duplicate slug refused: %s", err);
+	ok(store_tenant_get(s, "acme", &t) == 1 && t.id > 0, "tenant read back");
+	is_str(t.device_auth, "digest", "device auth defaults to digest");
+	long g0 = store_config_gen(s);
+
+	struct tversion v;
+	ok(store_tversion_add(s, t.id, "main", "{\"port\":\"5060\",\"registrar\":\"a.test\",\"transport\":\"udp\"}",
+			      "me", "first", &v, err, sizeof(err)) == 0 && v.number == 1, "version 1");
+	ok(store_tversion_add(s, t.id, "main", "{\"port\":\"5061\",\"registrar\":\"b.test\",\"transport\":\"tls\"}",
+			      "me", "second", &v, err, sizeof(err)) == 0 && v.number == 2, "version 2");
+	ok(store_config_gen(s) > g0, "a template change bumps the config generation");
+	char sha[65];
+	sha256_hex(v.settings, strlen(v.settings), sha);
+	is_str(v.sha256, sha, "version carries the SHA-256 of its canonical JSON");
+	ok(store_tversion_get(s, t.id, "main", 0, &v) == 1 && v.number == 2, "current is the newest");
+	ok(store_tversion_get(s, t.id, "main", 1, &v) == 1 && strstr(v.settings, "a.test"), "old version kept");
+
+	struct device d;
+	memset(&d, 0, sizeof(d));
+	sp_strlcpy(d.mac, "0015654aa937", sizeof(d.mac));
+	d.tenant_id = t.id;
+	sp_strlcpy(d.layout, "yealink", sizeof(d.layout));
+	sp_strlcpy(d.template_name, "main", sizeof(d.template_name));
+	sp_strlcpy(d.overrides, "{\"port\":\"5080\"}", sizeof(d.overrides));
+	ok(store_device_add(s, &d, err, sizeof(err)) == 0 && d.id > 0, "device added");
+	ok(store_device_add(s, &d, err, sizeof(err)) < 0 && strstr(err, "already exists"), "duplicate MAC refused");
+	struct account a;
+	memset(&a, 0, sizeof(a));
+	a.device_id = d.id;
+	a.line = 1;
+	sp_strlcpy(a.username, "1001", sizeof(a.username));
+	sp_strlcpy(a.auth_username, "k8f2m1x9", sizeof(a.auth_username));
+	char *enc = secret_encrypt(key, "secretpw");
+	sp_strlcpy(a.password_enc, enc, sizeof(a.password_enc));
+	free(enc);
+	sp_strlcpy(a.token, "00112233445566778899aabbccddeeff", sizeof(a.token));
+	ok(store_account_add(s, &a, err, sizeof(err)) == 0, "account added");
+
+	struct effective e;
+	ok(effective_load(s, key, "0015654aa937", &e, err, sizeof(err)) == 1, "effective config loads");
+	is_str(effective_get(&e, "registrar"), "b.test", "template value");
+	is_str(effective_get(&e, "ntp_server"), "ntp.acme.test", "tenant default fills a gap");
+	is_str(effective_get(&e, "port"), "5080", "device override wins over tenant default and template");
+	is_str(e.version_label, "acme-main@v2", "version label");
+	is_int(e.naccounts, 1, "one account");
+	is_str(e.accounts[0].password, "secretpw", "password decrypted for rendering");
+	effective_release(&e);
+
+	d.pinned_version = 1;
+	ok(store_device_update(s, &d, err, sizeof(err)) == 0, "pin to v1");
+	ok(effective_load(s, NULL, "0015654aa937", &e, err, sizeof(err)) == 1, "effective config without key");
+	is_str(effective_get(&e, "registrar"), "a.test", "pinned version served");
+	ok(e.version == 1 && e.current_version == 2, "pinned v1 while current is v2");
+	is_str(e.accounts[0].password, "", "no key: password not decrypted");
+	effective_release(&e);
+	ok(effective_load(s, key, "001565ffffff", &e, err, sizeof(err)) == 0, "unknown device: 0");
+
+	long g1 = store_config_gen(s);
+	ok(store_fetch_record(s, d.id, "127.0.0.1", "Yealink", "/0015654aa937.cfg", 200, 1, "abc") == 0,
+	   "fetch recorded");
+	is_int(store_config_gen(s), g1, "fetch bookkeeping does not invalidate the render cache");
+	ok(store_device_get(s, "0015654aa937", &d) == 1 && d.fetched_version == 1 && !strcmp(d.fetched_ip, "127.0.0.1"),
+	   "device keeps its last fetch");
+	store_close(s);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/sipprov-core.XXXXXX";
+	if (!mkdtemp(dir))
+		return 1;
+	test_mac();
+	test_text();
+	test_buf();
+	test_secret(dir);
+	test_conf(dir);
+	test_store(dir);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return 1;
+	return tap_done();
+}
