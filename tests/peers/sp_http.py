@@ -10,10 +10,11 @@
       N fetches of random MACs' {mac}.cfg from one source address; prints
       a JSON summary (statuses, first 429, distinct 401 bodies, bodies
       holding the secret).
-  slow HOST PORT --count N --source IP
-      N connections that each send one byte of a request line per second
-      and never finish; prints "open N" once they are open, runs until
-      killed.
+  slow HOST PORT --count N --source IP [--tls] [--stats FILE]
+      N connections that each send one byte per second of a request that
+      never ends (--tls: of a TLS ClientHello, then hold); a connection the
+      server closes is replaced; prints "open N", runs until killed,
+      writing "bytes_sent reconnects" to FILE every second.
   wrkauth BASEURL PATH USER PASSWORD N FILE [--cacert CA]
       Fetch one MD5 challenge for PATH and write N Authorization headers
       (nc = 1..N) to FILE, for wrk's digest benchmark.
@@ -139,41 +140,55 @@ def cmd_flood(a):
                       "challenges401": [x[1] for x in bodies401], "secret_hits": secret_hits}))
 
 
+def client_hello():
+    """The first flight of a real TLS handshake, to trickle to an HTTPS port."""
+    ctx = ssl._create_unverified_context()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 def cmd_slow(a):
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.count + 64)), hard))
-    req = b"GET /001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100000
-    socks = []
-    for _ in range(a.count):
+    if a.tls:
+        req = client_hello()
+    else:
+        req = b"GET /001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100000
+
+    def opened():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind((a.source, 0))
         s.setblocking(False)
-        try:
-            s.connect_ex((a.host, a.port))
-        except OSError:
-            pass
-        socks.append(s)
-    print("open %d" % len(socks), flush=True)
-    pos = 0
+        s.connect_ex((a.host, a.port))
+        return [s, 0]
+
+    conns = [opened() for _ in range(a.count)]
+    print("open %d" % len(conns), flush=True)
+    sent = refused = 0
     while True:
         time.sleep(1)
-        alive = []
-        for s in socks:
+        for c in conns:
+            if c[1] >= len(req):
+                continue   # whole flight sent: just hold the connection open
             try:
-                s.send(req[pos:pos + 1])
-                alive.append(s)
+                c[1] += c[0].send(req[c[1]:c[1] + 1])
+                sent += 1
             except (BlockingIOError, InterruptedError):
-                alive.append(s)
+                pass
             except OSError:
-                s.close()   # refused or closed by the server: keep trying with new ones
-                n = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                n.bind((a.source, 0))
-                n.setblocking(False)
-                n.connect_ex((a.host, a.port))
-                alive.append(n)
-        socks = alive
-        pos += 1
+                # Closed by the server (per-IP limit): come back with a new one.
+                refused += 1
+                c[0].close()
+                c[:] = opened()
+        if a.stats:
+            with open(a.stats, "w") as f:
+                f.write("%d %d\n" % (sent, refused))
 
 
 def cmd_wrkauth(a):
@@ -213,6 +228,8 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--count", type=int, default=1000)
     s.add_argument("--source", default="127.0.0.1")
+    s.add_argument("--tls", action="store_true")
+    s.add_argument("--stats")
     w = sub.add_parser("wrkauth")
     w.add_argument("base")
     w.add_argument("path")
