@@ -23,7 +23,7 @@ endif
 
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-unused-parameter
-SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
+SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -DSP_DATADIR=\"$(PREFIX)/share/sipprov\" -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
               $(shell pkg-config --cflags $(PKGS))
 SP_LIBS    := $(shell pkg-config --libs $(PKGS)) -lresolv -lpthread -lm
 CFLAGS  ?= -O2 -g

@@ -73,6 +73,10 @@ int main(int argc, char **argv)
 	if (lvl > LOG_LVL_DEBUG)
 		lvl = LOG_LVL_DEBUG;
 
+	/* The relative default serves a source tree; an installed daemon
+	 * falls back to the installed layouts. */
+	if (!strcmp(conf.templates, "templates") && access("templates", F_OK) < 0)
+		sp_strlcpy(conf.templates, SP_DATADIR "/templates", sizeof(conf.templates));
 	struct layouts *layouts = layouts_load(conf.templates, err, sizeof(err));
 	if (!layouts)
 		fatalx("%s", err);

@@ -220,6 +220,6 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 		printf("  %-17s %-11s %s\n", demo_devices[i].mac, demo_devices[i].layout, demo_devices[i].label);
 	printf("\nfetch the softphone's config (token URL):\n  curl %s/s/%s\n", base, tokens[3]);
 	printf("desk phones use HTTP digest: 'sipprov device credentials 00:15:65:4a:a9:37', then\n"
-	       "  curl --digest -u 001565...:PASSWORD %s/0015654aa937.cfg\n", base);
+	       "  curl --digest -u 0015654aa937:PASSWORD %s/0015654aa937.cfg\n", base);
 	return 0;
 }

@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 		c.db_path = "sipprov.db";
 	c.templates_dir = getenv("SIPPROV_TEMPLATES");
 	if (!c.templates_dir || !*c.templates_dir)
-		c.templates_dir = "templates";
+		c.templates_dir = access("templates", F_OK) == 0 ? "templates" : SP_DATADIR "/templates";
 	log_init(LOG_LVL_WARN, false);
 	/* Global flags may stand anywhere; strip them before the command sees argv. */
 	for (int i = 1; i < argc; i++) {
