@@ -83,6 +83,12 @@ chal() { $C -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^WWW-Authenticate: D
 known=$(chal "$S/001565000010.cfg"); unknown=$(chal "$S/00156500ffff.cfg")
 is "$known" "md5 sha-256 " "a refused known device gets MD5 and SHA-256 challenges"
 is "$unknown" "$known" "an unknown MAC gets the same challenges"
+# A forged nonce: stale=true for a known and an unknown MAC alike.
+stale() { $C -D - -o /dev/null -H "Authorization: Digest username=\"$1\", realm=\"sipprov\", nonce=\"c01b70bd102cf4f6ab56c160b7c9bc1000000000\", uri=\"/$1.cfg\", cnonce=\"abc\", nc=00000001, qop=auth, response=\"e9d23b1ea4f193bb7a3a429110a465b5\", algorithm=MD5" \
+	"$S/$1.cfg" | tr -d '\r' | sed -n 's/nonce="[0-9a-f]*"/nonce=N/; s/^WWW-Authenticate: //ip'; }
+sk=$(stale 001565000011); su=$(stale 00156500eeee)
+like "$sk" 'algorithm=md5,stale="true"' "a forged nonce for a known device: challenge with stale=true"
+is "$su" "$sk" "a forged nonce for an unknown MAC: the same challenges"
 curl -s -o /dev/null -w '%{http_code}' --digest -u "001565000010:$H10" "$URL/001565000010.cfg" >"$T/plain"
 is "$(cat "$T/plain")" 200 "digest works on the plain HTTP listener too (policy is per tenant)"
 
