@@ -20,11 +20,11 @@
 
 enum col {
 	C_MAC, C_LAYOUT, C_MODEL, C_LABEL, C_TEMPLATE, C_LINE, C_DISPLAY, C_EXT, C_USER, C_AUTH, C_PASS,
-	C_FIXED, C_OVERRIDE = C_FIXED
+	C_TOKEN, C_FIXED, C_OVERRIDE = C_FIXED
 };
 static const char *const col_names[C_FIXED] = {
 	"mac", "layout", "model", "label", "template", "line", "display_name", "extension", "username",
-	"auth_username", "password",
+	"auth_username", "password", "token",
 };
 static const bool col_required[C_FIXED] = {
 	[C_MAC] = true, [C_LAYOUT] = true, [C_LINE] = true, [C_USER] = true, [C_AUTH] = true, [C_PASS] = true,
@@ -175,7 +175,7 @@ static int imp_header(struct imp *im, char **f, size_t n)
 			continue;
 		}
 		imp_error(im, NULL, "unknown column '%s' (known: mac, layout, model, label, template, line, "
-			  "display_name, extension, username, auth_username, password, or a setting key such as "
+			  "display_name, extension, username, auth_username, password, token, or a setting key such as "
 			  "registrar, port, transport, vendor.NAME)", f[i]);
 		bad = 1;
 	}
@@ -353,7 +353,7 @@ static void imp_account(struct imp *im, struct dev_entry *de, char **f)
 	struct account a, old;
 	long line;
 	char err[SP_ERR_MAX];
-	const char *pw = cell(im, f, C_PASS);
+	const char *pw = cell(im, f, C_PASS), *tok = cell(im, f, C_TOKEN);
 	int have = 0;
 	bool ok = true;
 
@@ -425,7 +425,25 @@ static void imp_account(struct imp *im, struct dev_entry *de, char **f)
 		sp_strlcpy(a.password_enc, enc, sizeof(a.password_enc));
 		free(enc);
 	}
-	if (!have && de->layout && layout_uses_token(de->layout) && random_hex(a.token, SP_TOKEN_HEX / 2) < 0) {
+	if (tok[0]) {
+		/* A softphone URL token carried over by an export with secrets:
+		 * the phones keep their provisioning URL. */
+		struct account other;
+		size_t tl = strspn(tok, "0123456789abcdef");
+		if (tl != SP_TOKEN_HEX || tok[tl]) {
+			imp_error(im, "token", "not %d lowercase hex digits", SP_TOKEN_HEX);
+			return;
+		}
+		int rc = store_account_get_token(im->s, tok, &other);
+		if (rc < 0 || (rc == 1 && other.id != a.id)) {
+			imp_error(im, "token", "token already belongs to another account");
+			return;
+		}
+		/* The same token again keeps its revocation; a new one starts valid. */
+		a.token_revoked = have && !strcmp(old.token, tok) ? old.token_revoked : false;
+		sp_strlcpy(a.token, tok, sizeof(a.token));
+	} else if (!a.token[0] && de->layout && layout_uses_token(de->layout) &&
+		   random_hex(a.token, SP_TOKEN_HEX / 2) < 0) {
 		imp_error(im, NULL, "cannot generate a token");
 		return;
 	}
@@ -444,7 +462,8 @@ static void imp_row(struct imp *im, char **f)
 	char mac[SP_MAC_LEN + 1];
 	struct dev_entry *de;
 	const char *acct_cols[] = { cell(im, f, C_LINE), cell(im, f, C_DISPLAY), cell(im, f, C_EXT),
-				    cell(im, f, C_USER), cell(im, f, C_AUTH), cell(im, f, C_PASS) };
+				    cell(im, f, C_USER), cell(im, f, C_AUTH), cell(im, f, C_PASS),
+				    cell(im, f, C_TOKEN) };
 	bool device_only = true;
 
 	if (mac_normalize(cell(im, f, C_MAC), mac) < 0) {
@@ -660,6 +679,8 @@ static int exp_device(const struct device *d, void *arg)
 		csv_put(&b, ac ? ac->username : "", 0);
 		csv_put(&b, ac ? ac->auth_username : "", 0);
 		csv_put(&b, pw ? pw : "", 0);
+		/* Tokens are secrets too; a revoked one is never carried over. */
+		csv_put(&b, ac && x->key && !ac->token_revoked ? ac->token : "", 0);
 		for (size_t k = 0; k < x->nk; k++) {
 			const char *v = json_string_value(json_object_get(ov, x->kv[k]));
 			csv_put(&b, v ? v : "", 0);

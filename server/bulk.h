@@ -23,8 +23,9 @@ struct layouts;
  * Import semantics (documented for users in `sipprov import --help`):
  *  - columns: mac, layout, model, label, template, line, display_name,
  *    extension, username, auth_username, password (mac, layout, line,
- *    username, auth_username, password are required columns), plus any
- *    setting key (registrar, port, vendor.x, ...) as a device override.
+ *    username, auth_username, password are required columns), token
+ *    (optional: a softphone URL token to keep; empty = keep or generate),
+ *    plus any setting key (registrar, port, vendor.x, ...) as an override.
  *  - one row per line; a device's rows must agree on every device column.
  *    A row whose account columns are all empty declares a device only.
  *  - a device new to the database is created; a device already in this
@@ -68,8 +69,8 @@ int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct b
 /* ---- export ---- */
 
 /* Write tenant t as import CSV to out (CRLF line ends, header first).
- * key non-NULL: passwords are decrypted into the password column; NULL:
- * the column is empty.  Returns the number of devices, or -1 with err. */
+ * key non-NULL: passwords are decrypted into the password column and
+ * unrevoked softphone tokens fill the token column; NULL: both are empty.  Returns the number of devices, or -1 with err. */
 long bulk_export(struct store *s, const struct tenant *t, const unsigned char *key, FILE *out,
 		 char *err, size_t errlen);
 

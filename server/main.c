@@ -14,6 +14,7 @@
 
 #include "hep.h"
 #include "http.h"
+#include "validate.h"
 
 static void usage(void)
 {
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 	http_server_stop(http);
 	layouts_free(last);
 	secret_wipe(key, sizeof(key));
+	validate_cleanup();
 	log_info("sipprovd stopped");
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "validate.h"
 
 static const struct { const char *name; cli_cmd_fn fn; const char *help; } commands[] = {
 #define CMD(name, fn, help) { name, fn, help },
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 	store_close(c.store);
 	layouts_free(c.layouts);
 	secret_wipe(c.key, sizeof(c.key));
+	validate_cleanup();
 	free(args);
 	return rc;
 }
