@@ -298,6 +298,7 @@ static void imp_device(struct imp *im, struct dev_entry *de, char **f)
 			json_decref(ov);
 			ov = json_object();
 		}
+		bool ovok = true;       /* judged apart from the device columns: report both */
 		for (size_t k = 0; k < im->nov; k++) {
 			const char *v = f[im->ov_col[k]];
 			if (!v[0]) {
@@ -305,15 +306,16 @@ static void imp_device(struct imp *im, struct dev_entry *de, char **f)
 			} else if (strlen(v) >= SP_FIELD_MAX || !sp_text_ok(v)) {
 				imp_error(im, im->ov_key[k], "longer than %d bytes, control characters or invalid UTF-8",
 					  SP_FIELD_MAX - 1);
-				ok = false;
+				ovok = false;
 			} else {
 				json_object_set_new(ov, im->ov_key[k], json_string(v));
 			}
 		}
-		if (ok && validate_settings(ov, im->o->force, err, sizeof(err)) < 0) {
+		if (ovok && validate_settings(ov, im->o->force, err, sizeof(err)) < 0) {
 			imp_error(im, NULL, "device %s overrides: %s", de->mac, err);
-			ok = false;
+			ovok = false;
 		}
+		ok &= ovok;
 		if (ok && !(canon = settings_canonical(ov, err, sizeof(err)))) {
 			imp_error(im, NULL, "device %s overrides: %s", de->mac, err);
 			ok = false;
