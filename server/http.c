@@ -833,6 +833,10 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 		return -1;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* "[::]:PORT" means every address, IPv4 too: IPv4 clients then arrive
+	 * as v4-mapped IPv6 (auth.c's CIDR and failure counting handle both). */
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		flags |= MHD_USE_DUAL_STACK;
 	li->h = h;
 	li->tls = tls;
 	if (threads < 1)

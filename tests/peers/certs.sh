@@ -16,7 +16,7 @@ make_pki() {
 	else _nk="-newkey rsa:2048"; fi
 	openssl req $_nk -nodes -keyout "$_d/server.key" -out "$_d/server.csr" \
 		-subj "/CN=localhost" 2>/dev/null
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$_d/server.ext"
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' > "$_d/server.ext"
 	openssl x509 -req -in "$_d/server.csr" -CA "$_d/ca.pem" -CAkey "$_d/ca.key" -CAcreateserial \
 		-out "$_d/server.pem" -days 2 -extfile "$_d/server.ext" 2>/dev/null || bail "openssl: server cert"
 	for _ca in vendor other; do
