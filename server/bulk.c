@@ -795,7 +795,11 @@ static int mv_device(const struct device *d, void *arg)
 		effective_release(&before);
 		return 0;
 	}
-	if (!m->o->dry_run && validate_effective(&after, err, sizeof(err)) < 0) {
+	/* The merged settings get the write-path rules too (a device's port
+	 * override under the new template's transport may contradict), then
+	 * the serve-time check. */
+	if (!m->o->dry_run && (validate_settings(after.settings, m->o->force, err, sizeof(err)) < 0 ||
+			       validate_effective(&after, err, sizeof(err)) < 0)) {
 		char msg[SP_ERR_MAX + 32];
 		snprintf(msg, sizeof(msg), "device %s: %s", d->mac, err);
 		m->r->errors++;

@@ -84,6 +84,7 @@ struct bulk_move_opts {
 	bool dry_run;
 	const char *actor;
 	const unsigned char *key;           /* decrypt passwords for validation (may be NULL) */
+	bool force;                         /* let transport/port contradictions through */
 	/* Per device: changes (n may be 0).  For the dry run and the real run. */
 	void (*on_device)(const struct device *d, const struct bulk_change *c, size_t n, void *arg);
 	/* Per device whose new effective config is invalid. */
@@ -100,7 +101,8 @@ struct bulk_move_result {
 /* Switch every device of t to template `name` (which must exist in t),
  * dropping version pins.  Loads each device's effective config before and
  * after (the template swapped in memory) and reports the differences; the
- * real run refuses if any device's new config fails validate_effective,
+ * real run refuses if any device's new settings fail validate_settings
+ * (contradictions allowed with force) or its config validate_effective,
  * otherwise writes one transaction with one audit entry.  Returns 0, 1
  * (invalid configs reported: nothing written) or -1 with err. */
 int bulk_move(struct store *s, const struct tenant *t, const char *name, const struct bulk_move_opts *o,

@@ -203,6 +203,7 @@ int cmd_export(struct cli *c, int argc, char **argv)
 struct move_ctx {
 	bool json;
 	json_t *devices;
+	long nerr;
 };
 
 static void move_device(const struct device *d, const struct bulk_change *ch, size_t n, void *arg)
@@ -227,12 +228,17 @@ static void move_device(const struct device *d, const struct bulk_change *ch, si
 
 static void move_error(const char *msg, void *arg)
 {
-	fprintf(stderr, "error: %s\n", msg);
+	struct move_ctx *x = arg;
+	/* The summary line counts them all; a screenful names the first. */
+	if (x->nerr++ < 20)
+		fprintf(stderr, "error: %s\n", msg);
+	else if (x->nerr == 21)
+		fprintf(stderr, "error: ... (more devices below)\n");
 }
 
 int cmd_tenant_move(struct cli *c, int argc, char **argv)
 {
-	static const char usage[] = "tenant move TENANT --template NAME [--dry-run] [--json]";
+	static const char usage[] = "tenant move TENANT --template NAME [--dry-run] [--force] [--json]";
 	const char *tmpl = NULL;
 	bool dry = false;
 	struct cli_opt opts[] = {
@@ -257,7 +263,7 @@ int cmd_tenant_move(struct cli *c, int argc, char **argv)
 		goto out;
 	x.devices = json_array();
 	struct bulk_move_opts o = {
-		.dry_run = dry, .actor = c->actor, .key = c->have_key ? c->key : NULL,
+		.dry_run = dry, .actor = c->actor, .key = c->have_key ? c->key : NULL, .force = c->force,
 		.on_device = move_device, .on_error = move_error, .arg = &x,
 	};
 	double t0 = now_s();
