@@ -233,7 +233,7 @@ static void move_error(const char *msg, void *arg)
 	if (x->nerr++ < 20)
 		fprintf(stderr, "error: %s\n", msg);
 	else if (x->nerr == 21)
-		fprintf(stderr, "error: ... (more devices below)\n");
+		fprintf(stderr, "error: ... more devices (counted in the summary)\n");
 }
 
 int cmd_tenant_move(struct cli *c, int argc, char **argv)
