@@ -387,6 +387,7 @@ void auth_limits_init(long threshold, long window, long lockout)
 	fail_lockout = lockout > 0 ? lockout : 0;
 	if (!fails)
 		fails = xcalloc(FAIL_SLOTS, sizeof(*fails));
+	memset(fails, 0, FAIL_SLOTS * sizeof(*fails));   /* a fresh start forgets old counts */
 	if (RAND_bytes(dummy_ha1, sizeof(dummy_ha1)) != 1 ||
 	    RAND_bytes((unsigned char *)&fail_seed, sizeof(fail_seed)) != 1)
 		fatalx("random number generator failed");
@@ -495,7 +496,8 @@ bool auth_fail_note(const struct sockaddr *addr)
 	s->cur++;
 	/* estimate = cur + prev * (part of the previous bucket still inside the window) */
 	long overlap = fail_window - (long)(now % fail_window);
-	if ((s->cur * fail_window + s->prev * overlap) >= fail_threshold * fail_window && s->locked_until < now) {
+	if (fail_lockout > 0 && (s->cur * fail_window + s->prev * overlap) >= fail_threshold * fail_window &&
+	    s->locked_until < now) {
 		s->locked_until = now + fail_lockout;
 		started = true;
 		int64_t hz = atomic_load(&lock_horizon);

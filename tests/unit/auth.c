@@ -287,9 +287,12 @@ static void test_limits(void)
 	auth_fail_note(SA(b));
 	ok(auth_fail_note(SA(b)) && auth_locked(SA(b)), "3 failures without success lock");
 
-	/* Zero lockout: the threshold is logged but nothing is refused. */
+	/* Zero lockout: counting only, nothing is refused. */
 	auth_limits_init(1, 60, 0);
-	auth_fail_note(SA(a));
+	ok(!auth_fail_note(SA(a)) && !auth_fail_note(SA(a)), "lockout_seconds 0: no lockout starts");
+	ok(!auth_locked(SA(a)), "lockout_seconds 0: the source is not locked");
+	auth_limits_init(1, 60, 300);
+	ok(auth_fail_note(SA(a)) && auth_locked(SA(a)), "threshold 1: the first failure locks");
 	auth_limits_release();
 	ok(!auth_locked(SA(a)), "after release nothing is locked");
 
