@@ -152,8 +152,10 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		return;
 	}
 	q->ring[(q->head + q->len) % FETCHQ_MAX] = *r;
-	q->len++;
-	pthread_cond_signal(&q->cv);
+	/* The writer drains everything queued, then naps 50 ms: it only
+	 * needs waking when it found the queue empty. */
+	if (q->len++ == 0)
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -451,8 +453,11 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
-		long g = store_config_gen(w->store);
-		if (g < 0 || build_entry(h, w->store, h->layouts, &m, fresh, false) < 0) {
+		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
+		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
+		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, &m, fresh, false);
+		store_commit(w->store);
+		if (built < 0) {
 			pthread_rwlock_unlock(&h->layouts_lock);
 			cache_ent_free(fresh);
 			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");

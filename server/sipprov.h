@@ -209,6 +209,9 @@ void store_close(struct store *s);      /* accepts NULL */
 void *store_db(struct store *s);
 /* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
 int store_begin(struct store *s);
+/* A read transaction: one snapshot (and one WAL read lock) for several
+ * reads; end it with store_commit. */
+int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 /* Last SQLite error message of this connection. */

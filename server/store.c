@@ -167,6 +167,7 @@ static int simple(struct store *s, const char *sql)
 }
 
 int store_begin(struct store *s) { return simple(s, "BEGIN IMMEDIATE"); }
+int store_begin_read(struct store *s) { return simple(s, "BEGIN DEFERRED"); }
 int store_commit(struct store *s) { return simple(s, "COMMIT"); }
 int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
 
