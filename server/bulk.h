@@ -110,8 +110,6 @@ int bulk_move(struct store *s, const struct tenant *t, const char *name, const s
 
 /* ---- store_bulk.c: the SQL behind the above and reprovision jobs ---- */
 
-/* Account on line `line` of a device: 1 found, 0 none, -1 error. */
-int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a);
 /* Raise this connection's page cache for one big transaction. */
 int store_bulk_cache(struct store *s);
 /* Set template and clear pins for every device of a tenant; *n = rows. */

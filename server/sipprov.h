@@ -265,6 +265,8 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 /* Accounts of a device in line order, up to SP_MAX_LINES; password left "". */
 int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n);
 int store_account_get_token(struct store *s, const char *token, struct account *a);
+/* The account on a device's line; 1 found, 0 none, -1 error. */
+int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a);
 int store_account_add(struct store *s, struct account *a, char *err, size_t errlen);
 int store_account_update(struct store *s, const struct account *a, char *err, size_t errlen);
 /* Other accounts in the tenant with username or auth username equal to v

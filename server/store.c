@@ -618,6 +618,16 @@ int store_account_list(struct store *s, int64_t device_id, struct account *a, si
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? AND line = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, line);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+}
+
 int store_account_get_token(struct store *s, const char *token, struct account *a)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token = ?");

@@ -12,38 +12,6 @@
 #include "bulk.h"
 #include "sipprov.h"
 
-int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a)
-{
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, device_id, line, display_name, extension, username, "
-				      "auth_username, password_enc, coalesce(token,''), token_revoked, last_code, "
-				      "last_code_at FROM account WHERE device_id = ? AND line = ?");
-	int rc;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, line);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		memset(a, 0, sizeof(*a));
-		a->id = sqlite3_column_int64(st, 0);
-		a->device_id = sqlite3_column_int64(st, 1);
-		a->line = sqlite3_column_int64(st, 2);
-		store_col_text(st, 3, a->display_name, sizeof(a->display_name));
-		store_col_text(st, 4, a->extension, sizeof(a->extension));
-		store_col_text(st, 5, a->username, sizeof(a->username));
-		store_col_text(st, 6, a->auth_username, sizeof(a->auth_username));
-		store_col_text(st, 7, a->password_enc, sizeof(a->password_enc));
-		store_col_text(st, 8, a->token, sizeof(a->token));
-		a->token_revoked = sqlite3_column_int(st, 9) != 0;
-		a->last_code = sqlite3_column_int64(st, 10);
-		a->last_code_at = sqlite3_column_int64(st, 11);
-		sqlite3_reset(st);
-		return 1;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int store_bulk_cache(struct store *s)
 {
 	/* A 100,000-row transaction dirties far more pages than the default

@@ -57,6 +57,14 @@ int cli_tenant_by_id(struct cli *c, int64_t id, struct tenant *t);
 int cli_device(struct cli *c, const char *mac, struct device *d);
 
 typedef int (*cli_cmd_fn)(struct cli *c, int argc, char **argv);
+
+/* A noun's subcommands: run the one named by argv[0] with the rest, or
+ * print usage listing them.  The table ends with { NULL, NULL }. */
+struct cli_sub {
+	const char *name;
+	cli_cmd_fn fn;
+};
+int cli_dispatch(struct cli *c, const char *noun, const struct cli_sub *subs, int argc, char **argv);
 #define CMD(name, fn, help) int fn(struct cli *c, int argc, char **argv);
 #include "commands.def"
 #undef CMD

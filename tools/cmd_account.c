@@ -395,21 +395,9 @@ static int acc_token(struct cli *c, int argc, char **argv)
 
 int cmd_account(struct cli *c, int argc, char **argv)
 {
-	if (argc < 1)
-		return cli_usage(ACC_USAGE);
-	const char *sub = argv[0];
-	argc--;
-	argv++;
-	if (!strcmp(sub, "add"))
-		return acc_add(c, argc, argv);
-	if (!strcmp(sub, "set"))
-		return acc_set(c, argc, argv);
-	if (!strcmp(sub, "rm"))
-		return acc_rm(c, argc, argv);
-	if (!strcmp(sub, "list"))
-		return acc_list(c, argc, argv);
-	if (!strcmp(sub, "token"))
-		return acc_token(c, argc, argv);
-	fprintf(stderr, "error: unknown account command '%s' (known: add, set, rm, list, token)\n", sub);
-	return cli_usage(ACC_USAGE);
+	static const struct cli_sub subs[] = {
+		{ "add", acc_add }, { "set", acc_set }, { "rm", acc_rm }, { "list", acc_list }, { "token", acc_token },
+		{ NULL, NULL },
+	};
+	return cli_dispatch(c, "account", subs, argc, argv);
 }

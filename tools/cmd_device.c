@@ -439,32 +439,22 @@ static int device_show(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+static int device_disable(struct cli *c, int argc, char **argv)
+{
+	return device_status(c, argc, argv, "disabled");
+}
+
+static int device_enable(struct cli *c, int argc, char **argv)
+{
+	return device_status(c, argc, argv, "active");
+}
+
 int cmd_device(struct cli *c, int argc, char **argv)
 {
-	static const char usage[] = "device add|list|show|set|disable|enable|rm|credentials ...";
-	int rc;
-	if (argc < 1)
-		return cli_usage(usage);
-	if ((rc = cli_open(c)))
-		return rc;
-	const char *sub = argv[0];
-	argc--, argv++;
-	if (!strcmp(sub, "add"))
-		return device_add(c, argc, argv);
-	if (!strcmp(sub, "list"))
-		return device_list(c, argc, argv);
-	if (!strcmp(sub, "show"))
-		return device_show(c, argc, argv);
-	if (!strcmp(sub, "set"))
-		return device_set(c, argc, argv);
-	if (!strcmp(sub, "disable"))
-		return device_status(c, argc, argv, "disabled");
-	if (!strcmp(sub, "enable"))
-		return device_status(c, argc, argv, "active");
-	if (!strcmp(sub, "rm"))
-		return device_rm(c, argc, argv);
-	if (!strcmp(sub, "credentials"))
-		return device_credentials(c, argc, argv);
-	fprintf(stderr, "error: unknown device command '%s'\n", sub);
-	return cli_usage(usage);
+	static const struct cli_sub subs[] = {
+		{ "add", device_add }, { "list", device_list }, { "show", device_show }, { "set", device_set },
+		{ "disable", device_disable }, { "enable", device_enable }, { "rm", device_rm },
+		{ "credentials", device_credentials }, { NULL, NULL },
+	};
+	return cli_dispatch(c, "device", subs, argc, argv);
 }

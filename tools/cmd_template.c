@@ -564,30 +564,22 @@ static int tpl_pin(struct cli *c, int argc, char **argv, bool pin)
 	return 0;
 }
 
+static int tpl_pin_on(struct cli *c, int argc, char **argv)
+{
+	return tpl_pin(c, argc, argv, true);
+}
+
+static int tpl_unpin(struct cli *c, int argc, char **argv)
+{
+	return tpl_pin(c, argc, argv, false);
+}
+
 int cmd_template(struct cli *c, int argc, char **argv)
 {
-	if (argc < 1)
-		return cli_usage(TPL_USAGE);
-	const char *sub = argv[0];
-	argc--;
-	argv++;
-	if (!strcmp(sub, "set"))
-		return tpl_set(c, argc, argv);
-	if (!strcmp(sub, "show"))
-		return tpl_show(c, argc, argv);
-	if (!strcmp(sub, "history"))
-		return tpl_history(c, argc, argv);
-	if (!strcmp(sub, "list"))
-		return tpl_list(c, argc, argv);
-	if (!strcmp(sub, "diff"))
-		return tpl_diff(c, argc, argv);
-	if (!strcmp(sub, "rollback"))
-		return tpl_rollback(c, argc, argv);
-	if (!strcmp(sub, "pin"))
-		return tpl_pin(c, argc, argv, true);
-	if (!strcmp(sub, "unpin"))
-		return tpl_pin(c, argc, argv, false);
-	fprintf(stderr, "error: unknown template command '%s' (known: set, show, history, list, diff, "
-		"rollback, pin, unpin)\n", sub);
-	return cli_usage(TPL_USAGE);
+	static const struct cli_sub subs[] = {
+		{ "set", tpl_set }, { "show", tpl_show }, { "history", tpl_history }, { "list", tpl_list },
+		{ "diff", tpl_diff }, { "rollback", tpl_rollback }, { "pin", tpl_pin_on }, { "unpin", tpl_unpin },
+		{ NULL, NULL },
+	};
+	return cli_dispatch(c, "template", subs, argc, argv);
 }

@@ -287,30 +287,22 @@ static int tenant_show(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+static int tenant_suspend(struct cli *c, int argc, char **argv)
+{
+	return tenant_status(c, argc, argv, "suspended");
+}
+
+static int tenant_resume(struct cli *c, int argc, char **argv)
+{
+	return tenant_status(c, argc, argv, "active");
+}
+
 int cmd_tenant(struct cli *c, int argc, char **argv)
 {
-	static const char usage[] = "tenant add|list|show|set|suspend|resume|move ...";
-	int rc;
-	if (argc < 1)
-		return cli_usage(usage);
-	if ((rc = cli_open(c)))
-		return rc;
-	const char *sub = argv[0];
-	argc--, argv++;
-	if (!strcmp(sub, "add"))
-		return tenant_add(c, argc, argv);
-	if (!strcmp(sub, "list"))
-		return tenant_list(c, argc, argv);
-	if (!strcmp(sub, "show"))
-		return tenant_show(c, argc, argv);
-	if (!strcmp(sub, "set"))
-		return tenant_set(c, argc, argv);
-	if (!strcmp(sub, "suspend"))
-		return tenant_status(c, argc, argv, "suspended");
-	if (!strcmp(sub, "resume"))
-		return tenant_status(c, argc, argv, "active");
-	if (!strcmp(sub, "move"))
-		return cmd_tenant_move(c, argc, argv);
-	fprintf(stderr, "error: unknown tenant command '%s'\n", sub);
-	return cli_usage(usage);
+	static const struct cli_sub subs[] = {
+		{ "add", tenant_add }, { "list", tenant_list }, { "show", tenant_show }, { "set", tenant_set },
+		{ "suspend", tenant_suspend }, { "resume", tenant_resume }, { "move", cmd_tenant_move },
+		{ NULL, NULL },
+	};
+	return cli_dispatch(c, "tenant", subs, argc, argv);
 }

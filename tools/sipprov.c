@@ -187,6 +187,24 @@ int cli_device(struct cli *c, const char *mac, struct device *d)
 	return 0;
 }
 
+int cli_dispatch(struct cli *c, const char *noun, const struct cli_sub *subs, int argc, char **argv)
+{
+	char usage[256];
+	size_t n = (size_t)snprintf(usage, sizeof(usage), "%s ", noun);
+	for (const struct cli_sub *s = subs; s->name && n < sizeof(usage); s++)
+		n += (size_t)snprintf(usage + n, sizeof(usage) - n, "%s%s", s == subs ? "" : "|", s->name);
+	snprintf(usage + n, n < sizeof(usage) ? sizeof(usage) - n : 0, " ...");
+	if (argc < 1)
+		return cli_usage(usage);
+	for (const struct cli_sub *s = subs; s->name; s++)
+		if (!strcmp(argv[0], s->name)) {
+			int rc = cli_open(c);
+			return rc ? rc : s->fn(c, argc - 1, argv + 1);
+		}
+	fprintf(stderr, "error: unknown %s command '%s'\n", noun, argv[0]);
+	return cli_usage(usage);
+}
+
 static void usage_all(FILE *f)
 {
 	fprintf(f, "usage: sipprov [-d DB] [--json] [--show-secrets] COMMAND ...\n\ncommands:\n");
