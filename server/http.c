@@ -437,7 +437,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	long lgen = atomic_load(&h->lgen);
 	long gen = atomic_load(&h->gen);
 	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
-	struct cache_ent *ce = NULL;
+	struct cache_ent *ce = NULL, *transient = NULL;
 	struct MHD_Response *ok_resp = NULL;
 	struct auth_subject subj;
 	char etag[40];
@@ -468,17 +468,23 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		fresh->gen = g;
 		fresh->lgen = lgen;
 		pthread_mutex_lock(&b->mu);
-		int victim = 0;
-		for (int i = 0; i < CACHE_WAYS; i++) {
-			if (!b->way[i] || !strcmp(b->way[i]->path, url)) {
-				victim = i;
-				break;
+		if (!fresh->subj.found) {
+			/* Unknown MAC or token: answered but not cached, so an
+			 * enumeration cannot push real devices out. */
+			ce = transient = fresh;
+		} else {
+			int victim = 0;
+			for (int i = 0; i < CACHE_WAYS; i++) {
+				if (!b->way[i] || !strcmp(b->way[i]->path, url)) {
+					victim = i;
+					break;
+				}
+				if (b->way[i]->used < b->way[victim]->used)
+					victim = i;
 			}
-			if (b->way[i]->used < b->way[victim]->used)
-				victim = i;
+			cache_ent_free(b->way[victim]);
+			b->way[victim] = ce = fresh;
 		}
-		cache_ent_free(b->way[victim]);
-		b->way[victim] = ce = fresh;
 	}
 	ce->used = atomic_fetch_add(&h->cache_clock, 1);
 	subj = ce->subj;
@@ -489,6 +495,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (subj.found && ce->body)
 		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
 	pthread_mutex_unlock(&b->mu);
+	cache_ent_free(transient);
 	pthread_rwlock_unlock(&h->layouts_lock);
 
 	struct auth_req ar = {

@@ -1,0 +1,35 @@
+#!/bin/sh
+# The render cache: a hit costs no render; an admin change is served at
+# once; random unknown MACs (enumeration) are not cached, so they cannot
+# push real devices out of it.  Observed through sipprov_renders_total.
+. "$(dirname "$0")/../lib.sh"
+need curl
+
+sp init >/dev/null
+sp tenant add open --device-auth none >/dev/null
+sp template set open main registrar=sip.open.test >/dev/null
+sp device add 0015654aa937 --tenant open --layout yealink >/dev/null
+sp account add 0015654aa937 --username 1001 --auth-username auth1001 --password pw >/dev/null
+# 16 entries (8 buckets of 2): 200 cached misses would surely evict the device.
+start_sipprovd -o insecure_loopback=yes -o render_cache=16 -o fail_threshold=100000
+
+renders() { curl -s "$URL/metrics" | sed -n 's/^sipprov_renders_total \([0-9]*\)$/\1/p'; }
+get() { curl -s -o /dev/null -w '%{http_code}' "$URL/$1"; }
+
+is "$(get 0015654aa937.cfg)" 200 "first fetch"
+r1=$(renders)
+is "$r1" 1 "the first fetch renders once"
+for i in 1 2 3 4 5; do get 0015654aa937.cfg >/dev/null; done
+is "$(renders)" "$r1" "repeated fetches are cache hits: no further render"
+i=0
+while [ $i -lt 200 ]; do
+	get "$(printf '0015ff%06x.cfg' $i)" >/dev/null
+	i=$((i + 1))
+done
+is "$(get 0015654aa937.cfg)" 200 "the real device after 200 unknown MACs"
+is "$(renders)" "$r1" "unknown MACs did not evict it: still no re-render"
+sp template set open main registrar=sip2.open.test >/dev/null
+curl -s "$URL/0015654aa937.cfg" > "$T/after"
+grep -q 'sip2.open.test' "$T/after"; ok $? "a template change is served on the very next fetch"
+is "$(renders)" "$((r1 + 1))" "and costs exactly one render"
+done_testing
