@@ -159,8 +159,10 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 	sp_strlcpy(t.device_auth, ndev ? "none,token" : "digest,token", sizeof(t.device_auth));
 	sp_strlcpy(t.username_pattern, "^[0-9]{3,6}$", sizeof(t.username_pattern));
 	sp_strlcpy(t.auth_username_pattern, "^[a-z0-9]{8}$", sizeof(t.auth_username_pattern));
-	if (ndev)
+	if (ndev) {   /* generated users run to 7 digits at a million devices */
 		t.auth_username_pattern[0] = '\0';
+		sp_strlcpy(t.username_pattern, "^[0-9]{3,8}$", sizeof(t.username_pattern));
+	}
 	sp_strlcpy(t.default_template, "main", sizeof(t.default_template));
 	sp_strlcpy(t.defaults, "{}", sizeof(t.defaults));
 	if (store_begin(c->store) < 0)
