@@ -15,7 +15,7 @@ for c in wrk nginx openssl curl python3; do
 done
 W=$(mktemp -d /tmp/sipprov-bench.XXXXXX)
 chmod 755 "$W"   # nginx workers run as www-data
-cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.3; rm -rf "$W"; }
+cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
 export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
 P1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -28,14 +28,39 @@ echo "bench: $DEVICES devices, $THREADS server threads/workers, ${DUR}s per run,
 t0=$(date +%s.%N)
 "$SP_BUILD/sipprov" demo --devices "$DEVICES" >/dev/null
 echo "seeded $DEVICES devices in $(echo "$(date +%s.%N) - $t0" | bc) s"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 2 \
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/rsa.key" -out "$W/rsa.pem" -days 2 \
 	-subj /CN=localhost >/dev/null 2>&1
-"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" \
-	-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/cert.pem" \
-	-o tls_key="$W/key.pem" -o hep_listen= -o access_log= -o insecure_loopback=yes \
-	-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn 2>"$W/sipprovd.log" &
-SPID=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/ec.key" -out "$W/ec.pem" \
+	-days 2 -subj /CN=localhost >/dev/null 2>&1
+
+# start KEY: sipprovd and nginx, both with the same certificate (rsa or ec).
+start() {
+	[ -n "${SPID:-}" ] && { kill "$SPID"; wait "$SPID" 2>/dev/null; }
+	[ -f "$W/nginx.pid" ] && { kill "$(cat "$W/nginx.pid")"; sleep 0.5; }
+	"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" \
+		-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/$1.pem" \
+		-o tls_key="$W/$1.key" -o hep_listen= -o access_log= -o insecure_loopback=yes \
+		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
+	SPID=$!
+	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+	cat > "$W/nginx.conf" <<NGX
+worker_processes $THREADS;
+pid $W/nginx.pid;
+error_log $W/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  default_type application/json;
+  server { listen 127.0.0.1:$P2; root $W/www; add_header Cache-Control no-store; }
+  server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/$1.pem; ssl_certificate_key $W/$1.key;
+           ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off; add_header Cache-Control no-store; }
+}
+NGX
+	nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;" 2>>"$W/nginx.err"
+	sleep 0.3
+}
+start rsa
 
 # Pre-render every config through sipprovd itself so nginx serves the same bytes.
 mkdir -p "$W/www"
@@ -50,38 +75,27 @@ for i in range(1, n, 2):
     if r.status != 200: sys.exit("prerender %s: %d" % (name, r.status))
     open(out + "/" + name, "wb").write(body)
 PY
-cat > "$W/nginx.conf" <<NGX
-worker_processes $THREADS;
-pid $W/nginx.pid;
-error_log $W/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; keepalive_requests 100000;
-  default_type application/json;
-  server { listen 127.0.0.1:$P2; root $W/www; add_header Cache-Control no-store; }
-  server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;
-           ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off; add_header Cache-Control no-store; }
-}
-NGX
-nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;" 2>>"$W/nginx.err"
-sleep 0.3
+chmod -R a+rX "$W/www"
 one=$(ls "$W/www" | head -1)
 curl -fs "http://127.0.0.1:$P1/$one" | cmp -s - "$W/www/$one" || { echo "bench: sipprovd and nginx bodies differ"; exit 1; }
+curl -fsk "https://127.0.0.1:$P4/$one" | cmp -s - "$W/www/$one" || { echo "bench: nginx over HTTPS does not serve the files"; exit 1; }
 
 run() { # run URL CLOSE CONNS -> requests/s
 	DEVICES=$DEVICES CLOSE=$2 wrk -t2 -c"$3" -d"${DUR}s" -s "$ROOT/tests/bench/rand.lua" "$1" 2>&1 |
 		awk '/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {if (bad) print "error: " bad " non-2xx responses" > "/dev/stderr"; print r}'
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
-printf '%-34s %12s %12s %8s\n' "case" "sipprovd/s" "nginx/s" "ratio"
-for case in "keep-alive HTTP|http|0|50" "one connection per request|http|1|50" "HTTPS, full handshake per request|https|1|50"; do
-	IFS='|' read -r name proto close conns <<C
-$case
-C
-	if [ "$proto" = http ]; then u1="http://127.0.0.1:$P1/"; u2="http://127.0.0.1:$P2/"
+printf '%-40s %12s %12s %8s\n' "case" "sipprovd/s" "nginx/s" "ratio"
+bench_case() { # name proto close conns
+	if [ "$2" = http ]; then u1="http://127.0.0.1:$P1/"; u2="http://127.0.0.1:$P2/"
 	else u1="https://127.0.0.1:$P3/"; u2="https://127.0.0.1:$P4/"; fi
-	a=$(run "$u1" "$close" "$conns"); b=$(run "$u2" "$close" "$conns")
-	printf '%-34s %12.0f %12.0f %8s\n' "$name" "$a" "$b" "$(ratio "$a" "$b")"
-done
-echo "sipprovd RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$SPID/status)"
+	a=$(run "$u1" "$3" "$4"); b=$(run "$u2" "$3" "$4")
+	printf '%-40s %12.0f %12.0f %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
+}
+bench_case "keep-alive HTTP" http 0 50
+bench_case "one connection per request" http 1 50
+bench_case "HTTPS full handshake, RSA-2048" https 1 50
+rss=$(awk '/VmRSS/ {print $2, $3}' /proc/$SPID/status)
+start ec
+bench_case "HTTPS full handshake, ECDSA P-256" https 1 50
+echo "sipprovd RSS after the HTTP runs: $rss"
