@@ -1,7 +1,8 @@
 /*
  * http.c: sipprovd's device-facing HTTP(S) on libmicrohttpd: the route
- * dispatch, one place that decides status codes, a per-thread render cache
- * keyed by path and checked against the config generation, and a fetch
+ * dispatch, one place that decides status codes, a render cache shared by
+ * all threads, keyed by path and checked against the config generation
+ * (published by a watcher thread, so a hit reads no database), and a fetch
  * log written in batches by one writer thread so no request waits on a
  * database write.  It does not parse file names (layout.c's route table)
  * nor decide authentication (auth.c).
@@ -430,10 +431,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	}
 	if (m.kind == ROUTE_COMMON) {
 		struct buf out;
-		struct effective none;
-		memset(&none, 0, sizeof(none));
 		buf_init(&out, SP_BODY_MAX);
-		int rc = render(m.layout, &none, 0, &out, why, sizeof(why));
+		int rc = render_common(m.layout, &out, why, sizeof(why));
 		const char *ct = layout_content_type(m.layout);
 		pthread_rwlock_unlock(&h->layouts_lock);
 		if (rc < 0) {
