@@ -71,7 +71,9 @@ static int bind_lo(int type, int *port)
 	*port = ntohs(a.sin_port);
 	if (type == SOCK_STREAM)
 		listen(fd, 8);
-	struct timeval tv = { 1, 0 };
+	/* Longer than any gap between retransmissions (T1 doubling up to T2 =
+	 * 4 s): a 1 s timeout raced the third send, 1 s after the second. */
+	struct timeval tv = { 6, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
@@ -225,7 +227,8 @@ int main(void)
 		double dt = now_s() - t0;
 		is_str(notify_result_name(t.result), "200", "udp: 200 after retransmissions (%s)", t.detail);
 		is_int(t.sends, 3, "udp: three sends (0, T1, 3*T1)");
-		ok(dt > 1.4 && dt < 2.5, "udp: answered at the third send, %.2f s", dt);
+		/* Lower bound only: load can delay the answer, never hasten it. */
+		ok(dt > 1.4, "udp: answered at the third send (0, T1, 3*T1), after %.2f s", dt);
 		ok(strstr(r.first, "Event: check-sync;reboot=false\r\n") != NULL, "udp: phone got the Event header");
 		pthread_join(th, NULL);
 		close(r.fd);
