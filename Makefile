@@ -1,6 +1,7 @@
 # sipprov: one non-recursive GNU Makefile.
 #   make            build sipprovd and sipprov into $(B) (default build/)
-#   make test       build, then run every test through prove
+#   make test       install missing dependencies, build, run every test through prove
+#   make check      build and run every test (no installs)
 #   make asan       the whole suite, daemon included, under ASan+UBSan (build-asan/)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
 #   make bench      sipprovd vs nginx on the same configs, as ratios
@@ -14,7 +15,9 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 
-ifeq ($(filter clean deps-check,$(MAKECMDGOALS)),)
+# test, asan and deps install what is missing first (tools/install-deps.sh),
+# then build in a sub-make, which checks; other goals check here.
+ifeq ($(filter clean deps deps-check test asan,$(MAKECMDGOALS)),)
 MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
 ifneq ($(MISSING),)
 $(error missing build dependencies: $(MISSING); install them with: sudo tools/install-deps.sh)
@@ -42,7 +45,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test asan fuzz bench install clean deps-check unit
+.PHONY: all test check asan fuzz bench install clean deps deps-check unit
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,11 +82,19 @@ unit: all $(UNIT_BIN) $(REPLAY_BIN)
 
 # One runner for everything: prove over the C unit binaries and the shell
 # integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.
-test: unit
+# `make test` first installs what the suite needs (Debian packages: build
+# dependencies and the real peers); `make check` only runs it.
+test: deps
+	@$(MAKE) --no-print-directory B=$(B) check
+
+check: unit
 	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
 
-asan:
-	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+asan: deps
+	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+
+deps:
+	@sh tools/install-deps.sh --test
 
 fuzz:
 	@mkdir -p build-fuzz
