@@ -68,6 +68,8 @@ struct fetchq {
 	size_t head, len;
 	bool stop;
 	int64_t warned;                 /* last overload warning */
+	long retention_days;
+	int64_t next_prune;
 	pthread_t thr;
 	struct store *store;
 };
@@ -116,14 +118,39 @@ struct req {                            /* per connection-request state */
 
 /* ---- fetch log writer ---- */
 
+/* Hourly: fetch records and registration observations older than
+ * retention_days go (0 keeps everything). */
+static void fetchq_prune(struct fetchq *q)
+{
+	int64_t now = sp_now();
+	long n;
+	if (q->retention_days <= 0 || now < q->next_prune)
+		return;
+	q->next_prune = now + 3600;
+	if (store_prune(q->store, now - q->retention_days * 86400, 5000, &n) < 0)
+		log_warnx("retention: %s", store_errmsg(q->store));
+	else if (n)
+		log_info("retention: removed %ld fetch and registration records older than %ld days", n,
+			 q->retention_days);
+}
+
 static void *fetchq_main(void *arg)
 {
 	struct fetchq *q = arg;
 	struct fetch_rec *batch = xmalloc(sizeof(*batch) * FETCH_BATCH);
+	fetchq_prune(q);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (q->len == 0 && !q->stop)
-			pthread_cond_wait(&q->cv, &q->mu);
+		while (q->len == 0 && !q->stop) {
+			/* Idle: wake at least every minute for retention. */
+			struct timespec until = { .tv_sec = time(NULL) + 60 };
+			pthread_cond_timedwait(&q->cv, &q->mu, &until);
+			if (q->len == 0 && !q->stop) {
+				pthread_mutex_unlock(&q->mu);
+				fetchq_prune(q);
+				pthread_mutex_lock(&q->mu);
+			}
+		}
 		if (q->len == 0 && q->stop)
 			break;
 		size_t n = q->len < FETCH_BATCH ? q->len : FETCH_BATCH;
@@ -138,8 +165,10 @@ static void *fetchq_main(void *arg)
 		}
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
-		if (n < FETCH_BATCH && !q->stop)
+		if (n < FETCH_BATCH && !q->stop) {
+			fetchq_prune(q);
 			usleep(50000);
+		}
 		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -961,6 +990,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);
 	h->fq.ring = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.retention_days = conf->retention_days;
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
 		goto fail;

@@ -95,6 +95,7 @@ struct conf {
 	bool insecure_loopback;
 	long threads;
 	long render_cache;                  /* rendered configs kept in memory */
+	long retention_days;                /* fetch_log / registration history; 0 = forever */
 	long conn_timeout;                  /* seconds */
 	long conn_limit;
 	long per_ip_conn_limit;
@@ -233,6 +234,10 @@ struct fetch_rec {
 	char digest[65];
 };
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n);
+/* Retention: delete fetch_log and registration rows older than 'before',
+ * 'chunk' rows per transaction so writers are never blocked for long;
+ * *n = rows deleted.  The device's own last-fetch columns are kept. */
+int store_prune(struct store *s, int64_t before, long chunk, long *n);
 
 /* Lookups return 1 found, 0 not found, -1 error. */
 int store_tenant_get(struct store *s, const char *slug, struct tenant *t);

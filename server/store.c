@@ -791,3 +791,32 @@ int store_device_log_each(struct store *s, int64_t device_id,
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
+
+int store_prune(struct store *s, int64_t before, long chunk, long *n)
+{
+	static const char *const sql[] = {
+		"DELETE FROM fetch_log WHERE id IN (SELECT id FROM fetch_log WHERE at < ? LIMIT ?)",
+		"DELETE FROM registration WHERE id IN (SELECT id FROM registration WHERE at < ? LIMIT ?)",
+	};
+	*n = 0;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		for (;;) {
+			sqlite3_stmt *st = store_stmt(s, sql[i]);
+			if (!st || store_begin(s) < 0)
+				return -1;
+			sqlite3_bind_int64(st, 1, before);
+			sqlite3_bind_int64(st, 2, chunk);
+			if (store_exec_stmt(s, st, NULL, 0) < 0) {
+				store_rollback(s);
+				return -1;
+			}
+			long k = sqlite3_changes(s->db);
+			if (store_commit(s) < 0)
+				return -1;
+			*n += k;
+			if (k < chunk)
+				break;
+		}
+	}
+	return 0;
+}

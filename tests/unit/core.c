@@ -220,6 +220,15 @@ static void test_store(const char *dir)
 	is_int(store_config_gen(s), g1, "fetch bookkeeping does not invalidate the render cache");
 	ok(store_device_get(s, "0015654aa937", &d) == 1 && d.fetched_version == 1 && !strcmp(d.fetched_ip, "127.0.0.1"),
 	   "device keeps its last fetch");
+
+	/* Retention: rows older than the cut-off go, newer ones and the
+	 * device's last-fetch columns stay. */
+	long n = -1;
+	ok(store_prune(s, sp_now() + 10, 1, &n) == 0 && n >= 1, "prune removes fetch rows older than the cut-off (%ld)", n);
+	ok(store_prune(s, sp_now() + 10, 1, &n) == 0 && n == 0, "nothing left to prune");
+	ok(store_device_get(s, "0015654aa937", &d) == 1 && d.fetched_version == 1, "the device row keeps its last fetch");
+	ok(store_fetch_record(s, d.id, "127.0.0.1", "Yealink", "/x.cfg", 200, 1, "abc") == 0, "a fresh fetch");
+	ok(store_prune(s, sp_now() - 3600, 1000, &n) == 0 && n == 0, "rows newer than the cut-off are kept");
 	store_close(s);
 }
 
