@@ -395,6 +395,15 @@ void auth_limits_init(long threshold, long window, long lockout)
 	pthread_mutex_unlock(&fail_mu);
 }
 
+void auth_limits_set(long threshold, long window, long lockout)
+{
+	pthread_mutex_lock(&fail_mu);
+	fail_threshold = threshold > 0 ? threshold : 1;
+	fail_window = window > 0 ? window : 1;
+	fail_lockout = lockout > 0 ? lockout : 0;
+	pthread_mutex_unlock(&fail_mu);
+}
+
 void auth_limits_release(void)
 {
 	pthread_mutex_lock(&fail_mu);

@@ -78,6 +78,8 @@ void auth_limits_init(long threshold, long window, long lockout);
 bool auth_fail_note(const struct sockaddr *addr);
 void auth_success_note(const struct sockaddr *addr);
 bool auth_locked(const struct sockaddr *addr);
+/* New thresholds (SIGHUP) keeping the counts and lockouts in force. */
+void auth_limits_set(long threshold, long window, long lockout);
 void auth_limits_release(void);
 
 /* Value of one parameter of a Digest Authorization header (quoted or

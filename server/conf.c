@@ -160,3 +160,16 @@ void conf_dump(const struct conf *c, FILE *f)
 		}
 	}
 }
+
+void conf_diff(const struct conf *a, const struct conf *b, void (*fn)(const char *key, void *arg), void *arg)
+{
+	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		const struct conf_key *k = &conf_keys[i];
+		const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+		bool same = k->type == C_STR ? strcmp(fa, fb) == 0
+			  : k->type == C_BOOL ? *(const bool *)fa == *(const bool *)fb
+			  : *(const long *)fa == *(const long *)fb;
+		if (!same)
+			fn(k->key, arg);
+	}
+}

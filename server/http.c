@@ -103,7 +103,8 @@ struct http_server {
 	pthread_t gen_thr;
 	struct store *gen_store;
 	atomic_bool stopping;
-	FILE *access;
+	FILE *access;                   /* under access_mu */
+	atomic_bool access_on;          /* lets the off case skip the lock */
 	pthread_mutex_t access_mu;
 	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 };
@@ -319,7 +320,7 @@ static void access_log(struct http_server *h, const char *ip, const char *method
 	char t[32], p[PATH_MAX_LEN + 1], u[128];
 	struct tm tm;
 	time_t now = time(NULL);
-	if (!h->access)
+	if (!atomic_load(&h->access_on))
 		return;
 	gmtime_r(&now, &tm);
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -331,8 +332,12 @@ static void access_log(struct http_server *h, const char *ip, const char *method
 	for (i = 0; ua && ua[i] && i < sizeof(u) - 1; i++)
 		u[i] = (ua[i] < 0x20 || ua[i] == '"' || ua[i] == 0x7f) ? '?' : ua[i];
 	u[i] = '\0';
-	fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, method, p, status, bytes, u,
-		note ? " " : "", note ? note : "");
+	/* The lock keeps a SIGHUP reopen from closing the FILE under us. */
+	pthread_mutex_lock(&h->access_mu);
+	if (h->access)
+		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, method, p, status, bytes, u,
+			note ? " " : "", note ? note : "");
+	pthread_mutex_unlock(&h->access_mu);
 }
 
 /* ---- device routes ---- */
@@ -944,29 +949,27 @@ unsigned http_server_port(const struct http_server *h, bool tls)
 	return i->port;
 }
 
-static void open_access_log(struct http_server *h)
+/* Caller holds access_mu (or no worker runs yet). */
+static void open_access_log(struct http_server *h, const char *p)
 {
-	const char *p = h->conf->access_log;
+	h->access = NULL;
 	if (!p[0])
-		return;
-	if (!strcmp(p, "-")) {
+		;
+	else if (!strcmp(p, "-"))
 		h->access = stderr;
-		return;
-	}
-	h->access = fopen(p, "a");
-	if (!h->access)
+	else if (!(h->access = fopen(p, "a")))
 		log_warn("cannot open access log '%s'", p);
 	else
 		setvbuf(h->access, NULL, _IOLBF, 0);
+	atomic_store(&h->access_on, h->access != NULL);
 }
 
-void http_server_reopen_log(struct http_server *h)
+void http_server_reopen_log(struct http_server *h, const char *path)
 {
 	pthread_mutex_lock(&h->access_mu);
 	if (h->access && h->access != stderr)
 		fclose(h->access);
-	h->access = NULL;
-	open_access_log(h);
+	open_access_log(h, path);
 	pthread_mutex_unlock(&h->access_mu);
 }
 
@@ -985,7 +988,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	auth_limits_init(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
 	if (RAND_bytes(h->digest_rnd, sizeof(h->digest_rnd)) != 1)
 		fatalx("random number generator failed (digest nonce seed)");
-	open_access_log(h);
+	open_access_log(h, conf->access_log);
 
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);

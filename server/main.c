@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "hep.h"
 #include "http.h"
 #include "validate.h"
@@ -28,6 +29,78 @@ static void key_file_of(const struct conf *c, char *out, size_t n)
 		sp_strlcpy(out, c->key_file, n);
 	else
 		snprintf(out, n, "%s.key", c->database);
+}
+
+/* Defaults, then FILE, then the -o overrides (which always win), then the
+ * installed-layouts fallback.  Returns the log level, or -1 with err. */
+static int load_conf(struct conf *c, const char *file, char **overrides, int n, int verbose, char *err,
+		     size_t errlen)
+{
+	char why[SP_ERR_MAX];
+	conf_init(c);
+	if (file && conf_load(c, file, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (conf_set(c, overrides[i], why, sizeof(why)) < 0)
+			return sp_err(err, errlen, "-o %s: %s", overrides[i], why);
+	int lvl = log_level_parse(c->log_level);
+	if (lvl < 0)
+		return sp_err(err, errlen, "log_level '%s' unknown (error, warn, info, debug)", c->log_level);
+	/* The relative default serves a source tree; an installed daemon
+	 * falls back to the installed layouts. */
+	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)
+		sp_strlcpy(c->templates, SP_DATADIR "/templates", sizeof(c->templates));
+	return lvl + verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl + verbose;
+}
+
+static bool log_to_syslog;              /* daemonized: logs go to syslog */
+
+/* Keys SIGHUP applies in place: none of them is read by request threads. */
+static const char *const live_keys[] = {
+	"templates", "access_log", "log_level", "fail_threshold", "fail_window", "lockout_seconds",
+};
+
+static void note_restart(const char *key, void *arg)
+{
+	for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+		if (!strcmp(key, live_keys[i]))
+			return;
+	log_warnx("reload: '%s' changed; restart sipprovd to apply it", key);
+	(*(int *)arg)++;
+}
+
+/* SIGHUP: re-read the configuration, apply what can change live, reload
+ * layouts and reopen the access log.  Any error keeps everything running
+ * as it was. */
+static void reload(struct conf *conf, const char *file, char **overrides, int n, int verbose,
+		   struct http_server *http)
+{
+	struct conf fresh;
+	char err[SP_ERR_MAX];
+	int restart = 0;
+	int lvl = load_conf(&fresh, file, overrides, n, verbose, err, sizeof(err));
+	if (lvl < 0) {
+		log_warnx("reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	struct layouts *layouts = layouts_load(fresh.templates, err, sizeof(err));
+	if (!layouts) {
+		log_warnx("reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	conf_diff(conf, &fresh, note_restart, &restart);
+	log_init(lvl, log_to_syslog);
+	sp_strlcpy(conf->templates, fresh.templates, sizeof(conf->templates));
+	sp_strlcpy(conf->access_log, fresh.access_log, sizeof(conf->access_log));
+	sp_strlcpy(conf->log_level, fresh.log_level, sizeof(conf->log_level));
+	conf->fail_threshold = fresh.fail_threshold;
+	conf->fail_window = fresh.fail_window;
+	conf->lockout_seconds = fresh.lockout_seconds;
+	auth_limits_set(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
+	layouts_free(http_server_set_layouts(http, layouts));
+	http_server_reopen_log(http, conf->access_log);
+	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
+		 restart ? " (some changes need a restart)" : "");
 }
 
 int main(int argc, char **argv)
@@ -59,25 +132,11 @@ int main(int argc, char **argv)
 		usage();
 
 	log_init(LOG_LVL_INFO, false);
-	conf_init(&conf);
 	if (!file && access("/etc/sipprov/sipprovd.conf", R_OK) == 0)
 		file = "/etc/sipprov/sipprovd.conf";
-	if (file && conf_load(&conf, file, err, sizeof(err)) < 0)
-		fatalx("%s", err);
-	for (int i = 0; i < noverrides; i++)
-		if (conf_set(&conf, overrides[i], err, sizeof(err)) < 0)
-			fatalx("-o %s: %s", overrides[i], err);
-	int lvl = log_level_parse(conf.log_level);
+	int lvl = load_conf(&conf, file, overrides, noverrides, verbose, err, sizeof(err));
 	if (lvl < 0)
-		fatalx("log_level '%s' unknown (error, warn, info, debug)", conf.log_level);
-	lvl += verbose;
-	if (lvl > LOG_LVL_DEBUG)
-		lvl = LOG_LVL_DEBUG;
-
-	/* The relative default serves a source tree; an installed daemon
-	 * falls back to the installed layouts. */
-	if (!strcmp(conf.templates, "templates") && access("templates", F_OK) < 0)
-		sp_strlcpy(conf.templates, SP_DATADIR "/templates", sizeof(conf.templates));
+		fatalx("%s", err);
 	struct layouts *layouts = layouts_load(conf.templates, err, sizeof(err));
 	if (!layouts)
 		fatalx("%s", err);
@@ -100,6 +159,7 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		if (daemon(1, 0) < 0)
 			fatal("daemon");
+		log_to_syslog = true;
 		log_init(lvl, true);
 	} else {
 		log_init(lvl, false);
@@ -130,14 +190,7 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			struct layouts *fresh = layouts_load(conf.templates, err, sizeof(err));
-			if (!fresh) {
-				log_warnx("reload refused, keeping the running layouts: %s", err);
-				continue;
-			}
-			layouts_free(http_server_set_layouts(http, fresh));
-			http_server_reopen_log(http);
-			log_info("reloaded %zu layouts", layouts_count(fresh));
+			reload(&conf, file, overrides, noverrides, verbose, http);
 			continue;
 		}
 		log_info("signal %d: draining and exiting", sig);

@@ -112,6 +112,8 @@ int conf_load(struct conf *c, const char *file, char *err, size_t errlen);
 int conf_set(struct conf *c, const char *kv, char *err, size_t errlen);
 /* Print every key and value (the -n flag with -v). */
 void conf_dump(const struct conf *c, FILE *f);
+/* Call fn with the name of every key whose value differs (SIGHUP). */
+void conf_diff(const struct conf *a, const struct conf *b, void (*fn)(const char *key, void *arg), void *arg);
 
 /* ---- secret.c: OpenSSL: AES-256-GCM at rest, digests, random tokens ---- */
 

@@ -102,8 +102,33 @@ grep -q '"GET /0015654aa937.cfg" 200' "$T/access.log"; ok $? "one access-log lin
 
 # SIGHUP reloads layouts; a broken layout is refused and the old set kept.
 kill -HUP "$SIPPROVD_PID"; sleep 0.3
-grep -q 'reloaded 8 layouts' "$SIPPROVD_LOG"; ok $? "SIGHUP reloads the layouts"
+grep -q 'reloaded configuration and 8 layouts' "$SIPPROVD_LOG"; ok $? "SIGHUP reloads the configuration and layouts"
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "SIGTERM drains and exits 0"
 grep -q 'sipprovd stopped' "$SIPPROVD_LOG"; ok $? "clean shutdown logged"
+
+# SIGHUP re-reads the config file: live keys apply, others say 'restart'.
+cat > "$T/d.conf" <<CONF
+database = $DB
+templates = $ROOT/templates
+http_listen = 127.0.0.1:0
+hep_listen =
+access_log = $T/a1.log
+insecure_loopback = yes
+CONF
+"$SIPPROVD" -d -f "$T/d.conf" > "$T/d.log" 2>&1 &
+pid=$!; track_pid $pid
+for _ in $(seq 1 100); do p=$(sed -n 's/^http listening on .* port \([0-9]*\)$/\1/p' "$T/d.log"); [ -n "$p" ] && break; sleep 0.05; done
+curl -s -o /dev/null "http://127.0.0.1:$p/0015654aa937.cfg"
+sed -i -e "s|a1.log|a2.log|" -e "s|^http_listen = .*|http_listen = 127.0.0.1:1|" "$T/d.conf"
+kill -HUP $pid; sleep 0.3
+curl -s -o /dev/null "http://127.0.0.1:$p/0015654aa937.cfg"
+grep -q '"GET /0015654aa937.cfg" 200' "$T/a1.log"; ok $? "access log before the reload in the first file"
+grep -q '"GET /0015654aa937.cfg" 200' "$T/a2.log"; ok $? "after SIGHUP the access log follows the new access_log"
+grep -q "reload: 'http_listen' changed; restart sipprovd to apply it" "$T/d.log"; ok $? "a key that needs a restart is named"
+echo 'threads = many' >> "$T/d.conf"
+kill -HUP $pid; sleep 0.3
+grep -q "reload refused, keeping the running configuration: .*d.conf:7: 'threads'" "$T/d.log"; ok $? "a broken config file is refused with file:line and the old one kept"
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/0015654aa937.cfg")" 200 "still serving after a refused reload"
+kill -TERM $pid; wait $pid; ok $? "and exits 0 on SIGTERM"
 done_testing
