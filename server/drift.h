@@ -75,6 +75,9 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
  * transaction undoes only that observation.  end(s, ok): release or undo. */
 int store_drift_sp_begin(struct store *s);
 int store_drift_sp_end(struct store *s, int ok);
+/* Size this connection for bulk intake: a larger page cache and a rarer
+ * WAL auto-checkpoint (hep_server's own connection).  0 / -1. */
+int store_drift_intake_tune(struct store *s);
 /* True when no transaction is open on this connection. */
 int store_drift_autocommit(struct store *s);
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at);

@@ -435,6 +435,8 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
 		sp_err(err, errlen, "hep: %s", why);
 		goto fail;
 	}
+	if (store_drift_intake_tune(h->store) < 0)
+		log_warnx("hep: cannot size the intake connection: %s", store_errmsg(h->store));
 	h->corr = hep_corr_new(CORR_MAX, hep_corr_default_timeout(), server_emit, h);
 	atomic_init(&h->stop, false);
 	if (pthread_create(&h->thread, NULL, server_main, h) != 0) {
