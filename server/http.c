@@ -811,6 +811,7 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *uri)
 	return strlen(uri);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];

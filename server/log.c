@@ -31,6 +31,7 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void vlog(int lvl, const char *prefix, int errnum, const char *fmt, va_list ap)
 {
 	char msg[2048];
