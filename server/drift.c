@@ -36,48 +36,311 @@ static int cand_add(int64_t account_id, int64_t device_id, void *arg)
 	return cs->n >= MAX_CANDIDATES;
 }
 
+/*
+ * What an observation is compared with: the few values of a device's
+ * effective config that the rules read, packed in one allocation (the
+ * strings follow the struct).  Built from effective_load_device, so it
+ * means exactly what the effective config means.
+ */
+struct expect_acct {
+	int64_t id;
+	long line;
+	const char *username, *auth_username;
+};
+struct expect {
+	int64_t device_id;
+	long version;                       /* the version it should run */
+	const char *mac, *label, *registrar, *transport, *port;
+	size_t naccounts;
+	struct expect_acct *acct;
+	char data[];
+};
+
+/* Per template profile (tenant, the device's template field, pinned
+ * version): the same for every device without overrides, so a device seen
+ * for the first time need not re-read tenant, version and JSON. */
+struct profile {
+	int64_t tenant_id;
+	char template_name[SP_SLUG_MAX];
+	long pinned, version;
+	char label[SP_SLUG_MAX * 2 + 16];
+	char registrar[SP_FIELD_MAX], transport[SP_FIELD_MAX], port[SP_FIELD_MAX];
+};
+
+#define PROFILES 64
+#define CACHE_DEFAULT 65536
+
+/*
+ * Every cached value comes from config that bumps config_gen (schema 002)
+ * when it changes; the whole cache is dropped when the generation read in
+ * the observation's own transaction differs.  fetched_at/fetched_version
+ * do not bump it, so they are never cached: read per observation.
+ */
+struct drift_cache {
+	long gen;
+	size_t nslots;
+	struct expect **slot;               /* by device id modulo nslots */
+	struct profile prof[PROFILES];
+	size_t nprof, next_prof;
+	long hits, misses;
+};
+
+struct drift_cache *drift_cache_new(size_t devices)
+{
+	struct drift_cache *c = xcalloc(1, sizeof(*c));
+	c->gen = -1;
+	c->nslots = devices ? devices : CACHE_DEFAULT;
+	c->slot = xcalloc(c->nslots, sizeof(*c->slot));
+	return c;
+}
+
+static void cache_clear(struct drift_cache *c)
+{
+	for (size_t i = 0; i < c->nslots; i++) {
+		free(c->slot[i]);
+		c->slot[i] = NULL;
+	}
+	c->nprof = c->next_prof = 0;
+}
+
+void drift_cache_free(struct drift_cache *c)
+{
+	if (!c)
+		return;
+	cache_clear(c);
+	free(c->slot);
+	free(c);
+}
+
+void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses)
+{
+	*hits = c->hits;
+	*misses = c->misses;
+}
+
+/* Drop everything if the config changed since the entries were built. */
+static int cache_validate(struct store *s, struct drift_cache *c, char *err, size_t errlen)
+{
+	long gen = store_config_gen(s);
+	if (gen < 0)
+		return sp_err(err, errlen, "cannot read config generation: %s", store_errmsg(s));
+	if (gen != c->gen) {
+		cache_clear(c);
+		c->gen = gen;
+	}
+	return 0;
+}
+
 static const char *expected_registrar(const struct effective *e)
 {
 	const char *r = effective_get(e, "registrar");
 	return *r ? r : effective_get(e, "server");
 }
 
-/* Load the effective config of device_id into e (1), or 0/-1. */
-static int load(struct store *s, int64_t device_id, struct effective *e, char *err, size_t errlen)
+static const char *expected_port(const struct effective *e)
 {
-	struct device d;
-	int rc = store_device_get_id(s, device_id, &d);
-	if (rc == 1)
-		rc = effective_load_device(s, NULL, &d, e, err, errlen);
-	else if (rc < 0)
-		sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id, store_errmsg(s));
-	return rc;
+	/* Through an outbound proxy the destination port is the proxy's. */
+	return *effective_get(e, "outbound_proxy") ? "" : effective_get(e, "port");
+}
+
+/* Pack one expect; strings are copied. */
+static struct expect *expect_new(int64_t device_id, const char *mac, long version, const char *label,
+				 const char *registrar, const char *transport, const char *port,
+				 const struct account *a, size_t na)
+{
+	const char *str[5] = { mac, label, registrar, transport, port };
+	size_t len = na * sizeof(struct expect_acct);
+	for (size_t i = 0; i < 5; i++)
+		len += strlen(str[i]) + 1;
+	for (size_t i = 0; i < na; i++)
+		len += strlen(a[i].username) + strlen(a[i].auth_username) + 2;
+	struct expect *x = xmalloc(sizeof(*x) + len);
+	/* The account array first: data[] is aligned for it (struct expect
+	 * ends on an 8-byte boundary). */
+	x->acct = (struct expect_acct *)(void *)x->data;
+	char *p = x->data + na * sizeof(struct expect_acct);
+	const char **dst[5] = { &x->mac, &x->label, &x->registrar, &x->transport, &x->port };
+	for (size_t i = 0; i < 5; i++) {
+		size_t l = strlen(str[i]) + 1;
+		memcpy(p, str[i], l);
+		*dst[i] = p;
+		p += l;
+	}
+	for (size_t i = 0; i < na; i++) {
+		size_t lu = strlen(a[i].username) + 1, la = strlen(a[i].auth_username) + 1;
+		x->acct[i] = (struct expect_acct){ a[i].id, a[i].line, p, p + lu };
+		memcpy(p, a[i].username, lu);
+		memcpy(p + lu, a[i].auth_username, la);
+		p += lu + la;
+	}
+	x->device_id = device_id;
+	x->version = version;
+	x->naccounts = na;
+	return x;
+}
+
+static bool no_overrides(const struct device *d)
+{
+	return !strcmp(d->overrides, "{}") || !d->overrides[0];
+}
+
+static struct profile *profile_find(struct drift_cache *c, const struct device *d)
+{
+	for (size_t i = 0; c && i < c->nprof; i++)
+		if (c->prof[i].tenant_id == d->tenant_id && c->prof[i].pinned == d->pinned_version &&
+		    !strcmp(c->prof[i].template_name, d->template_name))
+			return &c->prof[i];
+	return NULL;
+}
+
+static void profile_add(struct drift_cache *c, const struct device *d, const struct effective *e)
+{
+	struct profile *p;
+	if (c->nprof < PROFILES) {
+		p = &c->prof[c->nprof++];
+	} else {
+		p = &c->prof[c->next_prof];
+		c->next_prof = (c->next_prof + 1) % PROFILES;
+	}
+	p->tenant_id = d->tenant_id;
+	sp_strlcpy(p->template_name, d->template_name, sizeof(p->template_name));
+	p->pinned = d->pinned_version;
+	p->version = e->version;
+	sp_strlcpy(p->label, e->version_label, sizeof(p->label));
+	sp_strlcpy(p->registrar, expected_registrar(e), sizeof(p->registrar));
+	sp_strlcpy(p->transport, effective_get(e, "transport"), sizeof(p->transport));
+	sp_strlcpy(p->port, expected_port(e), sizeof(p->port));
+}
+
+/* A value longer than a profile field would be cut: never cache that. */
+static bool profile_fits(const struct effective *e)
+{
+	return strlen(expected_registrar(e)) < SP_FIELD_MAX && strlen(effective_get(e, "transport")) < SP_FIELD_MAX &&
+	       strlen(expected_port(e)) < SP_FIELD_MAX && strlen(e->version_label) < SP_SLUG_MAX * 2 + 16;
+}
+
+/* Build the expect of a device row (the caller read it in this
+ * transaction).  1 (*out owned by the caller), or -1. */
+static int expect_build(struct store *s, struct drift_cache *c, const struct device *d, struct expect **out,
+			char *err, size_t errlen)
+{
+	struct profile *p = no_overrides(d) ? profile_find(c, d) : NULL;
+	if (p) {
+		struct account a[SP_MAX_LINES];
+		size_t na = 0;
+		if (store_account_list(s, d->id, a, SP_MAX_LINES, &na) < 0)
+			return sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));
+		*out = expect_new(d->id, d->mac, p->version, p->label, p->registrar, p->transport, p->port, a, na);
+		return 1;
+	}
+	/* On the stack (about 40 KiB): allocating it per observation made the
+	 * heap grow and trim on every call, and page faults dominated. */
+	struct effective e;
+	if (effective_load_device(s, NULL, d, &e, err, errlen) < 0)
+		return -1;
+	if (c && no_overrides(d) && profile_fits(&e))
+		profile_add(c, d, &e);
+	*out = expect_new(d->id, d->mac, e.version, e.version_label, expected_registrar(&e),
+			  effective_get(&e, "transport"), expected_port(&e), e.accounts, e.naccounts);
+	effective_release(&e);
+	return 1;
+}
+
+/*
+ * The expect of device_id (d: its row if already read, else NULL), and
+ * its fetch state read now.  1 found (*x: cached, or owned by the caller
+ * when *own), 0 no such device, -1 error.
+ */
+static int expect_get(struct store *s, struct drift_cache *c, int64_t device_id, const struct device *d,
+		      struct expect **x, bool *own, int64_t *fetched_at, long *fetched_version, char *err,
+		      size_t errlen)
+{
+	struct expect **slot = c ? &c->slot[(uint64_t)device_id % c->nslots] : NULL;
+	struct device dev;
+	int rc;
+
+	*own = false;
+	if (slot && *slot && (*slot)->device_id == device_id) {
+		c->hits++;
+		*x = *slot;
+		if (d) {
+			*fetched_at = d->fetched_at;
+			*fetched_version = d->fetched_version;
+			return 1;
+		}
+		rc = store_device_fetched(s, device_id, fetched_at, fetched_version);
+		if (rc < 0)
+			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
+				      store_errmsg(s));
+		return rc;
+	}
+	if (!d) {
+		rc = store_device_get_id(s, device_id, &dev);
+		if (rc < 0)
+			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
+				      store_errmsg(s));
+		if (rc == 0)
+			return 0;
+		d = &dev;
+	}
+	if (c)
+		c->misses++;
+	if (expect_build(s, c, d, x, err, errlen) < 0)
+		return -1;
+	*fetched_at = d->fetched_at;
+	*fetched_version = d->fetched_version;
+	if (slot) {
+		free(*slot);
+		*slot = *x;
+	} else {
+		*own = true;
+	}
+	return 1;
+}
+
+/* The observation's device: its expect and fetch state. */
+struct target {
+	struct expect *x;
+	bool own;
+	int64_t fetched_at;
+	long fetched_version;
+	int64_t account_id;
+};
+
+static void target_release(struct target *t)
+{
+	if (t->own)
+		free(t->x);
+	t->x = NULL;
+	t->own = false;
 }
 
 /* Among candidates, the first whose registrar matches the observation;
- * else the first.  Leaves e loaded (returns 1), or 0 none, -1 error. */
-static int pick(struct store *s, const struct cands *cs, const struct observation *o, struct effective *e,
-		int64_t *account_id, char *err, size_t errlen)
+ * else the first.  1 (t set), 0 none, -1 error. */
+static int pick(struct store *s, struct drift_cache *c, const struct cands *cs, const struct observation *o,
+		struct target *t, char *err, size_t errlen)
 {
 	int first = -1;
 	for (size_t i = 0; i < cs->n; i++) {
-		int rc = load(s, cs->c[i].device_id, e, err, errlen);
+		int rc = expect_get(s, c, cs->c[i].device_id, NULL, &t->x, &t->own, &t->fetched_at,
+				    &t->fetched_version, err, errlen);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
 			continue;
-		if (cs->n == 1 || strcasecmp(expected_registrar(e), o->registrar) == 0) {
-			*account_id = cs->c[i].account_id;
+		if (cs->n == 1 || strcasecmp(t->x->registrar, o->registrar) == 0) {
+			t->account_id = cs->c[i].account_id;
 			return 1;
 		}
 		if (first < 0)
 			first = (int)i;
-		effective_release(e);
+		target_release(t);
 	}
 	if (first < 0)
 		return 0;
-	*account_id = cs->c[first].account_id;
-	return load(s, cs->c[first].device_id, e, err, errlen);
+	t->account_id = cs->c[first].account_id;
+	return expect_get(s, c, cs->c[first].device_id, NULL, &t->x, &t->own, &t->fetched_at, &t->fetched_version,
+			  err, errlen);
 }
 
 /* MAC from a +sip.instance "urn:uuid:...-001565aabbcc": the last 12 hex. */
@@ -123,9 +386,9 @@ static int ua_mac(const char *agent, char mac[SP_MAC_LEN + 1])
 	return -1;
 }
 
-/* Find the device and account an observation belongs to.  1 found (e
- * loaded, *acct set), 0 unknown, -1 error. */
-static int match(struct store *s, const struct observation *o, struct effective *e, int64_t *account_id,
+/* Find the device and account an observation belongs to.  1 found (t
+ * set), 0 unknown, -1 error. */
+static int match(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
 		 char *err, size_t errlen)
 {
 	struct cands cs = { .n = 0 };
@@ -134,14 +397,14 @@ static int match(struct store *s, const struct observation *o, struct effective 
 	if (o->username[0]) {
 		if (store_account_find(s, o->username, 0, cand_add, &cs) < 0)
 			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
-		if ((rc = pick(s, &cs, o, e, account_id, err, errlen)) != 0)
+		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
 			return rc;
 	}
 	if (o->auth_username[0]) {
 		cs.n = 0;
 		if (store_account_find(s, o->auth_username, 1, cand_add, &cs) < 0)
 			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
-		if ((rc = pick(s, &cs, o, e, account_id, err, errlen)) != 0)
+		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
 			return rc;
 	}
 	char mac[SP_MAC_LEN + 1] = "";
@@ -153,19 +416,25 @@ static int match(struct store *s, const struct observation *o, struct effective 
 		mac[0] = '\0';
 	if (!mac[0])
 		return 0;
-	rc = effective_load(s, NULL, mac, e, err, errlen);
+	struct device d;
+	rc = store_device_get(s, mac, &d);
+	if (rc < 0)
+		return sp_err(err, errlen, "cannot read device %s: %s", mac, store_errmsg(s));
+	if (rc == 0)
+		return 0;
+	rc = expect_get(s, c, d.id, &d, &t->x, &t->own, &t->fetched_at, &t->fetched_version, err, errlen);
 	if (rc <= 0)
 		return rc;
-	if (e->naccounts == 0) {
-		effective_release(e);
+	if (t->x->naccounts == 0) {
+		target_release(t);
 		return 0;
 	}
 	/* The line whose username or auth username matches; else line 1. */
-	*account_id = e->accounts[0].id;
-	for (size_t i = 0; i < e->naccounts; i++)
-		if (!strcmp(e->accounts[i].username, o->username) ||
-		    (o->auth_username[0] && !strcmp(e->accounts[i].auth_username, o->auth_username))) {
-			*account_id = e->accounts[i].id;
+	t->account_id = t->x->acct[0].id;
+	for (size_t i = 0; i < t->x->naccounts; i++)
+		if (!strcmp(t->x->acct[i].username, o->username) ||
+		    (o->auth_username[0] && !strcmp(t->x->acct[i].auth_username, o->auth_username))) {
+			t->account_id = t->x->acct[i].id;
 			break;
 		}
 	return 1;
@@ -201,66 +470,103 @@ static void check_str(struct check *c, const char *kind, const char *expected, c
 	c->differs = c->applies && (nocase ? strcasecmp(expected, observed) : strcmp(expected, observed)) != 0;
 }
 
-static int evaluate(struct store *s, const struct observation *o, const struct effective *e,
-		    const struct account *a, char *err, size_t errlen)
+#define OPEN_MAX 16
+
+/* Open, bump or resolve the events of one check.  open[] are the open
+ * events of (device, account) read once for the observation; NULL when
+ * there were too many to list, then the per-kind statements are used. */
+static int apply(struct store *s, const struct observation *o, const struct target *t, const struct expect_acct *a,
+		 const struct check *c, const struct drift_event *open, size_t nopen, char *err, size_t errlen)
+{
+	const struct expect *x = t->x;
+	const struct drift_event *first = NULL;
+	struct drift_event ev;
+	int is_new = 0, rc = 0;
+
+	if (!open) {
+		if (c->differs) {
+			if (store_drift_open(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at, &is_new) < 0)
+				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
+		} else {
+			rc = store_drift_resolve(s, x->device_id, a->id, c->kind, NULL, o->at, &ev);
+			if (rc < 0)
+				return sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
+			first = rc == 1 ? &ev : NULL;
+		}
+	} else {
+		/* What store_drift_open / store_drift_resolve do, on the rows
+		 * already read: bump every open row of the kind (insert when
+		 * none), or resolve them all. */
+		for (size_t i = 0; i < nopen; i++) {
+			if (strcmp(open[i].kind, c->kind))
+				continue;
+			if (c->differs ? store_drift_bump(s, open[i].id, c->expected, c->observed, o->at) < 0
+				       : store_drift_resolve_id(s, open[i].id, o->at) < 0)
+				return sp_err(err, errlen, "drift %s: %s", c->differs ? "event" : "resolve",
+					      store_errmsg(s));
+			if (!first)
+				first = &open[i];
+		}
+		if (c->differs && !first) {
+			if (store_drift_insert(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at) < 0)
+				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
+			is_new = 1;
+		}
+	}
+	if (c->differs && is_new) {
+		metrics_inc(kind_series(c->kind, false));
+		log_info("drift: device %s line %ld %s expected %s observed %s (%s)", x->mac, a->line, c->kind,
+			 c->expected, c->observed, x->label);
+	} else if (!c->differs && first) {
+		metrics_inc(kind_series(c->kind, true));
+		log_info("drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)", x->mac, a->line,
+			 c->kind, c->observed, first->observed, first->count, x->label);
+	}
+	return 0;
+}
+
+static int evaluate(struct store *s, const struct observation *o, const struct target *t,
+		    const struct expect_acct *a, char *err, size_t errlen)
 {
 	struct check ck[7];
 	size_t n = 0;
 	char port[24] = "";
-	const struct device *d = &e->device;
+	const struct expect *x = t->x;
 
-	check_str(&ck[n++], "registrar", expected_registrar(e), o->registrar, true);
-	check_str(&ck[n++], "transport", effective_get(e, "transport"), o->transport, true);
+	check_str(&ck[n++], "registrar", x->registrar, o->registrar, true);
+	check_str(&ck[n++], "transport", x->transport, o->transport, true);
 	if (o->port > 0)
 		snprintf(port, sizeof(port), "%ld", o->port);
-	/* Through an outbound proxy the destination port is the proxy's. */
-	check_str(&ck[n++], "port", *effective_get(e, "outbound_proxy") ? "" : effective_get(e, "port"), port, false);
+	check_str(&ck[n++], "port", x->port, port, false);
 	check_str(&ck[n++], "username", a->username, o->username, false);
 	check_str(&ck[n++], "auth_username", a->auth_username, o->auth_username, false);
 	struct check *st = &ck[n++];
 	memset(st, 0, sizeof(*st));
 	st->kind = "stale";
-	if (d->fetched_at && e->version > 0) {
+	if (t->fetched_at && x->version > 0) {
 		/* Against the version it should run (pinned or current). */
-		snprintf(st->expected, sizeof(st->expected), "v%ld", e->version);
-		snprintf(st->observed, sizeof(st->observed), "v%ld", d->fetched_version);
+		snprintf(st->expected, sizeof(st->expected), "v%ld", x->version);
+		snprintf(st->observed, sizeof(st->observed), "v%ld", t->fetched_version);
 		st->applies = true;
-		st->differs = d->fetched_version != e->version;
+		st->differs = t->fetched_version != x->version;
 	}
 	struct check *nf = &ck[n++];
 	memset(nf, 0, sizeof(*nf));
 	nf->kind = "never_fetched";
 	sp_strlcpy(nf->expected, "fetched", sizeof(nf->expected));
-	sp_strlcpy(nf->observed, d->fetched_at ? "fetched" : "never", sizeof(nf->observed));
+	sp_strlcpy(nf->observed, t->fetched_at ? "fetched" : "never", sizeof(nf->observed));
 	nf->applies = true;
-	nf->differs = d->fetched_at == 0;
+	nf->differs = t->fetched_at == 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct check *c = &ck[i];
-		if (!c->applies)
-			continue;
-		if (c->differs) {
-			int is_new = 0;
-			if (store_drift_open(s, d->id, a->id, c->kind, c->expected, c->observed, o->at, &is_new) < 0)
-				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
-			if (is_new) {
-				metrics_inc(kind_series(c->kind, false));
-				log_info("drift: device %s line %ld %s expected %s observed %s (%s)", d->mac, a->line,
-					 c->kind, c->expected, c->observed, e->version_label);
-			}
-		} else {
-			struct drift_event ev;
-			int rc = store_drift_resolve(s, d->id, a->id, c->kind, NULL, o->at, &ev);
-			if (rc < 0)
-				return sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
-			if (rc == 1) {
-				metrics_inc(kind_series(c->kind, true));
-				log_info("drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)",
-					 d->mac, a->line, c->kind, c->observed, ev.observed, ev.count,
-					 e->version_label);
-			}
-		}
-	}
+	/* One read of the open events instead of one statement per rule. */
+	struct drift_event open[OPEN_MAX];
+	size_t nopen = 0;
+	int lrc = store_drift_open_list(s, x->device_id, a->id, open, OPEN_MAX, &nopen);
+	if (lrc < 0)
+		return sp_err(err, errlen, "drift events: %s", store_errmsg(s));
+	for (size_t i = 0; i < n; i++)
+		if (ck[i].applies && apply(s, o, t, a, &ck[i], lrc == 0 ? open : NULL, nopen, err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -270,12 +576,15 @@ static void unknown_label(const struct observation *o, char *out, size_t n)
 	snprintf(out, n, "%s@%s", u, o->registrar[0] ? o->registrar : "?");
 }
 
-static int record(struct store *s, const struct observation *o, struct effective *e, char *err, size_t errlen)
+static int record(struct store *s, struct drift_cache *c, const struct observation *o, char *err, size_t errlen)
 {
-	int64_t account_id = 0;
+	struct target t = { .x = NULL };
 	char label[DRIFT_STR * 2 + 2];
-	int rc = match(s, o, e, &account_id, err, errlen);
+	int rc;
 
+	if (c && cache_validate(s, c, err, errlen) < 0)
+		return -1;
+	rc = match(s, c, o, &t, err, errlen);
 	if (rc < 0)
 		return -1;
 	unknown_label(o, label, sizeof(label));
@@ -291,16 +600,17 @@ static int record(struct store *s, const struct observation *o, struct effective
 		}
 		return 0;
 	}
-	const struct account *a = NULL;
-	for (size_t i = 0; i < e->naccounts; i++)
-		if (e->accounts[i].id == account_id)
-			a = &e->accounts[i];
+	const struct expect_acct *a = NULL;
+	for (size_t i = 0; i < t.x->naccounts; i++)
+		if (t.x->acct[i].id == t.account_id)
+			a = &t.x->acct[i];
 	if (!a) {
-		effective_release(e);
-		return sp_err(err, errlen, "account %lld vanished", (long long)account_id);
+		sp_err(err, errlen, "account %lld vanished", (long long)t.account_id);
+		rc = -1;
+		goto out;
 	}
 	rc = -1;
-	if (store_registration_add(s, o, e->device.id, a->id) < 0 ||
+	if (store_registration_add(s, o, t.x->device_id, a->id) < 0 ||
 	    (o->code && store_account_set_code(s, a->id, o->code, o->at) < 0)) {
 		sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
 		goto out;
@@ -310,24 +620,21 @@ static int record(struct store *s, const struct observation *o, struct effective
 		sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
 		goto out;
 	}
-	rc = evaluate(s, o, e, a, err, errlen);
+	rc = evaluate(s, o, &t, a, err, errlen);
 out:
-	effective_release(e);
+	target_release(&t);
 	return rc;
 }
 
-int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen)
+int drift_record_cached(struct store *s, struct drift_cache *c, const struct observation *o, char *err,
+			size_t errlen)
 {
-	/* On the stack (about 40 KiB): allocating it per observation made the
-	 * heap grow and trim on every call, and page faults dominated. */
-	struct effective e_;
-	struct effective *e = &e_;
 	bool own = store_drift_autocommit(s);
 	int rc;
 
 	if (own ? store_begin(s) < 0 : store_drift_sp_begin(s) < 0)
 		return sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
-	rc = record(s, o, e, err, errlen);
+	rc = record(s, c, o, err, errlen);
 	if (own) {
 		if (rc == 0 && store_commit(s) < 0)
 			rc = sp_err(err, errlen, "commit: %s", store_errmsg(s));
@@ -339,6 +646,11 @@ int drift_record(struct store *s, const struct observation *o, char *err, size_t
 	if (rc == 0)
 		metrics_inc("sipprov_observations_total");
 	return rc;
+}
+
+int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen)
+{
+	return drift_record_cached(s, NULL, o, err, errlen);
 }
 
 /* ---- webhook ---- */

@@ -9,6 +9,7 @@
 
 struct store;
 struct buf;
+struct drift_cache;
 
 #define DRIFT_STR 256
 
@@ -35,6 +36,19 @@ struct observation {
  * resolutions.  The caller may wrap several calls in store_begin/commit
  * (batching); otherwise each call is its own transaction.  0 or -1 + err. */
 int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen);
+/* A bounded cache of what each device is expected to register with (its
+ * registrar, transport, port, template version, accounts), for one
+ * thread's intake (hep_server).  devices: slots, one device each (0 = a
+ * default of 65536).  Every observation reads the config generation
+ * (schema 002) and drops the cache when it moved; fetch state is never
+ * cached.  drift_cache_free accepts NULL. */
+struct drift_cache *drift_cache_new(size_t devices);
+void drift_cache_free(struct drift_cache *c);
+/* drift_record through cache c (NULL: no cache, as drift_record). */
+int drift_record_cached(struct store *s, struct drift_cache *c, const struct observation *o, char *err,
+			size_t errlen);
+/* Lookups answered from the cache and lookups that read the store. */
+void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses);
 /* POST /api/v1/registrations: body is one JSON object or an array of up to
  * 1000 objects with keys time, src_ip, src_port, transport, registrar, port,
  * username, auth_username, user_agent, contact, instance, expires, code.
@@ -71,6 +85,16 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
  * the first one resolved.  Returns 1 resolved, 0 none open, -1 error. */
 int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 			const char *observed, int64_t now, struct drift_event *ev);
+/* The per-observation path: the open events of (device, account) in id
+ * order into ev[max] (*n of them); 1 when more than max are open (the
+ * list is then incomplete), 0, or -1.  Then bump, insert or resolve rows
+ * by id; each 0 / -1. */
+int store_drift_open_list(struct store *s, int64_t device_id, int64_t account_id, struct drift_event *ev,
+			  size_t max, size_t *n);
+int store_drift_bump(struct store *s, int64_t id, const char *expected, const char *observed, int64_t now);
+int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
+		       const char *expected, const char *observed, int64_t now);
+int store_drift_resolve_id(struct store *s, int64_t id, int64_t now);
 /* Savepoint around one observation, so a failure inside a caller's batch
  * transaction undoes only that observation.  end(s, ok): release or undo. */
 int store_drift_sp_begin(struct store *s);
@@ -78,6 +102,8 @@ int store_drift_sp_end(struct store *s, int ok);
 /* Size this connection for bulk intake: a larger page cache and a rarer
  * WAL auto-checkpoint (hep_server's own connection).  0 / -1. */
 int store_drift_intake_tune(struct store *s);
+/* A device's fetch state: 1 found, 0 no such device, -1 error. */
+int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version);
 /* True when no transaction is open on this connection. */
 int store_drift_autocommit(struct store *s);
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at);

@@ -272,6 +272,7 @@ struct hep_server {
 	char auth_key[SP_NAME_MAX];
 	struct store *store;
 	struct hep_corr *corr;
+	struct drift_cache *cache;          /* this thread's: expected config per device */
 	bool in_tx;
 	int64_t tx_start;
 	long tx_count;
@@ -309,7 +310,7 @@ static void server_emit(const struct observation *o, void *arg)
 		h->in_tx = true;
 		h->tx_start = mono_ms();
 	}
-	if (drift_record(h->store, o, err, sizeof(err)) < 0) {
+	if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
 		metrics_inc("sipprov_observations_failed_total");
 		if (h->errors++ < 20)
 			log_warnx("hep: observation of '%s@%s' not recorded: %s", o->username, o->registrar, err);
@@ -437,6 +438,7 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
 	}
 	if (store_drift_intake_tune(h->store) < 0)
 		log_warnx("hep: cannot size the intake connection: %s", store_errmsg(h->store));
+	h->cache = drift_cache_new(0);
 	h->corr = hep_corr_new(CORR_MAX, hep_corr_default_timeout(), server_emit, h);
 	atomic_init(&h->stop, false);
 	if (pthread_create(&h->thread, NULL, server_main, h) != 0) {
@@ -449,6 +451,7 @@ fail:
 	if (h->fd >= 0)
 		close(h->fd);
 	hep_corr_free(h->corr);
+	drift_cache_free(h->cache);
 	store_close(h->store);
 	free(h);
 	return NULL;
@@ -462,6 +465,7 @@ void hep_server_stop(struct hep_server *h)
 	pthread_join(h->thread, NULL);
 	close(h->fd);
 	hep_corr_free(h->corr);
+	drift_cache_free(h->cache);
 	store_close(h->store);
 	secret_wipe(h->auth_key, sizeof(h->auth_key));
 	free(h);

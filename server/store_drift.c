@@ -81,8 +81,15 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 		*is_new = 0;
 		return 0;
 	}
-	st = store_stmt(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, observed, "
-			   "first_seen, last_seen) VALUES (?,?,?,?,?,?,?)");
+	*is_new = 1;
+	return store_drift_insert(s, device_id, account_id, kind, expected, observed, now);
+}
+
+int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
+		       const char *expected, const char *observed, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, "
+				      "observed, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
 	bind_id(st, 1, device_id);
@@ -92,7 +99,64 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 	store_bind_text(st, 5, observed);
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int64(st, 7, now);
-	*is_new = 1;
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_drift_open_list(struct store *s, int64_t device_id, int64_t account_id, struct drift_event *ev,
+			  size_t max, size_t *n)
+{
+	/* drift_open (device_id, kind, resolved) narrows to the device; the
+	 * account is checked on the few open rows. */
+	sqlite3_stmt *st = store_stmt(s, "SELECT id, kind, expected, observed, count, first_seen FROM drift_event "
+				      "WHERE device_id = ?1 AND resolved = 0 AND account_id IS ?2 ORDER BY id");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	bind_id(st, 2, account_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			rc = SQLITE_ROW;
+			break;
+		}
+		struct drift_event *e = &ev[(*n)++];
+		memset(e, 0, sizeof(*e));
+		e->id = sqlite3_column_int64(st, 0);
+		e->device_id = device_id;
+		e->account_id = account_id;
+		store_col_text(st, 1, e->kind, sizeof(e->kind));
+		store_col_text(st, 2, e->expected, sizeof(e->expected));
+		store_col_text(st, 3, e->observed, sizeof(e->observed));
+		e->count = (long)sqlite3_column_int64(st, 4);
+		e->first_seen = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_drift_bump(struct store *s, int64_t id, const char *expected, const char *observed, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?, count = count + 1, expected = ?, "
+				      "observed = ? WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	store_bind_text(st, 2, expected);
+	store_bind_text(st, 3, observed);
+	sqlite3_bind_int64(st, 4, id);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_drift_resolve_id(struct store *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET resolved = ? WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
@@ -129,15 +193,9 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		st = store_stmt(s, "UPDATE drift_event SET resolved = ? WHERE id = ?");
-		if (!st)
+	for (int i = 0; i < n; i++)
+		if (store_drift_resolve_id(s, ids[i], now) < 0)
 			return -1;
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_int64(st, 2, ids[i]);
-		if (store_exec_stmt(s, st, NULL, 0) < 0)
-			return -1;
-	}
 	return n > 0;
 }
 
@@ -308,6 +366,21 @@ int store_drift_intake_tune(struct store *s)
 	 * batches be written back once.  This connection only. */
 	return exec_pragma(s, "PRAGMA cache_size = -32768") < 0 || exec_pragma(s, "PRAGMA wal_autocheckpoint = 16384") < 0
 		       ? -1 : 0;
+}
+
+int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT fetched_at, fetched_version FROM device WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*fetched_at = sqlite3_column_int64(st, 0);
+		*fetched_version = (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_drift_autocommit(struct store *s)

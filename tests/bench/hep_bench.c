@@ -17,6 +17,7 @@
 #include "sipprov.h"
 
 static struct store *s;
+static struct drift_cache *cache;
 static long recorded, in_batch;
 
 static double clock_s(clockid_t id)
@@ -32,7 +33,7 @@ static void emit(const struct observation *o, void *arg)
 	(void)arg;
 	if (in_batch == 0)
 		store_begin(s);
-	if (drift_record(s, o, err, sizeof(err)) < 0)
+	if (drift_record_cached(s, cache, o, err, sizeof(err)) < 0)
 		fprintf(stderr, "record: %s\n", err);
 	recorded++;
 	if (++in_batch >= 512) {
@@ -139,6 +140,8 @@ int main(int argc, char **argv)
 	/* As hep_server sizes its own connection. */
 	if (store_drift_intake_tune(s) < 0)
 		fprintf(stderr, "tune: %s\n", store_errmsg(s));
+	/* As hep_server: one cache for the intake thread. */
+	cache = drift_cache_new(0);
 	struct hep_corr *c = hep_corr_new(16384, 32000, emit, NULL);
 	double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	for (long i = 0; i < npk; i++) {
@@ -162,7 +165,11 @@ int main(int argc, char **argv)
 	printf("hep intake: %ld devices, %ld REGISTER observations in %.2f s: %.0f observations/s (one core); "
 	       "%.2f s CPU: %.0f observations/CPU-s\n", ndev, recorded, dt, (double)recorded / dt, dc,
 	       (double)recorded / dc);
+	long hits = 0, misses = 0;
+	drift_cache_stats(cache, &hits, &misses);
+	printf("expected-config cache: %ld hits, %ld misses\n", hits, misses);
 	hep_corr_free(c);
+	drift_cache_free(cache);
 	free(pk);
 	free(pl);
 	store_close(s);
