@@ -3,7 +3,9 @@
  * public store API: a template moving from UDP to TLS, a phone that keeps
  * registering over UDP, then fetches and registers right; dedupe counts;
  * last codes; matching by auth username and by MAC; unknown users; the
- * webhook's validation.
+ * webhook's validation.  The scenario runs through a drift cache, as the
+ * HEP listener does; a last part proves the cache is invalidated by a
+ * template, account, device or tenant change and never hides a fetch.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "sipprov.h"
 
 static struct store *s;
+static struct drift_cache *dc;          /* the cache rec() goes through */
 static unsigned char key[SP_KEY_LEN];
 
 struct tally { int open, all; long transport_count; char kinds[256]; };
@@ -60,7 +63,7 @@ static void obs(struct observation *o, const char *user, const char *auth, const
 static int rec(const struct observation *o)
 {
 	char err[SP_ERR_MAX] = "";
-	int rc = drift_record(s, o, err, sizeof(err));
+	int rc = drift_record_cached(s, dc, o, err, sizeof(err));
 	if (rc < 0)
 		printf("# drift_record: %s\n", err);
 	return rc;
@@ -118,6 +121,7 @@ int main(void)
 	log_init(LOG_LVL_WARN, false);
 	memset(key, 7, sizeof(key));
 	s = store_open(":memory:", err, sizeof(err));
+	dc = drift_cache_new(0);
 	ok(s != NULL, "store opens (%s)", err);
 	memset(&t, 0, sizeof(t));
 	sp_strlcpy(t.slug, "acme", sizeof(t.slug));
@@ -270,6 +274,119 @@ int main(void)
 	ok(strstr(drift_code_meaning(403), "credentials") != NULL, "403 meaning mentions credentials");
 	ok(strstr(drift_code_meaning(404), "registrar") != NULL, "404 meaning mentions the registrar");
 	ok(strstr(drift_code_meaning(408), "firewall") != NULL, "408 meaning mentions the firewall");
+
+	/* 13. The cache: every config change between two observations is seen
+	 * by the second; fetch state is never served from it. */
+	drift_cache_free(dc);
+	dc = drift_cache_new(8);
+	struct tenant t2;
+	memset(&t2, 0, sizeof(t2));
+	sp_strlcpy(t2.slug, "beta", sizeof(t2.slug));
+	sp_strlcpy(t2.default_template, "main", sizeof(t2.default_template));
+	is_int(store_tenant_add(s, &t2, err, sizeof(err)), 0, "cache: tenant beta");
+	store_tenant_get(s, "beta", &t2);
+	is_int(store_tversion_add(s, t2.id, "main", "{\"port\":\"5060\",\"registrar\":\"example.test\",\"transport\":\"udp\"}",
+				  "test", "v1", &v, err, sizeof(err)), 0, "cache: beta v1 (udp)");
+	int64_t cd = add_device(t2.id, "001565000101", "carol", "carolauth", 1);
+	is_int(store_fetch_record(s, cd, "192.0.2.11", "Yealink", "/001565000101.cfg", 200, 1, "c1"), 0,
+	       "cache: carol fetched v1");
+	long h0, m0, h1, m1;
+	obs(&o, "carol", "carolauth", "udp", 5060, 200);
+	is_int(rec(&o), 0, "cache: first observation");
+	drift_cache_stats(dc, &h0, &m0);
+	is_int(rec(&o), 0, "cache: second observation");
+	drift_cache_stats(dc, &h1, &m1);
+	ok(h1 == h0 + 1 && m1 == m0, "cache: the second observation is a cache hit (hits %ld->%ld)", h0, h1);
+	is_int(tally(t2.id).all, 0, "cache: in sync, no events");
+
+	/* A new template version: the cached UDP expectation must not hide it. */
+	is_int(store_tversion_add(s, t2.id, "main", "{\"port\":\"5060\",\"registrar\":\"example.test\",\"transport\":\"tls\"}",
+				  "test", "v2 tls", &v, err, sizeof(err)), 0, "cache: beta v2 (tls)");
+	drift_cache_stats(dc, &h0, &m0);
+	is_int(rec(&o), 0, "cache: udp registration after the template change");
+	drift_cache_stats(dc, &h1, &m1);
+	ok(m1 == m0 + 1, "cache: the template change made it a miss (misses %ld->%ld)", m0, m1);
+	is_str(tally(t2.id).kinds, "stale,transport", "cache: transport and stale drift appear after the template change");
+
+	/* Registers over TLS (a hit): transport resolves, stale stays. */
+	obs(&o, "carol", "carolauth", "tls", 5060, 200);
+	is_int(rec(&o), 0, "cache: tls registration");
+	is_str(tally(t2.id).kinds, "stale", "cache: transport resolved from the cached expectation");
+
+	/* A fetch does not bump the config generation: stale must still resolve. */
+	is_int(store_fetch_record(s, cd, "192.0.2.11", "Yealink", "/001565000101.cfg", 200, 2, "c2"), 0,
+	       "cache: carol fetched v2");
+	drift_cache_stats(dc, &h0, &m0);
+	is_int(rec(&o), 0, "cache: registration after the fetch");
+	drift_cache_stats(dc, &h1, &m1);
+	ok(h1 == h0 + 1, "cache: it was a cache hit (hits %ld->%ld)", h0, h1);
+	is_int(tally(t2.id).open, 0, "cache: stale resolved by a fetch between two cached observations");
+
+	/* An account change: the new auth username is expected at once. */
+	struct account acc;
+	is_int(store_account_get_line(s, cd, 1, &acc), 1, "cache: carol's line 1");
+	sp_strlcpy(acc.auth_username, "carolnew", sizeof(acc.auth_username));
+	is_int(store_account_update(s, &acc, err, sizeof(err)), 0, "cache: auth username changed (%s)", err);
+	is_int(rec(&o), 0, "cache: registration with the old auth username");
+	struct tally t13 = tally(t2.id);
+	is_str(t13.kinds, "auth_username", "cache: auth_username drift after the account change");
+	obs(&o, "carol", "carolnew", "tls", 5060, 200);
+	is_int(rec(&o), 0, "cache: registration with the new auth username");
+	is_int(tally(t2.id).open, 0, "cache: auth_username drift resolved");
+
+	/* A device override (port 5070) between two observations. */
+	struct device dv;
+	is_int(store_device_get(s, "001565000101", &dv), 1, "cache: carol's device");
+	sp_strlcpy(dv.overrides, "{\"port\":\"5070\"}", sizeof(dv.overrides));
+	is_int(store_device_update(s, &dv, err, sizeof(err)), 0, "cache: device override port 5070 (%s)", err);
+	is_int(rec(&o), 0, "cache: registration on 5060");
+	is_str(tally(t2.id).kinds, "port", "cache: port drift after the device override");
+	o.port = 5070;
+	is_int(rec(&o), 0, "cache: registration on 5070");
+	is_int(tally(t2.id).open, 0, "cache: port drift resolved");
+
+	/* Tenant defaults win over the template: a tenant change is seen too. */
+	is_int(store_tenant_get(s, "beta", &t2), 1, "cache: tenant beta again");
+	sp_strlcpy(t2.defaults, "{\"registrar\":\"new.example.test\"}", sizeof(t2.defaults));
+	is_int(store_tenant_update(s, &t2, err, sizeof(err)), 0, "cache: tenant default registrar (%s)", err);
+	is_int(rec(&o), 0, "cache: registration to the old registrar");
+	is_str(tally(t2.id).kinds, "registrar", "cache: registrar drift after the tenant change");
+
+	/* Two devices sharing one slot, and a device seen for the first time
+	 * through the shared template profile: each gets its own expectation. */
+	drift_cache_free(dc);
+	dc = drift_cache_new(1);
+	int64_t dd = add_device(t2.id, "001565000102", "dave", "daveauth", 1);
+	is_int(store_fetch_record(s, dd, "192.0.2.12", "Yealink", "/001565000102.cfg", 200, 2, "d2"), 0,
+	       "cache: dave fetched v2");
+	obs(&o, "dave", "daveauth", "tls", 5060, 200);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1", sizeof(o.user_agent));
+	is_int(rec(&o), 0, "cache: dave in sync (profile built)");
+	int64_t ed = add_device(t2.id, "001565000103", "erin", "erinauth", 1);
+	obs(&o, "erin", "erinauth", "udp", 5060, 200);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1", sizeof(o.user_agent));
+	is_int(rec(&o), 0, "cache: erin on udp, never fetched");
+	long nd = -1, ne = -1;
+	store_drift_open_count_device(s, dd, &nd);
+	store_drift_open_count_device(s, ed, &ne);
+	is_int(nd, 0, "cache: dave has no drift");
+	is_int(ne, 2, "cache: erin: transport (expected tls) and never_fetched");
+	obs(&o, "dave", "daveauth", "tls", 5060, 200);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1", sizeof(o.user_agent));
+	is_int(rec(&o), 0, "cache: dave again after erin took the slot");
+	store_drift_open_count_device(s, dd, &nd);
+	is_int(nd, 0, "cache: dave still without drift (not erin's expectation)");
+	obs(&o, "carol", "carolnew", "tls", 5070, 200);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	is_int(rec(&o), 0, "cache: carol (overrides) after the others");
+	long nc = -1;
+	store_drift_open_count_device(s, cd, &nc);
+	is_int(nc, 0, "cache: carol's override still honoured, registrar resolved");
+	drift_cache_free(dc);
+	dc = NULL;
 	store_close(s);
 	return tap_done();
 }
