@@ -219,8 +219,6 @@ int store_commit(struct store *s);
 int store_rollback(struct store *s);
 /* Last SQLite error message of this connection. */
 const char *store_errmsg(struct store *s);
-/* Monotonic counter that changes whenever any connection commits. */
-long store_data_version(struct store *s);
 /* Generation of everything that can change a served config (schema 002);
  * fetch bookkeeping does not bump it.  -1 on error. */
 long store_config_gen(struct store *s);

@@ -171,17 +171,6 @@ int store_begin_read(struct store *s) { return simple(s, "BEGIN DEFERRED"); }
 int store_commit(struct store *s) { return simple(s, "COMMIT"); }
 int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
 
-long store_data_version(struct store *s)
-{
-	sqlite3_stmt *st = store_stmt(s, "PRAGMA data_version");
-	long v = -1;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	if (st)
-		sqlite3_reset(st);
-	return v;
-}
-
 /* ---- tenants ---- */
 
 #define TENANT_COLS "id, slug, name, status, device_auth, allow_cidrs, username_pattern, " \
