@@ -52,6 +52,11 @@ static int exec_pragma(struct store *s, const char *sql)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+static bool is_unknown(int64_t device_id, int64_t account_id, const char *kind)
+{
+	return !device_id && !account_id && !strcmp(kind, "unknown_user");
+}
+
 static void bind_id(sqlite3_stmt *st, int i, int64_t id)
 {
 	if (id)
@@ -63,10 +68,17 @@ static void bind_id(sqlite3_stmt *st, int i, int64_t id)
 int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		     const char *expected, const char *observed, int64_t now, int *is_new)
 {
-	/* "IS" so that NULL device/account (unknown_user) compare equal. */
-	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1, "
-				      "expected = ?2, observed = ?3 WHERE device_id IS ?4 AND account_id IS ?5 "
-				      "AND kind = ?6 AND resolved = 0 AND (?6 <> 'unknown_user' OR observed = ?3)");
+	/* "IS" so that NULL device/account (unknown_user) compare equal.  The
+	 * unknown_user case spells its conditions out so that the partial
+	 * index drift_unknown_open (schema 003) applies; the other parameters
+	 * stay bound (and true) so both statements take the same bindings. */
+	sqlite3_stmt *st = is_unknown(device_id, account_id, kind)
+		? store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1, expected = ?2, "
+			     "observed = ?3 WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' "
+			     "AND resolved = 0 AND observed = ?3 AND ?4 IS NULL AND ?5 IS NULL AND ?6 = kind")
+		: store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1, "
+			     "expected = ?2, observed = ?3 WHERE device_id IS ?4 AND account_id IS ?5 "
+			     "AND kind = ?6 AND resolved = 0 AND (?6 <> 'unknown_user' OR observed = ?3)");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, now);
@@ -165,9 +177,13 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 {
 	/* SELECT then UPDATE by id: usually nothing is open, and UPDATE ...
 	 * RETURNING would build a temporary table on every call. */
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, expected, observed, count, first_seen FROM drift_event "
-				      "WHERE device_id IS ?1 AND account_id IS ?2 AND kind = ?3 AND resolved = 0 "
-				      "AND (?4 IS NULL OR observed = ?4)");
+	sqlite3_stmt *st = is_unknown(device_id, account_id, kind) && observed
+		? store_stmt(s, "SELECT id, expected, observed, count, first_seen FROM drift_event "
+			     "WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' AND resolved = 0 "
+			     "AND observed = ?4 AND ?1 IS NULL AND ?2 IS NULL AND ?3 = kind")
+		: store_stmt(s, "SELECT id, expected, observed, count, first_seen FROM drift_event "
+			     "WHERE device_id IS ?1 AND account_id IS ?2 AND kind = ?3 AND resolved = 0 "
+			     "AND (?4 IS NULL OR observed = ?4)");
 	int64_t ids[8];
 	int rc, n = 0;
 	if (!st)

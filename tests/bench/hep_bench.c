@@ -4,7 +4,8 @@
  * each), then pushes REGISTER + 200 OK HEP datagrams for random accounts
  * through the daemon's pipeline (hep_decode, sipmsg_parse, hep_corr_feed,
  * drift_record in batched transactions) and prints observations/s.
- * Build and run with tools/bench-hep.sh.
+ * Optionally seeds UNKNOWN open unknown_user events first.
+ * Build and run with tools/bench-hep.sh DEVICES OBSERVATIONS [UNKNOWN].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
 	const char *path = argc > 1 ? argv[1] : "/tmp/hep_bench.db";
 	long ndev = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
 	long nobs = argc > 3 ? strtol(argv[3], NULL, 10) : 100000;
+	long nunknown = argc > 4 ? strtol(argv[4], NULL, 10) : 0;
 	char err[SP_ERR_MAX];
 	unsigned char key[SP_KEY_LEN];
 
@@ -140,6 +142,23 @@ int main(int argc, char **argv)
 	/* As hep_server sizes its own connection. */
 	if (store_drift_intake_tune(s) < 0)
 		fprintf(stderr, "tune: %s\n", store_errmsg(s));
+	/* Optionally, open unknown_user events first (a scanner trying random
+	 * users): every matched observation looks up its own. */
+	struct observation uo;
+	memset(&uo, 0, sizeof(uo));
+	sp_strlcpy(uo.source, "hep", sizeof(uo.source));
+	sp_strlcpy(uo.registrar, "example.test", sizeof(uo.registrar));
+	sp_strlcpy(uo.transport, "udp", sizeof(uo.transport));
+	uo.code = 404;
+	uo.at = sp_now();
+	store_begin(s);
+	for (long i = 0; i < nunknown; i++) {
+		snprintf(uo.username, sizeof(uo.username), "ghost%ld", i);
+		if (drift_record(s, &uo, err, sizeof(err)) < 0)
+			fprintf(stderr, "unknown: %s\n", err);
+	}
+	store_commit(s);
+
 	/* As hep_server: one cache for the intake thread. */
 	cache = drift_cache_new(0);
 	struct hep_corr *c = hep_corr_new(16384, 32000, emit, NULL);
@@ -167,6 +186,8 @@ int main(int argc, char **argv)
 	       (double)recorded / dc);
 	long hits = 0, misses = 0;
 	drift_cache_stats(cache, &hits, &misses);
+	if (nunknown)
+		printf("with %ld open unknown_user events\n", nunknown);
 	printf("expected-config cache: %ld hits, %ld misses\n", hits, misses);
 	hep_corr_free(c);
 	drift_cache_free(cache);

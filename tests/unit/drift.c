@@ -43,6 +43,17 @@ static struct tally tally(int64_t tenant_id)
 	return t;
 }
 
+/* Open events of one kind, all tenants. */
+static int open_of(const char *kind)
+{
+	struct tally t = tally(0);
+	int n = 0;
+	char *save = NULL;
+	for (char *k = strtok_r(t.kinds, ",", &save); k; k = strtok_r(NULL, ",", &save))
+		n += !strcmp(k, kind);
+	return n;
+}
+
 static void obs(struct observation *o, const char *user, const char *auth, const char *transport, long port, int code)
 {
 	memset(o, 0, sizeof(*o));
@@ -385,6 +396,23 @@ int main(void)
 	long nc = -1;
 	store_drift_open_count_device(s, cd, &nc);
 	is_int(nc, 0, "cache: carol's override still honoured, registrar resolved");
+
+	/* 14. An unknown user that becomes known: only its own unknown_user
+	 * event resolves (looked up by user@registrar, schema 003's index). */
+	obs(&o, "frank", "frankauth", "udp", 5060, 404);
+	sp_strlcpy(o.user_agent, "sipp", sizeof(o.user_agent));
+	is_int(rec(&o), 0, "unknown frank registers");
+	is_int(rec(&o), 0, "and again");
+	is_int(open_of("unknown_user"), 3, "frank's unknown_user event joins the two ghosts' (deduped)");
+	add_device(t2.id, "001565000104", "frank", "frankauth", 1);
+	obs(&o, "frank", "frankauth", "tls", 5060, 200);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	sp_strlcpy(o.user_agent, "sipp", sizeof(o.user_agent));
+	is_int(rec(&o), 0, "frank registers to a different registrar: his unknown event stays");
+	is_int(open_of("unknown_user"), 3, "three unknown_user events still open");
+	sp_strlcpy(o.registrar, "example.test", sizeof(o.registrar));
+	is_int(rec(&o), 0, "frank registers as frank@example.test");
+	is_int(open_of("unknown_user"), 2, "frank's unknown_user event resolved, the ghosts' stay");
 	drift_cache_free(dc);
 	dc = NULL;
 	store_close(s);
