@@ -504,8 +504,8 @@ static int apply(struct store *s, const struct observation *o, const struct targ
 				       : store_drift_resolve_id(s, open[i].id, o->at) < 0)
 				return sp_err(err, errlen, "drift %s: %s", c->differs ? "event" : "resolve",
 					      store_errmsg(s));
-			if (!first)
-				first = &open[i];
+			if (!first || open[i].id < first->id)
+				first = &open[i];   /* the oldest, as store_drift_resolve reports */
 		}
 		if (c->differs && !first) {
 			if (store_drift_insert(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at) < 0)

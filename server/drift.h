@@ -85,8 +85,8 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
  * the first one resolved.  Returns 1 resolved, 0 none open, -1 error. */
 int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 			const char *observed, int64_t now, struct drift_event *ev);
-/* The per-observation path: the open events of (device, account) in id
- * order into ev[max] (*n of them); 1 when more than max are open (the
+/* The per-observation path: the open events of (device, account), in no
+ * particular order, into ev[max] (*n of them); 1 when more than max are open (the
  * list is then incomplete), 0, or -1.  Then bump, insert or resolve rows
  * by id; each 0 / -1. */
 int store_drift_open_list(struct store *s, int64_t device_id, int64_t account_id, struct drift_event *ev,
