@@ -10,7 +10,7 @@ DEVICES=${DEVICES:-10000}
 DUR=${SECONDS_PER_RUN:-10}
 CPUS=$(nproc)
 THREADS=${THREADS:-$CPUS}
-for c in wrk nginx openssl curl python3; do
+for c in wrk nginx openssl curl python3 bc; do
 	command -v $c >/dev/null || { echo "bench needs $c: tools/install-deps.sh --test"; exit 1; }
 done
 W=$(mktemp -d /tmp/sipprov-bench.XXXXXX)
