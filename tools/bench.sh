@@ -2,12 +2,14 @@
 # make bench: sipprovd vs nginx serving the same configs as pre-rendered
 # static files, on this machine, in one run, reported as ratios:
 #   keep-alive HTTP, one connection per request, HTTPS full handshake per request.
-# DEVICES (default 10000), SECONDS_PER_RUN (default 10), THREADS (default: CPUs).
+# DEVICES (default 10000), SECONDS_PER_RUN (default 5) x ROUNDS (default 3,
+# alternating the two servers), THREADS (default: CPUs).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${SP_BUILD:=$ROOT/build}"
 DEVICES=${DEVICES:-10000}
-DUR=${SECONDS_PER_RUN:-10}
+DUR=${SECONDS_PER_RUN:-5}
+ROUNDS=${ROUNDS:-3}
 CPUS=$(nproc)
 THREADS=${THREADS:-$CPUS}
 for c in wrk nginx openssl curl python3 bc; do
@@ -23,7 +25,7 @@ P2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); prin
 P3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 P4=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-echo "bench: $DEVICES devices, $THREADS server threads/workers, ${DUR}s per run, $CPUS CPUs shared with wrk"
+echo "bench: $DEVICES devices, $THREADS server threads/workers, $ROUNDS alternating ${DUR}s runs each, $CPUS CPUs shared with wrk"
 "$SP_BUILD/sipprov" init >/dev/null
 t0=$(date +%s.%N)
 "$SP_BUILD/sipprov" demo --devices "$DEVICES" >/dev/null
@@ -86,10 +88,18 @@ run() { # run URL CLOSE CONNS -> requests/s
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 printf '%-40s %12s %12s %8s\n' "case" "sipprovd/s" "nginx/s" "ratio"
+# This machine's speed drifts by tens of percent over minutes (shared
+# VM), so each case alternates the two servers ROUNDS times and compares
+# the means: drift hits both alike instead of whichever ran second.
 bench_case() { # name proto close conns
 	if [ "$2" = http ]; then u1="http://127.0.0.1:$P1/"; u2="http://127.0.0.1:$P2/"
 	else u1="https://127.0.0.1:$P3/"; u2="https://127.0.0.1:$P4/"; fi
-	a=$(run "$u1" "$3" "$4"); b=$(run "$u2" "$3" "$4")
+	sa=0; sb=0; i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		sa=$(echo "$sa + $(run "$u1" "$3" "$4")" | bc); sb=$(echo "$sb + $(run "$u2" "$3" "$4")" | bc)
+		i=$((i + 1))
+	done
+	a=$(echo "$sa / $ROUNDS" | bc); b=$(echo "$sb / $ROUNDS" | bc)
 	printf '%-40s %12.0f %12.0f %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
 }
 bench_case "keep-alive HTTP" http 0 50
