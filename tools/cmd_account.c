@@ -86,23 +86,22 @@ static void print_token_url(struct cli *c, const struct device *d, const struct 
 }
 
 /* Find line on device; 1 found, 0 not, or EXIT_USER after printing. */
+/* The account on a line: 1 found, 0 none, -1 error (printed). */
 static int find_line(struct cli *c, const struct device *d, long line, struct account *out)
 {
-	struct account *all = xcalloc(SP_MAX_LINES, sizeof(*all));
-	size_t n;
-	int found = 0;
-	if (store_account_list(c->store, d->id, all, SP_MAX_LINES, &n) < 0) {
-		free(all);
+	int rc = store_account_get_line(c->store, d->id, line, out);
+	if (rc < 0)
 		cli_fail("device %s: cannot read accounts: %s", d->mac, store_errmsg(c->store));
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (all[i].line == line) {
-			*out = all[i];
-			found = 1;
-		}
-	free(all);
-	return found;
+	return rc;
+}
+
+/* Like find_line, but a missing line is the user's error. */
+static int need_line(struct cli *c, const struct device *d, long line, struct account *out)
+{
+	int rc = find_line(c, d, line, out);
+	if (rc == 0)
+		return cli_fail("device %s has no line %ld (see 'sipprov account list %s')", d->mac, line, d->mac);
+	return rc < 0 ? EXIT_USER : 0;
 }
 
 /* Put o's given values into a (oversize ones stay unterminated for
@@ -222,10 +221,8 @@ static int acc_set(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open_key(c)) || (rc = cli_device(c, mac, &d)))
 		return rc;
-	if ((rc = find_line(c, &d, o.line, &a)) < 0)
-		return EXIT_USER;
-	if (rc == 0)
-		return cli_fail("device %s has no line %ld (use 'sipprov account add')", d.mac, o.line);
+	if ((rc = need_line(c, &d, o.line, &a)))
+		return rc;
 	account_digest(&a, before);
 	merge(&a, &o);
 	rc = write_account(c, &d, &a, false, before);
@@ -249,10 +246,8 @@ static int acc_rm(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open(c)) || (rc = cli_device(c, mac, &d)))
 		return rc;
-	if ((rc = find_line(c, &d, o.line, &a)) < 0)
-		return EXIT_USER;
-	if (rc == 0)
-		return cli_fail("device %s has no line %ld", d.mac, o.line);
+	if ((rc = need_line(c, &d, o.line, &a)))
+		return rc;
 	account_digest(&a, before);
 	validate_mac_colons(d.mac, cm);
 	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
@@ -359,10 +354,8 @@ static int acc_token(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open(c)) || (rc = cli_device(c, mac, &d)))
 		return rc;
-	if ((rc = find_line(c, &d, o.line, &a)) < 0)
-		return EXIT_USER;
-	if (rc == 0)
-		return cli_fail("device %s has no line %ld", d.mac, o.line);
+	if ((rc = need_line(c, &d, o.line, &a)))
+		return rc;
 	account_digest(&a, before);
 	if (o.rotate) {
 		if (random_hex(a.token, 16) < 0)
