@@ -6,8 +6,10 @@
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
 #   make bench      sipprovd vs nginx on the same configs, as ratios
 #   make install    PREFIX=/usr/local DESTDIR=
-# Sources are picked up by folder: server/*.c (except main.c) form libsipprov.a,
-# tools/*.c the CLI, tests/unit/*.c one test binary each, tests/fuzz/*.c fuzzers.
+# Sources are picked up by folder: server/{core,sip}/*.c form libsipprov-core.a,
+# server/daemon/*.c (but main.c) libsipprov-daemon.a, server/ops/*.c
+# libsipprov-ops.a, tools/*.c the CLI, tests/unit/*.c one test binary each,
+# tests/fuzz/*.c fuzzers.
 
 PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls
 B       ?= build
@@ -33,14 +35,25 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += $(EXTRA_CFLAGS)
 LDFLAGS += $(EXTRA_LDFLAGS)
 
-LIB_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
+# Layers (HACKING.md): core (+ sip) is the library everything links; the
+# daemon layer only sipprovd links; the ops layer only the CLI links.
+CORE_SRC  := $(wildcard server/core/*.c server/sip/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
+DMN_SRC   := $(filter-out server/daemon/main.c,$(wildcard server/daemon/*.c))
+DMN_OBJ   := $(DMN_SRC:%.c=$(B)/%.o)
+OPS_SRC   := $(wildcard server/ops/*.c)
+OPS_OBJ   := $(OPS_SRC:%.c=$(B)/%.o)
 CLI_SRC   := $(wildcard tools/*.c)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
+# Tests link every layer, plus test-only helpers that never ship.
+TLIBS     := $(B)/libsipprov-daemon.a $(B)/libsipprov-ops.a $(B)/libsipprov-test.a $(B)/libsipprov-core.a
+TEST_SRC  := $(wildcard tests/support/*.c)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
+$(TEST_OBJ): SP_CFLAGS += -Itests
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC  := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
-# Corpus replay: the same fuzz targets linked with a plain main() (tests/fuzz/replay.inc).
+# Corpus replay: the same fuzz targets linked with a plain main() (tests/fuzz/replay.c).
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
@@ -60,23 +73,27 @@ $(B)/schema_sql.c: $(SCHEMA) tools/embed-schema.sh
 $(B)/schema_sql.o: $(B)/schema_sql.c
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/libsipprov.a: $(LIB_OBJ)
+$(B)/libsipprov-core.a: $(CORE_OBJ)
+$(B)/libsipprov-daemon.a: $(DMN_OBJ)
+$(B)/libsipprov-ops.a: $(OPS_OBJ)
+$(B)/libsipprov-test.a: $(TEST_OBJ)
+$(B)/libsipprov-%.a:
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/sipprovd: $(B)/server/main.o $(B)/libsipprov.a
+$(B)/sipprovd: $(B)/server/daemon/main.o $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
 
-$(B)/sipprov: $(CLI_OBJ) $(B)/libsipprov.a
+$(B)/sipprov: $(CLI_OBJ) $(B)/libsipprov-ops.a $(B)/libsipprov-core.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/tap.h $(B)/libsipprov.a
+$(B)/tests/%: tests/unit/%.c tests/tap.h $(TLIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov.a $(SP_LIBS)
+	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(TLIBS) $(SP_LIBS)
 
-$(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libsipprov.a
+$(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(TLIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(B)/libsipprov.a $(SP_LIBS)
+	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(TLIBS) $(SP_LIBS)
 
 unit: all $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -99,8 +116,8 @@ deps:
 fuzz:
 	@mkdir -p build-fuzz
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  $(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libsipprov.a && \
-	  clang $(SP_CFLAGS:-MMD=) -Ibuild-fuzz -Itests -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libsipprov.a $(SP_LIBS) || exit 1; done
+	  $(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libsipprov-core.a build-fuzz/libsipprov-daemon.a build-fuzz/libsipprov-ops.a build-fuzz/libsipprov-test.a && \
+	  clang $(SP_CFLAGS:-MMD=) -Ibuild-fuzz -Itests -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $(subst $(B),build-fuzz,$(TLIBS)) $(SP_LIBS) || exit 1; done
 	@echo "run: build-fuzz/NAME tests/fuzz/corpus/NAME -max_total_time=60"
 
 bench: all

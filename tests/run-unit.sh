@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/.." || exit 1
 tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT
 for t in "$SP_BUILD"/tests/*; do
-	[ -x "$t" ] || continue
+	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=$(basename "$t")
 	out=$("$t" 2>&1); rc=$?
 	printf '%s\n' "$out" | sed -nE "s/^(not )?ok [0-9]+ - /\\1ok - $name: /p; /^#/p" >> "$tmp"

@@ -7,10 +7,10 @@
 set -e
 cd "$(dirname "$0")/.."
 B=${B:-build}
-make -s B="$B" "$B/libsipprov.a"
+make -s B="$B" "$B/libsipprov-daemon.a" "$B/libsipprov-core.a"
 PKGS="libmicrohttpd sqlite3 libxml-2.0 jansson openssl"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Iserver $(pkg-config --cflags $PKGS) -o "$B/hep_bench" \
-	tests/bench/hep_bench.c "$B/libsipprov.a" $(pkg-config --libs $PKGS) -lresolv -lpthread -lm
+	tests/bench/hep_bench.c "$B/libsipprov-daemon.a" "$B/libsipprov-core.a" $(pkg-config --libs $PKGS) -lresolv -lpthread -lm
 db=$(mktemp -d)/bench.db
 taskset -c 0 "$B/hep_bench" "$db" "${1:-10000}" "${2:-100000}" "${3:-0}" 2>/dev/null ||
 	"$B/hep_bench" "$db" "${1:-10000}" "${2:-100000}" "${3:-0}"

@@ -7,7 +7,7 @@
 #ifndef SP_CLI_H
 #define SP_CLI_H
 #include <stdio.h>
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 #define EXIT_USER  1
 #define EXIT_USAGE 2

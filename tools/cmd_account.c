@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "validate.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 #define ACC_USAGE "account add MAC [--line N] --username U --auth-username A --password P " \
 	"[--display-name D] [--extension E]\n" \

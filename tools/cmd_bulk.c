@@ -1,7 +1,7 @@
 /*
  * cmd_bulk.c: `sipprov import`, `export`, `tenant move` and `reprovision`:
  * argument parsing, progress bars and printing.  The work is in
- * server/bulk.c (import, export, move) and server/notify.c (SIP NOTIFY);
+ * server/ops/bulk.c (import, export, move) and server/ops/notify.c (SIP NOTIFY);
  * this file decides nothing about validity.
  */
 #include <errno.h>
@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "bulk.h"
-#include "notify.h"
+#include "ops/ops.h"
 
 static double now_s(void)
 {

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "validate.h"
+#include "core/sipprov.h"
 
 static const char usage_add[] =
 	"device add [MAC] --tenant T --layout L [--template NAME] [--model M] [--label L] [key=value ...]";

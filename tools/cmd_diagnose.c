@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "diagnose.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 #define DIAG_USAGE "diagnose MAC [--line N] [--error 403|404|408|timeout] [--timeout SECONDS] " \
 	"[--offline] [--ca FILE] [--json]"

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "drift.h"
+#include "core/sipprov.h"
 
 static void fmt_time(int64_t t, char *out, size_t n)
 {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "validate.h"
+#include "core/sipprov.h"
 
 static int write_default_conf(const char *path, const char *db, const char *templates)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "validate.h"
+#include "core/sipprov.h"
 
 int cmd_render(struct cli *c, int argc, char **argv)
 {

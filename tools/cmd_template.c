@@ -10,8 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "validate.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 #define TPL_USAGE "template set TENANT NAME key=value... [--comment C] [--force]\n" \
 	"       sipprov template show TENANT NAME [V]\n" \

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "validate.h"
+#include "core/sipprov.h"
 
 static const char usage_add[] =
 	"tenant add SLUG [--name N] [--username-pattern RE] [--auth-username-pattern RE]\n"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "validate.h"
+#include "core/sipprov.h"
 
 static const struct { const char *name; cli_cmd_fn fn; const char *help; } commands[] = {
 #define CMD(name, fn, help) { name, fn, help },

@@ -12,10 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "drift.h"
-#include "hep.h"
-#include "sipmsg.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
+#include "daemon/daemon.h"
+#include "sip/sip.h"
 
 static struct store *s;
 static struct drift_cache *cache;

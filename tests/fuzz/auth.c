@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "tls_peer.h"
-#include "sipprov.h"
+#include "daemon/daemon.h"
+#include "core/sipprov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hep.h"
-#include "sipmsg.h"
-#include "sipprov.h"
+#include "daemon/daemon.h"
+#include "sip/sip.h"
+#include "core/sipprov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sipmsg.h"
-#include "sipprov.h"
+#include "sip/sip.h"
+#include "core/sipprov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

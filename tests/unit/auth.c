@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "auth.h"
-#include "tls_peer.h"
-#include "sipprov.h"
+#include "daemon/daemon.h"
+#include "core/sipprov.h"
 
 static struct sockaddr_storage v4(const char *ip)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "bulk.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 static char errs[8192];
 static void on_error(const char *msg, void *arg)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 static void test_mac(void)
 {

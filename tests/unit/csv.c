@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "csv.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 /* Read every record of s joined as "a|b|c;" per record, errors as "E(msg);". */
 static void dump(const char *s, size_t len, size_t expect_after_header, char *out, size_t outlen)

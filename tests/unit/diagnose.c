@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "diagnose.h"
-#include "drift.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 struct row {
 	const char *name;

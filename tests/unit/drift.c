@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "drift.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 static struct store *s;
 static struct drift_cache *dc;          /* the cache rec() goes through */

@@ -7,10 +7,9 @@
 #include <string.h>
 
 #include "tap.h"
-#include "drift.h"
-#include "hep.h"
-#include "sipmsg.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
+#include "daemon/daemon.h"
+#include "sip/sip.h"
 
 struct pkt { uint8_t b[2048]; size_t n; };
 

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "notify.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 static const struct {
 	const char *in;

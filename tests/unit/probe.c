@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "probe.h"
-#include "sipprov.h"
+#include "ops/ops.h"
+#include "core/sipprov.h"
 
 static long mono_ms(void)
 {

@@ -18,7 +18,7 @@
 #include <libxml/tree.h>
 
 #include "tap.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 #define DISPLAY1 "Ann <\"O'Brien\"> & Co \xe2\x98\x8e"
 #define PASS1    "p<>&\"'w"

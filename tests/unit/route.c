@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 static const struct {
 	const char *path;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "sipmsg.h"
-#include "sipprov.h"
+#include "sip/sip.h"
+#include "core/sipprov.h"
 
 static int parse(const char *s, struct sipmsg *m)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "validate.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
+#include "support/store_test.h"
 
 static struct store *s;
 static struct tenant t;

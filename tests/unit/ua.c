@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "ua.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
 
 static const struct {
 	const char *ua;

@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "tap.h"
-#include "validate.h"
-#include "sipprov.h"
+#include "core/sipprov.h"
+#include "support/store_test.h"
 
 #define A1 "0015654aa937"   /* acme: line 1 1001/k8f2m1x9, line 2 1002/p3q4r5s6 */
 #define A2 "001565f429a4"   /* acme: line 1 1003/a1b2c3d4, line 2 1001/k8f2m1x9 (shared line) */

@@ -1,0 +1,805 @@
+/*
+ * drift.c: registration observations -> device/account -> expected vs
+ * observed -> drift events.  Matching: registrar + username, then auth
+ * username, then the MAC in the User-Agent or +sip.instance.  Rules:
+ * registrar, transport, port, username, auth_username, stale (fetched
+ * version differs from the version the device should run), never_fetched,
+ * unknown_user.  Events are de-duplicated while open and resolved by a
+ * later observation where the field matches.  No network, no threads.
+ *
+ * Last-code policy: every final outcome the correlator emits is recorded
+ * as account.last_code: 200, 403, 404, 408 (no response), and 401/407
+ * only when the challenge was never answered by a retry (a retried 401 is
+ * never emitted, so it does not count as a failure).
+ * Jansson: json_loadb returns a new reference, decref'd here.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sipprov.h"
+
+#define MAX_CANDIDATES 16
+#define WEBHOOK_MAX    1000
+
+struct cand { int64_t account_id, device_id; };
+struct cands { struct cand c[MAX_CANDIDATES]; size_t n; };
+
+static int cand_add(int64_t account_id, int64_t device_id, void *arg)
+{
+	struct cands *cs = arg;
+	if (cs->n < MAX_CANDIDATES)
+		cs->c[cs->n++] = (struct cand){ account_id, device_id };
+	return cs->n >= MAX_CANDIDATES;
+}
+
+/*
+ * What an observation is compared with: the few values of a device's
+ * effective config that the rules read, packed in one allocation (the
+ * strings follow the struct).  Built from effective_load_device, so it
+ * means exactly what the effective config means.
+ */
+struct expect_acct {
+	int64_t id;
+	long line;
+	const char *username, *auth_username;
+};
+struct expect {
+	int64_t device_id;
+	long version;                       /* the version it should run */
+	const char *mac, *label, *registrar, *transport, *port;
+	size_t naccounts;
+	struct expect_acct *acct;
+	char data[];
+};
+
+/* Per template profile (tenant, the device's template field, pinned
+ * version): the same for every device without overrides, so a device seen
+ * for the first time need not re-read tenant, version and JSON. */
+struct profile {
+	int64_t tenant_id;
+	char template_name[SP_SLUG_MAX];
+	long pinned, version;
+	char label[SP_SLUG_MAX * 2 + 16];
+	char registrar[SP_FIELD_MAX], transport[SP_FIELD_MAX], port[SP_FIELD_MAX];
+};
+
+#define PROFILES 64
+#define CACHE_DEFAULT 65536
+
+/*
+ * Every cached value comes from config that bumps config_gen (schema 002)
+ * when it changes; the whole cache is dropped when the generation read in
+ * the observation's own transaction differs.  fetched_at/fetched_version
+ * do not bump it, so they are never cached: read per observation.
+ */
+struct drift_cache {
+	long gen;
+	size_t nslots;
+	struct expect **slot;               /* by device id modulo nslots */
+	struct profile prof[PROFILES];
+	size_t nprof, next_prof;
+	long hits, misses;
+};
+
+struct drift_cache *drift_cache_new(size_t devices)
+{
+	struct drift_cache *c = xcalloc(1, sizeof(*c));
+	c->gen = -1;
+	c->nslots = devices ? devices : CACHE_DEFAULT;
+	c->slot = xcalloc(c->nslots, sizeof(*c->slot));
+	return c;
+}
+
+static void cache_clear(struct drift_cache *c)
+{
+	for (size_t i = 0; i < c->nslots; i++) {
+		free(c->slot[i]);
+		c->slot[i] = NULL;
+	}
+	c->nprof = c->next_prof = 0;
+}
+
+void drift_cache_free(struct drift_cache *c)
+{
+	if (!c)
+		return;
+	cache_clear(c);
+	free(c->slot);
+	free(c);
+}
+
+void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses)
+{
+	*hits = c->hits;
+	*misses = c->misses;
+}
+
+/* Drop everything if the config changed since the entries were built. */
+static int cache_validate(struct store *s, struct drift_cache *c, char *err, size_t errlen)
+{
+	long gen = store_config_gen(s);
+	if (gen < 0)
+		return sp_err(err, errlen, "cannot read config generation: %s", store_errmsg(s));
+	if (gen != c->gen) {
+		cache_clear(c);
+		c->gen = gen;
+	}
+	return 0;
+}
+
+static const char *expected_registrar(const struct effective *e)
+{
+	const char *r = effective_get(e, "registrar");
+	return *r ? r : effective_get(e, "server");
+}
+
+static const char *expected_port(const struct effective *e)
+{
+	/* Through an outbound proxy the destination port is the proxy's. */
+	return *effective_get(e, "outbound_proxy") ? "" : effective_get(e, "port");
+}
+
+/* Pack one expect; strings are copied. */
+static struct expect *expect_new(int64_t device_id, const char *mac, long version, const char *label,
+				 const char *registrar, const char *transport, const char *port,
+				 const struct account *a, size_t na)
+{
+	const char *str[5] = { mac, label, registrar, transport, port };
+	size_t len = na * sizeof(struct expect_acct);
+	for (size_t i = 0; i < 5; i++)
+		len += strlen(str[i]) + 1;
+	for (size_t i = 0; i < na; i++)
+		len += strlen(a[i].username) + strlen(a[i].auth_username) + 2;
+	struct expect *x = xmalloc(sizeof(*x) + len);
+	/* The account array first: data[] is aligned for it (struct expect
+	 * ends on an 8-byte boundary). */
+	x->acct = (struct expect_acct *)(void *)x->data;
+	char *p = x->data + na * sizeof(struct expect_acct);
+	const char **dst[5] = { &x->mac, &x->label, &x->registrar, &x->transport, &x->port };
+	for (size_t i = 0; i < 5; i++) {
+		size_t l = strlen(str[i]) + 1;
+		memcpy(p, str[i], l);
+		*dst[i] = p;
+		p += l;
+	}
+	for (size_t i = 0; i < na; i++) {
+		size_t lu = strlen(a[i].username) + 1, la = strlen(a[i].auth_username) + 1;
+		x->acct[i] = (struct expect_acct){ a[i].id, a[i].line, p, p + lu };
+		memcpy(p, a[i].username, lu);
+		memcpy(p + lu, a[i].auth_username, la);
+		p += lu + la;
+	}
+	x->device_id = device_id;
+	x->version = version;
+	x->naccounts = na;
+	return x;
+}
+
+static bool no_overrides(const struct device *d)
+{
+	return !strcmp(d->overrides, "{}") || !d->overrides[0];
+}
+
+static struct profile *profile_find(struct drift_cache *c, const struct device *d)
+{
+	for (size_t i = 0; c && i < c->nprof; i++)
+		if (c->prof[i].tenant_id == d->tenant_id && c->prof[i].pinned == d->pinned_version &&
+		    !strcmp(c->prof[i].template_name, d->template_name))
+			return &c->prof[i];
+	return NULL;
+}
+
+static void profile_add(struct drift_cache *c, const struct device *d, const struct effective *e)
+{
+	struct profile *p;
+	if (c->nprof < PROFILES) {
+		p = &c->prof[c->nprof++];
+	} else {
+		p = &c->prof[c->next_prof];
+		c->next_prof = (c->next_prof + 1) % PROFILES;
+	}
+	p->tenant_id = d->tenant_id;
+	sp_strlcpy(p->template_name, d->template_name, sizeof(p->template_name));
+	p->pinned = d->pinned_version;
+	p->version = e->version;
+	sp_strlcpy(p->label, e->version_label, sizeof(p->label));
+	sp_strlcpy(p->registrar, expected_registrar(e), sizeof(p->registrar));
+	sp_strlcpy(p->transport, effective_get(e, "transport"), sizeof(p->transport));
+	sp_strlcpy(p->port, expected_port(e), sizeof(p->port));
+}
+
+/* A value longer than a profile field would be cut: never cache that. */
+static bool profile_fits(const struct effective *e)
+{
+	return strlen(expected_registrar(e)) < SP_FIELD_MAX && strlen(effective_get(e, "transport")) < SP_FIELD_MAX &&
+	       strlen(expected_port(e)) < SP_FIELD_MAX && strlen(e->version_label) < SP_SLUG_MAX * 2 + 16;
+}
+
+/* Build the expect of a device row (the caller read it in this
+ * transaction).  1 (*out owned by the caller), or -1. */
+static int expect_build(struct store *s, struct drift_cache *c, const struct device *d, struct expect **out,
+			char *err, size_t errlen)
+{
+	struct profile *p = no_overrides(d) ? profile_find(c, d) : NULL;
+	if (p) {
+		struct account a[SP_MAX_LINES];
+		size_t na = 0;
+		if (store_account_list(s, d->id, a, SP_MAX_LINES, &na) < 0)
+			return sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));
+		*out = expect_new(d->id, d->mac, p->version, p->label, p->registrar, p->transport, p->port, a, na);
+		return 1;
+	}
+	/* On the stack (about 40 KiB): allocating it per observation made the
+	 * heap grow and trim on every call, and page faults dominated. */
+	struct effective e;
+	if (effective_load_device(s, NULL, d, &e, err, errlen) < 0)
+		return -1;
+	if (c && no_overrides(d) && profile_fits(&e))
+		profile_add(c, d, &e);
+	*out = expect_new(d->id, d->mac, e.version, e.version_label, expected_registrar(&e),
+			  effective_get(&e, "transport"), expected_port(&e), e.accounts, e.naccounts);
+	effective_release(&e);
+	return 1;
+}
+
+/*
+ * The expect of device_id (d: its row if already read, else NULL), and
+ * its fetch state read now.  1 found (*x: cached, or owned by the caller
+ * when *own), 0 no such device, -1 error.
+ */
+static int expect_get(struct store *s, struct drift_cache *c, int64_t device_id, const struct device *d,
+		      struct expect **x, bool *own, int64_t *fetched_at, long *fetched_version, char *err,
+		      size_t errlen)
+{
+	struct expect **slot = c ? &c->slot[(uint64_t)device_id % c->nslots] : NULL;
+	struct device dev;
+	int rc;
+
+	*own = false;
+	if (slot && *slot && (*slot)->device_id == device_id) {
+		c->hits++;
+		*x = *slot;
+		if (d) {
+			*fetched_at = d->fetched_at;
+			*fetched_version = d->fetched_version;
+			return 1;
+		}
+		rc = store_device_fetched(s, device_id, fetched_at, fetched_version);
+		if (rc < 0)
+			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
+				      store_errmsg(s));
+		return rc;
+	}
+	if (!d) {
+		rc = store_device_get_id(s, device_id, &dev);
+		if (rc < 0)
+			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
+				      store_errmsg(s));
+		if (rc == 0)
+			return 0;
+		d = &dev;
+	}
+	if (c)
+		c->misses++;
+	if (expect_build(s, c, d, x, err, errlen) < 0)
+		return -1;
+	*fetched_at = d->fetched_at;
+	*fetched_version = d->fetched_version;
+	if (slot) {
+		free(*slot);
+		*slot = *x;
+	} else {
+		*own = true;
+	}
+	return 1;
+}
+
+/* The observation's device: its expect and fetch state. */
+struct target {
+	struct expect *x;
+	bool own;
+	int64_t fetched_at;
+	long fetched_version;
+	int64_t account_id;
+};
+
+static void target_release(struct target *t)
+{
+	if (t->own)
+		free(t->x);
+	t->x = NULL;
+	t->own = false;
+}
+
+/* Among candidates, the first whose registrar matches the observation;
+ * else the first.  1 (t set), 0 none, -1 error. */
+static int pick(struct store *s, struct drift_cache *c, const struct cands *cs, const struct observation *o,
+		struct target *t, char *err, size_t errlen)
+{
+	int first = -1;
+	for (size_t i = 0; i < cs->n; i++) {
+		int rc = expect_get(s, c, cs->c[i].device_id, NULL, &t->x, &t->own, &t->fetched_at,
+				    &t->fetched_version, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (cs->n == 1 || strcasecmp(t->x->registrar, o->registrar) == 0) {
+			t->account_id = cs->c[i].account_id;
+			return 1;
+		}
+		if (first < 0)
+			first = (int)i;
+		target_release(t);
+	}
+	if (first < 0)
+		return 0;
+	t->account_id = cs->c[first].account_id;
+	return expect_get(s, c, cs->c[first].device_id, NULL, &t->x, &t->own, &t->fetched_at, &t->fetched_version,
+			  err, errlen);
+}
+
+/* MAC from a +sip.instance "urn:uuid:...-001565aabbcc": the last 12 hex. */
+static int instance_mac(const char *inst, char mac[SP_MAC_LEN + 1])
+{
+	char hex[SP_MAC_LEN + 1];
+	size_t n = 0, len = strlen(inst);
+	if (strncasecmp(inst, "urn:uuid:", 9) != 0)
+		return -1;
+	for (size_t i = len; i > 9 && n < SP_MAC_LEN; i--) {
+		char c = inst[i - 1];
+		if (c == '-')
+			break;
+		if (!isxdigit((unsigned char)c))
+			return -1;
+		hex[SP_MAC_LEN - 1 - n++] = c;
+	}
+	if (n != SP_MAC_LEN)
+		return -1;
+	hex[SP_MAC_LEN] = '\0';
+	return mac_normalize(hex, mac);
+}
+
+/* ua_parse knows the vendors; this fallback takes any token of the agent
+ * that is a MAC ("MAC:" prefix allowed), so an unknown vendor still matches. */
+static int ua_mac(const char *agent, char mac[SP_MAC_LEN + 1])
+{
+	char tok[64];
+	const char *p = agent;
+	while (*p) {
+		size_t n = strcspn(p, " ()[];,/\t");
+		if (n > 0 && n < sizeof(tok)) {
+			memcpy(tok, p, n);
+			tok[n] = '\0';
+			const char *t = strncasecmp(tok, "MAC:", 4) == 0 ? tok + 4 : tok;
+			if (mac_normalize(t, mac) == 0)
+				return 0;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return -1;
+}
+
+/* Find the device and account an observation belongs to.  1 found (t
+ * set), 0 unknown, -1 error. */
+static int match(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
+		 char *err, size_t errlen)
+{
+	struct cands cs = { .n = 0 };
+	int rc;
+
+	if (o->username[0]) {
+		if (store_account_find(s, o->username, 0, cand_add, &cs) < 0)
+			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
+		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
+			return rc;
+	}
+	if (o->auth_username[0]) {
+		cs.n = 0;
+		if (store_account_find(s, o->auth_username, 1, cand_add, &cs) < 0)
+			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
+		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
+			return rc;
+	}
+	char mac[SP_MAC_LEN + 1] = "";
+	struct ua_info ua;
+	ua_parse(o->user_agent, &ua);
+	if (ua.mac[0])
+		sp_strlcpy(mac, ua.mac, sizeof(mac));
+	else if (ua_mac(o->user_agent, mac) < 0 && instance_mac(o->instance, mac) < 0)
+		mac[0] = '\0';
+	if (!mac[0])
+		return 0;
+	struct device d;
+	rc = store_device_get(s, mac, &d);
+	if (rc < 0)
+		return sp_err(err, errlen, "cannot read device %s: %s", mac, store_errmsg(s));
+	if (rc == 0)
+		return 0;
+	rc = expect_get(s, c, d.id, &d, &t->x, &t->own, &t->fetched_at, &t->fetched_version, err, errlen);
+	if (rc <= 0)
+		return rc;
+	if (t->x->naccounts == 0) {
+		target_release(t);
+		return 0;
+	}
+	/* The line whose username or auth username matches; else line 1. */
+	t->account_id = t->x->acct[0].id;
+	for (size_t i = 0; i < t->x->naccounts; i++)
+		if (!strcmp(t->x->acct[i].username, o->username) ||
+		    (o->auth_username[0] && !strcmp(t->x->acct[i].auth_username, o->auth_username))) {
+			t->account_id = t->x->acct[i].id;
+			break;
+		}
+	return 1;
+}
+
+static const char *kind_series(const char *kind, bool resolved)
+{
+	static const struct { const char *kind, *opened, *closed; } map[] = {
+#define K(k) { k, "sipprov_drift_events_total{kind=\"" k "\"}", "sipprov_drift_resolved_total{kind=\"" k "\"}" }
+		K("registrar"), K("transport"), K("port"), K("username"), K("auth_username"), K("stale"),
+		K("never_fetched"), K("unknown_user"),
+#undef K
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].kind, kind))
+			return resolved ? map[i].closed : map[i].opened;
+	return resolved ? "sipprov_drift_resolved_total{kind=\"other\"}" : "sipprov_drift_events_total{kind=\"other\"}";
+}
+
+struct check {
+	const char *kind;
+	char expected[DRIFT_STR];
+	char observed[DRIFT_STR];
+	bool applies, differs;
+};
+
+static void check_str(struct check *c, const char *kind, const char *expected, const char *observed, bool nocase)
+{
+	c->kind = kind;
+	sp_strlcpy(c->expected, expected, sizeof(c->expected));
+	sp_strlcpy(c->observed, observed, sizeof(c->observed));
+	c->applies = *expected && *observed;
+	c->differs = c->applies && (nocase ? strcasecmp(expected, observed) : strcmp(expected, observed)) != 0;
+}
+
+#define OPEN_MAX 16
+
+/* Open, bump or resolve the events of one check.  open[] are the open
+ * events of (device, account) read once for the observation; NULL when
+ * there were too many to list, then the per-kind statements are used. */
+static int apply(struct store *s, const struct observation *o, const struct target *t, const struct expect_acct *a,
+		 const struct check *c, const struct drift_event *open, size_t nopen, char *err, size_t errlen)
+{
+	const struct expect *x = t->x;
+	const struct drift_event *first = NULL;
+	struct drift_event ev;
+	int is_new = 0, rc = 0;
+
+	if (!open) {
+		if (c->differs) {
+			if (store_drift_open(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at, &is_new) < 0)
+				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
+		} else {
+			rc = store_drift_resolve(s, x->device_id, a->id, c->kind, NULL, o->at, &ev);
+			if (rc < 0)
+				return sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
+			first = rc == 1 ? &ev : NULL;
+		}
+	} else {
+		/* What store_drift_open / store_drift_resolve do, on the rows
+		 * already read: bump every open row of the kind (insert when
+		 * none), or resolve them all. */
+		for (size_t i = 0; i < nopen; i++) {
+			if (strcmp(open[i].kind, c->kind))
+				continue;
+			if (c->differs ? store_drift_bump(s, open[i].id, c->expected, c->observed, o->at) < 0
+				       : store_drift_resolve_id(s, open[i].id, o->at) < 0)
+				return sp_err(err, errlen, "drift %s: %s", c->differs ? "event" : "resolve",
+					      store_errmsg(s));
+			if (!first || open[i].id < first->id)
+				first = &open[i];   /* the oldest, as store_drift_resolve reports */
+		}
+		if (c->differs && !first) {
+			if (store_drift_insert(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at) < 0)
+				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
+			is_new = 1;
+		}
+	}
+	if (c->differs && is_new) {
+		metrics_inc(kind_series(c->kind, false));
+		log_info("drift: device %s line %ld %s expected %s observed %s (%s)", x->mac, a->line, c->kind,
+			 c->expected, c->observed, x->label);
+	} else if (!c->differs && first) {
+		metrics_inc(kind_series(c->kind, true));
+		log_info("drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)", x->mac, a->line,
+			 c->kind, c->observed, first->observed, first->count, x->label);
+	}
+	return 0;
+}
+
+static int evaluate(struct store *s, const struct observation *o, const struct target *t,
+		    const struct expect_acct *a, char *err, size_t errlen)
+{
+	struct check ck[7];
+	size_t n = 0;
+	char port[24] = "";
+	const struct expect *x = t->x;
+
+	check_str(&ck[n++], "registrar", x->registrar, o->registrar, true);
+	check_str(&ck[n++], "transport", x->transport, o->transport, true);
+	if (o->port > 0)
+		snprintf(port, sizeof(port), "%ld", o->port);
+	check_str(&ck[n++], "port", x->port, port, false);
+	check_str(&ck[n++], "username", a->username, o->username, false);
+	check_str(&ck[n++], "auth_username", a->auth_username, o->auth_username, false);
+	struct check *st = &ck[n++];
+	memset(st, 0, sizeof(*st));
+	st->kind = "stale";
+	if (t->fetched_at && x->version > 0) {
+		/* Against the version it should run (pinned or current). */
+		snprintf(st->expected, sizeof(st->expected), "v%ld", x->version);
+		snprintf(st->observed, sizeof(st->observed), "v%ld", t->fetched_version);
+		st->applies = true;
+		st->differs = t->fetched_version != x->version;
+	}
+	struct check *nf = &ck[n++];
+	memset(nf, 0, sizeof(*nf));
+	nf->kind = "never_fetched";
+	sp_strlcpy(nf->expected, "fetched", sizeof(nf->expected));
+	sp_strlcpy(nf->observed, t->fetched_at ? "fetched" : "never", sizeof(nf->observed));
+	nf->applies = true;
+	nf->differs = t->fetched_at == 0;
+
+	/* One read of the open events instead of one statement per rule. */
+	struct drift_event open[OPEN_MAX];
+	size_t nopen = 0;
+	int lrc = store_drift_open_list(s, x->device_id, a->id, open, OPEN_MAX, &nopen);
+	if (lrc < 0)
+		return sp_err(err, errlen, "drift events: %s", store_errmsg(s));
+	for (size_t i = 0; i < n; i++)
+		if (ck[i].applies && apply(s, o, t, a, &ck[i], lrc == 0 ? open : NULL, nopen, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+static void unknown_label(const struct observation *o, char *out, size_t n)
+{
+	const char *u = o->username[0] ? o->username : o->auth_username[0] ? o->auth_username : "?";
+	snprintf(out, n, "%s@%s", u, o->registrar[0] ? o->registrar : "?");
+}
+
+static int record(struct store *s, struct drift_cache *c, const struct observation *o, char *err, size_t errlen)
+{
+	struct target t = { .x = NULL };
+	char label[DRIFT_STR * 2 + 2];
+	int rc;
+
+	if (c && cache_validate(s, c, err, errlen) < 0)
+		return -1;
+	rc = match(s, c, o, &t, err, errlen);
+	if (rc < 0)
+		return -1;
+	unknown_label(o, label, sizeof(label));
+	if (rc == 0) {
+		int is_new = 0;
+		if (store_registration_add(s, o, 0, 0) < 0 ||
+		    store_drift_open(s, 0, 0, "unknown_user", "", label, o->at, &is_new) < 0)
+			return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+		if (is_new) {
+			metrics_inc(kind_series("unknown_user", false));
+			log_info("drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label,
+				 o->src_ip, o->src_port, o->code, o->user_agent);
+		}
+		return 0;
+	}
+	const struct expect_acct *a = NULL;
+	for (size_t i = 0; i < t.x->naccounts; i++)
+		if (t.x->acct[i].id == t.account_id)
+			a = &t.x->acct[i];
+	if (!a) {
+		sp_err(err, errlen, "account %lld vanished", (long long)t.account_id);
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	if (store_registration_add(s, o, t.x->device_id, a->id) < 0 ||
+	    (o->code && store_account_set_code(s, a->id, o->code, o->at) < 0)) {
+		sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+		goto out;
+	}
+	/* The user is known now: an earlier unknown_user event for it is over. */
+	if (store_drift_resolve(s, 0, 0, "unknown_user", label, o->at, NULL) < 0) {
+		sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
+		goto out;
+	}
+	rc = evaluate(s, o, &t, a, err, errlen);
+out:
+	target_release(&t);
+	return rc;
+}
+
+int drift_record_cached(struct store *s, struct drift_cache *c, const struct observation *o, char *err,
+			size_t errlen)
+{
+	bool own = store_drift_autocommit(s);
+	int rc;
+
+	if (own ? store_begin(s) < 0 : store_drift_sp_begin(s) < 0)
+		return sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
+	rc = record(s, c, o, err, errlen);
+	if (own) {
+		if (rc == 0 && store_commit(s) < 0)
+			rc = sp_err(err, errlen, "commit: %s", store_errmsg(s));
+		if (rc < 0)
+			store_rollback(s);
+	} else {
+		store_drift_sp_end(s, rc == 0);
+	}
+	if (rc == 0)
+		metrics_inc("sipprov_observations_total");
+	return rc;
+}
+
+int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen)
+{
+	return drift_record_cached(s, NULL, o, err, errlen);
+}
+
+/* ---- webhook ---- */
+
+static int get_str(json_t *obj, const char *key, char *dst, size_t size, long i, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	dst[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return sp_err(err, errlen, "registration %ld: '%s' must be a string", i, key);
+	const char *t = json_string_value(v);
+	if (json_string_length(v) >= size || strlen(t) != json_string_length(v) || !sp_text_ok(t))
+		return sp_err(err, errlen, "registration %ld: '%s' is too long or not text", i, key);
+	sp_strlcpy(dst, t, size);
+	return 0;
+}
+
+static int get_int(json_t *obj, const char *key, long min, long max, long *out, long i, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return sp_err(err, errlen, "registration %ld: '%s' must be an integer from %ld to %ld", i, key, min,
+			      max);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int webhook_one(json_t *obj, long i, struct observation *o, char *err, size_t errlen)
+{
+	static const char *const known[] = { "time", "src_ip", "src_port", "transport", "registrar", "port",
+					     "username", "auth_username", "user_agent", "contact", "instance",
+					     "expires", "code", NULL };
+	const char *k;
+	json_t *v;
+	long at = 0, code = -1;
+
+	if (!json_is_object(obj))
+		return sp_err(err, errlen, "registration %ld: must be a JSON object", i);
+	json_object_foreach(obj, k, v) {
+		size_t j = 0;
+		while (known[j] && strcmp(known[j], k))
+			j++;
+		if (!known[j])
+			return sp_err(err, errlen, "registration %ld: unknown key '%.64s'", i, k);
+	}
+	memset(o, 0, sizeof(*o));
+	sp_strlcpy(o->source, "webhook", sizeof(o->source));
+	if (get_int(obj, "time", 0, 4102444800L, &at, i, err, errlen) < 0 ||
+	    get_int(obj, "src_port", 0, 65535, &o->src_port, i, err, errlen) < 0 ||
+	    get_int(obj, "port", 0, 65535, &o->port, i, err, errlen) < 0 ||
+	    get_int(obj, "expires", 0, 0x7fffffff, &o->expires, i, err, errlen) < 0 ||
+	    get_int(obj, "code", 0, 699, &code, i, err, errlen) < 0 ||
+	    get_str(obj, "src_ip", o->src_ip, sizeof(o->src_ip), i, err, errlen) < 0 ||
+	    get_str(obj, "transport", o->transport, sizeof(o->transport), i, err, errlen) < 0 ||
+	    get_str(obj, "registrar", o->registrar, sizeof(o->registrar), i, err, errlen) < 0 ||
+	    get_str(obj, "username", o->username, sizeof(o->username), i, err, errlen) < 0 ||
+	    get_str(obj, "auth_username", o->auth_username, sizeof(o->auth_username), i, err, errlen) < 0 ||
+	    get_str(obj, "user_agent", o->user_agent, sizeof(o->user_agent), i, err, errlen) < 0 ||
+	    get_str(obj, "contact", o->contact, sizeof(o->contact), i, err, errlen) < 0 ||
+	    get_str(obj, "instance", o->instance, sizeof(o->instance), i, err, errlen) < 0)
+		return -1;
+	if (code < 0)
+		return sp_err(err, errlen, "registration %ld: 'code' is required (final response, 408 for none)", i);
+	o->code = (int)code;
+	if (!o->username[0] && !o->auth_username[0] && !o->user_agent[0] && !o->instance[0])
+		return sp_err(err, errlen, "registration %ld: needs 'username', 'auth_username', 'user_agent' "
+			      "or 'instance' to match a device", i);
+	for (char *p = o->transport; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (o->transport[0] && strcmp(o->transport, "udp") && strcmp(o->transport, "tcp") &&
+	    strcmp(o->transport, "tls") && strcmp(o->transport, "ws") && strcmp(o->transport, "wss") &&
+	    strcmp(o->transport, "sctp"))
+		return sp_err(err, errlen, "registration %ld: unknown transport '%s' (udp, tcp, tls, ws, wss, sctp)",
+			      i, o->transport);
+	for (char *p = o->registrar; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	o->at = at ? at : sp_now();
+	return 0;
+}
+
+int drift_webhook(struct store *s, const char *body, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	struct observation *obs = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!doc)
+		return sp_err(err, errlen, "invalid JSON at line %d: %s", je.line, je.text);
+	if (json_is_array(doc)) {
+		n = json_array_size(doc);
+		if (n == 0 || n > WEBHOOK_MAX) {
+			sp_err(err, errlen, "expected 1 to %d registrations, got %zu", WEBHOOK_MAX, n);
+			goto out;
+		}
+	} else {
+		n = 1;
+	}
+	obs = xcalloc(n, sizeof(*obs));
+	for (size_t i = 0; i < n; i++)
+		if (webhook_one(json_is_array(doc) ? json_array_get(doc, i) : doc, (long)i, &obs[i], err, errlen) < 0)
+			goto out;
+	if (store_begin(s) < 0) {
+		sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (drift_record(s, &obs[i], err, errlen) < 0) {
+			store_rollback(s);
+			goto out;
+		}
+	if (store_commit(s) < 0) {
+		sp_err(err, errlen, "commit: %s", store_errmsg(s));
+		store_rollback(s);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(obs);
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- metrics and meanings ---- */
+
+static void metric_line(const char *kind, long n, void *arg)
+{
+	buf_printf(arg, "sipprov_drift_open{kind=\"%s\"} %ld\n", kind, n);
+}
+
+void drift_metrics(struct store *s, struct buf *out)
+{
+	buf_adds(out, "# HELP sipprov_drift_open Open drift events by kind.\n# TYPE sipprov_drift_open gauge\n");
+	if (store_drift_open_counts(s, metric_line, out) < 0)
+		log_warnx("drift metrics: %s", store_errmsg(s));
+}
+
+const char *drift_code_meaning(long code)
+{
+	switch (code) {
+	case 0: return "no response seen: transport/port mismatch, firewall, SIP ALG, DNS";
+	case 200: return "registered";
+	case 401: case 407: return "challenge never answered: phone has no or unusable credentials";
+	case 403: return "credentials, auth-username mix-up, account disabled, IP policy, too many registrations";
+	case 404: return "registrar/domain wrong, tenant moved, user deleted";
+	case 408: return "timeout: transport/port mismatch, firewall, SIP ALG, DNS";
+	default: return "";
+	}
+}

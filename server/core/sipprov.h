@@ -1,0 +1,263 @@
+/*
+ * sipprov.h: shared structs and the core library's contracts, one section
+ * per .c file.  Concern modules that only a few callers need (validate, hep,
+ * sipmsg, drift, auth, bulk, notify, diagnose, ua) keep their own header
+ * beside their .c file; this one holds what everything touches.
+ */
+#ifndef SIPPROV_H
+#define SIPPROV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define SP_VERSION        "0.1.0"
+#define SP_MAC_LEN        12          /* normalized MAC: 12 lowercase hex */
+#define SP_MAX_LINES      16          /* accounts per device */
+#define SP_TOKEN_HEX      32          /* 128-bit softphone token, hex */
+#define SP_SLUG_MAX       64
+#define SP_NAME_MAX       128
+#define SP_FIELD_MAX      256         /* any single text setting or field */
+#define SP_JSON_MAX       8192        /* settings / overrides document */
+#define SP_BODY_MAX       (256 * 1024) /* a rendered config file */
+#define SP_ERR_MAX        512
+#define SP_REALM          "sipprov"   /* HTTP digest realm for device credentials */
+
+/* ---- util.c: allocation that aborts, bounded strings, dynbuf ---- */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* Copy with truncation; always NUL-terminates; returns strlen(src). */
+size_t sp_strlcpy(char *dst, const char *src, size_t size);
+/* snprintf into err (may be NULL); returns -1 so callers can "return sp_err(...)". */
+int sp_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Normalize a MAC in any case, with or without ':' '-' '.': writes 12
+ * lowercase hex + NUL into out[13].  Returns 0, or -1 if not a MAC. */
+int mac_normalize(const char *in, char out[SP_MAC_LEN + 1]);
+/* Parse a decimal int in [min,max] with nothing trailing; 0 or -1. */
+int sp_parse_int(const char *s, long min, long max, long *out);
+int64_t sp_now(void);
+/* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
+ * except tab; used for every text field. */
+bool sp_text_ok(const char *s);
+/* Hex encode n bytes into out (2n+1). */
+void sp_hex(const unsigned char *in, size_t n, char *out);
+
+/* Output buffer with a hard cap; on overflow it sets 'overflow' and keeps
+ * what fits, so writers don't check every call.  buf_release frees. */
+struct buf {
+	char *data;
+	size_t len, cap, max;
+	bool overflow;
+};
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the NUL-terminated data and gives ownership to the caller. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* ---- log.c: leveled logging to stderr (or syslog when daemonized) ---- */
+
+enum { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void log_init(int level, bool to_syslog);
+int  log_level_parse(const char *s);   /* "warn" -> LOG_LVL_WARN; -1 unknown */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* no errno */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up only: print and exit(1).  Never in a request path. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- conf.c: sipprovd.conf, a table {key, type, field, default} ---- */
+
+struct conf {
+	char database[SP_FIELD_MAX];
+	char key_file[SP_FIELD_MAX];        /* AES key; default DATABASE.key */
+	char templates[SP_FIELD_MAX];       /* layout folder */
+	char http_listen[SP_NAME_MAX];      /* host:port, "" = off */
+	char https_listen[SP_NAME_MAX];
+	char tls_cert[SP_FIELD_MAX];
+	char tls_key[SP_FIELD_MAX];
+	char tls_client_ca[SP_FIELD_MAX];
+	char hep_listen[SP_NAME_MAX];
+	char hep_auth_key[SP_NAME_MAX];
+	char api_token[SP_NAME_MAX];
+	char log_level[16];
+	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
+	bool insecure_loopback;
+	long threads;
+	long render_cache;                  /* rendered configs kept in memory */
+	long retention_days;                /* fetch_log / registration history; 0 = forever */
+	long conn_timeout;                  /* seconds */
+	long conn_limit;
+	long per_ip_conn_limit;
+	long conn_memory_limit;             /* bytes */
+	long fail_threshold;                /* auth failures per window before 429 */
+	long fail_window;                   /* seconds */
+	long lockout_seconds;
+};
+/* Fill defaults. */
+void conf_init(struct conf *c);
+/* Read FILE (key = value lines, '#' comments).  Errors name file:line. */
+int conf_load(struct conf *c, const char *file, char *err, size_t errlen);
+/* Apply one "key=value" (the -o flag). */
+int conf_set(struct conf *c, const char *kv, char *err, size_t errlen);
+/* Print every key and value (the -n flag with -v). */
+void conf_dump(const struct conf *c, FILE *f);
+/* Call fn with the name of every key whose value differs (SIGHUP). */
+void conf_diff(const struct conf *a, const struct conf *b, void (*fn)(const char *key, void *arg), void *arg);
+
+/* ---- secret.c: OpenSSL: AES-256-GCM at rest, digests, random tokens ---- */
+
+#define SP_KEY_LEN 32
+/* Create a new random key file (mode 0600); fails if it exists. */
+int secret_keyfile_create(const char *path, char *err, size_t errlen);
+/* Load the key; refuses a file readable by group/other. */
+int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
+/* Encrypt plaintext into a new base64 string (nonce|ct|tag); caller frees. */
+char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain);
+/* Decrypt; returns a new string (caller frees, then should wipe) or NULL. */
+char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64);
+void sha256_hex(const void *p, size_t n, char out[65]);
+void md5_hex(const void *p, size_t n, char out[33]);
+/* n random bytes as 2n hex chars + NUL; -1 if the RNG fails. */
+int random_hex(char *out, size_t nbytes);
+void secret_wipe(void *p, size_t n);
+
+#include "store.h"
+
+/* ---- settings.c: the template setting keys and effective config ---- */
+
+/* The known template keys, in canonical order, and their kind. */
+enum setting_kind { SET_TEXT, SET_HOST, SET_PORT, SET_INT, SET_ENUM };
+struct setting_def {
+	const char *key;
+	enum setting_kind kind;
+	const char *choices;                /* SET_ENUM: "udp|tcp|tls" */
+	long min, max;                      /* SET_PORT / SET_INT */
+	const char *help;
+};
+extern const struct setting_def setting_defs[];
+extern const size_t setting_def_count;
+const struct setting_def *setting_def_find(const char *key);
+/* Extras are "vendor.*" / "x.*" keys passed through untouched. */
+bool setting_key_ok(const char *key);
+
+/* Parse a JSON object of settings into canonical text (sorted keys,
+ * compact; values are strings).  Returns a new string or NULL with err. */
+char *settings_canonical(json_t *obj, char *err, size_t errlen);
+/* Apply "key=value" to obj (empty value deletes).  Unknown key: -1 with err. */
+int settings_apply_kv(json_t *obj, const char *kv, char *err, size_t errlen);
+
+/* What a device gets: computed by one function for the daemon, `render`
+ * and bulk previews. */
+struct effective {
+	struct tenant tenant;
+	struct device device;
+	char template_name[SP_SLUG_MAX];
+	long version;                       /* the version served (pinned or current) */
+	long current_version;
+	char version_label[SP_SLUG_MAX * 2 + 16];   /* "acme-main@v7" */
+	json_t *settings;                   /* merged: version <- tenant defaults <- overrides */
+	struct account accounts[SP_MAX_LINES];
+	size_t naccounts;
+};
+/* Load everything for MAC (normalized).  If key is non-NULL passwords are
+ * decrypted.  Returns 1 found, 0 no such device, -1 error (err says why). */
+int effective_load(struct store *s, const unsigned char *key, const char *mac,
+		   struct effective *e, char *err, size_t errlen);
+/* Same, for a device already loaded (bulk previews). */
+int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
+			  struct effective *e, char *err, size_t errlen);
+/* Wipes passwords, drops settings. */
+void effective_release(struct effective *e);
+/* Setting as a string ("" when unset). */
+const char *effective_get(const struct effective *e, const char *key);
+
+/* ---- metrics.c: Prometheus counters, lock-free on the hot path ---- */
+
+/* Add n to the counter of a full series, e.g.
+ * "sipprov_http_requests_total{route=\"mac\",code=\"200\"}".  Series
+ * strings should be literals or otherwise live for the process. */
+void metrics_add(const char *series, long n);
+#define metrics_inc(series) metrics_add((series), 1)
+/* Append every series with HELP/TYPE lines in text format. */
+void metrics_render(struct buf *out);
+
+/* ---- layout.c + render_{xml,json,kv}.c: vendor layouts and rendering ---- */
+
+struct layout;                          /* one parsed file from templates/ */
+struct layouts;                         /* all of them, by name */
+
+/* Parse every *.xml, *.json, *.cfg layout under dir.  NULL with err naming
+ * file:line on the first bad one. */
+struct layouts *layouts_load(const char *dir, char *err, size_t errlen);
+void layouts_free(struct layouts *l);
+const struct layout *layouts_find(const struct layouts *l, const char *name);
+size_t layouts_count(const struct layouts *l);
+const struct layout *layouts_at(const struct layouts *l, size_t i);
+const char *layout_name(const struct layout *l);
+const char *layout_content_type(const struct layout *l);
+const char *layout_notify_event(const struct layout *l);
+/* Check one layout file; errors name file and line. */
+int layout_check_file(const char *path, char *err, size_t errlen);
+
+/* What a request path names, after the route table matched it. */
+struct route_match {
+	enum { ROUTE_NONE, ROUTE_MAC, ROUTE_TOKEN, ROUTE_COMMON, ROUTE_UPLOAD } kind;
+	char mac[SP_MAC_LEN + 1];
+	char token[SP_TOKEN_HEX + 1];
+	const struct layout *layout;        /* first layout whose pattern matched */
+	char pattern[64];                   /* the pattern that matched, e.g. "cfg{mac}.xml" */
+	long line;                          /* 0 = every line */
+};
+/* Match a request path (already without query) against every layout's file
+ * name patterns.  Returns 1 matched, 0 not (404). */
+int route_match(const struct layouts *l, const char *path, struct route_match *m);
+/* Does this layout declare the pattern that matched?  (file name vs device layout) */
+bool layout_answers(const struct layout *l, const struct route_match *m);
+
+/* Does this layout serve softphone token URLs (/s/{token})? */
+bool layout_uses_token(const struct layout *l);
+
+/* Render the effective config into out (capped at SP_BODY_MAX).
+ * line 0 = all lines, N = only that account (-1 "device has no line N").
+ * e == NULL, or an effective whose device.mac is "", renders the layout's
+ * common file (same as render_common).
+ * Deterministic: same inputs, same bytes.  Returns 0 or -1 with err; on
+ * error out is left as it was ("config too large" when over out->max). */
+int render(const struct layout *l, const struct effective *e, long line,
+	   struct buf *out, char *err, size_t errlen);
+/* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
+ * per-device data).  -1 if the layout declares none. */
+int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);
+/* "xml", "json" or "kv". */
+const char *layout_format_name(const struct layout *l);
+/* The file-name patterns a layout answers, as declared ("{mac}.cfg");
+ * kind gets ROUTE_MAC/TOKEN/COMMON/UPLOAD.  NULL past the end. */
+size_t layout_route_count(const struct layout *l);
+const char *layout_route_at(const struct layout *l, size_t i, int *kind);
+/* Parse one layout from memory (the fuzz target, `layout check`); filename
+ * is only for messages.  NULL with err naming file:line. */
+struct layout *layout_parse_mem(const char *filename, const char *data, size_t len,
+				char *err, size_t errlen);
+void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_mem results */
+
+/* The rest of the core layer's API, each concern in its own header. */
+#include "validate.h"
+#include "drift.h"
+#include "ua.h"
+
+/* Last, so that every file including sipprov.h has the banned functions
+ * turned into errors; system headers must come before sipprov.h. */
+#include "banned.h"
+
+#endif

@@ -1,0 +1,823 @@
+/*
+ * store.c: the SQLite connection (WAL, busy_timeout, foreign keys), schema
+ * migrations from the schema folder (compiled in), a statement cache, and the
+ * core rows: tenants, template versions, devices, accounts, fetches, audit.
+ * Prepared statements only; no SQL is ever built from input.  One store
+ * per thread: connections are not shared.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define STMT_SLOTS 128
+
+struct store {
+	sqlite3 *db;
+	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_SLOTS];
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		sp_err(err, errlen, "%s", msg ? msg : "sqlite error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	long have = 0;
+	if (exec_sql(s->db, "CREATE TABLE IF NOT EXISTS schema_migration ("
+			    "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)",
+		     err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(number),0) FROM schema_migration", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		have = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+		if (m->number <= have)
+			continue;
+		if (exec_sql(s->db, "BEGIN IMMEDIATE", err, errlen) < 0)
+			return -1;
+		if (exec_sql(s->db, m->sql, err, errlen) < 0) {
+			char why[SP_ERR_MAX];
+			sp_strlcpy(why, err ? err : "", sizeof(why));
+			exec_sql(s->db, "ROLLBACK", NULL, 0);
+			return sp_err(err, errlen, "migration %s failed: %s", m->name, why);
+		}
+		if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_migration VALUES (?,?,?)", -1, &st,
+				       NULL) != SQLITE_OK)
+			return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+		sqlite3_bind_int(st, 1, m->number);
+		sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, sp_now());
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE || exec_sql(s->db, "COMMIT", err, errlen) < 0) {
+			exec_sql(s->db, "ROLLBACK", NULL, 0);
+			return sp_err(err, errlen, "migration %s: cannot record it", m->name);
+		}
+	}
+	return 0;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		sp_err(err, errlen, "cannot open database '%s': %s", path,
+		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_close(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_extended_result_codes(s->db, 1);
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+		     err, errlen) < 0 ||
+	    migrate(s, err, errlen) < 0) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < STMT_SLOTS; i++)
+		sqlite3_finalize(s->cache[i].st);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+void *store_db(struct store *s)
+{
+	return s->db;
+}
+
+const char *store_errmsg(struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+	for (size_t i = 0; i < STMT_SLOTS; i++) {
+		size_t k = (h + i) % STMT_SLOTS;
+		if (s->cache[k].sql == sql) {
+			sqlite3_reset(s->cache[k].st);
+			sqlite3_clear_bindings(s->cache[k].st);
+			return s->cache[k].st;
+		}
+		if (!s->cache[k].sql) {
+			if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[k].st,
+					       NULL) != SQLITE_OK) {
+				log_warnx("sql prepare: %s", sqlite3_errmsg(s->db));
+				s->cache[k].st = NULL;
+				return NULL;
+			}
+			s->cache[k].sql = sql;
+			return s->cache[k].st;
+		}
+	}
+	log_warnx("sql statement cache full");
+	return NULL;
+}
+
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	sp_strlcpy(dst, t ? (const char *)t : "", size);
+}
+
+int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int simple(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
+}
+
+int store_begin(struct store *s) { return simple(s, "BEGIN IMMEDIATE"); }
+int store_begin_read(struct store *s) { return simple(s, "BEGIN DEFERRED"); }
+int store_commit(struct store *s) { return simple(s, "COMMIT"); }
+int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
+
+/* ---- tenants ---- */
+
+#define TENANT_COLS "id, slug, name, status, device_auth, allow_cidrs, username_pattern, " \
+	"auth_username_pattern, max_per_user, default_template, defaults FROM tenant "
+
+static void tenant_row(sqlite3_stmt *st, struct tenant *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(st, 0);
+	store_col_text(st, 1, t->slug, sizeof(t->slug));
+	store_col_text(st, 2, t->name, sizeof(t->name));
+	store_col_text(st, 3, t->status, sizeof(t->status));
+	store_col_text(st, 4, t->device_auth, sizeof(t->device_auth));
+	store_col_text(st, 5, t->allow_cidrs, sizeof(t->allow_cidrs));
+	store_col_text(st, 6, t->username_pattern, sizeof(t->username_pattern));
+	store_col_text(st, 7, t->auth_username_pattern, sizeof(t->auth_username_pattern));
+	t->max_per_user = sqlite3_column_int64(st, 8);
+	store_col_text(st, 9, t->default_template, sizeof(t->default_template));
+	store_col_text(st, 10, t->defaults, sizeof(t->defaults));
+}
+
+static int one_row(sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill(st, out);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_tenant_get(struct store *s, const char *slug, struct tenant *t)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE slug = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, slug);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))tenant_row, t);
+}
+
+int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))tenant_row, t);
+}
+
+static void tenant_bind(sqlite3_stmt *st, const struct tenant *t)
+{
+	store_bind_text(st, 1, t->slug);
+	store_bind_text(st, 2, t->name);
+	store_bind_text(st, 3, t->status[0] ? t->status : "active");
+	store_bind_text(st, 4, t->device_auth[0] ? t->device_auth : "digest");
+	store_bind_text(st, 5, t->allow_cidrs);
+	store_bind_text(st, 6, t->username_pattern);
+	store_bind_text(st, 7, t->auth_username_pattern);
+	sqlite3_bind_int64(st, 8, t->max_per_user);
+	store_bind_text(st, 9, t->default_template);
+	store_bind_text(st, 10, t->defaults[0] ? t->defaults : "{}");
+}
+
+int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO tenant (slug, name, status, device_auth, allow_cidrs, "
+				      "username_pattern, auth_username_pattern, max_per_user, default_template, "
+				      "defaults, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	tenant_bind(st, t);
+	sqlite3_bind_int64(st, 11, sp_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+		sqlite3_reset(st);
+		if (uniq)
+			return sp_err(err, errlen, "tenant '%s' already exists", t->slug);
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int store_tenant_update(struct store *s, const struct tenant *t, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE tenant SET slug=?, name=?, status=?, device_auth=?, "
+				      "allow_cidrs=?, username_pattern=?, auth_username_pattern=?, "
+				      "max_per_user=?, default_template=?, defaults=? WHERE id=?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	tenant_bind(st, t);
+	sqlite3_bind_int64(st, 11, t->id);
+	return store_exec_stmt(s, st, err, errlen);
+}
+
+int store_tenant_each(struct store *s, int (*fn)(const struct tenant *, void *), void *arg)
+{
+	/* Not cached: fn may call back into the store. */
+	sqlite3_stmt *st;
+	struct tenant t;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT " TENANT_COLS "ORDER BY slug", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tenant_row(st, &t);
+		if (fn(&t, arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- template versions ---- */
+
+#define TV_COLS "v.id, v.template_id, tn.slug, t.name, v.number, v.settings, v.sha256, v.author, " \
+	"v.comment, v.created FROM template_version v JOIN template t ON t.id = v.template_id " \
+	"JOIN tenant tn ON tn.id = t.tenant_id "
+
+static void tversion_row(sqlite3_stmt *st, struct tversion *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = sqlite3_column_int64(st, 0);
+	v->template_id = sqlite3_column_int64(st, 1);
+	store_col_text(st, 2, v->tenant, sizeof(v->tenant));
+	store_col_text(st, 3, v->name, sizeof(v->name));
+	v->number = sqlite3_column_int64(st, 4);
+	store_col_text(st, 5, v->settings, sizeof(v->settings));
+	store_col_text(st, 6, v->sha256, sizeof(v->sha256));
+	store_col_text(st, 7, v->author, sizeof(v->author));
+	store_col_text(st, 8, v->comment, sizeof(v->comment));
+	v->created = sqlite3_column_int64(st, 9);
+}
+
+int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, long number, struct tversion *v)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND t.name = ? AND "
+				      "v.number = CASE WHEN ?3 = 0 THEN t.current ELSE ?3 END");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	store_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, number);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))tversion_row, v);
+}
+
+int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, const char *settings,
+		       const char *author, const char *comment, struct tversion *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t tid = 0;
+	long number = 1;
+	char sha[65];
+
+	st = store_stmt(s, "INSERT INTO template (tenant_id, name, created) VALUES (?,?,?) "
+			   "ON CONFLICT (tenant_id, name) DO NOTHING");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	sqlite3_bind_int64(st, 1, tenant_id);
+	store_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, sp_now());
+	if (store_exec_stmt(s, st, err, errlen) < 0)
+		return -1;
+	st = store_stmt(s, "SELECT id, current + 1 FROM template WHERE tenant_id = ? AND name = ?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	sqlite3_bind_int64(st, 1, tenant_id);
+	store_bind_text(st, 2, name);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		tid = sqlite3_column_int64(st, 0);
+		number = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (!tid)
+		return sp_err(err, errlen, "template '%s' could not be created", name);
+	sha256_hex(settings, strlen(settings), sha);
+	st = store_stmt(s, "INSERT INTO template_version (template_id, number, settings, sha256, author, "
+			   "comment, created) VALUES (?,?,?,?,?,?,?)");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	sqlite3_bind_int64(st, 1, tid);
+	sqlite3_bind_int64(st, 2, number);
+	store_bind_text(st, 3, settings);
+	store_bind_text(st, 4, sha);
+	store_bind_text(st, 5, author);
+	store_bind_text(st, 6, comment);
+	sqlite3_bind_int64(st, 7, sp_now());
+	if (store_exec_stmt(s, st, err, errlen) < 0)
+		return -1;
+	st = store_stmt(s, "UPDATE template SET current = ? WHERE id = ?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	sqlite3_bind_int64(st, 1, number);
+	sqlite3_bind_int64(st, 2, tid);
+	if (store_exec_stmt(s, st, err, errlen) < 0)
+		return -1;
+	if (out && store_tversion_get(s, tenant_id, name, number, out) != 1)
+		return sp_err(err, errlen, "template '%s' version %ld vanished", name, number);
+	return 0;
+}
+
+int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
+			int (*fn)(const struct tversion *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	struct tversion *v = xmalloc(sizeof(*v));
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND (?2 = '' OR t.name = ?2) "
+			       "ORDER BY t.name, v.number", -1, &st, NULL) != SQLITE_OK) {
+		free(v);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, tenant_id);
+	store_bind_text(st, 2, name ? name : "");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tversion_row(st, v);
+		if (fn(v, arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	free(v);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- devices ---- */
+
+#define DEVICE_COLS "id, mac, tenant_id, layout, model, label, template, pinned_version, status, " \
+	"http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, " \
+	"fetched_version, fetched_digest FROM device "
+
+static void device_row(sqlite3_stmt *st, struct device *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, 0);
+	store_col_text(st, 1, d->mac, sizeof(d->mac));
+	d->tenant_id = sqlite3_column_int64(st, 2);
+	store_col_text(st, 3, d->layout, sizeof(d->layout));
+	store_col_text(st, 4, d->model, sizeof(d->model));
+	store_col_text(st, 5, d->label, sizeof(d->label));
+	store_col_text(st, 6, d->template_name, sizeof(d->template_name));
+	d->pinned_version = sqlite3_column_int64(st, 7);
+	store_col_text(st, 8, d->status, sizeof(d->status));
+	store_col_text(st, 9, d->http_user, sizeof(d->http_user));
+	store_col_text(st, 10, d->ha1_md5, sizeof(d->ha1_md5));
+	store_col_text(st, 11, d->ha1_sha256, sizeof(d->ha1_sha256));
+	store_col_text(st, 12, d->overrides, sizeof(d->overrides));
+	d->fetched_at = sqlite3_column_int64(st, 13);
+	store_col_text(st, 14, d->fetched_ip, sizeof(d->fetched_ip));
+	store_col_text(st, 15, d->fetched_ua, sizeof(d->fetched_ua));
+	d->fetched_version = sqlite3_column_int64(st, 16);
+	store_col_text(st, 17, d->fetched_digest, sizeof(d->fetched_digest));
+}
+
+int store_device_get(struct store *s, const char *mac, struct device *d)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, mac);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+}
+
+int store_device_get_id(struct store *s, int64_t id, struct device *d)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+}
+
+static void device_bind(sqlite3_stmt *st, const struct device *d)
+{
+	store_bind_text(st, 1, d->mac);
+	sqlite3_bind_int64(st, 2, d->tenant_id);
+	store_bind_text(st, 3, d->layout);
+	store_bind_text(st, 4, d->model);
+	store_bind_text(st, 5, d->label);
+	store_bind_text(st, 6, d->template_name);
+	sqlite3_bind_int64(st, 7, d->pinned_version);
+	store_bind_text(st, 8, d->status[0] ? d->status : "active");
+	store_bind_text(st, 9, d->http_user);
+	store_bind_text(st, 10, d->ha1_md5);
+	store_bind_text(st, 11, d->ha1_sha256);
+	store_bind_text(st, 12, d->overrides[0] ? d->overrides : "{}");
+}
+
+int store_device_add(struct store *s, struct device *d, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device (mac, tenant_id, layout, model, label, template, "
+				      "pinned_version, status, http_user, ha1_md5, ha1_sha256, overrides, "
+				      "created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	device_bind(st, d);
+	sqlite3_bind_int64(st, 13, sp_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+		sqlite3_reset(st);
+		if (uniq)
+			return sp_err(err, errlen, "device '%s' already exists", d->mac);
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	}
+	sqlite3_reset(st);
+	d->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_device_update(struct store *s, const struct device *d, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE device SET mac=?, tenant_id=?, layout=?, model=?, label=?, "
+				      "template=?, pinned_version=?, status=?, http_user=?, ha1_md5=?, "
+				      "ha1_sha256=?, overrides=? WHERE id=?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	device_bind(st, d);
+	sqlite3_bind_int64(st, 13, d->id);
+	return store_exec_stmt(s, st, err, errlen);
+}
+
+int store_device_delete(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM device WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	struct device *d = xmalloc(sizeof(*d));
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT " DEVICE_COLS "WHERE ?1 = 0 OR tenant_id = ?1 ORDER BY mac", -1,
+			       &st, NULL) != SQLITE_OK) {
+		free(d);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, tenant_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		device_row(st, d);
+		if (fn(d, arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	free(d);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_device_count(struct store *s, int64_t tenant_id, long *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM device WHERE ?1 = 0 OR tenant_id = ?1");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	int rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
+		       const char *path, int status, long version, const char *digest)
+{
+	sqlite3_stmt *st;
+	int64_t now = sp_now();
+	if (status == 200 && device_id) {
+		st = store_stmt(s, "UPDATE device SET fetched_at=?, fetched_ip=?, fetched_ua=?, "
+				   "fetched_version=?, fetched_digest=? WHERE id=?");
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, now);
+		store_bind_text(st, 2, ip);
+		store_bind_text(st, 3, ua);
+		sqlite3_bind_int64(st, 4, version);
+		store_bind_text(st, 5, digest);
+		sqlite3_bind_int64(st, 6, device_id);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			return -1;
+	}
+	st = store_stmt(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
+			   "VALUES (?,?,?,?,?,?,?,?)");
+	if (!st)
+		return -1;
+	if (device_id)
+		sqlite3_bind_int64(st, 1, device_id);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, now);
+	store_bind_text(st, 3, ip);
+	store_bind_text(st, 4, ua);
+	store_bind_text(st, 5, path);
+	sqlite3_bind_int(st, 6, status);
+	sqlite3_bind_int64(st, 7, version);
+	store_bind_text(st, 8, digest);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+/* ---- accounts ---- */
+
+#define ACCOUNT_COLS "id, device_id, line, display_name, extension, username, auth_username, " \
+	"password_enc, coalesce(token,''), token_revoked, last_code, last_code_at FROM account "
+
+static void account_row(sqlite3_stmt *st, struct account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	a->device_id = sqlite3_column_int64(st, 1);
+	a->line = sqlite3_column_int64(st, 2);
+	store_col_text(st, 3, a->display_name, sizeof(a->display_name));
+	store_col_text(st, 4, a->extension, sizeof(a->extension));
+	store_col_text(st, 5, a->username, sizeof(a->username));
+	store_col_text(st, 6, a->auth_username, sizeof(a->auth_username));
+	store_col_text(st, 7, a->password_enc, sizeof(a->password_enc));
+	store_col_text(st, 8, a->token, sizeof(a->token));
+	a->token_revoked = sqlite3_column_int(st, 9) != 0;
+	a->last_code = sqlite3_column_int64(st, 10);
+	a->last_code_at = sqlite3_column_int64(st, 11);
+}
+
+int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? ORDER BY line");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		account_row(st, &a[(*n)++]);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? AND line = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, line);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+}
+
+int store_account_get_token(struct store *s, const char *token, struct account *a)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, token);
+	return one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+}
+
+static void account_bind(sqlite3_stmt *st, const struct account *a)
+{
+	sqlite3_bind_int64(st, 1, a->device_id);
+	sqlite3_bind_int64(st, 2, a->line);
+	store_bind_text(st, 3, a->display_name);
+	store_bind_text(st, 4, a->extension);
+	store_bind_text(st, 5, a->username);
+	store_bind_text(st, 6, a->auth_username);
+	store_bind_text(st, 7, a->password_enc);
+	if (a->token[0])
+		store_bind_text(st, 8, a->token);
+	else
+		sqlite3_bind_null(st, 8);
+	sqlite3_bind_int(st, 9, a->token_revoked);
+}
+
+int store_account_add(struct store *s, struct account *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO account (device_id, line, display_name, extension, "
+				      "username, auth_username, password_enc, token, token_revoked) "
+				      "VALUES (?,?,?,?,?,?,?,?,?)");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	account_bind(st, a);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+		sqlite3_reset(st);
+		if (uniq)
+			return sp_err(err, errlen, "line %ld already exists on this device", a->line);
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	}
+	sqlite3_reset(st);
+	a->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_account_update(struct store *s, const struct account *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE account SET device_id=?, line=?, display_name=?, extension=?, "
+				      "username=?, auth_username=?, password_enc=?, token=?, token_revoked=? "
+				      "WHERE id=?");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	account_bind(st, a);
+	sqlite3_bind_int64(st, 10, a->id);
+	return store_exec_stmt(s, st, err, errlen);
+}
+
+int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
+				 int (*fn)(const struct account *, const char *mac, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	struct account a;
+	char mac[SP_MAC_LEN + 1];
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT a.id, a.device_id, a.line, a.display_name, a.extension, "
+			       "a.username, a.auth_username, a.password_enc, coalesce(a.token,''), "
+			       "a.token_revoked, a.last_code, a.last_code_at, d.mac FROM account a "
+			       "JOIN device d ON d.id = a.device_id WHERE d.tenant_id = ? ORDER BY d.mac, a.line",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		account_row(st, &a);
+		store_col_text(st, 12, mac, sizeof(mac));
+		if (fn(&a, mac, arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_audit(struct store *s, const char *actor, const char *action, const char *object,
+		const char *before, const char *after, const char *detail)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO audit_log (at, actor, action, object, before_digest, "
+				      "after_digest, detail) VALUES (?,?,?,?,?,?,?)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, sp_now());
+	store_bind_text(st, 2, actor);
+	store_bind_text(st, 3, action);
+	store_bind_text(st, 4, object);
+	store_bind_text(st, 5, before ? before : "");
+	store_bind_text(st, 6, after ? after : "");
+	store_bind_text(st, 7, detail ? detail : "");
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+long store_config_gen(struct store *s)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT gen FROM config_gen WHERE id = 1");
+	long v = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return v;
+}
+
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n)
+{
+	int rc = 0;
+	if (store_begin(s) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = store_fetch_record(s, r[i].device_id, r[i].ip, r[i].ua, r[i].path, r[i].status,
+					r[i].version, r[i].digest);
+	if (rc == 0 && store_commit(s) == 0)
+		return 0;
+	store_rollback(s);
+	return -1;
+}
+
+int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,
+			 long keep)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device_log (device_id, at, name, body) VALUES (?,?,?,?)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, sp_now());
+	store_bind_text(st, 3, name);
+	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_TRANSIENT);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	st = store_stmt(s, "DELETE FROM device_log WHERE device_id = ?1 AND id NOT IN "
+			   "(SELECT id FROM device_log WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, keep);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_device_log_each(struct store *s, int64_t device_id,
+			  int (*fn)(int64_t at, const char *name, const void *body, size_t len, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	char name[SP_NAME_MAX];
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT at, name, body FROM device_log WHERE device_id = ? ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_text(st, 1, name, sizeof(name));
+		if (fn(sqlite3_column_int64(st, 0), name, sqlite3_column_blob(st, 2),
+		       (size_t)sqlite3_column_bytes(st, 2), arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_prune(struct store *s, int64_t before, long chunk, long *n)
+{
+	static const char *const sql[] = {
+		"DELETE FROM fetch_log WHERE id IN (SELECT id FROM fetch_log WHERE at < ? LIMIT ?)",
+		"DELETE FROM registration WHERE id IN (SELECT id FROM registration WHERE at < ? LIMIT ?)",
+	};
+	*n = 0;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		for (;;) {
+			sqlite3_stmt *st = store_stmt(s, sql[i]);
+			if (!st || store_begin(s) < 0)
+				return -1;
+			sqlite3_bind_int64(st, 1, before);
+			sqlite3_bind_int64(st, 2, chunk);
+			if (store_exec_stmt(s, st, NULL, 0) < 0) {
+				store_rollback(s);
+				return -1;
+			}
+			long k = sqlite3_changes(s->db);
+			if (store_commit(s) < 0)
+				return -1;
+			*n += k;
+			if (k < chunk)
+				break;
+		}
+	}
+	return 0;
+}
+
+int store_account_delete(struct store *s, int64_t device_id, long line)
+{
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM account WHERE device_id = ? AND line = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, line);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}

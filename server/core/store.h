@@ -1,0 +1,332 @@
+/*
+ * store.h: every store_* function, whatever file defines it (store.c and
+ * store_*.c, the only files that include sqlite3.h), and the row structs
+ * they fill.  Part of the core layer's API; include "core/sipprov.h".
+ */
+#ifndef SP_STORE_H
+#define SP_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DRIFT_STR 256
+
+/* ---- store.c (+ store_*.c): the only files that include sqlite3.h ---- */
+
+struct schema_migration { int number; const char *name; const char *sql; };
+extern const struct schema_migration schema_migrations[];
+extern const size_t schema_migration_count;
+
+struct store;   /* one SQLite connection, WAL, busy_timeout, statement cache */
+
+struct tenant {
+	int64_t id;
+	char slug[SP_SLUG_MAX];
+	char name[SP_NAME_MAX];
+	char status[16];                    /* active | suspended */
+	char device_auth[64];               /* comma list: none,digest,mtls,token */
+	char allow_cidrs[512];
+	char username_pattern[SP_NAME_MAX];
+	char auth_username_pattern[SP_NAME_MAX];
+	long max_per_user;
+	char default_template[SP_SLUG_MAX];
+	char defaults[SP_JSON_MAX];         /* settings JSON */
+};
+
+struct tversion {                       /* one immutable template version */
+	int64_t id;
+	int64_t template_id;
+	char tenant[SP_SLUG_MAX];
+	char name[SP_SLUG_MAX];
+	long number;
+	char settings[SP_JSON_MAX];         /* canonical JSON */
+	char sha256[65];
+	char author[SP_NAME_MAX];
+	char comment[SP_FIELD_MAX];
+	int64_t created;
+};
+
+struct device {
+	int64_t id;
+	char mac[SP_MAC_LEN + 1];
+	int64_t tenant_id;
+	char layout[32];
+	char model[SP_NAME_MAX];
+	char label[SP_NAME_MAX];
+	char template_name[SP_SLUG_MAX];    /* "" = tenant default */
+	long pinned_version;                /* 0 = current */
+	char status[16];                    /* active | disabled */
+	char http_user[SP_SLUG_MAX];
+	char ha1_md5[33];
+	char ha1_sha256[65];
+	char overrides[SP_JSON_MAX];
+	int64_t fetched_at;
+	char fetched_ip[64];
+	char fetched_ua[SP_FIELD_MAX];
+	long fetched_version;
+	char fetched_digest[65];
+};
+
+struct account {
+	int64_t id;
+	int64_t device_id;
+	long line;
+	char display_name[SP_NAME_MAX];
+	char extension[64];
+	char username[SP_NAME_MAX];
+	char auth_username[SP_NAME_MAX];
+	char password[SP_NAME_MAX];         /* plaintext in memory only; "" if not loaded */
+	char password_enc[512];
+	char token[SP_TOKEN_HEX + 1];       /* "" = none */
+	bool token_revoked;
+	long last_code;
+	int64_t last_code_at;
+};
+
+/* Open (creating if needed) and migrate.  path ":memory:" works.
+ * Returns NULL with err filled. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);      /* accepts NULL */
+/* The raw sqlite3 handle, for store_*.c files only (returns sqlite3 *). */
+void *store_db(struct store *s);
+/* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
+int store_begin(struct store *s);
+/* A read transaction: one snapshot (and one WAL read lock) for several
+ * reads; end it with store_commit. */
+int store_begin_read(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+/* Last SQLite error message of this connection. */
+const char *store_errmsg(struct store *s);
+/* Generation of everything that can change a served config (schema 002);
+ * fetch bookkeeping does not bump it.  -1 on error. */
+long store_config_gen(struct store *s);
+/* Write a batch of fetch records in one transaction (the daemon's writer). */
+struct fetch_rec {
+	int64_t device_id;
+	int64_t at;
+	int status;
+	long version;
+	char ip[64];
+	char ua[SP_FIELD_MAX];
+	char path[SP_FIELD_MAX];
+	char digest[65];
+};
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n);
+/* Retention: delete fetch_log and registration rows older than 'before',
+ * 'chunk' rows per transaction so writers are never blocked for long;
+ * *n = rows deleted.  The device's own last-fetch columns are kept. */
+int store_prune(struct store *s, int64_t before, long chunk, long *n);
+
+/* Lookups return 1 found, 0 not found, -1 error. */
+int store_tenant_get(struct store *s, const char *slug, struct tenant *t);
+int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t);
+int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t errlen);
+int store_tenant_update(struct store *s, const struct tenant *t, char *err, size_t errlen);
+/* Call fn for each tenant in slug order; fn returns nonzero to stop. */
+int store_tenant_each(struct store *s, int (*fn)(const struct tenant *, void *), void *arg);
+
+/* Current (number 0) or given version of TENANT/NAME.  1, 0, -1. */
+int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, long number, struct tversion *v);
+/* Append a version; settings must be canonical JSON (settings_canonical). */
+int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, const char *settings,
+		       const char *author, const char *comment, struct tversion *out, char *err, size_t errlen);
+int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
+			int (*fn)(const struct tversion *, void *), void *arg);
+
+int store_device_get(struct store *s, const char *mac, struct device *d);
+int store_device_get_id(struct store *s, int64_t id, struct device *d);
+int store_device_add(struct store *s, struct device *d, char *err, size_t errlen);
+int store_device_update(struct store *s, const struct device *d, char *err, size_t errlen);
+int store_device_delete(struct store *s, int64_t id);
+/* Devices of a tenant (tenant_id 0 = all), MAC order. */
+int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg);
+int store_device_count(struct store *s, int64_t tenant_id, long *n);
+/* Record a served fetch on the device row and in fetch_log. */
+int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
+		       const char *path, int status, long version, const char *digest);
+
+/* Accounts of a device in line order, up to SP_MAX_LINES; password left "". */
+int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n);
+int store_account_get_token(struct store *s, const char *token, struct account *a);
+/* The account on a device's line; 1 found, 0 none, -1 error. */
+int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a);
+int store_account_add(struct store *s, struct account *a, char *err, size_t errlen);
+int store_account_update(struct store *s, const struct account *a, char *err, size_t errlen);
+/* Other accounts in the tenant with username or auth username equal to v
+ * (for swap checks): fn(account, device mac, arg). */
+int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
+				 int (*fn)(const struct account *, const char *mac, void *), void *arg);
+
+/* Polycom uploads: append one, keeping only the newest 'keep' per device. */
+int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,
+			 long keep);
+/* Newest first: fn(at, name, body, len, arg); nonzero stops. */
+int store_device_log_each(struct store *s, int64_t device_id,
+			  int (*fn)(int64_t at, const char *name, const void *body, size_t len, void *), void *arg);
+
+int store_audit(struct store *s, const char *actor, const char *action, const char *object,
+		const char *before, const char *after, const char *detail);
+
+/* ---- store_drift.c: registrations and drift events ---- */
+
+/* One REGISTER transaction as seen on the wire (or reported). */
+struct observation {
+	int64_t at;                         /* unix seconds */
+	char source[16];                    /* hep | webhook */
+	char src_ip[64];
+	long src_port;
+	char transport[16];                 /* udp tcp tls ws wss sctp */
+	char registrar[DRIFT_STR];          /* To (or request-URI) host */
+	long port;                          /* destination port */
+	char username[DRIFT_STR];           /* To user */
+	char auth_username[DRIFT_STR];      /* digest username= */
+	char user_agent[DRIFT_STR];
+	char contact[DRIFT_STR];
+	char instance[DRIFT_STR];           /* +sip.instance */
+	long expires;
+	int code;                           /* final response; 408 no response; 0 unknown */
+};
+
+
+struct drift_event {
+	int64_t id;
+	int64_t device_id, account_id;      /* 0 = none */
+	char mac[16];
+	long line;
+	char tenant[64];
+	char kind[24];
+	char expected[DRIFT_STR];
+	char observed[DRIFT_STR];
+	int64_t first_seen, last_seen, resolved;
+	long count;
+};
+/* Store one observation row. */
+int store_registration_add(struct store *s, const struct observation *o, int64_t device_id,
+			   int64_t account_id);
+/* Open or bump the open event (device, account, kind; for kind
+ * unknown_user also the observed value).  *is_new tells which. 0 / -1. */
+int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
+		     const char *expected, const char *observed, int64_t now, int *is_new);
+/* Resolve the open event(s) of (device, account, kind); observed non-NULL
+ * also requires that observed value (unknown_user).  ev (may be NULL) gets
+ * the first one resolved.  Returns 1 resolved, 0 none open, -1 error. */
+int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
+			const char *observed, int64_t now, struct drift_event *ev);
+/* The per-observation path: the open events of (device, account), in no
+ * particular order, into ev[max] (*n of them); 1 when more than max are open (the
+ * list is then incomplete), 0, or -1.  Then bump, insert or resolve rows
+ * by id; each 0 / -1. */
+int store_drift_open_list(struct store *s, int64_t device_id, int64_t account_id, struct drift_event *ev,
+			  size_t max, size_t *n);
+int store_drift_bump(struct store *s, int64_t id, const char *expected, const char *observed, int64_t now);
+int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
+		       const char *expected, const char *observed, int64_t now);
+int store_drift_resolve_id(struct store *s, int64_t id, int64_t now);
+/* Savepoint around one observation, so a failure inside a caller's batch
+ * transaction undoes only that observation.  end(s, ok): release or undo. */
+int store_drift_sp_begin(struct store *s);
+int store_drift_sp_end(struct store *s, int ok);
+/* Size this connection for bulk intake: a larger page cache and a rarer
+ * WAL auto-checkpoint (hep_server's own connection).  0 / -1. */
+int store_drift_intake_tune(struct store *s);
+/* A device's fetch state: 1 found, 0 no such device, -1 error. */
+int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version);
+/* True when no transaction is open on this connection. */
+int store_drift_autocommit(struct store *s);
+int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at);
+/* Accounts whose username (by_auth 0) or auth username (1) equals v:
+ * fn(account id, device id, arg) returns nonzero to stop. */
+int store_account_find(struct store *s, const char *v, int by_auth,
+		       int (*fn)(int64_t account_id, int64_t device_id, void *), void *arg);
+/* Drift events (tenant_id 0 = all; open_only), newest first. */
+int store_drift_each(struct store *s, int64_t tenant_id, int open_only,
+		     int (*fn)(const struct drift_event *, void *), void *arg);
+/* Open events per kind: fn(kind, count, arg). */
+int store_drift_open_counts(struct store *s, void (*fn)(const char *kind, long n, void *), void *arg);
+int store_drift_open_count_device(struct store *s, int64_t device_id, long *n);
+/* Last observation of a device (1 found, 0 none, -1). */
+int store_registration_last(struct store *s, int64_t device_id, struct observation *o);
+/* ---- store_validate.c: the targeted lookups validation needs ---- */
+
+enum validate_find { VALIDATE_FIND_USERNAME, VALIDATE_FIND_AUTH_USERNAME };
+/* Another account of tenant tenant_id whose username (or auth_username)
+ * equals value, other than self (self->id, or when self->id is 0 the line
+ * self->line on device mac, which the write replaces), and not a shared
+ * line appearance with the same username and auth_username as self.
+ * Indexed (account_username / account_auth_username).  1 found (line and
+ * mac filled), 0 none, -1 error. */
+int store_validate_find(struct store *s, int64_t tenant_id, enum validate_find which, const char *value,
+			const struct account *self, const char *mac, long *line, char other_mac[13]);
+/* Number of devices of the tenant, other than mac, with an account whose
+ * username is username.  0 or -1. */
+int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *username, const char *mac,
+				long *n);
+/* Delete one account row.  1 deleted, 0 none, -1 error. */
+int store_account_delete(struct store *s, int64_t device_id, long line);
+/* ---- store_bulk.c: the SQL behind the above and reprovision jobs ---- */
+
+/* Raise this connection's page cache for one big transaction. */
+int store_bulk_cache(struct store *s);
+/* Set template and clear pins for every device of a tenant; *n = rows. */
+int store_bulk_move(struct store *s, int64_t tenant_id, const char *template_name, long *n,
+		    char *err, size_t errlen);
+/* Contact of the most recent 200 registration of a device with a Contact:
+ * 1 found, 0 none, -1 error. */
+int store_registration_contact(struct store *s, int64_t device_id, char *contact, size_t size, int64_t *at);
+/* Devices (of tenant_id, 0 = all) with an open drift event, MAC order. */
+int store_drifted_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg);
+/* A new job row; returns its id or -1. */
+int64_t store_job_new(struct store *s, const char *kind, const char *params);
+/* 1 found (params copied), 0 none, -1 error. */
+int store_job_get(struct store *s, int64_t id, char *kind, size_t kindlen, char *params, size_t plen);
+int store_job_item_set(struct store *s, int64_t job, int64_t device_id, const char *result, const char *detail);
+/* Items of a job in device MAC order; only_failed skips results "200".
+ * fn(device_id, result, detail, arg), nonzero stops. */
+int store_job_item_each(struct store *s, int64_t job, bool only_failed,
+			int (*fn)(int64_t device_id, const char *result, const char *detail, void *), void *arg);
+int store_job_finish(struct store *s, int64_t job);
+/* ---- store_diag.c: read-only queries for the checklist ---- */
+
+struct diag_reg {
+	int64_t at;
+	char source[16];
+	char src_ip[64];
+	long src_port;
+	char transport[8];
+	char registrar[256];
+	long port;
+	char username[128];
+	char auth_username[128];
+	char user_agent[256];
+	long code;
+};
+/* Latest registrations of the account (or, unmatched, of the device or
+ * the username), newest first.  0 or -1. */
+int store_diag_registrations(struct store *s, int64_t account_id, int64_t device_id, const char *username,
+			     struct diag_reg *out, size_t max, size_t *n);
+
+struct diag_drift {
+	char kind[32];
+	char expected[256];
+	char observed[256];
+	int64_t first_seen, last_seen;
+	long count;
+	int64_t account_id;
+};
+/* Open drift events of the device, newest first.  0 or -1. */
+int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift *out, size_t max, size_t *n);
+
+struct diag_fetch {
+	int64_t at;
+	char ip[64];
+	char user_agent[256];
+	char path[256];
+	long status;
+	long version;
+};
+/* The device's most recent fetch_log row, any status.  1, 0 none, -1. */
+int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f);
+/* Accounts in the tenant (every device) with this username.  0 or -1. */
+int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n);
+#endif

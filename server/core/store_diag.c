@@ -1,0 +1,111 @@
+/*
+ * store_diag.c: the read-only queries `sipprov diagnose` and `ticket` need:
+ * recent registrations, open drift events, the last fetch of any status,
+ * and how many accounts share a username.  It never writes; the tables are
+ * filled by the drift engine and the HTTP server.
+ */
+#include <string.h>
+
+#include "sipprov.h"
+#include "store_int.h"
+
+int store_diag_registrations(struct store *s, int64_t account_id, int64_t device_id, const char *username,
+			     struct diag_reg *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
+				      "username, auth_username, user_agent, code FROM registration "
+				      "WHERE (?1 <> 0 AND account_id = ?1) "
+				      "OR (account_id IS NULL AND ?2 <> 0 AND device_id = ?2) "
+				      "OR (account_id IS NULL AND device_id IS NULL AND ?3 <> '' AND username = ?3) "
+				      "ORDER BY at DESC, id DESC LIMIT ?4");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int64(st, 2, device_id);
+	store_bind_text(st, 3, username ? username : "");
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct diag_reg *r = &out[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->at = sqlite3_column_int64(st, 0);
+		store_col_text(st, 1, r->source, sizeof(r->source));
+		store_col_text(st, 2, r->src_ip, sizeof(r->src_ip));
+		r->src_port = sqlite3_column_int64(st, 3);
+		store_col_text(st, 4, r->transport, sizeof(r->transport));
+		store_col_text(st, 5, r->registrar, sizeof(r->registrar));
+		r->port = sqlite3_column_int64(st, 6);
+		store_col_text(st, 7, r->username, sizeof(r->username));
+		store_col_text(st, 8, r->auth_username, sizeof(r->auth_username));
+		store_col_text(st, 9, r->user_agent, sizeof(r->user_agent));
+		r->code = sqlite3_column_int64(st, 10);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT kind, expected, observed, first_seen, last_seen, count, "
+				      "coalesce(account_id, 0) FROM drift_event WHERE device_id = ? "
+				      "AND resolved = 0 ORDER BY last_seen DESC, id DESC LIMIT ?");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct diag_drift *d = &out[(*n)++];
+		memset(d, 0, sizeof(*d));
+		store_col_text(st, 0, d->kind, sizeof(d->kind));
+		store_col_text(st, 1, d->expected, sizeof(d->expected));
+		store_col_text(st, 2, d->observed, sizeof(d->observed));
+		d->first_seen = sqlite3_column_int64(st, 3);
+		d->last_seen = sqlite3_column_int64(st, 4);
+		d->count = sqlite3_column_int64(st, 5);
+		d->account_id = sqlite3_column_int64(st, 6);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
+				      "WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 1");
+	int rc;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(f, 0, sizeof(*f));
+		f->at = sqlite3_column_int64(st, 0);
+		store_col_text(st, 1, f->ip, sizeof(f->ip));
+		store_col_text(st, 2, f->user_agent, sizeof(f->user_agent));
+		store_col_text(st, 3, f->path, sizeof(f->path));
+		f->status = sqlite3_column_int64(st, 4);
+		f->version = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM account a JOIN device d ON d.id = a.device_id "
+				      "WHERE d.tenant_id = ? AND a.username = ?");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	store_bind_text(st, 2, username);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}

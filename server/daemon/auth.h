@@ -1,0 +1,88 @@
+/*
+ * auth.h: device authentication decisions for the provisioning routes.
+ * http.c gathers what is known about the target (struct auth_subject,
+ * compact so it can sit in the render cache) and asks auth_check; every
+ * refusal looks the same to the client, and the reason is logged here.
+ */
+#ifndef SP_AUTH_H
+#define SP_AUTH_H
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "core/sipprov.h"
+
+struct MHD_Connection;
+
+/* Seconds a digest nonce stays valid; older ones get a stale=true challenge. */
+#define AUTH_NONCE_TIMEOUT 300
+
+struct auth_subject {
+	bool found;                         /* the device (or token) exists */
+	bool device_active;
+	bool tenant_active;
+	bool vendor_ok;                     /* file name belongs to the device's layout */
+	bool token_route;                   /* reached through /s/{token} */
+	bool token_ok;                      /* token exists and is not revoked */
+	bool has_secrets;                   /* the rendered body carries a password */
+	int64_t device_id;
+	char mac[SP_MAC_LEN + 1];
+	char tenant[SP_SLUG_MAX];
+	char device_auth[64];
+	char allow_cidrs[512];
+	char http_user[SP_SLUG_MAX];
+	char ha1_md5[33];
+	char ha1_sha256[65];
+};
+
+struct auth_req {
+	struct MHD_Connection *conn;        /* for the digest check and the TLS session */
+	const struct sockaddr *addr;
+	const char *ip;                     /* printable source address */
+	bool loopback;
+	bool tls;
+	bool insecure_loopback;             /* conf: serve auth "none" to loopback */
+	const struct auth_subject *subj;
+};
+
+/* What auth_check learned besides the verdict. */
+struct auth_result {
+	bool stale;                         /* the digest nonce was expired/unknown: challenge with stale=true */
+	bool refund;                        /* digest success answering a fresh challenge (nc=1):
+					       give back the failure that challenge counted */
+	const char *method;                 /* "digest", "mtls", "token", "none" on AUTH_OK */
+};
+
+enum auth_verdict { AUTH_OK, AUTH_DENY };
+
+/* Decide.  Policy: the tenant's device_auth is a list of accepted methods
+ * (any one suffices); the CIDR allowlist, device/tenant status, a revoked
+ * token and a file name of another vendor refuse whatever the method.
+ * On AUTH_DENY 'why' says which check refused (for the log only).  res may
+ * be NULL. */
+enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, char *why, size_t whylen);
+/* Does addr fall in the comma list of CIDRs (empty list = any)?  Bad
+ * entries never match.  IPv4 entries match v4-mapped IPv6 sources. */
+bool auth_cidr_allows(const char *cidrs, const struct sockaddr *addr);
+bool auth_is_loopback(const struct sockaddr *addr);
+/* Is the tenant policy list (comma separated) naming mode? */
+bool auth_policy_has(const char *list, const char *mode);
+
+/* Enumeration defence: failures per source (an IPv4 address; an IPv6 /64,
+ * since one host owns a whole /64) in a sliding window of 'window'
+ * seconds; at 'threshold' the source is locked out for 'lockout' seconds.
+ * auth_limits_init also seeds the dummy digest key used for unknown
+ * devices; call it before serving.  auth_fail_note returns true when this
+ * failure starts a lockout.  auth_success_note gives one failure back
+ * (see auth_result.refund).  auth_locked is lock-free while no lockout
+ * is active. */
+void auth_limits_init(long threshold, long window, long lockout);
+bool auth_fail_note(const struct sockaddr *addr);
+void auth_success_note(const struct sockaddr *addr);
+bool auth_locked(const struct sockaddr *addr);
+/* New thresholds (SIGHUP) keeping the counts and lockouts in force. */
+void auth_limits_set(long threshold, long window, long lockout);
+void auth_limits_release(void);
+
+/* Value of one parameter of a Digest Authorization header (quoted or
+ * not) into out; 1 found, 0 not (out = ""), bounded by outlen. */
+int auth_digest_param(const char *header, const char *key, char *out, size_t outlen);
+#endif

@@ -1,0 +1,14 @@
+/*
+ * daemon.h: the daemon layer's public API (sipprovd's HTTP server, device
+ * authentication, HEP intake), for main.c and the tests.  The ops layer
+ * and the CLI never include it.
+ */
+#ifndef SP_DAEMON_H
+#define SP_DAEMON_H
+#include "core/sipprov.h"
+#include "sip/sip.h"
+#include "http.h"
+#include "auth.h"
+#include "hep.h"
+#include "tls_peer.h"
+#endif

@@ -1,0 +1,471 @@
+/*
+ * hep_server.c: the HEP intake of sipprovd: a UDP listener thread with its
+ * own store connection, and the REGISTER <-> final response correlation
+ * that turns SIP messages into observations for drift.c.  Writes are
+ * batched (one transaction per 512 observations or 50 ms).  It shares no
+ * lock with the HTTP server; it does not inflate compressed HEP payloads.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/sipprov.h"
+#include "hep.h"
+#include "sip/sip.h"
+
+#define CORR_MAX        16384   /* pending REGISTERs; ~2.5 KiB each */
+#define BATCH_MAX       512
+#define BATCH_MS        50
+#define RECV_BATCH      64
+
+/* ---- correlation ---- */
+
+struct pend {
+	char call_id[SIPMSG_STR];
+	size_t hash;
+	long cseq;
+	bool challenged;
+	int64_t deadline;
+	struct observation obs;
+	struct pend *hnext;                 /* hash chain */
+	struct pend *prev, *next;           /* deadline order, oldest first */
+};
+
+struct hep_corr {
+	size_t max, n, nbuckets;
+	int64_t timeout;
+	hep_emit_fn emit;
+	void *arg;
+	struct pend **tab;
+	struct pend *head, *tail;
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+int64_t hep_corr_default_timeout(void)
+{
+	const char *e = getenv("SIPPROV_HEP_TIMEOUT_MS");
+	long v;
+	if (e && *e && sp_parse_int(e, 1, 3600000, &v) == 0)
+		return v;
+	return 32000;
+}
+
+struct hep_corr *hep_corr_new(size_t max, int64_t timeout_ms, hep_emit_fn emit, void *arg)
+{
+	struct hep_corr *c = xcalloc(1, sizeof(*c));
+	c->max = max ? max : CORR_MAX;
+	c->nbuckets = 1;
+	while (c->nbuckets < c->max)
+		c->nbuckets <<= 1;
+	c->tab = xcalloc(c->nbuckets, sizeof(*c->tab));
+	c->timeout = timeout_ms;
+	c->emit = emit;
+	c->arg = arg;
+	return c;
+}
+
+static struct pend *find(struct hep_corr *c, const char *call_id, size_t h)
+{
+	for (struct pend *e = c->tab[h & (c->nbuckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && strcmp(e->call_id, call_id) == 0)
+			return e;
+	return NULL;
+}
+
+static void list_unlink(struct hep_corr *c, struct pend *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void list_append(struct hep_corr *c, struct pend *e)
+{
+	e->prev = c->tail;
+	e->next = NULL;
+	if (c->tail)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+}
+
+static void drop(struct hep_corr *c, struct pend *e)
+{
+	struct pend **pp = &c->tab[e->hash & (c->nbuckets - 1)];
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	list_unlink(c, e);
+	c->n--;
+	free(e);
+}
+
+static void emit_drop(struct hep_corr *c, struct pend *e, int code)
+{
+	if (code >= 0)
+		e->obs.code = code;
+	if (c->emit)
+		c->emit(&e->obs, c->arg);
+	drop(c, e);
+}
+
+void hep_corr_free(struct hep_corr *c)
+{
+	if (!c)
+		return;
+	while (c->head)
+		drop(c, c->head);
+	free(c->tab);
+	free(c);
+}
+
+size_t hep_corr_pending(const struct hep_corr *c)
+{
+	return c->n;
+}
+
+static const char *transport_of(const struct hep_packet *p, const struct sipmsg *m)
+{
+	if (!strcmp(m->via_transport, "ws") || !strcmp(m->via_transport, "wss"))
+		return m->via_transport;
+	if (p && p->proto == 22)
+		return "tls";            /* Kamailio marks TLS (and WS) as 22 */
+	if (m->via_transport[0])
+		return m->via_transport;
+	if (p)
+		return p->proto == 6 ? "tcp" : p->proto == 132 ? "sctp" : p->proto == 17 ? "udp" : "";
+	return "";
+}
+
+static void fill(struct observation *o, const struct hep_packet *p, const struct sipmsg *m)
+{
+	memset(o, 0, sizeof(*o));
+	o->at = sp_now();
+	sp_strlcpy(o->source, "hep", sizeof(o->source));
+	if (p) {
+		sp_strlcpy(o->src_ip, p->src_ip, sizeof(o->src_ip));
+		o->src_port = (long)p->src_port;
+		o->port = (long)p->dst_port;
+	} else {
+		o->port = m->ruri.port;
+	}
+	sp_strlcpy(o->transport, transport_of(p, m), sizeof(o->transport));
+	sp_strlcpy(o->registrar, m->to.host[0] ? m->to.host : m->ruri.host, sizeof(o->registrar));
+	sp_strlcpy(o->username, m->to.user, sizeof(o->username));
+	sp_strlcpy(o->auth_username, m->auth_username, sizeof(o->auth_username));
+	sp_strlcpy(o->user_agent, m->user_agent, sizeof(o->user_agent));
+	sp_strlcpy(o->contact, m->contact, sizeof(o->contact));
+	sp_strlcpy(o->instance, m->instance, sizeof(o->instance));
+	o->expires = m->contact_expires >= 0 ? m->contact_expires : m->expires >= 0 ? m->expires : 0;
+}
+
+int hep_corr_feed(struct hep_corr *c, const struct hep_packet *p, const struct sipmsg *m, int64_t now_ms)
+{
+	size_t h = hash_str(m->call_id);
+	struct pend *e = find(c, m->call_id, h);
+
+	if (m->request) {
+		if (strcmp(m->method, "REGISTER"))
+			return 0;
+		if (e) {
+			if (m->cseq <= e->cseq)
+				return 1;           /* retransmission or out of order */
+			/* A new transaction on the same Call-ID: the old one was
+			 * either challenged and now retried (drop it), or never
+			 * answered (emit it as no response). */
+			if (e->challenged) {
+				metrics_inc("sipprov_hep_register_retried_total");
+				list_unlink(c, e);
+				list_append(c, e);
+			} else {
+				emit_drop(c, e, 408);
+				e = NULL;
+			}
+		}
+		if (!e) {
+			if (c->n >= c->max) {
+				metrics_inc("sipprov_hep_pending_evicted_total");
+				drop(c, c->head);
+			}
+			e = xcalloc(1, sizeof(*e));
+			sp_strlcpy(e->call_id, m->call_id, sizeof(e->call_id));
+			e->hash = h;
+			e->hnext = c->tab[h & (c->nbuckets - 1)];
+			c->tab[h & (c->nbuckets - 1)] = e;
+			list_append(c, e);
+			c->n++;
+		}
+		e->cseq = m->cseq;
+		e->challenged = false;
+		e->deadline = now_ms + c->timeout;
+		fill(&e->obs, p, m);
+		return 1;
+	}
+	if (strcmp(m->cseq_method, "REGISTER"))
+		return 0;
+	if (m->code < 200)
+		return 1;
+	if (!e || e->cseq != m->cseq) {
+		metrics_inc("sipprov_hep_responses_unmatched_total");
+		return 1;
+	}
+	if (m->code == 401 || m->code == 407) {
+		/* Wait for the retry with credentials (a higher CSeq). */
+		e->challenged = true;
+		e->obs.code = m->code;
+		e->deadline = now_ms + c->timeout;
+		list_unlink(c, e);
+		list_append(c, e);
+		return 1;
+	}
+	if (m->code == 200) {
+		/* The registrar's granted expiry wins over the requested one. */
+		if (m->contact_expires >= 0)
+			e->obs.expires = m->contact_expires;
+		else if (m->expires >= 0)
+			e->obs.expires = m->expires;
+	}
+	emit_drop(c, e, m->code);
+	return 1;
+}
+
+void hep_corr_expire(struct hep_corr *c, int64_t now_ms)
+{
+	while (c->head && c->head->deadline <= now_ms)
+		emit_drop(c, c->head, c->head->challenged ? -1 : 408);
+}
+
+void hep_corr_flush(struct hep_corr *c)
+{
+	while (c->head)
+		emit_drop(c, c->head, c->head->challenged ? -1 : 0);
+}
+
+/* ---- the listener ---- */
+
+struct hep_server {
+	int fd;
+	pthread_t thread;
+	atomic_bool stop;
+	char auth_key[SP_NAME_MAX];
+	struct store *store;
+	struct hep_corr *corr;
+	struct drift_cache *cache;          /* this thread's: expected config per device */
+	bool in_tx;
+	int64_t tx_start;
+	long tx_count;
+	long errors;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void commit(struct hep_server *h)
+{
+	if (!h->in_tx)
+		return;
+	if (store_commit(h->store) < 0) {
+		log_warnx("hep: commit failed: %s", store_errmsg(h->store));
+		store_rollback(h->store);
+	}
+	h->in_tx = false;
+	h->tx_count = 0;
+}
+
+static void server_emit(const struct observation *o, void *arg)
+{
+	struct hep_server *h = arg;
+	char err[SP_ERR_MAX];
+	if (!h->in_tx) {
+		if (store_begin(h->store) < 0) {
+			log_warnx("hep: cannot begin: %s", store_errmsg(h->store));
+			return;
+		}
+		h->in_tx = true;
+		h->tx_start = mono_ms();
+	}
+	if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
+		metrics_inc("sipprov_observations_failed_total");
+		if (h->errors++ < 20)
+			log_warnx("hep: observation of '%s@%s' not recorded: %s", o->username, o->registrar, err);
+	}
+	if (++h->tx_count >= BATCH_MAX)
+		commit(h);
+}
+
+/* Handle one datagram. */
+static void packet(struct hep_server *h, const uint8_t *buf, size_t len)
+{
+	struct hep_packet p;
+	struct sipmsg m;
+	const char *why = NULL;
+	char err[128];
+
+	if (hep_decode(buf, len, h->auth_key, &p, &why) < 0) {
+		metrics_inc(hep_reason_series(why));
+		return;
+	}
+	if (p.proto_type && p.proto_type != 1) {
+		metrics_inc(hep_reason_series("not_sip"));
+		return;
+	}
+	metrics_inc("sipprov_hep_packets_total{result=\"accepted\"}");
+	if (sipmsg_parse(p.payload, p.payload_len, &m, err, sizeof(err)) < 0) {
+		metrics_inc("sipprov_sip_parse_errors_total");
+		log_debug("hep: SIP from %s:%u not parsed: %s", p.src_ip, p.src_port, err);
+		return;
+	}
+	hep_corr_feed(h->corr, &p, &m, mono_ms());
+}
+
+static void *server_main(void *arg)
+{
+	struct hep_server *h = arg;
+	struct mmsghdr msgs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	uint8_t *bufs = xmalloc((size_t)RECV_BATCH * 65536);
+
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < RECV_BATCH; i++) {
+		iov[i].iov_base = bufs + (size_t)i * 65536;
+		iov[i].iov_len = 65536;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!atomic_load(&h->stop)) {
+		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+		int timeout = h->in_tx ? 10 : 100;
+		if (poll(&pfd, 1, timeout) > 0) {
+			int n = recvmmsg(h->fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+			for (int i = 0; i < n; i++) {
+				/* A datagram longer than the buffer would be truncated:
+				 * its HEP length then cannot match, so it is rejected. */
+				packet(h, iov[i].iov_base, msgs[i].msg_len);
+			}
+		}
+		int64_t now = mono_ms();
+		hep_corr_expire(h->corr, now);
+		if (h->in_tx && now - h->tx_start >= BATCH_MS)
+			commit(h);
+	}
+	hep_corr_flush(h->corr);
+	commit(h);
+	free(bufs);
+	return NULL;
+}
+
+/* "host:port" or "[v6]:port" -> bound UDP socket, or -1 with err. */
+static int bind_udp(const char *listen, char *err, size_t errlen)
+{
+	char host[SP_NAME_MAX];
+	const char *port;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE }, *ai = NULL;
+	int fd = -1, rc;
+
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+		if (!rb || rb[1] != ':')
+			return sp_err(err, errlen, "hep_listen '%s': expected [address]:port", listen);
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - listen - 1), listen + 1);
+		port = rb + 2;
+	} else {
+		const char *colon = strrchr(listen, ':');
+		if (!colon)
+			return sp_err(err, errlen, "hep_listen '%s': expected host:port", listen);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+		port = colon + 1;
+	}
+	long pn;
+	if (sp_parse_int(port, 1, 65535, &pn) < 0)
+		return sp_err(err, errlen, "hep_listen '%s': bad port '%s'", listen, port);
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0)
+		return sp_err(err, errlen, "hep_listen '%s': %s", listen, gai_strerror(rc));
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		sp_err(err, errlen, "hep_listen '%s': socket: %s", listen, strerror(errno));
+		goto out;
+	}
+	int rcvbuf = 8 * 1024 * 1024;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		sp_err(err, errlen, "hep_listen '%s': bind: %s", listen, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	freeaddrinfo(ai);
+	return fd;
+}
+
+struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t errlen)
+{
+	struct hep_server *h = xcalloc(1, sizeof(*h));
+	char why[SP_ERR_MAX];
+
+	h->fd = -1;
+	sp_strlcpy(h->auth_key, conf->hep_auth_key, sizeof(h->auth_key));
+	if ((h->fd = bind_udp(conf->hep_listen, err, errlen)) < 0)
+		goto fail;
+	if (!(h->store = store_open(conf->database, why, sizeof(why)))) {
+		sp_err(err, errlen, "hep: %s", why);
+		goto fail;
+	}
+	if (store_drift_intake_tune(h->store) < 0)
+		log_warnx("hep: cannot size the intake connection: %s", store_errmsg(h->store));
+	h->cache = drift_cache_new(0);
+	h->corr = hep_corr_new(CORR_MAX, hep_corr_default_timeout(), server_emit, h);
+	atomic_init(&h->stop, false);
+	if (pthread_create(&h->thread, NULL, server_main, h) != 0) {
+		sp_err(err, errlen, "hep: cannot start thread");
+		goto fail;
+	}
+	log_info("hep: listening on udp %s%s", conf->hep_listen, h->auth_key[0] ? " (auth key required)" : "");
+	return h;
+fail:
+	if (h->fd >= 0)
+		close(h->fd);
+	hep_corr_free(h->corr);
+	drift_cache_free(h->cache);
+	store_close(h->store);
+	free(h);
+	return NULL;
+}
+
+void hep_server_stop(struct hep_server *h)
+{
+	if (!h)
+		return;
+	atomic_store(&h->stop, true);
+	pthread_join(h->thread, NULL);
+	close(h->fd);
+	hep_corr_free(h->corr);
+	drift_cache_free(h->cache);
+	store_close(h->store);
+	secret_wipe(h->auth_key, sizeof(h->auth_key));
+	free(h);
+}

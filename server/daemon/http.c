@@ -1,0 +1,1109 @@
+/*
+ * http.c: sipprovd's device-facing HTTP(S) on libmicrohttpd: the route
+ * dispatch, one place that decides status codes, a render cache shared by
+ * all threads, keyed by path and checked against the config generation
+ * (published by a watcher thread, so a hit reads no database), and a fetch
+ * log written in batches by one writer thread so no request waits on a
+ * database write.  It does not parse file names (layout.c's route table)
+ * nor decide authentication (auth.c).
+ * MHD ownership: every response is destroyed right after MHD_queue_response;
+ * per-request state is freed in the NOTIFY_COMPLETED callback.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "core/sipprov.h"
+#include "http.h"
+
+#define CACHE_WAYS    2             /* render cache: 2-way set associative */
+#define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
+#define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
+#define FETCH_BATCH   4096          /* fetch records per transaction */
+#define FETCHQ_MAX    16384         /* ~50 ms of fetches at 300k/s; beyond: dropped, counted */
+#define BODY_MAX_POST (64 * 1024)
+#define PATH_MAX_LEN  256
+#define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
+#define UPLOAD_KEEP   20            /* newest uploads kept per device */
+#define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
+#define NONCE_NC_SIZE 16384         /* outstanding digest nonces remembered per listener */
+
+struct cache_ent {
+	char path[PATH_MAX_LEN + 1];
+	long gen;                       /* config generation it was built at */
+	long lgen;                      /* layouts generation */
+	uint64_t used;                  /* last use, for eviction */
+	struct auth_subject subj;
+	char *body;
+	size_t len;
+	char etag[40];
+	const char *ctype;
+	long version;
+};
+
+struct worker {                         /* per MHD thread, created on first request */
+	struct store *store;
+	struct http_server *h;
+};
+
+/* One render cache shared by all workers, so each device is cached once.
+ * A bucket's lock covers its ways; requests copy out what they need. */
+struct cache_bucket {
+	pthread_mutex_t mu;
+	struct cache_ent *way[CACHE_WAYS];
+};
+
+struct fetchq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fetch_rec *ring;
+	size_t head, len;
+	bool stop;
+	int64_t warned;                 /* last overload warning */
+	long retention_days;
+	int64_t next_prune;
+	pthread_t thr;
+	struct store *store;
+};
+
+struct listener {
+	struct http_server *h;
+	struct MHD_Daemon *d;
+	bool tls;
+	char *cert, *key, *ca;          /* PEM text, kept for MHD's lifetime */
+};
+
+struct http_server {
+	const struct conf *conf;
+	const unsigned char *key;
+	struct layouts *layouts;
+	atomic_long lgen;
+	pthread_rwlock_t layouts_lock;
+	pthread_key_t worker_key;
+	pthread_mutex_t workers_mu;
+	struct worker **workers;
+	size_t nworkers;
+	struct listener http, https;
+	struct fetchq fq;
+	struct cache_bucket *cache;
+	size_t nbuckets;
+	atomic_ulong cache_clock;
+	/* The config generation, published by one watcher thread so the hit
+	 * path does no database read (and takes no SQLite file lock): every
+	 * 1 ms while requests arrive, every 50 ms when idle.  A request that
+	 * finds it older than GEN_FRESH_US reads it itself, so admin changes
+	 * reach devices within ~1 ms under load and at once after idle. */
+	atomic_long gen;
+	atomic_llong gen_at;            /* when gen was read (monotonic us) */
+	atomic_llong last_req;          /* last device request (monotonic us) */
+	pthread_t gen_thr;
+	struct store *gen_store;
+	atomic_bool stopping;
+	FILE *access;                   /* under access_mu */
+	atomic_bool access_on;          /* lets the off case skip the lock */
+	pthread_mutex_t access_mu;
+	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
+};
+
+struct req {                            /* per connection-request state */
+	struct buf body;
+	bool too_big;
+	bool upload;                        /* an authenticated PUT of a device log */
+	int64_t device_id;
+	char name[64];                      /* "0004f2aabbcc-boot.log" */
+};
+
+/* ---- fetch log writer ---- */
+
+/* Hourly: fetch records and registration observations older than
+ * retention_days go (0 keeps everything). */
+static void fetchq_prune(struct fetchq *q)
+{
+	int64_t now = sp_now();
+	long n;
+	if (q->retention_days <= 0 || now < q->next_prune)
+		return;
+	q->next_prune = now + 3600;
+	if (store_prune(q->store, now - q->retention_days * 86400, 5000, &n) < 0)
+		log_warnx("retention: %s", store_errmsg(q->store));
+	else if (n)
+		log_info("retention: removed %ld fetch and registration records older than %ld days", n,
+			 q->retention_days);
+}
+
+static void *fetchq_main(void *arg)
+{
+	struct fetchq *q = arg;
+	struct fetch_rec *batch = xmalloc(sizeof(*batch) * FETCH_BATCH);
+	fetchq_prune(q);
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->len == 0 && !q->stop) {
+			/* Idle: wake at least every minute for retention. */
+			struct timespec until = { .tv_sec = time(NULL) + 60 };
+			pthread_cond_timedwait(&q->cv, &q->mu, &until);
+			if (q->len == 0 && !q->stop) {
+				pthread_mutex_unlock(&q->mu);
+				fetchq_prune(q);
+				pthread_mutex_lock(&q->mu);
+			}
+		}
+		if (q->len == 0 && q->stop)
+			break;
+		size_t n = q->len < FETCH_BATCH ? q->len : FETCH_BATCH;
+		for (size_t i = 0; i < n; i++)
+			batch[i] = q->ring[(q->head + i) % FETCHQ_MAX];
+		q->head = (q->head + n) % FETCHQ_MAX;
+		q->len -= n;
+		pthread_mutex_unlock(&q->mu);
+		if (store_fetch_batch(q->store, batch, n) < 0) {
+			log_warnx("fetch log: %zu records lost: %s", n, store_errmsg(q->store));
+			metrics_add("sipprov_fetch_log_dropped_total", (long)n);
+		}
+		/* Drained: let records gather, one transaction per ~50 ms.  A full
+		 * batch means we are behind: write the next one at once. */
+		if (n < FETCH_BATCH && !q->stop) {
+			fetchq_prune(q);
+			usleep(50000);
+		}
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	free(batch);
+	return NULL;
+}
+
+static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->len == FETCHQ_MAX) {
+		/* Serving never waits on bookkeeping: under overload fetch
+		 * records are dropped, counted, and reported every 10 s. */
+		int64_t now = sp_now();
+		bool warn = now - q->warned >= 10;
+		if (warn)
+			q->warned = now;
+		pthread_mutex_unlock(&q->mu);
+		metrics_inc("sipprov_fetch_log_dropped_total");
+		if (warn)
+			log_warnx("fetch log behind: dropping fetch records (see sipprov_fetch_log_dropped_total)");
+		return;
+	}
+	q->ring[(q->head + q->len) % FETCHQ_MAX] = *r;
+	/* The writer drains everything queued, then naps 50 ms: it only
+	 * needs waking when it found the queue empty. */
+	if (q->len++ == 0)
+		pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- workers ---- */
+
+static struct worker *worker_get(struct http_server *h)
+{
+	struct worker *w = pthread_getspecific(h->worker_key);
+	char err[SP_ERR_MAX];
+	if (w)
+		return w;
+	struct store *s = store_open(h->conf->database, err, sizeof(err));
+	if (!s) {
+		log_warnx("worker: %s", err);
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->store = s;
+	w->h = h;
+	pthread_setspecific(h->worker_key, w);
+	pthread_mutex_lock(&h->workers_mu);
+	h->workers = xrealloc(h->workers, sizeof(*h->workers) * (h->nworkers + 1));
+	h->workers[h->nworkers++] = w;
+	pthread_mutex_unlock(&h->workers_mu);
+	return w;
+}
+
+static void worker_free(struct worker *w)
+{
+	store_close(w->store);
+	free(w);
+}
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *gen_main(void *arg)
+{
+	struct http_server *h = arg;
+	while (!atomic_load(&h->stopping)) {
+		long g = store_config_gen(h->gen_store);
+		if (g >= 0) {
+			atomic_store(&h->gen, g);
+			atomic_store(&h->gen_at, mono_us());
+		}
+		bool busy = mono_us() - atomic_load(&h->last_req) < GEN_BUSY_US;
+		usleep(busy ? 1000 : 50000);
+	}
+	return NULL;
+}
+
+static void cache_ent_free(struct cache_ent *ce)
+{
+	if (ce)
+		free(ce->body);
+	free(ce);
+}
+
+/* ---- responses: the one place status codes are decided ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+			       const char *body, size_t len, const char *etag)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (etag)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Queue a response created earlier from the cache (headers added here). */
+static enum MHD_Result queue_prepared(struct MHD_Connection *c, struct MHD_Response *r, const char *ctype,
+				      const char *etag)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return respond(c, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
+}
+
+/* Every refusal of a device route: same status, same body and the same
+ * digest challenges, whatever the reason (unknown MAC, disabled, suspended,
+ * bad credentials, wrong vendor, no certificate).  stale is set when the
+ * client's nonce had expired, for known and unknown MACs alike. */
+static const char deny_body[] = "unauthorized\n";
+
+static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(deny_body) - 1, (void *)deny_body,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* Two challenges, MD5 first: every phone speaks MD5 and many take the
+	 * first challenge they see; RFC 7616 clients that look further pick
+	 * SHA-256.  libmicrohttpd 0.9.75 adds the header and queues in one call
+	 * and refuses to queue twice, so the second call only adds its
+	 * WWW-Authenticate header to the already queued response. */
+	enum MHD_Result ret = MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
+							    MHD_DIGEST_ALG_MD5);
+	if (ret == MHD_YES)
+		(void)MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
+						    MHD_DIGEST_ALG_SHA256);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- access log ---- */
+
+static void access_log(struct http_server *h, const char *ip, const char *method, const char *path,
+		       unsigned status, size_t bytes, const char *ua, const char *note)
+{
+	char t[32], p[PATH_MAX_LEN + 1], u[128];
+	struct tm tm;
+	time_t now = time(NULL);
+	if (!atomic_load(&h->access_on))
+		return;
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The path and UA are client bytes: keep them printable and bounded. */
+	size_t i;
+	for (i = 0; path[i] && i < sizeof(p) - 1; i++)
+		p[i] = (path[i] < 0x21 || path[i] == '"' || path[i] == 0x7f) ? '?' : path[i];
+	p[i] = '\0';
+	for (i = 0; ua && ua[i] && i < sizeof(u) - 1; i++)
+		u[i] = (ua[i] < 0x20 || ua[i] == '"' || ua[i] == 0x7f) ? '?' : ua[i];
+	u[i] = '\0';
+	/* The lock keeps a SIGHUP reopen from closing the FILE under us. */
+	pthread_mutex_lock(&h->access_mu);
+	if (h->access)
+		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, method, p, status, bytes, u,
+			note ? " " : "", note ? note : "");
+	pthread_mutex_unlock(&h->access_mu);
+}
+
+/* ---- device routes ---- */
+
+static size_t path_hash(const char *s)
+{
+	size_t x = 1469598103934665603ull;
+	while (*s)
+		x = (x ^ (unsigned char)*s++) * 1099511628211ull;
+	return x;
+}
+
+/* Build the cache entry for path: look the device up, render, hash
+ * (subject_only: stop after filling ce->subj, for uploads).
+ * Returns 0, or -1 on a server-side failure (logged; the client gets 500). */
+static int build_entry(struct http_server *h, struct store *s, const struct layouts *ls,
+		       const struct route_match *m, struct cache_ent *ce, bool subject_only)
+{
+	struct effective e;
+	struct account tok;
+	char err[SP_ERR_MAX], mac[SP_MAC_LEN + 1];
+	long line = m->line;
+	int rc;
+
+	memset(ce, 0, sizeof(*ce));
+	ce->subj.token_route = m->kind == ROUTE_TOKEN;
+	if (m->kind == ROUTE_TOKEN) {
+		rc = store_account_get_token(s, m->token, &tok);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return 0;
+		struct device d;
+		if (store_device_get_id(s, tok.device_id, &d) != 1)
+			return 0;
+		sp_strlcpy(mac, d.mac, sizeof(mac));
+		line = tok.line;
+		ce->subj.token_ok = !tok.token_revoked;
+	} else {
+		sp_strlcpy(mac, m->mac, sizeof(mac));
+	}
+	rc = effective_load(s, h->key, mac, &e, err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("render %s: %s", mac, err);
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
+	struct auth_subject *sj = &ce->subj;
+	sj->found = true;
+	sj->device_id = e.device.id;
+	sp_strlcpy(sj->mac, e.device.mac, sizeof(sj->mac));
+	sp_strlcpy(sj->tenant, e.tenant.slug, sizeof(sj->tenant));
+	sj->tenant_active = strcmp(e.tenant.status, "active") == 0;
+	sj->device_active = strcmp(e.device.status, "active") == 0;
+	sp_strlcpy(sj->device_auth, e.tenant.device_auth, sizeof(sj->device_auth));
+	sp_strlcpy(sj->allow_cidrs, e.tenant.allow_cidrs, sizeof(sj->allow_cidrs));
+	sp_strlcpy(sj->http_user, e.device.http_user, sizeof(sj->http_user));
+	sp_strlcpy(sj->ha1_md5, e.device.ha1_md5, sizeof(sj->ha1_md5));
+	sp_strlcpy(sj->ha1_sha256, e.device.ha1_sha256, sizeof(sj->ha1_sha256));
+	sj->has_secrets = e.naccounts > 0;
+	const struct layout *l = layouts_find(ls, e.device.layout);
+	sj->vendor_ok = l && (m->kind == ROUTE_TOKEN ? layout_uses_token(l) : layout_answers(l, m));
+	if (!l || !sj->vendor_ok || subject_only) {
+		effective_release(&e);
+		return 0;            /* vendor_ok false: refused by auth_check */
+	}
+	if (validate_effective(&e, err, sizeof(err)) < 0) {
+		log_warnx("refusing to serve invalid config for %s: %s", mac, err);
+		effective_release(&e);
+		return -1;
+	}
+	struct buf out;
+	buf_init(&out, SP_BODY_MAX);
+	if (render(l, &e, line, &out, err, sizeof(err)) < 0) {
+		log_warnx("render %s (%s): %s", mac, layout_name(l), err);
+		buf_release(&out);
+		effective_release(&e);
+		return -1;
+	}
+	metrics_inc("sipprov_renders_total");
+	char sha[65];
+	sha256_hex(out.data ? out.data : "", out.len, sha);
+	snprintf(ce->etag, sizeof(ce->etag), "\"%.32s\"", sha);
+	ce->body = buf_detach(&out, &ce->len);
+	ce->ctype = layout_content_type(l);
+	ce->version = e.version;
+	effective_release(&e);
+	return 0;
+}
+
+/* A refused device request: logged with its reason, counted against the
+ * source, answered like every other refusal. */
+static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection *c, const struct sockaddr *addr,
+				   const char *ip, const char *method, const char *url, const char *ua,
+				   const char *why, bool stale)
+{
+	log_info("deny %s %s %s: %s", ip, method, url, why);
+	metrics_inc("sipprov_auth_failures_total");
+	if (auth_fail_note(addr)) {
+		log_warnx("lockout %s: too many failed fetches", ip);
+		metrics_inc("sipprov_lockouts_total");
+	}
+	metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"401\"}");
+	access_log(h, ip, method, url, 401, sizeof(deny_body) - 1, ua, why);
+	return respond_deny(c, stale);
+}
+
+static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection *c, const char *url,
+				    const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
+{
+	struct route_match m;
+	struct worker *w = worker_get(h);
+	enum MHD_Result ret;
+	char why[SP_ERR_MAX];
+
+	if (!w)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	if (!route_match(h->layouts, url, &m) || m.kind == ROUTE_UPLOAD) {
+		pthread_rwlock_unlock(&h->layouts_lock);
+		metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"404\"}");
+		access_log(h, ip, "GET", url, 404, 10, ua, NULL);
+		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	if (m.kind == ROUTE_COMMON) {
+		struct buf out;
+		buf_init(&out, SP_BODY_MAX);
+		int rc = render_common(m.layout, &out, why, sizeof(why));
+		const char *ct = layout_content_type(m.layout);
+		pthread_rwlock_unlock(&h->layouts_lock);
+		if (rc < 0) {
+			buf_release(&out);
+			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+		}
+		ret = respond(c, MHD_HTTP_OK, ct, out.data ? out.data : "", out.len, NULL);
+		access_log(h, ip, "GET", url, 200, out.len, ua, "common");
+		buf_release(&out);
+		return ret;
+	}
+	long lgen = atomic_load(&h->lgen);
+	long long now_us = mono_us();
+	long gen = atomic_load(&h->gen);
+	atomic_store(&h->last_req, now_us);
+	if (now_us - atomic_load(&h->gen_at) > GEN_FRESH_US) {
+		/* The watcher is napping (idle server): read it ourselves. */
+		long g = store_config_gen(w->store);
+		if (g >= 0)
+			gen = g;
+	}
+	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
+	struct cache_ent *ce = NULL, *transient = NULL;
+	struct MHD_Response *ok_resp = NULL;
+	struct auth_subject subj;
+	char etag[40];
+	const char *ctype = NULL;
+	size_t len = 0;
+	long version = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < CACHE_WAYS; i++)
+		if (b->way[i] && b->way[i]->gen == gen && b->way[i]->lgen == lgen && !strcmp(b->way[i]->path, url))
+			ce = b->way[i];
+	if (!ce) {
+		/* Miss: render outside the lock, tagged with a fresh generation. */
+		pthread_mutex_unlock(&b->mu);
+		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
+		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
+		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
+		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, &m, fresh, false);
+		store_commit(w->store);
+		if (built < 0) {
+			pthread_rwlock_unlock(&h->layouts_lock);
+			cache_ent_free(fresh);
+			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");
+			access_log(h, ip, "GET", url, 500, 0, ua, NULL);
+			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+		}
+		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
+		fresh->gen = g;
+		fresh->lgen = lgen;
+		pthread_mutex_lock(&b->mu);
+		if (!fresh->subj.found) {
+			/* Unknown MAC or token: answered but not cached, so an
+			 * enumeration cannot push real devices out. */
+			ce = transient = fresh;
+		} else {
+			int victim = 0;
+			for (int i = 0; i < CACHE_WAYS; i++) {
+				if (!b->way[i] || !strcmp(b->way[i]->path, url)) {
+					victim = i;
+					break;
+				}
+				if (b->way[i]->used < b->way[victim]->used)
+					victim = i;
+			}
+			cache_ent_free(b->way[victim]);
+			b->way[victim] = ce = fresh;
+		}
+	}
+	ce->used = atomic_fetch_add(&h->cache_clock, 1);
+	subj = ce->subj;
+	sp_strlcpy(etag, ce->etag, sizeof(etag));
+	ctype = ce->ctype;
+	len = ce->len;
+	version = ce->version;
+	if (subj.found && ce->body)
+		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
+	pthread_mutex_unlock(&b->mu);
+	cache_ent_free(transient);
+	pthread_rwlock_unlock(&h->layouts_lock);
+
+	struct auth_req ar = {
+		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj,
+	};
+	struct auth_result res;
+	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
+		if (ok_resp)
+			MHD_destroy_response(ok_resp);
+		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
+	}
+	if (res.refund)
+		auth_success_note(addr);
+	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	unsigned status = inm && strcmp(inm, etag) == 0 ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+	if (status == MHD_HTTP_NOT_MODIFIED) {
+		MHD_destroy_response(ok_resp);
+		ret = respond(c, status, ctype, "", 0, etag);
+	} else {
+		ret = queue_prepared(c, ok_resp, ctype, etag);
+	}
+	struct fetch_rec fr = { .device_id = subj.device_id, .at = sp_now(), .status = (int)status,
+				.version = version };
+	sp_strlcpy(fr.ip, ip, sizeof(fr.ip));
+	sp_strlcpy(fr.ua, ua ? ua : "", sizeof(fr.ua));
+	sp_strlcpy(fr.path, url, sizeof(fr.path));
+	sp_strlcpy(fr.digest, etag + 1, 33);
+	fetchq_push(&h->fq, &fr);
+	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
+				  : "sipprov_http_requests_total{route=\"device\",code=\"304\"}");
+	access_log(h, ip, "GET", url, status, status == 200 ? len : 0, ua, subj.mac);
+	return ret;
+}
+
+/* ---- /api/v1/registrations ---- */
+
+static bool bearer_ok(const struct http_server *h, struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *tok = h->conf->api_token;
+	if (!tok[0] || !a || strncmp(a, "Bearer ", 7))
+		return false;
+	a += 7;
+	size_t n = strlen(tok);
+	if (strlen(a) != n)
+		return false;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ tok[i]);
+	return d == 0;
+}
+
+static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+				     const char *ip)
+{
+	char err[SP_ERR_MAX];
+	struct worker *w = worker_get(h);
+	if (!bearer_ok(h, c)) {
+		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"401\"}");
+		access_log(h, ip, "POST", "/api/v1/registrations", 401, 0, NULL, "bad bearer token");
+		return respond_text(c, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
+	}
+	if (rq->too_big) {
+		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"413\"}");
+		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+	}
+	if (!w)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	if (drift_webhook(w->store, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err)) < 0) {
+		char msg[SP_ERR_MAX + 16];
+		snprintf(msg, sizeof(msg), "error: %s\n", err);
+		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"400\"}");
+		access_log(h, ip, "POST", "/api/v1/registrations", 400, 0, NULL, NULL);
+		return respond_text(c, MHD_HTTP_BAD_REQUEST, msg);
+	}
+	metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"202\"}");
+	access_log(h, ip, "POST", "/api/v1/registrations", 202, 0, NULL, NULL);
+	return respond_text(c, MHD_HTTP_ACCEPTED, "accepted\n");
+}
+
+static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
+{
+	struct buf out;
+	struct worker *w = worker_get(h);
+	buf_init(&out, 1 << 20);
+	metrics_render(&out);
+	if (w)
+		drift_metrics(w->store, &out);
+	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
+				      out.len, NULL);
+	buf_release(&out);
+	return ret;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static void addr_str(const struct sockaddr *a, char *out, size_t n)
+{
+	if (a->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
+	else if (a->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);
+	else
+		sp_strlcpy(out, "?", n);
+}
+
+/* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
+
+/* First call of a PUT (headers only): refuse before any body is read
+ * unless the route is an upload route and the device authenticates. */
+static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection *c, const char *url, bool tls,
+				    const struct sockaddr *addr, const char *ip, const char *ua, struct req *rq)
+{
+	struct route_match m;
+	struct auth_result res;
+	char why[SP_ERR_MAX];
+	struct worker *w = worker_get(h);
+
+	if (auth_locked(addr)) {
+		metrics_inc("sipprov_http_requests_total{route=\"any\",code=\"429\"}");
+		access_log(h, ip, "PUT", url, 429, 0, ua, "locked out");
+		return respond_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
+	}
+	if (!w)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	if (strlen(url) > PATH_MAX_LEN || !route_match(h->layouts, url, &m) || m.kind != ROUTE_UPLOAD) {
+		pthread_rwlock_unlock(&h->layouts_lock);
+		metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"405\"}");
+		access_log(h, ip, "PUT", url, 405, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	}
+	struct cache_ent *ce = xcalloc(1, sizeof(*ce));
+	int rc = build_entry(h, w->store, h->layouts, &m, ce, true);
+	pthread_rwlock_unlock(&h->layouts_lock);
+	if (rc < 0) {
+		cache_ent_free(ce);
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	struct auth_req ar = {
+		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj,
+	};
+	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK) {
+		cache_ent_free(ce);
+		return deny_device(h, c, addr, ip, "PUT", url, ua, why, res.stale);
+	}
+	if (res.refund)
+		auth_success_note(addr);
+	rq->upload = true;
+	rq->device_id = ce->subj.device_id;
+	sp_strlcpy(rq->name, url + 1, sizeof(rq->name));
+	cache_ent_free(ce);
+	buf_release(&rq->body);
+	buf_init(&rq->body, UPLOAD_MAX);
+	return MHD_YES;
+}
+
+/* Last call of an authenticated PUT: store the log, bounded. */
+static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+				     const char *url, const char *ip, const char *ua)
+{
+	struct worker *w = worker_get(h);
+	if (rq->too_big) {
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"413\"}");
+		access_log(h, ip, "PUT", url, 413, 0, ua, "upload over 64 KiB");
+		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than 64 KiB\n");
+	}
+	if (!w || store_device_log_add(w->store, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
+				       rq->body.len, UPLOAD_KEEP) < 0) {
+		if (w)
+			log_warnx("upload %s: %s", url, store_errmsg(w->store));
+		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
+		access_log(h, ip, "PUT", url, 500, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"204\"}");
+	access_log(h, ip, "PUT", url, 204, 0, ua, NULL);
+	return respond(c, MHD_HTTP_NO_CONTENT, "text/plain; charset=utf-8", "", 0, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+	struct listener *li = cls;
+	struct http_server *h = li->h;
+	struct req *rq = *req_cls;
+	bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+	if (!rq) {
+		rq = xcalloc(1, sizeof(*rq));
+		buf_init(&rq->body, BODY_MAX_POST);
+		*req_cls = rq;
+		/* A PUT is decided on its headers, before the body is read (a
+		 * refusal here closes the connection, which is what we want). */
+		if (!strcmp(method, MHD_HTTP_METHOD_PUT)) {
+			const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			char pip[64];
+			if (!pi || !pi->client_addr)
+				return MHD_NO;
+			addr_str(pi->client_addr, pip, sizeof(pip));
+			return upload_begin(h, c, url, li->tls, pi->client_addr, pip,
+					    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+					    rq);
+		}
+		/* Answer on the second call: libmicrohttpd 0.9.75 closes the
+		 * connection (no keep-alive) when a response is queued on the first. */
+		return MHD_YES;
+	} else if (*upload_size) {
+		buf_add(&rq->body, upload, *upload_size);
+		rq->too_big = rq->body.overflow;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *addr = ci ? ci->client_addr : NULL;
+	char ip[64];
+	if (!addr)
+		return MHD_NO;
+	addr_str(addr, ip, sizeof(ip));
+	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+
+	if (rq->upload)
+		return upload_finish(h, c, rq, url, ip, ua);
+	if (auth_locked(addr)) {
+		metrics_inc("sipprov_http_requests_total{route=\"any\",code=\"429\"}");
+		access_log(h, ip, method, url, 429, 0, ua, "locked out");
+		return respond_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
+	}
+	if (strlen(url) > PATH_MAX_LEN || url[0] != '/') {
+		metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"400\"}");
+		access_log(h, ip, method, url, 400, 0, ua, "bad path");
+		return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad request\n");
+	}
+	if (!strcmp(url, "/healthz") && is_get)
+		return respond_text(c, MHD_HTTP_OK, "ok\n");
+	if (!strcmp(url, "/metrics") && is_get)
+		return serve_metrics(h, c);
+	if (!strcmp(url, "/api/v1/registrations")) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST))
+			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		return serve_webhook(h, c, rq, ip);
+	}
+	if (!is_get) {
+		metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"405\"}");
+		access_log(h, ip, method, url, 405, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	}
+	return serve_device(h, c, url, addr, ip, li->tls, ua);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
+{
+	struct req *rq = *req_cls;
+	if (rq) {
+		buf_release(&rq->body);
+		free(rq);
+		*req_cls = NULL;
+	}
+}
+
+/* Keep the raw path: a '%' then never matches a route, so "%00" or "%2e%2e"
+ * cannot smuggle a NUL or a dot-dot past the route table. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *uri)
+{
+	return strlen(uri);
+}
+
+__attribute__((format(printf, 2, 0)))
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", msg);
+}
+
+static void worker_key_dtor(void *p)
+{
+	(void)p;  /* workers are freed by http_server_stop, which owns the list */
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	char host[SP_NAME_MAX];
+	const char *colon = strrchr(s, ':');
+	long port;
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || sp_parse_int(colon + 1, 0, 65535, &port) < 0)
+		return sp_err(err, errlen, "listen address '%s' must be HOST:PORT", s);
+	size_t hl = (size_t)(colon - s);
+	if (hl >= sizeof(host))
+		return sp_err(err, errlen, "listen address '%s' too long", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+	} else {
+		return sp_err(err, errlen, "listen address '%s': '%s' is not an IP address", s, host);
+	}
+	return 0;
+}
+
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[4096];
+	size_t n;
+	if (!f) {
+		sp_err(err, errlen, "cannot read '%s'", path);
+		return NULL;
+	}
+	buf_init(&b, 1 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	if (b.overflow) {
+		buf_release(&b);
+		sp_err(err, errlen, "'%s' is larger than 1 MiB", path);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int listener_start(struct http_server *h, struct listener *li, const char *listen, bool tls,
+			  char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	const struct conf *cf = h->conf;
+	unsigned threads = cf->threads ? (unsigned)cf->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (parse_listen(listen, &ss, err, errlen) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* "[::]:PORT" means every address, IPv4 too: IPv4 clients then arrive
+	 * as v4-mapped IPv6 (auth.c's CIDR and failure counting handle both). */
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		flags |= MHD_USE_DUAL_STACK;
+	li->h = h;
+	li->tls = tls;
+	if (threads < 1)
+		threads = 1;
+	if (tls) {
+		if (!cf->tls_cert[0] || !cf->tls_key[0])
+			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
+		if (!(li->cert = slurp(cf->tls_cert, err, errlen)) || !(li->key = slurp(cf->tls_key, err, errlen)))
+			return -1;
+		if (cf->tls_client_ca[0] && !(li->ca = slurp(cf->tls_client_ca, err, errlen)))
+			return -1;
+		flags |= MHD_USE_TLS;
+	}
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, li->cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, li->key },
+		/* TLS 1.2 and 1.3 only; GnuTLS priority string. */
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+		{ li->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, li->ca },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
+	li->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, li,
+				 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				 MHD_OPTION_THREAD_POOL_SIZE, threads,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cf->conn_timeout,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cf->conn_limit,
+				 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cf->per_ip_conn_limit,
+				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cf->conn_memory_limit,
+				 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+				 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				 /* Digest nonces: seeded from h->digest_rnd (RAND_bytes, lives
+				  * as long as h); room for many outstanding nonces, so a
+				  * burst of challenges does not make other devices' nonces stale. */
+				 MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->digest_rnd), h->digest_rnd,
+				 MHD_OPTION_NONCE_NC_SIZE, (unsigned)NONCE_NC_SIZE,
+				 MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
+				 MHD_OPTION_END);
+	if (!li->d)
+		return sp_err(err, errlen, "cannot listen on %s (%s): address in use or not permitted", listen,
+			      tls ? "https" : "http");
+	log_info("%s listening on %s port %u", tls ? "https" : "http", listen, http_server_port(h, tls));
+	return 0;
+}
+
+unsigned http_server_port(const struct http_server *h, bool tls)
+{
+	const struct listener *li = tls ? &h->https : &h->http;
+	const union MHD_DaemonInfo *i;
+	if (!li->d || !(i = MHD_get_daemon_info(li->d, MHD_DAEMON_INFO_BIND_PORT)))
+		return 0;
+	return i->port;
+}
+
+/* Caller holds access_mu (or no worker runs yet). */
+static void open_access_log(struct http_server *h, const char *p)
+{
+	h->access = NULL;
+	if (!p[0])
+		;
+	else if (!strcmp(p, "-"))
+		h->access = stderr;
+	else if (!(h->access = fopen(p, "a")))
+		log_warn("cannot open access log '%s'", p);
+	else
+		setvbuf(h->access, NULL, _IOLBF, 0);
+	atomic_store(&h->access_on, h->access != NULL);
+}
+
+void http_server_reopen_log(struct http_server *h, const char *path)
+{
+	pthread_mutex_lock(&h->access_mu);
+	if (h->access && h->access != stderr)
+		fclose(h->access);
+	open_access_log(h, path);
+	pthread_mutex_unlock(&h->access_mu);
+}
+
+struct http_server *http_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN],
+				      struct layouts *layouts, char *err, size_t errlen)
+{
+	struct http_server *h = xcalloc(1, sizeof(*h));
+	h->conf = conf;
+	h->key = key;
+	h->layouts = layouts;
+	atomic_store(&h->lgen, 1);
+	pthread_rwlock_init(&h->layouts_lock, NULL);
+	pthread_mutex_init(&h->workers_mu, NULL);
+	pthread_mutex_init(&h->access_mu, NULL);
+	pthread_key_create(&h->worker_key, worker_key_dtor);
+	auth_limits_init(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
+	if (RAND_bytes(h->digest_rnd, sizeof(h->digest_rnd)) != 1)
+		fatalx("random number generator failed (digest nonce seed)");
+	open_access_log(h, conf->access_log);
+
+	pthread_mutex_init(&h->fq.mu, NULL);
+	pthread_cond_init(&h->fq.cv, NULL);
+	h->fq.ring = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.retention_days = conf->retention_days;
+	h->fq.store = store_open(conf->database, err, errlen);
+	if (!h->fq.store)
+		goto fail;
+	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
+	h->nbuckets = (size_t)conf->render_cache / CACHE_WAYS;
+	if (h->nbuckets < 16)
+		h->nbuckets = 16;
+	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));
+	for (size_t i = 0; i < h->nbuckets; i++)
+		pthread_mutex_init(&h->cache[i].mu, NULL);
+	h->gen_store = store_open(conf->database, err, errlen);
+	if (!h->gen_store)
+		goto fail;
+	atomic_store(&h->gen, store_config_gen(h->gen_store));
+	atomic_store(&h->gen_at, mono_us());
+	pthread_create(&h->gen_thr, NULL, gen_main, h);
+
+	if (conf->http_listen[0] && listener_start(h, &h->http, conf->http_listen, false, err, errlen) < 0)
+		goto fail;
+	if (conf->https_listen[0] && listener_start(h, &h->https, conf->https_listen, true, err, errlen) < 0)
+		goto fail;
+	if (!h->http.d && !h->https.d) {
+		sp_err(err, errlen, "neither http_listen nor https_listen is set");
+		goto fail;
+	}
+	return h;
+fail:
+	http_server_stop(h);
+	return NULL;
+}
+
+struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l)
+{
+	pthread_rwlock_wrlock(&h->layouts_lock);
+	struct layouts *old = h->layouts;
+	h->layouts = l;
+	atomic_fetch_add(&h->lgen, 1);
+	pthread_rwlock_unlock(&h->layouts_lock);
+	return old;
+}
+
+static void listener_stop(struct listener *li)
+{
+	if (li->d)
+		MHD_stop_daemon(li->d);
+	li->d = NULL;
+	free(li->cert);
+	if (li->key)
+		secret_wipe(li->key, strlen(li->key));
+	free(li->key);
+	free(li->ca);
+}
+
+void http_server_stop(struct http_server *h)
+{
+	if (!h)
+		return;
+	listener_stop(&h->http);
+	listener_stop(&h->https);
+	if (h->fq.store) {
+		pthread_mutex_lock(&h->fq.mu);
+		h->fq.stop = true;
+		pthread_cond_signal(&h->fq.cv);
+		pthread_mutex_unlock(&h->fq.mu);
+		pthread_join(h->fq.thr, NULL);
+	}
+	store_close(h->fq.store);
+	free(h->fq.ring);
+	atomic_store(&h->stopping, true);
+	if (h->gen_store)
+		pthread_join(h->gen_thr, NULL);
+	store_close(h->gen_store);
+	for (size_t i = 0; h->cache && i < h->nbuckets; i++) {
+		for (int k = 0; k < CACHE_WAYS; k++)
+			cache_ent_free(h->cache[i].way[k]);
+		pthread_mutex_destroy(&h->cache[i].mu);
+	}
+	free(h->cache);
+	for (size_t i = 0; i < h->nworkers; i++)
+		worker_free(h->workers[i]);
+	free(h->workers);
+	pthread_key_delete(h->worker_key);
+	if (h->access && h->access != stderr)
+		fclose(h->access);
+	auth_limits_release();
+	pthread_rwlock_destroy(&h->layouts_lock);
+	secret_wipe(h->digest_rnd, sizeof(h->digest_rnd));
+	free(h);
+}

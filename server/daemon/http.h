@@ -1,0 +1,23 @@
+/*
+ * http.h: the device-facing HTTP(S) server on libmicrohttpd.
+ */
+#ifndef SP_HTTP_H
+#define SP_HTTP_H
+#include "core/sipprov.h"
+
+struct http_server;
+/* Start the listeners in conf (http_listen, https_listen).  The server
+ * borrows conf, key and *layouts (reloadable via http_server_set_layouts)
+ * for its lifetime.  NULL with err on failure. */
+struct http_server *http_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN],
+				      struct layouts *layouts, char *err, size_t errlen);
+/* Swap layouts (SIGHUP); returns the old set for the caller to free once
+ * no request can be using it (this call waits for in-flight renders). */
+struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l);
+/* Reopen the access log at path ("-" stderr, "" off): SIGHUP, logrotate. */
+void http_server_reopen_log(struct http_server *h, const char *path);
+/* The port actually bound (useful with port 0); tls selects the HTTPS one. */
+unsigned http_server_port(const struct http_server *h, bool tls);
+/* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */
+void http_server_stop(struct http_server *h);
+#endif

@@ -1,0 +1,207 @@
+/*
+ * main.c: sipprovd.  Flags -d (foreground; logs to stderr), -n (check the
+ * configuration and exit), -v (more logging), -f FILE, -o key=value.
+ * SIGHUP reloads layouts and reopens the access log; SIGTERM/SIGINT drain
+ * and exit, freeing everything.  All work lives in the library.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "hep.h"
+#include "http.h"
+#include "core/sipprov.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sipprovd [-d] [-n] [-v] [-f FILE] [-o key=value ...]\n");
+	exit(2);
+}
+
+static void key_file_of(const struct conf *c, char *out, size_t n)
+{
+	if (c->key_file[0])
+		sp_strlcpy(out, c->key_file, n);
+	else
+		snprintf(out, n, "%s.key", c->database);
+}
+
+/* Defaults, then FILE, then the -o overrides (which always win), then the
+ * installed-layouts fallback.  Returns the log level, or -1 with err. */
+static int load_conf(struct conf *c, const char *file, char **overrides, int n, int verbose, char *err,
+		     size_t errlen)
+{
+	char why[SP_ERR_MAX];
+	conf_init(c);
+	if (file && conf_load(c, file, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (conf_set(c, overrides[i], why, sizeof(why)) < 0)
+			return sp_err(err, errlen, "-o %s: %s", overrides[i], why);
+	int lvl = log_level_parse(c->log_level);
+	if (lvl < 0)
+		return sp_err(err, errlen, "log_level '%s' unknown (error, warn, info, debug)", c->log_level);
+	/* The relative default serves a source tree; an installed daemon
+	 * falls back to the installed layouts. */
+	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)
+		sp_strlcpy(c->templates, SP_DATADIR "/templates", sizeof(c->templates));
+	return lvl + verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl + verbose;
+}
+
+static bool log_to_syslog;              /* daemonized: logs go to syslog */
+
+/* Keys SIGHUP applies in place: none of them is read by request threads. */
+static const char *const live_keys[] = {
+	"templates", "access_log", "log_level", "fail_threshold", "fail_window", "lockout_seconds",
+};
+
+static void note_restart(const char *key, void *arg)
+{
+	for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+		if (!strcmp(key, live_keys[i]))
+			return;
+	log_warnx("reload: '%s' changed; restart sipprovd to apply it", key);
+	(*(int *)arg)++;
+}
+
+/* SIGHUP: re-read the configuration, apply what can change live, reload
+ * layouts and reopen the access log.  Any error keeps everything running
+ * as it was. */
+static void reload(struct conf *conf, const char *file, char **overrides, int n, int verbose,
+		   struct http_server *http)
+{
+	struct conf fresh;
+	char err[SP_ERR_MAX];
+	int restart = 0;
+	int lvl = load_conf(&fresh, file, overrides, n, verbose, err, sizeof(err));
+	if (lvl < 0) {
+		log_warnx("reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	struct layouts *layouts = layouts_load(fresh.templates, err, sizeof(err));
+	if (!layouts) {
+		log_warnx("reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	conf_diff(conf, &fresh, note_restart, &restart);
+	log_init(lvl, log_to_syslog);
+	sp_strlcpy(conf->templates, fresh.templates, sizeof(conf->templates));
+	sp_strlcpy(conf->access_log, fresh.access_log, sizeof(conf->access_log));
+	sp_strlcpy(conf->log_level, fresh.log_level, sizeof(conf->log_level));
+	conf->fail_threshold = fresh.fail_threshold;
+	conf->fail_window = fresh.fail_window;
+	conf->lockout_seconds = fresh.lockout_seconds;
+	auth_limits_set(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
+	layouts_free(http_server_set_layouts(http, layouts));
+	http_server_reopen_log(http, conf->access_log);
+	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
+		 restart ? " (some changes need a restart)" : "");
+}
+
+int main(int argc, char **argv)
+{
+	struct conf conf;
+	char err[SP_ERR_MAX], kf[SP_FIELD_MAX + 8];
+	const char *file = NULL;
+	bool foreground = false, check_only = false;
+	int verbose = 0, ch;
+	char *overrides[64];
+	int noverrides = 0;
+	unsigned char key[SP_KEY_LEN];
+
+	while ((ch = getopt(argc, argv, "dnvf:o:h")) != -1) {
+		switch (ch) {
+		case 'd': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'v': verbose++; break;
+		case 'f': file = optarg; break;
+		case 'o':
+			if (noverrides == 64)
+				fatalx("too many -o options");
+			overrides[noverrides++] = optarg;
+			break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init(LOG_LVL_INFO, false);
+	if (!file && access("/etc/sipprov/sipprovd.conf", R_OK) == 0)
+		file = "/etc/sipprov/sipprovd.conf";
+	int lvl = load_conf(&conf, file, overrides, noverrides, verbose, err, sizeof(err));
+	if (lvl < 0)
+		fatalx("%s", err);
+	struct layouts *layouts = layouts_load(conf.templates, err, sizeof(err));
+	if (!layouts)
+		fatalx("%s", err);
+	key_file_of(&conf, kf, sizeof(kf));
+	if (secret_key_load(kf, key, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	struct store *probe = store_open(conf.database, err, sizeof(err));
+	if (!probe)
+		fatalx("%s", err);
+	store_close(probe);
+	if (check_only) {
+		if (verbose)
+			conf_dump(&conf, stdout);
+		printf("configuration OK\n");
+		layouts_free(layouts);
+		secret_wipe(key, sizeof(key));
+		return 0;
+	}
+
+	if (!foreground) {
+		if (daemon(1, 0) < 0)
+			fatal("daemon");
+		log_to_syslog = true;
+		log_init(lvl, true);
+	} else {
+		log_init(lvl, false);
+	}
+
+	/* Signals are taken synchronously by this thread; workers never see them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct http_server *http = http_server_start(&conf, key, layouts, err, sizeof(err));
+	if (!http)
+		fatalx("%s", err);
+	struct hep_server *hep = NULL;
+	if (conf.hep_listen[0] && !(hep = hep_server_start(&conf, err, sizeof(err)))) {
+		http_server_stop(http);
+		fatalx("%s", err);
+	}
+	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
+		 layouts_count(layouts));
+
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&conf, file, overrides, noverrides, verbose, http);
+			continue;
+		}
+		log_info("signal %d: draining and exiting", sig);
+		break;
+	}
+	hep_server_stop(hep);
+	struct layouts *last = http_server_set_layouts(http, NULL);
+	http_server_stop(http);
+	layouts_free(last);
+	secret_wipe(key, sizeof(key));
+	validate_cleanup();
+	log_info("sipprovd stopped");
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* store_test.h: test-only store helpers (tests/support/store_test.c). */
+#ifndef SP_STORE_TEST_H
+#define SP_STORE_TEST_H
+#include <stdint.h>
+#include <stddef.h>
+struct store;
+/* SHA-256 over every row of tenant, template, template_version, device,
+ * account and audit_log ("the database is unchanged").  0 or -1. */
+int store_validate_digest(struct store *s, char out[65]);
+/* Try to rewrite a stored version in place; the schema's trigger must
+ * refuse it (tests prove immutability with this).  0 or -1 with err. */
+int store_tversion_tamper(struct store *s, int64_t version_id, const char *settings, char *err, size_t errlen);
+#endif
