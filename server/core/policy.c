@@ -1,9 +1,8 @@
 /*
  * policy.c: the one implementation of a tenant's policy rules (device auth
  * modes, source CIDR allowlist, username patterns): parse, canonical text,
- * match.  Parsers are tolerant of the legacy forms older versions stored
- * (spaces around items, host bits, v4-mapped IPv6) but report them as
- * errors only when the item cannot be read at all.  No database, no log.
+ * match.  The parsers also read what older versions stored (spaces, host
+ * bits, v4-mapped networks) with its meaning.  No database, no logging.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,9 +1,8 @@
 /*
  * policy.h: a tenant's policy rules, each parsed in one place and matched by
- * one function: device auth modes, the source CIDR allowlist, and the
- * username / auth-username patterns.  The writers store the canonical text
- * (policy_tenant_canon); the daemon, validate and diagnose all match
- * through the functions below.  Nothing here touches the database or logs.
+ * one function that the daemon, validate and diagnose all call: device auth
+ * modes, the source CIDR allowlist, username / auth-username patterns.
+ * Writers store the canonical text (policy_tenant_canon).  No database.
  */
 #ifndef SP_POLICY_H
 #define SP_POLICY_H
