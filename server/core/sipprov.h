@@ -253,6 +253,7 @@ void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_me
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
+#include "policy.h"
 #include "drift.h"
 #include "ua.h"
 
