@@ -149,11 +149,15 @@ static int lfilter_compile(struct layout *l, char *spec, bool in_line, struct lf
 		f->kind = LFI_LOWER;
 	else if (strcmp(spec, "minutes") == 0)
 		f->kind = LFI_MINUTES;
+	else if (strcmp(spec, "host") == 0)
+		f->kind = LFI_HOST;
+	else if (strcmp(spec, "port") == 0)
+		f->kind = LFI_PORT;
 	else if ((f->map = lmap_find(l, spec)))
 		f->kind = LFI_MAP;
 	else
 		return sp_err(err, errlen, "%s:%d: unknown filter '%s' (or:VAR default:TEXT sipq upper lower "
-			      "minutes, or a map declared in the header)", l->file, line, spec);
+			      "minutes host port, or a map declared in the header)", l->file, line, spec);
 	return 0;
 }
 
@@ -300,6 +304,26 @@ static int lfilter_apply(struct rctx *c, const struct lseg *g, const struct lfil
 			return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
 		snprintf(out, outlen, "%ld", (s + 59) / 60);
 		return 0;
+	}
+	case LFI_HOST:
+	case LFI_PORT: {
+		/* "host", "host:port", "[v6]" or "[v6]:port"; a bare IPv6 has no port. */
+		const char *colon = in[0] == '[' ? strstr(in, "]:") : strchr(in, ':');
+		if (colon && in[0] == '[')
+			colon++;
+		else if (colon && strchr(colon + 1, ':'))
+			colon = NULL;
+		if (f->kind == LFI_PORT)
+			in = colon ? colon + 1 : "";
+		else if (colon) {
+			n = (size_t)(colon - in);
+			if (n >= outlen)
+				return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+			memcpy(out, in, n);
+			out[n] = '\0';
+			return 0;
+		}
+		break;
 	}
 	case LFI_MAP: {
 		const struct lmap *m = f->map;
@@ -457,6 +481,11 @@ bool lname_has_n(const char *name)
 		if (*p == 'N' && (p == name || lname_sep(p[-1])) && lname_sep(p[1]))
 			return true;
 	return false;
+}
+
+bool lname_leading_n(const char *name)
+{
+	return name[0] == 'N' && lname_sep(name[1]);
 }
 
 void lname_subst(const char *name, long n, char *out, size_t outlen)
