@@ -197,6 +197,37 @@ static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter
 	return 0;
 }
 
+/* "host", "host:port", "[v6]" or "[v6]:port": the host part, or the port
+ * part ("" when none; a bare IPv6 address has no port). */
+static const char *lf_port_colon(const char *in)
+{
+	const char *colon = in[0] == '[' ? strstr(in, "]:") : strchr(in, ':');
+	if (colon && in[0] == '[')
+		return colon + 1;
+	if (colon && strchr(colon + 1, ':'))
+		return NULL;
+	return colon;
+}
+
+static int lf_host(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		   size_t outlen)
+{
+	const char *colon = lf_port_colon(in);
+	size_t n = colon ? (size_t)(colon - in) : strlen(in);
+	if (n >= outlen)
+		return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+	memcpy(out, in, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int lf_port(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		   size_t outlen)
+{
+	const char *colon = lf_port_colon(in);
+	return lf_put(c, g, colon ? colon + 1 : "", out, outlen);
+}
+
 static int lf_map(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
 		  size_t outlen)
 {
@@ -219,6 +250,8 @@ static const struct lfilter_def lfilters[] = {
 	{ "upper", LFA_NONE, lf_upper },
 	{ "lower", LFA_NONE, lf_lower },
 	{ "minutes", LFA_NONE, lf_minutes },
+	{ "host", LFA_NONE, lf_host },
+	{ "port", LFA_NONE, lf_port },
 };
 static const struct lfilter_def lfilter_map = { "map", LFA_NONE, lf_map };
 #define NLFILTERS (sizeof(lfilters) / sizeof(lfilters[0]))
@@ -520,6 +553,11 @@ bool lname_has_n(const char *name)
 		if (*p == 'N' && (p == name || lname_sep(p[-1])) && lname_sep(p[1]))
 			return true;
 	return false;
+}
+
+bool lname_leading_n(const char *name)
+{
+	return name[0] == 'N' && lname_sep(name[1]);
 }
 
 void lname_subst(const char *name, long n, char *out, size_t outlen)

@@ -112,6 +112,8 @@ int lcond_eval(struct rctx *c, const struct lcond *cond);
 int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *, void *), void *arg);
 /* Does a name ("reg.N.address", "Proxy_N_") contain the line-number token N? */
 bool lname_has_n(const char *name);
+/* Does the name start with the token N (it would start with a digit)?  "NAT_N_" does not. */
+bool lname_leading_n(const char *name);
 /* Substitute N with the line number into out. */
 void lname_subst(const char *name, long n, char *out, size_t outlen);
 /* Line number (1-based) of the first occurrence of needle in body, or 0. */

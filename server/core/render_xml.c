@@ -164,7 +164,7 @@ static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct x
 			x->name_n = lname_has_n(an);
 			if (a->ns)
 				x->ns_href = xstrdup((const char *)a->ns->href);
-			if (x->name_n && (!*in_line || an[0] == 'N'))
+			if (x->name_n && (!*in_line || lname_leading_n(an)))
 				rc = sp_err(p->err, p->errlen, "%s:%d: attribute name '%s' uses N outside a line block",
 					    p->sc->file, line, an);
 			if (rc == 0)
@@ -198,7 +198,7 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 	if (n->block && (n->nattrs || n->nnsdef))
 		return sp_err(p->err, p->errlen, "%s:%d: sp-block takes only sp-* directives", p->sc->file, line);
 	n->name_n = lname_has_n(n->name);
-	if (n->name_n && (!in_line || n->name[0] == 'N'))
+	if (n->name_n && (!in_line || lname_leading_n(n->name)))
 		return sp_err(p->err, p->errlen, "%s:%d: element name '%s' uses N outside a line block",
 			      p->sc->file, line, n->name);
 	size_t nk = 0;
