@@ -159,18 +159,18 @@ static void test_forms(void)
 	is_str(m.auth_username, "good", "username param, not a lookalike");
 
 	/* tel: and user with password part */
-	is_int(sipmsg_uri("sip:bob:secret@h.test:5070;transport=TLS", 40, &m.to), 0, "uri with password");
+	is_int(sip_uri_parse("sip:bob:secret@h.test:5070;transport=TLS", 40, &m.to, NULL, 0), 0, "uri with password");
 	is_str(m.to.user, "bob", "password dropped");
 	is_str(m.to.transport, "tls", "transport param lowercased");
-	is_int(sipmsg_uri("http://x", 8, &m.to), -1, "http scheme refused");
-	is_int(sipmsg_uri("sip:a@h:99999", 13, &m.to), -1, "port out of range refused");
+	is_int(sip_uri_parse("http://x", 8, &m.to, NULL, 0), -1, "http scheme refused");
+	is_int(sip_uri_parse("sip:a@h:99999", 13, &m.to, NULL, 0), -1, "port out of range refused");
 	/* tel: URI at the very end of an unterminated buffer (found by the fuzzer). */
 	char *tel = malloc(7);
 	memcpy(tel, "tel:+49", 7);
-	is_int(sipmsg_uri(tel, 7, &m.to), 0, "unterminated tel uri");
+	is_int(sip_uri_parse(tel, 7, &m.to, NULL, 0), 0, "unterminated tel uri");
 	is_str(m.to.user, "+49", "tel number");
 	free(tel);
-	is_int(sipmsg_uri("<sip:a@[::1]:5060>", 18, &m.to), 0, "ipv6 uri");
+	is_int(sip_uri_parse("<sip:a@[::1]:5060>", 18, &m.to, NULL, 0), 0, "ipv6 uri");
 	is_str(m.to.host, "::1", "ipv6 uri host");
 }
 
