@@ -122,7 +122,8 @@ struct sip_dest {
 	const char *host;                   /* name or address (IPv6 without brackets) */
 	int port;                           /* 0 = 5060, or 5061 for tls */
 	enum sip_transport tr;
-	long timeout_ms;                    /* whole transaction, DNS included; 0 = Timer F */
+	long timeout_ms;                    /* whole transaction, DNS included; 0 = Timer F
+					       alone, 64*T1 from the first send */
 	struct sip_tls *tls;                /* needed for SIP_TLS */
 	bool tls_verify;                    /* a failed chain/name check ends it (SIP_TX_TLS) */
 	bool icmp_fatal;                    /* UDP: port unreachable ends it (SIP_TX_REFUSED);
@@ -172,6 +173,7 @@ struct sip_txn {
 	short want;
 	char branch[48];
 	char method[32];                    /* the request's, for matching CSeq */
+	bool timer_f_only;                  /* no caller bound: Timer F from the first send */
 	char *req;
 	size_t reqlen, off;
 	char *in;

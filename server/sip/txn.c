@@ -313,8 +313,13 @@ static void connected(struct sip_txn *x)
 	if (x->d.tr == SIP_UDP) {
 		x->state = SIP_TXS_TRYING;
 		x->want = POLLIN;
+		/* Timer E counts from the first send; so does Timer F unless the
+		 * caller's bound (which includes DNS and connect) rules. */
+		int64_t t0 = sip_now_ms();
+		if (x->timer_f_only)
+			x->deadline = t0 + x->d.timeout_ms;
 		x->interval = x->d.t1_ms;
-		x->next_e = sip_now_ms() + x->interval;
+		x->next_e = t0 + x->interval;
 		send_udp(x);
 		return;
 	}
@@ -397,8 +402,10 @@ void sip_txn_start(struct sip_txn *x, const struct sip_dest *d, sip_build_fn bui
 		x->d.t2_ms = SIP_T2_MS;
 	if (x->d.t4_ms <= 0)
 		x->d.t4_ms = SIP_T4_MS;
-	if (x->d.timeout_ms <= 0)
+	if (x->d.timeout_ms <= 0) {
+		x->timer_f_only = true;
 		x->d.timeout_ms = 64L * x->d.t1_ms;        /* Timer F */
+	}
 	if (x->d.port <= 0)
 		x->d.port = x->d.tr == SIP_TLS ? 5061 : 5060;
 	x->start = sip_now_ms();
@@ -518,10 +525,12 @@ static void got_message(struct sip_txn *x, const char *p, size_t n)
 		secret_wipe(x->req, x->reqlen);
 		free(x->req);
 		x->req = NULL;
-		x->ai_next = NULL;
+		if (x->ai)
+			freeaddrinfo(x->ai);
+		x->ai = x->ai_next = NULL;
 	} else {
-		conn_close(x);
 		x->state = SIP_TXS_TERMINATED;
+		sip_txn_release(x);
 	}
 out:
 	free(m);

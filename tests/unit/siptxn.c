@@ -80,6 +80,7 @@ struct udp_peer {
 	int got;
 	int64_t at[32];                 /* arrival, ms after the first */
 	int identical;                  /* copies byte-identical to the first */
+	int stamped;                    /* copies with a kernel timestamp */
 	bool stop;
 };
 
@@ -89,16 +90,33 @@ static void *udp_run(void *arg)
 	char first[4096], in[4096], out[4096];
 	size_t firstlen = 0;
 	int64_t t0 = 0;
-	while (!p->stop) {
+	for (;;) {
+		/* Stop only once told to and nothing is left to read. */
 		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
-		if (poll(&pf, 1, 100) <= 0)
+		if (poll(&pf, 1, 100) <= 0) {
+			if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+				break;
 			continue;
+		}
+		/* The kernel's arrival stamp (SO_TIMESTAMPNS), not when this
+		 * thread got to run: on loopback that is the send time. */
 		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(p->fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+		struct iovec iov = { .iov_base = in, .iov_len = sizeof(in) };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(p->fd, &mh, 0);
+		socklen_t fl = mh.msg_namelen;
 		if (n <= 0)
 			continue;
-		int64_t now = sip_now_ms();
+		int64_t now = -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			}
+		p->stamped += now >= 0;
 		if (p->got == 0) {
 			t0 = now;
 			memcpy(first, in, (size_t)n);
@@ -136,13 +154,15 @@ static void udp_case(enum udp_mode mode, struct sip_dest *d, struct sip_txn *x, 
 	memset(p, 0, sizeof(*p));
 	p->mode = mode;
 	p->fd = bound(SOCK_DGRAM, &port);
+	int one = 1;
+	setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	pthread_create(&th, NULL, udp_run, p);
 	d->host = "127.0.0.1";
 	d->port = port;
 	d->tr = SIP_UDP;
 	sip_txn_run(x, d, build, "OPTIONS");
 	usleep(100000);                 /* the last copy reaches the peer */
-	p->stop = true;
+	__atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	close(p->fd);
 }
@@ -178,6 +198,7 @@ static void test_timer_e(void)
 	is_int(x->sends, n, "the transaction counted %d sends", x->sends);
 	is_int(p.got, n, "the silent peer received %d copies", p.got);
 	is_int(p.identical, p.got, "every retransmission is byte-identical to the first");
+	is_int(p.stamped, p.got, "every copy has its kernel arrival time");
 	int early = 0;
 	for (int i = 0; i < p.got && i < n; i++)
 		early += p.at[i] + 5 < want[i];   /* load delays a copy, nothing hastens one */
@@ -229,7 +250,7 @@ static void test_timer_k_and_matching(void)
 	is_int(x->absorbed, 1, "the retransmitted 200 was absorbed");
 	is_int(x->state, SIP_TXS_TERMINATED, "terminated when Timer K fired");
 	is_str(x->resp.to_tag, "u1", "the final's To tag");
-	p.stop = true;
+	__atomic_store_n(&p.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	close(p.fd);
 	sip_txn_release(x);
