@@ -328,6 +328,9 @@ int probe_sip(const struct probe_target *t, const char *method, const struct pro
 	}
 	snprintf(callid, sizeof(callid), "%s@sipprov", rnd);
 	x = xcalloc(1, sizeof(*x));
+	/* Loading the trust store came out of the same bound. */
+	if ((d.timeout_ms = deadline - sip_now_ms()) < 1)
+		d.timeout_ms = 1;
 	if (probe_txn(x, &d, &q, r) < 0)
 		goto out;
 	r->first_code = x->resp.code;
