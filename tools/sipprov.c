@@ -241,6 +241,9 @@ void cli_usage_all(FILE *f)
 	fprintf(f, "usage: sipprov [-d DB] [-f CONFIG] [--json] [--show-secrets] COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nWithout -d or SIPPROV_DB the database is the one named in %s,\nif present, else ./sipprov.db.\n"
+		   "'sipprov help COMMAND' shows a command's usage and examples; more in sipprov(1).\n",
+		sp_conf_default);
 }
 
 static const char *env_or(const char *name, const char *dflt)
