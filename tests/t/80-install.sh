@@ -15,7 +15,8 @@ need make systemd-analyze systemd-sysusers systemd-tmpfiles logrotate setpriv py
 
 B="$T/build"
 D="$T/root"
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# A plain make: nothing from an outer make (make asan exports CC and CFLAGS).
+unset MAKEFLAGS MFLAGS MAKELEVEL CC CFLAGS LDFLAGS EXTRA_CFLAGS EXTRA_LDFLAGS PREFIX DESTDIR SYSCONFDIR LOCALSTATEDIR
 make -s -C "$ROOT" -j2 B="$B" >"$T/make.log" 2>&1; ok $? "plain make (PREFIX=/usr/local) into a fresh build folder"
 make -s -C "$ROOT" B="$B" PREFIX=/usr DESTDIR="$D" install >"$T/install.log" 2>&1
 rc=$?; [ $rc -eq 0 ] || sed 's/^/# /' "$T/install.log" | tail -20
