@@ -7,11 +7,12 @@
 need python3 curl
 
 sp init >/dev/null
-# listen SOCKNAME PORT: record datagrams; on READY=1 try PORT at once.
+# listen SOCKNAME DAEMON_LOG TAG: record datagrams; on READY=1 connect at
+# once to the port the daemon logged (port 0: no port to race for).
 listen() {
 	python3 - "$1" "$2" "$T/notify.$3" <<'PY' &
-import socket, sys
-name, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import re, socket, sys
+name, log, out = sys.argv[1], sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("\0" + name[1:] if name.startswith("@") else name)
 open(out + ".bound", "w").close()
@@ -24,6 +25,8 @@ with open(out, "w") as f:
             break
         f.write(d + "\n")
         if d == "READY=1":
+            m = re.search(r"^http listening on .* port ([0-9]+)$", open(log).read(), re.M)
+            port = int(m.group(1)) if m else 1
             c = socket.socket()
             try:
                 c.connect(("127.0.0.1", port)); f.write("port open\n")
@@ -35,22 +38,22 @@ with open(out, "w") as f:
             break
 PY
 	track_pid $!
-	for _ in $(seq 1 100); do [ -e "$T/notify.$3.bound" ] && break; sleep 0.05; done
+	for _ in $(seq 1 400); do [ -e "$T/notify.$3.bound" ] && break; sleep 0.05; done
 }
 
 run() { # run TAG NOTIFY_SOCKET
-	port=$(free_port)
-	listen "$2" "$port" "$1"
+	listen "$2" "$T/d.$1.log" "$1"
 	NOTIFY_SOCKET="$2" "$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" \
-		-o http_listen=127.0.0.1:"$port" -o hep_listen= -o access_log= >"$T/d.$1.log" 2>&1 &
+		-o http_listen=127.0.0.1:0 -o hep_listen= -o access_log= >"$T/d.$1.log" 2>&1 &
 	pid=$!
 	track_pid $pid
-	for _ in $(seq 1 200); do grep -q '^port' "$T/notify.$1" 2>/dev/null && break; sleep 0.05; done
+	for _ in $(seq 1 600); do grep -q '^port' "$T/notify.$1" 2>/dev/null && break; sleep 0.05; done
 	is "$(head -2 "$T/notify.$1")" "READY=1
 port open" "$1 socket: READY=1, and the port accepts connections when it arrives"
+	grep -q '^port open' "$T/notify.$1" || sed 's/^/# sipprovd: /' "$T/d.$1.log"
 	kill -TERM $pid
 	wait $pid; ok $? "$1 socket: SIGTERM, exit 0"
-	for _ in $(seq 1 100); do grep -q STOPPING "$T/notify.$1" && break; sleep 0.05; done
+	for _ in $(seq 1 200); do grep -q STOPPING "$T/notify.$1" && break; sleep 0.05; done
 	grep -qx STOPPING=1 "$T/notify.$1"; ok $? "$1 socket: STOPPING=1 on SIGTERM"
 }
 run path "$T/notify.sock"
@@ -58,14 +61,11 @@ run abstract "@sipprov-test-$$-$(date +%s%N)"
 
 # No service manager, or a socket nobody listens on: the daemon serves anyway.
 for ns in "" "$T/nobody.sock"; do
-	port=$(free_port)
-	NOTIFY_SOCKET="$ns" "$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" \
-		-o http_listen=127.0.0.1:"$port" -o hep_listen= -o access_log= >"$T/d.x.log" 2>&1 &
-	pid=$!
-	track_pid $pid
-	up=1
-	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && { up=0; break; }; sleep 0.05; done
-	ok $up "NOTIFY_SOCKET='${ns:+unreachable}': sipprovd serves"
-	kill -TERM $pid; wait $pid; ok $? "and exits 0 on SIGTERM"
+	export NOTIFY_SOCKET="$ns"
+	start_sipprovd          # bails out unless /healthz answers
+	unset NOTIFY_SOCKET
+	curl -fsS "$URL/healthz" >/dev/null; ok $? "NOTIFY_SOCKET='${ns:+unreachable}': sipprovd serves"
+	stop_sipprovd
+	is "$SIPPROVD_RC" 0 "and exits 0 on SIGTERM"
 done
 done_testing
