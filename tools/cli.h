@@ -25,8 +25,11 @@ struct cli {
 	char actor[SP_SLUG_MAX];            /* who, for the audit log: $SUDO_USER/$USER */
 };
 
-/* Open the database (and the key file beside it, if present).  Prints the
- * error; returns 0 or EXIT_USER. */
+/* The key file of database db: $SIPPROV_KEY_FILE, $SIPPROV_KEY, or DB.key. */
+void cli_key_path(const char *db, char *out, size_t n);
+/* Open the database (and the key file beside it, if present, checked
+ * against the database's key check value).  Prints the error; returns 0
+ * or EXIT_USER. */
 int cli_open(struct cli *c);
 /* Same, and the key must exist (commands that read or write passwords). */
 int cli_open_key(struct cli *c);

@@ -35,21 +35,16 @@ static int write_default_conf(const char *path, const char *db, const char *temp
 int cmd_init(struct cli *c, int argc, char **argv)
 {
 	char kp[SP_FIELD_MAX + 8], err[SP_ERR_MAX];
-	const char *env = getenv("SIPPROV_KEY");
 	bool fresh = access(c->db_path, F_OK) < 0;
 	if (argc)
 		return cli_usage("init");
+	/* store_open creates the database 0600 (and so its -wal and -shm). */
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
 		return cli_fail("%s", err);
-	if (env && *env)
-		sp_strlcpy(kp, env, sizeof(kp));
-	else
-		snprintf(kp, sizeof(kp), "%s.key", c->db_path);
+	cli_key_path(c->db_path, kp, sizeof(kp));
 	if (access(kp, F_OK) < 0) {
 		long accounts = 0;
-		struct tenant t;
-		(void)t;
 		if (!fresh && store_device_count(c->store, 0, &accounts) == 0 && accounts > 0)
 			return cli_fail("database '%s' has devices but its key file '%s' is missing: restore the "
 					"key file (passwords cannot be decrypted without it)", c->db_path, kp);
@@ -57,6 +52,13 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			return cli_fail("%s", err);
 		printf("created key file %s (mode 0600; back it up: passwords cannot be decrypted without it)\n", kp);
 	}
+	/* Writes the key check value (or verifies it on a re-run), and seals
+	 * what an older version left in plaintext. */
+	if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	if (store_use_key(c->store, c->key, err, sizeof(err)) < 0)
+		return cli_fail("key file '%s' %s", kp, err);
+	c->have_key = true;
 	if (write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
 		fprintf(stderr, "warning: cannot write sipprovd.conf here: %s\n", strerror(errno));
 	printf("%s database %s (schema %zu)\n", fresh ? "created" : "migrated", c->db_path,

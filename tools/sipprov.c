@@ -36,9 +36,11 @@ int cli_usage(const char *usage)
 	return EXIT_USAGE;
 }
 
-static void key_path(const char *db, char *out, size_t n)
+void cli_key_path(const char *db, char *out, size_t n)
 {
-	const char *env = getenv("SIPPROV_KEY");
+	const char *env = getenv("SIPPROV_KEY_FILE");
+	if (!env || !*env)
+		env = getenv("SIPPROV_KEY");
 	if (env && *env)
 		sp_strlcpy(out, env, n);
 	else
@@ -55,10 +57,15 @@ int cli_open(struct cli *c)
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
 		return cli_fail("%s", err);
-	key_path(c->db_path, kp, sizeof(kp));
+	cli_key_path(c->db_path, kp, sizeof(kp));
 	if (access(kp, F_OK) == 0) {
 		if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
+		/* Checked against the database before anything is written with it. */
+		if (store_use_key(c->store, c->key, err, sizeof(err)) < 0) {
+			secret_wipe(c->key, sizeof(c->key));
+			return cli_fail("key file '%s' %s", kp, err);
+		}
 		c->have_key = true;
 	}
 	return 0;
@@ -71,7 +78,7 @@ int cli_open_key(struct cli *c)
 		return rc;
 	if (!c->have_key) {
 		char kp[SP_FIELD_MAX + 8];
-		key_path(c->db_path, kp, sizeof(kp));
+		cli_key_path(c->db_path, kp, sizeof(kp));
 		return cli_fail("no key file at '%s' (run 'sipprov init')", kp);
 	}
 	return 0;

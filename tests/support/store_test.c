@@ -50,3 +50,48 @@ int store_tversion_tamper(struct store *s, int64_t version_id, const char *setti
 	sqlite3_bind_int64(st, 2, version_id);
 	return store_exec_stmt(s, st, err, errlen);
 }
+
+int store_test_legacy(const char *path, int upto, const char *sql, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc = -1;
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		goto out;
+	if (sqlite3_exec(db, "CREATE TABLE schema_migration (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+			     "applied INTEGER NOT NULL)", NULL, NULL, &msg) != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+		char rec[256];
+		if (m->number > upto)
+			continue;
+		snprintf(rec, sizeof(rec), "INSERT INTO schema_migration VALUES (%d, '%s', 0)", m->number, m->name);
+		if (sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, rec, NULL, NULL, &msg) != SQLITE_OK)
+			goto out;
+	}
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		sp_err(err, errlen, "%s", msg ? msg : db ? sqlite3_errmsg(db) : "cannot open");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+int store_test_text(struct store *s, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_col_text(st, 0, out, outlen);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
