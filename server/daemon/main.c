@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 	/* A wrong key would only show as a 500 for every config: refuse now. */
 	if (store_use_key(probe, key, err, sizeof(err)) < 0) {
 		store_close(probe);
-		fatalx("key file '%s' %s (database %s)", kf, err, conf.database);
+		fatalx("database %s: key file '%s' %s", conf.database, kf, err);
 	}
 	store_close(probe);
 	warn_readable(conf.database);
