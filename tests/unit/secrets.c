@@ -189,7 +189,7 @@ static void test_legacy(const char *dir)
 		 "(1, 0, '127.0.0.1', '/s/" TOKEN "', 200, 'unkeyed'), (2, 0, '127.0.0.1', '/001565000002.cfg', 200, 'x');",
 		 HA1_MD5, HA1_SHA, enc);
 	free(enc);
-	ok(store_test_legacy(path, 4, sql, err, sizeof(err)) == 0, "legacy database built: %s", err);
+	ok(store_test_create_at(path, 4, sql, err, sizeof(err)) == 0, "legacy database built: %s", err);
 
 	struct store *s = store_open(path, err, sizeof(err));
 	ok(s != NULL, "opens and migrates: %s", s ? "" : err);
@@ -226,7 +226,7 @@ static void test_legacy(const char *dir)
 
 	/* A legacy database with no account yet: any key is taken and recorded. */
 	snprintf(path, sizeof(path), "%s/legacy-empty.db", dir);
-	ok(store_test_legacy(path, 4, "SELECT 1", err, sizeof(err)) == 0, "empty legacy database");
+	ok(store_test_create_at(path, 4, "SELECT 1", err, sizeof(err)) == 0, "empty legacy database");
 	s = store_open(path, err, sizeof(err));
 	ok(store_use_key(s, other, err, sizeof(err)) == 0, "no password to check against: key recorded");
 	store_close(s);
