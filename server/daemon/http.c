@@ -215,8 +215,9 @@ static struct worker *worker_get(struct http_server *h)
 	if (w)
 		return w;
 	struct store *s = store_open(h->conf->database, err, sizeof(err));
-	if (!s) {
+	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
 		log_warnx("worker: %s", err);
+		store_close(s);
 		return NULL;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -433,8 +434,10 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 		return -1;
 	}
 	metrics_inc("sipprov_renders_total");
+	/* Keyed: fetch_log keeps this digest, and an unkeyed hash of a body
+	 * with a password in it would let a database reader test guesses. */
 	char sha[65];
-	sha256_hex(out.data ? out.data : "", out.len, sha);
+	secret_hmac_hex(h->key, "sipprov etag v1", out.data ? out.data : "", out.len, sha);
 	snprintf(ce->etag, sizeof(ce->etag), "\"%.32s\"", sha);
 	ce->body = buf_detach(&out, &ce->len);
 	ce->ctype = layout_content_type(l);
@@ -980,7 +983,7 @@ static void open_access_log(struct http_server *h, const char *p)
 		;
 	else if (!strcmp(p, "-"))
 		h->access = stderr;
-	else if (!(h->access = fopen(p, "a")))
+	else if (!(h->access = private_append_open(p)))
 		log_warn("cannot open access log '%s'", p);
 	else
 		setvbuf(h->access, NULL, _IOLBF, 0);
