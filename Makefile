@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
 #   make bench      sipprovd vs nginx on the same configs, as ratios
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make compile_commands.json   for clangd / clang-tidy
 # Sources are picked up by folder: server/{core,sip}/*.c form libsipprov-core.a,
 # server/daemon/*.c (but main.c) libsipprov-daemon.a, server/ops/*.c
 # libsipprov-ops.a, tools/*.c the CLI, tests/unit/*.c one test binary each,
@@ -59,7 +60,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan tsan fuzz bench install clean deps deps-check unit
+.PHONY: all test check asan tsan fuzz bench install clean deps deps-check unit compile_commands.json
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -143,6 +144,16 @@ install: all
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# For clangd and clang-tidy: the compile command of every C file, as this
+# Makefile would run it (no build needed).
+compile_commands.json:
+	@{ echo '['; sep=' '; \
+	  for f in $(CORE_SRC) server/daemon/main.c $(DMN_SRC) $(OPS_SRC) $(CLI_SRC) $(TEST_SRC) $(UNIT_SRC) $(FUZZ_SRC); do \
+	    cmd=$$(printf '%s' '$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) -c '"$$f" | sed 's/\\/\\\\/g; s/"/\\"/g'); \
+	    printf '%s{"directory": "%s", "file": "%s", "command": "%s"}\n' "$$sep" "$(CURDIR)" "$$f" "$$cmd"; sep=','; \
+	  done; echo ']'; } > $@.tmp && mv $@.tmp $@
+	@echo "wrote $@"
 
 deps-check:
 	@for p in $(PKGS); do pkg-config --exists $$p && echo "ok $$p" || echo "missing $$p"; done

@@ -19,7 +19,3 @@ SUDO=""
 echo "installing:$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# Debian starts services on install; sipprov's tests run their own.
-for svc in kamailio nginx; do
-	$SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
-done
