@@ -4,6 +4,9 @@
 # sipprovd gets SIGHUP 50 times.  Every response must be complete and be
 # exactly one variant (body and Content-Type); the daemon must survive and
 # no sanitizer may report (make asan / make tsan run this same script).
+# Meanwhile unknown MACs are refused, so request threads log while SIGHUP
+# re-runs log_init, and the last fetch comes just before SIGTERM, so the
+# fetch-log writer is mid-batch when it is told to stop.
 . "$(dirname "$0")/../lib.sh"
 need curl wrk
 
@@ -56,10 +59,14 @@ wrk -t2 -c8 -d50s --timeout 5s -s "$ROOT/tests/peers/wrk_reload.lua" "$URL" -- \
 	"/$MAC.cfg" "/y000000000044.cfg" "$T/want" > "$T/wrk.out" 2>&1 &
 wrk_pid=$!
 track_pid $wrk_pid
+( while :; do curl -s -o /dev/null "$URL/0015ff000001.cfg"; sleep 0.01; done ) &
+deny_pid=$!
+track_pid $deny_pid
 sleep 0.3
 start=$(date +%s)
 i=1 hung=0
-while [ $i -le "$RELOADS" ]; do
+# Bounded: wrk stops after 50 s whatever happens, and so does this loop.
+while [ $i -le "$RELOADS" ] && [ $(($(date +%s) - start)) -lt 50 ]; do
 	use $([ $((i % 2)) = 0 ] && echo b || echo a)
 	hup $((i + 1)) || { hung=1; break; }
 	sleep 0.05
@@ -67,10 +74,11 @@ while [ $i -le "$RELOADS" ]; do
 done
 kill -INT $wrk_pid 2>/dev/null
 wait $wrk_pid
+kill $deny_pid; wait $deny_pid 2>/dev/null
 secs=$(($(date +%s) - start))
 diag "$RELOADS reloads in ${secs}s; $(grep -E 'Requests/sec|requests in' "$T/wrk.out" | tr -s ' \n' ' ')"
 
-is "$hung" 0 "every SIGHUP was answered by a reload"
+is "$hung/$((i - 1))" "0/$RELOADS" "every SIGHUP was answered by a reload, within 50 s"
 is "$(reloads)" $((RELOADS + 1)) "$((RELOADS + 1)) reloads logged"
 kill -0 "$SIPPROVD_PID" 2>/dev/null; ok $? "sipprovd is alive after $RELOADS reloads under load"
 res=$(grep '^RESULT ' "$T/wrk.out")
@@ -80,6 +88,8 @@ a=$(printf '%s' "$res" | sed -n 's/.*ok_a=\([0-9]*\).*/\1/p')
 b=$(printf '%s' "$res" | sed -n 's/.*ok_b=\([0-9]*\).*/\1/p')
 ok $([ "${a:-0}" -gt 0 ] && [ "${b:-0}" -gt 0 ]; echo $?) "both variants were served under load (a=$a b=$b)"
 is "$(curl -s "$URL/healthz")" ok "and it still answers"
+like "$(grep -c '^deny 127.0.0.1 GET /0015ff000001.cfg' "$SIPPROVD_LOG")" '^[1-9]' "unknown MACs were refused, and logged, during the reloads"
+curl -s -o /dev/null "$URL/$MAC.cfg"
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "SIGTERM after the stress exits 0"
 done_testing
