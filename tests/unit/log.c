@@ -34,5 +34,6 @@ int main(void)
 	pthread_join(t, NULL);
 	ok(calls >= 2000, "%ld log calls while the level was re-set 2000 times", calls);
 	is_int(log_level_parse("debug"), LOG_LVL_DEBUG, "debug parses");
+	is_str(log_level_parse("loud") < 0 ? "refused" : "accepted", "refused", "an unknown level is refused");
 	return tap_done();
 }
