@@ -46,6 +46,14 @@ int64_t sp_now(void);
 /* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
  * except tab; used for every text field. */
 bool sp_text_ok(const char *s);
+/* The one escaping of client-supplied bytes (paths, User-Agent, digest
+ * user names, certificate names, SIP user names) for a log line: printable
+ * ASCII, space and well-formed UTF-8 stay; control bytes (CR, LF, ESC,
+ * tab), DEL, '"', '\'', '\\', bytes of invalid UTF-8, C1 controls and bidi
+ * overrides become \xNN, so a line cannot be split, recoloured or
+ * reordered.  Truncates at a whole character or escape; always writes a
+ * NUL (size > 0).  s NULL is "".  Returns out, for use as a printf argument. */
+const char *sp_log_escape(const char *s, char *out, size_t size);
 /* A path as logs and fetch_log keep it: every run of SP_REDACT_HEX or more
  * hex digits (a softphone token is 32; a MAC, 12, is kept) becomes
  * "<redacted>", so no token URL is ever stored or logged.  Writes at most

@@ -115,34 +115,91 @@ int64_t sp_now(void)
 	return (int64_t)time(NULL);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (2-4; no overlongs, no
+ * surrogates, nothing past U+10FFFF) with its code point, or 0. */
+static int utf8_seq(const unsigned char *p, unsigned *cpo)
+{
+	unsigned c = *p, cp;
+	int n;
+	if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+	else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+	else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+	else return 0;
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cpo = cp;
+	return n + 1;
+}
+
 bool sp_text_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		unsigned c = *p;
+		unsigned c = *p, cp;
 		if (c < 0x80) {
 			if ((c < 0x20 && c != '\t') || c == 0x7f)
 				return false;
 			p++;
 			continue;
 		}
-		int n;
-		unsigned cp;
-		if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-		else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-		else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-		else return false;
-		for (int i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		int n = utf8_seq(p, &cp);
+		if (!n)
 			return false;
-		p += n + 1;
+		p += n;
 	}
 	return true;
+}
+
+/* Code points a terminal or a log viewer acts on: C1 controls (8-bit CSI
+ * is U+009B), line/paragraph separators and the bidi overrides and
+ * isolates (text that displays in another order than it reads). */
+static bool cp_dangerous(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+const char *sp_log_escape(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0;
+	if (!size)
+		return out;
+	while (*p) {
+		unsigned c = *p, cp = 0;
+		int n = c < 0x80 ? 1 : utf8_seq(p, &cp);
+		bool plain = c < 0x80 ? (c >= 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '\\')
+				      : (n > 0 && !cp_dangerous(cp));
+		if (plain) {
+			if (o + (size_t)n >= size)
+				break;
+			memcpy(out + o, p, (size_t)n);
+			o += (size_t)n;
+			p += n;
+			continue;
+		}
+		/* Escape every byte of what is not plain, one at a time: an
+		 * invalid sequence may be one bad byte before valid text. */
+		n = n > 0 ? n : 1;
+		if (o + 4 * (size_t)n >= size)
+			break;
+		for (int i = 0; i < n; i++) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 15];
+		}
+		p += n;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 void sp_hex(const unsigned char *in, size_t n, char *out)

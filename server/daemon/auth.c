@@ -157,7 +157,8 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		algo = MHD_DIGEST_ALG_SHA256;
 		len = 32;
 	} else {
-		sp_err(why, whylen, "digest algorithm '%.20s' not supported", algo_s);
+		char ae[64];
+		sp_err(why, whylen, "digest algorithm '%s' not supported", sp_log_escape(algo_s, ae, sizeof(ae)));
 		MHD_free(user);
 		return DIG_BAD;
 	}
@@ -168,21 +169,26 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		memcpy(ha1, dummy_ha1, len);
 	int rc = MHD_digest_auth_check_digest2(r->conn, SP_REALM, user, ha1, len, AUTH_NONCE_TIMEOUT, algo);
 	secret_wipe(ha1, sizeof(ha1));
+	/* The user name is client bytes bound for the log (escaped only on
+	 * the refusal paths: a success logs no reason). */
+	char ue[100] = "";
+	if (rc != MHD_YES || !real)
+		sp_log_escape(user, ue, sizeof(ue));
 	if (rc == MHD_INVALID_NONCE) {
-		sp_err(why, whylen, "stale or unknown digest nonce (user '%.64s')", user);
+		sp_err(why, whylen, "stale or unknown digest nonce (user '%s')", ue);
 		d = DIG_STALE;
 	} else if (rc == MHD_YES && real) {
 		d = DIG_OK;
 		*fresh = auth_digest_param(hdr, "nc", nc, sizeof(nc)) && strtoul(nc, NULL, 16) == 1;
 	} else if (!s->found || !(s->auth_modes & POLICY_AUTH_DIGEST)) {
-		sp_err(why, whylen, "digest credentials for user '%.64s'", user);
+		sp_err(why, whylen, "digest credentials for user '%s'", ue);
 	} else if (!s->http_user[0] || !s->ha1_md5[0]) {
 		sp_err(why, whylen, "device %s has no digest credentials (sipprov device credentials %s)", s->mac,
 		       s->mac);
 	} else if (strcmp(user, s->http_user) != 0) {
-		sp_err(why, whylen, "digest user '%.64s' is not device %s's user", user, s->mac);
+		sp_err(why, whylen, "digest user '%s' is not device %s's user", ue, s->mac);
 	} else {
-		sp_err(why, whylen, "wrong digest response for user '%.64s' (%s)", user,
+		sp_err(why, whylen, "wrong digest response for user '%s' (%s)", ue,
 		       algo == MHD_DIGEST_ALG_MD5 ? "MD5" : "SHA-256");
 	}
 	MHD_free(user);

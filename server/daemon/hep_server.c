@@ -311,8 +311,12 @@ static void server_emit(const struct observation *o, void *arg)
 	}
 	if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
 		metrics_inc("sipprov_observations_failed_total");
-		if (h->errors++ < 20)
-			log_warnx("hep: observation of '%s@%s' not recorded: %s", o->username, o->registrar, err);
+		if (h->errors++ < 20) {
+			/* SIP bytes: the names and the reason (which may quote them). */
+			char ue[100], re[100], ee[SP_ERR_MAX];
+			log_warnx("hep: observation of '%s@%s' not recorded: %s", sp_log_escape(o->username, ue, sizeof(ue)),
+				  sp_log_escape(o->registrar, re, sizeof(re)), sp_log_escape(err, ee, sizeof(ee)));
+		}
 	}
 	if (++h->tx_count >= BATCH_MAX)
 		commit(h);
@@ -337,7 +341,8 @@ static void packet(struct hep_server *h, const uint8_t *buf, size_t len)
 	metrics_inc("sipprov_hep_packets_total{result=\"accepted\"}");
 	if (sipmsg_parse(p.payload, p.payload_len, &m, err, sizeof(err)) < 0) {
 		metrics_inc("sipprov_sip_parse_errors_total");
-		log_debug("hep: SIP from %s:%u not parsed: %s", p.src_ip, p.src_port, err);
+		char ee[4 * sizeof(err)];
+		log_debug("hep: SIP from %s:%u not parsed: %s", p.src_ip, p.src_port, sp_log_escape(err, ee, sizeof(ee)));
 		return;
 	}
 	hep_corr_feed(h->corr, &p, &m, mono_ms());

@@ -335,28 +335,34 @@ static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
 
 /* ---- access log ---- */
 
+/* A request path as every log line shows it: token runs redacted, then
+ * escaped (client bytes).  Returns out. */
+static const char *log_path(const char *path, char *out, size_t size)
+{
+	char red[PATH_MAX_LEN + 1];
+	sp_redact_path(path, red, sizeof(red));
+	return sp_log_escape(red, out, size);
+}
+
+/* note is server text (a MAC, a reason whose client fields auth.c has
+ * escaped already); method, path and UA are client bytes, escaped here. */
 static void access_log(struct http_server *h, const char *ip, const char *method, const char *path,
 		       unsigned status, size_t bytes, const char *ua, const char *note)
 {
-	char t[32], p[PATH_MAX_LEN + 1], u[128];
+	char t[32], m[40], p[4 * PATH_MAX_LEN + 1], u[4 * 128 + 1];
 	struct tm tm;
 	time_t now = time(NULL);
 	if (!atomic_load(&h->access_on))
 		return;
 	gmtime_r(&now, &tm);
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	/* The path and UA are client bytes: keep them printable and bounded. */
-	size_t i;
-	for (i = 0; path[i] && i < sizeof(p) - 1; i++)
-		p[i] = (path[i] < 0x21 || path[i] == '"' || path[i] == 0x7f) ? '?' : path[i];
-	p[i] = '\0';
-	for (i = 0; ua && ua[i] && i < sizeof(u) - 1; i++)
-		u[i] = (ua[i] < 0x20 || ua[i] == '"' || ua[i] == 0x7f) ? '?' : ua[i];
-	u[i] = '\0';
+	log_path(path, p, sizeof(p));
+	sp_log_escape(method, m, sizeof(m));
+	sp_log_escape(ua, u, sizeof(u));
 	/* The lock keeps a SIGHUP reopen from closing the FILE under us. */
 	pthread_mutex_lock(&h->access_mu);
 	if (h->access)
-		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, method, p, status, bytes, u,
+		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, m, p, status, bytes, u,
 			note ? " " : "", note ? note : "");
 	pthread_mutex_unlock(&h->access_mu);
 }
@@ -461,7 +467,8 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 				   const char *ip, const char *method, const char *url, const char *ua,
 				   const char *why, bool stale)
 {
-	log_info("deny %s %s %s: %s", ip, method, url, why);
+	char me[40], pe[4 * PATH_MAX_LEN + 1];
+	log_info("deny %s %s %s: %s", ip, sp_log_escape(method, me, sizeof(me)), log_path(url, pe, sizeof(pe)), why);
 	metrics_inc("sipprov_auth_failures_total");
 	if (auth_fail_note(addr)) {
 		log_warnx("lockout %s: too many failed fetches", ip);
@@ -748,8 +755,9 @@ static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connectio
 	}
 	if (!w || store_device_log_add(w->store, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
 				       rq->body.len, UPLOAD_KEEP) < 0) {
+		char pe[4 * PATH_MAX_LEN + 1];
 		if (w)
-			log_warnx("upload %s: %s", url, store_errmsg(w->store));
+			log_warnx("upload %s: %s", log_path(url, pe, sizeof(pe)), store_errmsg(w->store));
 		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
 		access_log(h, ip, "PUT", url, 500, 0, ua, NULL);
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
@@ -850,10 +858,11 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *uri)
 __attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512];
+	char msg[512], esc[4 * sizeof(msg)];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	log_debug("libmicrohttpd: %s", msg);
+	/* libmicrohttpd quotes request bytes in some messages. */
+	log_debug("libmicrohttpd: %s", sp_log_escape(msg, esc, sizeof(esc)));
 }
 
 static void worker_key_dtor(void *p)

@@ -148,13 +148,16 @@ enum tls_peer_result tls_peer_mac(struct MHD_Connection *c, char mac[SP_MAC_LEN 
 		if (gnutls_x509_crt_get_dn(crt, dn, &sz) < 0)
 			sp_strlcpy(dn, "?", sizeof(dn));
 		gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
-		sp_err(why, whylen, "client certificate '%s' rejected: %s", dn, txt.data ? (char *)txt.data : "?");
+		char de[160];
+		sp_err(why, whylen, "client certificate '%s' rejected: %s", sp_log_escape(dn, de, sizeof(de)),
+		       txt.data ? (char *)txt.data : "?");
 		gnutls_free(txt.data);
 		goto out;
 	}
 	int m = subject_mac(crt, mac, dn, sizeof(dn));
 	if (m <= 0) {
-		sp_err(why, whylen, "client certificate '%s' %s", dn,
+		char de[160];
+		sp_err(why, whylen, "client certificate '%s' %s", sp_log_escape(dn, de, sizeof(de)),
 		       m < 0 ? "names more than one MAC" : "names no MAC (generic vendor certificate)");
 		mac[0] = '\0';
 		res = TLS_PEER_NO_MAC;

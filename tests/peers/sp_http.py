@@ -18,6 +18,12 @@
   wrkauth BASEURL PATH USER PASSWORD N FILE [--cacert CA]
       Fetch one MD5 challenge for PATH and write N Authorization headers
       (nc = 1..N) to FILE, for wrk's digest benchmark.
+  raw HOST PORT REQUEST [--timeout S]
+      Send REQUEST (Python escapes: \\r\\n, \\x1b; bytes as written) on
+      one plain TCP connection; print "STATUS STATE", STATUS the first
+      response's code (or "none" if nothing came within S seconds) and
+      STATE "closed" if the server then closed the connection within 1 s,
+      else "open".  For framing and log-escaping tests curl cannot write.
 Only the standard library; no secrets are printed.
 """
 import argparse
@@ -204,6 +210,48 @@ def cmd_wrkauth(a):
             f.write(authorization(ch, "MD5", a.user, a.password, "GET", a.path, nc) + "\n")
 
 
+def cmd_raw(a):
+    req = a.request.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    s.sendall(req)
+    data = b""
+    status = "none"
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    if b"\r\n\r\n" in data:
+        head, body = data.split(b"\r\n\r\n", 1)
+        status = head.split(b" ")[1].decode()
+        m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        want = int(m.group(1)) if m else 0
+        try:
+            while len(body) < want:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        except socket.timeout:
+            pass
+    state = "open"
+    s.settimeout(1)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                state = "closed"
+                break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        state = "closed"
+    print(status, state)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -238,8 +286,13 @@ def main():
     w.add_argument("n", type=int)
     w.add_argument("file")
     w.add_argument("--cacert")
+    r = sub.add_parser("raw")
+    r.add_argument("host")
+    r.add_argument("port", type=int)
+    r.add_argument("request")
+    r.add_argument("--timeout", type=float, default=5)
     a = p.parse_args()
-    {"get": cmd_get, "flood": cmd_flood, "slow": cmd_slow, "wrkauth": cmd_wrkauth}[a.cmd](a)
+    {"get": cmd_get, "flood": cmd_flood, "slow": cmd_slow, "wrkauth": cmd_wrkauth, "raw": cmd_raw}[a.cmd](a)
 
 
 if __name__ == "__main__":

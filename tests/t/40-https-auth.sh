@@ -181,6 +181,8 @@ is "$found" 0 "no SIP or HTTP password in plain text in the .db or -wal file"
 cat "$SIPPROVD_LOG" "$T/access.log" > "$T/alllogs"
 ! grep -qF -e "$PW_DIG" -e "$PW_MT" -e "$PW_TOK" -e "$H10" -e "$H12" "$T/alllogs"
 ok $? "no password in the daemon or access log"
+! grep -qF -e "$tok" -e "$new" "$T/alllogs"
+ok $? "no token URL in the daemon or access log"
 
 # ---- each refusal is logged with its own reason ----
 L="$SIPPROVD_LOG"
@@ -188,7 +190,7 @@ for re in "wrong digest response for user '001565000010' \\(MD5\\)" "wrong diges
 	"digest user '001565000011' is not device 001565000010" "digest: no credentials" "GET /00156500ffff.cfg: unknown device" \
 	"certificate names MAC 001565000021, not 001565000020" "names no MAC \\(generic vendor certificate\\)" \
 	"issuer is unknown" "expired" "mtls: no client certificate" "mtls: plain HTTP" "token revoked" \
-	"GET /s/$tok: unknown token" "outside tenant 'lan' allowlist" "PUT /0004f2000012-app.log: .*no credentials"; do
+	"GET /s/<redacted>: unknown token" "outside tenant 'lan' allowlist" "PUT /0004f2000012-app.log: .*no credentials"; do
 	grep -Eq -- "$re" "$L"; ok $? "log names the reason: $re"
 done
 done_testing

@@ -51,6 +51,30 @@ static void test_text(void)
 	ok(sp_parse_int("", 0, 100, &v) < 0, "empty refused");
 }
 
+static void test_log_escape(void)
+{
+	char o[64];
+	static const struct { const char *in, *want, *what; } cases[] = {
+		{ "alice", "alice", "plain name unchanged" },
+		{ "Ann O Co \xe2\x98\x8e", "Ann O Co \xe2\x98\x8e", "UTF-8 and spaces kept" },
+		{ "a\x1b[31mb", "a\\x1b[31mb", "ESC escaped" },
+		{ "a\r\nb\tc", "a\\x0d\\x0ab\\x09c", "CR, LF, tab escaped" },
+		{ "x\x7f\"'\\", "x\\x7f\\x22\\x27\\x5c", "DEL, quotes, backslash escaped" },
+		{ "\xc3(", "\\xc3(", "invalid UTF-8 byte escaped, next kept" },
+		{ "\xc0\xaf", "\\xc0\\xaf", "overlong escaped" },
+		{ "\xc2\x9b" "2J", "\\xc2\\x9b" "2J", "C1 CSI escaped" },
+		{ "a\xe2\x80\xae" "b", "a\\xe2\\x80\\xaeb", "bidi override escaped" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		is_str(sp_log_escape(cases[i].in, o, sizeof(o)), cases[i].want, "%s", cases[i].what);
+	}
+	char small[6];
+	sp_log_escape("ab\x1b", small, sizeof(small));
+	ok(!strcmp(small, "ab"), "truncation drops a whole escape, never half");
+	sp_log_escape(NULL, o, sizeof(o));
+	ok(!strcmp(o, ""), "NULL is empty");
+}
+
 static void test_buf(void)
 {
 	struct buf b;
@@ -240,6 +264,7 @@ int main(void)
 		return 1;
 	test_mac();
 	test_text();
+	test_log_escape();
 	test_buf();
 	test_secret(dir);
 	test_conf(dir);
