@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -329,6 +330,64 @@ static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
 	if (ret == MHD_YES)
 		(void)MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
 						    MHD_DIGEST_ALG_SHA256);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- request framing ---- */
+
+/* What the headers say about where the body ends.  RFC 9112 6.3: a
+ * Content-Length beside Transfer-Encoding, several Content-Lengths (equal
+ * or not, in one header or many) and a transfer coding other than chunked
+ * are request smuggling material or a body we cannot find the end of. */
+struct framing {
+	int ncl;                            /* Content-Length headers */
+	bool cl_list;                       /* one of them a list ("5, 5") */
+	bool te;                            /* Transfer-Encoding present */
+	bool te_other;                      /* ... and not exactly "chunked" */
+};
+
+static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->ncl++;
+		f->cl_list |= value && strchr(value, ',') != NULL;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		/* A second TE header counts as a list, so as "other". */
+		f->te_other |= f->te || !value || strcasecmp(value, "chunked") != 0;
+		f->te = true;
+	}
+	return MHD_YES;
+}
+
+/* NULL when the framing is unambiguous, else the reason (for the log). */
+static const char *framing_bad(struct MHD_Connection *c)
+{
+	struct framing f = { 0 };
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_iter, &f);
+	if (f.ncl > 1 || f.cl_list)
+		return "repeated Content-Length";
+	if (f.ncl && f.te)
+		return "Content-Length with Transfer-Encoding";
+	if (f.te_other)
+		return "unsupported Transfer-Encoding";
+	return NULL;
+}
+
+/* 400 and close: after ambiguous framing nothing on this connection can be
+ * trusted to start where we think it starts. */
+static enum MHD_Result respond_bad_framing(struct MHD_Connection *c)
+{
+	static const char body[] = "bad request\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -779,6 +838,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		rq = xcalloc(1, sizeof(*rq));
 		buf_init(&rq->body, BODY_MAX_POST);
 		*req_cls = rq;
+		/* Framing is decided on the headers, before any body byte. */
+		const char *bad = framing_bad(c);
+		if (bad) {
+			const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			char pip[64] = "?";
+			if (pi && pi->client_addr)
+				addr_str(pi->client_addr, pip, sizeof(pip));
+			metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"400\"}");
+			access_log(h, pip, method, url, 400, 0,
+				   MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT), bad);
+			return respond_bad_framing(c);
+		}
 		/* A PUT is decided on its headers, before the body is read (a
 		 * refusal here closes the connection, which is what we want). */
 		if (!strcmp(method, MHD_HTTP_METHOD_PUT)) {
