@@ -52,6 +52,8 @@ static const struct conf_key conf_keys[] = {
 	L(fail_threshold, "20", 1, 1000000),
 	L(fail_window, "60", 1, 86400),
 	L(lockout_seconds, "300", 1, 86400),
+	S(metrics_allow, "127.0.0.0/8,::1/128"),
+	S(trusted_proxies, ""),
 };
 #undef S
 #undef B
@@ -217,8 +219,28 @@ static int read_token_file(struct conf *c, char *err, size_t errlen)
 	return rc;
 }
 
+/* A CIDR list key; unlike a tenant allowlist, empty means no network. */
+static int parse_nets(const char *key, const char *text, struct policy_nets *out, char *err, size_t errlen)
+{
+	char why[SP_ERR_MAX];
+	memset(out, 0, sizeof(*out));
+	for (const char *p = text; *p; p++)
+		if (!isspace((unsigned char)*p)) {
+			if (policy_nets_parse(text, out, why, sizeof(why)) < 0)
+				return sp_err(err, errlen, "'%s': %s", key, why);
+			return 0;
+		}
+	return 0;
+}
+
 int conf_finish(struct conf *c, char *err, size_t errlen)
 {
+	if (parse_nets("metrics_allow", c->metrics_allow, &c->metrics_nets, err, errlen) < 0 ||
+	    parse_nets("trusted_proxies", c->trusted_proxies, &c->proxy_nets, err, errlen) < 0)
+		return -1;
+	if (c->proxy_nets.n && c->insecure_loopback)
+		return sp_err(err, errlen, "insecure_loopback cannot be used with trusted_proxies (behind a "
+			      "proxy every client would count as loopback)");
 	if (c->api_token_file[0]) {
 		if (c->api_token[0])
 			return sp_err(err, errlen, "set api_token or api_token_file, not both");

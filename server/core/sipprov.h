@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
+#include "policy.h"                     /* struct conf holds parsed CIDR lists */
 
 #define SP_VERSION        "0.1.0"
 #define SP_MAC_LEN        12          /* normalized MAC: 12 lowercase hex */
@@ -119,6 +120,11 @@ struct conf {
 	long fail_threshold;                /* auth failures per window before 429 */
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
+	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
+	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
+	/* Parsed by conf_finish from the two keys above (empty text: no network). */
+	struct policy_nets metrics_nets;
+	struct policy_nets proxy_nets;
 };
 /* Fill defaults. */
 void conf_init(struct conf *c);
@@ -127,7 +133,10 @@ int conf_load(struct conf *c, const char *file, char *err, size_t errlen);
 /* Apply one "key=value" (the -o flag). */
 int conf_set(struct conf *c, const char *kv, char *err, size_t errlen);
 /* After the file and every -o: read the files keys name (api_token_file
- * into api_token; setting both is an error).  0 or -1 with err. */
+ * into api_token; setting both is an error), parse metrics_allow and
+ * trusted_proxies (a bad entry is an error naming the key), refuse
+ * insecure_loopback with trusted_proxies (behind a local proxy every
+ * client would be loopback).  0 or -1 with err. */
 int conf_finish(struct conf *c, char *err, size_t errlen);
 /* Print every key and value (the -n flag with -v). */
 void conf_dump(const struct conf *c, FILE *f);
@@ -292,7 +301,6 @@ void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_me
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
-#include "policy.h"
 #include "drift.h"
 #include "ua.h"
 

@@ -749,6 +749,12 @@ static void addr_str(const struct sockaddr *a, char *out, size_t n)
 		sp_strlcpy(out, "?", n);
 }
 
+static bool addr_in(const struct policy_nets *nets, const struct sockaddr *a)
+{
+	unsigned char a16[16];
+	return policy_addr_sockaddr(a, a16) && policy_nets_match(nets, a16);
+}
+
 /* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
 
 /* First call of a PUT (headers only): refuse before any body is read
@@ -894,7 +900,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strcmp(url, "/healthz") && is_get)
 		return respond_text(c, MHD_HTTP_OK, "ok\n");
-	if (!strcmp(url, "/metrics") && is_get)
+	/* Elsewhere /metrics is an unknown path (serve_device's 404): its
+	 * counters would tell an outsider which MACs exist. */
+	if (!strcmp(url, "/metrics") && is_get && addr_in(&h->conf->metrics_nets, addr))
 		return serve_metrics(h, c);
 	if (!strcmp(url, "/api/v1/registrations")) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
