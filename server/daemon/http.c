@@ -755,6 +755,124 @@ static bool addr_in(const struct policy_nets *nets, const struct sockaddr *a)
 	return policy_addr_sockaddr(a, a16) && policy_nets_match(nets, a16);
 }
 
+/* ---- the client behind a trusted proxy ---- */
+
+#define FWD_HEADERS 8                   /* X-Forwarded-For / Forwarded header lines read */
+
+struct fwd_scan {
+	const char *fwd[FWD_HEADERS], *xff[FWD_HEADERS];
+	int nfwd, nxff;
+};
+
+static enum MHD_Result fwd_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct fwd_scan *f = cls;
+	(void)kind;
+	/* Past FWD_HEADERS lines the oldest are forgotten: the rightmost
+	 * entries, the ones our proxies wrote, are the ones that matter. */
+	if (!strcasecmp(key, "Forwarded") && value) {
+		if (f->nfwd == FWD_HEADERS)
+			memmove(f->fwd, f->fwd + 1, sizeof(f->fwd[0]) * --f->nfwd);
+		f->fwd[f->nfwd++] = value;
+	} else if (!strcasecmp(key, "X-Forwarded-For") && value) {
+		if (f->nxff == FWD_HEADERS)
+			memmove(f->xff, f->xff + 1, sizeof(f->xff[0]) * --f->nxff);
+		f->xff[f->nxff++] = value;
+	}
+	return MHD_YES;
+}
+
+/* One list element -> address: "192.0.2.1", "192.0.2.1:4711", "2001:db8::1",
+ * "[2001:db8::1]:4711"; Forwarded: only its for= parameter, maybe quoted.
+ * false for anything else ("unknown", obfuscated identifiers, garbage). */
+static bool fwd_elem_addr(const char *b, const char *e, bool forwarded, struct sockaddr_storage *ss)
+{
+	char t[INET6_ADDRSTRLEN + 16];
+	if (forwarded) {
+		const char *p = b, *q;
+		for (;; p = q + 1) {
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+			q = memchr(p, ';', (size_t)(e - p));
+			if (!q)
+				q = e;
+			if (q - p > 4 && !strncasecmp(p, "for=", 4))
+				break;
+			if (q == e)
+				return false;
+		}
+		b = p + 4;
+		e = q;
+	}
+	while (b < e && (*b == ' ' || *b == '\t' || *b == '"'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '"'))
+		e--;
+	if (e - b <= 0 || (size_t)(e - b) >= sizeof(t))
+		return false;
+	memcpy(t, b, (size_t)(e - b));
+	t[e - b] = '\0';
+	char *host = t;
+	if (host[0] == '[') {
+		char *rb = strchr(host, ']');
+		if (!rb)
+			return false;
+		*rb = '\0';
+		host++;
+	} else if (strchr(host, '.') && strchr(host, ':')) {
+		*strchr(host, ':') = '\0';     /* IPv4 with a port */
+	}
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* The address lockout, allowlists, metrics_allow and the logs use.  The
+ * TCP peer, unless it is a trusted proxy: then the rightmost address of
+ * Forwarded (or, without it, X-Forwarded-For) that is not itself a
+ * trusted proxy; if every hop is a proxy, the leftmost; an element that
+ * does not parse stops the walk at the last trusted hop (whoever wrote it
+ * is not one of ours).  Returns peer or ss. */
+static const struct sockaddr *client_addr(const struct http_server *h, struct MHD_Connection *c,
+					  const struct sockaddr *peer, struct sockaddr_storage *ss)
+{
+	const struct policy_nets *px = &h->conf->proxy_nets;
+	if (!px->n || !addr_in(px, peer))
+		return peer;
+	struct fwd_scan f = { .nfwd = 0 };
+	MHD_get_connection_values(c, MHD_HEADER_KIND, fwd_iter, &f);
+	bool forwarded = f.nfwd > 0;
+	const char **v = forwarded ? f.fwd : f.xff;
+	int nv = forwarded ? f.nfwd : f.nxff;
+	const struct sockaddr *found = peer;
+	struct sockaddr_storage cand;
+	for (int i = nv - 1; i >= 0; i--) {
+		const char *b = v[i], *e = b + strlen(b);
+		while (e > b) {
+			const char *comma = e;
+			while (comma > b && comma[-1] != ',')
+				comma--;
+			if (!fwd_elem_addr(comma, e, forwarded, &cand))
+				return found;
+			*ss = cand;
+			found = (const struct sockaddr *)ss;
+			if (!addr_in(px, found))
+				return found;
+			e = comma > b ? comma - 1 : b;
+		}
+	}
+	return found;
+}
+
 /* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
 
 /* First call of a PUT (headers only): refuse before any body is read
@@ -848,9 +966,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		const char *bad = framing_bad(c);
 		if (bad) {
 			const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			struct sockaddr_storage pss;
 			char pip[64] = "?";
 			if (pi && pi->client_addr)
-				addr_str(pi->client_addr, pip, sizeof(pip));
+				addr_str(client_addr(h, c, pi->client_addr, &pss), pip, sizeof(pip));
 			metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"400\"}");
 			access_log(h, pip, method, url, 400, 0,
 				   MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT), bad);
@@ -860,11 +979,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * refusal here closes the connection, which is what we want). */
 		if (!strcmp(method, MHD_HTTP_METHOD_PUT)) {
 			const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			struct sockaddr_storage pss;
 			char pip[64];
 			if (!pi || !pi->client_addr)
 				return MHD_NO;
-			addr_str(pi->client_addr, pip, sizeof(pip));
-			return upload_begin(h, c, url, li->tls, pi->client_addr, pip,
+			const struct sockaddr *pa = client_addr(h, c, pi->client_addr, &pss);
+			addr_str(pa, pip, sizeof(pip));
+			return upload_begin(h, c, url, li->tls, pa, pip,
 					    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
 					    rq);
 		}
@@ -880,9 +1001,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *addr = ci ? ci->client_addr : NULL;
+	struct sockaddr_storage fss;
 	char ip[64];
 	if (!addr)
 		return MHD_NO;
+	addr = client_addr(h, c, addr, &fss);
 	addr_str(addr, ip, sizeof(ip));
 	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
 
