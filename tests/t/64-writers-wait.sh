@@ -1,6 +1,6 @@
 #!/bin/sh
 # Writers wait instead of failing.  Another writer holds the database for
-# 6 s; meanwhile two 20,000-row imports start in parallel and HEP REGISTER
+# 8 s; meanwhile two 20,000-row imports start in parallel and HEP REGISTER
 # traffic flows into sipprovd.  Both imports complete, nothing says
 # "database is locked", and every HEP observation sent is recorded.  The
 # CLI says it is waiting only on a terminal, and gives up with a clear
@@ -39,7 +39,7 @@ gen 20000 30000 > "$T/b.csv"
 start_sipprovd -o hep_listen=127.0.0.1:$HP
 
 NHEP=3000
-hold_lock 6
+hold_lock 8
 $SEND $HP load $NHEP 50 250 &
 LOAD=$!
 sp import "$T/a.csv" --tenant acme >"$T/a.out" 2>&1 &
