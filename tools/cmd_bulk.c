@@ -360,7 +360,7 @@ static int rp_add(const struct device *d, void *arg)
 			 "no successful registration with a Contact seen");
 		return 0;
 	}
-	if (sip_uri_parse(x->contact, &x->t.contact, err, sizeof(err)) < 0) {
+	if (sip_uri_target(x->contact, &x->t.contact, err, sizeof(err)) < 0) {
 		x->no_contact = true;
 		x->t.result = NR_OTHER;
 		sp_strlcpy(x->t.detail, err, sizeof(x->t.detail));

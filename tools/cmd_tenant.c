@@ -117,7 +117,9 @@ static int tenant_edit(struct cli *c, struct tenant *t, int argc, char **argv, c
 		sp_strlcpy(t->defaults, canon, sizeof(t->defaults));
 		free(canon);
 	}
-	if (validate_tenant(t, err, sizeof(err)) < 0) {
+	/* Canonical before the digest and the audit, so "unchanged" means the
+	 * same policy and the audit shows what is stored. */
+	if (policy_tenant_canon(t, err, sizeof(err)) < 0 || validate_tenant(t, err, sizeof(err)) < 0) {
 		rc = cli_fail("tenant %s: %s", t->slug, err);
 		goto out;
 	}

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout_int.h"
+#include "layout_format.h"
+#include "placeholder.h"
 #include "sipprov.h"
 
 enum { JN_OBJ, JN_ARR, JN_STR, JN_LIT };
@@ -36,8 +37,9 @@ static void jnode_release(struct jnode *n)
 	free(n->kids);
 }
 
-void render_json_free(struct jnode *n)
+static void json_free(void *skel)
 {
+	struct jnode *n = skel;
 	if (!n)
 		return;
 	jnode_release(n);
@@ -45,7 +47,7 @@ void render_json_free(struct jnode *n)
 }
 
 struct jcomp {
-	struct layout *l;
+	struct lscope *sc;
 	const char *body;
 	int line0;
 	char *err;
@@ -74,28 +76,28 @@ static int jdirectives(struct jcomp *p, json_t *obj, bool in_line, bool in_array
 	if (each || ln) {
 		int line = jline(p, each ? "sp-each" : "sp-line");
 		if (in_line)
-			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->l->file, line);
+			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->sc->file, line);
 		if (each && !in_array)
 			return sp_err(p->err, p->errlen, "%s:%d: sp-each only on objects inside an array",
-				      p->l->file, line);
+				      p->sc->file, line);
 		if (each && (!json_is_string(each) || strcmp(json_string_value(each), "line")))
-			return sp_err(p->err, p->errlen, "%s:%d: only \"sp-each\": \"line\" exists", p->l->file, line);
+			return sp_err(p->err, p->errlen, "%s:%d: only \"sp-each\": \"line\" exists", p->sc->file, line);
 		if (ln && (!json_is_integer(ln) || json_integer_value(ln) < 1 ||
 			   json_integer_value(ln) > SP_MAX_LINES || each))
 			return sp_err(p->err, p->errlen, "%s:%d: \"sp-line\" needs a number 1-%d (and no sp-each)",
-				      p->l->file, line, SP_MAX_LINES);
+				      p->sc->file, line, SP_MAX_LINES);
 		n->d.each = each != NULL;
 		n->d.fixed_line = ln ? (long)json_integer_value(ln) : 0;
 		*child_line = true;
 	}
 	if (cif && cun)
-		return sp_err(p->err, p->errlen, "%s:%d: sp-if and sp-unless on one object", p->l->file, jline(p, "sp-unless"));
+		return sp_err(p->err, p->errlen, "%s:%d: sp-if and sp-unless on one object", p->sc->file, jline(p, "sp-unless"));
 	json_t *c = cif ? cif : cun;
 	if (c) {
 		int line = jline(p, cif ? "sp-if" : "sp-unless");
 		if (!json_is_string(c))
-			return sp_err(p->err, p->errlen, "%s:%d: condition must be a string", p->l->file, line);
-		if (lcond_compile(p->l, json_string_value(c), cun != NULL, *child_line, &n->d.cond, line,
+			return sp_err(p->err, p->errlen, "%s:%d: condition must be a string", p->sc->file, line);
+		if (lcond_compile(p->sc, json_string_value(c), cun != NULL, *child_line, &n->d.cond, line,
 				  p->err, p->errlen) < 0)
 			return -1;
 	}
@@ -106,7 +108,7 @@ static int jcompile(struct jcomp *p, json_t *v, bool in_line, bool in_array, str
 {
 	if (json_is_string(v)) {
 		n->type = JN_STR;
-		return ltmpl_compile(p->l, json_string_value(v), in_line, &n->t, jline(p, json_string_value(v)),
+		return ltmpl_compile(p->sc, json_string_value(v), in_line, &n->t, jline(p, json_string_value(v)),
 				     p->err, p->errlen);
 	}
 	if (json_is_array(v)) {
@@ -133,7 +135,7 @@ static int jcompile(struct jcomp *p, json_t *v, bool in_line, bool in_array, str
 			struct jnode *kid = &n->kids[n->nkids++];
 			kid->key = xstrdup(k);
 			if (strstr(k, "{{"))
-				return sp_err(p->err, p->errlen, "%s:%d: member names are fixed text", p->l->file, jline(p, k));
+				return sp_err(p->err, p->errlen, "%s:%d: member names are fixed text", p->sc->file, jline(p, k));
 			if (jcompile(p, m, child_line, false, kid) < 0)
 				return -1;
 		}
@@ -144,22 +146,27 @@ static int jcompile(struct jcomp *p, json_t *v, bool in_line, bool in_array, str
 	return 0;
 }
 
-int render_json_compile(struct layout *l, const char *body, size_t len, int line0, char *err, size_t errlen)
+static int json_compile(struct lscope *sc, const char *body, size_t len, int line0, void **skel,
+			char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!doc)
-		return sp_err(err, errlen, "%s:%d: %s", l->file, line0 + je.line - 1, je.text);
+		return sp_err(err, errlen, "%s:%d: %s", sc->file, line0 + je.line - 1, je.text);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		return sp_err(err, errlen, "%s:%d: the body must be a JSON object", l->file, line0);
+		return sp_err(err, errlen, "%s:%d: the body must be a JSON object", sc->file, line0);
 	}
-	struct jcomp p = { l, body, line0, err, errlen };
-	l->json = xcalloc(1, sizeof(*l->json));
-	int rc = jcompile(&p, doc, false, false, l->json);
-	if (rc == 0 && (l->json->d.each || l->json->d.fixed_line || l->json->d.cond.set))
-		rc = sp_err(err, errlen, "%s:%d: no sp-* directives on the root object", l->file, line0);
+	struct jcomp p = { sc, body, line0, err, errlen };
+	struct jnode *root = xcalloc(1, sizeof(*root));
+	int rc = jcompile(&p, doc, false, false, root);
+	if (rc == 0 && (root->d.each || root->d.fixed_line || root->d.cond.set))
+		rc = sp_err(err, errlen, "%s:%d: no sp-* directives on the root object", sc->file, line0);
 	json_decref(doc);
+	if (rc < 0)
+		json_free(root);
+	else
+		*skel = root;
 	return rc;
 }
 
@@ -216,9 +223,9 @@ static json_t *jemit(struct rctx *c, const struct jnode *n)
 	return v;
 }
 
-int render_json(struct rctx *c, struct buf *out)
+static int json_render(struct rctx *c, const void *skel, struct buf *out)
 {
-	json_t *doc = jemit(c, c->l->json);
+	json_t *doc = jemit(c, skel);
 	if (!doc)
 		return -1;
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -230,3 +237,11 @@ int render_json(struct rctx *c, struct buf *out)
 	free(s);
 	return 0;
 }
+
+const struct layout_format layout_format_json = {
+	.name = "json",
+	.marks_version = false,
+	.compile = json_compile,
+	.render = json_render,
+	.free = json_free,
+};

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout_int.h"
+#include "layout_format.h"
+#include "placeholder.h"
 #include "sipprov.h"
 
 struct kitem {
@@ -20,7 +21,7 @@ struct kitem {
 };
 
 struct kv_parse {
-	struct layout *l;
+	struct lscope *sc;
 	char **lines;
 	size_t n, i;
 	int line0;
@@ -28,12 +29,12 @@ struct kv_parse {
 	size_t errlen;
 };
 
-void render_kv_free(struct kitem *k, size_t n)
+static void kitems_free(struct kitem *k, size_t n)
 {
 	for (size_t i = 0; k && i < n; i++) {
 		if (k[i].block) {
 			lcond_release(&k[i].d.cond);
-			render_kv_free(k[i].kids, k[i].nkids);
+			kitems_free(k[i].kids, k[i].nkids);
 		} else {
 			ltmpl_release(&k[i].t);
 		}
@@ -72,7 +73,7 @@ static int kv_parse_block(struct kv_parse *p, bool in_line, const char *end, int
 		p->i++;
 		if (kv_block_line(s, '/', kind, sizeof(kind), arg, sizeof(arg))) {
 			if (!end || strcmp(kind, end)) {
-				sp_err(p->err, p->errlen, "%s:%d: '%s' does not close an open block%s%s", p->l->file,
+				sp_err(p->err, p->errlen, "%s:%d: '%s' does not close an open block%s%s", p->sc->file,
 				       line, s, end ? ", expected {{/" : "", end ? end : "");
 				if (end)
 					sp_strlcpy(p->err + strlen(p->err), "}}", p->errlen - strlen(p->err));
@@ -91,11 +92,11 @@ static int kv_parse_block(struct kv_parse *p, bool in_line, const char *end, int
 			k->block = true;
 			if (strcmp(kind, "each") == 0) {
 				if (strcmp(arg, "line")) {
-					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}} exists", p->l->file, line);
+					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}} exists", p->sc->file, line);
 					goto fail;
 				}
 				if (in_line) {
-					sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->l->file, line);
+					sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->sc->file, line);
 					goto fail;
 				}
 				k->d.each = true;
@@ -103,46 +104,48 @@ static int kv_parse_block(struct kv_parse *p, bool in_line, const char *end, int
 			} else if (strcmp(kind, "line") == 0) {
 				if (sp_parse_int(arg, 1, SP_MAX_LINES, &k->d.fixed_line) < 0 || in_line) {
 					sp_err(p->err, p->errlen, "%s:%d: {{#line N}} needs N in 1-%d, not nested",
-					       p->l->file, line, SP_MAX_LINES);
+					       p->sc->file, line, SP_MAX_LINES);
 					goto fail;
 				}
 				child_line = true;
 			} else if (strcmp(kind, "if") == 0 || strcmp(kind, "unless") == 0) {
-				if (lcond_compile(p->l, arg, kind[0] == 'u', in_line, &k->d.cond, line, p->err,
+				if (lcond_compile(p->sc, arg, kind[0] == 'u', in_line, &k->d.cond, line, p->err,
 						  p->errlen) < 0)
 					goto fail;
 			} else {
 				sp_err(p->err, p->errlen, "%s:%d: unknown block '{{#%s}}' (each, line, if, unless)",
-				       p->l->file, line, kind);
+				       p->sc->file, line, kind);
 				goto fail;
 			}
 			if (kv_parse_block(p, child_line, kind, line, &k->kids, &k->nkids) < 0)
 				goto fail;
 			continue;
 		}
-		if (ltmpl_compile(p->l, s, in_line, &k->t, line, p->err, p->errlen) < 0) {
+		if (ltmpl_compile(p->sc, s, in_line, &k->t, line, p->err, p->errlen) < 0) {
 			n--;
 			goto fail;
 		}
 	}
 	if (end) {
-		sp_err(p->err, p->errlen, "%s:%d: '{{#%s}}' is never closed", p->l->file, open_line, end);
+		sp_err(p->err, p->errlen, "%s:%d: '{{#%s}}' is never closed", p->sc->file, open_line, end);
 		goto fail;
 	}
 	*out = v;
 	*nout = n;
 	return 0;
 fail:
-	render_kv_free(v, n);
+	kitems_free(v, n);
 	return -1;
 }
 
-int render_kv_compile(struct layout *l, const char *body, size_t len, int line0, char *err, size_t errlen)
+/* The skeleton is one block item without a directive: the body's lines are its kids. */
+static int kv_compile(struct lscope *sc, const char *body, size_t len, int line0, void **skel,
+		      char *err, size_t errlen)
 {
 	char *text = xmalloc(len + 1);
 	memcpy(text, body, len);
 	text[len] = '\0';
-	struct kv_parse p = { .l = l, .line0 = line0, .err = err, .errlen = errlen };
+	struct kv_parse p = { .sc = sc, .line0 = line0, .err = err, .errlen = errlen };
 	char *s = text;
 	while (*s) {
 		char *nl = strchr(s, '\n');
@@ -157,9 +160,15 @@ int render_kv_compile(struct layout *l, const char *body, size_t len, int line0,
 			break;
 		s = nl + 1;
 	}
-	int rc = kv_parse_block(&p, false, NULL, line0, &l->kv, &l->nkv);
+	struct kitem *root = xcalloc(1, sizeof(*root));
+	root->block = true;
+	int rc = kv_parse_block(&p, false, NULL, line0, &root->kids, &root->nkids);
 	free(p.lines);
 	free(text);
+	if (rc < 0)
+		kitems_free(root, 1);
+	else
+		*skel = root;
 	return rc;
 }
 
@@ -197,7 +206,22 @@ static int kv_emit(struct rctx *c, const struct kitem *k, size_t n, struct buf *
 	return 0;
 }
 
-int render_kv(struct rctx *c, struct buf *out)
+static int kv_render(struct rctx *c, const void *skel, struct buf *out)
 {
-	return kv_emit(c, c->l->kv, c->l->nkv, out);
+	const struct kitem *root = skel;
+	return kv_emit(c, root->kids, root->nkids, out);
 }
+
+static void kv_free(void *skel)
+{
+	if (skel)
+		kitems_free(skel, 1);
+}
+
+const struct layout_format layout_format_kv = {
+	.name = "kv",
+	.marks_version = false,
+	.compile = kv_compile,
+	.render = kv_render,
+	.free = kv_free,
+};

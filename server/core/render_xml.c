@@ -7,12 +7,14 @@
  * libxml2 ownership: xmlFreeDoc frees a whole tree; xmlDocDumpFormatMemoryEnc
  * returns memory released with xmlFree; xmlNewProp/xmlNewDocText copy.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "layout_int.h"
+#include "layout_format.h"
+#include "placeholder.h"
 #include "sipprov.h"
 
 enum { XN_ELEM, XN_TEXT };
@@ -63,8 +65,9 @@ static void xnode_release(struct xnode *n)
 	free(n->kids);
 }
 
-void render_xml_free(struct xnode *n)
+static void xml_free(void *skel)
 {
+	struct xnode *n = skel;
 	if (!n)
 		return;
 	xnode_release(n);
@@ -72,7 +75,7 @@ void render_xml_free(struct xnode *n)
 }
 
 struct xcomp {
-	struct layout *l;
+	struct lscope *sc;
 	int line0;
 	char *err;
 	size_t errlen;
@@ -100,9 +103,9 @@ static int xdirective(struct xcomp *p, xmlNodePtr e, const char *name, const cha
 	int line = xline(p, e);
 	if (strcmp(name, "sp-each") == 0) {
 		if (strcmp(val, "line"))
-			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\" exists", p->l->file, line);
+			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\" exists", p->sc->file, line);
 		if (*in_line || n->d.fixed_line)
-			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->l->file, line);
+			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->sc->file, line);
 		n->d.each = true;
 		*in_line = true;
 		return 0;
@@ -110,12 +113,12 @@ static int xdirective(struct xcomp *p, xmlNodePtr e, const char *name, const cha
 	if (strcmp(name, "sp-line") == 0) {
 		if (*in_line || sp_parse_int(val, 1, SP_MAX_LINES, &n->d.fixed_line) < 0)
 			return sp_err(p->err, p->errlen, "%s:%d: sp-line needs a line 1-%d and no enclosing line block",
-				      p->l->file, line, SP_MAX_LINES);
+				      p->sc->file, line, SP_MAX_LINES);
 		*in_line = true;
 		return 0;
 	}
 	return sp_err(p->err, p->errlen, "%s:%d: unknown directive '%s' (sp-each sp-line sp-if sp-unless)",
-		      p->l->file, line, name);
+		      p->sc->file, line, name);
 }
 
 static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct xnode *n)
@@ -148,9 +151,9 @@ static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct x
 		int rc = 0;
 		if (!a->ns && (!strcmp(an, "sp-if") || !strcmp(an, "sp-unless"))) {
 			if (cond)
-				rc = sp_err(p->err, p->errlen, "%s:%d: one sp-if or sp-unless per element", p->l->file, line);
+				rc = sp_err(p->err, p->errlen, "%s:%d: one sp-if or sp-unless per element", p->sc->file, line);
 			else
-				rc = lcond_compile(p->l, vs, an[3] == 'u', *in_line, &n->d.cond, line, p->err, p->errlen);
+				rc = lcond_compile(p->sc, vs, an[3] == 'u', *in_line, &n->d.cond, line, p->err, p->errlen);
 			cond = an;
 			negate = an[3] == 'u';
 		} else if (!a->ns && !strncmp(an, "sp-", 3)) {
@@ -161,11 +164,11 @@ static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct x
 			x->name_n = lname_has_n(an);
 			if (a->ns)
 				x->ns_href = xstrdup((const char *)a->ns->href);
-			if (x->name_n && (!*in_line || an[0] == 'N'))
+			if (x->name_n && (!*in_line || lname_leading_n(an)))
 				rc = sp_err(p->err, p->errlen, "%s:%d: attribute name '%s' uses N outside a line block",
-					    p->l->file, line, an);
+					    p->sc->file, line, an);
 			if (rc == 0)
-				rc = ltmpl_compile(p->l, vs, *in_line, &x->v, line, p->err, p->errlen);
+				rc = ltmpl_compile(p->sc, vs, *in_line, &x->v, line, p->err, p->errlen);
 		}
 		xmlFree(v);
 		if (rc < 0)
@@ -193,11 +196,11 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 		return -1;
 	n->block = !e->ns && strcmp(n->name, "sp-block") == 0;
 	if (n->block && (n->nattrs || n->nnsdef))
-		return sp_err(p->err, p->errlen, "%s:%d: sp-block takes only sp-* directives", p->l->file, line);
+		return sp_err(p->err, p->errlen, "%s:%d: sp-block takes only sp-* directives", p->sc->file, line);
 	n->name_n = lname_has_n(n->name);
-	if (n->name_n && (!in_line || n->name[0] == 'N'))
+	if (n->name_n && (!in_line || lname_leading_n(n->name)))
 		return sp_err(p->err, p->errlen, "%s:%d: element name '%s' uses N outside a line block",
-			      p->l->file, line, n->name);
+			      p->sc->file, line, n->name);
 	size_t nk = 0;
 	bool has_elem = false;
 	for (xmlNodePtr k = e->children; k; k = k->next) {
@@ -217,11 +220,11 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 			if (!t || ((has_elem || n->block) && blank(t)))
 				break;
 			if (n->block)
-				return sp_err(p->err, p->errlen, "%s:%d: text directly inside sp-block", p->l->file,
+				return sp_err(p->err, p->errlen, "%s:%d: text directly inside sp-block", p->sc->file,
 					      xline(p, k));
 			struct xnode *x = &n->kids[n->nkids++];
 			x->type = XN_TEXT;
-			if (ltmpl_compile(p->l, t, in_line, &x->text, xline(p, k), p->err, p->errlen) < 0)
+			if (ltmpl_compile(p->sc, t, in_line, &x->text, xline(p, k), p->err, p->errlen) < 0)
 				return -1;
 			break;
 		}
@@ -230,7 +233,7 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 			break;
 		default:
 			return sp_err(p->err, p->errlen, "%s:%d: entity references and other node types are not allowed",
-				      p->l->file, xline(p, k));
+				      p->sc->file, xline(p, k));
 		}
 	}
 	return 0;
@@ -242,22 +245,24 @@ static void xml_silent(void *ctx, xmlErrorPtr e)
 	(void)e;
 }
 
-int render_xml_compile(struct layout *l, const char *body, size_t len, int line0, char *err, size_t errlen)
+static int xml_compile(struct lscope *sc, const char *body, size_t len, int line0, void **skel,
+		       char *err, size_t errlen)
 {
 	xmlParserCtxtPtr ctxt;
 	xmlDocPtr doc = NULL;
+	struct xnode *root = NULL;
 	int rc = -1;
 	xmlInitParser();
-	if (len > (size_t)LAYOUT_FILE_MAX)
-		return sp_err(err, errlen, "%s: too large", l->file);
+	if (len > (size_t)INT_MAX)          /* xmlCtxtReadMemory takes an int */
+		return sp_err(err, errlen, "%s: too large", sc->file);
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
-		return sp_err(err, errlen, "%s: cannot create an XML parser", l->file);
+		return sp_err(err, errlen, "%s: cannot create an XML parser", sc->file);
 	ctxt->sax->serror = xml_silent;
 	ctxt->vctxt.error = NULL;
 	ctxt->vctxt.warning = NULL;
 	/* NONET; deliberately no NOENT, no DTDLOAD, no DTDATTR, no XINCLUDE. */
-	doc = xmlCtxtReadMemory(ctxt, body, (int)len, l->file, "UTF-8", XML_PARSE_NONET | XML_PARSE_NOCDATA);
+	doc = xmlCtxtReadMemory(ctxt, body, (int)len, sc->file, "UTF-8", XML_PARSE_NONET | XML_PARSE_NOCDATA);
 	if (!doc || !ctxt->wellFormed) {
 		xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
 		char msg[256];
@@ -278,30 +283,33 @@ int render_xml_compile(struct layout *l, const char *body, size_t len, int line0
 			fixed[o++] = *q++;
 		}
 		fixed[o] = '\0';
-		sp_err(err, errlen, "%s:%d: %s", l->file, line0 + (e && e->line > 0 ? e->line : 1) - 1, fixed);
+		sp_err(err, errlen, "%s:%d: %s", sc->file, line0 + (e && e->line > 0 ? e->line : 1) - 1, fixed);
 		goto out;
 	}
 	if (doc->intSubset || doc->extSubset) {
 		int dl = lbody_line(body, "<!DOCTYPE");
-		sp_err(err, errlen, "%s:%d: DOCTYPE (DTD, entity declarations) not allowed in a layout", l->file,
+		sp_err(err, errlen, "%s:%d: DOCTYPE (DTD, entity declarations) not allowed in a layout", sc->file,
 		       line0 + (dl > 0 ? dl : 1) - 1);
 		goto out;
 	}
-	struct xcomp p = { l, line0, err, errlen };
-	xmlNodePtr root = xmlDocGetRootElement(doc);
-	if (!root) {
-		sp_err(err, errlen, "%s:%d: no root element", l->file, line0);
+	struct xcomp p = { sc, line0, err, errlen };
+	xmlNodePtr top = xmlDocGetRootElement(doc);
+	if (!top) {
+		sp_err(err, errlen, "%s:%d: no root element", sc->file, line0);
 		goto out;
 	}
-	l->xml = xcalloc(1, sizeof(*l->xml));
-	if (xcompile(&p, root, false, l->xml) < 0)
+	root = xcalloc(1, sizeof(*root));
+	if (xcompile(&p, top, false, root) < 0)
 		goto out;
-	if (l->xml->d.each || l->xml->d.fixed_line || l->xml->d.cond.set || l->xml->block) {
-		sp_err(err, errlen, "%s:%d: no sp-* directives on the root element", l->file, xline(&p, root));
+	if (root->d.each || root->d.fixed_line || root->d.cond.set || root->block) {
+		sp_err(err, errlen, "%s:%d: no sp-* directives on the root element", sc->file, xline(&p, top));
 		goto out;
 	}
+	*skel = root;
+	root = NULL;
 	rc = 0;
 out:
+	xml_free(root);
 	if (doc)
 		xmlFreeDoc(doc);
 	xmlFreeParserCtxt(ctxt);
@@ -389,7 +397,7 @@ static int xemit(struct rctx *c, const struct xnode *n, xmlDocPtr doc, xmlNodePt
 	return 0;
 }
 
-int render_xml(struct rctx *c, struct buf *out)
+static int xml_render(struct rctx *c, const void *skel, struct buf *out)
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlChar *mem = NULL;
@@ -398,7 +406,7 @@ int render_xml(struct rctx *c, struct buf *out)
 	size_t o = 0;
 	if (!doc)
 		return sp_err(c->err, c->errlen, "out of memory building XML");
-	if (xemit(c, c->l->xml, doc, NULL) < 0)
+	if (xemit(c, skel, doc, NULL) < 0)
 		goto out;
 	/* The version marker: "--" may not appear in a comment. */
 	o = (size_t)snprintf(label, sizeof(label), " sipprov: ");
@@ -430,3 +438,11 @@ out:
 	xmlFreeDoc(doc);
 	return rc;
 }
+
+const struct layout_format layout_format_xml = {
+	.name = "xml",
+	.marks_version = true,              /* xml_render adds <!-- sipprov: LABEL --> */
+	.compile = xml_compile,
+	.render = xml_render,
+	.free = xml_free,
+};

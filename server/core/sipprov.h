@@ -195,7 +195,7 @@ void metrics_add(const char *series, long n);
 /* Append every series with HELP/TYPE lines in text format. */
 void metrics_render(struct buf *out);
 
-/* ---- layout.c + render_{xml,json,kv}.c: vendor layouts and rendering ---- */
+/* ---- layout.c, route.c, placeholder.c, render_*.c: vendor layouts and rendering ---- */
 
 struct layout;                          /* one parsed file from templates/ */
 struct layouts;                         /* all of them, by name */
@@ -242,7 +242,7 @@ int render(const struct layout *l, const struct effective *e, long line,
 /* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
  * per-device data).  -1 if the layout declares none. */
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);
-/* "xml", "json" or "kv". */
+/* The layout's format as its header names it: "xml", "json", "kv" (layout_format.c). */
 const char *layout_format_name(const struct layout *l);
 /* The file-name patterns a layout answers, as declared ("{mac}.cfg");
  * kind gets ROUTE_MAC/TOKEN/COMMON/UPLOAD.  NULL past the end. */
@@ -256,6 +256,7 @@ void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_me
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
+#include "policy.h"
 #include "drift.h"
 #include "ua.h"
 

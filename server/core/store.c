@@ -303,8 +303,22 @@ static void tenant_bind(sqlite3_stmt *st, const struct tenant *t)
 	store_bind_text(st, 10, t->defaults[0] ? t->defaults : "{}");
 }
 
-int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t errlen)
+/* Every tenant write stores the policy in canonical form (policy.h), so
+ * whoever calls, the daemon and diagnose read one shape. */
+static int tenant_canon(const struct tenant *in, struct tenant *out, char *err, size_t errlen)
 {
+	char why[SP_ERR_MAX];
+	memcpy(out, in, sizeof(*out));
+	if (policy_tenant_canon(out, why, sizeof(why)) < 0)
+		return sp_err(err, errlen, "tenant %s: %s", in->slug, why);
+	return 0;
+}
+
+int store_tenant_add(struct store *s, const struct tenant *in, char *err, size_t errlen)
+{
+	struct tenant canon, *t = &canon;
+	if (tenant_canon(in, &canon, err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "INSERT INTO tenant (slug, name, status, device_auth, allow_cidrs, "
 				      "username_pattern, auth_username_pattern, max_per_user, default_template, "
 				      "defaults, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
@@ -323,8 +337,11 @@ int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t 
 	return 0;
 }
 
-int store_tenant_update(struct store *s, const struct tenant *t, char *err, size_t errlen)
+int store_tenant_update(struct store *s, const struct tenant *in, char *err, size_t errlen)
 {
+	struct tenant canon, *t = &canon;
+	if (tenant_canon(in, &canon, err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "UPDATE tenant SET slug=?, name=?, status=?, device_auth=?, "
 				      "allow_cidrs=?, username_pattern=?, auth_username_pattern=?, "
 				      "max_per_user=?, default_template=?, defaults=? WHERE id=?");

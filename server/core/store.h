@@ -136,6 +136,9 @@ int store_prune(struct store *s, int64_t before, long chunk, long *n);
 /* Lookups return 1 found, 0 not found, -1 error. */
 int store_tenant_get(struct store *s, const char *slug, struct tenant *t);
 int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t);
+/* add and update write device_auth, allow_cidrs and the patterns in
+ * canonical form (policy_tenant_canon); a policy that does not parse is
+ * refused with err naming the tenant, field and item, nothing written. */
 int store_tenant_add(struct store *s, const struct tenant *t, char *err, size_t errlen);
 int store_tenant_update(struct store *s, const struct tenant *t, char *err, size_t errlen);
 /* Call fn for each tenant in slug order; fn returns nonzero to stop. */

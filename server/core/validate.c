@@ -6,8 +6,6 @@
  * or decide HTTP statuses; callers turn the one-line reason into those.
  */
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,64 +92,9 @@ static const char *quote(const char *v, size_t max, char *out, size_t outlen)
 	return out;
 }
 
-/* ---- regex cache: tenant patterns are compiled once per process ----
- * Import calls validate_account once per row; the daemon calls
- * validate_effective per render from several threads.  glibc's regexec is
- * thread-safe on a shared regex_t; entries are never evicted, so a pointer
- * handed out stays valid.  When the cache is full, the caller compiles a
- * private copy and frees it. */
-
-#define RX_SLOTS 32
-static struct { char *pattern; regex_t rx; } rx_cache[RX_SLOTS];
-static size_t rx_used;
-static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* 1 matches, 0 does not, -1 pattern does not compile (err says why). */
-static int rx_match(const char *pattern, const char *s, char *err, size_t errlen)
-{
-	regex_t own, *rx = NULL;
-	int rc;
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_used; i++)
-		if (strcmp(rx_cache[i].pattern, pattern) == 0) {
-			rx = &rx_cache[i].rx;
-			break;
-		}
-	if (!rx && rx_used < RX_SLOTS) {
-		if ((rc = regcomp(&rx_cache[rx_used].rx, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
-			char why[128];
-			regerror(rc, &rx_cache[rx_used].rx, why, sizeof(why));
-			regfree(&rx_cache[rx_used].rx);
-			pthread_mutex_unlock(&rx_lock);
-			return sp_err(err, errlen, "%s", why);
-		}
-		rx_cache[rx_used].pattern = xstrdup(pattern);
-		rx = &rx_cache[rx_used++].rx;
-	}
-	pthread_mutex_unlock(&rx_lock);
-	if (rx)
-		return regexec(rx, s, 0, NULL, 0) == 0;
-	if ((rc = regcomp(&own, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
-		char why[128];
-		regerror(rc, &own, why, sizeof(why));
-		regfree(&own);
-		return sp_err(err, errlen, "%s", why);
-	}
-	rc = regexec(&own, s, 0, NULL, 0) == 0;
-	regfree(&own);
-	return rc;
-}
-
 void validate_cleanup(void)
 {
-	pthread_mutex_lock(&rx_lock);
-	for (size_t i = 0; i < rx_used; i++) {
-		regfree(&rx_cache[i].rx);
-		free(rx_cache[i].pattern);
-		rx_cache[i].pattern = NULL;
-	}
-	rx_used = 0;
-	pthread_mutex_unlock(&rx_lock);
+	policy_cleanup();
 }
 
 /* ---- hosts ---- */
@@ -478,6 +421,25 @@ int validate_account_fields(const char *mac, const struct account *a, char *err,
 	return 0;
 }
 
+/* The swap rule, on which patterns each name matches (1, 0, or -2 when
+ * the tenant has no such pattern): the auth id looks like a username and
+ * the username like an auth id, and not both names fit their own. */
+static bool names_swapped(int u_up, int u_ap, int a_up, int a_ap)
+{
+	return a_up == 1 && u_ap == 1 && !(u_up == 1 && a_ap == 1);
+}
+
+bool validate_names_swapped(const struct tenant *t, const struct account *a)
+{
+	const char *up = t->username_pattern, *ap = t->auth_username_pattern;
+	if (!up[0] || !ap[0])
+		return false;
+	return names_swapped(policy_pattern_match(up, a->username, NULL, 0),
+			     policy_pattern_match(ap, a->username, NULL, 0),
+			     policy_pattern_match(up, a->auth_username, NULL, 0),
+			     policy_pattern_match(ap, a->auth_username, NULL, 0));
+}
+
 /* Tenant pattern rules: the swap, auth id equal to a name, mismatches. */
 static int account_patterns(const struct tenant *t, const char *pre, const struct account *a,
 			    char *err, size_t errlen)
@@ -489,18 +451,18 @@ static int account_patterns(const struct tenant *t, const char *pre, const struc
 	quote(a->username, SP_NAME_MAX, qu, sizeof(qu));
 	quote(a->auth_username, SP_NAME_MAX, qa, sizeof(qa));
 	if (up[0]) {
-		if ((u_up = rx_match(up, a->username, why, sizeof(why))) < 0 ||
-		    (a_up = rx_match(up, a->auth_username, why, sizeof(why))) < 0)
+		if ((u_up = policy_pattern_match(up, a->username, why, sizeof(why))) < 0 ||
+		    (a_up = policy_pattern_match(up, a->auth_username, why, sizeof(why))) < 0)
 			return sp_err(err, errlen, "%stenant %s's username pattern %s does not compile: %s", pre,
 				      t->slug, up, why);
 	}
 	if (ap[0]) {
-		if ((u_ap = rx_match(ap, a->username, why, sizeof(why))) < 0 ||
-		    (a_ap = rx_match(ap, a->auth_username, why, sizeof(why))) < 0)
+		if ((u_ap = policy_pattern_match(ap, a->username, why, sizeof(why))) < 0 ||
+		    (a_ap = policy_pattern_match(ap, a->auth_username, why, sizeof(why))) < 0)
 			return sp_err(err, errlen, "%stenant %s's auth-username pattern %s does not compile: %s",
 				      pre, t->slug, ap, why);
 	}
-	if (up[0] && ap[0] && a_up == 1 && u_ap == 1 && !(u_up == 1 && a_ap == 1))
+	if (names_swapped(u_up, u_ap, a_up, a_ap))
 		return sp_err(err, errlen, "%sauth_username %s matches tenant %s's username pattern %s and "
 			      "username %s matches its auth-username pattern: username and auth_username "
 			      "look swapped", pre, qa, t->slug, up, qu);
@@ -596,55 +558,6 @@ int validate_effective(const struct effective *e, char *err, size_t errlen)
 
 /* ---- tenant policy ---- */
 
-static bool cidr_ok(const char *c)
-{
-	char addr[64];
-	const char *slash = strchr(c, '/');
-	size_t n = slash ? (size_t)(slash - c) : strlen(c);
-	unsigned char buf[16];
-	long bits;
-	int af;
-	if (n == 0 || n >= sizeof(addr))
-		return false;
-	memcpy(addr, c, n);
-	addr[n] = '\0';
-	af = strchr(addr, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(af, addr, buf) != 1)
-		return false;
-	if (!slash)
-		return true;
-	return sp_parse_int(slash + 1, 0, af == AF_INET ? 32 : 128, &bits) == 0;
-}
-
-/* Walk a comma list, trimming spaces; fn returns false to reject an item. */
-static const char *list_bad_item(const char *list, bool (*fn)(const char *), char *item, size_t n)
-{
-	const char *p = list;
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		const char *b = p, *e = p + len;
-		while (b < e && *b == ' ')
-			b++;
-		while (e > b && e[-1] == ' ')
-			e--;
-		if ((size_t)(e - b) >= n) {
-			sp_strlcpy(item, b, n);
-			return item;
-		}
-		memcpy(item, b, (size_t)(e - b));
-		item[e - b] = '\0';
-		if (!fn(item))
-			return item;
-		p += len + (p[len] == ',');
-	}
-	return NULL;
-}
-
-static bool auth_mode_ok(const char *m)
-{
-	return !strcmp(m, "none") || !strcmp(m, "digest") || !strcmp(m, "mtls") || !strcmp(m, "token");
-}
-
 static bool slug_ok(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
@@ -658,8 +571,9 @@ static bool slug_ok(const char *s, size_t max)
 
 int validate_tenant(const struct tenant *t, char *err, size_t errlen)
 {
-	char q[300], item[128], why[256];
-	const char *bad;
+	char q[300], why[SP_ERR_MAX];
+	struct policy_nets nets;
+	unsigned modes;
 	if (!slug_ok(t->slug, sizeof(t->slug)))
 		return sp_err(err, errlen, "tenant slug %s is not valid: use 1 to 63 of a-z, 0-9 and '-'",
 			      quote(t->slug, sizeof(t->slug), q, sizeof(q)));
@@ -669,11 +583,11 @@ int validate_tenant(const struct tenant *t, char *err, size_t errlen)
 	if (t->status[0] && strcmp(t->status, "active") && strcmp(t->status, "suspended"))
 		return sp_err(err, errlen, "tenant %s: status %s is not one of active, suspended", t->slug,
 			      quote(t->status, sizeof(t->status), q, sizeof(q)));
-	if (t->username_pattern[0] && rx_match(t->username_pattern, "", why, sizeof(why)) < 0)
+	if (t->username_pattern[0] && policy_pattern_match(t->username_pattern, "", why, sizeof(why)) < 0)
 		return sp_err(err, errlen, "tenant %s: username_pattern %s is not a POSIX extended regular "
 			      "expression: %s", t->slug,
 			      quote(t->username_pattern, sizeof(t->username_pattern), q, sizeof(q)), why);
-	if (t->auth_username_pattern[0] && rx_match(t->auth_username_pattern, "", why, sizeof(why)) < 0)
+	if (t->auth_username_pattern[0] && policy_pattern_match(t->auth_username_pattern, "", why, sizeof(why)) < 0)
 		return sp_err(err, errlen, "tenant %s: auth_username_pattern %s is not a POSIX extended "
 			      "regular expression: %s", t->slug,
 			      quote(t->auth_username_pattern, sizeof(t->auth_username_pattern), q, sizeof(q)),
@@ -681,13 +595,9 @@ int validate_tenant(const struct tenant *t, char *err, size_t errlen)
 	if (!t->device_auth[0])
 		return sp_err(err, errlen, "tenant %s: device_auth is empty: use a comma list of none, "
 			      "digest, mtls, token", t->slug);
-	if ((bad = list_bad_item(t->device_auth, auth_mode_ok, item, sizeof(item))) != NULL)
-		return sp_err(err, errlen, "tenant %s: device_auth %s is not one of none, digest, mtls, token",
-			      t->slug, quote(bad, sizeof(item), q, sizeof(q)));
-	if (t->allow_cidrs[0] &&
-	    (bad = list_bad_item(t->allow_cidrs, cidr_ok, item, sizeof(item))) != NULL)
-		return sp_err(err, errlen, "tenant %s: allowed source %s is not an address or CIDR "
-			      "(e.g. 192.0.2.0/24, 2001:db8::/32)", t->slug, quote(bad, sizeof(item), q, sizeof(q)));
+	if (policy_auth_parse(t->device_auth, &modes, why, sizeof(why)) < 0 ||
+	    policy_nets_parse(t->allow_cidrs, &nets, why, sizeof(why)) < 0)
+		return sp_err(err, errlen, "tenant %s: %s", t->slug, why);
 	if (t->max_per_user < 0)
 		return sp_err(err, errlen, "tenant %s: max_per_user %ld must be 0 (unlimited) or more", t->slug,
 			      t->max_per_user);

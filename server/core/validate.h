@@ -45,8 +45,15 @@ int validate_account_fields(const char *mac, const struct account *a, char *err,
  * rules; no database).  Returns 0 or -1 with err. */
 int validate_effective(const struct effective *e, char *err, size_t errlen);
 
-/* Tenant policy: slug [a-z0-9-]{1,63}, patterns compile as POSIX ERE, CIDRs
- * parse, device_auth is a comma list of none,digest,mtls,token. */
+/* The tenant's swap rule alone (diagnose reports it on its own): true when
+ * both patterns are set, the auth username matches the username pattern,
+ * the username matches the auth-username pattern, and not both match
+ * their own.  A pattern that does not compile matches nothing. */
+bool validate_names_swapped(const struct tenant *t, const struct account *a);
+
+/* Tenant policy: slug [a-z0-9-]{1,63}, patterns compile as POSIX ERE, and
+ * device_auth and allow_cidrs parse (policy.h; canonical form is not
+ * required here: policy_tenant_canon writes it). */
 int validate_tenant(const struct tenant *t, char *err, size_t errlen);
 
 /* A host name (RFC 1123 labels) or IPv4 / [IPv6] / bare IPv6 literal,
@@ -63,7 +70,7 @@ void validate_mac_colons(const char *mac, char out[18]);
  * field before validating. */
 bool validate_copy(char *dst, size_t size, const char *src);
 
-/* Free the compiled-pattern cache (clean shutdown, leak checkers). */
+/* Free the compiled-pattern cache (policy_cleanup; clean shutdown). */
 void validate_cleanup(void);
 
 #endif

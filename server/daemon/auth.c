@@ -19,18 +19,13 @@
 #include "auth.h"
 #include "tls_peer.h"
 
-bool auth_policy_has(const char *list, const char *mode)
+void auth_subject_policy(struct auth_subject *s, const char *device_auth, const char *allow_cidrs)
 {
-	size_t n = strlen(mode);
-	for (const char *p = list; *p;) {
-		size_t k = strcspn(p, ",");
-		if (k == n && strncmp(p, mode, n) == 0)
-			return true;
-		p += k;
-		if (*p == ',')
-			p++;
-	}
-	return false;
+	/* Errors are for the writers; a legacy row still yields what it meant,
+	 * and an allowlist it cannot read refuses rather than allows. */
+	policy_auth_parse(device_auth, &s->auth_modes, NULL, 0);
+	policy_auth_format(s->auth_modes, s->device_auth, sizeof(s->device_auth));
+	policy_nets_parse(allow_cidrs, &s->allow, NULL, 0);
 }
 
 bool auth_is_loopback(const struct sockaddr *addr)
@@ -42,75 +37,6 @@ bool auth_is_loopback(const struct sockaddr *addr)
 		if (IN6_IS_ADDR_LOOPBACK(a))
 			return true;
 		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-	}
-	return false;
-}
-
-/* Compare the first bits of two byte strings. */
-static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
-{
-	int bytes = bits / 8, rem = bits % 8;
-	if (memcmp(a, b, (size_t)bytes))
-		return false;
-	if (rem == 0)
-		return true;
-	unsigned char mask = (unsigned char)(0xff << (8 - rem));
-	return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-static bool cidr_match(const char *cidr, size_t len, const struct sockaddr *addr)
-{
-	char buf[64];
-	unsigned char net[16], host[16];
-	long bits;
-	int fam;
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, cidr, len);
-	buf[len] = '\0';
-	char *slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, net) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, buf, net) == 1)
-		fam = AF_INET6;
-	else
-		return false;
-	long maxbits = fam == AF_INET ? 32 : 128;
-	if (!slash)
-		bits = maxbits;
-	else if (sp_parse_int(slash + 1, 0, maxbits, &bits) < 0)
-		return false;
-	if (addr->sa_family == AF_INET) {
-		memcpy(host, &((const struct sockaddr_in *)addr)->sin_addr, 4);
-		if (fam != AF_INET)
-			return false;
-	} else if (addr->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
-		if (fam == AF_INET6)
-			memcpy(host, a, 16);
-		else if (IN6_IS_ADDR_V4MAPPED(a))
-			memcpy(host, a->s6_addr + 12, 4);
-		else
-			return false;
-	} else {
-		return false;
-	}
-	return prefix_eq(net, host, (int)bits);
-}
-
-bool auth_cidr_allows(const char *cidrs, const struct sockaddr *addr)
-{
-	if (!cidrs[0])
-		return true;
-	for (const char *p = cidrs; *p;) {
-		size_t k = strcspn(p, ",");
-		if (cidr_match(p, k, addr))
-			return true;
-		p += k;
-		if (*p == ',')
-			p++;
 	}
 	return false;
 }
@@ -235,7 +161,7 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		MHD_free(user);
 		return DIG_BAD;
 	}
-	bool real = s->found && auth_policy_has(s->device_auth, "digest") && s->http_user[0] &&
+	bool real = s->found && (s->auth_modes & POLICY_AUTH_DIGEST) && s->http_user[0] &&
 		    strcmp(user, s->http_user) == 0 &&
 		    unhex(algo == MHD_DIGEST_ALG_MD5 ? s->ha1_md5 : s->ha1_sha256, ha1, len);
 	if (!real)
@@ -248,7 +174,7 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 	} else if (rc == MHD_YES && real) {
 		d = DIG_OK;
 		*fresh = auth_digest_param(hdr, "nc", nc, sizeof(nc)) && strtoul(nc, NULL, 16) == 1;
-	} else if (!s->found || !auth_policy_has(s->device_auth, "digest")) {
+	} else if (!s->found || !(s->auth_modes & POLICY_AUTH_DIGEST)) {
 		sp_err(why, whylen, "digest credentials for user '%.64s'", user);
 	} else if (!s->http_user[0] || !s->ha1_md5[0]) {
 		sp_err(why, whylen, "device %s has no digest credentials (sipprov device credentials %s)", s->mac,
@@ -303,7 +229,8 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 		snprintf(msg, sizeof(msg), "file name does not match device %s's layout", s->mac);
 		return deny(why, whylen, msg);
 	}
-	if (!auth_cidr_allows(s->allow_cidrs, r->addr)) {
+	unsigned char src[16];
+	if (!s->allow.any && !(policy_addr_sockaddr(r->addr, src) && policy_nets_match(&s->allow, src))) {
 		snprintf(msg, sizeof(msg), "source %s outside tenant '%s' allowlist", r->ip, s->tenant);
 		return deny(why, whylen, msg);
 	}
@@ -311,7 +238,7 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 		return deny(why, whylen, "token revoked");
 
 	/* Any one accepted method suffices. */
-	if (s->token_route && auth_policy_has(s->device_auth, "token")) {
+	if (s->token_route && (s->auth_modes & POLICY_AUTH_TOKEN)) {
 		res->method = "token";
 		return AUTH_OK;
 	}
@@ -320,11 +247,11 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 		res->refund = fresh;
 		return AUTH_OK;
 	}
-	if (auth_policy_has(s->device_auth, "mtls") && tp == TLS_PEER_OK && strcmp(cmac, s->mac) == 0) {
+	if ((s->auth_modes & POLICY_AUTH_MTLS) && tp == TLS_PEER_OK && strcmp(cmac, s->mac) == 0) {
 		res->method = "mtls";
 		return AUTH_OK;
 	}
-	if (auth_policy_has(s->device_auth, "none") && (!s->has_secrets || (r->insecure_loopback && r->loopback))) {
+	if ((s->auth_modes & POLICY_AUTH_NONE) && (!s->has_secrets || (r->insecure_loopback && r->loopback))) {
 		res->method = "none";
 		return AUTH_OK;
 	}
@@ -333,11 +260,11 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 	struct buf b;
 	buf_init(&b, SP_ERR_MAX);
 	buf_printf(&b, "device %s (tenant '%s', policy '%s'):", s->mac, s->tenant, s->device_auth);
-	if (s->token_route && !auth_policy_has(s->device_auth, "token"))
+	if (s->token_route && !(s->auth_modes & POLICY_AUTH_TOKEN))
 		buf_printf(&b, " token URLs not allowed;");
-	if (auth_policy_has(s->device_auth, "digest"))
+	if ((s->auth_modes & POLICY_AUTH_DIGEST))
 		buf_printf(&b, " digest: %s;", dwhy);
-	if (auth_policy_has(s->device_auth, "mtls")) {
+	if ((s->auth_modes & POLICY_AUTH_MTLS)) {
 		if (!r->tls)
 			buf_printf(&b, " mtls: plain HTTP;");
 		else if (tp == TLS_PEER_OK)
@@ -345,10 +272,10 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 		else
 			buf_printf(&b, " mtls: %s;", twhy);
 	}
-	if (auth_policy_has(s->device_auth, "none"))
+	if ((s->auth_modes & POLICY_AUTH_NONE))
 		buf_printf(&b, " none: config has secrets and %s;",
 			   !r->loopback ? "the client is not on loopback" : "insecure_loopback is off");
-	if (!s->device_auth[0])
+	if (!s->auth_modes)
 		buf_printf(&b, " no device auth method configured;");
 	if (b.len && b.data[b.len - 1] == ';')
 		b.data[--b.len] = '\0';

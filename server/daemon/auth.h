@@ -26,8 +26,9 @@ struct auth_subject {
 	int64_t device_id;
 	char mac[SP_MAC_LEN + 1];
 	char tenant[SP_SLUG_MAX];
-	char device_auth[64];
-	char allow_cidrs[512];
+	unsigned auth_modes;                 /* POLICY_AUTH_* (auth_subject_policy) */
+	char device_auth[24];               /* the same, canonical text, for the log */
+	struct policy_nets allow;           /* source allowlist, parsed once */
 	char http_user[SP_SLUG_MAX];
 	char ha1_md5[33];
 	char ha1_sha256[65];
@@ -59,12 +60,10 @@ enum auth_verdict { AUTH_OK, AUTH_DENY };
  * On AUTH_DENY 'why' says which check refused (for the log only).  res may
  * be NULL. */
 enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, char *why, size_t whylen);
-/* Does addr fall in the comma list of CIDRs (empty list = any)?  Bad
- * entries never match.  IPv4 entries match v4-mapped IPv6 sources. */
-bool auth_cidr_allows(const char *cidrs, const struct sockaddr *addr);
 bool auth_is_loopback(const struct sockaddr *addr);
-/* Is the tenant policy list (comma separated) naming mode? */
-bool auth_policy_has(const char *list, const char *mode);
+/* Fill the subject's policy from the tenant's stored device_auth and
+ * allow_cidrs (policy.h parses them once, here, not per request). */
+void auth_subject_policy(struct auth_subject *s, const char *device_auth, const char *allow_cidrs);
 
 /* Enumeration defence: failures per source (an IPv4 address; an IPv6 /64,
  * since one host owns a whole /64) in a sliding window of 'window'

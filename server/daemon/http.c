@@ -408,8 +408,7 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	sp_strlcpy(sj->tenant, e.tenant.slug, sizeof(sj->tenant));
 	sj->tenant_active = strcmp(e.tenant.status, "active") == 0;
 	sj->device_active = strcmp(e.device.status, "active") == 0;
-	sp_strlcpy(sj->device_auth, e.tenant.device_auth, sizeof(sj->device_auth));
-	sp_strlcpy(sj->allow_cidrs, e.tenant.allow_cidrs, sizeof(sj->allow_cidrs));
+	auth_subject_policy(sj, e.tenant.device_auth, e.tenant.allow_cidrs);
 	sp_strlcpy(sj->http_user, e.device.http_user, sizeof(sj->http_user));
 	sp_strlcpy(sj->ha1_md5, e.device.ha1_md5, sizeof(sj->ha1_md5));
 	sp_strlcpy(sj->ha1_sha256, e.device.ha1_sha256, sizeof(sj->ha1_sha256));

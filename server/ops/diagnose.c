@@ -6,7 +6,6 @@
  * are OPTIONS and contact-less REGISTER queries (probe.c).
  */
 #include <arpa/inet.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,39 +282,16 @@ static void fmt_time(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Is ip inside one of the comma-separated CIDRs?  1 yes, 0 no, -1 unparsable ip. */
+/* Is ip inside the tenant's allowlist (the daemon's rule, policy.h)?
+ * 1 yes, 0 no, -1 unparsable ip. */
 static int cidr_match(const char *list, const char *ip)
 {
-	unsigned char a[16], net[16];
-	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
-	int alen = fam == AF_INET6 ? 16 : 4;
-	char *copy, *tok, *save = NULL;
-	int hit = 0;
-
-	if (inet_pton(fam, ip, a) != 1)
+	struct policy_nets nets;
+	unsigned char a[16];
+	if (!policy_addr_text(ip, a))
 		return -1;
-	copy = xstrdup(list);
-	for (tok = strtok_r(copy, ", ", &save); tok && !hit; tok = strtok_r(NULL, ", ", &save)) {
-		char *slash = strchr(tok, '/');
-		long bits = alen * 8;
-		if (slash) {
-			*slash = '\0';
-			if (sp_parse_int(slash + 1, 0, alen * 8, &bits) < 0)
-				continue;
-		}
-		if ((strchr(tok, ':') ? AF_INET6 : AF_INET) != fam || inet_pton(fam, tok, net) != 1)
-			continue;
-		hit = 1;
-		for (long b = 0; b < bits; b++) {
-			unsigned char m = (unsigned char)(0x80 >> (b % 8));
-			if ((a[b / 8] & m) != (net[b / 8] & m)) {
-				hit = 0;
-				break;
-			}
-		}
-	}
-	free(copy);
-	return hit;
+	policy_nets_parse(list, &nets, NULL, 0);
+	return policy_nets_match(&nets, a);
 }
 
 /* "sip:host:port;params" or "[v6]:port" -> host, port (0 if none). */
@@ -346,17 +322,6 @@ static void host_port(const char *in, char *host, size_t hn, long *port)
 		sp_parse_int(c + 1, 1, 65535, port);
 	}
 	sp_strlcpy(host, p, hn);
-}
-
-static bool pattern_match(const char *pattern, const char *s)
-{
-	regex_t re;
-	bool m;
-	if (!pattern[0] || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB))
-		return false;
-	m = regexec(&re, s, 0, NULL, 0) == 0;
-	regfree(&re);
-	return m;
 }
 
 static void step_active(struct store *s, const struct effective *e, const struct account *a,
@@ -427,9 +392,7 @@ static void step_identity(struct store *s, const struct effective *e, const stru
 	}
 	verdict(st, DIAG_OK);
 	ev(st, "username '%s', auth username '%s'", a->username, a->auth_username);
-	if (t->username_pattern[0] && t->auth_username_pattern[0] &&
-	    !pattern_match(t->username_pattern, a->username) && !pattern_match(t->auth_username_pattern, a->auth_username) &&
-	    pattern_match(t->auth_username_pattern, a->username) && pattern_match(t->username_pattern, a->auth_username)) {
+	if (validate_names_swapped(t, a)) {
 		st->findings |= DF_SWAP;
 		verdict(st, DIAG_FAIL);
 		ev(st, "username '%s' matches the auth-username pattern %s and auth username '%s' matches "

@@ -6,6 +6,7 @@
 #ifndef SP_OPS_H
 #define SP_OPS_H
 #include "core/sipprov.h"
+#include "sip/sip.h"
 #include "csv.h"
 #include "bulk.h"
 #include "notify.h"

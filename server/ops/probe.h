@@ -1,7 +1,8 @@
 /*
  * probe.h: bounded network probes for `sipprov diagnose`: DNS (A/AAAA via
- * getaddrinfo_a, SRV via res_nquery), SIP OPTIONS and REGISTER over UDP
- * (RFC 3261 retransmissions), TCP and TLS (OpenSSL, chain + host check).
+ * getaddrinfo_a, SRV via res_nquery), SIP OPTIONS and REGISTER as client
+ * transactions of sip/txn.c (UDP with RFC 3261 timers, TCP, TLS with chain
+ * and host check).
  * Every call returns within its timeout; nothing here touches the store.
  */
 #ifndef SP_PROBE_H
@@ -76,12 +77,5 @@ int probe_srv(const char *name, long timeout_ms, char *out, size_t outlen);
  * (r->status, r->text say why).  Bounded by t->timeout_ms. */
 int probe_sip(const struct probe_target *t, const char *method, const struct probe_auth *auth,
 	      struct probe_result *r);
-
-/* Minimal SIP response parsing, exposed for tests: status line into
- * code/reason; 0 or -1. */
-int probe_parse_status(const char *msg, size_t len, int *code, char *reason, size_t rlen);
-/* Header value (first occurrence, case-insensitive, compact forms for
- * Call-ID 'i', Via 'v', Content-Length 'l') copied into out; 1 found, 0 not. */
-int probe_header(const char *msg, size_t len, const char *name, char *out, size_t outlen);
 
 #endif

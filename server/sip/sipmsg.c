@@ -1,8 +1,10 @@
 /*
- * sipmsg.c: a bounded SIP message parser for registration intake: start
- * line, top Via, From, To, Call-ID, CSeq, first Contact (+sip.instance,
- * expires), Expires, Authorization username and User-Agent, with compact
- * names, folded lines, any case, CRLF or LF.  It reads only buf[len], copies
+ * sipmsg.c: the one bounded SIP message parser, for HEP intake and for the
+ * client transaction layer: start line (reason phrase too), top Via (branch),
+ * From/To (tags), Call-ID, CSeq, first Contact (+sip.instance, expires),
+ * Expires, Content-Length, Authorization username, the first usable Digest
+ * challenge, User-Agent and Reason, with compact names, folded lines, any
+ * case, CRLF or LF.  URIs go through uri.c.  It reads only buf[len], copies
  * what it keeps into fixed fields (non-printable bytes become '?'), and does
  * not look at bodies or validate the rest of the grammar.
  */
@@ -82,87 +84,6 @@ static bool parse_long(const char *p, size_t n, long max, long *out)
 	return true;
 }
 
-int sipmsg_uri(const char *s, size_t len, struct sip_uri *u)
-{
-	const char *p = s, *end;
-	size_t n = len;
-
-	memset(u, 0, sizeof(*u));
-	trim(&p, &n);
-	const char *lt = memchr(p, '<', n);
-	if (lt) {
-		const char *gt = memchr(lt, '>', n - (size_t)(lt - p));
-		if (!gt)
-			return -1;
-		n = (size_t)(gt - lt - 1);
-		p = lt + 1;
-	}
-	end = p + n;
-	const char *colon = memchr(p, ':', n);
-	if (!colon || colon - p > 5 || colon == p)
-		return -1;
-	copy_field(u->scheme, sizeof(u->scheme), p, (size_t)(colon - p));
-	lower(u->scheme);
-	if (strcmp(u->scheme, "sip") && strcmp(u->scheme, "sips") && strcmp(u->scheme, "tel"))
-		return -1;
-	p = colon + 1;
-	/* Headers ('?') are not ours; user part ends at the '@' before them. */
-	const char *q = memchr(p, '?', (size_t)(end - p));
-	if (q)
-		end = q;
-	const char *at = NULL;
-	for (const char *x = p; x < end; x++)
-		if (*x == '@')
-			at = x;
-	if (at) {
-		size_t ulen = (size_t)(at - p);
-		const char *pw = memchr(p, ':', ulen);
-		copy_field(u->user, sizeof(u->user), p, pw ? (size_t)(pw - p) : ulen);
-		p = at + 1;
-	} else if (strcmp(u->scheme, "tel") == 0) {
-		size_t ulen = 0;
-		while (p + ulen < end && p[ulen] != ';')
-			ulen++;
-		copy_field(u->user, sizeof(u->user), p, ulen);
-		return 0;
-	}
-	const char *h = p, *hend;
-	if (p < end && *p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(end - p));
-		if (!rb)
-			return -1;
-		h = p + 1;
-		hend = rb;
-		p = rb + 1;
-	} else {
-		while (p < end && *p != ':' && *p != ';')
-			p++;
-		hend = p;
-	}
-	if (hend == h)
-		return -1;
-	copy_field(u->host, sizeof(u->host), h, (size_t)(hend - h));
-	lower(u->host);
-	if (p < end && *p == ':') {
-		const char *ps = ++p;
-		while (p < end && *p != ';')
-			p++;
-		if (!parse_long(ps, (size_t)(p - ps), 65535, &u->port))
-			return -1;
-	}
-	/* URI parameters: only transport= matters here. */
-	while (p < end && *p == ';') {
-		const char *ps = ++p;
-		while (p < end && *p != ';')
-			p++;
-		if ((size_t)(p - ps) > 10 && strncasecmp(ps, "transport=", 10) == 0) {
-			copy_field(u->transport, sizeof(u->transport), ps + 10, (size_t)(p - ps - 10));
-			lower(u->transport);
-		}
-	}
-	return 0;
-}
-
 /* Value of header parameter name= in p[n] (params after the URI part),
  * unquoted.  Returns true if present. */
 static bool header_param(const char *p, size_t n, const char *name, char *out, size_t outsize)
@@ -237,6 +158,7 @@ static void parse_via(struct sipmsg *m, const char *p, size_t n)
 	}
 	copy_field(m->via_host, sizeof(m->via_host), p + hs, he - hs);
 	lower(m->via_host);
+	header_param(p + i, n - i, "branch", m->via_branch, sizeof(m->via_branch));
 	if (i < n && p[i] == ':') {
 		size_t ps = ++i;
 		while (i < n && p[i] >= '0' && p[i] <= '9')
@@ -252,7 +174,7 @@ static void parse_addr(struct sip_uri *u, const char *p, size_t n)
 	trim(&p, &n);
 	if (!memchr(p, '<', n))
 		n = find_outside(p, n, ';');
-	if (sipmsg_uri(p, n, u) < 0)
+	if (sip_uri_parse(p, n, u, NULL, 0) < 0)
 		memset(u, 0, sizeof(*u));
 }
 
@@ -277,7 +199,7 @@ static void parse_contact(struct sipmsg *m, const char *p, size_t n)
 		un = (size_t)(gt - lt - 1);
 	}
 	copy_field(m->contact, sizeof(m->contact), u, un);
-	if (sipmsg_uri(u, un, &m->contact_uri) < 0)
+	if (sip_uri_parse(u, un, &m->contact_uri, NULL, 0) < 0)
 		memset(&m->contact_uri, 0, sizeof(m->contact_uri));
 	/* Header params start after the URI. */
 	const char *hp = u + un;
@@ -288,23 +210,24 @@ static void parse_contact(struct sipmsg *m, const char *p, size_t n)
 			m->contact_expires = -1;
 }
 
-static void parse_auth(struct sipmsg *m, const char *p, size_t n)
+/* Value of auth-param key in a credentials or challenge value
+ * ("Digest k=v, k="v", ..."), unquoted; true if present.  The scheme token
+ * is skipped; a key inside another parameter's quoted value never matches. */
+static bool auth_param(const char *p, size_t n, const char *key, char *out, size_t outsize)
 {
+	size_t kl = strlen(key), i = 0;
 	trim(&p, &n);
-	/* "Digest k=v, k="v", ..." */
-	size_t i = 0;
 	while (i < n && p[i] != ' ' && p[i] != '\t')
 		i++;
 	while (i < n) {
 		const char *ps = p + i;
-		size_t rest = n - i;
-		size_t plen = find_outside(ps, rest, ',');
+		size_t plen = find_outside(ps, n - i, ',');
 		const char *v = ps;
 		size_t vn = plen;
 		trim(&v, &vn);
-		if (vn > 8 && strncasecmp(v, "username", 8) == 0) {
-			const char *x = v + 8;
-			size_t xn = vn - 8;
+		if (vn > kl && strncasecmp(v, key, kl) == 0) {
+			const char *x = v + kl;
+			size_t xn = vn - kl;
 			trim(&x, &xn);
 			if (xn && *x == '=') {
 				x++;
@@ -314,12 +237,57 @@ static void parse_auth(struct sipmsg *m, const char *p, size_t n)
 					x++;
 					xn -= 2;
 				}
-				copy_field(m->auth_username, sizeof(m->auth_username), x, xn);
-				return;
+				copy_field(out, outsize, x, xn);
+				return true;
 			}
 		}
 		i += plen + 1;
 	}
+	return false;
+}
+
+static bool digest_alg_ok(const char *alg)
+{
+	return !alg[0] || !strcasecmp(alg, "MD5") || !strcasecmp(alg, "SHA-256");
+}
+
+/* Keep the first Digest challenge, or a later one if the first names an
+ * algorithm nobody here can answer (RFC 8760 servers send several). */
+static void parse_challenge(struct sipmsg *m, const char *p, size_t n, bool proxy)
+{
+	struct sip_challenge c;
+	trim(&p, &n);
+	if (n < 7 || strncasecmp(p, "Digest", 6) || (p[6] != ' ' && p[6] != '\t'))
+		return;
+	if (m->challenge.present && digest_alg_ok(m->challenge.algorithm))
+		return;
+	memset(&c, 0, sizeof(c));
+	c.present = true;
+	c.proxy = proxy;
+	auth_param(p, n, "realm", c.realm, sizeof(c.realm));
+	auth_param(p, n, "nonce", c.nonce, sizeof(c.nonce));
+	auth_param(p, n, "opaque", c.opaque, sizeof(c.opaque));
+	auth_param(p, n, "algorithm", c.algorithm, sizeof(c.algorithm));
+	auth_param(p, n, "qop", c.qop, sizeof(c.qop));
+	if (!m->challenge.present || digest_alg_ok(c.algorithm))
+		m->challenge = c;
+}
+
+/* Reason: protocol ;cause=N ;text="..." (RFC 3326), first value only. */
+static void parse_reason(struct sipmsg *m, const char *p, size_t n)
+{
+	char v[16];
+	if (m->reason_proto[0])
+		return;
+	n = find_outside(p, n, ',');
+	trim(&p, &n);
+	size_t t = 0;
+	while (t < n && p[t] != ';' && p[t] != ' ' && p[t] != '\t')
+		t++;
+	copy_field(m->reason_proto, sizeof(m->reason_proto), p, t);
+	if (header_param(p, n, "cause", v, sizeof(v)) && !parse_long(v, strlen(v), 0x7fffffff, &m->reason_cause))
+		m->reason_cause = -1;
+	header_param(p, n, "text", m->reason_text, sizeof(m->reason_text));
 }
 
 static bool name_is(const char *name, size_t nl, const char *full, char compact)
@@ -345,8 +313,10 @@ static int header(struct sipmsg *m, const char *line, size_t n, char *err, size_
 			parse_via(m, v, vn);
 	} else if (name_is(name, nl, "from", 'f')) {
 		parse_addr(&m->from, v, vn);
+		header_param(v, vn, "tag", m->from_tag, sizeof(m->from_tag));
 	} else if (name_is(name, nl, "to", 't')) {
 		parse_addr(&m->to, v, vn);
+		header_param(v, vn, "tag", m->to_tag, sizeof(m->to_tag));
 	} else if (name_is(name, nl, "call-id", 'i')) {
 		copy_field(m->call_id, sizeof(m->call_id), v, vn);
 	} else if (name_is(name, nl, "cseq", 0)) {
@@ -366,7 +336,14 @@ static int header(struct sipmsg *m, const char *line, size_t n, char *err, size_
 			m->expires = -1;
 	} else if (name_is(name, nl, "authorization", 0) || name_is(name, nl, "proxy-authorization", 0)) {
 		if (!m->auth_username[0])
-			parse_auth(m, v, vn);
+			auth_param(v, vn, "username", m->auth_username, sizeof(m->auth_username));
+	} else if (name_is(name, nl, "www-authenticate", 0) || name_is(name, nl, "proxy-authenticate", 0)) {
+		parse_challenge(m, v, vn, nl == 18);
+	} else if (name_is(name, nl, "content-length", 'l')) {
+		if (!parse_long(v, vn, 0x7fffffff, &m->content_length))
+			m->content_length = -1;
+	} else if (name_is(name, nl, "reason", 0)) {
+		parse_reason(m, v, vn);
 	} else if (name_is(name, nl, "user-agent", 0)) {
 		copy_field(m->user_agent, sizeof(m->user_agent), v, vn);
 	}
@@ -375,11 +352,13 @@ static int header(struct sipmsg *m, const char *line, size_t n, char *err, size_
 
 static int start_line(struct sipmsg *m, const char *p, size_t n, char *err, size_t errlen)
 {
-	if (n >= 12 && strncmp(p, "SIP/2.0 ", 8) == 0) {
+	if (n >= 11 && strncmp(p, "SIP/2.0 ", 8) == 0) {
 		long code;
 		if (!parse_long(p + 8, 3, 699, &code) || code < 100 || (n > 11 && p[11] != ' '))
 			return sp_err(err, errlen, "bad status line");
 		m->code = (int)code;
+		if (n > 12)
+			copy_field(m->reason, sizeof(m->reason), p + 12, n - 12);
 		return 0;
 	}
 	const char *sp1 = memchr(p, ' ', n);
@@ -394,7 +373,7 @@ static int start_line(struct sipmsg *m, const char *p, size_t n, char *err, size
 			return sp_err(err, errlen, "bad request method");
 	m->request = true;
 	copy_field(m->method, sizeof(m->method), p, (size_t)(sp1 - p));
-	if (sipmsg_uri(u, (size_t)(sp2 - u), &m->ruri) < 0)
+	if (sip_uri_parse(u, (size_t)(sp2 - u), &m->ruri, NULL, 0) < 0)
 		return sp_err(err, errlen, "bad request-URI");
 	return 0;
 }
@@ -425,6 +404,8 @@ int sipmsg_parse(const char *buf, size_t len, struct sipmsg *m, char *err, size_
 	memset(m, 0, sizeof(*m));
 	m->contact_expires = -1;
 	m->expires = -1;
+	m->content_length = -1;
+	m->reason_cause = -1;
 	/* RFC 3261 7.5: ignore empty lines before the start line (keep-alives). */
 	do {
 		n = next_line(buf, len, &pos, &l);
@@ -470,4 +451,73 @@ int sipmsg_parse(const char *buf, size_t len, struct sipmsg *m, char *err, size_
 	if (!m->request)
 		copy_field(m->method, sizeof(m->method), m->cseq_method, strlen(m->cseq_method));
 	return 0;
+}
+
+/* Compact forms (RFC 3261 7.3.3 and later RFCs' registrations). */
+static const struct { char c; const char *name; } compact[] = {
+	{ 'i', "call-id" }, { 'v', "via" }, { 'l', "content-length" }, { 'f', "from" }, { 't', "to" },
+	{ 'm', "contact" }, { 'c', "content-type" }, { 'e', "content-encoding" }, { 'k', "supported" },
+	{ 's', "subject" }, { 'o', "event" }, { 'u', "allow-events" }, { 'r', "refer-to" },
+};
+
+int sipmsg_header(const char *buf, size_t len, const char *name, char *out, size_t outlen)
+{
+	char c = 0;
+	size_t pos = 0, nl = strlen(name);
+	const char *l;
+	long n;
+
+	for (size_t i = 0; i < sizeof(compact) / sizeof(compact[0]); i++)
+		if (!strcasecmp(name, compact[i].name))
+			c = compact[i].c;
+	do {
+		n = next_line(buf, len, &pos, &l);
+	} while (n == 0);
+	while ((n = next_line(buf, len, &pos, &l)) > 0) {
+		const char *colon = memchr(l, ':', (size_t)n);
+		if (!colon)
+			continue;
+		const char *h = l;
+		size_t hl = (size_t)(colon - l);
+		trim(&h, &hl);
+		if (!((hl == nl && !strncasecmp(h, name, nl)) || (c && name_is(h, hl, name, c))))
+			continue;
+		const char *v = colon + 1;
+		size_t vn = (size_t)n - (size_t)(v - l);
+		trim(&v, &vn);
+		if (outlen)
+			copy_field(out, outlen, v, vn);
+		return 1;
+	}
+	return 0;
+}
+
+long sipmsg_frame(const char *buf, size_t len, size_t max)
+{
+	size_t i = 0, body = 0;
+	char cl[24];
+	long v = 0;
+
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	for (size_t k = i; k < len; k++) {
+		if (buf[k] != '\n')
+			continue;
+		if (k + 1 < len && buf[k + 1] == '\n') {
+			body = k + 2;
+			break;
+		}
+		if (k + 2 < len && buf[k + 1] == '\r' && buf[k + 2] == '\n') {
+			body = k + 3;
+			break;
+		}
+	}
+	if (!body)
+		return len >= max ? -1 : 0;
+	if (sipmsg_header(buf + i, body - i, "content-length", cl, sizeof(cl)) &&
+	    !parse_long(cl, strlen(cl), (long)max, &v))
+		return -1;
+	if (body + (size_t)v > max)
+		return -1;
+	return body + (size_t)v <= len ? (long)(body + (size_t)v) : 0;
 }

@@ -3,6 +3,7 @@
  * through libsipprov-test.a, never into sipprovd or the CLI).
  */
 #include <sqlite3.h>
+#include <stdio.h>
 #include "core/store_int.h"
 #include "support/store_test.h"
 
@@ -49,4 +50,48 @@ int store_tversion_tamper(struct store *s, int64_t version_id, const char *setti
 	store_bind_text(st, 1, settings);
 	sqlite3_bind_int64(st, 2, version_id);
 	return store_exec_stmt(s, st, err, errlen);
+}
+
+int store_test_exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
+		sp_err(err, errlen, "%s", msg ? msg : "sqlite error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int store_test_create_at(const char *path, int upto, const char *then, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc = -1;
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		sp_err(err, errlen, "cannot open %s", path);
+		goto out;
+	}
+	/* The same bookkeeping as store.c's migrate(), stopped at 'upto'. */
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; CREATE TABLE schema_migration (number INTEGER PRIMARY KEY, "
+			 "name TEXT NOT NULL, applied INTEGER NOT NULL)", NULL, NULL, NULL) != SQLITE_OK) {
+		sp_err(err, errlen, "%s", sqlite3_errmsg(db));
+		goto out;
+	}
+	for (size_t i = 0; i < schema_migration_count && schema_migrations[i].number <= upto; i++) {
+		char rec[128];
+		snprintf(rec, sizeof(rec), "INSERT INTO schema_migration VALUES (%d, 'm', 0)", schema_migrations[i].number);
+		if (sqlite3_exec(db, schema_migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, rec, NULL, NULL, NULL) != SQLITE_OK) {
+			sp_err(err, errlen, "migration %s: %s", schema_migrations[i].name, sqlite3_errmsg(db));
+			goto out;
+		}
+	}
+	if (then && sqlite3_exec(db, then, NULL, NULL, NULL) != SQLITE_OK) {
+		sp_err(err, errlen, "%s", sqlite3_errmsg(db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(db);
+	return rc;
 }

@@ -27,7 +27,11 @@ code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 
 for p in cfg000b828aa872.xml cfg000b828aa872 0015654aa937.cfg 0015654aa937.boot 0004f2aabb01.json CFG000B828AA872.XML; do
 	c=$(code "$URL/$p")
-	case $p in CFG*) is "$c" 404 "$p: file names are matched as the vendors spell them" ;; *) is "$c" 200 "GET /$p" ;; esac
+	case $p in
+	CFG*) is "$c" 404 "$p: file names are matched as the vendors spell them" ;;
+	*.boot) is "$c" 404 "$p: not the full config (a Yealink boot file holds only include:config lines)" ;;
+	*) is "$c" 200 "GET /$p" ;;
+	esac
 done
 code "$URL/cfg000B828AA872.xml" >/dev/null
 is "$(cat "$T/body")" "$(sp render 000b828aa872)" "MAC in any case in the file name, same bytes as 'sipprov render'"

@@ -26,12 +26,12 @@ static const struct {
 	int port, tr;
 	const char *text;
 } uris[] = {
-	{ "<sip:alice@127.0.0.1:5100;transport=udp>;expires=3600", 0, "alice", "127.0.0.1", 5100, NT_UDP,
+	{ "<sip:alice@127.0.0.1:5100;transport=udp>;expires=3600", 0, "alice", "127.0.0.1", 5100, SIP_UDP,
 	  "sip:alice@127.0.0.1:5100;transport=udp" },
-	{ "\"Bob\" <sip:bob@[::1]:5062;transport=TCP>", 0, "bob", "::1", 5062, NT_TCP, "sip:bob@[::1]:5062;transport=TCP" },
-	{ "sips:carol@phone.example", 0, "carol", "phone.example", 0, NT_TLS, "sips:carol@phone.example" },
-	{ "sip:10.0.0.1", 0, "", "10.0.0.1", 0, NT_UDP, "sip:10.0.0.1" },
-	{ "<sip:dave:secret@h.example:5070;transport=tls;ob>", 0, "dave", "h.example", 5070, NT_TLS,
+	{ "\"Bob\" <sip:bob@[::1]:5062;transport=TCP>", 0, "bob", "::1", 5062, SIP_TCP, "sip:bob@[::1]:5062;transport=TCP" },
+	{ "sips:carol@phone.example", 0, "carol", "phone.example", 0, SIP_TLS, "sips:carol@phone.example" },
+	{ "sip:10.0.0.1", 0, "", "10.0.0.1", 0, SIP_UDP, "sip:10.0.0.1" },
+	{ "<sip:dave:secret@h.example:5070;transport=tls;ob>", 0, "dave", "h.example", 5070, SIP_TLS,
 	  "sip:dave:secret@h.example:5070;transport=tls;ob" },
 	{ "tel:+1234", -1, NULL, NULL, 0, 0, NULL },
 	{ "<sip:alice@127.0.0.1", -1, NULL, NULL, 0, 0, NULL },
@@ -151,7 +151,7 @@ static void target(struct notify_target *t, const char *contact)
 	memset(t, 0, sizeof(*t));
 	sp_strlcpy(t->mac, "001565aabbcc", sizeof(t->mac));
 	sp_strlcpy(t->event, "check-sync;reboot=false", sizeof(t->event));
-	if (sip_uri_parse(contact, &t->contact, err, sizeof(err)) < 0)
+	if (sip_uri_target(contact, &t->contact, err, sizeof(err)) < 0)
 		printf("# %s\n", err);
 }
 
@@ -168,20 +168,20 @@ int main(void)
 	struct sip_uri u;
 
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
-		int rc = sip_uri_parse(uris[i].in, &u, err, sizeof(err));
+		int rc = sip_uri_target(uris[i].in, &u, err, sizeof(err));
 		if (uris[i].rc < 0) {
 			ok(rc < 0 && err[0], "refused '%s' (%s)", uris[i].in, rc < 0 ? err : "accepted");
 			continue;
 		}
 		ok(rc == 0 && !strcmp(u.user, uris[i].user) && !strcmp(u.host, uris[i].host) &&
-		   u.port == uris[i].port && (int)u.transport == uris[i].tr && !strcmp(u.text, uris[i].text),
+		   u.port == uris[i].port && (int)sip_uri_transport(&u) == uris[i].tr && !strcmp(u.text, uris[i].text),
 		   "parsed '%s' -> user '%s' host '%s' port %d transport %d", uris[i].in, u.user, u.host, u.port,
-		   (int)u.transport);
+		   (int)sip_uri_transport(&u));
 	}
 	ok(sip_hostport_parse("127.0.0.1:5070", &u, err, sizeof(err)) == 0 && u.port == 5070 &&
-	   u.transport == NT_UDP && !strcmp(u.host, "127.0.0.1"), "--via HOST:PORT");
+	   sip_uri_transport(&u) == SIP_UDP && !strcmp(u.host, "127.0.0.1"), "--via HOST:PORT");
 	ok(sip_hostport_parse("sip:proxy.example:5080;transport=tcp", &u, err, sizeof(err)) == 0 &&
-	   u.port == 5080 && u.transport == NT_TCP, "--via as a SIP URI with transport");
+	   u.port == 5080 && sip_uri_transport(&u) == SIP_TCP, "--via as a SIP URI with transport");
 	ok(sip_hostport_parse("[::1]:5060", &u, err, sizeof(err)) == 0 && !strcmp(u.host, "::1"), "--via [v6]:port");
 
 	/* The request text, exactly as PEERS.md shows it, plus Route via a proxy. */
@@ -192,7 +192,7 @@ int main(void)
 		target(&t, "<sip:alice@127.0.0.1:5100;transport=udp>");
 		sip_hostport_parse("127.0.0.1:5070", &via, err, sizeof(err));
 		buf_init(&b, 4096);
-		notify_build(&t, &via, NT_UDP, "127.0.0.1", 5101, "z9hG4bK-1", "1", "1@127.0.0.1", &b);
+		notify_build(&t, &via, SIP_UDP, "127.0.0.1", 5101, "z9hG4bK-1", "1", "1@127.0.0.1", &b);
 		is_str(b.data,
 		       "NOTIFY sip:alice@127.0.0.1:5100;transport=udp SIP/2.0\r\n"
 		       "Via: SIP/2.0/UDP 127.0.0.1:5101;branch=z9hG4bK-1;rport\r\n"

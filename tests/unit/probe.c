@@ -69,7 +69,7 @@ static void *responder_run(void *arg)
 		struct buf b;
 		buf_init(&b, sizeof(out));
 		bool reg = !strncmp(in, "REGISTER ", 9);
-		bool authz = probe_header(in, (size_t)n, "Authorization", h, sizeof(h)) == 1;
+		bool authz = sipmsg_header(in, (size_t)n, "Authorization", h, sizeof(h)) == 1;
 		if (authz)
 			rs->saw_auth++;
 		if (reg && !authz)
@@ -80,7 +80,7 @@ static void *responder_run(void *arg)
 			buf_adds(&b, "SIP/2.0 200 OK\r\n");
 		const char *hs[] = { "Via", "From", "To", "Call-ID", "CSeq" };
 		for (size_t i = 0; i < 5; i++)
-			if (probe_header(in, (size_t)n, hs[i], h, sizeof(h)) == 1) {
+			if (sipmsg_header(in, (size_t)n, hs[i], h, sizeof(h)) == 1) {
 				buf_printf(&b, "%s: %s\r\n", hs[i], h);
 				if (i == 0)
 					sp_strlcpy(rs->last_via, h, sizeof(rs->last_via));
@@ -106,23 +106,28 @@ static void target(struct probe_target *t, const char *host, int port, const cha
 	t->timeout_ms = ms;
 }
 
+/* What the probes read from a response, through the one message parser. */
 static void test_parse(void)
 {
 	const char *m = "SIP/2.0 404 Domain Not Served\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n"
-			"i: abc@host\r\nl: 0\r\nWWW-Authenticate: Digest realm=\"r\"\r\n\r\n";
-	int code = 0;
-	char reason[64], v[128];
-	ok(probe_parse_status(m, strlen(m), &code, reason, sizeof(reason)) == 0, "status line parses");
-	is_int(code, 404, "code 404");
-	is_str(reason, "Domain Not Served", "reason phrase");
-	ok(probe_header(m, strlen(m), "Call-ID", v, sizeof(v)) == 1 && !strcmp(v, "abc@host"),
+			"i: abc@host\r\nl: 0\r\nCSeq: 1 OPTIONS\r\nWWW-Authenticate: Digest realm=\"r\"\r\n\r\n";
+	struct sipmsg sm;
+	char v[128], err[128];
+	ok(sipmsg_parse(m, strlen(m), &sm, err, sizeof(err)) == 0, "status line parses");
+	is_int(sm.code, 404, "code 404");
+	is_str(sm.reason, "Domain Not Served", "reason phrase");
+	is_str(sm.via_branch, "z9hG4bKx", "top Via branch");
+	ok(sipmsg_header(m, strlen(m), "Call-ID", v, sizeof(v)) == 1 && !strcmp(v, "abc@host"),
 	   "compact 'i' found as Call-ID");
-	ok(probe_header(m, strlen(m), "content-length", v, sizeof(v)) == 1 && !strcmp(v, "0"),
+	ok(sipmsg_header(m, strlen(m), "content-length", v, sizeof(v)) == 1 && !strcmp(v, "0"),
 	   "compact 'l' found as Content-Length");
-	ok(probe_header(m, strlen(m), "Contact", v, sizeof(v)) == 0, "absent header not found");
-	ok(probe_parse_status("HTTP/1.1 200 OK\r\n", 17, &code, NULL, 0) < 0, "HTTP is not SIP");
-	ok(probe_parse_status("SIP/2.0 99 x\r\n", 14, &code, NULL, 0) < 0, "two-digit code refused");
-	ok(probe_parse_status("SIP/2.0 2000 x\r\n", 16, &code, NULL, 0) < 0, "four-digit code refused");
+	ok(sipmsg_header(m, strlen(m), "Contact", v, sizeof(v)) == 0, "absent header not found");
+	const char *http = "HTTP/1.1 200 OK\r\nCall-ID: a\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	const char *two = "SIP/2.0 99 x\r\nCall-ID: a\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	const char *four = "SIP/2.0 2000 x\r\nCall-ID: a\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	ok(sipmsg_parse(http, strlen(http), &sm, err, sizeof(err)) < 0, "HTTP is not SIP");
+	ok(sipmsg_parse(two, strlen(two), &sm, err, sizeof(err)) < 0, "two-digit code refused");
+	ok(sipmsg_parse(four, strlen(four), &sm, err, sizeof(err)) < 0, "four-digit code refused");
 }
 
 int main(void)

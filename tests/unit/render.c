@@ -194,7 +194,7 @@ static void check_kv(const char *layout, const char *tag, const char *data)
 	if (!strcmp(layout, "yealink"))
 		snprintf(want, sizeof(want), "\naccount.1.password = %s\n", PASS1);
 	else
-		snprintf(want, sizeof(want), "\nSIP1 Register Pswd      :%s\n", PASS1);
+		snprintf(want, sizeof(want), "\nSIP1 Register Pswd :%s\n", PASS1);
 	ok(strstr(data, want) != NULL, "%s: password line carries the raw value", tag);
 	ok(strstr(data, "acme-main@v7") != NULL, "%s: names the template version", tag);
 	int n = 0;
@@ -352,6 +352,44 @@ static void test_refusals(const struct layouts *ls)
 	snprintf(doc, sizeof(doc), "name: t\nformat: xml\ncontent-type: a\nnotify-event: x\nroute: ../{mac}\n---\n<r/>\n");
 	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
 	ok(!l && strstr(err, "t.xml:5"), "route with '..' refused (%s)", err);
+
+	/* An element name that merely starts with the letter N (Cisco's
+	 * NAT_Keep_Alive_Enable_N_) is fine in a line block; the token N first is not. */
+	snprintf(doc, sizeof(doc), "%s<r><sp-block sp-each=\"line\"><NAT_x_N_>1</NAT_x_N_></sp-block></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(l != NULL, "element NAT_x_N_ accepted in a line block (%s)", l ? "ok" : err);
+	layout_free(l);
+	snprintf(doc, sizeof(doc), "%s<r><sp-block sp-each=\"line\"><N_x>1</N_x></sp-block></r>\n", head);
+	l = layout_parse_mem("t.xml", doc, strlen(doc), err, sizeof(err));
+	ok(!l && strstr(err, "N_x"), "element N_x (would start with a digit) refused (%s)", err);
+	layout_free(l);
+	/* host / port split host[:port] and [v6]:port. */
+	{
+		static const struct { const char *in, *host, *port; } hp[] = {
+			{ "proxy.example.test:5070", "proxy.example.test", "5070" },
+			{ "proxy.example.test", "proxy.example.test", "" },
+			{ "[2001:db8::1]:5080", "[2001:db8::1]", "5080" },
+			{ "2001:db8::1", "2001:db8::1", "" },
+		};
+		snprintf(doc, sizeof(doc), "name: t\nformat: kv\ncontent-type: text/plain\nnotify-event: x\n"
+			 "route: {mac}.t\n---\n# {{version}}\nh={{outbound_proxy|host}}\np={{outbound_proxy|port|default:none}}\n");
+		l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
+		ok(l != NULL, "host/port filters compile (%s)", l ? "ok" : err);
+		for (size_t i = 0; l && i < sizeof(hp) / sizeof(hp[0]); i++) {
+			struct effective he;
+			struct buf hb;
+			char want[256];
+			make_effective(&he, "udp");
+			json_object_set_new(he.settings, "outbound_proxy", json_string(hp[i].in));
+			buf_init(&hb, SP_BODY_MAX);
+			snprintf(want, sizeof(want), "\nh=%s\np=%s\n", hp[i].host, *hp[i].port ? hp[i].port : "none");
+			ok(render(l, &he, 0, &hb, err, sizeof(err)) == 0 && strstr(hb.data, want),
+			   "'%s' splits into host '%s' port '%s'", hp[i].in, hp[i].host, hp[i].port);
+			buf_release(&hb);
+			json_decref(he.settings);
+		}
+		layout_free(l);
+	}
 
 	/* key=value: a value with a line break can never reach the file. */
 	const struct layout *y = layouts_find(ls, "yealink");

@@ -159,18 +159,18 @@ static void test_forms(void)
 	is_str(m.auth_username, "good", "username param, not a lookalike");
 
 	/* tel: and user with password part */
-	is_int(sipmsg_uri("sip:bob:secret@h.test:5070;transport=TLS", 40, &m.to), 0, "uri with password");
+	is_int(sip_uri_parse("sip:bob:secret@h.test:5070;transport=TLS", 40, &m.to, NULL, 0), 0, "uri with password");
 	is_str(m.to.user, "bob", "password dropped");
 	is_str(m.to.transport, "tls", "transport param lowercased");
-	is_int(sipmsg_uri("http://x", 8, &m.to), -1, "http scheme refused");
-	is_int(sipmsg_uri("sip:a@h:99999", 13, &m.to), -1, "port out of range refused");
+	is_int(sip_uri_parse("http://x", 8, &m.to, NULL, 0), -1, "http scheme refused");
+	is_int(sip_uri_parse("sip:a@h:99999", 13, &m.to, NULL, 0), -1, "port out of range refused");
 	/* tel: URI at the very end of an unterminated buffer (found by the fuzzer). */
 	char *tel = malloc(7);
 	memcpy(tel, "tel:+49", 7);
-	is_int(sipmsg_uri(tel, 7, &m.to), 0, "unterminated tel uri");
+	is_int(sip_uri_parse(tel, 7, &m.to, NULL, 0), 0, "unterminated tel uri");
 	is_str(m.to.user, "+49", "tel number");
 	free(tel);
-	is_int(sipmsg_uri("<sip:a@[::1]:5060>", 18, &m.to), 0, "ipv6 uri");
+	is_int(sip_uri_parse("<sip:a@[::1]:5060>", 18, &m.to, NULL, 0), 0, "ipv6 uri");
 	is_str(m.to.host, "::1", "ipv6 uri host");
 }
 
@@ -224,8 +224,61 @@ static void test_bad(void)
 	is_int(fine, (long long)len + 1, "every prefix handled");
 }
 
+/* What the client transaction layer and the probes read. */
+static void test_client_fields(void)
+{
+	struct sipmsg m;
+	const char *r =
+		"SIP/2.0 407 Proxy Authentication Required\r\n"
+		"v: SIP/2.0/TLS 10.0.0.1:5061;rport=5061;branch=z9hG4bK-abc;received=10.0.0.1\r\n"
+		"f: \"A\" <sip:a@x.test>;tag=ft1\r\nt: <sip:a@x.test>;tag=tt2\r\ni: c1\r\nCSeq: 2 REGISTER\r\n"
+		"Proxy-Authenticate: Digest realm=\"x\", nonce=\"n1\", algorithm=SHA-512-256\r\n"
+		"Proxy-Authenticate: Digest realm=\"x.test\", nonce=\"n,2\", opaque=\"o\", algorithm=SHA-256, qop=\"auth,auth-int\"\r\n"
+		"Reason: SIP ;cause=403 ;text=\"Account Disabled\", Q.850;cause=21\r\n"
+		"l: 3\r\n\r\nabc";
+	is_int(parse(r, &m), 0, "407 with two challenges parses");
+	is_str(m.reason, "Proxy Authentication Required", "reason phrase");
+	is_str(m.via_branch, "z9hG4bK-abc", "top Via branch among other params");
+	is_str(m.from_tag, "ft1", "From tag");
+	is_str(m.to_tag, "tt2", "To tag");
+	ok(m.challenge.present && m.challenge.proxy, "Proxy-Authenticate challenge");
+	is_str(m.challenge.algorithm, "SHA-256", "an unusable algorithm gives way to a later usable challenge");
+	is_str(m.challenge.nonce, "n,2", "quoted nonce with a comma");
+	is_str(m.challenge.realm, "x.test", "realm of that challenge");
+	is_str(m.challenge.opaque, "o", "opaque");
+	is_str(m.challenge.qop, "auth,auth-int", "qop list");
+	is_str(m.reason_proto, "SIP", "Reason protocol");
+	is_int(m.reason_cause, 403, "Reason cause");
+	is_str(m.reason_text, "Account Disabled", "Reason text");
+	is_int(m.content_length, 3, "compact Content-Length");
+	const char *w = "SIP/2.0 401\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\n"
+			"WWW-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n"
+			"WWW-Authenticate: Digest realm=\"r2\", nonce=\"n2\"\r\n\r\n";
+	is_int(parse(w, &m), 0, "status line without a reason phrase");
+	is_int(m.code, 401, "its code");
+	ok(m.challenge.present && !m.challenge.proxy && !strcmp(m.challenge.nonce, "n"),
+	   "first usable WWW-Authenticate kept (algorithm absent = MD5)");
+	const char *nd = "SIP/2.0 401 X\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nWWW-Authenticate: Basic realm=\"r\"\r\n\r\n";
+	is_int(parse(nd, &m), 0, "Basic challenge parses");
+	ok(!m.challenge.present, "but is not a Digest challenge");
+
+	/* Stream framing. */
+	const char *two = "\r\n\r\nSIP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nhiSIP/2.0 100 Trying\r\n\r\n";
+	size_t tl = strlen(two), second = (size_t)(strstr(two, "SIP/2.0 100") - two);
+	is_int(sipmsg_frame(two, tl, 8192), (long long)second, "first message: keep-alive, headers and a 2-byte body");
+	is_int(sipmsg_frame(two + second, tl - second, 8192), (long long)(tl - second), "second message without a body");
+	is_int(sipmsg_frame(two, 30, 8192), 0, "incomplete headers: need more");
+	is_int(sipmsg_frame(two, 42, 8192), 0, "incomplete body: need more");
+	is_int(sipmsg_frame(two, 30, 30), -1, "headers that cannot end within max");
+	const char *bad = "SIP/2.0 200 OK\r\nl: 99999\r\n\r\n";
+	is_int(sipmsg_frame(bad, strlen(bad), 8192), -1, "a body larger than max");
+	const char *neg = "SIP/2.0 200 OK\r\nl: -1\r\n\r\n";
+	is_int(sipmsg_frame(neg, strlen(neg), 8192), -1, "a negative Content-Length");
+}
+
 int main(void)
 {
+	test_client_fields();
 	test_register();
 	test_responses();
 	test_forms();

@@ -1,0 +1,589 @@
+/*
+ * placeholder.c: the layout language shared by every output format: the
+ * variables and filters of "{{var|filter:arg}}" (two tables: add an entry to
+ * add one), conditions, line-block directives and N-in-names.  It compiles
+ * strings and expands them against an effective config; it does not parse
+ * layout files, match routes or know any output format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placeholder.h"
+#include "sipprov.h"
+
+/* ---- variables ---- */
+
+struct lvar_def {
+	const char *name;
+	bool line;                          /* only inside a line block; "" outside one */
+	const char *(*get)(const struct rctx *c, char *tmp, size_t tmplen);
+};
+
+static const char *lv_mac(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	return c->e->device.mac;
+}
+
+static const char *lv_mac_upper(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	size_t i = 0;
+	for (const char *m = c->e->device.mac; *m && i + 1 < tmplen; m++)
+		tmp[i++] = *m >= 'a' && *m <= 'f' ? (char)(*m - 32) : *m;
+	tmp[i] = '\0';
+	return tmp;
+}
+
+static const char *lv_model(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->device.model; }
+static const char *lv_label(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->device.label; }
+static const char *lv_tenant(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->tenant.slug; }
+static const char *lv_version(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->version_label; }
+static const char *lv_template(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->template_name; }
+
+static const char *lv_line_n(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	snprintf(tmp, tmplen, "%ld", c->a->line);
+	return tmp;
+}
+
+static const char *lv_line_i(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	snprintf(tmp, tmplen, "%ld", c->i);
+	return tmp;
+}
+
+static const char *lv_display(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->display_name; }
+static const char *lv_ext(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->extension; }
+static const char *lv_user(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->username; }
+static const char *lv_auth(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->auth_username; }
+static const char *lv_pass(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->password; }
+static const char *lv_token(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->token; }
+
+/* Device variables first, then line.*: the "unknown variable" message lists
+ * them in this order.  Any other valid name is a setting key. */
+static const struct lvar_def lvars[] = {
+	{ "mac", false, lv_mac }, { "MAC", false, lv_mac_upper }, { "model", false, lv_model },
+	{ "label", false, lv_label }, { "tenant", false, lv_tenant }, { "version", false, lv_version },
+	{ "template", false, lv_template },
+	{ "line.n", true, lv_line_n }, { "line.i", true, lv_line_i },
+	{ "line.display_name", true, lv_display }, { "line.extension", true, lv_ext },
+	{ "line.username", true, lv_user }, { "line.auth_username", true, lv_auth },
+	{ "line.password", true, lv_pass }, { "line.token", true, lv_token },
+};
+#define NLVARS (sizeof(lvars) / sizeof(lvars[0]))
+
+static int lvar_resolve(struct lscope *sc, const char *name, bool in_line, const struct lvar_def **var,
+			char **key, int line, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NLVARS; i++) {
+		if (strcmp(lvars[i].name, name))
+			continue;
+		if (lvars[i].line && !in_line)
+			return sp_err(err, errlen, "%s:%d: '%s' used outside a line block (sp-each/sp-line)",
+				      sc->file, line, name);
+		*var = &lvars[i];
+		if (lvars[i].get == lv_version)
+			sc->names_version = true;
+		*key = xstrdup(name);
+		return 0;
+	}
+	if (!setting_key_ok(name)) {
+		char dev[256] = "", ln[256] = "";
+		for (size_t i = 0; i < NLVARS; i++) {
+			char *to = lvars[i].line ? ln : dev;
+			const char *n = lvars[i].line ? lvars[i].name + strlen("line.") : lvars[i].name;
+			size_t o = strlen(to);
+			snprintf(to + o, sizeof(dev) - o, "%s%s", o ? " " : "", n);
+		}
+		return sp_err(err, errlen, "%s:%d: unknown variable '%s' (device: %s; line.*: %s; or a setting key)",
+			      sc->file, line, name, dev, ln);
+	}
+	*var = NULL;
+	*key = xstrdup(name);
+	return 0;
+}
+
+/* The value of a variable (NULL: the setting key); tmp holds computed ones. */
+static const char *lvar_value(const struct rctx *c, const struct lvar_def *var, const char *key, char *tmp,
+			      size_t tmplen)
+{
+	if (!var)
+		return effective_get(c->e, key);
+	if (var->line && !c->a)
+		return "";
+	return var->get(c, tmp, tmplen);
+}
+
+/* ---- filters ---- */
+
+enum lfarg { LFA_NONE, LFA_VAR, LFA_TEXT };
+
+/* apply: in -> out (outlen bytes, never aliasing in); 0 or -1 with c->err. */
+struct lfilter_def {
+	const char *name;
+	enum lfarg arg;
+	int (*apply)(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in,
+		     char *out, size_t outlen);
+};
+
+static int lf_put(struct rctx *c, const struct lseg *g, const char *s, char *out, size_t outlen)
+{
+	size_t n = strlen(s);
+	if (n >= outlen)
+		return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+	memmove(out, s, n + 1);
+	return 0;
+}
+
+static int lf_or(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		 size_t outlen)
+{
+	char tmp[32];
+	return lf_put(c, g, *in ? in : lvar_value(c, f->var, f->key, tmp, sizeof(tmp)), out, outlen);
+}
+
+static int lf_default(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		      size_t outlen)
+{
+	return lf_put(c, g, *in ? in : f->text, out, outlen);
+}
+
+/* Escape '"' and '\' for a SIP quoted string. */
+static int lf_sipq(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		   size_t outlen)
+{
+	size_t n = 0;
+	for (const char *p = in; *p; p++) {
+		if (n + 3 >= outlen)
+			return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+		if (*p == '"' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int lf_upper(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		    size_t outlen)
+{
+	size_t n = 0;
+	for (; in[n] && n + 1 < outlen; n++)
+		out[n] = in[n] >= 'a' && in[n] <= 'z' ? (char)(in[n] - 32) : in[n];
+	out[n] = '\0';
+	return 0;
+}
+
+static int lf_lower(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		    size_t outlen)
+{
+	size_t n = 0;
+	for (; in[n] && n + 1 < outlen; n++)
+		out[n] = in[n] >= 'A' && in[n] <= 'Z' ? (char)(in[n] + 32) : in[n];
+	out[n] = '\0';
+	return 0;
+}
+
+/* Seconds to minutes, rounded up; "" stays "". */
+static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		      size_t outlen)
+{
+	long s;
+	if (!*in)
+		return lf_put(c, g, in, out, outlen);
+	if (sp_parse_int(in, 0, 100000000, &s) < 0)
+		return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
+	snprintf(out, outlen, "%ld", (s + 59) / 60);
+	return 0;
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port": the host part, or the port
+ * part ("" when none; a bare IPv6 address has no port). */
+static const char *lf_port_colon(const char *in)
+{
+	const char *colon = in[0] == '[' ? strstr(in, "]:") : strchr(in, ':');
+	if (colon && in[0] == '[')
+		return colon + 1;
+	if (colon && strchr(colon + 1, ':'))
+		return NULL;
+	return colon;
+}
+
+static int lf_host(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		   size_t outlen)
+{
+	const char *colon = lf_port_colon(in);
+	size_t n = colon ? (size_t)(colon - in) : strlen(in);
+	if (n >= outlen)
+		return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+	memcpy(out, in, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int lf_port(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		   size_t outlen)
+{
+	const char *colon = lf_port_colon(in);
+	return lf_put(c, g, colon ? colon + 1 : "", out, outlen);
+}
+
+static int lf_map(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		  size_t outlen)
+{
+	const struct lmap *m = f->map;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->keys[i], in) == 0)
+			return lf_put(c, g, m->vals[i], out, outlen);
+	if (m->dflt)
+		return lf_put(c, g, m->dflt, out, outlen);
+	return sp_err(c->err, c->errlen, "value '%s' of '%s' has no entry in map '%s' of layout '%s'",
+		      in, g->key, m->name, c->layout);
+}
+
+/* The "unknown filter" message lists them in this order.  A name that is
+ * none of these may name a map of the layout. */
+static const struct lfilter_def lfilters[] = {
+	{ "or", LFA_VAR, lf_or },
+	{ "default", LFA_TEXT, lf_default },
+	{ "sipq", LFA_NONE, lf_sipq },
+	{ "upper", LFA_NONE, lf_upper },
+	{ "lower", LFA_NONE, lf_lower },
+	{ "minutes", LFA_NONE, lf_minutes },
+	{ "host", LFA_NONE, lf_host },
+	{ "port", LFA_NONE, lf_port },
+};
+static const struct lfilter_def lfilter_map = { "map", LFA_NONE, lf_map };
+#define NLFILTERS (sizeof(lfilters) / sizeof(lfilters[0]))
+
+static const struct lfilter_def *lfilter_find(const char *name, bool with_arg)
+{
+	for (size_t i = 0; i < NLFILTERS; i++)
+		if (strcmp(lfilters[i].name, name) == 0 && (lfilters[i].arg != LFA_NONE) == with_arg)
+			return &lfilters[i];
+	return NULL;
+}
+
+static int lfilter_compile(struct lscope *sc, char *spec, bool in_line, struct lfilter *f, int line,
+			   char *err, size_t errlen)
+{
+	char *arg = strchr(spec, ':');
+	if (arg)
+		*arg++ = '\0';
+	spec = ltrim(spec);
+	memset(f, 0, sizeof(*f));
+	f->def = lfilter_find(spec, arg != NULL);
+	if (arg) {
+		if (!f->def)
+			return sp_err(err, errlen, "%s:%d: filter '%s' takes no argument", sc->file, line, spec);
+		if (f->def->arg == LFA_VAR)
+			return lvar_resolve(sc, ltrim(arg), in_line, &f->var, &f->key, line, err, errlen);
+		f->text = xstrdup(arg);
+		return 0;
+	}
+	if (f->def)
+		return 0;
+	if ((f->map = lmap_find(sc, spec))) {
+		f->def = &lfilter_map;
+		return 0;
+	}
+	char known[256] = "";
+	for (size_t i = 0; i < NLFILTERS; i++) {
+		size_t o = strlen(known);
+		snprintf(known + o, sizeof(known) - o, "%s%s%s", o ? " " : "", lfilters[i].name,
+			 lfilters[i].arg == LFA_VAR ? ":VAR" : lfilters[i].arg == LFA_TEXT ? ":TEXT" : "");
+	}
+	return sp_err(err, errlen, "%s:%d: unknown filter '%s' (%s, or a map declared in the header)",
+		      sc->file, line, spec, known);
+}
+
+/* ---- templates: "text {{ var | filter:arg | filter }} text" ---- */
+
+bool lname_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '.' || ch == '-';
+}
+
+char *ltrim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+const struct lmap *lmap_find(const struct lscope *sc, const char *name)
+{
+	for (size_t i = 0; i < sc->nmaps; i++)
+		if (strcmp(sc->maps[i].name, name) == 0)
+			return &sc->maps[i];
+	return NULL;
+}
+
+static int lseg_compile(struct lscope *sc, const char *s, size_t n, bool in_line, struct lseg *g,
+			int line, char *err, size_t errlen)
+{
+	char spec[512];
+	if (n >= sizeof(spec))
+		return sp_err(err, errlen, "%s:%d: placeholder too long", sc->file, line);
+	memcpy(spec, s, n);
+	spec[n] = '\0';
+	char *save = NULL;
+	char *name = strtok_r(spec, "|", &save);
+	name = name ? ltrim(name) : NULL;
+	if (!name || !*name)
+		return sp_err(err, errlen, "%s:%d: empty placeholder", sc->file, line);
+	for (const char *p = name; *p; p++)
+		if (!lname_char(*p))
+			return sp_err(err, errlen, "%s:%d: bad variable name '%s'", sc->file, line, name);
+	if (lvar_resolve(sc, name, in_line, &g->var, &g->key, line, err, errlen) < 0)
+		return -1;
+	char *f;
+	while ((f = strtok_r(NULL, "|", &save))) {
+		if (g->nf == LAYOUT_FILTERS_MAX)
+			return sp_err(err, errlen, "%s:%d: more than %d filters", sc->file, line, LAYOUT_FILTERS_MAX);
+		/* counted before the check: what it allocated is released with the segment */
+		if (lfilter_compile(sc, f, in_line, &g->f[g->nf++], line, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ltmpl_compile(struct lscope *sc, const char *s, bool in_line, struct ltmpl *t, int line,
+		  char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	size_t cap = 0;
+	while (*s) {
+		const char *open = strstr(s, "{{");
+		if (t->n + 2 > cap) {
+			cap = cap ? cap * 2 : 4;
+			t->s = xrealloc(t->s, cap * sizeof(*t->s));
+		}
+		if (open != s) {
+			size_t n = open ? (size_t)(open - s) : strlen(s);
+			struct lseg *g = &t->s[t->n++];
+			memset(g, 0, sizeof(*g));
+			g->lit = xmalloc(n + 1);
+			memcpy(g->lit, s, n);
+			g->lit[n] = '\0';
+			s += n;
+			continue;
+		}
+		const char *close = strstr(open + 2, "}}");
+		if (!close) {
+			ltmpl_release(t);
+			return sp_err(err, errlen, "%s:%d: '{{' without '}}'", sc->file, line);
+		}
+		struct lseg *g = &t->s[t->n++];
+		memset(g, 0, sizeof(*g));
+		if (lseg_compile(sc, open + 2, (size_t)(close - open - 2), in_line, g, line, err, errlen) < 0) {
+			ltmpl_release(t);
+			return -1;
+		}
+		if (g->var && g->var->line)
+			t->uses_line = true;
+		s = close + 2;
+	}
+	return 0;
+}
+
+void ltmpl_release(struct ltmpl *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct lseg *g = &t->s[i];
+		free(g->lit);
+		free(g->key);
+		for (int j = 0; j < g->nf; j++) {
+			free(g->f[j].key);
+			free(g->f[j].text);
+		}
+	}
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Values come from admins and phones' owners: refuse what would break the
+ * file or the phone, with a message naming the value. */
+static int value_check(struct rctx *c, const struct lseg *g, const char *v)
+{
+	if (strpbrk(v, "\r\n"))
+		return sp_err(c->err, c->errlen, "value of '%s'%s contains a line break; layout '%s' cannot carry it",
+			      g->key, c->a ? " on this line" : "", c->layout);
+	if (!sp_text_ok(v))
+		return sp_err(c->err, c->errlen, "value of '%s' has a control character or invalid UTF-8; "
+			      "layout '%s' refuses it", g->key, c->layout);
+	return 0;
+}
+
+const char *ltmpl_expand(struct rctx *c, const struct ltmpl *t)
+{
+	static const char empty[] = "";
+	struct buf *b = c->scratch;
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+	for (size_t i = 0; i < t->n; i++) {
+		const struct lseg *g = &t->s[i];
+		if (g->lit) {
+			buf_adds(b, g->lit);
+			continue;
+		}
+		char tmp[32], v1[LAYOUT_VALUE_MAX], v2[LAYOUT_VALUE_MAX];
+		const char *v = lvar_value(c, g->var, g->key, tmp, sizeof(tmp));
+		if (g->nf) {
+			char *in = v1, *out = v2;
+			if (strlen(v) >= sizeof(v1)) {
+				sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+				return NULL;
+			}
+			memcpy(v1, v, strlen(v) + 1);
+			for (int j = 0; j < g->nf; j++) {
+				if (g->f[j].def->apply(c, g, &g->f[j], in, out, sizeof(v1)) < 0)
+					return NULL;
+				char *sw = in;
+				in = out;
+				out = sw;
+			}
+			v = in;
+		}
+		if (value_check(c, g, v) < 0)
+			return NULL;
+		buf_adds(b, v);
+	}
+	if (b->overflow) {
+		sp_err(c->err, c->errlen, "config too large");
+		return NULL;
+	}
+	return b->data ? b->data : empty;
+}
+
+/* ---- conditions and directives ---- */
+
+int lcond_compile(struct lscope *sc, const char *s, bool negate, bool in_line, struct lcond *c,
+		  int line, char *err, size_t errlen)
+{
+	char tmp[256];
+	memset(c, 0, sizeof(*c));
+	if (strlen(s) >= sizeof(tmp))
+		return sp_err(err, errlen, "%s:%d: condition too long", sc->file, line);
+	sp_strlcpy(tmp, s, sizeof(tmp));
+	char *eq = strchr(tmp, '=');
+	c->op = LC_NONEMPTY;
+	if (eq) {
+		c->op = LC_EQ;
+		if (eq > tmp && eq[-1] == '!') {
+			c->op = LC_NE;
+			eq[-1] = '\0';
+		}
+		*eq = '\0';
+		c->value = xstrdup(ltrim(eq + 1));
+	}
+	char *name = ltrim(tmp);
+	for (const char *p = name; *p; p++)
+		if (!lname_char(*p))
+			return sp_err(err, errlen, "%s:%d: bad condition '%s' (VAR, VAR=VALUE or VAR!=VALUE)",
+				      sc->file, line, s);
+	if (!*name)
+		return sp_err(err, errlen, "%s:%d: empty condition", sc->file, line);
+	c->negate = negate;
+	c->set = true;
+	return lvar_resolve(sc, name, in_line, &c->var, &c->key, line, err, errlen);
+}
+
+void lcond_release(struct lcond *c)
+{
+	free(c->key);
+	free(c->value);
+	memset(c, 0, sizeof(*c));
+}
+
+int lcond_eval(struct rctx *c, const struct lcond *cond)
+{
+	char tmp[32];
+	if (!cond->set)
+		return 1;
+	const char *v = lvar_value(c, cond->var, cond->key, tmp, sizeof(tmp));
+	bool r;
+	if (cond->op == LC_NONEMPTY)
+		r = *v != '\0';
+	else if (cond->op == LC_EQ)
+		r = strcmp(v, cond->value) == 0;
+	else
+		r = strcmp(v, cond->value) != 0;
+	return r != cond->negate;
+}
+
+int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *, void *), void *arg)
+{
+	const struct account *save_a = c->a;
+	long save_i = c->i;
+	int rc = 0;
+	if (d->each || d->fixed_line > 0) {
+		for (size_t i = 0; i < c->nsel && rc == 0; i++) {
+			if (d->fixed_line > 0 && c->sel[i]->line != d->fixed_line)
+				continue;
+			c->a = c->sel[i];
+			c->i = (long)i;
+			int ok = lcond_eval(c, &d->cond);
+			if (ok > 0)
+				rc = fn(c, arg);
+		}
+	} else if (lcond_eval(c, &d->cond) > 0) {
+		rc = fn(c, arg);
+	}
+	c->a = save_a;
+	c->i = save_i;
+	return rc;
+}
+
+/* Names carry the line number as a token "N" between '.' or '_' (or at an
+ * end): "reg.N.address" -> "reg.2.address", "Proxy_N_" -> "Proxy_2_". */
+static bool lname_sep(char ch)
+{
+	return ch == '.' || ch == '_' || ch == '\0';
+}
+
+bool lname_has_n(const char *name)
+{
+	for (const char *p = name; *p; p++)
+		if (*p == 'N' && (p == name || lname_sep(p[-1])) && lname_sep(p[1]))
+			return true;
+	return false;
+}
+
+bool lname_leading_n(const char *name)
+{
+	return name[0] == 'N' && lname_sep(name[1]);
+}
+
+void lname_subst(const char *name, long n, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (const char *p = name; *p && o + 1 < outlen; p++) {
+		if (*p == 'N' && (p == name || lname_sep(p[-1])) && lname_sep(p[1])) {
+			int w = snprintf(out + o, outlen - o, "%ld", n);
+			if (w < 0 || (size_t)w >= outlen - o)
+				break;
+			o += (size_t)w;
+			continue;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+int lbody_line(const char *body, const char *needle)
+{
+	const char *p = needle && *needle ? strstr(body, needle) : NULL;
+	if (!p)
+		return 0;
+	int line = 1;
+	for (const char *q = body; q < p; q++)
+		if (*q == '\n')
+			line++;
+	return line;
+}
