@@ -268,75 +268,22 @@ void hep_corr_flush(struct hep_corr *c)
 
 /* ---- who may send HEP ---- */
 
-/* A private CIDR matcher until server/core/policy.c (the project's one CIDR
- * rule) lands on main: the integrator switches hep_allow_parse and
- * hep_allow_match to it.  IPv4 entries also match v4-mapped IPv6 senders. */
-#define ALLOW_MAX 64
-struct allow_net { int family; unsigned char net[16]; int bits; };
-struct hep_allow { struct allow_net v[ALLOW_MAX]; size_t n; };
+/* hep_allow through the project's one CIDR rule (core/policy.c); an empty
+ * key means loopback only, not policy's "any". */
+#define HEP_ALLOW_DEFAULT "127.0.0.0/8,::1"
 
-static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
+static int hep_allow_parse(const char *list, struct policy_nets *nets, char *err, size_t errlen)
 {
-	int bytes = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, (size_t)bytes))
-		return false;
-	if (!rest)
-		return true;
-	unsigned char mask = (unsigned char)(0xff << (8 - rest));
-	return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-/* "10.0.0.0/8, 192.0.2.7 ::1" (commas and/or spaces); "" = loopback. */
-static int hep_allow_parse(const char *list, struct hep_allow *a, char *err, size_t errlen)
-{
-	const char *p = list[0] ? list : "127.0.0.0/8,::1";
-	a->n = 0;
-	while (*p) {
-		size_t k = strcspn(p, ", \t");
-		if (k) {
-			char item[64];
-			struct allow_net *e = &a->v[a->n];
-			long bits;
-			if (k >= sizeof(item) || a->n == ALLOW_MAX)
-				return sp_err(err, errlen, "hep_allow: '%.*s' is too long or one entry too many (max %d)",
-					      (int)(k > 64 ? 64 : k), p, ALLOW_MAX);
-			memcpy(item, p, k);
-			item[k] = '\0';
-			char *slash = strchr(item, '/');
-			if (slash)
-				*slash = '\0';
-			e->family = strchr(item, ':') ? AF_INET6 : AF_INET;
-			int max = e->family == AF_INET ? 32 : 128;
-			if (inet_pton(e->family, item, e->net) != 1 ||
-			    (slash && sp_parse_int(slash + 1, 0, max, &bits) < 0))
-				return sp_err(err, errlen, "hep_allow: '%.*s' is not an address or CIDR", (int)k, p);
-			e->bits = slash ? (int)bits : max;
-			a->n++;
-		}
-		p += k;
-		p += strspn(p, ", \t");
-	}
+	char why[SP_ERR_MAX];
+	if (policy_nets_parse(list[0] ? list : HEP_ALLOW_DEFAULT, nets, why, sizeof(why)) < 0)
+		return sp_err(err, errlen, "hep_allow: %s", why);
 	return 0;
 }
 
-static bool hep_allow_match(const struct hep_allow *a, const struct sockaddr_storage *ss)
+static bool hep_allow_match(const struct policy_nets *nets, const struct sockaddr_storage *ss)
 {
-	const unsigned char *v4 = NULL, *v6 = NULL;
-	if (ss->ss_family == AF_INET) {
-		v4 = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-	} else if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-		v6 = in6->s6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(in6))
-			v4 = in6->s6_addr + 12;
-	}
-	for (size_t i = 0; i < a->n; i++) {
-		const struct allow_net *e = &a->v[i];
-		if ((e->family == AF_INET && v4 && prefix_eq(e->net, v4, e->bits)) ||
-		    (e->family == AF_INET6 && v6 && prefix_eq(e->net, v6, e->bits)))
-			return true;
-	}
-	return false;
+	unsigned char a[16];
+	return policy_addr_sockaddr((const struct sockaddr *)ss, a) && policy_nets_match(nets, a);
 }
 
 /* ---- the listener ---- */
@@ -355,7 +302,7 @@ struct hep_server {
 	pthread_t thread;
 	atomic_bool stop;
 	char auth_key[SP_NAME_MAX];
-	struct hep_allow allow;
+	struct policy_nets allow;
 	struct store *store;
 	struct hep_corr *corr;
 	struct drift_cache *cache;          /* this thread's: expected config per device */
@@ -588,7 +535,7 @@ static bool is_loopback(const struct sockaddr *sa)
 
 int hep_listen_check(const struct conf *conf, char *err, size_t errlen)
 {
-	struct hep_allow allow;
+	struct policy_nets allow;
 	struct addrinfo *ai;
 	if (!conf->hep_listen[0])
 		return 0;
