@@ -5,7 +5,7 @@
 #   make asan       the whole suite, daemon included, under ASan+UBSan (build-asan/)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
 #   make bench      sipprovd vs nginx on the same configs, as ratios
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (SYSCONFDIR=/etc LOCALSTATEDIR=/var)
 #   make compile_commands.json   for clangd / clang-tidy
 # Sources are picked up by folder: server/{core,sip}/*.c form libsipprov-core.a,
 # server/daemon/*.c (but main.c) libsipprov-daemon.a, server/ops/*.c
@@ -16,6 +16,18 @@ PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Configuration and state stay in /etc and /var whatever PREFIX is: that is
+# where the unit, systemd-sysusers and systemd-tmpfiles expect them (FHS).
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+BINDIR   := $(PREFIX)/bin
+SBINDIR  := $(PREFIX)/sbin
+DATADIR  := $(PREFIX)/share
+MANDIR   := $(DATADIR)/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 CC      ?= cc
 
 # test, asan and deps install what is missing first (tools/install-deps.sh),
@@ -29,7 +41,7 @@ endif
 
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-unused-parameter
-SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -DSP_DATADIR=\"$(PREFIX)/share/sipprov\" -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
+SP_CFLAGS  := -std=c11 -D_GNU_SOURCE -Iserver -Itools -I$(B) $(WARN) -MMD -MP \
               $(shell pkg-config --cflags $(PKGS))
 SP_LIBS    := $(shell pkg-config --libs $(PKGS)) -lresolv -lpthread -lm
 CFLAGS  ?= -O2 -g
@@ -59,7 +71,18 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan fuzz bench install clean deps deps-check unit compile_commands.json
+.PHONY: all test check asan fuzz bench install clean deps deps-check unit compile_commands.json FORCE
+
+# The installation paths are compiled into one object, server/core/paths.o,
+# which depends on a stamp holding them: the stamp is rewritten only when a
+# path changes, so `make install PREFIX=/usr` after a plain `make` rebuilds
+# that object and relinks, and nothing else.
+PATH_DEFS := -DSP_DATADIR='"$(DATADIR)/sipprov"' -DSP_SYSCONFDIR='"$(SYSCONFDIR)"'
+$(B)/server/core/paths.o: SP_CFLAGS += $(PATH_DEFS)
+$(B)/server/core/paths.o: $(B)/paths.stamp
+$(B)/paths.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(PATH_DEFS)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -124,12 +147,42 @@ fuzz:
 bench: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench.sh
 
+# Files that name an installed path are generated from etc/*.in here.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g'
+# The installed sipprovd.conf is the documented one with the installed
+# database and layouts; an existing one is never replaced (the new one goes
+# beside it as sipprovd.conf.dist).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/sipprov/templates $(DESTDIR)$(PREFIX)/share/sipprov/etc
-	install -m 0755 $(B)/sipprov $(DESTDIR)$(PREFIX)/bin/sipprov
-	install -m 0755 $(B)/sipprovd $(DESTDIR)$(PREFIX)/sbin/sipprovd
-	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/sipprov/templates/
-	install -m 0644 etc/sipprovd.conf etc/sipprovd.service $(DESTDIR)$(PREFIX)/share/sipprov/etc/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sipprov/templates \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/sipprov $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 0755 $(B)/sipprov $(DESTDIR)$(BINDIR)/sipprov
+	install -m 0755 $(B)/sipprovd $(DESTDIR)$(SBINDIR)/sipprovd
+	install -m 0644 templates/* $(DESTDIR)$(DATADIR)/sipprov/templates/
+	install -m 0644 man/sipprov.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/sipprovd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/sipprovd.8 $(DESTDIR)$(MANDIR)/man8/
+	$(SUBST) etc/sipprovd.service.in > $(DESTDIR)$(UNITDIR)/sipprovd.service
+	$(SUBST) etc/sysusers.d/sipprov.conf.in > $(DESTDIR)$(SYSUSERSDIR)/sipprov.conf
+	$(SUBST) etc/tmpfiles.d/sipprov.conf.in > $(DESTDIR)$(TMPFILESDIR)/sipprov.conf
+	$(SUBST) etc/logrotate.d/sipprov.in > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/sipprov
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sipprovd.service $(DESTDIR)$(SYSUSERSDIR)/sipprov.conf \
+	  $(DESTDIR)$(TMPFILESDIR)/sipprov.conf $(DESTDIR)$(SYSCONFDIR)/logrotate.d/sipprov
+	install -m 0644 etc/bash-completion/sipprov $(DESTDIR)$(BASHCOMPDIR)/sipprov
+	sed -e 's|^database = .*|database = $(LOCALSTATEDIR)/lib/sipprov/sipprov.db|' \
+	    -e 's|^templates = .*|templates = $(DATADIR)/sipprov/templates|' etc/sipprovd.conf > $(B)/sipprovd.conf.dist
+	install -m 0640 $(B)/sipprovd.conf.dist $(DESTDIR)$(DATADIR)/sipprov/sipprovd.conf.example
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sipprov/sipprovd.conf ]; then \
+	  install -m 0640 $(B)/sipprovd.conf.dist $(DESTDIR)$(SYSCONFDIR)/sipprov/sipprovd.conf.dist; \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/sipprov/sipprovd.conf; the new default is sipprovd.conf.dist"; \
+	else install -m 0640 $(B)/sipprovd.conf.dist $(DESTDIR)$(SYSCONFDIR)/sipprov/sipprovd.conf; fi
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null && [ -d /run/systemd/system ]; then \
+	  echo "creating the service user and folders (systemd-sysusers, systemd-tmpfiles)"; \
+	  systemd-sysusers $(SYSUSERSDIR)/sipprov.conf && systemd-tmpfiles --create $(TMPFILESDIR)/sipprov.conf && \
+	  systemctl daemon-reload; \
+	else echo "then, on the target system: systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload"; fi
 
 clean:
 	rm -rf build build-asan build-fuzz

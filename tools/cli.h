@@ -13,11 +13,14 @@
 #define EXIT_USAGE 2
 
 struct cli {
-	const char *db_path;
-	const char *templates_dir;          /* SIPPROV_TEMPLATES or ./templates */
+	const char *db_path;                /* -d, SIPPROV_DB, the config's database, or sipprov.db */
+	const char *conf_file;              /* the configuration file read, or NULL */
+	const char *key_file;               /* the config's key_file when the database came from it */
+	const char *templates_dir;          /* SIPPROV_TEMPLATES, the config's templates, ./templates */
 	struct store *store;                /* opened by cli_open */
 	unsigned char key[SP_KEY_LEN];
 	bool have_key;
+	bool key_unreadable;                /* the key file exists but this user may not read it */
 	struct layouts *layouts;            /* loaded by cli_layouts */
 	bool json;                          /* --json anywhere on the line */
 	bool show_secrets;                  /* --show-secrets anywhere */
@@ -30,6 +33,8 @@ struct cli {
 int cli_open(struct cli *c);
 /* Same, and the key must exist (commands that read or write passwords). */
 int cli_open_key(struct cli *c);
+/* The key file of c->db_path: SIPPROV_KEY, the config's key_file, or DATABASE.key. */
+void cli_key_path(const struct cli *c, char *out, size_t n);
 /* Layouts from c->templates_dir, loaded once; NULL after printing why. */
 const struct layouts *cli_layouts(struct cli *c);
 
@@ -55,6 +60,16 @@ int cli_tenant(struct cli *c, const char *slug, struct tenant *t);
 int cli_tenant_by_id(struct cli *c, int64_t id, struct tenant *t);
 /* Load device by any MAC spelling or fail naming it; 0 or EXIT_USER. */
 int cli_device(struct cli *c, const char *mac, struct device *d);
+
+/* tools/help.c: each noun's usage with examples, and did-you-mean. */
+/* Print NOUN's help to f; -1 when NOUN is no command. */
+int cli_help_noun(const char *noun, FILE *f);
+/* The closest of names[n] to word (at most two edits), or NULL. */
+const char *cli_suggest(const char *word, const char *const *names, size_t n);
+/* "error: unknown command 'x'; did you mean 'y'?" to stderr; EXIT_USAGE. */
+int cli_unknown_command(const char *word);
+/* The global usage and command list (tools/sipprov.c). */
+void cli_usage_all(FILE *f);
 
 typedef int (*cli_cmd_fn)(struct cli *c, int argc, char **argv);
 

@@ -2,13 +2,15 @@
  * cmd_init.c: `sipprov init` (database, key file, default config) and
  * `sipprov demo` (an example tenant with a template and devices, or N
  * generated devices for benchmarks).  Init is safe to re-run: it migrates
- * and never replaces an existing key.
+ * and never replaces an existing key.  Run by root into a folder another
+ * user owns (the service's state folder), it gives that user what it made.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -32,20 +34,44 @@ static int write_default_conf(const char *path, const char *db, const char *temp
 	return fclose(f);
 }
 
+/* root creating files in a folder owned by someone else (sipprov's
+ * /var/lib/sipprov): hand PATH to the folder's owner and group, or sipprovd,
+ * running as that user, could not read its own key. */
+static int give_to_folder_owner(const char *path, mode_t mode)
+{
+	char dir[4096];
+	struct stat st;
+	if (geteuid() != 0)
+		return 0;
+	sp_strlcpy(dir, path, sizeof(dir));
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		sp_strlcpy(dir, ".", sizeof(dir));
+	else
+		slash[slash == dir] = '\0';
+	if (stat(dir, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (chown(path, st.st_uid, st.st_gid) < 0 || chmod(path, mode) < 0)
+		return cli_fail("cannot give '%s' to the owner of '%s': %s", path, dir, strerror(errno));
+	printf("gave %s to uid %u gid %u (the owner of %s), mode %04o\n", path, (unsigned)st.st_uid,
+	       (unsigned)st.st_gid, dir, (unsigned)mode);
+	return 0;
+}
+
 int cmd_init(struct cli *c, int argc, char **argv)
 {
 	char kp[SP_FIELD_MAX + 8], err[SP_ERR_MAX];
-	const char *env = getenv("SIPPROV_KEY");
 	bool fresh = access(c->db_path, F_OK) < 0;
+	int rc;
 	if (argc)
 		return cli_usage("init");
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
 		return cli_fail("%s", err);
-	if (env && *env)
-		sp_strlcpy(kp, env, sizeof(kp));
-	else
-		snprintf(kp, sizeof(kp), "%s.key", c->db_path);
+	/* The service user reads and writes it; its group (admins) too. */
+	if (fresh && strcmp(c->db_path, ":memory:") && (rc = give_to_folder_owner(c->db_path, 0660)))
+		return rc;
+	cli_key_path(c, kp, sizeof(kp));
 	if (access(kp, F_OK) < 0) {
 		long accounts = 0;
 		struct tenant t;
@@ -55,9 +81,12 @@ int cmd_init(struct cli *c, int argc, char **argv)
 					"key file (passwords cannot be decrypted without it)", c->db_path, kp);
 		if (secret_keyfile_create(kp, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
+		if ((rc = give_to_folder_owner(kp, 0600)))
+			return rc;
 		printf("created key file %s (mode 0600; back it up: passwords cannot be decrypted without it)\n", kp);
 	}
-	if (write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
+	/* A database named by a configuration file already has its config. */
+	if (!c->conf_file && write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
 		fprintf(stderr, "warning: cannot write sipprovd.conf here: %s\n", strerror(errno));
 	printf("%s database %s (schema %zu)\n", fresh ? "created" : "migrated", c->db_path,
 	       (size_t)schema_migrations[schema_migration_count - 1].number);

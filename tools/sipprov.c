@@ -1,7 +1,8 @@
 /*
- * sipprov.c: the admin CLI's main: global flags (-d DB, --json,
- * --show-secrets, --force, --lock-timeout), then dispatch from the one command table in
- * commands.def.  Shared helpers for the cmd_*.c files are here too.
+ * sipprov.c: the admin CLI's main: global flags (-d DB, -f CONFIG, --json,
+ * --show-secrets, --force, --help, --lock-timeout), then dispatch from the
+ * one command table in commands.def.  Shared helpers for the cmd_*.c files are here
+ * too.  Help texts and did-you-mean live in help.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -36,13 +37,15 @@ int cli_usage(const char *usage)
 	return EXIT_USAGE;
 }
 
-static void key_path(const char *db, char *out, size_t n)
+void cli_key_path(const struct cli *c, char *out, size_t n)
 {
 	const char *env = getenv("SIPPROV_KEY");
 	if (env && *env)
 		sp_strlcpy(out, env, n);
+	else if (c->key_file && *c->key_file)
+		sp_strlcpy(out, c->key_file, n);
 	else
-		snprintf(out, n, "%s.key", db);
+		snprintf(out, n, "%s.key", c->db_path);
 }
 
 int cli_open(struct cli *c)
@@ -50,13 +53,22 @@ int cli_open(struct cli *c)
 	char err[SP_ERR_MAX], kp[SP_FIELD_MAX + 8];
 	if (c->store)
 		return 0;
-	if (strcmp(c->db_path, ":memory:") && access(c->db_path, F_OK) < 0)
-		return cli_fail("no database at '%s' (run 'sipprov init' or pass -d DB)", c->db_path);
+	if (strcmp(c->db_path, ":memory:") && access(c->db_path, F_OK) < 0) {
+		if (c->conf_file)
+			return cli_fail("no database at '%s' (database in %s; run 'sipprov init')", c->db_path,
+					c->conf_file);
+		return cli_fail("no database at '%s' (run 'sipprov init', pass -d DB, or set database in %s)",
+				c->db_path, sp_conf_default);
+	}
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
 		return cli_fail("%s", err);
-	key_path(c->db_path, kp, sizeof(kp));
-	if (access(kp, F_OK) == 0) {
+	cli_key_path(c, kp, sizeof(kp));
+	/* An admin in the service's group may use the database without the
+	 * key (mode 0600, the service user's): only password commands need it. */
+	if (access(kp, F_OK) == 0 && access(kp, R_OK) < 0 && errno == EACCES) {
+		c->key_unreadable = true;
+	} else if (access(kp, F_OK) == 0) {
 		if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
 		c->have_key = true;
@@ -71,7 +83,10 @@ int cli_open_key(struct cli *c)
 		return rc;
 	if (!c->have_key) {
 		char kp[SP_FIELD_MAX + 8];
-		key_path(c->db_path, kp, sizeof(kp));
+		cli_key_path(c, kp, sizeof(kp));
+		if (c->key_unreadable)
+			return cli_fail("key file '%s' is not readable by you: run this command as its owner "
+					"(e.g. 'sudo -u sipprov sipprov ...')", kp);
 		return cli_fail("no key file at '%s' (run 'sipprov init')", kp);
 	}
 	return 0;
@@ -109,7 +124,16 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int
 			if (strlen(o->name) == nlen && strncmp(o->name, a, nlen) == 0)
 				break;
 		if (!o || !o->name) {
-			fprintf(stderr, "error: unknown option '%s'\n", a);
+			const char *names[64], *s;
+			size_t n = 0;
+			char word[64];
+			for (const struct cli_opt *p = opts; p && p->name && n < 64; p++)
+				names[n++] = p->name;
+			snprintf(word, sizeof(word), "%.*s", (int)nlen, a);
+			if ((s = cli_suggest(word, names, n)))
+				fprintf(stderr, "error: unknown option '%s'; did you mean '%s'?\n", a, s);
+			else
+				fprintf(stderr, "error: unknown option '%s'\n", a);
 			return cli_usage(usage);
 		}
 		if (o->type == OPT_FLAG) {
@@ -201,7 +225,14 @@ int cli_dispatch(struct cli *c, const char *noun, const struct cli_sub *subs, in
 			int rc = cli_open(c);
 			return rc ? rc : s->fn(c, argc - 1, argv + 1);
 		}
-	fprintf(stderr, "error: unknown %s command '%s'\n", noun, argv[0]);
+	const char *names[32], *sug;
+	size_t nn = 0;
+	for (const struct cli_sub *s = subs; s->name && nn < 32; s++)
+		names[nn++] = s->name;
+	if ((sug = cli_suggest(argv[0], names, nn)))
+		fprintf(stderr, "error: unknown %s command '%s'; did you mean '%s'?\n", noun, argv[0], sug);
+	else
+		fprintf(stderr, "error: unknown %s command '%s'\n", noun, argv[0]);
 	return cli_usage(usage);
 }
 
@@ -222,30 +253,70 @@ static void lock_notice(enum store_wait_event ev, int64_t waited_ms, void *arg)
 		"(raise --lock-timeout or SIPPROV_LOCK_TIMEOUT)\n", (long long)(waited_ms / 1000));
 }
 
-static void usage_all(FILE *f)
+void cli_usage_all(FILE *f)
 {
-	fprintf(f, "usage: sipprov [-d DB] [--json] [--show-secrets] [--lock-timeout SECONDS] COMMAND ...\n\n"
-		"commands:\n");
+	fprintf(f, "usage: sipprov [-d DB] [-f CONFIG] [--json] [--show-secrets] [--lock-timeout SECONDS] "
+		"COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nWithout -d or SIPPROV_DB the database is the one named in %s,\nif present, else ./sipprov.db.\n"
+		   "'sipprov help COMMAND' shows a command's usage and examples; more in sipprov(1).\n",
+		sp_conf_default);
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+/* The database, key and layouts when -d / SIPPROV_DB does not name the
+ * database: from the configuration file (-f, SIPPROV_CONF, else the
+ * installed one if present), as sipprovd reads them.  Returns 0 or
+ * EXIT_USER after printing why. */
+static int cli_config(struct cli *c, struct conf *conf, const char *file, bool db_given)
+{
+	char err[SP_ERR_MAX];
+	if (!file) {
+		if (db_given || access(sp_conf_default, F_OK) < 0)
+			return 0;
+		file = sp_conf_default;
+	}
+	if (access(file, R_OK) < 0 && errno == EACCES)
+		return cli_fail("cannot read '%s': %s (pass -d DB, or join the group that may read it)", file,
+				strerror(EACCES));
+	conf_init(conf);
+	if (conf_load(conf, file, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	c->conf_file = file;
+	if (!db_given) {
+		c->db_path = conf->database;
+		c->key_file = conf->key_file;
+	}
+	if (!getenv("SIPPROV_TEMPLATES") || !*getenv("SIPPROV_TEMPLATES")) {
+		/* The relative default means the same to the CLI as to sipprovd. */
+		if (strcmp(conf->templates, "templates") || access("templates", F_OK) == 0)
+			c->templates_dir = conf->templates;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
+	struct conf conf;
 	char **args = xcalloc((size_t)argc + 1, sizeof(char *));
 	int n = 0, rc;
-	const char *user = getenv("SUDO_USER");
+	bool help = false;
+	const char *user = getenv("SUDO_USER"), *conf_file = env_or("SIPPROV_CONF", NULL);
+	char tpl_default[SP_FIELD_MAX];
 
 	if (!user || !*user)
 		user = getenv("USER");
 	sp_strlcpy(c.actor, user && *user ? user : "cli", sizeof(c.actor));
-	c.db_path = getenv("SIPPROV_DB");
-	if (!c.db_path || !*c.db_path)
-		c.db_path = "sipprov.db";
-	c.templates_dir = getenv("SIPPROV_TEMPLATES");
-	if (!c.templates_dir || !*c.templates_dir)
-		c.templates_dir = access("templates", F_OK) == 0 ? "templates" : SP_DATADIR "/templates";
+	c.db_path = env_or("SIPPROV_DB", NULL);
+	snprintf(tpl_default, sizeof(tpl_default), "%s/templates", sp_datadir);
+	c.templates_dir = env_or("SIPPROV_TEMPLATES", access("templates", F_OK) == 0 ? "templates" : tpl_default);
 	static long lock_timeout = LOCK_TIMEOUT_DEFAULT;
 	const char *lt = getenv("SIPPROV_LOCK_TIMEOUT");
 	if (lt && *lt && sp_parse_int(lt, 0, 86400, &lock_timeout) < 0) {
@@ -258,6 +329,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-d") && n == 0 && i + 1 < argc)
 			c.db_path = argv[++i];
+		else if (!strcmp(argv[i], "-f") && n == 0 && i + 1 < argc)
+			conf_file = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			c.json = true;
 		else if (!strcmp(argv[i], "--show-secrets"))
@@ -272,32 +345,40 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		}
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage_all(stdout);
-			free(args);
-			return 0;
-		} else if (!strcmp(argv[i], "--version")) {
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			help = true;
+		else if (!strcmp(argv[i], "--version")) {
 			printf("sipprov %s\n", SP_VERSION);
 			free(args);
 			return 0;
 		} else
 			args[n++] = argv[i];
 	}
+	if (help) {   /* `sipprov --help`, `sipprov NOUN ... --help` */
+		rc = n == 0 ? (cli_usage_all(stdout), 0) : cmd_help(&c, 1, args);
+		free(args);
+		return rc;
+	}
 	if (n == 0) {
-		usage_all(stderr);
+		cli_usage_all(stderr);
 		free(args);
 		return EXIT_USAGE;
 	}
 	store_lock_wait_default(lock_timeout * 1000, lock_notice, &lock_timeout);
+	bool db_given = c.db_path != NULL;
+	if (!db_given)
+		c.db_path = "sipprov.db";
 	rc = -1;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(args[0], commands[i].name)) {
+			if (commands[i].fn != cmd_help && (rc = cli_config(&c, &conf, conf_file, db_given)))
+				break;
 			rc = commands[i].fn(&c, n - 1, args + 1);
 			break;
 		}
 	if (rc == -1) {
-		fprintf(stderr, "error: unknown command '%s'\n", args[0]);
-		usage_all(stderr);
+		cli_unknown_command(args[0]);
+		cli_usage_all(stderr);
 		rc = EXIT_USAGE;
 	}
 	store_close(c.store);

@@ -118,6 +118,11 @@ void conf_dump(const struct conf *c, FILE *f);
 /* Call fn with the name of every key whose value differs (SIGHUP). */
 void conf_diff(const struct conf *a, const struct conf *b, void (*fn)(const char *key, void *arg), void *arg);
 
+/* ---- paths.c: installation paths compiled in by the Makefile ---- */
+
+extern const char sp_datadir[];         /* PREFIX/share/sipprov: layouts under templates/ */
+extern const char sp_conf_default[];    /* SYSCONFDIR/sipprov/sipprovd.conf */
+
 /* ---- secret.c: OpenSSL: AES-256-GCM at rest, digests, random tokens ---- */
 
 #define SP_KEY_LEN 32

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "hep.h"
 #include "http.h"
+#include "sdnotify.h"
 #include "core/sipprov.h"
 
 static void usage(void)
@@ -49,7 +50,7 @@ static int load_conf(struct conf *c, const char *file, char **overrides, int n, 
 	/* The relative default serves a source tree; an installed daemon
 	 * falls back to the installed layouts. */
 	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)
-		sp_strlcpy(c->templates, SP_DATADIR "/templates", sizeof(c->templates));
+		snprintf(c->templates, sizeof(c->templates), "%s/templates", sp_datadir);
 	return lvl + verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl + verbose;
 }
 
@@ -136,8 +137,8 @@ int main(int argc, char **argv)
 		usage();
 
 	log_init(LOG_LVL_INFO, false);
-	if (!file && access("/etc/sipprov/sipprovd.conf", R_OK) == 0)
-		file = "/etc/sipprov/sipprovd.conf";
+	if (!file && access(sp_conf_default, R_OK) == 0)
+		file = sp_conf_default;
 	int lvl = load_conf(&conf, file, overrides, noverrides, verbose, err, sizeof(err));
 	if (lvl < 0)
 		fatalx("%s", err);
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 	}
 	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
 		 layouts_count(layouts));
+	sdnotify_send("READY=1");
 
 	for (;;) {
 		int sig;
@@ -201,6 +203,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		log_info("signal %d: draining and exiting", sig);
+		sdnotify_send("STOPPING=1");
 		break;
 	}
 	hep_server_stop(hep);

@@ -1,0 +1,265 @@
+/*
+ * help.c: `sipprov help [NOUN]` and `sipprov NOUN --help`: each noun's
+ * usage lines (as the commands print them) with examples, and the
+ * did-you-mean suggestion for a mistyped command, subcommand or option.
+ * The usage lines are checked against the code by tests/t/81-cli-help.sh.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct noun_help {
+	const char *noun;
+	const char *text;
+};
+
+static const struct noun_help helps[] = {
+	{ "init",
+	  "usage: sipprov init\n"
+	  "\n"
+	  "Create the database (or migrate it), the key file beside it (DATABASE.key,\n"
+	  "mode 0600) and, when the database was not taken from a configuration file,\n"
+	  "a sipprovd.conf in the current folder.  Never replaces an existing key.\n"
+	  "Run as root with the installed configuration, the new database and key\n"
+	  "are given to the owner of their folder (the service user).\n"
+	  "\n"
+	  "examples:\n"
+	  "  sudo sipprov init                      # /var/lib/sipprov/sipprov.db from the installed config\n"
+	  "  sipprov -d ./var/sipprov.db init\n" },
+	{ "demo",
+	  "usage: sipprov demo [--tenant SLUG] [--devices N]\n"
+	  "\n"
+	  "Seed an example tenant (default 'demo') with a template and four devices,\n"
+	  "or N generated devices for benchmarks.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov demo\n"
+	  "  sipprov demo --tenant bench --devices 10000\n" },
+	{ "tenant",
+	  "usage: sipprov tenant add SLUG [--name N] [--username-pattern RE] [--auth-username-pattern RE]\n"
+	  "              [--device-auth none|digest|mtls|token ...] [--allow CIDR ...] [--max-per-user N]\n"
+	  "              [--default-template NAME] [key=value ...]\n"
+	  "       sipprov tenant set SLUG [same options as add] [key=value ...]   ('key=' removes a default)\n"
+	  "       sipprov tenant list [--json]\n"
+	  "       sipprov tenant show SLUG [--json]\n"
+	  "       sipprov tenant suspend SLUG\n"
+	  "       sipprov tenant resume SLUG\n"
+	  "       sipprov tenant move TENANT --template NAME [--dry-run] [--force] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov tenant add acme --name \"ACME Corp\" --device-auth digest --device-auth token \\\n"
+	  "      --username-pattern '^[0-9]{3,6}$' --auth-username-pattern '^[a-z0-9]{8}$'\n"
+	  "  sipprov tenant set acme --default-template main\n"
+	  "  sipprov tenant move acme --template cluster2 --dry-run\n" },
+	{ "template",
+	  "usage: sipprov template set TENANT NAME key=value... [--comment C] [--force]\n"
+	  "       sipprov template show TENANT NAME [V]\n"
+	  "       sipprov template history TENANT [NAME]\n"
+	  "       sipprov template list TENANT [NAME]\n"
+	  "       sipprov template diff TENANT NAME V1 V2\n"
+	  "       sipprov template rollback TENANT NAME V\n"
+	  "       sipprov template pin MAC V\n"
+	  "       sipprov template unpin MAC\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov template set acme main registrar=sip.acme.test server=pbx1.acme.test port=5061 \\\n"
+	  "      transport=tls --comment \"cluster 1\"\n"
+	  "  sipprov template history acme main\n"
+	  "  sipprov template diff acme main 1 2\n"
+	  "  sipprov template rollback acme main 1\n" },
+	{ "device",
+	  "usage: sipprov device add [MAC] --tenant T --layout L [--template NAME] [--model M] [--label L]\n"
+	  "              [key=value ...]\n"
+	  "       sipprov device list [--tenant T] [--json]\n"
+	  "       sipprov device show MAC [--json]\n"
+	  "       sipprov device set MAC [--template NAME] [--model M] [--label L] [--layout L] [key=value ...]\n"
+	  "       sipprov device disable MAC\n"
+	  "       sipprov device enable MAC\n"
+	  "       sipprov device rm MAC\n"
+	  "       sipprov device credentials MAC\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov device add 00:15:65:4a:a9:37 --tenant acme --layout yealink --model T46G --label Reception\n"
+	  "  sipprov device credentials 00:15:65:4a:a9:37    # HTTP digest password for the phone, shown once\n"
+	  "  sipprov device list --tenant acme --json\n" },
+	{ "account",
+	  "usage: sipprov account add MAC [--line N] --username U --auth-username A --password P\n"
+	  "              [--display-name D] [--extension E]\n"
+	  "       sipprov account set MAC [--line N] [--username U] [--auth-username A] [--password P]\n"
+	  "              [--display-name D] [--extension E]\n"
+	  "       sipprov account rm MAC [--line N]\n"
+	  "       sipprov account list MAC [--json] [--show-secrets]\n"
+	  "       sipprov account token MAC [--line N] --rotate|--revoke\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov account add 00:15:65:4a:a9:37 --line 1 --username 1001 --auth-username k8f2m1x9 \\\n"
+	  "      --password 'S3cret!' --display-name Reception\n"
+	  "  sipprov account token 00:15:65:4a:a9:37 --rotate\n" },
+	{ "render",
+	  "usage: sipprov render MAC [--line N]\n"
+	  "\n"
+	  "Print exactly the bytes the phone gets.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov render 00:15:65:4a:a9:37\n" },
+	{ "import",
+	  "usage: sipprov import FILE.csv --tenant T [--dry-run] [--force] [--json]\n"
+	  "\n"
+	  "Columns: mac,layout,model,label,template,line,display_name,extension,username,\n"
+	  "auth_username,password, plus setting keys as device overrides.  Every row is\n"
+	  "validated first; any error and nothing is written.  FILE '-' reads stdin.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov import phones.csv --tenant acme --dry-run\n"
+	  "  sipprov import phones.csv --tenant acme\n" },
+	{ "export",
+	  "usage: sipprov export --tenant T [--show-secrets] [-o FILE]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov export --tenant acme > phones.csv\n"
+	  "  sipprov export --tenant acme --show-secrets -o backup.csv\n" },
+	{ "reprovision",
+	  "usage: sipprov reprovision (--tenant T | --device MAC | --drifted | --resume JOB) [--rate N] [--dry-run]\n"
+	  "              [--via HOST:PORT|SIP-URI] [--timeout S] [--concurrency N] [--ca FILE] [--no-verify] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov reprovision --tenant acme --rate 50\n"
+	  "  sipprov reprovision --device 00:15:65:4a:a9:37 --via 127.0.0.1:5060\n" },
+	{ "layout",
+	  "usage: sipprov layout check [FILE]\n"
+	  "       sipprov layout list [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov layout check templates/yealink.cfg\n"
+	  "  sipprov layout list\n" },
+	{ "diagnose",
+	  "usage: sipprov diagnose MAC [--line N] [--error 403|404|408|timeout] [--timeout SECONDS] [--offline]\n"
+	  "              [--ca FILE] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov diagnose 00:15:65:4a:a9:37 --error 403\n"
+	  "  sipprov diagnose 00:15:65:4a:a9:37 --offline --json\n" },
+	{ "ticket",
+	  "usage: sipprov ticket MAC [--line N] [--probe] [--timeout SECONDS] [--ca FILE] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov ticket 00:15:65:4a:a9:37 --probe\n" },
+	{ "drift",
+	  "usage: sipprov drift [--tenant T] [--open] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov drift --open\n"
+	  "  sipprov drift --tenant acme --json\n" },
+	{ "status",
+	  "usage: sipprov status [--tenant T] [--json]\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov status --tenant acme\n" },
+	{ "help",
+	  "usage: sipprov help [COMMAND]\n"
+	  "       sipprov COMMAND --help\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov help device\n" },
+};
+
+static const struct {
+	const char *name, *help;
+} nouns[] = {
+#define CMD(name, fn, help) { name, help },
+#include "commands.def"
+#undef CMD
+};
+
+/* Optimal string alignment distance (Levenshtein plus adjacent
+ * transpositions, so "devcie" is one edit from "device"). */
+static size_t osa_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[3][33];                    /* rows i-2, i-1, i over b's prefixes */
+	if (la > 32 || lb > 32)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *cur = d[i % 3], *prev = d[(i - 1) % 3], *pp = d[(i + 1) % 3];
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < v)
+				v = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+const char *cli_suggest(const char *word, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, wl = strlen(word);
+	for (size_t i = 0; i < n; i++) {
+		size_t d = osa_distance(word, names[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = names[i];
+		}
+	}
+	/* Up to two edits, and never more edits than half the word. */
+	return best && best_d <= 2 && best_d * 2 <= wl ? best : NULL;
+}
+
+static const char *cli_suggest_command(const char *word)
+{
+	const char *names[sizeof(nouns) / sizeof(nouns[0])];
+	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+		names[i] = nouns[i].name;
+	return cli_suggest(word, names, sizeof(nouns) / sizeof(nouns[0]));
+}
+
+int cli_help_noun(const char *noun, FILE *f)
+{
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (!strcmp(helps[i].noun, noun)) {
+			fputs(helps[i].text, f);
+			fprintf(f, "\nMore in sipprov(1).\n");
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+		if (!strcmp(nouns[i].name, noun)) {    /* a command without a help entry yet */
+			fprintf(f, "sipprov %s: %s\n\nMore in sipprov(1).\n", noun, nouns[i].help);
+			return 0;
+		}
+	return -1;
+}
+
+int cli_unknown_command(const char *word)
+{
+	const char *s = cli_suggest_command(word);
+	if (s)
+		fprintf(stderr, "error: unknown command '%s'; did you mean '%s'?\n", word, s);
+	else
+		fprintf(stderr, "error: unknown command '%s'\n", word);
+	return EXIT_USAGE;
+}
+
+int cmd_help(struct cli *c, int argc, char **argv)
+{
+	if (argc == 0) {
+		cli_usage_all(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage("help [COMMAND]");
+	if (cli_help_noun(argv[0], stdout) < 0) {
+		cli_unknown_command(argv[0]);
+		return cli_usage("help [COMMAND]");
+	}
+	return 0;
+}
