@@ -48,7 +48,7 @@ register_with() {
 	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n[rtp]\naudio_rtp_port=-1\n' "$2" > "$H/rc"
 	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
 	st=""
-	for _ in $(seq 1 40); do
+	for _ in $(seq 1 $((40 * SP_SLOW))); do
 		st=$(HOME=$H linphonecsh status register 2>&1)
 		case "$st" in registered,*) break ;; esac
 		sleep 0.25

@@ -55,7 +55,7 @@ register_with() {
 		"$2" "$3" > "$H/rc"
 	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
 	st=""
-	for _ in $(seq 1 40); do
+	for _ in $(seq 1 $((40 * SP_SLOW))); do
 		st=$(HOME=$H linphonecsh status register 2>&1)
 		case "$st" in registered,*) break ;; esac
 		sleep 0.25

@@ -468,8 +468,8 @@ static void test_speed(const struct layouts *ls)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / n;
 		printf("# render %s, 2 lines: %.1f us\n", layout_name(l), us);
-		/* Generous bound so sanitizer builds pass; the figure is printed above. */
-		ok(bad == 0 && us < 2000, "%s: %d renders, %.1f us each", layout_name(l), n, us);
+		/* The time is reported above, not asserted (no timing thresholds in tests). */
+		ok(bad == 0, "%s: %d renders without error, %.1f us each", layout_name(l), n, us);
 		json_decref(e.settings);
 	}
 }
