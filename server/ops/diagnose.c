@@ -162,7 +162,8 @@ static const struct cause_def cause_defs[] = {
 	  "correct 'registrar' in the template ('sipprov template set T NAME registrar=DOMAIN') to a "
 	  "domain the registrar serves" },
 	{ 404, "tenant_moved", "tenant drift: the device registers with settings of another cluster",
-	  DF_RUNS_OLD_FAILS, DF_DRIFT_REGISTRAR, DF_STALE | DF_NEVER_FETCHED | DF_RUNS_DIFFERS, 0, false,
+	  DF_RUNS_OLD_FAILS, DF_DRIFT_REGISTRAR | DF_FAILS_WHERE_RUNS, DF_STALE | DF_NEVER_FETCHED | DF_RUNS_DIFFERS, 0,
+	  false,
 	  "reprovision the device ('sipprov reprovision --device MAC') and check it fetches the current "
 	  "version" },
 	{ 404, "deleted_user", "deleted user: the registrar does not know this user",
@@ -180,7 +181,7 @@ static const struct cause_def cause_defs[] = {
 	  "set transport and port in the template to what the registrar serves ('sipprov template set "
 	  "T NAME transport=... port=...'), then reprovision" },
 	{ 408, "firewall", "firewall or closed port: nothing answers on the configured port",
-	  0, DF_PORT_CLOSED | DF_NO_ANSWER, 0, DF_HEP_RECEIVED, false,
+	  0, DF_PORT_CLOSED | DF_NO_ANSWER, 0, DF_HEP_RECEIVED | DF_OTHER_TRANSPORT_OK, false,
 	  "open the port on the registrar's firewall (or start the listener), then retry" },
 	{ 408, "sip_alg", "SIP ALG or NAT on the device's path: the registrar answers here but not to "
 	  "the device", 0, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
@@ -821,9 +822,9 @@ static void step_reach(struct net_ctx *n, struct diag_report *rep)
 	if (r.status == PROBE_DNS || (r.status == PROBE_TLS && r.tls_done))
 		return;
 	/* Does the registrar answer on another transport or port?  That turns
-	 * "closed" into "mismatch".  The sweep: the standard port of every
-	 * transport (5060 udp/tcp, 5061 tls), then the configured port on the
-	 * other transports, then the sibling port (TLS one above UDP/TCP, as
+	 * "closed" into "mismatch".  The sweep: the configured port on the
+	 * other transports, the standard port of every transport (5060
+	 * udp/tcp, 5061 tls), then the sibling port (TLS one above UDP/TCP, as
 	 * 5061 above 5060). */
 	long std[3];
 	diag_std_ports(&std[0], &std[1], &std[2]);
@@ -833,7 +834,7 @@ static void step_reach(struct net_ctx *n, struct diag_report *rep)
 	bool cfg_tls = !strcasecmp(n->transport, "tls");
 	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < 3; i++) {
-			long port = pass == 0 ? std[i] : pass == 1 ? n->port
+			long port = pass == 0 ? n->port : pass == 1 ? std[i]
 				  : (i == 2) != cfg_tls ? (cfg_tls ? n->port - 1 : n->port + 1) : 0;
 			bool same = !strcasecmp(trs[i], n->transport) && port == n->port;
 			bool dup = false;
@@ -1084,6 +1085,13 @@ static void step_views(struct store *s, const struct effective *e, const struct 
 	   "credentials" : all & DF_REACH_OK ? "the registrar answers, the REGISTER does not succeed" :
 	   "the registrar does not answer");
 
+	if (phone_failed && (all & DF_RUNS_DIFFERS) && f->last_reg_at >= f->fetched_at && f->last_reg_port == runs->port &&
+	    runs->port != f->port) {
+		st->findings |= DF_FAILS_WHERE_RUNS;
+		lead = strlen(st->evidence);
+		ev(st, "disagree: the phone failed (%ld) at port %ld, where the version it runs sends it; the current "
+		   "config sends to %s", f->last_code, runs->port, f->cur_target);
+	}
 	if (phone_failed && (all & DF_AUTH_OK)) {
 		st->findings |= DF_PHONE_FAILS_PROBE_OK;
 		lead = strlen(st->evidence);

@@ -77,6 +77,7 @@ enum diag_step_id {
 #define DF_ALL_REFUSED        DF(42)  /* every port swept refused: nothing listens at all */
 #define DF_PROXY_WRONG        DF(43)  /* outbound proxy refuses, registrar direct accepts */
 #define DF_RUNS_DIFFERS       DF(44)  /* what the phone runs differs from the current config */
+#define DF_FAILS_WHERE_RUNS   DF(45)  /* ... and the phone was seen failing there */
 
 struct diag_step {
 	const char *name;
