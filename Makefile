@@ -3,6 +3,7 @@
 #   make test       install missing dependencies, build, run every test through prove
 #   make check      build and run every test (no installs)
 #   make asan       the whole suite, daemon included, under ASan+UBSan (build-asan/)
+#   make tsan       the whole suite, daemon included, under ThreadSanitizer (build-tsan/)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
 #   make bench      sipprovd vs nginx on the same configs, as ratios
 #   make install    PREFIX=/usr/local DESTDIR= (SYSCONFDIR=/etc LOCALSTATEDIR=/var)
@@ -32,7 +33,7 @@ CC      ?= cc
 
 # test, asan and deps install what is missing first (tools/install-deps.sh),
 # then build in a sub-make, which checks; other goals check here.
-ifeq ($(filter clean deps deps-check test asan,$(MAKECMDGOALS)),)
+ifeq ($(filter clean deps deps-check test asan tsan,$(MAKECMDGOALS)),)
 MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
 ifneq ($(MISSING),)
 $(error missing build dependencies: $(MISSING); install them with: sudo tools/install-deps.sh)
@@ -71,7 +72,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan fuzz bench install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check asan tsan fuzz bench install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -131,8 +132,18 @@ test: deps
 check: unit
 	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
 
+# Sanitizer reports fail the run: unit binaries exit non-zero, and every
+# test script collects the reports its daemons and CLI calls wrote
+# (tests/lib.sh points log_path into its temp folder) into a failing test.
 asan: deps
 	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+
+# halt_on_error: the first data race stops the process with exit code 66,
+# so a race cannot scroll past; tests/tsan.supp lists suppressions, each
+# with its reason.
+TSAN_OPTIONS_SP := halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)
+tsan: deps
+	TSAN_OPTIONS="$(TSAN_OPTIONS_SP) $${TSAN_OPTIONS:-}" $(MAKE) B=build-tsan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" check
 
 deps:
 	@sh tools/install-deps.sh --test
@@ -185,7 +196,7 @@ install: all
 	else echo "then, on the target system: systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload"; fi
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 # For clangd and clang-tidy: the compile command of every C file, as this
 # Makefile would run it (no build needed).

@@ -7,6 +7,10 @@
 # ephemeral loopback port and sets $PORT, $URL and $SIPPROVD_PID;
 # stop_sipprovd stops it (also done at exit).  Everything started is stopped
 # by pid in the exit trap.
+# Sanitizer builds (make asan, make tsan): every report of any process the
+# test starts (daemon or CLI) is written under $T/san; done_testing turns
+# reports into a failing test, and the exit trap fails the script for
+# reports written after it (at daemon shutdown, e.g. leaks).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,14 +24,37 @@ export SIPPROV_DB="$DB"
 _tap_n=0
 _tap_fail=0
 _pids=""
+mkdir -p "$T/san"
+# The plain build ignores these; ':' separates sanitizer options.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/san/report"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/san/report"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$T/san/report"
+
+# Print every sanitizer report written so far as TAP diagnostics (to
+# stdout, or stderr after the plan); returns 1 if there was any.
+_san_reports() {
+	_found=0
+	for f in "$T"/san/*; do
+		[ -s "$f" ] || continue
+		_found=1
+		echo "# sanitizer report $(basename "$f"):"
+		sed 's/^/#   /' "$f" | head -60
+	done
+	return $_found
+}
 
 _cleanup() {
+	_rc=$?
 	for p in $_pids; do kill "$p" 2>/dev/null; done
 	for p in $_pids; do
 		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
 		kill -9 "$p" 2>/dev/null
 	done
+	# Reports written after done_testing (e.g. leaks found when the trap
+	# stopped a daemon) fail the script: prove shows a non-zero exit.
+	_san_reports >&2 || _rc=1
 	[ -n "${KEEP_TEST_DIR:-}" ] && echo "# kept $T" || rm -rf "$T"
+	exit $_rc
 }
 trap _cleanup EXIT
 
@@ -63,7 +90,17 @@ unlike() { # unlike GOT REGEX "description"
 	else echo "ok $_tap_n - $3"; fi
 }
 diag() { echo "# $*"; }
-done_testing() { echo "1..$_tap_n"; [ "$_tap_fail" -eq 0 ]; }
+done_testing() {
+	# The daemon is stopped first so that what it reports at exit (leaks)
+	# is counted here.  Reports become a failing test, then move aside so
+	# the exit trap does not count them twice.
+	stop_sipprovd
+	_san_out=$(_san_reports); _san_rc=$?
+	[ -n "$_san_out" ] && printf '%s\n' "$_san_out"
+	ok $_san_rc "no sanitizer report from any process this test started"
+	mkdir -p "$T/san-seen" && mv "$T"/san/* "$T/san-seen/" 2>/dev/null
+	echo "1..$_tap_n"; [ "$_tap_fail" -eq 0 ]
+}
 bail() { echo "Bail out! $*"; exit 1; }
 
 sp() { "$SIPPROV" -d "$DB" "$@"; }
@@ -83,10 +120,14 @@ start_sipprovd() {
 		-o hep_listen= -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
 	SIPPROVD_PID=$!
 	track_pid "$SIPPROVD_PID"
+	# "ready" is logged once every listener is up (the HTTPS one may come
+	# well after the HTTP one, e.g. under ThreadSanitizer).
 	PORT=""
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
-		[ -n "$PORT" ] && break
+	for _ in $(seq 1 200); do
+		if grep -q '^sipprovd .* ready (' "$SIPPROVD_LOG"; then
+			PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
+			break
+		fi
 		kill -0 "$SIPPROVD_PID" 2>/dev/null || break
 		sleep 0.05
 	done

@@ -12,6 +12,19 @@
 
 static int tap_n, tap_failed;
 
+/* Timing bounds are multiplied by this: sanitizer builds run the same
+ * code several times slower (ThreadSanitizer most). */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TAP_SLOWDOWN 30
+#elif __has_feature(address_sanitizer)
+#define TAP_SLOWDOWN 5
+#endif
+#endif
+#ifndef TAP_SLOWDOWN
+#define TAP_SLOWDOWN 1
+#endif
+
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 #define is_str(got, want, ...) tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 #define is_int(got, want, ...) tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, __VA_ARGS__)

@@ -28,12 +28,14 @@ struct cli {
 	char actor[SP_SLUG_MAX];            /* who, for the audit log: $SUDO_USER/$USER */
 };
 
-/* Open the database (and the key file beside it, if present).  Prints the
- * error; returns 0 or EXIT_USER. */
+/* Open the database (and the key file beside it, if present, checked
+ * against the database's key check value).  Prints the error; returns 0
+ * or EXIT_USER. */
 int cli_open(struct cli *c);
 /* Same, and the key must exist (commands that read or write passwords). */
 int cli_open_key(struct cli *c);
-/* The key file of c->db_path: SIPPROV_KEY, the config's key_file, or DATABASE.key. */
+/* The key file of c->db_path: $SIPPROV_KEY_FILE, $SIPPROV_KEY, the config's
+ * key_file, or DATABASE.key. */
 void cli_key_path(const struct cli *c, char *out, size_t n);
 /* Layouts from c->templates_dir, loaded once; NULL after printing why. */
 const struct layouts *cli_layouts(struct cli *c);

@@ -51,13 +51,14 @@ static int parse(int argc, char **argv, struct acc_opts *o, char **mac)
 }
 
 /* Digest of what an account holds, for the audit log: no plaintext; the
- * encrypted password is included so a password change shows up. */
+ * encrypted password and the token's keyed hash are included so a change
+ * shows up (an unkeyed hash of the token would be a token check). */
 static void account_digest(const struct account *a, char out[65])
 {
 	struct buf b;
 	buf_init(&b, 4096);
 	buf_printf(&b, "%ld\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d", a->line, a->display_name, a->extension,
-		   a->username, a->auth_username, a->password_enc, a->token, a->token_revoked);
+		   a->username, a->auth_username, a->password_enc, a->token_hash, a->token_revoked);
 	sha256_hex(b.data ? b.data : "", b.len, out);
 	buf_release(&b);
 }
@@ -291,7 +292,7 @@ static int acc_list(struct cli *c, int argc, char **argv)
 		json_object_set_new(r, "extension", json_string(a->extension));
 		json_object_set_new(r, "username", json_string(a->username));
 		json_object_set_new(r, "auth_username", json_string(a->auth_username));
-		json_object_set_new(r, "token", json_string(!a->token[0] ? "none" :
+		json_object_set_new(r, "token", json_string(!a->token_hash[0] ? "none" :
 							      a->token_revoked ? "revoked" : "active"));
 		json_object_set_new(r, "last_code", json_integer(a->last_code));
 		if (c->show_secrets) {
@@ -351,7 +352,8 @@ static int acc_token(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "error: account token needs exactly one of --rotate or --revoke\n");
 		return cli_usage(ACC_USAGE);
 	}
-	if ((rc = cli_open(c)) || (rc = cli_device(c, mac, &d)))
+	/* A new token is sealed with the key (its hash and ciphertext). */
+	if ((rc = (o.rotate ? cli_open_key(c) : cli_open(c))) || (rc = cli_device(c, mac, &d)))
 		return rc;
 	if ((rc = need_line(c, &d, o.line, &a)))
 		return rc;
@@ -363,12 +365,14 @@ static int acc_token(struct cli *c, int argc, char **argv)
 	} else {
 		a.token_revoked = true;
 	}
-	account_digest(&a, after);
 	validate_mac_colons(d.mac, cm);
 	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
 	if (store_begin(c->store) < 0)
 		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
+	struct account stored;
 	if (store_account_update(c->store, &a, err, sizeof(err)) < 0 ||
+	    store_account_get_line(c->store, d.id, a.line, &stored) != 1 ||
+	    (account_digest(&stored, after), 0) ||
 	    store_audit(c->store, c->actor, o.rotate ? "account.token.rotate" : "account.token.revoke", object,
 			before, after, "") < 0 ||
 	    store_commit(c->store) < 0) {

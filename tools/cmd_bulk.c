@@ -88,7 +88,10 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		"  auth_username,password, plus setting keys as device overrides; one row per line.\n"
 		"  Every row is validated first; any error and nothing is written.  Existing devices\n"
 		"  of the tenant are updated (lines in the file replaced, others kept); an empty\n"
-		"  password keeps an existing line's password.  FILE '-' reads stdin.";
+		"  password keeps an existing line's password.  FILE '-' reads stdin.\n"
+		"  A cell starting with a single quote followed by = + - @ TAB CR or another quote\n"
+		"  loses that one quote (export adds it so spreadsheets show such cells as text:\n"
+		"  '+15551234 imports as +15551234); any other leading quote is kept.";
 	const char *tenant = NULL;
 	bool dry = false, dummy = false;
 	struct cli_opt opts[] = {
@@ -163,7 +166,9 @@ int cmd_import(struct cli *c, int argc, char **argv)
 
 int cmd_export(struct cli *c, int argc, char **argv)
 {
-	static const char usage[] = "export --tenant T [--show-secrets] [-o FILE]";
+	static const char usage[] = "export --tenant T [--show-secrets] [-o FILE]\n"
+		"  cells starting with = + - @ TAB or CR are written behind a single quote (a\n"
+		"  spreadsheet shows them as text, never runs them); import takes it off again";
 	const char *tenant = NULL, *file = NULL;
 	struct cli_opt opts[] = {
 		{ "--tenant", OPT_STR, &tenant, 0, 0 },

@@ -254,7 +254,8 @@ static int device_rm(struct cli *c, int argc, char **argv)
 }
 
 /* New HTTP digest credentials: user = MAC, a random password shown once;
- * only HA1 (MD5 and SHA-256 of user:realm:password) is stored. */
+ * only HA1 (MD5 and SHA-256 of user:realm:password) is stored, encrypted
+ * with the key file (the store seals it). */
 static int device_credentials(struct cli *c, int argc, char **argv)
 {
 	struct device d;
@@ -262,7 +263,7 @@ static int device_credentials(struct cli *c, int argc, char **argv)
 	int rc;
 	if (argc != 1)
 		return cli_usage("device credentials MAC");
-	if ((rc = cli_device(c, argv[0], &d)))
+	if ((rc = cli_open_key(c)) || (rc = cli_device(c, argv[0], &d)))
 		return rc;
 	if (random_hex(pass, 16) < 0)
 		return cli_fail("random number generator failed");
@@ -272,7 +273,10 @@ static int device_credentials(struct cli *c, int argc, char **argv)
 	md5_hex(a1, strlen(a1), d.ha1_md5);
 	sha256_hex(a1, strlen(a1), d.ha1_sha256);
 	secret_wipe(a1, sizeof(a1));
-	if ((rc = device_write(c, &d, false, "device credentials", before))) {
+	rc = device_write(c, &d, false, "device credentials", before);
+	secret_wipe(d.ha1_md5, sizeof(d.ha1_md5));
+	secret_wipe(d.ha1_sha256, sizeof(d.ha1_sha256));
+	if (rc) {
 		secret_wipe(pass, sizeof(pass));
 		return rc;
 	}
@@ -280,7 +284,7 @@ static int device_credentials(struct cli *c, int argc, char **argv)
 		cli_json_out(json_pack("{s:s, s:s, s:s, s:s}", "mac", d.mac, "realm", SP_REALM, "username",
 				       d.http_user, "password", pass));
 	else
-		printf("device %s HTTP digest credentials (shown once; only a hash is stored):\n"
+		printf("device %s HTTP digest credentials (shown once; only an encrypted hash is stored):\n"
 		       "  realm:    %s\n  username: %s\n  password: %s\n", d.mac, SP_REALM, d.http_user, pass);
 	secret_wipe(pass, sizeof(pass));
 	return 0;
@@ -306,7 +310,7 @@ static json_t *device_json(const struct device *d, const char *tenant)
 			 "mac", d->mac, "tenant", tenant, "layout", d->layout, "model", d->model,
 			 "label", d->label, "template", d->template_name, "pinned_version",
 			 (json_int_t)d->pinned_version, "status", d->status, "http_credentials",
-			 d->ha1_md5[0] != '\0', "overrides", ov ? ov : json_object(), "last_fetch",
+			 d->ha1_enc[0] != '\0', "overrides", ov ? ov : json_object(), "last_fetch",
 			 "at", (json_int_t)d->fetched_at, "ip", d->fetched_ip, "user_agent", d->fetched_ua,
 			 "version", (json_int_t)d->fetched_version, "digest", d->fetched_digest);
 }
@@ -429,7 +433,7 @@ static int device_show(struct cli *c, int argc, char **argv)
 	       "last fetch:  %s from %s, v%ld, \"%s\"\n",
 	       d.mac, t.slug, d.layout, d.model, d.label, d.template_name[0] ? d.template_name : t.default_template,
 	       d.template_name[0] ? "" : " (tenant default)", d.pinned_version ? "yes" : "no", d.status,
-	       d.ha1_md5[0] ? "digest credentials set" : "no credentials", d.overrides, when,
+	       d.ha1_enc[0] ? "digest credentials set" : "no credentials", d.overrides, when,
 	       d.fetched_ip[0] ? d.fetched_ip : "-", d.fetched_version, d.fetched_ua);
 	for (size_t i = 0; i < n; i++)
 		printf("line %ld:      user %s, auth user %s, display \"%s\", ext %s, password %s\n", a[i].line,

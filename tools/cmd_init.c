@@ -65,6 +65,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	int rc;
 	if (argc)
 		return cli_usage("init");
+	/* store_open creates the database 0600 (and so its -wal and -shm). */
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
 		return cli_fail("%s", err);
@@ -74,8 +75,6 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	cli_key_path(c, kp, sizeof(kp));
 	if (access(kp, F_OK) < 0) {
 		long accounts = 0;
-		struct tenant t;
-		(void)t;
 		if (!fresh && store_device_count(c->store, 0, &accounts) == 0 && accounts > 0)
 			return cli_fail("database '%s' has devices but its key file '%s' is missing: restore the "
 					"key file (passwords cannot be decrypted without it)", c->db_path, kp);
@@ -85,6 +84,13 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			return rc;
 		printf("created key file %s (mode 0600; back it up: passwords cannot be decrypted without it)\n", kp);
 	}
+	/* Writes the key check value (or verifies it on a re-run), and seals
+	 * what an older version left in plaintext. */
+	if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	if (store_use_key(c->store, c->key, err, sizeof(err)) < 0)
+		return cli_fail("key file '%s' %s", kp, err);
+	c->have_key = true;
 	/* A database named by a configuration file already has its config. */
 	if (!c->conf_file && write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
 		fprintf(stderr, "warning: cannot write sipprovd.conf here: %s\n", strerror(errno));

@@ -39,7 +39,9 @@ int cli_usage(const char *usage)
 
 void cli_key_path(const struct cli *c, char *out, size_t n)
 {
-	const char *env = getenv("SIPPROV_KEY");
+	const char *env = getenv("SIPPROV_KEY_FILE");
+	if (!env || !*env)
+		env = getenv("SIPPROV_KEY");
 	if (env && *env)
 		sp_strlcpy(out, env, n);
 	else if (c->key_file && *c->key_file)
@@ -71,6 +73,11 @@ int cli_open(struct cli *c)
 	} else if (access(kp, F_OK) == 0) {
 		if (secret_key_load(kp, c->key, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
+		/* Checked against the database before anything is written with it. */
+		if (store_use_key(c->store, c->key, err, sizeof(err)) < 0) {
+			secret_wipe(c->key, sizeof(c->key));
+			return cli_fail("key file '%s' %s", kp, err);
+		}
 		c->have_key = true;
 	}
 	return 0;

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "sipprov.h"
 
@@ -35,6 +38,7 @@ static const struct conf_key conf_keys[] = {
 	S(hep_listen, "127.0.0.1:9060"),
 	S(hep_auth_key, ""),
 	S(api_token, ""),
+	S(api_token_file, ""),
 	S(log_level, "info"),
 	S(access_log, "-"),
 	B(insecure_loopback, "no"),
@@ -151,7 +155,7 @@ void conf_dump(const struct conf *c, FILE *f)
 		const struct conf_key *k = &conf_keys[i];
 		const char *field = (const char *)c + k->off;
 		if (k->type == C_STR) {
-			bool secret = strstr(k->key, "token") || strstr(k->key, "auth_key");
+			bool secret = (strstr(k->key, "token") || strstr(k->key, "auth_key")) && !strstr(k->key, "_file");
 			fprintf(f, "%s = %s\n", k->key, secret && *field ? "(set)" : field);
 		} else if (k->type == C_BOOL) {
 			fprintf(f, "%s = %s\n", k->key, *(const bool *)field ? "yes" : "no");
@@ -172,4 +176,54 @@ void conf_diff(const struct conf *a, const struct conf *b, void (*fn)(const char
 		if (!same)
 			fn(k->key, arg);
 	}
+}
+
+/* api_token_file: the webhook token read from a file (so it is not on a
+ * command line in ps): one line, printable, not readable by others. */
+static int read_token_file(struct conf *c, char *err, size_t errlen)
+{
+	char buf[sizeof(c->api_token) + 2];
+	struct stat st;
+	int fd = open(c->api_token_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sp_err(err, errlen, "api_token_file '%s': %s", c->api_token_file, strerror(errno));
+	if (fstat(fd, &st) < 0 || (st.st_mode & 007)) {
+		close(fd);
+		return sp_err(err, errlen, "api_token_file '%s' is readable by others (chmod 600 or 640)",
+			      c->api_token_file);
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	size_t len = strcspn(buf, "\r\n");
+	bool one_line = buf[len] == '\0' || strspn(buf + len, "\r\n") == strlen(buf + len);
+	buf[len] = '\0';
+	int rc = 0;
+	if (!len)
+		rc = sp_err(err, errlen, "api_token_file '%s' is empty", c->api_token_file);
+	else if (!one_line || (size_t)n >= sizeof(buf) - 1 || len >= sizeof(c->api_token))
+		rc = sp_err(err, errlen, "api_token_file '%s' must hold one line of at most %zu bytes",
+			    c->api_token_file, sizeof(c->api_token) - 1);
+	else
+		for (size_t i = 0; i < len && rc == 0; i++)
+			if ((unsigned char)buf[i] <= 0x20 || buf[i] == 0x7f)
+				rc = sp_err(err, errlen, "api_token_file '%s': the token has a space or "
+					    "control character", c->api_token_file);
+	if (rc == 0)
+		sp_strlcpy(c->api_token, buf, sizeof(c->api_token));
+	secret_wipe(buf, sizeof(buf));
+	return rc;
+}
+
+int conf_finish(struct conf *c, char *err, size_t errlen)
+{
+	if (c->api_token_file[0]) {
+		if (c->api_token[0])
+			return sp_err(err, errlen, "set api_token or api_token_file, not both");
+		if (read_token_file(c, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -1,9 +1,11 @@
 /*
  * log.c: leveled logging.  One line per event, "level: message", to stderr
  * in the foreground or syslog when daemonized.  Never logs secrets: callers
- * pass none (see SECURITY in README).
+ * pass none (see SECURITY in README).  The level and destination are
+ * atomics: a SIGHUP re-runs log_init while request threads log.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +13,16 @@
 
 #include "sipprov.h"
 
-static int log_lvl = LOG_LVL_INFO;
-static bool log_syslog;
+static atomic_int log_lvl = LOG_LVL_INFO;
+static atomic_bool log_syslog;
 
 void log_init(int level, bool to_syslog)
 {
-	log_lvl = level;
-	log_syslog = to_syslog;
+	/* openlog first: a thread that sees log_syslog set finds it open. */
 	if (to_syslog)
 		openlog("sipprovd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&log_lvl, level);
+	atomic_store(&log_syslog, to_syslog);
 }
 
 int log_level_parse(const char *s)
@@ -35,10 +38,10 @@ __attribute__((format(printf, 4, 0)))
 static void vlog(int lvl, const char *prefix, int errnum, const char *fmt, va_list ap)
 {
 	char msg[2048];
-	if (lvl > log_lvl)
+	if (lvl > atomic_load_explicit(&log_lvl, memory_order_relaxed))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_syslog) {
+	if (atomic_load(&log_syslog)) {
 		static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 		if (errnum)
 			syslog(pri[lvl], "%s: %s", msg, strerror(errnum));

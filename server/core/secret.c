@@ -1,7 +1,8 @@
 /*
  * secret.c: everything cryptographic, through OpenSSL 3 EVP: SIP passwords
  * encrypted at rest with AES-256-GCM (random 96-bit nonce per value), the
- * key file, digests and random tokens.  It never logs or prints a secret.
+ * key file (strict hex), keyed hashes (HMAC-SHA256 with a subkey per
+ * purpose), digests and random tokens.  It never logs or prints a secret.
  * Ownership: EVP contexts are freed on every path; plaintext buffers we
  * allocate are wiped before free by the caller (secret_wipe).
  */
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "sipprov.h"
@@ -47,10 +49,34 @@ int secret_keyfile_create(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Strict hex: exactly 2n digits [0-9a-fA-F], nothing else.  0 or -1. */
+static int hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t n)
+{
+	if (hexlen != 2 * n)
+		return -1;
+	for (size_t i = 0; i < 2 * n; i++) {
+		int c = (unsigned char)hex[i], v;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v = c - 'A' + 10;
+		else
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (unsigned char)(v << 4);
+		else
+			out[i / 2] |= (unsigned char)v;
+	}
+	return 0;
+}
+
 int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
 {
 	char hex[SP_KEY_LEN * 2 + 8];
 	struct stat st;
+	int rc = -1;
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return sp_err(err, errlen, "cannot open key file '%s': %s (run 'sipprov init')", path,
@@ -61,16 +87,38 @@ int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, 
 	}
 	ssize_t n = read(fd, hex, sizeof(hex) - 1);
 	close(fd);
-	if (n < SP_KEY_LEN * 2)
-		return sp_err(err, errlen, "key file '%s' is truncated", path);
-	for (int i = 0; i < SP_KEY_LEN; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return sp_err(err, errlen, "key file '%s' is not hex", path);
-		key[i] = (unsigned char)v;
+	/* Exactly what secret_keyfile_create writes: 64 hex digits and one
+	 * optional line end.  sscanf("%2x") took "9z" for 0x09 and "+1" for 1,
+	 * so a damaged file loaded as a different key. */
+	size_t len = n > 0 ? (size_t)n : 0;
+	if (len && hex[len - 1] == '\n')
+		len--;
+	if (len && hex[len - 1] == '\r')
+		len--;
+	if (len != SP_KEY_LEN * 2 || hex_decode(hex, len, key, SP_KEY_LEN) < 0) {
+		sp_err(err, errlen, "key file '%s' is malformed: expected %d hex digits and a newline", path,
+		       SP_KEY_LEN * 2);
+		secret_wipe(key, SP_KEY_LEN);
+		goto out;
 	}
+	rc = 0;
+out:
 	secret_wipe(hex, sizeof(hex));
-	return 0;
+	return rc;
+}
+
+void secret_hmac_hex(const unsigned char key[SP_KEY_LEN], const char *label, const void *data, size_t n,
+		     char out[65])
+{
+	unsigned char sub[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+	unsigned int sl = 0, ml = 0;
+	/* A subkey per purpose (HMAC of the label), then HMAC of the data:
+	 * a token hash can never equal an ETag or the key check. */
+	if (!HMAC(EVP_sha256(), key, SP_KEY_LEN, (const unsigned char *)label, strlen(label), sub, &sl) ||
+	    !HMAC(EVP_sha256(), sub, (int)sl, data, n, mac, &ml))
+		ml = 0;
+	sp_hex(mac, ml, out);
+	secret_wipe(sub, sizeof(sub));
 }
 
 char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain)

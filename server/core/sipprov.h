@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 
 #define SP_VERSION        "0.1.0"
@@ -45,6 +46,12 @@ int64_t sp_now(void);
 /* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
  * except tab; used for every text field. */
 bool sp_text_ok(const char *s);
+/* A path as logs and fetch_log keep it: every run of SP_REDACT_HEX or more
+ * hex digits (a softphone token is 32; a MAC, 12, is kept) becomes
+ * "<redacted>", so no token URL is ever stored or logged.  Writes at most
+ * size-1 bytes + NUL (never longer than path); returns the length. */
+#define SP_REDACT_HEX 16
+size_t sp_redact_path(const char *path, char *out, size_t size);
 /* Hex encode n bytes into out (2n+1). */
 void sp_hex(const unsigned char *in, size_t n, char *out);
 
@@ -89,7 +96,8 @@ struct conf {
 	char tls_client_ca[SP_FIELD_MAX];
 	char hep_listen[SP_NAME_MAX];
 	char hep_auth_key[SP_NAME_MAX];
-	char api_token[SP_NAME_MAX];
+	char api_token[SP_NAME_MAX];        /* or read from api_token_file by conf_finish */
+	char api_token_file[SP_FIELD_MAX];
 	char log_level[16];
 	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
 	bool insecure_loopback;
@@ -110,6 +118,9 @@ void conf_init(struct conf *c);
 int conf_load(struct conf *c, const char *file, char *err, size_t errlen);
 /* Apply one "key=value" (the -o flag). */
 int conf_set(struct conf *c, const char *kv, char *err, size_t errlen);
+/* After the file and every -o: read the files keys name (api_token_file
+ * into api_token; setting both is an error).  0 or -1 with err. */
+int conf_finish(struct conf *c, char *err, size_t errlen);
 /* Print every key and value (the -n flag with -v). */
 void conf_dump(const struct conf *c, FILE *f);
 /* Call fn with the name of every key whose value differs (SIGHUP). */
@@ -125,17 +136,32 @@ extern const char sp_conf_default[];    /* SYSCONFDIR/sipprov/sipprovd.conf */
 #define SP_KEY_LEN 32
 /* Create a new random key file (mode 0600); fails if it exists. */
 int secret_keyfile_create(const char *path, char *err, size_t errlen);
-/* Load the key; refuses a file readable by group/other. */
+/* Load the key; refuses a file readable by group/other and anything but
+ * 64 hex digits and one line end. */
 int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
 /* Encrypt plaintext into a new base64 string (nonce|ct|tag); caller frees. */
 char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain);
 /* Decrypt; returns a new string (caller frees, then should wipe) or NULL. */
 char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64);
+/* HMAC-SHA256 of data under a subkey for label ("sipprov token v1"...):
+ * 64 hex chars + NUL. */
+void secret_hmac_hex(const unsigned char key[SP_KEY_LEN], const char *label, const void *data, size_t n,
+		     char out[65]);
 void sha256_hex(const void *p, size_t n, char out[65]);
 void md5_hex(const void *p, size_t n, char out[33]);
 /* n random bytes as 2n hex chars + NUL; -1 if the RNG fails. */
 int random_hex(char *out, size_t nbytes);
 void secret_wipe(void *p, size_t n);
+
+/* ---- private.c: files holding secrets are created 0600 ---- */
+
+/* Create path empty with mode 0600 unless it exists (then 0, untouched). */
+int private_create(const char *path, char *err, size_t errlen);
+/* Open for appending, creating it 0600 (a log); NULL with errno. */
+FILE *private_append_open(const char *path);
+/* True when path exists and others (not the owner or its group: the
+ * service group may share the database) have any access; *mode set. */
+bool private_readable(const char *path, unsigned *mode);
 
 #include "store.h"
 

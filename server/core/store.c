@@ -12,10 +12,14 @@
 #include "store_int.h"
 
 #define STMT_SLOTS 128
+#define LABEL_CHECK "sipprov key check v1"
+#define LABEL_TOKEN "sipprov token v1"
 
 struct store {
 	sqlite3 *db;
 	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_SLOTS];
+	bool have_key;                  /* store_use_key succeeded */
+	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -71,9 +75,32 @@ static int migrate(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* fetch_log paths kept by older versions held token URLs. */
+static void sql_redact_path(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *p = sqlite3_value_text(argv[0]);
+	if (!p) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	size_t n = strlen((const char *)p) + 1;
+	char *out = xmalloc(n);
+	sp_redact_path((const char *)p, out, n);
+	sqlite3_result_text(ctx, out, -1, free);
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	/* SQLite creates a new file 0644 & ~umask and gives -wal and -shm the
+	 * database's mode: create it 0600 first (an empty file is a new
+	 * database), so all three stay private whatever the umask. */
+	char why[SP_ERR_MAX];
+	if (strcmp(path, ":memory:") && strncmp(path, "file:", 5) && private_create(path, why, sizeof(why)) < 0) {
+		sp_err(err, errlen, "cannot open database '%s': %s", path, why);
+		free(s);
+		return NULL;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		sp_err(err, errlen, "cannot open database '%s': %s", path,
@@ -83,6 +110,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_create_function(s->db, "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				sql_redact_path, NULL, NULL);
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 		     err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0) {
@@ -96,6 +125,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	secret_wipe(s->key, sizeof(s->key));
 	for (int i = 0; i < STMT_SLOTS; i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
@@ -417,7 +447,7 @@ int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
 
 #define DEVICE_COLS "id, mac, tenant_id, layout, model, label, template, pinned_version, status, " \
 	"http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, " \
-	"fetched_version, fetched_digest FROM device "
+	"fetched_version, fetched_digest, ha1_enc FROM device "
 
 static void device_row(sqlite3_stmt *st, struct device *d)
 {
@@ -440,6 +470,61 @@ static void device_row(sqlite3_stmt *st, struct device *d)
 	store_col_text(st, 15, d->fetched_ua, sizeof(d->fetched_ua));
 	d->fetched_version = sqlite3_column_int64(st, 16);
 	store_col_text(st, 17, d->fetched_digest, sizeof(d->fetched_digest));
+	store_col_text(st, 18, d->ha1_enc, sizeof(d->ha1_enc));
+}
+
+/* ---- secrets at rest: HA1 and tokens are sealed on write, opened on read
+ * when the store has the key (store_use_key); without it they read as ""
+ * and writes that carry a plaintext fail. ---- */
+
+static bool hex_ok(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+/* ha1_enc -> ha1_md5 / ha1_sha256 (left "" when no key or no seal). */
+static void device_open_secrets(struct store *s, struct device *d)
+{
+	d->ha1_md5[0] = d->ha1_sha256[0] = '\0';
+	if (!s->have_key || !d->ha1_enc[0])
+		return;
+	char *p = secret_decrypt(s->key, d->ha1_enc);
+	if (p && strlen(p) == 32 + 1 + 64 && p[32] == ':') {
+		p[32] = '\0';
+		if (hex_ok(p, 32) && hex_ok(p + 33, 64)) {
+			sp_strlcpy(d->ha1_md5, p, sizeof(d->ha1_md5));
+			sp_strlcpy(d->ha1_sha256, p + 33, sizeof(d->ha1_sha256));
+		}
+	} else {
+		log_warnx("device %s: stored HTTP digest credentials do not decrypt", d->mac);
+	}
+	if (p) {
+		secret_wipe(p, strlen(p));
+		free(p);
+	}
+}
+
+/* A new HA1 pair in memory -> d->ha1_enc.  0, or -1 with err. */
+static int device_seal(struct store *s, const struct device *d, char *enc, size_t size, char *err, size_t errlen)
+{
+	char plain[32 + 1 + 64 + 1];
+	sp_strlcpy(enc, d->ha1_enc, size);
+	if (!d->ha1_md5[0] && !d->ha1_sha256[0])
+		return 0;
+	if (!s->have_key)
+		return sp_err(err, errlen, "device %s: HTTP digest credentials need the key file", d->mac);
+	if (!hex_ok(d->ha1_md5, 32) || !hex_ok(d->ha1_sha256, 64))
+		return sp_err(err, errlen, "device %s: HA1 values are not lowercase hex digests", d->mac);
+	snprintf(plain, sizeof(plain), "%s:%s", d->ha1_md5, d->ha1_sha256);
+	char *e = secret_encrypt(s->key, plain);
+	secret_wipe(plain, sizeof(plain));
+	if (!e || strlen(e) >= size) {
+		free(e);
+		return sp_err(err, errlen, "device %s: cannot encrypt HTTP digest credentials", d->mac);
+	}
+	sp_strlcpy(enc, e, size);
+	free(e);
+	return 0;
 }
 
 int store_device_get(struct store *s, const char *mac, struct device *d)
@@ -448,7 +533,10 @@ int store_device_get(struct store *s, const char *mac, struct device *d)
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, mac);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	if (rc == 1)
+		device_open_secrets(s, d);
+	return rc;
 }
 
 int store_device_get_id(struct store *s, int64_t id, struct device *d)
@@ -457,10 +545,14 @@ int store_device_get_id(struct store *s, int64_t id, struct device *d)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	if (rc == 1)
+		device_open_secrets(s, d);
+	return rc;
 }
 
-static void device_bind(sqlite3_stmt *st, const struct device *d)
+/* ha1_md5 / ha1_sha256 columns (schema 001) stay '': HA1 lives in ha1_enc. */
+static void device_bind(sqlite3_stmt *st, const struct device *d, const char *ha1_enc)
 {
 	store_bind_text(st, 1, d->mac);
 	sqlite3_bind_int64(st, 2, d->tenant_id);
@@ -471,20 +563,22 @@ static void device_bind(sqlite3_stmt *st, const struct device *d)
 	sqlite3_bind_int64(st, 7, d->pinned_version);
 	store_bind_text(st, 8, d->status[0] ? d->status : "active");
 	store_bind_text(st, 9, d->http_user);
-	store_bind_text(st, 10, d->ha1_md5);
-	store_bind_text(st, 11, d->ha1_sha256);
-	store_bind_text(st, 12, d->overrides[0] ? d->overrides : "{}");
+	store_bind_text(st, 10, ha1_enc);
+	store_bind_text(st, 11, d->overrides[0] ? d->overrides : "{}");
 }
 
 int store_device_add(struct store *s, struct device *d, char *err, size_t errlen)
 {
+	char enc[sizeof(d->ha1_enc)];
+	if (device_seal(s, d, enc, sizeof(enc), err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device (mac, tenant_id, layout, model, label, template, "
-				      "pinned_version, status, http_user, ha1_md5, ha1_sha256, overrides, "
-				      "created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+				      "pinned_version, status, http_user, ha1_enc, overrides, "
+				      "created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	device_bind(st, d);
-	sqlite3_bind_int64(st, 13, sp_now());
+	device_bind(st, d, enc);
+	sqlite3_bind_int64(st, 12, sp_now());
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
 		sqlite3_reset(st);
@@ -499,13 +593,16 @@ int store_device_add(struct store *s, struct device *d, char *err, size_t errlen
 
 int store_device_update(struct store *s, const struct device *d, char *err, size_t errlen)
 {
+	char enc[sizeof(d->ha1_enc)];
+	if (device_seal(s, d, enc, sizeof(enc), err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "UPDATE device SET mac=?, tenant_id=?, layout=?, model=?, label=?, "
-				      "template=?, pinned_version=?, status=?, http_user=?, ha1_md5=?, "
-				      "ha1_sha256=?, overrides=? WHERE id=?");
+				      "template=?, pinned_version=?, status=?, http_user=?, ha1_enc=?, "
+				      "overrides=? WHERE id=?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	device_bind(st, d);
-	sqlite3_bind_int64(st, 13, d->id);
+	device_bind(st, d, enc);
+	sqlite3_bind_int64(st, 12, d->id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
@@ -531,6 +628,7 @@ int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct
 	sqlite3_bind_int64(st, 1, tenant_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		device_row(st, d);
+		device_open_secrets(s, d);
 		if (fn(d, arg))
 			break;
 	}
@@ -574,6 +672,8 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 			   "VALUES (?,?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
+	char safe[SP_FIELD_MAX];
+	sp_redact_path(path, safe, sizeof(safe));
 	if (device_id)
 		sqlite3_bind_int64(st, 1, device_id);
 	else
@@ -581,7 +681,7 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 	sqlite3_bind_int64(st, 2, now);
 	store_bind_text(st, 3, ip);
 	store_bind_text(st, 4, ua);
-	store_bind_text(st, 5, path);
+	store_bind_text(st, 5, safe);
 	sqlite3_bind_int(st, 6, status);
 	sqlite3_bind_int64(st, 7, version);
 	store_bind_text(st, 8, digest);
@@ -591,7 +691,7 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 /* ---- accounts ---- */
 
 #define ACCOUNT_COLS "id, device_id, line, display_name, extension, username, auth_username, " \
-	"password_enc, coalesce(token,''), token_revoked, last_code, last_code_at FROM account "
+	"password_enc, coalesce(token_hash,''), token_enc, token_revoked, last_code, last_code_at FROM account "
 
 static void account_row(sqlite3_stmt *st, struct account *a)
 {
@@ -604,10 +704,57 @@ static void account_row(sqlite3_stmt *st, struct account *a)
 	store_col_text(st, 5, a->username, sizeof(a->username));
 	store_col_text(st, 6, a->auth_username, sizeof(a->auth_username));
 	store_col_text(st, 7, a->password_enc, sizeof(a->password_enc));
-	store_col_text(st, 8, a->token, sizeof(a->token));
-	a->token_revoked = sqlite3_column_int(st, 9) != 0;
-	a->last_code = sqlite3_column_int64(st, 10);
-	a->last_code_at = sqlite3_column_int64(st, 11);
+	store_col_text(st, 8, a->token_hash, sizeof(a->token_hash));
+	store_col_text(st, 9, a->token_enc, sizeof(a->token_enc));
+	a->token_revoked = sqlite3_column_int(st, 10) != 0;
+	a->last_code = sqlite3_column_int64(st, 11);
+	a->last_code_at = sqlite3_column_int64(st, 12);
+}
+
+/* token_enc -> token (left "" when no key). */
+static void account_open_secrets(struct store *s, struct account *a)
+{
+	a->token[0] = '\0';
+	if (!s->have_key || !a->token_enc[0])
+		return;
+	char *p = secret_decrypt(s->key, a->token_enc);
+	if (p && hex_ok(p, SP_TOKEN_HEX))
+		sp_strlcpy(a->token, p, sizeof(a->token));
+	else
+		log_warnx("account %lld: stored softphone token does not decrypt", (long long)a->id);
+	if (p) {
+		secret_wipe(p, strlen(p));
+		free(p);
+	}
+}
+
+static void token_hash_of(const struct store *s, const char *token, char out[65])
+{
+	secret_hmac_hex(s->key, LABEL_TOKEN, token, strlen(token), out);
+}
+
+/* The token in memory -> hash and ciphertext to store (both "" and the
+ * row's kept values when a->token is "").  0, or -1 with err. */
+static int account_seal(struct store *s, const struct account *a, char hash[65], char *enc, size_t size,
+			char *err, size_t errlen)
+{
+	sp_strlcpy(hash, a->token_hash, 65);
+	sp_strlcpy(enc, a->token_enc, size);
+	if (!a->token[0])
+		return 0;
+	if (!s->have_key)
+		return sp_err(err, errlen, "line %ld: a softphone token needs the key file", a->line);
+	if (!hex_ok(a->token, SP_TOKEN_HEX))
+		return sp_err(err, errlen, "line %ld: token is not %d lowercase hex digits", a->line, SP_TOKEN_HEX);
+	char *e = secret_encrypt(s->key, a->token);
+	if (!e || strlen(e) >= size) {
+		free(e);
+		return sp_err(err, errlen, "line %ld: cannot encrypt the token", a->line);
+	}
+	sp_strlcpy(enc, e, size);
+	free(e);
+	token_hash_of(s, a->token, hash);
+	return 0;
 }
 
 int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n)
@@ -621,6 +768,8 @@ int store_account_list(struct store *s, int64_t device_id, struct account *a, si
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
 		account_row(st, &a[(*n)++]);
 	sqlite3_reset(st);
+	for (size_t i = 0; i < *n; i++)
+		account_open_secrets(s, &a[i]);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -631,19 +780,32 @@ int store_account_get_line(struct store *s, int64_t device_id, long line, struct
 		return -1;
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, line);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	if (rc == 1)
+		account_open_secrets(s, a);
+	return rc;
 }
 
 int store_account_get_token(struct store *s, const char *token, struct account *a)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token = ?");
+	char hash[65];
+	if (!s->have_key) {
+		log_warnx("token lookup without the key file");
+		return -1;
+	}
+	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token_hash = ?");
 	if (!st)
 		return -1;
-	store_bind_text(st, 1, token);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	token_hash_of(s, token, hash);
+	store_bind_text(st, 1, hash);
+	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	if (rc == 1)
+		account_open_secrets(s, a);
+	return rc;
 }
 
-static void account_bind(sqlite3_stmt *st, const struct account *a)
+/* account.token (schema 001) stays NULL: the token lives in token_hash/_enc. */
+static void account_bind(sqlite3_stmt *st, const struct account *a, const char *hash, const char *enc)
 {
 	sqlite3_bind_int64(st, 1, a->device_id);
 	sqlite3_bind_int64(st, 2, a->line);
@@ -652,21 +814,25 @@ static void account_bind(sqlite3_stmt *st, const struct account *a)
 	store_bind_text(st, 5, a->username);
 	store_bind_text(st, 6, a->auth_username);
 	store_bind_text(st, 7, a->password_enc);
-	if (a->token[0])
-		store_bind_text(st, 8, a->token);
+	if (hash[0])
+		store_bind_text(st, 8, hash);
 	else
 		sqlite3_bind_null(st, 8);
-	sqlite3_bind_int(st, 9, a->token_revoked);
+	store_bind_text(st, 9, enc);
+	sqlite3_bind_int(st, 10, a->token_revoked);
 }
 
 int store_account_add(struct store *s, struct account *a, char *err, size_t errlen)
 {
+	char hash[65], enc[sizeof(a->token_enc)];
+	if (account_seal(s, a, hash, enc, sizeof(enc), err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "INSERT INTO account (device_id, line, display_name, extension, "
-				      "username, auth_username, password_enc, token, token_revoked) "
-				      "VALUES (?,?,?,?,?,?,?,?,?)");
+				      "username, auth_username, password_enc, token_hash, token_enc, token_revoked) "
+				      "VALUES (?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	account_bind(st, a);
+	account_bind(st, a, hash, enc);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
 		sqlite3_reset(st);
@@ -676,18 +842,23 @@ int store_account_add(struct store *s, struct account *a, char *err, size_t errl
 	}
 	sqlite3_reset(st);
 	a->id = sqlite3_last_insert_rowid(s->db);
+	sp_strlcpy(a->token_hash, hash, sizeof(a->token_hash));
+	sp_strlcpy(a->token_enc, enc, sizeof(a->token_enc));
 	return 0;
 }
 
 int store_account_update(struct store *s, const struct account *a, char *err, size_t errlen)
 {
+	char hash[65], enc[sizeof(a->token_enc)];
+	if (account_seal(s, a, hash, enc, sizeof(enc), err, errlen) < 0)
+		return -1;
 	sqlite3_stmt *st = store_stmt(s, "UPDATE account SET device_id=?, line=?, display_name=?, extension=?, "
-				      "username=?, auth_username=?, password_enc=?, token=?, token_revoked=? "
-				      "WHERE id=?");
+				      "username=?, auth_username=?, password_enc=?, token_hash=?, token_enc=?, "
+				      "token_revoked=? WHERE id=?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	account_bind(st, a);
-	sqlite3_bind_int64(st, 10, a->id);
+	account_bind(st, a, hash, enc);
+	sqlite3_bind_int64(st, 11, a->id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
@@ -699,15 +870,16 @@ int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
 	char mac[SP_MAC_LEN + 1];
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT a.id, a.device_id, a.line, a.display_name, a.extension, "
-			       "a.username, a.auth_username, a.password_enc, coalesce(a.token,''), "
-			       "a.token_revoked, a.last_code, a.last_code_at, d.mac FROM account a "
+			       "a.username, a.auth_username, a.password_enc, coalesce(a.token_hash,''), "
+			       "a.token_enc, a.token_revoked, a.last_code, a.last_code_at, d.mac FROM account a "
 			       "JOIN device d ON d.id = a.device_id WHERE d.tenant_id = ? ORDER BY d.mac, a.line",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, tenant_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		account_row(st, &a);
-		store_col_text(st, 12, mac, sizeof(mac));
+		account_open_secrets(s, &a);
+		store_col_text(st, 13, mac, sizeof(mac));
 		if (fn(&a, mac, arg))
 			break;
 	}
@@ -837,4 +1009,224 @@ int store_account_delete(struct store *s, int64_t device_id, long line)
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
 	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}
+
+/* ---- the key: check value and one-time conversion of legacy rows ---- */
+
+static bool same_hex(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	unsigned char d = n != strlen(b);
+	for (size_t i = 0; i < n && !d; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static int read_state(struct store *s, char check[65], int *converted)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT key_check, converted FROM secret_state WHERE id = 1");
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		if (st)
+			sqlite3_reset(st);
+		return -1;
+	}
+	store_col_text(st, 0, check, 65);
+	*converted = sqlite3_column_int(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* A database from before schema 005 has no check value: the key must
+ * open a stored password (when there is one) before it is trusted. */
+static int key_opens_passwords(struct store *s, const unsigned char key[SP_KEY_LEN])
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT password_enc FROM account WHERE password_enc != '' LIMIT 1");
+	char enc[512];
+	int ok = 1;
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		store_col_text(st, 0, enc, sizeof(enc));
+		char *p = secret_decrypt(key, enc);
+		ok = p != NULL;
+		if (p) {
+			secret_wipe(p, strlen(p));
+			free(p);
+		}
+	}
+	sqlite3_reset(st);
+	return ok;
+}
+
+/* Rows written before schema 005 kept tokens and HA1 in plaintext.  Seal
+ * them with the store's key, in id order, 512 at a time (the scan never
+ * walks rows it is changing).  Inside the caller's transaction. */
+static int convert_tokens(struct store *s, long *n)
+{
+	int64_t after = 0;
+	for (;;) {
+		struct { int64_t id; char token[SP_TOKEN_HEX + 8]; } batch[512];
+		size_t k = 0;
+		sqlite3_stmt *st = store_stmt(s, "SELECT id, token FROM account WHERE token IS NOT NULL AND id > ? "
+					      "ORDER BY id LIMIT 512");
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, after);
+		while (k < 512 && sqlite3_step(st) == SQLITE_ROW) {
+			batch[k].id = sqlite3_column_int64(st, 0);
+			store_col_text(st, 1, batch[k].token, sizeof(batch[k].token));
+			k++;
+		}
+		sqlite3_reset(st);
+		for (size_t i = 0; i < k; i++) {
+			struct account a = { .id = batch[i].id, .line = 0 };
+			char hash[65] = "", enc[sizeof(a.token_enc)] = "";
+			if (hex_ok(batch[i].token, SP_TOKEN_HEX)) {
+				sp_strlcpy(a.token, batch[i].token, sizeof(a.token));
+				if (account_seal(s, &a, hash, enc, sizeof(enc), NULL, 0) < 0)
+					return -1;
+			} else {
+				log_warnx("account %lld: dropping a malformed legacy token", (long long)a.id);
+			}
+			st = store_stmt(s, "UPDATE account SET token = NULL, token_hash = ?, token_enc = ? WHERE id = ?");
+			if (!st)
+				return -1;
+			if (hash[0])
+				store_bind_text(st, 1, hash);
+			else
+				sqlite3_bind_null(st, 1);
+			store_bind_text(st, 2, enc);
+			sqlite3_bind_int64(st, 3, a.id);
+			secret_wipe(&a, sizeof(a));
+			secret_wipe(batch[i].token, sizeof(batch[i].token));
+			if (store_exec_stmt(s, st, NULL, 0) < 0)
+				return -1;
+			(*n)++;
+			after = batch[i].id;
+		}
+		if (k < 512)
+			return 0;
+	}
+}
+
+static int convert_ha1(struct store *s, long *n)
+{
+	int64_t after = 0;
+	for (;;) {
+		struct { int64_t id; char md5[40], sha[72]; } batch[512];
+		size_t k = 0;
+		sqlite3_stmt *st = store_stmt(s, "SELECT id, ha1_md5, ha1_sha256 FROM device WHERE id > ? AND "
+					      "(ha1_md5 != '' OR ha1_sha256 != '') ORDER BY id LIMIT 512");
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, after);
+		while (k < 512 && sqlite3_step(st) == SQLITE_ROW) {
+			batch[k].id = sqlite3_column_int64(st, 0);
+			store_col_text(st, 1, batch[k].md5, sizeof(batch[k].md5));
+			store_col_text(st, 2, batch[k].sha, sizeof(batch[k].sha));
+			k++;
+		}
+		sqlite3_reset(st);
+		for (size_t i = 0; i < k; i++) {
+			struct device d = { .id = batch[i].id };
+			char enc[sizeof(d.ha1_enc)] = "";
+			snprintf(d.mac, sizeof(d.mac), "#%lld", (long long)d.id);
+			if (hex_ok(batch[i].md5, 32) && hex_ok(batch[i].sha, 64)) {
+				sp_strlcpy(d.ha1_md5, batch[i].md5, sizeof(d.ha1_md5));
+				sp_strlcpy(d.ha1_sha256, batch[i].sha, sizeof(d.ha1_sha256));
+				if (device_seal(s, &d, enc, sizeof(enc), NULL, 0) < 0)
+					return -1;
+			} else {
+				log_warnx("device %lld: dropping malformed legacy HTTP digest credentials",
+					  (long long)d.id);
+			}
+			st = store_stmt(s, "UPDATE device SET ha1_md5 = '', ha1_sha256 = '', ha1_enc = ? WHERE id = ?");
+			if (!st)
+				return -1;
+			store_bind_text(st, 1, enc);
+			sqlite3_bind_int64(st, 2, d.id);
+			secret_wipe(&d, sizeof(d));
+			secret_wipe(&batch[i], sizeof(batch[i]));
+			if (store_exec_stmt(s, st, NULL, 0) < 0)
+				return -1;
+			(*n)++;
+			after = batch[i].id;
+		}
+		if (k < 512)
+			return 0;
+	}
+}
+
+static int convert_legacy(struct store *s, char *err, size_t errlen)
+{
+	long tokens = 0, ha1 = 0;
+	if (convert_tokens(s, &tokens) < 0 || convert_ha1(s, &ha1) < 0)
+		return sp_err(err, errlen, "cannot convert legacy secrets: %s", store_errmsg(s));
+	/* Any run of 16+ hex digits: the same rule as every new row. */
+	if (exec_sql(s->db, "UPDATE fetch_log SET path = sp_redact_path(path) WHERE path GLOB "
+			    "'*[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]"
+			    "[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]"
+			    "[0-9a-fA-F][0-9a-fA-F]*'", err, errlen) < 0)
+		return -1;
+	long paths = sqlite3_changes(s->db);
+	if (tokens || ha1 || paths)
+		log_info("database: sealed %ld legacy softphone tokens and %ld devices' HTTP digest credentials, "
+			 "redacted %ld fetch log paths", tokens, ha1, paths);
+	return 0;
+}
+
+int store_use_key(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
+{
+	char want[65], have[65];
+	int converted = 0;
+	secret_hmac_hex(key, LABEL_CHECK, "", 0, want);
+	if (read_state(s, have, &converted) < 0)
+		return sp_err(err, errlen, "cannot read the key check: %s", store_errmsg(s));
+	if (have[0] && !same_hex(have, want))
+		return sp_err(err, errlen, "does not match this database (key check failed)");
+	if (have[0] && converted) {
+		memcpy(s->key, key, SP_KEY_LEN);
+		s->have_key = true;
+		return 0;
+	}
+	/* First keyed open since schema 005: check, convert, record, at once. */
+	if (store_begin(s) < 0)
+		return sp_err(err, errlen, "cannot start a transaction: %s", store_errmsg(s));
+	if (read_state(s, have, &converted) < 0) {
+		sp_err(err, errlen, "cannot read the key check: %s", store_errmsg(s));
+		goto fail;
+	}
+	if (have[0] && !same_hex(have, want)) {
+		sp_err(err, errlen, "does not match this database (key check failed)");
+		goto fail;
+	}
+	if (!have[0]) {
+		int ok = key_opens_passwords(s, key);
+		if (ok <= 0) {
+			sp_err(err, errlen, ok < 0 ? "cannot read accounts: %s" :
+			       "does not decrypt the stored passwords (a key file of another database?)%s",
+			       ok < 0 ? store_errmsg(s) : "");
+			goto fail;
+		}
+	}
+	memcpy(s->key, key, SP_KEY_LEN);
+	s->have_key = true;
+	if (!converted && convert_legacy(s, err, errlen) < 0)
+		goto fail;
+	sqlite3_stmt *st = store_stmt(s, "UPDATE secret_state SET key_check = ?, converted = 1 WHERE id = 1");
+	if (!st) {
+		sp_err(err, errlen, "%s", store_errmsg(s));
+		goto fail;
+	}
+	store_bind_text(st, 1, want);
+	if (store_exec_stmt(s, st, err, errlen) < 0 || store_commit(s) < 0) {
+		sp_err(err, errlen, "cannot record the key check: %s", store_errmsg(s));
+		goto fail;
+	}
+	return 0;
+fail:
+	store_rollback(s);
+	s->have_key = false;
+	secret_wipe(s->key, sizeof(s->key));
+	return -1;
 }

@@ -57,8 +57,11 @@ struct device {
 	long pinned_version;                /* 0 = current */
 	char status[16];                    /* active | disabled */
 	char http_user[SP_SLUG_MAX];
+	/* HA1 hex, in memory only: filled on read when the store has the key,
+	 * sealed into ha1_enc on write (""/"" keeps the stored ha1_enc). */
 	char ha1_md5[33];
 	char ha1_sha256[65];
+	char ha1_enc[192];                  /* as stored: AES-256-GCM; "" = no credentials */
 	char overrides[SP_JSON_MAX];
 	int64_t fetched_at;
 	char fetched_ip[64];
@@ -77,7 +80,11 @@ struct account {
 	char auth_username[SP_NAME_MAX];
 	char password[SP_NAME_MAX];         /* plaintext in memory only; "" if not loaded */
 	char password_enc[512];
-	char token[SP_TOKEN_HEX + 1];       /* "" = none */
+	/* The softphone token in memory only: filled on read when the store has
+	 * the key; a token set here is sealed on write (hash + ciphertext). */
+	char token[SP_TOKEN_HEX + 1];       /* "" = none (or no key) */
+	char token_hash[65];                /* as stored: HMAC-SHA256 hex; "" = no token */
+	char token_enc[96];                 /* as stored: AES-256-GCM */
 	bool token_revoked;
 	long last_code;
 	int64_t last_code_at;
@@ -87,6 +94,15 @@ struct account {
  * Returns NULL with err filled. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);      /* accepts NULL */
+/* Give the connection the key (copied; wiped at close).  First checks it:
+ * against the key check value stored at the first keyed open (schema 005),
+ * or, on a database from before it, by decrypting a stored password; a
+ * wrong key is refused (-1, err says so; the caller names the key file).
+ * Once per database it then converts legacy plaintext secrets (tokens,
+ * HA1, token URLs in fetch_log) in one transaction.  With the key, HA1
+ * and tokens are sealed on write and opened on read (struct device,
+ * struct account), and store_account_get_token works.  0 or -1. */
+int store_use_key(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
 /* The raw sqlite3 handle, for store_*.c files only (returns sqlite3 *). */
 void *store_db(struct store *s);
 /* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
@@ -145,12 +161,15 @@ int store_device_delete(struct store *s, int64_t id);
 /* Devices of a tenant (tenant_id 0 = all), MAC order. */
 int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg);
 int store_device_count(struct store *s, int64_t tenant_id, long *n);
-/* Record a served fetch on the device row and in fetch_log. */
+/* Record a served fetch on the device row and in fetch_log (the path
+ * through sp_redact_path: no token URL is stored). */
 int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
 		       const char *path, int status, long version, const char *digest);
 
 /* Accounts of a device in line order, up to SP_MAX_LINES; password left "". */
 int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n);
+/* The account whose token is token (looked up by its keyed hash: needs
+ * the key, else -1).  1 found, 0 none, -1 error. */
 int store_account_get_token(struct store *s, const char *token, struct account *a);
 /* The account on a device's line; 1 found, 0 none, -1 error. */
 int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a);

@@ -154,6 +154,34 @@ void sp_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+size_t sp_redact_path(const char *path, char *out, size_t size)
+{
+	static const char mark[] = "<redacted>";
+	size_t o = 0;
+	if (!size)
+		return 0;
+	for (const char *p = path; *p;) {
+		size_t run = 0;
+		while (hexval((unsigned char)p[run]) >= 0)
+			run++;
+		if (run >= SP_REDACT_HEX) {
+			for (size_t i = 0; mark[i] && o + 1 < size; i++)
+				out[o++] = mark[i];
+			p += run;
+		} else if (run) {
+			for (size_t i = 0; i < run && o + 1 < size; i++)
+				out[o++] = p[i];
+			p += run;
+		} else {
+			if (o + 1 < size)
+				out[o++] = *p;
+			p++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 void buf_init(struct buf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));

@@ -36,6 +36,7 @@
 #define UPLOAD_KEEP   20            /* newest uploads kept per device */
 #define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
 #define NONCE_NC_SIZE 16384         /* outstanding digest nonces remembered per listener */
+#define CTYPE_MAX     128           /* a layout's Content-Type, copied out of the layout */
 
 struct cache_ent {
 	char path[PATH_MAX_LEN + 1];
@@ -46,7 +47,9 @@ struct cache_ent {
 	char *body;
 	size_t len;
 	char etag[40];
-	const char *ctype;
+	/* A copy, not a pointer into the layout: a SIGHUP frees the layouts
+	 * while responses built from this entry are still being queued. */
+	char ctype[CTYPE_MAX];
 	long version;
 };
 
@@ -56,7 +59,8 @@ struct worker {                         /* per MHD thread, created on first requ
 };
 
 /* One render cache shared by all workers, so each device is cached once.
- * A bucket's lock covers its ways; requests copy out what they need. */
+ * A bucket's lock covers its ways; requests copy out what they need (an
+ * entry may be evicted and freed as soon as the lock is dropped). */
 struct cache_bucket {
 	pthread_mutex_t mu;
 	struct cache_ent *way[CACHE_WAYS];
@@ -67,7 +71,7 @@ struct fetchq {
 	pthread_cond_t cv;
 	struct fetch_rec *ring;
 	size_t head, len;
-	bool stop;
+	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
 	long retention_days;
 	int64_t next_prune;
@@ -160,6 +164,7 @@ static void *fetchq_main(void *arg)
 		if (q->len == 0 && q->stop)
 			break;
 		size_t n = q->len < FETCH_BATCH ? q->len : FETCH_BATCH;
+		bool stopping = q->stop;    /* read under the lock that guards it */
 		for (size_t i = 0; i < n; i++)
 			batch[i] = q->ring[(q->head + i) % FETCHQ_MAX];
 		q->head = (q->head + n) % FETCHQ_MAX;
@@ -171,7 +176,7 @@ static void *fetchq_main(void *arg)
 		}
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
-		if (n < FETCH_BATCH && !q->stop) {
+		if (n < FETCH_BATCH && !stopping) {
 			fetchq_prune(q);
 			usleep(50000);
 		}
@@ -215,8 +220,9 @@ static struct worker *worker_get(struct http_server *h)
 	if (w)
 		return w;
 	struct store *s = store_open(h->conf->database, err, sizeof(err));
-	if (!s) {
+	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
 		log_warnx("worker: %s", err);
+		store_close(s);
 		return NULL;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -433,12 +439,18 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 		return -1;
 	}
 	metrics_inc("sipprov_renders_total");
+	/* Keyed: fetch_log keeps this digest, and an unkeyed hash of a body
+	 * with a password in it would let a database reader test guesses. */
 	char sha[65];
-	sha256_hex(out.data ? out.data : "", out.len, sha);
+	secret_hmac_hex(h->key, "sipprov etag v1", out.data ? out.data : "", out.len, sha);
 	snprintf(ce->etag, sizeof(ce->etag), "\"%.32s\"", sha);
 	ce->body = buf_detach(&out, &ce->len);
-	ce->ctype = layout_content_type(l);
 	ce->version = e.version;
+	if (sp_strlcpy(ce->ctype, layout_content_type(l), sizeof(ce->ctype)) >= sizeof(ce->ctype)) {
+		log_warnx("render %s (%s): content type longer than %d bytes", mac, layout_name(l), CTYPE_MAX - 1);
+		effective_release(&e);
+		return -1;
+	}
 	effective_release(&e);
 	return 0;
 }
@@ -479,9 +491,12 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	}
 	if (m.kind == ROUTE_COMMON) {
 		struct buf out;
+		char ct[CTYPE_MAX];
 		buf_init(&out, SP_BODY_MAX);
 		int rc = render_common(m.layout, &out, why, sizeof(why));
-		const char *ct = layout_content_type(m.layout);
+		/* Copied while the lock keeps the layout alive (a reload frees it). */
+		if (sp_strlcpy(ct, layout_content_type(m.layout), sizeof(ct)) >= sizeof(ct))
+			rc = -1;
 		pthread_rwlock_unlock(&h->layouts_lock);
 		if (rc < 0) {
 			buf_release(&out);
@@ -506,8 +521,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	struct cache_ent *ce = NULL, *transient = NULL;
 	struct MHD_Response *ok_resp = NULL;
 	struct auth_subject subj;
-	char etag[40];
-	const char *ctype = NULL;
+	char etag[40], ctype[CTYPE_MAX];
 	size_t len = 0;
 	long version = 0;
 
@@ -555,7 +569,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	ce->used = atomic_fetch_add(&h->cache_clock, 1);
 	subj = ce->subj;
 	sp_strlcpy(etag, ce->etag, sizeof(etag));
-	ctype = ce->ctype;
+	sp_strlcpy(ctype, ce->ctype, sizeof(ctype));
 	len = ce->len;
 	version = ce->version;
 	if (subj.found && ce->body)
@@ -980,7 +994,7 @@ static void open_access_log(struct http_server *h, const char *p)
 		;
 	else if (!strcmp(p, "-"))
 		h->access = stderr;
-	else if (!(h->access = fopen(p, "a")))
+	else if (!(h->access = private_append_open(p)))
 		log_warn("cannot open access log '%s'", p);
 	else
 		setvbuf(h->access, NULL, _IOLBF, 0);

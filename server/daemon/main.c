@@ -44,6 +44,8 @@ static int load_conf(struct conf *c, const char *file, char **overrides, int n, 
 	for (int i = 0; i < n; i++)
 		if (conf_set(c, overrides[i], why, sizeof(why)) < 0)
 			return sp_err(err, errlen, "-o %s: %s", overrides[i], why);
+	if (conf_finish(c, err, errlen) < 0)
+		return -1;
 	int lvl = log_level_parse(c->log_level);
 	if (lvl < 0)
 		return sp_err(err, errlen, "log_level '%s' unknown (error, warn, info, debug)", c->log_level);
@@ -52,6 +54,21 @@ static int load_conf(struct conf *c, const char *file, char **overrides, int n, 
 	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)
 		snprintf(c->templates, sizeof(c->templates), "%s/templates", sp_datadir);
 	return lvl + verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl + verbose;
+}
+
+/* The database holds encrypted secrets and everything else in plaintext
+ * (README: "What the database reveals without the key").  A readable key
+ * file never gets here: secret_key_load refuses it. */
+static void warn_readable(const char *db)
+{
+	const char *sfx[] = { "", "-wal", "-shm" };
+	char p[SP_FIELD_MAX + 8];
+	unsigned mode;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
+		if (private_readable(p, &mode))
+			log_warnx("'%s' is readable by others (mode %04o): chmod o-rwx '%s'", p, mode, p);
+	}
 }
 
 static bool log_to_syslog;              /* daemonized: logs go to syslog */
@@ -147,7 +164,13 @@ int main(int argc, char **argv)
 	struct store *probe = store_open(conf.database, err, sizeof(err));
 	if (!probe)
 		fatalx("%s", err);
+	/* A wrong key would only show as a 500 for every config: refuse now. */
+	if (store_use_key(probe, key, err, sizeof(err)) < 0) {
+		store_close(probe);
+		fatalx("database %s: key file '%s' %s", conf.database, kf, err);
+	}
 	store_close(probe);
+	warn_readable(conf.database);
 	if (check_only) {
 		if (verbose)
 			conf_dump(&conf, stdout);

@@ -436,7 +436,11 @@ static void imp_account(struct imp *im, struct dev_entry *de, char **f)
 			return;
 		}
 		int rc = store_account_get_token(im->s, tok, &other);
-		if (rc < 0 || (rc == 1 && other.id != a.id)) {
+		if (rc < 0) {
+			imp_error(im, "token", "cannot look the token up (no key file?)");
+			return;
+		}
+		if (rc == 1 && other.id != a.id) {
 			imp_error(im, "token", "token already belongs to another account");
 			return;
 		}

@@ -1,5 +1,6 @@
 /*
- * csv.c: streaming RFC 4180 reader and a minimal quoting writer.  One pass,
+ * csv.c: streaming RFC 4180 reader and a minimal quoting writer, both
+ * neutralising spreadsheet formula cells (a leading quote, see below).  One pass,
  * a 64 KiB input window, one reusable record buffer: memory stays flat
  * however long the file.  It knows nothing about columns' meaning and does
  * no charset conversion (UTF-8 in, UTF-8 out; callers check text).
@@ -142,6 +143,23 @@ static void end_field(struct csv *c, struct rstate *r)
 	r->flen = 0;
 }
 
+/* Spreadsheet formula cells (OWASP "CSV injection"): a cell starting with
+ * = + - @ TAB or CR is written with a leading single quote, so a
+ * spreadsheet shows it as text ("+15551234" stays a number-looking text).
+ * To keep every value exact through export and import, a value that
+ * starts with a quote followed by one of those or by another quote gets
+ * one too, and the reader takes exactly one such quote off.  Any other
+ * leading quote is data and stays. */
+static bool formula_char(char ch)
+{
+	return ch == '=' || ch == '+' || ch == '-' || ch == '@' || ch == '\t' || ch == '\r';
+}
+
+static bool quoted_formula(const char *v)
+{
+	return v[0] == '\'' && (formula_char(v[1]) || v[1] == '\'');
+}
+
 /* Consume a line end whose first byte ch was already read. */
 static void eat_eol(struct csv *c, int ch)
 {
@@ -243,8 +261,11 @@ int csv_read(struct csv *c, char ***fields, size_t *n, char *err, size_t errlen)
 	}
 	if (r.err[0])
 		return sp_err(err, errlen, "record %ld (line %ld), %s", c->record, c->record_line, r.err);
-	for (size_t i = 0; i < r.nf; i++)
+	for (size_t i = 0; i < r.nf; i++) {
 		c->ptrs[i] = c->rec + c->offs[i];
+		if (quoted_formula(c->ptrs[i]))
+			c->ptrs[i]++;           /* the quote csv_put added */
+	}
 	*fields = c->ptrs;
 	*n = r.nf;
 	return 1;
@@ -256,13 +277,18 @@ void csv_put(struct buf *out, const char *field, int first)
 	/* Leading/trailing spaces survive spreadsheets only quoted; a leading
 	 * BOM would be taken for the file's own at the start of the output. */
 	bool quote = len && (field[0] == ' ' || field[len - 1] == ' ' || (unsigned char)field[0] == 0xef);
+	bool neutral = formula_char(field[0]) || quoted_formula(field);
 	if (!first)
 		buf_add(out, ",", 1);
 	if (!quote && strpbrk(field, ",\"\r\n") == NULL) {
+		if (neutral)
+			buf_add(out, "'", 1);
 		buf_add(out, field, len);
 		return;
 	}
 	buf_add(out, "\"", 1);
+	if (neutral)
+		buf_add(out, "'", 1);
 	for (const char *p = field; *p; p++) {
 		if (*p == '"')
 			buf_add(out, "\"", 1);

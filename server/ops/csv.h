@@ -2,7 +2,11 @@
  * csv.h: a streaming RFC 4180 reader (header row, quoted fields with commas,
  * doubled quotes and line breaks, CRLF or LF, a leading UTF-8 BOM) with hard
  * limits on field, record and column sizes, and a writer that quotes only
- * when needed.  It does not interpret fields: bulk.c gives them meaning.
+ * when needed.  Formula cells: the writer puts a single quote before a
+ * value starting with = + - @ TAB or CR (OWASP CSV injection), and before
+ * one starting with a quote followed by one of those or a quote; the
+ * reader takes that one quote off, so values round-trip exactly.  It does
+ * not otherwise interpret fields: bulk.c gives them meaning.
  */
 #ifndef SP_CSV_H
 #define SP_CSV_H
@@ -27,7 +31,8 @@ void csv_free(struct csv *c);           /* accepts NULL */
  * (0 = any count).  A longer or shorter record is an error. */
 void csv_expect_columns(struct csv *c, size_t ncols);
 
-/* Read the next record.  Returns 1 with *fields (n NUL-terminated strings,
+/* Read the next record (one formula quote taken off each field, as above).
+ * Returns 1 with *fields (n NUL-terminated strings,
  * owned by the reader, valid until the next call) and *n set; 0 at end of
  * input; -1 on a malformed record, with err naming the record, physical
  * line and column ("record 5 (line 7), column 3: unterminated quoted field").
@@ -43,6 +48,7 @@ long csv_line(const struct csv *c);
 long long csv_offset(const struct csv *c);
 
 /* Append one field to out, quoted when it holds a comma, quote, CR, LF or
- * leading/trailing space; first = no leading comma. */
+ * leading/trailing space, with the formula quote above; first = no
+ * leading comma. */
 void csv_put(struct buf *out, const char *field, int first);
 #endif

@@ -95,3 +95,17 @@ out:
 	sqlite3_close(db);
 	return rc;
 }
+
+int store_test_text(struct store *s, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_col_text(st, 0, out, outlen);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}

@@ -18,4 +18,7 @@ int store_test_exec(struct store *s, const char *sql, char *err, size_t errlen);
  * 'then' (may be NULL: rows that version wrote); store_open runs the
  * rest.  0 or -1 with err. */
 int store_test_create_at(const char *path, int upto, const char *then, char *err, size_t errlen);
+/* The first column of the first row of sql as text into out ("" for NULL):
+ * 1 a row, 0 none, -1 error.  For looking at raw stored values. */
+int store_test_text(struct store *s, const char *sql, char *out, size_t outlen);
 #endif

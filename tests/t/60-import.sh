@@ -107,7 +107,9 @@ is "$all_copy" "$all_same" "renders identical for $(echo "$macs" | wc -l) more d
 sp export --tenant acme > "$T/nosecret.csv" 2>"$T/nosecret.err"
 like "$(cat "$T/nosecret.err")" 'passwords omitted' "stderr says secrets were omitted"
 is "$(grep -c 'pw' "$T/nosecret.csv")" 0 "no password in the export"
-tok=$(sqlite3 "$DB" "select token from account where token is not null limit 1")
+# The database holds only the token's keyed hash; the CLI shows it with the key.
+tmac=$(sqlite3 "$DB" "select d.mac from account a join device d on d.id = a.device_id where a.token_hash is not null limit 1")
+tok=$(sp account list "$tmac" --show-secrets --json | sed -n 's|.*"token_url": ".*/s/\([0-9a-f]*\)".*|\1|p' | head -1)
 like "$tok" '^[0-9a-f]{32}$' "softphone accounts have a token"
 is "$(grep -c "$tok" "$T/nosecret.csv")" 0 "no softphone token in the export"
 is "$(grep -c "$tok" "$T/export.csv")" 1 "the token is in the export with secrets"

@@ -79,7 +79,7 @@ int main(void)
 		"mac,layout,model,label,template,line,display_name,extension,username,auth_username,password,vendor.x\r\n"
 		"00:15:65:00:00:01,yealink,T46G,\"a, b\",main,1,\"Ann \"\"A\"\"\",101,alice,alice-auth,pw1,1\r\n"
 		"001565000001,yealink,T46G,\"a, b\",main,2,Bob,102,bob,bob-auth,pw2,1\r\n"
-		"001565000002,yealink,,,,1,Cy,103,cy,cy-auth,pw3,\r\n";
+		"001565000002,yealink,,@boss,,1,=1+2,103,cy,cy-auth,-pw3,\r\n";
 	is_int(do_import(s, &t, ls, key, good, &r), 0, "clean import");
 	ok(r.rows == 3 && r.devices_new == 2 && r.accounts_new == 3, "3 rows, 2 devices, 3 lines (%ld/%ld/%ld)",
 	   r.rows, r.devices_new, r.accounts_new);
@@ -115,6 +115,8 @@ int main(void)
 	   "export header");
 	ok(strstr(buf, "001565000001,yealink,T46G,\"a, b\",main,1,\"Ann \"\"A\"\"\",101,alice,alice-auth,pw1,,1\r\n") != NULL,
 	   "export row quoted like the input");
+	ok(strstr(buf, "001565000002,yealink,,'@boss,,1,'=1+2,103,cy,cy-auth,'-pw3,") != NULL,
+	   "formula cells exported with a leading quote (label, display name, password)");
 	struct store *s2 = store_open(":memory:", err, sizeof(err));
 	store_tenant_add(s2, &t, err, sizeof(err));
 	store_tenant_get(s2, "acme", &t2);

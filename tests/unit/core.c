@@ -151,6 +151,7 @@ static void test_store(const char *dir)
 	store_close(s);
 	s = store_open(path, err, sizeof(err));
 	ok(s != NULL, "re-open migrates nothing twice");
+	ok(store_use_key(s, key, err, sizeof(err)) == 0, "the key is taken (first keyed open): %s", err);
 
 	struct tenant t;
 	memset(&t, 0, sizeof(t));

@@ -124,6 +124,50 @@ int main(void)
 		buf_release(&b);
 	}
 
+	/* Formula cells (OWASP CSV injection): written with a leading quote so a
+	 * spreadsheet shows text, read back exactly. */
+	{
+		static const struct { const char *val, *cell; } fx[] = {
+			{ "=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"" },
+			{ "+15551234", "'+15551234" },
+			{ "-1+2", "'-1+2" },
+			{ "@SUM(A1)", "'@SUM(A1)" },
+			{ "\tx", "'\tx" },
+			{ "\rx", "\"'\rx\"" },
+			{ "'=already", "''=already" },
+			{ "''", "'''" },
+			{ "'plain", "'plain" },
+			{ "a=b", "a=b" },
+			{ "'", "'" },
+		};
+		size_t nf = sizeof(fx) / sizeof(fx[0]);
+		struct buf b;
+		char **f, err[256];
+		size_t n;
+		for (size_t i = 0; i < nf; i++) {
+			buf_init(&b, 4096);
+			csv_put(&b, fx[i].val, 1);
+			is_str(b.data, fx[i].cell, "formula cell %zu written safely", i);
+			buf_release(&b);
+		}
+		buf_init(&b, 4096);
+		for (size_t i = 0; i < nf; i++)
+			csv_put(&b, fx[i].val, i == 0);
+		buf_adds(&b, "\r\n");
+		struct csv *c = csv_new_mem(b.data, b.len);
+		int rc = csv_read(c, &f, &n, err, sizeof(err));
+		int same = rc == 1 && n == nf;
+		for (size_t i = 0; same && i < nf; i++)
+			same = strcmp(f[i], fx[i].val) == 0;
+		ok(same, "every formula-looking value round-trips exactly");
+		csv_free(c);
+		buf_release(&b);
+		/* A hand-written file: the quote a spreadsheet user types is taken off. */
+		const char *hand = "a,b\n'+15551234,'O'Brien\n";
+		dump(hand, strlen(hand), 0, out, sizeof(out));
+		is_str(out, "a|b;+15551234|'O'Brien;", "a typed leading quote before + goes, before a letter stays");
+	}
+
 	/* Streaming from a FILE across window boundaries, with line numbers. */
 	{
 		FILE *f = tmpfile();

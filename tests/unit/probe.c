@@ -38,11 +38,29 @@ static int bound_socket(int type, int *port)
 
 struct responder {
 	int fd;
+	/* mu guards the rest: the probe may retransmit while the test reads
+	 * what the responder saw (a datagram orders nothing for TSan). */
+	pthread_mutex_t mu;
 	int drop_first;      /* ignore this many requests (tests retransmission) */
 	int seen;
 	int saw_auth;
 	char last_via[256];
 };
+
+static int rs_saw_auth(struct responder *rs)
+{
+	pthread_mutex_lock(&rs->mu);
+	int n = rs->saw_auth;
+	pthread_mutex_unlock(&rs->mu);
+	return n;
+}
+
+static void rs_last_via(struct responder *rs, char *out, size_t n)
+{
+	pthread_mutex_lock(&rs->mu);
+	sp_strlcpy(out, rs->last_via, n);
+	pthread_mutex_unlock(&rs->mu);
+}
 
 /* Copy the headers a response must echo, answer per method. */
 static void *responder_run(void *arg)
@@ -61,17 +79,23 @@ static void *responder_run(void *arg)
 		in[n] = '\0';
 		if (!strncmp(in, "QUIT", 4))
 			return NULL;
+		pthread_mutex_lock(&rs->mu);
 		rs->seen++;
-		if (rs->drop_first > 0) {
+		bool drop = rs->drop_first > 0;
+		if (drop)
 			rs->drop_first--;
+		pthread_mutex_unlock(&rs->mu);
+		if (drop)
 			continue;
-		}
 		struct buf b;
 		buf_init(&b, sizeof(out));
 		bool reg = !strncmp(in, "REGISTER ", 9);
 		bool authz = sipmsg_header(in, (size_t)n, "Authorization", h, sizeof(h)) == 1;
-		if (authz)
+		if (authz) {
+			pthread_mutex_lock(&rs->mu);
 			rs->saw_auth++;
+			pthread_mutex_unlock(&rs->mu);
+		}
 		if (reg && !authz)
 			buf_adds(&b, "SIP/2.0 401 Unauthorized\r\n");
 		else if (reg)
@@ -82,8 +106,11 @@ static void *responder_run(void *arg)
 		for (size_t i = 0; i < 5; i++)
 			if (sipmsg_header(in, (size_t)n, hs[i], h, sizeof(h)) == 1) {
 				buf_printf(&b, "%s: %s\r\n", hs[i], h);
-				if (i == 0)
+				if (i == 0) {
+					pthread_mutex_lock(&rs->mu);
 					sp_strlcpy(rs->last_via, h, sizeof(rs->last_via));
+					pthread_mutex_unlock(&rs->mu);
+				}
 			}
 		if (reg && !authz)
 			buf_adds(&b, "WWW-Authenticate: Digest realm=\"example.test\", nonce=\"abc123\", qop=\"auth\"\r\n");
@@ -149,7 +176,8 @@ int main(void)
 	ok(probe_sip(&t, "OPTIONS", NULL, &r) < 0 && r.status == PROBE_DNS, "probe to an unresolvable host is a DNS failure");
 
 	/* UDP responder */
-	struct responder rs = { .drop_first = 1 };
+	struct responder rs = { .drop_first = 1, .mu = PTHREAD_MUTEX_INITIALIZER };
+	char via[256];
 	pthread_t th;
 	rs.fd = bound_socket(SOCK_DGRAM, &port);
 	ok(rs.fd >= 0, "responder bound on udp %d", port);
@@ -160,15 +188,16 @@ int main(void)
 	is_int(r.code, 200, "200 OK (the 100 Trying was skipped)");
 	ok(r.sends == 2, "first request dropped, answered after a retransmission (sends %d)", r.sends);
 	ok(mono_ms() - t0 >= 450, "retransmission came after T1 (%ld ms)", mono_ms() - t0);
-	ok(strncmp(rs.last_via, "SIP/2.0/UDP 127.0.0.1:", 22) == 0 && strstr(rs.last_via, ";branch=z9hG4bK"),
-	   "Via has the local address and a z9hG4bK branch: %s", rs.last_via);
+	rs_last_via(&rs, via, sizeof(via));
+	ok(strncmp(via, "SIP/2.0/UDP 127.0.0.1:", 22) == 0 && strstr(via, ";branch=z9hG4bK"),
+	   "Via has the local address and a z9hG4bK branch: %s", via);
 
 	ok(probe_sip(&t, "REGISTER", NULL, &r) == 0 && r.code == 401, "unauthenticated REGISTER gets 401");
-	is_int(rs.saw_auth, 0, "no credentials sent without auth");
+	is_int(rs_saw_auth(&rs), 0, "no credentials sent without auth");
 	ok(probe_sip(&t, "REGISTER", &auth, &r) == 0, "authenticated REGISTER answered");
 	is_int(r.first_code, 401, "challenge seen first");
 	is_int(r.code, 403, "final code is the answer to the credentials");
-	is_int(rs.saw_auth, 1, "credentials sent once");
+	is_int(rs_saw_auth(&rs), 1, "credentials sent once");
 	sendto(rs.fd, "QUIT", 4, 0, NULL, 0);
 	{
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
