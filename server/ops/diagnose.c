@@ -1376,6 +1376,28 @@ bool diag_failed(const struct diag_report *rep)
 	return false;
 }
 
+/* Stable names of the findings, for --json (bit n = names[n]). */
+static const char *const finding_names[] = {
+	"device_disabled", "tenant_suspended", "no_account", "ip_policy", "swap", "identity_invalid",
+	"too_many", "stale", "never_fetched", "drift_registrar", "drift_transport", "drift_identity",
+	"drift_unknown_user", "dns_fail", "srv_missing", "port_closed", "no_answer", "tls_fail",
+	"other_transport_ok", "reach_ok", "probe_domain_404", "probe_forbidden", "auth_403", "auth_404",
+	"auth_ok", "last_timeout", "says_credentials", "says_auth_id", "says_disabled", "says_ip",
+	"says_too_many", "says_domain", "says_user_unknown", "says_unavailable", "auth_id_unknown",
+	"swap_proven", "account_changed", "phone_fails_probe_ok", "runs_old_fails", "hep_received",
+	"unanswered_401", "phone_silent", "all_refused", "proxy_wrong", "runs_differs", "fails_where_runs",
+};
+_Static_assert(sizeof(finding_names) / sizeof(finding_names[0]) == DF_NFINDINGS, "a name for every finding");
+
+static json_t *findings_json(uint64_t f)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sizeof(finding_names) / sizeof(finding_names[0]); i++)
+		if (f & DF(i))
+			json_array_append_new(a, json_string(finding_names[i]));
+	return a;
+}
+
 json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 {
 	const struct diag_facts *f = &rep->facts;
@@ -1421,6 +1443,7 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 		json_object_set_new(o, "name", json_string(s->name));
 		json_object_set_new(o, "verdict", json_string(diag_verdict_name(s->verdict)));
 		json_object_set_new(o, "evidence", json_string(s->evidence));
+		json_object_set_new(o, "findings", findings_json(s->findings));
 		if (s->verdict == DIAG_SKIPPED)
 			json_object_set_new(o, "reason", json_string(s->reason));
 		json_array_append_new(steps, o);

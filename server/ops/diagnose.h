@@ -78,6 +78,7 @@ enum diag_step_id {
 #define DF_PROXY_WRONG        DF(43)  /* outbound proxy refuses, registrar direct accepts */
 #define DF_RUNS_DIFFERS       DF(44)  /* what the phone runs differs from the current config */
 #define DF_FAILS_WHERE_RUNS   DF(45)  /* ... and the phone was seen failing there */
+#define DF_NFINDINGS          46
 
 struct diag_step {
 	const char *name;
@@ -192,7 +193,8 @@ int diag_exit_code(const struct diag_report *rep, int error_code);
 /* "loopback", "private", "CGNAT (100.64/10)", "link-local", "public", with
  * " IPv4" / " IPv6"; "" for an empty or unparsable address. */
 void diag_network_type(const char *ip, char *out, size_t n);
-/* The report as JSON (new reference). */
+/* The report as JSON (new reference).  Keys are stable: added, never
+ * renamed; each step lists its findings by name (see finding_names). */
 json_t *diag_report_json(const struct diag_report *rep, bool ticket);
 
 #endif

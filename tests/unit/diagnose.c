@@ -404,6 +404,9 @@ static void test_offline(void)
 	char *s = json_dumps(j, 0);
 	ok(s && strstr(s, "\"last_code\": 404") && strstr(s, "\"firmware\": \"28.72.0.1\""), "ticket JSON has code and firmware");
 	ok(s && !strstr(s, "password"), "no password field in the JSON");
+	ok(s && strstr(s, "\"findings\": [\"drift_registrar\"") != NULL, "step findings by name in the JSON");
+	ok(s && strstr(s, "\"explained\": true") && strstr(s, "\"first_cause\": \"tenant_moved\""),
+	   "explained and first cause in the JSON");
 	free(s);
 	json_decref(j);
 
