@@ -59,10 +59,13 @@ static void print_verdict(const struct diag_report *rep, bool error_timeout)
 	}
 	printf("\nverdict: %s%s (bucket chosen from %s)\n", r->bucket_name,
 	       error_timeout ? " (timeout)" : "", r->bucket_from);
+	if (!r->explained)
+		printf("no step explains this %s: the causes below are only the usual suspects\n", r->bucket_name);
 	printf("likely causes, most likely first:\n");
 	for (size_t i = 0; i < r->ncauses; i++) {
 		const struct diag_cause *c = &r->causes[i];
-		printf("  %zu. %s%s\n", i + 1, c->title, c->score ? "" : " (not indicated)");
+		printf("  %zu. %s%s\n", i + 1, c->title, !c->score ? " (not indicated)" :
+		       c->score < 20 ? " (indicated, but ruled out)" : "");
 		if (c->score)
 			printf("     evidence: %s\n", c->evidence);
 	}
@@ -117,11 +120,12 @@ static int common(struct cli *c, int argc, char **argv, bool ticket)
 		free(rep);
 		return cli_fail("%s", err);
 	}
-	rc = diag_failed(rep) ? EXIT_USER : 0;
+	rc = diag_exit_code(rep, o.error_code) ? EXIT_USER : 0;
 	if (c->json) {
 		json_t *doc = diag_report_json(rep, ticket);
-		if (ticket)
-			json_object_set_new(doc, "network_steps_run", json_boolean(o.network));
+		json_object_set_new(doc, "error_given", json_string(error ? error : ""));
+		json_object_set_new(doc, "exit_code", json_integer(ticket ? 0 : rc));
+		json_object_set_new(doc, "network_steps_run", json_boolean(o.network));
 		cli_json_out(doc);
 		free(rep);
 		return ticket ? 0 : rc;
@@ -140,8 +144,12 @@ static int common(struct cli *c, int argc, char **argv, bool ticket)
 		       f->auth_username[0] ? f->auth_username : "-", f->display_name[0] ? ", " : "", f->display_name);
 		printf("device model:        %s\n", f->model[0] ? f->model : "unknown");
 		printf("firmware:            %s\n", f->firmware);
-		printf("source network:      last fetch %s at %s; last registration from %s\n",
-		       f->fetched_ip[0] ? f->fetched_ip : "-", t2, f->last_reg_ip[0] ? f->last_reg_ip : "-");
+		printf("source network:      last fetch %s (%s) at %s; last registration from %s (%s)\n",
+		       f->fetched_ip[0] ? f->fetched_ip : "-", f->net_fetch[0] ? f->net_fetch : "unknown", t2,
+		       f->last_reg_ip[0] ? f->last_reg_ip : "-", f->net_reg[0] ? f->net_reg : "unknown");
+		if (f->last_reason[0] || f->last_reason_detail[0])
+			printf("registrar said:      %s%s%s\n", f->last_reason, f->last_reason_detail[0] ? "; " : "",
+			       f->last_reason_detail);
 		printf("registrar:           %s\n", f->registrar[0] ? f->registrar : "-");
 		if (f->server[0] || f->outbound_proxy[0])
 			printf("server / proxy:      %s / %s\n", f->server[0] ? f->server : "-",
@@ -151,6 +159,7 @@ static int common(struct cli *c, int argc, char **argv, bool ticket)
 			printf("last seen using:     %s to %s:%ld\n", f->last_reg_transport, f->last_reg_registrar,
 			       f->last_reg_port);
 		printf("template version:    %s; device last fetched v%ld\n", f->version_label, f->version_served);
+		printf("phone runs:          %s (current: %s)\n", f->runs_target, f->cur_target);
 		printf("\nsteps already run (%s):\n", o.network ? "with network probes" :
 		       "no network probes; add --probe to run them");
 		print_steps(rep);

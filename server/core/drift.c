@@ -1,7 +1,9 @@
 /*
  * drift.c: registration observations -> device/account -> expected vs
- * observed -> drift events.  Matching: registrar + username, then auth
- * username, then the MAC in the User-Agent or +sip.instance.  Rules:
+ * observed -> drift events.  Matching: the device the message names (the
+ * MAC in its User-Agent, +sip.instance or Contact) first, so two phones
+ * sharing a SIP user keep their own failures; then registrar + username,
+ * then auth username.  diagnose's own probes are stored apart.  Rules:
  * registrar, transport, port, username, auth_username, stale (fetched
  * version differs from the version the device should run), never_fetched,
  * unknown_user.  Events are de-duplicated while open and resolved by a
@@ -364,13 +366,14 @@ static int instance_mac(const char *inst, char mac[SP_MAC_LEN + 1])
 }
 
 /* ua_parse knows the vendors; this fallback takes any token of the agent
- * that is a MAC ("MAC:" prefix allowed), so an unknown vendor still matches. */
-static int ua_mac(const char *agent, char mac[SP_MAC_LEN + 1])
+ * (or Contact) split at seps that is a MAC ("MAC:" prefix allowed), so an
+ * unknown vendor still matches. */
+static int ua_mac(const char *agent, const char *seps, char mac[SP_MAC_LEN + 1])
 {
 	char tok[64];
 	const char *p = agent;
 	while (*p) {
-		size_t n = strcspn(p, " ()[];,/\t");
+		size_t n = strcspn(p, seps);
 		if (n > 0 && n < sizeof(tok)) {
 			memcpy(tok, p, n);
 			tok[n] = '\0';
@@ -385,6 +388,9 @@ static int ua_mac(const char *agent, char mac[SP_MAC_LEN + 1])
 	return -1;
 }
 
+static int match_identity(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
+			  char *err, size_t errlen);
+
 /* Find the device and account an observation belongs to.  1 found (t
  * set), 0 unknown, -1 error. */
 static int match(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
@@ -393,6 +399,10 @@ static int match(struct store *s, struct drift_cache *c, const struct observatio
 	struct cands cs = { .n = 0 };
 	int rc;
 
+	/* The device the message names beats a username that several
+	 * devices may share (a desk phone and a softphone on one user). */
+	if ((rc = match_identity(s, c, o, t, err, errlen)) != 0)
+		return rc;
 	if (o->username[0]) {
 		if (store_account_find(s, o->username, 0, cand_add, &cs) < 0)
 			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
@@ -406,12 +416,23 @@ static int match(struct store *s, struct drift_cache *c, const struct observatio
 		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* The device named by the message itself: MAC in the User-Agent (vendor
+ * parser, then any MAC-shaped token), in +sip.instance, or in the Contact.
+ * 1 found (t set), 0 none named or unknown, -1 error. */
+static int match_identity(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
+			  char *err, size_t errlen)
+{
 	char mac[SP_MAC_LEN + 1] = "";
 	struct ua_info ua;
+	int rc;
 	ua_parse(o->user_agent, &ua);
 	if (ua.mac[0])
 		sp_strlcpy(mac, ua.mac, sizeof(mac));
-	else if (ua_mac(o->user_agent, mac) < 0 && instance_mac(o->instance, mac) < 0)
+	else if (ua_mac(o->user_agent, " ()[];,/\t", mac) < 0 && instance_mac(o->instance, mac) < 0 &&
+		 ua_mac(o->contact, " ()[];,/\t<>:@=", mac) < 0)
 		mac[0] = '\0';
 	if (!mac[0])
 		return 0;
@@ -624,6 +645,13 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 	char label[DRIFT_STR * 2 + 2];
 	int rc;
 
+	if (!strcmp(o->source, "probe")) {
+		/* diagnose's own traffic: kept, never anyone's state */
+		if (store_registration_add(s, o, 0, 0) < 0)
+			return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+		metrics_inc("sipprov_observations_probe_total");
+		return 0;
+	}
 	if (c && cache_validate(s, c, err, errlen) < 0)
 		return -1;
 	rc = match(s, c, o, &t, err, errlen);
@@ -685,6 +713,13 @@ int drift_record(struct store *s, const struct observation *o, char *err, size_t
 	return drift_record_cached(s, NULL, o, err, errlen);
 }
 
+bool drift_is_probe(const char *user_agent, const char *call_id)
+{
+	return user_agent && call_id &&
+	       !strncmp(user_agent, SP_PROBE_UA_PREFIX, sizeof(SP_PROBE_UA_PREFIX) - 1) &&
+	       !strncmp(call_id, SP_PROBE_CALLID_PREFIX, sizeof(SP_PROBE_CALLID_PREFIX) - 1);
+}
+
 /* ---- webhook ---- */
 
 static int get_str(json_t *obj, const char *key, char *dst, size_t size, long i, char *err, size_t errlen)
@@ -718,10 +753,11 @@ static int webhook_one(json_t *obj, long i, struct observation *o, char *err, si
 {
 	static const char *const known[] = { "time", "src_ip", "src_port", "transport", "registrar", "port",
 					     "username", "auth_username", "user_agent", "contact", "instance",
-					     "expires", "code", NULL };
+					     "expires", "code", "reason", "reason_detail", "call_id", NULL };
 	const char *k;
 	json_t *v;
 	long at = 0, code = -1;
+	char call_id[DRIFT_STR];
 
 	if (!json_is_object(obj))
 		return sp_err(err, errlen, "registration %ld: must be a JSON object", i);
@@ -746,8 +782,13 @@ static int webhook_one(json_t *obj, long i, struct observation *o, char *err, si
 	    get_str(obj, "auth_username", o->auth_username, sizeof(o->auth_username), i, err, errlen) < 0 ||
 	    get_str(obj, "user_agent", o->user_agent, sizeof(o->user_agent), i, err, errlen) < 0 ||
 	    get_str(obj, "contact", o->contact, sizeof(o->contact), i, err, errlen) < 0 ||
-	    get_str(obj, "instance", o->instance, sizeof(o->instance), i, err, errlen) < 0)
+	    get_str(obj, "instance", o->instance, sizeof(o->instance), i, err, errlen) < 0 ||
+	    get_str(obj, "reason", o->reason, sizeof(o->reason), i, err, errlen) < 0 ||
+	    get_str(obj, "reason_detail", o->reason_detail, sizeof(o->reason_detail), i, err, errlen) < 0 ||
+	    get_str(obj, "call_id", call_id, sizeof(call_id), i, err, errlen) < 0)
 		return -1;
+	if (drift_is_probe(o->user_agent, call_id))
+		sp_strlcpy(o->source, "probe", sizeof(o->source));
 	if (code < 0)
 		return sp_err(err, errlen, "registration %ld: 'code' is required (final response, 408 for none)", i);
 	o->code = (int)code;

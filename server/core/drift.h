@@ -5,13 +5,25 @@
  */
 #ifndef SP_DRIFT_H
 #define SP_DRIFT_H
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
 struct buf;
 struct drift_cache;
 
-
+/*
+ * `sipprov diagnose` marks its own requests: User-Agent starting with
+ * SP_PROBE_UA_PREFIX and a Call-ID starting with SP_PROBE_CALLID_PREFIX.
+ * Intake stores such an observation as source 'probe', unmatched: it never
+ * becomes a device's registration, last code or drift.  Both marks are
+ * needed, so an ordinary phone never matches by accident; a phone that
+ * forges both only moves its own traffic into the probe rows (still stored
+ * and listed), it cannot touch another device's state.
+ */
+#define SP_PROBE_UA_PREFIX     "sipprov-diagnose/"
+#define SP_PROBE_CALLID_PREFIX "sipprov-diag-"
+bool drift_is_probe(const char *user_agent, const char *call_id);
 
 /* Record one observation: match it, store it in `registration`, update the
  * account's last code, open/bump/resolve drift events, log new events and
@@ -38,7 +50,9 @@ void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses);
 void drift_unknown_caps_set(long per_source, long max);
 /* POST /api/v1/registrations: body is one JSON object or an array of up to
  * 1000 objects with keys time, src_ip, src_port, transport, registrar, port,
- * username, auth_username, user_agent, contact, instance, expires, code.
+ * username, auth_username, user_agent, contact, instance, expires, code,
+ * and optionally reason, reason_detail, call_id (call_id is read only to
+ * recognise diagnose's probes).
  * All or nothing.  Returns DRIFT_OK, or with err: DRIFT_ERR_INPUT (the
  * body is wrong: HTTP 4xx, do not retry), DRIFT_ERR_BUSY (another writer
  * holds the database) or DRIFT_ERR_STORE (I/O, disk full, ...): both

@@ -210,7 +210,7 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 /* One REGISTER transaction as seen on the wire (or reported). */
 struct observation {
 	int64_t at;                         /* unix seconds */
-	char source[16];                    /* hep | webhook */
+	char source[16];                    /* hep | webhook | probe (diagnose's own, kept apart) */
 	char src_ip[64];
 	long src_port;
 	char transport[16];                 /* udp tcp tls ws wss sctp */
@@ -223,6 +223,8 @@ struct observation {
 	char instance[DRIFT_STR];           /* +sip.instance */
 	long expires;
 	int code;                           /* final response; 408 no response; 0 unknown */
+	char reason[128];                   /* that response's reason phrase */
+	char reason_detail[DRIFT_STR];      /* Reason / P-Registrar-Error header, as sent */
 };
 
 
@@ -345,9 +347,12 @@ struct diag_reg {
 	char auth_username[128];
 	char user_agent[256];
 	long code;
+	char reason[128];
+	char reason_detail[256];
 };
 /* Latest registrations of the account (or, unmatched, of the device or
- * the username), newest first.  0 or -1. */
+ * the username), newest first; diagnose's own probes (source 'probe')
+ * never.  0 or -1. */
 int store_diag_registrations(struct store *s, int64_t account_id, int64_t device_id, const char *username,
 			     struct diag_reg *out, size_t max, size_t *n);
 
@@ -372,6 +377,13 @@ struct diag_fetch {
 };
 /* The device's most recent fetch_log row, any status.  1, 0 none, -1. */
 int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f);
+/* The last 'account.add' / 'account.set' audit row of object ("account N
+ * on 00:15:65:..", as cmd_account writes it): *at and its detail.  1 found,
+ * 0 none, -1 error. */
+int store_diag_account_changed(struct store *s, const char *object, int64_t *at, char *detail, size_t dlen);
+/* Observations (diagnose's probes excepted) recorded since: is intake
+ * running at all?  0 or -1. */
+int store_diag_intake_seen(struct store *s, int64_t since, long *n);
 /* Accounts in the tenant (every device) with this username.  0 or -1. */
 int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n);
 #endif

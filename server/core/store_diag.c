@@ -13,11 +13,11 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 			     struct diag_reg *out, size_t max, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
-				      "username, auth_username, user_agent, code FROM registration "
-				      "WHERE (?1 <> 0 AND account_id = ?1) "
+				      "username, auth_username, user_agent, code, reason, reason_detail FROM registration "
+				      "WHERE ((?1 <> 0 AND account_id = ?1) "
 				      "OR (account_id IS NULL AND ?2 <> 0 AND device_id = ?2) "
-				      "OR (account_id IS NULL AND device_id IS NULL AND ?3 <> '' AND username = ?3) "
-				      "ORDER BY at DESC, id DESC LIMIT ?4");
+				      "OR (account_id IS NULL AND device_id IS NULL AND ?3 <> '' AND username = ?3)) "
+				      "AND source <> 'probe' ORDER BY at DESC, id DESC LIMIT ?4");
 	int rc;
 	*n = 0;
 	if (!st)
@@ -40,6 +40,8 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 		store_col_text(st, 8, r->auth_username, sizeof(r->auth_username));
 		store_col_text(st, 9, r->user_agent, sizeof(r->user_agent));
 		r->code = sqlite3_column_int64(st, 10);
+		store_col_text(st, 11, r->reason, sizeof(r->reason));
+		store_col_text(st, 12, r->reason_detail, sizeof(r->reason_detail));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
@@ -106,6 +108,39 @@ int store_diag_username_count(struct store *s, int64_t tenant_id, const char *us
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_diag_account_changed(struct store *s, const char *object, int64_t *at, char *detail, size_t dlen)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT at, detail FROM audit_log WHERE object = ? AND action IN "
+				      "('account.add', 'account.set') ORDER BY at DESC, id DESC LIMIT 1");
+	int rc;
+	*at = 0;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, object);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*at = sqlite3_column_int64(st, 0);
+		store_col_text(st, 1, detail, dlen);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_diag_intake_seen(struct store *s, int64_t since, long *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM registration WHERE at >= ? AND source <> 'probe'");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }

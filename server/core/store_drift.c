@@ -13,7 +13,8 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 {
 	sqlite3_stmt *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
 				      "registrar, port, username, auth_username, user_agent, contact, expires, "
-				      "code, device_id, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+				      "code, device_id, account_id, reason, reason_detail) "
+				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, o->at);
@@ -37,6 +38,8 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 		sqlite3_bind_int64(st, 15, account_id);
 	else
 		sqlite3_bind_null(st, 15);
+	store_bind_text(st, 16, o->reason);
+	store_bind_text(st, 17, o->reason_detail);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
@@ -383,7 +386,7 @@ int store_drift_open_count_device(struct store *s, int64_t device_id, long *n)
 int store_registration_last(struct store *s, int64_t device_id, struct observation *o)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
-				      "username, auth_username, user_agent, contact, expires, code "
+				      "username, auth_username, user_agent, contact, expires, code, reason, reason_detail "
 				      "FROM registration WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 1");
 	if (!st)
 		return -1;
@@ -404,6 +407,8 @@ int store_registration_last(struct store *s, int64_t device_id, struct observati
 		store_col_text(st, 10, o->contact, sizeof(o->contact));
 		o->expires = (long)sqlite3_column_int64(st, 11);
 		o->code = sqlite3_column_int(st, 12);
+		store_col_text(st, 13, o->reason, sizeof(o->reason));
+		store_col_text(st, 14, o->reason_detail, sizeof(o->reason_detail));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

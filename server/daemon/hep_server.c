@@ -182,6 +182,25 @@ static void fill(struct observation *o, const struct hep_packet *p, const struct
 	sp_strlcpy(o->contact, m->contact, sizeof(o->contact));
 	sp_strlcpy(o->instance, m->instance, sizeof(o->instance));
 	o->expires = m->contact_expires >= 0 ? m->contact_expires : m->expires >= 0 ? m->expires : 0;
+	if (drift_is_probe(m->user_agent, m->call_id))
+		sp_strlcpy(o->source, "probe", sizeof(o->source));
+}
+
+/* What the registrar said with a final (or challenge) response: the
+ * reason phrase, and the Reason or P-Registrar-Error header. */
+static void answer(struct observation *o, const struct hep_packet *p, const struct sipmsg *m)
+{
+	o->code = m->code;
+	sp_strlcpy(o->reason, m->reason, sizeof(o->reason));
+	o->reason_detail[0] = '\0';
+	if (m->reason_proto[0])
+		snprintf(o->reason_detail, sizeof(o->reason_detail), "Reason: %s;cause=%ld;text=\"%s\"",
+			 m->reason_proto, m->reason_cause, m->reason_text);
+	else if (p) {
+		char v[200];
+		if (sipmsg_header(p->payload, p->payload_len, "P-Registrar-Error", v, sizeof(v)) == 1)
+			snprintf(o->reason_detail, sizeof(o->reason_detail), "P-Registrar-Error: %s", v);
+	}
 }
 
 int hep_corr_feed(struct hep_corr *c, const struct hep_packet *p, const struct sipmsg *m, int64_t now_ms)
@@ -237,7 +256,7 @@ int hep_corr_feed(struct hep_corr *c, const struct hep_packet *p, const struct s
 	if (m->code == 401 || m->code == 407) {
 		/* Wait for the retry with credentials (a higher CSeq). */
 		e->challenged = true;
-		e->obs.code = m->code;
+		answer(&e->obs, p, m);
 		e->deadline = now_ms + c->timeout;
 		list_unlink(c, e);
 		list_append(c, e);
@@ -250,6 +269,7 @@ int hep_corr_feed(struct hep_corr *c, const struct hep_packet *p, const struct s
 		else if (m->expires >= 0)
 			e->obs.expires = m->expires;
 	}
+	answer(&e->obs, p, m);
 	emit_drop(c, e, m->code);
 	return 1;
 }

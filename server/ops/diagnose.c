@@ -1,9 +1,11 @@
 /*
  * diagnose.c: the admin's 403 / 404 / 408 / timeout checklist for one
- * device line: seven evidence steps (store, validation, probes) and a pure
- * verdict, diag_decide(), that ranks the causes of the bucket by the
- * findings that point to them.  It reads only; the only packets it sends
- * are OPTIONS and contact-less REGISTER queries (probe.c).
+ * device line: evidence steps over three views (what the phone experienced,
+ * what it runs, what probes from this host see), then a pure verdict,
+ * diag_decide(), that ranks the causes of the bucket by the findings that
+ * point to them.  It reads only; the only packets it sends are OPTIONS and
+ * contact-less REGISTER queries (probe.c), marked so that intake keeps them
+ * apart from the phone's own traffic.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,16 +16,18 @@
 
 #include "diagnose.h"
 #include "probe.h"
+#include "sip/sip.h"
 #include "core/sipprov.h"
 
 static const char *const step_names[DS_COUNT] = {
 	"account active and allowed",
 	"username / auth username",
 	"template version served vs current",
-	"registrations seen and drift",
+	"what the phone experienced",
 	"DNS",
-	"reachability",
+	"reachability and port sweep",
 	"REGISTER probe",
+	"phone vs its config vs probes",
 };
 
 const char *diag_verdict_name(enum diag_verdict v)
@@ -50,90 +54,167 @@ int diag_parse_error(const char *s)
 	return -1;
 }
 
+/* ---- reason phrases ---- */
+
+/* What registrars write in the reason phrase, the Reason header or
+ * P-Registrar-Error, and the cause it names.  Sources per phrase are in
+ * docs/diagnose-reasons.md; the match is a case-insensitive substring, most
+ * specific first ("Forbidden auth ID" before "Forbidden"). */
+static const struct { const char *text; uint64_t finding; } phrases[] = {
+	{ "wrong password", DF_SAYS_CREDENTIALS },
+	{ "bad password", DF_SAYS_CREDENTIALS },
+	{ "invalid password", DF_SAYS_CREDENTIALS },
+	{ "invalid credentials", DF_SAYS_CREDENTIALS },
+	{ "authentication failed", DF_SAYS_CREDENTIALS },
+	{ "auth user mismatch", DF_SAYS_AUTH_ID },
+	{ "forbidden auth id", DF_SAYS_AUTH_ID },
+	{ "auth id", DF_SAYS_AUTH_ID },
+	{ "disabled", DF_SAYS_DISABLED },
+	{ "locked", DF_SAYS_DISABLED },
+	{ "expired", DF_SAYS_DISABLED },
+	{ "suspended", DF_SAYS_DISABLED },
+	{ "blocked", DF_SAYS_DISABLED },
+	{ "address not allowed", DF_SAYS_IP },
+	{ "ip not allowed", DF_SAYS_IP },
+	{ "not allowed from", DF_SAYS_IP },
+	{ "acl", DF_SAYS_IP },
+	{ "too many registered contacts", DF_SAYS_TOO_MANY },
+	{ "too many registrations", DF_SAYS_TOO_MANY },
+	{ "too many contacts", DF_SAYS_TOO_MANY },
+	{ "max contacts", DF_SAYS_TOO_MANY },
+	{ "domain not served", DF_SAYS_DOMAIN },
+	{ "unknown domain", DF_SAYS_DOMAIN },
+	{ "not local domain", DF_SAYS_DOMAIN },
+	{ "user not found", DF_SAYS_USER_UNKNOWN },
+	{ "unknown user", DF_SAYS_USER_UNKNOWN },
+	{ "no such user", DF_SAYS_USER_UNKNOWN },
+	{ "user unknown", DF_SAYS_USER_UNKNOWN },
+	{ "service unavailable", DF_SAYS_UNAVAILABLE },
+	{ "maintenance", DF_SAYS_UNAVAILABLE },
+	{ "overload", DF_SAYS_UNAVAILABLE },
+	{ "temporarily unavailable", DF_SAYS_UNAVAILABLE },
+};
+
+uint64_t diag_phrase_finding(const char *text)
+{
+	if (!text || !*text)
+		return 0;
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (strcasestr(text, phrases[i].text))
+			return phrases[i].finding;
+	return 0;
+}
+
 /* ---- the verdict (pure) ---- */
 
-/* A cause of a bucket: strong findings point at it, weak ones make it
- * plausible.  only_if: listed only when indicated (it belongs to another
- * bucket but can produce this code too). */
+/* A cause of a bucket.  decisive findings prove it (a combination of views
+ * that nothing else explains), strong ones point at it, weak ones make it
+ * plausible; a veto finding rules it out as the first cause (it stays
+ * listed, marked).  only_if: listed only when indicated (it belongs to
+ * another bucket but can produce this code too). */
 struct cause_def {
 	int bucket;
 	const char *id;
 	const char *title;
-	unsigned strong, weak;
+	uint64_t decisive, strong, weak, veto;
 	bool only_if;
 	const char *next;
 };
 
 #define STEP2_FINDINGS (DF_SWAP | DF_IDENTITY_INVALID | DF_TOO_MANY)
+#define SCORE_DECISIVE 150
+#define SCORE_STRONG   100
+#define SCORE_WEAK     40
+#define SCORE_VETOED   10
 
 /* Table order is the order of likelihood when no step points anywhere. */
 static const struct cause_def cause_defs[] = {
 	{ 403, "credentials", "credentials: the registrar rejects the password",
-	  DF_AUTH_403, DF_PROBE_FORBIDDEN | DF_STALE, false,
+	  0, DF_AUTH_403 | DF_SAYS_CREDENTIALS, DF_PROBE_FORBIDDEN | DF_STALE | DF_UNANSWERED_401, DF_AUTH_OK, false,
 	  "set the same SIP password on the PBX and in sipprov ('sipprov account set MAC --line N "
 	  "--password ...'), then reprovision the device" },
 	{ 403, "auth_username_mixup", "auth-username mix-up: username and auth username swapped or wrong",
-	  DF_SWAP | DF_IDENTITY_INVALID | DF_DRIFT_IDENTITY, 0, false,
+	  DF_SWAP_PROVEN, DF_SWAP | DF_IDENTITY_INVALID | DF_DRIFT_IDENTITY | DF_AUTH_ID_UNKNOWN | DF_SAYS_AUTH_ID,
+	  0, 0, false,
 	  "put the SIP user in --username and the digest id in --auth-username ('sipprov account set "
 	  "MAC --line N --username U --auth-username A'), then reprovision" },
 	{ 403, "disabled", "disabled: device, tenant or user switched off",
-	  DF_DEVICE_DISABLED | DF_TENANT_SUSPENDED, 0, false,
+	  0, DF_DEVICE_DISABLED | DF_TENANT_SUSPENDED | DF_SAYS_DISABLED, 0, 0, false,
 	  "enable it ('sipprov device enable MAC' or resume the tenant) and check the user is enabled "
 	  "on the PBX" },
 	{ 403, "ip_policy", "IP policy: the source network is not allowed",
-	  DF_IP_POLICY, 0, false,
+	  0, DF_IP_POLICY | DF_SAYS_IP, DF_PHONE_FAILS_PROBE_OK, 0, false,
 	  "allow the device's network in the tenant ('sipprov tenant set T --allow CIDR') and in the "
 	  "PBX's access list" },
 	{ 403, "too_many_registrations", "too many registrations for this user",
-	  DF_TOO_MANY, 0, false,
+	  0, DF_TOO_MANY | DF_SAYS_TOO_MANY, DF_PHONE_FAILS_PROBE_OK, 0, false,
 	  "remove the extra devices sharing this SIP user or raise the limit on the PBX and in the "
 	  "tenant policy" },
+	{ 403, "stale_profile", "provisioning profile out of date: the phone runs older settings than sipprov "
+	  "serves", DF_RUNS_OLD_FAILS, 0, DF_STALE | DF_ACCOUNT_CHANGED | DF_PHONE_FAILS_PROBE_OK, 0, false,
+	  "make the phone fetch its config again ('sipprov reprovision --device MAC', or reboot it) and "
+	  "check it fetches the current version" },
 	{ 404, "auth_username_mixup", "auth-username mix-up: the registrar does not know the digest id",
-	  DF_SWAP | DF_IDENTITY_INVALID, 0, true,
+	  DF_SWAP_PROVEN, DF_SWAP | DF_IDENTITY_INVALID | DF_AUTH_ID_UNKNOWN | DF_SAYS_AUTH_ID, 0, 0, true,
 	  "put the SIP user in --username and the digest id in --auth-username, then reprovision" },
 	{ 404, "registrar_domain", "registrar/domain: the registrar does not serve this domain",
-	  DF_PROBE_DOMAIN_404, 0, false,
+	  0, DF_PROBE_DOMAIN_404 | DF_SAYS_DOMAIN, 0, 0, false,
 	  "correct 'registrar' in the template ('sipprov template set T NAME registrar=DOMAIN') to a "
 	  "domain the registrar serves" },
 	{ 404, "tenant_moved", "tenant drift: the device registers with settings of another cluster",
-	  DF_DRIFT_REGISTRAR, DF_STALE | DF_NEVER_FETCHED, false,
+	  DF_RUNS_OLD_FAILS, DF_DRIFT_REGISTRAR | DF_FAILS_WHERE_RUNS, DF_STALE | DF_NEVER_FETCHED | DF_RUNS_DIFFERS, 0,
+	  false,
 	  "reprovision the device ('sipprov reprovision --device MAC') and check it fetches the current "
 	  "version" },
 	{ 404, "deleted_user", "deleted user: the registrar does not know this user",
-	  DF_AUTH_404 | DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER, 0, false,
+	  0, DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER | DF_SAYS_USER_UNKNOWN, DF_AUTH_404, 0, false,
 	  "recreate the user on the PBX, or remove the line from the device" },
+	{ 404, "outbound_proxy", "outbound proxy: the proxy refuses what the registrar itself accepts",
+	  DF_PROXY_WRONG, 0, 0, 0, true,
+	  "correct or remove 'outbound_proxy' in the template, then reprovision" },
 	{ 408, "tls_certificate", "TLS certificate: the device cannot verify the registrar's certificate",
-	  DF_TLS_FAIL, 0, true,
+	  0, DF_TLS_FAIL, 0, 0, true,
 	  "install a certificate for the registrar's host name from a CA the phones trust, or load the "
 	  "CA on the phones (tls_verify=off only as a stopgap)" },
 	{ 408, "transport_port_mismatch", "transport/port mismatch: the registrar listens on another "
-	  "transport or port", DF_OTHER_TRANSPORT_OK | DF_DRIFT_TRANSPORT, DF_TLS_FAIL, false,
+	  "transport or port", 0, DF_OTHER_TRANSPORT_OK | DF_DRIFT_TRANSPORT, DF_TLS_FAIL, 0, false,
 	  "set transport and port in the template to what the registrar serves ('sipprov template set "
 	  "T NAME transport=... port=...'), then reprovision" },
 	{ 408, "firewall", "firewall or closed port: nothing answers on the configured port",
-	  DF_PORT_CLOSED | DF_NO_ANSWER, 0, false,
+	  0, DF_PORT_CLOSED | DF_NO_ANSWER, 0, DF_HEP_RECEIVED | DF_OTHER_TRANSPORT_OK, false,
 	  "open the port on the registrar's firewall (or start the listener), then retry" },
 	{ 408, "sip_alg", "SIP ALG or NAT on the device's path: the registrar answers here but not to "
-	  "the device", 0, DF_REACH_OK | DF_LAST_TIMEOUT, false,
+	  "the device", 0, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
 	  "turn off SIP ALG on the customer's router, or switch the device to TCP/TLS; enable NAT "
 	  "keepalive" },
 	{ 408, "dns", "DNS: the registrar's name (or its SRV record) does not resolve",
-	  DF_DNS_FAIL | DF_SRV_MISSING, 0, false,
+	  0, DF_DNS_FAIL | DF_SRV_MISSING, 0, 0, false,
 	  "fix the DNS records or put a resolvable host in 'server'/'outbound_proxy' of the template" },
+	{ 408, "server_unavailable", "provider overload or maintenance: the registrar answers 5xx",
+	  0, DF_SAYS_UNAVAILABLE, 0, 0, false,
+	  "ask the provider about maintenance or overload (Retry-After), or fail over to another registrar" },
+	{ 408, "phone_network", "the phone's network blocks SIP (router, ISP, VPN or security software): "
+	  "its REGISTERs never reach the registrar", DF_PHONE_SILENT, 0, 0, 0, false,
+	  "check the customer's router and firewall for SIP blocking, VPN or security software; try "
+	  "another port or TCP/TLS" },
+	{ 408, "server_down", "server down: nothing listens on any SIP port of the registrar",
+	  DF_ALL_REFUSED, 0, 0, DF_HEP_RECEIVED, false,
+	  "start the registrar (or fix the host in the template) and retry" },
 };
 
-static int bucket_from_findings(const struct diag_step *st, unsigned all, const char **from)
+static int bucket_from_findings(const struct diag_step *st, uint64_t all, const char **from)
 {
 	if (st[DS_IDENTITY].verdict == DIAG_FAIL) {
 		*from = "step 2";
 		return 403;
 	}
 	*from = "probes";
-	if (all & (DF_AUTH_403 | DF_PROBE_FORBIDDEN))
+	if (all & (DF_AUTH_403 | DF_PROBE_FORBIDDEN | DF_SAYS_CREDENTIALS | DF_SAYS_AUTH_ID | DF_SAYS_DISABLED |
+		   DF_SAYS_IP | DF_SAYS_TOO_MANY | DF_SWAP_PROVEN))
 		return 403;
-	if (all & (DF_PROBE_DOMAIN_404 | DF_AUTH_404))
+	if (all & (DF_PROBE_DOMAIN_404 | DF_AUTH_404 | DF_SAYS_DOMAIN | DF_SAYS_USER_UNKNOWN | DF_PROXY_WRONG))
 		return 404;
-	if (all & (DF_DNS_FAIL | DF_PORT_CLOSED | DF_NO_ANSWER | DF_TLS_FAIL))
+	if (all & (DF_DNS_FAIL | DF_PORT_CLOSED | DF_NO_ANSWER | DF_TLS_FAIL | DF_SAYS_UNAVAILABLE | DF_PHONE_SILENT))
 		return 408;
 	*from = "steps";
 	if (all & (DF_DEVICE_DISABLED | DF_TENANT_SUSPENDED | DF_IP_POLICY))
@@ -145,7 +226,7 @@ static int bucket_from_findings(const struct diag_step *st, unsigned all, const 
 	return 0;
 }
 
-static void cause_evidence(const struct diag_step *st, unsigned mask, char *out, size_t n)
+static void cause_evidence(const struct diag_step *st, uint64_t mask, char *out, size_t n)
 {
 	size_t len = 0;
 	out[0] = '\0';
@@ -162,10 +243,24 @@ static void cause_evidence(const struct diag_step *st, unsigned mask, char *out,
 	}
 }
 
+/* The phone's last code as a bucket: 401/407 never answered is a failure
+ * too (the phone has no usable credentials, or never got the challenge);
+ * a 5xx naming too many contacts is the 403 cause Asterisk reports so. */
+static int bucket_of_code(long code, uint64_t all)
+{
+	if (code == 403 || code == 404 || code == 408)
+		return (int)code;
+	if (code == 401 || code == 407)
+		return all & DF_AUTH_OK ? 408 : 403;
+	if (code >= 500 && code < 600)
+		return all & DF_SAYS_TOO_MANY ? 403 : 408;
+	return 0;
+}
+
 void diag_decide(const struct diag_step steps[DS_COUNT], int error_code, long last_code,
 		 struct diag_result *out)
 {
-	unsigned all = 0;
+	uint64_t all = 0;
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < DS_COUNT; i++)
 		all |= steps[i].findings;
@@ -173,8 +268,7 @@ void diag_decide(const struct diag_step steps[DS_COUNT], int error_code, long la
 	if (error_code == 403 || error_code == 404 || error_code == 408) {
 		out->bucket = error_code;
 		out->bucket_from = "--error";
-	} else if (last_code == 403 || last_code == 404 || last_code == 408) {
-		out->bucket = (int)last_code;
+	} else if ((out->bucket = bucket_of_code(last_code, all))) {
 		out->bucket_from = "last code seen";
 	} else {
 		out->bucket = bucket_from_findings(steps, all, &out->bucket_from);
@@ -186,13 +280,20 @@ void diag_decide(const struct diag_step steps[DS_COUNT], int error_code, long la
 
 	for (size_t i = 0; i < sizeof(cause_defs) / sizeof(cause_defs[0]); i++) {
 		const struct cause_def *d = &cause_defs[i];
+		uint64_t why = 0;
 		int score = 0;
 		if (d->bucket != out->bucket)
 			continue;
-		if (all & d->strong)
-			score = 100;
-		else if (all & d->weak)
-			score = 40;
+		if (all & d->decisive) {
+			score = SCORE_DECISIVE;
+			why = d->decisive;
+		} else if (all & d->strong) {
+			score = SCORE_STRONG;
+			why = d->strong;
+		} else if (all & d->weak) {
+			score = SCORE_WEAK;
+			why = d->weak;
+		}
 		/* A failed step 2 is decided before any network step: it leads. */
 		if (steps[DS_IDENTITY].verdict == DIAG_FAIL && (all & d->strong & STEP2_FINDINGS))
 			score += 50;
@@ -206,10 +307,18 @@ void diag_decide(const struct diag_step steps[DS_COUNT], int error_code, long la
 		c->next = d->next;
 		c->score = score;
 		if (score)
-			cause_evidence(steps, score >= 100 ? d->strong : d->weak, c->evidence, sizeof(c->evidence));
+			cause_evidence(steps, why, c->evidence, sizeof(c->evidence));
 		else
 			sp_strlcpy(c->evidence, "not indicated by any step; usual suspect for this code",
 				   sizeof(c->evidence));
+		if (score && (all & d->veto)) {
+			/* Indicated, but another view rules it out as the cause. */
+			size_t l = strlen(c->evidence);
+			c->score = SCORE_VETOED;
+			snprintf(c->evidence + l, sizeof(c->evidence) - l, "; ruled out by ");
+			l = strlen(c->evidence);
+			cause_evidence(steps, d->veto & all, c->evidence + l, sizeof(c->evidence) - l);
+		}
 	}
 	/* stable: insertion sort by score, table order kept for ties */
 	for (size_t i = 1; i < out->ncauses; i++) {
@@ -221,6 +330,7 @@ void diag_decide(const struct diag_step steps[DS_COUNT], int error_code, long la
 		}
 		out->causes[j] = tmp;
 	}
+	out->explained = out->ncauses && out->causes[0].score > SCORE_VETOED;
 }
 
 /* ---- evidence gathering ---- */
@@ -432,11 +542,28 @@ static void step_identity(struct store *s, const struct effective *e, const stru
 	}
 }
 
-static void step_fetch(const struct effective *e, struct diag_report *rep)
+static void step_fetch(struct store *s, const struct effective *e, const struct account *a,
+		       struct diag_report *rep)
 {
 	struct diag_step *st = &rep->steps[DS_FETCH];
 	const struct device *d = &e->device;
 	char when[32];
+
+	if (a && d->fetched_at) {
+		/* The account is not versioned: its audit row says whether it
+		 * changed after the phone took its copy. */
+		char cm[18], object[64], detail[256] = "", w2[32];
+		int64_t at = 0;
+		validate_mac_colons(d->mac, cm);
+		snprintf(object, sizeof(object), "account %ld on %s", a->line, cm);
+		if (store_diag_account_changed(s, object, &at, detail, sizeof(detail)) == 1 && at > d->fetched_at) {
+			st->findings |= DF_ACCOUNT_CHANGED;
+			fmt_time(at, w2, sizeof(w2));
+			fmt_time(d->fetched_at, when, sizeof(when));
+			ev(st, "account line %ld changed at %s (%s), after the phone's last fetch at %s: the phone "
+			   "still runs the account as it was", a->line, w2, detail, when);
+		}
+	}
 
 	if (!d->fetched_at) {
 		st->findings |= DF_NEVER_FETCHED;
@@ -459,6 +586,8 @@ static void step_fetch(const struct effective *e, struct diag_report *rep)
 	if (e->version != e->current_version)
 		ev(st, "device is pinned to v%ld; the template's current version is v%ld", e->version,
 		   e->current_version);
+	if (st->findings & DF_ACCOUNT_CHANGED)
+		verdict(st, DIAG_WARN);     /* its line came first: the headline */
 }
 
 static void step_regs(struct store *s, const struct effective *e, const struct account *a,
@@ -477,8 +606,8 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 		ev(st, "last final response for line %ld: %ld at %s", a->line, a->last_code, when);
 		if (a->last_code == 408)
 			st->findings |= DF_LAST_TIMEOUT;
-		if (a->last_code >= 300 && a->last_code != 401 && a->last_code != 407)
-			verdict(st, DIAG_FAIL);
+		if (a->last_code >= 300)
+			verdict(st, DIAG_FAIL);     /* a 401/407 recorded was never answered */
 	}
 	if (store_diag_registrations(s, a ? a->id : 0, e->device.id, a ? a->username : "", regs, 5, &nr) < 0) {
 		verdict(st, DIAG_WARN);
@@ -486,23 +615,41 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 	}
 	for (size_t i = 0; i < nr; i++) {
 		struct diag_reg *r = &regs[i];
+		char net[64];
 		fmt_time(r->at, when, sizeof(when));
-		ev(st, "%s %s from %s:%ld over %s to %s:%ld user '%s' auth '%s' -> %ld%s", when, r->source,
-		   r->src_ip, r->src_port, r->transport, r->registrar, r->port, r->username, r->auth_username,
-		   r->code, r->code ? "" : " (no answer)");
+		diag_network_type(r->src_ip, net, sizeof(net));
+		ev(st, "%s %s from %s:%ld (%s) over %s to %s:%ld user '%s' auth '%s' -> %ld%s%s%s%s%s%s", when,
+		   r->source, r->src_ip, r->src_port, net[0] ? net : "address unknown", r->transport, r->registrar,
+		   r->port, r->username, r->auth_username, r->code, r->reason[0] ? " '" : "", r->reason,
+		   r->reason[0] ? "'" : "", r->code ? "" : " (no answer)", r->reason_detail[0] ? "; " : "",
+		   r->reason_detail);
+		/* Any observation came from the registrar (its HEP mirror or its
+		 * webhook): the phone's REGISTER reached it. */
+		if (r->at >= sp_now() - 3600)
+			st->findings |= DF_HEP_RECEIVED;
 		if (i == 0) {
 			sp_strlcpy(f->last_reg_ip, r->src_ip, sizeof(f->last_reg_ip));
 			sp_strlcpy(f->last_reg_transport, r->transport, sizeof(f->last_reg_transport));
 			f->last_reg_port = r->port;
 			sp_strlcpy(f->last_reg_registrar, r->registrar, sizeof(f->last_reg_registrar));
+			sp_strlcpy(f->last_reason, r->reason, sizeof(f->last_reason));
+			f->last_reg_at = r->at;
+			sp_strlcpy(f->last_reason_detail, r->reason_detail, sizeof(f->last_reason_detail));
 			if (!f->last_code && r->code) {
 				f->last_code = r->code;
 				f->last_code_at = r->at;
 			}
 			if (r->code == 408 || r->code == 0)
 				st->findings |= DF_LAST_TIMEOUT;
-			if (r->code >= 300 && r->code != 401 && r->code != 407)
+			if (r->code == 401 || r->code == 407) {
+				st->findings |= DF_UNANSWERED_401;
+				ev(st, "the registrar challenged the phone (%ld) and the phone never answered with "
+				   "credentials: it has none it can use, or the challenge never reached it", r->code);
+			}
+			if (r->code >= 300) {
 				verdict(st, DIAG_FAIL);
+				st->findings |= diag_phrase_finding(r->reason) | diag_phrase_finding(r->reason_detail);
+			}
 		}
 	}
 	if (!nr && !(a && a->last_code))
@@ -531,9 +678,10 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 		}
 	}
 	if (st->verdict != DIAG_OK && f->last_code) {
-		char *p = strstr(st->evidence, "last final response");
+		/* the phone's own last attempt, reason phrase included, leads */
+		char *p = strstr(st->evidence, "-> ");
 		if (!p)
-			p = strstr(st->evidence, "-> ");
+			p = strstr(st->evidence, "last final response");
 		if (p) {
 			while (p > st->evidence && p[-1] != '\n')
 				p--;
@@ -547,6 +695,8 @@ struct net_ctx {
 	long port;
 	char transport[8];
 	char domain[256];
+	char direct_host[256];     /* with an outbound proxy: server or registrar, else "" */
+	long direct_port;
 	bool tls_verify;
 	long timeout_ms;
 	const char *ca_file;
@@ -672,47 +822,50 @@ static void step_reach(struct net_ctx *n, struct diag_report *rep)
 	if (r.status == PROBE_DNS || (r.status == PROBE_TLS && r.tls_done))
 		return;
 	/* Does the registrar answer on another transport or port?  That turns
-	 * "closed" into "mismatch".  Sibling port first (TLS sits one above
-	 * UDP/TCP, as 5061 above 5060), then the same port, then the defaults. */
-	struct { const char *tr; long port; } alts[12];
-	int na = 0;
-	bool cfg_tls = !strcasecmp(n->transport, "tls");
+	 * "closed" into "mismatch".  The sweep: the configured port on the
+	 * other transports, the standard port of every transport (5060
+	 * udp/tcp, 5061 tls), then the sibling port (TLS one above UDP/TCP, as
+	 * 5061 above 5060). */
+	long std[3];
+	diag_std_ports(&std[0], &std[1], &std[2]);
+	struct { const char *tr; long port; } alts[9];
+	int na = 0, refused = 0;
 	const char *trs[3] = { "udp", "tcp", "tls" };
-	long sib = cfg_tls ? n->port - 1 : n->port + 1;
+	bool cfg_tls = !strcasecmp(n->transport, "tls");
 	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < 3; i++) {
-			bool tls_i = i == 2;
-			long port = pass == 0 ? (tls_i != cfg_tls ? sib : 0) : pass == 1 ? n->port
-				  : probe_default_port(trs[i]);
-			if (port < 1 || port > 65535)
-				continue;
+			long port = pass == 0 ? n->port : pass == 1 ? std[i]
+				  : (i == 2) != cfg_tls ? (cfg_tls ? n->port - 1 : n->port + 1) : 0;
 			bool same = !strcasecmp(trs[i], n->transport) && port == n->port;
 			bool dup = false;
 			for (int k = 0; k < na; k++)
 				dup |= !strcmp(alts[k].tr, trs[i]) && alts[k].port == port;
-			if (!same && !dup && na < 12) {
+			if (port >= 1 && port <= 65535 && !same && !dup && na < 9) {
 				alts[na].tr = trs[i];
 				alts[na].port = port;
 				na++;
 			}
 		}
 	}
-	int tried = 0;
-	for (int i = 0; i < na && tried < 3; i++) {
-		/* standard ports first; a configured non-standard port on another transport after */
+	refused = r.status == PROBE_REFUSED;
+	for (int i = 0; i < na; i++) {
 		struct probe_result ar;
 		target_fill(n, &t, alts[i].tr, alts[i].port, alt_ms, NULL);
 		t.tls_verify = false;
-		tried++;
 		rep->network_bound_ms += alt_ms;
 		if (probe_sip(&t, "OPTIONS", NULL, &ar) == 0) {
 			st->findings |= DF_OTHER_TRANSPORT_OK;
 			ev(st, "but %s port %ld answers: %d %s (the registrar serves %s:%ld, the device is told "
 			   "%s:%ld)", alts[i].tr, alts[i].port, ar.code, ar.reason, alts[i].tr, alts[i].port,
 			   n->transport, n->port);
-			break;
+			return;
 		}
+		refused += ar.status == PROBE_REFUSED;
 		ev(st, "also tried %s port %ld: %s", alts[i].tr, alts[i].port, probe_status_name(ar.status));
+	}
+	if (refused == na + 1) {
+		st->findings |= DF_ALL_REFUSED;
+		ev(st, "every port tried refused: nothing listens on %s", n->host);
 	}
 }
 
@@ -722,6 +875,8 @@ static void step_register(struct net_ctx *n, const struct account *a, const stru
 	struct diag_step *st = &rep->steps[DS_REGISTER];
 	struct probe_target t;
 	struct probe_result r;
+	bool challenged = false, failed = false;
+	int before = 0;                 /* a 403/404 answered before any challenge */
 
 	target_fill(n, &t, n->transport, n->port, n->timeout_ms, a->username);
 	rep->network_bound_ms += n->timeout_ms;
@@ -733,60 +888,271 @@ static void step_register(struct net_ctx *n, const struct account *a, const stru
 		return;
 	}
 	ev(st, "REGISTER for %s@%s without credentials: %d %s", a->username, n->domain, r.code, r.reason);
+	uint64_t says = diag_phrase_finding(r.reason);
 	if (r.code == 404) {
-		st->findings |= DF_PROBE_DOMAIN_404;
+		before = 404;
+		failed = true;
+		st->findings |= says ? says : DF_PROBE_DOMAIN_404;
 		verdict(st, DIAG_FAIL);
-		ev(st, "the registrar rejects domain '%s' or user '%s' before asking for credentials", n->domain,
-		   a->username);
-		return;
-	}
-	if (r.code == 403) {
-		st->findings |= DF_PROBE_FORBIDDEN;
+		if (says == DF_SAYS_USER_UNKNOWN)
+			ev(st, "the registrar does not know user '%s' ('%s'), before asking for credentials",
+			   a->username, r.reason);
+		else
+			ev(st, "the registrar rejects domain '%s' or user '%s' before asking for credentials", n->domain,
+			   a->username);
+	} else if (r.code == 403) {
+		before = 403;
+		failed = true;
+		st->findings |= DF_PROBE_FORBIDDEN | says;
 		verdict(st, DIAG_FAIL);
-		ev(st, "the registrar forbids this user/domain before asking for credentials");
-		return;
-	}
-	if (r.code != 401 && r.code != 407) {
+		ev(st, "the registrar forbids this user/domain before asking for credentials%s%s%s",
+		   says ? " ('" : "", says ? r.reason : "", says ? "')" : "");
+	} else if (r.code >= 500) {
+		failed = true;
+		st->findings |= DF_SAYS_UNAVAILABLE | says;
+		verdict(st, DIAG_FAIL);
+		ev(st, "the registrar is unavailable (%d %s)", r.code, r.reason);
+	} else if (r.code != 401 && r.code != 407) {
 		verdict(st, r.code < 300 ? DIAG_WARN : DIAG_FAIL);
 		ev(st, "expected a 401/407 challenge%s", r.code < 300 ? ": the registrar asks no credentials" : "");
-		return;
-	}
-	verdict(st, DIAG_OK);
-	ev(st, "the registrar knows domain '%s' and asks for credentials", n->domain);
-	if (!o->key || !a->password[0]) {
-		ev(st, "credentials not tried: %s", o->key ? "no password stored" : "no key file to decrypt the password");
-		return;
-	}
-	/* Contact-less REGISTER: authenticates and lists bindings, changes nothing. */
-	struct probe_auth auth = { a->auth_username, a->password };
-	rep->network_bound_ms += n->timeout_ms;
-	target_fill(n, &t, n->transport, n->port, n->timeout_ms, a->username);
-	if (probe_sip(&t, "REGISTER", &auth, &r) < 0) {
-		verdict(st, DIAG_WARN);
-		ev(st, "with the stored credentials: %s", r.text);
-		return;
-	}
-	ev(st, "with auth username '%s' and the stored password (binding query, no Contact): %d %s",
-	   a->auth_username, r.code, r.reason);
-	if (r.code >= 200 && r.code < 300) {
-		st->findings |= DF_AUTH_OK;
-		ev(st, "the stored credentials are accepted");
-	} else if (r.code == 403 || r.code == 401 || r.code == 407) {
-		st->findings |= DF_AUTH_403;
-		verdict(st, DIAG_FAIL);
-		ev(st, "the registrar rejects the stored password for auth username '%s'", a->auth_username);
-	} else if (r.code == 404) {
-		st->findings |= DF_AUTH_404;
-		verdict(st, DIAG_FAIL);
-		ev(st, "the registrar does not know auth username '%s'", a->auth_username);
 	} else {
+		challenged = true;
+		verdict(st, DIAG_OK);
+		ev(st, "the registrar knows domain '%s' and user '%s' and asks for credentials", n->domain, a->username);
+	}
+	bool creds = o->key && a->password[0];
+	if (challenged && !creds)
+		ev(st, "credentials not tried: %s", o->key ? "no password stored" : "no key file to decrypt the password");
+	if (challenged && creds) {
+		/* Contact-less REGISTER: authenticates and lists bindings, changes nothing. */
+		struct probe_auth auth = { a->auth_username, a->password };
+		rep->network_bound_ms += n->timeout_ms;
+		target_fill(n, &t, n->transport, n->port, n->timeout_ms, a->username);
+		if (probe_sip(&t, "REGISTER", &auth, &r) < 0) {
+			verdict(st, DIAG_WARN);
+			ev(st, "with the stored credentials: %s", r.text);
+			return;
+		}
+		ev(st, "with auth username '%s' and the stored password (binding query, no Contact): %d %s",
+		   a->auth_username, r.code, r.reason);
+		says = diag_phrase_finding(r.reason);
+		if (r.code >= 200 && r.code < 300) {
+			st->findings |= DF_AUTH_OK;
+			ev(st, "the stored credentials are accepted");
+		} else if (r.code == 403 || r.code == 401 || r.code == 407) {
+			failed = true;
+			st->findings |= DF_AUTH_403 | says;
+			verdict(st, DIAG_FAIL);
+			ev(st, "the registrar rejects the stored password for auth username '%s'%s%s%s", a->auth_username,
+			   says ? " ('" : "", says ? r.reason : "", says ? "')" : "");
+		} else if (r.code == 404) {
+			failed = true;
+			st->findings |= DF_AUTH_404 | DF_AUTH_ID_UNKNOWN;
+			verdict(st, DIAG_FAIL);
+			ev(st, "the registrar challenged user '%s' but does not know auth username '%s' (%d %s): the "
+			   "auth username is wrong, or that digest user was removed", a->username, a->auth_username,
+			   r.code, r.reason);
+		} else if (r.code >= 500) {
+			failed = true;
+			st->findings |= DF_SAYS_UNAVAILABLE | says;
+			verdict(st, DIAG_FAIL);
+		} else {
+			verdict(st, DIAG_WARN);
+		}
+	}
+	size_t headline = strlen(st->evidence);
+	/* Swapped fields: the same account with username and auth username
+	 * exchanged is accepted. */
+	if (failed && creds && strcmp(a->username, a->auth_username)) {
+		struct probe_auth sw = { a->username, a->password };
+		struct probe_result rs;
+		rep->network_bound_ms += n->timeout_ms;
+		target_fill(n, &t, n->transport, n->port, n->timeout_ms, a->auth_username);
+		if (probe_sip(&t, "REGISTER", &sw, &rs) == 0 && rs.code >= 200 && rs.code < 300) {
+			st->findings |= DF_SWAP_PROVEN;
+			headline = strlen(st->evidence);
+			ev(st, "swapped (user '%s', auth username '%s') the registrar accepts: %d %s: username and "
+			   "auth username are swapped", a->auth_username, a->username, rs.code, rs.reason);
+		} else {
+			ev(st, "swapped (user '%s', auth username '%s'): %s", a->auth_username, a->username,
+			   rs.code ? rs.reason : rs.text);
+		}
+	}
+	/* Through an outbound proxy: does the registrar itself accept what
+	 * the proxy refuses? */
+	if (before && n->direct_host[0]) {
+		struct net_ctx d = *n;
+		struct probe_result rd;
+		sp_strlcpy(d.host, n->direct_host, sizeof(d.host));
+		d.port = n->direct_port;
+		rep->network_bound_ms += n->timeout_ms;
+		target_fill(&d, &t, d.transport, d.port, d.timeout_ms, a->username);
+		if (probe_sip(&t, "REGISTER", NULL, &rd) == 0 && (rd.code == 401 || rd.code == 407 || rd.code < 300)) {
+			st->findings |= DF_PROXY_WRONG;
+			headline = strlen(st->evidence);
+			ev(st, "directly to %s:%ld (bypassing outbound proxy %s:%ld) the registrar answers %d %s: the "
+			   "outbound proxy is the problem", d.host, d.port, n->host, n->port, rd.code, rd.reason);
+		} else {
+			ev(st, "directly to %s:%ld (bypassing the outbound proxy): %s", d.host, d.port,
+			   rd.code ? rd.reason : rd.text);
+		}
+	}
+	if (st->findings & (DF_SWAP_PROVEN | DF_PROXY_WRONG)) {
+		headline_at(st, headline + (headline > 0));
+	} else if (st->verdict == DIAG_FAIL) {
+		/* the line that says why, after the raw result */
+		const char *p = strstr(st->evidence, "\nthe registrar");
+		if (p)
+			headline_at(st, (size_t)(p + 1 - st->evidence));
+	}
+}
+
+/* Where a config sends REGISTER: outbound proxy, else server, else
+ * registrar; the domain from the registrar. */
+static void net_from(const struct effective *e, struct net_ctx *n)
+{
+	const char *proxy = effective_get(e, "outbound_proxy");
+	const char *via[3] = { proxy, effective_get(e, "server"), effective_get(e, "registrar") };
+	const char *tr = effective_get(e, "transport");
+	long port, p = 0;
+	bool first = true;
+
+	sp_strlcpy(n->transport, tr[0] ? tr : "udp", sizeof(n->transport));
+	if (sp_parse_int(effective_get(e, "port"), 1, 65535, &port) < 0)
+		port = probe_default_port(n->transport);
+	n->host[0] = n->direct_host[0] = '\0';
+	for (int i = 0; i < 3; i++) {
+		if (!via[i][0])
+			continue;
+		if (first) {
+			host_port(via[i], n->host, sizeof(n->host), &p);
+			n->port = proxy[0] && p ? p : port;
+			first = false;
+			if (!proxy[0])
+				break;
+		} else {
+			host_port(via[i], n->direct_host, sizeof(n->direct_host), &p);
+			n->direct_port = p ? p : port;
+			break;
+		}
+	}
+	if (first)
+		n->port = port;
+	char d[256];
+	host_port(via[2][0] ? via[2] : n->host, d, sizeof(d), &p);
+	sp_strlcpy(n->domain, d, sizeof(n->domain));
+}
+
+static void net_text(const struct net_ctx *n, char *out, size_t len)
+{
+	snprintf(out, len, "%s %s:%ld domain %s", n->transport, n->host[0] ? n->host : "-", n->port, n->domain);
+}
+
+static bool net_same(const struct net_ctx *a, const struct net_ctx *b)
+{
+	return !strcasecmp(a->host, b->host) && a->port == b->port && !strcasecmp(a->transport, b->transport) &&
+	       !strcasecmp(a->domain, b->domain);
+}
+
+/* Step 8: the phone's experience, the config it runs and the probes side
+ * by side; what only their disagreement shows becomes a finding. */
+static void step_views(struct store *s, const struct effective *e, const struct account *a,
+		       const struct diag_opts *o, struct net_ctx *runs, bool network, struct diag_report *rep)
+{
+	struct diag_step *st = &rep->steps[DS_VIEWS];
+	struct diag_facts *f = &rep->facts;
+	uint64_t all = 0;
+	char when[32], net[64];
+	size_t lead = 0;
+
+	for (int i = 0; i < DS_COUNT; i++)
+		all |= rep->steps[i].findings;
+	verdict(st, DIAG_OK);
+	bool phone_failed = f->last_code >= 300;     /* 401/407 recorded = never answered */
+	if (f->last_code) {
+		fmt_time(f->last_code_at, when, sizeof(when));
+		diag_network_type(f->last_reg_ip, net, sizeof(net));
+		ev(st, "phone: last %ld%s%s%s at %s from %s (%s) over %s", f->last_code, f->last_reason[0] ? " '" : "",
+		   f->last_reason, f->last_reason[0] ? "'" : "", when, f->last_reg_ip[0] ? f->last_reg_ip : "-",
+		   net[0] ? net : "network unknown", f->last_reg_transport[0] ? f->last_reg_transport : "-");
+	} else {
+		ev(st, "phone: no registration of this line seen");
+	}
+	fmt_time(f->fetched_at, when, sizeof(when));
+	ev(st, "runs: v%ld (fetched %s) -> %s; current v%ld -> %s", f->version_served, when, f->runs_target,
+	   f->version_current, f->cur_target);
+	ev(st, "probes from this host: %s", !network ? "not run" : all & DF_AUTH_OK ? "accepted with the stored "
+	   "credentials" : all & DF_REACH_OK ? "the registrar answers, the REGISTER does not succeed" :
+	   "the registrar does not answer");
+
+	if (phone_failed && (all & DF_RUNS_DIFFERS) && f->last_reg_at >= f->fetched_at && f->last_reg_port == runs->port &&
+	    runs->port != f->port) {
+		st->findings |= DF_FAILS_WHERE_RUNS;
+		lead = strlen(st->evidence);
+		ev(st, "disagree: the phone failed (%ld) at port %ld, where the version it runs sends it; the current "
+		   "config sends to %s", f->last_code, runs->port, f->cur_target);
+	}
+	if (phone_failed && (all & DF_AUTH_OK)) {
+		st->findings |= DF_PHONE_FAILS_PROBE_OK;
+		lead = strlen(st->evidence);
+		ev(st, "disagree: the phone got %ld%s%s%s from %s (%s) while the probe from this host with the same "
+		   "account was accepted: IP policy, too many registrations or a stale profile on the phone",
+		   f->last_code, f->last_reason[0] ? " '" : "", f->last_reason, f->last_reason[0] ? "'" : "",
+		   f->last_reg_ip[0] ? f->last_reg_ip : "its network", net[0] ? net : "network unknown");
+	}
+	if ((all & DF_ACCOUNT_CHANGED) && phone_failed && (all & DF_AUTH_OK)) {
+		st->findings |= DF_RUNS_OLD_FAILS;
+		lead = strlen(st->evidence);
+		ev(st, "disagree: the phone fails with the account as it was before its last change, the current "
+		   "account is accepted: the phone runs an out-of-date profile");
+	}
+	if ((all & DF_RUNS_DIFFERS) && network && a) {
+		/* Probe what the phone runs, not only the current template. */
+		struct probe_target t;
+		struct probe_result r;
+		struct probe_auth auth = { a->auth_username, a->password };
+		bool creds = o->key && a->password[0];
+		target_fill(runs, &t, runs->transport, runs->port, runs->timeout_ms, a->username);
+		rep->network_bound_ms += runs->timeout_ms;
+		int rc = probe_sip(&t, "REGISTER", creds ? &auth : NULL, &r);
+		bool runs_ok = rc == 0 && (r.code < 300 || (!creds && (r.code == 401 || r.code == 407)));
+		bool cur_ok = creds ? (all & DF_AUTH_OK) != 0 : (all & DF_REACH_OK) && !(all & (DF_PROBE_DOMAIN_404 |
+			      DF_PROBE_FORBIDDEN | DF_SAYS_USER_UNKNOWN));
+		if (!runs_ok && cur_ok) {
+			st->findings |= DF_RUNS_OLD_FAILS;
+			lead = strlen(st->evidence);
+			ev(st, "disagree: what the phone runs (%s) gets %s, the current config (%s) is accepted: the "
+			   "phone registers with out-of-date settings", f->runs_target, rc == 0 ? r.reason : r.text,
+			   f->cur_target);
+			if (rc == 0)
+				st->findings |= diag_phrase_finding(r.reason) & DF_SAYS_USER_UNKNOWN;
+		} else {
+			ev(st, "what the phone runs (%s): %s", f->runs_target, rc == 0 ? r.text : r.text);
+		}
+	}
+	if ((all & DF_HEP_RECEIVED) && (all & (DF_NO_ANSWER | DF_PORT_CLOSED))) {
+		lead = strlen(st->evidence);
+		ev(st, "the registrar received this phone's REGISTERs (its own mirror, last from %s): packets from "
+		   "the phone's network reach it, so no firewall in front of the registrar blocks the phone",
+		   f->last_reg_ip[0] ? f->last_reg_ip : "-");
+	}
+	if (network && f->fetched_at >= sp_now() - 86400 && !f->last_code && !f->last_reg_ip[0] &&
+	    (all & DF_REACH_OK)) {
+		long seen = 0;
+		if (store_diag_intake_seen(s, sp_now() - 86400, &seen) == 0 && seen > 0) {
+			st->findings |= DF_PHONE_SILENT;
+			lead = strlen(st->evidence);
+			diag_network_type(f->fetched_ip, net, sizeof(net));
+			ev(st, "disagree: the phone fetched its config at %s from %s (%s), the registrar answers probes "
+			   "from this host and recorded %ld other registrations in a day, yet no REGISTER of this "
+			   "phone ever reached it: its network blocks SIP", when, f->fetched_ip, net[0] ? net : "-",
+			   seen);
+		}
+	}
+	if (st->findings || lead)
 		verdict(st, DIAG_WARN);
-	}
-	if (st->verdict == DIAG_FAIL) {
-		const char *last = strrchr(st->evidence, '\n');
-		if (last)
-			headline_at(st, (size_t)(last + 1 - st->evidence));
-	}
+	if (lead)
+		headline_at(st, lead + 1);
 }
 
 static int64_t mono_ms(void)
@@ -857,36 +1223,50 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 	f->version_current = e->version;
 	f->fetched_at = e->device.fetched_at;
 	sp_strlcpy(f->fetched_ip, e->device.fetched_ip, sizeof(f->fetched_ip));
+	diag_network_type(f->fetched_ip, f->net_fetch, sizeof(f->net_fetch));
 
 	/* step 4 first (quietly): step 1 checks the last registration's source */
 	step_regs(s, e, a, rep);
 	step_active(s, e, a, rep);
 	step_identity(s, e, a, rep);
-	step_fetch(e, rep);
+	step_fetch(s, e, a, rep);
 
-	/* where the device sends: outbound proxy, else server, else registrar */
+	diag_network_type(f->last_reg_ip, f->net_reg, sizeof(f->net_reg));
+	/* where the device sends now, and where what it runs sends: the
+	 * version it last fetched, corrected by what it was seen using */
+	struct net_ctx runs;
 	memset(&n, 0, sizeof(n));
-	{
-		const char *via[3] = { f->outbound_proxy, f->server, f->registrar };
-		for (int i = 0; i < 3; i++) {
-			long p = 0;
-			if (!via[i][0])
-				continue;
-			host_port(via[i], n.host, sizeof(n.host), &p);
-			n.port = p ? p : f->port;
-			break;
-		}
-		if (f->port && !f->outbound_proxy[0])
-			n.port = f->port;
-		char d[256];
-		long dp;
-		host_port(f->registrar[0] ? f->registrar : n.host, d, sizeof(d), &dp);
-		sp_strlcpy(n.domain, d, sizeof(n.domain));
-	}
-	sp_strlcpy(n.transport, f->transport, sizeof(n.transport));
+	net_from(e, &n);
 	n.tls_verify = strcasecmp(effective_get(e, "tls_verify"), "off") != 0;
 	n.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 3000;
 	n.ca_file = o->ca_file;
+	runs = n;
+	if (e->device.fetched_at && e->device.fetched_version > 0 && e->device.fetched_version != e->version) {
+		struct effective *re = xcalloc(1, sizeof(*re));
+		struct device dv = e->device;
+		char rerr[SP_ERR_MAX];
+		dv.pinned_version = e->device.fetched_version;
+		if (effective_load_device(s, NULL, &dv, re, rerr, sizeof(rerr)) == 1) {
+			net_from(re, &runs);
+			effective_release(re);
+		}
+		free(re);
+	}
+	if (f->last_reg_at >= e->device.fetched_at && f->last_reg_port && !effective_get(e, "outbound_proxy")[0]) {
+		runs.port = f->last_reg_port;
+		if (f->last_reg_transport[0] && sip_transport_parse(f->last_reg_transport) >= 0)
+			sp_strlcpy(runs.transport, f->last_reg_transport, sizeof(runs.transport));
+		if (f->last_reg_registrar[0])
+			sp_strlcpy(runs.domain, f->last_reg_registrar, sizeof(runs.domain));
+	}
+	net_text(&n, f->cur_target, sizeof(f->cur_target));
+	net_text(&runs, f->runs_target, sizeof(f->runs_target));
+	f->runs_version = e->device.fetched_version;
+	if (!net_same(&n, &runs)) {
+		rep->steps[DS_FETCH].findings |= DF_RUNS_DIFFERS;
+		verdict(&rep->steps[DS_FETCH], DIAG_WARN);
+		ev(&rep->steps[DS_FETCH], "the phone runs %s; the current config says %s", f->runs_target, f->cur_target);
+	}
 
 	const char *why = NULL;
 	if (!o->network)
@@ -897,11 +1277,11 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 		why = "no account on this line";
 	else if (rep->steps[DS_ACTIVE].findings & (DF_DEVICE_DISABLED | DF_TENANT_SUSPENDED))
 		why = "step 1 failed: the device gets no config while disabled";
+	int64_t t0 = mono_ms();
 	if (why) {
 		for (int i = DS_DNS; i <= DS_REGISTER; i++)
 			skip(&rep->steps[i], why);
 	} else {
-		int64_t t0 = mono_ms();
 		step_dns(e, &n, rep);
 		if (rep->steps[DS_DNS].findings & DF_DNS_FAIL) {
 			skip(&rep->steps[DS_REACH], "DNS failed for the host the device sends to");
@@ -914,12 +1294,78 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 				skip(&rep->steps[DS_REGISTER], "the registrar does not answer on the configured "
 				     "transport and port");
 		}
-		rep->network_ms = (long)(mono_ms() - t0);
 	}
+	step_views(s, e, a, o, &runs, !why, rep);
+	if (!why)
+		rep->network_ms = (long)(mono_ms() - t0);
 	diag_decide(rep->steps, o->error_code, f->last_code, &rep->result);
 	effective_release(e);
 	free(e);
 	return 0;
+}
+
+void diag_std_ports(long *udp, long *tcp, long *tls)
+{
+	const char *env = getenv("SIPPROV_DIAG_STD_PORTS");
+	char tmp[128];
+	*udp = *tcp = 5060;
+	*tls = 5061;
+	if (!env || !*env)
+		return;
+	sp_strlcpy(tmp, env, sizeof(tmp));
+	for (char *save = NULL, *it = strtok_r(tmp, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+		char *c = strchr(it, ':');
+		long v;
+		if (!c || sp_parse_int(c + 1, 1, 65535, &v) < 0)
+			continue;
+		*c = '\0';
+		if (!strcasecmp(it, "udp"))
+			*udp = v;
+		else if (!strcasecmp(it, "tcp"))
+			*tcp = v;
+		else if (!strcasecmp(it, "tls"))
+			*tls = v;
+	}
+}
+
+void diag_network_type(const char *ip, char *out, size_t n)
+{
+	unsigned char a[16];
+	const char *kind;
+	out[0] = '\0';
+	if (!ip || !*ip)
+		return;
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		if (a[0] == 127)
+			kind = "loopback";
+		else if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+			kind = "private";
+		else if (a[0] == 100 && (a[1] & 0xc0) == 64)
+			kind = "CGNAT (100.64/10)";
+		else if (a[0] == 169 && a[1] == 254)
+			kind = "link-local";
+		else
+			kind = "public";
+		snprintf(out, n, "%s IPv4", kind);
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char lo[16] = { [15] = 1 };
+		if (!memcmp(a, lo, 16))
+			kind = "loopback";
+		else if ((a[0] & 0xfe) == 0xfc)
+			kind = "private (ULA)";
+		else if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+			kind = "link-local";
+		else
+			kind = "public";
+		snprintf(out, n, "%s IPv6", kind);
+	}
+}
+
+int diag_exit_code(const struct diag_report *rep, int error_code)
+{
+	if (diag_failed(rep))
+		return 1;
+	return error_code && !rep->result.explained ? 1 : 0;
 }
 
 bool diag_failed(const struct diag_report *rep)
@@ -928,6 +1374,28 @@ bool diag_failed(const struct diag_report *rep)
 		if (rep->steps[i].verdict == DIAG_FAIL)
 			return true;
 	return false;
+}
+
+/* Stable names of the findings, for --json (bit n = names[n]). */
+static const char *const finding_names[] = {
+	"device_disabled", "tenant_suspended", "no_account", "ip_policy", "swap", "identity_invalid",
+	"too_many", "stale", "never_fetched", "drift_registrar", "drift_transport", "drift_identity",
+	"drift_unknown_user", "dns_fail", "srv_missing", "port_closed", "no_answer", "tls_fail",
+	"other_transport_ok", "reach_ok", "probe_domain_404", "probe_forbidden", "auth_403", "auth_404",
+	"auth_ok", "last_timeout", "says_credentials", "says_auth_id", "says_disabled", "says_ip",
+	"says_too_many", "says_domain", "says_user_unknown", "says_unavailable", "auth_id_unknown",
+	"swap_proven", "account_changed", "phone_fails_probe_ok", "runs_old_fails", "hep_received",
+	"unanswered_401", "phone_silent", "all_refused", "proxy_wrong", "runs_differs", "fails_where_runs",
+};
+_Static_assert(sizeof(finding_names) / sizeof(finding_names[0]) == DF_NFINDINGS, "a name for every finding");
+
+static json_t *findings_json(uint64_t f)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sizeof(finding_names) / sizeof(finding_names[0]); i++)
+		if (f & DF(i))
+			json_array_append_new(a, json_string(finding_names[i]));
+	return a;
 }
 
 json_t *diag_report_json(const struct diag_report *rep, bool ticket)
@@ -951,6 +1419,11 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 		json_object_set_new(doc, "user_agent", json_string(f->user_agent));
 		json_object_set_new(doc, "source_fetch_ip", json_string(f->fetched_ip));
 		json_object_set_new(doc, "source_registration_ip", json_string(f->last_reg_ip));
+		json_object_set_new(doc, "network_fetch", json_string(f->net_fetch));
+		json_object_set_new(doc, "network_registration", json_string(f->net_reg));
+		json_object_set_new(doc, "transport_seen", json_string(f->last_reg_transport));
+		json_object_set_new(doc, "last_reason", json_string(f->last_reason));
+		json_object_set_new(doc, "last_reason_detail", json_string(f->last_reason_detail));
 		json_object_set_new(doc, "last_fetch_at", json_string(t2));
 	}
 	json_object_set_new(doc, "registrar", json_string(f->registrar));
@@ -961,6 +1434,8 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 	json_object_set_new(doc, "template_version", json_string(f->version_label));
 	json_object_set_new(doc, "version_fetched", json_integer(f->version_served));
 	json_object_set_new(doc, "version_current", json_integer(f->version_current));
+	json_object_set_new(doc, "runs_target", json_string(f->runs_target));
+	json_object_set_new(doc, "current_target", json_string(f->cur_target));
 	for (int i = 0; i < DS_COUNT; i++) {
 		const struct diag_step *s = &rep->steps[i];
 		json_t *o = json_object();
@@ -968,6 +1443,7 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 		json_object_set_new(o, "name", json_string(s->name));
 		json_object_set_new(o, "verdict", json_string(diag_verdict_name(s->verdict)));
 		json_object_set_new(o, "evidence", json_string(s->evidence));
+		json_object_set_new(o, "findings", findings_json(s->findings));
 		if (s->verdict == DIAG_SKIPPED)
 			json_object_set_new(o, "reason", json_string(s->reason));
 		json_array_append_new(steps, o);
@@ -979,6 +1455,8 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 		json_object_set_new(o, "cause", json_string(c->id));
 		json_object_set_new(o, "title", json_string(c->title));
 		json_object_set_new(o, "indicated", json_boolean(c->score > 0));
+		json_object_set_new(o, "ruled_out", json_boolean(c->score > 0 && c->score < 20));
+		json_object_set_new(o, "score", json_integer(c->score));
 		json_object_set_new(o, "evidence", json_string(c->evidence));
 		json_object_set_new(o, "next_step", json_string(c->next));
 		json_array_append_new(causes, o);
@@ -986,6 +1464,8 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 	json_object_set_new(doc, "bucket", json_string(rep->result.bucket_name));
 	json_object_set_new(doc, "bucket_from", json_string(rep->result.bucket_from ? rep->result.bucket_from : ""));
 	json_object_set_new(doc, "causes", causes);
+	json_object_set_new(doc, "explained", json_boolean(rep->result.explained));
+	json_object_set_new(doc, "first_cause", json_string(rep->result.ncauses ? rep->result.causes[0].id : ""));
 	json_object_set_new(doc, "next_step", json_string(rep->result.ncauses ? rep->result.causes[0].next : ""));
 	json_object_set_new(doc, "failed", json_boolean(diag_failed(rep)));
 	json_object_set_new(doc, "network_ms", json_integer(rep->network_ms));

@@ -19,51 +19,76 @@ const char *diag_verdict_name(enum diag_verdict v);
 enum diag_step_id {
 	DS_ACTIVE,          /* 1 device, account, tenant active; fetch source allowed */
 	DS_IDENTITY,        /* 2 username / auth username; max per user */
-	DS_FETCH,           /* 3 last fetch vs current version */
-	DS_REGS,            /* 4 registrations seen, open drift */
+	DS_FETCH,           /* 3 last fetch vs current version; account changed since */
+	DS_REGS,            /* 4 what the phone experienced: registrations seen, reasons, drift */
 	DS_DNS,             /* 5 A/AAAA, SRV */
-	DS_REACH,           /* 6 OPTIONS on configured transport and port */
+	DS_REACH,           /* 6 OPTIONS on configured transport and port, then the port sweep */
 	DS_REGISTER,        /* 7 REGISTER probe (unauthenticated, then with the stored password) */
+	DS_VIEWS,           /* 8 the three views side by side: phone, what it runs, probes */
 	DS_COUNT
 };
 
 /* Findings: what a step established, as bits the verdict reasons over. */
-#define DF_DEVICE_DISABLED    (1u << 0)
-#define DF_TENANT_SUSPENDED   (1u << 1)
-#define DF_NO_ACCOUNT         (1u << 2)   /* no account on that line */
-#define DF_IP_POLICY          (1u << 3)   /* source not in tenant allow_cidrs */
-#define DF_SWAP               (1u << 4)   /* username / auth username swapped */
-#define DF_IDENTITY_INVALID   (1u << 5)   /* other username / auth username rule broken */
-#define DF_TOO_MANY           (1u << 6)   /* more devices share the user than max_per_user */
-#define DF_STALE              (1u << 7)   /* fetched an older version than current */
-#define DF_NEVER_FETCHED      (1u << 8)
-#define DF_DRIFT_REGISTRAR    (1u << 9)   /* registers somewhere else than configured */
-#define DF_DRIFT_TRANSPORT    (1u << 10)  /* observed transport or port differ */
-#define DF_DRIFT_IDENTITY     (1u << 11)  /* observed username / auth username differ */
-#define DF_DRIFT_UNKNOWN_USER (1u << 12)
-#define DF_DNS_FAIL           (1u << 13)
-#define DF_SRV_MISSING        (1u << 14)
-#define DF_PORT_CLOSED        (1u << 15)  /* refused / ICMP unreachable */
-#define DF_NO_ANSWER          (1u << 16)  /* packets dropped */
-#define DF_TLS_FAIL           (1u << 17)  /* handshake or certificate */
-#define DF_OTHER_TRANSPORT_OK (1u << 18)  /* another transport/port answers */
-#define DF_REACH_OK           (1u << 19)  /* configured transport answers OPTIONS */
-#define DF_PROBE_DOMAIN_404   (1u << 20)  /* REGISTER without credentials: 404 */
-#define DF_PROBE_FORBIDDEN    (1u << 21)  /* REGISTER without credentials: 403 */
-#define DF_AUTH_403           (1u << 22)  /* stored credentials answered 403 */
-#define DF_AUTH_404           (1u << 23)  /* stored credentials answered 404 (user unknown) */
-#define DF_AUTH_OK            (1u << 24)  /* stored credentials accepted */
-#define DF_LAST_TIMEOUT       (1u << 25)  /* registrations seen ended in 408 / no answer */
+#define DF(n) ((uint64_t)1 << (n))
+#define DF_DEVICE_DISABLED    DF(0)
+#define DF_TENANT_SUSPENDED   DF(1)
+#define DF_NO_ACCOUNT         DF(2)   /* no account on that line */
+#define DF_IP_POLICY          DF(3)   /* source not in tenant allow_cidrs */
+#define DF_SWAP               DF(4)   /* username / auth username swapped */
+#define DF_IDENTITY_INVALID   DF(5)   /* other username / auth username rule broken */
+#define DF_TOO_MANY           DF(6)   /* more devices share the user than max_per_user */
+#define DF_STALE              DF(7)   /* fetched an older version than current */
+#define DF_NEVER_FETCHED      DF(8)
+#define DF_DRIFT_REGISTRAR    DF(9)   /* registers somewhere else than configured */
+#define DF_DRIFT_TRANSPORT    DF(10)  /* observed transport or port differ */
+#define DF_DRIFT_IDENTITY     DF(11)  /* observed username / auth username differ */
+#define DF_DRIFT_UNKNOWN_USER DF(12)
+#define DF_DNS_FAIL           DF(13)
+#define DF_SRV_MISSING        DF(14)
+#define DF_PORT_CLOSED        DF(15)  /* refused / ICMP unreachable */
+#define DF_NO_ANSWER          DF(16)  /* packets dropped */
+#define DF_TLS_FAIL           DF(17)  /* handshake or certificate */
+#define DF_OTHER_TRANSPORT_OK DF(18)  /* another transport/port answers */
+#define DF_REACH_OK           DF(19)  /* configured transport answers OPTIONS */
+#define DF_PROBE_DOMAIN_404   DF(20)  /* REGISTER without credentials: 404 (domain) */
+#define DF_PROBE_FORBIDDEN    DF(21)  /* REGISTER without credentials: 403 */
+#define DF_AUTH_403           DF(22)  /* stored credentials answered 403 (or challenged again) */
+#define DF_AUTH_404           DF(23)  /* stored credentials answered 404 (user unknown) */
+#define DF_AUTH_OK            DF(24)  /* stored credentials accepted */
+#define DF_LAST_TIMEOUT       DF(25)  /* registrations seen ended in 408 / no answer */
+/* reason phrases (phone's observations or the probes), mapped by diag_phrase_cause() */
+#define DF_SAYS_CREDENTIALS   DF(26)  /* "Wrong Password" */
+#define DF_SAYS_AUTH_ID       DF(27)  /* "Auth User Mismatch", "Forbidden auth ID" */
+#define DF_SAYS_DISABLED      DF(28)  /* "Account Disabled", locked, expired */
+#define DF_SAYS_IP            DF(29)  /* "Source Address Not Allowed" */
+#define DF_SAYS_TOO_MANY      DF(30)  /* "Too many registered contacts" */
+#define DF_SAYS_DOMAIN        DF(31)  /* "Domain Not Served" */
+#define DF_SAYS_USER_UNKNOWN  DF(32)  /* "User Not Found" */
+#define DF_SAYS_UNAVAILABLE   DF(33)  /* 5xx: service unavailable, maintenance, overload */
+/* the views compared (step 8) and facts only a combination shows */
+#define DF_AUTH_ID_UNKNOWN    DF(34)  /* challenged (user known) but the auth username is not */
+#define DF_SWAP_PROVEN        DF(35)  /* the swapped identity is accepted */
+#define DF_ACCOUNT_CHANGED    DF(36)  /* account edited after the phone's last fetch */
+#define DF_PHONE_FAILS_PROBE_OK DF(37) /* phone rejected, admin-host probe accepted */
+#define DF_RUNS_OLD_FAILS     DF(38)  /* the config the phone runs fails, the current one works */
+#define DF_HEP_RECEIVED       DF(39)  /* the registrar received this phone's REGISTERs */
+#define DF_UNANSWERED_401     DF(40)  /* the phone never answered a challenge */
+#define DF_PHONE_SILENT       DF(41)  /* fetched its config, yet no REGISTER ever reached the registrar */
+#define DF_ALL_REFUSED        DF(42)  /* every port swept refused: nothing listens at all */
+#define DF_PROXY_WRONG        DF(43)  /* outbound proxy refuses, registrar direct accepts */
+#define DF_RUNS_DIFFERS       DF(44)  /* what the phone runs differs from the current config */
+#define DF_FAILS_WHERE_RUNS   DF(45)  /* ... and the phone was seen failing there */
+#define DF_NFINDINGS          46
 
 struct diag_step {
 	const char *name;
 	enum diag_verdict verdict;
-	unsigned findings;
+	uint64_t findings;
 	char evidence[1536];
 	char reason[256];               /* why skipped */
 };
 
-#define DIAG_MAX_CAUSES 6
+#define DIAG_MAX_CAUSES 8
 struct diag_cause {
 	const char *id;                 /* stable: "credentials", "auth_username_mixup", ... */
 	const char *title;
@@ -78,7 +103,13 @@ struct diag_result {
 	const char *bucket_from;        /* "--error", "last code seen", "step 2", "probes", "steps" */
 	struct diag_cause causes[DIAG_MAX_CAUSES];
 	size_t ncauses;                 /* indicated causes first (score > 0), best first */
+	bool explained;                 /* the first cause is indicated by evidence */
 };
+
+/* A reason phrase (or Reason / P-Registrar-Error text) -> the finding it
+ * points to (DF_SAYS_*), 0 when it names no cause.  Case-insensitive
+ * substring match over the table in docs/diagnose-reasons.md. */
+uint64_t diag_phrase_finding(const char *text);
 
 /* "403", "404", "408", "timeout" -> 403/404/408/408; -1 otherwise. */
 int diag_parse_error(const char *s);
@@ -127,6 +158,14 @@ struct diag_facts {
 	char last_reg_transport[8];
 	long last_reg_port;
 	char last_reg_registrar[256];
+	int64_t last_reg_at;
+	char last_reason[128];          /* reason phrase of the last registration seen */
+	char last_reason_detail[256];
+	char net_fetch[64];             /* "private IPv4", "CGNAT IPv4 (100.64/10)", ... */
+	char net_reg[64];
+	long runs_version;              /* the version the phone runs (last fetched), 0 = unknown */
+	char runs_target[600];          /* where that version sends: "udp 127.0.0.1:5060 domain d" */
+	char cur_target[600];
 };
 
 struct diag_report {
@@ -137,13 +176,25 @@ struct diag_report {
 	long network_bound_ms;          /* the sum of the bounds given to every probe run */
 };
 
+/* The standard ports the sweep tries per transport: 5060 udp/tcp, 5061 tls.
+ * SIPPROV_DIAG_STD_PORTS="udp:P,tcp:P,tls:P" replaces them (test-only: the
+ * suite must never touch the machine's real 5060/5061). */
+void diag_std_ports(long *udp, long *tcp, long *tls);
+
 /* Run the checklist for MAC (any spelling).  Returns 0 when it ran (read
  * the steps), -1 when it could not (unknown device, database error: err). */
 int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, struct diag_report *rep,
 		 char *err, size_t errlen);
 /* Did any step fail (exit code 1)? */
 bool diag_failed(const struct diag_report *rep);
-/* The report as JSON (new reference). */
+/* Exit status: 1 when a step failed, or when --error was given and no
+ * indicated cause explains it; else 0. */
+int diag_exit_code(const struct diag_report *rep, int error_code);
+/* "loopback", "private", "CGNAT (100.64/10)", "link-local", "public", with
+ * " IPv4" / " IPv6"; "" for an empty or unparsable address. */
+void diag_network_type(const char *ip, char *out, size_t n);
+/* The report as JSON (new reference).  Keys are stable: added, never
+ * renamed; each step lists its findings by name (see finding_names). */
 json_t *diag_report_json(const struct diag_report *rep, bool ticket);
 
 #endif

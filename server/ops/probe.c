@@ -216,7 +216,7 @@ static int probe_build(void *arg, const char *lhost, int lport, const char *bran
 		buf_adds(b, q->auth);
 	if (!strcmp(q->method, "OPTIONS"))
 		buf_adds(b, "Accept: application/sdp\r\n");
-	buf_adds(b, "User-Agent: sipprov-diagnose/" SP_VERSION "\r\n");
+	buf_adds(b, "User-Agent: " SP_PROBE_UA_PREFIX SP_VERSION "\r\n");
 	buf_adds(b, "Content-Length: 0\r\n\r\n");
 	return 0;
 }
@@ -326,7 +326,7 @@ int probe_sip(const struct probe_target *t, const char *method, const struct pro
 		snprintf(r->text, sizeof(r->text), "random number generator failed");
 		goto out;
 	}
-	snprintf(callid, sizeof(callid), "%s@sipprov", rnd);
+	snprintf(callid, sizeof(callid), SP_PROBE_CALLID_PREFIX "%s@sipprov", rnd);
 	x = xcalloc(1, sizeof(*x));
 	/* Loading the trust store came out of the same bound. */
 	if ((d.timeout_ms = deadline - sip_now_ms()) < 1)

@@ -1,9 +1,11 @@
 #!/bin/bash
 # 70-diagnose-kamailio.sh: `sipprov diagnose` and `ticket` end to end against
-# real Kamailio registrars on loopback (ports 27060-27073, HEP to 27100 where
-# nothing listens).  Registrar A serves UDP+TCP 27060 and TLS 27061 (a CA and
-# certificate made here with the openssl CLI); registrar B serves only UDP
-# 27070, plus UDP 27072 where it silently drops everything (a blackhole).
+# real Kamailio registrars on loopback (free ports from the kernel; HEP to a
+# port where nothing listens).  Registrar A serves UDP+TCP $PA and TLS $PAT (a
+# CA and certificate made here with the openssl CLI); registrar B serves only
+# UDP $PB, plus UDP $PBH where it silently drops everything (a blackhole).
+# The sweep's standard ports point at unused test ports
+# (SIPPROV_DIAG_STD_PORTS), never at the machine's 5060/5061.
 # Evidence is produced by the probes themselves (OPTIONS, and contact-less
 # REGISTER with and without the stored credentials): no row is faked except
 # the swapped account, which the CLI refuses to store and is swapped with
@@ -22,6 +24,10 @@ ok() { N=$((N + 1)); if [ "$1" = 0 ]; then echo "ok $N - $2"; else echo "not ok 
 check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok 0 "$d"; else ok 1 "$d"; fi; }
 
 D=$(mktemp -d /tmp/sp-diag.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PA=$(free_port); PAT=$(free_port); PB=$(free_port); PBH=$(free_port); PCL=$(free_port); PMM=$(free_port)
+PHEP=$(free_port); PSTD=$(free_port); PSTDT=$(free_port)
+export SIPPROV_DIAG_STD_PORTS="udp:$PSTD,tcp:$PSTD,tls:$PSTDT"
 PIDS=()
 cleanup() {
 	for f in "$D"/kam*.pid; do
@@ -59,7 +65,7 @@ sqlite3 "$D/kam.db" </usr/share/kamailio/db_sqlite/standard-create.sql
 sqlite3 "$D/kam.db" </usr/share/kamailio/db_sqlite/auth_db-create.sql
 sqlite3 "$D/kam.db" "INSERT INTO subscriber(username,domain,password,ha1,ha1b) VALUES ('a1xyzauth','example.test','alicepw','','')"
 
-# ---- registrar A: udp+tcp 27060, tls 27061 ----
+# ---- registrar A: udp+tcp $PA, tls $PAT ----
 cat >"$D/tls.cfg" <<EOF
 [server:default]
 method = TLSv1.2+
@@ -69,21 +75,21 @@ private_key = $D/srv.key
 certificate = $D/srv.pem
 EOF
 sed -e "s|/tmp/kam|$D|g" \
-    -e "s|^listen=udp:127.0.0.1:5060|listen=udp:127.0.0.1:27060|" \
-    -e "s|^listen=tcp:127.0.0.1:5060|listen=tcp:127.0.0.1:27060\nlisten=tls:127.0.0.1:27061\nenable_tls=yes|" \
+    -e "s|^listen=udp:127.0.0.1:5060|listen=udp:127.0.0.1:$PA|" \
+    -e "s|^listen=tcp:127.0.0.1:5060|listen=tcp:127.0.0.1:$PA\nlisten=tls:127.0.0.1:$PAT\nenable_tls=yes|" \
     -e "s|kamailio_ctl|kamA_ctl|" \
-    -e "s|sip:127.0.0.1:9060|sip:127.0.0.1:27100|" \
+    -e "s|sip:127.0.0.1:9060|sip:127.0.0.1:$PHEP|" \
     -e "s|^children=2|children=1|" -e "s|^tcp_children=2|tcp_children=1|" \
     -e "s|^loadmodule \"siptrace.so\"|loadmodule \"siptrace.so\"\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$D/tls.cfg\")|" \
     "$KAMCFG" >"$D/kamA.cfg"
-# ---- registrar B: udp 27070 only, udp 27072 drops everything ----
+# ---- registrar B: udp $PB only, udp $PBH drops everything ----
 sed -e "s|/tmp/kam|$D|g" \
-    -e "s|^listen=udp:127.0.0.1:5060|listen=udp:127.0.0.1:27070\nlisten=udp:127.0.0.1:27072|" \
+    -e "s|^listen=udp:127.0.0.1:5060|listen=udp:127.0.0.1:$PB\nlisten=udp:127.0.0.1:$PBH|" \
     -e "/^listen=tcp:127.0.0.1:5060/d" \
     -e "s|kamailio_ctl|kamB_ctl|" \
-    -e "s|sip:127.0.0.1:9060|sip:127.0.0.1:27100|" \
+    -e "s|sip:127.0.0.1:9060|sip:127.0.0.1:$PHEP|" \
     -e "s|^children=2|children=1|" -e "s|^tcp_children=2|tcp_children=0|" \
-    -e "s|^request_route {|request_route {\n\tif (\$Rp == 27072) { exit; }|" \
+    -e "s|^request_route {|request_route {\n\tif (\$Rp == $PBH) { exit; }|" \
     "$KAMCFG" >"$D/kamB.cfg"
 "$KAMAILIO" -f "$D/kamA.cfg" -P "$D/kamA.pid" -E >"$D/kamA.out" 2>"$D/kamA.log"
 "$KAMAILIO" -f "$D/kamB.cfg" -P "$D/kamB.pid" -E >"$D/kamB.out" 2>"$D/kamB.log"
@@ -107,13 +113,13 @@ S() { "$SP" -d "$DB" "$@"; }
 S init >/dev/null
 S tenant add acme --username-pattern '^[0-9]{3,6}$' --auth-username-pattern '^[a-z][a-z0-9]{5,15}$' >/dev/null
 tmpl() { local name=$1; shift; S template set acme "$name" "$@" >/dev/null || echo "# template $name refused"; }
-tmpl main registrar=example.test server=127.0.0.1 port=27060 transport=udp
-tmpl wrongdom registrar=wrong.test server=127.0.0.1 port=27060 transport=udp
-tmpl mismatch registrar=example.test server=127.0.0.1 port=27071 transport=tls tls_verify=off
-tmpl closed registrar=example.test server=127.0.0.1 port=27062 transport=udp
-tmpl blackhole registrar=example.test server=127.0.0.1 port=27072 transport=udp
-tmpl nodns registrar=example.test server=nonexistent.invalid port=27060 transport=udp
-tmpl tls registrar=example.test server=localhost port=27061 transport=tls tls_verify=on
+tmpl main registrar=example.test server=127.0.0.1 port=$PA transport=udp
+tmpl wrongdom registrar=wrong.test server=127.0.0.1 port=$PA transport=udp
+tmpl mismatch registrar=example.test server=127.0.0.1 port=$PMM transport=tls tls_verify=off
+tmpl closed registrar=example.test server=127.0.0.1 port=$PCL transport=udp
+tmpl blackhole registrar=example.test server=127.0.0.1 port=$PBH transport=udp
+tmpl nodns registrar=example.test server=nonexistent.invalid port=$PA transport=udp
+tmpl tls registrar=example.test server=localhost port=$PAT transport=tls tls_verify=on
 dev() { # mac template password [username auth-username]
 	S device add "$1" --tenant acme --layout yealink --template "$2" --model T46G >/dev/null &&
 	S account add "$1" --line 1 --username "${4:-1001}" --auth-username "${5:-a1xyzauth}" --password "$3" >/dev/null
@@ -147,7 +153,7 @@ show() { sed 's/^/# /' "$1"; }
 # 1 correct account: clean
 run "$D/ok.txt" diagnose 00:15:65:00:00:01 --timeout 2
 ok $RC "correct account diagnoses clean (exit 0)"
-check "OPTIONS answered 200" grep -q "OPTIONS over udp to 127.0.0.1:27060: 200" "$D/ok.txt"
+check "OPTIONS answered 200" grep -q "OPTIONS over udp to 127.0.0.1:$PA: 200" "$D/ok.txt"
 check "REGISTER probe: 401 challenge then credentials accepted" grep -q "stored credentials are accepted" "$D/ok.txt"
 check "verdict: no failure" grep -q "^verdict: no failure found" "$D/ok.txt"
 [ $RC = 0 ] || show "$D/ok.txt"
@@ -178,11 +184,12 @@ check "Kamailio's 404 is the evidence" grep -q "404 Domain Not Served" "$D/dom.t
 grep -q "^verdict: 404" "$D/dom.txt" || show "$D/dom.txt"
 
 # 5 transport mismatch: TLS configured, registrar only on UDP
-run "$D/mm.txt" diagnose 001565000005 --timeout 2 --error timeout
+# the registrar's standard UDP port is B's: the sweep finds it there
+SIPPROV_DIAG_STD_PORTS="udp:$PB,tcp:$PSTD,tls:$PSTDT" run "$D/mm.txt" diagnose 001565000005 --timeout 2 --error timeout
 ok $([ $RC = 1 ] && echo 0 || echo 1) "transport mismatch: exit 1"
 check "transport mismatch: bucket 408/timeout" grep -q "^verdict: 408/timeout" "$D/mm.txt"
 first_cause "$D/mm.txt" | grep -q "transport/port mismatch"; ok $? "transport/port mismatch first"
-check "evidence: udp 27070 answers" grep -q "but udp port 27070 answers: 200" "$D/mm.txt"
+check "evidence: udp $PB answers" grep -q "but udp port $PB answers: 200" "$D/mm.txt"
 B=$(bound "$D/mm.txt")
 ok $([ -n "$B" ] && [ $MS -le $((B + 1000)) ] && echo 0 || echo 1) "within the stated bound ($MS ms, bound ${B:-?} ms)"
 grep -q "transport/port mismatch" "$D/mm.txt" || show "$D/mm.txt"
@@ -191,7 +198,8 @@ grep -q "transport/port mismatch" "$D/mm.txt" || show "$D/mm.txt"
 run "$D/cl.txt" diagnose 001565000006 --timeout 2
 ok $([ $RC = 1 ] && echo 0 || echo 1) "closed port: exit 1"
 check "closed port: bucket 408/timeout" grep -q "^verdict: 408/timeout" "$D/cl.txt"
-first_cause "$D/cl.txt" | grep -q "firewall or closed port"; ok $? "closed port: firewall/closed port first"
+first_cause "$D/cl.txt" | grep -q "server down: nothing listens"; ok $? "closed port, every port swept refused: server down first"
+check "closed port: the sweep says every port refused" grep -q "every port tried refused" "$D/cl.txt"
 check "closed port: ICMP unreachable reported" grep -q "port unreachable" "$D/cl.txt"
 B=$(bound "$D/cl.txt")
 ok $([ -n "$B" ] && [ $MS -le $((B + 1000)) ] && echo 0 || echo 1) "closed port within the stated bound ($MS ms, bound ${B:-?} ms)"
@@ -228,7 +236,7 @@ check "verify error text reported" grep -q "certificate rejected: unable to get 
 run "$D/t1.txt" ticket 001565000002
 ok $RC "ticket exits 0"
 for field in "last error code:" "affected user:       1001" "device model:        T46G" "firmware:" \
-	"source network:" "transport / port:    udp / 27060" "registrar:           example.test" \
+	"source network:" "transport / port:    udp / $PA" "registrar:           example.test" \
 	"template version:    acme-main@v1" "steps already run (no network probes"; do
 	check "ticket has '$field'" grep -qF "$field" "$D/t1.txt"
 done

@@ -86,6 +86,123 @@ static const struct row rows[] = {
 	  false, "none", NULL, false },
 };
 
+/* The three-view findings: one step each is enough for the verdict. */
+struct row2 {
+	const char *name;
+	int error;
+	long last;
+	uint64_t regs, reg, views, fetch, reach;
+	const char *bucket, *first;
+};
+
+static const struct row2 rows2[] = {
+	{ "phone says Source Address Not Allowed, probe accepted", 0, 403, DF_SAYS_IP, DF_AUTH_OK,
+	  DF_PHONE_FAILS_PROBE_OK, 0, DF_REACH_OK, "403", "ip_policy" },
+	{ "phone 503 Too many registered contacts, probe accepted", 0, 503, DF_SAYS_TOO_MANY, DF_AUTH_OK,
+	  DF_PHONE_FAILS_PROBE_OK, 0, DF_REACH_OK, "403", "too_many_registrations" },
+	{ "phone 403 Wrong Password, account changed after fetch, probe accepted", 403, 403, DF_SAYS_CREDENTIALS,
+	  DF_AUTH_OK, DF_PHONE_FAILS_PROBE_OK | DF_RUNS_OLD_FAILS, DF_ACCOUNT_CHANGED, DF_REACH_OK, "403",
+	  "stale_profile" },
+	{ "phone 404 from the old cluster, current config accepted", 0, 404, DF_SAYS_DOMAIN, DF_AUTH_OK,
+	  DF_RUNS_OLD_FAILS, DF_RUNS_DIFFERS, DF_REACH_OK, "404", "tenant_moved" },
+	{ "challenged, then the auth username unknown", 0, 0, 0, DF_AUTH_404 | DF_AUTH_ID_UNKNOWN, 0, 0, DF_REACH_OK,
+	  "404", "auth_username_mixup" },
+	{ "user unknown before any challenge", 0, 0, 0, DF_SAYS_USER_UNKNOWN, 0, 0, DF_REACH_OK, "404", "deleted_user" },
+	{ "swapped identity accepted", 0, 404, 0, DF_SAYS_USER_UNKNOWN | DF_SWAP_PROVEN, 0, 0, DF_REACH_OK, "404",
+	  "auth_username_mixup" },
+	{ "proxy refuses, registrar accepts", 404, 0, 0, DF_PROBE_DOMAIN_404 | DF_PROXY_WRONG, 0, 0, DF_REACH_OK, "404",
+	  "outbound_proxy" },
+	{ "challenge never answered, probe accepted, HEP saw it: SIP ALG", 0, 401, DF_UNANSWERED_401 | DF_HEP_RECEIVED,
+	  DF_AUTH_OK, DF_PHONE_FAILS_PROBE_OK, 0, DF_REACH_OK, "408/timeout", "sip_alg" },
+	{ "challenge never answered, no probe: credentials", 0, 401, DF_UNANSWERED_401, 0, 0, 0, 0, "403",
+	  "credentials" },
+	{ "HEP saw REGISTERs: not a firewall even if the probe times out", 408, 0, DF_HEP_RECEIVED | DF_LAST_TIMEOUT, 0, 0,
+	  0, DF_NO_ANSWER, "408/timeout", "sip_alg" },
+	{ "everything refused: server down", 0, 0, 0, 0, 0, 0, DF_PORT_CLOSED | DF_ALL_REFUSED, "408/timeout",
+	  "server_down" },
+	{ "phone silent although the registrar answers", 408, 0, 0, DF_AUTH_OK, DF_PHONE_SILENT, 0, DF_REACH_OK,
+	  "408/timeout", "phone_network" },
+	{ "503 maintenance", 0, 503, DF_SAYS_UNAVAILABLE, DF_SAYS_UNAVAILABLE, 0, 0, DF_REACH_OK, "408/timeout",
+	  "server_unavailable" },
+	{ "Account Disabled phrase", 403, 0, DF_SAYS_DISABLED, DF_SAYS_DISABLED, 0, 0, DF_REACH_OK, "403", "disabled" },
+};
+
+static void test_table2(void)
+{
+	struct diag_step st[DS_COUNT];
+	struct diag_result res;
+	for (size_t i = 0; i < sizeof(rows2) / sizeof(rows2[0]); i++) {
+		const struct row2 *r = &rows2[i];
+		memset(st, 0, sizeof(st));
+		for (int k = 0; k < DS_COUNT; k++)
+			snprintf(st[k].evidence, sizeof(st[k].evidence), "evidence of step %d", k + 1);
+		st[DS_REGS].findings = r->regs;
+		st[DS_REGISTER].findings = r->reg;
+		st[DS_VIEWS].findings = r->views;
+		st[DS_FETCH].findings = r->fetch;
+		st[DS_REACH].findings = r->reach;
+		diag_decide(st, r->error, r->last, &res);
+		is_str(res.bucket_name, r->bucket, "%s: bucket", r->name);
+		is_str(res.ncauses ? res.causes[0].id : "", r->first, "%s: first cause", r->name);
+		ok(res.explained, "%s: explained", r->name);
+	}
+	/* HEP vetoes the firewall: it stays listed, ruled out */
+	memset(st, 0, sizeof(st));
+	st[DS_REGS].findings = DF_HEP_RECEIVED;
+	st[DS_REACH].findings = DF_NO_ANSWER;
+	diag_decide(st, 408, 0, &res);
+	bool listed = false;
+	for (size_t j = 0; j < res.ncauses; j++)
+		if (!strcmp(res.causes[j].id, "firewall"))
+			listed = res.causes[j].score > 0 && res.causes[j].score < 20 &&
+				 strstr(res.causes[j].evidence, "ruled out by") != NULL;
+	ok(listed, "firewall listed but ruled out by the HEP evidence");
+	ok(!res.explained || strcmp(res.causes[0].id, "firewall"), "firewall is not the first cause");
+	/* --error with nothing that explains it */
+	memset(st, 0, sizeof(st));
+	diag_decide(st, 403, 0, &res);
+	ok(!res.explained, "--error 403 with no evidence: not explained");
+}
+
+static void test_phrases(void)
+{
+	static const struct { const char *text; uint64_t want; } t[] = {
+		{ "Forbidden Wrong Password", DF_SAYS_CREDENTIALS },
+		{ "Forbidden Auth User Mismatch", DF_SAYS_AUTH_ID },
+		{ "Forbidden auth ID", DF_SAYS_AUTH_ID },
+		{ "Account Disabled", DF_SAYS_DISABLED },
+		{ "Source Address Not Allowed", DF_SAYS_IP },
+		{ "P-Registrar-Error: Too many registered contacts", DF_SAYS_TOO_MANY },
+		{ "Domain Not Served", DF_SAYS_DOMAIN },
+		{ "User Not Found", DF_SAYS_USER_UNKNOWN },
+		{ "Service Unavailable", DF_SAYS_UNAVAILABLE },
+		{ "Forbidden", 0 },
+		{ "Not Found", 0 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ok(diag_phrase_finding(t[i].text) == t[i].want, "phrase '%s'", t[i].text);
+	static const struct { const char *ip, *want; } n[] = {
+		{ "10.1.2.3", "private IPv4" }, { "192.168.1.9", "private IPv4" }, { "172.20.0.1", "private IPv4" },
+		{ "172.32.0.1", "public IPv4" }, { "100.64.0.1", "CGNAT (100.64/10) IPv4" },
+		{ "100.127.255.1", "CGNAT (100.64/10) IPv4" }, { "100.128.0.1", "public IPv4" },
+		{ "127.0.0.2", "loopback IPv4" }, { "203.0.113.5", "public IPv4" }, { "2001:db8::1", "public IPv6" },
+		{ "fd00::1", "private (ULA) IPv6" }, { "::1", "loopback IPv6" }, { "", "" }, { "nonsense", "" },
+	};
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		char out[64];
+		diag_network_type(n[i].ip, out, sizeof(out));
+		is_str(out, n[i].want, "network type of '%s'", n[i].ip);
+	}
+	long u, tc, tl;
+	setenv("SIPPROV_DIAG_STD_PORTS", "udp:27001,tls:27003,tcp:27002", 1);
+	diag_std_ports(&u, &tc, &tl);
+	ok(u == 27001 && tc == 27002 && tl == 27003, "standard ports overridden (%ld %ld %ld)", u, tc, tl);
+	unsetenv("SIPPROV_DIAG_STD_PORTS");
+	diag_std_ports(&u, &tc, &tl);
+	ok(u == 5060 && tc == 5060 && tl == 5061, "standard ports by default");
+}
+
 static void fill(const struct row *r, struct diag_step st[DS_COUNT])
 {
 	unsigned f[DS_COUNT] = { r->active, r->identity, r->fetch, r->regs, r->dns, r->reach, r->reg };
@@ -129,10 +246,12 @@ static void test_buckets_complete(void)
 	struct diag_step st[DS_COUNT];
 	struct diag_result res;
 	struct row none = { 0 };
-	const char *want403[] = { "credentials", "auth_username_mixup", "disabled", "ip_policy", "too_many_registrations" };
+	const char *want403[] = { "credentials", "auth_username_mixup", "disabled", "ip_policy", "too_many_registrations",
+				  "stale_profile" };
 	const char *want404[] = { "registrar_domain", "tenant_moved", "deleted_user" };
-	const char *want408[] = { "dns", "transport_port_mismatch", "firewall", "sip_alg" };
-	struct { int code; const char **ids; size_t n; } b[] = { { 403, want403, 5 }, { 404, want404, 3 }, { 408, want408, 4 } };
+	const char *want408[] = { "dns", "transport_port_mismatch", "firewall", "sip_alg", "server_unavailable",
+				  "phone_network", "server_down" };
+	struct { int code; const char **ids; size_t n; } b[] = { { 403, want403, 6 }, { 404, want404, 3 }, { 408, want408, 7 } };
 
 	fill(&none, st);
 	for (size_t i = 0; i < 3; i++) {
@@ -285,6 +404,9 @@ static void test_offline(void)
 	char *s = json_dumps(j, 0);
 	ok(s && strstr(s, "\"last_code\": 404") && strstr(s, "\"firmware\": \"28.72.0.1\""), "ticket JSON has code and firmware");
 	ok(s && !strstr(s, "password"), "no password field in the JSON");
+	ok(s && strstr(s, "\"findings\": [\"drift_registrar\"") != NULL, "step findings by name in the JSON");
+	ok(s && strstr(s, "\"explained\": true") && strstr(s, "\"first_cause\": \"tenant_moved\""),
+	   "explained and first cause in the JSON");
 	free(s);
 	json_decref(j);
 
@@ -297,6 +419,8 @@ static void test_offline(void)
 int main(void)
 {
 	test_table();
+	test_table2();
+	test_phrases();
 	test_buckets_complete();
 	test_offline();
 	return tap_done();

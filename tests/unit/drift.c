@@ -302,6 +302,7 @@ int main(void)
 	       "cache: carol fetched v1");
 	long h0, m0, h1, m1;
 	obs(&o, "carol", "carolauth", "udp", 5060, 200);
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1 00:15:65:00:01:01", sizeof(o.user_agent));
 	is_int(rec(&o), 0, "cache: first observation");
 	drift_cache_stats(dc, &h0, &m0);
 	is_int(rec(&o), 0, "cache: second observation");
@@ -320,6 +321,7 @@ int main(void)
 
 	/* Registers over TLS (a hit): transport resolves, stale stays. */
 	obs(&o, "carol", "carolauth", "tls", 5060, 200);
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1 00:15:65:00:01:01", sizeof(o.user_agent));
 	is_int(rec(&o), 0, "cache: tls registration");
 	is_str(tally(t2.id).kinds, "stale", "cache: transport resolved from the cached expectation");
 
@@ -341,6 +343,7 @@ int main(void)
 	struct tally t13 = tally(t2.id);
 	is_str(t13.kinds, "auth_username", "cache: auth_username drift after the account change");
 	obs(&o, "carol", "carolnew", "tls", 5060, 200);
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1 00:15:65:00:01:01", sizeof(o.user_agent));
 	is_int(rec(&o), 0, "cache: registration with the new auth username");
 	is_int(tally(t2.id).open, 0, "cache: auth_username drift resolved");
 
@@ -390,6 +393,7 @@ int main(void)
 	store_drift_open_count_device(s, dd, &nd);
 	is_int(nd, 0, "cache: dave still without drift (not erin's expectation)");
 	obs(&o, "carol", "carolnew", "tls", 5070, 200);
+	sp_strlcpy(o.user_agent, "Yealink SIP-T46G 28.72.0.1 00:15:65:00:01:01", sizeof(o.user_agent));
 	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
 	is_int(rec(&o), 0, "cache: carol (overrides) after the others");
 	long nc = -1;
@@ -412,6 +416,47 @@ int main(void)
 	sp_strlcpy(o.registrar, "example.test", sizeof(o.registrar));
 	is_int(rec(&o), 0, "frank registers as frank@example.test");
 	is_int(open_of("unknown_user"), 2, "frank's unknown_user event resolved, the ghosts' stay");
+
+	/* 15. Two devices share one SIP user: each phone's failure lands on
+	 * the device its message names (MAC in the User-Agent, in
+	 * +sip.instance, or in the Contact), not on the first account found. */
+	int64_t desk = add_device(t2.id, "001565000201", "2001", "shared2001", 1);
+	int64_t soft = add_device(t2.id, "001565000202", "2001", "shared2001", 1);
+	obs(&o, "2001", "shared2001", "udp", 5060, 403);
+	sp_strlcpy(o.registrar, "new.example.test", sizeof(o.registrar));
+	sp_strlcpy(o.user_agent, "MicroSIP/3.21 MAC:00-15-65-00-02-02", sizeof(o.user_agent));
+	sp_strlcpy(o.reason, "Forbidden Wrong Password", sizeof(o.reason));
+	is_int(rec(&o), 0, "softphone's 403 recorded");
+	is_int(last_code("001565000202", 1), 403, "the softphone (its MAC in the UA) got the 403");
+	is_int(last_code("001565000201", 1), 0, "the desk phone sharing the user is untouched");
+	struct observation lr;
+	is_int(store_registration_last(s, soft, &lr), 1, "softphone's registration stored on it");
+	is_str(lr.reason, "Forbidden Wrong Password", "reason phrase stored with the observation");
+	obs(&o, "2001", "shared2001", "udp", 5060, 404);
+	sp_strlcpy(o.user_agent, "Linphone/5.1", sizeof(o.user_agent));
+	sp_strlcpy(o.contact, "<sip:2001@10.0.0.9:5060;line=001565000201>", sizeof(o.contact));
+	is_int(rec(&o), 0, "desk phone's 404 recorded");
+	is_int(last_code("001565000201", 1), 404, "the Contact's MAC names the desk phone");
+	is_int(last_code("001565000202", 1), 403, "the softphone keeps its own 403");
+
+	/* 16. diagnose's own probes are kept apart: stored as 'probe',
+	 * matched to nobody, no last code, no drift. */
+	long before_open = open_of("unknown_user");
+	obs(&o, "2001", "shared2001", "udp", 5060, 401);
+	sp_strlcpy(o.user_agent, SP_PROBE_UA_PREFIX "1.0", sizeof(o.user_agent));
+	sp_strlcpy(o.source, "probe", sizeof(o.source));
+	is_int(rec(&o), 0, "probe observation recorded");
+	is_int(last_code("001565000201", 1), 404, "probe: desk phone's last code unchanged");
+	is_int(last_code("001565000202", 1), 403, "probe: softphone's last code unchanged");
+	is_int(open_of("unknown_user"), before_open, "probe: no unknown_user event");
+	ok(drift_is_probe(SP_PROBE_UA_PREFIX "0.9", SP_PROBE_CALLID_PREFIX "abc@sipprov"), "probe marks recognised");
+	ok(!drift_is_probe(SP_PROBE_UA_PREFIX "0.9", "abc@host"), "UA alone is not enough");
+	ok(!drift_is_probe("Yealink", SP_PROBE_CALLID_PREFIX "x"), "Call-ID alone is not enough");
+	const char *wh = "{\"username\":\"2001\",\"user_agent\":\"" SP_PROBE_UA_PREFIX "1\",\"call_id\":\""
+			 SP_PROBE_CALLID_PREFIX "1@x\",\"code\":403,\"reason\":\"Forbidden\"}";
+	is_int(drift_webhook(s, wh, strlen(wh), err, sizeof(err)), 0, "webhook probe accepted (%s)", err);
+	is_int(last_code("001565000201", 1), 404, "webhook probe: desk phone unchanged");
+	(void)desk;
 	drift_cache_free(dc);
 	dc = NULL;
 	store_close(s);

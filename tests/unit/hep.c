@@ -270,6 +270,54 @@ static void feed(struct hep_corr *c, const struct hep_packet *p, const char *fmt
 
 
 
+/* One raw SIP message through the correlator, as the listener does: the
+ * packet's payload is the message (P-Registrar-Error is read from it). */
+static void feed_raw(struct hep_corr *c, struct hep_packet *p, const char *msg, int64_t now)
+{
+	struct sipmsg m;
+	char err[128];
+	p->payload = msg;
+	p->payload_len = strlen(msg);
+	if (sipmsg_parse(msg, strlen(msg), &m, err, sizeof(err)) < 0)
+		printf("# parse: %s\n", err);
+	hep_corr_feed(c, p, &m, now);
+}
+
+/* What the registrar said travels with the observation; diagnose's own
+ * probes are marked as such before they reach drift. */
+static void test_corr_reason(void)
+{
+	struct hep_packet p;
+	memset(&p, 0, sizeof(p));
+	p.proto = 17;
+	sp_strlcpy(p.src_ip, "10.0.0.1", sizeof(p.src_ip));
+	struct hep_corr *c = hep_corr_new(4, 1000, emit, NULL);
+	nemitted = 0;
+	feed_raw(c, &p, "REGISTER sip:example.test SIP/2.0\r\nTo: <sip:bob@example.test>\r\nCall-ID: r1\r\n"
+		 "CSeq: 1 REGISTER\r\nUser-Agent: MicroSIP/3.21\r\n\r\n", 0);
+	feed_raw(c, &p, "SIP/2.0 503 Service Unavailable\r\nTo: <sip:bob@example.test>;tag=1\r\nCall-ID: r1\r\n"
+		 "CSeq: 1 REGISTER\r\nP-Registrar-Error: Too many registered contacts\r\n\r\n", 1);
+	feed_raw(c, &p, "REGISTER sip:example.test SIP/2.0\r\nTo: <sip:bob@example.test>\r\nCall-ID: r2\r\n"
+		 "CSeq: 1 REGISTER\r\n\r\n", 2);
+	feed_raw(c, &p, "SIP/2.0 403 Forbidden\r\nTo: <sip:bob@example.test>;tag=1\r\nCall-ID: r2\r\n"
+		 "CSeq: 1 REGISTER\r\nReason: SIP;cause=403;text=\"Account Disabled\"\r\n\r\n", 3);
+	feed_raw(c, &p, "REGISTER sip:example.test SIP/2.0\r\nTo: <sip:bob@example.test>\r\n"
+		 "Call-ID: " SP_PROBE_CALLID_PREFIX "77@sipprov\r\nCSeq: 1 REGISTER\r\n"
+		 "User-Agent: " SP_PROBE_UA_PREFIX "1.0\r\n\r\n", 4);
+	feed_raw(c, &p, "SIP/2.0 401 Unauthorized\r\nTo: <sip:bob@example.test>;tag=1\r\n"
+		 "Call-ID: " SP_PROBE_CALLID_PREFIX "77@sipprov\r\nCSeq: 1 REGISTER\r\n\r\n", 5);
+	hep_corr_expire(c, 5000);
+	is_int(nemitted, 3, "three observations");
+	is_str(emitted[0].reason, "Service Unavailable", "reason phrase kept");
+	is_str(emitted[0].reason_detail, "P-Registrar-Error: Too many registered contacts", "P-Registrar-Error kept");
+	is_str(emitted[0].source, "hep", "a phone's REGISTER is source hep");
+	is_str(emitted[1].reason_detail, "Reason: SIP;cause=403;text=\"Account Disabled\"", "Reason header kept");
+	is_str(emitted[2].source, "probe", "diagnose's marked REGISTER is source probe");
+	is_int(emitted[2].code, 401, "its unanswered challenge is kept as 401");
+	is_str(emitted[2].reason, "Unauthorized", "with the challenge's reason phrase");
+	hep_corr_free(c);
+}
+
 static void test_corr(void)
 {
 	struct hep_packet p;
@@ -351,6 +399,7 @@ int main(void)
 	test_good();
 	test_bad();
 	test_corr();
+	test_corr_reason();
 	struct pkt none = { .n = 0 };
 	struct hep_packet h;
 	const char *why;
