@@ -15,6 +15,7 @@
 #include "layout_format.h"
 #include "layout_int.h"
 #include "sipprov.h"
+#include "tz.h"
 
 /* ---- the layout file: header, '---', body, optional '--- common' ---- */
 
@@ -76,6 +77,43 @@ static int header_map(struct layout *l, const char *name, char *val, int line, c
 	return 0;
 }
 
+/* "KEY" or "KEY=VALUE" of a setting key; 0 or -1. */
+static int unsup_cond(const struct layout *l, char *s, char *key, char *value, int line, char *err, size_t errlen)
+{
+	char *eq = strchr(s, '=');
+	if (eq)
+		*eq++ = '\0';
+	if (!setting_def_find(s) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
+		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
+			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");
+	sp_strlcpy(key, s, 32);
+	sp_strlcpy(value, eq ? eq : "", 32);
+	return 0;
+}
+
+/* "unsupported KEY[=VALUE] [if OTHER[=VALUE]]: why" */
+static int header_unsup(struct layout *l, char *spec, char *why, int line, char *err, size_t errlen)
+{
+	if (l->nunsup == LAYOUT_UNSUP_MAX)
+		return sp_err(err, errlen, "%s:%d: more than %d 'unsupported' lines", l->file, line, LAYOUT_UNSUP_MAX);
+	struct lunsup *u = &l->unsup[l->nunsup];
+	memset(u, 0, sizeof(*u));
+	char *save = NULL, *what = strtok_r(spec, " \t", &save), *kw = strtok_r(NULL, " \t", &save);
+	char *other = strtok_r(NULL, " \t", &save);
+	if (!what || (kw && (strcmp(kw, "if") || !other)) || strtok_r(NULL, " \t", &save))
+		return sp_err(err, errlen, "%s:%d: 'unsupported' takes KEY[=VALUE] [if OTHER[=VALUE]]: why",
+			      l->file, line);
+	if (unsup_cond(l, what, u->key, u->value, line, err, errlen) < 0 ||
+	    (other && unsup_cond(l, other, u->when, u->when_value, line, err, errlen) < 0))
+		return -1;
+	if (!*why || strlen(why) >= sizeof(u->why) || !sp_text_ok(why))
+		return sp_err(err, errlen, "%s:%d: 'unsupported %s' needs a reason after ':' (one line, under %zu "
+			      "bytes)", l->file, line, u->key, sizeof(u->why));
+	sp_strlcpy(u->why, why, sizeof(u->why));
+	l->nunsup++;
+	return 0;
+}
+
 static int header_line(const struct layout_format *const *formats, struct layout *l, char *s, int line,
 		       char *err, size_t errlen)
 {
@@ -129,9 +167,11 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		l->nroutes++;
 	} else if (strncmp(key, "map ", 4) == 0) {
 		return header_map(l, ltrim(key + 4), val, line, err, errlen);
+	} else if (strncmp(key, "unsupported ", 12) == 0) {
+		return header_unsup(l, ltrim(key + 12), val, line, err, errlen);
 	} else {
 		return sp_err(err, errlen, "%s:%d: unknown header key '%s' (name format content-type "
-			      "notify-event route map)", l->file, line, key);
+			      "notify-event route map unsupported)", l->file, line, key);
 	}
 	return 0;
 }
@@ -407,6 +447,54 @@ const char *layout_format_name(const struct layout *l)
 	return l->fmt->name;
 }
 
+/* ---- what a layout cannot say ---- */
+
+static const char *setting_str(json_t *settings, const char *key)
+{
+	const char *v = json_string_value(json_object_get(settings, key));
+	return v ? v : "";
+}
+
+static bool unsup_hit(json_t *settings, const char *key, const char *value)
+{
+	const char *v = setting_str(settings, key);
+	return *v && (!*value || strcmp(v, value) == 0);
+}
+
+size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out)
+{
+	size_t n = 0;
+	bool tz_unsup = false;
+	for (size_t i = 0; i < l->nunsup; i++) {
+		const struct lunsup *u = &l->unsup[i];
+		tz_unsup |= strcmp(u->key, "timezone") == 0 && !*u->value && !*u->when;
+		if (!unsup_hit(settings, u->key, u->value) || (*u->when && !unsup_hit(settings, u->when, u->when_value)))
+			continue;
+		buf_printf(out, "layout '%s' cannot express %s=%s%s%s%s: %s\n", l->name, u->key,
+			   setting_str(settings, u->key), *u->when ? " with " : "", u->when, *u->when ? " set" : "",
+			   u->why);
+		n++;
+	}
+	/* A zone the database does not know, or whose DST rule no phone can
+	 * take, renders as nothing or as standard time: say which. */
+	const char *zone = setting_str(settings, "timezone");
+	struct tzrule r;
+	char why[SP_ERR_MAX];
+	if (*zone && l->scope.uses_tz && !tz_unsup) {
+		if (tz_lookup(zone, &r, why, sizeof(why)) != 1) {
+			buf_printf(out, "layout '%s' renders no time zone: timezone %s\n", l->name, why);
+			n++;
+		} else if (r.inexact && l->scope.uses_tz_rule) {
+			long a = r.std_off < 0 ? -r.std_off : r.std_off;
+			buf_printf(out, "layout '%s' renders timezone=%s as standard time (UTC%c%02ld:%02ld) without "
+				   "DST: its rule '%s' is not month/week/weekday at a time of day\n", l->name, zone,
+				   r.std_off < 0 ? '-' : '+', a / 3600, a / 60 % 60, r.posix);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* ---- render ---- */
 
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen)
@@ -424,6 +512,8 @@ int render(const struct layout *l, const struct effective *e, long line,
 {
 	struct rctx c;
 	struct buf scratch;
+	struct tzrule tzr;
+	struct tzcache tzc = { 0, &tzr };
 	size_t start = out->len;
 	int rc;
 	if (!l)
@@ -439,6 +529,7 @@ int render(const struct layout *l, const struct effective *e, long line,
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;
+	c.tz = &tzc;
 	/* Accounts in line order; line N selects one. */
 	for (size_t i = 0; i < e->naccounts && i < SP_MAX_LINES; i++) {
 		const struct account *a = &e->accounts[i];

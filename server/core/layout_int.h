@@ -19,6 +19,15 @@ struct layout_format;
 #define LAYOUT_ROUTES_MAX 8
 #define LAYOUT_MAPS_MAX   16
 #define LAYOUT_FILE_MAX   (256 * 1024)
+#define LAYOUT_UNSUP_MAX  16
+
+/* "unsupported KEY[=VALUE] [if OTHER[=VALUE]]: why": a setting value the
+ * layout cannot express; layout_warnings names it when a config uses it. */
+struct lunsup {
+	char key[32], value[32];            /* value "" = any non-empty value */
+	char when[32], when_value[32];      /* when "" = always */
+	char why[256];
+};
 
 struct lroute {
 	int kind;                           /* ROUTE_MAC / TOKEN / COMMON / UPLOAD */
@@ -37,6 +46,8 @@ struct layout {
 	struct lmap maps[LAYOUT_MAPS_MAX];
 	size_t nmaps;
 	struct lscope scope;                /* file and maps, for the placeholders */
+	struct lunsup unsup[LAYOUT_UNSUP_MAX];
+	size_t nunsup;
 	char *common;                       /* fixed body for ROUTE_COMMON files, or NULL */
 	size_t common_len;
 };

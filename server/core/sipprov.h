@@ -238,6 +238,11 @@ const struct layout *layouts_at(const struct layouts *l, size_t i);
 const char *layout_name(const struct layout *l);
 const char *layout_content_type(const struct layout *l);
 const char *layout_notify_event(const struct layout *l);
+/* Settings (a settings JSON object, e.g. an effective config's) that l
+ * cannot express, as its "unsupported" header lines declare, and a
+ * timezone it cannot render: one line per problem appended to out ("layout
+ * 'cisco' cannot express srtp=optional: why").  Returns how many. */
+size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out);
 /* Check one layout file; errors name file and line. */
 int layout_check_file(const char *path, char *err, size_t errlen);
 
