@@ -38,8 +38,11 @@ void layout_free(struct layout *l)
 	for (size_t i = 0; i < l->nmaps; i++)
 		lmap_release(&l->maps[i]);
 	free(l->common);
-	if (l->fmt)
+	if (l->fmt) {
 		l->fmt->free(l->skel);
+		for (size_t i = 0; i < l->nbodies; i++)
+			l->fmt->free(l->bodies[i].skel);
+	}
 	free(l);
 }
 
@@ -114,6 +117,18 @@ static int header_unsup(struct layout *l, char *spec, char *why, int line, char 
 	return 0;
 }
 
+/* A named body: [a-z]{1,15}, not one of the fixed kinds. */
+static bool body_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 15 || !strcmp(n, "common") || !strcmp(n, "upload"))
+		return false;
+	for (; *n; n++)
+		if (*n < 'a' || *n > 'z')
+			return false;
+	return true;
+}
+
 static int header_line(const struct layout_format *const *formats, struct layout *l, char *s, int line,
 		       char *err, size_t errlen)
 {
@@ -157,8 +172,21 @@ static int header_line(const struct layout_format *const *formats, struct layout
 			r->kind = ROUTE_COMMON;
 		else if (strcmp(kind, "upload") == 0)
 			r->kind = ROUTE_UPLOAD;
-		else
-			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, upload)", l->file, line, kind);
+		else if (body_name_ok(kind)) {
+			/* a device file with its own "--- NAME" body */
+			size_t b;
+			for (b = 0; b < l->nbodies && strcmp(l->bodies[b].name, kind); b++)
+				;
+			if (b == LAYOUT_BODIES_MAX)
+				return sp_err(err, errlen, "%s:%d: more than %d named bodies", l->file, line,
+					      LAYOUT_BODIES_MAX);
+			if (b == l->nbodies)
+				sp_strlcpy(l->bodies[l->nbodies++].name, kind, sizeof(l->bodies[0].name));
+			r->kind = ROUTE_MAC;
+			r->body = (int)b + 1;
+		} else
+			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, upload, or a body name "
+				      "[a-z], up to 15)", l->file, line, kind);
 		if (strlen(val) >= sizeof(r->pat))
 			return sp_err(err, errlen, "%s:%d: route too long", l->file, line);
 		sp_strlcpy(r->pat, val, sizeof(r->pat));
@@ -229,17 +257,46 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 		       filename);
 		goto fail;
 	}
-	/* An optional fixed body for common files follows "--- common". */
-	for (char *q = body; q && *q;) {
-		if (strncmp(q, "--- common", 10) == 0 && (q[10] == '\n' || q[10] == '\0' || q[10] == '\r')) {
+	/* Sections after the main body: "--- common" (fixed text for common
+	 * files) and "--- NAME" for each "route NAME:" body. */
+	char *named[LAYOUT_BODIES_MAX] = { NULL };
+	int named_line[LAYOUT_BODIES_MAX] = { 0 };
+	int q_line = body_line;
+	for (char *q = body; q && *q; q_line++) {
+		char *nl = strchr(q, '\n');
+		size_t n = nl ? (size_t)(nl - q) : strlen(q);
+		n -= n && q[n - 1] == '\r';
+		if (n > 4 && strncmp(q, "--- ", 4) == 0) {
+			char name[32] = "";
+			if (n - 4 < sizeof(name))
+				memcpy(name, q + 4, n - 4);
+			char *next = nl ? nl + 1 : q + strlen(q);
+			size_t b;
+			for (b = 0; b < l->nbodies && strcmp(l->bodies[b].name, name); b++)
+				;
+			if (strcmp(name, "common") == 0 && !common) {
+				common = next;
+			} else if (b < l->nbodies && !named[b]) {
+				named[b] = next;
+				named_line[b] = q_line + 1;
+			} else {
+				sp_err(err, errlen, "%s:%d: '--- %s' is no route's body (common, or a 'route NAME:'), "
+				       "or a second one", filename, q_line, name);
+				goto fail;
+			}
 			*q = '\0';
-			common = q + 10;
-			common += *common == '\r';
-			common += *common == '\n';
-			break;
 		}
-		q = strchr(q, '\n');
-		q = q ? q + 1 : NULL;
+		q = nl ? nl + 1 : NULL;
+	}
+	for (size_t b = 0; b < l->nbodies; b++) {
+		if (!named[b]) {
+			sp_err(err, errlen, "%s: 'route %s:' has no '--- %s' body", filename, l->bodies[b].name,
+			       l->bodies[b].name);
+			goto fail;
+		}
+		if (l->fmt->compile(&l->scope, named[b], strlen(named[b]), named_line[b], &l->bodies[b].skel, err,
+				    errlen) < 0)
+			goto fail;
 	}
 	if (common) {
 		bool has_common = false;
@@ -250,8 +307,8 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 			goto fail;
 		}
 		if (strstr(common, "{{")) {
-			sp_err(err, errlen, "%s:%d: the common body is fixed text: no placeholders", filename,
-			       body_line - 1 + lbody_line(body, "") + lbody_line(common, "{{"));
+			sp_err(err, errlen, "%s: the common body is fixed text: no placeholders (line %d of it)",
+			       filename, lbody_line(common, "{{"));
 			goto fail;
 		}
 		l->common = xstrdup(common);
@@ -507,8 +564,28 @@ int render_common(const struct layout *l, struct buf *out, char *err, size_t err
 	return 0;
 }
 
+static int render_skel(const struct layout *l, const void *skel, const struct effective *e, long line,
+		       struct buf *out, char *err, size_t errlen);
+
 int render(const struct layout *l, const struct effective *e, long line,
 	   struct buf *out, char *err, size_t errlen)
+{
+	if (!l)
+		return sp_err(err, errlen, "no layout");
+	return render_skel(l, l->skel, e, line, out, err, errlen);
+}
+
+int render_route(const struct layout *l, const struct route_match *m, const struct effective *e, long line,
+		 struct buf *out, char *err, size_t errlen)
+{
+	if (!l)
+		return sp_err(err, errlen, "no layout");
+	int b = layout_route_body(l, m);
+	return render_skel(l, b > 0 ? l->bodies[b - 1].skel : l->skel, e, line, out, err, errlen);
+}
+
+static int render_skel(const struct layout *l, const void *skel, const struct effective *e, long line,
+		       struct buf *out, char *err, size_t errlen)
 {
 	struct rctx c;
 	struct buf scratch;
@@ -546,7 +623,7 @@ int render(const struct layout *l, const struct effective *e, long line,
 		return sp_err(err, errlen, "device '%s' has no line %ld", e->device.mac, line);
 	buf_init(&scratch, LAYOUT_VALUE_MAX * 4);
 	c.scratch = &scratch;
-	rc = l->fmt->render(&c, l->skel, out);
+	rc = l->fmt->render(&c, skel, out);
 	buf_release(&scratch);
 	if (rc == 0 && out->overflow)
 		rc = sp_err(err, errlen, "config too large (over %d bytes)", SP_BODY_MAX);

@@ -29,8 +29,11 @@ struct lunsup {
 	char why[256];
 };
 
+#define LAYOUT_BODIES_MAX 4
+
 struct lroute {
 	int kind;                           /* ROUTE_MAC / TOKEN / COMMON / UPLOAD */
+	int body;                           /* 0: the main body, else bodies[body - 1] */
 	char pat[LAYOUT_PAT_MAX];           /* as declared: "cfg{mac}.xml" */
 };
 
@@ -46,6 +49,13 @@ struct layout {
 	struct lmap maps[LAYOUT_MAPS_MAX];
 	size_t nmaps;
 	struct lscope scope;                /* file and maps, for the placeholders */
+	/* "route NAME: pat" + "--- NAME": a device file with its own body
+	 * (Yealink's {mac}.boot), compiled like the main one */
+	struct {
+		char name[16];
+		void *skel;
+	} bodies[LAYOUT_BODIES_MAX];
+	size_t nbodies;
 	struct lunsup unsup[LAYOUT_UNSUP_MAX];
 	size_t nunsup;
 	char *common;                       /* fixed body for ROUTE_COMMON files, or NULL */

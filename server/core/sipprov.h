@@ -272,6 +272,12 @@ bool layout_uses_token(const struct layout *l);
  * error out is left as it was ("config too large" when over out->max). */
 int render(const struct layout *l, const struct effective *e, long line,
 	   struct buf *out, char *err, size_t errlen);
+/* render() for the file a request named: the body its route declares
+ * ("route boot: {mac}.boot" + "--- boot"), else the main one. */
+int render_route(const struct layout *l, const struct route_match *m, const struct effective *e, long line,
+		 struct buf *out, char *err, size_t errlen);
+/* Which body of l answers m: 0 the main one, N the Nth named body. */
+int layout_route_body(const struct layout *l, const struct route_match *m);
 /* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
  * per-device data).  -1 if the layout declares none. */
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);
