@@ -1,7 +1,7 @@
 /*
  * sipprov.c: the admin CLI's main: global flags (-d DB, -f CONFIG, --json,
- * --show-secrets, --force, --help), then dispatch from the one command
- * table in commands.def.  Shared helpers for the cmd_*.c files are here
+ * --show-secrets, --force, --help, --lock-timeout), then dispatch from the
+ * one command table in commands.def.  Shared helpers for the cmd_*.c files are here
  * too.  Help texts and did-you-mean live in help.c.
  */
 #include <errno.h>
@@ -262,9 +262,27 @@ int cli_dispatch(struct cli *c, const char *noun, const struct cli_sub *subs, in
 	return cli_usage(usage);
 }
 
+/* Another writer (an import, sipprovd) holds the database: wait for it,
+ * saying so once to a person at a terminal, and explain when it expires. */
+#define LOCK_TIMEOUT_DEFAULT 600
+
+static void lock_notice(enum store_wait_event ev, int64_t waited_ms, void *arg)
+{
+	const long *limit = arg;
+	if (ev == STORE_WAIT_SLOW) {
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "waiting for the database lock held by another writer (up to %ld s)...\n",
+				*limit);
+		return;
+	}
+	fprintf(stderr, "error: the database stayed locked by another writer for %lld s; gave up "
+		"(raise --lock-timeout or SIPPROV_LOCK_TIMEOUT)\n", (long long)(waited_ms / 1000));
+}
+
 void cli_usage_all(FILE *f)
 {
-	fprintf(f, "usage: sipprov [-d DB] [-f CONFIG] [--json] [--show-secrets] COMMAND ...\n\ncommands:\n");
+	fprintf(f, "usage: sipprov [-d DB] [-f CONFIG] [--json] [--show-secrets] [--lock-timeout SECONDS] "
+		"COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nWithout -d or SIPPROV_DB the database is the one named in %s,\nif present, else ./sipprov.db.\n"
@@ -325,6 +343,13 @@ int main(int argc, char **argv)
 	c.db_path = env_or("SIPPROV_DB", NULL);
 	snprintf(tpl_default, sizeof(tpl_default), "%s/templates", sp_datadir);
 	c.templates_dir = env_or("SIPPROV_TEMPLATES", access("templates", F_OK) == 0 ? "templates" : tpl_default);
+	static long lock_timeout = LOCK_TIMEOUT_DEFAULT;
+	const char *lt = getenv("SIPPROV_LOCK_TIMEOUT");
+	if (lt && *lt && sp_parse_int(lt, 0, 86400, &lock_timeout) < 0) {
+		fprintf(stderr, "error: SIPPROV_LOCK_TIMEOUT must be seconds from 0 to 86400, got '%s'\n", lt);
+		free(args);
+		return EXIT_USAGE;
+	}
 	log_init(LOG_LVL_WARN, false);
 	/* Global flags may stand anywhere; strip them before the command sees argv. */
 	for (int i = 1; i < argc; i++) {
@@ -338,6 +363,14 @@ int main(int argc, char **argv)
 			c.show_secrets = true;
 		else if (!strcmp(argv[i], "--force"))
 			c.force = true;
+		else if (!strcmp(argv[i], "--lock-timeout") && i + 1 < argc) {
+			if (sp_parse_int(argv[++i], 0, 86400, &lock_timeout) < 0) {
+				fprintf(stderr, "error: --lock-timeout must be seconds from 0 to 86400, got '%s'\n",
+					argv[i]);
+				free(args);
+				return EXIT_USAGE;
+			}
+		}
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			help = true;
 		else if (!strcmp(argv[i], "--version")) {
@@ -357,6 +390,7 @@ int main(int argc, char **argv)
 		free(args);
 		return EXIT_USAGE;
 	}
+	store_lock_wait_default(lock_timeout * 1000, lock_notice, &lock_timeout);
 	bool db_given = c.db_path != NULL;
 	if (!db_given)
 		c.db_path = "sipprov.db";

@@ -14,6 +14,7 @@
  * Jansson: json_loadb returns a new reference, decref'd here.
  */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -574,6 +575,49 @@ static void unknown_label(const struct observation *o, char *out, size_t n)
 	snprintf(out, n, "%s@%s", u, o->registrar[0] ? o->registrar : "?");
 }
 
+/* Caps on open unknown_user events (conf unknown_user_per_source and
+ * unknown_user_max); set by the daemon at start and on SIGHUP. */
+static atomic_long unknown_per_source = 50, unknown_max = 1000;
+
+void drift_unknown_caps_set(long per_source, long max)
+{
+	atomic_store(&unknown_per_source, per_source);
+	atomic_store(&unknown_max, max);
+}
+
+/* A registration nobody is provisioned for: one open event per user@host,
+ * capped per source address and in total, so a flood of made-up users
+ * (a scanner, forged HEP) costs bounded rows.  Over a cap neither the event
+ * nor the registration row is written; the metric counts it. */
+static int record_unknown(struct store *s, const struct observation *o, const char *label, char *err,
+			  size_t errlen)
+{
+	static atomic_long capped;
+	enum store_unknown_outcome out;
+	if (store_drift_unknown_open(s, label, o->src_ip, o->at, atomic_load(&unknown_per_source),
+				     atomic_load(&unknown_max), &out) < 0)
+		return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+	if (out == STORE_UNKNOWN_CAP_SOURCE || out == STORE_UNKNOWN_CAP_TOTAL) {
+		bool src = out == STORE_UNKNOWN_CAP_SOURCE;
+		metrics_inc(src ? "sipprov_drift_unknown_dropped_total{cap=\"per_source\"}"
+				: "sipprov_drift_unknown_dropped_total{cap=\"total\"}");
+		if (atomic_fetch_add(&capped, 1) % 10000 == 0)
+			log_warnx("drift: unknown user %s from %s not recorded: %s (resolve or prune old "
+				  "unknown_user events, or raise the cap)", label, o->src_ip[0] ? o->src_ip : "?",
+				  src ? "this source has unknown_user_per_source open events"
+				      : "unknown_user_max events are open");
+		return 0;
+	}
+	if (store_registration_add(s, o, 0, 0) < 0)
+		return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
+	if (out == STORE_UNKNOWN_OPENED) {
+		metrics_inc(kind_series("unknown_user", false));
+		log_info("drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label, o->src_ip,
+			 o->src_port, o->code, o->user_agent);
+	}
+	return 0;
+}
+
 static int record(struct store *s, struct drift_cache *c, const struct observation *o, char *err, size_t errlen)
 {
 	struct target t = { .x = NULL };
@@ -586,18 +630,8 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 	if (rc < 0)
 		return -1;
 	unknown_label(o, label, sizeof(label));
-	if (rc == 0) {
-		int is_new = 0;
-		if (store_registration_add(s, o, 0, 0) < 0 ||
-		    store_drift_open(s, 0, 0, "unknown_user", "", label, o->at, &is_new) < 0)
-			return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
-		if (is_new) {
-			metrics_inc(kind_series("unknown_user", false));
-			log_info("drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label,
-				 o->src_ip, o->src_port, o->code, o->user_agent);
-		}
-		return 0;
-	}
+	if (rc == 0)
+		return record_unknown(s, o, label, err, errlen);
 	const struct expect_acct *a = NULL;
 	for (size_t i = 0; i < t.x->naccounts; i++)
 		if (t.x->acct[i].id == t.account_id)
@@ -733,16 +767,23 @@ static int webhook_one(json_t *obj, long i, struct observation *o, char *err, si
 	return 0;
 }
 
+/* A store failure after the input was accepted: the sender should retry. */
+static int webhook_store_err(struct store *s, bool busy, char *err, size_t errlen, const char *what)
+{
+	sp_err(err, errlen, "%s: %s", what, store_errmsg(s));
+	return busy ? DRIFT_ERR_BUSY : DRIFT_ERR_STORE;
+}
+
 int drift_webhook(struct store *s, const char *body, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	struct observation *obs = NULL;
 	size_t n = 0;
-	int rc = -1;
+	int rc = DRIFT_ERR_INPUT;
 
 	if (!doc)
-		return sp_err(err, errlen, "invalid JSON at line %d: %s", je.line, je.text);
+		return sp_err(err, errlen, "invalid JSON at line %d: %s", je.line, je.text), DRIFT_ERR_INPUT;
 	if (json_is_array(doc)) {
 		n = json_array_size(doc);
 		if (n == 0 || n > WEBHOOK_MAX) {
@@ -756,21 +797,23 @@ int drift_webhook(struct store *s, const char *body, size_t len, char *err, size
 	for (size_t i = 0; i < n; i++)
 		if (webhook_one(json_is_array(doc) ? json_array_get(doc, i) : doc, (long)i, &obs[i], err, errlen) < 0)
 			goto out;
+	/* The input is good: from here every failure is the server's. */
 	if (store_begin(s) < 0) {
-		sp_err(err, errlen, "cannot start transaction: %s", store_errmsg(s));
+		rc = webhook_store_err(s, store_is_busy(s), err, errlen, "cannot start transaction");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (drift_record(s, &obs[i], err, errlen) < 0) {
+			rc = store_is_busy(s) ? DRIFT_ERR_BUSY : DRIFT_ERR_STORE;
 			store_rollback(s);
 			goto out;
 		}
 	if (store_commit(s) < 0) {
-		sp_err(err, errlen, "commit: %s", store_errmsg(s));
+		rc = webhook_store_err(s, store_is_busy(s), err, errlen, "commit");
 		store_rollback(s);
 		goto out;
 	}
-	rc = 0;
+	rc = DRIFT_OK;
 out:
 	free(obs);
 	json_decref(doc);

@@ -31,10 +31,19 @@ int drift_record_cached(struct store *s, struct drift_cache *c, const struct obs
 			size_t errlen);
 /* Lookups answered from the cache and lookups that read the store. */
 void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses);
+/* Caps on open unknown_user events: per source address (the observation's
+ * src_ip) and in total.  Over a cap an unknown user's registration is not
+ * recorded (counted in sipprov_drift_unknown_dropped_total).  Defaults
+ * 50 and 1000; safe to call while other threads record. */
+void drift_unknown_caps_set(long per_source, long max);
 /* POST /api/v1/registrations: body is one JSON object or an array of up to
  * 1000 objects with keys time, src_ip, src_port, transport, registrar, port,
  * username, auth_username, user_agent, contact, instance, expires, code.
- * All or nothing.  0, or -1 with err (HTTP 400). */
+ * All or nothing.  Returns DRIFT_OK, or with err: DRIFT_ERR_INPUT (the
+ * body is wrong: HTTP 4xx, do not retry), DRIFT_ERR_BUSY (another writer
+ * holds the database) or DRIFT_ERR_STORE (I/O, disk full, ...): both
+ * server-side, retry later. */
+enum drift_status { DRIFT_OK = 0, DRIFT_ERR_INPUT = -1, DRIFT_ERR_BUSY = -2, DRIFT_ERR_STORE = -3 };
 int drift_webhook(struct store *s, const char *body, size_t len, char *err, size_t errlen);
 /* Append Prometheus lines: open drift events by kind (gauge from the DB). */
 void drift_metrics(struct store *s, struct buf *out);

@@ -96,6 +96,9 @@ struct conf {
 	char tls_client_ca[SP_FIELD_MAX];
 	char hep_listen[SP_NAME_MAX];
 	char hep_auth_key[SP_NAME_MAX];
+	char hep_allow[512];                /* CIDRs that may send HEP; "" = loopback */
+	long unknown_user_per_source;       /* open unknown_user events per source address */
+	long unknown_user_max;              /* open unknown_user events in all */
 	char api_token[SP_NAME_MAX];        /* or read from api_token_file by conf_finish */
 	char api_token_file[SP_FIELD_MAX];
 	char log_level[16];

@@ -1,5 +1,5 @@
 /*
- * store.c: the SQLite connection (WAL, busy_timeout, foreign keys), schema
+ * store.c: the SQLite connection (WAL, lock wait, foreign keys), schema
  * migrations from the schema folder (compiled in), a statement cache, and the
  * core rows: tenants, template versions, devices, accounts, fetches, audit.
  * Prepared statements only; no SQL is ever built from input.  One store
@@ -8,19 +8,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_int.h"
 
 #define STMT_SLOTS 128
+#define LOCK_WAIT_DEFAULT_MS 5000       /* what sqlite3_busy_timeout(5000) gave */
+#define LOCK_WAIT_SLOW_MS 300           /* a wait this long is worth telling a person */
 #define LABEL_CHECK "sipprov key check v1"
 #define LABEL_TOKEN "sipprov token v1"
 
 struct store {
 	sqlite3 *db;
+	long wait_limit_ms;                 /* give up a lock wait after this long */
+	store_wait_fn wait_fn;
+	void *wait_arg;
+	int64_t wait_start;
+	bool wait_told;
 	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_SLOTS];
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 };
+
+/* What store_open installs; a process (the CLI) may change it first. */
+static long default_wait_ms = LOCK_WAIT_DEFAULT_MS;
+static store_wait_fn default_wait_fn;
+static void *default_wait_arg;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite's busy handler: sleep 1, 2, 4 ... 64, then 100 ms between tries
+ * until the limit.  count is 0 on the first call for each lock wait. */
+static int busy_wait(void *arg, int count)
+{
+	struct store *s = arg;
+	int64_t now = mono_ms();
+	if (count == 0)
+		s->wait_start = now;
+	int64_t waited = now - s->wait_start;
+	if (waited >= s->wait_limit_ms) {
+		if (s->wait_fn)
+			s->wait_fn(STORE_WAIT_GAVE_UP, waited, s->wait_arg);
+		return 0;
+	}
+	if (!s->wait_told && waited >= LOCK_WAIT_SLOW_MS && s->wait_fn) {
+		s->wait_told = true;
+		s->wait_fn(STORE_WAIT_SLOW, waited, s->wait_arg);
+	}
+	int64_t ms = count < 7 ? (int64_t)1 << count : 100;
+	if (ms > s->wait_limit_ms - waited)
+		ms = s->wait_limit_ms - waited;
+	sqlite3_sleep((int)ms);
+	return 1;
+}
+
+void store_lock_wait(struct store *s, long limit_ms, store_wait_fn fn, void *arg)
+{
+	s->wait_limit_ms = limit_ms < 0 ? 0 : limit_ms;
+	s->wait_fn = fn;
+	s->wait_arg = arg;
+	s->wait_told = false;
+	sqlite3_busy_handler(s->db, busy_wait, s);
+}
+
+void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg)
+{
+	default_wait_ms = limit_ms;
+	default_wait_fn = fn;
+	default_wait_arg = arg;
+}
+
+bool store_is_busy(struct store *s)
+{
+	int rc = sqlite3_errcode(s->db) & 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
 
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -108,7 +175,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		store_close(s);
 		return NULL;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	store_lock_wait(s, default_wait_ms, default_wait_fn, default_wait_arg);
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_create_function(s->db, "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_redact_path, NULL, NULL);

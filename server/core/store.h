@@ -17,7 +17,7 @@ struct schema_migration { int number; const char *name; const char *sql; };
 extern const struct schema_migration schema_migrations[];
 extern const size_t schema_migration_count;
 
-struct store;   /* one SQLite connection, WAL, busy_timeout, statement cache */
+struct store;   /* one SQLite connection, WAL, lock wait, statement cache */
 
 struct tenant {
 	int64_t id;
@@ -94,6 +94,21 @@ struct account {
  * Returns NULL with err filled. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);      /* accepts NULL */
+/* Waiting for another writer's lock.  Every statement that needs a lock
+ * held elsewhere retries (sleeping 1 ms growing to 100 ms) for up to
+ * limit_ms, then fails with SQLITE_BUSY.  fn (may be NULL) hears
+ * STORE_WAIT_SLOW once per connection when a wait passes 300 ms, and
+ * STORE_WAIT_GAVE_UP each time the limit runs out.  store_open applies the
+ * process default: 5000 ms and no fn unless store_lock_wait_default
+ * changed it (call that before the first store_open). */
+enum store_wait_event { STORE_WAIT_SLOW, STORE_WAIT_GAVE_UP };
+typedef void (*store_wait_fn)(enum store_wait_event ev, int64_t waited_ms, void *arg);
+void store_lock_wait(struct store *s, long limit_ms, store_wait_fn fn, void *arg);
+void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg);
+/* Did the last failure come from a lock held by another connection
+ * (SQLITE_BUSY or SQLITE_LOCKED), as opposed to I/O, a full disk or bad
+ * SQL?  Ask right after the failing call. */
+bool store_is_busy(struct store *s);
 /* Give the connection the key (copied; wiped at close).  First checks it:
  * against the key check value stored at the first keyed open (schema 005),
  * or, on a database from before it, by decrypting a stored password; a
@@ -230,6 +245,14 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
  * unknown_user also the observed value).  *is_new tells which. 0 / -1. */
 int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		     const char *expected, const char *observed, int64_t now, int *is_new);
+/* An unknown_user event for observed (user@host) from src_ip, under caps:
+ * bump the open one if there is one; else open one unless src_ip already
+ * has per_source open ones or max are open in all.  *outcome tells which.
+ * 0 / -1. */
+enum store_unknown_outcome { STORE_UNKNOWN_BUMPED, STORE_UNKNOWN_OPENED, STORE_UNKNOWN_CAP_SOURCE,
+			     STORE_UNKNOWN_CAP_TOTAL };
+int store_drift_unknown_open(struct store *s, const char *observed, const char *src_ip, int64_t now,
+			     long per_source, long max, enum store_unknown_outcome *outcome);
 /* Resolve the open event(s) of (device, account, kind); observed non-NULL
  * also requires that observed value (unknown_user).  ev (may be NULL) gets
  * the first one resolved.  Returns 1 resolved, 0 none open, -1 error. */

@@ -96,6 +96,64 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 	return store_drift_insert(s, device_id, account_id, kind, expected, observed, now);
 }
 
+static int count_one(struct store *s, sqlite3_stmt *st, long *n)
+{
+	int rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_drift_unknown_open(struct store *s, const char *observed, const char *src_ip, int64_t now,
+			     long per_source, long max, enum store_unknown_outcome *outcome)
+{
+	long n;
+	/* The bump half of store_drift_open: an open event only grows its count. */
+	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1 "
+				      "WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' "
+				      "AND resolved = 0 AND observed = ?2");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	store_bind_text(st, 2, observed);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	if (sqlite3_changes(store_db(s)) > 0) {
+		*outcome = STORE_UNKNOWN_BUMPED;
+		return 0;
+	}
+	/* Both counts walk a partial index of open unknown_user rows only
+	 * (schema 003 and 007), at most max entries. */
+	st = store_stmt(s, "SELECT count(*) FROM drift_event WHERE device_id IS NULL AND kind = 'unknown_user' "
+			"AND resolved = 0 AND src_ip = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, src_ip);
+	if (count_one(s, st, &n) < 0)
+		return -1;
+	if (n >= per_source) {
+		*outcome = STORE_UNKNOWN_CAP_SOURCE;
+		return 0;
+	}
+	st = store_stmt(s, "SELECT count(*) FROM drift_event INDEXED BY drift_unknown_open WHERE device_id IS NULL "
+			"AND kind = 'unknown_user' AND resolved = 0");
+	if (!st || count_one(s, st, &n) < 0)
+		return -1;
+	if (n >= max) {
+		*outcome = STORE_UNKNOWN_CAP_TOTAL;
+		return 0;
+	}
+	st = store_stmt(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, observed, src_ip, "
+			"first_seen, last_seen) VALUES (NULL, NULL, 'unknown_user', '', ?1, ?2, ?3, ?3)");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, observed);
+	store_bind_text(st, 2, src_ip);
+	sqlite3_bind_int64(st, 3, now);
+	*outcome = STORE_UNKNOWN_OPENED;
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
 int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		       const char *expected, const char *observed, int64_t now)
 {

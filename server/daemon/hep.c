@@ -163,7 +163,7 @@ const char *hep_reason_series(const char *reason)
 	static const struct { const char *reason, *series; } map[] = {
 #define R(x) { x, "sipprov_hep_packets_total{result=\"rejected\",reason=\"" x "\"}" }
 		R("truncated"), R("bad_magic"), R("bad_length"), R("bad_chunk"), R("no_payload"),
-		R("auth"), R("family"), R("proto"), R("not_sip"),
+		R("auth"), R("family"), R("proto"), R("not_sip"), R("source"),
 #undef R
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

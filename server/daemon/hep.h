@@ -65,10 +65,16 @@ int64_t hep_corr_default_timeout(void);
 /* ---- hep_server.c: the UDP listener thread ---- */
 
 struct hep_server;
-/* Bind conf->hep_listen ("127.0.0.1:9060", "[::1]:9060"), open its own
- * store connection on conf->database and start the thread.  NULL + err on
- * failure (bind, database). */
+/* Check (hep_listen_check), bind conf->hep_listen ("127.0.0.1:9060",
+ * "[::1]:9060"), open its own store connection on conf->database and start
+ * the thread.  Datagrams from outside conf->hep_allow are dropped and
+ * counted.  NULL + err on failure (checks, bind, database). */
 struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t errlen);
+/* The start-up checks of hep_server_start without binding (sipprovd -n runs it):
+ * hep_allow parses, hep_listen resolves, and a listener on a non-loopback
+ * address has hep_allow or hep_auth_key set.  0, or -1 with err naming
+ * the keys. */
+int hep_listen_check(const struct conf *conf, char *err, size_t errlen);
 /* Stop the thread, flush pending observations, free everything; accepts NULL. */
 void hep_server_stop(struct hep_server *h);
 #endif

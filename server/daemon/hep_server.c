@@ -1,12 +1,16 @@
 /*
  * hep_server.c: the HEP intake of sipprovd: a UDP listener thread with its
  * own store connection, and the REGISTER <-> final response correlation
- * that turns SIP messages into observations for drift.c.  Writes are
- * batched (one transaction per 512 observations or 50 ms).  It shares no
+ * that turns SIP messages into observations for drift.c.  Only senders in
+ * hep_allow are read.  Writes are batched (one transaction per 512
+ * observations or 50 ms); a database locked by another writer is retried
+ * with backoff while observations wait in a bounded queue.  It shares no
  * lock with the HTTP server; it does not inflate compressed HEP payloads.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -262,20 +266,52 @@ void hep_corr_flush(struct hep_corr *c)
 		emit_drop(c, c->head, c->head->challenged ? -1 : 0);
 }
 
+/* ---- who may send HEP ---- */
+
+/* hep_allow through the project's one CIDR rule (core/policy.c); an empty
+ * key means loopback only, not policy's "any". */
+#define HEP_ALLOW_DEFAULT "127.0.0.0/8,::1"
+
+static int hep_allow_parse(const char *list, struct policy_nets *nets, char *err, size_t errlen)
+{
+	char why[SP_ERR_MAX];
+	if (policy_nets_parse(list[0] ? list : HEP_ALLOW_DEFAULT, nets, why, sizeof(why)) < 0)
+		return sp_err(err, errlen, "hep_allow: %s", why);
+	return 0;
+}
+
+static bool hep_allow_match(const struct policy_nets *nets, const struct sockaddr_storage *ss)
+{
+	unsigned char a[16];
+	return policy_addr_sockaddr((const struct sockaddr *)ss, a) && policy_nets_match(nets, a);
+}
+
 /* ---- the listener ---- */
+
+/* Observations wait here until a transaction takes them, so a database
+ * locked by another writer (an import, the CLI) delays them instead of
+ * losing them.  The bound is the only place one is dropped (and counted). */
+#define QUEUE_MAX       16384           /* ~27 MiB of observations */
+#define BACKOFF_MIN_MS  10
+#define BACKOFF_MAX_MS  1000
+#define LOCK_TRY_MS     10              /* one begin waits this long, then the loop goes on receiving */
+#define DRAIN_MS        10000           /* at stop: keep retrying a locked database this long */
 
 struct hep_server {
 	int fd;
 	pthread_t thread;
 	atomic_bool stop;
 	char auth_key[SP_NAME_MAX];
+	struct policy_nets allow;
 	struct store *store;
 	struct hep_corr *corr;
 	struct drift_cache *cache;          /* this thread's: expected config per device */
-	bool in_tx;
-	int64_t tx_start;
-	long tx_count;
-	long errors;
+	struct observation *q;              /* FIFO: q[qhead .. qhead+qlen) */
+	size_t qhead, qlen, qcap;
+	int64_t qsince;                     /* when the oldest waiting observation came */
+	int64_t retry_at, backoff;          /* after a failed begin or commit */
+	int64_t locked_since;               /* 0 = not in a lock episode */
+	long errors, dropped, refused;
 };
 
 static int64_t mono_ms(void)
@@ -285,47 +321,109 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void commit(struct hep_server *h)
-{
-	if (!h->in_tx)
-		return;
-	if (store_commit(h->store) < 0) {
-		log_warnx("hep: commit failed: %s", store_errmsg(h->store));
-		store_rollback(h->store);
-	}
-	h->in_tx = false;
-	h->tx_count = 0;
-}
-
 static void server_emit(const struct observation *o, void *arg)
 {
 	struct hep_server *h = arg;
-	char err[SP_ERR_MAX];
-	if (!h->in_tx) {
-		if (store_begin(h->store) < 0) {
-			log_warnx("hep: cannot begin: %s", store_errmsg(h->store));
-			return;
+	if (h->qlen == QUEUE_MAX) {
+		metrics_inc("sipprov_observations_dropped_total{reason=\"queue_full\"}");
+		if (h->dropped++ % 10000 == 0)
+			log_warnx("hep: %d observations wait for the database; dropping new ones (%ld so far)",
+				  QUEUE_MAX, h->dropped);
+		return;
+	}
+	if (h->qhead + h->qlen == h->qcap) {
+		if (h->qhead) {
+			memmove(h->q, h->q + h->qhead, h->qlen * sizeof(*h->q));
+			h->qhead = 0;
+		} else {
+			h->qcap = h->qcap ? h->qcap * 2 : 1024;
+			if (h->qcap > QUEUE_MAX)
+				h->qcap = QUEUE_MAX;
+			h->q = xrealloc(h->q, h->qcap * sizeof(*h->q));
 		}
-		h->in_tx = true;
-		h->tx_start = mono_ms();
 	}
-	if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
-		metrics_inc("sipprov_observations_failed_total");
-		if (h->errors++ < 20)
-			log_warnx("hep: observation of '%s@%s' not recorded: %s", o->username, o->registrar, err);
-	}
-	if (++h->tx_count >= BATCH_MAX)
-		commit(h);
+	if (!h->qlen)
+		h->qsince = mono_ms();
+	h->q[h->qhead + h->qlen++] = *o;
 }
 
-/* Handle one datagram. */
-static void packet(struct hep_server *h, const uint8_t *buf, size_t len)
+static void write_failed(struct hep_server *h, const char *what, int64_t now)
+{
+	bool busy = store_is_busy(h->store);
+	h->backoff = h->backoff ? h->backoff * 2 : BACKOFF_MIN_MS;
+	if (h->backoff > BACKOFF_MAX_MS)
+		h->backoff = BACKOFF_MAX_MS;
+	h->retry_at = now + h->backoff;
+	metrics_inc(busy ? "sipprov_hep_write_retries_total{reason=\"locked\"}"
+			 : "sipprov_hep_write_retries_total{reason=\"error\"}");
+	if (!busy)
+		log_warnx("hep: cannot %s: %s; %zu observations kept, retrying", what, store_errmsg(h->store),
+			  h->qlen);
+	else if (!h->locked_since)
+		log_info("hep: database locked by another writer; %zu observations wait", h->qlen);
+	if (busy && !h->locked_since)
+		h->locked_since = now;
+}
+
+/* Write up to BATCH_MAX waiting observations in one transaction.  They
+ * leave the queue only when the commit succeeded. */
+static void flush(struct hep_server *h)
+{
+	char err[SP_ERR_MAX];
+	int64_t now = mono_ms();
+	size_t n = h->qlen < BATCH_MAX ? h->qlen : BATCH_MAX;
+
+	if (store_begin(h->store) < 0) {
+		write_failed(h, "begin", now);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct observation *o = &h->q[h->qhead + i];
+		if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
+			metrics_inc("sipprov_observations_failed_total");
+			if (h->errors++ < 20)
+				log_warnx("hep: observation of '%s@%s' not recorded: %s", o->username, o->registrar,
+					  err);
+		}
+	}
+	if (store_commit(h->store) < 0) {
+		write_failed(h, "commit", now);
+		store_rollback(h->store);
+		return;
+	}
+	if (h->locked_since) {
+		log_info("hep: database writable again after %lld ms", (long long)(mono_ms() - h->locked_since));
+		h->locked_since = 0;
+	}
+	h->backoff = 0;
+	h->retry_at = 0;
+	h->qhead += n;
+	h->qlen -= n;
+	if (!h->qlen)
+		h->qhead = 0;
+	h->qsince = mono_ms();
+}
+
+/* Handle one datagram from 'from'. */
+static void packet(struct hep_server *h, const uint8_t *buf, size_t len, const struct sockaddr_storage *from)
 {
 	struct hep_packet p;
 	struct sipmsg m;
 	const char *why = NULL;
 	char err[128];
 
+	if (!hep_allow_match(&h->allow, from)) {
+		metrics_inc(hep_reason_series("source"));
+		if (h->refused++ % 10000 == 0) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+			const void *a = from->ss_family == AF_INET6
+				? (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr
+				: (const void *)&((const struct sockaddr_in *)from)->sin_addr;
+			inet_ntop(from->ss_family, a, ip, sizeof(ip));
+			log_warnx("hep: dropping datagrams from %s: not in hep_allow (%ld so far)", ip, h->refused);
+		}
+		return;
+	}
 	if (hep_decode(buf, len, h->auth_key, &p, &why) < 0) {
 		metrics_inc(hep_reason_series(why));
 		return;
@@ -348,6 +446,7 @@ static void *server_main(void *arg)
 	struct hep_server *h = arg;
 	struct mmsghdr msgs[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
+	struct sockaddr_storage from[RECV_BATCH];
 	uint8_t *bufs = xmalloc((size_t)RECV_BATCH * 65536);
 
 	memset(msgs, 0, sizeof(msgs));
@@ -356,55 +455,112 @@ static void *server_main(void *arg)
 		iov[i].iov_len = 65536;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
 	}
 	while (!atomic_load(&h->stop)) {
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
-		int timeout = h->in_tx ? 10 : 100;
+		/* A backlog (after a lock) is written batch after batch. */
+		int timeout = h->qlen >= BATCH_MAX && mono_ms() >= h->retry_at ? 0 : h->qlen ? 10 : 100;
 		if (poll(&pfd, 1, timeout) > 0) {
+			for (int i = 0; i < RECV_BATCH; i++)
+				msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 			int n = recvmmsg(h->fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
 			for (int i = 0; i < n; i++) {
 				/* A datagram longer than the buffer would be truncated:
 				 * its HEP length then cannot match, so it is rejected. */
-				packet(h, iov[i].iov_base, msgs[i].msg_len);
+				packet(h, iov[i].iov_base, msgs[i].msg_len, &from[i]);
 			}
 		}
 		int64_t now = mono_ms();
 		hep_corr_expire(h->corr, now);
-		if (h->in_tx && now - h->tx_start >= BATCH_MS)
-			commit(h);
+		if (h->qlen && now >= h->retry_at && (h->qlen >= BATCH_MAX || now - h->qsince >= BATCH_MS))
+			flush(h);
 	}
 	hep_corr_flush(h->corr);
-	commit(h);
+	/* Drain: a lock held elsewhere is waited out for a while, not forever. */
+	int64_t give_up = mono_ms() + DRAIN_MS;
+	while (h->qlen && mono_ms() < give_up) {
+		if (mono_ms() < h->retry_at)
+			usleep(5000);
+		else
+			flush(h);
+	}
+	if (h->qlen) {
+		metrics_add("sipprov_observations_dropped_total{reason=\"shutdown\"}", (long)h->qlen);
+		log_warnx("hep: stopping with %zu observations not written: %s", h->qlen, store_errmsg(h->store));
+	}
 	free(bufs);
 	return NULL;
 }
 
-/* "host:port" or "[v6]:port" -> bound UDP socket, or -1 with err. */
-static int bind_udp(const char *listen, char *err, size_t errlen)
+/* "host:port" or "[v6]:port" -> its addresses (caller frees), or NULL with err. */
+static struct addrinfo *resolve_listen(const char *listen, char *err, size_t errlen)
 {
 	char host[SP_NAME_MAX];
 	const char *port;
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE }, *ai = NULL;
-	int fd = -1, rc;
+	int rc;
+	long pn;
 
 	if (listen[0] == '[') {
 		const char *rb = strchr(listen, ']');
 		if (!rb || rb[1] != ':')
-			return sp_err(err, errlen, "hep_listen '%s': expected [address]:port", listen);
+			return sp_err(err, errlen, "hep_listen '%s': expected [address]:port", listen), NULL;
 		snprintf(host, sizeof(host), "%.*s", (int)(rb - listen - 1), listen + 1);
 		port = rb + 2;
 	} else {
 		const char *colon = strrchr(listen, ':');
 		if (!colon)
-			return sp_err(err, errlen, "hep_listen '%s': expected host:port", listen);
+			return sp_err(err, errlen, "hep_listen '%s': expected host:port", listen), NULL;
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
 		port = colon + 1;
 	}
-	long pn;
 	if (sp_parse_int(port, 1, 65535, &pn) < 0)
-		return sp_err(err, errlen, "hep_listen '%s': bad port '%s'", listen, port);
+		return sp_err(err, errlen, "hep_listen '%s': bad port '%s'", listen, port), NULL;
 	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0)
-		return sp_err(err, errlen, "hep_listen '%s': %s", listen, gai_strerror(rc));
+		return sp_err(err, errlen, "hep_listen '%s': %s", listen, gai_strerror(rc)), NULL;
+	return ai;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+int hep_listen_check(const struct conf *conf, char *err, size_t errlen)
+{
+	struct policy_nets allow;
+	struct addrinfo *ai;
+	if (!conf->hep_listen[0])
+		return 0;
+	if (hep_allow_parse(conf->hep_allow, &allow, err, errlen) < 0)
+		return -1;
+	if (!(ai = resolve_listen(conf->hep_listen, err, errlen)))
+		return -1;
+	bool loopback = is_loopback(ai->ai_addr);
+	freeaddrinfo(ai);
+	/* Anyone who reaches the port could forge registrations (drift events,
+	 * "last failure 403" in diagnose); say who may, or require the key. */
+	if (!loopback && !conf->hep_allow[0] && !conf->hep_auth_key[0])
+		return sp_err(err, errlen, "hep_listen '%s' is not a loopback address: set hep_allow (the "
+			      "addresses or CIDRs of the SIP servers sending HEP) or hep_auth_key", conf->hep_listen);
+	return 0;
+}
+
+/* Bound UDP socket on listen, or -1 with err. */
+static int bind_udp(const char *listen, char *err, size_t errlen)
+{
+	struct addrinfo *ai = resolve_listen(listen, err, errlen);
+	int fd;
+
+	if (!ai)
+		return -1;
 	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		sp_err(err, errlen, "hep_listen '%s': socket: %s", listen, strerror(errno));
@@ -429,12 +585,17 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
 
 	h->fd = -1;
 	sp_strlcpy(h->auth_key, conf->hep_auth_key, sizeof(h->auth_key));
+	if (hep_listen_check(conf, err, errlen) < 0 || hep_allow_parse(conf->hep_allow, &h->allow, err, errlen) < 0)
+		goto fail;
 	if ((h->fd = bind_udp(conf->hep_listen, err, errlen)) < 0)
 		goto fail;
 	if (!(h->store = store_open(conf->database, why, sizeof(why)))) {
 		sp_err(err, errlen, "hep: %s", why);
 		goto fail;
 	}
+	/* Short waits: a longer lock is retried from the loop, which keeps
+	 * reading the socket meanwhile. */
+	store_lock_wait(h->store, LOCK_TRY_MS, NULL, NULL);
 	if (store_drift_intake_tune(h->store) < 0)
 		log_warnx("hep: cannot size the intake connection: %s", store_errmsg(h->store));
 	h->cache = drift_cache_new(0);
@@ -444,7 +605,9 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
 		sp_err(err, errlen, "hep: cannot start thread");
 		goto fail;
 	}
-	log_info("hep: listening on udp %s%s", conf->hep_listen, h->auth_key[0] ? " (auth key required)" : "");
+	log_info("hep: listening on udp %s%s, from %s", conf->hep_listen,
+		 h->auth_key[0] ? " (auth key required)" : "",
+		 conf->hep_allow[0] ? conf->hep_allow : "loopback only");
 	return h;
 fail:
 	if (h->fd >= 0)
@@ -467,5 +630,6 @@ void hep_server_stop(struct hep_server *h)
 	drift_cache_free(h->cache);
 	store_close(h->store);
 	secret_wipe(h->auth_key, sizeof(h->auth_key));
+	free(h->q);
 	free(h);
 }

@@ -630,11 +630,16 @@ static bool bearer_ok(const struct http_server *h, struct MHD_Connection *c)
 }
 
 static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connection *c, struct req *rq,
-				     const char *ip)
+				     const struct sockaddr *addr, const char *ip)
 {
-	char err[SP_ERR_MAX];
+	char err[SP_ERR_MAX], msg[SP_ERR_MAX + 16];
 	struct worker *w = worker_get(h);
 	if (!bearer_ok(h, c)) {
+		/* A token guesser is locked out like a MAC guesser. */
+		if (auth_fail_note(addr)) {
+			log_warnx("lockout %s: too many failed webhook tokens", ip);
+			metrics_inc("sipprov_lockouts_total");
+		}
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"401\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 401, 0, NULL, "bad bearer token");
 		return respond_text(c, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
@@ -645,12 +650,28 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	}
 	if (!w)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
-	if (drift_webhook(w->store, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err)) < 0) {
-		char msg[SP_ERR_MAX + 16];
+	int rc = drift_webhook(w->store, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err));
+	if (rc == DRIFT_ERR_INPUT) {
 		snprintf(msg, sizeof(msg), "error: %s\n", err);
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"400\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 400, 0, NULL, NULL);
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, msg);
+	}
+	if (rc < 0) {
+		/* Our failure (lock, I/O, disk full): 503 tells the sender to retry. */
+		log_warnx("webhook from %s not recorded: %s", ip, err);
+		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"503\"}");
+		access_log(h, ip, "POST", "/api/v1/registrations", 503, 0, NULL, rc == DRIFT_ERR_BUSY ? "locked" : "store");
+		static const char busy_body[] = "temporarily unavailable, retry later\n";
+		struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(busy_body) - 1, (void *)busy_body,
+									 MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rc == DRIFT_ERR_BUSY ? "5" : "30");
+		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+		MHD_destroy_response(r);
+		return ret;
 	}
 	metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"202\"}");
 	access_log(h, ip, "POST", "/api/v1/registrations", 202, 0, NULL, NULL);
@@ -820,7 +841,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!strcmp(url, "/api/v1/registrations")) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
 			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-		return serve_webhook(h, c, rq, ip);
+		return serve_webhook(h, c, rq, addr, ip);
 	}
 	if (!is_get) {
 		metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"405\"}");

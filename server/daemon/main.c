@@ -76,6 +76,7 @@ static bool log_to_syslog;              /* daemonized: logs go to syslog */
 /* Keys SIGHUP applies in place: none of them is read by request threads. */
 static const char *const live_keys[] = {
 	"templates", "access_log", "log_level", "fail_threshold", "fail_window", "lockout_seconds",
+	"unknown_user_per_source", "unknown_user_max",
 };
 
 static void note_restart(const char *key, void *arg)
@@ -115,6 +116,9 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	conf->fail_window = fresh.fail_window;
 	conf->lockout_seconds = fresh.lockout_seconds;
 	auth_limits_set(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
+	conf->unknown_user_per_source = fresh.unknown_user_per_source;
+	conf->unknown_user_max = fresh.unknown_user_max;
+	drift_unknown_caps_set(conf->unknown_user_per_source, conf->unknown_user_max);
 	layouts_free(http_server_set_layouts(http, layouts));
 	http_server_reopen_log(http, conf->access_log);
 	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
@@ -171,6 +175,9 @@ int main(int argc, char **argv)
 	}
 	store_close(probe);
 	warn_readable(conf.database);
+	if (hep_listen_check(&conf, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	drift_unknown_caps_set(conf.unknown_user_per_source, conf.unknown_user_max);
 	if (check_only) {
 		if (verbose)
 			conf_dump(&conf, stdout);

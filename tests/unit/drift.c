@@ -252,7 +252,7 @@ int main(void)
 	/* 11. Webhook. */
 	const char *good = "[{\"username\":\"bob\",\"auth_username\":\"bobauth\",\"registrar\":\"Example.TEST\","
 			   "\"transport\":\"TLS\",\"port\":5060,\"code\":200,\"src_ip\":\"192.0.2.9\"}]";
-	is_int(drift_webhook(s, good, strlen(good), err, sizeof(err)), 0, "webhook accepted (%s)", err);
+	is_int(drift_webhook(s, good, strlen(good), err, sizeof(err)), DRIFT_OK, "webhook accepted (%s)", err);
 	store_drift_open_count_device(s, dev2, &nopen);
 	is_int(nopen, 1, "webhook registration resolved the username drift");
 	is_int(store_registration_last(s, dev2, &last), 1, "webhook observation stored");
@@ -270,7 +270,7 @@ int main(void)
 	store_drift_open_count_device(s, dev2, &before);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		ok(drift_webhook(s, bad[i], strlen(bad[i]), err, sizeof(err)) == -1 && err[0],
+		ok(drift_webhook(s, bad[i], strlen(bad[i]), err, sizeof(err)) == DRIFT_ERR_INPUT && err[0],
 		   "webhook refuses %s (%s)", bad[i], err);
 	}
 	/* 12. Metrics gauge. */
