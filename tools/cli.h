@@ -37,6 +37,10 @@ int cli_open_key(struct cli *c);
 /* The key file of c->db_path: $SIPPROV_KEY_FILE, $SIPPROV_KEY, the config's
  * key_file, or DATABASE.key. */
 void cli_key_path(const struct cli *c, char *out, size_t n);
+/* "warning: SUBJECT: layout 'x' cannot express ..." to stderr, one line
+ * per setting l cannot express (layout_warnings); seen (a JSON object, may
+ * be NULL) drops lines already printed.  Returns how many were printed. */
+size_t cli_warn_layout(const char *subject, const struct layout *l, json_t *settings, json_t *seen);
 /* Layouts from c->templates_dir, loaded once; NULL after printing why. */
 const struct layouts *cli_layouts(struct cli *c);
 

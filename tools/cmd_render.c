@@ -44,8 +44,10 @@ int cmd_render(struct cli *c, int argc, char **argv)
 		rc = cli_fail("device %s: the effective config is invalid and would not be served: %s", mac, err);
 	else if (render(l, &e, line, &out, err, sizeof(err)) < 0)
 		rc = cli_fail("device %s: %s", mac, err);
-	else
+	else {
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
+		cli_warn_layout(mac, l, e.settings, NULL);
+	}
 	buf_release(&out);
 	effective_release(&e);
 	return rc;

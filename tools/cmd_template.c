@@ -239,6 +239,51 @@ out:
 	return rc;
 }
 
+/* The MACs of TENANT's devices served by template NAME (their own, or the
+ * tenant default), collected first so no query runs inside another. */
+struct tpl_devs {
+	const char *name, *dflt;
+	char (*mac)[SP_MAC_LEN + 1];
+	size_t n;
+};
+
+static int tpl_dev_collect(const struct device *d, void *arg)
+{
+	struct tpl_devs *td = arg;
+	if (strcmp(d->template_name[0] ? d->template_name : td->dflt, td->name))
+		return 0;
+	td->mac = xrealloc(td->mac, (td->n + 1) * sizeof(*td->mac));
+	sp_strlcpy(td->mac[td->n++], d->mac, sizeof(td->mac[0]));
+	return 0;
+}
+
+/* Warn, once per distinct line, about what the layouts of the template's
+ * devices cannot express of their effective settings.  Never fails the
+ * command: the version is written already. */
+static void tpl_warn(struct cli *c, const struct tenant *t, const char *name)
+{
+	struct tpl_devs td = { name, t->default_template, NULL, 0 };
+	char err[SP_ERR_MAX], subject[SP_SLUG_MAX * 2 + 16];
+	const struct layouts *ls = cli_layouts(c);
+	if (!ls || store_device_each(c->store, t->id, tpl_dev_collect, &td) < 0) {
+		free(td.mac);
+		return;
+	}
+	json_t *seen = json_object();
+	snprintf(subject, sizeof(subject), "template %s/%s", t->slug, name);
+	for (size_t i = 0; i < td.n; i++) {
+		struct effective e;
+		if (effective_load(c->store, NULL, td.mac[i], &e, err, sizeof(err)) != 1)
+			continue;
+		const struct layout *l = layouts_find(ls, e.device.layout);
+		if (l)
+			cli_warn_layout(subject, l, e.settings, seen);
+		effective_release(&e);
+	}
+	json_decref(seen);
+	free(td.mac);
+}
+
 static int tpl_set(struct cli *c, int argc, char **argv)
 {
 	const char *comment = NULL;
@@ -275,6 +320,8 @@ static int tpl_set(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	rc = write_version(c, &t, pos[1], obj, comment, "template.set");
+	if (rc == 0)
+		tpl_warn(c, &t, pos[1]);
 out:
 	json_decref(obj);
 	free(cur);

@@ -99,6 +99,25 @@ int cli_open_key(struct cli *c)
 	return 0;
 }
 
+size_t cli_warn_layout(const char *subject, const struct layout *l, json_t *settings, json_t *seen)
+{
+	struct buf b;
+	size_t n = 0;
+	buf_init(&b, 64 * 1024);
+	layout_warnings(l, settings, &b);
+	for (char *line = b.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		if (seen && json_object_get(seen, line))
+			continue;
+		if (seen)
+			json_object_set_new(seen, line, json_true());
+		fprintf(stderr, "warning: %s: %s\n", subject, line);
+		n++;
+	}
+	buf_release(&b);
+	return n;
+}
+
 const struct layouts *cli_layouts(struct cli *c)
 {
 	char err[SP_ERR_MAX];

@@ -15,6 +15,7 @@
 #include "layout_format.h"
 #include "layout_int.h"
 #include "sipprov.h"
+#include "tz.h"
 
 /* ---- the layout file: header, '---', body, optional '--- common' ---- */
 
@@ -37,8 +38,11 @@ void layout_free(struct layout *l)
 	for (size_t i = 0; i < l->nmaps; i++)
 		lmap_release(&l->maps[i]);
 	free(l->common);
-	if (l->fmt)
+	if (l->fmt) {
 		l->fmt->free(l->skel);
+		for (size_t i = 0; i < l->nbodies; i++)
+			l->fmt->free(l->bodies[i].skel);
+	}
 	free(l);
 }
 
@@ -74,6 +78,55 @@ static int header_map(struct layout *l, const char *name, char *val, int line, c
 		m->n++;
 	}
 	return 0;
+}
+
+/* "KEY" or "KEY=VALUE" of a setting key; 0 or -1. */
+static int unsup_cond(const struct layout *l, char *s, char *key, char *value, int line, char *err, size_t errlen)
+{
+	char *eq = strchr(s, '=');
+	if (eq)
+		*eq++ = '\0';
+	if (!setting_def_find(s) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
+		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
+			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");
+	sp_strlcpy(key, s, 32);
+	sp_strlcpy(value, eq ? eq : "", 32);
+	return 0;
+}
+
+/* "unsupported KEY[=VALUE] [if OTHER[=VALUE]]: why" */
+static int header_unsup(struct layout *l, char *spec, char *why, int line, char *err, size_t errlen)
+{
+	if (l->nunsup == LAYOUT_UNSUP_MAX)
+		return sp_err(err, errlen, "%s:%d: more than %d 'unsupported' lines", l->file, line, LAYOUT_UNSUP_MAX);
+	struct lunsup *u = &l->unsup[l->nunsup];
+	memset(u, 0, sizeof(*u));
+	char *save = NULL, *what = strtok_r(spec, " \t", &save), *kw = strtok_r(NULL, " \t", &save);
+	char *other = strtok_r(NULL, " \t", &save);
+	if (!what || (kw && (strcmp(kw, "if") || !other)) || strtok_r(NULL, " \t", &save))
+		return sp_err(err, errlen, "%s:%d: 'unsupported' takes KEY[=VALUE] [if OTHER[=VALUE]]: why",
+			      l->file, line);
+	if (unsup_cond(l, what, u->key, u->value, line, err, errlen) < 0 ||
+	    (other && unsup_cond(l, other, u->when, u->when_value, line, err, errlen) < 0))
+		return -1;
+	if (!*why || strlen(why) >= sizeof(u->why) || !sp_text_ok(why))
+		return sp_err(err, errlen, "%s:%d: 'unsupported %s' needs a reason after ':' (one line, under %zu "
+			      "bytes)", l->file, line, u->key, sizeof(u->why));
+	sp_strlcpy(u->why, why, sizeof(u->why));
+	l->nunsup++;
+	return 0;
+}
+
+/* A named body: [a-z]{1,15}, not one of the fixed kinds. */
+static bool body_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 15 || !strcmp(n, "common") || !strcmp(n, "upload"))
+		return false;
+	for (; *n; n++)
+		if (*n < 'a' || *n > 'z')
+			return false;
+	return true;
 }
 
 static int header_line(const struct layout_format *const *formats, struct layout *l, char *s, int line,
@@ -119,8 +172,21 @@ static int header_line(const struct layout_format *const *formats, struct layout
 			r->kind = ROUTE_COMMON;
 		else if (strcmp(kind, "upload") == 0)
 			r->kind = ROUTE_UPLOAD;
-		else
-			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, upload)", l->file, line, kind);
+		else if (body_name_ok(kind)) {
+			/* a device file with its own "--- NAME" body */
+			size_t b;
+			for (b = 0; b < l->nbodies && strcmp(l->bodies[b].name, kind); b++)
+				;
+			if (b == LAYOUT_BODIES_MAX)
+				return sp_err(err, errlen, "%s:%d: more than %d named bodies", l->file, line,
+					      LAYOUT_BODIES_MAX);
+			if (b == l->nbodies)
+				sp_strlcpy(l->bodies[l->nbodies++].name, kind, sizeof(l->bodies[0].name));
+			r->kind = ROUTE_MAC;
+			r->body = (int)b + 1;
+		} else
+			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, upload, or a body name "
+				      "[a-z], up to 15)", l->file, line, kind);
 		if (strlen(val) >= sizeof(r->pat))
 			return sp_err(err, errlen, "%s:%d: route too long", l->file, line);
 		sp_strlcpy(r->pat, val, sizeof(r->pat));
@@ -129,9 +195,11 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		l->nroutes++;
 	} else if (strncmp(key, "map ", 4) == 0) {
 		return header_map(l, ltrim(key + 4), val, line, err, errlen);
+	} else if (strncmp(key, "unsupported ", 12) == 0) {
+		return header_unsup(l, ltrim(key + 12), val, line, err, errlen);
 	} else {
 		return sp_err(err, errlen, "%s:%d: unknown header key '%s' (name format content-type "
-			      "notify-event route map)", l->file, line, key);
+			      "notify-event route map unsupported)", l->file, line, key);
 	}
 	return 0;
 }
@@ -189,17 +257,46 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 		       filename);
 		goto fail;
 	}
-	/* An optional fixed body for common files follows "--- common". */
-	for (char *q = body; q && *q;) {
-		if (strncmp(q, "--- common", 10) == 0 && (q[10] == '\n' || q[10] == '\0' || q[10] == '\r')) {
+	/* Sections after the main body: "--- common" (fixed text for common
+	 * files) and "--- NAME" for each "route NAME:" body. */
+	char *named[LAYOUT_BODIES_MAX] = { NULL };
+	int named_line[LAYOUT_BODIES_MAX] = { 0 };
+	int q_line = body_line;
+	for (char *q = body; q && *q; q_line++) {
+		char *nl = strchr(q, '\n');
+		size_t n = nl ? (size_t)(nl - q) : strlen(q);
+		n -= n && q[n - 1] == '\r';
+		if (n > 4 && strncmp(q, "--- ", 4) == 0) {
+			char name[32] = "";
+			if (n - 4 < sizeof(name))
+				memcpy(name, q + 4, n - 4);
+			char *next = nl ? nl + 1 : q + strlen(q);
+			size_t b;
+			for (b = 0; b < l->nbodies && strcmp(l->bodies[b].name, name); b++)
+				;
+			if (strcmp(name, "common") == 0 && !common) {
+				common = next;
+			} else if (b < l->nbodies && !named[b]) {
+				named[b] = next;
+				named_line[b] = q_line + 1;
+			} else {
+				sp_err(err, errlen, "%s:%d: '--- %s' is no route's body (common, or a 'route NAME:'), "
+				       "or a second one", filename, q_line, name);
+				goto fail;
+			}
 			*q = '\0';
-			common = q + 10;
-			common += *common == '\r';
-			common += *common == '\n';
-			break;
 		}
-		q = strchr(q, '\n');
-		q = q ? q + 1 : NULL;
+		q = nl ? nl + 1 : NULL;
+	}
+	for (size_t b = 0; b < l->nbodies; b++) {
+		if (!named[b]) {
+			sp_err(err, errlen, "%s: 'route %s:' has no '--- %s' body", filename, l->bodies[b].name,
+			       l->bodies[b].name);
+			goto fail;
+		}
+		if (l->fmt->compile(&l->scope, named[b], strlen(named[b]), named_line[b], &l->bodies[b].skel, err,
+				    errlen) < 0)
+			goto fail;
 	}
 	if (common) {
 		bool has_common = false;
@@ -210,8 +307,8 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 			goto fail;
 		}
 		if (strstr(common, "{{")) {
-			sp_err(err, errlen, "%s:%d: the common body is fixed text: no placeholders", filename,
-			       body_line - 1 + lbody_line(body, "") + lbody_line(common, "{{"));
+			sp_err(err, errlen, "%s: the common body is fixed text: no placeholders (line %d of it)",
+			       filename, lbody_line(common, "{{"));
 			goto fail;
 		}
 		l->common = xstrdup(common);
@@ -407,6 +504,54 @@ const char *layout_format_name(const struct layout *l)
 	return l->fmt->name;
 }
 
+/* ---- what a layout cannot say ---- */
+
+static const char *setting_str(json_t *settings, const char *key)
+{
+	const char *v = json_string_value(json_object_get(settings, key));
+	return v ? v : "";
+}
+
+static bool unsup_hit(json_t *settings, const char *key, const char *value)
+{
+	const char *v = setting_str(settings, key);
+	return *v && (!*value || strcmp(v, value) == 0);
+}
+
+size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out)
+{
+	size_t n = 0;
+	bool tz_unsup = false;
+	for (size_t i = 0; i < l->nunsup; i++) {
+		const struct lunsup *u = &l->unsup[i];
+		tz_unsup |= strcmp(u->key, "timezone") == 0 && !*u->value && !*u->when;
+		if (!unsup_hit(settings, u->key, u->value) || (*u->when && !unsup_hit(settings, u->when, u->when_value)))
+			continue;
+		buf_printf(out, "layout '%s' cannot express %s=%s%s%s%s: %s\n", l->name, u->key,
+			   setting_str(settings, u->key), *u->when ? " with " : "", u->when, *u->when ? " set" : "",
+			   u->why);
+		n++;
+	}
+	/* A zone the database does not know, or whose DST rule no phone can
+	 * take, renders as nothing or as standard time: say which. */
+	const char *zone = setting_str(settings, "timezone");
+	struct tzrule r;
+	char why[SP_ERR_MAX];
+	if (*zone && l->scope.uses_tz && !tz_unsup) {
+		if (tz_lookup(zone, &r, why, sizeof(why)) != 1) {
+			buf_printf(out, "layout '%s' renders no time zone: timezone %s\n", l->name, why);
+			n++;
+		} else if (r.inexact && l->scope.uses_tz_rule) {
+			long a = r.std_off < 0 ? -r.std_off : r.std_off;
+			buf_printf(out, "layout '%s' renders timezone=%s as standard time (UTC%c%02ld:%02ld) without "
+				   "DST: its rule '%s' is not month/week/weekday at a time of day\n", l->name, zone,
+				   r.std_off < 0 ? '-' : '+', a / 3600, a / 60 % 60, r.posix);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* ---- render ---- */
 
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen)
@@ -419,11 +564,33 @@ int render_common(const struct layout *l, struct buf *out, char *err, size_t err
 	return 0;
 }
 
+static int render_skel(const struct layout *l, const void *skel, const struct effective *e, long line,
+		       struct buf *out, char *err, size_t errlen);
+
 int render(const struct layout *l, const struct effective *e, long line,
 	   struct buf *out, char *err, size_t errlen)
 {
+	if (!l)
+		return sp_err(err, errlen, "no layout");
+	return render_skel(l, l->skel, e, line, out, err, errlen);
+}
+
+int render_route(const struct layout *l, const struct route_match *m, const struct effective *e, long line,
+		 struct buf *out, char *err, size_t errlen)
+{
+	if (!l)
+		return sp_err(err, errlen, "no layout");
+	int b = layout_route_body(l, m);
+	return render_skel(l, b > 0 ? l->bodies[b - 1].skel : l->skel, e, line, out, err, errlen);
+}
+
+static int render_skel(const struct layout *l, const void *skel, const struct effective *e, long line,
+		       struct buf *out, char *err, size_t errlen)
+{
 	struct rctx c;
 	struct buf scratch;
+	struct tzrule tzr;
+	struct tzcache tzc = { 0, &tzr };
 	size_t start = out->len;
 	int rc;
 	if (!l)
@@ -439,6 +606,7 @@ int render(const struct layout *l, const struct effective *e, long line,
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;
+	c.tz = &tzc;
 	/* Accounts in line order; line N selects one. */
 	for (size_t i = 0; i < e->naccounts && i < SP_MAX_LINES; i++) {
 		const struct account *a = &e->accounts[i];
@@ -455,7 +623,7 @@ int render(const struct layout *l, const struct effective *e, long line,
 		return sp_err(err, errlen, "device '%s' has no line %ld", e->device.mac, line);
 	buf_init(&scratch, LAYOUT_VALUE_MAX * 4);
 	c.scratch = &scratch;
-	rc = l->fmt->render(&c, l->skel, out);
+	rc = l->fmt->render(&c, skel, out);
 	buf_release(&scratch);
 	if (rc == 0 && out->overflow)
 		rc = sp_err(err, errlen, "config too large (over %d bytes)", SP_BODY_MAX);

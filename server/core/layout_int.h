@@ -19,9 +19,21 @@ struct layout_format;
 #define LAYOUT_ROUTES_MAX 8
 #define LAYOUT_MAPS_MAX   16
 #define LAYOUT_FILE_MAX   (256 * 1024)
+#define LAYOUT_UNSUP_MAX  16
+
+/* "unsupported KEY[=VALUE] [if OTHER[=VALUE]]: why": a setting value the
+ * layout cannot express; layout_warnings names it when a config uses it. */
+struct lunsup {
+	char key[32], value[32];            /* value "" = any non-empty value */
+	char when[32], when_value[32];      /* when "" = always */
+	char why[256];
+};
+
+#define LAYOUT_BODIES_MAX 4
 
 struct lroute {
 	int kind;                           /* ROUTE_MAC / TOKEN / COMMON / UPLOAD */
+	int body;                           /* 0: the main body, else bodies[body - 1] */
 	char pat[LAYOUT_PAT_MAX];           /* as declared: "cfg{mac}.xml" */
 };
 
@@ -37,6 +49,15 @@ struct layout {
 	struct lmap maps[LAYOUT_MAPS_MAX];
 	size_t nmaps;
 	struct lscope scope;                /* file and maps, for the placeholders */
+	/* "route NAME: pat" + "--- NAME": a device file with its own body
+	 * (Yealink's {mac}.boot), compiled like the main one */
+	struct {
+		char name[16];
+		void *skel;
+	} bodies[LAYOUT_BODIES_MAX];
+	size_t nbodies;
+	struct lunsup unsup[LAYOUT_UNSUP_MAX];
+	size_t nunsup;
 	char *common;                       /* fixed body for ROUTE_COMMON files, or NULL */
 	size_t common_len;
 };

@@ -11,6 +11,7 @@
 
 #include "placeholder.h"
 #include "sipprov.h"
+#include "tz.h"
 
 /* ---- variables ---- */
 
@@ -59,12 +60,105 @@ static const char *lv_auth(const struct rctx *c, char *tmp, size_t tmplen) { ret
 static const char *lv_pass(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->password; }
 static const char *lv_token(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->token; }
 
+/* tz.*: the timezone setting resolved once per render (tz.c); "" when
+ * unset, unknown, or (for the change fields) when the zone has no DST a
+ * phone can express. */
+static const struct tzrule *lv_tz(const struct rctx *c)
+{
+	if (!c->tz)
+		return NULL;
+	if (c->tz->state == 0) {
+		const char *name = effective_get(c->e, "timezone");
+		c->tz->state = *name && tz_lookup(name, c->tz->r, NULL, 0) == 1 ? 1 : -1;
+	}
+	return c->tz->state == 1 ? c->tz->r : NULL;
+}
+
+static const char *lv_tz_num(char *tmp, size_t tmplen, bool ok, long v)
+{
+	if (!ok)
+		return "";
+	snprintf(tmp, tmplen, "%ld", v);
+	return tmp;
+}
+
+static const char *lv_tz_posix(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	const struct tzrule *r = lv_tz(c);
+	return r ? r->posix : "";
+}
+
+static const char *lv_tz_offset(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	const struct tzrule *r = lv_tz(c);
+	return lv_tz_num(tmp, tmplen, r, r ? r->std_off : 0);
+}
+
+static const char *lv_tz_dst(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	const struct tzrule *r = lv_tz(c);
+	return !r ? "" : r->dst ? "1" : "0";
+}
+
+static const char *lv_tz_save(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	const struct tzrule *r = lv_tz(c);
+	return lv_tz_num(tmp, tmplen, r && r->dst, r ? r->save : 0);
+}
+
+/* One field of the start (end = false) or end change. */
+enum tzf { TZF_MONTH, TZF_WEEK, TZF_WDAY, TZF_TIME, TZF_MDAY, TZF_LAST };
+
+static const char *lv_tz_change(const struct rctx *c, char *tmp, size_t tmplen, bool end, enum tzf f)
+{
+	const struct tzrule *r = lv_tz(c);
+	if (!r || !r->dst)
+		return "";
+	const struct tzchange *ch = end ? &r->end : &r->start;
+	long v = 0;
+	switch (f) {
+	case TZF_MONTH: v = ch->month; break;
+	case TZF_WEEK: v = ch->week; break;
+	case TZF_WDAY: v = ch->wday; break;
+	case TZF_TIME: v = ch->time; break;
+	/* The first day the change can fall on ("weekday on or after"),
+	 * -1 for the last one in the month (Cisco's and Polycom's form). */
+	case TZF_MDAY: v = ch->week == 5 ? -1 : (ch->week - 1) * 7 + 1; break;
+	case TZF_LAST: v = ch->week == 5; break;
+	}
+	return lv_tz_num(tmp, tmplen, true, v);
+}
+
+#define LV_TZ_CHANGE(fn, end, f) \
+	static const char *fn(const struct rctx *c, char *tmp, size_t tmplen) \
+	{ return lv_tz_change(c, tmp, tmplen, end, f); }
+LV_TZ_CHANGE(lv_tzs_month, false, TZF_MONTH)
+LV_TZ_CHANGE(lv_tzs_week, false, TZF_WEEK)
+LV_TZ_CHANGE(lv_tzs_wday, false, TZF_WDAY)
+LV_TZ_CHANGE(lv_tzs_time, false, TZF_TIME)
+LV_TZ_CHANGE(lv_tzs_mday, false, TZF_MDAY)
+LV_TZ_CHANGE(lv_tzs_last, false, TZF_LAST)
+LV_TZ_CHANGE(lv_tze_month, true, TZF_MONTH)
+LV_TZ_CHANGE(lv_tze_week, true, TZF_WEEK)
+LV_TZ_CHANGE(lv_tze_wday, true, TZF_WDAY)
+LV_TZ_CHANGE(lv_tze_time, true, TZF_TIME)
+LV_TZ_CHANGE(lv_tze_mday, true, TZF_MDAY)
+LV_TZ_CHANGE(lv_tze_last, true, TZF_LAST)
+
 /* Device variables first, then line.*: the "unknown variable" message lists
  * them in this order.  Any other valid name is a setting key. */
 static const struct lvar_def lvars[] = {
 	{ "mac", false, lv_mac }, { "MAC", false, lv_mac_upper }, { "model", false, lv_model },
 	{ "label", false, lv_label }, { "tenant", false, lv_tenant }, { "version", false, lv_version },
 	{ "template", false, lv_template },
+	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
+	{ "tz.save", false, lv_tz_save },
+	{ "tz.start.month", false, lv_tzs_month }, { "tz.start.week", false, lv_tzs_week },
+	{ "tz.start.wday", false, lv_tzs_wday }, { "tz.start.time", false, lv_tzs_time },
+	{ "tz.start.mday", false, lv_tzs_mday }, { "tz.start.last", false, lv_tzs_last },
+	{ "tz.end.month", false, lv_tze_month }, { "tz.end.week", false, lv_tze_week },
+	{ "tz.end.wday", false, lv_tze_wday }, { "tz.end.time", false, lv_tze_time },
+	{ "tz.end.mday", false, lv_tze_mday }, { "tz.end.last", false, lv_tze_last },
 	{ "line.n", true, lv_line_n }, { "line.i", true, lv_line_i },
 	{ "line.display_name", true, lv_display }, { "line.extension", true, lv_ext },
 	{ "line.username", true, lv_user }, { "line.auth_username", true, lv_auth },
@@ -84,16 +178,21 @@ static int lvar_resolve(struct lscope *sc, const char *name, bool in_line, const
 		*var = &lvars[i];
 		if (lvars[i].get == lv_version)
 			sc->names_version = true;
+		if (strncmp(name, "tz.", 3) == 0)
+			sc->uses_tz = true;
+		if (strncmp(name, "tz.", 3) == 0 && strcmp(name, "tz.posix") && strcmp(name, "tz.offset"))
+			sc->uses_tz_rule = true;
 		*key = xstrdup(name);
 		return 0;
 	}
 	if (!setting_key_ok(name)) {
-		char dev[256] = "", ln[256] = "";
+		char dev[512] = "", ln[256] = "";
 		for (size_t i = 0; i < NLVARS; i++) {
 			char *to = lvars[i].line ? ln : dev;
 			const char *n = lvars[i].line ? lvars[i].name + strlen("line.") : lvars[i].name;
 			size_t o = strlen(to);
-			snprintf(to + o, sizeof(dev) - o, "%s%s", o ? " " : "", n);
+			size_t cap = lvars[i].line ? sizeof(ln) : sizeof(dev);
+			snprintf(to + o, cap - o, "%s%s", o ? " " : "", n);
 		}
 		return sp_err(err, errlen, "%s:%d: unknown variable '%s' (device: %s; line.*: %s; or a setting key)",
 			      sc->file, line, name, dev, ln);
@@ -197,6 +296,43 @@ static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter
 	return 0;
 }
 
+/* Seconds (tz.*) in the shapes phones take; "" stays "".  hours: whole
+ * hours ("7200" -> "2"); hm: signed hours and minutes when not whole
+ * ("3600" -> "+1", "19800" -> "+5:30", "-12600" -> "-3:30"); hhmm:
+ * "+01:00"; hms: "2:0:0" (Cisco's rule syntax, no padding). */
+enum lf_time { LFT_HOURS, LFT_HM, LFT_HHMM, LFT_HMS };
+
+static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *out, size_t outlen, enum lf_time k)
+{
+	long v;
+	if (!*in)
+		return lf_put(c, g, in, out, outlen);
+	if (sp_parse_int(in, -604800, 604800, &v) < 0)
+		return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
+	char sign = v < 0 ? '-' : '+';
+	long a = v < 0 ? -v : v, h = a / 3600, m = a / 60 % 60, sec = a % 60;
+	if (k == LFT_HOURS)
+		snprintf(out, outlen, "%s%ld", v < 0 ? "-" : "", h);
+	else if (k == LFT_HM && m == 0)
+		snprintf(out, outlen, "%c%ld", sign, h);
+	else if (k == LFT_HM)
+		snprintf(out, outlen, "%c%ld:%02ld", sign, h, m);
+	else if (k == LFT_HHMM)
+		snprintf(out, outlen, "%c%02ld:%02ld", sign, h, m);
+	else
+		snprintf(out, outlen, "%s%ld:%ld:%ld", v < 0 ? "-" : "", h, m, sec);
+	return 0;
+}
+
+#define LF_TIME(fn, k) \
+	static int fn(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, \
+		      char *out, size_t outlen) \
+	{ return lf_time(c, g, in, out, outlen, k); }
+LF_TIME(lf_hours, LFT_HOURS)
+LF_TIME(lf_hm, LFT_HM)
+LF_TIME(lf_hhmm, LFT_HHMM)
+LF_TIME(lf_hms, LFT_HMS)
+
 /* "host", "host:port", "[v6]" or "[v6]:port": the host part, or the port
  * part ("" when none; a bare IPv6 address has no port). */
 static const char *lf_port_colon(const char *in)
@@ -252,6 +388,10 @@ static const struct lfilter_def lfilters[] = {
 	{ "minutes", LFA_NONE, lf_minutes },
 	{ "host", LFA_NONE, lf_host },
 	{ "port", LFA_NONE, lf_port },
+	{ "hours", LFA_NONE, lf_hours },
+	{ "hm", LFA_NONE, lf_hm },
+	{ "hhmm", LFA_NONE, lf_hhmm },
+	{ "hms", LFA_NONE, lf_hms },
 };
 static const struct lfilter_def lfilter_map = { "map", LFA_NONE, lf_map };
 #define NLFILTERS (sizeof(lfilters) / sizeof(lfilters[0]))

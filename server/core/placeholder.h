@@ -14,6 +14,7 @@
 struct buf;
 struct effective;
 struct account;
+struct tzrule;
 
 #define LAYOUT_NAME_MAX   32
 #define LAYOUT_VALUE_MAX  4096          /* one placeholder's value after filters */
@@ -35,6 +36,8 @@ struct lscope {
 	const struct lmap *maps;
 	size_t nmaps;
 	bool names_version;                 /* set when {{version}} is used */
+	bool uses_tz;                       /* set when a tz.* variable is used */
+	bool uses_tz_rule;                  /* ... one of the DST rule (tz.dst, tz.start.*, ...) */
 };
 
 struct lvar_def;                        /* a variable: placeholder.c's table */
@@ -80,6 +83,13 @@ struct ldirect {
 	struct lcond cond;
 };
 
+/* The device's time zone, resolved on first use by a tz.* variable and
+ * kept for the rest of the render (tz.h). */
+struct tzcache {
+	int state;                          /* 0 not yet, 1 resolved, -1 unset or unknown */
+	struct tzrule *r;                   /* render()'s storage */
+};
+
 /* What render walks with; layout.c's render() fills it. */
 struct rctx {
 	const char *layout;                 /* the layout's name, for messages */
@@ -89,6 +99,7 @@ struct rctx {
 	const struct account *a;            /* current line, or NULL outside a block */
 	long i;                             /* index of a in sel */
 	struct buf *scratch;
+	struct tzcache *tz;                 /* NULL: tz.* are "" */
 	char *err;
 	size_t errlen;
 };

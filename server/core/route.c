@@ -198,6 +198,14 @@ bool layout_answers(const struct layout *l, const struct route_match *m)
 	return false;
 }
 
+int layout_route_body(const struct layout *l, const struct route_match *m)
+{
+	for (size_t i = 0; l && m && i < l->nroutes; i++)
+		if ((int)l->routes[i].kind == (int)m->kind && route_pat_equiv(l->routes[i].pat, m->pattern))
+			return l->routes[i].body;
+	return 0;
+}
+
 bool layout_uses_token(const struct layout *l)
 {
 	for (size_t i = 0; l && i < l->nroutes; i++)

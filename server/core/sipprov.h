@@ -258,6 +258,11 @@ const struct layout *layouts_at(const struct layouts *l, size_t i);
 const char *layout_name(const struct layout *l);
 const char *layout_content_type(const struct layout *l);
 const char *layout_notify_event(const struct layout *l);
+/* Settings (a settings JSON object, e.g. an effective config's) that l
+ * cannot express, as its "unsupported" header lines declare, and a
+ * timezone it cannot render: one line per problem appended to out ("layout
+ * 'cisco' cannot express srtp=optional: why").  Returns how many. */
+size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out);
 /* Check one layout file; errors name file and line. */
 int layout_check_file(const char *path, char *err, size_t errlen);
 
@@ -287,6 +292,12 @@ bool layout_uses_token(const struct layout *l);
  * error out is left as it was ("config too large" when over out->max). */
 int render(const struct layout *l, const struct effective *e, long line,
 	   struct buf *out, char *err, size_t errlen);
+/* render() for the file a request named: the body its route declares
+ * ("route boot: {mac}.boot" + "--- boot"), else the main one. */
+int render_route(const struct layout *l, const struct route_match *m, const struct effective *e, long line,
+		 struct buf *out, char *err, size_t errlen);
+/* Which body of l answers m: 0 the main one, N the Nth named body. */
+int layout_route_body(const struct layout *l, const struct route_match *m);
 /* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
  * per-device data).  -1 if the layout declares none. */
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);

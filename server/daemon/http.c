@@ -497,7 +497,7 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	}
 	struct buf out;
 	buf_init(&out, SP_BODY_MAX);
-	if (render(l, &e, line, &out, err, sizeof(err)) < 0) {
+	if (render_route(l, m, &e, line, &out, err, sizeof(err)) < 0) {
 		log_warnx("render %s (%s): %s", mac, layout_name(l), err);
 		buf_release(&out);
 		effective_release(&e);

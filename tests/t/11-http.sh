@@ -29,10 +29,19 @@ for p in cfg000b828aa872.xml cfg000b828aa872 0015654aa937.cfg 0015654aa937.boot 
 	c=$(code "$URL/$p")
 	case $p in
 	CFG*) is "$c" 404 "$p: file names are matched as the vendors spell them" ;;
-	*.boot) is "$c" 404 "$p: not the full config (a Yealink boot file holds only include:config lines)" ;;
 	*) is "$c" 200 "GET /$p" ;;
 	esac
 done
+# Yealink's boot file: only the header line, comments and include:config
+# naming the MAC file (Yealink auto-provisioning guide; FusionPBX t46s {$mac}.boot)
+code "$URL/0015654aa937.boot" >/dev/null
+is "$(head -1 "$T/body")" "#!version:1.0.0.1" "0015654aa937.boot: Yealink's first line"
+is "$(grep -v '^#' "$T/body" | grep -v '^$')" 'include:config "0015654aa937.cfg"' \
+	"0015654aa937.boot: nothing but include:config of 0015654aa937.cfg (no account, no password)"
+hdr=$(curl -s -D - -o /dev/null "$URL/0015654aa937.boot")
+like "$hdr" 'Content-Type: text/plain' "0015654aa937.boot: the layout's content type"
+is "$(code "$URL/0015654aa937.BOOT")" 404 "0015654aa937.BOOT: file names are matched as the vendors spell them"
+is "$(code "$URL/000b828aa872.boot")" 401 "a Grandstream device's MAC with Yealink's boot name: refused like any other layout mismatch" 
 code "$URL/cfg000B828AA872.xml" >/dev/null
 is "$(cat "$T/body")" "$(sp render 000b828aa872)" "MAC in any case in the file name, same bytes as 'sipprov render'"
 for m in 000b828aa872:cfg000b828aa872.xml 0015654aa937:0015654aa937.cfg 0004f2aabb01:0004f2aabb01.json; do

@@ -474,6 +474,51 @@ static void test_speed(const struct layouts *ls)
 	}
 }
 
+/* A route with its own body: Yealink's {mac}.boot names the MAC file and
+ * carries nothing else (no account, no password); {mac}.cfg through the
+ * same function is the main body, byte for byte. */
+static void test_route_bodies(const struct layouts *ls)
+{
+	struct effective e;
+	struct route_match m;
+	struct buf out, main_out;
+	char err[SP_ERR_MAX];
+	const struct layout *l = layouts_find(ls, "yealink");
+	make_effective(&e, "udp");
+	buf_init(&out, SP_BODY_MAX);
+	buf_init(&main_out, SP_BODY_MAX);
+	ok(route_match(ls, "/001565aabbcc.boot", &m) == 1 && layout_route_body(l, &m) == 1, "{mac}.boot: body 1");
+	ok(render_route(l, &m, &e, 0, &out, err, sizeof(err)) == 0, "{mac}.boot renders (%s)", err);
+	golden("yealink-boot.cfg", out.data ? out.data : "", out.len);
+	ok(out.data && !strstr(out.data, "a1xyzauth") && !strstr(out.data, PASS1) && !strstr(out.data, "account."),
+	   "{mac}.boot carries no account");
+	out.len = 0;
+	ok(route_match(ls, "/001565aabbcc.cfg", &m) == 1 && layout_route_body(l, &m) == 0, "{mac}.cfg: main body");
+	ok(render_route(l, &m, &e, 0, &out, err, sizeof(err)) == 0 && render(l, &e, 0, &main_out, err, sizeof(err)) == 0 &&
+	   out.len == main_out.len && memcmp(out.data, main_out.data, out.len) == 0,
+	   "{mac}.cfg through render_route is render()'s output");
+	buf_release(&out);
+	buf_release(&main_out);
+	json_decref(e.settings);
+	/* a named body's errors */
+	const char *head = "name: x\nformat: kv\ncontent-type: text/plain\nnotify-event: check-sync\nroute: {mac}.cfg\n";
+	struct { const char *text, *msg; } bad[] = {
+		{ "route boot: {mac}.boot\n---\n{{version}}\n", "'route boot:' has no '--- boot' body" },
+		{ "---\n{{version}}\n--- boot\nx\n", "'--- boot' is no route's body" },
+		{ "route boot: {mac}.boot\n---\n{{version}}\n--- boot\na\n--- boot\nb\n", "or a second one" },
+		{ "route boot: {mac}.boot\n---\n{{version}}\n--- boot\n{{nope}}\n", "x.cfg:10: unknown variable 'nope'" },
+		{ "route BOOT: {mac}.boot\n---\n{{version}}\n", "unknown route kind 'BOOT'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "%s%s", head, bad[i].text);
+		err[0] = '\0';
+		struct layout *x = layout_parse_mem("x.cfg", text, strlen(text), err, sizeof(err));
+		ok(!x && strstr(err, bad[i].msg), "named body refused: %s", err);
+		layout_free(x);
+	}
+}
+
 int main(void)
 {
 	char err[SP_ERR_MAX];
@@ -489,6 +534,7 @@ int main(void)
 	test_linphone_fields(ls);
 	test_refusals(ls);
 	test_common(ls);
+	test_route_bodies(ls);
 	test_speed(ls);
 	layouts_free(ls);
 	xmlCleanupParser();

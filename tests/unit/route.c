@@ -20,6 +20,8 @@ static const struct {
 } good[] = {
 	{ "/001565aabbcc.cfg", ROUTE_MAC, "001565aabbcc", "{mac}.cfg", "yealink" },
 	{ "/001565AABBCC.cfg", ROUTE_MAC, "001565aabbcc", "{mac}.cfg", "fanvil" },
+	/* Yealink's boot file: its own body (include:config lines only) */
+	{ "/001565AaBbCc.boot", ROUTE_MAC, "001565aabbcc", "{mac}.boot", "yealink" },
 	{ "/y000000000028.cfg", ROUTE_COMMON, "", "y0000000000{xx}.cfg", "yealink" },
 	{ "/y0000000000a5.cfg", ROUTE_COMMON, "", "y0000000000{xx}.cfg", "yealink" },
 	{ "/0004f2abcdef.cfg", ROUTE_MAC, "0004f2abcdef", "{mac}.cfg", "polycom" },
@@ -51,10 +53,7 @@ static const char *const bad[] = {
 	"/y00000000002.cfg", "/y0000000000zz.cfg", "/y00000000000028.cfg", "/cfg000b828aa872.xml/",
 	"/templates/yealink.cfg", "/etc/passwd", "/001565aabbcc.cfg#frag", "/001565aabbcc .cfg",
 	"/001565aabbcc.cfg\r\n", "/\\001565aabbcc.cfg", "/001565aabbcc\x01.cfg", "/001565aabbcc.c\xc3\xa9",
-	"/000000000000-phone.cfg/../x",
-	/* Yealink: a {mac}.boot holds only include:config lines; no layout can
-	 * serve that yet, so the phone gets 404 and falls back to {mac}.cfg. */
-	"/001565AaBbCc.boot",
+	"/000000000000-phone.cfg/../x", "/001565aabbcc.BOOT", "/001565aabbcc.boot.cfg",
 };
 
 int main(void)
