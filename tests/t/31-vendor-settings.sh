@@ -1,5 +1,5 @@
 #!/bin/bash
-# 81-vendor-settings.sh: timezone, srtp and backup_server, per vendor.
+# 31-vendor-settings.sh: timezone, srtp and backup_server, per vendor.
 # Each value is set on the template with the real CLI, every layout is
 # rendered and read back by tests/support/vendor_read.py (written from
 # templates/<vendor>.md); a vendor that supports the setting must carry

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 80-vendor-readback.sh: the address model, read back.  One template where
+# 30-vendor-readback.sh: the address model, read back.  One template where
 # registrar (SIP domain), server and outbound proxy all differ is rendered
 # through every layout and every transport by the real CLI; each file is
 # read back by tests/support/vendor_read.py (a per-vendor reader written from
