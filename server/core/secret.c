@@ -49,29 +49,6 @@ int secret_keyfile_create(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Strict hex: exactly 2n digits [0-9a-fA-F], nothing else.  0 or -1. */
-static int hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t n)
-{
-	if (hexlen != 2 * n)
-		return -1;
-	for (size_t i = 0; i < 2 * n; i++) {
-		int c = (unsigned char)hex[i], v;
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (unsigned char)(v << 4);
-		else
-			out[i / 2] |= (unsigned char)v;
-	}
-	return 0;
-}
-
 int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
 {
 	char hex[SP_KEY_LEN * 2 + 8];
@@ -95,7 +72,7 @@ int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, 
 		len--;
 	if (len && hex[len - 1] == '\r')
 		len--;
-	if (len != SP_KEY_LEN * 2 || hex_decode(hex, len, key, SP_KEY_LEN) < 0) {
+	if (len != SP_KEY_LEN * 2 || sp_hex_decode(hex, len, key, SP_KEY_LEN) < 0) {
 		sp_err(err, errlen, "key file '%s' is malformed: expected %d hex digits and a newline", path,
 		       SP_KEY_LEN * 2);
 		secret_wipe(key, SP_KEY_LEN);

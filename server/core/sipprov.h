@@ -63,6 +63,11 @@ const char *sp_log_escape(const char *s, char *out, size_t size);
 size_t sp_redact_path(const char *path, char *out, size_t size);
 /* Hex encode n bytes into out (2n+1). */
 void sp_hex(const unsigned char *in, size_t n, char *out);
+/* One hex digit's value, or -1. */
+int sp_hexval(int c);
+/* Strict hex decode: exactly 2n digits [0-9a-fA-F] in hex[0..hexlen),
+ * nothing else (no sign, space or prefix).  0, or -1 leaving out undefined. */
+int sp_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t n);
 
 /* Output buffer with a hard cap; on overflow it sets 'overflow' and keeps
  * what fits, so writers don't check every call.  buf_release frees. */

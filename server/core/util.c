@@ -69,7 +69,7 @@ int sp_err(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int hexval(int c)
+int sp_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -86,7 +86,7 @@ int mac_normalize(const char *in, char out[SP_MAC_LEN + 1])
 	for (const char *p = in; *p; p++) {
 		if (*p == ':' || *p == '-' || *p == '.')
 			continue;
-		int v = hexval((unsigned char)*p);
+		int v = sp_hexval((unsigned char)*p);
 		if (v < 0 || n == SP_MAC_LEN)
 			return -1;
 		out[n++] = "0123456789abcdef"[v];
@@ -211,6 +211,19 @@ void sp_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int sp_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t n)
+{
+	if (hexlen != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = sp_hexval((unsigned char)hex[2 * i]), lo = sp_hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 size_t sp_redact_path(const char *path, char *out, size_t size)
 {
 	static const char mark[] = "<redacted>";
@@ -219,7 +232,7 @@ size_t sp_redact_path(const char *path, char *out, size_t size)
 		return 0;
 	for (const char *p = path; *p;) {
 		size_t run = 0;
-		while (hexval((unsigned char)p[run]) >= 0)
+		while (sp_hexval((unsigned char)p[run]) >= 0)
 			run++;
 		if (run >= SP_REDACT_HEX) {
 			for (size_t i = 0; mark[i] && o + 1 < size; i++)

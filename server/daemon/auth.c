@@ -100,30 +100,6 @@ int auth_digest_param(const char *header, const char *key, char *out, size_t out
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool unhex(const char *hex, unsigned char *out, size_t n)
-{
-	if (strlen(hex) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
-}
-
 enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
 
 /* Run the digest check for whatever Authorization header came, against
@@ -162,9 +138,9 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		MHD_free(user);
 		return DIG_BAD;
 	}
+	const char *h = algo == MHD_DIGEST_ALG_MD5 ? s->ha1_md5 : s->ha1_sha256;
 	bool real = s->found && (s->auth_modes & POLICY_AUTH_DIGEST) && s->http_user[0] &&
-		    strcmp(user, s->http_user) == 0 &&
-		    unhex(algo == MHD_DIGEST_ALG_MD5 ? s->ha1_md5 : s->ha1_sha256, ha1, len);
+		    strcmp(user, s->http_user) == 0 && sp_hex_decode(h, strlen(h), ha1, len) == 0;
 	if (!real)
 		memcpy(ha1, dummy_ha1, len);
 	int rc = MHD_digest_auth_check_digest2(r->conn, SP_REALM, user, ha1, len, AUTH_NONCE_TIMEOUT, algo);
