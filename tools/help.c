@@ -91,11 +91,13 @@ static const struct noun_help helps[] = {
 	  "       sipprov account rm MAC [--line N]\n"
 	  "       sipprov account list MAC [--json] [--show-secrets]\n"
 	  "       sipprov account token MAC [--line N] --rotate|--revoke\n"
+	  "       sipprov account qr MAC [--line N] [--png FILE | --svg FILE] [--force]\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov account add 00:15:65:4a:a9:37 --line 1 --username 1001 --auth-username k8f2m1x9 \\\n"
 	  "      --password 'S3cret!' --display-name Reception\n"
-	  "  sipprov account token 00:15:65:4a:a9:37 --rotate\n" },
+	  "  sipprov account token 00:15:65:4a:a9:37 --rotate\n"
+	  "  sipprov account qr 02:00:00:00:10:04 --png ann.png   # the token URL for a softphone to scan\n" },
 	{ "render",
 	  "usage: sipprov render MAC [--line N]\n"
 	  "\n"
