@@ -52,6 +52,8 @@ static const struct conf_key conf_keys[] = {
 	L(conn_limit, "4096", 16, 1000000),
 	L(per_ip_conn_limit, "64", 0, 100000),
 	L(conn_memory_limit, "32768", 4096, 1048576),
+	L(header_timeout, "10", 1, 3600),
+	L(body_hold_limit, "8388608", 65536, 1073741824),
 	L(fail_threshold, "20", 1, 1000000),
 	L(fail_window, "60", 1, 86400),
 	L(lockout_seconds, "300", 1, 86400),

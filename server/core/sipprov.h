@@ -125,6 +125,8 @@ struct conf {
 	long conn_limit;
 	long per_ip_conn_limit;
 	long conn_memory_limit;             /* bytes */
+	long header_timeout;                /* seconds for a request's headers, in total */
+	long body_hold_limit;               /* request body bytes held, all connections together */
 	long fail_threshold;                /* auth failures per window before 429 */
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
