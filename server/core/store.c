@@ -982,14 +982,54 @@ long store_config_gen(struct store *s)
 	return v;
 }
 
-int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n)
+static int fetch_log_insert(struct store *s, const struct fetch_rec *r)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, "
+					 "version, digest) VALUES (?,?,?,?,?,?,?,?)");
+	if (!st)
+		return -1;
+	char safe[SP_FIELD_MAX];
+	sp_redact_path(r->path, safe, sizeof(safe));
+	if (r->device_id)
+		sqlite3_bind_int64(st, 1, r->device_id);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, r->at);
+	store_bind_text(st, 3, r->ip);
+	store_bind_text(st, 4, r->ua);
+	store_bind_text(st, 5, safe);
+	sqlite3_bind_int(st, 6, r->status);
+	sqlite3_bind_int64(st, 7, r->version);
+	store_bind_text(st, 8, r->digest);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+static int fetch_last_update(struct store *s, const struct fetch_last *l)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, "
+					 "fetched_version=?4, fetched_digest=?5 "
+					 "WHERE id=?6 AND (fetched_at IS NULL OR fetched_at <= ?1)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, l->at);
+	store_bind_text(st, 2, l->ip);
+	store_bind_text(st, 3, l->ua);
+	sqlite3_bind_int64(st, 4, l->version);
+	store_bind_text(st, 5, l->digest);
+	sqlite3_bind_int64(st, 6, l->device_id);
+	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
+		      size_t nl)
 {
 	int rc = 0;
 	if (store_begin(s) < 0)
 		return -1;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = store_fetch_record(s, r[i].device_id, r[i].ip, r[i].ua, r[i].path, r[i].status,
-					r[i].version, r[i].digest);
+		rc = fetch_log_insert(s, &r[i]);
+	for (size_t i = 0; i < nl && rc == 0; i++)
+		rc = fetch_last_update(s, &l[i]);
 	if (rc == 0 && store_commit(s) == 0)
 		return 0;
 	store_rollback(s);

@@ -143,7 +143,20 @@ struct fetch_rec {
 	char path[SP_FIELD_MAX];
 	char digest[65];
 };
-int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n);
+/* A device's newest successful (200) fetch, coalesced by the daemon's writer. */
+struct fetch_last {
+	int64_t device_id;
+	int64_t at;
+	long version;
+	char ip[64];
+	char ua[SP_FIELD_MAX];
+	char digest[65];
+};
+/* One transaction: n fetch_log history rows (each at its own time) and nl
+ * device last-fetch updates (a row is only moved forward in time).
+ * 0, or -1 with nothing written. */
+int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
+		      size_t nl);
 /* Retention: delete fetch_log and registration rows older than 'before',
  * 'chunk' rows per transaction so writers are never blocked for long;
  * *n = rows deleted.  The device's own last-fetch columns are kept. */

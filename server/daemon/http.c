@@ -32,7 +32,8 @@
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
 #define FETCH_BATCH   4096          /* fetch records per transaction */
-#define FETCHQ_MAX    16384         /* ~50 ms of fetches at 300k/s; beyond: dropped, counted */
+#define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
+#define LAST_MAX      65536         /* devices whose last fetch waits for one write; beyond: the request waits */
 #define BODY_MAX_POST (64 * 1024)
 #define PATH_MAX_LEN  256
 #define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
@@ -69,11 +70,22 @@ struct cache_bucket {
 	struct cache_ent *way[CACHE_WAYS];
 };
 
+/* Each device's newest fetch since the last write, one entry per device:
+ * entries in arrival order, idx an open-addressing table of entry+1. */
+struct lastmap {
+	struct fetch_last *ent;
+	uint32_t *idx;                  /* 2 * LAST_MAX slots, 0 = empty */
+	size_t n;
+};
+
 struct fetchq {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct fetch_rec *ring;
+	pthread_cond_t room;            /* the writer took the full last map */
+	struct fetch_rec *ring;         /* per-request history, may be sampled */
 	size_t head, len;
+	struct lastmap maps[2];
+	struct lastmap *last;           /* the one requests fill, under mu */
 	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
 	long retention_days;
@@ -152,6 +164,71 @@ static void fetchq_prune(struct fetchq *q)
 			 q->retention_days);
 }
 
+static void lastmap_init(struct lastmap *m)
+{
+	m->ent = xcalloc(LAST_MAX, sizeof(*m->ent));
+	m->idx = xcalloc(2 * LAST_MAX, sizeof(*m->idx));
+	m->n = 0;
+}
+
+static void lastmap_release(struct lastmap *m)
+{
+	free(m->ent);
+	free(m->idx);
+}
+
+static void lastmap_clear(struct lastmap *m)
+{
+	if (m->n)
+		memset(m->idx, 0, 2 * LAST_MAX * sizeof(*m->idx));
+	m->n = 0;
+}
+
+/* The entry for id: found, or a new one; NULL when the map is full. */
+static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
+{
+	size_t mask = 2 * LAST_MAX - 1, i = ((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 40 & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t k = m->idx[i];
+		if (k && m->ent[k - 1].device_id == id)
+			return &m->ent[k - 1];
+		if (!k) {
+			if (m->n == LAST_MAX)
+				return NULL;
+			m->idx[i] = (uint32_t)++m->n;
+			m->ent[m->n - 1].device_id = id;
+			m->ent[m->n - 1].at = 0;
+			return &m->ent[m->n - 1];
+		}
+	}
+}
+
+/* Write one batch; a failure (a lock held past the store's wait, a full
+ * disk) is retried with backoff, so neither the history taken nor any
+ * device's last fetch is lost to it.  Gives up only when told to stop. */
+static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t n, const struct lastmap *lm)
+{
+	useconds_t backoff = 100000;
+	for (int tries = 1;; tries++) {
+		if (store_fetch_batch(q->store, batch, n, lm->ent, lm->n) == 0)
+			return;
+		pthread_mutex_lock(&q->mu);
+		bool stop = q->stop;
+		pthread_mutex_unlock(&q->mu);
+		if (stop && tries >= 5) {
+			log_warnx("fetch log: %zu records and %zu last fetches not written at stop: %s", n, lm->n,
+				  store_errmsg(q->store));
+			metrics_add("sipprov_fetch_log_dropped_total", (long)n);
+			return;
+		}
+		if (tries == 1)
+			log_warnx("fetch log: write failed, retrying: %s", store_errmsg(q->store));
+		usleep(backoff);
+		if (backoff < 2000000)
+			backoff *= 2;
+	}
+}
+
 static void *fetchq_main(void *arg)
 {
 	struct fetchq *q = arg;
@@ -159,17 +236,17 @@ static void *fetchq_main(void *arg)
 	fetchq_prune(q);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (q->len == 0 && !q->stop) {
+		while (q->len == 0 && q->last->n == 0 && !q->stop) {
 			/* Idle: wake at least every minute for retention. */
 			struct timespec until = { .tv_sec = time(NULL) + 60 };
 			pthread_cond_timedwait(&q->cv, &q->mu, &until);
-			if (q->len == 0 && !q->stop) {
+			if (q->len == 0 && q->last->n == 0 && !q->stop) {
 				pthread_mutex_unlock(&q->mu);
 				fetchq_prune(q);
 				pthread_mutex_lock(&q->mu);
 			}
 		}
-		if (q->len == 0 && q->stop)
+		if (q->len == 0 && q->last->n == 0 && q->stop)
 			break;
 		size_t n = q->len < FETCH_BATCH ? q->len : FETCH_BATCH;
 		bool stopping = q->stop;    /* read under the lock that guards it */
@@ -177,11 +254,13 @@ static void *fetchq_main(void *arg)
 			batch[i] = q->ring[(q->head + i) % FETCHQ_MAX];
 		q->head = (q->head + n) % FETCHQ_MAX;
 		q->len -= n;
+		/* Take every device's last fetch so far; requests fill the other map. */
+		struct lastmap *lm = q->last;
+		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
+		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
-		if (store_fetch_batch(q->store, batch, n) < 0) {
-			log_warnx("fetch log: %zu records lost: %s", n, store_errmsg(q->store));
-			metrics_add("sipprov_fetch_log_dropped_total", (long)n);
-		}
+		fetchq_write(q, batch, n, lm);
+		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
 		if (n < FETCH_BATCH && !stopping) {
@@ -198,9 +277,25 @@ static void *fetchq_main(void *arg)
 static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 {
 	pthread_mutex_lock(&q->mu);
+	if (r->status == 200 && r->device_id) {
+		/* The device's last fetch is never dropped: when LAST_MAX other
+		 * devices wait for the same write, this request waits for it. */
+		struct fetch_last *l;
+		while (!(l = lastmap_slot(q->last, r->device_id)) && !q->stop)
+			pthread_cond_wait(&q->room, &q->mu);
+		if (l && r->at >= l->at) {
+			l->at = r->at;
+			l->version = r->version;
+			sp_strlcpy(l->ip, r->ip, sizeof(l->ip));
+			sp_strlcpy(l->ua, r->ua, sizeof(l->ua));
+			sp_strlcpy(l->digest, r->digest, sizeof(l->digest));
+		}
+		if (q->len == 0 && q->last->n == 1)
+			pthread_cond_signal(&q->cv);
+	}
 	if (q->len == FETCHQ_MAX) {
-		/* Serving never waits on bookkeeping: under overload fetch
-		 * records are dropped, counted, and reported every 10 s. */
+		/* Serving never waits on history: under overload fetch_log rows
+		 * are sampled out, counted, and reported every 10 s. */
 		int64_t now = sp_now();
 		bool warn = now - q->warned >= 10;
 		if (warn)
@@ -208,7 +303,8 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		pthread_mutex_unlock(&q->mu);
 		metrics_inc("sipprov_fetch_log_dropped_total");
 		if (warn)
-			log_warnx("fetch log behind: dropping fetch records (see sipprov_fetch_log_dropped_total)");
+			log_warnx("fetch log behind: fetch_log history sampled, every device's last fetch kept "
+				  "(see sipprov_fetch_log_dropped_total)");
 		return;
 	}
 	q->ring[(q->head + q->len) % FETCHQ_MAX] = *r;
@@ -1358,7 +1454,11 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);
+	pthread_cond_init(&h->fq.room, NULL);
 	h->fq.ring = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	lastmap_init(&h->fq.maps[0]);
+	lastmap_init(&h->fq.maps[1]);
+	h->fq.last = &h->fq.maps[0];
 	h->fq.retention_days = conf->retention_days;
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
@@ -1429,6 +1529,8 @@ void http_server_stop(struct http_server *h)
 	}
 	store_close(h->fq.store);
 	free(h->fq.ring);
+	lastmap_release(&h->fq.maps[0]);
+	lastmap_release(&h->fq.maps[1]);
 	atomic_store(&h->stopping, true);
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);
