@@ -84,18 +84,46 @@ out:
 	return rc;
 }
 
+/* Subkeys derived so far, per thread: deriving one is an HMAC, and the
+ * unknown-token path (every guess is new, nothing is cached) would pay it
+ * on every request on top of the token's own HMAC. */
+#define SUBKEY_SLOTS 4
+static __thread struct subkey {
+	unsigned char key[SP_KEY_LEN];
+	char label[48];
+	unsigned char sub[EVP_MAX_MD_SIZE];
+	unsigned int len;
+} subkeys[SUBKEY_SLOTS];
+static __thread unsigned subkey_next;
+
+static const struct subkey *subkey_of(const unsigned char key[SP_KEY_LEN], const char *label)
+{
+	for (unsigned i = 0; i < SUBKEY_SLOTS; i++)
+		if (subkeys[i].len && !strcmp(subkeys[i].label, label) && !memcmp(subkeys[i].key, key, SP_KEY_LEN))
+			return &subkeys[i];
+	struct subkey *k = &subkeys[subkey_next++ % SUBKEY_SLOTS];
+	k->len = 0;
+	if (strlen(label) >= sizeof(k->label) ||
+	    !HMAC(EVP_sha256(), key, SP_KEY_LEN, (const unsigned char *)label, strlen(label), k->sub, &k->len)) {
+		k->len = 0;
+		return NULL;
+	}
+	memcpy(k->key, key, SP_KEY_LEN);
+	sp_strlcpy(k->label, label, sizeof(k->label));
+	return k;
+}
+
 void secret_hmac_hex(const unsigned char key[SP_KEY_LEN], const char *label, const void *data, size_t n,
 		     char out[65])
 {
-	unsigned char sub[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
-	unsigned int sl = 0, ml = 0;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int ml = 0;
 	/* A subkey per purpose (HMAC of the label), then HMAC of the data:
 	 * a token hash can never equal an ETag or the key check. */
-	if (!HMAC(EVP_sha256(), key, SP_KEY_LEN, (const unsigned char *)label, strlen(label), sub, &sl) ||
-	    !HMAC(EVP_sha256(), sub, (int)sl, data, n, mac, &ml))
+	const struct subkey *k = subkey_of(key, label);
+	if (!k || !HMAC(EVP_sha256(), k->sub, (int)k->len, data, n, mac, &ml))
 		ml = 0;
 	sp_hex(mac, ml, out);
-	secret_wipe(sub, sizeof(sub));
 }
 
 char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain)

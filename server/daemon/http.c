@@ -68,6 +68,10 @@ struct worker {                         /* per MHD thread, created on first requ
 struct cache_bucket {
 	pthread_mutex_t mu;
 	struct cache_ent *way[CACHE_WAYS];
+	/* The last unknown MAC or token that hashed here, apart from the ways:
+	 * a repeated unknown request then costs what a repeated known one
+	 * costs (no timing oracle), and an enumeration cannot evict a device. */
+	struct cache_ent *neg;
 };
 
 /* Each device's newest fetch since the last write, one entry per device:
@@ -696,7 +700,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			gen = g;
 	}
 	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
-	struct cache_ent *ce = NULL, *transient = NULL;
+	struct cache_ent *ce = NULL;
 	struct MHD_Response *ok_resp = NULL;
 	struct auth_subject subj;
 	char etag[40], ctype[CTYPE_MAX];
@@ -707,6 +711,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	for (int i = 0; i < CACHE_WAYS; i++)
 		if (b->way[i] && b->way[i]->gen == gen && b->way[i]->lgen == lgen && !strcmp(b->way[i]->path, url))
 			ce = b->way[i];
+	if (!ce && b->neg && b->neg->gen == gen && b->neg->lgen == lgen && !strcmp(b->neg->path, url))
+		ce = b->neg;
 	if (!ce) {
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
@@ -727,9 +733,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		fresh->lgen = lgen;
 		pthread_mutex_lock(&b->mu);
 		if (!fresh->subj.found) {
-			/* Unknown MAC or token: answered but not cached, so an
-			 * enumeration cannot push real devices out. */
-			ce = transient = fresh;
+			cache_ent_free(b->neg);
+			b->neg = ce = fresh;
 		} else {
 			int victim = 0;
 			for (int i = 0; i < CACHE_WAYS; i++) {
@@ -753,7 +758,6 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (subj.found && ce->body)
 		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
 	pthread_mutex_unlock(&b->mu);
-	cache_ent_free(transient);
 	pthread_rwlock_unlock(&h->layouts_lock);
 
 	struct auth_req ar = {
@@ -1538,6 +1542,7 @@ void http_server_stop(struct http_server *h)
 	for (size_t i = 0; h->cache && i < h->nbuckets; i++) {
 		for (int k = 0; k < CACHE_WAYS; k++)
 			cache_ent_free(h->cache[i].way[k]);
+		cache_ent_free(h->cache[i].neg);
 		pthread_mutex_destroy(&h->cache[i].mu);
 	}
 	free(h->cache);
