@@ -158,6 +158,17 @@ static const struct noun_help helps[] = {
 	  "\n"
 	  "examples:\n"
 	  "  sipprov status --tenant acme\n" },
+	{ "firmware",
+	  "usage: sipprov firmware add FILE --vendor V --model M --version X\n"
+	  "       sipprov firmware list [--vendor V] [--json]\n"
+	  "       sipprov firmware rm --vendor V --model M --version X\n"
+	  "\n"
+	  "Images are kept once by SHA-256 in the firmware folder next to the database and\n"
+	  "served by sipprovd at /fw/SHA256/FILE (Range, ETag).\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
+	  "  sipprov firmware list --vendor yealink\n" },
 	{ "help",
 	  "usage: sipprov help [COMMAND]\n"
 	  "       sipprov COMMAND --help\n"

@@ -178,6 +178,18 @@ void md5_hex(const void *p, size_t n, char out[33]);
 int random_hex(char *out, size_t nbytes);
 void secret_wipe(void *p, size_t n);
 
+/* ---- firmware.c: firmware files under the data folder, by SHA-256 ---- */
+
+/* The folder: "firmware" next to the database.  0, or -1 if too long. */
+int firmware_dir(const char *db_path, char *out, size_t n);
+/* 64 lowercase hex digits, nothing else. */
+bool firmware_sha_ok(const char *sha);
+/* dir/sha into out; -1 if sha is not a SHA-256 hex or out is too small. */
+int firmware_file(const char *dir, const char *sha, char *out, size_t n);
+/* Copy src into dir (created 0750) as <sha256> (0640), hashing as it goes;
+ * sha and size set.  0, or -1 with err; nothing left behind on error. */
+int firmware_import(const char *dir, const char *src, char sha[65], int64_t *size, char *err, size_t errlen);
+
 /* ---- private.c: files holding secrets are created 0600 ---- */
 
 /* Create path empty with mode 0600 unless it exists (then 0, untouched). */

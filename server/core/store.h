@@ -386,4 +386,28 @@ int store_diag_account_changed(struct store *s, const char *object, int64_t *at,
 int store_diag_intake_seen(struct store *s, int64_t since, long *n);
 /* Accounts in the tenant (every device) with this username.  0 or -1. */
 int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n);
+/* ---- store_firmware.c: firmware images (files kept by firmware.c) ---- */
+
+struct firmware {
+	int64_t id;
+	char vendor[32];                    /* a layout name: yealink, polycom, ... */
+	char model[SP_SLUG_MAX];
+	char version[SP_SLUG_MAX];
+	char sha256[65];
+	int64_t size;
+	char filename[SP_NAME_MAX];         /* the name it was added under */
+	int64_t added;
+};
+/* Insert f (id and added are set).  0, or -1 with err naming the clash. */
+int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t errlen);
+/* By vendor, model and version: 1 found, 0 not, -1 error. */
+int store_firmware_get(struct store *s, const char *vendor, const char *model, const char *version,
+		       struct firmware *f);
+/* Any row holding this file (what the daemon serves): 1, 0, -1. */
+int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *f);
+/* Every row, or one vendor's ("" = all), ordered by vendor, model,
+ * version; *out is malloc'd (free it).  0 or -1. */
+int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
+/* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
+int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
 #endif

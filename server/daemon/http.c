@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "firmware_http.h"
 #include "core/sipprov.h"
 #include "http.h"
 
@@ -894,6 +895,31 @@ static const struct sockaddr *client_addr(const struct http_server *h, struct MH
 	return found;
 }
 
+/* ---- firmware downloads (firmware_http.c) ---- */
+
+static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connection *c, const char *url,
+				      const char *method, const char *ip, const char *ua)
+{
+	struct worker *w = worker_get(h);
+	char dir[SP_FIELD_MAX + 16];
+	unsigned status = 0;
+	uint64_t bytes = 0;
+	if (!w || firmware_dir(h->conf->database, dir, sizeof(dir)) < 0) {
+		metrics_inc("sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	enum MHD_Result ret = firmware_serve(c, w->store, dir, url, &status, &bytes);
+	/* Series names must be literals: the metrics table keeps the pointer. */
+	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"
+		    : status == 206 ? "sipprov_http_requests_total{route=\"firmware\",code=\"206\"}"
+		    : status == 304 ? "sipprov_http_requests_total{route=\"firmware\",code=\"304\"}"
+		    : status == 404 ? "sipprov_http_requests_total{route=\"firmware\",code=\"404\"}"
+		    : status == 416 ? "sipprov_http_requests_total{route=\"firmware\",code=\"416\"}"
+				    : "sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
+	access_log(h, ip, method, url, status, (size_t)bytes, ua, NULL);
+	return ret;
+}
+
 /* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
 
 /* First call of a PUT (headers only): refuse before any body is read
@@ -1058,6 +1084,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		access_log(h, ip, method, url, 405, 0, ua, NULL);
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	}
+	if (!strncmp(url, "/fw/", 4))
+		return serve_firmware(h, c, url, method, ip, ua);
 	return serve_device(h, c, url, addr, ip, li->tls, ua);
 }
 
