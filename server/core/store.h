@@ -410,4 +410,29 @@ int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *
 int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
 /* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
+/* ---- store_pending.c: unknown phones that asked for a config ---- */
+
+struct pending_dev {
+	char mac[SP_MAC_LEN + 1];
+	char layout[32];
+	char path[256];
+	char user_agent[256];
+	char vendor[16], model[64], firmware[64];
+	char source_ip[64];
+	int64_t first_seen, last_seen;
+	long count;
+};
+/* Add p's sighting to an existing row (count, last seen, latest UA, file
+ * and address).  1 updated, 0 no such row, -1 error. */
+int store_pending_touch(struct store *s, const struct pending_dev *p);
+/* Insert p unless a device with that MAC exists by now.  1, 0, -1. */
+int store_pending_insert(struct store *s, const struct pending_dev *p);
+int store_pending_count(struct store *s, long *n);
+/* 1 found, 0 not, -1 error. */
+int store_pending_get(struct store *s, const char *mac, struct pending_dev *p);
+/* Newest first; *out malloc'd.  0 or -1. */
+int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
+/* 1 removed, 0 not there, -1 error. */
+int store_pending_rm(struct store *s, const char *mac);
+
 #endif
