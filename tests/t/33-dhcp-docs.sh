@@ -227,7 +227,13 @@ is "$(code --digest -u "0015654aa937:$(cat "$T/pw.0015654aa937")" "$URL//0015654
 is "$(code --digest -u "0015654aa937:$(cat "$T/pw.0015654aa937")" "$URL/0015654aa937.cfg")" 200 \
 	"the same file with one '/' is 200"
 
-# 3d. The isc-dhcpd host entry: its userinfo (MAC:PASSWORD) logs the phone in.
+# 3d. A phone nobody entered: refused alike, and listed as pending.
+is "$(code "$URL/001565112233.boot")" 401 "an unknown Yealink's {mac}.boot: 401 like a known phone without credentials"
+for _ in $(seq 1 50); do sp device pending | grep -q '^001565112233 ' && break; sleep 0.1; done
+sp device pending | grep -q '^001565112233 *yealink .*/001565112233.boot'
+ok $? "and 'sipprov device pending' lists it with layout yealink and the file it asked for"
+
+# 3e. The isc-dhcpd host entry: its userinfo (MAC:PASSWORD) logs the phone in.
 hosturl=$(grep -h 'hardware ethernet 00:04:f2:aa:bb:01' -A1 $(grep '^isc-dhcpd ' "$T/blocks" | cut -d' ' -f2) |
 	sed -n 's/.*tftp-server-name "\([^"]*\)".*/\1/p' | head -1)
 like "$hosturl" '^http://0004f2aabb01:PASSWORD@' "the isc-dhcpd host entry carries MAC:PASSWORD in its URL"
