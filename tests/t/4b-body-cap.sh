@@ -25,6 +25,11 @@ HP=$(sp device credentials 001565000001 | sed -n 's/^  password: *//p')
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$SIPPROVD_PID/status; }
 phone() { curl -s --max-time 10 -o "$T/b" -w '%{http_code}' --digest -u "001565000001:$HP" "$URL/001565000001.cfg"; }
 
+# Sanitizer allocators keep freed connection pools (and shadow them) where
+# glibc returns them: 4,096 x 32 KiB pools stay in RSS there, so the bound
+# is wider; it still fails if bodies are held (4,096 x 64 KiB on top).
+LIMIT_MB=64
+case $SP_BUILD in *-asan|*-tsan) LIMIT_MB=192 ;; esac
 start_sipprovd -o api_token=$TOKEN -o per_ip_conn_limit=64 -o conn_limit=4096 -o conn_timeout=30 \
 	-o fail_threshold=1000000
 st=$(phone); is "$st" 200 "the phone is served before the attack"
@@ -39,7 +44,8 @@ rss=$(rss_kb)
 hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$SIPPROVD_PID/status)
 diag "4,096 held 64 KiB POSTs without a token: $open still open, $closed closed by the server; RSS ${base} kB -> ${rss} kB (peak $hwm kB)"
 like "$open $closed" '^[0-9]+ [0-9]+$' "the attack ran to its end"
-ok $([ $((rss - base)) -lt 65536 ] && echo 0 || echo 1) "RSS stays within 64 MB of its baseline ($base kB -> $rss kB)"
+ok $([ $((rss - base)) -lt $((LIMIT_MB * 1024)) ] && echo 0 || echo 1) \
+	"RSS stays within $LIMIT_MB MB of its baseline ($base kB -> $rss kB)"
 st=$(phone)
 is "$st" 200 "the phone is served while the POSTs are held"
 grep -qF "$PW" "$T/b"; ok $? "with its configuration"
