@@ -166,7 +166,7 @@ static const struct noun_help helps[] = {
 	  "version is refused.\n"
 	  "\n"
 	  "examples:\n"
-	  "  sudo -u sipprov sipprov migrate\n"
+	  "  sipprov migrate\n"
 	  "  sipprov -d ./var/sipprov.db migrate\n" },
 	{ "backup",
 	  "usage: sipprov backup FILE [--with-key] [--force]\n"
@@ -178,7 +178,7 @@ static const struct noun_help helps[] = {
 	  "store the two apart.\n"
 	  "\n"
 	  "examples:\n"
-	  "  sudo -u sipprov sipprov backup /var/backups/sipprov/sipprov-$(date +%F).db\n"
+	  "  sipprov backup /var/backups/sipprov/sipprov-$(date +%F).db\n"
 	  "  sipprov backup /mnt/usb/sipprov.db --with-key\n" },
 	{ "restore",
 	  "usage: sipprov restore FILE [--with-key]\n"
@@ -191,7 +191,7 @@ static const struct noun_help helps[] = {
 	  "\n"
 	  "examples:\n"
 	  "  sudo systemctl stop sipprovd\n"
-	  "  sudo -u sipprov sipprov restore /var/backups/sipprov/sipprov-2026-11-30.db\n"
+	  "  sipprov restore /var/backups/sipprov/sipprov-2026-11-30.db\n"
 	  "  sudo systemctl start sipprovd\n"
 	  "  sipprov -d /tmp/copy.db restore sipprov-backup.db --with-key\n" },
 	{ "help",
