@@ -124,8 +124,9 @@ static void check_db(struct tally *t, const struct conf *c, const char *key_file
 		problem(t, "%s", err);
 	} else {
 		if (sc.pending)
-			printf("note: database '%s' is at schema %03d; sipprovd will back it up and migrate it to %03d "
-			       "at start\n", c->database, sc.have, sc.want);
+			printf("note: database '%s' lacks %d migration%s of this sipprov (the first %03d); sipprovd "
+			       "will back it up and migrate it at start\n", c->database, sc.pending,
+			       sc.pending == 1 ? "" : "s", sc.missing);
 		if (key && store_key_verify(s, key, err, sizeof(err)) < 0)
 			problem(t, "key file '%s' %s", key_file, err);
 	}

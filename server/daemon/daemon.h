@@ -11,5 +11,6 @@
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"
+#include "firmware_http.h"
 #include "check.h"
 #endif

@@ -93,7 +93,7 @@ sqlite3 "$DB" "DELETE FROM schema_migration WHERE number IN (999, 9);
 before=$(state)
 out=$(check); rc=$?
 is "$rc" 0 "a database one migration behind: exit 0 (a start would migrate it)"
-like "$out" "note: database '$DB' is at schema 007; sipprovd will back it up and migrate it" "and says so"
+like "$out" "note: database '$DB' lacks 1 migration of this sipprov \(the first 009\); sipprovd will back it up and migrate it" "and says so"
 is "$(state)" "$before" "not migrated by -n"
-[ ! -e "$DB.pre-007.bak" ]; ok $? "no backup made by -n"
+ls "$DB".pre-* >/dev/null 2>&1; ok $((! $?)) "no backup made by -n"
 done_testing
