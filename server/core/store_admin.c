@@ -290,9 +290,17 @@ static int backup_to(sqlite3 *src, const char *dest, bool force, char *err, size
 			goto out;
 		}
 	} else if (link(tmp, dest) < 0) {   /* atomic "create unless it exists" */
-		sp_err(err, errlen, errno == EEXIST ? "'%s' exists: refusing to overwrite it (--force replaces it)" :
-		       "cannot create '%s': %s", dest, strerror(errno));
-		goto out;
+		int e = errno;
+		/* No hard links (vfat, some network file systems): check, then rename. */
+		bool nolink = e == EPERM || e == EOPNOTSUPP || e == EMLINK;
+		if (e == EEXIST || (nolink && access(dest, F_OK) == 0)) {
+			sp_err(err, errlen, "'%s' exists: refusing to overwrite it (--force replaces it)", dest);
+			goto out;
+		}
+		if (!nolink || rename(tmp, dest) < 0) {
+			sp_err(err, errlen, "cannot create '%s': %s", dest, strerror(nolink ? errno : e));
+			goto out;
+		}
 	}
 	dir_of(dest, dir, sizeof(dir));
 	fsync_path(dir, true);

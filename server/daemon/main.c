@@ -167,6 +167,7 @@ int main(int argc, char **argv)
 	key_file_of(&conf, kf, sizeof(kf));
 	bool have_key = secret_key_load(kf, key, err, sizeof(err)) == 0;
 	if (check_only) {   /* creates and changes nothing (check.c) */
+		warn_readable(conf.database);
 		int problems = daemon_check(&conf, kf, have_key ? key : NULL, have_key ? NULL : err);
 		if (!problems && verbose)
 			conf_dump(&conf, stdout);
