@@ -349,6 +349,11 @@ int tenant_prepare(struct store *s, struct tenant *t, json_t *defaults, bool for
 int tenant_save(struct store *s, const char *actor, const char *action, struct tenant *t, const char *before,
 		const char *detail, char *err, size_t errlen);
 
+/* ---- device.c: a device's JSON form (CLI --json and the admin API) ---- */
+
+/* New reference; tenant is the device's tenant slug. */
+json_t *device_json(const struct device *d, const char *tenant);
+
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
 #include "drift.h"
