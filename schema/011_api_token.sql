@@ -10,6 +10,5 @@ CREATE TABLE api_token (
     role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'read-only')),
     token_hash TEXT NOT NULL UNIQUE,
     created    INTEGER NOT NULL,
-    revoked    INTEGER NOT NULL DEFAULT 0,
-    last_used  INTEGER NOT NULL DEFAULT 0
+    revoked    INTEGER NOT NULL DEFAULT 0
 );

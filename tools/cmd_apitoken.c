@@ -13,9 +13,9 @@ static const char usage_add[] = "api-token add NAME [--tenant T] [--role admin|o
 
 static json_t *token_json(const struct api_token *t)
 {
-	return json_pack("{s:s, s:s?, s:s, s:I, s:b, s:I}", "name", t->name,
+	return json_pack("{s:s, s:s?, s:s, s:I, s:b}", "name", t->name,
 			 "tenant", t->tenant_id ? t->tenant : NULL, "role", t->role, "created", (json_int_t)t->created,
-			 "revoked", t->revoked != 0, "last_used", (json_int_t)t->last_used);
+			 "revoked", t->revoked != 0);
 }
 
 static int token_add(struct cli *c, int argc, char **argv)

@@ -214,7 +214,7 @@ struct api_token {
 	char tenant[SP_SLUG_MAX];           /* its slug, "" for every tenant */
 	char role[16];                      /* admin | operator | read-only */
 	char token_hash[65];                /* api_token_hash of the token */
-	int64_t created, revoked, last_used; /* revoked 0 = in force */
+	int64_t created, revoked;           /* revoked 0 = in force */
 };
 /* Insert; a taken name is refused with err naming it.  0 or -1. */
 int store_api_token_add(struct store *s, const struct api_token *t, char *err, size_t errlen);

@@ -9,7 +9,7 @@
 #include "sipprov.h"
 
 #define TOKEN_COLS "t.id, t.name, coalesce(t.tenant_id, 0), coalesce(n.slug, ''), t.role, t.token_hash, " \
-	"t.created, t.revoked, t.last_used FROM api_token t LEFT JOIN tenant n ON n.id = t.tenant_id"
+	"t.created, t.revoked FROM api_token t LEFT JOIN tenant n ON n.id = t.tenant_id"
 
 static void token_row(sqlite3_stmt *st, struct api_token *t)
 {
@@ -22,7 +22,6 @@ static void token_row(sqlite3_stmt *st, struct api_token *t)
 	store_col_text(st, 5, t->token_hash, sizeof(t->token_hash));
 	t->created = sqlite3_column_int64(st, 6);
 	t->revoked = sqlite3_column_int64(st, 7);
-	t->last_used = sqlite3_column_int64(st, 8);
 }
 
 int store_api_token_add(struct store *s, const struct api_token *t, char *err, size_t errlen)
