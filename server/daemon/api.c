@@ -97,6 +97,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *
 	return ret;
 }
 
+__attribute__((format(printf, 6, 0)))
 static enum MHD_Result verror(struct MHD_Connection *c, unsigned status, const char *code, const char *field,
 			      long row, const char *fmt, va_list ap)
 {
@@ -107,7 +108,8 @@ static enum MHD_Result verror(struct MHD_Connection *c, unsigned status, const c
 		json_object_set_new(e, "field", json_string(field));
 	if (row)
 		json_object_set_new(e, "row", json_integer(row));
-	log_debug("admin api %u %s: %s", status, code, msg);
+	char esc[4 * sizeof(msg)];
+	log_debug("admin api %u %s: %s", status, code, sp_log_escape(msg, esc, sizeof(esc)));
 	return reply(c, status, json_pack("{s:o}", "error", e), NULL, NULL);
 }
 
@@ -456,13 +458,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	*req_cls = NULL;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[SP_ERR_MAX];
+	char msg[SP_ERR_MAX], esc[4 * sizeof(msg)];
 	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	log_debug("admin listener: %s", msg);
+	/* libmicrohttpd quotes request bytes in some messages. */
+	log_debug("admin listener: %s", sp_log_escape(msg, esc, sizeof(esc)));
 }
 
 static char *read_pem(const char *path, char *err, size_t errlen)
