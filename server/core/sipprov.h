@@ -367,6 +367,12 @@ int tenant_save(struct store *s, const char *actor, const char *action, struct t
 
 /* New reference; tenant is the device's tenant slug. */
 json_t *device_json(const struct device *d, const char *tenant);
+/* sha256 of the fields a change can touch, for the audit log. */
+void device_digest(const struct device *d, char out[65]);
+/* Add or update d with its audit row (actor, action, before digest,
+ * detail) in one transaction: all or nothing.  0, or -1 with err. */
+int device_save(struct store *s, const char *actor, const char *action, struct device *d, bool add,
+		const char *before, const char *detail, char *err, size_t errlen);
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"

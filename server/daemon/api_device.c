@@ -1,8 +1,8 @@
 /*
  * api_device.c: /api/v1/devices: list (cursor, tenant / status / layout
- * filters) and read, in core/device.c's JSON form with an ETag.  Writes
- * (create, update, enable/disable, delete) are the next slice: their rules
- * still live in tools/cmd_device.c and move to core first.
+ * filters), read (ETag), enable and disable (If-Match), on core/device.c
+ * as `sipprov device` does.  Create, update and delete are the next slice:
+ * their rules still live in tools/cmd_device.c and move to core first.
  */
 #include <string.h>
 
@@ -83,13 +83,48 @@ enum MHD_Result api_devices(struct api_ctx *x, const char *rest)
 		return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use GET");
 	}
 	rest++;
+	const char *sub = strchr(rest, '/');
+	char macs[18];
+	size_t n = sub ? (size_t)(sub - rest) : strlen(rest);
+	if (n >= sizeof(macs))
+		n = 0;                  /* too long for any MAC spelling: 404 below */
+	memcpy(macs, rest, n);
+	macs[n] = '\0';
+	rest = macs;
 	/* Unknown, out of scope and not a MAC at all: the same 404. */
-	if (strchr(rest, '/') || strlen(rest) > 17 || mac_normalize(rest, mac) < 0 ||
+	if (strlen(rest) > 17 || mac_normalize(rest, mac) < 0 ||
 	    store_device_get(x->store, mac, &d) != 1 || !api_scope_ok(x, d.tenant_id) ||
 	    store_tenant_get_id(x->store, d.tenant_id, &t) != 1)
 		return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "unknown device '%.17s'", rest);
-	if (!x->is_get)
-		return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use GET");
 	etag_of(&d, t.slug, etag);
+	if (!sub) {
+		if (!x->is_get)
+			return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use GET");
+		return api_reply(x, MHD_HTTP_OK, device_json(&d, t.slug), etag, NULL);
+	}
+	bool enable = !strcmp(sub, "/enable");
+	if (!enable && strcmp(sub, "/disable"))
+		return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");
+	if (strcmp(x->method, "POST"))
+		return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use POST");
+	enum MHD_Result ret;
+	if (!api_can_write(x, &ret))
+		return ret;
+	if (x->body_len)
+		return api_error(x, MHD_HTTP_BAD_REQUEST, "bad_json", NULL, 0, "this request takes no body");
+	const char *im = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	if (im && strcmp(im, "*") && strcmp(im, etag))
+		return api_error(x, MHD_HTTP_PRECONDITION_FAILED, "precondition_failed", NULL, 0,
+				 "device %s changed since that ETag was read; read it again", d.mac);
+	const char *status = enable ? "active" : "disabled";
+	if (strcmp(d.status, status)) {
+		char before[65], err[SP_ERR_MAX];
+		device_digest(&d, before);
+		sp_strlcpy(d.status, status, sizeof(d.status));
+		if (device_save(x->store, x->tok.name, enable ? "device enable" : "device disable", &d, false, before, "",
+				err, sizeof(err)) < 0)
+			return api_error(x, MHD_HTTP_CONFLICT, "conflict", NULL, 0, "%s", err);
+		etag_of(&d, t.slug, etag);
+	}
 	return api_reply(x, MHD_HTTP_OK, device_json(&d, t.slug), etag, NULL);
 }

@@ -90,6 +90,29 @@ api "$ROOT_T" GET /api/v1/devices/0004F2000001
 is "$st" 200 "a device by MAC, any spelling"
 like "$hdr" 'ETag: "[0-9a-f]{64}"' "with an ETag"
 
+# ---- device enable / disable: roles, scope, If-Match, audit ----
+dump before
+api "$RO_T" POST /api/v1/devices/0004f2000001/disable
+is "$st" 403 "read-only cannot disable a device"
+api "$ACME_T" POST /api/v1/devices/0004f2000009/disable
+is "$st" 404 "a tenant token cannot disable another tenant's device: 404"
+api "$ROOT_T" POST /api/v1/devices/0004f2000001/disable "" -H 'If-Match: "stale"'
+is "$st:$(jf "d['error']['code']")" "412:precondition_failed" "disable with a stale ETag: 412"
+api "$ROOT_T" POST /api/v1/devices/00:04:f2:00:00:01XXXXXXXX/disable
+is "$st" 404 "an over-long MAC is not truncated into a real one: 404"
+same_db "refused device writes"
+api "$ROOT_T" GET /api/v1/devices/0004f2000001
+detag=$(printf '%s' "$hdr" | sed -n 's/^ETag: //p')
+api "$OP_T" POST /api/v1/devices/0004f2000001/disable "" -H "If-Match: $detag"
+is "$st:$(jf "d['status']")" "200:disabled" "an operator disables a device with its current ETag"
+unlike "$(printf '%s' "$hdr" | sed -n 's/^ETag: //p')" "$detag" "and gets the new ETag"
+is "$(sp device show 0004f2000001 --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"])')" disabled \
+	"the CLI sees it disabled"
+is "$(sqlite3 "$DB" "select actor from audit_log where action = 'device disable' and object = '0004f2000001'")" ops \
+	"audited under the token's name"
+api "$ACME_T" POST /api/v1/devices/0004f2000001/enable
+is "$st:$(jf "d['status']")" "200:active" "a tenant token enables its own device"
+
 # ---- roles ----
 dump before
 api "$RO_T" PATCH /api/v1/tenants/acme '{"name":"ACME"}'
