@@ -5,7 +5,9 @@
 # the tools that check what `make install` ships (systemd-analyze, mandoc,
 # logrotate), and the DHCP servers whose own checkers read the examples in
 # docs/dhcp-and-redirection.md (their services are stopped and disabled
-# right after install: the tests never run a DHCP server).
+# right after install: the tests never run a DHCP server), and for the
+# admin API's OpenAPI checks python3-jsonschema and Redocly CLI (npm,
+# pinned, into ~/.cache/sipprov-redocly, not the system).
 # Safe to re-run; does nothing when everything is present.
 set -e
 BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev"
