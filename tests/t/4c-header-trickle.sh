@@ -73,7 +73,7 @@ kill -0 $TR 2>/dev/null; ok $? "the tricklers were running throughout"
 ok $([ "$shed" -gt 0 ] && echo 0 || echo 1) "the server closed trickling connections ($shed)"
 held=$(ss -Htn state established "( sport = :$PORT )" 2>/dev/null | wc -l)
 diag "established connections on the server port: $held"
-m=$(curl -s "$URL/metrics" | grep '^sipprov_conn_shed_total' | tr '\n' ' ')
+m=$(curl -s "$ADMIN_URL/metrics" | grep '^sipprov_conn_shed_total' | tr '\n' ' ')
 diag "$m"
 like "$m" 'reason="budget"} [1-9]' "sheds are counted (sipprov_conn_shed_total)"
 kill $TR; wait $TR 2>/dev/null

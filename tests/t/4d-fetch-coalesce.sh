@@ -38,7 +38,7 @@ like "$(cat "$T/wrk.out")" "RESULT ok=[0-9]+ bad=0 healthz=[1-9][0-9]* errors=0"
 	"wrk fetched every device $PASSES times, every fetch 200, and was done before its run ended"
 ok $([ "${okn:-0}" -ge $((N * PASSES - 2)) ] && echo 0 || echo 1) "$okn fetches of $((N * PASSES))"
 # Stopping the daemon flushes the writer.
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$ADMIN_URL/metrics")
 stop_sipprovd
 last=$(sqlite3 "$DB" "SELECT count(*) FROM device WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
 	fetched_ua = '4d-pass-$PASSES' AND fetched_version = 1 AND length(fetched_digest) = 32")
