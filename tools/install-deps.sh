@@ -8,7 +8,7 @@
 set -e
 BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev"
 TEST="sqlite3 curl openssl python3 perl jq bc iproute2 procps clang libclang-rt-14-dev kamailio kamailio-sqlite-modules
-      kamailio-extra-modules kamailio-tls-modules linphone-cli sip-tester nginx-light wrk mandoc logrotate systemd zbar-tools"
+      kamailio-extra-modules kamailio-tls-modules linphone-cli sip-tester nginx-light wrk mandoc logrotate systemd zbar-tools prometheus"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""

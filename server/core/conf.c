@@ -44,6 +44,8 @@ static const struct conf_key conf_keys[] = {
 	S(api_token_file, ""),
 	S(log_level, "info"),
 	S(access_log, "-"),
+	S(access_log_format, "sipprov"),
+	S(log_priority_prefix, "auto"),
 	B(insecure_loopback, "no"),
 	L(threads, "0", 0, 64),
 	L(render_cache, "16384", 0, 10000000),

@@ -116,6 +116,7 @@ struct http_server {
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
+	atomic_int access_fmt;          /* ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION */
 	pthread_mutex_t access_mu;
 	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 };
@@ -126,7 +127,19 @@ struct req {                            /* per connection-request state */
 	bool upload;                        /* an authenticated PUT of a device log */
 	int64_t device_id;
 	char name[64];                      /* "0004f2aabbcc-boot.log" */
+	long long start_us;                 /* headers seen (monotonic), for durations */
+	char proto[16];                     /* "HTTP/1.1", for the access log */
+	int route;                          /* METRICS_ROUTE_*, for the duration histogram */
+	struct MHD_Connection *conn;
 };
+
+/* The request this thread is answering: set around every on_request call
+ * (a connection is served by one pool thread), read by access_log for the
+ * protocol, Referer and duration without threading them through every
+ * route. */
+static _Thread_local struct req *cur_req;
+
+enum { ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION };
 
 /* ---- fetch log writer ---- */
 
@@ -404,26 +417,62 @@ static const char *log_path(const char *path, char *out, size_t size)
 	return sp_log_escape(red, out, size);
 }
 
+int http_access_format_parse(const char *s)
+{
+	static const char *const names[] = { "sipprov", "combined", "combined_duration" };
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 /* note is server text (a MAC, a reason whose client fields auth.c has
- * escaped already); method, path and UA are client bytes, escaped here. */
+ * escaped already); method, path, UA and Referer are client bytes, escaped
+ * here.  Formats: sipprov (ours, with the note), combined (Apache/nginx,
+ * which log analysers read) and combined_duration (plus microseconds from
+ * the request's headers to its response being queued, like Apache's %D).
+ * A HEAD sends no body: 0 bytes. */
 static void access_log(struct http_server *h, const char *ip, const char *method, const char *path,
 		       unsigned status, size_t bytes, const char *ua, const char *note)
 {
-	char t[32], m[40], p[4 * PATH_MAX_LEN + 1], u[4 * 128 + 1];
+	char t[40], m[40], p[4 * PATH_MAX_LEN + 1], u[4 * 128 + 1], r[4 * 128 + 1], pr[4 * 16 + 1], n[24];
 	struct tm tm;
 	time_t now = time(NULL);
+	const struct req *rq = cur_req;
 	if (!atomic_load(&h->access_on))
 		return;
+	int fmt = atomic_load(&h->access_fmt);
 	gmtime_r(&now, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_path(path, p, sizeof(p));
 	sp_log_escape(method, m, sizeof(m));
-	sp_log_escape(ua, u, sizeof(u));
+	if (!strcmp(method, MHD_HTTP_METHOD_HEAD))
+		bytes = 0;
+	if (fmt == ACCESS_SIPPROV) {
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		sp_log_escape(ua, u, sizeof(u));
+	} else {
+		const char *ref = rq && rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+									      MHD_HTTP_HEADER_REFERER) : NULL;
+		strftime(t, sizeof(t), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		sp_log_escape(ua && ua[0] ? ua : "-", u, sizeof(u));
+		sp_log_escape(ref && ref[0] ? ref : "-", r, sizeof(r));
+		sp_log_escape(rq && rq->proto[0] ? rq->proto : "-", pr, sizeof(pr));
+		if (bytes)
+			snprintf(n, sizeof(n), "%zu", bytes);
+		else
+			sp_strlcpy(n, "-", sizeof(n));
+	}
+	long long us = rq && rq->start_us ? mono_us() - rq->start_us : 0;
 	/* The lock keeps a SIGHUP reopen from closing the FILE under us. */
 	pthread_mutex_lock(&h->access_mu);
-	if (h->access)
+	if (h->access && fmt == ACCESS_SIPPROV)
 		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, m, p, status, bytes, u,
 			note ? " " : "", note ? note : "");
+	else if (h->access && fmt == ACCESS_COMBINED)
+		fprintf(h->access, "%s - - [%s] \"%s %s %s\" %u %s \"%s\" \"%s\"\n", ip, t, m, p, pr, status, n, r, u);
+	else if (h->access)
+		fprintf(h->access, "%s - - [%s] \"%s %s %s\" %u %s \"%s\" \"%s\" %lld\n", ip, t, m, p, pr, status, n,
+			r, u, us);
 	pthread_mutex_unlock(&h->access_mu);
 }
 
@@ -540,7 +589,8 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 }
 
 static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection *c, const char *url,
-				    const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
+				    const char *method, const struct sockaddr *addr, const char *ip, bool tls,
+				    const char *ua)
 {
 	struct route_match m;
 	struct worker *w = worker_get(h);
@@ -553,7 +603,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (!route_match(h->layouts, url, &m) || m.kind == ROUTE_UPLOAD) {
 		pthread_rwlock_unlock(&h->layouts_lock);
 		metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"404\"}");
-		access_log(h, ip, "GET", url, 404, 10, ua, NULL);
+		access_log(h, ip, method, url, 404, 10, ua, NULL);
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
 	if (m.kind == ROUTE_COMMON) {
@@ -570,7 +620,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 		}
 		ret = respond(c, MHD_HTTP_OK, ct, out.data ? out.data : "", out.len, NULL);
-		access_log(h, ip, "GET", url, 200, out.len, ua, "common");
+		access_log(h, ip, method, url, 200, out.len, ua, "common");
 		buf_release(&out);
 		return ret;
 	}
@@ -608,7 +658,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			pthread_rwlock_unlock(&h->layouts_lock);
 			cache_ent_free(fresh);
 			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");
-			access_log(h, ip, "GET", url, 500, 0, ua, NULL);
+			access_log(h, ip, method, url, 500, 0, ua, NULL);
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 		}
 		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
@@ -653,7 +703,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
 		if (ok_resp)
 			MHD_destroy_response(ok_resp);
-		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
+		return deny_device(h, c, addr, ip, method, url, ua, why, res.stale);
 	}
 	if (res.refund)
 		auth_success_note(addr);
@@ -674,7 +724,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
 				  : "sipprov_http_requests_total{route=\"device\",code=\"304\"}");
-	access_log(h, ip, "GET", url, status, status == 200 ? len : 0, ua, subj.mac);
+	access_log(h, ip, method, url, status, status == 200 ? len : 0, ua, subj.mac);
 	return ret;
 }
 
@@ -751,8 +801,10 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	struct worker *w = worker_get(h);
 	buf_init(&out, 1 << 20);
 	metrics_render(&out);
-	if (w)
+	if (w) {
+		metrics_devices(w->store, &out);
 		drift_metrics(w->store, &out);
+	}
 	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
 				      out.len, NULL);
 	buf_release(&out);
@@ -997,18 +1049,68 @@ static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connectio
 	return respond(c, MHD_HTTP_NO_CONTENT, "text/plain; charset=utf-8", "", 0, NULL);
 }
 
+static int url_route(const char *url)
+{
+	if (!strncmp(url, "/fw/", 4))
+		return METRICS_ROUTE_FIRMWARE;
+	if (!strncmp(url, "/api/", 5))
+		return METRICS_ROUTE_API;
+	if (!strcmp(url, "/metrics") || !strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
+		return METRICS_ROUTE_OTHER;
+	return METRICS_ROUTE_DEVICE;
+}
+
+/* /readyz: 200 when a fresh connection reads the database and layouts are
+ * loaded, else 503 with the reason (logged: it is ours, not a client's). */
+static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
+{
+	char err[SP_ERR_MAX], body[SP_ERR_MAX + 32];
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	size_t nl = h->layouts ? layouts_count(h->layouts) : 0;
+	pthread_rwlock_unlock(&h->layouts_lock);
+	if (!nl)
+		sp_strlcpy(err, "no layouts loaded", sizeof(err));
+	if (!nl || store_ping(h->conf->database, err, sizeof(err)) < 0) {
+		log_warnx("readyz: not ready reason=\"%s\"", err);
+		snprintf(body, sizeof(body), "not ready: %s\n", err);
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, body);
+	}
+	return respond_text(c, MHD_HTTP_OK, "ready\n");
+}
+
+static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
+				     bool first);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
-	struct listener *li = cls;
-	struct http_server *h = li->h;
 	struct req *rq = *req_cls;
-	bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
-
-	if (!rq) {
+	bool first = !rq;
+	if (first) {
 		rq = xcalloc(1, sizeof(*rq));
 		buf_init(&rq->body, BODY_MAX_POST);
+		rq->start_us = mono_us();
+		rq->conn = c;
+		rq->route = url_route(url);
+		sp_strlcpy(rq->proto, version ? version : "", sizeof(rq->proto));
 		*req_cls = rq;
+	}
+	cur_req = rq;
+	enum MHD_Result ret = on_request_in(cls, c, url, method, upload, upload_size, rq, first);
+	cur_req = NULL;
+	return ret;
+}
+
+/* first: the first call of a request (headers only). */
+static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
+				     bool first)
+{
+	struct http_server *h = li->h;
+	bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+	if (first) {
 		/* Framing is decided on the headers, before any body byte. */
 		const char *bad = framing_bad(c);
 		if (bad) {
@@ -1068,8 +1170,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		access_log(h, ip, method, url, 400, 0, ua, "bad path");
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad request\n");
 	}
+	/* /healthz: the process answers (no database: a liveness probe must
+	 * not restart a daemon for a full disk).  /readyz: it can serve. */
 	if (!strcmp(url, "/healthz") && is_get)
 		return respond_text(c, MHD_HTTP_OK, "ok\n");
+	if (!strcmp(url, "/readyz") && is_get)
+		return serve_ready(h, c);
 	/* Elsewhere /metrics is an unknown path (serve_device's 404): its
 	 * counters would tell an outsider which MACs exist. */
 	if (!strcmp(url, "/metrics") && is_get && addr_in(&h->conf->metrics_nets, addr))
@@ -1086,13 +1192,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strncmp(url, "/fw/", 4))
 		return serve_firmware(h, c, url, method, ip, ua);
-	return serve_device(h, c, url, addr, ip, li->tls, ua);
+	return serve_device(h, c, url, method, addr, ip, li->tls, ua);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
 {
 	struct req *rq = *req_cls;
 	if (rq) {
+		metrics_observe_request(rq->route, mono_us() - rq->start_us);
 		buf_release(&rq->body);
 		free(rq);
 		*req_cls = NULL;
@@ -1261,9 +1368,12 @@ static void open_access_log(struct http_server *h, const char *p)
 	atomic_store(&h->access_on, h->access != NULL);
 }
 
-void http_server_reopen_log(struct http_server *h, const char *path)
+void http_server_reopen_log(struct http_server *h, const char *path, const char *format)
 {
+	int fmt = http_access_format_parse(format);
 	pthread_mutex_lock(&h->access_mu);
+	if (fmt >= 0)
+		atomic_store(&h->access_fmt, fmt);
 	if (h->access && h->access != stderr)
 		fclose(h->access);
 	open_access_log(h, path);
@@ -1286,6 +1396,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (RAND_bytes(h->digest_rnd, sizeof(h->digest_rnd)) != 1)
 		fatalx("random number generator failed (digest nonce seed)");
 	open_access_log(h, conf->access_log);
+	int fmt = http_access_format_parse(conf->access_log_format);
+	atomic_store(&h->access_fmt, fmt >= 0 ? fmt : ACCESS_SIPPROV);
+	metrics_start();
 
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);

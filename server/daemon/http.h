@@ -14,8 +14,11 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 /* Swap layouts (SIGHUP); returns the old set for the caller to free once
  * no request can be using it (this call waits for in-flight renders). */
 struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l);
-/* Reopen the access log at path ("-" stderr, "" off): SIGHUP, logrotate. */
-void http_server_reopen_log(struct http_server *h, const char *path);
+/* Reopen the access log at path ("-" stderr, "" off) in format (see
+ * http_access_format_parse): SIGHUP, logrotate. */
+void http_server_reopen_log(struct http_server *h, const char *path, const char *format);
+/* access_log_format: "sipprov" 0, "combined" 1, "combined_duration" 2; -1 unknown. */
+int http_access_format_parse(const char *s);
 /* The port actually bound (useful with port 0); tls selects the HTTPS one. */
 unsigned http_server_port(const struct http_server *h, bool tls);
 /* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */
