@@ -11,5 +11,6 @@
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"
+#include "tls_certs.h"
 #include "firmware_http.h"
 #endif

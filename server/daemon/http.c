@@ -26,6 +26,7 @@
 #include "firmware_http.h"
 #include "core/sipprov.h"
 #include "http.h"
+#include "tls_certs.h"
 
 #define CACHE_WAYS    2             /* render cache: 2-way set associative */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
@@ -85,7 +86,7 @@ struct listener {
 	struct http_server *h;
 	struct MHD_Daemon *d;
 	bool tls;
-	char *cert, *key, *ca;          /* PEM text, kept for MHD's lifetime */
+	char *ca;                       /* PEM text, kept for MHD's lifetime */
 };
 
 struct http_server {
@@ -1304,15 +1305,16 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	if (tls) {
 		if (!cf->tls_cert[0] || !cf->tls_key[0])
 			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
-		if (!(li->cert = slurp(cf->tls_cert, err, errlen)) || !(li->key = slurp(cf->tls_key, err, errlen)))
+		/* The certificate comes from tls_certs.c at each handshake, so a
+		 * SIGHUP can swap it (renewals) without restarting the listener. */
+		if (tls_certs_load(cf->tls_cert, cf->tls_key, err, errlen) < 0)
 			return -1;
 		if (cf->tls_client_ca[0] && !(li->ca = slurp(cf->tls_client_ca, err, errlen)))
 			return -1;
 		flags |= MHD_USE_TLS;
 	}
 	struct MHD_OptionItem tls_opts[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, li->cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, li->key },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_certs_retrieve },
 		/* TLS 1.2 and 1.3 only; GnuTLS priority string. */
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
 		{ li->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, li->ca },
@@ -1435,6 +1437,18 @@ fail:
 	return NULL;
 }
 
+int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen)
+{
+	char serial[64];
+	if (!h->https.d)
+		return 0;
+	if (tls_certs_load(cert, key, err, errlen) < 0)
+		return -1;
+	tls_certs_serial(serial, sizeof(serial));
+	log_info("tls: serving certificate serial=%s file=%s", serial, cert);
+	return 0;
+}
+
 struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l)
 {
 	pthread_rwlock_wrlock(&h->layouts_lock);
@@ -1450,10 +1464,6 @@ static void listener_stop(struct listener *li)
 	if (li->d)
 		MHD_stop_daemon(li->d);
 	li->d = NULL;
-	free(li->cert);
-	if (li->key)
-		secret_wipe(li->key, strlen(li->key));
-	free(li->key);
 	free(li->ca);
 }
 
@@ -1463,6 +1473,7 @@ void http_server_stop(struct http_server *h)
 		return;
 	listener_stop(&h->http);
 	listener_stop(&h->https);
+	tls_certs_release();
 	if (h->fq.store) {
 		pthread_mutex_lock(&h->fq.mu);
 		h->fq.stop = true;

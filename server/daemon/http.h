@@ -19,6 +19,10 @@ struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l
 void http_server_reopen_log(struct http_server *h, const char *path, const char *format);
 /* access_log_format: "sipprov" 0, "combined" 1, "combined_duration" 2; -1 unknown. */
 int http_access_format_parse(const char *s);
+/* SIGHUP: load cert and key (PEM files) for new HTTPS handshakes; open
+ * connections keep theirs.  Without an HTTPS listener: 0, nothing read.
+ * A bad pair changes nothing: -1 with err. */
+int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen);
 /* The port actually bound (useful with port 0); tls selects the HTTPS one. */
 unsigned http_server_port(const struct http_server *h, bool tls);
 /* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */

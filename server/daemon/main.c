@@ -1,7 +1,7 @@
 /*
  * main.c: sipprovd.  Flags -d (foreground; logs to stderr), -n (check the
  * configuration and exit), -v (more logging), -f FILE, -o key=value.
- * SIGHUP reloads layouts and reopens the access log; SIGTERM/SIGINT drain
+ * SIGHUP reloads layouts, TLS certificates and reopens the access log; SIGTERM/SIGINT drain
  * and exit, freeing everything.  All work lives in the library.
  */
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "hep.h"
 #include "http.h"
 #include "sdnotify.h"
+#include "tls_certs.h"
 #include "core/sipprov.h"
 
 static void usage(void)
@@ -82,7 +83,7 @@ static bool log_to_syslog;              /* daemonized: logs go to syslog */
 /* Keys SIGHUP applies in place: none of them is read by request threads. */
 static const char *const live_keys[] = {
 	"templates", "access_log", "access_log_format", "log_level", "log_priority_prefix", "fail_threshold", "fail_window", "lockout_seconds",
-	"unknown_user_per_source", "unknown_user_max",
+	"unknown_user_per_source", "unknown_user_max", "tls_cert", "tls_key",
 };
 
 static void note_restart(const char *key, void *arg)
@@ -130,6 +131,14 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	drift_unknown_caps_set(conf->unknown_user_per_source, conf->unknown_user_max);
 	layouts_free(http_server_set_layouts(http, layouts));
 	http_server_reopen_log(http, conf->access_log, conf->access_log_format);
+	/* Renewed certificates: new handshakes get them, open connections
+	 * keep theirs.  A bad pair keeps the one being served. */
+	if (http_server_reload_tls(http, fresh.tls_cert, fresh.tls_key, err, sizeof(err)) < 0) {
+		log_warnx("reload: TLS certificate refused, still serving the previous one: %s", err);
+	} else {
+		sp_strlcpy(conf->tls_cert, fresh.tls_cert, sizeof(conf->tls_cert));
+		sp_strlcpy(conf->tls_key, fresh.tls_key, sizeof(conf->tls_key));
+	}
 	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
 		 restart ? " (some changes need a restart)" : "");
 }
@@ -190,6 +199,10 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 	drift_unknown_caps_set(conf.unknown_user_per_source, conf.unknown_user_max);
 	if (check_only) {
+		/* The HTTPS listener's certificate and key, as a start would load them. */
+		if (conf.https_listen[0] && tls_certs_load(conf.tls_cert, conf.tls_key, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		tls_certs_release();
 		if (verbose)
 			conf_dump(&conf, stdout);
 		printf("configuration OK\n");
