@@ -78,8 +78,13 @@ static const struct noun_help helps[] = {
 	  "       sipprov device enable MAC\n"
 	  "       sipprov device rm MAC\n"
 	  "       sipprov device credentials MAC\n"
+	  "       sipprov device pending [--json]\n"
+	  "       sipprov device pending rm MAC\n"
+	  "       sipprov device claim MAC --tenant T [--layout L] [--template NAME]\n"
 	  "\n"
 	  "examples:\n"
+	  "  sipprov device pending                           # phones that asked for a config nobody entered\n"
+	  "  sipprov device claim 00:15:65:11:22:33 --tenant acme   # layout and model from what it asked\n"
 	  "  sipprov device add 00:15:65:4a:a9:37 --tenant acme --layout yealink --model T46G --label Reception\n"
 	  "  sipprov device credentials 00:15:65:4a:a9:37    # HTTP digest password for the phone, shown once\n"
 	  "  sipprov device list --tenant acme --json\n" },

@@ -75,6 +75,10 @@ static const struct family {
 	{ "sipprov_observations_failed_total", "counter", "Registration observations that could not be stored.", NULL },
 	{ "sipprov_observations_probe_total", "counter", "Observations of sipprov's own diagnose probes.", NULL },
 	{ "sipprov_observations_total", "counter", "Registration observations recorded.", NULL },
+	{ "sipprov_pending_dropped_total", "counter", "Refused unknown MACs not listed as pending, by reason.",
+	  (const char *const[]){ "sipprov_pending_dropped_total{reason=\"busy\"}",
+				 "sipprov_pending_dropped_total{reason=\"full\"}",
+				 "sipprov_pending_dropped_total{reason=\"per_source\"}", NULL } },
 	{ "sipprov_renders_total", "counter", "Device configurations rendered (render cache misses).", NULL },
 	{ "sipprov_sip_parse_errors_total", "counter", "SIP messages in HEP that did not parse.", NULL },
 };

@@ -120,6 +120,8 @@ struct conf {
 	char hep_allow[512];                /* CIDRs that may send HEP; "" = loopback */
 	long unknown_user_per_source;       /* open unknown_user events per source address */
 	long unknown_user_max;              /* open unknown_user events in all */
+	long pending_max;                   /* rows in the unknown-phone list; 0 = keep none */
+	long pending_per_source;            /* new rows per source address per minute */
 	char api_token[SP_NAME_MAX];        /* or read from api_token_file by conf_finish */
 	char api_token_file[SP_FIELD_MAX];
 	char log_level[16];

@@ -420,4 +420,30 @@ int store_ping(const char *path, char *err, size_t errlen);
  * version), never_fetched (active, never fetched), disabled.  0 or -1. */
 enum { STORE_DEV_FETCHED, STORE_DEV_STALE, STORE_DEV_NEVER, STORE_DEV_DISABLED, STORE_DEVICE_STATES };
 int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES]);
+
+/* ---- store_pending.c: unknown phones that asked for a config ---- */
+
+struct pending_dev {
+	char mac[SP_MAC_LEN + 1];
+	char layout[32];
+	char path[256];
+	char user_agent[256];
+	char vendor[16], model[64], firmware[64];
+	char source_ip[64];
+	int64_t first_seen, last_seen;
+	long count;
+};
+/* Add p's sighting to an existing row (count, last seen, latest UA, file
+ * and address).  1 updated, 0 no such row, -1 error. */
+int store_pending_touch(struct store *s, const struct pending_dev *p);
+/* Insert p unless a device with that MAC exists by now.  1, 0, -1. */
+int store_pending_insert(struct store *s, const struct pending_dev *p);
+int store_pending_count(struct store *s, long *n);
+/* 1 found, 0 not, -1 error. */
+int store_pending_get(struct store *s, const char *mac, struct pending_dev *p);
+/* Newest first; *out malloc'd.  0 or -1. */
+int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
+/* 1 removed, 0 not there, -1 error. */
+int store_pending_rm(struct store *s, const char *mac);
+
 #endif

@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "firmware_http.h"
+#include "pending.h"
 #include "core/sipprov.h"
 #include "http.h"
 #include "tls_certs.h"
@@ -101,6 +102,7 @@ struct http_server {
 	size_t nworkers;
 	struct listener http, https;
 	struct fetchq fq;
+	struct pending *pending;        /* unknown MACs, for `device pending` */
 	struct cache_bucket *cache;
 	size_t nbuckets;
 	atomic_ulong cache_clock;
@@ -607,6 +609,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		access_log(h, ip, method, url, 404, 10, ua, NULL);
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
+	char lname[32];                 /* m.layout lives only under the lock */
+	sp_strlcpy(lname, layout_name(m.layout), sizeof(lname));
 	if (m.kind == ROUTE_COMMON) {
 		struct buf out;
 		char ct[CTYPE_MAX];
@@ -704,6 +708,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
 		if (ok_resp)
 			MHD_destroy_response(ok_resp);
+		if (!subj.found && m.kind == ROUTE_MAC)
+			pending_note(h->pending, m.mac, lname, url, ua, ip);
 		return deny_device(h, c, addr, ip, method, url, ua, why, res.stale);
 	}
 	if (res.refund)
@@ -1410,6 +1416,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (!h->fq.store)
 		goto fail;
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
+	if (conf->pending_max > 0 &&
+	    !(h->pending = pending_start(conf->database, conf->pending_max, conf->pending_per_source, err, errlen)))
+		goto fail;
 	h->nbuckets = (size_t)conf->render_cache / CACHE_WAYS;
 	if (h->nbuckets < 16)
 		h->nbuckets = 16;
@@ -1483,6 +1492,7 @@ void http_server_stop(struct http_server *h)
 	}
 	store_close(h->fq.store);
 	free(h->fq.ring);
+	pending_stop(h->pending);
 	atomic_store(&h->stopping, true);
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);
