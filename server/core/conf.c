@@ -60,6 +60,7 @@ static const struct conf_key conf_keys[] = {
 	L(fail_window, "60", 1, 86400),
 	L(lockout_seconds, "300", 1, 86400),
 	S(metrics_allow, "127.0.0.0/8,::1/128"),
+	L(metrics_devices_interval, "30", 0, 3600),
 	S(trusted_proxies, ""),
 };
 #undef S

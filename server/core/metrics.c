@@ -5,7 +5,7 @@
  * mutex to claim a slot.  One family table gives every metric its HELP and
  * TYPE and lists the series shown as 0 from start.  The request-duration
  * histogram is fixed buckets of atomics.  Device-state gauges read the
- * database at most every METRICS_DEVICES_EVERY seconds.  It does not decide
+ * database at most every metrics_devices_interval seconds.  It does not decide
  * who may read /metrics (http.c).
  */
 #include <pthread.h>
@@ -17,7 +17,6 @@
 #include "sipprov.h"
 
 #define METRIC_SLOTS 512
-#define METRICS_DEVICES_EVERY 30
 
 static struct {
 	_Atomic(const char *) series;
@@ -238,10 +237,11 @@ void metrics_render(struct buf *out)
 
 static pthread_mutex_t dev_mu = PTHREAD_MUTEX_INITIALIZER;
 static long dev_counts[STORE_DEVICE_STATES];
-static long long dev_at;                /* when dev_counts were read; 0 never */
+static long long dev_at;                /* when dev_counts were read (monotonic s) */
+static bool dev_read;
 static bool dev_ok;
 
-void metrics_devices(struct store *s, struct buf *out)
+void metrics_devices(struct store *s, long every_s, struct buf *out)
 {
 	static const char *const state[STORE_DEVICE_STATES] = { "fetched", "stale", "never_fetched", "disabled" };
 	long c[STORE_DEVICE_STATES];
@@ -251,18 +251,19 @@ void metrics_devices(struct store *s, struct buf *out)
 	/* One reader at a time; the others wait for its answer rather than
 	 * running the same count. */
 	pthread_mutex_lock(&dev_mu);
-	if (!dev_at || ts.tv_sec - dev_at >= METRICS_DEVICES_EVERY) {
+	if (!dev_read || ts.tv_sec - dev_at >= every_s) {
 		dev_ok = store_device_states(s, dev_counts) == 0;
 		if (!dev_ok)
 			log_warnx("device metrics: %s", store_errmsg(s));
 		dev_at = ts.tv_sec;
+		dev_read = true;
 	}
 	ok = dev_ok;
 	memcpy(c, dev_counts, sizeof(c));
 	pthread_mutex_unlock(&dev_mu);
 	if (!ok)
 		return;
-	buf_adds(out, "# HELP sipprov_devices Devices by state (read at most every 30 s): fetched (runs the "
+	buf_adds(out, "# HELP sipprov_devices Devices by state (read every metrics_devices_interval): fetched (runs the "
 		      "version it should), stale (fetched an older or other version), never_fetched, disabled.\n"
 		      "# TYPE sipprov_devices gauge\n");
 	for (int i = 0; i < STORE_DEVICE_STATES; i++)

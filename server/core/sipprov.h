@@ -140,6 +140,7 @@ struct conf {
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
 	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
+	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
 	/* Parsed by conf_finish from the two keys above (empty text: no network). */
 	struct policy_nets metrics_nets;
@@ -278,9 +279,10 @@ void metrics_render(struct buf *out);
 /* Request-duration histogram: lock-free (atomic bucket and sum). */
 enum { METRICS_ROUTE_DEVICE, METRICS_ROUTE_FIRMWARE, METRICS_ROUTE_API, METRICS_ROUTE_OTHER, METRICS_ROUTES };
 void metrics_observe_request(int route, long long us);
-/* Append sipprov_devices{state=...}: counts read from s at most every 30 s
- * (cached between scrapes); nothing appended if the read fails (logged). */
-void metrics_devices(struct store *s, struct buf *out);
+/* Append sipprov_devices{state=...}: counts read from s at most every
+ * every_s seconds (cached between scrapes; 0: each call); nothing appended
+ * if the read fails (logged). */
+void metrics_devices(struct store *s, long every_s, struct buf *out);
 
 /* ---- layout.c, route.c, placeholder.c, render_*.c: vendor layouts and rendering ---- */
 

@@ -809,7 +809,7 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	buf_init(&out, 1 << 20);
 	metrics_render(&out);
 	if (w) {
-		metrics_devices(w->store, &out);
+		metrics_devices(w->store, h->conf->metrics_devices_interval, &out);
 		drift_metrics(w->store, &out);
 	}
 	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
