@@ -120,6 +120,7 @@ struct http_server {
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
 	atomic_int access_fmt;          /* ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION */
+	atomic_bool not_ready;          /* last /readyz answer, to log changes only */
 	pthread_mutex_t access_mu;
 	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 };
@@ -1068,20 +1069,25 @@ static int url_route(const char *url)
 }
 
 /* /readyz: 200 when a fresh connection reads the database and layouts are
- * loaded, else 503 with the reason (logged: it is ours, not a client's). */
+ * loaded, else 503.  The reason goes to the log (paths are not for the
+ * phone network), once per change of state, not once per probe. */
 static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
 {
-	char err[SP_ERR_MAX], body[SP_ERR_MAX + 32];
+	char err[SP_ERR_MAX];
 	pthread_rwlock_rdlock(&h->layouts_lock);
 	size_t nl = h->layouts ? layouts_count(h->layouts) : 0;
 	pthread_rwlock_unlock(&h->layouts_lock);
 	if (!nl)
 		sp_strlcpy(err, "no layouts loaded", sizeof(err));
-	if (!nl || store_ping(h->conf->database, err, sizeof(err)) < 0) {
-		log_warnx("readyz: not ready reason=\"%s\"", err);
-		snprintf(body, sizeof(body), "not ready: %s\n", err);
-		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, body);
+	bool ready = nl && store_ping(h->conf->database, err, sizeof(err)) == 0;
+	if (atomic_exchange(&h->not_ready, !ready) != !ready) {
+		if (ready)
+			log_info("readyz: ready again");
+		else
+			log_warnx("readyz: not ready reason=\"%s\"", err);
 	}
+	if (!ready)
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
 	return respond_text(c, MHD_HTTP_OK, "ready\n");
 }
 
