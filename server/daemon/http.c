@@ -581,10 +581,13 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 				   const char *why, bool stale)
 {
 	char me[40], pe[4 * PATH_MAX_LEN + 1];
-	log_info("deny %s %s %s: %s", ip, sp_log_escape(method, me, sizeof(me)), log_path(url, pe, sizeof(pe)), why);
+	/* Readable first, then key=value fields a log shipper can index.
+	 * why's client parts are escaped by auth.c; the rest are ours. */
+	log_info("deny: %s ip=%s method=%s path=%s", why, ip, sp_log_escape(method, me, sizeof(me)),
+		 log_path(url, pe, sizeof(pe)));
 	metrics_inc("sipprov_auth_failures_total");
 	if (auth_fail_note(addr)) {
-		log_warnx("lockout %s: too many failed fetches", ip);
+		log_warnx("lockout: too many failed fetches ip=%s", ip);
 		metrics_inc("sipprov_lockouts_total");
 	}
 	metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"401\"}");
@@ -762,7 +765,7 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	if (!bearer_ok(h, c)) {
 		/* A token guesser is locked out like a MAC guesser. */
 		if (auth_fail_note(addr)) {
-			log_warnx("lockout %s: too many failed webhook tokens", ip);
+			log_warnx("lockout: too many failed webhook tokens ip=%s", ip);
 			metrics_inc("sipprov_lockouts_total");
 		}
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"401\"}");
@@ -784,7 +787,7 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	}
 	if (rc < 0) {
 		/* Our failure (lock, I/O, disk full): 503 tells the sender to retry. */
-		log_warnx("webhook from %s not recorded: %s", ip, err);
+		log_warnx("webhook not recorded: %s ip=%s", err, ip);
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"503\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 503, 0, NULL, rc == DRIFT_ERR_BUSY ? "locked" : "store");
 		static const char busy_body[] = "temporarily unavailable, retry later\n";
