@@ -181,8 +181,8 @@ static bool known(const char *series)
 
 static void render_histogram(struct buf *out)
 {
-	buf_adds(out, "# HELP sipprov_http_request_duration_seconds Time from a request's headers to its "
-		      "response being queued, by route.\n"
+	buf_adds(out, "# HELP sipprov_http_request_duration_seconds Time from a request's headers until its "
+		      "response was sent (or the connection ended), by route.\n"
 		      "# TYPE sipprov_http_request_duration_seconds histogram\n");
 	for (int r = 0; r < METRICS_ROUTES; r++) {
 		unsigned long cum = 0;
