@@ -55,6 +55,7 @@ sleep 2
 # Replace the files as a renewal tool does (rename over), then SIGHUP.
 cp "$T/new.key" "$T/key.tmp" && mv "$T/key.tmp" "$T/key.pem"
 cp "$T/new.pem" "$T/cert.tmp" && mv "$T/cert.tmp" "$T/cert.pem"
+n_before=$(wc -l < "$T/loop.codes")
 kill -HUP "$SIPPROVD_PID"
 for _ in $(seq 1 100); do grep -q 'reloaded configuration' "$SIPPROVD_LOG" && break; sleep 0.05; done
 grep -q "tls: serving certificate serial=" "$SIPPROVD_LOG"; ok $? "the reload logs the certificate it now serves"
@@ -66,7 +67,8 @@ wait "$ka"
 
 n=$(wc -l < "$T/loop.codes")
 bad=$(grep -vc '^200$' "$T/loop.codes")
-[ "$n" -ge 20 ]; ok $? "fetch loop over new connections ran across the reload ($n fetches)"
+[ "$n_before" -ge 1 ] && [ "$n" -gt "$n_before" ]
+ok $? "fetch loop over new connections ran across the reload ($n_before fetches before, $n in all)"
 is "$bad" 0 "none of the $n fetches over new connections failed"
 is "$(wc -l < "$T/ka.out" | tr -d ' ')" 100 "the keep-alive connection made all 100 fetches"
 is "$(grep -vc '^200 ' "$T/ka.out")" 0 "every keep-alive fetch answered 200"
