@@ -269,3 +269,12 @@ void metrics_devices(struct store *s, long every_s, struct buf *out)
 	for (int i = 0; i < STORE_DEVICE_STATES; i++)
 		buf_printf(out, "sipprov_devices{state=\"%s\"} %ld\n", state[i], c[i]);
 }
+
+void metrics_scrape(struct store *s, long devices_every_s, struct buf *out)
+{
+	metrics_render(out);
+	if (!s)
+		return;
+	metrics_devices(s, devices_every_s, out);
+	drift_metrics(s, out);
+}

@@ -283,6 +283,9 @@ void metrics_observe_request(int route, long long us);
  * every_s seconds (cached between scrapes; 0: each call); nothing appended
  * if the read fails (logged). */
 void metrics_devices(struct store *s, long every_s, struct buf *out);
+/* The whole /metrics body, for any listener: metrics_render, then (with a
+ * store) metrics_devices and drift_metrics. */
+void metrics_scrape(struct store *s, long devices_every_s, struct buf *out);
 
 /* ---- layout.c, route.c, placeholder.c, render_*.c: vendor layouts and rendering ---- */
 

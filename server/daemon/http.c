@@ -811,11 +811,7 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	struct buf out;
 	struct worker *w = worker_get(h);
 	buf_init(&out, 1 << 20);
-	metrics_render(&out);
-	if (w) {
-		metrics_devices(w->store, h->conf->metrics_devices_interval, &out);
-		drift_metrics(w->store, &out);
-	}
+	metrics_scrape(w ? w->store : NULL, h->conf->metrics_devices_interval, &out);
 	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
 				      out.len, NULL);
 	buf_release(&out);
