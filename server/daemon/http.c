@@ -812,6 +812,10 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 	struct worker *w = worker_get(h);
 	buf_init(&out, 1 << 20);
 	metrics_scrape(w ? w->store : NULL, h->conf->metrics_devices_interval, &out);
+	if (h->https.d && tls_certs_not_after())
+		buf_printf(&out, "# HELP sipprov_tls_cert_not_after_seconds When the HTTPS certificate being served "
+				 "expires (unix seconds).\n# TYPE sipprov_tls_cert_not_after_seconds gauge\n"
+				 "sipprov_tls_cert_not_after_seconds %lld\n", (long long)tls_certs_not_after());
 	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
 				      out.len, NULL);
 	buf_release(&out);

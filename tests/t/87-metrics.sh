@@ -7,7 +7,9 @@
 # alert rules pass `promtool check rules` and, like the Grafana dashboard's
 # queries, name only metrics that exist.
 . "$(dirname "$0")/../lib.sh"
-need curl promtool jq
+. "$ROOT/tests/peers/certs.sh"
+need curl promtool jq openssl
+make_pki "$T/pki"
 
 sp init >/dev/null
 sp tenant add open --device-auth none >/dev/null
@@ -19,7 +21,8 @@ for m in 001565000871 001565000872 001565000873 001565000874 001565000875; do
 done
 sp device disable 001565000875 >/dev/null
 
-start_sipprovd -o metrics_devices_interval=0
+start_sipprovd -o metrics_devices_interval=0 -o https_listen=127.0.0.1:0 -o tls_cert="$T/pki/server.pem" \
+	-o tls_key="$T/pki/server.key"
 curl -s "$URL/metrics" > "$T/m0"
 out=$(promtool check metrics < "$T/m0" 2>&1); rc=$?
 is "$rc:$out" "0:" "promtool check metrics: clean at start (no traffic yet)"
@@ -77,6 +80,8 @@ is "$(v 'sipprov_devices{state="fetched"}')" 2 "devices fetched (on the version 
 is "$(v 'sipprov_devices{state="stale"}')" 1 "devices stale (fetched v1, v2 current): 872"
 is "$(v 'sipprov_devices{state="never_fetched"}')" 1 "devices never fetched: 873"
 is "$(v 'sipprov_devices{state="disabled"}')" 1 "devices disabled: 875"
+na=$(date -d "$(openssl x509 -in "$T/pki/server.pem" -noout -enddate | cut -d= -f2)" +%s)
+is "$(v sipprov_tls_cert_not_after_seconds)" "$na" "sipprov_tls_cert_not_after_seconds: the served certificate's notAfter"
 stop_sipprovd
 
 # Example alert rules and dashboard: valid, and every metric they name exists.

@@ -34,7 +34,7 @@ is "$(served_serial)" "$old" "before the reload: the first certificate is served
 # A renewal: new key, new certificate from the same CA (new serial).
 openssl req -newkey rsa:2048 -nodes -keyout "$T/new.key" -out "$T/new.csr" -subj "/CN=localhost" 2>/dev/null
 openssl x509 -req -in "$T/new.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -out "$T/new.pem" \
-	-days 2 -extfile "$P/server.ext" 2>/dev/null || bail "openssl: renewed certificate"
+	-days 3 -extfile "$P/server.ext" 2>/dev/null || bail "openssl: renewed certificate"
 new=$(openssl x509 -in "$T/new.pem" -noout -serial)
 [ "$new" != "$old" ]; ok $? "the renewed certificate has another serial ($new)"
 
@@ -60,6 +60,9 @@ kill -HUP "$SIPPROVD_PID"
 for _ in $(seq 1 100); do grep -q 'reloaded configuration' "$SIPPROVD_LOG" && break; sleep 0.05; done
 grep -q "tls: serving certificate serial=" "$SIPPROVD_LOG"; ok $? "the reload logs the certificate it now serves"
 is "$(served_serial)" "$new" "after SIGHUP: a new connection sees the renewed certificate"
+na=$(date -d "$(openssl x509 -in "$T/new.pem" -noout -enddate | cut -d= -f2)" +%s)
+is "$(curl -s "$URL/metrics" | sed -n 's/^sipprov_tls_cert_not_after_seconds //p')" "$na" \
+	"sipprov_tls_cert_not_after_seconds follows the renewal"
 sleep 2
 touch "$T/stop"
 wait "$loop"
