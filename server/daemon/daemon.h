@@ -13,4 +13,5 @@
 #include "tls_peer.h"
 #include "tls_certs.h"
 #include "firmware_http.h"
+#include "check.h"
 #endif

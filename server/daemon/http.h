@@ -25,6 +25,10 @@ int http_access_format_parse(const char *s);
 int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen);
 /* The port actually bound (useful with port 0); tls selects the HTTPS one. */
 unsigned http_server_port(const struct http_server *h, bool tls);
+/* "HOST:PORT" / "[V6]:PORT" (HOST an IP address) into ss; the one parser
+ * of http_listen and https_listen.  0, or -1 with err naming s. */
+struct sockaddr_storage;
+int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen);
 /* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */
 void http_server_stop(struct http_server *h);
 #endif

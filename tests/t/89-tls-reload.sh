@@ -102,5 +102,5 @@ chk() { "$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o hep_l
 	-o https_listen=127.0.0.1:0 -o tls_cert="$1" -o tls_key="$2" 2>&1; }
 out=$(chk "$T/new.pem" "$T/new.key"); is "$?:$out" "0:configuration OK" "-n: a matching pair is OK"
 out=$(chk "$T/new.pem" "$T/other.key"); rc=$?
-like "$rc:$out" "^1:.*tls_key '.*other.key' does not match" "-n: a key that does not match is refused, named"
+like "$rc:$out" "^1:.*tls_key '.*other.key' is not the key of tls_cert" "-n: a key that does not match is refused, named"
 done_testing
