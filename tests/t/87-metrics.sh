@@ -23,7 +23,7 @@ sp device disable 001565000875 >/dev/null
 
 start_sipprovd -o metrics_devices_interval=0 -o https_listen=127.0.0.1:0 -o tls_cert="$T/pki/server.pem" \
 	-o tls_key="$T/pki/server.key"
-curl -s "$URL/metrics" > "$T/m0"
+curl -s "$ADMIN_URL/metrics" > "$T/m0"
 out=$(promtool check metrics < "$T/m0" 2>&1); rc=$?
 is "$rc:$out" "0:" "promtool check metrics: clean at start (no traffic yet)"
 
@@ -62,7 +62,7 @@ sp template set open main registrar=example.test port=5062 >/dev/null   # v2: 87
 curl -s -o /dev/null "$URL/001565000871.cfg"                                 # ...871 fetches v2
 curl -s -o /dev/null "$URL/001565000874.cfg"                                 # 874 fetches v2
 sleep 0.3
-curl -s "$URL/metrics" > "$T/m1"
+curl -s "$ADMIN_URL/metrics" > "$T/m1"
 out=$(promtool check metrics < "$T/m1" 2>&1); rc=$?
 is "$rc:$out" "0:" "promtool check metrics: clean after traffic"
 v() { sed -n "s/^$(printf '%s' "$1" | sed 's/[][\.*^$]/\\&/g') //p" "$T/m1"; }

@@ -61,7 +61,7 @@ for _ in $(seq 1 100); do grep -q 'reloaded configuration' "$SIPPROVD_LOG" && br
 grep -q "tls: serving certificate serial=" "$SIPPROVD_LOG"; ok $? "the reload logs the certificate it now serves"
 is "$(served_serial)" "$new" "after SIGHUP: a new connection sees the renewed certificate"
 na=$(date -d "$(openssl x509 -in "$T/new.pem" -noout -enddate | cut -d= -f2)" +%s)
-is "$(curl -s "$URL/metrics" | sed -n 's/^sipprov_tls_cert_not_after_seconds //p')" "$na" \
+is "$(curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_tls_cert_not_after_seconds //p')" "$na" \
 	"sipprov_tls_cert_not_after_seconds follows the renewal"
 sleep 2
 touch "$T/stop"
