@@ -49,6 +49,8 @@ static const struct conf_key conf_keys[] = {
 	S(api_token_file, ""),
 	S(log_level, "info"),
 	S(access_log, "-"),
+	S(access_log_format, "sipprov"),
+	S(log_priority_prefix, "auto"),
 	B(insecure_loopback, "no"),
 	L(threads, "0", 0, 64),
 	L(render_cache, "16384", 0, 10000000),
@@ -63,6 +65,7 @@ static const struct conf_key conf_keys[] = {
 	L(fail_window, "60", 1, 86400),
 	L(lockout_seconds, "300", 1, 86400),
 	S(metrics_allow, "127.0.0.0/8,::1/128"),
+	L(metrics_devices_interval, "30", 0, 3600),
 	S(trusted_proxies, ""),
 };
 #undef S

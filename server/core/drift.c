@@ -863,16 +863,38 @@ out:
 
 /* ---- metrics and meanings ---- */
 
+/* Every kind is shown, 0 when none is open, so a series never appears
+ * out of nowhere (an alert on it then sees 0 -> 1, not absent -> 1). */
+static const char *const drift_kinds[] = { "auth_username", "never_fetched", "port", "registrar",
+					   "stale", "transport", "unknown_user", "username" };
+#define NKINDS (sizeof(drift_kinds) / sizeof(drift_kinds[0]))
+
+struct open_counts {
+	long n[NKINDS];
+	struct buf *other;                  /* kinds not in the list, as they come */
+};
+
 static void metric_line(const char *kind, long n, void *arg)
 {
-	buf_printf(arg, "sipprov_drift_open{kind=\"%s\"} %ld\n", kind, n);
+	struct open_counts *oc = arg;
+	for (size_t i = 0; i < NKINDS; i++)
+		if (!strcmp(kind, drift_kinds[i])) {
+			oc->n[i] = n;
+			return;
+		}
+	buf_printf(oc->other, "sipprov_drift_open{kind=\"%s\"} %ld\n", kind, n);
 }
 
 void drift_metrics(struct store *s, struct buf *out)
 {
+	struct open_counts oc = { .other = out };
 	buf_adds(out, "# HELP sipprov_drift_open Open drift events by kind.\n# TYPE sipprov_drift_open gauge\n");
-	if (store_drift_open_counts(s, metric_line, out) < 0)
+	if (store_drift_open_counts(s, metric_line, &oc) < 0) {
 		log_warnx("drift metrics: %s", store_errmsg(s));
+		return;
+	}
+	for (size_t i = 0; i < NKINDS; i++)
+		buf_printf(out, "sipprov_drift_open{kind=\"%s\"} %ld\n", drift_kinds[i], oc.n[i]);
 }
 
 const char *drift_code_meaning(long code)

@@ -1,8 +1,11 @@
 /*
  * log.c: leveled logging.  One line per event, "level: message", to stderr
- * in the foreground or syslog when daemonized.  Never logs secrets: callers
- * pass none (see SECURITY in README).  The level and destination are
- * atomics: a SIGHUP re-runs log_init while request threads log.
+ * in the foreground or syslog when daemonized.  When stderr is the systemd
+ * journal (or log_priority_prefix says so) each stderr line starts with its
+ * syslog priority, "<4>", as sd-daemon(3) describes, so journald files it
+ * at the right level.  Never logs secrets: callers pass none (see SECURITY
+ * in README).  Level, destination and prefix are atomics: a SIGHUP re-runs
+ * log_init while request threads log.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -10,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 
 #include "sipprov.h"
 
 static atomic_int log_lvl = LOG_LVL_INFO;
 static atomic_bool log_syslog;
+static atomic_bool log_prefix;
 
 void log_init(int level, bool to_syslog)
 {
@@ -23,6 +28,35 @@ void log_init(int level, bool to_syslog)
 		openlog("sipprovd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	atomic_store(&log_lvl, level);
 	atomic_store(&log_syslog, to_syslog);
+}
+
+void log_prefix_set(bool on)
+{
+	atomic_store(&log_prefix, on);
+}
+
+bool log_stderr_is_journal(void)
+{
+	/* systemd sets JOURNAL_STREAM=DEV:INODE for a unit whose stderr is the
+	 * journal; a redirected stderr (2>file) no longer matches it. */
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2 || fstat(2, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+int log_prefix_parse(const char *s)
+{
+	if (!strcmp(s, "auto"))
+		return log_stderr_is_journal();
+	if (!strcmp(s, "yes"))
+		return 1;
+	if (!strcmp(s, "no"))
+		return 0;
+	return -1;
 }
 
 int log_level_parse(const char *s)
@@ -34,23 +68,24 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
+/* The one formatter: "message[: strerror]" once, then to syslog (which
+ * carries the level itself) or to stderr as "[<N>]prefix message". */
 __attribute__((format(printf, 4, 0)))
 static void vlog(int lvl, const char *prefix, int errnum, const char *fmt, va_list ap)
 {
+	static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char msg[2048];
 	if (lvl > atomic_load_explicit(&log_lvl, memory_order_relaxed))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errnum && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errnum));
 	if (atomic_load(&log_syslog)) {
-		static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-		if (errnum)
-			syslog(pri[lvl], "%s: %s", msg, strerror(errnum));
-		else
-			syslog(pri[lvl], "%s", msg);
+		syslog(pri[lvl], "%s", msg);
 		return;
 	}
-	if (errnum)
-		fprintf(stderr, "%s%s: %s\n", prefix, msg, strerror(errnum));
+	if (atomic_load_explicit(&log_prefix, memory_order_relaxed))
+		fprintf(stderr, "<%d>%s%s\n", pri[lvl], prefix, msg);
 	else
 		fprintf(stderr, "%s%s\n", prefix, msg);
 }

@@ -89,6 +89,13 @@ char *buf_detach(struct buf *b, size_t *len);
 enum { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(int level, bool to_syslog);
 int  log_level_parse(const char *s);   /* "warn" -> LOG_LVL_WARN; -1 unknown */
+/* Start each stderr line with its syslog priority ("<3>" error, "<4>" warn,
+ * "<6>" info, "<7>" debug; sd-daemon(3)).  Off until set. */
+void log_prefix_set(bool on);
+/* True when stderr is the systemd journal (JOURNAL_STREAM names its dev:ino). */
+bool log_stderr_is_journal(void);
+/* log_priority_prefix: "yes" 1, "no" 0, "auto" log_stderr_is_journal(); -1 unknown. */
+int  log_prefix_parse(const char *s);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* no errno */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -122,6 +129,8 @@ struct conf {
 	char api_token_file[SP_FIELD_MAX];
 	char log_level[16];
 	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
+	char access_log_format[24];         /* sipprov, combined, combined_duration */
+	char log_priority_prefix[8];        /* auto, yes, no: "<N>" before stderr lines */
 	bool insecure_loopback;
 	long threads;
 	long render_cache;                  /* rendered configs kept in memory */
@@ -136,6 +145,7 @@ struct conf {
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
 	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
+	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
 	/* Parsed by conf_finish from the two keys above (empty text: no network). */
 	struct policy_nets metrics_nets;
@@ -264,8 +274,23 @@ const char *effective_get(const struct effective *e, const char *key);
  * strings should be literals or otherwise live for the process. */
 void metrics_add(const char *series, long n);
 #define metrics_inc(series) metrics_add((series), 1)
-/* Append every series with HELP/TYPE lines in text format. */
+/* Register every known series at 0 and note the start time (idempotent;
+ * metrics_render calls it too, so a series is shown before its first event). */
+void metrics_start(void);
+/* Append every counter family with HELP and TYPE, sipprov_build_info, the
+ * request-duration histogram and the start time, in text format 0.0.4.
+ * Any listener may call it. */
 void metrics_render(struct buf *out);
+/* Request-duration histogram: lock-free (atomic bucket and sum). */
+enum { METRICS_ROUTE_DEVICE, METRICS_ROUTE_FIRMWARE, METRICS_ROUTE_API, METRICS_ROUTE_OTHER, METRICS_ROUTES };
+void metrics_observe_request(int route, long long us);
+/* Append sipprov_devices{state=...}: counts read from s at most every
+ * every_s seconds (cached between scrapes; 0: each call); nothing appended
+ * if the read fails (logged). */
+void metrics_devices(struct store *s, long every_s, struct buf *out);
+/* The whole /metrics body, for any listener: metrics_render, then (with a
+ * store) metrics_devices and drift_metrics. */
+void metrics_scrape(struct store *s, long devices_every_s, struct buf *out);
 
 /* ---- layout.c, route.c, placeholder.c, render_*.c: vendor layouts and rendering ---- */
 

@@ -500,6 +500,17 @@ int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *
 int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
 /* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
+
+/* ---- store_health.c: read-only answers for operations ---- */
+
+/* Open path read-only on a fresh connection and run a real query (no
+ * migration, nothing written).  0, or -1 with err. */
+int store_ping(const char *path, char *err, size_t errlen);
+/* Devices by state: fetched (runs what it should), stale (fetched another
+ * version), never_fetched (active, never fetched), disabled.  0 or -1. */
+enum { STORE_DEV_FETCHED, STORE_DEV_STALE, STORE_DEV_NEVER, STORE_DEV_DISABLED, STORE_DEVICE_STATES };
+int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES]);
+
 /* ---- store_pending.c: unknown phones that asked for a config ---- */
 
 struct pending_dev {

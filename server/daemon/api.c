@@ -22,6 +22,7 @@
 #include "api_int.h"
 #include "auth.h"
 #include "http.h"
+#include "tls_certs.h"
 
 extern const char sp_openapi_json[];
 extern const size_t sp_openapi_json_len;
@@ -336,11 +337,14 @@ static int token_of(struct api_server *a, struct MHD_Connection *c, struct api_t
 
 /* ---- /metrics ---- */
 
-void api_metrics_text(struct store *s, struct buf *out)
+void api_metrics_text(struct store *s, long devices_every_s, struct buf *out)
 {
-	metrics_render(out);
-	if (s)
-		drift_metrics(s, out);
+	metrics_scrape(s, devices_every_s, out);
+	/* The phone listener's certificate (tls_certs.c), reloaded by SIGHUP. */
+	if (tls_certs_not_after())
+		buf_printf(out, "# HELP sipprov_tls_cert_not_after_seconds When the HTTPS certificate being served "
+				"expires (unix seconds).\n# TYPE sipprov_tls_cert_not_after_seconds gauge\n"
+				"sipprov_tls_cert_not_after_seconds %lld\n", (long long)tls_certs_not_after());
 }
 
 static bool addr_in(const struct policy_nets *nets, const struct sockaddr *sa)
@@ -423,7 +427,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return conn_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
 		struct buf out;
 		buf_init(&out, 1 << 20);
-		api_metrics_text(a->store, &out);
+		api_metrics_text(a->store, a->conf->metrics_devices_interval, &out);
 		enum MHD_Result ret = send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
 						out.len, NULL, NULL);
 		buf_release(&out);

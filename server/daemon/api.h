@@ -16,7 +16,8 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 unsigned api_server_port(const struct api_server *a);
 /* Stop, free everything.  Accepts NULL. */
 void api_server_stop(struct api_server *a);
-/* The /metrics page: process counters, then drift gauges read from s (may
- * be NULL).  One function, whichever listener serves it. */
-void api_metrics_text(struct store *s, struct buf *out);
+/* The /metrics page: metrics_scrape (process counters, histogram, device
+ * gauges cached devices_every_s seconds, drift gauges; s may be NULL), then
+ * the served certificate's expiry.  One function, whichever listener serves it. */
+void api_metrics_text(struct store *s, long devices_every_s, struct buf *out);
 #endif

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"
+#include "tls_certs.h"
 #include "firmware_http.h"
 #include "check.h"
 #endif

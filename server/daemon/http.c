@@ -29,6 +29,7 @@
 #include "pending.h"
 #include "core/sipprov.h"
 #include "http.h"
+#include "tls_certs.h"
 
 #define CACHE_WAYS    2             /* render cache: 2-way set associative */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
@@ -104,7 +105,7 @@ struct listener {
 	struct http_server *h;
 	struct MHD_Daemon *d;
 	bool tls;
-	char *cert, *key, *ca;          /* PEM text, kept for MHD's lifetime */
+	char *ca;                       /* PEM text, kept for MHD's lifetime */
 };
 
 struct http_server {
@@ -136,6 +137,8 @@ struct http_server {
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
+	atomic_int access_fmt;          /* ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION */
+	atomic_bool not_ready;          /* last /readyz answer, to log changes only */
 	pthread_mutex_t access_mu;
 	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 	struct connguard *guard;        /* connection budget, header deadline */
@@ -151,7 +154,19 @@ struct req {                            /* per connection-request state */
 	size_t held;                        /* bytes of body counted in h->held */
 	int64_t device_id;
 	char name[64];                      /* "0004f2aabbcc-boot.log" */
+	long long start_us;                 /* headers seen (monotonic), for durations */
+	char proto[16];                     /* "HTTP/1.1", for the access log */
+	int route;                          /* METRICS_ROUTE_*, for the duration histogram */
+	struct MHD_Connection *conn;
 };
+
+/* The request this thread is answering: set around every on_request call
+ * (a connection is served by one pool thread), read by access_log for the
+ * protocol, Referer and duration without threading them through every
+ * route. */
+static _Thread_local struct req *cur_req;
+
+enum { ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION };
 
 /* ---- fetch log writer ---- */
 
@@ -522,26 +537,62 @@ static const char *log_path(const char *path, char *out, size_t size)
 	return sp_log_escape(red, out, size);
 }
 
+int http_access_format_parse(const char *s)
+{
+	static const char *const names[] = { "sipprov", "combined", "combined_duration" };
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 /* note is server text (a MAC, a reason whose client fields auth.c has
- * escaped already); method, path and UA are client bytes, escaped here. */
+ * escaped already); method, path, UA and Referer are client bytes, escaped
+ * here.  Formats: sipprov (ours, with the note), combined (Apache/nginx,
+ * which log analysers read) and combined_duration (plus microseconds from
+ * the request's headers to its response being queued, like Apache's %D).
+ * A HEAD sends no body: 0 bytes. */
 static void access_log(struct http_server *h, const char *ip, const char *method, const char *path,
 		       unsigned status, size_t bytes, const char *ua, const char *note)
 {
-	char t[32], m[40], p[4 * PATH_MAX_LEN + 1], u[4 * 128 + 1];
+	char t[40], m[40], p[4 * PATH_MAX_LEN + 1], u[4 * 128 + 1], r[4 * 128 + 1], pr[4 * 16 + 1], n[24];
 	struct tm tm;
 	time_t now = time(NULL);
+	const struct req *rq = cur_req;
 	if (!atomic_load(&h->access_on))
 		return;
+	int fmt = atomic_load(&h->access_fmt);
 	gmtime_r(&now, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_path(path, p, sizeof(p));
 	sp_log_escape(method, m, sizeof(m));
-	sp_log_escape(ua, u, sizeof(u));
+	if (!strcmp(method, MHD_HTTP_METHOD_HEAD))
+		bytes = 0;
+	if (fmt == ACCESS_SIPPROV) {
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		sp_log_escape(ua, u, sizeof(u));
+	} else {
+		const char *ref = rq && rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+									      MHD_HTTP_HEADER_REFERER) : NULL;
+		strftime(t, sizeof(t), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		sp_log_escape(ua && ua[0] ? ua : "-", u, sizeof(u));
+		sp_log_escape(ref && ref[0] ? ref : "-", r, sizeof(r));
+		sp_log_escape(rq && rq->proto[0] ? rq->proto : "-", pr, sizeof(pr));
+		if (bytes)
+			snprintf(n, sizeof(n), "%zu", bytes);
+		else
+			sp_strlcpy(n, "-", sizeof(n));
+	}
+	long long us = rq && rq->start_us ? mono_us() - rq->start_us : 0;
 	/* The lock keeps a SIGHUP reopen from closing the FILE under us. */
 	pthread_mutex_lock(&h->access_mu);
-	if (h->access)
+	if (h->access && fmt == ACCESS_SIPPROV)
 		fprintf(h->access, "%s %s \"%s %s\" %u %zu \"%s\"%s%s\n", t, ip, m, p, status, bytes, u,
 			note ? " " : "", note ? note : "");
+	else if (h->access && fmt == ACCESS_COMBINED)
+		fprintf(h->access, "%s - - [%s] \"%s %s %s\" %u %s \"%s\" \"%s\"\n", ip, t, m, p, pr, status, n, r, u);
+	else if (h->access)
+		fprintf(h->access, "%s - - [%s] \"%s %s %s\" %u %s \"%s\" \"%s\" %lld\n", ip, t, m, p, pr, status, n,
+			r, u, us);
 	pthread_mutex_unlock(&h->access_mu);
 }
 
@@ -646,10 +697,13 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 				   const char *why, bool stale)
 {
 	char me[40], pe[4 * PATH_MAX_LEN + 1];
-	log_info("deny %s %s %s: %s", ip, sp_log_escape(method, me, sizeof(me)), log_path(url, pe, sizeof(pe)), why);
+	/* Readable first, then key=value fields a log shipper can index.
+	 * why's client parts are escaped by auth.c; the rest are ours. */
+	log_info("deny: %s ip=%s method=%s path=%s", why, ip, sp_log_escape(method, me, sizeof(me)),
+		 log_path(url, pe, sizeof(pe)));
 	metrics_inc("sipprov_auth_failures_total");
 	if (auth_fail_note(addr)) {
-		log_warnx("lockout %s: too many failed fetches", ip);
+		log_warnx("lockout: too many failed fetches ip=%s", ip);
 		metrics_inc("sipprov_lockouts_total");
 	}
 	metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"401\"}");
@@ -658,7 +712,8 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 }
 
 static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection *c, const char *url,
-				    const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
+				    const char *method, const struct sockaddr *addr, const char *ip, bool tls,
+				    const char *ua)
 {
 	struct route_match m;
 	struct worker *w = worker_get(h);
@@ -671,7 +726,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (!route_match(h->layouts, url, &m) || m.kind == ROUTE_UPLOAD) {
 		pthread_rwlock_unlock(&h->layouts_lock);
 		metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"404\"}");
-		access_log(h, ip, "GET", url, 404, 10, ua, NULL);
+		access_log(h, ip, method, url, 404, 10, ua, NULL);
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
 	char lname[32];                 /* m.layout lives only under the lock */
@@ -690,7 +745,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 		}
 		ret = respond(c, MHD_HTTP_OK, ct, out.data ? out.data : "", out.len, NULL);
-		access_log(h, ip, "GET", url, 200, out.len, ua, "common");
+		access_log(h, ip, method, url, 200, out.len, ua, "common");
 		buf_release(&out);
 		return ret;
 	}
@@ -730,7 +785,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			pthread_rwlock_unlock(&h->layouts_lock);
 			cache_ent_free(fresh);
 			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");
-			access_log(h, ip, "GET", url, 500, 0, ua, NULL);
+			access_log(h, ip, method, url, 500, 0, ua, NULL);
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 		}
 		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
@@ -775,7 +830,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			MHD_destroy_response(ok_resp);
 		if (!subj.found && m.kind == ROUTE_MAC)
 			pending_note(h->pending, m.mac, lname, url, ua, ip);
-		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
+		return deny_device(h, c, addr, ip, method, url, ua, why, res.stale);
 	}
 	if (res.refund)
 		auth_success_note(addr);
@@ -796,7 +851,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
 				  : "sipprov_http_requests_total{route=\"device\",code=\"304\"}");
-	access_log(h, ip, "GET", url, status, status == 200 ? len : 0, ua, subj.mac);
+	access_log(h, ip, method, url, status, status == 200 ? len : 0, ua, subj.mac);
 	return ret;
 }
 
@@ -833,7 +888,7 @@ static enum MHD_Result webhook_begin(struct http_server *h, struct MHD_Connectio
 	if (!bearer_ok(h, c)) {
 		/* A token guesser is locked out like a MAC guesser. */
 		if (auth_fail_note(addr)) {
-			log_warnx("lockout %s: too many failed webhook tokens", ip);
+			log_warnx("lockout: too many failed webhook tokens ip=%s", ip);
 			metrics_inc("sipprov_lockouts_total");
 		}
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"401\"}");
@@ -887,7 +942,7 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	}
 	if (rc < 0) {
 		/* Our failure (lock, I/O, disk full): 503 tells the sender to retry. */
-		log_warnx("webhook from %s not recorded: %s", ip, err);
+		log_warnx("webhook not recorded: %s ip=%s", err, ip);
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"503\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 503, 0, NULL, rc == DRIFT_ERR_BUSY ? "locked" : "store");
 		return respond_busy(c, rc == DRIFT_ERR_BUSY ? "5" : "30");
@@ -1139,17 +1194,74 @@ static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connectio
 	return respond(c, MHD_HTTP_NO_CONTENT, "text/plain; charset=utf-8", "", 0, NULL);
 }
 
+static int url_route(const char *url)
+{
+	if (!strncmp(url, "/fw/", 4))
+		return METRICS_ROUTE_FIRMWARE;
+	if (!strncmp(url, "/api/", 5))
+		return METRICS_ROUTE_API;
+	if (!strcmp(url, "/metrics") || !strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
+		return METRICS_ROUTE_OTHER;
+	return METRICS_ROUTE_DEVICE;
+}
+
+/* /readyz: 200 when a fresh connection reads the database and layouts are
+ * loaded, else 503.  The reason goes to the log (paths are not for the
+ * phone network), once per change of state, not once per probe. */
+static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
+{
+	char err[SP_ERR_MAX];
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	size_t nl = h->layouts ? layouts_count(h->layouts) : 0;
+	pthread_rwlock_unlock(&h->layouts_lock);
+	if (!nl)
+		sp_strlcpy(err, "no layouts loaded", sizeof(err));
+	bool ready = nl && store_ping(h->conf->database, err, sizeof(err)) == 0;
+	if (atomic_exchange(&h->not_ready, !ready) != !ready) {
+		if (ready)
+			log_info("readyz: ready again");
+		else
+			log_warnx("readyz: not ready reason=\"%s\"", err);
+	}
+	if (!ready)
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+	return respond_text(c, MHD_HTTP_OK, "ready\n");
+}
+
+static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
+				     bool first);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
-	struct listener *li = cls;
-	struct http_server *h = li->h;
 	struct req *rq = *req_cls;
+	bool first = !rq;
+	if (first) {
+		rq = xcalloc(1, sizeof(*rq));
+		buf_init(&rq->body, BODY_MAX_POST);
+		rq->start_us = mono_us();
+		rq->conn = c;
+		rq->route = url_route(url);
+		sp_strlcpy(rq->proto, version ? version : "", sizeof(rq->proto));
+		*req_cls = rq;
+	}
+	cur_req = rq;
+	enum MHD_Result ret = on_request_in(cls, c, url, method, upload, upload_size, rq, first);
+	cur_req = NULL;
+	return ret;
+}
+
+/* first: the first call of a request (headers only). */
+static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
+				     bool first)
+{
+	struct http_server *h = li->h;
 	bool is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
 
-	if (!rq) {
-		rq = xcalloc(1, sizeof(*rq));
-		*req_cls = rq;
+	if (first) {
+		/* Framing is decided on the headers, before any body byte. */
 		const union MHD_ConnectionInfo *si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		if (si)
 			connguard_headers_done(h->guard, si->socket_context);
@@ -1229,8 +1341,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		access_log(h, ip, method, url, 400, 0, ua, "bad path");
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad request\n");
 	}
+	/* /healthz: the process answers (no database: a liveness probe must
+	 * not restart a daemon for a full disk).  /readyz: it can serve. */
 	if (!strcmp(url, "/healthz") && is_get)
 		return respond_text(c, MHD_HTTP_OK, "ok\n");
+	if (!strcmp(url, "/readyz") && is_get)
+		return serve_ready(h, c);
 	/* /metrics lives on the admin listener (api.c); here it is an unknown
 	 * path like any other (serve_device's 404). */
 	if (!strcmp(url, "/api/v1/registrations")) {
@@ -1245,7 +1361,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strncmp(url, "/fw/", 4))
 		return serve_firmware(h, c, url, method, ip, ua);
-	return serve_device(h, c, url, addr, ip, li->tls, ua);
+	return serve_device(h, c, url, method, addr, ip, li->tls, ua);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
@@ -1257,6 +1373,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 		connguard_request_done(h->guard, si->socket_context);
 	if (rq) {
 		atomic_fetch_sub(&h->held, (long)rq->held);
+		metrics_observe_request(rq->route, mono_us() - rq->start_us);
 		buf_release(&rq->body);
 		free(rq);
 		*req_cls = NULL;
@@ -1374,15 +1491,16 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	if (tls) {
 		if (!cf->tls_cert[0] || !cf->tls_key[0])
 			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
-		if (!(li->cert = slurp(cf->tls_cert, err, errlen)) || !(li->key = slurp(cf->tls_key, err, errlen)))
+		/* The certificate comes from tls_certs.c at each handshake, so a
+		 * SIGHUP can swap it (renewals) without restarting the listener. */
+		if (tls_certs_load(cf->tls_cert, cf->tls_key, err, errlen) < 0)
 			return -1;
 		if (cf->tls_client_ca[0] && !(li->ca = slurp(cf->tls_client_ca, err, errlen)))
 			return -1;
 		flags |= MHD_USE_TLS;
 	}
 	struct MHD_OptionItem tls_opts[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, li->cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, li->key },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_certs_retrieve },
 		/* TLS 1.2 and 1.3 only; GnuTLS priority string. */
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
 		{ li->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, li->ca },
@@ -1442,9 +1560,12 @@ static void open_access_log(struct http_server *h, const char *p)
 	atomic_store(&h->access_on, h->access != NULL);
 }
 
-void http_server_reopen_log(struct http_server *h, const char *path)
+void http_server_reopen_log(struct http_server *h, const char *path, const char *format)
 {
+	int fmt = http_access_format_parse(format);
 	pthread_mutex_lock(&h->access_mu);
+	if (fmt >= 0)
+		atomic_store(&h->access_fmt, fmt);
 	if (h->access && h->access != stderr)
 		fclose(h->access);
 	open_access_log(h, path);
@@ -1473,6 +1594,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	 * RSS at 100 MB for good.  From mmap they go back when a connection closes. */
 	mallopt(M_MMAP_THRESHOLD, 32 * 1024);
 	h->guard = connguard_new(conf->conn_limit, conf->header_timeout);
+	int fmt = http_access_format_parse(conf->access_log_format);
+	atomic_store(&h->access_fmt, fmt >= 0 ? fmt : ACCESS_SIPPROV);
+	metrics_start();
 
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);
@@ -1516,6 +1640,18 @@ fail:
 	return NULL;
 }
 
+int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen)
+{
+	char serial[64];
+	if (!h->https.d)
+		return 0;
+	if (tls_certs_load(cert, key, err, errlen) < 0)
+		return -1;
+	tls_certs_serial(serial, sizeof(serial));
+	log_info("tls: serving certificate serial=%s file=%s", serial, cert);
+	return 0;
+}
+
 struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l)
 {
 	pthread_rwlock_wrlock(&h->layouts_lock);
@@ -1531,10 +1667,6 @@ static void listener_stop(struct listener *li)
 	if (li->d)
 		MHD_stop_daemon(li->d);
 	li->d = NULL;
-	free(li->cert);
-	if (li->key)
-		secret_wipe(li->key, strlen(li->key));
-	free(li->key);
 	free(li->ca);
 }
 
@@ -1545,6 +1677,7 @@ void http_server_stop(struct http_server *h)
 	listener_stop(&h->http);
 	listener_stop(&h->https);
 	connguard_free(h->guard);
+	tls_certs_release();
 	if (h->fq.store) {
 		pthread_mutex_lock(&h->fq.mu);
 		h->fq.stop = true;

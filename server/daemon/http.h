@@ -14,8 +14,15 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 /* Swap layouts (SIGHUP); returns the old set for the caller to free once
  * no request can be using it (this call waits for in-flight renders). */
 struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l);
-/* Reopen the access log at path ("-" stderr, "" off): SIGHUP, logrotate. */
-void http_server_reopen_log(struct http_server *h, const char *path);
+/* Reopen the access log at path ("-" stderr, "" off) in format (see
+ * http_access_format_parse): SIGHUP, logrotate. */
+void http_server_reopen_log(struct http_server *h, const char *path, const char *format);
+/* access_log_format: "sipprov" 0, "combined" 1, "combined_duration" 2; -1 unknown. */
+int http_access_format_parse(const char *s);
+/* SIGHUP: load cert and key (PEM files) for new HTTPS handshakes; open
+ * connections keep theirs.  Without an HTTPS listener: 0, nothing read.
+ * A bad pair changes nothing: -1 with err. */
+int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen);
 /* The port actually bound (useful with port 0); tls selects the HTTPS one. */
 unsigned http_server_port(const struct http_server *h, bool tls);
 /* "HOST:PORT" / "[V6]:PORT" (HOST an IP address) into ss; the one parser

@@ -2,7 +2,8 @@
  * main.c: sipprovd.  Flags -d (foreground; logs to stderr), -n (check the
  * configuration, database, addresses and certificate, changing nothing, and
  * exit: check.c), -v (more logging), -f FILE, -o key=value.
- * SIGHUP reloads layouts and reopens the access log; SIGTERM/SIGINT drain
+ * SIGHUP reloads layouts and TLS certificates and reopens the access log;
+ * SIGTERM/SIGINT drain
  * and exit, freeing everything.  All work lives in the library.
  */
 #include <errno.h>
@@ -52,6 +53,12 @@ static int load_conf(struct conf *c, const char *file, char **overrides, int n, 
 	int lvl = log_level_parse(c->log_level);
 	if (lvl < 0)
 		return sp_err(err, errlen, "log_level '%s' unknown (error, warn, info, debug)", c->log_level);
+	if (log_prefix_parse(c->log_priority_prefix) < 0)
+		return sp_err(err, errlen, "log_priority_prefix '%s' unknown (auto, yes, no)",
+			      c->log_priority_prefix);
+	if (http_access_format_parse(c->access_log_format) < 0)
+		return sp_err(err, errlen, "access_log_format '%s' unknown (sipprov, combined, combined_duration)",
+			      c->access_log_format);
 	/* The relative default serves a source tree; an installed daemon
 	 * falls back to the installed layouts. */
 	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)
@@ -78,8 +85,8 @@ static bool log_to_syslog;              /* daemonized: logs go to syslog */
 
 /* Keys SIGHUP applies in place: none of them is read by request threads. */
 static const char *const live_keys[] = {
-	"templates", "access_log", "log_level", "fail_threshold", "fail_window", "lockout_seconds",
-	"unknown_user_per_source", "unknown_user_max",
+	"templates", "access_log", "access_log_format", "log_level", "log_priority_prefix", "fail_threshold", "fail_window", "lockout_seconds",
+	"unknown_user_per_source", "unknown_user_max", "tls_cert", "tls_key",
 };
 
 static void note_restart(const char *key, void *arg)
@@ -112,6 +119,9 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	}
 	conf_diff(conf, &fresh, note_restart, &restart);
 	log_init(lvl, log_to_syslog);
+	log_prefix_set(log_prefix_parse(fresh.log_priority_prefix) == 1);
+	sp_strlcpy(conf->log_priority_prefix, fresh.log_priority_prefix, sizeof(conf->log_priority_prefix));
+	sp_strlcpy(conf->access_log_format, fresh.access_log_format, sizeof(conf->access_log_format));
 	sp_strlcpy(conf->templates, fresh.templates, sizeof(conf->templates));
 	sp_strlcpy(conf->access_log, fresh.access_log, sizeof(conf->access_log));
 	sp_strlcpy(conf->log_level, fresh.log_level, sizeof(conf->log_level));
@@ -123,7 +133,15 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	conf->unknown_user_max = fresh.unknown_user_max;
 	drift_unknown_caps_set(conf->unknown_user_per_source, conf->unknown_user_max);
 	layouts_free(http_server_set_layouts(http, layouts));
-	http_server_reopen_log(http, conf->access_log);
+	http_server_reopen_log(http, conf->access_log, conf->access_log_format);
+	/* Renewed certificates: new handshakes get them, open connections
+	 * keep theirs.  A bad pair keeps the one being served. */
+	if (http_server_reload_tls(http, fresh.tls_cert, fresh.tls_key, err, sizeof(err)) < 0) {
+		log_warnx("reload: TLS certificate refused, still serving the previous one: %s", err);
+	} else {
+		sp_strlcpy(conf->tls_cert, fresh.tls_cert, sizeof(conf->tls_cert));
+		sp_strlcpy(conf->tls_key, fresh.tls_key, sizeof(conf->tls_key));
+	}
 	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
 		 restart ? " (some changes need a restart)" : "");
 }
@@ -157,11 +175,13 @@ int main(int argc, char **argv)
 		usage();
 
 	log_init(LOG_LVL_INFO, false);
+	log_prefix_set(log_stderr_is_journal());
 	if (!file && access(sp_conf_default, R_OK) == 0)
 		file = sp_conf_default;
 	int lvl = load_conf(&conf, file, overrides, noverrides, verbose, err, sizeof(err));
 	if (lvl < 0)
 		fatalx("%s", err);
+	log_prefix_set(log_prefix_parse(conf.log_priority_prefix) == 1);
 	struct layouts *layouts = layouts_load(conf.templates, err, sizeof(err));
 	if (!layouts)
 		fatalx("%s", err);

@@ -84,7 +84,7 @@ is "$noauth" "$unknown" "no credentials: same body as unknown"
 is "$suspended" "$unknown" "suspended tenant: same body as unknown"
 unlike "$unknown$disabled$vendor$noauth$suspended" 'pw|closedpw' "no refusal leaks a password"
 for why in "unknown device" "disabled" "layout" "suspended"; do
-	grep -q "deny 127.0.0.1 .*$why" "$SIPPROVD_LOG"; ok $? "the log says which refusal it was: $why"
+	grep -q "deny: .*$why.* ip=127.0.0.1 " "$SIPPROVD_LOG"; ok $? "the log says which refusal it was: $why"
 done
 
 # Hostile paths: a 4xx, never a crash, and the daemon keeps serving.

@@ -187,10 +187,10 @@ ok $? "no token URL in the daemon or access log"
 # ---- each refusal is logged with its own reason ----
 L="$SIPPROVD_LOG"
 for re in "wrong digest response for user '001565000010' \\(MD5\\)" "wrong digest response for user '001565000010' \\(SHA-256\\)" \
-	"digest user '001565000011' is not device 001565000010" "digest: no credentials" "GET /00156500ffff.cfg: unknown device" \
+	"digest user '001565000011' is not device 001565000010" "digest: no credentials" "unknown device ip=[^ ]+ method=GET path=/00156500ffff.cfg" \
 	"certificate names MAC 001565000021, not 001565000020" "names no MAC \\(generic vendor certificate\\)" \
 	"issuer is unknown" "expired" "mtls: no client certificate" "mtls: plain HTTP" "token revoked" \
-	"GET /s/<redacted>: unknown token" "outside tenant 'lan' allowlist" "PUT /0004f2000012-app.log: .*no credentials"; do
+	"unknown token ip=[^ ]+ method=GET path=/s/<redacted>" "outside tenant 'lan' allowlist" "no credentials.* method=PUT path=/0004f2000012-app.log"; do
 	grep -Eq -- "$re" "$L"; ok $? "log names the reason: $re"
 done
 done_testing

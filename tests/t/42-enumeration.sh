@@ -63,8 +63,8 @@ diag "legitimate device: $good of $n fetches served during the flood"
 ok $([ "$n" -ge 5 ] && [ "$good" -eq "$n" ] && echo 0 || echo 1) "the legitimate device on 127.0.0.2 was served every time during the flood ($good/$n)"
 st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.1 --digest -u "001565000001:$HP" "$URL/001565000001.cfg")
 is "$st" 429 "the locked-out source gets 429 even with good credentials"
-grep -q "lockout 127.0.0.1: too many failed fetches" "$SIPPROVD_LOG"; ok $? "the lockout is logged"
-grep -q "deny 127.0.0.1 GET /[0-9a-f]*.cfg: unknown device" "$SIPPROVD_LOG"; ok $? "each unknown MAC is logged as such"
+grep -q "lockout: too many failed fetches ip=127.0.0.1$" "$SIPPROVD_LOG"; ok $? "the lockout is logged"
+grep -q "deny: unknown device ip=127.0.0.1 method=GET path=/[0-9a-f]*.cfg$" "$SIPPROVD_LOG"; ok $? "each unknown MAC is logged as such"
 m=$(curl -s --interface 127.0.0.2 "$ADMIN_URL/metrics" | sed -n 's/^sipprov_lockouts_total \([0-9]*\)$/\1/p')
 is "$m" 1 "metrics: sipprov_lockouts_total 1"
 

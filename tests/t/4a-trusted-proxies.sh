@@ -64,8 +64,8 @@ is "$(c --interface 127.0.0.2 -H 'X-Forwarded-For: 198.51.100.7' --digest -u "00
 	"a forged X-Forwarded-For does not escape the lockout (nginx appends the real address)"
 is "$(c --interface 127.0.0.3 --digest -u "001565000001:$HP" "$NURL/001565000001.cfg")" 200 \
 	"127.0.0.3 behind the same nginx is still served"
-grep -q "lockout 127.0.0.2: too many failed fetches" "$SIPPROVD_LOG"; ok $? "the daemon log names the client, not nginx"
-grep -q "lockout 127.0.0.1" "$SIPPROVD_LOG"; ok $((! $?)) "nginx itself is never locked out"
+grep -q "lockout: too many failed fetches ip=127.0.0.2$" "$SIPPROVD_LOG"; ok $? "the daemon log names the client, not nginx"
+grep -q "lockout: .* ip=127.0.0.1$" "$SIPPROVD_LOG"; ok $((! $?)) "nginx itself is never locked out"
 grep -q '^[^ ]* 127.0.0.3 "GET /001565000001.cfg" 200 ' "$T/access.log"; ok $? "the access log names the client behind nginx"
 
 is "$(c --interface 127.0.0.3 --digest -u "001565000002:$HP2" "$NURL/001565000002.cfg")" 200 \

@@ -28,7 +28,7 @@ grep -q held "$T/held" || bail "the lock holder did not take the lock"
 code=$(post hook-token-1 "$GOOD")
 is "$code" 503 "a locked database is the server's fault (503)"
 like "$(tr -d '\r' < "$T/h")" "Retry-After: [0-9]+" "with Retry-After"
-like "$(cat "$SIPPROVD_LOG")" "webhook from 127.0.0.1 not recorded: .*locked" "the daemon log says why"
+like "$(cat "$SIPPROVD_LOG")" "webhook not recorded: .*locked.* ip=127.0.0.1" "the daemon log says why"
 wait "$HOLDER"
 is "$(post hook-token-1 "$GOOD")" 202 "after the lock is released the retry is accepted"
 is "$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE username='alice'")" 2 "two registrations recorded (none from the 503)"
@@ -38,7 +38,7 @@ codes=""
 for i in 1 2 3 4 5 6; do codes="$codes $(post "wrong-$i" "$GOOD")"; done
 is "$codes" " 401 401 401 401 401 429" "five wrong tokens, then 429"
 is "$(post hook-token-1 "$GOOD")" 429 "the right token is locked out too until lockout_seconds pass"
-like "$(cat "$SIPPROVD_LOG")" "lockout 127.0.0.1: too many failed webhook tokens" "the lockout is logged"
+like "$(cat "$SIPPROVD_LOG")" "lockout: too many failed webhook tokens ip=127.0.0.1" "the lockout is logged"
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "sipprovd exits cleanly"
 done_testing

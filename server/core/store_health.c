@@ -1,0 +1,59 @@
+/*
+ * store_health.c: read-only questions operations ask of the database: is
+ * it reachable (/readyz) and how many devices are in which state
+ * (sipprov_devices).  It changes nothing and never migrates.
+ */
+#include <string.h>
+
+#include "store_int.h"
+#include "sipprov.h"
+
+int store_ping(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	/* A connection of its own, opened now: the daemon's long-lived ones
+	 * keep a removed or replaced file open and would still answer. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sp_err(err, errlen, "database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 1000);
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM device", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sp_err(err, errlen, "database '%s': %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES])
+{
+	/* The version a device should run: its pin, else the current version
+	 * of its template (its own, else the tenant's default), as drift's
+	 * "stale" check has it. */
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT "
+		" coalesce(sum(status = 'active' AND fetched_at > 0 AND NOT (want > 0 AND fetched_version != want)), 0),"
+		" coalesce(sum(status = 'active' AND fetched_at > 0 AND want > 0 AND fetched_version != want), 0),"
+		" coalesce(sum(status = 'active' AND fetched_at = 0), 0),"
+		" coalesce(sum(status != 'active'), 0) "
+		"FROM (SELECT d.status, d.fetched_at, d.fetched_version,"
+		"  CASE d.pinned_version WHEN 0 THEN coalesce(tp.current, 0) ELSE d.pinned_version END AS want"
+		"  FROM device d JOIN tenant t ON t.id = d.tenant_id"
+		"  LEFT JOIN template tp ON tp.tenant_id = d.tenant_id"
+		"   AND tp.name = CASE d.template WHEN '' THEN t.default_template ELSE d.template END)");
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		for (int i = 0; i < STORE_DEVICE_STATES; i++)
+			counts[i] = (long)sqlite3_column_int64(st, i);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
