@@ -162,6 +162,12 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		if (!*val || strlen(val) >= sizeof(l->notify_event) || !sp_text_ok(val) || strchr(val, ' '))
 			return sp_err(err, errlen, "%s:%d: bad notify-event", l->file, line);
 		sp_strlcpy(l->notify_event, val, sizeof(l->notify_event));
+	} else if (strcmp(key, "references") == 0) {
+		/* printed inside an XML comment: no "--" */
+		if (!*val || strlen(val) >= sizeof(l->references) || !sp_text_ok(val) || strstr(val, "--"))
+			return sp_err(err, errlen, "%s:%d: bad references (one line under %zu bytes, no '--')",
+				      l->file, line, sizeof(l->references));
+		sp_strlcpy(l->references, val, sizeof(l->references));
 	} else if (strncmp(key, "route", 5) == 0 && (key[5] == '\0' || key[5] == ' ')) {
 		const char *kind = ltrim(key + 5);
 		if (l->nroutes == LAYOUT_ROUTES_MAX)
@@ -214,7 +220,7 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		return header_unsup(l, ltrim(key + 12), val, line, err, errlen);
 	} else {
 		return sp_err(err, errlen, "%s:%d: unknown header key '%s' (name format content-type "
-			      "notify-event route map unsupported)", l->file, line, key);
+			      "notify-event references route map unsupported)", l->file, line, key);
 	}
 	return 0;
 }
@@ -668,6 +674,7 @@ static int render_skel(const struct layout *l, const void *skel, const struct ef
 		return sp_err(err, errlen, "line %ld out of range (0 = all, 1-%d)", line, SP_MAX_LINES);
 	memset(&c, 0, sizeof(c));
 	c.layout = l->name;
+	c.refs = l->references;
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;

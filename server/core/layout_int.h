@@ -45,6 +45,7 @@ struct layout {
 	void *skel;                         /* fmt->compile's result */
 	char content_type[128];
 	char notify_event[128];
+	char references[512];               /* "references:" header; XML prints it as a comment */
 	struct lroute routes[LAYOUT_ROUTES_MAX];
 	size_t nroutes;
 	struct lmap maps[LAYOUT_MAPS_MAX];

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -515,6 +516,36 @@ static void test_polycom_master(const struct layouts *ls)
 	json_decref(e.settings);
 }
 
+/* Issue 12: every golden file opens with a comment naming the references
+ * its keys were checked against (in the first four lines: after Yealink's
+ * mandatory first line, Fanvil's header, the XML declaration and sipprov's
+ * version marker).  JSON has no comments: templates/json.md says so. */
+static void test_golden_refs(void)
+{
+	DIR *d = opendir("tests/golden");
+	struct dirent *de;
+	int n = 0;
+	ok(d != NULL, "tests/golden opens");
+	while (d && (de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		if (de->d_name[0] == '.' || !dot || !strcmp(dot, ".json"))
+			continue;
+		char path[512], *g;
+		size_t len = 0, i = 0;
+		int line = 1;
+		snprintf(path, sizeof(path), "tests/golden/%s", de->d_name);
+		g = slurp(path, &len);
+		while (g && i < len && line <= 4 && strncmp(g + i, "keys checked against: ", 22))
+			line += g[i++] == '\n';
+		ok(g && i < len && line <= 4, "%s names its references in its first four lines", de->d_name);
+		free(g);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	ok(n >= 25, "%d golden files checked", n);
+}
+
 static void test_speed(const struct layouts *ls)
 {
 	char err[SP_ERR_MAX];
@@ -603,6 +634,7 @@ int main(void)
 	test_route_bodies(ls);
 	test_common_named(ls);
 	test_polycom_master(ls);
+	test_golden_refs();
 	test_speed(ls);
 	layouts_free(ls);
 	xmlCleanupParser();
