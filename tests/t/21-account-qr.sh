@@ -7,13 +7,15 @@
 # layouts, revoked tokens and two formats at once are refused; showing the
 # code is audited without the token.
 . "$(dirname "$0")/../lib.sh"
-need zbarimg python3 curl sqlite3
+need zbarimg python3 curl sqlite3 linphonec linphonecsh
 
 MAC=02:00:00:00:10:04
 DESK=00:15:65:4a:a9:37
+start_kamailio
+add_subscriber a1xyzauth example.test 'pw-Qr1x'
 sp init >/dev/null
 sp tenant add acme --device-auth token >/dev/null
-sp template set acme main registrar=acme.example.com server=sip.example.com port=5060 transport=udp >/dev/null
+sp template set acme main registrar=example.test server=127.0.0.1 port="$KAM_PORT" transport=udp expires=120 >/dev/null
 sp device add $MAC --tenant acme --layout linphone --template main >/dev/null
 out=$(sp account add $MAC --username alice --auth-username a1xyzauth --password 'pw-Qr1x')
 url=$(echo "$out" | sed -n 's|^token url: ||p')
@@ -39,6 +41,8 @@ is "$(head -c 8 "$T/a.png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a "a PNG
 is "$(decode "$T/a.png")" "$url" "zbarimg reads the token URL from the PNG"
 body=$(curl -s "$(decode "$T/a.png")")
 like "$body" 'name="username" overwrite="true">alice<' "fetching the scanned URL serves the softphone's config"
+st=$(register_with qr "$(decode "$T/a.png")")
+like "$st" '^registered, identity=.*alice@example.test' "linphonec provisioned from the scanned URL registers to Kamailio"
 umask 077
 
 # SVG: well-formed, drawn back into a bitmap from its path and decoded.
