@@ -500,7 +500,7 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	a->conf = conf;
 	a->key = key;
-	if (http_parse_listen(conf->admin_listen, &ss, err, errlen) < 0)
+	if (http_listen_parse(conf->admin_listen, &ss, err, errlen) < 0)
 		goto fail;
 	if (!(a->store = store_open(conf->database, err, errlen)) || store_use_key(a->store, key, err, errlen) < 0)
 		goto fail;
