@@ -67,6 +67,7 @@ static const struct conf_key conf_keys[] = {
 	S(metrics_allow, "127.0.0.0/8,::1/128"),
 	L(metrics_devices_interval, "30", 0, 3600),
 	S(trusted_proxies, ""),
+	S(public_url, ""),
 };
 #undef S
 #undef B
@@ -246,8 +247,31 @@ static int parse_nets(const char *key, const char *text, struct policy_nets *out
 	return 0;
 }
 
+/* public_url is written verbatim into vendor files (XML text, key=value),
+ * so it is held to http[s]://host[:port][/path] in URL-safe characters;
+ * a trailing '/' is dropped (bodies add "/file"). */
+static int check_public_url(struct conf *c, char *err, size_t errlen)
+{
+	char *u = c->public_url;
+	size_t n = strlen(u);
+	if (!n)
+		return 0;
+	while (n > 1 && u[n - 1] == '/')
+		u[--n] = '\0';
+	size_t skip = !strncmp(u, "http://", 7) ? 7 : !strncmp(u, "https://", 8) ? 8 : 0;
+	if (!skip || !u[skip] || u[skip] == '/')
+		return sp_err(err, errlen, "'public_url' must be http://HOST[:PORT][/PATH] or https://..., got '%s'", u);
+	for (const char *p = u + skip; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-._~:/[]%", *p))
+			return sp_err(err, errlen, "'public_url': character '%c' not allowed (letters, digits, "
+				      "- . _ ~ : / [ ] %%)", isprint((unsigned char)*p) ? *p : '?');
+	return 0;
+}
+
 int conf_finish(struct conf *c, char *err, size_t errlen)
 {
+	if (check_public_url(c, err, errlen) < 0)
+		return -1;
 	if (parse_nets("metrics_allow", c->metrics_allow, &c->metrics_nets, err, errlen) < 0 ||
 	    parse_nets("trusted_proxies", c->trusted_proxies, &c->proxy_nets, err, errlen) < 0)
 		return -1;

@@ -37,7 +37,8 @@ void layout_free(struct layout *l)
 		return;
 	for (size_t i = 0; i < l->nmaps; i++)
 		lmap_release(&l->maps[i]);
-	free(l->common);
+	for (size_t i = 0; i < l->ncommons; i++)
+		free(l->commons[i].text);
 	if (l->fmt) {
 		l->fmt->free(l->skel);
 		for (size_t i = 0; i < l->nbodies; i++)
@@ -161,6 +162,12 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		if (!*val || strlen(val) >= sizeof(l->notify_event) || !sp_text_ok(val) || strchr(val, ' '))
 			return sp_err(err, errlen, "%s:%d: bad notify-event", l->file, line);
 		sp_strlcpy(l->notify_event, val, sizeof(l->notify_event));
+	} else if (strcmp(key, "references") == 0) {
+		/* printed inside an XML comment: no "--" */
+		if (!*val || strlen(val) >= sizeof(l->references) || !sp_text_ok(val) || strstr(val, "--"))
+			return sp_err(err, errlen, "%s:%d: bad references (one line under %zu bytes, no '--')",
+				      l->file, line, sizeof(l->references));
+		sp_strlcpy(l->references, val, sizeof(l->references));
 	} else if (strncmp(key, "route", 5) == 0 && (key[5] == '\0' || key[5] == ' ')) {
 		const char *kind = ltrim(key + 5);
 		if (l->nroutes == LAYOUT_ROUTES_MAX)
@@ -170,6 +177,20 @@ static int header_line(const struct layout_format *const *formats, struct layout
 			r->kind = ROUTE_MAC;
 		else if (strcmp(kind, "common") == 0)
 			r->kind = ROUTE_COMMON;
+		else if (strncmp(kind, "common ", 7) == 0 && body_name_ok(ltrim((char *)kind + 7))) {
+			/* a common file with its own "--- common NAME" body */
+			const char *cn = ltrim((char *)kind + 7);
+			size_t b;
+			for (b = 1; b < l->ncommons && strcmp(l->commons[b].name, cn); b++)
+				;
+			if (b == LAYOUT_BODIES_MAX)
+				return sp_err(err, errlen, "%s:%d: more than %d named common bodies", l->file, line,
+					      LAYOUT_BODIES_MAX - 1);
+			if (b == l->ncommons)
+				sp_strlcpy(l->commons[l->ncommons++].name, cn, sizeof(l->commons[0].name));
+			r->kind = ROUTE_COMMON;
+			r->body = (int)b;
+		}
 		else if (strcmp(kind, "upload") == 0)
 			r->kind = ROUTE_UPLOAD;
 		else if (body_name_ok(kind)) {
@@ -185,8 +206,8 @@ static int header_line(const struct layout_format *const *formats, struct layout
 			r->kind = ROUTE_MAC;
 			r->body = (int)b + 1;
 		} else
-			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, upload, or a body name "
-				      "[a-z], up to 15)", l->file, line, kind);
+			return sp_err(err, errlen, "%s:%d: unknown route kind '%s' (common, common NAME, upload, or a "
+				      "body name [a-z], up to 15)", l->file, line, kind);
 		if (strlen(val) >= sizeof(r->pat))
 			return sp_err(err, errlen, "%s:%d: route too long", l->file, line);
 		sp_strlcpy(r->pat, val, sizeof(r->pat));
@@ -199,7 +220,7 @@ static int header_line(const struct layout_format *const *formats, struct layout
 		return header_unsup(l, ltrim(key + 12), val, line, err, errlen);
 	} else {
 		return sp_err(err, errlen, "%s:%d: unknown header key '%s' (name format content-type "
-			      "notify-event route map unsupported)", l->file, line, key);
+			      "notify-event references route map unsupported)", l->file, line, key);
 	}
 	return 0;
 }
@@ -209,6 +230,7 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 {
 	struct layout *l = xcalloc(1, sizeof(*l));
 	char *text = NULL;
+	l->ncommons = 1;                    /* commons[0]: the unnamed "--- common" */
 	int line = 0;
 	sp_strlcpy(l->file, filename, sizeof(l->file));
 	l->scope.file = l->file;
@@ -225,7 +247,7 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 	memcpy(text, data, len);
 	text[len] = '\0';
 
-	char *p = text, *body = NULL, *common = NULL;
+	char *p = text, *body = NULL;
 	int body_line = 0;
 	while (*p) {
 		char *nl = strchr(p, '\n');
@@ -257,9 +279,9 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 		       filename);
 		goto fail;
 	}
-	/* Sections after the main body: "--- common" (fixed text for common
-	 * files) and "--- NAME" for each "route NAME:" body. */
-	char *named[LAYOUT_BODIES_MAX] = { NULL };
+	/* Sections after the main body: "--- common" and "--- common NAME"
+	 * (fixed text for common files) and "--- NAME" for each "route NAME:". */
+	char *named[LAYOUT_BODIES_MAX] = { NULL }, *common[LAYOUT_BODIES_MAX] = { NULL };
 	int named_line[LAYOUT_BODIES_MAX] = { 0 };
 	int q_line = body_line;
 	for (char *q = body; q && *q; q_line++) {
@@ -271,17 +293,22 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 			if (n - 4 < sizeof(name))
 				memcpy(name, q + 4, n - 4);
 			char *next = nl ? nl + 1 : q + strlen(q);
-			size_t b;
+			size_t b, c = LAYOUT_BODIES_MAX;
 			for (b = 0; b < l->nbodies && strcmp(l->bodies[b].name, name); b++)
 				;
-			if (strcmp(name, "common") == 0 && !common) {
-				common = next;
+			if (strcmp(name, "common") == 0)
+				c = 0;
+			else if (strncmp(name, "common ", 7) == 0)
+				for (c = 1; c < l->ncommons && strcmp(l->commons[c].name, name + 7); c++)
+					;
+			if (c < l->ncommons && !common[c]) {
+				common[c] = next;
 			} else if (b < l->nbodies && !named[b]) {
 				named[b] = next;
 				named_line[b] = q_line + 1;
 			} else {
-				sp_err(err, errlen, "%s:%d: '--- %s' is no route's body (common, or a 'route NAME:'), "
-				       "or a second one", filename, q_line, name);
+				sp_err(err, errlen, "%s:%d: '--- %s' is no route's body (common, common NAME, or a "
+				       "'route NAME:'), or a second one", filename, q_line, name);
 				goto fail;
 			}
 			*q = '\0';
@@ -298,21 +325,37 @@ struct layout *layout_parse_with(const struct layout_format *const *formats, con
 				    errlen) < 0)
 			goto fail;
 	}
-	if (common) {
+	for (size_t c = 1; c < l->ncommons; c++)
+		if (!common[c]) {
+			sp_err(err, errlen, "%s: 'route common %s:' has no '--- common %s' body", filename,
+			       l->commons[c].name, l->commons[c].name);
+			goto fail;
+		}
+	if (common[0]) {
 		bool has_common = false;
 		for (size_t i = 0; i < l->nroutes; i++)
-			has_common |= l->routes[i].kind == ROUTE_COMMON;
+			has_common |= l->routes[i].kind == ROUTE_COMMON && l->routes[i].body == 0;
 		if (!has_common) {
 			sp_err(err, errlen, "%s: '--- common' body without a 'route common:'", filename);
 			goto fail;
 		}
-		if (strstr(common, "{{")) {
-			sp_err(err, errlen, "%s: the common body is fixed text: no placeholders (line %d of it)",
-			       filename, lbody_line(common, "{{"));
-			goto fail;
-		}
-		l->common = xstrdup(common);
-		l->common_len = strlen(common);
+	}
+	for (size_t c = 0; c < l->ncommons; c++) {
+		if (!common[c])
+			continue;
+		/* Fixed text: the one placeholder is {{public_url}} (the base URL
+		 * a file names the phone's own file by, e.g. Cisco's Profile_Rule). */
+		for (const char *t = strstr(common[c], "{{"); t; t = strstr(t + 2, "{{"))
+			if (strncmp(t, SP_PUBLIC_URL_PH, strlen(SP_PUBLIC_URL_PH))) {
+				int at = 1;
+				for (const char *u = common[c]; u < t; u++)
+					at += *u == '\n';
+				sp_err(err, errlen, "%s: a common body is fixed text: no placeholders but %s "
+				       "(line %d of it)", filename, SP_PUBLIC_URL_PH, at);
+				goto fail;
+			}
+		l->commons[c].text = xstrdup(common[c]);
+		l->commons[c].len = strlen(common[c]);
 	}
 	if (l->fmt->compile(&l->scope, body, strlen(body), body_line, &l->skel, err, errlen) < 0)
 		goto fail;
@@ -554,14 +597,42 @@ size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out
 
 /* ---- render ---- */
 
+/* Body c of l with {{public_url}} replaced; 1 when it names it and
+ * public_url is empty (the file cannot be written: the caller says 404). */
+static int render_common_body(const struct layout *l, size_t c, const char *public_url, struct buf *out,
+			      char *err, size_t errlen)
+{
+	const char *t = c < l->ncommons ? l->commons[c].text : NULL;
+	size_t phl = strlen(SP_PUBLIC_URL_PH), start = out->len;
+	if (!t)
+		return sp_err(err, errlen, "layout '%s' has no common file", l->name);
+	if (strstr(t, SP_PUBLIC_URL_PH) && (!public_url || !*public_url))
+		return 1;
+	for (const char *p; (p = strstr(t, SP_PUBLIC_URL_PH)); t = p + phl) {
+		buf_add(out, t, (size_t)(p - t));
+		buf_add(out, public_url, strlen(public_url));
+	}
+	buf_add(out, t, strlen(t));
+	if (out->overflow) {
+		out->len = start;
+		return sp_err(err, errlen, "config too large");
+	}
+	return 0;
+}
+
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen)
 {
-	if (!l->common)
-		return sp_err(err, errlen, "layout '%s' has no common file", l->name);
-	buf_add(out, l->common, l->common_len);
-	if (out->overflow)
-		return sp_err(err, errlen, "config too large");
-	return 0;
+	int rc = render_common_body(l, 0, NULL, out, err, errlen);
+	if (rc > 0)
+		return sp_err(err, errlen, "layout '%s': the common file needs public_url", l->name);
+	return rc;
+}
+
+int render_common_route(const struct layout *l, const struct route_match *m, const char *public_url,
+			struct buf *out, char *err, size_t errlen)
+{
+	int b = layout_route_body(l, m);
+	return render_common_body(l, b < 0 ? 0 : (size_t)b, public_url, out, err, errlen);
 }
 
 static int render_skel(const struct layout *l, const void *skel, const struct effective *e, long line,
@@ -603,6 +674,7 @@ static int render_skel(const struct layout *l, const void *skel, const struct ef
 		return sp_err(err, errlen, "line %ld out of range (0 = all, 1-%d)", line, SP_MAX_LINES);
 	memset(&c, 0, sizeof(c));
 	c.layout = l->name;
+	c.refs = l->references;
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;

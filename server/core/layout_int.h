@@ -33,7 +33,8 @@ struct lunsup {
 
 struct lroute {
 	int kind;                           /* ROUTE_MAC / TOKEN / COMMON / UPLOAD */
-	int body;                           /* 0: the main body, else bodies[body - 1] */
+	int body;                           /* 0: the main body, else bodies[body - 1];
+					     * ROUTE_COMMON: commons[body] */
 	char pat[LAYOUT_PAT_MAX];           /* as declared: "cfg{mac}.xml" */
 };
 
@@ -44,6 +45,7 @@ struct layout {
 	void *skel;                         /* fmt->compile's result */
 	char content_type[128];
 	char notify_event[128];
+	char references[512];               /* "references:" header; XML prints it as a comment */
 	struct lroute routes[LAYOUT_ROUTES_MAX];
 	size_t nroutes;
 	struct lmap maps[LAYOUT_MAPS_MAX];
@@ -58,8 +60,15 @@ struct layout {
 	size_t nbodies;
 	struct lunsup unsup[LAYOUT_UNSUP_MAX];
 	size_t nunsup;
-	char *common;                       /* fixed body for ROUTE_COMMON files, or NULL */
-	size_t common_len;
+	/* Fixed bodies for ROUTE_COMMON files: commons[0] is "--- common"
+	 * ("route common:"), the others "--- common NAME" ("route common NAME:").
+	 * text NULL: not given.  The only placeholder is {{public_url}}. */
+	struct {
+		char name[16];
+		char *text;
+		size_t len;
+	} commons[LAYOUT_BODIES_MAX];
+	size_t ncommons;                    /* 1 + the named ones */
 };
 
 struct layouts {

@@ -299,8 +299,9 @@ static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter
 /* Seconds (tz.*) in the shapes phones take; "" stays "".  hours: whole
  * hours ("7200" -> "2"); hm: signed hours and minutes when not whole
  * ("3600" -> "+1", "19800" -> "+5:30", "-12600" -> "-3:30"); hhmm:
- * "+01:00"; hms: "2:0:0" (Cisco's rule syntax, no padding). */
-enum lf_time { LFT_HOURS, LFT_HM, LFT_HHMM, LFT_HMS };
+ * "+01:00"; hms: "2:0:0" (Cisco's rule syntax, no padding); hhmmss:
+ * "02:00:00" (Snom's dst syntax). */
+enum lf_time { LFT_HOURS, LFT_HM, LFT_HHMM, LFT_HMS, LFT_HHMMSS };
 
 static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *out, size_t outlen, enum lf_time k)
 {
@@ -319,6 +320,8 @@ static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *o
 		snprintf(out, outlen, "%c%ld:%02ld", sign, h, m);
 	else if (k == LFT_HHMM)
 		snprintf(out, outlen, "%c%02ld:%02ld", sign, h, m);
+	else if (k == LFT_HHMMSS)
+		snprintf(out, outlen, "%s%02ld:%02ld:%02ld", v < 0 ? "-" : "", h, m, sec);
 	else
 		snprintf(out, outlen, "%s%ld:%ld:%ld", v < 0 ? "-" : "", h, m, sec);
 	return 0;
@@ -332,6 +335,7 @@ LF_TIME(lf_hours, LFT_HOURS)
 LF_TIME(lf_hm, LFT_HM)
 LF_TIME(lf_hhmm, LFT_HHMM)
 LF_TIME(lf_hms, LFT_HMS)
+LF_TIME(lf_hhmmss, LFT_HHMMSS)
 
 /* "host", "host:port", "[v6]" or "[v6]:port": the host part, or the port
  * part ("" when none; a bare IPv6 address has no port). */
@@ -392,6 +396,7 @@ static const struct lfilter_def lfilters[] = {
 	{ "hm", LFA_NONE, lf_hm },
 	{ "hhmm", LFA_NONE, lf_hhmm },
 	{ "hms", LFA_NONE, lf_hms },
+	{ "hhmmss", LFA_NONE, lf_hhmmss },
 };
 static const struct lfilter_def lfilter_map = { "map", LFA_NONE, lf_map };
 #define NLFILTERS (sizeof(lfilters) / sizeof(lfilters[0]))

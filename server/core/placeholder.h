@@ -93,6 +93,7 @@ struct tzcache {
 /* What render walks with; layout.c's render() fills it. */
 struct rctx {
 	const char *layout;                 /* the layout's name, for messages */
+	const char *refs;                   /* the layout's "references:" text, or "" */
 	const struct effective *e;
 	const struct account *sel[16];      /* the selected accounts, in line order */
 	size_t nsel;

@@ -426,6 +426,18 @@ static int xml_render(struct rctx *c, const void *skel, struct buf *out)
 		sp_err(c->err, c->errlen, "out of memory building XML");
 		goto out;
 	}
+	/* What the keys were checked against (the header's "references:",
+	 * checked at load: one line, no "--"), right after the marker. */
+	if (c->refs && *c->refs) {
+		char refs[600];
+		snprintf(refs, sizeof(refs), " keys checked against: %s ", c->refs);
+		xmlNodePtr rc2 = xmlNewDocComment(doc, BAD_CAST refs);
+		if (!rc2 || !xmlAddNextSibling(com, rc2)) {
+			xmlFreeNode(rc2);
+			sp_err(c->err, c->errlen, "out of memory building XML");
+			goto out;
+		}
+	}
 	xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
 	if (!mem || size <= 0) {
 		sp_err(c->err, c->errlen, "cannot serialize XML");

@@ -12,6 +12,12 @@
 
 static const char *const route_ph[] = { "{mac}", "{MAC}", "{token}", "{model}", "{xx}" };
 
+/* {model}: model names as phones send them (snomD785, Fanvil's F0V00X200000). */
+static bool route_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
 /* Literal characters of a pattern besides '/': [A-Za-z0-9_.-]. */
 static bool route_char(char ch)
 {
@@ -37,8 +43,8 @@ int route_check(const struct layout *l, struct lroute *r, int line, char *err, s
 			nmac += i <= 1;
 			ntok += i == 2;
 			p += strlen(route_ph[i]);
-			/* {model} is greedy: what follows must not be [a-z0-9] */
-			if (i == 3 && (*p == '\0' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '{'))
+			/* {model} is greedy: what follows must not be [A-Za-z0-9] */
+			if (i == 3 && (*p == '\0' || route_alnum(*p) || *p == '{'))
 				return sp_err(err, errlen, "%s:%d: {model} in route '%s' must be followed by "
 					      "a separator", l->file, line, r->pat);
 			continue;
@@ -106,7 +112,7 @@ static bool route_pat_match(const char *pat, const char *s, struct route_match *
 			pat += 7;
 		} else if (!strncmp(pat, "{model}", 7)) {
 			int n = 0;
-			while (n < 17 && ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9')))
+			while (n < 17 && route_alnum(s[n]))
 				n++;
 			if (n < 1 || n > 16)
 				return false;
@@ -139,6 +145,21 @@ static bool route_path_ok(const char *path)
 	return true;
 }
 
+/* A file name whose stem is 12 hex digits ("f0aabbccddee.cfg") names a
+ * device: a common pattern with a placeholder (Fanvil's "f0{model}.cfg")
+ * must not take it.  Literal common names (Polycom's 000000000000.cfg) may. */
+static bool route_mac_named(const char *pat, const char *s)
+{
+	if (!strchr(pat, '{'))
+		return false;
+	const char *base = strrchr(s, '/');
+	base = base ? base + 1 : s;
+	for (int i = 0; i < SP_MAC_LEN; i++)
+		if (hexv(base[i]) < 0)
+			return false;
+	return base[SP_MAC_LEN] == '.';
+}
+
 int route_match(const struct layouts *l, const char *path, struct route_match *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -156,6 +177,8 @@ int route_match(const struct layouts *l, const char *path, struct route_match *m
 				struct route_match t;
 				memset(&t, 0, sizeof(t));
 				if (!route_pat_match(rt->pat, s, &t))
+					continue;
+				if (rt->kind == ROUTE_COMMON && route_mac_named(rt->pat, s))
 					continue;
 				t.kind = rt->kind;
 				t.layout = y;

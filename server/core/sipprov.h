@@ -147,6 +147,7 @@ struct conf {
 	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
 	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
+	char public_url[SP_FIELD_MAX];      /* base URL phones use (http[s]://host[:port][/path]); "" unset */
 	/* Parsed by conf_finish from the two keys above (empty text: no network). */
 	struct policy_nets metrics_nets;
 	struct policy_nets proxy_nets;
@@ -350,6 +351,13 @@ int layout_route_body(const struct layout *l, const struct route_match *m);
 /* The fixed body a layout serves for ROUTE_COMMON names (no secrets, no
  * per-device data).  -1 if the layout declares none. */
 int render_common(const struct layout *l, struct buf *out, char *err, size_t errlen);
+/* The common body the route m names ("route common NAME:" -> "--- common
+ * NAME"), with {{public_url}} replaced by public_url (conf key public_url,
+ * the base URL phones use).  0, -1 with err, or 1 when the body names
+ * public_url and it is empty: nothing written, the caller answers 404. */
+#define SP_PUBLIC_URL_PH "{{public_url}}"
+int render_common_route(const struct layout *l, const struct route_match *m, const char *public_url,
+			struct buf *out, char *err, size_t errlen);
 /* The layout's format as its header names it: "xml", "json", "kv" (layout_format.c). */
 const char *layout_format_name(const struct layout *l);
 /* The file-name patterns a layout answers, as declared ("{mac}.cfg");

@@ -735,11 +735,21 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		struct buf out;
 		char ct[CTYPE_MAX];
 		buf_init(&out, SP_BODY_MAX);
-		int rc = render_common(m.layout, &out, why, sizeof(why));
+		int rc = render_common_route(m.layout, &m, h->conf->public_url, &out, why, sizeof(why));
 		/* Copied while the lock keeps the layout alive (a reload frees it). */
 		if (sp_strlcpy(ct, layout_content_type(m.layout), sizeof(ct)) >= sizeof(ct))
 			rc = -1;
 		pthread_rwlock_unlock(&h->layouts_lock);
+		if (rc > 0) {
+			/* The file names the phone's own file by an absolute URL
+			 * and public_url is unset: the Host header is not used
+			 * instead (client-chosen, and it does not carry the scheme
+			 * a TLS-terminating proxy removed). */
+			buf_release(&out);
+			metrics_inc("sipprov_http_requests_total{route=\"none\",code=\"404\"}");
+			access_log(h, ip, "GET", url, 404, 10, ua, "common file needs public_url");
+			return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		}
 		if (rc < 0) {
 			buf_release(&out);
 			return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");

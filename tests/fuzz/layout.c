@@ -41,6 +41,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&out, SP_BODY_MAX);
 	render(l, NULL, 0, &out, err, sizeof(err));
 	buf_release(&out);
+	/* every common body its routes name, with and without public_url */
+	for (size_t i = 0; i < layout_route_count(l); i++) {
+		int kind;
+		struct route_match m;
+		const char *pat = layout_route_at(l, i, &kind);
+		if (kind != ROUTE_COMMON)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.kind = ROUTE_COMMON;
+		sp_strlcpy(m.pattern, pat, sizeof(m.pattern));
+		for (int u = 0; u < 2; u++) {
+			buf_init(&out, SP_BODY_MAX);
+			render_common_route(l, &m, u ? "http://prov.example.test:8080" : "", &out, err, sizeof(err));
+			buf_release(&out);
+		}
+	}
 	json_decref(e.settings);
 	layout_free(l);
 	return 0;

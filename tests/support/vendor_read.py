@@ -199,13 +199,23 @@ def snom(text):
     srtp = None
     if "user_srtp" in v:
         srtp = "off" if v["user_srtp"] == "off" else {"mandatory": "required", "optional": "optional"}.get(v.get("user_savp"))
+    tz = None
+    if "utc_offset" in v:                   # seconds east; dst "SAVE mm.ww.dd hh:mm:ss mm.ww.dd hh:mm:ss"
+        d = (v.get("dst") or "").split()
+        if len(d) == 5:
+            def ch(date, time):
+                m, w, wd = (int(x) for x in date.split("."))
+                return m, w, wd % 7, int(time.split(":")[0])
+            tz = tz_shape(int(v["utc_offset"]), ch(d[1], d[2]), ch(d[3], d[4]), int(d[0]) // 60)
+        else:
+            tz = tz_shape(int(v["utc_offset"]))
     backup = None
     hops = v.get("user_outbound", "").split(",")
     if len(hops) > 1:
         bh, bp, _ = snom_uri(hops[1])
         backup = f"{bh}:{bp}"
     return out(v["user_name"], v.get("user_pname") or v["user_name"], v["user_pass"], dh, hh, hp, tr,
-               srtp=srtp, backup=backup)
+               tz=tz, srtp=srtp, backup=backup)
 
 
 def sip_uri(s):

@@ -62,19 +62,19 @@ declare -A TZ=(
 )
 for z in Europe/Berlin America/New_York Australia/Sydney Asia/Kolkata; do
 	set_all timezone="$z"
-	for l in yealink polycom cisco grandstream; do
+	for l in yealink polycom cisco grandstream snom; do
 		check $l tz "${TZ[$z]}" "timezone=$z"
 		not_warned $l "timezone=$z"
 	done
 	check json tz "$z" "timezone=$z"
-	for l in fanvil snom linphone; do
+	for l in fanvil linphone; do
 		check $l tz "(none)" "timezone=$z"
 		warned $l "timezone=$z" "timezone=$z"
 	done
 done
 # a zone the database does not know: nothing rendered, warned for the layouts that map zones
 set_all timezone=Mars/Olympus_Mons
-for l in yealink polycom cisco grandstream; do
+for l in yealink polycom cisco grandstream snom; do
 	check $l tz "(none)" "unknown zone"
 	grep -qF "layout '$l' renders no time zone: timezone 'Mars/Olympus_Mons' is not in the time zone database" \
 		"$T/set.err" "$T/$l.err"

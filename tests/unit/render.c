@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -423,11 +424,15 @@ static void test_common(const struct layouts *ls)
 		struct buf out;
 		buf_init(&out, SP_BODY_MAX);
 		int rc = render(l, NULL, 0, &out, err, sizeof(err));
-		bool declares = false;
+		bool declares = false;          /* the unnamed "--- common" body */
 		for (size_t r = 0; r < layout_route_count(l); r++) {
 			int k;
-			layout_route_at(l, r, &k);
-			declares |= k == ROUTE_COMMON;
+			const char *pat = layout_route_at(l, r, &k);
+			struct route_match mm;
+			memset(&mm, 0, sizeof(mm));
+			mm.kind = ROUTE_COMMON;
+			sp_strlcpy(mm.pattern, pat, sizeof(mm.pattern));
+			declares |= k == ROUTE_COMMON && layout_route_body(l, &mm) == 0;
 		}
 		struct effective none;
 		struct buf out2;
@@ -447,6 +452,98 @@ static void test_common(const struct layouts *ls)
 		}
 		buf_release(&out);
 	}
+}
+
+/* Zero-touch common names with their own body: rendered with public_url
+ * set (golden), and without it: 1 (the daemon's 404) where the body names
+ * the base URL, the same bytes where it does not. */
+static void test_common_named(const struct layouts *ls)
+{
+	static const struct { const char *path, *layout, *golden; bool needs_url; } t[] = {
+		{ "/y000000000000.boot", "yealink", "yealink-common-boot.cfg", false },
+		{ "/spa504g.cfg", "cisco", "cisco-common-model.xml", true },
+		{ "/snomD785.htm", "snom", "snom-common-model.xml", false },
+		{ "/F0V00X200000.cfg", "fanvil", "fanvil-common-model.cfg", true },
+		{ "/f0C00580000.cfg", "fanvil", "fanvil-common-model.cfg", true },
+		{ "/f0X4hw1.100.cfg", "fanvil", "fanvil-common-model.cfg", true },
+		{ "/000000000000.cfg", "polycom", "polycom-common.xml", false },
+		{ "/y000000000028.cfg", "yealink", "yealink-common.cfg", false },
+	};
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct route_match m;
+		struct buf out, bare;
+		const struct layout *l = layouts_find(ls, t[i].layout);
+		buf_init(&out, SP_BODY_MAX);
+		buf_init(&bare, SP_BODY_MAX);
+		ok(route_match(ls, t[i].path, &m) == 1 && m.kind == ROUTE_COMMON && m.layout == l, "%s: common of %s",
+		   t[i].path, t[i].layout);
+		int rc = render_common_route(l, &m, "http://prov.example.test:8080", &out, err, sizeof(err));
+		ok(rc == 0 && out.len > 0 && !strstr(out.data, "{{"), "%s renders with public_url", t[i].path);
+		golden(t[i].golden, out.data ? out.data : "", out.len);
+		ok(!t[i].needs_url || strstr(out.data ? out.data : "", "http://prov.example.test:8080"),
+		   "%s names public_url where it needs it", t[i].path);
+		int rc2 = render_common_route(l, &m, "", &bare, err, sizeof(err));
+		if (t[i].needs_url)
+			ok(rc2 == 1 && bare.len == 0, "%s: without public_url 1, nothing written", t[i].path);
+		else
+			ok(rc2 == 0 && bare.len == out.len && !memcmp(bare.data, out.data, out.len),
+			   "%s: the same without public_url", t[i].path);
+		buf_release(&out);
+		buf_release(&bare);
+	}
+}
+
+/* Polycom's {mac}.cfg is the phone's own master file (W: CONFIG_FILES
+ * in 000000000000.cfg; the phone asks {mac}.cfg first): an APPLICATION
+ * element naming {mac}-phone.cfg, no settings, no secret. */
+static void test_polycom_master(const struct layouts *ls)
+{
+	struct effective e;
+	struct route_match m;
+	struct buf out;
+	char err[SP_ERR_MAX];
+	const struct layout *l = layouts_find(ls, "polycom");
+	make_effective(&e, "udp");
+	buf_init(&out, SP_BODY_MAX);
+	ok(route_match(ls, "/001565aabbcc.cfg", &m) == 1 && layout_answers(l, &m) && layout_route_body(l, &m) == 1,
+	   "polycom {mac}.cfg: the master body");
+	ok(render_route(l, &m, &e, 0, &out, err, sizeof(err)) == 0, "polycom {mac}.cfg renders (%s)", err);
+	golden("polycom-master.xml", out.data ? out.data : "", out.len);
+	ok(out.data && strstr(out.data, "CONFIG_FILES=\"001565aabbcc-phone.cfg\"") && !strstr(out.data, PASS1) &&
+	   !strstr(out.data, "reg.1"), "polycom {mac}.cfg names {mac}-phone.cfg and carries no settings");
+	buf_release(&out);
+	json_decref(e.settings);
+}
+
+/* Issue 12: every golden file opens with a comment naming the references
+ * its keys were checked against (in the first four lines: after Yealink's
+ * mandatory first line, Fanvil's header, the XML declaration and sipprov's
+ * version marker).  JSON has no comments: templates/json.md says so. */
+static void test_golden_refs(void)
+{
+	DIR *d = opendir("tests/golden");
+	struct dirent *de;
+	int n = 0;
+	ok(d != NULL, "tests/golden opens");
+	while (d && (de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		if (de->d_name[0] == '.' || !dot || !strcmp(dot, ".json"))
+			continue;
+		char path[512], *g;
+		size_t len = 0, i = 0;
+		int line = 1;
+		snprintf(path, sizeof(path), "tests/golden/%s", de->d_name);
+		g = slurp(path, &len);
+		while (g && i < len && line <= 4 && strncmp(g + i, "keys checked against: ", 22))
+			line += g[i++] == '\n';
+		ok(g && i < len && line <= 4, "%s names its references in its first four lines", de->d_name);
+		free(g);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	ok(n >= 25, "%d golden files checked", n);
 }
 
 static void test_speed(const struct layouts *ls)
@@ -535,6 +632,9 @@ int main(void)
 	test_refusals(ls);
 	test_common(ls);
 	test_route_bodies(ls);
+	test_common_named(ls);
+	test_polycom_master(ls);
+	test_golden_refs();
 	test_speed(ls);
 	layouts_free(ls);
 	xmlCleanupParser();

@@ -35,6 +35,19 @@ static const struct {
 	{ "/00562b043615.xml", ROUTE_MAC, "00562b043615", "{mac}.xml", "cisco" },
 	{ "/snom710-000413741767.htm", ROUTE_MAC, "000413741767", "snom{model}-{MAC}.htm", "snom" },
 	{ "/snomd785-00041374ABCD.htm", ROUTE_MAC, "00041374abcd", "snom{model}-{MAC}.htm", "snom" },
+	/* D-series models as the phones send them (W: file 'snom%s-%s.htm' % (model, MAC), model 'D785') */
+	{ "/snomD785-000413741767.htm", ROUTE_MAC, "000413741767", "snom{model}-{MAC}.htm", "snom" },
+	/* zero-touch common names (templates/zero-touch.md) */
+	{ "/y000000000000.boot", ROUTE_COMMON, "", "y000000000000.boot", "yealink" },
+	{ "/spa504g.cfg", ROUTE_COMMON, "", "spa{model}.cfg", "cisco" },
+	{ "/snom710.htm", ROUTE_COMMON, "", "snom{model}.htm", "snom" },
+	{ "/snomD785.htm", ROUTE_COMMON, "", "snom{model}.htm", "snom" },
+	{ "/F0V00X200000.cfg", ROUTE_COMMON, "", "F0{model}.cfg", "fanvil" },
+	{ "/f0C00580000.cfg", ROUTE_COMMON, "", "f0{model}.cfg", "fanvil" },
+	{ "/f0X4hw1.100.cfg", ROUTE_COMMON, "", "f0{model}.100.cfg", "fanvil" },
+	/* a MAC starting f0 is a device file, not Fanvil's f0{model}.cfg */
+	{ "/f0aabbccddee.cfg", ROUTE_MAC, "f0aabbccddee", "{mac}.cfg", "fanvil" },
+	{ "/F0AABBCCDDEE.cfg", ROUTE_MAC, "f0aabbccddee", "{mac}.cfg", "yealink" },
 	{ "/000413741767.xml", ROUTE_MAC, "000413741767", "{mac}.xml", "snom" },
 	{ "/0c383e07e16c.cfg", ROUTE_MAC, "0c383e07e16c", "{mac}.cfg", "fanvil" },
 	{ "/001565aabbcc.json", ROUTE_MAC, "001565aabbcc", "{mac}.json", "json" },
@@ -49,7 +62,7 @@ static const char *const bad[] = {
 	"/001565aabbcc.cfg.bak", "/001565aabbcc.cfgx", "/x001565aabbcc.cfg", "/001565aabbcc.cfg?x=1",
 	"/001565aabbcc.CFG", "/00:15:65:aa:bb:cc.cfg", "/00-15-65-aa-bb-cc.cfg", "/s/0123456789ABCDEF0123456789ABCDEF",
 	"/s/0123456789abcdef0123456789abcde", "/s/0123456789abcdef0123456789abcdef0", "/s/0123456789abcdef0123456789abcdef/",
-	"/s/", "/snom-000413741767.htm", "/snom12345678901234567-000413741767.htm", "/snomABC-000413741767.htm",
+	"/s/", "/snom-000413741767.htm", "/snom12345678901234567-000413741767.htm", "/snomA_C-000413741767.htm",
 	"/y00000000002.cfg", "/y0000000000zz.cfg", "/y00000000000028.cfg", "/cfg000b828aa872.xml/",
 	"/templates/yealink.cfg", "/etc/passwd", "/001565aabbcc.cfg#frag", "/001565aabbcc .cfg",
 	"/001565aabbcc.cfg\r\n", "/\\001565aabbcc.cfg", "/001565aabbcc\x01.cfg", "/001565aabbcc.c\xc3\xa9",

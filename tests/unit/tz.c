@@ -213,7 +213,24 @@ static void vendors(const struct layouts *ls)
 	}
 	/* Vendors without a mapping write nothing about the zone */
 	hasnt(render_zone(ls, "fanvil", "Europe/Berlin"), "Time Zone", "fanvil");
-	hasnt(render_zone(ls, "snom", "Europe/Berlin"), "timezone", "snom");
+	/* Snom: utc_offset and dst, but never the zone-code setting 'timezone' */
+	hasnt(render_zone(ls, "snom", "Europe/Berlin"), "<timezone", "snom");
+
+	/* Snom's dst: the snom wiki (Settings/dst) example for Germany, byte for byte */
+	t = render_zone(ls, "snom", "Europe/Berlin");
+	has(t, "<utc_offset perm=\"\">3600</utc_offset>", "snom Berlin");
+	has(t, "<dst perm=\"\">3600 03.05.07 02:00:00 10.05.07 03:00:00</dst>", "snom Berlin (wiki example)");
+	t = render_zone(ls, "snom", "America/New_York");
+	has(t, "<utc_offset perm=\"\">-18000</utc_offset>", "snom NY");
+	has(t, "<dst perm=\"\">3600 03.02.07 02:00:00 11.01.07 02:00:00</dst>", "snom NY");
+	t = render_zone(ls, "snom", "Asia/Kolkata");
+	has(t, "<utc_offset perm=\"\">19800</utc_offset>", "snom Kolkata");
+	has(t, "<dst perm=\"\"/>", "snom Kolkata: dst emptied");
+	t = render_zone(ls, "snom", "Asia/Jerusalem");
+	has(t, "<utc_offset perm=\"\">7200</utc_offset>", "snom Jerusalem: standard time");
+	has(t, "<dst perm=\"\"/>", "snom Jerusalem: no expressible DST");
+	hasnt(render_zone(ls, "snom", NULL), "utc_offset", "snom unset");
+	hasnt(render_zone(ls, "snom", "Mars/Olympus_Mons"), "utc_offset", "snom unknown zone");
 }
 
 static const char *warn(const struct layouts *ls, const char *layout, const char *kv)
@@ -268,8 +285,9 @@ static void warnings(const struct layouts *ls)
 	    "standard time (UTC+02:00) without DST", "inexact zone, rule vendor");
 	is_str(warn(ls, "grandstream", "timezone=Asia/Jerusalem"), "", "inexact zone, POSIX vendor: no warning");
 	is_str(warn(ls, "fanvil", "timezone=Mars/Olympus_Mons") + strlen("layout 'fanvil' cannot express "),
-	       "timezone=Mars/Olympus_Mons: Time Zone is an index into Fanvil's zone list, which no reference read "
-	       "publishes\n", "unsupported layout: one warning, not two");
+	       "timezone=Mars/Olympus_Mons: Time Zone is a per-series code (W: quarter-hours east on X/V/i/W/H, a "
+	       "table index on C58/C62) and no reference read gives its key in this text format\n",
+	       "unsupported layout: one warning, not two");
 }
 
 static void header(void)
