@@ -200,7 +200,7 @@ static const struct cause_def cause_defs[] = {
 	  DF_NAME_MISSING, 0, 0, 0, true,
 	  "correct 'server' (or 'registrar') in the template to a host name that exists, then reprovision" },
 	{ 408, "dns", "DNS: the registrar's name (or its SRV record) does not resolve",
-	  0, DF_DNS_FAIL | DF_SRV_MISSING, 0, 0, false,
+	  0, DF_DNS_FAIL | DF_SRV_MISSING, 0, DF_NAME_MISSING, false,
 	  "fix the DNS records or put a resolvable host in 'server'/'outbound_proxy' of the template" },
 	{ 408, "server_unavailable", "provider overload or maintenance: the registrar answers 5xx",
 	  0, DF_SAYS_UNAVAILABLE, 0, 0, false,
@@ -782,7 +782,7 @@ static void dns_vs_seen(struct store *s, const struct net_ctx *n, const struct n
 		st->findings |= DF_DNS_STALE;
 		verdict(st, DIAG_WARN);
 		lead = strlen(st->evidence);
-		ev(st, "disagree: the phone's last REGISTER went to %s (the registrar's own record) and got %ld; "
+		ev(st, "disagree: the phone's last REGISTER went to %s (as that registrar reported it) and got %ld; "
 		   "'%s' resolves here to %s: the phone used a stale or wrong DNS answer for '%s'", f->last_reg_dst,
 		   f->last_code, n->host, addrs, n->host);
 		headline_at(st, lead + 1);
