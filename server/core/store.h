@@ -351,6 +351,7 @@ struct diag_reg {
 	char reason[128];
 	char reason_detail[256];
 	char dst_ip[64];                    /* "" = unknown (webhook, rows before schema 014) */
+	char contact[256];
 };
 /* Latest registrations of the account (or, unmatched, of the device or
  * the username), newest first; diagnose's own probes (source 'probe')

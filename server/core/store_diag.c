@@ -13,7 +13,7 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 			     struct diag_reg *out, size_t max, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
-				      "username, auth_username, user_agent, code, reason, reason_detail, dst_ip FROM registration "
+				      "username, auth_username, user_agent, code, reason, reason_detail, dst_ip, contact FROM registration "
 				      "WHERE ((?1 <> 0 AND account_id = ?1) "
 				      "OR (account_id IS NULL AND ?2 <> 0 AND device_id = ?2) "
 				      "OR (account_id IS NULL AND device_id IS NULL AND ?3 <> '' AND username = ?3)) "
@@ -43,6 +43,7 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 		store_col_text(st, 11, r->reason, sizeof(r->reason));
 		store_col_text(st, 12, r->reason_detail, sizeof(r->reason_detail));
 		store_col_text(st, 13, r->dst_ip, sizeof(r->dst_ip));
+		store_col_text(st, 14, r->contact, sizeof(r->contact));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;

@@ -193,7 +193,7 @@ static const struct cause_def cause_defs[] = {
 	  0, DF_PORT_CLOSED | DF_NO_ANSWER, 0, DF_HEP_RECEIVED | DF_OTHER_TRANSPORT_OK, false,
 	  "open the port on the registrar's firewall (or start the listener), then retry" },
 	{ 408, "sip_alg", "SIP ALG or NAT on the device's path: the registrar answers here but not to "
-	  "the device", 0, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
+	  "the device", DF_ALG_REWRITE, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
 	  "turn off SIP ALG on the customer's router, or switch the device to TCP/TLS; enable NAT "
 	  "keepalive" },
 	{ 408, "server_name", "wrong server name: the host the device sends to does not exist in DNS",
@@ -603,6 +603,35 @@ static void step_fetch(struct store *s, const struct effective *e, const struct 
 		verdict(st, DIAG_WARN);     /* its line came first: the headline */
 }
 
+/* A SIP ALG rewrites the phone's address in Contact (and Via) to the
+ * router's public address, and broken ones keep the phone's private port
+ * instead of the port the NAT mapped: over UDP the Contact then names the
+ * very address the packet came from, with another port.  (Without an ALG
+ * a NATed phone's Contact names its private address; TCP phones listen on
+ * another port than they send from, so only UDP counts.) */
+static void alg_check(const struct diag_reg *r, struct diag_step *st)
+{
+	char host[256];
+	const char *c = strchr(r->contact, '<'), *at;
+	long port = 0;
+
+	if (strcasecmp(r->transport, "udp") || !r->src_port || !r->contact[0])
+		return;
+	c = c ? c + 1 : r->contact;
+	at = strchr(c, '@');
+	if (at && at < c + strcspn(c, ";>"))
+		c = at + 1;
+	host_port(c, host, sizeof(host), &port);
+	if (!port)
+		port = 5060;
+	if (strcmp(host, r->src_ip) || port == r->src_port)
+		return;
+	st->findings |= DF_ALG_REWRITE;
+	ev(st, "its Contact %s names the address the REGISTER came from (%s) but port %ld, while it came from "
+	   "port %ld: something on the path rewrote the phone's address (a SIP ALG) and replies sent there go "
+	   "astray", r->contact, r->src_ip, port, r->src_port);
+}
+
 static void step_regs(struct store *s, const struct effective *e, const struct account *a,
 		      struct diag_report *rep)
 {
@@ -655,6 +684,7 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 			}
 			if (r->code == 408 || r->code == 0)
 				st->findings |= DF_LAST_TIMEOUT;
+			alg_check(r, st);
 			if (r->code == 401 || r->code == 407) {
 				st->findings |= DF_UNANSWERED_401;
 				ev(st, "the registrar challenged the phone (%ld) and the phone never answered with "
@@ -692,8 +722,11 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 		}
 	}
 	if (st->verdict != DIAG_OK && f->last_code) {
-		/* the phone's own last attempt, reason phrase included, leads */
-		char *p = strstr(st->evidence, "-> ");
+		/* the phone's own last attempt, reason phrase included, leads;
+		 * a rewritten Contact explains more than the code */
+		char *p = st->findings & DF_ALG_REWRITE ? strstr(st->evidence, "its Contact ") : NULL;
+		if (!p)
+			p = strstr(st->evidence, "-> ");
 		if (!p)
 			p = strstr(st->evidence, "last final response");
 		if (p) {
@@ -1490,7 +1523,7 @@ static const char *const finding_names[] = {
 	"says_too_many", "says_domain", "says_user_unknown", "says_unavailable", "auth_id_unknown",
 	"swap_proven", "account_changed", "phone_fails_probe_ok", "runs_old_fails", "hep_received",
 	"unanswered_401", "phone_silent", "all_refused", "proxy_wrong", "runs_differs", "fails_where_runs",
-	"name_missing", "dns_stale", "dns_wrong", "server_elsewhere",
+	"name_missing", "dns_stale", "dns_wrong", "server_elsewhere", "alg_rewrite",
 };
 _Static_assert(sizeof(finding_names) / sizeof(finding_names[0]) == DF_NFINDINGS, "a name for every finding");
 

@@ -83,7 +83,8 @@ enum diag_step_id {
 #define DF_DNS_STALE          DF(47)  /* the phone failed at an address the name no longer resolves to */
 #define DF_DNS_WRONG          DF(48)  /* the domain's own name resolves away from where it registers */
 #define DF_SERVER_ELSEWHERE   DF(49)  /* 'server' names a host away from where the domain registers */
-#define DF_NFINDINGS          50
+#define DF_ALG_REWRITE        DF(50)  /* UDP Contact names the source address with another port */
+#define DF_NFINDINGS          51
 
 struct diag_step {
 	const char *name;

@@ -20,8 +20,9 @@
 # host name (404, and NXDOMAIN in the timeout bucket), DNS failure.
 # Not reproduced (and why): VPN / security software (the same evidence as
 # the router/ISP case: the phone's packets never arrive), SIP ALG rewriting
-# bodies (reproduced as its effect: replies routed to the wrong port),
-# TLS certificate (tests/t/70 covers it).
+# TLS certificate (tests/t/70 covers it).  The SIP ALG is reproduced twice:
+# as its effect (a Via port where nothing listens) and as a router whose
+# ALG rewrites Via and Contact (tests/support/alg.py) between phone and PBX.
 if [ -z "${SP_IN_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -rnm true 2>/dev/null; then
 	SP_OUTER_MNTNS=$(readlink /proc/self/ns/mnt) SP_IN_NETNS=1 \
 		exec unshare -rnm sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" "$@"
@@ -210,6 +211,7 @@ pbx_user 1022 c2xyzauth pw1022; dev 22 stale 1022 c2xyzauth pw1022       # stale
 pbx_user 1023 c3xyzauth pw1023; dev 23 domdns 1023 c3xyzauth pw1023      # wrong DNS record
 pbx_user 1024 c4xyzauth pw1024; dev 24 srvname 1024 c4xyzauth pw1024     # wrong server host name (404)
 pbx_user 1025 c5xyzauth pw1025; dev 25 typo 1025 c5xyzauth pw1025        # wrong server name (no such name)
+pbx_user 1026 c6xyzauth pw1026; dev 26 main 1026 c6xyzauth pw1026        # behind a router whose ALG rewrites
 
 phone 1 401 200; seen 1001 200; ok $? "control phone registers (401, 200) and HEP records it"
 phone 2 401 403; seen 1002 403
@@ -247,6 +249,13 @@ zone "example.test A 127.0.0.3" "pbx.example.test A 127.0.0.1" "sip2.example.tes
 	"voip.broken.test SERVFAIL"
 phone 23 404 404; seen 1023 404                            # example.test's own A record: the old cluster
 phone 24 404 404; seen 1024 404                            # server sip2.example.test: the old cluster
+# 26: through a NAT router (public address 127.0.0.5) whose SIP ALG writes
+# the public address with the phone's private port into Via and Contact
+ALGP=$(free_port)
+python3 "$ROOT/tests/support/alg.py" "$ALGP" 127.0.0.5 "$P1" >"$T/alg.log" 2>&1 &
+track_pid $!
+for _ in $(seq 1 50); do grep -q ready "$T/alg.log" 2>/dev/null && break; sleep 0.1; done
+phone 26 401 200 --to "$ALGP"; seen 1026 401
 
 # ---- diagnose each; the first cause must be the true one ----
 SCORE=0; TOTAL=0; TABLE=""
@@ -265,7 +274,7 @@ case_() { # N CAUSE ERROR(-|403|404|timeout) DESCRIPTION [env]
 	is "$got" "$want" "$what: first cause (exit $rc, $ms ms)"
 	[ "$got" = "$want" ] || sed 's/^/#   /' "$T/diag_$n.json" | grep -E '"(evidence|cause|bucket)"' | head -24
 	TABLE="$TABLE
-# $(printf '%-34s | %-24s | %-24s | %5s ms' "$what" "$want" "$got" "$ms")"
+# $(printf '%-38s | %-24s | %-24s | %5s ms' "$what" "$want" "$got" "$ms")"
 }
 case_ 2 credentials 403 "403 wrong password"
 case_ 3 auth_username_mixup - "403/404 wrong auth username"
@@ -280,7 +289,11 @@ case_ 16 outbound_proxy 404 "404 wrong outbound proxy"
 case_ 15 tenant_moved 404 "404 tenant moved (old cluster)"
 CASE_ENV="SIPPROV_DIAG_STD_PORTS=udp:$PBU,tcp:$PBT,tls:$PBS" case_ 17 firewall timeout "408 firewall drops"
 case_ 18 transport_port_mismatch timeout "408 wrong transport"
-case_ 12 sip_alg timeout "408 SIP ALG / NAT"
+case_ 12 sip_alg timeout "408 SIP ALG / NAT (Via port)"
+case_ 26 sip_alg timeout "408 SIP ALG rewriting Via/Contact"
+like "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["causes"][0]["evidence"])' "$T/diag_26.json")" \
+	"Contact sip:1026@127\.0\.0\.5:[0-9]+.* names the address the REGISTER came from \(127\.0\.0\.5\).*rewrote" \
+	"SIP ALG: the evidence is the rewritten Contact seen over HEP"
 case_ 11 server_unavailable - "408 overload / maintenance"
 case_ 13 phone_network timeout "408 router/ISP blocks SIP"
 case_ 21 dns timeout "timeout DNS failure (SERVFAIL)"
@@ -290,7 +303,7 @@ case_ 23 dns_record - "404 bad DNS: wrong record"
 case_ 24 server_name - "404 wrong SIP server host name"
 case_ 19 transport_port_mismatch timeout "timeout wrong port (5080 vs 5060)"
 CASE_ENV="SIPPROV_DIAG_STD_PORTS=udp:$PD2,tcp:$PD2,tls:$PD3" case_ 20 server_down timeout "timeout server down"
-echo "# cause                              | want                     | got                      | time$TABLE"
+echo "# cause                                  | want                     | got                      | time$TABLE"
 echo "# score: $SCORE of $TOTAL causes named first"
 
 # ---- shared user: each phone's failure stays on its own device ----

@@ -83,6 +83,8 @@ static const struct row rows[] = {
 	  false, "408/timeout", "server_name", true },
 	{ "timeout with only a missing SRV", 408, 0, 0, 0, 0, 0, DF_SRV_MISSING, DF_REACH_OK, 0,
 	  false, "408/timeout", "dns", true },
+	{ "rewritten Contact seen over HEP beats a closed port: SIP ALG", 408, 0, 0, 0, 0, DF_ALG_REWRITE, 0,
+	  DF_PORT_CLOSED, 0, false, "408/timeout", "sip_alg", true },
 	{ "timeout although reachable from here: SIP ALG", 408, 0, 0, 0, 0, DF_LAST_TIMEOUT, 0, DF_REACH_OK,
 	  DF_AUTH_OK, false, "408/timeout", "sip_alg", true },
 	{ "timeout with nothing known: mismatch first", 408, 0, 0, 0, 0, 0, 0, 0, 0,
