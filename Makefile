@@ -14,6 +14,8 @@
 # tests/fuzz/*.c fuzzers.
 
 PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls
+# Only the CLI links libqrencode (`account qr`); the daemon does not.
+CLI_PKGS := libqrencode
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -34,7 +36,7 @@ CC      ?= cc
 # test, asan and deps install what is missing first (tools/install-deps.sh),
 # then build in a sub-make, which checks; other goals check here.
 ifeq ($(filter clean deps deps-check test asan tsan,$(MAKECMDGOALS)),)
-MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
+MISSING := $(shell for p in $(PKGS) $(CLI_PKGS); do pkg-config --exists $$p || echo $$p; done)
 ifneq ($(MISSING),)
 $(error missing build dependencies: $(MISSING); install them with: sudo tools/install-deps.sh)
 endif
@@ -72,7 +74,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan tsan fuzz bench install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check asan tsan fuzz bench bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -110,7 +112,7 @@ $(B)/sipprovd: $(B)/server/daemon/main.o $(B)/libsipprov-daemon.a $(B)/libsippro
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
 
 $(B)/sipprov: $(CLI_OBJ) $(B)/libsipprov-ops.a $(B)/libsipprov-core.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS) $(shell pkg-config --libs $(CLI_PKGS))
 
 $(B)/tests/%: tests/unit/%.c tests/tap.h $(TLIBS)
 	@mkdir -p $(dir $@)
@@ -157,6 +159,10 @@ fuzz:
 
 bench: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench.sh
+bench-bootstorm: all
+	SP_BUILD=$(abspath $(B)) sh tools/bench-bootstorm.sh
+bench-firmware: all
+	SP_BUILD=$(abspath $(B)) sh tools/bench-firmware.sh
 
 # Files that name an installed path are generated from etc/*.in here.
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
@@ -209,6 +215,6 @@ compile_commands.json:
 	@echo "wrote $@"
 
 deps-check:
-	@for p in $(PKGS); do pkg-config --exists $$p && echo "ok $$p" || echo "missing $$p"; done
+	@for p in $(PKGS) $(CLI_PKGS); do pkg-config --exists $$p && echo "ok $$p" || echo "missing $$p"; done
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

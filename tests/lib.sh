@@ -184,3 +184,21 @@ add_subscriber() {
 	_q() { printf %s "$1" | sed "s/'/''/g"; }
 	sqlite3 "$KAM_DIR/kam.db" "INSERT INTO subscriber(username,domain,password,ha1,ha1b) VALUES ('$(_q "$1")','$(_q "$2")','$(_q "$3")','','')"
 }
+
+# register_with NAME URL: run linphonec (its own HOME under $T/home.NAME)
+# provisioned from URL; prints its register status once registered or
+# after 10 s (x SP_SLOW).
+register_with() {
+	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
+	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n[rtp]\naudio_rtp_port=-1\n' "$2" > "$H/rc"
+	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
+	st=""
+	for _ in $(seq 1 $((40 * SP_SLOW))); do
+		st=$(HOME=$H linphonecsh status register 2>&1)
+		case "$st" in registered,*) break ;; esac
+		sleep 0.25
+	done
+	HOME=$H linphonecsh exit >/dev/null 2>&1
+	echo "$st"
+}
+

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "qr.h"
 #include "core/sipprov.h"
 
 #define ACC_USAGE "account add MAC [--line N] --username U --auth-username A --password P " \
@@ -17,11 +19,13 @@
 	"[--display-name D] [--extension E]\n" \
 	"       sipprov account rm MAC [--line N]\n" \
 	"       sipprov account list MAC [--json] [--show-secrets]\n" \
-	"       sipprov account token MAC [--line N] --rotate|--revoke"
+	"       sipprov account token MAC [--line N] --rotate|--revoke\n" \
+	"       sipprov account qr MAC [--line N] [--png FILE | --svg FILE] [--force]"
 
 struct acc_opts {
 	long line;
 	const char *username, *auth_username, *password, *display_name, *extension;
+	const char *png, *svg;
 	bool rotate, revoke;
 };
 
@@ -36,6 +40,8 @@ static int parse(int argc, char **argv, struct acc_opts *o, char **mac)
 		{ "--extension", OPT_STR, &o->extension, 0, 0 },
 		{ "--rotate", OPT_FLAG, &o->rotate, 0, 0 },
 		{ "--revoke", OPT_FLAG, &o->revoke, 0, 0 },
+		{ "--png", OPT_STR, &o->png, 0, 0 },
+		{ "--svg", OPT_STR, &o->svg, 0, 0 },
 		{ NULL, 0, NULL, 0, 0 },
 	};
 	char *pos[1];
@@ -389,11 +395,64 @@ static int acc_token(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The token URL as a QR code: Linphone (and other softphones that take a
+ * remote-provisioning URL) scan it instead of having it typed.  The code
+ * is the secret itself, so showing it is audited like a rotation. */
+static int acc_qr(struct cli *c, int argc, char **argv)
+{
+	struct acc_opts o;
+	struct device d;
+	struct account a;
+	char *mac, base[SP_FIELD_MAX], url[SP_FIELD_MAX + 64], object[64], cm[18], err[SP_ERR_MAX];
+	const struct layouts *ls;
+	int rc;
+
+	if ((rc = parse(argc, argv, &o, &mac)))
+		return rc;
+	if (o.png && o.svg) {
+		fprintf(stderr, "error: account qr takes one of --png or --svg\n");
+		return cli_usage(ACC_USAGE);
+	}
+	if ((rc = cli_open_key(c)) || (rc = cli_device(c, mac, &d)) || (rc = need_line(c, &d, o.line, &a)))
+		return rc;
+	ls = cli_layouts(c);
+	if (!ls)
+		return EXIT_USER;
+	if (!layout_uses_token(layouts_find(ls, d.layout)))
+		return cli_fail("device %s: layout '%s' is fetched by MAC with HTTP credentials, not by a token "
+				"URL; QR onboarding is for token layouts such as linphone", d.mac, d.layout);
+	if (!a.token[0] || a.token_revoked)
+		return cli_fail("device %s line %ld: no active token (create one: sipprov account token %s "
+				"--line %ld --rotate)", d.mac, a.line, d.mac, a.line);
+	snprintf(url, sizeof(url), "%s/s/%s", url_base(base, sizeof(base)), a.token);
+	secret_wipe(a.token, sizeof(a.token));
+	validate_mac_colons(d.mac, cm);
+	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
+	/* Audited once shown: a file is written first (and removed if the
+	 * audit fails), the terminal is drawn only after the audit. */
+	const char *file = o.png ? o.png : o.svg;
+	if (file && qr_write(url, o.png ? QR_PNG : QR_SVG, NULL, file, c->force, err, sizeof(err)) < 0) {
+		rc = cli_fail("%s", err);
+	} else if (store_audit(c->store, c->actor, "account.qr", object, NULL, NULL, file ? file : "terminal") < 0) {
+		if (file)
+			unlink(file);
+		rc = cli_fail("%s: cannot write the audit log: %s", object, store_errmsg(c->store));
+	} else if (file) {
+		printf("%s: QR code of the token URL written to %s (mode 0600)\n", object, file);
+	} else if (qr_write(url, QR_TERM, stdout, NULL, false, err, sizeof(err)) < 0) {
+		rc = cli_fail("%s", err);
+	} else {
+		printf("token url: %s\n", url);
+	}
+	secret_wipe(url, sizeof(url));
+	return rc;
+}
+
 int cmd_account(struct cli *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{ "add", acc_add }, { "set", acc_set }, { "rm", acc_rm }, { "list", acc_list }, { "token", acc_token },
-		{ NULL, NULL },
+		{ "qr", acc_qr }, { NULL, NULL },
 	};
 	return cli_dispatch(c, "account", subs, argc, argv);
 }

@@ -453,12 +453,151 @@ static int device_enable(struct cli *c, int argc, char **argv)
 	return device_status(c, argc, argv, "active");
 }
 
+/* ---- phones nobody entered: `device pending`, `device claim` ---- */
+
+/* The layout a pending phone wants: its User-Agent's vendor when a layout
+ * of that name answers the file it asked for, else the only layout that
+ * answers it.  NULL when it cannot be told; cands lists who answers. */
+static const char *suggest_layout(const struct layouts *ls, const struct pending_dev *p, char *cands, size_t n)
+{
+	struct route_match m;
+	const char *only = NULL;
+	size_t k = 0, o = 0;
+	cands[0] = '\0';
+	if (!route_match(ls, p->path, &m))
+		return NULL;
+	for (size_t i = 0; i < layouts_count(ls); i++) {
+		const struct layout *l = layouts_at(ls, i);
+		if (!layout_answers(l, &m))
+			continue;
+		if (p->vendor[0] && !strcmp(layout_name(l), p->vendor))
+			return layout_name(l);
+		only = layout_name(l);
+		k++;
+		o += (size_t)snprintf(cands + o, o < n ? n - o : 0, "%s%s", o ? ", " : "", only);
+	}
+	return k == 1 ? only : NULL;
+}
+
+static const char usage_pending[] = "device pending [--json] | device pending rm MAC";
+static const char usage_claim[] = "device claim MAC --tenant T [--layout L] [--template NAME]";
+
+static int device_pending(struct cli *c, int argc, char **argv)
+{
+	char *pos[2], mac[SP_MAC_LEN + 1];
+	int npos, rc;
+	struct pending_dev *all;
+	size_t n;
+
+	if ((rc = cli_parse(argc, argv, (struct cli_opt[]){ { NULL, 0, NULL, 0, 0 } }, pos, 2, &npos, usage_pending)))
+		return rc;
+	if (npos == 1 || (npos == 2 && strcmp(pos[0], "rm")))
+		return cli_usage(usage_pending);
+	if ((rc = cli_open(c)))
+		return rc;
+	if (npos == 2) {
+		if (mac_normalize(pos[1], mac) < 0)
+			return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[1]);
+		if (store_begin(c->store) < 0 || (rc = store_pending_rm(c->store, mac)) < 0 ||
+		    (rc && store_audit(c->store, c->actor, "device pending rm", mac, NULL, NULL, "") < 0) ||
+		    store_commit(c->store) < 0) {
+			store_rollback(c->store);
+			return cli_fail("cannot remove %s from the pending list: %s", mac, store_errmsg(c->store));
+		}
+		if (!rc)
+			return cli_fail("%s is not in the pending list (see 'sipprov device pending')", mac);
+		printf("%s removed from the pending list\n", mac);
+		return 0;
+	}
+	if (store_pending_list(c->store, &all, &n) < 0)
+		return cli_fail("cannot read the pending list: %s", store_errmsg(c->store));
+	if (c->json) {
+		json_t *arr = json_array();
+		const struct layouts *ls = cli_layouts(c);
+		char cands[256];
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+				"mac", all[i].mac, "layout", ls ? suggest_layout(ls, &all[i], cands, sizeof(cands)) : NULL,
+				"route_layout", all[i].layout, "path", all[i].path, "user_agent",
+				all[i].user_agent, "vendor", all[i].vendor, "model", all[i].model, "firmware",
+				all[i].firmware, "source_ip", all[i].source_ip, "first_seen", (json_int_t)all[i].first_seen,
+				"last_seen", (json_int_t)all[i].last_seen, "count", (json_int_t)all[i].count));
+		cli_json_out(arr);
+		free(all);
+		return 0;
+	}
+	const struct layouts *ls = cli_layouts(c);
+	if (!ls) {
+		free(all);
+		return EXIT_USER;
+	}
+	printf("%-13s %-12s %-12s %-16s %-16s %-20s %6s  %s\n", "MAC", "LAYOUT", "VENDOR", "MODEL", "SOURCE",
+	       "LAST SEEN", "COUNT", "FILE");
+	for (size_t i = 0; i < n; i++) {
+		char when[32], model[4 * 64 + 1], file[4 * 256 + 1], cands[256];
+		const char *lay = suggest_layout(ls, &all[i], cands, sizeof(cands));
+		fmt_time(all[i].last_seen, when, sizeof(when));
+		printf("%-13s %-12s %-12s %-16s %-16s %-20s %6ld  %s\n", all[i].mac, lay ? lay : "?",
+		       all[i].vendor[0] ? all[i].vendor : "-", sp_log_escape(all[i].model, model, sizeof(model)),
+		       all[i].source_ip, when, all[i].count, sp_log_escape(all[i].path, file, sizeof(file)));
+	}
+	if (!n)
+		printf("(no unknown phones have asked for a config)\n");
+	free(all);
+	return 0;
+}
+
+/* Enter a pending phone: `device add` with the layout and model it told us. */
+static int device_claim(struct cli *c, int argc, char **argv)
+{
+	const char *tenant = NULL, *layout = NULL, *tpl = NULL;
+	char *pos[1], mac[SP_MAC_LEN + 1];
+	int npos, rc;
+	struct pending_dev p;
+	struct cli_opt opts[] = {
+		{ "--tenant", OPT_STR, &tenant, 0, 0 },
+		{ "--layout", OPT_STR, &layout, 0, 0 },
+		{ "--template", OPT_STR, &tpl, 0, 0 },
+		{ NULL, 0, NULL, 0, 0 },
+	};
+	if ((rc = cli_parse(argc, argv, opts, pos, 1, &npos, usage_claim)))
+		return rc;
+	if (npos != 1 || !tenant)
+		return cli_usage(usage_claim);
+	if (mac_normalize(pos[0], mac) < 0)
+		return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[0]);
+	if ((rc = cli_open(c)))
+		return rc;
+	rc = store_pending_get(c->store, mac, &p);
+	if (rc <= 0)
+		return rc < 0 ? cli_fail("cannot read the pending list: %s", store_errmsg(c->store))
+			      : cli_fail("%s is not in the pending list (see 'sipprov device pending'; "
+					 "'sipprov device add' enters any phone)", mac);
+	const struct layouts *ls = cli_layouts(c);
+	if (!ls)
+		return EXIT_USER;
+	char cands[256];
+	if (!layout && !(layout = suggest_layout(ls, &p, cands, sizeof(cands))))
+		return cli_fail("%s asked for '%s', which %s answer%s, and its User-Agent names no vendor: give --layout",
+				mac, p.path, cands[0] ? cands : "no layout", strchr(cands, ',') ? "" : "s");
+	char *args[] = { mac, "--tenant", (char *)tenant, "--layout", (char *)layout, "--model", p.model,
+			 "--template", (char *)(tpl ? tpl : ""), NULL };
+	if ((rc = device_add(c, tpl ? 9 : 7, args)))
+		return rc;
+	struct tenant t;
+	if (store_tenant_get(c->store, tenant, &t) == 1 && strstr(t.device_auth, "digest"))
+		printf("next: 'sipprov device credentials %s' for its HTTP password, then 'sipprov account add %s ...'\n",
+		       mac, mac);
+	return 0;
+}
+
 int cmd_device(struct cli *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{ "add", device_add }, { "list", device_list }, { "show", device_show }, { "set", device_set },
 		{ "disable", device_disable }, { "enable", device_enable }, { "rm", device_rm },
-		{ "credentials", device_credentials }, { NULL, NULL },
+		{ "credentials", device_credentials }, { "pending", device_pending }, { "claim", device_claim },
+		{ NULL, NULL },
 	};
 	return cli_dispatch(c, "device", subs, argc, argv);
 }

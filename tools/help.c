@@ -28,10 +28,11 @@ static const struct noun_help helps[] = {
 	  "  sudo sipprov init                      # /var/lib/sipprov/sipprov.db from the installed config\n"
 	  "  sipprov -d ./var/sipprov.db init\n" },
 	{ "demo",
-	  "usage: sipprov demo [--tenant SLUG] [--devices N]\n"
+	  "usage: sipprov demo [--tenant SLUG] [--devices N [--http-password P]]\n"
 	  "\n"
 	  "Seed an example tenant (default 'demo') with a template and four devices,\n"
-	  "or N generated devices for benchmarks.\n"
+	  "or N generated devices for benchmarks (served without credentials on\n"
+	  "loopback, or with digest user = MAC and password P).\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov demo\n"
@@ -78,8 +79,13 @@ static const struct noun_help helps[] = {
 	  "       sipprov device enable MAC\n"
 	  "       sipprov device rm MAC\n"
 	  "       sipprov device credentials MAC\n"
+	  "       sipprov device pending [--json]\n"
+	  "       sipprov device pending rm MAC\n"
+	  "       sipprov device claim MAC --tenant T [--layout L] [--template NAME]\n"
 	  "\n"
 	  "examples:\n"
+	  "  sipprov device pending                           # phones that asked for a config nobody entered\n"
+	  "  sipprov device claim 00:15:65:11:22:33 --tenant acme   # layout and model from what it asked\n"
 	  "  sipprov device add 00:15:65:4a:a9:37 --tenant acme --layout yealink --model T46G --label Reception\n"
 	  "  sipprov device credentials 00:15:65:4a:a9:37    # HTTP digest password for the phone, shown once\n"
 	  "  sipprov device list --tenant acme --json\n" },
@@ -91,11 +97,13 @@ static const struct noun_help helps[] = {
 	  "       sipprov account rm MAC [--line N]\n"
 	  "       sipprov account list MAC [--json] [--show-secrets]\n"
 	  "       sipprov account token MAC [--line N] --rotate|--revoke\n"
+	  "       sipprov account qr MAC [--line N] [--png FILE | --svg FILE] [--force]\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov account add 00:15:65:4a:a9:37 --line 1 --username 1001 --auth-username k8f2m1x9 \\\n"
 	  "      --password 'S3cret!' --display-name Reception\n"
-	  "  sipprov account token 00:15:65:4a:a9:37 --rotate\n" },
+	  "  sipprov account token 00:15:65:4a:a9:37 --rotate\n"
+	  "  sipprov account qr 02:00:00:00:10:04 --png ann.png   # the token URL for a softphone to scan\n" },
 	{ "render",
 	  "usage: sipprov render MAC [--line N]\n"
 	  "\n"
@@ -156,6 +164,17 @@ static const struct noun_help helps[] = {
 	  "\n"
 	  "examples:\n"
 	  "  sipprov status --tenant acme\n" },
+	{ "firmware",
+	  "usage: sipprov firmware add FILE --vendor V --model M --version X\n"
+	  "       sipprov firmware list [--vendor V] [--json]\n"
+	  "       sipprov firmware rm --vendor V --model M --version X\n"
+	  "\n"
+	  "Images are kept once by SHA-256 in the firmware folder next to the database and\n"
+	  "served by sipprovd at /fw/SHA256/FILE (Range, ETag).\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
+	  "  sipprov firmware list --vendor yealink\n" },
 	{ "help",
 	  "usage: sipprov help [COMMAND]\n"
 	  "       sipprov COMMAND --help\n"

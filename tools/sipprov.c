@@ -373,7 +373,7 @@ int main(int argc, char **argv)
 		}
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			help = true;
-		else if (!strcmp(argv[i], "--version")) {
+		else if (!strcmp(argv[i], "--version") && n == 0) {   /* after a noun it is the noun's */
 			printf("sipprov %s\n", SP_VERSION);
 			free(args);
 			return 0;

@@ -40,6 +40,8 @@ static const struct conf_key conf_keys[] = {
 	S(hep_allow, ""),
 	L(unknown_user_per_source, "50", 1, 1000000),
 	L(unknown_user_max, "1000", 1, 10000000),
+	L(pending_max, "1000", 0, 10000000),
+	L(pending_per_source, "20", 0, 1000000),
 	S(api_token, ""),
 	S(api_token_file, ""),
 	S(log_level, "info"),

@@ -113,6 +113,8 @@ struct conf {
 	char hep_allow[512];                /* CIDRs that may send HEP; "" = loopback */
 	long unknown_user_per_source;       /* open unknown_user events per source address */
 	long unknown_user_max;              /* open unknown_user events in all */
+	long pending_max;                   /* rows in the unknown-phone list; 0 = keep none */
+	long pending_per_source;            /* new rows per source address per minute */
 	char api_token[SP_NAME_MAX];        /* or read from api_token_file by conf_finish */
 	char api_token_file[SP_FIELD_MAX];
 	char log_level[16];
@@ -177,6 +179,18 @@ void md5_hex(const void *p, size_t n, char out[33]);
 /* n random bytes as 2n hex chars + NUL; -1 if the RNG fails. */
 int random_hex(char *out, size_t nbytes);
 void secret_wipe(void *p, size_t n);
+
+/* ---- firmware.c: firmware files under the data folder, by SHA-256 ---- */
+
+/* The folder: "firmware" next to the database.  0, or -1 if too long. */
+int firmware_dir(const char *db_path, char *out, size_t n);
+/* 64 lowercase hex digits, nothing else. */
+bool firmware_sha_ok(const char *sha);
+/* dir/sha into out; -1 if sha is not a SHA-256 hex or out is too small. */
+int firmware_file(const char *dir, const char *sha, char *out, size_t n);
+/* Copy src into dir (created 0750) as <sha256> (0640), hashing as it goes;
+ * sha and size set.  0, or -1 with err; nothing left behind on error. */
+int firmware_import(const char *dir, const char *src, char sha[65], int64_t *size, char *err, size_t errlen);
 
 /* ---- private.c: files holding secrets are created 0600 ---- */
 

@@ -401,4 +401,53 @@ int store_diag_account_changed(struct store *s, const char *object, int64_t *at,
 int store_diag_intake_seen(struct store *s, int64_t since, long *n);
 /* Accounts in the tenant (every device) with this username.  0 or -1. */
 int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n);
+/* ---- store_firmware.c: firmware images (files kept by firmware.c) ---- */
+
+struct firmware {
+	int64_t id;
+	char vendor[32];                    /* a layout name: yealink, polycom, ... */
+	char model[SP_SLUG_MAX];
+	char version[SP_SLUG_MAX];
+	char sha256[65];
+	int64_t size;
+	char filename[SP_NAME_MAX];         /* the name it was added under */
+	int64_t added;
+};
+/* Insert f (id and added are set).  0, or -1 with err naming the clash. */
+int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t errlen);
+/* By vendor, model and version: 1 found, 0 not, -1 error. */
+int store_firmware_get(struct store *s, const char *vendor, const char *model, const char *version,
+		       struct firmware *f);
+/* Any row holding this file (what the daemon serves): 1, 0, -1. */
+int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *f);
+/* Every row, or one vendor's ("" = all), ordered by vendor, model,
+ * version; *out is malloc'd (free it).  0 or -1. */
+int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
+/* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
+int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
+/* ---- store_pending.c: unknown phones that asked for a config ---- */
+
+struct pending_dev {
+	char mac[SP_MAC_LEN + 1];
+	char layout[32];
+	char path[256];
+	char user_agent[256];
+	char vendor[16], model[64], firmware[64];
+	char source_ip[64];
+	int64_t first_seen, last_seen;
+	long count;
+};
+/* Add p's sighting to an existing row (count, last seen, latest UA, file
+ * and address).  1 updated, 0 no such row, -1 error. */
+int store_pending_touch(struct store *s, const struct pending_dev *p);
+/* Insert p unless a device with that MAC exists by now.  1, 0, -1. */
+int store_pending_insert(struct store *s, const struct pending_dev *p);
+int store_pending_count(struct store *s, long *n);
+/* 1 found, 0 not, -1 error. */
+int store_pending_get(struct store *s, const char *mac, struct pending_dev *p);
+/* Newest first; *out malloc'd.  0 or -1. */
+int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
+/* 1 removed, 0 not there, -1 error. */
+int store_pending_rm(struct store *s, const char *mac);
+
 #endif

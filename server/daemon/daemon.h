@@ -11,4 +11,5 @@
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"
+#include "firmware_http.h"
 #endif

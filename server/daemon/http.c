@@ -23,6 +23,8 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "firmware_http.h"
+#include "pending.h"
 #include "core/sipprov.h"
 #include "http.h"
 
@@ -36,7 +38,7 @@
 #define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
 #define UPLOAD_KEEP   20            /* newest uploads kept per device */
 #define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
-#define NONCE_NC_SIZE 16384         /* outstanding digest nonces remembered per listener */
+#define NONCE_NC_SIZE 131072        /* outstanding digest nonces remembered per listener (see auth.c) */
 #define CTYPE_MAX     128           /* a layout's Content-Type, copied out of the layout */
 
 struct cache_ent {
@@ -99,6 +101,7 @@ struct http_server {
 	size_t nworkers;
 	struct listener http, https;
 	struct fetchq fq;
+	struct pending *pending;        /* unknown MACs, for `device pending` */
 	struct cache_bucket *cache;
 	size_t nbuckets;
 	atomic_ulong cache_clock;
@@ -555,6 +558,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		access_log(h, ip, "GET", url, 404, 10, ua, NULL);
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
+	char lname[32];                 /* m.layout lives only under the lock */
+	sp_strlcpy(lname, layout_name(m.layout), sizeof(lname));
 	if (m.kind == ROUTE_COMMON) {
 		struct buf out;
 		char ct[CTYPE_MAX];
@@ -652,6 +657,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
 		if (ok_resp)
 			MHD_destroy_response(ok_resp);
+		if (!subj.found && m.kind == ROUTE_MAC)
+			pending_note(h->pending, m.mac, lname, url, ua, ip);
 		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
 	}
 	if (res.refund)
@@ -894,6 +901,31 @@ static const struct sockaddr *client_addr(const struct http_server *h, struct MH
 	return found;
 }
 
+/* ---- firmware downloads (firmware_http.c) ---- */
+
+static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connection *c, const char *url,
+				      const char *method, const char *ip, const char *ua)
+{
+	struct worker *w = worker_get(h);
+	char dir[SP_FIELD_MAX + 16];
+	unsigned status = 0;
+	uint64_t bytes = 0;
+	if (!w || firmware_dir(h->conf->database, dir, sizeof(dir)) < 0) {
+		metrics_inc("sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	enum MHD_Result ret = firmware_serve(c, w->store, dir, url, &status, &bytes);
+	/* Series names must be literals: the metrics table keeps the pointer. */
+	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"
+		    : status == 206 ? "sipprov_http_requests_total{route=\"firmware\",code=\"206\"}"
+		    : status == 304 ? "sipprov_http_requests_total{route=\"firmware\",code=\"304\"}"
+		    : status == 404 ? "sipprov_http_requests_total{route=\"firmware\",code=\"404\"}"
+		    : status == 416 ? "sipprov_http_requests_total{route=\"firmware\",code=\"416\"}"
+				    : "sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
+	access_log(h, ip, method, url, status, (size_t)bytes, ua, NULL);
+	return ret;
+}
+
 /* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
 
 /* First call of a PUT (headers only): refuse before any body is read
@@ -1058,6 +1090,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		access_log(h, ip, method, url, 405, 0, ua, NULL);
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	}
+	if (!strncmp(url, "/fw/", 4))
+		return serve_firmware(h, c, url, method, ip, ua);
 	return serve_device(h, c, url, addr, ip, li->tls, ua);
 }
 
@@ -1267,6 +1301,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (!h->fq.store)
 		goto fail;
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
+	if (conf->pending_max > 0 &&
+	    !(h->pending = pending_start(conf->database, conf->pending_max, conf->pending_per_source, err, errlen)))
+		goto fail;
 	h->nbuckets = (size_t)conf->render_cache / CACHE_WAYS;
 	if (h->nbuckets < 16)
 		h->nbuckets = 16;
@@ -1331,6 +1368,7 @@ void http_server_stop(struct http_server *h)
 	}
 	store_close(h->fq.store);
 	free(h->fq.ring);
+	pending_stop(h->pending);
 	atomic_store(&h->stopping, true);
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);

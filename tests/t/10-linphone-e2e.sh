@@ -42,21 +42,6 @@ assert all(v[1] == "true" for v in entries.values()), "every entry overwrite=tru
 PY
 ok $? "rendered XML is well-formed and carries the exact values (password, display name, user, userid)"
 
-# register_with URL: run linphonec provisioned from URL; prints its register status.
-register_with() {
-	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
-	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n[rtp]\naudio_rtp_port=-1\n' "$2" > "$H/rc"
-	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
-	st=""
-	for _ in $(seq 1 $((40 * SP_SLOW))); do
-		st=$(HOME=$H linphonecsh status register 2>&1)
-		case "$st" in registered,*) break ;; esac
-		sleep 0.25
-	done
-	HOME=$H linphonecsh exit >/dev/null 2>&1
-	echo "$st"
-}
-
 st=$(register_with ok "$URL/s/$token")
 like "$st" '^registered, identity=.*alice@example.test' "linphonec provisioned from sipprovd registers to Kamailio"
 sleep 0.3

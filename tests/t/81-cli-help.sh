@@ -56,7 +56,7 @@ comp() { PATH="$SP_BUILD:$PATH" bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_
 	printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' sh "$ROOT/etc/bash-completion/sipprov" "$@"; }
 is "$(comp sipprov dev)" "device " "completion: 'dev' -> device"
 is "$(comp sipprov "")" "$(echo "$nouns" | sort | tr '\n' ' ')" "completion: every noun of commands.def"
-is "$(comp sipprov device "")" "add credentials disable enable list rm set show " "completion: device's subcommands"
+is "$(comp sipprov device "")" "add claim credentials disable enable list pending rm set show " "completion: device's subcommands"
 is "$(comp sipprov -d x.db template ro)" "rollback " "completion: after -d DB, template's subcommands"
 like "$(comp sipprov device add --te)" '^--template --tenant $' "completion: device's options"
 like "$(comp sipprov account token 00 --r)" '--revoke --rotate' "completion: options from 'a|b' alternatives"

@@ -1,0 +1,123 @@
+/*
+ * store_firmware.c: the firmware table: which image is which vendor /
+ * model / version.  The bytes live in files named by their SHA-256
+ * (firmware.c); rows only point at them, so one image added for two
+ * models is stored once.  It does not read or serve files.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "sipprov.h"
+
+#define FW_COLS "id, vendor, model, version, sha256, size, filename, added"
+
+static void fw_row(sqlite3_stmt *st, struct firmware *f)
+{
+	f->id = sqlite3_column_int64(st, 0);
+	store_col_text(st, 1, f->vendor, sizeof(f->vendor));
+	store_col_text(st, 2, f->model, sizeof(f->model));
+	store_col_text(st, 3, f->version, sizeof(f->version));
+	store_col_text(st, 4, f->sha256, sizeof(f->sha256));
+	f->size = sqlite3_column_int64(st, 5);
+	store_col_text(st, 6, f->filename, sizeof(f->filename));
+	f->added = sqlite3_column_int64(st, 7);
+}
+
+static int fw_one(sqlite3_stmt *st, struct firmware *f)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fw_row(st, f);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t errlen)
+{
+	struct firmware old;
+	int rc = store_firmware_get(s, f->vendor, f->model, f->version, &old);
+	if (rc < 0)
+		return sp_err(err, errlen, "cannot read the firmware table: %s", store_errmsg(s));
+	if (rc == 1)
+		return sp_err(err, errlen, "firmware %s %s %s already exists (sha256 %.12s...); remove it first",
+			      f->vendor, f->model, f->version, old.sha256);
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO firmware (vendor, model, version, sha256, size, filename, "
+				      "added) VALUES (?,?,?,?,?,?,?)");
+	if (!st)
+		return sp_err(err, errlen, "%s", store_errmsg(s));
+	f->added = sp_now();
+	store_bind_text(st, 1, f->vendor);
+	store_bind_text(st, 2, f->model);
+	store_bind_text(st, 3, f->version);
+	store_bind_text(st, 4, f->sha256);
+	sqlite3_bind_int64(st, 5, f->size);
+	store_bind_text(st, 6, f->filename);
+	sqlite3_bind_int64(st, 7, f->added);
+	if (store_exec_stmt(s, st, err, errlen) < 0)
+		return -1;
+	f->id = sqlite3_last_insert_rowid(store_db(s));
+	return 0;
+}
+
+int store_firmware_get(struct store *s, const char *vendor, const char *model, const char *version,
+		       struct firmware *f)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE vendor = ? AND model = ? "
+				      "AND version = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, vendor);
+	store_bind_text(st, 2, model);
+	store_bind_text(st, 3, version);
+	return fw_one(st, f);
+}
+
+int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *f)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE sha256 = ? ORDER BY id LIMIT 1");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, sha256);
+	return fw_one(st, f);
+}
+
+int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE ?1 = '' OR vendor = ?1 "
+				      "ORDER BY vendor, model, version");
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, vendor);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		fw_row(st, &(*out)[(*n)++]);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs)
+{
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM firmware WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	st = store_stmt(s, "SELECT count(*) FROM firmware WHERE sha256 = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, sha256);
+	int rc = sqlite3_step(st);
+	*refs = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}

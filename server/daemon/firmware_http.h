@@ -1,0 +1,19 @@
+/* firmware_http.h: GET/HEAD /fw/<sha256>/<name>: firmware files with Range and ETag. */
+#ifndef SP_FIRMWARE_HTTP_H
+#define SP_FIRMWARE_HTTP_H
+#include <microhttpd.h>
+#include <stdint.h>
+#include "core/sipprov.h"
+
+/* One Range header against a size: 0 whole file (no header, several
+ * ranges, or one we do not understand: RFC 9110 lets us ignore it),
+ * 1 the part [*off, *off + *len), -1 unsatisfiable (416). */
+int firmware_range(const char *hdr, uint64_t size, uint64_t *off, uint64_t *len);
+
+/* Answer a /fw/ URL: the file whose SHA-256 is the first segment, if the
+ * firmware table has it (any phone may fetch: images are the vendor's
+ * public files, and the name is their checksum).  Status in *status,
+ * body bytes in *bytes, for the access log. */
+enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const char *dir, const char *url,
+			       unsigned *status, uint64_t *bytes);
+#endif
