@@ -102,33 +102,43 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 static int migrate(struct store *s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	long have = 0;
+	sqlite3_stmt *st, *has = NULL;
+	int ret = -1;
 	if (exec_sql(s->db, "CREATE TABLE IF NOT EXISTS schema_migration ("
 			    "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)",
 		     err, errlen) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(number),0) FROM schema_migration", -1, &st,
-			       NULL) != SQLITE_OK)
+	/* Each migration not recorded yet runs, not only those above the
+	 * highest recorded: branches land their numbers out of order (014
+	 * after 015 and 016), and a database already at 016 still needs 014. */
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM schema_migration WHERE number = ?", -1, &has, NULL) != SQLITE_OK)
 		return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		have = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	for (size_t i = 0; i < schema_migration_count; i++) {
 		const struct schema_migration *m = &schema_migrations[i];
-		if (m->number <= have)
+		sqlite3_bind_int(has, 1, m->number);
+		int hr = sqlite3_step(has);
+		sqlite3_reset(has);
+		if (hr == SQLITE_ROW)
 			continue;
+		if (hr != SQLITE_DONE) {
+			sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+			goto out;
+		}
 		if (exec_sql(s->db, "BEGIN IMMEDIATE", err, errlen) < 0)
-			return -1;
+			goto out;
 		if (exec_sql(s->db, m->sql, err, errlen) < 0) {
 			char why[SP_ERR_MAX];
 			sp_strlcpy(why, err ? err : "", sizeof(why));
 			exec_sql(s->db, "ROLLBACK", NULL, 0);
-			return sp_err(err, errlen, "migration %s failed: %s", m->name, why);
+			sp_err(err, errlen, "migration %s failed: %s", m->name, why);
+			goto out;
 		}
 		if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_migration VALUES (?,?,?)", -1, &st,
-				       NULL) != SQLITE_OK)
-			return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+				       NULL) != SQLITE_OK) {
+			sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
+			exec_sql(s->db, "ROLLBACK", NULL, 0);
+			goto out;
+		}
 		sqlite3_bind_int(st, 1, m->number);
 		sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, sp_now());
@@ -136,10 +146,14 @@ static int migrate(struct store *s, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE || exec_sql(s->db, "COMMIT", err, errlen) < 0) {
 			exec_sql(s->db, "ROLLBACK", NULL, 0);
-			return sp_err(err, errlen, "migration %s: cannot record it", m->name);
+			sp_err(err, errlen, "migration %s: cannot record it", m->name);
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	sqlite3_finalize(has);
+	return ret;
 }
 
 /* fetch_log paths kept by older versions held token URLs. */
