@@ -18,7 +18,7 @@ static const struct noun_help helps[] = {
 	{ "init",
 	  "usage: sipprov init\n"
 	  "\n"
-	  "Create the database (or migrate it), the key file beside it (DATABASE.key,\n"
+	  "Create the database at this version's schema, the key file beside it (DATABASE.key,\n"
 	  "mode 0600) and, when the database was not taken from a configuration file,\n"
 	  "a sipprovd.conf in the current folder.  Never replaces an existing key.\n"
 	  "Run as root with the installed configuration, the new database and key\n"
@@ -53,6 +53,21 @@ static const struct noun_help helps[] = {
 	  "      --username-pattern '^[0-9]{3,6}$' --auth-username-pattern '^[a-z0-9]{8}$'\n"
 	  "  sipprov tenant set acme --default-template main\n"
 	  "  sipprov tenant move acme --template cluster2 --dry-run\n" },
+	{ "api-token",
+	  "usage: sipprov api-token add NAME [--tenant T] [--role admin|operator|read-only]\n"
+	  "       sipprov api-token list [--json]\n"
+	  "       sipprov api-token revoke NAME\n"
+	  "\n"
+	  "Bearer tokens for the admin API (sipprovd's admin_listen, /api/v1/).  add\n"
+	  "prints the token once (only a keyed hash is stored); --tenant limits it to\n"
+	  "one tenant (others' objects are 404 to it); --role admin (default) may do\n"
+	  "everything, operator everything but tenant policy and tokens, read-only\n"
+	  "only reads.  A revoked token fails at once; its name is never reused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov api-token add billing --role operator > billing.token\n"
+	  "  sipprov api-token add acme-ro --tenant acme --role read-only\n"
+	  "  sipprov api-token revoke billing\n" },
 	{ "template",
 	  "usage: sipprov template set TENANT NAME key=value... [--comment C] [--force]\n"
 	  "       sipprov template show TENANT NAME [V]\n"
@@ -175,6 +190,44 @@ static const struct noun_help helps[] = {
 	  "examples:\n"
 	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
 	  "  sipprov firmware list --vendor yealink\n" },
+	{ "migrate",
+	  "usage: sipprov migrate\n"
+	  "\n"
+	  "Back the database up beside itself (DATABASE.pre-NNN.bak, NNN the schema it\n"
+	  "was at, mode 0600), then apply every migration it lacks, in order.  Other\n"
+	  "commands refuse a database behind this version until it is migrated;\n"
+	  "sipprovd migrates at start the same way.  A database newer than this\n"
+	  "version is refused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov migrate\n"
+	  "  sipprov -d ./var/sipprov.db migrate\n" },
+	{ "backup",
+	  "usage: sipprov backup FILE [--with-key] [--force]\n"
+	  "\n"
+	  "Copy the database to FILE while sipprovd and imports go on (SQLite's\n"
+	  "online backup: one consistent snapshot), checked with integrity_check, mode\n"
+	  "0600.  An existing FILE is kept unless --force.  The key file that decrypts\n"
+	  "the passwords is not in FILE: --with-key also writes it to FILE.key (0600);\n"
+	  "store the two apart.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov backup /var/backups/sipprov/sipprov-$(date +%F).db\n"
+	  "  sipprov backup /mnt/usb/sipprov.db --with-key\n" },
+	{ "restore",
+	  "usage: sipprov restore FILE [--with-key]\n"
+	  "\n"
+	  "Replace the database with the backup FILE, refused unless FILE passes\n"
+	  "integrity_check, is not newer than this version, and opens with the key\n"
+	  "file (the current one, or with --with-key FILE.key, which is then\n"
+	  "installed as the key file).  Refused while sipprovd (or anything) has the\n"
+	  "database open: stop it first.  Nothing is written when refused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sudo systemctl stop sipprovd\n"
+	  "  sipprov restore /var/backups/sipprov/sipprov-2026-11-30.db\n"
+	  "  sudo systemctl start sipprovd\n"
+	  "  sipprov -d /tmp/copy.db restore sipprov-backup.db --with-key\n" },
 	{ "help",
 	  "usage: sipprov help [COMMAND]\n"
 	  "       sipprov COMMAND --help\n"

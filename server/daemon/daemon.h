@@ -8,8 +8,10 @@
 #include "core/sipprov.h"
 #include "sip/sip.h"
 #include "http.h"
+#include "api.h"
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"
 #include "firmware_http.h"
+#include "check.h"
 #endif

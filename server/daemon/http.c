@@ -751,20 +751,6 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	return respond_text(c, MHD_HTTP_ACCEPTED, "accepted\n");
 }
 
-static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
-{
-	struct buf out;
-	struct worker *w = worker_get(h);
-	buf_init(&out, 1 << 20);
-	metrics_render(&out);
-	if (w)
-		drift_metrics(w->store, &out);
-	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
-				      out.len, NULL);
-	buf_release(&out);
-	return ret;
-}
-
 /* ---- libmicrohttpd callbacks ---- */
 
 static void addr_str(const struct sockaddr *a, char *out, size_t n)
@@ -1076,10 +1062,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strcmp(url, "/healthz") && is_get)
 		return respond_text(c, MHD_HTTP_OK, "ok\n");
-	/* Elsewhere /metrics is an unknown path (serve_device's 404): its
-	 * counters would tell an outsider which MACs exist. */
-	if (!strcmp(url, "/metrics") && is_get && addr_in(&h->conf->metrics_nets, addr))
-		return serve_metrics(h, c);
+	/* /metrics lives on the admin listener (api.c); here it is an unknown
+	 * path like any other (serve_device's 404). */
 	if (!strcmp(url, "/api/v1/registrations")) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
 			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -1127,7 +1111,7 @@ static void worker_key_dtor(void *p)
 	(void)p;  /* workers are freed by http_server_stop, which owns the list */
 }
 
-static int parse_listen(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
+int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
 {
 	char host[SP_NAME_MAX];
 	const char *colon = strrchr(s, ':');
@@ -1188,7 +1172,7 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	unsigned threads = cf->threads ? (unsigned)cf->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
-	if (parse_listen(listen, &ss, err, errlen) < 0)
+	if (http_listen_parse(listen, &ss, err, errlen) < 0)
 		return -1;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

@@ -14,7 +14,6 @@
 
 #include "tap.h"
 #include "core/sipprov.h"
-#include "support/store_test.h"
 
 static void test_mac(void)
 {
@@ -176,23 +175,6 @@ static void test_store(const char *dir)
 	store_close(s);
 	s = store_open(path, err, sizeof(err));
 	ok(s != NULL, "re-open migrates nothing twice");
-	if (!s)
-		return;
-	/* A database that ran 015 and 016 before 014 landed (branches merge
-	 * their numbers out of order): the next open still runs 014. */
-	char txt[64];
-	ok(store_test_exec(s, "DELETE FROM schema_migration WHERE number = 14; DROP INDEX registration_domain; "
-			   "ALTER TABLE registration DROP COLUMN dst_ip", err, sizeof(err)) == 0,
-	   "database as if 014 had never run: %s", err);
-	store_close(s);
-	s = store_open(path, err, sizeof(err));
-	ok(s != NULL, "re-open with 014 missing below higher migrations: %s", s ? "" : err);
-	if (!s)
-		return;
-	ok(store_test_text(s, "SELECT count(*) FROM pragma_table_info('registration') WHERE name = 'dst_ip'", txt,
-			   sizeof(txt)) == 1 && !strcmp(txt, "1"), "a missing lower migration runs (registration.dst_ip)");
-	ok(store_test_text(s, "SELECT count(*) FROM schema_migration WHERE number = 14", txt, sizeof(txt)) == 1 &&
-	   !strcmp(txt, "1"), "and is recorded once");
 	ok(store_use_key(s, key, err, sizeof(err)) == 0, "the key is taken (first keyed open): %s", err);
 
 	struct tenant t;
