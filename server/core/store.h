@@ -315,6 +315,7 @@ struct observation {
 	int code;                           /* final response; 408 no response; 0 unknown */
 	char reason[128];                   /* that response's reason phrase */
 	char reason_detail[DRIFT_STR];      /* Reason / P-Registrar-Error header, as sent */
+	char dst_ip[64];                    /* where the REGISTER went (HEP); "" = unknown */
 };
 
 
@@ -439,12 +440,26 @@ struct diag_reg {
 	long code;
 	char reason[128];
 	char reason_detail[256];
+	char dst_ip[64];                    /* "" = unknown (webhook, rows before schema 014) */
+	char contact[256];
 };
 /* Latest registrations of the account (or, unmatched, of the device or
  * the username), newest first; diagnose's own probes (source 'probe')
  * never.  0 or -1. */
 int store_diag_registrations(struct store *s, int64_t account_id, int64_t device_id, const char *username,
 			     struct diag_reg *out, size_t max, size_t *n);
+
+/* Where registrations for SIP domain `domain` were accepted (2xx) since
+ * `since`, by destination address and port, most first: the registrars that
+ * serve the domain as the registrars themselves report it (HEP).  Probes
+ * and rows without a destination address are not counted.  0 or -1. */
+struct diag_served {
+	char dst_ip[64];
+	long port;
+	long count;
+};
+int store_diag_domain_served(struct store *s, const char *domain, int64_t since, struct diag_served *out,
+			     size_t max, size_t *n);
 
 struct diag_drift {
 	char kind[32];

@@ -13,7 +13,7 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 			     struct diag_reg *out, size_t max, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
-				      "username, auth_username, user_agent, code, reason, reason_detail FROM registration "
+				      "username, auth_username, user_agent, code, reason, reason_detail, dst_ip, contact FROM registration "
 				      "WHERE ((?1 <> 0 AND account_id = ?1) "
 				      "OR (account_id IS NULL AND ?2 <> 0 AND device_id = ?2) "
 				      "OR (account_id IS NULL AND device_id IS NULL AND ?3 <> '' AND username = ?3)) "
@@ -42,6 +42,31 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 		r->code = sqlite3_column_int64(st, 10);
 		store_col_text(st, 11, r->reason, sizeof(r->reason));
 		store_col_text(st, 12, r->reason_detail, sizeof(r->reason_detail));
+		store_col_text(st, 13, r->dst_ip, sizeof(r->dst_ip));
+		store_col_text(st, 14, r->contact, sizeof(r->contact));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_diag_domain_served(struct store *s, const char *domain, int64_t since, struct diag_served *out,
+			     size_t max, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT dst_ip, port, count(*) FROM registration WHERE registrar = ? "
+				      "AND at >= ? AND code BETWEEN 200 AND 299 AND source <> 'probe' AND dst_ip <> '' "
+				      "GROUP BY dst_ip, port ORDER BY count(*) DESC, max(at) DESC LIMIT ?");
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct diag_served *d = &out[(*n)++];
+		store_col_text(st, 0, d->dst_ip, sizeof(d->dst_ip));
+		d->port = sqlite3_column_int64(st, 1);
+		d->count = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;

@@ -13,8 +13,8 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 {
 	sqlite3_stmt *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
 				      "registrar, port, username, auth_username, user_agent, contact, expires, "
-				      "code, device_id, account_id, reason, reason_detail) "
-				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+				      "code, device_id, account_id, reason, reason_detail, dst_ip) "
+				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, o->at);
@@ -40,6 +40,7 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 		sqlite3_bind_null(st, 15);
 	store_bind_text(st, 16, o->reason);
 	store_bind_text(st, 17, o->reason_detail);
+	store_bind_text(st, 18, o->dst_ip);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 

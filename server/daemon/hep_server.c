@@ -169,6 +169,7 @@ static void fill(struct observation *o, const struct hep_packet *p, const struct
 	sp_strlcpy(o->source, "hep", sizeof(o->source));
 	if (p) {
 		sp_strlcpy(o->src_ip, p->src_ip, sizeof(o->src_ip));
+		sp_strlcpy(o->dst_ip, p->dst_ip, sizeof(o->dst_ip));
 		o->src_port = (long)p->src_port;
 		o->port = (long)p->dst_port;
 	} else {

@@ -158,7 +158,7 @@ static const struct cause_def cause_defs[] = {
 	  DF_SWAP_PROVEN, DF_SWAP | DF_IDENTITY_INVALID | DF_AUTH_ID_UNKNOWN | DF_SAYS_AUTH_ID, 0, 0, true,
 	  "put the SIP user in --username and the digest id in --auth-username, then reprovision" },
 	{ 404, "registrar_domain", "registrar/domain: the registrar does not serve this domain",
-	  0, DF_PROBE_DOMAIN_404 | DF_SAYS_DOMAIN, 0, 0, false,
+	  0, DF_PROBE_DOMAIN_404 | DF_SAYS_DOMAIN, 0, DF_DNS_STALE | DF_DNS_WRONG | DF_SERVER_ELSEWHERE, false,
 	  "correct 'registrar' in the template ('sipprov template set T NAME registrar=DOMAIN') to a "
 	  "domain the registrar serves" },
 	{ 404, "tenant_moved", "tenant drift: the device registers with settings of another cluster",
@@ -166,8 +166,17 @@ static const struct cause_def cause_defs[] = {
 	  false,
 	  "reprovision the device ('sipprov reprovision --device MAC') and check it fetches the current "
 	  "version" },
+	{ 404, "dns_record", "bad DNS: the name the device sends to resolves to a registrar that does not "
+	  "serve this domain (stale or wrong record)", DF_DNS_STALE | DF_DNS_WRONG, 0, 0, 0, false,
+	  "correct the DNS record, then make the phones resolve again (reboot them once the old record's "
+	  "TTL has passed); until then put the registrar's address in 'server' of the template" },
+	{ 404, "server_name", "wrong SIP server host name: 'server' names a host that is not this domain's "
+	  "registrar", DF_SERVER_ELSEWHERE, 0, 0, 0, false,
+	  "correct 'server' in the template ('sipprov template set T NAME server=HOST') to the host name "
+	  "of the registrar that serves the domain, then reprovision" },
 	{ 404, "deleted_user", "deleted user: the registrar does not know this user",
-	  0, DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER | DF_SAYS_USER_UNKNOWN, DF_AUTH_404, 0, false,
+	  0, DF_NO_ACCOUNT | DF_DRIFT_UNKNOWN_USER | DF_SAYS_USER_UNKNOWN, DF_AUTH_404,
+	  DF_DNS_STALE | DF_DNS_WRONG | DF_SERVER_ELSEWHERE, false,
 	  "recreate the user on the PBX, or remove the line from the device" },
 	{ 404, "outbound_proxy", "outbound proxy: the proxy refuses what the registrar itself accepts",
 	  DF_PROXY_WRONG, 0, 0, 0, true,
@@ -184,11 +193,14 @@ static const struct cause_def cause_defs[] = {
 	  0, DF_PORT_CLOSED | DF_NO_ANSWER, 0, DF_HEP_RECEIVED | DF_OTHER_TRANSPORT_OK, false,
 	  "open the port on the registrar's firewall (or start the listener), then retry" },
 	{ 408, "sip_alg", "SIP ALG or NAT on the device's path: the registrar answers here but not to "
-	  "the device", 0, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
+	  "the device", DF_ALG_REWRITE, DF_UNANSWERED_401, DF_REACH_OK | DF_LAST_TIMEOUT, 0, false,
 	  "turn off SIP ALG on the customer's router, or switch the device to TCP/TLS; enable NAT "
 	  "keepalive" },
+	{ 408, "server_name", "wrong server name: the host the device sends to does not exist in DNS",
+	  DF_NAME_MISSING, 0, 0, 0, true,
+	  "correct 'server' (or 'registrar') in the template to a host name that exists, then reprovision" },
 	{ 408, "dns", "DNS: the registrar's name (or its SRV record) does not resolve",
-	  0, DF_DNS_FAIL | DF_SRV_MISSING, 0, 0, false,
+	  0, DF_DNS_FAIL | DF_SRV_MISSING, 0, DF_NAME_MISSING, false,
 	  "fix the DNS records or put a resolvable host in 'server'/'outbound_proxy' of the template" },
 	{ 408, "server_unavailable", "provider overload or maintenance: the registrar answers 5xx",
 	  0, DF_SAYS_UNAVAILABLE, 0, 0, false,
@@ -212,7 +224,8 @@ static int bucket_from_findings(const struct diag_step *st, uint64_t all, const 
 	if (all & (DF_AUTH_403 | DF_PROBE_FORBIDDEN | DF_SAYS_CREDENTIALS | DF_SAYS_AUTH_ID | DF_SAYS_DISABLED |
 		   DF_SAYS_IP | DF_SAYS_TOO_MANY | DF_SWAP_PROVEN))
 		return 403;
-	if (all & (DF_PROBE_DOMAIN_404 | DF_AUTH_404 | DF_SAYS_DOMAIN | DF_SAYS_USER_UNKNOWN | DF_PROXY_WRONG))
+	if (all & (DF_PROBE_DOMAIN_404 | DF_AUTH_404 | DF_SAYS_DOMAIN | DF_SAYS_USER_UNKNOWN | DF_PROXY_WRONG |
+		   DF_DNS_STALE | DF_DNS_WRONG | DF_SERVER_ELSEWHERE))
 		return 404;
 	if (all & (DF_DNS_FAIL | DF_PORT_CLOSED | DF_NO_ANSWER | DF_TLS_FAIL | DF_SAYS_UNAVAILABLE | DF_PHONE_SILENT))
 		return 408;
@@ -590,6 +603,35 @@ static void step_fetch(struct store *s, const struct effective *e, const struct 
 		verdict(st, DIAG_WARN);     /* its line came first: the headline */
 }
 
+/* A SIP ALG rewrites the phone's address in Contact (and Via) to the
+ * router's public address, and broken ones keep the phone's private port
+ * instead of the port the NAT mapped: over UDP the Contact then names the
+ * very address the packet came from, with another port.  (Without an ALG
+ * a NATed phone's Contact names its private address; TCP phones listen on
+ * another port than they send from, so only UDP counts.) */
+static void alg_check(const struct diag_reg *r, struct diag_step *st)
+{
+	char host[256];
+	const char *c = strchr(r->contact, '<'), *at;
+	long port = 0;
+
+	if (strcasecmp(r->transport, "udp") || !r->src_port || !r->contact[0])
+		return;
+	c = c ? c + 1 : r->contact;
+	at = strchr(c, '@');
+	if (at && at < c + strcspn(c, ";>"))
+		c = at + 1;
+	host_port(c, host, sizeof(host), &port);
+	if (!port)
+		port = 5060;
+	if (strcmp(host, r->src_ip) || port == r->src_port)
+		return;
+	st->findings |= DF_ALG_REWRITE;
+	ev(st, "its Contact %s names the address the REGISTER came from (%s) but port %ld, while it came from "
+	   "port %ld: something on the path rewrote the phone's address (a SIP ALG) and replies sent there go "
+	   "astray", r->contact, r->src_ip, port, r->src_port);
+}
+
 static void step_regs(struct store *s, const struct effective *e, const struct account *a,
 		      struct diag_report *rep)
 {
@@ -618,9 +660,9 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 		char net[64];
 		fmt_time(r->at, when, sizeof(when));
 		diag_network_type(r->src_ip, net, sizeof(net));
-		ev(st, "%s %s from %s:%ld (%s) over %s to %s:%ld user '%s' auth '%s' -> %ld%s%s%s%s%s%s", when,
+		ev(st, "%s %s from %s:%ld (%s) over %s to %s:%ld%s%s%s user '%s' auth '%s' -> %ld%s%s%s%s%s%s", when,
 		   r->source, r->src_ip, r->src_port, net[0] ? net : "address unknown", r->transport, r->registrar,
-		   r->port, r->username, r->auth_username, r->code, r->reason[0] ? " '" : "", r->reason,
+		   r->port, r->dst_ip[0] ? " (at " : "", r->dst_ip, r->dst_ip[0] ? ")" : "", r->username, r->auth_username, r->code, r->reason[0] ? " '" : "", r->reason,
 		   r->reason[0] ? "'" : "", r->code ? "" : " (no answer)", r->reason_detail[0] ? "; " : "",
 		   r->reason_detail);
 		/* Any observation came from the registrar (its HEP mirror or its
@@ -632,6 +674,7 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 			sp_strlcpy(f->last_reg_transport, r->transport, sizeof(f->last_reg_transport));
 			f->last_reg_port = r->port;
 			sp_strlcpy(f->last_reg_registrar, r->registrar, sizeof(f->last_reg_registrar));
+			sp_strlcpy(f->last_reg_dst, r->dst_ip, sizeof(f->last_reg_dst));
 			sp_strlcpy(f->last_reason, r->reason, sizeof(f->last_reason));
 			f->last_reg_at = r->at;
 			sp_strlcpy(f->last_reason_detail, r->reason_detail, sizeof(f->last_reason_detail));
@@ -641,6 +684,7 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 			}
 			if (r->code == 408 || r->code == 0)
 				st->findings |= DF_LAST_TIMEOUT;
+			alg_check(r, st);
 			if (r->code == 401 || r->code == 407) {
 				st->findings |= DF_UNANSWERED_401;
 				ev(st, "the registrar challenged the phone (%ld) and the phone never answered with "
@@ -678,8 +722,11 @@ static void step_regs(struct store *s, const struct effective *e, const struct a
 		}
 	}
 	if (st->verdict != DIAG_OK && f->last_code) {
-		/* the phone's own last attempt, reason phrase included, leads */
-		char *p = strstr(st->evidence, "-> ");
+		/* the phone's own last attempt, reason phrase included, leads;
+		 * a rewritten Contact explains more than the code */
+		char *p = st->findings & DF_ALG_REWRITE ? strstr(st->evidence, "its Contact ") : NULL;
+		if (!p)
+			p = strstr(st->evidence, "-> ");
 		if (!p)
 			p = strstr(st->evidence, "last final response");
 		if (p) {
@@ -716,13 +763,92 @@ static void target_fill(const struct net_ctx *n, struct probe_target *t, const c
 	t->timeout_ms = timeout_ms;
 }
 
-static void step_dns(const struct effective *e, struct net_ctx *n, struct diag_report *rep)
+static bool addr_listed(const char *list, const char *ip)
+{
+	size_t l = strlen(ip);
+	for (const char *p = list; ip[0] && (p = strstr(p, ip)); p += l)
+		if ((p == list || p[-1] == ' ') && (p[l] == '\0' || p[l] == ','))
+			return true;
+	return false;
+}
+
+/* The name the device sends to, against the registrars' own reports of
+ * where the domain registers (HEP destination addresses of accepted
+ * REGISTERs) and of where this phone's last REGISTER went.  rc and addrs
+ * are probe_dns()'s answer for that name. */
+static void dns_vs_seen(struct store *s, const struct net_ctx *n, const struct net_ctx *runs, int rc,
+			const char *addrs, struct diag_report *rep)
+{
+	struct diag_step *st = &rep->steps[DS_DNS];
+	const struct diag_facts *f = &rep->facts;
+	struct diag_served sv[4];
+	size_t ns = 0, lead;
+	unsigned char bin[16];
+	char where[256] = "";
+	bool phone_failed = f->last_code >= 300 || !f->last_code;
+
+	if (!n->host[0] || inet_pton(AF_INET, n->host, bin) == 1 || inet_pton(AF_INET6, n->host, bin) == 1)
+		return;         /* an address: no name to be wrong */
+	if (store_diag_domain_served(s, n->domain, sp_now() - 86400, sv, 4, &ns) < 0)
+		ns = 0;
+	for (size_t i = 0, l = 0; i < ns && l + 1 < sizeof(where); i++) {
+		int w = snprintf(where + l, sizeof(where) - l, "%s%s:%ld (%ld accepted)", i ? ", " : "", sv[i].dst_ip,
+				 sv[i].port, sv[i].count);
+		if (w < 0)
+			break;
+		l += (size_t)w < sizeof(where) - l ? (size_t)w : sizeof(where) - l - 1;
+	}
+	if (ns)
+		ev(st, "domain '%s' registers at %s in the last day, as its registrars report it", n->domain, where);
+	if (rc == 0) {
+		st->findings |= DF_NAME_MISSING;
+		lead = strlen(st->evidence);
+		ev(st, "the resolver answers that '%s' does not exist (no such name): the device is given a "
+		   "host name nobody published%s%s", n->host, ns ? "; the domain registers at " : "", ns ? where : "");
+		headline_at(st, lead + 1);
+		return;
+	}
+	if (rc < 0 || !phone_failed)
+		return;
+	if (f->last_reg_dst[0] && f->last_code && !strcasecmp(runs->host, n->host) &&
+	    !addr_listed(addrs, f->last_reg_dst)) {
+		st->findings |= DF_DNS_STALE;
+		verdict(st, DIAG_WARN);
+		lead = strlen(st->evidence);
+		ev(st, "disagree: the phone's last REGISTER went to %s (as that registrar reported it) and got %ld; "
+		   "'%s' resolves here to %s: the phone used a stale or wrong DNS answer for '%s'", f->last_reg_dst,
+		   f->last_code, n->host, addrs, n->host);
+		headline_at(st, lead + 1);
+		return;
+	}
+	if (!ns)
+		return;
+	for (size_t i = 0; i < ns; i++)
+		if (addr_listed(addrs, sv[i].dst_ip))
+			return;         /* the name leads where the domain registers */
+	verdict(st, DIAG_WARN);
+	lead = strlen(st->evidence);
+	if (!strcasecmp(n->host, n->domain)) {
+		st->findings |= DF_DNS_WRONG;
+		ev(st, "'%s', the SIP domain itself and where the device sends, resolves to %s, but the domain "
+		   "registers at %s: its DNS record points at a registrar that does not serve it", n->host, addrs,
+		   where);
+	} else {
+		st->findings |= DF_SERVER_ELSEWHERE;
+		ev(st, "server '%s' resolves to %s, not where domain '%s' registers (%s): the server host name "
+		   "points at another registrar", n->host, addrs, n->domain, where);
+	}
+	headline_at(st, lead + 1);
+}
+
+static void step_dns(struct store *s, const struct effective *e, struct net_ctx *n, const struct net_ctx *runs,
+		     struct diag_report *rep)
 {
 	struct diag_step *st = &rep->steps[DS_DNS];
 	const char *keys[3] = { "registrar", "server", "outbound_proxy" };
 	char seen[3][256];
-	int nseen = 0;
-	char out[512];
+	int nseen = 0, target_rc = -1;
+	char out[512], target_addrs[512] = "";
 
 	verdict(st, DIAG_OK);
 	for (int i = 0; i < 3; i++) {
@@ -740,12 +866,20 @@ static void step_dns(const struct effective *e, struct net_ctx *n, struct diag_r
 		rep->network_bound_ms += n->timeout_ms;
 		int rc = probe_dns(h, n->timeout_ms, out, sizeof(out));
 		bool target = !strcmp(h, n->host);
+		if (target) {
+			target_rc = rc;
+			sp_strlcpy(target_addrs, out, sizeof(target_addrs));
+		}
 		if (rc > 0) {
 			ev(st, "%s '%s' -> %s", keys[i], h, out);
 		} else if (target) {
 			st->findings |= DF_DNS_FAIL;
 			verdict(st, DIAG_FAIL);
 			ev(st, "%s '%s' (where the device sends REGISTER): %s", keys[i], h, out);
+		} else if (rc == 0 && !target) {
+			verdict(st, DIAG_WARN);
+			ev(st, "%s '%s': %s: no such name (only a domain name here: the device sends to '%s')", keys[i],
+			   h, out, n->host);
 		} else {
 			verdict(st, DIAG_WARN);
 			ev(st, "%s '%s': %s (only a domain name here: the device sends to '%s')", keys[i], h, out,
@@ -781,6 +915,9 @@ static void step_dns(const struct effective *e, struct net_ctx *n, struct diag_r
 			headline_at(st, (size_t)(p - st->evidence));
 		}
 	}
+	/* what the registrars saw can say more than the resolver: it leads */
+	if (nseen)
+		dns_vs_seen(s, n, runs, target_rc, target_addrs, rep);
 }
 
 static void step_reach(struct net_ctx *n, struct diag_report *rep)
@@ -1282,7 +1419,7 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 		for (int i = DS_DNS; i <= DS_REGISTER; i++)
 			skip(&rep->steps[i], why);
 	} else {
-		step_dns(e, &n, rep);
+		step_dns(s, e, &n, &runs, rep);
 		if (rep->steps[DS_DNS].findings & DF_DNS_FAIL) {
 			skip(&rep->steps[DS_REACH], "DNS failed for the host the device sends to");
 			skip(&rep->steps[DS_REGISTER], "DNS failed for the host the device sends to");
@@ -1386,6 +1523,7 @@ static const char *const finding_names[] = {
 	"says_too_many", "says_domain", "says_user_unknown", "says_unavailable", "auth_id_unknown",
 	"swap_proven", "account_changed", "phone_fails_probe_ok", "runs_old_fails", "hep_received",
 	"unanswered_401", "phone_silent", "all_refused", "proxy_wrong", "runs_differs", "fails_where_runs",
+	"name_missing", "dns_stale", "dns_wrong", "server_elsewhere", "alg_rewrite",
 };
 _Static_assert(sizeof(finding_names) / sizeof(finding_names[0]) == DF_NFINDINGS, "a name for every finding");
 
@@ -1419,6 +1557,7 @@ json_t *diag_report_json(const struct diag_report *rep, bool ticket)
 		json_object_set_new(doc, "user_agent", json_string(f->user_agent));
 		json_object_set_new(doc, "source_fetch_ip", json_string(f->fetched_ip));
 		json_object_set_new(doc, "source_registration_ip", json_string(f->last_reg_ip));
+		json_object_set_new(doc, "destination_registration_ip", json_string(f->last_reg_dst));
 		json_object_set_new(doc, "network_fetch", json_string(f->net_fetch));
 		json_object_set_new(doc, "network_registration", json_string(f->net_reg));
 		json_object_set_new(doc, "transport_seen", json_string(f->last_reg_transport));

@@ -78,7 +78,13 @@ enum diag_step_id {
 #define DF_PROXY_WRONG        DF(43)  /* outbound proxy refuses, registrar direct accepts */
 #define DF_RUNS_DIFFERS       DF(44)  /* what the phone runs differs from the current config */
 #define DF_FAILS_WHERE_RUNS   DF(45)  /* ... and the phone was seen failing there */
-#define DF_NFINDINGS          46
+/* the name the device sends to, against where the registrars report the domain registering (HEP) */
+#define DF_NAME_MISSING       DF(46)  /* the resolver answered: no such name (NXDOMAIN) */
+#define DF_DNS_STALE          DF(47)  /* the phone failed at an address the name no longer resolves to */
+#define DF_DNS_WRONG          DF(48)  /* the domain's own name resolves away from where it registers */
+#define DF_SERVER_ELSEWHERE   DF(49)  /* 'server' names a host away from where the domain registers */
+#define DF_ALG_REWRITE        DF(50)  /* UDP Contact names the source address with another port */
+#define DF_NFINDINGS          51
 
 struct diag_step {
 	const char *name;
@@ -88,7 +94,7 @@ struct diag_step {
 	char reason[256];               /* why skipped */
 };
 
-#define DIAG_MAX_CAUSES 8
+#define DIAG_MAX_CAUSES 12
 struct diag_cause {
 	const char *id;                 /* stable: "credentials", "auth_username_mixup", ... */
 	const char *title;
@@ -158,6 +164,7 @@ struct diag_facts {
 	char last_reg_transport[8];
 	long last_reg_port;
 	char last_reg_registrar[256];
+	char last_reg_dst[64];          /* the address it went to (HEP destination), "" = unknown */
 	int64_t last_reg_at;
 	char last_reason[128];          /* reason phrase of the last registration seen */
 	char last_reason_detail[256];

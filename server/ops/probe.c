@@ -69,8 +69,9 @@ int probe_dns(const char *host, long timeout_ms, char *out, size_t outlen)
 	int count = 0;
 	struct buf b;
 
-	if (sip_resolve(host, SOCK_DGRAM, timeout_ms, &res, out, outlen) < 0)
-		return -1;
+	int rc = sip_resolve(host, SOCK_DGRAM, timeout_ms, &res, out, outlen);
+	if (rc < 0)
+		return rc == -2 ? 0 : -1;
 	buf_init(&b, 1024);
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		char a[INET6_ADDRSTRLEN + 8];

@@ -59,8 +59,10 @@ struct probe_result {
 int probe_default_port(const char *transport);
 
 /* Resolve host (A and AAAA) within timeout_ms.  On success returns the
- * number of addresses (>0) and writes "1.2.3.4, ::1" into out; on failure
- * -1 with the resolver's message in out. */
+ * number of addresses (>0) and writes "1.2.3.4, ::1" into out; 0 when the
+ * resolver answered that the name does not exist (NXDOMAIN / no address),
+ * -1 when the resolver failed (no answer, SERVFAIL, timeout); out then has
+ * the resolver's message. */
 int probe_dns(const char *host, long timeout_ms, char *out, size_t outlen);
 
 /* SRV lookup of name (e.g. "_sip._udp.example.com") with the resolver

@@ -205,7 +205,9 @@ int sip_txn_run(struct sip_txn *x, const struct sip_dest *d, sip_build_fn build,
 const char *sip_tx_result_name(enum sip_tx_result r);
 
 /* Resolve host (numeric at once, else getaddrinfo_a bounded by timeout_ms).
- * 0 with *res (caller freeaddrinfo()s), or -1 with err naming the host.
+ * 0 with *res (caller freeaddrinfo()s); with err naming the host, -2 when
+ * the resolver answered that the name does not exist (NXDOMAIN, no
+ * address), -1 when it failed (no answer, SERVFAIL, timeout, local error).
  * On a timeout the lookup may be leaked (glibc cannot always cancel). */
 struct addrinfo;
 int sip_resolve(const char *host, int socktype, long timeout_ms, struct addrinfo **res, char *err,

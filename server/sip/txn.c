@@ -57,7 +57,17 @@ const char *sip_tx_result_name(enum sip_tx_result r)
 
 /* getaddrinfo_a so the lookup itself is bounded.  On timeout the request
  * is cancelled; if glibc cannot cancel it (already running) the request
- * block is deliberately leaked: the resolver thread still writes to it. */
+ * block is deliberately leaked: the resolver thread still writes to it.
+ * "No such name" (an answer) is told apart from a resolver that failed. */
+static int gai_fail(int rc)
+{
+#ifdef EAI_NODATA
+	if (rc == EAI_NODATA)
+		return -2;
+#endif
+	return rc == EAI_NONAME ? -2 : -1;
+}
+
 int sip_resolve(const char *host, int socktype, long timeout_ms, struct addrinfo **res, char *err,
 		size_t errlen)
 {
@@ -80,7 +90,8 @@ int sip_resolve(const char *host, int socktype, long timeout_ms, struct addrinfo
 	struct addrinfo th = { .ai_family = AF_UNSPEC, .ai_socktype = socktype };
 	if ((rc = getaddrinfo(host, NULL, &th, res)) != 0) {
 		*res = NULL;
-		return sp_err(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		sp_err(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		return gai_fail(rc);
 	}
 	return 0;
 #endif
@@ -125,7 +136,7 @@ done:
 	free((char *)req->ar_name);
 	free(hints);
 	free(req);
-	return *res ? 0 : -1;
+	return *res ? 0 : gai_fail(rc);
 }
 
 /* ---- TLS context ---- */

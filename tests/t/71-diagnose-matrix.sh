@@ -12,13 +12,20 @@
 # It re-runs itself in a private network namespace (unshare -rn) when it
 # can, so no probe can reach a real 5060/5061 of the machine; the sweep's
 # standard ports are pointed at test ports (SIPPROV_DIAG_STD_PORTS) too.
+# Names resolve through glibc's stub resolver as on a real host: a tiny DNS
+# server (tests/support/dnsd.py) on 127.0.0.1:53 of the private network
+# namespace answers from a zone file the test edits (A, NXDOMAIN,
+# SERVFAIL), and a private /etc/resolv.conf is bind-mounted in a private
+# mount namespace (unshare -rnm): stale record, wrong record, wrong server
+# host name (404, and NXDOMAIN in the timeout bucket), DNS failure.
 # Not reproduced (and why): VPN / security software (the same evidence as
 # the router/ISP case: the phone's packets never arrive), SIP ALG rewriting
-# bodies (reproduced as its effect: replies routed to the wrong port),
-# bad/stale DNS records and "wrong tenant" by DNS (needs a private resolver
-# in a mount namespace), TLS certificate (tests/t/70 covers it).
-if [ -z "${SP_IN_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -rn true 2>/dev/null; then
-	SP_IN_NETNS=1 exec unshare -rn sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" "$@"
+# TLS certificate (tests/t/70 covers it).  The SIP ALG is reproduced twice:
+# as its effect (a Via port where nothing listens) and as a router whose
+# ALG rewrites Via and Contact (tests/support/alg.py) between phone and PBX.
+if [ -z "${SP_IN_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -rnm true 2>/dev/null; then
+	SP_OUTER_MNTNS=$(readlink /proc/self/ns/mnt) SP_IN_NETNS=1 \
+		exec unshare -rnm sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" "$@"
 fi
 . "$(dirname "$0")/../lib.sh"
 need kamailio sipp sqlite3 curl python3
@@ -30,6 +37,25 @@ DEADVIA=$(free_port)
 export SIPPROV_DIAG_STD_PORTS="udp:$P1,tcp:$P1,tls:$PNOTLS"
 export SIPPROV_HEP_TIMEOUT_MS=2000
 diag "in a private network namespace: ${SP_IN_NETNS:-no}; registrar $P1, old cluster $P2, HEP $HP"
+
+# ---- the resolver: DNS on 127.0.0.1:53, answering from $ZONE ----
+ZONE="$T/zone"
+zone() { printf '%s\n' "$@" > "$ZONE.tmp" && mv "$ZONE.tmp" "$ZONE"; }
+zone "example.test A 127.0.0.3" "pbx.example.test A 127.0.0.3" "sip2.example.test A 127.0.0.3" \
+	"voip.broken.test SERVFAIL"
+DNS_OK=0
+# Only ever inside the private mount namespace this script re-ran itself in:
+# the bind mount must never touch the machine's own /etc/resolv.conf.
+if [ -n "${SP_IN_NETNS:-}" ] && [ -n "${SP_OUTER_MNTNS:-}" ] &&
+   [ "$(readlink /proc/self/ns/mnt)" != "$SP_OUTER_MNTNS" ]; then
+	python3 "$ROOT/tests/support/dnsd.py" "$ZONE" >"$T/dns.log" 2>&1 &
+	track_pid $!
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$T/resolv.conf"
+	for _ in $(seq 1 50); do grep -q ready "$T/dns.log" 2>/dev/null && break; sleep 0.1; done
+	mount --bind "$T/resolv.conf" /etc/resolv.conf &&
+		getent ahostsv4 pbx.example.test | grep -q '^127\.0\.0\.3 ' && DNS_OK=1
+fi
+[ "$DNS_OK" = 1 ] || diag "no private resolver (needs unshare -rnm): the DNS cases cannot pass"
 
 # ---- the sink: drops every UDP datagram, accepts TCP and never speaks ----
 python3 - "$PBU" "$PBT" "$PBS" >"$T/sink.log" 2>&1 <<'EOF' &
@@ -62,7 +88,7 @@ EOF
 	track_pid "$(cat "$K/kam.pid")"
 }
 kam pbx "$P1" "listen=udp:127.0.0.1:$P1;listen=tcp:127.0.0.1:$P1"
-kam old "$P2" "listen=udp:127.0.0.1:$P2"
+kam old "$P2" "listen=udp:127.0.0.1:$P2;listen=udp:127.0.0.3:$P1"   # 127.0.0.3: where old names point
 PBX="$T/pbx/kam.db"
 pbx_user() { # USER AUTH PASSWORD [ENABLED [NET]]
 	sqlite3 "$PBX" "INSERT INTO sipuser VALUES ('$1', ${4:-1}, '${5:-}')"
@@ -81,7 +107,11 @@ tmpl sink registrar=example.test server=127.0.0.1 port=$PBU transport=udp
 tmpl tcp registrar=example.test server=127.0.0.1 port=$P2 transport=tcp
 tmpl port5080 registrar=example.test server=127.0.0.1 port=$PW transport=udp
 tmpl down registrar=example.test server=127.0.0.1 port=$PD transport=udp
-tmpl nodns registrar=example.test server=nonexistent.invalid port=$P1 transport=udp
+tmpl nodns registrar=example.test server=voip.broken.test port=$P1 transport=udp      # SERVFAIL
+tmpl stale registrar=example.test server=pbx.example.test port=$P1 transport=udp      # its record moves
+tmpl domdns registrar=example.test port=$P1 transport=udp                             # no server: the domain's A
+tmpl srvname registrar=example.test server=sip2.example.test port=$P1 transport=udp  # the old cluster's name
+tmpl typo registrar=example.test server=sip.exmaple.test port=$P1 transport=udp      # NXDOMAIN
 dev() { # N TEMPLATE USER AUTH PASSWORD
 	mac=$(printf '0015650000%02d' "$1")
 	sp device add "$mac" --tenant acme --layout json --template "$2" --model T46G >/dev/null &&
@@ -177,6 +207,11 @@ pbx_user 1018 b8xyzauth pw1018; dev 18 tcp 1018 b8xyzauth pw1018         # wrong
 pbx_user 1019 b9xyzauth pw1019; dev 19 port5080 1019 b9xyzauth pw1019    # wrong port (5080, registrar on 5060)
 pbx_user 1020 c0xyzauth pw1020; dev 20 down 1020 c0xyzauth pw1020        # server down
 pbx_user 1021 c1xyzauth pw1021; dev 21 nodns 1021 c1xyzauth pw1021       # DNS failure
+pbx_user 1022 c2xyzauth pw1022; dev 22 stale 1022 c2xyzauth pw1022       # stale DNS record
+pbx_user 1023 c3xyzauth pw1023; dev 23 domdns 1023 c3xyzauth pw1023      # wrong DNS record
+pbx_user 1024 c4xyzauth pw1024; dev 24 srvname 1024 c4xyzauth pw1024     # wrong server host name (404)
+pbx_user 1025 c5xyzauth pw1025; dev 25 typo 1025 c5xyzauth pw1025        # wrong server name (no such name)
+pbx_user 1026 c6xyzauth pw1026; dev 26 main 1026 c6xyzauth pw1026        # behind a router whose ALG rewrites
 
 phone 1 401 200; seen 1001 200; ok $? "control phone registers (401, 200) and HEP records it"
 phone 2 401 403; seen 1002 403
@@ -206,7 +241,21 @@ phone 17 401 200                                           # dropped: no answer
 phone 18 401 200                                           # tcp refused
 phone 19 401 200                                           # nothing on that port
 phone 20 401 200
-# 21: the phone cannot resolve the name either
+# 21, 25: the phone cannot resolve the name either
+# 22: the phone resolved pbx.example.test while it still pointed at the old
+# cluster; the record was corrected since (the phone's answer is stale)
+phone 22 404 404; seen 1022 404
+zone "example.test A 127.0.0.3" "pbx.example.test A 127.0.0.1" "sip2.example.test A 127.0.0.3" \
+	"voip.broken.test SERVFAIL"
+phone 23 404 404; seen 1023 404                            # example.test's own A record: the old cluster
+phone 24 404 404; seen 1024 404                            # server sip2.example.test: the old cluster
+# 26: through a NAT router (public address 127.0.0.5) whose SIP ALG writes
+# the public address with the phone's private port into Via and Contact
+ALGP=$(free_port)
+python3 "$ROOT/tests/support/alg.py" "$ALGP" 127.0.0.5 "$P1" >"$T/alg.log" 2>&1 &
+track_pid $!
+for _ in $(seq 1 50); do grep -q ready "$T/alg.log" 2>/dev/null && break; sleep 0.1; done
+phone 26 401 200 --to "$ALGP"; seen 1026 401
 
 # ---- diagnose each; the first cause must be the true one ----
 SCORE=0; TOTAL=0; TABLE=""
@@ -225,7 +274,7 @@ case_() { # N CAUSE ERROR(-|403|404|timeout) DESCRIPTION [env]
 	is "$got" "$want" "$what: first cause (exit $rc, $ms ms)"
 	[ "$got" = "$want" ] || sed 's/^/#   /' "$T/diag_$n.json" | grep -E '"(evidence|cause|bucket)"' | head -24
 	TABLE="$TABLE
-# $(printf '%-34s | %-24s | %-24s | %5s ms' "$what" "$want" "$got" "$ms")"
+# $(printf '%-38s | %-24s | %-24s | %5s ms' "$what" "$want" "$got" "$ms")"
 }
 case_ 2 credentials 403 "403 wrong password"
 case_ 3 auth_username_mixup - "403/404 wrong auth username"
@@ -240,13 +289,21 @@ case_ 16 outbound_proxy 404 "404 wrong outbound proxy"
 case_ 15 tenant_moved 404 "404 tenant moved (old cluster)"
 CASE_ENV="SIPPROV_DIAG_STD_PORTS=udp:$PBU,tcp:$PBT,tls:$PBS" case_ 17 firewall timeout "408 firewall drops"
 case_ 18 transport_port_mismatch timeout "408 wrong transport"
-case_ 12 sip_alg timeout "408 SIP ALG / NAT"
+case_ 12 sip_alg timeout "408 SIP ALG / NAT (Via port)"
+case_ 26 sip_alg timeout "408 SIP ALG rewriting Via/Contact"
+like "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["causes"][0]["evidence"])' "$T/diag_26.json")" \
+	"Contact sip:1026@127\.0\.0\.5:[0-9]+.* names the address the REGISTER came from \(127\.0\.0\.5\).*rewrote" \
+	"SIP ALG: the evidence is the rewritten Contact seen over HEP"
 case_ 11 server_unavailable - "408 overload / maintenance"
 case_ 13 phone_network timeout "408 router/ISP blocks SIP"
-case_ 21 dns timeout "timeout DNS failure"
+case_ 21 dns timeout "timeout DNS failure (SERVFAIL)"
+case_ 25 server_name timeout "timeout wrong server name (NXDOMAIN)"
+case_ 22 dns_record - "404 bad DNS: stale record"
+case_ 23 dns_record - "404 bad DNS: wrong record"
+case_ 24 server_name - "404 wrong SIP server host name"
 case_ 19 transport_port_mismatch timeout "timeout wrong port (5080 vs 5060)"
 CASE_ENV="SIPPROV_DIAG_STD_PORTS=udp:$PD2,tcp:$PD2,tls:$PD3" case_ 20 server_down timeout "timeout server down"
-echo "# cause                              | want                     | got                      | time$TABLE"
+echo "# cause                                  | want                     | got                      | time$TABLE"
 echo "# score: $SCORE of $TOTAL causes named first"
 
 # ---- shared user: each phone's failure stays on its own device ----

@@ -14,7 +14,7 @@ struct row {
 	const char *name;
 	int error;
 	long last;
-	unsigned active, identity, fetch, regs, dns, reach, reg;
+	uint64_t active, identity, fetch, regs, dns, reach, reg;
 	bool step2_fail;
 	const char *bucket;
 	const char *first;          /* NULL: no causes */
@@ -48,6 +48,12 @@ static const struct row rows[] = {
 	  false, "404", "registrar_domain", true },
 	{ "404 tenant moved: registrar drift + stale", 404, 0, 0, 0, DF_STALE, DF_DRIFT_REGISTRAR, 0, 0, 0,
 	  false, "404", "tenant_moved", true },
+	{ "404 stale DNS: the phone failed where the name no longer points, 'User Not Found' there", 0, 404, 0, 0,
+	  0, DF_SAYS_USER_UNKNOWN, DF_DNS_STALE, DF_REACH_OK, DF_AUTH_OK, false, "404", "dns_record", true },
+	{ "404 wrong record: the domain's own name points away, probe 404 there", 0, 404, 0, 0, 0,
+	  DF_SAYS_USER_UNKNOWN, DF_DNS_WRONG, DF_REACH_OK, DF_SAYS_USER_UNKNOWN, false, "404", "dns_record", true },
+	{ "404 server name points at another registrar", 0, 404, 0, 0, 0, DF_SAYS_USER_UNKNOWN, DF_SERVER_ELSEWHERE,
+	  DF_REACH_OK, DF_PROBE_DOMAIN_404, false, "404", "server_name", true },
 	{ "404 deleted user: credentials answered 404", 0, 0, 0, 0, 0, 0, 0, DF_REACH_OK, DF_AUTH_404,
 	  false, "404", "deleted_user", true },
 	{ "404 deleted user: no account on the line", 0, 0, DF_NO_ACCOUNT, 0, 0, 0, 0, 0, 0,
@@ -73,8 +79,12 @@ static const struct row rows[] = {
 	  false, "408/timeout", "firewall", true },
 	{ "408 DNS failure", 0, 0, 0, 0, 0, 0, DF_DNS_FAIL, 0, 0,
 	  false, "408/timeout", "dns", true },
+	{ "timeout: the name does not exist (NXDOMAIN)", 408, 0, 0, 0, 0, 0, DF_DNS_FAIL | DF_NAME_MISSING, 0, 0,
+	  false, "408/timeout", "server_name", true },
 	{ "timeout with only a missing SRV", 408, 0, 0, 0, 0, 0, DF_SRV_MISSING, DF_REACH_OK, 0,
 	  false, "408/timeout", "dns", true },
+	{ "rewritten Contact seen over HEP beats a closed port: SIP ALG", 408, 0, 0, 0, 0, DF_ALG_REWRITE, 0,
+	  DF_PORT_CLOSED, 0, false, "408/timeout", "sip_alg", true },
 	{ "timeout although reachable from here: SIP ALG", 408, 0, 0, 0, 0, DF_LAST_TIMEOUT, 0, DF_REACH_OK,
 	  DF_AUTH_OK, false, "408/timeout", "sip_alg", true },
 	{ "timeout with nothing known: mismatch first", 408, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -205,7 +215,7 @@ static void test_phrases(void)
 
 static void fill(const struct row *r, struct diag_step st[DS_COUNT])
 {
-	unsigned f[DS_COUNT] = { r->active, r->identity, r->fetch, r->regs, r->dns, r->reach, r->reg };
+	uint64_t f[DS_COUNT] = { r->active, r->identity, r->fetch, r->regs, r->dns, r->reach, r->reg };
 	memset(st, 0, sizeof(struct diag_step) * DS_COUNT);
 	for (int i = 0; i < DS_COUNT; i++) {
 		st[i].findings = f[i];
@@ -248,10 +258,10 @@ static void test_buckets_complete(void)
 	struct row none = { 0 };
 	const char *want403[] = { "credentials", "auth_username_mixup", "disabled", "ip_policy", "too_many_registrations",
 				  "stale_profile" };
-	const char *want404[] = { "registrar_domain", "tenant_moved", "deleted_user" };
+	const char *want404[] = { "registrar_domain", "tenant_moved", "dns_record", "server_name", "deleted_user" };
 	const char *want408[] = { "dns", "transport_port_mismatch", "firewall", "sip_alg", "server_unavailable",
 				  "phone_network", "server_down" };
-	struct { int code; const char **ids; size_t n; } b[] = { { 403, want403, 6 }, { 404, want404, 3 }, { 408, want408, 7 } };
+	struct { int code; const char **ids; size_t n; } b[] = { { 403, want403, 6 }, { 404, want404, 5 }, { 408, want408, 7 } };
 
 	fill(&none, st);
 	for (size_t i = 0; i < 3; i++) {
