@@ -12,4 +12,5 @@
 #include "hep.h"
 #include "tls_peer.h"
 #include "firmware_http.h"
+#include "phonebook_http.h"
 #endif
