@@ -142,8 +142,10 @@ static int demo_account(struct cli *c, const struct tenant *t, const struct devi
 	return 0;
 }
 
-/* `demo --devices N`: N generated Yealink/JSON devices, for benchmarks. */
-static int demo_bulk(struct cli *c, const struct tenant *t, long n)
+/* `demo --devices N`: N generated Yealink/JSON devices, for benchmarks;
+ * with an HTTP password, each one's digest credentials are its MAC and
+ * that password (the boot-storm benchmark computes the responses). */
+static int demo_bulk(struct cli *c, const struct tenant *t, long n, const char *http_password)
 {
 	char err[SP_ERR_MAX];
 	for (long i = 0; i < n; i++) {
@@ -156,6 +158,13 @@ static int demo_bulk(struct cli *c, const struct tenant *t, long n)
 		sp_strlcpy(d.status, "active", sizeof(d.status));
 		sp_strlcpy(d.overrides, "{}", sizeof(d.overrides));
 		snprintf(d.label, sizeof(d.label), "bench %ld", i);
+		if (http_password) {
+			char a1[SP_SLUG_MAX + SP_NAME_MAX + 16];
+			sp_strlcpy(d.http_user, d.mac, sizeof(d.http_user));
+			snprintf(a1, sizeof(a1), "%s:%s:%s", d.http_user, SP_REALM, http_password);
+			md5_hex(a1, strlen(a1), d.ha1_md5);
+			sha256_hex(a1, strlen(a1), d.ha1_sha256);
+		}
 		if (store_device_add(c->store, &d, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
 		snprintf(user, sizeof(user), "%ld", 200000 + i);
@@ -169,7 +178,8 @@ static int demo_bulk(struct cli *c, const struct tenant *t, long n)
 
 int cmd_demo(struct cli *c, int argc, char **argv)
 {
-	static const char usage[] = "demo [--tenant SLUG] [--devices N]";
+	static const char usage[] = "demo [--tenant SLUG] [--devices N [--http-password P]]";
+	const char *http_password = NULL;
 	const char *slug = "demo";
 	long ndev = 0;
 	char *pos[1], err[SP_ERR_MAX], tokens[4][SP_TOKEN_HEX + 1];
@@ -178,10 +188,13 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 	struct cli_opt opts[] = {
 		{ "--tenant", OPT_STR, &slug, 0, 0 },
 		{ "--devices", OPT_LONG, &ndev, 1, 2000000 },
+		{ "--http-password", OPT_STR, &http_password, 0, 0 },
 		{ NULL, 0, NULL, 0, 0 },
 	};
 	if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos, usage)))
 		return rc;
+	if (http_password && (!ndev || !*http_password))
+		return cli_fail("--http-password goes with --devices N, and is not empty");
 	if ((rc = cli_open_key(c)))
 		return rc;
 	if (store_tenant_get(c->store, slug, &t) == 1)
@@ -191,7 +204,7 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 	sp_strlcpy(t.name, "Demo Co", sizeof(t.name));
 	sp_strlcpy(t.status, "active", sizeof(t.status));
 	/* Bench tenants serve over loopback without credentials, like nginx's static files. */
-	sp_strlcpy(t.device_auth, ndev ? "none,token" : "digest,token", sizeof(t.device_auth));
+	sp_strlcpy(t.device_auth, ndev && !http_password ? "none,token" : "digest,token", sizeof(t.device_auth));
 	sp_strlcpy(t.username_pattern, "^[0-9]{3,6}$", sizeof(t.username_pattern));
 	sp_strlcpy(t.auth_username_pattern, "^[a-z0-9]{8}$", sizeof(t.auth_username_pattern));
 	if (ndev) {   /* generated users run to 7 digits at a million devices */
@@ -217,7 +230,7 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 	}
 	free(canon);
 	if (ndev) {
-		rc = demo_bulk(c, &t, ndev);
+		rc = demo_bulk(c, &t, ndev, http_password);
 	} else {
 		for (size_t i = 0; i < sizeof(demo_devices) / sizeof(demo_devices[0]) && !rc; i++) {
 			const struct demo_dev *dd = &demo_devices[i];

@@ -28,10 +28,11 @@ static const struct noun_help helps[] = {
 	  "  sudo sipprov init                      # /var/lib/sipprov/sipprov.db from the installed config\n"
 	  "  sipprov -d ./var/sipprov.db init\n" },
 	{ "demo",
-	  "usage: sipprov demo [--tenant SLUG] [--devices N]\n"
+	  "usage: sipprov demo [--tenant SLUG] [--devices N [--http-password P]]\n"
 	  "\n"
 	  "Seed an example tenant (default 'demo') with a template and four devices,\n"
-	  "or N generated devices for benchmarks.\n"
+	  "or N generated devices for benchmarks (served without credentials on\n"
+	  "loopback, or with digest user = MAC and password P).\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov demo\n"

@@ -45,8 +45,13 @@ static void pd_bind(sqlite3_stmt *st, const struct pending_dev *p)
 
 int store_pending_touch(struct store *s, const struct pending_dev *p)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE pending_device SET layout = ?2, path = ?3, user_agent = ?4, "
-				      "vendor = ?5, model = ?6, firmware = ?7, source_ip = ?8, "
+	/* A User-Agent that names no vendor (curl, a proxy's) does not wipe
+	 * what an earlier one told us. */
+	sqlite3_stmt *st = store_stmt(s, "UPDATE pending_device SET layout = ?2, path = ?3, "
+				      "user_agent = CASE WHEN ?5 <> '' OR vendor = '' THEN ?4 ELSE user_agent END, "
+				      "model = CASE WHEN ?5 <> '' THEN ?6 ELSE model END, "
+				      "firmware = CASE WHEN ?5 <> '' THEN ?7 ELSE firmware END, "
+				      "vendor = CASE WHEN ?5 <> '' THEN ?5 ELSE vendor END, source_ip = ?8, "
 				      "last_seen = max(last_seen, ?10), count = count + ?11 WHERE mac = ?1");
 	if (!st)
 		return -1;

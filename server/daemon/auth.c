@@ -102,6 +102,44 @@ int auth_digest_param(const char *header, const char *key, char *out, size_t out
 
 enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
 
+/* Is the header's response right for this HA1 (RFC 7616 3.4.1, qop=auth
+ * or none)?  libmicrohttpd 0.9.75 answers "no" alike for a wrong password
+ * and for a right one whose nonce it no longer holds: its nonce table
+ * drops a fresh nonce when another hashes to the same slot, which in a
+ * boot storm refused 2-5% of phones with correct credentials.  Telling
+ * the two apart lets those phones retry at once (stale=true) instead of
+ * failing.  Computed for unknown devices too (with the dummy HA1), so the
+ * time taken says nothing about which MACs exist. */
+static bool digest_response_ok(const char *hdr, const char *method, const unsigned char *ha1, size_t len,
+			       bool sha256)
+{
+	char nonce[160], nc[16], cnonce[160], qop[16], uri[1024], resp[80], h1[65], h2[65], want[65];
+	char buf[1600];
+	void (*hash)(const void *, size_t, char *) = sha256 ? sha256_hex : md5_hex;
+	if (!auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) || !auth_digest_param(hdr, "uri", uri, sizeof(uri)) ||
+	    !auth_digest_param(hdr, "response", resp, sizeof(resp)))
+		return false;
+	bool q = auth_digest_param(hdr, "qop", qop, sizeof(qop));
+	if (q && (strcasecmp(qop, "auth") || !auth_digest_param(hdr, "nc", nc, sizeof(nc)) ||
+		  !auth_digest_param(hdr, "cnonce", cnonce, sizeof(cnonce))))
+		return false;
+	sp_hex(ha1, len, h1);
+	snprintf(buf, sizeof(buf), "%s:%s", method, uri);
+	hash(buf, strlen(buf), h2);
+	if (q)
+		snprintf(buf, sizeof(buf), "%s:%s:%s:%s:auth:%s", h1, nonce, nc, cnonce, h2);
+	else
+		snprintf(buf, sizeof(buf), "%s:%s:%s", h1, nonce, h2);
+	hash(buf, strlen(buf), want);
+	secret_wipe(h1, sizeof(h1));
+	secret_wipe(buf, sizeof(buf));
+	size_t n = strlen(want);
+	unsigned char diff = strlen(resp) != n;
+	for (size_t i = 0; i < n && resp[i]; i++)
+		diff |= (unsigned char)(want[i] ^ (resp[i] | 0x20));   /* hex digits, either case */
+	return !diff;
+}
+
 /* Run the digest check for whatever Authorization header came, against
  * the device's HA1 when the header's user is this device's http_user and
  * the tenant accepts digest, else against the dummy. */
@@ -144,6 +182,8 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 	if (!real)
 		memcpy(ha1, dummy_ha1, len);
 	int rc = MHD_digest_auth_check_digest2(r->conn, SP_REALM, user, ha1, len, AUTH_NONCE_TIMEOUT, algo);
+	bool resp_ok = rc == MHD_NO &&
+		       digest_response_ok(hdr, r->method ? r->method : "GET", ha1, len, algo == MHD_DIGEST_ALG_SHA256);
 	secret_wipe(ha1, sizeof(ha1));
 	/* The user name is client bytes bound for the log (escaped only on
 	 * the refusal paths: a success logs no reason). */
@@ -152,6 +192,10 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		sp_log_escape(user, ue, sizeof(ue));
 	if (rc == MHD_INVALID_NONCE) {
 		sp_err(why, whylen, "stale or unknown digest nonce (user '%s')", ue);
+		d = DIG_STALE;
+	} else if (resp_ok && real) {
+		sp_err(why, whylen, "right digest response but the nonce was not accepted (dropped from the nonce "
+			       "table, or replayed) for user '%s': challenged again with stale=true", ue);
 		d = DIG_STALE;
 	} else if (rc == MHD_YES && real) {
 		d = DIG_OK;

@@ -42,6 +42,7 @@ struct auth_req {
 	bool tls;
 	bool insecure_loopback;             /* conf: serve auth "none" to loopback */
 	const struct auth_subject *subj;
+	const char *method;                 /* the request's, for the digest (NULL = "GET") */
 };
 
 /* What auth_check learned besides the verdict. */

@@ -39,7 +39,7 @@
 #define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
 #define UPLOAD_KEEP   20            /* newest uploads kept per device */
 #define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
-#define NONCE_NC_SIZE 16384         /* outstanding digest nonces remembered per listener */
+#define NONCE_NC_SIZE 131072        /* outstanding digest nonces remembered per listener (see auth.c) */
 #define CTYPE_MAX     128           /* a layout's Content-Type, copied out of the layout */
 
 struct cache_ent {

@@ -1,0 +1,87 @@
+#!/bin/sh
+# A boot storm: PHONES Yealink phones each doing what it does at boot, one
+# connection per request: the common file, its MAC file (401 digest
+# challenge), the MAC file again with the MD5 response computed from the
+# real nonce (tests/bench/bootstorm.c; a 401 stale=true is answered once
+# more, as phones do).  Over HTTP and HTTPS (RSA-2048, full handshakes),
+# against nginx serving the same files, same requests per phone, no auth
+# (the limit).  Reported as phones provisioned per second, the fleet's
+# time, boot latency, and sipprovd's peak RSS.  make bench-bootstorm.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+: "${SP_BUILD:=$ROOT/build}"
+PHONES=${PHONES:-10000}
+THREADS=${THREADS:-64}
+for c in nginx openssl curl python3 bc cc; do
+	command -v $c >/dev/null || { echo "bench needs $c: tools/install-deps.sh --test"; exit 1; }
+done
+W=$(mktemp -d /tmp/sipprov-storm.XXXXXX)
+chmod 755 "$W"
+cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.3; rm -rf "$W"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(port); P2=$(port); P3=$(port); P4=$(port)
+cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
+export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
+"$SP_BUILD/sipprov" init >/dev/null
+"$SP_BUILD/sipprov" demo --devices $((2 * PHONES)) --http-password stormpw >/dev/null   # even ones are Yealink
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/k.pem" -out "$W/c.pem" -days 2 -subj /CN=localhost >/dev/null 2>&1
+"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
+	-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o access_log= \
+	-o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn 2>>"$W/sipprovd.log" &
+SPID=$!
+for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+# The same bytes for nginx: fetched through sipprovd with each phone's digest.
+mkdir -p "$W/www"
+python3 - "$P1" "$PHONES" "$W/www" <<'PY'
+import hashlib, http.client, re, sys
+port, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
+c = http.client.HTTPConnection("127.0.0.1", port)
+def get(path, auth=None):
+    c.request("GET", path, headers={"Authorization": auth} if auth else {})
+    r = c.getresponse(); return r, r.read()
+r, body = get("/y000000000000.cfg"); open(out + "/y000000000000.cfg", "wb").write(body)
+for i in range(n):
+    mac = "0015%08x" % (0x10000000 + 2 * i); path = "/%s.cfg" % mac
+    r, _ = get(path)
+    for attempt in range(3):   # 401 stale=true: answer the new challenge
+        nonce = re.search(r'nonce="([^"]+)"', r.getheader("WWW-Authenticate")).group(1)
+        resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (md5(mac + ":sipprov:stormpw"), nonce, md5("GET:" + path)))
+        r, body = get(path, 'Digest username="%s", realm="sipprov", nonce="%s", uri="%s", response="%s", '
+                      'qop=auth, nc=00000001, cnonce="c0ffee"' % (mac, nonce, path, resp))
+        if r.status == 200: break
+    if r.status != 200: sys.exit("prerender %s: %d" % (path, r.status))
+    open(out + path, "wb").write(body)
+PY
+chmod -R a+rX "$W/www"
+cat >"$W/nginx.conf" <<NGX
+worker_processes $(nproc);
+pid $W/nginx.pid;
+error_log $W/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off; sendfile on; default_type text/plain;
+  server { listen 127.0.0.1:$P2; root $W/www; }
+  server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/c.pem; ssl_certificate_key $W/k.pem;
+           ssl_session_cache off; ssl_session_tickets off; }
+}
+NGX
+nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;"
+sleep 0.3
+storm() { "$W/bootstorm" 127.0.0.1 "$1" "$PHONES" "$THREADS" '0015%08x' stormpw y000000000000.cfg '{mac}.cfg' $2; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "/^$2\$/{n;p}"; }
+echo "boot storm: $PHONES Yealink phones, $THREADS at a time, 3 requests each (common, MAC 401, MAC with digest)"
+printf '%-8s %-10s %10s %10s %8s %10s %10s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries
+for proto in http https; do
+	if [ $proto = http ]; then a=$P1; b=$P2; f=""; else a=$P3; b=$P4; f=--tls; fi
+	sa=$(storm "$a" "$f" || true); sb=$(storm "$b" "$f --no-auth" || true)
+	for s in "sipprovd:$sa" "nginx:$sb"; do
+		r=${s#*:}
+		printf '%-8s %-10s %10s %10s %8s %10s %10s %8s\n' $proto "${s%%:*}" "$(field "$r" phones_per_s)" \
+			"$(field "$r" seconds)" "$(field "$r" failed)" "$(field "$r" boot_p50_ms)" "$(field "$r" boot_p99_ms)" \
+			"$(field "$r" stale_retries)"
+	done
+	echo "$proto ratio (phones/s): $(echo "scale=2; $(field "$sa" phones_per_s) / $(field "$sb" phones_per_s)" | bc)"
+done
+echo "sipprovd peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
