@@ -1,8 +1,9 @@
 /*
  * cmd_init.c: `sipprov init` (database, key file, default config) and
  * `sipprov demo` (an example tenant with a template and devices, or N
- * generated devices for benchmarks).  Init is safe to re-run: it migrates
- * and never replaces an existing key.  Run by root into a folder another
+ * generated devices for benchmarks).  Init is safe to re-run: it creates
+ * what is missing, never migrates (sipprov migrate does), and never
+ * replaces an existing key.  Run by root into a folder another
  * user owns (the service's state folder), it gives that user what it made.
  */
 #include <errno.h>
@@ -94,8 +95,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	/* A database named by a configuration file already has its config. */
 	if (!c->conf_file && write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
 		fprintf(stderr, "warning: cannot write sipprovd.conf here: %s\n", strerror(errno));
-	printf("%s database %s (schema %zu)\n", fresh ? "created" : "migrated", c->db_path,
-	       (size_t)schema_migrations[schema_migration_count - 1].number);
+	printf("%s database %s (schema %03d)\n", fresh ? "created" : "kept the", c->db_path,
+	       schema_migrations[schema_migration_count - 1].number);
 	return 0;
 }
 

@@ -18,7 +18,7 @@ static const struct noun_help helps[] = {
 	{ "init",
 	  "usage: sipprov init\n"
 	  "\n"
-	  "Create the database (or migrate it), the key file beside it (DATABASE.key,\n"
+	  "Create the database at this version's schema, the key file beside it (DATABASE.key,\n"
 	  "mode 0600) and, when the database was not taken from a configuration file,\n"
 	  "a sipprovd.conf in the current folder.  Never replaces an existing key.\n"
 	  "Run as root with the installed configuration, the new database and key\n"
@@ -192,6 +192,44 @@ static const struct noun_help helps[] = {
 	  "  sipprov phonebook add --tenant acme --name \"Front desk\" --number 200 --group Office\n"
 	  "  sipprov phonebook import contacts.csv --tenant acme --dry-run\n"
 	  "  sipprov phonebook list --tenant acme --json\n" },
+	{ "migrate",
+	  "usage: sipprov migrate\n"
+	  "\n"
+	  "Back the database up beside itself (DATABASE.pre-NNN.bak, NNN the schema it\n"
+	  "was at, mode 0600), then apply every migration it lacks, in order.  Other\n"
+	  "commands refuse a database behind this version until it is migrated;\n"
+	  "sipprovd migrates at start the same way.  A database newer than this\n"
+	  "version is refused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov migrate\n"
+	  "  sipprov -d ./var/sipprov.db migrate\n" },
+	{ "backup",
+	  "usage: sipprov backup FILE [--with-key] [--force]\n"
+	  "\n"
+	  "Copy the database to FILE while sipprovd and imports go on (SQLite's\n"
+	  "online backup: one consistent snapshot), checked with integrity_check, mode\n"
+	  "0600.  An existing FILE is kept unless --force.  The key file that decrypts\n"
+	  "the passwords is not in FILE: --with-key also writes it to FILE.key (0600);\n"
+	  "store the two apart.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov backup /var/backups/sipprov/sipprov-$(date +%F).db\n"
+	  "  sipprov backup /mnt/usb/sipprov.db --with-key\n" },
+	{ "restore",
+	  "usage: sipprov restore FILE [--with-key]\n"
+	  "\n"
+	  "Replace the database with the backup FILE, refused unless FILE passes\n"
+	  "integrity_check, is not newer than this version, and opens with the key\n"
+	  "file (the current one, or with --with-key FILE.key, which is then\n"
+	  "installed as the key file).  Refused while sipprovd (or anything) has the\n"
+	  "database open: stop it first.  Nothing is written when refused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sudo systemctl stop sipprovd\n"
+	  "  sipprov restore /var/backups/sipprov/sipprov-2026-11-30.db\n"
+	  "  sudo systemctl start sipprovd\n"
+	  "  sipprov -d /tmp/copy.db restore sipprov-backup.db --with-key\n" },
 	{ "help",
 	  "usage: sipprov help [COMMAND]\n"
 	  "       sipprov COMMAND --help\n"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -100,48 +101,6 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int migrate(struct store *s, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	long have = 0;
-	if (exec_sql(s->db, "CREATE TABLE IF NOT EXISTS schema_migration ("
-			    "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)",
-		     err, errlen) < 0)
-		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(number),0) FROM schema_migration", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		have = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	for (size_t i = 0; i < schema_migration_count; i++) {
-		const struct schema_migration *m = &schema_migrations[i];
-		if (m->number <= have)
-			continue;
-		if (exec_sql(s->db, "BEGIN IMMEDIATE", err, errlen) < 0)
-			return -1;
-		if (exec_sql(s->db, m->sql, err, errlen) < 0) {
-			char why[SP_ERR_MAX];
-			sp_strlcpy(why, err ? err : "", sizeof(why));
-			exec_sql(s->db, "ROLLBACK", NULL, 0);
-			return sp_err(err, errlen, "migration %s failed: %s", m->name, why);
-		}
-		if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_migration VALUES (?,?,?)", -1, &st,
-				       NULL) != SQLITE_OK)
-			return sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
-		sqlite3_bind_int(st, 1, m->number);
-		sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, sp_now());
-		int rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE || exec_sql(s->db, "COMMIT", err, errlen) < 0) {
-			exec_sql(s->db, "ROLLBACK", NULL, 0);
-			return sp_err(err, errlen, "migration %s: cannot record it", m->name);
-		}
-	}
-	return 0;
-}
-
 /* fetch_log paths kept by older versions held token URLs. */
 static void sql_redact_path(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -156,9 +115,28 @@ static void sql_redact_path(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	sqlite3_result_text(ctx, out, -1, free);
 }
 
+/* What every connection gets: the lock wait, extended codes, our SQL
+ * function.  Nothing here touches the file. */
+static void store_setup(struct store *s)
+{
+	store_lock_wait(s, default_wait_ms, default_wait_fn, default_wait_arg);
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_create_function(s->db, "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				sql_redact_path, NULL, NULL);
+}
+
+/* What every read-write connection sets: WAL (which is written into the
+ * file), then per-connection pragmas. */
+static int store_pragmas(struct store *s, char *err, size_t errlen)
+{
+	return exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+			err, errlen);
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	struct store_schema sc;
 	/* SQLite creates a new file 0644 & ~umask and gives -wal and -shm the
 	 * database's mode: create it 0600 first (an empty file is a new
 	 * database), so all three stay private whatever the umask. */
@@ -175,13 +153,51 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		store_close(s);
 		return NULL;
 	}
-	store_lock_wait(s, default_wait_ms, default_wait_fn, default_wait_arg);
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_create_function(s->db, "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				sql_redact_path, NULL, NULL);
-	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-		     err, errlen) < 0 ||
-	    migrate(s, err, errlen) < 0) {
+	/* A new database gets the whole schema; an existing one is used only
+	 * at exactly this binary's schema (store_migrate moves it there). */
+	store_setup(s);
+	if (store_schema_read(s->db, &sc, err, errlen) < 0 || store_schema_refuse(path, &sc, err, errlen) < 0 ||
+	    store_pragmas(s, err, errlen) < 0 || (sc.fresh && store_schema_apply(s->db, err, errlen) < 0)) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct store *store_open_raw(const char *path, bool readonly, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	int rc;
+	if (access(path, F_OK) < 0) {
+		sp_err(err, errlen, "no database at '%s'", path);
+		free(s);
+		return NULL;
+	}
+	if (readonly) {
+		/* A read-only connection to a WAL database creates -wal and
+		 * -shm and leaves them behind.  With no -wal nobody has the
+		 * database open and its file holds everything: read it as
+		 * immutable, which creates nothing.  A -wal present belongs to
+		 * a live (or crashed) writer: share its files normally. */
+		char side[4096 + 16], *uri;
+		snprintf(side, sizeof(side), "%s-wal", path);
+		bool quiet = access(side, F_OK) < 0;
+		snprintf(side, sizeof(side), "%s-journal", path);
+		quiet = quiet && access(side, F_OK) < 0;
+		uri = store_uri(path, quiet ? "mode=ro&immutable=1" : "mode=ro");
+		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+		free(uri);
+	} else {
+		rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		sp_err(err, errlen, "cannot open database '%s': %s", path,
+		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_close(s);
+		return NULL;
+	}
+	store_setup(s);
+	if (!readonly && store_pragmas(s, err, errlen) < 0) {
 		store_close(s);
 		return NULL;
 	}
@@ -1296,4 +1312,27 @@ fail:
 	s->have_key = false;
 	secret_wipe(s->key, sizeof(s->key));
 	return -1;
+}
+
+int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
+{
+	char want[65], have[65] = "";
+	int converted = 0, has = store_has_table(s->db, "secret_state");
+	if (has < 0 || (has && read_state(s, have, &converted) < 0))
+		return sp_err(err, errlen, "cannot read the key check: %s", store_errmsg(s));
+	if (have[0]) {
+		secret_hmac_hex(key, LABEL_CHECK, "", 0, want);
+		if (!same_hex(have, want))
+			return sp_err(err, errlen, "does not match this database (key check failed)");
+		return 0;
+	}
+	/* No check value yet (before schema 005, or never opened with a key):
+	 * a stored password, if any, must open with it. */
+	has = store_has_table(s->db, "account");
+	int ok = has > 0 ? key_opens_passwords(s, key) : has;
+	if (ok < 0)
+		return sp_err(err, errlen, "cannot read accounts: %s", store_errmsg(s));
+	if (ok == 0)
+		return sp_err(err, errlen, "does not decrypt the stored passwords (a key file of another database?)");
+	return 0;
 }

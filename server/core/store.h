@@ -90,9 +90,20 @@ struct account {
 	int64_t last_code_at;
 };
 
-/* Open (creating if needed) and migrate.  path ":memory:" works.
- * Returns NULL with err filled. */
+/* Open path read-write.  A missing or empty file becomes a new database
+ * at this binary's schema (":memory:" works); an existing one is used only
+ * at exactly this binary's schema: behind it, err says "run 'sipprov
+ * migrate'"; newer, err names both versions.  NULL with err filled. */
 struct store *store_open(const char *path, char *err, size_t errlen);
+/* Open an existing database without creating it, migrating it or looking
+ * at its schema (store_schema does).  readonly creates nothing at all, not
+ * even -wal/-shm (sipprovd -n); else read-write in WAL mode.  NULL with err
+ * ("no database at ..."). */
+struct store *store_open_raw(const char *path, bool readonly, char *err, size_t errlen);
+/* Is key the database's key?  Read-only: against the key check value, or
+ * without one by opening a stored password; a database holding neither
+ * cannot tell and passes.  0, or -1 with err ("does not match ..."). */
+int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
 void store_close(struct store *s);      /* accepts NULL */
 /* Waiting for another writer's lock.  Every statement that needs a lock
  * held elsewhere retries (sleeping 1 ms growing to 100 ms) for up to
@@ -204,6 +215,52 @@ int store_device_log_each(struct store *s, int64_t device_id,
 
 int store_audit(struct store *s, const char *actor, const char *action, const char *object,
 		const char *before, const char *after, const char *detail);
+
+/* ---- store_admin.c: schema versions, migrations, backup, restore ---- */
+
+struct store_schema {
+	int have;                           /* highest migration recorded (0: none) */
+	int want;                           /* highest this binary has */
+	int pending;                        /* this binary's migrations not recorded (gaps too) */
+	int missing;                        /* the first of them */
+	int unknown;                        /* a recorded migration this binary lacks: newer; else 0 */
+	bool fresh;                         /* an empty file: no tables at all */
+};
+/* The schema of an open store (also a raw one).  0, or -1 with err (also
+ * for a file that is not a sipprov database). */
+int store_schema(struct store *s, struct store_schema *sc, char *err, size_t errlen);
+/* -1 with err naming path and both versions when sc is newer than this
+ * binary, or (not fresh and) behind it ("run 'sipprov migrate'"); else 0. */
+int store_schema_refuse(const char *path, const struct store_schema *sc, char *err, size_t errlen);
+/* Bring the database at path to this binary's schema: every missing
+ * migration in number order, gaps included.  When there is something to
+ * apply to a database that has data, first an online backup beside it,
+ * mode 0600, named for the schema it was at: PATH.pre-009.bak (PATH.pre-009.2.bak
+ * ... if that exists).  Refuses a database newer than the binary and a
+ * missing file.  from/to/backup (backup "" when none) describe what was
+ * done; 0 or -1 with err (nothing applied when the backup failed). */
+struct store_migrated { int from, to, applied; char backup[4200]; };
+int store_migrate(const char *path, struct store_migrated *m, char *err, size_t errlen);
+/* Online backup of the database at path into dest with SQLite's backup
+ * API: one consistent snapshot (writers go on), written to a temporary file
+ * mode 0600 beside dest, checked (integrity_check), then renamed into place.
+ * An existing dest is refused unless force.  Refuses a database newer than
+ * the binary.  0 or -1 with err. */
+int store_backup(const char *path, const char *dest, bool force, char *err, size_t errlen);
+/* Read-only checks of a database file (a backup): integrity_check passes,
+ * it is a sipprov database, not newer than the binary; with key non-NULL
+ * the key must be its key (store_key_verify).  sc (may be NULL) gets its
+ * schema.  0 or -1 with err naming the file. */
+int store_file_check(const char *path, const unsigned char *key, struct store_schema *sc, char *err,
+		     size_t errlen);
+/* Replace the database at dest with the backup src (store_file_check'd
+ * first, with key when non-NULL).  A new dest is written to a temporary file
+ * mode 0600 and renamed into place; an existing one is overwritten in one
+ * transaction with the backup API, and only when no other connection has
+ * it open (a running sipprovd, an import): that is refused, nothing
+ * written.  sc (may be NULL) gets the restored schema.  0 or -1 with err. */
+int store_restore(const char *src, const char *dest, const unsigned char *key, struct store_schema *sc,
+		  char *err, size_t errlen);
 
 /* ---- store_drift.c: registrations and drift events ---- */
 

@@ -20,4 +20,16 @@ void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size);
 /* Run a statement that returns no rows; 0 or -1 with err set from SQLite. */
 int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen);
+
+/* ---- store_admin.c: schema bookkeeping shared with store.c ---- */
+/* Does db have a table called name?  1, 0, -1 error. */
+int store_has_table(sqlite3 *db, const char *name);
+/* What schema db holds, against this binary's migrations.  -1 with err on
+ * a read error or a file that is not a sipprov database. */
+int store_schema_read(sqlite3 *db, struct store_schema *sc, char *err, size_t errlen);
+/* Apply, in number order, every migration of this binary not recorded in
+ * db (gaps included), each in its own transaction.  0 or -1 with err. */
+int store_schema_apply(sqlite3 *db, char *err, size_t errlen);
+/* "file:" URI for path (%, ?, # escaped) with query q; caller frees. */
+char *store_uri(const char *path, const char *q);
 #endif

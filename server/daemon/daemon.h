@@ -13,4 +13,5 @@
 #include "tls_peer.h"
 #include "firmware_http.h"
 #include "phonebook_http.h"
+#include "check.h"
 #endif

@@ -75,6 +75,9 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
  * address has hep_allow or hep_auth_key set.  0, or -1 with err naming
  * the keys. */
 int hep_listen_check(const struct conf *conf, char *err, size_t errlen);
+/* sipprovd -n: bind conf->hep_listen (if set) and close it at once.  0,
+ * or -1 with err; *in_use tells "address in use" (a running sipprovd?). */
+int hep_listen_try(const struct conf *conf, int *in_use, char *err, size_t errlen);
 /* Stop the thread, flush pending observations, free everything; accepts NULL. */
 void hep_server_stop(struct hep_server *h);
 #endif

@@ -578,6 +578,29 @@ int hep_listen_check(const struct conf *conf, char *err, size_t errlen)
 	return 0;
 }
 
+int hep_listen_try(const struct conf *conf, int *in_use, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int fd, rc = -1;
+	*in_use = 0;
+	if (!conf->hep_listen[0])
+		return 0;
+	if (!(ai = resolve_listen(conf->hep_listen, err, errlen)))
+		return -1;
+	if ((fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		sp_err(err, errlen, "hep_listen '%s': socket: %s", conf->hep_listen, strerror(errno));
+	} else if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		*in_use = errno == EADDRINUSE;
+		sp_err(err, errlen, "hep_listen '%s': cannot bind: %s", conf->hep_listen, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
 /* Bound UDP socket on listen, or -1 with err. */
 static int bind_udp(const char *listen, char *err, size_t errlen)
 {

@@ -1179,7 +1179,7 @@ static void worker_key_dtor(void *p)
 	(void)p;  /* workers are freed by http_server_stop, which owns the list */
 }
 
-static int parse_listen(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
+int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
 {
 	char host[SP_NAME_MAX];
 	const char *colon = strrchr(s, ':');
@@ -1240,7 +1240,7 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	unsigned threads = cf->threads ? (unsigned)cf->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
-	if (parse_listen(listen, &ss, err, errlen) < 0)
+	if (http_listen_parse(listen, &ss, err, errlen) < 0)
 		return -1;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

@@ -18,6 +18,10 @@ struct layouts *http_server_set_layouts(struct http_server *h, struct layouts *l
 void http_server_reopen_log(struct http_server *h, const char *path);
 /* The port actually bound (useful with port 0); tls selects the HTTPS one. */
 unsigned http_server_port(const struct http_server *h, bool tls);
+/* "HOST:PORT" / "[V6]:PORT" (HOST an IP address) into ss; the one parser
+ * of http_listen and https_listen.  0, or -1 with err naming s. */
+struct sockaddr_storage;
+int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen);
 /* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */
 void http_server_stop(struct http_server *h);
 #endif

@@ -1,6 +1,7 @@
 /*
  * main.c: sipprovd.  Flags -d (foreground; logs to stderr), -n (check the
- * configuration and exit), -v (more logging), -f FILE, -o key=value.
+ * configuration, database, addresses and certificate, changing nothing, and
+ * exit: check.c), -v (more logging), -f FILE, -o key=value.
  * SIGHUP reloads layouts and reopens the access log; SIGTERM/SIGINT drain
  * and exit, freeing everything.  All work lives in the library.
  */
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "check.h"
 #include "hep.h"
 #include "http.h"
 #include "sdnotify.h"
@@ -163,8 +165,31 @@ int main(int argc, char **argv)
 	if (!layouts)
 		fatalx("%s", err);
 	key_file_of(&conf, kf, sizeof(kf));
-	if (secret_key_load(kf, key, err, sizeof(err)) < 0)
+	bool have_key = secret_key_load(kf, key, err, sizeof(err)) == 0;
+	if (check_only) {   /* creates and changes nothing (check.c) */
+		warn_readable(conf.database);
+		int problems = daemon_check(&conf, kf, have_key ? key : NULL, have_key ? NULL : err);
+		if (!problems && verbose)
+			conf_dump(&conf, stdout);
+		if (!problems)
+			printf("configuration OK\n");
+		else
+			fprintf(stderr, "configuration has %d problem%s\n", problems, problems == 1 ? "" : "s");
+		layouts_free(layouts);
+		secret_wipe(key, sizeof(key));
+		return problems ? 1 : 0;
+	}
+	if (!have_key)
 		fatalx("%s", err);
+	/* The one place besides 'sipprov migrate' that migrates, after a backup. */
+	if (access(conf.database, F_OK) == 0) {
+		struct store_migrated m;
+		if (store_migrate(conf.database, &m, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		if (m.applied)
+			log_info("database %s: migrated from schema %03d to %03d%s%s", conf.database, m.from, m.to,
+				 m.backup[0] ? ", backup " : "", m.backup);
+	}
 	struct store *probe = store_open(conf.database, err, sizeof(err));
 	if (!probe)
 		fatalx("%s", err);
@@ -178,14 +203,6 @@ int main(int argc, char **argv)
 	if (hep_listen_check(&conf, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	drift_unknown_caps_set(conf.unknown_user_per_source, conf.unknown_user_max);
-	if (check_only) {
-		if (verbose)
-			conf_dump(&conf, stdout);
-		printf("configuration OK\n");
-		layouts_free(layouts);
-		secret_wipe(key, sizeof(key));
-		return 0;
-	}
 
 	if (!foreground) {
 		if (daemon(1, 0) < 0)

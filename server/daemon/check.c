@@ -1,0 +1,161 @@
+/*
+ * check.c: `sipprovd -n`, everything a start would meet, tried without
+ * creating or changing anything: the database (opened read-only: present,
+ * a sipprov database, schema not newer, the key file its key), each listen
+ * address (bound and closed at once), the TLS certificate and key (loaded
+ * and matched by GnuTLS, as libmicrohttpd does at start).  It starts no
+ * thread and keeps no socket; the configuration and layouts were loaded by
+ * main.c already.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gnutls/gnutls.h>
+
+#include "check.h"
+#include "hep.h"
+#include "http.h"
+#include "core/sipprov.h"
+
+struct tally { int errors; };
+
+static void problem(struct tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct tally *t, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	t->errors++;
+}
+
+/* Bind key's address and close it.  "In use" is only a warning: the usual
+ * holder is the running sipprovd this check precedes a restart of. */
+static void check_bind(struct tally *t, const char *key, const char *listen)
+{
+	struct sockaddr_storage ss;
+	char why[SP_ERR_MAX];
+	int one = 1, fd;
+	if (!listen[0])
+		return;
+	if (http_listen_parse(listen, &ss, why, sizeof(why)) < 0) {
+		problem(t, "%s: %s", key, why);
+		return;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		problem(t, "%s '%s': cannot open a socket", key, listen);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		if (errno == EADDRINUSE)
+			fprintf(stderr, "warning: %s '%s': address in use (a running sipprovd?); it must be free "
+				"when sipprovd starts\n", key, listen);
+		else
+			problem(t, "%s: cannot bind '%s': %s", key, listen, strerror(errno));
+	}
+	close(fd);
+}
+
+static bool readable(struct tally *t, const char *key, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		problem(t, "%s: cannot read '%s': %s", key, path, strerror(errno));
+		return false;
+	}
+	fclose(f);
+	return true;
+}
+
+/* What MHD does with the PEM files at start: GnuTLS loads the pair and
+ * refuses a key that is not the certificate's. */
+static void check_tls(struct tally *t, const struct conf *c)
+{
+	gnutls_certificate_credentials_t cred;
+	if (!c->https_listen[0])
+		return;
+	if (!c->tls_cert[0] || !c->tls_key[0]) {
+		problem(t, "https_listen needs tls_cert and tls_key");
+		return;
+	}
+	bool ok = readable(t, "tls_cert", c->tls_cert);
+	ok = readable(t, "tls_key", c->tls_key) && ok;
+	if (c->tls_client_ca[0])
+		ok = readable(t, "tls_client_ca", c->tls_client_ca) && ok;
+	if (!ok || gnutls_certificate_allocate_credentials(&cred) < 0)
+		return;
+	int rc = gnutls_certificate_set_x509_key_file(cred, c->tls_cert, c->tls_key, GNUTLS_X509_FMT_PEM);
+	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		problem(t, "tls_key '%s' is not the key of tls_cert '%s'", c->tls_key, c->tls_cert);
+	else if (rc < 0)
+		problem(t, "tls_cert '%s' / tls_key '%s': not a PEM certificate and key GnuTLS can use", c->tls_cert,
+			c->tls_key);
+	if (c->tls_client_ca[0] && gnutls_certificate_set_x509_trust_file(cred, c->tls_client_ca,
+									GNUTLS_X509_FMT_PEM) <= 0)
+		problem(t, "tls_client_ca '%s': no PEM certificate in it", c->tls_client_ca);
+	gnutls_certificate_free_credentials(cred);
+}
+
+static void check_db(struct tally *t, const struct conf *c, const char *key_file, const unsigned char *key)
+{
+	char err[SP_ERR_MAX];
+	struct store_schema sc;
+	if (access(c->database, F_OK) < 0) {
+		problem(t, "database '%s': no such file (create it with 'sipprov init')", c->database);
+		return;
+	}
+	struct store *s = store_open_raw(c->database, true, err, sizeof(err));
+	if (!s) {
+		problem(t, "%s", err);
+		return;
+	}
+	if (store_schema(s, &sc, err, sizeof(err)) < 0) {
+		problem(t, "database '%s': %s", c->database, err);
+	} else if (sc.unknown) {
+		store_schema_refuse(c->database, &sc, err, sizeof(err));
+		problem(t, "%s", err);
+	} else {
+		if (sc.pending)
+			printf("note: database '%s' lacks %d migration%s of this sipprov (the first %03d); sipprovd "
+			       "will back it up and migrate it at start\n", c->database, sc.pending,
+			       sc.pending == 1 ? "" : "s", sc.missing);
+		if (key && store_key_verify(s, key, err, sizeof(err)) < 0)
+			problem(t, "key file '%s' %s", key_file, err);
+	}
+	store_close(s);
+	if (access(c->database, W_OK) < 0)
+		fprintf(stderr, "warning: database '%s' is not writable by this user (%s): sipprovd's user must "
+			"be able to write it\n", c->database, strerror(errno));
+}
+
+int daemon_check(const struct conf *conf, const char *key_file, const unsigned char *key, const char *key_err)
+{
+	struct tally t = { 0 };
+	char err[SP_ERR_MAX];
+	int in_use;
+	if (!key)
+		problem(&t, "%s", key_err);
+	check_db(&t, conf, key_file, key);
+	if (!conf->http_listen[0] && !conf->https_listen[0])
+		problem(&t, "neither http_listen nor https_listen is set");
+	check_bind(&t, "http_listen", conf->http_listen);
+	check_bind(&t, "https_listen", conf->https_listen);
+	check_tls(&t, conf);
+	if (hep_listen_check(conf, err, sizeof(err)) < 0)
+		problem(&t, "%s", err);
+	else if (hep_listen_try(conf, &in_use, err, sizeof(err)) < 0) {
+		if (in_use)
+			fprintf(stderr, "warning: %s (a running sipprovd?); it must be free when sipprovd starts\n", err);
+		else
+			problem(&t, "%s", err);
+	}
+	return t.errors;
+}

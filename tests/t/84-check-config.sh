@@ -1,0 +1,99 @@
+#!/bin/sh
+# sipprovd -n checks what a start would meet and changes nothing: each bad
+# case (an address that is not one, one this host does not have, a missing
+# or mismatched TLS certificate/key, a wrong key file, a missing database, a
+# database from a newer sipprov) is named, exit is nonzero, and the
+# database file is byte-for-byte and mtime unchanged, with no -wal/-shm
+# left, or still absent.  A good configuration says "configuration OK" and
+# really starts; an old database is reported, not migrated.
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/peers/certs.sh"
+need openssl sqlite3 sha256sum curl
+P="$T/pki"
+make_pki "$P"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/stray.key" -out "$P/stray.pem" -days 2 \
+	-subj "/CN=stray" 2>/dev/null || bail "openssl: stray pair"
+chmod 600 "$P/stray.key"
+
+sp init >/dev/null || bail "init"
+sp tenant add acme >/dev/null || bail "tenant"
+state() { printf '%s %s %s' "$(sha256sum < "$DB" | cut -c1-16)" "$(stat -c %Y.%y "$DB")" \
+	"$(ls "$DB"-wal "$DB"-shm "$DB"-journal 2>/dev/null | wc -l)"; }
+before=$(state)
+check() { "$SIPPROVD" -n -f /dev/null -o database="$DB" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 -o hep_listen= "$@" 2>&1; }
+
+out=$(check); rc=$?
+is "$rc" 0 "a good configuration: exit 0"
+like "$out" "^configuration OK$" "and says configuration OK"
+
+# One bad case each: the error names the key and the value.
+bad() { # bad DESCRIPTION REGEX -o ...
+	desc=$1 re=$2; shift 2
+	out=$(check "$@"); rc=$?
+	ok $((rc == 0)) "$desc: exit $rc"
+	like "$out" "$re" "$desc: named in the error"
+	unlike "$out" "configuration OK" "$desc: no 'configuration OK'"
+	is "$(state)" "$before" "$desc: database unchanged (sha256, mtime, no -wal/-shm)"
+}
+bad "http_listen=999.1.1.1:80" "error: http_listen: .*'999.1.1.1' is not an IP address" -o http_listen=999.1.1.1:80
+bad "http_listen on an address this host lacks" "error: http_listen: cannot bind '192.0.2.1:8080': Cannot assign" \
+	-o http_listen=192.0.2.1:8080
+bad "https_listen with a missing certificate" "error: tls_cert: cannot read '$P/missing.pem': No such file" \
+	-o https_listen=127.0.0.1:0 -o tls_cert="$P/missing.pem" -o tls_key="$P/server.key"
+bad "https_listen with a missing key" "error: tls_key: cannot read '$P/missing.key'" \
+	-o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/missing.key"
+bad "https_listen with the key of another certificate" \
+	"error: tls_key '$P/stray.key' is not the key of tls_cert '$P/server.pem'" \
+	-o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/stray.key"
+bad "https_listen without tls_cert" "error: https_listen needs tls_cert and tls_key" -o https_listen=127.0.0.1:0
+bad "tls_cert that is not PEM" "error: tls_cert '$P/ca.srl' / tls_key '$P/server.key': not a PEM" \
+	-o https_listen=127.0.0.1:0 -o tls_cert="$P/ca.srl" -o tls_key="$P/server.key"
+bad "hep_listen on an address this host lacks" "hep_listen '192.0.2.1:9999': cannot bind" \
+	-o hep_listen=192.0.2.1:9999 -o hep_auth_key=k
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/other.key"; echo >> "$T/other.key"; chmod 600 "$T/other.key"
+bad "a key file of another database" "error: key file '$T/other.key' does not match this database" \
+	-o key_file="$T/other.key"
+bad "a missing key file" "cannot open key file '$T/none.key'" -o key_file="$T/none.key"
+# Everything wrong at once: every problem listed, not only the first.
+out=$(check -o http_listen=999.1.1.1:80 -o https_listen=127.0.0.1:0 -o tls_cert="$P/missing.pem" \
+	-o tls_key="$P/server.key")
+like "$out" "configuration has 2 problems" "two problems at once: both listed"
+like "$out" "http_listen" "(the address)"
+like "$out" "tls_cert" "(the certificate)"
+# The good certificate pair passes.
+out=$(check -o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/server.key"); rc=$?
+is "$rc" 0 "the matching certificate and key: OK ($out)"
+
+# An address in use (here by a running sipprovd) is a warning, not an error:
+# "sipprovd -n && systemctl reload sipprovd" runs next to the daemon.
+start_sipprovd
+out=$(check -o http_listen=127.0.0.1:$PORT); rc=$?
+is "$rc" 0 "http_listen held by the running sipprovd: exit 0"
+like "$out" "warning: http_listen '127.0.0.1:$PORT': address in use" "but a warning says so"
+stop_sipprovd
+before=$(state)
+
+# A missing database is an error and is not created.
+out=$("$SIPPROVD" -n -f /dev/null -o database="$T/absent.db" -o key_file="$DB.key" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 2>&1); rc=$?
+ok $((rc == 0)) "a missing database: exit $rc"
+like "$out" "error: database '$T/absent.db': no such file" "named in the error"
+[ ! -e "$T/absent.db" ] && [ ! -e "$T/absent.db-wal" ]; ok $? "and not created"
+
+# A database from a newer sipprov: refused, untouched.
+sqlite3 "$DB" "INSERT INTO schema_migration VALUES (999, '999_future', 0)"
+before=$(state)
+bad "a database newer than the binary" "error: database '$DB' has schema 999, newer than this sipprov" 
+
+# A database behind the binary: reported, left as it is (sipprovd migrates
+# it at start, after a backup; -n does neither).
+sqlite3 "$DB" "DELETE FROM schema_migration WHERE number IN (999, 9);
+	ALTER TABLE registration DROP COLUMN reason; ALTER TABLE registration DROP COLUMN reason_detail"
+before=$(state)
+out=$(check); rc=$?
+is "$rc" 0 "a database one migration behind: exit 0 (a start would migrate it)"
+like "$out" "note: database '$DB' lacks 1 migration of this sipprov \(the first 009\); sipprovd will back it up and migrate it" "and says so"
+is "$(state)" "$before" "not migrated by -n"
+ls "$DB".pre-* >/dev/null 2>&1; ok $((! $?)) "no backup made by -n"
+done_testing

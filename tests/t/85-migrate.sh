@@ -1,0 +1,110 @@
+#!/bin/sh
+# Migrations run only at `sipprov migrate` or sipprovd start, after an
+# automatic backup.  A database built from the released 001-003 schema
+# with data: every other command refuses it ("run sipprov migrate") and
+# leaves it unchanged; migrate backs it up (online backup, 0600, named
+# .pre-003.bak, holding the old data) and upgrades it, data kept.  A
+# database missing a number below its highest (a gap) gets it.  A database
+# newer than the binary is refused by the CLI, migrate and the daemon,
+# naming both versions.  `sipprov init` still creates the newest schema.
+. "$(dirname "$0")/../lib.sh"
+need sqlite3 sha256sum curl openssl
+umask 022
+newest=$(ls "$ROOT"/schema/*.sql | sed -n 's|.*/0*\([0-9][0-9]*\)_[^/]*$|\1|p' | sort -n | tail -1)
+newest3=$(printf %03d "$newest")
+old_db() { # old_db PATH: schema 001-003 as a released sipprov left it, with rows
+	{
+		echo "PRAGMA foreign_keys=ON;"
+		echo "CREATE TABLE schema_migration (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL);"
+		for f in "$ROOT"/schema/00[1-3]_*.sql; do
+			cat "$f"
+			b=$(basename "$f" .sql)
+			echo "INSERT INTO schema_migration VALUES (${b%%_*} + 0, '$b', 0);"
+		done
+		echo "INSERT INTO tenant (id, slug, name, created) VALUES (1, 'oldco', 'Old Co', 0);"
+		echo "INSERT INTO device (id, mac, tenant_id, layout, label, created) VALUES (1, '001565aabbcc', 1, 'yealink', 'front desk', 0);"
+	} | sqlite3 "$1"
+}
+sum() { sha256sum < "$1" | cut -c1-32; }
+
+old_db "$DB"
+sqlite3 "$DB" .dump > "$T/old.dump"
+s0=$(sum "$DB")
+for cmd in "device list" "tenant list" "status" "export --tenant oldco" "drift"; do
+	out=$(sp $cmd 2>&1); rc=$?
+	is "$rc" 1 "'$cmd' on a schema-003 database: exit 1"
+	like "$out" "error: database '$DB' is at schema 003, this sipprov .* needs $newest3: run 'sipprov migrate'" \
+		"'$cmd': names both versions and says to run sipprov migrate"
+done
+out=$(sp init 2>&1); rc=$?
+is "$rc" 1 "'init' does not migrate either"
+like "$out" "run 'sipprov migrate'" "(and says so)"
+is "$(sum "$DB")" "$s0" "nothing changed the database"
+is "$(sqlite3 "$DB" 'SELECT max(number) FROM schema_migration')" 3 "still at 003"
+
+out=$(sp migrate); rc=$?
+is "$rc" 0 "sipprov migrate: exit 0"
+like "$out" "backed up $DB to $DB.pre-003.bak \(mode 0600\)" "it says where the backup went"
+like "$out" "migrated database $DB from schema 003 to $newest3" "and what it did"
+is "$(stat -c %a "$DB.pre-003.bak")" 600 "the backup is mode 0600 (umask 022)"
+sqlite3 "$DB.pre-003.bak" .dump > "$T/bak.dump"
+cmp -s "$T/old.dump" "$T/bak.dump"; ok $? "the backup holds the database as it was before (.dump equal)"
+is "$(sqlite3 "$DB.pre-003.bak" 'PRAGMA integrity_check')" ok "the backup passes integrity_check"
+want=$(ls "$ROOT"/schema/*.sql | sed -n 's|.*/0*\([0-9][0-9]*\)_[^/]*$|\1|p' | sort -n | tr '\n' ' ')
+is "$(sqlite3 "$DB" 'SELECT number FROM schema_migration ORDER BY number' | tr '\n' ' ')" "$want" \
+	"every migration is recorded"
+is "$(sp device list | awk '$1 == "001565aabbcc" {print $2, $3}')" "oldco yealink" "the device is still there"
+is "$(sqlite3 "$DB" "SELECT name FROM tenant WHERE slug = 'oldco'")" "Old Co" "the tenant too"
+out=$(sp migrate); rc=$?
+is "$rc" 0 "a second migrate: exit 0"
+like "$out" "is at schema $newest3: nothing to migrate" "nothing to do"
+[ ! -e "$DB.pre-$newest3.bak" ]; ok $? "and no backup"
+sp tenant add newco >/dev/null; ok $? "the CLI works on the migrated database"
+
+# A gap: 007 missing below the highest recorded number gets applied.
+sqlite3 "$DB" "DROP INDEX drift_unknown_src; ALTER TABLE drift_event DROP COLUMN src_ip; DELETE FROM schema_migration WHERE number = 7"
+like "$(sp device list 2>&1)" "lacks migration 007 .*run 'sipprov migrate'" "a database missing 007 is refused"
+out=$(sp migrate); rc=$?
+is "$rc" 0 "migrate fills the gap"
+like "$out" "backed up $DB to $DB.pre-$newest3.bak" "after a backup named for its highest schema"
+is "$(sqlite3 "$DB" "SELECT count(*) FROM schema_migration WHERE number = 7")" 1 "007 recorded"
+is "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_table_info('drift_event') WHERE name = 'src_ip'")" 1 "and applied"
+
+# sipprovd migrates an old database at start, after a backup.
+DB="$T/daemon.db"
+old_db "$DB"
+openssl rand -hex 32 > "$DB.key" && chmod 600 "$DB.key"
+start_sipprovd
+like "$(cat "$SIPPROVD_LOG")" "database $DB: migrated from schema 003 to $newest3, backup $DB.pre-003.bak" \
+	"sipprovd migrated the old database at start and logged the backup"
+is "$(stat -c %a "$DB.pre-003.bak")" 600 "its backup is mode 0600"
+is "$(sqlite3 "$DB.pre-003.bak" 'SELECT max(number) FROM schema_migration')" 3 "and holds schema 003"
+stop_sipprovd
+
+# A database from a newer sipprov: refused by everything, unchanged.
+sqlite3 "$DB" "INSERT INTO schema_migration VALUES (999, '999_future', 0)"
+s0=$(sum "$DB")
+out=$(sp device list 2>&1); rc=$?
+is "$rc" 1 "CLI on a newer database: exit 1"
+like "$out" "database '$DB' has schema 999, newer than this sipprov [0-9.]+ \(schema $newest3\)" "names both versions"
+out=$(sp migrate 2>&1); rc=$?
+is "$rc" 1 "migrate on a newer database: exit 1"
+like "$out" "has schema 999, newer than this sipprov" "migrate names both versions"
+out=$(sp backup "$T/x.bak" 2>&1); rc=$?
+ok $((rc == 0)) "backup of a newer database: refused ($out)"
+out=$(timeout 20 "$SIPPROVD" -d -f /dev/null -o database="$DB" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 -o hep_listen= 2>&1); rc=$?
+ok $((rc == 0)) "sipprovd refuses to start on a newer database (exit $rc)"
+like "$out" "has schema 999, newer than this sipprov [0-9.]+ \(schema $newest3\)" "and names both versions"
+unlike "$out" "ready" "it never reported ready"
+is "$(sum "$DB")" "$s0" "the newer database is unchanged"
+ls "$DB".pre-999* >/dev/null 2>&1; ok $((! $?)) "and nothing was backed up"
+
+# init still creates a fresh database at the newest schema, no backup.
+DB="$T/fresh.db"
+out=$(sp init); rc=$?
+is "$rc" 0 "init on a new path: exit 0"
+like "$out" "created database $DB \(schema $newest3\)" "at the newest schema"
+is "$(sqlite3 "$DB" 'SELECT number FROM schema_migration ORDER BY number' | tr '\n' ' ')" "$want" "every migration recorded"
+ls "$DB".pre-* >/dev/null 2>&1; ok $((! $?)) "no backup of a new database"
+done_testing
