@@ -56,7 +56,8 @@ LDFLAGS += $(EXTRA_LDFLAGS)
 CORE_SRC  := $(wildcard server/core/*.c server/sip/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
 DMN_SRC   := $(filter-out server/daemon/main.c,$(wildcard server/daemon/*.c))
-DMN_OBJ   := $(DMN_SRC:%.c=$(B)/%.o)
+# The OpenAPI document is compiled into the daemon (served at /api/v1/openapi.json).
+DMN_OBJ   := $(DMN_SRC:%.c=$(B)/%.o) $(B)/openapi_json.o
 OPS_SRC   := $(wildcard server/ops/*.c)
 OPS_OBJ   := $(OPS_SRC:%.c=$(B)/%.o)
 CLI_SRC   := $(wildcard tools/*.c)
@@ -98,6 +99,13 @@ $(B)/schema_sql.c: $(SCHEMA) tools/embed-schema.sh
 	sh tools/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/openapi_json.c: openapi/sipprov-v1.json tools/embed-file.sh
+	@mkdir -p $(B)
+	sh tools/embed-file.sh sp_openapi_json openapi/sipprov-v1.json > $@.tmp && mv $@.tmp $@
+
+$(B)/openapi_json.o: $(B)/openapi_json.c
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/libsipprov-core.a: $(CORE_OBJ)

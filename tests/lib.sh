@@ -120,7 +120,7 @@ need() {
 start_sipprovd() {
 	SIPPROVD_LOG="$T/sipprovd.log"
 	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
-		-o hep_listen= -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
+		-o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
 	SIPPROVD_PID=$!
 	track_pid "$SIPPROVD_PID"
 	# "ready" is logged once every listener is up (the HTTPS one may come
@@ -137,6 +137,10 @@ start_sipprovd() {
 	[ -n "$PORT" ] || { sed 's/^/# sipprovd: /' "$SIPPROVD_LOG"; bail "sipprovd did not start"; }
 	URL="http://127.0.0.1:$PORT"
 	HTTPS_PORT=$(sed -n 's/^https listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
+	# The admin listener (API, /metrics): $ADMIN_URL, unless -o admin_listen= turned it off.
+	ADMIN_PORT=$(sed -n 's/^admin https\{0,1\} listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
+	ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
+	grep -q '^admin https listening' "$SIPPROVD_LOG" && ADMIN_URL="https://127.0.0.1:$ADMIN_PORT"
 	for _ in $(seq 1 100); do
 		curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0
 		sleep 0.05

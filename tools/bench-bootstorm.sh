@@ -27,7 +27,7 @@ export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
 "$SP_BUILD/sipprov" demo --devices $((2 * PHONES)) --http-password stormpw >/dev/null   # even ones are Yealink
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/k.pem" -out "$W/c.pem" -days 2 -subj /CN=localhost >/dev/null 2>&1
 "$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
-	-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o access_log= \
+	-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o admin_listen= -o access_log= \
 	-o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn 2>>"$W/sipprovd.log" &
 SPID=$!
 for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done

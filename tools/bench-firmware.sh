@@ -25,7 +25,7 @@ SHA=$(sha256sum <"$W/fw.rom" | cut -d' ' -f1)
 "$SP_BUILD/sipprov" firmware add "$W/fw.rom" --vendor yealink --model T46S --version 1 >/dev/null
 mkdir -p "$W/www/fw/$SHA" && cp "$W/fw.rom" "$W/www/fw/$SHA/fw.rom" && chmod -R a+rX "$W/www"
 "$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
-	-o hep_listen= -o access_log= -o per_ip_conn_limit=0 -o conn_limit=4096 -o log_level=warn \
+	-o hep_listen= -o admin_listen= -o access_log= -o per_ip_conn_limit=0 -o conn_limit=4096 -o log_level=warn \
 	2>>"$W/sipprovd.log" &
 SPID=$!
 cat >"$W/nginx.conf" <<NGX

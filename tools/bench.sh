@@ -41,7 +41,7 @@ start() {
 	[ -f "$W/nginx.pid" ] && { kill "$(cat "$W/nginx.pid")"; sleep 0.5; }
 	"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" \
 		-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/$1.pem" \
-		-o tls_key="$W/$1.key" -o hep_listen= -o access_log= -o insecure_loopback=yes \
+		-o tls_key="$W/$1.key" -o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes \
 		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
 	SPID=$!
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done

@@ -85,30 +85,12 @@ static int apply_overrides(struct cli *c, struct device *d, char **pos, int from
 	return rc;
 }
 
-static void device_digest(const struct device *d, char out[65])
-{
-	struct buf b;
-	buf_init(&b, 1 << 16);
-	buf_printf(&b, "%s|%lld|%s|%s|%s|%s|%ld|%s|%s|%s", d->mac, (long long)d->tenant_id, d->layout, d->model,
-		   d->label, d->template_name, d->pinned_version, d->status, d->http_user, d->overrides);
-	sha256_hex(b.data, b.len, out);
-	buf_release(&b);
-}
-
 /* Write d (add or update) and its audit entry in one transaction. */
 static int device_write(struct cli *c, struct device *d, bool add, const char *action, const char *before)
 {
-	char err[SP_ERR_MAX], after[65];
-	device_digest(d, after);
-	if (store_begin(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
-	int rc = add ? store_device_add(c->store, d, err, sizeof(err)) : store_device_update(c->store, d, err, sizeof(err));
-	if (rc < 0 || store_audit(c->store, c->actor, action, d->mac, before, after, c->force ? "forced" : "") < 0) {
-		store_rollback(c->store);
-		return cli_fail("device %s: %s", d->mac, rc < 0 ? err : store_errmsg(c->store));
-	}
-	if (store_commit(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
+	char err[SP_ERR_MAX];
+	if (device_save(c->store, c->actor, action, d, add, before, c->force ? "forced" : "", err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	return 0;
 }
 
@@ -300,19 +282,6 @@ static void fmt_time(int64_t t, char *out, size_t n)
 	}
 	gmtime_r(&tt, &tm);
 	strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
-static json_t *device_json(const struct device *d, const char *tenant)
-{
-	json_error_t je;
-	json_t *ov = json_loads(d->overrides, 0, &je);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:o, s:{s:I, s:s, s:s, s:I, s:s}}",
-			 "mac", d->mac, "tenant", tenant, "layout", d->layout, "model", d->model,
-			 "label", d->label, "template", d->template_name, "pinned_version",
-			 (json_int_t)d->pinned_version, "status", d->status, "http_credentials",
-			 d->ha1_enc[0] != '\0', "overrides", ov ? ov : json_object(), "last_fetch",
-			 "at", (json_int_t)d->fetched_at, "ip", d->fetched_ip, "user_agent", d->fetched_ua,
-			 "version", (json_int_t)d->fetched_version, "digest", d->fetched_digest);
 }
 
 struct dlist {

@@ -20,21 +20,6 @@ static const char usage_set[] =
 	"       [--device-auth MODE ...] [--allow CIDR ...] [--max-per-user N] [--default-template NAME]\n"
 	"       [key=value ...]   (tenant default settings; 'key=' removes one)";
 
-static json_t *tenant_json(const struct tenant *t, long devices)
-{
-	json_error_t je;
-	json_t *defaults = json_loads(t->defaults, 0, &je);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:I}",
-			 "slug", t->slug, "name", t->name, "status", t->status,
-			 "device_auth", t->device_auth, "allow", t->allow_cidrs,
-			 "username_pattern", t->username_pattern,
-			 "auth_username_pattern", t->auth_username_pattern,
-			 "max_per_user", (json_int_t)t->max_per_user,
-			 "default_template", t->default_template,
-			 "defaults", defaults ? defaults : json_object(),
-			 "devices", (json_int_t)devices);
-}
-
 /* Parse options and key=value defaults onto t.  pos[0] is the slug. */
 static int tenant_edit(struct cli *c, struct tenant *t, int argc, char **argv, const char *usage, bool adding)
 {
@@ -105,35 +90,10 @@ static int tenant_edit(struct cli *c, struct tenant *t, int argc, char **argv, c
 				rc = cli_fail("tenant %s: %s", t->slug, err);
 				goto out;
 			}
-		if (validate_settings(defaults, c->force, err, sizeof(err)) < 0) {
-			rc = cli_fail("tenant %s defaults: %s", t->slug, err);
-			goto out;
-		}
-		char *canon = settings_canonical(defaults, err, sizeof(err));
-		if (!canon) {
-			rc = cli_fail("tenant %s defaults: %s", t->slug, err);
-			goto out;
-		}
-		sp_strlcpy(t->defaults, canon, sizeof(t->defaults));
-		free(canon);
 	}
-	/* Canonical before the digest and the audit, so "unchanged" means the
-	 * same policy and the audit shows what is stored. */
-	if (policy_tenant_canon(t, err, sizeof(err)) < 0 || validate_tenant(t, err, sizeof(err)) < 0) {
-		rc = cli_fail("tenant %s: %s", t->slug, err);
-		goto out;
-	}
-	if (t->default_template[0]) {
-		struct tversion *v = xmalloc(sizeof(*v));
-		int found = t->id ? store_tversion_get(c->store, t->id, t->default_template, 0, v) : 0;
-		free(v);
-		if (found != 1 && (t->id || deftpl)) {
-			rc = cli_fail("tenant %s: default template '%s' does not exist (create it with "
-				      "'sipprov template set %s %s key=value...')", t->slug, t->default_template,
-				      t->slug, t->default_template);
-			goto out;
-		}
-	}
+	const char *field;
+	if (tenant_prepare(c->store, t, defaults, c->force, &field, err, sizeof(err)) < 0)
+		rc = cli_fail("%s", err);
 out:
 	json_decref(defaults);
 	buf_release(&auth);
@@ -141,19 +101,10 @@ out:
 	return rc;
 }
 
-static void tenant_digest(const struct tenant *t, char out[65])
-{
-	json_t *o = tenant_json(t, 0);
-	char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-	sha256_hex(s ? s : "", s ? strlen(s) : 0, out);
-	free(s);
-	json_decref(o);
-}
-
 static int tenant_add(struct cli *c, int argc, char **argv)
 {
 	struct tenant t;
-	char err[SP_ERR_MAX], after[65];
+	char err[SP_ERR_MAX];
 	int rc;
 	memset(&t, 0, sizeof(t));
 	sp_strlcpy(t.status, "active", sizeof(t.status));
@@ -166,16 +117,8 @@ static int tenant_add(struct cli *c, int argc, char **argv)
 				"then 'template set', then 'tenant set --default-template'", t.slug);
 	if (!t.name[0])
 		sp_strlcpy(t.name, t.slug, sizeof(t.name));
-	tenant_digest(&t, after);
-	if (store_begin(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
-	if (store_tenant_add(c->store, &t, err, sizeof(err)) < 0 ||
-	    store_audit(c->store, c->actor, "tenant add", t.slug, "", after, t.device_auth) < 0) {
-		store_rollback(c->store);
+	if (tenant_save(c->store, c->actor, "tenant add", &t, NULL, t.device_auth, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
-	}
-	if (store_commit(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
 	printf("tenant %s added (device auth: %s)\n", t.slug, t.device_auth);
 	return 0;
 }
@@ -197,15 +140,9 @@ static int tenant_set(struct cli *c, int argc, char **argv)
 		printf("tenant %s unchanged\n", t.slug);
 		return 0;
 	}
-	if (store_begin(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
-	if (store_tenant_update(c->store, &t, err, sizeof(err)) < 0 ||
-	    store_audit(c->store, c->actor, "tenant set", t.slug, before, after, c->force ? "forced" : "") < 0) {
-		store_rollback(c->store);
+	if (tenant_save(c->store, c->actor, "tenant set", &t, before, c->force ? "forced" : "", err,
+			sizeof(err)) < 0)
 		return cli_fail("%s", err);
-	}
-	if (store_commit(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
 	printf("tenant %s updated\n", t.slug);
 	return 0;
 }
@@ -213,7 +150,7 @@ static int tenant_set(struct cli *c, int argc, char **argv)
 static int tenant_status(struct cli *c, int argc, char **argv, const char *status)
 {
 	struct tenant t;
-	char err[SP_ERR_MAX], before[65], after[65];
+	char err[SP_ERR_MAX], before[65];
 	int rc;
 	if (argc != 1)
 		return cli_usage(!strcmp(status, "active") ? "tenant resume SLUG" : "tenant suspend SLUG");
@@ -221,16 +158,9 @@ static int tenant_status(struct cli *c, int argc, char **argv, const char *statu
 		return rc;
 	tenant_digest(&t, before);
 	sp_strlcpy(t.status, status, sizeof(t.status));
-	tenant_digest(&t, after);
-	if (store_begin(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
-	if (store_tenant_update(c->store, &t, err, sizeof(err)) < 0 ||
-	    store_audit(c->store, c->actor, !strcmp(status, "active") ? "tenant resume" : "tenant suspend",
-			t.slug, before, after, "") < 0) {
-		store_rollback(c->store);
+	if (tenant_save(c->store, c->actor, !strcmp(status, "active") ? "tenant resume" : "tenant suspend", &t,
+			before, "", err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
-	}
-	store_commit(c->store);
 	printf("tenant %s %s\n", t.slug, !strcmp(status, "active") ? "resumed" : "suspended");
 	return 0;
 }

@@ -53,6 +53,21 @@ static const struct noun_help helps[] = {
 	  "      --username-pattern '^[0-9]{3,6}$' --auth-username-pattern '^[a-z0-9]{8}$'\n"
 	  "  sipprov tenant set acme --default-template main\n"
 	  "  sipprov tenant move acme --template cluster2 --dry-run\n" },
+	{ "api-token",
+	  "usage: sipprov api-token add NAME [--tenant T] [--role admin|operator|read-only]\n"
+	  "       sipprov api-token list [--json]\n"
+	  "       sipprov api-token revoke NAME\n"
+	  "\n"
+	  "Bearer tokens for the admin API (sipprovd's admin_listen, /api/v1/).  add\n"
+	  "prints the token once (only a keyed hash is stored); --tenant limits it to\n"
+	  "one tenant (others' objects are 404 to it); --role admin (default) may do\n"
+	  "everything, operator everything but tenant policy and tokens, read-only\n"
+	  "only reads.  A revoked token fails at once; its name is never reused.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov api-token add billing --role operator > billing.token\n"
+	  "  sipprov api-token add acme-ro --tenant acme --role read-only\n"
+	  "  sipprov api-token revoke billing\n" },
 	{ "template",
 	  "usage: sipprov template set TENANT NAME key=value... [--comment C] [--force]\n"
 	  "       sipprov template show TENANT NAME [V]\n"

@@ -5,22 +5,35 @@
 # the tools that check what `make install` ships (systemd-analyze, mandoc,
 # logrotate), and the DHCP servers whose own checkers read the examples in
 # docs/dhcp-and-redirection.md (their services are stopped and disabled
-# right after install: the tests never run a DHCP server).
+# right after install: the tests never run a DHCP server), and for the
+# admin API's OpenAPI checks python3-jsonschema and Redocly CLI (npm,
+# pinned, into ~/.cache/sipprov-redocly, not the system).
 # Safe to re-run; does nothing when everything is present.
 set -e
 BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev"
 TEST="sqlite3 curl openssl python3 perl jq bc iproute2 procps clang libclang-rt-14-dev kamailio kamailio-sqlite-modules
       kamailio-extra-modules kamailio-tls-modules linphone-cli sip-tester nginx-light wrk mandoc logrotate systemd zbar-tools
-      dnsmasq-base isc-dhcp-server kea-dhcp4-server"
+      dnsmasq-base isc-dhcp-server kea-dhcp4-server python3-jsonschema"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# The OpenAPI linter (tests/t/91-api-openapi-lint.sh): Redocly CLI from npm,
+# pinned, into the user's cache rather than the system.
+redocly() {
+	[ "${1:-}" = "--test" ] || return 0
+	dir=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-redocly
+	[ -x "$dir/node_modules/.bin/redocly" ] && return 0
+	# Debian's npm, unless one is there already (NodeSource's nodejs has its own).
+	command -v npm >/dev/null || { $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	echo "installing @redocly/cli into $dir"
+	mkdir -p "$dir" && npm install --no-audit --no-fund --prefix "$dir" @redocly/cli@2.77.0 >/dev/null
+}
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
+if [ -z "$missing" ]; then redocly "${1:-}"; exit 0; fi
 echo "installing:$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -32,3 +45,4 @@ for s in isc-dhcp-server kea-dhcp4-server; do
 	$SUDO systemctl stop "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true
 	$SUDO systemctl disable "$s" >/dev/null 2>&1 || $SUDO update-rc.d "$s" disable >/dev/null 2>&1 || true
 done
+redocly "${1:-}"

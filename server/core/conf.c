@@ -35,6 +35,9 @@ static const struct conf_key conf_keys[] = {
 	S(tls_cert, ""),
 	S(tls_key, ""),
 	S(tls_client_ca, ""),
+	S(admin_listen, "127.0.0.1:8081"),
+	S(admin_tls_cert, ""),
+	S(admin_tls_key, ""),
 	S(hep_listen, "127.0.0.1:9060"),
 	S(hep_auth_key, ""),
 	S(hep_allow, ""),
@@ -243,6 +246,9 @@ int conf_finish(struct conf *c, char *err, size_t errlen)
 	if (parse_nets("metrics_allow", c->metrics_allow, &c->metrics_nets, err, errlen) < 0 ||
 	    parse_nets("trusted_proxies", c->trusted_proxies, &c->proxy_nets, err, errlen) < 0)
 		return -1;
+	if (!c->admin_tls_cert[0] != !c->admin_tls_key[0])
+		return sp_err(err, errlen, "set both 'admin_tls_cert' and 'admin_tls_key' (HTTPS on admin_listen) "
+			      "or neither");
 	if (c->proxy_nets.n && c->insecure_loopback)
 		return sp_err(err, errlen, "insecure_loopback cannot be used with trusted_proxies (behind a "
 			      "proxy every client would count as loopback)");

@@ -108,6 +108,9 @@ struct conf {
 	char tls_cert[SP_FIELD_MAX];
 	char tls_key[SP_FIELD_MAX];
 	char tls_client_ca[SP_FIELD_MAX];
+	char admin_listen[SP_NAME_MAX];     /* the admin API and /metrics; "" = off */
+	char admin_tls_cert[SP_FIELD_MAX];  /* both set: admin_listen speaks HTTPS */
+	char admin_tls_key[SP_FIELD_MAX];
 	char hep_listen[SP_NAME_MAX];
 	char hep_auth_key[SP_NAME_MAX];
 	char hep_allow[512];                /* CIDRs that may send HEP; "" = loopback */
@@ -354,6 +357,45 @@ const char *layout_route_at(const struct layout *l, size_t i, int *kind);
 struct layout *layout_parse_mem(const char *filename, const char *data, size_t len,
 				char *err, size_t errlen);
 void layout_free(struct layout *l);    /* accepts NULL; only for layout_parse_mem results */
+
+/* ---- apitoken.c: admin API bearer tokens as values ---- */
+
+#define SP_API_TOKEN_LEN  68          /* "spk_" + 256 random bits in hex */
+/* A new random token ("spk_" + 64 hex) into out; -1 if the RNG fails. */
+int api_token_new(char out[SP_API_TOKEN_LEN + 1]);
+/* The keyed hash stored for a token (HMAC-SHA256, its own label). */
+void api_token_hash(const unsigned char key[SP_KEY_LEN], const char *token, char out[65]);
+/* admin, operator or read-only. */
+bool api_role_ok(const char *role);
+
+/* ---- tenant.c: tenant rules shared by the CLI and the admin API ---- */
+
+/* The tenant as JSON (CLI --json and the API); returns a new reference. */
+json_t *tenant_json(const struct tenant *t, long devices);
+/* sha256 of the canonical JSON form, for the audit log's before/after. */
+void tenant_digest(const struct tenant *t, char out[65]);
+/* Check t before a write and make it canonical: defaults (a settings
+ * object, may be NULL = keep t->defaults) validated and canonicalised into
+ * t->defaults, policy canonical (policy_tenant_canon), validate_tenant,
+ * and the default template must exist.  -1 with err and *field (the JSON
+ * field name, or NULL when no one field is at fault). */
+int tenant_prepare(struct store *s, struct tenant *t, json_t *defaults, bool force, const char **field,
+		   char *err, size_t errlen);
+/* Add (t->id 0) or update t, with its audit row (actor, action, before
+ * digest or NULL, detail), in one transaction: all or nothing.  0 or -1. */
+int tenant_save(struct store *s, const char *actor, const char *action, struct tenant *t, const char *before,
+		const char *detail, char *err, size_t errlen);
+
+/* ---- device.c: a device's JSON form (CLI --json and the admin API) ---- */
+
+/* New reference; tenant is the device's tenant slug. */
+json_t *device_json(const struct device *d, const char *tenant);
+/* sha256 of the fields a change can touch, for the audit log. */
+void device_digest(const struct device *d, char out[65]);
+/* Add or update d with its audit row (actor, action, before digest,
+ * detail) in one transaction: all or nothing.  0, or -1 with err. */
+int device_save(struct store *s, const char *actor, const char *action, struct device *d, bool add,
+		const char *before, const char *detail, char *err, size_t errlen);
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"

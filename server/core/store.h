@@ -261,6 +261,26 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
  * written.  sc (may be NULL) gets the restored schema.  0 or -1 with err. */
 int store_restore(const char *src, const char *dest, const unsigned char *key, struct store_schema *sc,
 		  char *err, size_t errlen);
+/* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
+
+struct api_token {
+	int64_t id;
+	char name[SP_SLUG_MAX];
+	int64_t tenant_id;                  /* 0 = every tenant */
+	char tenant[SP_SLUG_MAX];           /* its slug, "" for every tenant */
+	char role[16];                      /* admin | operator | read-only */
+	char token_hash[65];                /* api_token_hash of the token */
+	int64_t created, revoked;           /* revoked 0 = in force */
+};
+/* Insert; a taken name is refused with err naming it.  0 or -1. */
+int store_api_token_add(struct store *s, const struct api_token *t, char *err, size_t errlen);
+/* 1 found, 0 none, -1 error (revoked tokens are found: check ->revoked). */
+int store_api_token_by_hash(struct store *s, const char *hash, struct api_token *t);
+int store_api_token_get(struct store *s, const char *name, struct api_token *t);
+/* Every token in name order; fn returns nonzero to stop.  0 or -1. */
+int store_api_token_each(struct store *s, int (*fn)(const struct api_token *, void *), void *arg);
+/* Mark revoked at 'at': 1 revoked, 0 no such token in force, -1 error. */
+int store_api_token_revoke(struct store *s, const char *name, int64_t at);
 
 /* ---- store_drift.c: registrations and drift events ---- */
 

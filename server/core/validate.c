@@ -569,6 +569,11 @@ static bool slug_ok(const char *s, size_t max)
 	return true;
 }
 
+bool validate_slug(const char *s)
+{
+	return slug_ok(s, SP_SLUG_MAX);
+}
+
 int validate_tenant(const struct tenant *t, char *err, size_t errlen)
 {
 	char q[300], why[SP_ERR_MAX];

@@ -16,6 +16,9 @@ struct tenant;
 struct account;
 struct effective;
 
+/* A slug (tenant, template, API token name): 1 to 63 of a-z, 0-9, '-'. */
+bool validate_slug(const char *s);
+
 /* Settings of a template version, tenant defaults or overrides (a JSON
  * object of strings).  Checks each known key's kind (hosts, ports 1-65535,
  * expires 30-86400, enums, text) and the cross-field rules: transport/port

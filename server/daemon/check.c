@@ -77,6 +77,30 @@ static bool readable(struct tally *t, const char *key, const char *path)
 
 /* What MHD does with the PEM files at start: GnuTLS loads the pair and
  * refuses a key that is not the certificate's. */
+static void check_pair(struct tally *t, gnutls_certificate_credentials_t cred, const char *ck, const char *cert,
+		       const char *kk, const char *key)
+{
+	int rc = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
+	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		problem(t, "%s '%s' is not the key of %s '%s'", kk, key, ck, cert);
+	else if (rc < 0)
+		problem(t, "%s '%s' / %s '%s': not a PEM certificate and key GnuTLS can use", ck, cert, kk, key);
+}
+
+/* The admin listener's pair (admin_tls_cert / admin_tls_key), when set. */
+static void check_admin_tls(struct tally *t, const struct conf *c)
+{
+	gnutls_certificate_credentials_t cred;
+	if (!c->admin_listen[0] || !c->admin_tls_cert[0])
+		return;
+	bool ok = readable(t, "admin_tls_cert", c->admin_tls_cert);
+	if (!(readable(t, "admin_tls_key", c->admin_tls_key) && ok) ||
+	    gnutls_certificate_allocate_credentials(&cred) < 0)
+		return;
+	check_pair(t, cred, "admin_tls_cert", c->admin_tls_cert, "admin_tls_key", c->admin_tls_key);
+	gnutls_certificate_free_credentials(cred);
+}
+
 static void check_tls(struct tally *t, const struct conf *c)
 {
 	gnutls_certificate_credentials_t cred;
@@ -92,12 +116,7 @@ static void check_tls(struct tally *t, const struct conf *c)
 		ok = readable(t, "tls_client_ca", c->tls_client_ca) && ok;
 	if (!ok || gnutls_certificate_allocate_credentials(&cred) < 0)
 		return;
-	int rc = gnutls_certificate_set_x509_key_file(cred, c->tls_cert, c->tls_key, GNUTLS_X509_FMT_PEM);
-	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-		problem(t, "tls_key '%s' is not the key of tls_cert '%s'", c->tls_key, c->tls_cert);
-	else if (rc < 0)
-		problem(t, "tls_cert '%s' / tls_key '%s': not a PEM certificate and key GnuTLS can use", c->tls_cert,
-			c->tls_key);
+	check_pair(t, cred, "tls_cert", c->tls_cert, "tls_key", c->tls_key);
 	if (c->tls_client_ca[0] && gnutls_certificate_set_x509_trust_file(cred, c->tls_client_ca,
 									GNUTLS_X509_FMT_PEM) <= 0)
 		problem(t, "tls_client_ca '%s': no PEM certificate in it", c->tls_client_ca);
@@ -149,6 +168,8 @@ int daemon_check(const struct conf *conf, const char *key_file, const unsigned c
 	check_bind(&t, "http_listen", conf->http_listen);
 	check_bind(&t, "https_listen", conf->https_listen);
 	check_tls(&t, conf);
+	check_bind(&t, "admin_listen", conf->admin_listen);
+	check_admin_tls(&t, conf);
 	if (hep_listen_check(conf, err, sizeof(err)) < 0)
 		problem(&t, "%s", err);
 	else if (hep_listen_try(conf, &in_use, err, sizeof(err)) < 0) {

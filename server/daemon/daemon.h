@@ -8,6 +8,7 @@
 #include "core/sipprov.h"
 #include "sip/sip.h"
 #include "http.h"
+#include "api.h"
 #include "auth.h"
 #include "hep.h"
 #include "tls_peer.h"

@@ -752,20 +752,6 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connectio
 	return respond_text(c, MHD_HTTP_ACCEPTED, "accepted\n");
 }
 
-static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
-{
-	struct buf out;
-	struct worker *w = worker_get(h);
-	buf_init(&out, 1 << 20);
-	metrics_render(&out);
-	if (w)
-		drift_metrics(w->store, &out);
-	enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "",
-				      out.len, NULL);
-	buf_release(&out);
-	return ret;
-}
-
 /* ---- libmicrohttpd callbacks ---- */
 
 static void addr_str(const struct sockaddr *a, char *out, size_t n)
@@ -1126,10 +1112,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strcmp(url, "/healthz") && is_get)
 		return respond_text(c, MHD_HTTP_OK, "ok\n");
-	/* Elsewhere /metrics is an unknown path (serve_device's 404): its
-	 * counters would tell an outsider which MACs exist. */
-	if (!strcmp(url, "/metrics") && is_get && addr_in(&h->conf->metrics_nets, addr))
-		return serve_metrics(h, c);
+	/* /metrics lives on the admin listener (api.c); here it is an unknown
+	 * path like any other (serve_device's 404). */
 	if (!strcmp(url, "/api/v1/registrations")) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
 			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");

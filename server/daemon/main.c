@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "auth.h"
 #include "check.h"
 #include "hep.h"
@@ -230,6 +231,14 @@ int main(int argc, char **argv)
 		http_server_stop(http);
 		fatalx("%s", err);
 	}
+	/* After http_server_start: that set up the lockout table the API's
+	 * failed tokens count in. */
+	struct api_server *api = NULL;
+	if (conf.admin_listen[0] && !(api = api_server_start(&conf, key, err, sizeof(err)))) {
+		hep_server_stop(hep);
+		http_server_stop(http);
+		fatalx("%s", err);
+	}
 	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
 		 layouts_count(layouts));
 	sdnotify_send("READY=1");
@@ -246,6 +255,7 @@ int main(int argc, char **argv)
 		sdnotify_send("STOPPING=1");
 		break;
 	}
+	api_server_stop(api);
 	hep_server_stop(hep);
 	struct layouts *last = http_server_set_layouts(http, NULL);
 	http_server_stop(http);

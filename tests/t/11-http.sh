@@ -102,7 +102,7 @@ printf '\000\001\002\377\r\n\r\n' | timeout 3 python3 -c 'import socket,sys; s=s
 is "$(code "$URL/0015654aa937.cfg")" 200 "after hostile requests the daemon still serves"
 
 is "$(code "$URL/healthz")" 200 "/healthz"
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$ADMIN_URL/metrics")
 like "$m" 'sipprov_http_requests_total\{route="device",code="200"\} [1-9]' "/metrics counts served configs"
 like "$m" 'sipprov_auth_failures_total [1-9]' "/metrics counts refusals"
 
@@ -129,7 +129,7 @@ hep_listen =
 access_log = $T/a1.log
 insecure_loopback = yes
 CONF
-"$SIPPROVD" -d -f "$T/d.conf" > "$T/d.log" 2>&1 &
+"$SIPPROVD" -d -f "$T/d.conf" -o admin_listen= > "$T/d.log" 2>&1 &
 pid=$!; track_pid $pid
 for _ in $(seq 1 100); do p=$(sed -n 's/^http listening on .* port \([0-9]*\)$/\1/p' "$T/d.log"); [ -n "$p" ] && break; sleep 0.05; done
 curl -s -o /dev/null "http://127.0.0.1:$p/0015654aa937.cfg"

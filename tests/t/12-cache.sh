@@ -13,7 +13,7 @@ sp account add 0015654aa937 --username 1001 --auth-username auth1001 --password 
 # 16 entries (8 buckets of 2): 200 cached misses would surely evict the device.
 start_sipprovd -o insecure_loopback=yes -o render_cache=16 -o fail_threshold=100000
 
-renders() { curl -s "$URL/metrics" | sed -n 's/^sipprov_renders_total \([0-9]*\)$/\1/p'; }
+renders() { curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_renders_total \([0-9]*\)$/\1/p'; }
 get() { curl -s -o /dev/null -w '%{http_code}' "$URL/$1"; }
 
 is "$(get 0015654aa937.cfg)" 200 "first fetch"

@@ -65,7 +65,7 @@ st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.1 --digest -u "0
 is "$st" 429 "the locked-out source gets 429 even with good credentials"
 grep -q "lockout 127.0.0.1: too many failed fetches" "$SIPPROVD_LOG"; ok $? "the lockout is logged"
 grep -q "deny 127.0.0.1 GET /[0-9a-f]*.cfg: unknown device" "$SIPPROVD_LOG"; ok $? "each unknown MAC is logged as such"
-m=$(curl -s --interface 127.0.0.2 "$URL/metrics" | sed -n 's/^sipprov_lockouts_total \([0-9]*\)$/\1/p')
+m=$(curl -s --interface 127.0.0.2 "$ADMIN_URL/metrics" | sed -n 's/^sipprov_lockouts_total \([0-9]*\)$/\1/p')
 is "$m" 1 "metrics: sipprov_lockouts_total 1"
 
 # Digest round trips of a real device do not add up to a lockout.

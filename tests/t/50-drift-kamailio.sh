@@ -72,7 +72,7 @@ is "$(printf '%s' "$open" | python3 -c 'import json,sys; print(sorted(e["kind"] 
 is "$(printf '%s' "$open" | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x["kind"]=="transport"][0]; print(e["expected"], e["observed"], e["count"], e["mac"], e["line"])')" \
 	"tcp udp 2 001565aabbcc 1" "transport: expected tcp, observed udp, seen twice, on line 1"
 like "$(cat "$SIPPROVD_LOG")" "drift: device 001565aabbcc line 1 transport expected tcp observed udp \(acme-main@v2\)" "one drift log line"
-like "$(curl -fsS "$URL/metrics")" 'sipprov_drift_open\{kind="transport"\} 1' "/metrics: open transport drift"
+like "$(curl -fsS "$ADMIN_URL/metrics")" 'sipprov_drift_open\{kind="transport"\} 1' "/metrics: open transport drift"
 
 fetch; ok $? "phone fetches the new config (v2)"
 like "$(cat "$T/cfg.json")" "acme-main@v2" "config names v2"

@@ -20,7 +20,7 @@ $SEND $HP garbage 100000 $$; ok $? "100000 datagrams sent"
 sleep 1
 kill -0 "$SIPPROVD_PID" 2>/dev/null; ok $? "sipprovd still running"
 curl -fsS "$URL/healthz" >/dev/null; ok $? "/healthz still answers"
-m=$(curl -fsS "$URL/metrics")
+m=$(curl -fsS "$ADMIN_URL/metrics")
 like "$m" 'sipprov_hep_packets_total\{result="rejected",reason="bad_length"\} [1-9]' "rejects counted by reason"
 like "$m" 'sipprov_hep_packets_total\{result="accepted"\} [1-9]' "well-framed packets accepted"
 

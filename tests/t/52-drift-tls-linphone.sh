@@ -166,7 +166,7 @@ is "$(printf '%s' "$ev" | python3 -c 'import json,sys; e=[x for x in json.load(s
 is "$(printf '%s' "$ev" | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x["kind"]=="stale"][0]; print(e["expected"], e["observed"])')" \
 	"v2 v1" "stale: expected v2, observed v1"
 like "$(cat "$SIPPROVD_LOG")" "drift: device $mac line 1 transport expected tls observed udp \\(acme-main@v2\\)" "drift logged"
-like "$(curl -fsS "$URL/metrics")" 'sipprov_drift_open\{kind="transport"\} 1' "/metrics: one open transport drift"
+like "$(curl -fsS "$ADMIN_URL/metrics")" 'sipprov_drift_open\{kind="transport"\} 1' "/metrics: one open transport drift"
 
 # ---- 3. the phone fetches v2 and registers over TLS ----
 H3="$T/phone3"; mkdir -p "$H3"

@@ -24,7 +24,7 @@ HEP_SEND_FROM=127.0.0.2 $SEND $HP register spoof-2 1 mallory && HEP_SEND_FROM=12
 ok $? "forged HEP sent from 127.0.0.2"
 m=""
 for _ in $(seq 1 40); do
-	m=$(curl -fsS "$URL/metrics")
+	m=$(curl -fsS "$ADMIN_URL/metrics")
 	printf '%s' "$m" | grep -q 'reason="source"} 4' && break
 	sleep 0.1
 done

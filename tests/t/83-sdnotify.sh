@@ -44,7 +44,7 @@ PY
 run() { # run TAG NOTIFY_SOCKET
 	listen "$2" "$T/d.$1.log" "$1"
 	NOTIFY_SOCKET="$2" "$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" \
-		-o http_listen=127.0.0.1:0 -o hep_listen= -o access_log= >"$T/d.$1.log" 2>&1 &
+		-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen= -o access_log= >"$T/d.$1.log" 2>&1 &
 	pid=$!
 	track_pid $pid
 	for _ in $(seq 1 600); do grep -q '^port' "$T/notify.$1" 2>/dev/null && break; sleep 0.05; done

@@ -21,7 +21,7 @@ state() { printf '%s %s %s' "$(sha256sum < "$DB" | cut -c1-16)" "$(stat -c %Y.%y
 	"$(ls "$DB"-wal "$DB"-shm "$DB"-journal 2>/dev/null | wc -l)"; }
 before=$(state)
 check() { "$SIPPROVD" -n -f /dev/null -o database="$DB" -o templates="$ROOT/templates" \
-	-o http_listen=127.0.0.1:0 -o hep_listen= "$@" 2>&1; }
+	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 "$@" 2>&1; }
 
 out=$(check); rc=$?
 is "$rc" 0 "a good configuration: exit 0"
@@ -43,6 +43,12 @@ bad "https_listen with a missing certificate" "error: tls_cert: cannot read '$P/
 	-o https_listen=127.0.0.1:0 -o tls_cert="$P/missing.pem" -o tls_key="$P/server.key"
 bad "https_listen with a missing key" "error: tls_key: cannot read '$P/missing.key'" \
 	-o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/missing.key"
+bad "admin_listen=999.1.1.1:80" "error: admin_listen: .*'999.1.1.1' is not an IP address" -o admin_listen=999.1.1.1:80
+bad "admin_tls_cert missing" "error: admin_tls_cert: cannot read '$P/missing.pem'" \
+	-o admin_tls_cert="$P/missing.pem" -o admin_tls_key="$P/server.key"
+bad "admin_tls_key of another certificate" \
+	"error: admin_tls_key '$P/stray.key' is not the key of admin_tls_cert '$P/server.pem'" \
+	-o admin_tls_cert="$P/server.pem" -o admin_tls_key="$P/stray.key"
 bad "https_listen with the key of another certificate" \
 	"error: tls_key '$P/stray.key' is not the key of tls_cert '$P/server.pem'" \
 	-o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/stray.key"

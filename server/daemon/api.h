@@ -1,0 +1,22 @@
+/*
+ * api.h: the admin listener (admin_listen): the JSON API under /api/v1/
+ * for people and systems, and /metrics.  Never phones: device routes stay
+ * on http.c's listeners.
+ */
+#ifndef SP_API_H
+#define SP_API_H
+#include "core/sipprov.h"
+
+struct api_server;
+/* Listen on conf->admin_listen (HTTPS when admin_tls_cert/admin_tls_key
+ * are set).  Borrows conf and key for its lifetime.  NULL with err. */
+struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN], char *err,
+				    size_t errlen);
+/* The port actually bound (useful with port 0). */
+unsigned api_server_port(const struct api_server *a);
+/* Stop, free everything.  Accepts NULL. */
+void api_server_stop(struct api_server *a);
+/* The /metrics page: process counters, then drift gauges read from s (may
+ * be NULL).  One function, whichever listener serves it. */
+void api_metrics_text(struct store *s, struct buf *out);
+#endif

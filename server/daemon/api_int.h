@@ -1,0 +1,60 @@
+/*
+ * api_int.h: what api.c (listener, tokens, errors, bodies) shares with the
+ * resource files api_*.c.  Only the daemon's api*.c include it.
+ * Ownership: api_reply steals the JSON document it is given.
+ */
+#ifndef SP_API_INT_H
+#define SP_API_INT_H
+#include <microhttpd.h>
+#include "core/sipprov.h"
+
+#define API_BODY_MAX   (1024 * 1024) /* request body cap, checked before buffering */
+#define API_DEPTH_MAX  16            /* JSON nesting accepted in a body */
+#define API_LIMIT_MAX  500           /* page size cap on lists */
+
+struct api_ctx {                        /* one request being answered */
+	struct MHD_Connection *c;
+	struct store *store;
+	const char *method;
+	const char *path;               /* after /api/v1 */
+	struct api_token tok;           /* the caller */
+	const char *body;
+	size_t body_len;
+	bool is_get, is_write;
+};
+
+/* Answer with doc (stolen; NULL = no body) and optional headers. */
+enum MHD_Result api_reply(struct api_ctx *x, unsigned status, json_t *doc, const char *etag, const char *location);
+/* {"error":{"code","message","field","row"}}; field NULL / row 0 = omitted. */
+enum MHD_Result api_error(struct api_ctx *x, unsigned status, const char *code, const char *field, long row,
+			  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* One allowed field of a JSON body. */
+struct api_field {
+	const char *name;
+	json_type type;                 /* JSON_STRING, JSON_INTEGER, JSON_OBJECT, JSON_TRUE (= boolean) */
+	bool required;
+};
+/* Parse the body as a JSON object whose members are all in fields[] with
+ * their types.  On failure answers the 400 itself and returns NULL with
+ * *ret set; else a new reference. */
+json_t *api_body(struct api_ctx *x, const struct api_field *fields, enum MHD_Result *ret);
+/* Copy a string member into dst[size], or answer 422 naming it: 0 / -1. */
+int api_str(struct api_ctx *x, json_t *o, const char *name, char *dst, size_t size, enum MHD_Result *ret);
+/* The tenant the caller may see, by slug: 1, or 0 after answering 404
+ * (unknown and out-of-scope look the same), -1 after answering 500. */
+int api_tenant_visible(struct api_ctx *x, const char *slug, struct tenant *t, enum MHD_Result *ret);
+bool api_scope_ok(const struct api_ctx *x, int64_t tenant_id);
+/* Role checks after the object is known to be visible: true, or false
+ * after answering 403. */
+bool api_can_write(struct api_ctx *x, enum MHD_Result *ret);
+bool api_is_admin(struct api_ctx *x, enum MHD_Result *ret);
+/* ?limit= (default 100, 1..API_LIMIT_MAX): 0, or -1 after answering 400. */
+int api_limit(struct api_ctx *x, long *limit, enum MHD_Result *ret);
+const char *api_query(struct api_ctx *x, const char *name);
+
+/* Resource handlers (api_tenant.c, api_device.c): answer everything under
+ * their prefix; rest is the path after "/tenants" or "/devices". */
+enum MHD_Result api_tenants(struct api_ctx *x, const char *rest);
+enum MHD_Result api_devices(struct api_ctx *x, const char *rest);
+#endif
