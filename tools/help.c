@@ -190,6 +190,23 @@ static const struct noun_help helps[] = {
 	  "examples:\n"
 	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
 	  "  sipprov firmware list --vendor yealink\n" },
+	{ "phonebook",
+	  "usage: sipprov phonebook add --tenant T --name N --number X [--mobile M] [--other O] [--group G]\n"
+	  "       sipprov phonebook rm --tenant T --name N\n"
+	  "       sipprov phonebook list --tenant T [--json]\n"
+	  "       sipprov phonebook import FILE.csv --tenant T [--dry-run]\n"
+	  "\n"
+	  "A tenant's contacts, served by sipprovd to each of its phones in the phone's\n"
+	  "vendor format at /pb/MAC.xml, authenticated like the phone's config.  Names and\n"
+	  "groups: UTF-8 text without control characters, at most 64 characters; numbers:\n"
+	  "the digits 0-9 and '+', '*', '#', at most 32.  CSV columns: name, number (both\n"
+	  "required), mobile, other, group.  An import is all or nothing: any bad row is\n"
+	  "reported by row, line and column and nothing is written.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov phonebook add --tenant acme --name \"Front desk\" --number 200 --group Office\n"
+	  "  sipprov phonebook import contacts.csv --tenant acme --dry-run\n"
+	  "  sipprov phonebook list --tenant acme --json\n" },
 	{ "migrate",
 	  "usage: sipprov migrate\n"
 	  "\n"

@@ -208,6 +208,29 @@ int firmware_file(const char *dir, const char *sha, char *out, size_t n);
  * sha and size set.  0, or -1 with err; nothing left behind on error. */
 int firmware_import(const char *dir, const char *src, char sha[65], int64_t *size, char *err, size_t errlen);
 
+/* ---- phonebook.c: contacts checked, and rendered per vendor ---- */
+
+#define SP_PHONEBOOK_MAX (8 * 1024 * 1024)  /* a rendered phonebook */
+struct contact;                         /* store.h */
+
+/* Check one contact as the CLI and the CSV import take it: name and group
+ * UTF-8 text without control characters, at most SP_CONTACT_NAME_CHARS
+ * characters (name required); numbers only 0-9 + * # and at most
+ * SP_CONTACT_NUMBER_MAX (office required).  0, or -1 with *field set to
+ * the field's name ("name", "number", "mobile", "other", "group") and err
+ * saying what is wrong with the value (quoted, escaped for a terminal). */
+int phonebook_check(const struct contact *c, const char **field, char *err, size_t errlen);
+/* Does a device of this layout get a phonebook?  Its format's name
+ * ("yealink", ...) or NULL (linphone, json, unknown layouts). */
+const char *phonebook_format(const char *layout);
+/* The MIME type every phonebook is served with. */
+#define SP_PHONEBOOK_CTYPE "text/xml; charset=utf-8"
+/* Render v[n] in layout's format into out (capped at SP_PHONEBOOK_MAX;
+ * the caller inits and releases it).  Every text is XML-escaped.
+ * Deterministic.  0, or -1 with err (no format, too large). */
+int phonebook_render(const char *layout, const struct contact *v, size_t n, struct buf *out, char *err,
+		     size_t errlen);
+
 /* ---- private.c: files holding secrets are created 0600 ---- */
 
 /* Create path empty with mode 0600 unless it exists (then 0, untouched). */

@@ -551,4 +551,30 @@ int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
 /* 1 removed, 0 not there, -1 error. */
 int store_pending_rm(struct store *s, const char *mac);
 
+/* ---- store_contact.c: the tenant phonebook (phonebook.c renders it) ---- */
+
+#define SP_CONTACT_NAME_CHARS   64      /* name and group, in characters */
+#define SP_CONTACT_NUMBER_MAX   32      /* a number, in bytes: [0-9+*#] */
+#define SP_CONTACT_MAX          5000    /* contacts per tenant: one phonebook body stays small */
+
+struct contact {
+	int64_t id;
+	int64_t tenant_id;
+	char name[4 * SP_CONTACT_NAME_CHARS + 1];   /* UTF-8 */
+	char office[SP_CONTACT_NUMBER_MAX + 1];     /* required */
+	char mobile[SP_CONTACT_NUMBER_MAX + 1];     /* "" = none */
+	char other[SP_CONTACT_NUMBER_MAX + 1];
+	char group[4 * SP_CONTACT_NAME_CHARS + 1];
+	int64_t added;
+};
+/* Insert c (id and added are set).  1 added, 0 the tenant already has
+ * this name with this office number (err says so), -1 error (err). */
+int store_contact_add(struct store *s, struct contact *c, char *err, size_t errlen);
+/* A tenant's contacts ordered by name, office number; *out malloc'd
+ * (free it, NULL when n is 0).  0 or -1. */
+int store_contact_list(struct store *s, int64_t tenant_id, struct contact **out, size_t *n);
+int store_contact_count(struct store *s, int64_t tenant_id, long *n);
+/* Delete the tenant's contacts named name; *n gets how many.  0 or -1. */
+int store_contact_rm(struct store *s, int64_t tenant_id, const char *name, long *n);
+
 #endif

@@ -14,5 +14,6 @@
 #include "tls_peer.h"
 #include "tls_certs.h"
 #include "firmware_http.h"
+#include "phonebook_http.h"
 #include "check.h"
 #endif

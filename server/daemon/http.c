@@ -27,6 +27,7 @@
 #include "connguard.h"
 #include "firmware_http.h"
 #include "pending.h"
+#include "phonebook_http.h"
 #include "core/sipprov.h"
 #include "http.h"
 #include "tls_certs.h"
@@ -1123,6 +1124,55 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connecti
 	return ret;
 }
 
+/* ---- tenant phonebooks (phonebook_http.c) ---- */
+
+/* The device's subject and auth_check, as for its config: every refusal
+ * is deny_device's.  The file is vendor-neutral, so the vendor check asks
+ * whether the device's layout has a phonebook format instead. */
+static enum MHD_Result serve_phonebook(struct http_server *h, struct MHD_Connection *c, const char *url,
+				       const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
+{
+	struct route_match m = { .kind = ROUTE_MAC };
+	struct worker *w = worker_get(h);
+	struct pb_target t = { 0 };
+	struct auth_result res;
+	const char *only;
+	char why[SP_ERR_MAX];
+
+	phonebook_path(url, m.mac, &only);
+	struct cache_ent *ce = xcalloc(1, sizeof(*ce));
+	pthread_rwlock_rdlock(&h->layouts_lock);
+	int rc = w ? build_entry(h, w->store, h->layouts, &m, ce, true) : -1;
+	pthread_rwlock_unlock(&h->layouts_lock);
+	struct auth_subject subj = ce->subj;
+	cache_ent_free(ce);
+	if (rc == 0 && subj.found)
+		rc = phonebook_target(w->store, subj.device_id, only, &t);
+	subj.vendor_ok = t.answers;
+	struct auth_req ar = {
+		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj,
+	};
+	if (rc == 0 && auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK)
+		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
+	struct buf out;
+	buf_init(&out, SP_PHONEBOOK_MAX);
+	if (rc < 0 || phonebook_body(w->store, &t, &out, why, sizeof(why)) < 0) {
+		log_warnx("phonebook %s: %s", subj.mac, rc < 0 ? "cannot read the device" : why);
+		buf_release(&out);
+		metrics_inc("sipprov_http_requests_total{route=\"phonebook\",code=\"500\"}");
+		access_log(h, ip, "GET", url, 500, 0, ua, NULL);
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
+	if (res.refund)
+		auth_success_note(addr);
+	enum MHD_Result ret = respond(c, MHD_HTTP_OK, SP_PHONEBOOK_CTYPE, out.data ? out.data : "", out.len, NULL);
+	metrics_inc("sipprov_http_requests_total{route=\"phonebook\",code=\"200\"}");
+	access_log(h, ip, "GET", url, 200, out.len, ua, subj.mac);
+	buf_release(&out);
+	return ret;
+}
+
 /* ---- Polycom log uploads: PUT {mac}-boot.log / {mac}-app.log ---- */
 
 /* First call of a PUT (headers only): refuse before any body is read
@@ -1371,6 +1421,8 @@ static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection 
 	}
 	if (!strncmp(url, "/fw/", 4))
 		return serve_firmware(h, c, url, method, ip, ua);
+	if (phonebook_path(url, (char[SP_MAC_LEN + 1]){ 0 }, &(const char *){ NULL }))
+		return serve_phonebook(h, c, url, addr, ip, li->tls, ua);
 	return serve_device(h, c, url, method, addr, ip, li->tls, ua);
 }
 
