@@ -97,13 +97,16 @@ static int fw_add(struct cli *c, int argc, char **argv)
 		return cli_fail("%s", err[0] ? err : store_errmsg(c->store));
 	}
 	if (c->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "vendor", f.vendor, "model", f.model, "version",
-				      f.version, "sha256", f.sha256, "size", (json_int_t)f.size, "filename", f.filename);
+		char path[SP_NAME_MAX + 80];
+		snprintf(path, sizeof(path), "/fw/%s/%s", f.sha256, f.filename);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "vendor", f.vendor, "model", f.model,
+				      "version", f.version, "sha256", f.sha256, "size", (json_int_t)f.size, "filename",
+				      f.filename, "path", path);
 		cli_json_out(j);
 		return 0;
 	}
-	printf("firmware %s %s %s added: %lld bytes, sha256 %s\n", f.vendor, f.model, f.version, (long long)f.size,
-	       f.sha256);
+	printf("firmware %s %s %s added: %lld bytes, sha256 %s\nserved at: /fw/%s/%s\n", f.vendor, f.model,
+	       f.version, (long long)f.size, f.sha256, f.sha256, f.filename);
 	return 0;
 }
 

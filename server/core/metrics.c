@@ -34,6 +34,11 @@ static const struct family {
 	const char *const *zero;            /* NULL-terminated; NULL: the bare name */
 } families[] = {
 	{ "sipprov_auth_failures_total", "counter", "Refused device requests (any reason).", NULL },
+	{ "sipprov_body_hold_refused_total", "counter",
+	  "Authenticated request bodies refused (503) because body_hold_limit was reached.", NULL },
+	{ "sipprov_conn_shed_total", "counter", "Connections closed before their request headers were complete.",
+	  (const char *const[]){ "sipprov_conn_shed_total{reason=\"budget\"}",
+				 "sipprov_conn_shed_total{reason=\"header_timeout\"}", NULL } },
 	{ "sipprov_drift_events_total", "counter", "Drift events opened, by kind.",
 	  (const char *const[]){ "sipprov_drift_events_total" DK("auth_username"), "sipprov_drift_events_total" DK("never_fetched"),
 				 "sipprov_drift_events_total" DK("port"), "sipprov_drift_events_total" DK("registrar"),

@@ -16,6 +16,7 @@ FW="$T/firmware"
 out=$(sp firmware add "$T/T46S-66.86.0.15.rom" --vendor yealink --model T46S --version 66.86.0.15); rc=$?
 is "$rc" 0 "firmware add exits 0"
 like "$out" "31457280 bytes, sha256 $SHA" "says the size and the SHA-256"
+like "$out" "served at: /fw/$SHA/T46S-66.86.0.15.rom" "and the URL path it is served at (SPEC)"
 is "$(stat -c %a "$FW/$SHA")" 640 "stored as firmware/<sha256>, 0640"
 cmp -s "$FW/$SHA" "$T/T46S-66.86.0.15.rom"
 ok $? "the stored file is the image"
