@@ -261,6 +261,29 @@ void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
 	sp_strlcpy(dst, t ? (const char *)t : "", size);
 }
 
+int store_rows(sqlite3_stmt *st, size_t sz, void (*fill)(sqlite3_stmt *, void *), void **out, size_t *n)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, cap * sz);
+		}
+		fill(st, (char *)*out + (*n)++ * sz);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
 {
 	int rc = sqlite3_step(st);

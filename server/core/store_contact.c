@@ -11,8 +11,9 @@
 
 #define CT_COLS "id, tenant_id, name, office, mobile, other, grp, added"
 
-static void ct_row(sqlite3_stmt *st, struct contact *c)
+static void ct_row(sqlite3_stmt *st, void *elem)
 {
+	struct contact *c = elem;
 	c->id = sqlite3_column_int64(st, 0);
 	c->tenant_id = sqlite3_column_int64(st, 1);
 	store_col_text(st, 2, c->name, sizeof(c->name));
@@ -50,28 +51,15 @@ int store_contact_add(struct store *s, struct contact *c, char *err, size_t errl
 int store_contact_list(struct store *s, int64_t tenant_id, struct contact **out, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT " CT_COLS " FROM contact WHERE tenant_id = ? ORDER BY name, office");
-	size_t cap = 0;
-	int rc;
 	*out = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, tenant_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		ct_row(st, &(*out)[(*n)++]);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
-		return -1;
-	}
-	return 0;
+	void *rows;
+	int rc = store_rows(st, sizeof(**out), ct_row, &rows, n);
+	*out = rows;
+	return rc;
 }
 
 int store_contact_count(struct store *s, int64_t tenant_id, long *n)

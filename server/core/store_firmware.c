@@ -12,8 +12,9 @@
 
 #define FW_COLS "id, vendor, model, version, sha256, size, filename, added"
 
-static void fw_row(sqlite3_stmt *st, struct firmware *f)
+static void fw_row(sqlite3_stmt *st, void *elem)
 {
+	struct firmware *f = elem;
 	f->id = sqlite3_column_int64(st, 0);
 	store_col_text(st, 1, f->vendor, sizeof(f->vendor));
 	store_col_text(st, 2, f->model, sizeof(f->model));
@@ -86,22 +87,15 @@ int store_firmware_list(struct store *s, const char *vendor, struct firmware **o
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE ?1 = '' OR vendor = ?1 "
 				      "ORDER BY vendor, model, version");
-	size_t cap = 0;
-	int rc;
 	*out = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, vendor);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		fw_row(st, &(*out)[(*n)++]);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	void *rows;
+	int rc = store_rows(st, sizeof(**out), fw_row, &rows, n);
+	*out = rows;
+	return rc;
 }
 
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs)

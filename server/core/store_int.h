@@ -18,6 +18,10 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql);
 void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Copy column i into dst[size] ("" for NULL). */
 void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size);
+/* Step a bound statement to its end, each row filled by fill(st, elem)
+ * into a malloc'd array of sz-byte elements (*out, *n); resets st.  0, or
+ * -1 with the array freed (*out NULL, *n 0). */
+int store_rows(sqlite3_stmt *st, size_t sz, void (*fill)(sqlite3_stmt *, void *), void **out, size_t *n);
 /* Run a statement that returns no rows; 0 or -1 with err set from SQLite. */
 int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen);
 

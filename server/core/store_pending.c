@@ -12,8 +12,9 @@
 
 #define PD_COLS "mac, layout, path, user_agent, vendor, model, firmware, source_ip, first_seen, last_seen, count"
 
-static void pd_row(sqlite3_stmt *st, struct pending_dev *p)
+static void pd_row(sqlite3_stmt *st, void *elem)
 {
+	struct pending_dev *p = elem;
 	store_col_text(st, 0, p->mac, sizeof(p->mac));
 	store_col_text(st, 1, p->layout, sizeof(p->layout));
 	store_col_text(st, 2, p->path, sizeof(p->path));
@@ -101,21 +102,14 @@ int store_pending_get(struct store *s, const char *mac, struct pending_dev *p)
 int store_pending_list(struct store *s, struct pending_dev **out, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT " PD_COLS " FROM pending_device ORDER BY last_seen DESC, mac");
-	size_t cap = 0;
-	int rc;
 	*out = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 32;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		pd_row(st, &(*out)[(*n)++]);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	void *rows;
+	int rc = store_rows(st, sizeof(**out), pd_row, &rows, n);
+	*out = rows;
+	return rc;
 }
 
 int store_pending_rm(struct store *s, const char *mac)

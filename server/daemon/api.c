@@ -473,28 +473,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("admin listener: %s", sp_log_escape(msg, esc, sizeof(esc)));
 }
 
-static char *read_pem(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-	if (!f) {
-		sp_err(err, errlen, "cannot read '%s'", path);
-		return NULL;
-	}
-	buf_init(&b, 1 << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	if (b.overflow || !b.len) {
-		buf_release(&b);
-		sp_err(err, errlen, "'%s' is empty or larger than 1 MiB", path);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
-}
-
 struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN], char *err,
 				    size_t errlen)
 {
@@ -511,8 +489,8 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls) {
-		if (!(a->cert = read_pem(conf->admin_tls_cert, err, errlen)) ||
-		    !(a->pkey = read_pem(conf->admin_tls_key, err, errlen)))
+		if (!(a->cert = http_read_file(conf->admin_tls_cert, true, err, errlen)) ||
+		    !(a->pkey = http_read_file(conf->admin_tls_key, true, err, errlen)))
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}

@@ -1508,7 +1508,7 @@ int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, siz
 	return 0;
 }
 
-static char *slurp(const char *path, char *err, size_t errlen)
+char *http_read_file(const char *path, bool nonempty, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	struct buf b;
@@ -1522,9 +1522,9 @@ static char *slurp(const char *path, char *err, size_t errlen)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_add(&b, chunk, n);
 	fclose(f);
-	if (b.overflow) {
+	if (b.overflow || (nonempty && !b.len)) {
 		buf_release(&b);
-		sp_err(err, errlen, "'%s' is larger than 1 MiB", path);
+		sp_err(err, errlen, nonempty ? "'%s' is empty or larger than 1 MiB" : "'%s' is larger than 1 MiB", path);
 		return NULL;
 	}
 	return buf_detach(&b, NULL);
@@ -1557,7 +1557,7 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 		 * SIGHUP can swap it (renewals) without restarting the listener. */
 		if (tls_certs_load(cf->tls_cert, cf->tls_key, err, errlen) < 0)
 			return -1;
-		if (cf->tls_client_ca[0] && !(li->ca = slurp(cf->tls_client_ca, err, errlen)))
+		if (cf->tls_client_ca[0] && !(li->ca = http_read_file(cf->tls_client_ca, false, err, errlen)))
 			return -1;
 		flags |= MHD_USE_TLS;
 	}

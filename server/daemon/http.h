@@ -29,6 +29,9 @@ unsigned http_server_port(const struct http_server *h, bool tls);
  * of http_listen and https_listen.  0, or -1 with err naming s. */
 struct sockaddr_storage;
 int http_listen_parse(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen);
+/* A PEM or CA file (at most 1 MiB) as a new NUL-terminated string; with
+ * nonempty, an empty file is refused too.  NULL with err naming path. */
+char *http_read_file(const char *path, bool nonempty, char *err, size_t errlen);
 /* Stop accepting, drain, flush the fetch log, free everything.  Accepts NULL. */
 void http_server_stop(struct http_server *h);
 #endif
