@@ -36,7 +36,11 @@ is "$st" 401 "wrong password: 401"
 		c=$(curl -s -o "$T/legit.body" -w '%{http_code}' --interface 127.0.0.2 --digest -u "001565000001:$HP" \
 			"$URL/001565000001.cfg")
 		n=$((n + 1))
-		[ "$c" = 200 ] && grep -qF "$PW" "$T/legit.body" && good=$((good + 1))
+		if [ "$c" = 200 ] && grep -qF "$PW" "$T/legit.body"; then
+			good=$((good + 1))
+		else
+			echo "fetch $n: curl code $c at $(date +%T.%N)" >> "$T/legit.bad"
+		fi
 		sleep 0.05
 	done
 	echo "$n $good" > "$T/legit.result"
@@ -60,12 +64,19 @@ is "$(q 'd["body401"][0]')" "$(cat "$T/wrong")" "and identical to a real device'
 is "$(q 'd["challenges401"][0]')" "md5,sha-256" "with the same MD5 and SHA-256 challenges"
 read n good < "$T/legit.result"
 diag "legitimate device: $good of $n fetches served during the flood"
+if [ -f "$T/legit.bad" ]; then
+	diag "$(cat "$T/legit.bad")"
+	diag "daemon log for 127.0.0.2: $(grep -F 127.0.0.2 "$SIPPROVD_LOG" | tail -n 20)"
+	diag "access log for 127.0.0.2: $(grep -F 127.0.0.2 "$T/access.log" | grep -v " 200 " | tail -n 20)"
+fi
 ok $([ "$n" -ge 5 ] && [ "$good" -eq "$n" ] && echo 0 || echo 1) "the legitimate device on 127.0.0.2 was served every time during the flood ($good/$n)"
 st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.1 --digest -u "001565000001:$HP" "$URL/001565000001.cfg")
 is "$st" 429 "the locked-out source gets 429 even with good credentials"
 grep -q "lockout: too many failed fetches ip=127.0.0.1$" "$SIPPROVD_LOG"; ok $? "the lockout is logged"
 grep -q "deny: unknown device ip=127.0.0.1 method=GET path=/[0-9a-f]*.cfg$" "$SIPPROVD_LOG"; ok $? "each unknown MAC is logged as such"
-m=$(curl -s --interface 127.0.0.2 "$ADMIN_URL/metrics" | sed -n 's/^sipprov_lockouts_total \([0-9]*\)$/\1/p')
+curl -s --interface 127.0.0.2 "$ADMIN_URL/metrics" > "$T/metrics"
+m=$(sed -n 's/^sipprov_lockouts_total \([0-9]*\)$/\1/p' "$T/metrics")
+[ "$m" = 1 ] || diag "metrics: $(grep -E 'lockout|auth_fail|connections' "$T/metrics"); log: $(grep -E 'lockout|shed|tls:' "$SIPPROVD_LOG" | head)"
 is "$m" 1 "metrics: sipprov_lockouts_total 1"
 
 # Digest round trips of a real device do not add up to a lockout.
