@@ -10,7 +10,6 @@
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1637,10 +1636,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	nonce_init(key, key ? SP_KEY_LEN : 0);
 	open_access_log(h, conf->access_log);
 	/* libmicrohttpd takes each connection's conn_memory_limit pool (32 KiB
-	 * by default) from malloc.  Thousands of short-lived pools from the heap
-	 * leave it fragmented: 4,096 connections refused on their headers left
-	 * RSS at 100 MB for good.  From mmap they go back when a connection closes. */
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+	 * by default) from malloc, reused from its arenas; connguard hands the
+	 * pages back after a crowd of connections has gone (malloc_trim). */
 	h->guard = connguard_new(conf->conn_limit, conf->header_timeout);
 	int fmt = http_access_format_parse(conf->access_log_format);
 	atomic_store(&h->access_fmt, fmt >= 0 ? fmt : ACCESS_SIPPROV);
