@@ -75,7 +75,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan tsan fuzz bench bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check asan tsan fuzz bench bench-quick bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -167,6 +167,8 @@ fuzz:
 
 bench: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench.sh
+bench-quick: all
+	SP_BUILD=$(abspath $(B)) sh tools/bench.sh --quick
 bench-bootstorm: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench-bootstorm.sh
 bench-firmware: all

@@ -1,10 +1,20 @@
 #!/bin/sh
 # make bench: sipprovd vs nginx serving the same configs as pre-rendered
 # static files, on this machine, in one run, reported as ratios:
-#   keep-alive HTTP, one connection per request, HTTPS full handshake per request.
+#   keep-alive HTTP, one connection per request, HTTPS keep-alive, HTTPS
+#   full handshake per request (RSA-2048 and ECDSA P-256);
+# then sipprovd alone with BIG devices (default 1,000,000) against the
+# DEVICES mix after one warm-up pass (throughput and p99), and the boot
+# storm (tools/bench-bootstorm.sh, PHONES phones).
 # DEVICES (default 10000), SECONDS_PER_RUN (default 5) x ROUNDS (default 3,
 # alternating the two servers), THREADS (default: CPUs).
+# --quick: 2,000 devices, 100,000 big, 1,000 phones, one 2 s round.
 set -eu
+if [ "${1:-}" = --quick ]; then
+	: "${DEVICES:=2000}" "${SECONDS_PER_RUN:=2}" "${ROUNDS:=1}" "${BIG:=100000}" "${PHONES:=1000}"
+fi
+BIG=${BIG:-1000000}
+PHONES=${PHONES:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${SP_BUILD:=$ROOT/build}"
 DEVICES=${DEVICES:-10000}
@@ -104,8 +114,37 @@ bench_case() { # name proto close conns
 }
 bench_case "keep-alive HTTP" http 0 50
 bench_case "one connection per request" http 1 50
+bench_case "HTTPS keep-alive, RSA-2048" https 0 50
 bench_case "HTTPS full handshake, RSA-2048" https 1 50
-rss=$(awk '/VmRSS/ {print $2, $3}' /proc/$SPID/status)
+rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)
 start ec
 bench_case "HTTPS full handshake, ECDSA P-256" https 1 50
-echo "sipprovd RSS after the HTTP runs: $rss"
+echo "sipprovd peak RSS (HTTP and RSA runs): $rss"
+
+# A big fleet against the DEVICES mix, sipprovd alone (same options), keep-alive.
+lat() { # lat URL N -> "requests/s p99_ms"
+	DEVICES=$2 CLOSE=0 wrk -t2 -c50 -d"${DUR}s" --latency -s "$ROOT/tests/bench/rand.lua" "$1" 2>&1 |
+		awk '/Requests\/sec/ {r=$2} /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) sub(/ms$/,"",v); else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; p=v} END {print r, p}'
+}
+small=$(lat "http://127.0.0.1:$P1/" "$DEVICES")
+kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
+t0=$(date +%s)
+SIPPROV_DB="$W/big.db" "$SP_BUILD/sipprov" init >/dev/null
+SIPPROV_DB="$W/big.db" "$SP_BUILD/sipprov" demo --devices "$BIG" >/dev/null
+echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
+"$SP_BUILD/sipprovd" -d -o database="$W/big.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
+	-o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
+	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
+SPID=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+lat "http://127.0.0.1:$P1/" "$BIG" >/dev/null   # warm-up pass
+big=$(lat "http://127.0.0.1:$P1/" "$BIG")
+printf '%-40s %12s %12s %8s\n' "mix" "fetches/s" "p99_ms" ""
+printf '%-40s %12.0f %12s\n' "$DEVICES devices" ${small% *} ${small#* }
+printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up run)" ${big% *} ${big#* }
+echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* } ${small#* })x;" \
+	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
+kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+
+PHONES=$PHONES SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
