@@ -48,7 +48,7 @@ register() {
 }
 # wait_for SQL WANT: poll the database (the daemon batches commits).
 wait_for() {
-	for _ in $(seq 1 60); do
+	for _ in $(seq 1 $((100 * SP_SLOW))); do
 		[ "$(sqlite3 "$DB" "$1")" = "$2" ] && return 0
 		sleep 0.1
 	done
