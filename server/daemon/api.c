@@ -10,6 +10,7 @@
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ struct api_server {
 	struct MHD_Daemon *d;
 	char *cert, *pkey;              /* PEM text, kept for MHD's lifetime */
 	struct store *store;            /* used only by MHD's one thread */
+	struct layouts *layouts;        /* its own copy; SIGHUP swaps it */
+	pthread_rwlock_t layouts_lock;
 };
 
 struct api_req {                        /* per request, freed in on_completed */
@@ -51,6 +54,7 @@ static const char *series_of(unsigned status)
 	switch (status) {
 	case 200: return SERIES(200);
 	case 201: return SERIES(201);
+	case 204: return SERIES(204);
 	case 400: return SERIES(400);
 	case 401: return SERIES(401);
 	case 403: return SERIES(403);
@@ -280,6 +284,16 @@ int api_tenant_visible(struct api_ctx *x, const char *slug, struct tenant *t, en
 	return 1;
 }
 
+bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret)
+{
+	const char *im = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	if (!im || !strcmp(im, "*") || !strcmp(im, etag))
+		return true;
+	*ret = api_error(x, MHD_HTTP_PRECONDITION_FAILED, "precondition_failed", NULL, 0,
+			 "%s changed since that ETag was read; read it again", what);
+	return false;
+}
+
 bool api_can_write(struct api_ctx *x, enum MHD_Result *ret)
 {
 	if (strcmp(x->tok.role, "read-only"))
@@ -444,9 +458,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_ctx x = {
 		.c = c, .store = a->store, .method = method, .path = url + 7, .tok = rq->tok,
 		.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .is_get = is_get,
-		.is_write = !is_get,
+		.is_write = !is_get, .conf = a->conf, .key = a->key,
 	};
-	return route(a, &x);
+	pthread_rwlock_rdlock(&a->layouts_lock);
+	x.layouts = a->layouts;
+	enum MHD_Result ret = route(a, &x);
+	pthread_rwlock_unlock(&a->layouts_lock);
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
@@ -482,6 +500,9 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	a->conf = conf;
 	a->key = key;
+	pthread_rwlock_init(&a->layouts_lock, NULL);
+	if (!(a->layouts = layouts_load(conf->templates, err, errlen)))
+		goto fail;
 	if (http_listen_parse(conf->admin_listen, &ss, err, errlen) < 0)
 		goto fail;
 	if (!(a->store = store_open(conf->database, err, errlen)) || store_use_key(a->store, key, err, errlen) < 0)
@@ -521,6 +542,23 @@ fail:
 	return NULL;
 }
 
+void api_server_reload(struct api_server *a, const char *templates)
+{
+	char err[SP_ERR_MAX];
+	if (!a)
+		return;
+	struct layouts *l = layouts_load(templates, err, sizeof(err));
+	if (!l) {
+		log_warnx("reload: admin API keeps its layouts: %s", err);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->layouts_lock);
+	struct layouts *old = a->layouts;
+	a->layouts = l;
+	pthread_rwlock_unlock(&a->layouts_lock);
+	layouts_free(old);
+}
+
 unsigned api_server_port(const struct api_server *a)
 {
 	const union MHD_DaemonInfo *i;
@@ -536,6 +574,8 @@ void api_server_stop(struct api_server *a)
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	store_close(a->store);
+	layouts_free(a->layouts);
+	pthread_rwlock_destroy(&a->layouts_lock);
 	free(a->cert);
 	if (a->pkey)
 		secret_wipe(a->pkey, strlen(a->pkey));

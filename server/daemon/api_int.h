@@ -18,6 +18,9 @@ struct api_ctx {                        /* one request being answered */
 	const char *method;
 	const char *path;               /* after /api/v1 */
 	struct api_token tok;           /* the caller */
+	const struct conf *conf;
+	const unsigned char *key;       /* the key file's key (sealing secrets) */
+	const struct layouts *layouts;  /* held (read-locked) for the request */
 	const char *body;
 	size_t body_len;
 	bool is_get, is_write;
@@ -57,4 +60,9 @@ const char *api_query(struct api_ctx *x, const char *name);
  * their prefix; rest is the path after "/tenants" or "/devices". */
 enum MHD_Result api_tenants(struct api_ctx *x, const char *rest);
 enum MHD_Result api_devices(struct api_ctx *x, const char *rest);
+/* api_account.c: rest is the path after /devices/{mac}/accounts; d is the
+ * device, already known visible to the caller. */
+enum MHD_Result api_accounts(struct api_ctx *x, struct device *d, const struct tenant *t, const char *rest);
+/* If-Match against etag: true, or false after answering 412 naming what. */
+bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
 #endif

@@ -269,6 +269,7 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP) {
 			reload(&conf, file, overrides, noverrides, verbose, http);
+			api_server_reload(api, conf.templates);
 			continue;
 		}
 		log_info("signal %d: draining and exiting", sig);
