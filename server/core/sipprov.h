@@ -487,6 +487,8 @@ int account_token_set(struct store *s, const char *actor, const struct device *d
 #include "validate.h"
 #include "drift.h"
 #include "ua.h"
+#include "csv.h"
+#include "import.h"
 
 /* Last, so that every file including sipprov.h has the banned functions
  * turned into errors; system headers must come before sipprov.h. */
