@@ -1,5 +1,6 @@
 # Shared by the admin API tests that came after 90 (source after lib.sh):
 # api TOKEN METHOD PATH [BODY|@FILE] [curl args...] sets $st, $body, $hdr
+# (a body is sent as application/json unless CT=type is set before the call)
 # and records the response in $LOG for tests/openapi_check.py; jf EXPR
 # evaluates a Python expression over the last body as d; dump / same_db
 # compare the database byte for byte around refused writes.
@@ -14,7 +15,8 @@ api() {
 	[ $# -gt 0 ] && { b=$1; shift; }
 	i=$((i + 1))
 	[ -n "$tok" ] && set -- "$@" -H "Authorization: Bearer $tok"
-	[ -n "$b" ] && set -- -H 'Content-Type: application/json' "$@" --data-binary "$b"
+	[ -n "$b" ] && set -- "$@" -H "Content-Type: ${CT:-application/json}" --data-binary "$b"
+	CT=""
 	st=$(curl -s -o "$T/r$i.b" -D "$T/r$i.h" -w '%{http_code}' -X "$m" "$@" "$ADMIN_URL$p")
 	body=$(cat "$T/r$i.b")
 	hdr=$(tr -d '\r' < "$T/r$i.h")

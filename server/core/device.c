@@ -186,18 +186,26 @@ int device_remove(struct store *s, const char *actor, const struct device *d, ch
 	return 0;
 }
 
-int device_credentials_set(struct store *s, const char *actor, struct device *d, const char *detail,
-			   char pass[33], char *err, size_t errlen)
+int device_credentials_make(struct device *d, char pass[33], char *err, size_t errlen)
 {
-	char before[65], a1[SP_SLUG_MAX + 64];
+	char a1[SP_SLUG_MAX + 64];
 	if (random_hex(pass, 16) < 0)
 		return sp_err(err, errlen, "random number generator failed");
-	device_digest(d, before);
 	sp_strlcpy(d->http_user, d->mac, sizeof(d->http_user));
 	snprintf(a1, sizeof(a1), "%s:%s:%s", d->http_user, SP_REALM, pass);
 	md5_hex(a1, strlen(a1), d->ha1_md5);
 	sha256_hex(a1, strlen(a1), d->ha1_sha256);
 	secret_wipe(a1, sizeof(a1));
+	return 0;
+}
+
+int device_credentials_set(struct store *s, const char *actor, struct device *d, const char *detail,
+			   char pass[33], char *err, size_t errlen)
+{
+	char before[65];
+	device_digest(d, before);
+	if (device_credentials_make(d, pass, err, errlen) < 0)
+		return -1;
 	int rc = device_save(s, actor, "device credentials", d, false, before, detail, err, errlen);
 	secret_wipe(d->ha1_md5, sizeof(d->ha1_md5));
 	secret_wipe(d->ha1_sha256, sizeof(d->ha1_sha256));

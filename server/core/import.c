@@ -64,11 +64,15 @@ static void imp_error(struct imp *im, const char *col, const char *fmt, ...)
 	va_list ap;
 	size_t max = im->o->max_errors ? im->o->max_errors : 1000;
 	im->r->errors++;
-	if ((size_t)im->r->errors > max || !im->o->on_error)
+	if ((size_t)im->r->errors > max || (!im->o->on_error && !im->o->on_row_error))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (im->o->on_row_error)
+		im->o->on_row_error(im->row, col, msg, im->o->arg);
+	if (!im->o->on_error)
+		return;
 	if (col)
 		snprintf(line, sizeof(line), "row %ld (line %ld), column '%s': %s", im->row, im->line, col, msg);
 	else
@@ -519,6 +523,46 @@ static void imp_effective(struct imp *im)
 	}
 }
 
+static int by_first_row(const void *a, const void *b)
+{
+	const struct dev_entry *x = *(const struct dev_entry *const *)a, *y = *(const struct dev_entry *const *)b;
+	return (x->first_row > y->first_row) - (x->first_row < y->first_row);
+}
+
+/* Inside the transaction, in file order: new credentials when asked, and
+ * each device to on_device.  The number of credentials, or -1 with err. */
+static long imp_devices(struct imp *im, char *err, size_t errlen)
+{
+	struct dev_entry **all = xcalloc(im->ndev ? im->ndev : 1, sizeof(*all));
+	size_t n = 0;
+	long made = 0;
+	for (size_t i = 0; i < im->cap; i++)
+		if (im->slots[i] && im->slots[i]->id)
+			all[n++] = im->slots[i];
+	qsort(all, n, sizeof(*all), by_first_row);
+	for (size_t i = 0; i < n; i++) {
+		struct device d;
+		char pass[33] = "", why[SP_ERR_MAX];
+		if (im->o->generate_credentials) {
+			if (store_device_get_id(im->s, all[i]->id, &d) != 1 ||
+			    device_credentials_make(&d, pass, why, sizeof(why)) < 0 ||
+			    store_device_update(im->s, &d, why, sizeof(why)) < 0) {
+				secret_wipe(&d, sizeof(d));
+				secret_wipe(pass, sizeof(pass));
+				free(all);
+				return sp_err(err, errlen, "device %s: cannot set HTTP credentials", all[i]->mac);
+			}
+			secret_wipe(&d, sizeof(d));
+			made++;
+		}
+		if (im->o->on_device)
+			im->o->on_device(all[i]->mac, pass[0] ? pass : NULL, im->o->arg);
+		secret_wipe(pass, sizeof(pass));
+	}
+	free(all);
+	return made;
+}
+
 int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct bulk_import_opts *o,
 		struct bulk_import_result *r, char *err, size_t errlen)
 {
@@ -592,9 +636,14 @@ int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct b
 		goto out;
 	}
 	char detail[256];
+	long made = 0;
+	if ((o->generate_credentials || o->on_device) && (made = imp_devices(&im, err, errlen)) < 0)
+		goto out;
 	snprintf(detail, sizeof(detail), "rows=%ld devices_new=%ld devices_updated=%ld accounts_new=%ld "
-		 "accounts_updated=%ld", r->rows, r->devices_new, r->devices_updated, r->accounts_new,
-		 r->accounts_updated);
+		 "accounts_updated=%ld%s", r->rows, r->devices_new, r->devices_updated, r->accounts_new,
+		 r->accounts_updated, made ? " credentials=generated" : "");
+	if (o->before_commit && o->before_commit(s, o->arg, err, errlen) != 0)
+		goto out;
 	if (store_audit(s, o->actor ? o->actor : "cli", "import", t->slug, NULL, NULL, detail) < 0 ||
 	    store_commit(s) < 0) {
 		sp_err(err, errlen, "cannot commit: %s", store_errmsg(s));

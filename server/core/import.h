@@ -47,6 +47,18 @@ struct bulk_import_opts {
 	void (*progress)(long long done, void *arg);
 	/* Called once per error, message "row R (line L), column 'c': ...". */
 	void (*on_error)(const char *msg, void *arg);
+	/* The same error as data: row (0 = the file as a whole), column
+	 * (NULL = the row as a whole), the message without that prefix. */
+	void (*on_row_error)(long row, const char *column, const char *msg, void *arg);
+	/* Give every device of the file new HTTP digest credentials. */
+	bool generate_credentials;
+	/* Not on a dry run, inside the transaction after every row is written,
+	 * in file order: each device of the file, with its new password when
+	 * generate_credentials (else NULL; wiped after the call). */
+	void (*on_device)(const char *mac, const char *password, void *arg);
+	/* Not on a dry run: last, inside the transaction (reads see the
+	 * import); nonzero rolls everything back (err from its message). */
+	int (*before_commit)(struct store *s, void *arg, char *err, size_t errlen);
 	void *arg;
 };
 struct bulk_import_result {

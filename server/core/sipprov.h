@@ -453,6 +453,9 @@ int device_change_apply(struct store *s, const struct layouts *ls, const struct 
 /* Delete d (its accounts go with it) with the "device rm" audit row.
  * 0, or -1 with err. */
 int device_remove(struct store *s, const char *actor, const struct device *d, char *err, size_t errlen);
+/* Fill d's HTTP user (the MAC) and HA1s for a new random password written
+ * to pass; nothing is stored.  0, or -1 with err. */
+int device_credentials_make(struct device *d, char pass[33], char *err, size_t errlen);
 /* New HTTP digest credentials: user = MAC, a random password written to
  * pass (shown once by the caller; only sealed HA1s are stored).  The
  * store must have the key.  0, or -1 with err (pass wiped). */

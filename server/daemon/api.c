@@ -35,6 +35,7 @@ struct api_server {
 	char *cert, *pkey;              /* PEM text, kept for MHD's lifetime */
 	struct store *store;            /* used only by MHD's one thread */
 	struct layouts *layouts;        /* its own copy; SIGHUP swaps it */
+	char phone_base[SP_FIELD_MAX];  /* where phones fetch: token URLs */
 	pthread_rwlock_t layouts_lock;
 };
 
@@ -143,6 +144,11 @@ enum MHD_Result api_error(struct api_ctx *x, unsigned status, const char *code, 
 enum MHD_Result api_reply(struct api_ctx *x, unsigned status, json_t *doc, const char *etag, const char *location)
 {
 	return reply(x->c, status, doc, etag, location);
+}
+
+enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *ctype, const char *body, size_t len)
+{
+	return send_body(x->c, status, ctype, body ? body : "", len, NULL, NULL);
 }
 
 /* ---- bodies ---- */
@@ -376,6 +382,10 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_tenants(x, p + 8);
 	if (!strncmp(p, "/devices", 8) && (p[8] == '\0' || p[8] == '/'))
 		return api_devices(x, p + 8);
+	if (!strncmp(p, "/import", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_import(x, p + 7);
+	if (!strncmp(p, "/export", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_export(x, p + 7);
 	(void)a;
 	return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");
 }
@@ -458,7 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_ctx x = {
 		.c = c, .store = a->store, .method = method, .path = url + 7, .tok = rq->tok,
 		.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .is_get = is_get,
-		.is_write = !is_get, .conf = a->conf, .key = a->key,
+		.is_write = !is_get, .conf = a->conf, .key = a->key, .phone_base = a->phone_base,
 	};
 	pthread_rwlock_rdlock(&a->layouts_lock);
 	x.layouts = a->layouts;
@@ -557,6 +567,28 @@ void api_server_reload(struct api_server *a, const char *templates)
 	a->layouts = l;
 	pthread_rwlock_unlock(&a->layouts_lock);
 	layouts_free(old);
+}
+
+void api_server_set_phone(struct api_server *a, unsigned http_port, unsigned https_port)
+{
+	char host[SP_FIELD_MAX - 32];
+	if (!a)
+		return;
+	const char *listen = http_port ? a->conf->http_listen : a->conf->https_listen;
+	if (a->conf->public_url[0]) {
+		sp_strlcpy(a->phone_base, a->conf->public_url, sizeof(a->phone_base));
+	} else {
+		/* The listener's own address, with the port it bound (0 = any). */
+		sp_strlcpy(host, listen, sizeof(host));
+		char *colon = strrchr(host, ':');
+		if (colon && (!strchr(host, ']') || colon > strchr(host, ']')))
+			*colon = '\0';
+		snprintf(a->phone_base, sizeof(a->phone_base), "%s://%s:%u", http_port ? "http" : "https",
+			 host[0] ? host : "127.0.0.1", http_port ? http_port : https_port);
+	}
+	size_t n = strlen(a->phone_base);
+	while (n && a->phone_base[n - 1] == '/')
+		a->phone_base[--n] = '\0';
 }
 
 unsigned api_server_port(const struct api_server *a)

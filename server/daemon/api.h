@@ -15,6 +15,9 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 /* SIGHUP: load the layouts of templates again for device and account
  * checks; on error keep the ones loaded (logged). */
 void api_server_reload(struct api_server *a, const char *templates);
+/* Where phones fetch, for the token URLs answers carry: public_url, else
+ * the phone listener's address with the port it bound. */
+void api_server_set_phone(struct api_server *a, unsigned http_port, unsigned https_port);
 /* The port actually bound (useful with port 0). */
 unsigned api_server_port(const struct api_server *a);
 /* Stop, free everything.  Accepts NULL. */

@@ -32,26 +32,18 @@ static void etag_of(const struct account *a, char out[68])
 /* The phone-side URL of a's token, when d's layout fetches by token. */
 static void token_url(struct api_ctx *x, const struct device *d, const struct account *a, json_t *o)
 {
-	char base[SP_FIELD_MAX], url[SP_FIELD_MAX + 64];
-	size_t n;
+	char url[SP_FIELD_MAX + 64];
 	if (!a->token[0] || a->token_revoked || !x->layouts ||
 	    !layout_uses_token(layouts_find(x->layouts, d->layout)))
 		return;
-	if (x->conf->public_url[0])
-		sp_strlcpy(base, x->conf->public_url, sizeof(base));
-	else
-		snprintf(base, sizeof(base), "http://%s", x->conf->http_listen);
-	n = strlen(base);
-	while (n && base[n - 1] == '/')
-		base[--n] = '\0';
-	snprintf(url, sizeof(url), "%s/s/%s", base, a->token);
+	snprintf(url, sizeof(url), "%s/s/%s", x->phone_base, a->token);
 	json_object_set_new(o, "token_url", json_string(url));
 	secret_wipe(url, sizeof(url));
 }
 
 /* The field a validate_account message is about: the first field name
  * after its "account N on MAC: " prefix. */
-static const char *field_of(const char *msg)
+const char *api_account_field(const char *msg)
 {
 	static const char *const names[] = { "auth_username", "username", "password", "display_name", "extension" };
 	const char *best = NULL, *at = NULL;
@@ -141,7 +133,7 @@ static enum MHD_Result account_create(struct api_ctx *x, const struct device *d)
 		goto out;
 	}
 	if (account_write(x->store, x->key, x->tok.name, d, &a, true, "", err, sizeof(err)) < 0) {
-		ret = api_error(x, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", field_of(err), 0, "%s", err);
+		ret = api_error(x, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", api_account_field(err), 0, "%s", err);
 		goto out;
 	}
 	json_t *doc = account_json(&a);
@@ -177,7 +169,7 @@ static enum MHD_Result account_update(struct api_ctx *x, const struct device *d,
 	change_of(o, &ch);
 	account_merge(a, &ch);
 	if (account_write(x->store, x->key, x->tok.name, d, a, false, before, err, sizeof(err)) < 0) {
-		ret = api_error(x, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", field_of(err), 0, "%s", err);
+		ret = api_error(x, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", api_account_field(err), 0, "%s", err);
 		goto out;
 	}
 	etag_of(a, tag);

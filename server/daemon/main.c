@@ -259,6 +259,8 @@ int main(int argc, char **argv)
 		http_server_stop(http);
 		fatalx("%s", err);
 	}
+	if (api)
+		api_server_set_phone(api, http_server_port(http, false), http_server_port(http, true));
 	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
 		 layouts_count(layouts));
 	sdnotify_send("READY=1");
