@@ -486,6 +486,35 @@ int account_remove(struct store *s, const char *actor, const struct device *d, c
 int account_token_set(struct store *s, const char *actor, const struct device *d, struct account *a, bool rotate,
 		      char *err, size_t errlen);
 
+/* ---- template.c: template rules shared by the CLI and the admin API ---- */
+
+/* 1 to 63 of a-z, 0-9, '-' and '_'. */
+bool template_name_ok(const char *n);
+/* A version as JSON (settings included when asked); new reference. */
+json_t *template_version_json(const struct tversion *v, bool with_settings);
+/* Field-by-field differences of two settings objects, sorted by key: a
+ * new array of {key, old, new} (null when unset). */
+json_t *template_changes(json_t *a, json_t *b);
+struct template_write_info {
+	bool unchanged;                 /* the current version holds these settings: nothing written */
+	bool made_default;              /* the tenant's first template became its default */
+	bool forced;                    /* a contradiction let through by force (why) */
+	char why[SP_ERR_MAX];
+	struct buf detail;              /* "key: old -> new; ..."; caller releases */
+};
+/* A new version of t's template name holding obj (validated, canonical),
+ * audited as action ("template.set", "template.rollback"), in one
+ * transaction; out is the new version (or the current one, unchanged).
+ * 0, or -1 with err (the CLI's message); release info->detail either way. */
+int template_write(struct store *s, const char *actor, struct tenant *t, const char *name, json_t *obj,
+		   const char *comment, const char *action, bool force, struct tversion *out,
+		   struct template_write_info *info, char *err, size_t errlen);
+/* Pin d to version number of template name (0 = unpin), audited.  The
+ * caller checked the version exists.  *unchanged when it already was.
+ * 0, or -1 with err. */
+int template_pin(struct store *s, const char *actor, struct device *d, const struct tenant *t, long number,
+		 const char *name, bool *unchanged, char *err, size_t errlen);
+
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
 #include "drift.h"

@@ -64,6 +64,9 @@ enum MHD_Result api_devices(struct api_ctx *x, const char *rest);
 /* api_account.c: rest is the path after /devices/{mac}/accounts; d is the
  * device, already known visible to the caller. */
 enum MHD_Result api_accounts(struct api_ctx *x, struct device *d, const struct tenant *t, const char *rest);
+/* api_template.c: rest after /tenants/{slug}/templates; pin / unpin. */
+enum MHD_Result api_templates(struct api_ctx *x, struct tenant *t, const char *rest);
+enum MHD_Result api_device_pin(struct api_ctx *x, struct device *d, const struct tenant *t, bool pin);
 /* api_import.c: POST /import and GET /export (rest after the word). */
 enum MHD_Result api_import(struct api_ctx *x, const char *rest);
 enum MHD_Result api_export(struct api_ctx *x, const char *rest);
