@@ -211,5 +211,19 @@ is "$st" 404 "it is gone"
 is "$(sqlite3 "$DB" "select actor from audit_log where action = 'device rm' and object = '$SOFT'")" acme-admin "audited"
 grep -q "$PASS\|s3cret\|n3w-pass" "$SIPPROVD_LOG" "$T/access.log"; ok $((! $?)) "no secret in any log"
 
+# ---- SIGHUP: the admin listener reloads layouts as the phone listener does ----
+stop_sipprovd
+mkdir "$T/tpl"
+cp "$ROOT"/templates/* "$T/tpl/"
+start_sipprovd -o templates="$T/tpl"
+api "$ROOT_T" POST /api/v1/devices '{"mac":"0004f2000055","tenant":"acme","layout":"deskphone"}'
+is "$st:$(jf "d['error']['field']")" "422:layout" "a layout that is not there yet: 422"
+# its own name and file names, so no route is answered twice
+sed -e 's/^name: .*/name: deskphone/' -e 's/^\(route[a-z ]*: *\)/\1dp-/' "$ROOT/templates/yealink.cfg" > "$T/tpl/deskphone.cfg"
+kill -HUP "$SIPPROVD_PID"
+for _ in $(seq 1 100); do grep -q 'reloaded configuration' "$SIPPROVD_LOG" && break; sleep 0.05; done
+api "$ROOT_T" POST /api/v1/devices '{"mac":"0004f2000055","tenant":"acme","layout":"deskphone"}'
+is "$st:$(jf "d.get('layout') or d['error']['message']")" "201:deskphone" "after SIGHUP the API knows the new layout"
+
 openapi_valid
 done_testing
