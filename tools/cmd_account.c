@@ -56,19 +56,6 @@ static int parse(int argc, char **argv, struct acc_opts *o, char **mac)
 	return 0;
 }
 
-/* Digest of what an account holds, for the audit log: no plaintext; the
- * encrypted password and the token's keyed hash are included so a change
- * shows up (an unkeyed hash of the token would be a token check). */
-static void account_digest(const struct account *a, char out[65])
-{
-	struct buf b;
-	buf_init(&b, 4096);
-	buf_printf(&b, "%ld\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d", a->line, a->display_name, a->extension,
-		   a->username, a->auth_username, a->password_enc, a->token_hash, a->token_revoked);
-	sha256_hex(b.data ? b.data : "", b.len, out);
-	buf_release(&b);
-}
-
 static const char *url_base(char *out, size_t n)
 {
 	const char *env = getenv("SIPPROV_URL");
@@ -110,67 +97,21 @@ static int need_line(struct cli *c, const struct device *d, long line, struct ac
 	return rc < 0 ? EXIT_USER : 0;
 }
 
-/* Put o's given values into a (oversize ones stay unterminated for
- * validate_account to report). */
+/* The core's account_change of the options given. */
 static void merge(struct account *a, const struct acc_opts *o)
 {
-	if (o->username)
-		validate_copy(a->username, sizeof(a->username), o->username);
-	if (o->auth_username)
-		validate_copy(a->auth_username, sizeof(a->auth_username), o->auth_username);
-	if (o->display_name)
-		validate_copy(a->display_name, sizeof(a->display_name), o->display_name);
-	if (o->extension)
-		validate_copy(a->extension, sizeof(a->extension), o->extension);
-	if (o->password)
-		validate_copy(a->password, sizeof(a->password), o->password);
+	struct account_change ch = { o->username, o->auth_username, o->password, o->display_name, o->extension };
+	account_merge(a, &ch);
 }
 
-/* Validate, encrypt, write and audit one account in a transaction. */
+/* Validate, encrypt, write and audit one account (core's account_write). */
 static int write_account(struct cli *c, const struct device *d, struct account *a, bool add,
 			 const char *before)
 {
-	char err[SP_ERR_MAX], after[65], object[64], cm[18];
-	struct tenant t;
-	int rc = EXIT_USER;
-
-	if (store_tenant_get_id(c->store, d->tenant_id, &t) != 1)
-		return cli_fail("device %s: its tenant is missing", d->mac);
-	if (store_begin(c->store) < 0)
-		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
-	if (validate_account(c->store, &t, d->mac, a, err, sizeof(err)) < 0) {
-		rc = cli_fail("%s", err);
-		goto fail;
-	}
-	if (a->password[0]) {
-		char *enc = secret_encrypt(c->key, a->password);
-		if (!enc || strlen(enc) >= sizeof(a->password_enc)) {
-			free(enc);
-			rc = cli_fail("account %ld on %s: cannot encrypt the password", a->line, d->mac);
-			goto fail;
-		}
-		sp_strlcpy(a->password_enc, enc, sizeof(a->password_enc));
-		free(enc);
-	}
-	if ((add ? store_account_add(c->store, a, err, sizeof(err))
-		 : store_account_update(c->store, a, err, sizeof(err))) < 0) {
-		rc = cli_fail("account %ld on %s: %s", a->line, d->mac, err);
-		goto fail;
-	}
-	account_digest(a, after);
-	validate_mac_colons(d->mac, cm);
-	snprintf(object, sizeof(object), "account %ld on %s", a->line, cm);
-	snprintf(err, sizeof(err), "username=%s auth_username=%s%s", a->username, a->auth_username,
-		 a->password[0] ? " password=(changed)" : "");
-	if (store_audit(c->store, c->actor, add ? "account.add" : "account.set", object, before, after, err) < 0 ||
-	    store_commit(c->store) < 0) {
-		rc = cli_fail("cannot commit: %s", store_errmsg(c->store));
-		goto fail;
-	}
+	char err[SP_ERR_MAX];
+	if (account_write(c->store, c->key, c->actor, d, a, add, before, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	return 0;
-fail:
-	store_rollback(c->store);
-	return rc;
 }
 
 static int acc_add(struct cli *c, int argc, char **argv)
@@ -245,7 +186,7 @@ static int acc_rm(struct cli *c, int argc, char **argv)
 	struct acc_opts o;
 	struct device d;
 	struct account a;
-	char *mac, before[65], object[64], cm[18];
+	char *mac, object[64], cm[18], err[SP_ERR_MAX];
 	int rc;
 
 	if ((rc = parse(argc, argv, &o, &mac)))
@@ -254,17 +195,10 @@ static int acc_rm(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = need_line(c, &d, o.line, &a)))
 		return rc;
-	account_digest(&a, before);
 	validate_mac_colons(d.mac, cm);
 	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
-	if (store_begin(c->store) < 0)
-		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
-	if (store_account_delete(c->store, d.id, o.line) != 1 ||
-	    store_audit(c->store, c->actor, "account.rm", object, before, "", a.username) < 0 ||
-	    store_commit(c->store) < 0) {
-		store_rollback(c->store);
-		return cli_fail("%s: cannot delete: %s", object, store_errmsg(c->store));
-	}
+	if (account_remove(c->store, c->actor, &d, &a, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	printf("%s removed\n", object);
 	return 0;
 }
@@ -349,7 +283,7 @@ static int acc_token(struct cli *c, int argc, char **argv)
 	struct acc_opts o;
 	struct device d;
 	struct account a;
-	char *mac, before[65], after[65], object[64], cm[18], err[SP_ERR_MAX];
+	char *mac, object[64], cm[18], err[SP_ERR_MAX];
 	int rc;
 
 	if ((rc = parse(argc, argv, &o, &mac)))
@@ -363,28 +297,10 @@ static int acc_token(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = need_line(c, &d, o.line, &a)))
 		return rc;
-	account_digest(&a, before);
-	if (o.rotate) {
-		if (random_hex(a.token, 16) < 0)
-			return cli_fail("cannot generate a token: random number generator failed");
-		a.token_revoked = false;
-	} else {
-		a.token_revoked = true;
-	}
 	validate_mac_colons(d.mac, cm);
 	snprintf(object, sizeof(object), "account %ld on %s", a.line, cm);
-	if (store_begin(c->store) < 0)
-		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
-	struct account stored;
-	if (store_account_update(c->store, &a, err, sizeof(err)) < 0 ||
-	    store_account_get_line(c->store, d.id, a.line, &stored) != 1 ||
-	    (account_digest(&stored, after), 0) ||
-	    store_audit(c->store, c->actor, o.rotate ? "account.token.rotate" : "account.token.revoke", object,
-			before, after, "") < 0 ||
-	    store_commit(c->store) < 0) {
-		store_rollback(c->store);
-		return cli_fail("%s: cannot update the token: %s", object, store_errmsg(c->store));
-	}
+	if (account_token_set(c->store, c->actor, &d, &a, o.rotate, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	if (o.rotate) {
 		char base[SP_FIELD_MAX];
 		printf("%s: new token; the old URL no longer works\n", object);

@@ -18,73 +18,6 @@ static const char usage_add[] =
 static const char usage_set[] =
 	"device set MAC [--template NAME] [--model M] [--label L] [--layout L] [key=value ...]";
 
-static int check_text(const char *mac, const char *field, const char *v, size_t max)
-{
-	if (strlen(v) >= max)
-		return cli_fail("device %s: %s is longer than %zu bytes", mac, field, max - 1);
-	if (!sp_text_ok(v))
-		return cli_fail("device %s: %s contains control characters or invalid UTF-8", mac, field);
-	return 0;
-}
-
-static int check_layout(struct cli *c, const char *mac, const char *layout)
-{
-	const struct layouts *ls = cli_layouts(c);
-	if (!ls)
-		return EXIT_USER;
-	if (layouts_find(ls, layout))
-		return 0;
-	char known[512] = "";
-	size_t n = 0;
-	for (size_t i = 0; i < layouts_count(ls); i++)
-		n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s", i ? ", " : "",
-				      layout_name(layouts_at(ls, i)));
-	return cli_fail("device %s: unknown layout '%s' (known: %s)", mac, layout, known);
-}
-
-static int check_template(struct cli *c, const struct device *d, const char *tenant)
-{
-	struct tversion *v;
-	int found;
-	if (!d->template_name[0])
-		return 0;
-	v = xmalloc(sizeof(*v));
-	found = store_tversion_get(c->store, d->tenant_id, d->template_name, 0, v);
-	free(v);
-	if (found != 1)
-		return cli_fail("device %s: template '%s' does not exist in tenant '%s' (see 'sipprov template "
-				"list %s')", d->mac, d->template_name, tenant, tenant);
-	return 0;
-}
-
-/* Apply key=value overrides in pos[from..] to d->overrides, validated. */
-static int apply_overrides(struct cli *c, struct device *d, char **pos, int from, int npos)
-{
-	char err[SP_ERR_MAX];
-	json_error_t je;
-	int rc = 0;
-	if (from >= npos)
-		return 0;
-	json_t *o = json_loads(d->overrides[0] ? d->overrides : "{}", 0, &je);
-	if (!o)
-		o = json_object();
-	for (int i = from; i < npos && rc == 0; i++)
-		if (settings_apply_kv(o, pos[i], err, sizeof(err)) < 0)
-			rc = cli_fail("device %s: %s", d->mac, err);
-	if (rc == 0 && validate_settings(o, c->force, err, sizeof(err)) < 0)
-		rc = cli_fail("device %s overrides: %s", d->mac, err);
-	if (rc == 0) {
-		char *canon = settings_canonical(o, err, sizeof(err));
-		if (!canon)
-			rc = cli_fail("device %s overrides: %s", d->mac, err);
-		else
-			sp_strlcpy(d->overrides, canon, sizeof(d->overrides));
-		free(canon);
-	}
-	json_decref(o);
-	return rc;
-}
-
 /* Write d (add or update) and its audit entry in one transaction. */
 static int device_write(struct cli *c, struct device *d, bool add, const char *action, const char *before)
 {
@@ -94,10 +27,27 @@ static int device_write(struct cli *c, struct device *d, bool add, const char *a
 	return 0;
 }
 
+/* The core's add / set rules; layouts are loaded only when one is named. */
+static int change(struct cli *c, const struct tenant *t, struct device *d, struct device_change *ch, char **kv,
+		  int nkv)
+{
+	char err[SP_ERR_MAX];
+	const char *field;
+	const struct layouts *ls = NULL;
+	ch->kv = kv;
+	ch->nkv = nkv > 0 ? (size_t)nkv : 0;
+	ch->force = c->force;
+	if (ch->layout && !(ls = cli_layouts(c)))
+		return EXIT_USER;
+	if (device_change_apply(c->store, ls, t, d, ch, &field, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	return 0;
+}
+
 static int device_add(struct cli *c, int argc, char **argv)
 {
 	const char *tenant = NULL, *layout = NULL, *tpl = NULL, *model = "", *label = "";
-	char *pos[64];
+	char *pos[64], err[SP_ERR_MAX];
 	int npos, rc, from = 0;
 	struct device d;
 	struct tenant t;
@@ -113,34 +63,15 @@ static int device_add(struct cli *c, int argc, char **argv)
 		return rc;
 	if (!tenant || !layout)
 		return cli_usage(usage_add);
-	memset(&d, 0, sizeof(d));
-	if (npos > 0 && !strchr(pos[0], '=')) {
-		if (mac_normalize(pos[0], d.mac) < 0)
-			return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[0]);
+	if (npos > 0 && !strchr(pos[0], '='))
 		from = 1;
-	} else {
-		/* A softphone has no MAC: a locally administered id (02 + 40 random bits). */
-		char hex[11];
-		if (random_hex(hex, 5) < 0)
-			return cli_fail("random number generator failed");
-		snprintf(d.mac, sizeof(d.mac), "02%s", hex);
-	}
+	if (device_init(&d, from ? pos[0] : NULL, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	if ((rc = cli_tenant(c, tenant, &t)))
 		return rc;
 	d.tenant_id = t.id;
-	if ((rc = check_text(d.mac, "layout", layout, sizeof(d.layout))) ||
-	    (rc = check_text(d.mac, "model", model, sizeof(d.model))) ||
-	    (rc = check_text(d.mac, "label", label, sizeof(d.label))) ||
-	    (rc = check_text(d.mac, "template", tpl ? tpl : "", sizeof(d.template_name))) ||
-	    (rc = check_layout(c, d.mac, layout)))
-		return rc;
-	sp_strlcpy(d.layout, layout, sizeof(d.layout));
-	sp_strlcpy(d.model, model, sizeof(d.model));
-	sp_strlcpy(d.label, label, sizeof(d.label));
-	sp_strlcpy(d.template_name, tpl ? tpl : "", sizeof(d.template_name));
-	sp_strlcpy(d.status, "active", sizeof(d.status));
-	sp_strlcpy(d.overrides, "{}", sizeof(d.overrides));
-	if ((rc = check_template(c, &d, t.slug)) || (rc = apply_overrides(c, &d, pos, from, npos)))
+	struct device_change ch = { .layout = layout, .model = model, .label = label, .template_name = tpl ? tpl : "" };
+	if ((rc = change(c, &t, &d, &ch, pos + from, npos - from)))
 		return rc;
 	if (!d.template_name[0] && !t.default_template[0])
 		fprintf(stderr, "warning: device %s has no template and tenant %s has no default template: "
@@ -172,23 +103,8 @@ static int device_set(struct cli *c, int argc, char **argv)
 	if ((rc = cli_device(c, pos[0], &d)) || (rc = cli_tenant_by_id(c, d.tenant_id, &t)))
 		return rc;
 	device_digest(&d, before);
-	if ((layout && ((rc = check_text(d.mac, "layout", layout, sizeof(d.layout))) ||
-			(rc = check_layout(c, d.mac, layout)))) ||
-	    (model && (rc = check_text(d.mac, "model", model, sizeof(d.model)))) ||
-	    (label && (rc = check_text(d.mac, "label", label, sizeof(d.label)))) ||
-	    (tpl && (rc = check_text(d.mac, "template", tpl, sizeof(d.template_name)))))
-		return rc;
-	if (layout)
-		sp_strlcpy(d.layout, layout, sizeof(d.layout));
-	if (model)
-		sp_strlcpy(d.model, model, sizeof(d.model));
-	if (label)
-		sp_strlcpy(d.label, label, sizeof(d.label));
-	if (tpl) {
-		sp_strlcpy(d.template_name, tpl, sizeof(d.template_name));
-		d.pinned_version = 0;
-	}
-	if ((rc = check_template(c, &d, t.slug)) || (rc = apply_overrides(c, &d, pos, 1, npos)))
+	struct device_change ch = { .layout = layout, .model = model, .label = label, .template_name = tpl };
+	if ((rc = change(c, &t, &d, &ch, pos + 1, npos - 1)))
 		return rc;
 	if ((rc = device_write(c, &d, false, "device set", before)))
 		return rc;
@@ -216,52 +132,31 @@ static int device_status(struct cli *c, int argc, char **argv, const char *statu
 static int device_rm(struct cli *c, int argc, char **argv)
 {
 	struct device d;
-	char before[65];
+	char err[SP_ERR_MAX];
 	int rc;
 	if (argc != 1)
 		return cli_usage("device rm MAC");
 	if ((rc = cli_device(c, argv[0], &d)))
 		return rc;
-	device_digest(&d, before);
-	if (store_begin(c->store) < 0)
-		return cli_fail("%s", store_errmsg(c->store));
-	if (store_device_delete(c->store, d.id) < 0 ||
-	    store_audit(c->store, c->actor, "device rm", d.mac, before, "", "") < 0) {
-		store_rollback(c->store);
-		return cli_fail("device %s: %s", d.mac, store_errmsg(c->store));
-	}
-	store_commit(c->store);
+	if (device_remove(c->store, c->actor, &d, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	printf("device %s removed\n", d.mac);
 	return 0;
 }
 
-/* New HTTP digest credentials: user = MAC, a random password shown once;
- * only HA1 (MD5 and SHA-256 of user:realm:password) is stored, encrypted
- * with the key file (the store seals it). */
+/* New HTTP digest credentials (core's device_credentials_set): a random
+ * password shown once; only sealed HA1s are stored. */
 static int device_credentials(struct cli *c, int argc, char **argv)
 {
 	struct device d;
-	char pass[33], before[65], a1[SP_SLUG_MAX + 64];
+	char pass[33], err[SP_ERR_MAX];
 	int rc;
 	if (argc != 1)
 		return cli_usage("device credentials MAC");
 	if ((rc = cli_open_key(c)) || (rc = cli_device(c, argv[0], &d)))
 		return rc;
-	if (random_hex(pass, 16) < 0)
-		return cli_fail("random number generator failed");
-	device_digest(&d, before);
-	sp_strlcpy(d.http_user, d.mac, sizeof(d.http_user));
-	snprintf(a1, sizeof(a1), "%s:%s:%s", d.http_user, SP_REALM, pass);
-	md5_hex(a1, strlen(a1), d.ha1_md5);
-	sha256_hex(a1, strlen(a1), d.ha1_sha256);
-	secret_wipe(a1, sizeof(a1));
-	rc = device_write(c, &d, false, "device credentials", before);
-	secret_wipe(d.ha1_md5, sizeof(d.ha1_md5));
-	secret_wipe(d.ha1_sha256, sizeof(d.ha1_sha256));
-	if (rc) {
-		secret_wipe(pass, sizeof(pass));
-		return rc;
-	}
+	if (device_credentials_set(c->store, c->actor, &d, c->force ? "forced" : "", pass, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	if (c->json)
 		cli_json_out(json_pack("{s:s, s:s, s:s, s:s}", "mac", d.mac, "realm", SP_REALM, "username",
 				       d.http_user, "password", pass));

@@ -27,20 +27,9 @@ static void fmt_time(int64_t t, char out[32])
 		sp_strlcpy(out, "-", 32);
 }
 
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-	if (len == 0 || len >= SP_SLUG_MAX)
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-			return false;
-	return true;
-}
-
 static int check_name(const char *n)
 {
-	if (!name_ok(n))
+	if (!template_name_ok(n))
 		return cli_fail("template name '%s' is not valid: use 1 to 63 of a-z, 0-9, '-' and '_'", n);
 	return 0;
 }
@@ -52,25 +41,6 @@ static int parse_version(const char *s, long *v)
 	if (sp_parse_int(s, 1, 1000000000L, v) < 0)
 		return cli_fail("version '%s' is not a version number (1, 2, ... or v1, v2, ...)", s);
 	return 0;
-}
-
-static json_t *version_json(const struct tversion *v, bool with_settings)
-{
-	char when[32];
-	json_t *o = json_object();
-	fmt_time(v->created, when);
-	json_object_set_new(o, "tenant", json_string(v->tenant));
-	json_object_set_new(o, "name", json_string(v->name));
-	json_object_set_new(o, "version", json_integer(v->number));
-	json_object_set_new(o, "sha256", json_string(v->sha256));
-	json_object_set_new(o, "author", json_string(v->author));
-	json_object_set_new(o, "comment", json_string(v->comment));
-	json_object_set_new(o, "created", json_string(when));
-	if (with_settings) {
-		json_t *s = json_loads(v->settings, 0, NULL);
-		json_object_set_new(o, "settings", s ? s : json_object());
-	}
-	return o;
 }
 
 /* Load TENANT/NAME version number (0 = current); prints why on failure. */
@@ -89,152 +59,33 @@ static int load_version(struct cli *c, const struct tenant *t, const char *name,
 	return 0;
 }
 
-static int cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-/* Field-by-field differences of two settings objects, sorted by key: a
- * new array of {key, old, new} (null when unset). */
-static json_t *settings_changes(json_t *a, json_t *b)
-{
-	json_t *keys = json_object(), *out = json_array(), *v;
-	const char *k, **names;
-	size_t nk, i = 0;
-	json_object_foreach(a, k, v)
-		json_object_set(keys, k, json_null());
-	json_object_foreach(b, k, v)
-		json_object_set(keys, k, json_null());
-	nk = json_object_size(keys);
-	names = xcalloc(nk ? nk : 1, sizeof(*names));
-	json_object_foreach(keys, k, v)
-		names[i++] = k;
-	qsort(names, nk, sizeof(*names), cmp_str);
-	for (i = 0; i < nk; i++) {
-		const char *o = json_string_value(json_object_get(a, names[i]));
-		const char *n = json_string_value(json_object_get(b, names[i]));
-		if (o && n && !strcmp(o, n))
-			continue;
-		json_t *row = json_object();
-		json_object_set_new(row, "key", json_string(names[i]));
-		json_object_set_new(row, "old", o ? json_string(o) : json_null());
-		json_object_set_new(row, "new", n ? json_string(n) : json_null());
-		json_array_append_new(out, row);
-	}
-	free(names);
-	json_decref(keys);
-	return out;
-}
-
-/* "port: 5060 -> 5061; transport: (unset) -> tls" into b. */
-static void describe_changes(json_t *before, json_t *after, struct buf *b)
-{
-	json_t *ch = settings_changes(before, after), *row;
-	size_t i;
-	json_array_foreach(ch, i, row) {
-		const char *o = json_string_value(json_object_get(row, "old"));
-		const char *n = json_string_value(json_object_get(row, "new"));
-		buf_printf(b, "%s%s: %s -> %s", b->len ? "; " : "", json_string_value(json_object_get(row, "key")),
-			   o ? o : "(unset)", n ? n : "(unset)");
-	}
-	json_decref(ch);
-}
-
-/* Write a new version of TENANT/NAME holding obj, audit-logged.  Returns
- * 0 (also when nothing changed), EXIT_USER on a validation error. */
+/* Write a new version of TENANT/NAME holding obj (core's template_write)
+ * and say what happened.  Returns 0 (also when nothing changed),
+ * EXIT_USER on a validation error. */
 static int write_version(struct cli *c, struct tenant *t, const char *name, json_t *obj, const char *comment,
 			 const char *action)
 {
-	char err[SP_ERR_MAX], why[SP_ERR_MAX] = "", object[SP_SLUG_MAX * 2 + 16];
-	struct tversion *cur = xcalloc(1, sizeof(*cur)), *nv = xcalloc(1, sizeof(*nv));
-	json_t *before = NULL;
-	char *canon = NULL;
-	struct buf detail;
-	int have, rc = EXIT_USER;
-	bool forced;
-
-	buf_init(&detail, 4096);
-	if (validate_settings(obj, c->force, err, sizeof(err)) < 0) {
-		rc = cli_fail("template %s/%s: %s", t->slug, name, err);
-		goto out;
-	}
-	forced = validate_settings_contradiction(obj, why, sizeof(why));
-	if (!(canon = settings_canonical(obj, err, sizeof(err)))) {
-		rc = cli_fail("template %s/%s: %s", t->slug, name, err);
-		goto out;
-	}
-	if (store_begin(c->store) < 0) {
-		rc = cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
-		goto out;
-	}
-	have = store_tversion_get(c->store, t->id, name, 0, cur);
-	if (have < 0) {
-		store_rollback(c->store);
-		rc = cli_fail("cannot read template '%s': %s", name, store_errmsg(c->store));
-		goto out;
-	}
-	if (have == 1 && strcmp(cur->settings, canon) == 0) {
-		store_rollback(c->store);
-		if (c->json)
-			cli_json_out(version_json(cur, true));
-		else
-			printf("template %s/%s unchanged: v%ld already holds these settings\n", t->slug, name,
-			       cur->number);
-		rc = 0;
-		goto out;
-	}
-	before = json_loads(have == 1 ? cur->settings : "{}", 0, NULL);
-	describe_changes(before ? before : obj, obj, &detail);
-	if (forced)
-		buf_printf(&detail, "%sforced: %s", detail.len ? "; " : "", why);
-	if (store_tversion_add(c->store, t->id, name, canon, c->actor, comment ? comment : "", nv, err,
-			       sizeof(err)) < 0) {
-		store_rollback(c->store);
-		rc = cli_fail("template %s/%s: %s", t->slug, name, err);
-		goto out;
-	}
-	snprintf(object, sizeof(object), "template %s/%s@v%ld", t->slug, name, nv->number);
-	if (store_audit(c->store, c->actor, action, object, have == 1 ? cur->sha256 : "", nv->sha256,
-			detail.data ? detail.data : "") < 0) {
-		store_rollback(c->store);
-		rc = cli_fail("cannot write the audit log: %s", store_errmsg(c->store));
-		goto out;
-	}
-	/* A tenant's first template becomes its default, so devices without
-	 * an explicit template get it. */
-	bool made_default = false;
-	if (!t->default_template[0]) {
-		sp_strlcpy(t->default_template, name, sizeof(t->default_template));
-		if (store_tenant_update(c->store, t, err, sizeof(err)) < 0 ||
-		    store_audit(c->store, c->actor, "tenant.default_template", t->slug, "", "", name) < 0) {
-			store_rollback(c->store);
-			rc = cli_fail("tenant %s: cannot set the default template: %s", t->slug, err);
-			goto out;
-		}
-		made_default = true;
-	}
-	if (store_commit(c->store) < 0) {
-		store_rollback(c->store);
-		rc = cli_fail("cannot commit: %s", store_errmsg(c->store));
-		goto out;
-	}
-	if (c->json) {
-		cli_json_out(version_json(nv, true));
+	char err[SP_ERR_MAX];
+	struct tversion *nv = xcalloc(1, sizeof(*nv));
+	struct template_write_info info;
+	int rc = template_write(c->store, c->actor, t, name, obj, comment, action, c->force, nv, &info, err,
+				sizeof(err));
+	if (rc < 0) {
+		rc = cli_fail("%s", err);
+	} else if (c->json) {
+		cli_json_out(template_version_json(nv, true));
+	} else if (info.unchanged) {
+		printf("template %s/%s unchanged: v%ld already holds these settings\n", t->slug, name, nv->number);
 	} else {
 		printf("template %s/%s v%ld sha256 %s\n", t->slug, name, nv->number, nv->sha256);
-		if (detail.len)
-			printf("changes: %s\n", detail.data);
-		if (made_default)
+		if (info.detail.len)
+			printf("changes: %s\n", info.detail.data);
+		if (info.made_default)
 			printf("tenant %s: default template is now '%s'\n", t->slug, name);
 	}
-	if (forced)
-		fprintf(stderr, "warning: %s (written because of --force; audit-logged)\n", why);
-	rc = 0;
-out:
-	json_decref(before);
-	free(canon);
-	buf_release(&detail);
-	free(cur);
+	if (rc == 0 && info.forced)
+		fprintf(stderr, "warning: %s (written because of --force; audit-logged)\n", info.why);
+	buf_release(&info.detail);
 	free(nv);
 	return rc;
 }
@@ -356,7 +207,7 @@ static int tpl_show(struct cli *c, int argc, char **argv)
 	    (rc = load_version(c, &t, pos[1], number, &v)))
 		return rc;
 	if (c->json) {
-		cli_json_out(version_json(&v, true));
+		cli_json_out(template_version_json(&v, true));
 		return 0;
 	}
 	fmt_time(v.created, when);
@@ -371,7 +222,7 @@ struct hist { json_t *arr; };
 static int hist_row(const struct tversion *v, void *arg)
 {
 	struct hist *h = arg;
-	json_array_append_new(h->arr, version_json(v, false));
+	json_array_append_new(h->arr, template_version_json(v, false));
 	return 0;
 }
 
@@ -425,7 +276,7 @@ static int list_row(const struct tversion *v, void *arg)
 	/* Rows come ordered by name, number: keep the last of each name. */
 	if (last && strcmp(json_string_value(json_object_get(last, "name")), v->name) == 0)
 		json_array_remove(arr, n - 1);
-	json_array_append_new(arr, version_json(v, false));
+	json_array_append_new(arr, template_version_json(v, false));
 	return 0;
 }
 
@@ -489,7 +340,7 @@ static int tpl_diff(struct cli *c, int argc, char **argv)
 		goto done;
 	a = json_loads(v1->settings, 0, NULL);
 	b = json_loads(v2->settings, 0, NULL);
-	out = settings_changes(a, b);
+	out = template_changes(a, b);
 	if (c->json) {
 		json_t *doc = json_object();
 		json_object_set_new(doc, "tenant", json_string(t.slug));
@@ -556,7 +407,7 @@ out:
 
 static int tpl_pin(struct cli *c, int argc, char **argv, bool pin)
 {
-	char *pos[2], err[SP_ERR_MAX], before[32], after[32], object[64];
+	char *pos[2], err[SP_ERR_MAX];
 	int npos, rc;
 	long number = 0;
 	struct device d;
@@ -585,22 +436,12 @@ static int tpl_pin(struct cli *c, int argc, char **argv, bool pin)
 		if (rc)
 			return rc;
 	}
-	snprintf(before, sizeof(before), "pinned=%ld", d.pinned_version);
-	snprintf(after, sizeof(after), "pinned=%ld", number);
-	if (d.pinned_version == number) {
+	bool unchanged;
+	if (template_pin(c->store, c->actor, &d, &t, number, name, &unchanged, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	if (unchanged) {
 		printf("device %s unchanged: %s\n", d.mac, pin ? "already pinned to that version" : "not pinned");
 		return 0;
-	}
-	d.pinned_version = number;
-	snprintf(object, sizeof(object), "device %s", d.mac);
-	if (store_begin(c->store) < 0)
-		return cli_fail("cannot start a transaction: %s", store_errmsg(c->store));
-	if (store_device_update(c->store, &d, err, sizeof(err)) < 0 ||
-	    store_audit(c->store, c->actor, pin ? "template.pin" : "template.unpin", object, before, after,
-			name) < 0 ||
-	    store_commit(c->store) < 0) {
-		store_rollback(c->store);
-		return cli_fail("device %s: cannot update: %s", d.mac, store_errmsg(c->store));
 	}
 	if (pin)
 		printf("device %s pinned to %s/%s@v%ld\n", d.mac, t.slug, name, number);

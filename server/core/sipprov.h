@@ -431,11 +431,96 @@ void device_digest(const struct device *d, char out[65]);
  * detail) in one transaction: all or nothing.  0, or -1 with err. */
 int device_save(struct store *s, const char *actor, const char *action, struct device *d, bool add,
 		const char *before, const char *detail, char *err, size_t errlen);
+/* A new device record: mac in any spelling, or NULL for a softphone's
+ * generated id (02 + 40 random bits); status active, no overrides.
+ * 0, or -1 with err. */
+int device_init(struct device *d, const char *mac, char *err, size_t errlen);
+/* What `device add` / `device set` (and POST / PATCH) change; NULL
+ * members stay as they are.  kv are key=value overrides ("key=" removes). */
+struct device_change {
+	const char *layout, *model, *label, *template_name;
+	char *const *kv;
+	size_t nkv;
+	bool force;                     /* validate_settings' force */
+};
+/* Check ch with the CLI's rules (text fields, a layout ls knows, the
+ * template exists in t, valid overrides) and apply it to d (a new
+ * template unpins).  ls may be NULL when ch->layout is.  0, or -1 with
+ * err and *field ("layout", "model", "label", "template", "overrides");
+ * d may then be partly changed. */
+int device_change_apply(struct store *s, const struct layouts *ls, const struct tenant *t, struct device *d,
+			const struct device_change *ch, const char **field, char *err, size_t errlen);
+/* Delete d (its accounts go with it) with the "device rm" audit row.
+ * 0, or -1 with err. */
+int device_remove(struct store *s, const char *actor, const struct device *d, char *err, size_t errlen);
+/* Fill d's HTTP user (the MAC) and HA1s for a new random password written
+ * to pass; nothing is stored.  0, or -1 with err. */
+int device_credentials_make(struct device *d, char pass[33], char *err, size_t errlen);
+/* New HTTP digest credentials: user = MAC, a random password written to
+ * pass (shown once by the caller; only sealed HA1s are stored).  The
+ * store must have the key.  0, or -1 with err (pass wiped). */
+int device_credentials_set(struct store *s, const char *actor, struct device *d, const char *detail,
+			   char pass[33], char *err, size_t errlen);
+
+/* ---- account.c: SIP-line rules shared by the CLI and the admin API ---- */
+
+/* sha256 of what an account holds (no plaintext), for the audit log. */
+void account_digest(const struct account *a, char out[65]);
+/* Fields an add / set gives; NULL = unchanged. */
+struct account_change {
+	const char *username, *auth_username, *password, *display_name, *extension;
+};
+/* Put ch's given values into a (oversize ones are left for
+ * validate_account to refuse). */
+void account_merge(struct account *a, const struct account_change *ch);
+/* Validate (validate_account), seal a->password with key, add or update,
+ * and audit (actor, before digest) in one transaction.  0, or -1 with
+ * err (the CLI's message); nothing written then. */
+int account_write(struct store *s, const unsigned char key[SP_KEY_LEN], const char *actor, const struct device *d,
+		  struct account *a, bool add, const char *before, char *err, size_t errlen);
+/* Delete a's line of d, audited.  0, or -1 with err. */
+int account_remove(struct store *s, const char *actor, const struct device *d, const struct account *a, char *err,
+		   size_t errlen);
+/* rotate: a new random a->token (the caller shows it once); else revoke.
+ * Audited; 0, or -1 with err. */
+int account_token_set(struct store *s, const char *actor, const struct device *d, struct account *a, bool rotate,
+		      char *err, size_t errlen);
+
+/* ---- template.c: template rules shared by the CLI and the admin API ---- */
+
+/* 1 to 63 of a-z, 0-9, '-' and '_'. */
+bool template_name_ok(const char *n);
+/* A version as JSON (settings included when asked); new reference. */
+json_t *template_version_json(const struct tversion *v, bool with_settings);
+/* Field-by-field differences of two settings objects, sorted by key: a
+ * new array of {key, old, new} (null when unset). */
+json_t *template_changes(json_t *a, json_t *b);
+struct template_write_info {
+	bool unchanged;                 /* the current version holds these settings: nothing written */
+	bool made_default;              /* the tenant's first template became its default */
+	bool forced;                    /* a contradiction let through by force (why) */
+	char why[SP_ERR_MAX];
+	struct buf detail;              /* "key: old -> new; ..."; caller releases */
+};
+/* A new version of t's template name holding obj (validated, canonical),
+ * audited as action ("template.set", "template.rollback"), in one
+ * transaction; out is the new version (or the current one, unchanged).
+ * 0, or -1 with err (the CLI's message); release info->detail either way. */
+int template_write(struct store *s, const char *actor, struct tenant *t, const char *name, json_t *obj,
+		   const char *comment, const char *action, bool force, struct tversion *out,
+		   struct template_write_info *info, char *err, size_t errlen);
+/* Pin d to version number of template name (0 = unpin), audited.  The
+ * caller checked the version exists.  *unchanged when it already was.
+ * 0, or -1 with err. */
+int template_pin(struct store *s, const char *actor, struct device *d, const struct tenant *t, long number,
+		 const char *name, bool *unchanged, char *err, size_t errlen);
 
 /* The rest of the core layer's API, each concern in its own header. */
 #include "validate.h"
 #include "drift.h"
 #include "ua.h"
+#include "csv.h"
+#include "import.h"
 
 /* Last, so that every file including sipprov.h has the banned functions
  * turned into errors; system headers must come before sipprov.h. */

@@ -10,6 +10,7 @@
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@ struct api_server {
 	struct MHD_Daemon *d;
 	bool tls;                       /* its certificate is tls_certs.c's TLS_ADMIN */
 	struct store *store;            /* used only by MHD's one thread */
+	struct layouts *layouts;        /* its own copy; SIGHUP swaps it */
+	char phone_base[SP_FIELD_MAX];  /* where phones fetch: token URLs */
+	pthread_rwlock_t layouts_lock;
 };
 
 struct api_req {                        /* per request, freed in on_completed */
@@ -51,6 +55,7 @@ static const char *series_of(unsigned status)
 	switch (status) {
 	case 200: return SERIES(200);
 	case 201: return SERIES(201);
+	case 204: return SERIES(204);
 	case 400: return SERIES(400);
 	case 401: return SERIES(401);
 	case 403: return SERIES(403);
@@ -139,6 +144,11 @@ enum MHD_Result api_error(struct api_ctx *x, unsigned status, const char *code, 
 enum MHD_Result api_reply(struct api_ctx *x, unsigned status, json_t *doc, const char *etag, const char *location)
 {
 	return reply(x->c, status, doc, etag, location);
+}
+
+enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *ctype, const char *body, size_t len)
+{
+	return send_body(x->c, status, ctype, body ? body : "", len, NULL, NULL);
 }
 
 /* ---- bodies ---- */
@@ -280,6 +290,16 @@ int api_tenant_visible(struct api_ctx *x, const char *slug, struct tenant *t, en
 	return 1;
 }
 
+bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret)
+{
+	const char *im = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	if (!im || !strcmp(im, "*") || !strcmp(im, etag))
+		return true;
+	*ret = api_error(x, MHD_HTTP_PRECONDITION_FAILED, "precondition_failed", NULL, 0,
+			 "%s changed since that ETag was read; read it again", what);
+	return false;
+}
+
 bool api_can_write(struct api_ctx *x, enum MHD_Result *ret)
 {
 	if (strcmp(x->tok.role, "read-only"))
@@ -367,6 +387,10 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_tenants(x, p + 8);
 	if (!strncmp(p, "/devices", 8) && (p[8] == '\0' || p[8] == '/'))
 		return api_devices(x, p + 8);
+	if (!strncmp(p, "/import", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_import(x, p + 7);
+	if (!strncmp(p, "/export", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_export(x, p + 7);
 	(void)a;
 	return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");
 }
@@ -449,9 +473,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_ctx x = {
 		.c = c, .store = a->store, .method = method, .path = url + 7, .tok = rq->tok,
 		.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .is_get = is_get,
-		.is_write = !is_get,
+		.is_write = !is_get, .conf = a->conf, .key = a->key, .phone_base = a->phone_base,
 	};
-	return route(a, &x);
+	pthread_rwlock_rdlock(&a->layouts_lock);
+	x.layouts = a->layouts;
+	enum MHD_Result ret = route(a, &x);
+	pthread_rwlock_unlock(&a->layouts_lock);
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
@@ -487,6 +515,9 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	a->conf = conf;
 	a->key = key;
+	pthread_rwlock_init(&a->layouts_lock, NULL);
+	if (!(a->layouts = layouts_load(conf->templates, err, errlen)))
+		goto fail;
 	if (http_listen_parse(conf->admin_listen, &ss, err, errlen) < 0)
 		goto fail;
 	if (!(a->store = store_open(conf->database, err, errlen)) || store_use_key(a->store, key, err, errlen) < 0)
@@ -526,6 +557,45 @@ fail:
 	return NULL;
 }
 
+void api_server_reload(struct api_server *a, const char *templates)
+{
+	char err[SP_ERR_MAX];
+	if (!a)
+		return;
+	struct layouts *l = layouts_load(templates, err, sizeof(err));
+	if (!l) {
+		log_warnx("reload: admin API keeps its layouts: %s", err);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->layouts_lock);
+	struct layouts *old = a->layouts;
+	a->layouts = l;
+	pthread_rwlock_unlock(&a->layouts_lock);
+	layouts_free(old);
+}
+
+void api_server_set_phone(struct api_server *a, unsigned http_port, unsigned https_port)
+{
+	char host[SP_FIELD_MAX - 32];
+	if (!a)
+		return;
+	const char *listen = http_port ? a->conf->http_listen : a->conf->https_listen;
+	if (a->conf->public_url[0]) {
+		sp_strlcpy(a->phone_base, a->conf->public_url, sizeof(a->phone_base));
+	} else {
+		/* The listener's own address, with the port it bound (0 = any). */
+		sp_strlcpy(host, listen, sizeof(host));
+		char *colon = strrchr(host, ':');
+		if (colon && (!strchr(host, ']') || colon > strchr(host, ']')))
+			*colon = '\0';
+		snprintf(a->phone_base, sizeof(a->phone_base), "%s://%s:%u", http_port ? "http" : "https",
+			 host[0] ? host : "127.0.0.1", http_port ? http_port : https_port);
+	}
+	size_t n = strlen(a->phone_base);
+	while (n && a->phone_base[n - 1] == '/')
+		a->phone_base[--n] = '\0';
+}
+
 unsigned api_server_port(const struct api_server *a)
 {
 	const union MHD_DaemonInfo *i;
@@ -541,6 +611,8 @@ void api_server_stop(struct api_server *a)
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	store_close(a->store);
+	layouts_free(a->layouts);
+	pthread_rwlock_destroy(&a->layouts_lock);
 	if (a->tls)
 		tls_certs_release(TLS_ADMIN);
 	free(a);

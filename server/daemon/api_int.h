@@ -18,6 +18,10 @@ struct api_ctx {                        /* one request being answered */
 	const char *method;
 	const char *path;               /* after /api/v1 */
 	struct api_token tok;           /* the caller */
+	const struct conf *conf;
+	const unsigned char *key;       /* the key file's key (sealing secrets) */
+	const struct layouts *layouts;  /* held (read-locked) for the request */
+	const char *phone_base;         /* token URLs: base + "/s/" + token */
 	const char *body;
 	size_t body_len;
 	bool is_get, is_write;
@@ -57,4 +61,19 @@ const char *api_query(struct api_ctx *x, const char *name);
  * their prefix; rest is the path after "/tenants" or "/devices". */
 enum MHD_Result api_tenants(struct api_ctx *x, const char *rest);
 enum MHD_Result api_devices(struct api_ctx *x, const char *rest);
+/* api_account.c: rest is the path after /devices/{mac}/accounts; d is the
+ * device, already known visible to the caller. */
+enum MHD_Result api_accounts(struct api_ctx *x, struct device *d, const struct tenant *t, const char *rest);
+/* api_template.c: rest after /tenants/{slug}/templates; pin / unpin. */
+enum MHD_Result api_templates(struct api_ctx *x, struct tenant *t, const char *rest);
+enum MHD_Result api_device_pin(struct api_ctx *x, struct device *d, const struct tenant *t, bool pin);
+/* api_import.c: POST /import and GET /export (rest after the word). */
+enum MHD_Result api_import(struct api_ctx *x, const char *rest);
+enum MHD_Result api_export(struct api_ctx *x, const char *rest);
+/* Answer a non-JSON body (copied) with content type ctype. */
+enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *ctype, const char *body, size_t len);
+/* The account field a validate_account message is about, or NULL. */
+const char *api_account_field(const char *msg);
+/* If-Match against etag: true, or false after answering 412 naming what. */
+bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
 #endif

@@ -285,6 +285,8 @@ enum MHD_Result api_tenants(struct api_ctx *x, const char *rest)
 			return tenant_update(x, &t);
 		return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use GET or PATCH");
 	}
+	if (!strcmp(sl, "/templates") || !strncmp(sl, "/templates/", 11))
+		return api_templates(x, &t, sl + 10);
 	bool susp = !strcmp(sl, "/suspend"), res = !strcmp(sl, "/resume");
 	if (!susp && !res)
 		return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");

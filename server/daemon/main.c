@@ -133,6 +133,7 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	conf->unknown_user_max = fresh.unknown_user_max;
 	drift_unknown_caps_set(conf->unknown_user_per_source, conf->unknown_user_max);
 	layouts_free(http_server_set_layouts(http, layouts));
+	api_server_reload(api, conf->templates);
 	http_server_reopen_log(http, conf->access_log, conf->access_log_format);
 	/* Renewed certificates: new handshakes get them, open connections
 	 * keep theirs.  A bad pair keeps the one being served. */
@@ -270,6 +271,8 @@ int main(int argc, char **argv)
 		http_server_stop(http);
 		fatalx("%s", err);
 	}
+	if (api)
+		api_server_set_phone(api, http_server_port(http, false), http_server_port(http, true));
 	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
 		 layouts_count(layouts));
 	sdnotify_send("READY=1");

@@ -1,13 +1,12 @@
 /*
- * ops.h: the ops layer's public API: engines only the CLI links (CSV
- * import/export, bulk moves and reprovision jobs, NOTIFY, diagnose and its
+ * ops.h: the ops layer's public API: engines only the CLI links (bulk
+ * moves and reprovision jobs, NOTIFY, diagnose and its
  * SIP probes).  sipprovd never includes or links it.
  */
 #ifndef SP_OPS_H
 #define SP_OPS_H
 #include "core/sipprov.h"
 #include "sip/sip.h"
-#include "csv.h"
 #include "bulk.h"
 #include "notify.h"
 #include "probe.h"

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
-#include "core/sipprov.h"
+#include "sipprov.h"
 
 #define CSV_WINDOW 65536
 #define CSV_STR2(x) #x

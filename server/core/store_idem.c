@@ -1,0 +1,47 @@
+/*
+ * store_idem.c: the api_idempotency table (schema 018): the first answer
+ * to an Idempotency-Key, stored sealed by the caller.  It does not decide
+ * what a replay means (the admin API's api_import.c does).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "sipprov.h"
+
+int store_idem_get(struct store *s, const char *token_name, const char *key, char body_sha256[65], long *status,
+		   char **answer_enc)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT body_sha256, status, answer_enc FROM api_idempotency "
+				      "WHERE token_name = ? AND idem_key = ?");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, token_name);
+	store_bind_text(st, 2, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		store_col_text(st, 0, body_sha256, 65);
+		*status = (long)sqlite3_column_int64(st, 1);
+		*answer_enc = xstrdup((const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_idem_put(struct store *s, const char *token_name, const char *key, const char *body_sha256, long status,
+		   const char *answer_enc)
+{
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO api_idempotency (token_name, idem_key, body_sha256, status, "
+				      "answer_enc, created) VALUES (?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, token_name);
+	store_bind_text(st, 2, key);
+	store_bind_text(st, 3, body_sha256);
+	sqlite3_bind_int64(st, 4, status);
+	store_bind_text(st, 5, answer_enc);
+	sqlite3_bind_int64(st, 6, sp_now());
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

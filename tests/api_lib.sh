@@ -1,0 +1,33 @@
+# Shared by the admin API tests that came after 90 (source after lib.sh):
+# api TOKEN METHOD PATH [BODY|@FILE] [curl args...] sets $st, $body, $hdr
+# (a body is sent as application/json unless CT=type is set before the call)
+# and records the response in $LOG for tests/openapi_check.py; jf EXPR
+# evaluates a Python expression over the last body as d; dump / same_db
+# compare the database byte for byte around refused writes.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+LOG="$T/responses.tsv"
+: > "$LOG"
+i=0
+api() {
+	tok=$1 m=$2 p=$3; shift 3
+	b=""
+	[ $# -gt 0 ] && { b=$1; shift; }
+	i=$((i + 1))
+	[ -n "$tok" ] && set -- "$@" -H "Authorization: Bearer $tok"
+	[ -n "$b" ] && set -- "$@" -H "Content-Type: ${CT:-application/json}" --data-binary "$b"
+	CT=""
+	st=$(curl -s -o "$T/r$i.b" -D "$T/r$i.h" -w '%{http_code}' -X "$m" "$@" "$ADMIN_URL$p")
+	body=$(cat "$T/r$i.b")
+	hdr=$(tr -d '\r' < "$T/r$i.h")
+	printf '%s\t%s\t%s\t%s\n' "$m" "$p" "$st" "$T/r$i.b" >> "$LOG"
+}
+dump() { sqlite3 "$DB" .dump > "$T/$1.sql"; }
+same_db() { dump after; cmp -s "$T/before.sql" "$T/after.sql"; ok $? "$1: nothing written"; }
+jf() { printf '%s' "$body" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+etag() { printf '%s' "$hdr" | sed -n 's/^ETag: //p'; }
+openapi_valid() {
+	_out=$("$PY" "$ROOT/tests/openapi_check.py" "$ROOT/openapi/sipprov-v1.json" "$LOG"); _rc=$?
+	printf '%s\n' "$_out"
+	ok $_rc "every response body of this test validates against the OpenAPI document"
+}
