@@ -34,6 +34,7 @@ int cmd_render(struct cli *c, int argc, char **argv)
 		return cli_fail("unknown device %s (see 'sipprov device list')", mac);
 	if (rc < 0)
 		return cli_fail("%s", err);
+	effective_set_public_url(&e, c->public_url);
 	const struct layout *l = layouts_find(ls, e.device.layout);
 	struct buf out;
 	buf_init(&out, SP_BODY_MAX);

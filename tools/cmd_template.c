@@ -158,6 +158,11 @@ static int write_version(struct cli *c, struct tenant *t, const char *name, json
 		rc = cli_fail("template %s/%s: %s", t->slug, name, err);
 		goto out;
 	}
+	const char *fw_field;
+	if (firmware_settings_check(c->store, obj, &fw_field, err, sizeof(err)) < 0) {
+		rc = cli_fail("template %s/%s: %s", t->slug, name, err);
+		goto out;
+	}
 	forced = validate_settings_contradiction(obj, why, sizeof(why));
 	if (!(canon = settings_canonical(obj, err, sizeof(err)))) {
 		rc = cli_fail("template %s/%s: %s", t->slug, name, err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sipprov.h"
 
@@ -42,14 +43,17 @@ bool setting_key_ok(const char *key)
 {
 	if (setting_def_find(key))
 		return true;
+	/* firmware.<model>: the model as `firmware add --model` takes it
+	 * (letters in either case, digits, '.', '_', '-'). */
+	bool fw = strncmp(key, "firmware.", 9) == 0;
 	/* Free vendor extras: "vendor.<name>" or "x.<name>", [a-z0-9._-]. */
-	if (strncmp(key, "vendor.", 7) && strncmp(key, "x.", 2))
+	if (!fw && strncmp(key, "vendor.", 7) && strncmp(key, "x.", 2))
 		return false;
-	if (strlen(key) > 64)
+	if (strlen(key) > 64 || (fw && !key[9]))
 		return false;
 	for (const char *p = key; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-		      *p == '-'))
+		      *p == '-' || (fw && *p >= 'A' && *p <= 'Z')))
 			return false;
 	return true;
 }
@@ -99,7 +103,7 @@ int settings_apply_kv(json_t *obj, const char *kv, char *err, size_t errlen)
 		for (size_t i = 0; i < setting_def_count; i++)
 			n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
 					      i ? ", " : "", setting_defs[i].key);
-		return sp_err(err, errlen, "unknown setting '%s' (known: %s, vendor.*)", key, known);
+		return sp_err(err, errlen, "unknown setting '%s' (known: %s, firmware.MODEL, vendor.*)", key, known);
 	}
 	if (strlen(eq + 1) >= SP_FIELD_MAX)
 		return sp_err(err, errlen, "setting '%s' is longer than %d bytes", key, SP_FIELD_MAX - 1);
@@ -122,6 +126,103 @@ static int merge_json(json_t *dst, const char *src, const char *what, char *err,
 	json_object_update(dst, o);
 	json_decref(o);
 	return 0;
+}
+
+const char *effective_firmware_version(const struct effective *e, const char **key)
+{
+	const char *k;
+	json_t *v;
+	if (!e->settings || !e->device.model[0])
+		return NULL;
+	json_object_foreach(e->settings, k, v) {
+		if (strncmp(k, "firmware.", 9) == 0 && strcasecmp(k + 9, e->device.model) == 0 &&
+		    json_string_value(v)) {
+			if (key)
+				*key = k;
+			return json_string_value(v);
+		}
+	}
+	return NULL;
+}
+
+/* e->fw_path from firmware.<model>: the image of this layout (vendor),
+ * model and version.  None stored for this vendor: "" (the layout then
+ * writes no firmware key; template set checked the version exists). */
+static int firmware_resolve(struct store *s, struct effective *e, char *err, size_t errlen)
+{
+	struct firmware *all = NULL;
+	size_t n = 0;
+	const char *ver = effective_firmware_version(e, NULL);
+	e->fw_path[0] = '\0';
+	if (!ver)
+		return 0;
+	if (store_firmware_list(s, e->device.layout, &all, &n) < 0)
+		return sp_err(err, errlen, "device %s: cannot read the firmware table: %s", e->device.mac,
+			      store_errmsg(s));
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(all[i].model, e->device.model) == 0 && strcmp(all[i].version, ver) == 0) {
+			snprintf(e->fw_path, sizeof(e->fw_path), "/fw/%s/%s", all[i].sha256, all[i].filename);
+			break;
+		}
+	free(all);
+	return 0;
+}
+
+int firmware_settings_check(struct store *s, json_t *settings, const char **field, char *err, size_t errlen)
+{
+	struct firmware *all = NULL;
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	int rc = 0;
+	*field = NULL;
+	json_object_foreach(settings, k, v) {
+		if (strncmp(k, "firmware.", 9) || !json_string_value(v))
+			continue;
+		if (!all && store_firmware_list(s, "", &all, &n) < 0)
+			return sp_err(err, errlen, "cannot read the firmware table: %s", store_errmsg(s));
+		bool model = false, found = false;
+		for (size_t i = 0; i < n && !found; i++) {
+			model |= strcasecmp(all[i].model, k + 9) == 0;
+			found = strcasecmp(all[i].model, k + 9) == 0 && strcmp(all[i].version, json_string_value(v)) == 0;
+		}
+		if (!found) {
+			*field = k;
+			rc = model ? sp_err(err, errlen, "setting '%s': no firmware version '%s' of model '%s' is stored "
+					    "(see 'sipprov firmware list')", k, json_string_value(v), k + 9)
+				   : sp_err(err, errlen, "setting '%s': no firmware of model '%s' is stored (add it "
+					    "with 'sipprov firmware add')", k, k + 9);
+			break;
+		}
+	}
+	free(all);
+	return rc;
+}
+
+/* base + suffix into out, or "" when base is "" or it does not fit. */
+static void url_join(char *out, size_t n, const char *base, const char *a, const char *b, const char *c)
+{
+	int len = *base ? snprintf(out, n, "%s%s%s%s", base, a, b, c) : 0;
+	if (len <= 0 || (size_t)len >= n)
+		out[0] = '\0';
+}
+
+void effective_set_public_url(struct effective *e, const char *public_url)
+{
+	char sha[65] = "";
+	size_t len = sp_strlcpy(e->url.base, public_url ? public_url : "", sizeof(e->url.base));
+	if (len >= sizeof(e->url.base))
+		e->url.base[0] = '\0', len = 0;
+	while (len && e->url.base[len - 1] == '/')
+		e->url.base[--len] = '\0';
+	url_join(e->url.phonebook, sizeof(e->url.phonebook), e->url.base, "/pb/", e->device.mac, ".xml");
+	url_join(e->url.phonebook_dir, sizeof(e->url.phonebook_dir), e->url.base, "/pb/", e->device.mac, "");
+	e->url.firmware[0] = e->url.firmware_dir[0] = '\0';
+	if (e->fw_path[0]) {
+		sp_strlcpy(sha, e->fw_path + 4, sizeof(sha));   /* "/fw/" + 64 hex */
+		url_join(e->url.firmware, sizeof(e->url.firmware), e->url.base, e->fw_path, "", "");
+		url_join(e->url.firmware_dir, sizeof(e->url.firmware_dir), e->url.base, "/fw/", sha, "");
+	}
 }
 
 int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
@@ -185,6 +286,8 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 			free(p);
 		}
 	}
+	if (firmware_resolve(s, e, err, errlen) < 0)
+		goto out;
 	rc = 1;
 out:
 	free(v);

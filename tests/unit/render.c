@@ -516,6 +516,90 @@ static void test_polycom_master(const struct layouts *ls)
 	json_decref(e.settings);
 }
 
+/* Issue 16: the phonebook and firmware URLs on public_url.  Every layout
+ * renders a device whose template picks a firmware image (fw_path as
+ * effective_load resolves it) with public_url set: the vendors with
+ * reference keys carry both URLs (golden LAYOUT-urls.EXT), the others warn
+ * about firmware.<model> and write the same bytes as without public_url.  Without public_url
+ * nothing of it is written (the plain goldens above stay as they were). */
+#define FW_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+static void test_urls(const struct layouts *ls)
+{
+	static const struct { const char *layout, *pb, *fw; } t[] = {
+		{ "yealink", "remote_phonebook.data.1.url = https://prov.example.test/base/pb/001565aabbcc.xml\n",
+		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n" },
+		{ "cisco", "<XML_Directory_Service_URL ua=\"na\">https://prov.example.test/base/pb/001565aabbcc.xml<",
+		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<" },
+		{ "grandstream", "<P331>prov.example.test/base/pb/001565aabbcc</P331>",
+		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>" },
+		{ "polycom", NULL, NULL }, { "snom", NULL, NULL }, { "fanvil", NULL, NULL },
+		{ "linphone", NULL, NULL }, { "json", NULL, NULL },
+	};
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct layout *l = layouts_find(ls, t[i].layout);
+		struct effective e;
+		struct buf out, warn;
+		char file[64];
+		make_effective(&e, "udp");
+		json_object_set_new(e.settings, "firmware.t46g", json_string("1.2"));
+		snprintf(e.fw_path, sizeof(e.fw_path), "/fw/%s/t46g-1.2.rom", FW_SHA);
+		effective_set_public_url(&e, "https://prov.example.test/base/");
+		buf_init(&out, SP_BODY_MAX);
+		buf_init(&warn, 4096);
+		int rc = render(l, &e, 0, &out, err, sizeof(err));
+		ok(rc == 0, "%s with URLs renders (%s)", t[i].layout, rc ? err : "ok");
+		snprintf(file, sizeof(file), "%s-urls.%s", t[i].layout, ext_of(l));
+		if (rc == 0 && t[i].pb)
+			golden(file, out.data, out.len);
+		const char *o = out.data ? out.data : "";
+		layout_warnings(l, e.settings, &warn);
+		const char *w = warn.data ? warn.data : "";
+		if (t[i].pb) {
+			ok(strstr(o, t[i].pb) != NULL, "%s: phonebook URL on public_url", t[i].layout);
+			ok(strstr(o, t[i].fw) != NULL, "%s: firmware URL of the image on public_url", t[i].layout);
+			ok(!strstr(w, "firmware"), "%s: no firmware warning", t[i].layout);
+		} else {
+			ok(!strstr(o, "/fw/") && !strstr(o, "/pb/"), "%s: no URL written", t[i].layout);
+			ok(!strcmp(t[i].layout, "json") || strstr(w, "cannot express firmware.t46g=1.2: "),
+			   "%s: firmware.t46g warned about (%s)", t[i].layout, w);
+		}
+		/* The same device without public_url: no URL, no empty key. */
+		struct buf bare;
+		buf_init(&bare, SP_BODY_MAX);
+		effective_set_public_url(&e, NULL);
+		ok(render(l, &e, 0, &bare, err, sizeof(err)) == 0 && bare.data && !strstr(bare.data, "/fw/") &&
+		   !strstr(bare.data, "/pb/") && !strstr(bare.data, "Upgrade_Rule") &&
+		   !strstr(bare.data, "remote_phonebook") && !strstr(bare.data, "<P331>"),
+		   "%s without public_url: no URL key", t[i].layout);
+		if (!t[i].pb)
+			ok(bare.len == out.len && !memcmp(bare.data, o, out.len),
+			   "%s: the same bytes with and without public_url", t[i].layout);
+		buf_release(&bare);
+		buf_release(&out);
+		buf_release(&warn);
+		json_decref(e.settings);
+	}
+	/* http: Grandstream's "via" codes follow the scheme. */
+	const struct layout *gs = layouts_find(ls, "grandstream");
+	struct effective e;
+	struct buf out;
+	make_effective(&e, "udp");
+	snprintf(e.fw_path, sizeof(e.fw_path), "/fw/%s/gxp.bin", FW_SHA);
+	effective_set_public_url(&e, "http://10.0.0.5:8080");
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(gs, &e, 0, &out, err, sizeof(err)) == 0 && strstr(out.data, "<P330>1</P330>") &&
+	   strstr(out.data, "<P331>10.0.0.5:8080/pb/001565aabbcc</P331>") && strstr(out.data, "<P6767>1</P6767>"),
+	   "grandstream over http: P330 1, P6767 1, host:port/path");
+	buf_release(&out);
+	effective_set_public_url(&e, "https://p.example.test");
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(gs, &e, 0, &out, err, sizeof(err)) == 0 && strstr(out.data, "<P330>3</P330>") &&
+	   strstr(out.data, "<P6767>2</P6767>"), "grandstream over https: P330 3, P6767 2");
+	buf_release(&out);
+	json_decref(e.settings);
+}
+
 /* Issue 12: every golden file opens with a comment naming the references
  * its keys were checked against (in the first four lines: after Yealink's
  * mandatory first line, Fanvil's header, the XML declaration and sipprov's
@@ -634,6 +718,7 @@ int main(void)
 	test_route_bodies(ls);
 	test_common_named(ls);
 	test_polycom_master(ls);
+	test_urls(ls);
 	test_golden_refs();
 	test_speed(ls);
 	layouts_free(ls);
