@@ -47,7 +47,9 @@ int cmd_render(struct cli *c, int argc, char **argv)
 		rc = cli_fail("device %s: %s", mac, err);
 	else {
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
-		cli_warn_layout(mac, l, e.settings, NULL);
+		json_t *ds = effective_device_settings(&e);
+		cli_warn_layout(mac, l, ds, NULL);
+		json_decref(ds);
 	}
 	buf_release(&out);
 	effective_release(&e);

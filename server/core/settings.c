@@ -145,6 +145,18 @@ const char *effective_firmware_version(const struct effective *e, const char **k
 	return NULL;
 }
 
+json_t *effective_device_settings(const struct effective *e)
+{
+	json_t *o = e->settings ? json_copy(e->settings) : json_object();
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o, tmp, k, v)
+		if (strncmp(k, "firmware.", 9) == 0 && strcasecmp(k + 9, e->device.model) != 0)
+			json_object_del(o, k);
+	return o;
+}
+
 /* e->fw_path from firmware.<model>: the image of this layout (vendor),
  * model and version.  None stored for this vendor: "" (the layout then
  * writes no firmware key; template set checked the version exists). */

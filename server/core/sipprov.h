@@ -307,6 +307,10 @@ void effective_set_public_url(struct effective *e, const char *public_url);
 /* The setting firmware.<model> for this device's model (case-insensitive
  * model match), or NULL; *key gets the setting's name. */
 const char *effective_firmware_version(const struct effective *e, const char **key);
+/* The settings that concern this device, for layout_warnings: a copy of
+ * e->settings without the firmware.<model> settings of other models.  A
+ * new reference; caller json_decrefs. */
+json_t *effective_device_settings(const struct effective *e);
 /* Check every firmware.<model> setting in settings: the version must be a
  * stored image of that model (`sipprov firmware add`).  0, or -1 with err
  * naming the setting and *field set to it (points into settings). */
