@@ -87,8 +87,9 @@ static int unsup_cond(const struct layout *l, char *s, char *key, char *value, i
 	char *eq = strchr(s, '=');
 	if (eq)
 		*eq++ = '\0';
-	/* "firmware": any firmware.<model> setting (the model varies) */
-	bool fw = strcmp(s, "firmware") == 0 && !eq;
+	/* "firmware": any firmware.<model> setting (the model varies);
+	 * admin_password / user_password: the stand-ins effective_device_settings adds */
+	bool fw = (!strcmp(s, "firmware") || !strcmp(s, "admin_password") || !strcmp(s, "user_password")) && !eq;
 	if ((!fw && !setting_def_find(s)) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
 		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
 			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");

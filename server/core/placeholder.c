@@ -48,6 +48,10 @@ static const char *lv_pb_dir(const struct rctx *c, char *tmp, size_t tmplen) { r
 static const char *lv_fw_url(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.firmware; }
 static const char *lv_fw_dir(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.firmware_dir; }
 
+/* Web interface passwords (effective_load: the device's, else the tenant's). */
+static const char *lv_admin_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->admin_password; }
+static const char *lv_user_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->user_password; }
+
 static const char *lv_line_n(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	snprintf(tmp, tmplen, "%ld", c->a->line);
@@ -161,6 +165,7 @@ static const struct lvar_def lvars[] = {
 	{ "public_url", false, lv_public_url }, { "phonebook_url", false, lv_pb_url },
 	{ "phonebook_dir", false, lv_pb_dir }, { "firmware_url", false, lv_fw_url },
 	{ "firmware_dir", false, lv_fw_dir },
+	{ "admin_password", false, lv_admin_pw }, { "user_password", false, lv_user_pw },
 	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
 	{ "tz.save", false, lv_tz_save },
 	{ "tz.start.month", false, lv_tzs_month }, { "tz.start.week", false, lv_tzs_week },

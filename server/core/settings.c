@@ -154,7 +154,39 @@ json_t *effective_device_settings(const struct effective *e)
 	json_object_foreach_safe(o, tmp, k, v)
 		if (strncmp(k, "firmware.", 9) == 0 && strcasecmp(k + 9, e->device.model) != 0)
 			json_object_del(o, k);
+	/* Web passwords are no settings, but a layout may be unable to write
+	 * them: named by a stand-in, never by their text. */
+	if (e->admin_password_set)
+		json_object_set_new(o, "admin_password", json_string("(set)"));
+	if (e->user_password_set)
+		json_object_set_new(o, "user_password", json_string("(set)"));
 	return o;
+}
+
+/* One web password: the device's row, else the tenant's; decrypted into
+ * out when key is given. */
+static int webpw_load(struct store *s, const unsigned char *key, struct effective *e, const char *role, char *out,
+		      size_t n, bool *set, char *err, size_t errlen)
+{
+	char enc[1024];
+	int rc = store_webpw_get(s, 0, e->device.id, role, enc, sizeof(enc));
+	if (rc == 0)
+		rc = store_webpw_get(s, e->tenant.id, 0, role, enc, sizeof(enc));
+	if (rc < 0)
+		return sp_err(err, errlen, "device %s: cannot read the %s web password: %s", e->device.mac, role,
+			      store_errmsg(s));
+	*set = rc == 1;
+	out[0] = '\0';
+	if (rc == 1 && key) {
+		char *p = secret_decrypt(key, enc);
+		if (!p)
+			return sp_err(err, errlen, "device %s: the %s web password does not decrypt (wrong key file?)",
+				      e->device.mac, role);
+		sp_strlcpy(out, p, n);
+		secret_wipe(p, strlen(p));
+		free(p);
+	}
+	return 0;
 }
 
 /* e->fw_path from firmware.<model>: the image of this layout (vendor),
@@ -298,7 +330,11 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 			free(p);
 		}
 	}
-	if (firmware_resolve(s, e, err, errlen) < 0)
+	if (firmware_resolve(s, e, err, errlen) < 0 ||
+	    webpw_load(s, key, e, "admin", e->admin_password, sizeof(e->admin_password), &e->admin_password_set, err,
+		       errlen) < 0 ||
+	    webpw_load(s, key, e, "user", e->user_password, sizeof(e->user_password), &e->user_password_set, err,
+		       errlen) < 0)
 		goto out;
 	rc = 1;
 out:
@@ -326,6 +362,8 @@ void effective_release(struct effective *e)
 {
 	for (size_t i = 0; i < SP_MAX_LINES; i++)
 		secret_wipe(e->accounts[i].password, sizeof(e->accounts[i].password));
+	secret_wipe(e->admin_password, sizeof(e->admin_password));
+	secret_wipe(e->user_password, sizeof(e->user_password));
 	json_decref(e->settings);
 	e->settings = NULL;
 }

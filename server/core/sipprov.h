@@ -278,6 +278,11 @@ struct effective {
 	json_t *settings;                   /* merged: version <- tenant defaults <- overrides */
 	struct account accounts[SP_MAX_LINES];
 	size_t naccounts;
+	/* Phone web interface passwords: the device's, else the tenant's
+	 * (web_password); text only when effective_load had the key, wiped by
+	 * effective_release.  *_set: one is stored (known without the key). */
+	char admin_password[SP_FIELD_MAX], user_password[SP_FIELD_MAX];
+	bool admin_password_set, user_password_set;
 	/* Firmware: "/fw/<sha256>/<file>" of the image the setting
 	 * firmware.<model> picks for this device's layout and model; "" none. */
 	char fw_path[SP_NAME_MAX + 80];

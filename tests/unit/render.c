@@ -516,44 +516,59 @@ static void test_polycom_master(const struct layouts *ls)
 	json_decref(e.settings);
 }
 
-/* Issue 16: the phonebook and firmware URLs on public_url.  Every layout
- * renders a device whose template picks a firmware image (fw_path as
- * effective_load resolves it) with public_url set: the vendors with
- * reference keys carry both URLs (golden LAYOUT-urls.EXT), the others warn
- * about firmware.<model> and write the same bytes as without public_url.  Without public_url
- * nothing of it is written (the plain goldens above stay as they were). */
+/* Issue 16: phonebook and firmware URLs on public_url and the phone web
+ * passwords.  Every layout renders a device whose template picks a firmware
+ * image (fw_path as effective_load resolves it), with public_url and both
+ * web passwords set (hostile characters): golden LAYOUT-features.EXT where
+ * the vendor table has keys, the values parsed back; the other layouts write
+ * the same bytes as without them and warn, never showing a password.
+ * Without public_url and passwords nothing of it is written (the plain
+ * goldens above). */
 #define FW_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-static void test_urls(const struct layouts *ls)
+#define ADMINPW "Adm<&\"'>:1"
+#define USERPW "usr&amp;2"
+static void set_features(struct effective *e, const char *public_url)
 {
-	static const struct { const char *layout, *pb, *fw; } t[] = {
+	json_object_set_new(e->settings, "firmware.t46g", json_string("1.2"));
+	snprintf(e->fw_path, sizeof(e->fw_path), "/fw/%s/t46g-1.2.rom", FW_SHA);
+	effective_set_public_url(e, public_url);
+	sp_strlcpy(e->admin_password, ADMINPW, sizeof(e->admin_password));
+	sp_strlcpy(e->user_password, USERPW, sizeof(e->user_password));
+	e->admin_password_set = e->user_password_set = true;
+}
+
+static void test_features(const struct layouts *ls)
+{
+	static const struct { const char *layout, *pb, *fw; bool pw; } t[] = {
 		{ "yealink", "remote_phonebook.data.1.url = https://prov.example.test/base/pb/001565aabbcc.xml\n",
-		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n" },
+		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n", true },
 		{ "cisco", "<XML_Directory_Service_URL ua=\"na\">https://prov.example.test/base/pb/001565aabbcc.xml<",
-		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<" },
+		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<", true },
 		{ "grandstream", "<P331>prov.example.test/base/pb/001565aabbcc</P331>",
-		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>" },
-		{ "polycom", NULL, NULL }, { "snom", NULL, NULL }, { "fanvil", NULL, NULL },
-		{ "linphone", NULL, NULL }, { "json", NULL, NULL },
+		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>", true },
+		{ "polycom", NULL, NULL, true }, { "snom", NULL, NULL, true }, { "fanvil", NULL, NULL, false },
+		{ "linphone", NULL, NULL, false }, { "json", NULL, NULL, false },
 	};
 	char err[SP_ERR_MAX];
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const struct layout *l = layouts_find(ls, t[i].layout);
 		struct effective e;
-		struct buf out, warn;
+		struct buf out, warn, bare;
 		char file[64];
 		make_effective(&e, "udp");
-		json_object_set_new(e.settings, "firmware.t46g", json_string("1.2"));
-		snprintf(e.fw_path, sizeof(e.fw_path), "/fw/%s/t46g-1.2.rom", FW_SHA);
-		effective_set_public_url(&e, "https://prov.example.test/base/");
+		set_features(&e, "https://prov.example.test/base/");
 		buf_init(&out, SP_BODY_MAX);
 		buf_init(&warn, 4096);
+		buf_init(&bare, SP_BODY_MAX);
 		int rc = render(l, &e, 0, &out, err, sizeof(err));
-		ok(rc == 0, "%s with URLs renders (%s)", t[i].layout, rc ? err : "ok");
-		snprintf(file, sizeof(file), "%s-urls.%s", t[i].layout, ext_of(l));
-		if (rc == 0 && t[i].pb)
+		ok(rc == 0, "%s with features renders (%s)", t[i].layout, rc ? err : "ok");
+		snprintf(file, sizeof(file), "%s-features.%s", t[i].layout, ext_of(l));
+		if (rc == 0 && (t[i].pb || t[i].pw))
 			golden(file, out.data, out.len);
 		const char *o = out.data ? out.data : "";
-		layout_warnings(l, e.settings, &warn);
+		json_t *ds = effective_device_settings(&e);
+		layout_warnings(l, ds, &warn);
+		json_decref(ds);
 		const char *w = warn.data ? warn.data : "";
 		if (t[i].pb) {
 			ok(strstr(o, t[i].pb) != NULL, "%s: phonebook URL on public_url", t[i].layout);
@@ -562,25 +577,46 @@ static void test_urls(const struct layouts *ls)
 		} else {
 			ok(!strstr(o, "/fw/") && !strstr(o, "/pb/"), "%s: no URL written", t[i].layout);
 			ok(!strcmp(t[i].layout, "json") || strstr(w, "cannot express firmware.t46g=1.2: "),
-			   "%s: firmware.t46g warned about (%s)", t[i].layout, w);
+			   "%s: firmware.t46g warned about", t[i].layout);
 		}
-		/* The same device without public_url: no URL, no empty key. */
-		struct buf bare;
-		buf_init(&bare, SP_BODY_MAX);
-		effective_set_public_url(&e, NULL);
-		ok(render(l, &e, 0, &bare, err, sizeof(err)) == 0 && bare.data && !strstr(bare.data, "/fw/") &&
+		if (t[i].pw && !strcmp(layout_format_name(l), "xml")) {
+			xmlDocPtr doc = xmlReadMemory(o, (int)out.len, "f.xml", NULL, XML_PARSE_NONET);
+			struct buf vals;
+			buf_init(&vals, SP_BODY_MAX);
+			buf_add(&vals, "\x01", 1);
+			if (doc)
+				xml_values(xmlDocGetRootElement(doc), &vals);
+			ok(doc && has_value(&vals, ADMINPW) && has_value(&vals, USERPW),
+			   "%s: both web passwords parse back unchanged", t[i].layout);
+			buf_release(&vals);
+			xmlFreeDoc(doc);
+		} else if (t[i].pw) {
+			ok(strstr(o, "\nstatic.security.user_password = admin:" ADMINPW "\n") &&
+			   strstr(o, "\nstatic.security.user_password = user:" USERPW "\n"),
+			   "%s: both web passwords as user:password lines", t[i].layout);
+		} else {
+			ok(strstr(w, "cannot express admin_password=(set)") && strstr(w, "cannot express user_password=(set)"),
+			   "%s: both web passwords warned about", t[i].layout);
+		}
+		ok(!strstr(w, ADMINPW) && !strstr(w, USERPW), "%s: no warning shows a password", t[i].layout);
+		/* The same device without public_url, image and passwords. */
+		struct effective plain;
+		make_effective(&plain, "udp");
+		ok(render(l, &plain, 0, &bare, err, sizeof(err)) == 0 && bare.data && !strstr(bare.data, "/fw/") &&
 		   !strstr(bare.data, "/pb/") && !strstr(bare.data, "Upgrade_Rule") &&
-		   !strstr(bare.data, "remote_phonebook") && !strstr(bare.data, "<P331>"),
-		   "%s without public_url: no URL key", t[i].layout);
-		if (!t[i].pb)
+		   !strstr(bare.data, "remote_phonebook") && !strstr(bare.data, "<P331>") &&
+		   !strstr(bare.data, "security.user_password") && !strstr(bare.data, "localAdminPassword"),
+		   "%s without them: no URL or password key", t[i].layout);
+		if (!t[i].pb && !t[i].pw)
 			ok(bare.len == out.len && !memcmp(bare.data, o, out.len),
-			   "%s: the same bytes with and without public_url", t[i].layout);
+			   "%s: the same bytes with and without them", t[i].layout);
 		buf_release(&bare);
 		buf_release(&out);
 		buf_release(&warn);
+		json_decref(plain.settings);
 		json_decref(e.settings);
 	}
-	/* http: Grandstream's "via" codes follow the scheme. */
+	/* Grandstream's "via" codes follow the scheme. */
 	const struct layout *gs = layouts_find(ls, "grandstream");
 	struct effective e;
 	struct buf out;
@@ -718,7 +754,7 @@ int main(void)
 	test_route_bodies(ls);
 	test_common_named(ls);
 	test_polycom_master(ls);
-	test_urls(ls);
+	test_features(ls);
 	test_golden_refs();
 	test_speed(ls);
 	layouts_free(ls);
