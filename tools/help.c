@@ -78,12 +78,16 @@ static const struct noun_help helps[] = {
 	  "       sipprov template pin MAC V\n"
 	  "       sipprov template unpin MAC\n"
 	  "\n"
+	  "firmware.MODEL=VERSION picks the image (sipprov firmware add) whose URL the\n"
+	  "configs of that model's phones name; a version no stored image has is refused.\n"
+	  "\n"
 	  "examples:\n"
 	  "  sipprov template set acme main registrar=sip.acme.test server=pbx1.acme.test port=5061 \\\n"
 	  "      transport=tls --comment \"cluster 1\"\n"
 	  "  sipprov template history acme main\n"
 	  "  sipprov template diff acme main 1 2\n"
-	  "  sipprov template rollback acme main 1\n" },
+	  "  sipprov template rollback acme main 1\n"
+	  "  sipprov template set acme main firmware.T46S=66.86.0.15\n" },
 	{ "device",
 	  "usage: sipprov device add [MAC] --tenant T --layout L [--template NAME] [--model M] [--label L]\n"
 	  "              [key=value ...]\n"
@@ -190,6 +194,23 @@ static const struct noun_help helps[] = {
 	  "examples:\n"
 	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
 	  "  sipprov firmware list --vendor yealink\n" },
+	{ "web-password",
+	  "usage: sipprov web-password set (--tenant T | --device MAC) [--admin-file F] [--user-file F]\n"
+	  "       sipprov web-password rm (--tenant T | --device MAC) [--admin] [--user]\n"
+	  "       sipprov web-password show (--tenant T | --device MAC) [--json] [--show-secrets]\n"
+	  "\n"
+	  "The admin and user passwords of the phones' own web interface, written into\n"
+	  "each phone's config by its layout (templates/<vendor>.md names the keys;\n"
+	  "layouts without keys warn).  Per tenant, or per device (the device's wins).\n"
+	  "Each is read from the first line of a file (not argv: other users see it),\n"
+	  "at most 128 bytes of UTF-8 text, and kept encrypted with the key file.  show\n"
+	  "says whether one is set and where from; the text only with --show-secrets.\n"
+	  "rm without --admin/--user removes both.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov web-password set --tenant acme --admin-file admin.pw --user-file user.pw\n"
+	  "  sipprov web-password set --device 00:15:65:aa:bb:cc --admin-file front-desk.pw\n"
+	  "  sipprov web-password show --device 001565aabbcc --show-secrets\n" },
 	{ "phonebook",
 	  "usage: sipprov phonebook add --tenant T --name N --number X [--mobile M] [--other O] [--group G]\n"
 	  "       sipprov phonebook rm --tenant T --name N\n"

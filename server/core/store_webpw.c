@@ -39,9 +39,10 @@ int store_webpw_get(struct store *s, int64_t tenant_id, int64_t device_id, const
 	sqlite3_bind_int64(st, 2, device_id);
 	store_bind_text(st, 3, role);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW)
 		store_col_text(st, 0, enc, n);
-		return 1;
-	}
-	return rc == SQLITE_DONE ? 0 : -1;
+	/* now: a statement left on a row keeps its read snapshot open, and
+	 * the daemon's connection would go on rendering stale data */
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
