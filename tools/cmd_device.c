@@ -71,7 +71,9 @@ static int apply_overrides(struct cli *c, struct device *d, char **pos, int from
 	for (int i = from; i < npos && rc == 0; i++)
 		if (settings_apply_kv(o, pos[i], err, sizeof(err)) < 0)
 			rc = cli_fail("device %s: %s", d->mac, err);
-	if (rc == 0 && validate_settings(o, c->force, err, sizeof(err)) < 0)
+	const char *fw;
+	if (rc == 0 && (validate_settings(o, c->force, err, sizeof(err)) < 0 ||
+			firmware_settings_check(c->store, o, &fw, err, sizeof(err)) < 0))
 		rc = cli_fail("device %s overrides: %s", d->mac, err);
 	if (rc == 0) {
 		char *canon = settings_canonical(o, err, sizeof(err));

@@ -44,6 +44,10 @@ like "$err" "setting 'firmware.T99': no firmware of model 'T99' is stored" "and 
 err=$(sp template set acme main 'firmware.T4/6=1' 2>&1)
 like "$err" "unknown setting 'firmware.T4/6'" "a model name with a slash is not a setting"
 is "$(gen)" "$before" "no refused set wrote a version"
+err=$(sp tenant set acme firmware.T46G=0.0.1 2>&1); rc=$?
+is "$rc" 1 "tenant defaults: an unknown firmware version is a user error"
+like "$err" "setting 'firmware.T46G': no firmware version '0.0.1'" "and names the setting"
+is "$(sqlite3 "$DB" "SELECT defaults FROM tenant WHERE slug='acme'")" "{}" "the tenant defaults were not written"
 out=$(sp template set acme main firmware.T46G=66.86.0.15 firmware.spa504g=7.6.2 firmware.GXP2135=1.0.11.3 \
 	firmware.VVX400=6.4.3 2>&1); rc=$?
 is "$rc" 0 "stored versions are accepted (model names in any case)"
@@ -59,6 +63,10 @@ EOF
 	eval "MAC_$l=00156500001$i"
 	eval "PW_$l=\$(sp device credentials 00156500001$i | sed -n 's/^  password: *//p')"
 done
+err=$(sp device set "$MAC_yealink" firmware.T46G=1.1.1 2>&1); rc=$?
+is "$rc" 1 "device overrides: an unknown firmware version is a user error"
+like "$err" "device $MAC_yealink overrides: setting 'firmware.T46G': no firmware version '1.1.1'" "and names the setting"
+is "$(sqlite3 "$DB" "SELECT overrides FROM device WHERE mac='$MAC_yealink'")" "{}" "the overrides were not written"
 out=$(sp template set acme main firmware.VVX400=6.4.3 ntp_server=pool.ntp.org 2>&1)
 like "$out" "layout 'polycom' cannot express firmware.VVX400=6.4.3: " "polycom: template set warns it cannot write the firmware"
 
