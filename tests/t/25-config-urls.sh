@@ -20,7 +20,7 @@ sp phonebook add --tenant acme --name 'Lobby' --number 201 --mobile +4915112345 
 
 # layout model version image-name; polycom has an image but no key to say it
 set -- yealink:T46G:66.86.0.15:T46G-66.86.0.15.rom cisco:SPA504G:7.6.2:spa50x-30x-7-6-2.bin \
-	grandstream:GXP2135:1.0.11.3:gxp2135fw.bin polycom:VVX400:6.4.3:sip.ld
+	grandstream:GXP2135:1.0.11.3:gxp2135fw.bin polycom:VVX400:6.4.3:sip.ld snom:D785:10.1.54.13:snomD785-10.1.54.13-SIP-r.bin
 for spec in "$@"; do
 	IFS=: read -r l model ver file <<EOF
 $spec
@@ -49,11 +49,11 @@ is "$rc" 1 "tenant defaults: an unknown firmware version is a user error"
 like "$err" "setting 'firmware.T46G': no firmware version '0.0.1'" "and names the setting"
 is "$(sqlite3 "$DB" "SELECT defaults FROM tenant WHERE slug='acme'")" "{}" "the tenant defaults were not written"
 out=$(sp template set acme main firmware.T46G=66.86.0.15 firmware.spa504g=7.6.2 firmware.GXP2135=1.0.11.3 \
-	firmware.VVX400=6.4.3 2>&1); rc=$?
+	firmware.VVX400=6.4.3 firmware.D785=10.1.54.13 2>&1); rc=$?
 is "$rc" 0 "stored versions are accepted (model names in any case)"
 
 i=0
-for spec in "$@" snom:D785:: fanvil:X4::; do
+for spec in "$@" fanvil:X4::; do
 	i=$((i + 1))
 	IFS=: read -r l model ver file <<EOF
 $spec
@@ -67,7 +67,7 @@ err=$(sp device set "$MAC_yealink" firmware.T46G=1.1.1 2>&1); rc=$?
 is "$rc" 1 "device overrides: an unknown firmware version is a user error"
 like "$err" "device $MAC_yealink overrides: setting 'firmware.T46G': no firmware version '1.1.1'" "and names the setting"
 is "$(sqlite3 "$DB" "SELECT overrides FROM device WHERE mac='$MAC_yealink'")" "{}" "the overrides were not written"
-out=$(sp template set acme main firmware.VVX400=6.4.3 ntp_server=pool.ntp.org 2>&1)
+out=$(sp template set acme main firmware.VVX400=6.4.3 firmware.D785=10.1.54.13 ntp_server=pool.ntp.org 2>&1)
 like "$out" "layout 'polycom' cannot express firmware.VVX400=6.4.3: " "polycom: template set warns it cannot write the firmware"
 
 # ---- sipprovd with public_url: every URL key leads somewhere real ----
@@ -106,7 +106,16 @@ for l in yealink cisco grandstream; do
 	cmp -s "$T/$l.cli" "$T/$l.out"
 	ok $? "$l: 'sipprov render' writes the same bytes as sipprovd"
 done
-for l in polycom snom fanvil; do
+# Snom: firmware_status names a per-phone file whose <firmware> is the image
+is "$(fetch snom "$URL/snomD785-$(echo $MAC_snom | tr a-f A-F).htm" "$T/snom.out")" 200 "snom: config fetched"
+st=$(xmllint --xpath 'string(//firmware_status)' "$T/snom.out")
+is "$st" "${PUB%/}/$(echo $MAC_snom | tr a-f A-F)-firmware.xml" "snom: firmware_status names the phone's firmware file"
+is "$(xmllint --xpath 'string(//update_policy)' "$T/snom.out")" "auto_update" "snom: update_policy auto_update"
+is "$(fetch snom "$st" "$T/snom-fw.xml")" 200 "snom: the firmware file answers the phone's credentials"
+fw=$(xmllint --xpath 'string(/firmware-settings/firmware)' "$T/snom-fw.xml")
+like "$fw" "^${PUB%/}/fw/$SHA_snom/" "snom: its <firmware> is the image's URL"
+is "$(curl -s "$fw" | sha256sum | cut -d' ' -f1)" "$SHA_snom" "snom: which gives the image, byte-identical"
+for l in polycom fanvil; do
 	eval "mac=\$MAC_$l"
 	"$SIPPROV" -f "$T/sipprovd.conf" -d "$DB" render "$mac" >"$T/$l.cli" 2>"$T/$l.err"
 	unlike "$(cat "$T/$l.cli")" "/fw/|/pb/" "$l: no URL key written (no reference key)"

@@ -546,7 +546,9 @@ static void test_features(const struct layouts *ls)
 		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<", true },
 		{ "grandstream", "<P331>prov.example.test/base/pb/001565aabbcc</P331>",
 		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>", true },
-		{ "polycom", NULL, NULL, true }, { "snom", NULL, NULL, true }, { "fanvil", NULL, NULL, false },
+		{ "polycom", NULL, NULL, true },
+		{ "snom", NULL, "<firmware_status perm=\"\">https://prov.example.test/base/001565AABBCC-firmware.xml<", true },
+		{ "fanvil", NULL, NULL, false },
 		{ "linphone", NULL, NULL, false }, { "json", NULL, NULL, false },
 	};
 	char err[SP_ERR_MAX];
@@ -563,19 +565,22 @@ static void test_features(const struct layouts *ls)
 		int rc = render(l, &e, 0, &out, err, sizeof(err));
 		ok(rc == 0, "%s with features renders (%s)", t[i].layout, rc ? err : "ok");
 		snprintf(file, sizeof(file), "%s-features.%s", t[i].layout, ext_of(l));
-		if (rc == 0 && (t[i].pb || t[i].pw))
+		if (rc == 0 && (t[i].pb || t[i].fw || t[i].pw))
 			golden(file, out.data, out.len);
 		const char *o = out.data ? out.data : "";
 		json_t *ds = effective_device_settings(&e);
 		layout_warnings(l, ds, &warn);
 		json_decref(ds);
 		const char *w = warn.data ? warn.data : "";
-		if (t[i].pb) {
+		if (t[i].pb)
 			ok(strstr(o, t[i].pb) != NULL, "%s: phonebook URL on public_url", t[i].layout);
-			ok(strstr(o, t[i].fw) != NULL, "%s: firmware URL of the image on public_url", t[i].layout);
+		else
+			ok(!strstr(o, "/pb/"), "%s: no phonebook URL written", t[i].layout);
+		if (t[i].fw) {
+			ok(strstr(o, t[i].fw) != NULL, "%s: firmware URL on public_url", t[i].layout);
 			ok(!strstr(w, "firmware"), "%s: no firmware warning", t[i].layout);
 		} else {
-			ok(!strstr(o, "/fw/") && !strstr(o, "/pb/"), "%s: no URL written", t[i].layout);
+			ok(!strstr(o, "/fw/"), "%s: no firmware URL written", t[i].layout);
 			ok(!strcmp(t[i].layout, "json") || strstr(w, "cannot express firmware.t46g=1.2: "),
 			   "%s: firmware.t46g warned about", t[i].layout);
 		}
@@ -607,7 +612,7 @@ static void test_features(const struct layouts *ls)
 		   !strstr(bare.data, "remote_phonebook") && !strstr(bare.data, "<P331>") &&
 		   !strstr(bare.data, "security.user_password") && !strstr(bare.data, "localAdminPassword"),
 		   "%s without them: no URL or password key", t[i].layout);
-		if (!t[i].pb && !t[i].pw)
+		if (!t[i].pb && !t[i].fw && !t[i].pw)
 			ok(bare.len == out.len && !memcmp(bare.data, o, out.len),
 			   "%s: the same bytes with and without them", t[i].layout);
 		buf_release(&bare);
@@ -615,6 +620,29 @@ static void test_features(const struct layouts *ls)
 		buf_release(&warn);
 		json_decref(plain.settings);
 		json_decref(e.settings);
+	}
+	/* Snom's firmware_status file: the image URL, or no element without one. */
+	{
+		const struct layout *sn = layouts_find(ls, "snom");
+		struct route_match m;
+		struct effective fe;
+		struct buf fo;
+		make_effective(&fe, "udp");
+		set_features(&fe, "https://prov.example.test/base");
+		buf_init(&fo, SP_BODY_MAX);
+		ok(route_match(ls, "/001565AABBCC-firmware.xml", &m) == 1 && layout_answers(sn, &m) &&
+		   render_route(sn, &m, &fe, 0, &fo, err, sizeof(err)) == 0, "snom {MAC}-firmware.xml renders");
+		golden("snom-firmware.xml", fo.data ? fo.data : "", fo.len);
+		ok(fo.data && strstr(fo.data, "<firmware perm=\"\">https://prov.example.test/base/fw/" FW_SHA
+				     "/t46g-1.2.rom</firmware>") && !strstr(fo.data, ADMINPW),
+		   "snom firmware file: the image URL and nothing else of the device");
+		buf_release(&fo);
+		effective_set_public_url(&fe, NULL);
+		buf_init(&fo, SP_BODY_MAX);
+		ok(render_route(sn, &m, &fe, 0, &fo, err, sizeof(err)) == 0 && fo.data && !strstr(fo.data, "<firmware "),
+		   "snom firmware file without public_url: no firmware element");
+		buf_release(&fo);
+		json_decref(fe.settings);
 	}
 	/* Grandstream's "via" codes follow the scheme. */
 	const struct layout *gs = layouts_find(ls, "grandstream");
