@@ -88,8 +88,10 @@ static int unsup_cond(const struct layout *l, char *s, char *key, char *value, i
 	if (eq)
 		*eq++ = '\0';
 	/* "firmware": any firmware.<model> setting (the model varies);
-	 * admin_password / user_password: the stand-ins effective_device_settings adds */
-	bool fw = (!strcmp(s, "firmware") || !strcmp(s, "admin_password") || !strcmp(s, "user_password")) && !eq;
+	 * admin_password / user_password: the stand-ins effective_device_settings adds;
+	 * "key[=TYPE]": any line key (of that type) */
+	bool fw = ((!strcmp(s, "firmware") || !strcmp(s, "admin_password") || !strcmp(s, "user_password")) && !eq) ||
+		  !strcmp(s, "key");
 	if ((!fw && !setting_def_find(s)) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
 		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
 			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");
@@ -563,6 +565,20 @@ static const char *setting_str(json_t *settings, const char *key)
 static bool unsup_hit(json_t *settings, const char *key, const char *value, const char **name)
 {
 	*name = key;
+	if (strcmp(key, "key") == 0) {
+		const char *k, *f;
+		json_t *v;
+		long n;
+		json_object_foreach(settings, k, v) {
+			const char *t = setting_str(settings, k);
+			if (linekey_setting(k, &n, &f) && !strcmp(f, "type") && *t && strcmp(t, "none") &&
+			    (!*value || !strcmp(t, value))) {
+				*name = k;
+				return true;
+			}
+		}
+		return false;
+	}
 	if (strcmp(key, "firmware") == 0) {
 		const char *k;
 		json_t *v;

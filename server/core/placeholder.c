@@ -52,6 +52,27 @@ static const char *lv_fw_dir(const struct rctx *c, char *tmp, size_t tmplen) { r
 static const char *lv_admin_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->admin_password; }
 static const char *lv_user_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->user_password; }
 
+/* key.*: line key N's fields inside an "each key" block; "" outside one. */
+static const char *lv_key_field(const struct rctx *c, char *tmp, size_t tmplen, const char *field)
+{
+	char k[32];
+	if (c->key <= 0)
+		return "";
+	snprintf(k, sizeof(k), "key.%ld.%s", c->key, field);
+	return effective_get(c->e, k);
+}
+static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	if (c->key <= 0)
+		return "";
+	snprintf(tmp, tmplen, "%ld", c->key);
+	return tmp;
+}
+static const char *lv_key_type(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "type"); }
+static const char *lv_key_value(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "value"); }
+static const char *lv_key_label(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "label"); }
+static const char *lv_key_line(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "line"); }
+
 static const char *lv_line_n(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	snprintf(tmp, tmplen, "%ld", c->a->line);
@@ -166,6 +187,8 @@ static const struct lvar_def lvars[] = {
 	{ "phonebook_dir", false, lv_pb_dir }, { "firmware_url", false, lv_fw_url },
 	{ "firmware_dir", false, lv_fw_dir },
 	{ "admin_password", false, lv_admin_pw }, { "user_password", false, lv_user_pw },
+	{ "key.n", false, lv_key_n }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
+	{ "key.label", false, lv_key_label }, { "key.line", false, lv_key_line },
 	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
 	{ "tz.save", false, lv_tz_save },
 	{ "tz.start.month", false, lv_tzs_month }, { "tz.start.week", false, lv_tzs_week },
@@ -706,7 +729,20 @@ int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *
 	const struct account *save_a = c->a;
 	long save_i = c->i;
 	int rc = 0;
-	if (d->each || d->fixed_line > 0) {
+	if (d->each_key) {
+		for (long n = 1; n <= SP_KEYS_MAX && rc == 0; n++) {
+			char k[32];
+			snprintf(k, sizeof(k), "key.%ld.type", n);
+			const char *t = effective_get(c->e, k);
+			if (!*t || !strcmp(t, "none"))
+				continue;
+			c->key = n;
+			int ok = lcond_eval(c, &d->cond);
+			if (ok > 0)
+				rc = fn(c, arg);
+		}
+		c->key = 0;
+	} else if (d->each || d->fixed_line > 0) {
 		for (size_t i = 0; i < c->nsel && rc == 0; i++) {
 			if (d->fixed_line > 0 && c->sel[i]->line != d->fixed_line)
 				continue;

@@ -41,7 +41,7 @@ const struct setting_def *setting_def_find(const char *key)
 
 bool setting_key_ok(const char *key)
 {
-	if (setting_def_find(key))
+	if (setting_def_find(key) || linekey_setting(key, NULL, NULL))
 		return true;
 	/* firmware.<model>: the model as `firmware add --model` takes it
 	 * (letters in either case, digits, '.', '_', '-'). */
@@ -125,6 +125,65 @@ static int merge_json(json_t *dst, const char *src, const char *what, char *err,
 	}
 	json_object_update(dst, o);
 	json_decref(o);
+	return 0;
+}
+
+const char *const linekey_types[] = { "line", "blf", "speed_dial", "park", "intercom", "dtmf", "url", "none",
+				       NULL };
+
+bool linekey_setting(const char *key, long *n, const char **field)
+{
+	static const char *const fields[] = { "type", "value", "label", "line" };
+	long v = 0;
+	const char *p = key + 4;
+	if (strncmp(key, "key.", 4) || *p < '1' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9' && v <= SP_KEYS_MAX; p++)
+		v = v * 10 + (*p - '0');
+	if (v > SP_KEYS_MAX || *p != '.')
+		return false;
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(p + 1, fields[i]) == 0) {
+			if (n)
+				*n = v;
+			if (field)
+				*field = fields[i];
+			return true;
+		}
+	return false;
+}
+
+int linekey_check(json_t *settings, char *err, size_t errlen)
+{
+	const char *k, *field;
+	json_t *v;
+	long n;
+	char tk[32];
+	json_object_foreach(settings, k, v) {
+		if (!linekey_setting(k, &n, &field) || !json_string_value(v))
+			continue;
+		const char *s = json_string_value(v);
+		snprintf(tk, sizeof(tk), "key.%ld.type", n);
+		const char *type = json_string_value(json_object_get(settings, tk));
+		if (!type)
+			return sp_err(err, errlen, "setting '%s': key %ld has no type (set %s)", k, n, tk);
+		if (!strcmp(field, "type")) {
+			size_t i = 0;
+			while (linekey_types[i] && strcmp(linekey_types[i], s))
+				i++;
+			if (!linekey_types[i])
+				return sp_err(err, errlen, "setting '%s': unknown key type '%s' (known: line, blf, speed_dial, "
+					      "park, intercom, dtmf, url, none)", k, s);
+			snprintf(tk, sizeof(tk), "key.%ld.value", n);
+			const char *val = json_string_value(json_object_get(settings, tk));
+			if (strcmp(s, "line") && strcmp(s, "none") && (!val || !*val))
+				return sp_err(err, errlen, "setting '%s': a %s key needs a value (set %s)", k, s, tk);
+		} else if (!strcmp(field, "line")) {
+			long line;
+			if (sp_parse_int(s, 1, SP_MAX_LINES, &line) < 0)
+				return sp_err(err, errlen, "setting '%s': account line '%s' is not 1-%d", k, s, SP_MAX_LINES);
+		}
+	}
 	return 0;
 }
 

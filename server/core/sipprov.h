@@ -316,6 +316,17 @@ const char *effective_firmware_version(const struct effective *e, const char **k
  * e->settings without the firmware.<model> settings of other models.  A
  * new reference; caller json_decrefs. */
 json_t *effective_device_settings(const struct effective *e);
+/* Line keys are settings key.N.type|value|label|line (N 1-SP_KEYS_MAX):
+ * template defaults, tenant defaults and device overrides merge per field
+ * like every setting.  type "none" hides a key set further up. */
+#define SP_KEYS_MAX 48
+extern const char *const linekey_types[];   /* NULL-terminated: line blf speed_dial park intercom dtmf url none */
+/* Is key a line key setting?  n gets N, field "type"/"value"/"label"/"line". */
+bool linekey_setting(const char *key, long *n, const char **field);
+/* Check every key.N.* setting: type one of linekey_types, line 1-SP_MAX_LINES,
+ * value set unless the type is line or none, no field without a type.
+ * 0, or -1 with err naming the setting. */
+int linekey_check(json_t *settings, char *err, size_t errlen);
 /* Check every firmware.<model> setting in settings: the version must be a
  * stored image of that model (`sipprov firmware add`).  0, or -1 with err
  * naming the setting and *field set to it (points into settings). */

@@ -535,6 +535,20 @@ static void set_features(struct effective *e, const char *public_url)
 	sp_strlcpy(e->admin_password, ADMINPW, sizeof(e->admin_password));
 	sp_strlcpy(e->user_password, USERPW, sizeof(e->user_password));
 	e->admin_password_set = e->user_password_set = true;
+	static const char *const keys[][4] = {
+		{ "line", "", "Main", "1" }, { "blf", "1002", "Bob", "2" }, { "speed_dial", "+4930123", "Pizza & Co", "" },
+		{ "park", "700", "", "" }, { "intercom", "1003", "Door", "" }, { "dtmf", "*3", "Rec", "" },
+		{ "url", "http://x.example.test/a?b=1&c=2", "Web", "" }, { "none", "1099", "hidden", "" },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		static const char *const f[] = { "type", "value", "label", "line" };
+		for (size_t j = 0; j < 4; j++) {
+			char k[32];
+			snprintf(k, sizeof(k), "key.%zu.%s", i + 1, f[j]);
+			if (*keys[i][j])
+				json_object_set_new(e->settings, k, json_string(keys[i][j]));
+		}
+	}
 }
 
 static void test_features(const struct layouts *ls)
@@ -604,6 +618,19 @@ static void test_features(const struct layouts *ls)
 			   "%s: both web passwords warned about", t[i].layout);
 		}
 		ok(!strstr(w, ADMINPW) && !strstr(w, USERPW), "%s: no warning shows a password", t[i].layout);
+		if (!strcmp(t[i].layout, "yealink")) {
+			ok(strstr(o, "\nlinekey.1.type = 15\nlinekey.1.line = 1\nlinekey.1.value = \nlinekey.1.label = Main\n") &&
+			   strstr(o, "\nlinekey.2.type = 16\nlinekey.2.line = 2\nlinekey.2.value = 1002\nlinekey.2.label = Bob\n") &&
+			   strstr(o, "\nlinekey.3.type = 13\nlinekey.3.line = 1\nlinekey.3.value = +4930123\n") &&
+			   strstr(o, "\nlinekey.4.type = 10\n") && strstr(o, "\nlinekey.5.type = 14\n") &&
+			   strstr(o, "\nlinekey.6.type = 11\n") &&
+			   strstr(o, "\nlinekey.7.value = http://x.example.test/a?b=1&c=2\n") && !strstr(o, "linekey.8"),
+			   "yealink: line keys with W/F type codes, account line default 1, type none not written");
+			ok(!strstr(w, "key."), "yealink: no line key warning");
+		} else {
+			ok(strstr(w, "cannot express key.") != NULL, "%s: line keys warned about", t[i].layout);
+			ok(!strstr(o, "+4930123"), "%s: no line key written", t[i].layout);
+		}
 		/* The same device without public_url, image and passwords. */
 		struct effective plain;
 		make_effective(&plain, "udp");
