@@ -194,6 +194,24 @@ static const struct noun_help helps[] = {
 	  "examples:\n"
 	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
 	  "  sipprov firmware list --vendor yealink\n" },
+	{ "key",
+	  "usage: sipprov key set MAC INDEX --type T [--value V] [--label L] [--line N]\n"
+	  "       sipprov key rm MAC INDEX\n"
+	  "       sipprov key list MAC [--json]\n"
+	  "\n"
+	  "Line keys, in order (INDEX 1-48).  Types: line, blf, speed_dial, park, intercom,\n"
+	  "dtmf, url, and none to hide a template's key.  --line is the account line the\n"
+	  "key uses (default 1).  A device's keys are its overrides key.N.type, .value,\n"
+	  "label, .line; a template's defaults are the same settings: sipprov template set\n"
+	  "T NAME key.1.type=blf key.1.value=1002 key.1.label=Bob (CSV imports take them\n"
+	  "as columns).  set replaces the device's key N whole; rm gives the template's\n"
+	  "back.  A BLF target that is no SIP user of the tenant is warned about.  Layouts\n"
+	  "that cannot write a type warn at render (templates/<vendor>.md).\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov key set 001565aabbcc 2 --type blf --value 1002 --label Bob\n"
+	  "  sipprov key set 001565aabbcc 3 --type speed_dial --value +4930123456 --label Pizza --line 2\n"
+	  "  sipprov key list 001565aabbcc --json\n" },
 	{ "web-password",
 	  "usage: sipprov web-password set (--tenant T | --device MAC) [--admin-file F] [--user-file F]\n"
 	  "       sipprov web-password rm (--tenant T | --device MAC) [--admin] [--user]\n"

@@ -160,8 +160,8 @@ int linekey_check(json_t *settings, char *err, size_t errlen)
 	long n;
 	char tk[32];
 	json_object_foreach(settings, k, v) {
-		if (!linekey_setting(k, &n, &field) || !json_string_value(v))
-			continue;
+		if (!linekey_setting(k, &n, &field) || !json_string_value(v) || !*json_string_value(v))
+			continue;                   /* "": unset here (an override may blank a default) */
 		const char *s = json_string_value(v);
 		snprintf(tk, sizeof(tk), "key.%ld.type", n);
 		const char *type = json_string_value(json_object_get(settings, tk));
