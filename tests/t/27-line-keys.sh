@@ -80,6 +80,9 @@ printf 'mac,layout,model,line,username,auth_username,password,key.1.type,key.1.v
 sp import "$T/k.csv" --tenant acme >/dev/null 2>"$T/imp.err"; ok $? "an import with key columns$(head -c 200 "$T/imp.err")"
 is "$(sp --json key list 001565000033 | jq -r '.[0] | .type + "|" + .value + "|" + .label + "|" + .from')" "blf|1001|Alice|device" \
 	"the imported device has the key as its own"
+exp=$(sp export --tenant acme 2>/dev/null)
+like "$(echo "$exp" | head -1)" "key\.1\.label,key\.1\.type,key\.1\.value,key\.3\.label,key\.3\.line" "export: the device keys are columns"
+like "$(echo "$exp" | grep '^001565000033,')" ",Alice,blf,1001," "export: the imported key round-trips"
 printf 'mac,layout,line,username,auth_username,password,key.1.type\n001565000034,yealink,1,1004,1004,pw4,bogus\n' >"$T/bad.csv"
 err=$(sp import "$T/bad.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 1 "an import with a bad key type is refused"
