@@ -17,6 +17,7 @@ struct cli {
 	const char *conf_file;              /* the configuration file read, or NULL */
 	const char *key_file;               /* the config's key_file when the database came from it */
 	const char *templates_dir;          /* SIPPROV_TEMPLATES, the config's templates, ./templates */
+	const char *public_url;             /* the config's public_url (as sipprovd writes it into configs), or "" */
 	struct store *store;                /* opened by cli_open */
 	unsigned char key[SP_KEY_LEN];
 	bool have_key;

@@ -34,6 +34,7 @@ int cmd_render(struct cli *c, int argc, char **argv)
 		return cli_fail("unknown device %s (see 'sipprov device list')", mac);
 	if (rc < 0)
 		return cli_fail("%s", err);
+	effective_set_public_url(&e, c->public_url);
 	const struct layout *l = layouts_find(ls, e.device.layout);
 	struct buf out;
 	buf_init(&out, SP_BODY_MAX);
@@ -46,7 +47,9 @@ int cmd_render(struct cli *c, int argc, char **argv)
 		rc = cli_fail("device %s: %s", mac, err);
 	else {
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
-		cli_warn_layout(mac, l, e.settings, NULL);
+		json_t *ds = effective_device_settings(&e);
+		cli_warn_layout(mac, l, ds, NULL);
+		json_decref(ds);
 	}
 	buf_release(&out);
 	effective_release(&e);

@@ -127,8 +127,11 @@ static void tpl_warn(struct cli *c, const struct tenant *t, const char *name)
 		if (effective_load(c->store, NULL, td.mac[i], &e, err, sizeof(err)) != 1)
 			continue;
 		const struct layout *l = layouts_find(ls, e.device.layout);
-		if (l)
-			cli_warn_layout(subject, l, e.settings, seen);
+		if (l) {
+			json_t *ds = effective_device_settings(&e);
+			cli_warn_layout(subject, l, ds, seen);
+			json_decref(ds);
+		}
 		effective_release(&e);
 	}
 	json_decref(seen);

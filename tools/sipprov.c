@@ -315,6 +315,7 @@ static int cli_config(struct cli *c, struct conf *conf, const char *file, bool d
 	if (conf_load(conf, file, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
 	c->conf_file = file;
+	c->public_url = conf->public_url;
 	if (!db_given) {
 		c->db_path = conf->database;
 		c->key_file = conf->key_file;

@@ -112,7 +112,8 @@ static int check_template(struct store *s, const struct device *d, const char *t
 }
 
 /* key=value overrides onto d->overrides, validated and canonical. */
-static int apply_overrides(struct device *d, const struct device_change *ch, char *err, size_t errlen)
+static int apply_overrides(struct store *s, struct device *d, const struct device_change *ch, char *err,
+			   size_t errlen)
 {
 	char why[SP_ERR_MAX];
 	json_error_t je;
@@ -125,7 +126,9 @@ static int apply_overrides(struct device *d, const struct device_change *ch, cha
 	for (size_t i = 0; i < ch->nkv && rc == 0; i++)
 		if (settings_apply_kv(o, ch->kv[i], why, sizeof(why)) < 0)
 			rc = sp_err(err, errlen, "device %s: %s", d->mac, why);
-	if (rc == 0 && validate_settings(o, ch->force, why, sizeof(why)) < 0)
+	const char *fw;
+	if (rc == 0 && (validate_settings(o, ch->force, why, sizeof(why)) < 0 ||
+			firmware_settings_check(s, o, &fw, why, sizeof(why)) < 0))
 		rc = sp_err(err, errlen, "device %s overrides: %s", d->mac, why);
 	if (rc == 0) {
 		char *canon = settings_canonical(o, why, sizeof(why));
@@ -161,7 +164,7 @@ int device_change_apply(struct store *s, const struct layouts *ls, const struct 
 		d->pinned_version = 0;
 	}
 	if ((*field = "template", check_template(s, d, t->slug, err, errlen) < 0) ||
-	    (*field = "overrides", apply_overrides(d, ch, err, errlen) < 0))
+	    (*field = "overrides", apply_overrides(s, d, ch, err, errlen) < 0))
 		return -1;
 	*field = NULL;
 	return 0;

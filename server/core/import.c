@@ -313,7 +313,9 @@ static void imp_device(struct imp *im, struct dev_entry *de, char **f)
 				json_object_set_new(ov, im->ov_key[k], json_string(v));
 			}
 		}
-		if (ovok && validate_settings(ov, im->o->force, err, sizeof(err)) < 0) {
+		const char *fw;
+		if (ovok && (validate_settings(ov, im->o->force, err, sizeof(err)) < 0 ||
+			     firmware_settings_check(im->s, ov, &fw, err, sizeof(err)) < 0)) {
 			imp_error(im, NULL, "device %s overrides: %s", de->mac, err);
 			ovok = false;
 		}

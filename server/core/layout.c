@@ -87,7 +87,12 @@ static int unsup_cond(const struct layout *l, char *s, char *key, char *value, i
 	char *eq = strchr(s, '=');
 	if (eq)
 		*eq++ = '\0';
-	if (!setting_def_find(s) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
+	/* "firmware": any firmware.<model> setting (the model varies);
+	 * admin_password / user_password: the stand-ins effective_device_settings adds;
+	 * "key[=TYPE]": any line key (of that type) */
+	bool fw = ((!strcmp(s, "firmware") || !strcmp(s, "admin_password") || !strcmp(s, "user_password")) && !eq) ||
+		  !strcmp(s, "key");
+	if ((!fw && !setting_def_find(s)) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
 		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
 			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");
 	sp_strlcpy(key, s, 32);
@@ -555,8 +560,35 @@ static const char *setting_str(json_t *settings, const char *key)
 	return v ? v : "";
 }
 
-static bool unsup_hit(json_t *settings, const char *key, const char *value)
+/* Does settings use key (=value)?  *name gets the setting's name: key, or
+ * for "firmware" the firmware.<model> setting found. */
+static bool unsup_hit(json_t *settings, const char *key, const char *value, const char **name)
 {
+	*name = key;
+	if (strcmp(key, "key") == 0) {
+		const char *k, *f;
+		json_t *v;
+		long n;
+		json_object_foreach(settings, k, v) {
+			const char *t = setting_str(settings, k);
+			if (linekey_setting(k, &n, &f) && !strcmp(f, "type") && *t && strcmp(t, "none") &&
+			    (!*value || !strcmp(t, value))) {
+				*name = k;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (strcmp(key, "firmware") == 0) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(settings, k, v)
+			if (strncmp(k, "firmware.", 9) == 0 && *setting_str(settings, k)) {
+				*name = k;
+				return true;
+			}
+		return false;
+	}
 	const char *v = setting_str(settings, key);
 	return *v && (!*value || strcmp(v, value) == 0);
 }
@@ -568,10 +600,12 @@ size_t layout_warnings(const struct layout *l, json_t *settings, struct buf *out
 	for (size_t i = 0; i < l->nunsup; i++) {
 		const struct lunsup *u = &l->unsup[i];
 		tz_unsup |= strcmp(u->key, "timezone") == 0 && !*u->value && !*u->when;
-		if (!unsup_hit(settings, u->key, u->value) || (*u->when && !unsup_hit(settings, u->when, u->when_value)))
+		const char *name, *wname;
+		if (!unsup_hit(settings, u->key, u->value, &name) ||
+		    (*u->when && !unsup_hit(settings, u->when, u->when_value, &wname)))
 			continue;
-		buf_printf(out, "layout '%s' cannot express %s=%s%s%s%s: %s\n", l->name, u->key,
-			   setting_str(settings, u->key), *u->when ? " with " : "", u->when, *u->when ? " set" : "",
+		buf_printf(out, "layout '%s' cannot express %s=%s%s%s%s: %s\n", l->name, name,
+			   setting_str(settings, name), *u->when ? " with " : "", u->when, *u->when ? " set" : "",
 			   u->why);
 		n++;
 	}

@@ -41,6 +41,38 @@ static const char *lv_tenant(const struct rctx *c, char *tmp, size_t tmplen) { r
 static const char *lv_version(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->version_label; }
 static const char *lv_template(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->template_name; }
 
+/* URLs on public_url (effective_set_public_url); "" while it is unset. */
+static const char *lv_public_url(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.base; }
+static const char *lv_pb_url(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.phonebook; }
+static const char *lv_pb_dir(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.phonebook_dir; }
+static const char *lv_fw_url(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.firmware; }
+static const char *lv_fw_dir(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->url.firmware_dir; }
+
+/* Web interface passwords (effective_load: the device's, else the tenant's). */
+static const char *lv_admin_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->admin_password; }
+static const char *lv_user_pw(const struct rctx *c, char *tmp, size_t tmplen) { return c->e->user_password; }
+
+/* key.*: line key N's fields inside an "each key" block; "" outside one. */
+static const char *lv_key_field(const struct rctx *c, char *tmp, size_t tmplen, const char *field)
+{
+	char k[32];
+	if (c->key <= 0)
+		return "";
+	snprintf(k, sizeof(k), "key.%ld.%s", c->key, field);
+	return effective_get(c->e, k);
+}
+static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	if (c->key <= 0)
+		return "";
+	snprintf(tmp, tmplen, "%ld", c->key);
+	return tmp;
+}
+static const char *lv_key_type(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "type"); }
+static const char *lv_key_value(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "value"); }
+static const char *lv_key_label(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "label"); }
+static const char *lv_key_line(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "line"); }
+
 static const char *lv_line_n(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	snprintf(tmp, tmplen, "%ld", c->a->line);
@@ -151,6 +183,12 @@ static const struct lvar_def lvars[] = {
 	{ "mac", false, lv_mac }, { "MAC", false, lv_mac_upper }, { "model", false, lv_model },
 	{ "label", false, lv_label }, { "tenant", false, lv_tenant }, { "version", false, lv_version },
 	{ "template", false, lv_template },
+	{ "public_url", false, lv_public_url }, { "phonebook_url", false, lv_pb_url },
+	{ "phonebook_dir", false, lv_pb_dir }, { "firmware_url", false, lv_fw_url },
+	{ "firmware_dir", false, lv_fw_dir },
+	{ "admin_password", false, lv_admin_pw }, { "user_password", false, lv_user_pw },
+	{ "key.n", false, lv_key_n }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
+	{ "key.label", false, lv_key_label }, { "key.line", false, lv_key_line },
 	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
 	{ "tz.save", false, lv_tz_save },
 	{ "tz.start.month", false, lv_tzs_month }, { "tz.start.week", false, lv_tzs_week },
@@ -368,6 +406,28 @@ static int lf_port(struct rctx *c, const struct lseg *g, const struct lfilter *f
 	return lf_put(c, g, colon ? colon + 1 : "", out, outlen);
 }
 
+/* URLs: "https://h/p" -> scheme "https", noscheme "h/p" (Grandstream's
+ * host/path fields); a value without "scheme://" is returned unchanged by
+ * noscheme and gives "" for scheme. */
+static int lf_scheme(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		     size_t outlen)
+{
+	const char *sep = strstr(in, "://");
+	size_t n = sep ? (size_t)(sep - in) : 0;
+	if (n >= outlen)
+		return sp_err(c->err, c->errlen, "value of '%s' too long", g->key);
+	memcpy(out, in, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int lf_noscheme(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
+		       size_t outlen)
+{
+	const char *sep = strstr(in, "://");
+	return lf_put(c, g, sep ? sep + 3 : in, out, outlen);
+}
+
 static int lf_map(struct rctx *c, const struct lseg *g, const struct lfilter *f, const char *in, char *out,
 		  size_t outlen)
 {
@@ -392,6 +452,8 @@ static const struct lfilter_def lfilters[] = {
 	{ "minutes", LFA_NONE, lf_minutes },
 	{ "host", LFA_NONE, lf_host },
 	{ "port", LFA_NONE, lf_port },
+	{ "scheme", LFA_NONE, lf_scheme },
+	{ "noscheme", LFA_NONE, lf_noscheme },
 	{ "hours", LFA_NONE, lf_hours },
 	{ "hm", LFA_NONE, lf_hm },
 	{ "hhmm", LFA_NONE, lf_hhmm },
@@ -667,7 +729,20 @@ int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *
 	const struct account *save_a = c->a;
 	long save_i = c->i;
 	int rc = 0;
-	if (d->each || d->fixed_line > 0) {
+	if (d->each_key) {
+		for (long n = 1; n <= SP_KEYS_MAX && rc == 0; n++) {
+			char k[32];
+			snprintf(k, sizeof(k), "key.%ld.type", n);
+			const char *t = effective_get(c->e, k);
+			if (!*t || !strcmp(t, "none"))
+				continue;
+			c->key = n;
+			int ok = lcond_eval(c, &d->cond);
+			if (ok > 0)
+				rc = fn(c, arg);
+		}
+		c->key = 0;
+	} else if (d->each || d->fixed_line > 0) {
 		for (size_t i = 0; i < c->nsel && rc == 0; i++) {
 			if (d->fixed_line > 0 && c->sel[i]->line != d->fixed_line)
 				continue;

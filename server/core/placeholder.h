@@ -79,6 +79,7 @@ struct lcond {
 /* Block directives shared by every format's skeleton node. */
 struct ldirect {
 	bool each;                          /* repeat per selected line */
+	bool each_key;                      /* repeat per line key (key.N.type set, not none) */
 	long fixed_line;                    /* > 0: only with this account */
 	struct lcond cond;
 };
@@ -99,6 +100,7 @@ struct rctx {
 	size_t nsel;
 	const struct account *a;            /* current line, or NULL outside a block */
 	long i;                             /* index of a in sel */
+	long key;                           /* line key N inside an "each key" block, else 0 */
 	struct buf *scratch;
 	struct tzcache *tz;                 /* NULL: tz.* are "" */
 	char *err;

@@ -90,9 +90,12 @@ static int kv_parse_block(struct kv_parse *p, bool in_line, const char *end, int
 		if (kv_block_line(s, '#', kind, sizeof(kind), arg, sizeof(arg))) {
 			bool child_line = in_line;
 			k->block = true;
-			if (strcmp(kind, "each") == 0) {
+			if (strcmp(kind, "each") == 0 && strcmp(arg, "key") == 0) {
+				k->d.each_key = true;       /* key.* variables; line.* as outside */
+			} else if (strcmp(kind, "each") == 0) {
 				if (strcmp(arg, "line")) {
-					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}} exists", p->sc->file, line);
+					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}} and {{#each key}} exist",
+					       p->sc->file, line);
 					goto fail;
 				}
 				if (in_line) {

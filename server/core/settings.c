@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sipprov.h"
 
@@ -40,16 +41,19 @@ const struct setting_def *setting_def_find(const char *key)
 
 bool setting_key_ok(const char *key)
 {
-	if (setting_def_find(key))
+	if (setting_def_find(key) || linekey_setting(key, NULL, NULL))
 		return true;
+	/* firmware.<model>: the model as `firmware add --model` takes it
+	 * (letters in either case, digits, '.', '_', '-'). */
+	bool fw = strncmp(key, "firmware.", 9) == 0;
 	/* Free vendor extras: "vendor.<name>" or "x.<name>", [a-z0-9._-]. */
-	if (strncmp(key, "vendor.", 7) && strncmp(key, "x.", 2))
+	if (!fw && strncmp(key, "vendor.", 7) && strncmp(key, "x.", 2))
 		return false;
-	if (strlen(key) > 64)
+	if (strlen(key) > 64 || (fw && !key[9]))
 		return false;
 	for (const char *p = key; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-		      *p == '-'))
+		      *p == '-' || (fw && *p >= 'A' && *p <= 'Z')))
 			return false;
 	return true;
 }
@@ -99,7 +103,7 @@ int settings_apply_kv(json_t *obj, const char *kv, char *err, size_t errlen)
 		for (size_t i = 0; i < setting_def_count; i++)
 			n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
 					      i ? ", " : "", setting_defs[i].key);
-		return sp_err(err, errlen, "unknown setting '%s' (known: %s, vendor.*)", key, known);
+		return sp_err(err, errlen, "unknown setting '%s' (known: %s, firmware.MODEL, vendor.*)", key, known);
 	}
 	if (strlen(eq + 1) >= SP_FIELD_MAX)
 		return sp_err(err, errlen, "setting '%s' is longer than %d bytes", key, SP_FIELD_MAX - 1);
@@ -122,6 +126,206 @@ static int merge_json(json_t *dst, const char *src, const char *what, char *err,
 	json_object_update(dst, o);
 	json_decref(o);
 	return 0;
+}
+
+const char *const linekey_types[] = { "line", "blf", "speed_dial", "park", "intercom", "dtmf", "url", "none",
+				       NULL };
+
+bool linekey_setting(const char *key, long *n, const char **field)
+{
+	static const char *const fields[] = { "type", "value", "label", "line" };
+	long v = 0;
+	const char *p = key + 4;
+	if (strncmp(key, "key.", 4) || *p < '1' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9' && v <= SP_KEYS_MAX; p++)
+		v = v * 10 + (*p - '0');
+	if (v > SP_KEYS_MAX || *p != '.')
+		return false;
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(p + 1, fields[i]) == 0) {
+			if (n)
+				*n = v;
+			if (field)
+				*field = fields[i];
+			return true;
+		}
+	return false;
+}
+
+int linekey_check(json_t *settings, char *err, size_t errlen)
+{
+	const char *k, *field;
+	json_t *v;
+	long n;
+	char tk[32];
+	json_object_foreach(settings, k, v) {
+		if (!linekey_setting(k, &n, &field) || !json_string_value(v) || !*json_string_value(v))
+			continue;                   /* "": unset here (an override may blank a default) */
+		const char *s = json_string_value(v);
+		snprintf(tk, sizeof(tk), "key.%ld.type", n);
+		const char *type = json_string_value(json_object_get(settings, tk));
+		if (!type)
+			return sp_err(err, errlen, "setting '%s': key %ld has no type (set %s)", k, n, tk);
+		if (!strcmp(field, "type")) {
+			size_t i = 0;
+			while (linekey_types[i] && strcmp(linekey_types[i], s))
+				i++;
+			if (!linekey_types[i])
+				return sp_err(err, errlen, "setting '%s': unknown key type '%s' (known: line, blf, speed_dial, "
+					      "park, intercom, dtmf, url, none)", k, s);
+			snprintf(tk, sizeof(tk), "key.%ld.value", n);
+			const char *val = json_string_value(json_object_get(settings, tk));
+			if (strcmp(s, "line") && strcmp(s, "none") && (!val || !*val))
+				return sp_err(err, errlen, "setting '%s': a %s key needs a value (set %s)", k, s, tk);
+		} else if (!strcmp(field, "line")) {
+			long line;
+			if (sp_parse_int(s, 1, SP_MAX_LINES, &line) < 0)
+				return sp_err(err, errlen, "setting '%s': account line '%s' is not 1-%d", k, s, SP_MAX_LINES);
+		}
+	}
+	return 0;
+}
+
+const char *effective_firmware_version(const struct effective *e, const char **key)
+{
+	const char *k;
+	json_t *v;
+	if (!e->settings || !e->device.model[0])
+		return NULL;
+	json_object_foreach(e->settings, k, v) {
+		if (strncmp(k, "firmware.", 9) == 0 && strcasecmp(k + 9, e->device.model) == 0 &&
+		    json_string_value(v)) {
+			if (key)
+				*key = k;
+			return json_string_value(v);
+		}
+	}
+	return NULL;
+}
+
+json_t *effective_device_settings(const struct effective *e)
+{
+	json_t *o = e->settings ? json_copy(e->settings) : json_object();
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o, tmp, k, v)
+		if (strncmp(k, "firmware.", 9) == 0 && strcasecmp(k + 9, e->device.model) != 0)
+			json_object_del(o, k);
+	/* Web passwords are no settings, but a layout may be unable to write
+	 * them: named by a stand-in, never by their text. */
+	if (e->admin_password_set)
+		json_object_set_new(o, "admin_password", json_string("(set)"));
+	if (e->user_password_set)
+		json_object_set_new(o, "user_password", json_string("(set)"));
+	return o;
+}
+
+/* One web password: the device's row, else the tenant's; decrypted into
+ * out when key is given. */
+static int webpw_load(struct store *s, const unsigned char *key, struct effective *e, const char *role, char *out,
+		      size_t n, bool *set, char *err, size_t errlen)
+{
+	char enc[1024];
+	int rc = store_webpw_get(s, 0, e->device.id, role, enc, sizeof(enc));
+	if (rc == 0)
+		rc = store_webpw_get(s, e->tenant.id, 0, role, enc, sizeof(enc));
+	if (rc < 0)
+		return sp_err(err, errlen, "device %s: cannot read the %s web password: %s", e->device.mac, role,
+			      store_errmsg(s));
+	*set = rc == 1;
+	out[0] = '\0';
+	if (rc == 1 && key) {
+		char *p = secret_decrypt(key, enc);
+		if (!p)
+			return sp_err(err, errlen, "device %s: the %s web password does not decrypt (wrong key file?)",
+				      e->device.mac, role);
+		sp_strlcpy(out, p, n);
+		secret_wipe(p, strlen(p));
+		free(p);
+	}
+	return 0;
+}
+
+/* e->fw_path from firmware.<model>: the image of this layout (vendor),
+ * model and version.  None stored for this vendor: "" (the layout then
+ * writes no firmware key; template set checked the version exists). */
+static int firmware_resolve(struct store *s, struct effective *e, char *err, size_t errlen)
+{
+	struct firmware *all = NULL;
+	size_t n = 0;
+	const char *ver = effective_firmware_version(e, NULL);
+	e->fw_path[0] = '\0';
+	if (!ver)
+		return 0;
+	if (store_firmware_list(s, e->device.layout, &all, &n) < 0)
+		return sp_err(err, errlen, "device %s: cannot read the firmware table: %s", e->device.mac,
+			      store_errmsg(s));
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(all[i].model, e->device.model) == 0 && strcmp(all[i].version, ver) == 0) {
+			snprintf(e->fw_path, sizeof(e->fw_path), "/fw/%s/%s", all[i].sha256, all[i].filename);
+			break;
+		}
+	free(all);
+	return 0;
+}
+
+int firmware_settings_check(struct store *s, json_t *settings, const char **field, char *err, size_t errlen)
+{
+	struct firmware *all = NULL;
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	int rc = 0;
+	*field = NULL;
+	json_object_foreach(settings, k, v) {
+		if (strncmp(k, "firmware.", 9) || !json_string_value(v))
+			continue;
+		if (!all && store_firmware_list(s, "", &all, &n) < 0)
+			return sp_err(err, errlen, "cannot read the firmware table: %s", store_errmsg(s));
+		bool model = false, found = false;
+		for (size_t i = 0; i < n && !found; i++) {
+			model |= strcasecmp(all[i].model, k + 9) == 0;
+			found = strcasecmp(all[i].model, k + 9) == 0 && strcmp(all[i].version, json_string_value(v)) == 0;
+		}
+		if (!found) {
+			*field = k;
+			rc = model ? sp_err(err, errlen, "setting '%s': no firmware version '%s' of model '%s' is stored "
+					    "(see 'sipprov firmware list')", k, json_string_value(v), k + 9)
+				   : sp_err(err, errlen, "setting '%s': no firmware of model '%s' is stored (add it "
+					    "with 'sipprov firmware add')", k, k + 9);
+			break;
+		}
+	}
+	free(all);
+	return rc;
+}
+
+/* base + suffix into out, or "" when base is "" or it does not fit. */
+static void url_join(char *out, size_t n, const char *base, const char *a, const char *b, const char *c)
+{
+	int len = *base ? snprintf(out, n, "%s%s%s%s", base, a, b, c) : 0;
+	if (len <= 0 || (size_t)len >= n)
+		out[0] = '\0';
+}
+
+void effective_set_public_url(struct effective *e, const char *public_url)
+{
+	char sha[65] = "";
+	size_t len = sp_strlcpy(e->url.base, public_url ? public_url : "", sizeof(e->url.base));
+	if (len >= sizeof(e->url.base))
+		e->url.base[0] = '\0', len = 0;
+	while (len && e->url.base[len - 1] == '/')
+		e->url.base[--len] = '\0';
+	url_join(e->url.phonebook, sizeof(e->url.phonebook), e->url.base, "/pb/", e->device.mac, ".xml");
+	url_join(e->url.phonebook_dir, sizeof(e->url.phonebook_dir), e->url.base, "/pb/", e->device.mac, "");
+	e->url.firmware[0] = e->url.firmware_dir[0] = '\0';
+	if (e->fw_path[0]) {
+		sp_strlcpy(sha, e->fw_path + 4, sizeof(sha));   /* "/fw/" + 64 hex */
+		url_join(e->url.firmware, sizeof(e->url.firmware), e->url.base, e->fw_path, "", "");
+		url_join(e->url.firmware_dir, sizeof(e->url.firmware_dir), e->url.base, "/fw/", sha, "");
+	}
 }
 
 int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
@@ -185,6 +389,12 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 			free(p);
 		}
 	}
+	if (firmware_resolve(s, e, err, errlen) < 0 ||
+	    webpw_load(s, key, e, "admin", e->admin_password, sizeof(e->admin_password), &e->admin_password_set, err,
+		       errlen) < 0 ||
+	    webpw_load(s, key, e, "user", e->user_password, sizeof(e->user_password), &e->user_password_set, err,
+		       errlen) < 0)
+		goto out;
 	rc = 1;
 out:
 	free(v);
@@ -211,6 +421,8 @@ void effective_release(struct effective *e)
 {
 	for (size_t i = 0; i < SP_MAX_LINES; i++)
 		secret_wipe(e->accounts[i].password, sizeof(e->accounts[i].password));
+	secret_wipe(e->admin_password, sizeof(e->admin_password));
+	secret_wipe(e->user_password, sizeof(e->user_password));
 	json_decref(e->settings);
 	e->settings = NULL;
 }

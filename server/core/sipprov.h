@@ -278,6 +278,23 @@ struct effective {
 	json_t *settings;                   /* merged: version <- tenant defaults <- overrides */
 	struct account accounts[SP_MAX_LINES];
 	size_t naccounts;
+	/* Phone web interface passwords: the device's, else the tenant's
+	 * (web_password); text only when effective_load had the key, wiped by
+	 * effective_release.  *_set: one is stored (known without the key). */
+	char admin_password[SP_FIELD_MAX], user_password[SP_FIELD_MAX];
+	bool admin_password_set, user_password_set;
+	/* Firmware: "/fw/<sha256>/<file>" of the image the setting
+	 * firmware.<model> picks for this device's layout and model; "" none. */
+	char fw_path[SP_NAME_MAX + 80];
+	/* URLs written into configs, all on public_url (effective_set_public_url);
+	 * "" while public_url is unset or there is nothing to point at. */
+	struct {
+		char base[SP_FIELD_MAX];            /* public_url without a trailing '/' */
+		char phonebook[SP_FIELD_MAX + 64];  /* base/pb/<mac>.xml */
+		char phonebook_dir[SP_FIELD_MAX + 64];  /* base/pb/<mac> (Grandstream appends phonebook.xml) */
+		char firmware[SP_FIELD_MAX + SP_NAME_MAX + 80];  /* base + fw_path */
+		char firmware_dir[SP_FIELD_MAX + 80];   /* base/fw/<sha256> (the phone appends its file name) */
+	} url;
 };
 /* Load everything for MAC (normalized).  If key is non-NULL passwords are
  * decrypted.  Returns 1 found, 0 no such device, -1 error (err says why). */
@@ -288,6 +305,32 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 			  struct effective *e, char *err, size_t errlen);
 /* Wipes passwords, drops settings. */
 void effective_release(struct effective *e);
+/* Fill e->url from public_url (conf key public_url; NULL or "" = unset) and
+ * what effective_load resolved.  Every caller that renders calls it, so the
+ * daemon and `sipprov render` write the same URLs. */
+void effective_set_public_url(struct effective *e, const char *public_url);
+/* The setting firmware.<model> for this device's model (case-insensitive
+ * model match), or NULL; *key gets the setting's name. */
+const char *effective_firmware_version(const struct effective *e, const char **key);
+/* The settings that concern this device, for layout_warnings: a copy of
+ * e->settings without the firmware.<model> settings of other models.  A
+ * new reference; caller json_decrefs. */
+json_t *effective_device_settings(const struct effective *e);
+/* Line keys are settings key.N.type|value|label|line (N 1-SP_KEYS_MAX):
+ * template defaults, tenant defaults and device overrides merge per field
+ * like every setting.  type "none" hides a key set further up. */
+#define SP_KEYS_MAX 48
+extern const char *const linekey_types[];   /* NULL-terminated: line blf speed_dial park intercom dtmf url none */
+/* Is key a line key setting?  n gets N, field "type"/"value"/"label"/"line". */
+bool linekey_setting(const char *key, long *n, const char **field);
+/* Check every key.N.* setting: type one of linekey_types, line 1-SP_MAX_LINES,
+ * value set unless the type is line or none, no field without a type.
+ * 0, or -1 with err naming the setting. */
+int linekey_check(json_t *settings, char *err, size_t errlen);
+/* Check every firmware.<model> setting in settings: the version must be a
+ * stored image of that model (`sipprov firmware add`).  0, or -1 with err
+ * naming the setting and *field set to it (points into settings). */
+int firmware_settings_check(struct store *s, json_t *settings, const char **field, char *err, size_t errlen);
 /* Setting as a string ("" when unset). */
 const char *effective_get(const struct effective *e, const char *key);
 

@@ -560,6 +560,16 @@ int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
 /* 1 removed, 0 not there, -1 error. */
 int store_pending_rm(struct store *s, const char *mac);
 
+/* ---- store_webpw.c: phone web interface passwords (encrypted by the caller) ---- */
+
+/* Set the admin or user password of a tenant (device_id 0) or a device
+ * (tenant_id 0) to enc (secret_encrypt's text); enc "" deletes it.  1 row
+ * changed, 0 none, -1 error with err. */
+int store_webpw_set(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, const char *enc,
+		    char *err, size_t errlen);
+/* Its encrypted text into enc: 1 found, 0 not (enc ""), -1 error. */
+int store_webpw_get(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, char *enc, size_t n);
+
 /* ---- store_contact.c: the tenant phonebook (phonebook.c renders it) ---- */
 
 #define SP_CONTACT_NAME_CHARS   64      /* name and group, in characters */

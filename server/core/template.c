@@ -106,7 +106,9 @@ int template_write(struct store *s, const char *actor, struct tenant *t, const c
 
 	memset(info, 0, sizeof(*info));
 	buf_init(&info->detail, 4096);
-	if (validate_settings(obj, force, why, sizeof(why)) < 0) {
+	const char *fw_field;
+	if (validate_settings(obj, force, why, sizeof(why)) < 0 ||
+	    firmware_settings_check(s, obj, &fw_field, why, sizeof(why)) < 0) {
 		sp_err(err, errlen, "template %s/%s: %s", t->slug, name, why);
 		goto out;
 	}

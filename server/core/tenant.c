@@ -53,6 +53,9 @@ int tenant_prepare(struct store *s, struct tenant *t, json_t *defaults, bool for
 		*field = "defaults";
 		if (validate_settings(defaults, force, why, sizeof(why)) < 0)
 			return sp_err(err, errlen, "tenant %s defaults: %s", t->slug, why);
+		const char *fw;
+		if (firmware_settings_check(s, defaults, &fw, why, sizeof(why)) < 0)
+			return sp_err(err, errlen, "tenant %s defaults: %s", t->slug, why);
 		char *canon = settings_canonical(defaults, why, sizeof(why));
 		if (!canon)
 			return sp_err(err, errlen, "tenant %s defaults: %s", t->slug, why);

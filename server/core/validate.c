@@ -312,6 +312,8 @@ int validate_settings(json_t *settings, bool force, char *err, size_t errlen)
 	json_object_foreach(settings, k, v)
 		if (!setting_def_find(k) && setting_check(k, v, err, errlen) < 0)
 			return -1;
+	if (linekey_check(settings, err, errlen) < 0)
+		return -1;
 	if (!force && validate_settings_contradiction(settings, err, errlen))
 		return -1;
 	return 0;

@@ -632,6 +632,7 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	}
 	if (rc == 0)
 		return 0;
+	effective_set_public_url(&e, h->conf->public_url);
 	struct auth_subject *sj = &ce->subj;
 	sj->found = true;
 	sj->device_id = e.device.id;

@@ -5,7 +5,10 @@ templates/<vendor>.md, not from the layouts), and print one JSON object:
 user, auth, password, domain, hop (host:port REGISTER is sent to), transport,
 and server / outbound_proxy where the vendor keeps them apart (else null);
 tz (tz_shape below), srtp (off/optional/required) and backup (host:port)
-where the file carries them (else null; json keeps the zone name).
+where the file carries them (else null; json keeps the zone name);
+phonebook (the URL the phone fetches its remote phonebook from) and firmware
+(the image URL, or for Grandstream the folder URL the phone appends its own
+file name to) where the vendor table lists keys for them (else null).
 It reads only what the reference tables say; it does not validate values."""
 import json
 import re
@@ -23,10 +26,11 @@ def split_hp(s, dflt="5060"):
 
 
 def out(user, auth, password, domain, hop_host, hop_port, transport, server=None, outbound=None,
-        tz=None, srtp=None, backup=None):
+        tz=None, srtp=None, backup=None, phonebook=None, firmware=None):
     return {"user": user, "auth": auth, "password": password, "domain": domain,
             "hop": f"{hop_host}:{hop_port}", "transport": transport,
-            "server": server, "outbound_proxy": outbound, "tz": tz, "srtp": srtp, "backup": backup}
+            "server": server, "outbound_proxy": outbound, "tz": tz, "srtp": srtp, "backup": backup,
+            "phonebook": phonebook, "firmware": firmware}
 
 
 # Time zones read back into one shape: "OFFSET" (seconds east, no DST) or
@@ -86,7 +90,8 @@ def yealink(text):
     if kv.get(a + "sip_server.2.address"):
         backup = f'{kv[a + "sip_server.2.address"]}:{kv.get(a + "sip_server.2.port", "5060")}'
     return out(kv[a + "user_name"], kv[a + "auth_name"], kv[a + "password"], dom, hh, hp, tr,
-               tz=tz, srtp=srtp, backup=backup)
+               tz=tz, srtp=srtp, backup=backup, phonebook=kv.get("remote_phonebook.data.1.url"),
+               firmware=kv.get("static.firmware.url"))
 
 
 def fanvil(text):
@@ -115,7 +120,14 @@ def grandstream(text):
     tz = posix_tz(p["P246"]) if p.get("P64") == "customize" and p.get("P246") else None
     srtp = {"0": "off", "1": "optional", "2": "required"}.get(p.get("P183"))
     backup = "%s:%s" % split_hp(p["P2312"]) if p.get("P2312") else None
-    return out(p["P35"], p.get("P36") or p["P35"], p["P34"], dom, hh, hp, tr, tz=tz, srtp=srtp, backup=backup)
+    # P331/P192 are host/path; the scheme is P330's / P6767's code; the phone
+    # appends phonebook.xml to P331 and its image's name to P192.
+    pb = {"1": "http", "3": "https"}.get(p.get("P330"))
+    fw = {"1": "http", "2": "https"}.get(p.get("P6767"))
+    pb = f'{pb}://{p["P331"]}/phonebook.xml' if pb and p.get("P331") else None
+    fw = f'{fw}://{p["P192"]}/' if fw and p.get("P192") else None
+    return out(p["P35"], p.get("P36") or p["P35"], p["P34"], dom, hh, hp, tr, tz=tz, srtp=srtp, backup=backup,
+               phonebook=pb, firmware=fw)
 
 
 def cisco(text):
@@ -141,7 +153,9 @@ def cisco(text):
             tz = tz_shape(off)
     srtp = {"Yes": "required", "No": "off"}.get(p.get("Secure_Call_Setting_1_"))
     backup = "%s:%s" % split_hp(p["Alternate_Proxy_1_"]) if p.get("Alternate_Proxy_1_") else None
-    return out(p["User_ID_1_"], auth, p["Password_1_"], dom, hh, hp, tr, tz=tz, srtp=srtp, backup=backup)
+    fw = p.get("Upgrade_Rule") if p.get("Upgrade_Enable") == "Yes" else None
+    return out(p["User_ID_1_"], auth, p["Password_1_"], dom, hh, hp, tr, tz=tz, srtp=srtp, backup=backup,
+               phonebook=p.get("XML_Directory_Service_URL") or None, firmware=fw or None)
 
 
 def polycom(text):

@@ -516,6 +516,181 @@ static void test_polycom_master(const struct layouts *ls)
 	json_decref(e.settings);
 }
 
+/* Issue 16: phonebook and firmware URLs on public_url and the phone web
+ * passwords.  Every layout renders a device whose template picks a firmware
+ * image (fw_path as effective_load resolves it), with public_url and both
+ * web passwords set (hostile characters): golden LAYOUT-features.EXT where
+ * the vendor table has keys, the values parsed back; the other layouts write
+ * the same bytes as without them and warn, never showing a password.
+ * Without public_url and passwords nothing of it is written (the plain
+ * goldens above). */
+#define FW_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ADMINPW "Adm<&\"'>:1"
+#define USERPW "usr&amp;2"
+static void set_features(struct effective *e, const char *public_url)
+{
+	json_object_set_new(e->settings, "firmware.t46g", json_string("1.2"));
+	snprintf(e->fw_path, sizeof(e->fw_path), "/fw/%s/t46g-1.2.rom", FW_SHA);
+	effective_set_public_url(e, public_url);
+	sp_strlcpy(e->admin_password, ADMINPW, sizeof(e->admin_password));
+	sp_strlcpy(e->user_password, USERPW, sizeof(e->user_password));
+	e->admin_password_set = e->user_password_set = true;
+	static const char *const keys[][4] = {
+		{ "line", "", "Main", "1" }, { "blf", "1002", "Bob", "2" }, { "speed_dial", "+4930123", "Pizza & Co", "" },
+		{ "park", "700", "", "" }, { "intercom", "1003", "Door", "" }, { "dtmf", "*3", "Rec", "" },
+		{ "url", "http://x.example.test/a?b=1&c=2", "Web", "" }, { "none", "1099", "hidden", "" },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		static const char *const f[] = { "type", "value", "label", "line" };
+		for (size_t j = 0; j < 4; j++) {
+			char k[32];
+			snprintf(k, sizeof(k), "key.%zu.%s", i + 1, f[j]);
+			if (*keys[i][j])
+				json_object_set_new(e->settings, k, json_string(keys[i][j]));
+		}
+	}
+}
+
+static void test_features(const struct layouts *ls)
+{
+	static const struct { const char *layout, *pb, *fw; bool pw; } t[] = {
+		{ "yealink", "remote_phonebook.data.1.url = https://prov.example.test/base/pb/001565aabbcc.xml\n",
+		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n", true },
+		{ "cisco", "<XML_Directory_Service_URL ua=\"na\">https://prov.example.test/base/pb/001565aabbcc.xml<",
+		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<", true },
+		{ "grandstream", "<P331>prov.example.test/base/pb/001565aabbcc</P331>",
+		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>", true },
+		{ "polycom", NULL, NULL, true },
+		{ "snom", NULL, "<firmware_status perm=\"\">https://prov.example.test/base/001565AABBCC-firmware.xml<", true },
+		{ "fanvil", NULL, NULL, false },
+		{ "linphone", NULL, NULL, false }, { "json", NULL, NULL, false },
+	};
+	char err[SP_ERR_MAX];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct layout *l = layouts_find(ls, t[i].layout);
+		struct effective e;
+		struct buf out, warn, bare;
+		char file[64];
+		make_effective(&e, "udp");
+		set_features(&e, "https://prov.example.test/base/");
+		buf_init(&out, SP_BODY_MAX);
+		buf_init(&warn, 4096);
+		buf_init(&bare, SP_BODY_MAX);
+		int rc = render(l, &e, 0, &out, err, sizeof(err));
+		ok(rc == 0, "%s with features renders (%s)", t[i].layout, rc ? err : "ok");
+		snprintf(file, sizeof(file), "%s-features.%s", t[i].layout, ext_of(l));
+		if (rc == 0 && (t[i].pb || t[i].fw || t[i].pw))
+			golden(file, out.data, out.len);
+		const char *o = out.data ? out.data : "";
+		json_t *ds = effective_device_settings(&e);
+		layout_warnings(l, ds, &warn);
+		json_decref(ds);
+		const char *w = warn.data ? warn.data : "";
+		if (t[i].pb)
+			ok(strstr(o, t[i].pb) != NULL, "%s: phonebook URL on public_url", t[i].layout);
+		else
+			ok(!strstr(o, "/pb/"), "%s: no phonebook URL written", t[i].layout);
+		if (t[i].fw) {
+			ok(strstr(o, t[i].fw) != NULL, "%s: firmware URL on public_url", t[i].layout);
+			ok(!strstr(w, "firmware"), "%s: no firmware warning", t[i].layout);
+		} else {
+			ok(!strstr(o, "/fw/"), "%s: no firmware URL written", t[i].layout);
+			ok(!strcmp(t[i].layout, "json") || strstr(w, "cannot express firmware.t46g=1.2: "),
+			   "%s: firmware.t46g warned about", t[i].layout);
+		}
+		if (t[i].pw && !strcmp(layout_format_name(l), "xml")) {
+			xmlDocPtr doc = xmlReadMemory(o, (int)out.len, "f.xml", NULL, XML_PARSE_NONET);
+			struct buf vals;
+			buf_init(&vals, SP_BODY_MAX);
+			buf_add(&vals, "\x01", 1);
+			if (doc)
+				xml_values(xmlDocGetRootElement(doc), &vals);
+			ok(doc && has_value(&vals, ADMINPW) && has_value(&vals, USERPW),
+			   "%s: both web passwords parse back unchanged", t[i].layout);
+			buf_release(&vals);
+			xmlFreeDoc(doc);
+		} else if (t[i].pw) {
+			ok(strstr(o, "\nstatic.security.user_password = admin:" ADMINPW "\n") &&
+			   strstr(o, "\nstatic.security.user_password = user:" USERPW "\n"),
+			   "%s: both web passwords as user:password lines", t[i].layout);
+		} else {
+			ok(strstr(w, "cannot express admin_password=(set)") && strstr(w, "cannot express user_password=(set)"),
+			   "%s: both web passwords warned about", t[i].layout);
+		}
+		ok(!strstr(w, ADMINPW) && !strstr(w, USERPW), "%s: no warning shows a password", t[i].layout);
+		if (!strcmp(t[i].layout, "yealink")) {
+			ok(strstr(o, "\nlinekey.1.type = 15\nlinekey.1.line = 1\nlinekey.1.value = \nlinekey.1.label = Main\n") &&
+			   strstr(o, "\nlinekey.2.type = 16\nlinekey.2.line = 2\nlinekey.2.value = 1002\nlinekey.2.label = Bob\n") &&
+			   strstr(o, "\nlinekey.3.type = 13\nlinekey.3.line = 1\nlinekey.3.value = +4930123\n") &&
+			   strstr(o, "\nlinekey.4.type = 10\n") && strstr(o, "\nlinekey.5.type = 14\n") &&
+			   strstr(o, "\nlinekey.6.type = 11\n") &&
+			   strstr(o, "\nlinekey.7.value = http://x.example.test/a?b=1&c=2\n") && !strstr(o, "linekey.8"),
+			   "yealink: line keys with W/F type codes, account line default 1, type none not written");
+			ok(!strstr(w, "key."), "yealink: no line key warning");
+		} else {
+			ok(strstr(w, "cannot express key.") != NULL, "%s: line keys warned about", t[i].layout);
+			ok(!strstr(o, "+4930123"), "%s: no line key written", t[i].layout);
+		}
+		/* The same device without public_url, image and passwords. */
+		struct effective plain;
+		make_effective(&plain, "udp");
+		ok(render(l, &plain, 0, &bare, err, sizeof(err)) == 0 && bare.data && !strstr(bare.data, "/fw/") &&
+		   !strstr(bare.data, "/pb/") && !strstr(bare.data, "Upgrade_Rule") &&
+		   !strstr(bare.data, "remote_phonebook") && !strstr(bare.data, "<P331>") &&
+		   !strstr(bare.data, "security.user_password") && !strstr(bare.data, "localAdminPassword"),
+		   "%s without them: no URL or password key", t[i].layout);
+		if (!t[i].pb && !t[i].fw && !t[i].pw)
+			ok(bare.len == out.len && !memcmp(bare.data, o, out.len),
+			   "%s: the same bytes with and without them", t[i].layout);
+		buf_release(&bare);
+		buf_release(&out);
+		buf_release(&warn);
+		json_decref(plain.settings);
+		json_decref(e.settings);
+	}
+	/* Snom's firmware_status file: the image URL, or no element without one. */
+	{
+		const struct layout *sn = layouts_find(ls, "snom");
+		struct route_match m;
+		struct effective fe;
+		struct buf fo;
+		make_effective(&fe, "udp");
+		set_features(&fe, "https://prov.example.test/base");
+		buf_init(&fo, SP_BODY_MAX);
+		ok(route_match(ls, "/001565AABBCC-firmware.xml", &m) == 1 && layout_answers(sn, &m) &&
+		   render_route(sn, &m, &fe, 0, &fo, err, sizeof(err)) == 0, "snom {MAC}-firmware.xml renders");
+		golden("snom-firmware.xml", fo.data ? fo.data : "", fo.len);
+		ok(fo.data && strstr(fo.data, "<firmware perm=\"\">https://prov.example.test/base/fw/" FW_SHA
+				     "/t46g-1.2.rom</firmware>") && !strstr(fo.data, ADMINPW),
+		   "snom firmware file: the image URL and nothing else of the device");
+		buf_release(&fo);
+		effective_set_public_url(&fe, NULL);
+		buf_init(&fo, SP_BODY_MAX);
+		ok(render_route(sn, &m, &fe, 0, &fo, err, sizeof(err)) == 0 && fo.data && !strstr(fo.data, "<firmware "),
+		   "snom firmware file without public_url: no firmware element");
+		buf_release(&fo);
+		json_decref(fe.settings);
+	}
+	/* Grandstream's "via" codes follow the scheme. */
+	const struct layout *gs = layouts_find(ls, "grandstream");
+	struct effective e;
+	struct buf out;
+	make_effective(&e, "udp");
+	snprintf(e.fw_path, sizeof(e.fw_path), "/fw/%s/gxp.bin", FW_SHA);
+	effective_set_public_url(&e, "http://10.0.0.5:8080");
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(gs, &e, 0, &out, err, sizeof(err)) == 0 && strstr(out.data, "<P330>1</P330>") &&
+	   strstr(out.data, "<P331>10.0.0.5:8080/pb/001565aabbcc</P331>") && strstr(out.data, "<P6767>1</P6767>"),
+	   "grandstream over http: P330 1, P6767 1, host:port/path");
+	buf_release(&out);
+	effective_set_public_url(&e, "https://p.example.test");
+	buf_init(&out, SP_BODY_MAX);
+	ok(render(gs, &e, 0, &out, err, sizeof(err)) == 0 && strstr(out.data, "<P330>3</P330>") &&
+	   strstr(out.data, "<P6767>2</P6767>"), "grandstream over https: P330 3, P6767 2");
+	buf_release(&out);
+	json_decref(e.settings);
+}
+
 /* Issue 12: every golden file opens with a comment naming the references
  * its keys were checked against (in the first four lines: after Yealink's
  * mandatory first line, Fanvil's header, the XML declaration and sipprov's
@@ -634,6 +809,7 @@ int main(void)
 	test_route_bodies(ls);
 	test_common_named(ls);
 	test_polycom_master(ls);
+	test_features(ls);
 	test_golden_refs();
 	test_speed(ls);
 	layouts_free(ls);
