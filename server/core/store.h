@@ -295,6 +295,35 @@ int store_api_token_each(struct store *s, int (*fn)(const struct api_token *, vo
 /* Mark revoked at 'at': 1 revoked, 0 no such token in force, -1 error. */
 int store_api_token_revoke(struct store *s, const char *name, int64_t at);
 
+/* ---- store_user.c: web console users and sessions (schema 021) ---- */
+
+struct console_user {
+	int64_t id;
+	char name[SP_SLUG_MAX];
+	int64_t tenant_id;                  /* 0 = every tenant */
+	char tenant[SP_SLUG_MAX];           /* its slug, "" for every tenant */
+	char role[16];                      /* admin | operator | read-only */
+	char pw_hash[192];                  /* user_password_hash's form */
+	int64_t created, updated;
+};
+/* Insert; a taken name is refused with err naming it.  0 or -1. */
+int store_user_add(struct store *s, const struct console_user *u, char *err, size_t errlen);
+/* 1 found, 0 none, -1 error. */
+int store_user_get(struct store *s, const char *name, struct console_user *u);
+/* Every user in name order; fn returns nonzero to stop.  0 or -1. */
+int store_user_each(struct store *s, int (*fn)(const struct console_user *, void *), void *arg);
+/* Delete the user and its sessions: 1, 0 no such user, -1 error. */
+int store_user_rm(struct store *s, const char *name);
+/* New password hash; the user's sessions end.  1, 0 no such user, -1. */
+int store_user_set_password(struct store *s, const char *name, const char *pw_hash, int64_t now);
+/* A session (only the keyed hash of its id) until expires.  0 or -1. */
+int store_session_add(struct store *s, int64_t user_id, const char *sid_hash, int64_t now, int64_t expires);
+/* The session's user when it has not expired at now: 1, 0 none, -1. */
+int store_session_user(struct store *s, const char *sid_hash, int64_t now, struct console_user *u);
+/* End one session (logout), or every expired one (purge).  0 or -1. */
+int store_session_rm(struct store *s, const char *sid_hash);
+int store_session_purge(struct store *s, int64_t now);
+
 /* ---- store_drift.c: registrations and drift events ---- */
 
 /* One REGISTER transaction as seen on the wire (or reported). */
