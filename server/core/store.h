@@ -553,7 +553,11 @@ int store_ping(const char *path, char *err, size_t errlen);
 /* Devices by state: fetched (runs what it should), stale (fetched another
  * version), never_fetched (active, never fetched), disabled.  0 or -1. */
 enum { STORE_DEV_FETCHED, STORE_DEV_STALE, STORE_DEV_NEVER, STORE_DEV_DISABLED, STORE_DEVICE_STATES };
-int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES]);
+/* tenant_id 0 = every tenant. */
+int store_device_states(struct store *s, int64_t tenant_id, long counts[STORE_DEVICE_STATES]);
+/* Each device's state (STORE_DEV_*) in no particular order.  0 or -1. */
+int store_device_state_each(struct store *s, int64_t tenant_id, void (*fn)(int64_t device_id, int state, void *),
+			    void *arg);
 
 /* ---- store_pending.c: unknown phones that asked for a config ---- */
 

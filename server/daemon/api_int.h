@@ -57,4 +57,6 @@ const char *api_query(struct api_ctx *x, const char *name);
  * their prefix; rest is the path after "/tenants" or "/devices". */
 enum MHD_Result api_tenants(struct api_ctx *x, const char *rest);
 enum MHD_Result api_devices(struct api_ctx *x, const char *rest);
+/* api_fleet.c: the console's read-only views (rest after "/fleet"). */
+enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
 #endif
