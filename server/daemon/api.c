@@ -32,7 +32,7 @@ struct api_server {
 	const struct conf *conf;
 	const unsigned char *key;
 	struct MHD_Daemon *d;
-	char *cert, *pkey;              /* PEM text, kept for MHD's lifetime */
+	bool tls;                       /* its certificate is tls_certs.c's TLS_ADMIN */
 	struct store *store;            /* used only by MHD's one thread */
 };
 
@@ -343,11 +343,16 @@ static int token_of(struct api_server *a, struct MHD_Connection *c, struct api_t
 void api_metrics_text(struct store *s, long devices_every_s, struct buf *out)
 {
 	metrics_scrape(s, devices_every_s, out);
-	/* The phone listener's certificate (tls_certs.c), reloaded by SIGHUP. */
-	if (tls_certs_not_after())
+	/* The listeners' certificates (tls_certs.c), reloaded by SIGHUP: the
+	 * phones' unlabelled as before, the admin listener's labelled. */
+	int64_t phone = tls_certs_not_after(TLS_PHONE), admin = tls_certs_not_after(TLS_ADMIN);
+	if (phone || admin)
 		buf_printf(out, "# HELP sipprov_tls_cert_not_after_seconds When the HTTPS certificate being served "
-				"expires (unix seconds).\n# TYPE sipprov_tls_cert_not_after_seconds gauge\n"
-				"sipprov_tls_cert_not_after_seconds %lld\n", (long long)tls_certs_not_after());
+				"expires (unix seconds).\n# TYPE sipprov_tls_cert_not_after_seconds gauge\n");
+	if (phone)
+		buf_printf(out, "sipprov_tls_cert_not_after_seconds %lld\n", (long long)phone);
+	if (admin)
+		buf_printf(out, "sipprov_tls_cert_not_after_seconds{listener=\"admin\"} %lld\n", (long long)admin);
 }
 
 static bool addr_in(const struct policy_nets *nets, const struct sockaddr *sa)
@@ -503,7 +508,7 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 {
 	struct api_server *a = xcalloc(1, sizeof(*a));
 	struct sockaddr_storage ss;
-	bool tls = conf->admin_tls_cert[0] != '\0';
+	bool tls = conf->admin_tls_cert[0] || conf->admin_tls_key[0];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	a->conf = conf;
 	a->key = key;
@@ -514,14 +519,14 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls) {
-		if (!(a->cert = http_read_file(conf->admin_tls_cert, true, err, errlen)) ||
-		    !(a->pkey = http_read_file(conf->admin_tls_key, true, err, errlen)))
+		/* Handed out per handshake, so SIGHUP can swap it (renewals). */
+		if (tls_certs_load(TLS_ADMIN, conf->admin_tls_cert, conf->admin_tls_key, err, errlen) < 0)
 			goto fail;
+		a->tls = true;
 		flags |= MHD_USE_TLS;
 	}
 	struct MHD_OptionItem tls_opts[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, a->pkey },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_certs_retrieve_admin },
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
 		{ MHD_OPTION_END, 0, NULL },
 	};
@@ -561,9 +566,19 @@ void api_server_stop(struct api_server *a)
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	store_close(a->store);
-	free(a->cert);
-	if (a->pkey)
-		secret_wipe(a->pkey, strlen(a->pkey));
-	free(a->pkey);
+	if (a->tls)
+		tls_certs_release(TLS_ADMIN);
 	free(a);
+}
+
+int api_server_reload_tls(struct api_server *a, const char *cert, const char *key, char *err, size_t errlen)
+{
+	char serial[64];
+	if (!a || !a->tls)
+		return 0;
+	if (tls_certs_load(TLS_ADMIN, cert, key, err, errlen) < 0)
+		return -1;
+	tls_certs_serial(TLS_ADMIN, serial, sizeof(serial));
+	log_info("tls: admin listener serving certificate serial=%s file=%s", serial, cert);
+	return 0;
 }

@@ -14,6 +14,10 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 				    size_t errlen);
 /* The port actually bound (useful with port 0). */
 unsigned api_server_port(const struct api_server *a);
+/* SIGHUP: serve a renewed admin_tls_cert / admin_tls_key to new
+ * handshakes; a bad pair keeps the one served (-1 with err).  0 when the
+ * listener is plain HTTP or not running. */
+int api_server_reload_tls(struct api_server *a, const char *cert, const char *key, char *err, size_t errlen);
 /* Stop, free everything.  Accepts NULL. */
 void api_server_stop(struct api_server *a);
 /* The /metrics page: metrics_scrape (process counters, histogram, device

@@ -19,6 +19,7 @@
 #include "check.h"
 #include "hep.h"
 #include "http.h"
+#include "tls_certs.h"
 #include "core/sipprov.h"
 
 struct tally { int errors; };
@@ -75,35 +76,23 @@ static bool readable(struct tally *t, const char *key, const char *path)
 	return true;
 }
 
-/* What MHD does with the PEM files at start: GnuTLS loads the pair and
- * refuses a key that is not the certificate's. */
-static void check_pair(struct tally *t, gnutls_certificate_credentials_t cred, const char *ck, const char *cert,
-		       const char *kk, const char *key)
-{
-	int rc = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
-	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-		problem(t, "%s '%s' is not the key of %s '%s'", kk, key, ck, cert);
-	else if (rc < 0)
-		problem(t, "%s '%s' / %s '%s': not a PEM certificate and key GnuTLS can use", ck, cert, kk, key);
-}
-
-/* The admin listener's pair (admin_tls_cert / admin_tls_key), when set. */
+/* The admin listener's pair (admin_tls_cert / admin_tls_key), when set:
+ * the checks sipprovd makes when it loads it (tls_certs.c). */
 static void check_admin_tls(struct tally *t, const struct conf *c)
 {
-	gnutls_certificate_credentials_t cred;
-	if (!c->admin_listen[0] || !c->admin_tls_cert[0])
+	char err[SP_ERR_MAX];
+	if (!c->admin_listen[0] || (!c->admin_tls_cert[0] && !c->admin_tls_key[0]))
 		return;
 	bool ok = readable(t, "admin_tls_cert", c->admin_tls_cert);
-	if (!(readable(t, "admin_tls_key", c->admin_tls_key) && ok) ||
-	    gnutls_certificate_allocate_credentials(&cred) < 0)
-		return;
-	check_pair(t, cred, "admin_tls_cert", c->admin_tls_cert, "admin_tls_key", c->admin_tls_key);
-	gnutls_certificate_free_credentials(cred);
+	if ((readable(t, "admin_tls_key", c->admin_tls_key) && ok) &&
+	    tls_certs_check(TLS_ADMIN, c->admin_tls_cert, c->admin_tls_key, err, sizeof(err)) < 0)
+		problem(t, "%s", err);
 }
 
 static void check_tls(struct tally *t, const struct conf *c)
 {
 	gnutls_certificate_credentials_t cred;
+	char err[SP_ERR_MAX];
 	if (!c->https_listen[0])
 		return;
 	if (!c->tls_cert[0] || !c->tls_key[0]) {
@@ -114,9 +103,10 @@ static void check_tls(struct tally *t, const struct conf *c)
 	ok = readable(t, "tls_key", c->tls_key) && ok;
 	if (c->tls_client_ca[0])
 		ok = readable(t, "tls_client_ca", c->tls_client_ca) && ok;
+	if (ok && tls_certs_check(TLS_PHONE, c->tls_cert, c->tls_key, err, sizeof(err)) < 0)
+		problem(t, "%s", err);
 	if (!ok || gnutls_certificate_allocate_credentials(&cred) < 0)
 		return;
-	check_pair(t, cred, "tls_cert", c->tls_cert, "tls_key", c->tls_key);
 	if (c->tls_client_ca[0] && gnutls_certificate_set_x509_trust_file(cred, c->tls_client_ca,
 									GNUTLS_X509_FMT_PEM) <= 0)
 		problem(t, "tls_client_ca '%s': no PEM certificate in it", c->tls_client_ca);

@@ -1555,7 +1555,7 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
 		/* The certificate comes from tls_certs.c at each handshake, so a
 		 * SIGHUP can swap it (renewals) without restarting the listener. */
-		if (tls_certs_load(cf->tls_cert, cf->tls_key, err, errlen) < 0)
+		if (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0)
 			return -1;
 		if (cf->tls_client_ca[0] && !(li->ca = http_read_file(cf->tls_client_ca, false, err, errlen)))
 			return -1;
@@ -1707,9 +1707,9 @@ int http_server_reload_tls(struct http_server *h, const char *cert, const char *
 	char serial[64];
 	if (!h->https.d)
 		return 0;
-	if (tls_certs_load(cert, key, err, errlen) < 0)
+	if (tls_certs_load(TLS_PHONE, cert, key, err, errlen) < 0)
 		return -1;
-	tls_certs_serial(serial, sizeof(serial));
+	tls_certs_serial(TLS_PHONE, serial, sizeof(serial));
 	log_info("tls: serving certificate serial=%s file=%s", serial, cert);
 	return 0;
 }
@@ -1739,7 +1739,7 @@ void http_server_stop(struct http_server *h)
 	listener_stop(&h->http);
 	listener_stop(&h->https);
 	connguard_free(h->guard);
-	tls_certs_release();
+	tls_certs_release(TLS_PHONE);
 	if (h->fq.store) {
 		pthread_mutex_lock(&h->fq.mu);
 		h->fq.stop = true;

@@ -86,7 +86,7 @@ static bool log_to_syslog;              /* daemonized: logs go to syslog */
 /* Keys SIGHUP applies in place: none of them is read by request threads. */
 static const char *const live_keys[] = {
 	"templates", "access_log", "access_log_format", "log_level", "log_priority_prefix", "fail_threshold", "fail_window", "lockout_seconds",
-	"unknown_user_per_source", "unknown_user_max", "tls_cert", "tls_key",
+	"unknown_user_per_source", "unknown_user_max", "tls_cert", "tls_key", "admin_tls_cert", "admin_tls_key",
 };
 
 static void note_restart(const char *key, void *arg)
@@ -102,7 +102,7 @@ static void note_restart(const char *key, void *arg)
  * layouts and reopen the access log.  Any error keeps everything running
  * as it was. */
 static void reload(struct conf *conf, const char *file, char **overrides, int n, int verbose,
-		   struct http_server *http)
+		   struct http_server *http, struct api_server *api)
 {
 	struct conf fresh;
 	char err[SP_ERR_MAX];
@@ -141,6 +141,17 @@ static void reload(struct conf *conf, const char *file, char **overrides, int n,
 	} else {
 		sp_strlcpy(conf->tls_cert, fresh.tls_cert, sizeof(conf->tls_cert));
 		sp_strlcpy(conf->tls_key, fresh.tls_key, sizeof(conf->tls_key));
+	}
+	/* The admin listener's pair likewise, when it runs HTTPS (turning
+	 * HTTPS on or off there needs a restart). */
+	if (!conf->admin_tls_cert[0] != !fresh.admin_tls_cert[0]) {
+		log_warnx("reload: 'admin_tls_cert' turns HTTPS on or off; restart sipprovd to apply it");
+		restart++;
+	} else if (api_server_reload_tls(api, fresh.admin_tls_cert, fresh.admin_tls_key, err, sizeof(err)) < 0) {
+		log_warnx("reload: admin TLS certificate refused, still serving the previous one: %s", err);
+	} else {
+		sp_strlcpy(conf->admin_tls_cert, fresh.admin_tls_cert, sizeof(conf->admin_tls_cert));
+		sp_strlcpy(conf->admin_tls_key, fresh.admin_tls_key, sizeof(conf->admin_tls_key));
 	}
 	log_info("reloaded configuration and %zu layouts%s", layouts_count(layouts),
 		 restart ? " (some changes need a restart)" : "");
@@ -268,7 +279,7 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(&conf, file, overrides, noverrides, verbose, http);
+			reload(&conf, file, overrides, noverrides, verbose, http, api);
 			continue;
 		}
 		log_info("signal %d: draining and exiting", sig);

@@ -14,6 +14,7 @@ make_pki "$P"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/stray.key" -out "$P/stray.pem" -days 2 \
 	-subj "/CN=stray" 2>/dev/null || bail "openssl: stray pair"
 chmod 600 "$P/stray.key"
+expired_cert "$P" expired "/CN=localhost"
 
 sp init >/dev/null || bail "init"
 sp tenant add acme >/dev/null || bail "tenant"
@@ -47,14 +48,20 @@ bad "admin_listen=999.1.1.1:80" "error: admin_listen: .*'999.1.1.1' is not an IP
 bad "admin_tls_cert missing" "error: admin_tls_cert: cannot read '$P/missing.pem'" \
 	-o admin_tls_cert="$P/missing.pem" -o admin_tls_key="$P/server.key"
 bad "admin_tls_key of another certificate" \
-	"error: admin_tls_key '$P/stray.key' is not the key of admin_tls_cert '$P/server.pem'" \
+	"error: admin_tls_key '$P/stray.key' does not match the certificate in '$P/server.pem'" \
 	-o admin_tls_cert="$P/server.pem" -o admin_tls_key="$P/stray.key"
 bad "https_listen with the key of another certificate" \
-	"error: tls_key '$P/stray.key' is not the key of tls_cert '$P/server.pem'" \
+	"error: tls_key '$P/stray.key' does not match the certificate in '$P/server.pem'" \
 	-o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/stray.key"
 bad "https_listen without tls_cert" "error: https_listen needs tls_cert and tls_key" -o https_listen=127.0.0.1:0
-bad "tls_cert that is not PEM" "error: tls_cert '$P/ca.srl' / tls_key '$P/server.key': not a PEM" \
+bad "tls_cert that is not PEM" "error: tls_cert '$P/ca.srl': .*" \
 	-o https_listen=127.0.0.1:0 -o tls_cert="$P/ca.srl" -o tls_key="$P/server.key"
+# The rule sipprovd applies when it loads a certificate (start and SIGHUP):
+# an expired one is refused here too, for either listener.
+bad "an expired tls_cert" "error: tls_cert '$P/expired.pem' expired" \
+	-o https_listen=127.0.0.1:0 -o tls_cert="$P/expired.pem" -o tls_key="$P/expired.key"
+bad "an expired admin_tls_cert" "error: admin_tls_cert '$P/expired.pem' expired" \
+	-o admin_tls_cert="$P/expired.pem" -o admin_tls_key="$P/expired.key"
 bad "hep_listen on an address this host lacks" "hep_listen '192.0.2.1:9999': cannot bind" \
 	-o hep_listen=192.0.2.1:9999 -o hep_auth_key=k
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/other.key"; echo >> "$T/other.key"; chmod 600 "$T/other.key"

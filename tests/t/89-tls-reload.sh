@@ -97,10 +97,35 @@ is "$st" 200 "fetches still succeed"
 kill -0 "$SIPPROVD_PID"; ok $? "sipprovd still running"
 stop_sipprovd
 
+# The admin listener's certificate is renewed the same way.
+cp "$P/server.pem" "$T/acert.pem"; cp "$P/server.key" "$T/akey.pem"
+start_sipprovd -o admin_tls_cert="$T/acert.pem" -o admin_tls_key="$T/akey.pem"
+admin_serial() {
+	echo | openssl s_client -connect "127.0.0.1:$ADMIN_PORT" -servername localhost 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null
+}
+is "$(admin_serial)" "$old" "admin listener: the first certificate is served"
+cp "$T/new.key" "$T/akey.tmp" && mv "$T/akey.tmp" "$T/akey.pem"
+cp "$T/new.pem" "$T/acert.tmp" && mv "$T/acert.tmp" "$T/acert.pem"
+kill -HUP "$SIPPROVD_PID"
+for _ in $(seq 1 100); do grep -q 'reloaded configuration' "$SIPPROVD_LOG" && break; sleep 0.05; done
+is "$(admin_serial)" "$new" "admin listener: after SIGHUP a new connection sees the renewed certificate"
+grep -q "tls: admin listener serving certificate serial=" "$SIPPROVD_LOG"; ok $? "and the reload logs it"
+m=$(curl -s --cacert "$P/ca.pem" "$ADMIN_URL/metrics" |
+	sed -n 's/^sipprov_tls_cert_not_after_seconds{listener="admin"} //p')
+is "$m" "$na" "sipprov_tls_cert_not_after_seconds{listener=\"admin\"} follows the renewal"
+cp "$T/other.key" "$T/akey.pem"
+kill -HUP "$SIPPROVD_PID"
+for _ in $(seq 1 100); do [ "$(grep -c 'reloaded configuration' "$SIPPROVD_LOG")" -ge 2 ] && break; sleep 0.05; done
+grep -q "admin TLS certificate refused, still serving the previous one: admin_tls_key .*does not match" "$SIPPROVD_LOG"
+ok $? "admin listener: a key that does not match is refused with a log line"
+is "$(admin_serial)" "$new" "and the renewed certificate is still served"
+stop_sipprovd
+
 # sipprovd -n checks the pair a start (or a reload) would load.
 chk() { "$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o hep_listen= \
 	-o https_listen=127.0.0.1:0 -o tls_cert="$1" -o tls_key="$2" 2>&1; }
 out=$(chk "$T/new.pem" "$T/new.key"); is "$?:$out" "0:configuration OK" "-n: a matching pair is OK"
 out=$(chk "$T/new.pem" "$T/other.key"); rc=$?
-like "$rc:$out" "^1:.*tls_key '.*other.key' is not the key of tls_cert" "-n: a key that does not match is refused, named"
+like "$rc:$out" "^1:.*tls_key '.*other.key' does not match the certificate in" "-n: a key that does not match is refused, named"
 done_testing
