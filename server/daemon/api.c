@@ -461,7 +461,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 					  API_BODY_MAX);
 		struct console_call k = {
 			.c = c, .store = a->store, .key = a->key, .addr = addr, .method = method, .url = url,
-			.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .tls = a->cert != NULL,
+			.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .tls = a->tls,
 		};
 		return console_handle(&k);
 	}
