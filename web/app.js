@@ -72,6 +72,26 @@ function chart(box, entries, labels) {
 	box.append(list);
 }
 
+// Fetches per bucket as a table with a bar per row: served and failed.
+function history24(table, from, step, n, buckets, unit) {
+	const body = table.tBodies[0];
+	body.replaceChildren();
+	const by = new Map(buckets.map((b) => [b.start, b]));
+	const max = Math.max(1, ...buckets.map((b) => b.served + b.failed));
+	for (let i = 0; i < n; i++) {
+		const t = from + i * step;
+		const b = by.get(t) || { served: 0, failed: 0 };
+		const iso = new Date(t * 1000).toISOString();
+		const label = unit === 'hour' ? iso.slice(11, 16) : iso.slice(0, 10);
+		const ok = el('span', { class: 'bar' });
+		ok.style.width = (12 * b.served / max) + 'rem';
+		const bad = el('span', { class: 'bar bar-failed' });
+		bad.style.width = (12 * b.failed / max) + 'rem';
+		body.append(el('tr', {}, el('th', { scope: 'row' }, label), el('td', { 'data-served': '' }, String(b.served)),
+			el('td', { 'data-failed': '' }, String(b.failed)), el('td', { 'aria-hidden': 'true' }, ok, bad)));
+	}
+}
+
 const stateLabels = { current: 'config current', stale: 'stale config', never_fetched: 'never fetched', disabled: 'disabled' };
 
 async function overview() {
@@ -87,6 +107,8 @@ async function overview() {
 			Object.fromEntries(Object.keys(s.registrations).map((k) =>
 				[k, k === 'none' ? 'no registration seen' : k === '200' ? '200 registered' : k + ' failing'])));
 		chart(document.getElementById('drift'), Object.entries(s.drift_open));
+		history24(document.getElementById('fetches-24h'), s.fetches.hours_from, 3600, 24, s.fetches.hours, 'hour');
+		history24(document.getElementById('fetches-7d'), s.fetches.days_from, 86400, 7, s.fetches.days, 'day');
 	};
 	sel.addEventListener('change', () => load().catch((e) => showError(e.message)));
 	await load();
@@ -179,6 +201,11 @@ async function device() {
 	for (const e of d.drift)
 		drift.append(el('tr', {}, el('td', {}, e.kind), el('td', {}, e.expected), el('td', {}, e.observed),
 			el('td', {}, String(e.count)), el('td', {}, when(e.last_seen))));
+	const fetches = document.querySelector('#fetches tbody');
+	fetches.replaceChildren();
+	for (const f of d.fetches)
+		fetches.append(el('tr', {}, el('td', {}, when(f.at)), el('td', {}, String(f.status)), el('td', {}, f.path),
+			el('td', {}, f.ip), el('td', {}, f.user_agent), el('td', {}, f.version ? String(f.version) : '')));
 	document.getElementById('settings').textContent = JSON.stringify(d.overrides, null, 2);
 }
 

@@ -195,6 +195,29 @@ static int drift_one(const struct drift_event *ev, void *arg)
 	return 0;
 }
 
+static void bucket_one(int64_t start, long served, long failed, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I, s:I, s:I}", "start", (json_int_t)start, "served",
+					     (json_int_t)served, "failed", (json_int_t)failed));
+}
+
+/* Fetches per hour over the last 24 h and per day over the last 7 days,
+ * buckets aligned to the hour / day (UTC); empty buckets left out. */
+static json_t *fetch_history(struct store *s, int64_t tid)
+{
+	int64_t now = sp_now();
+	int64_t h0 = now - now % 3600 - 23 * 3600, d0 = now - now % 86400 - 6 * 86400;
+	json_t *hours = json_array(), *days = json_array();
+	if (store_fetch_buckets(s, tid, h0, 3600, bucket_one, hours) < 0 ||
+	    store_fetch_buckets(s, tid, d0, 86400, bucket_one, days) < 0) {
+		json_decref(hours);
+		json_decref(days);
+		return NULL;
+	}
+	return json_pack("{s:I, s:o, s:I, s:o}", "hours_from", (json_int_t)h0, "hours", hours, "days_from",
+			 (json_int_t)d0, "days", days);
+}
+
 static enum MHD_Result fleet_list(struct api_ctx *x, bool summary)
 {
 	enum MHD_Result ret;
@@ -245,9 +268,16 @@ static enum MHD_Result fleet_list(struct api_ctx *x, bool summary)
 	}
 	for (int i = 0; i < STORE_DEVICE_STATES; i++)
 		json_object_set_new(states, state_names[i], json_integer(counts[i]));
-	return api_reply(x, MHD_HTTP_OK, json_pack("{s:I, s:o, s:o, s:o}", "devices", (json_int_t)lc.total,
-						   "states", states, "registrations", lc.by_code, "drift_open", drift),
-			 NULL, NULL);
+	json_t *fetches = fetch_history(x->store, tid);
+	if (!fetches) {
+		json_decref(states);
+		json_decref(drift);
+		json_decref(lc.by_code);
+		return api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "cannot count fetches");
+	}
+	return api_reply(x, MHD_HTTP_OK, json_pack("{s:I, s:o, s:o, s:o, s:o}", "devices", (json_int_t)lc.total,
+						   "states", states, "registrations", lc.by_code, "drift_open", drift,
+						   "fetches", fetches), NULL, NULL);
 fail:
 	free(st.v);
 	json_decref(lc.items);
@@ -262,6 +292,7 @@ static enum MHD_Result fleet_device_get(struct api_ctx *x, const char *macs)
 	struct tenant t;
 	struct states st = { 0 };
 	struct diag_drift dr[32];
+	struct diag_fetch fe[20];
 	size_t n = 0;
 	int code;
 	if (strlen(macs) > 17 || mac_normalize(macs, mac) < 0 || store_device_get(x->store, mac, &d) != 1 ||
@@ -281,6 +312,14 @@ static enum MHD_Result fleet_device_get(struct api_ctx *x, const char *macs)
 							     "first_seen", (json_int_t)dr[i].first_seen, "last_seen",
 							     (json_int_t)dr[i].last_seen, "count", (json_int_t)dr[i].count));
 	json_object_set_new(j, "drift", arr);
+	arr = json_array();
+	if (store_fetch_recent(x->store, d.id, fe, 20, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "at", (json_int_t)fe[i].at,
+							     "ip", fe[i].ip, "user_agent", fe[i].user_agent, "path",
+							     fe[i].path, "status", (json_int_t)fe[i].status, "version",
+							     (json_int_t)fe[i].version));
+	json_object_set_new(j, "fetches", arr);
 	return api_reply(x, MHD_HTTP_OK, j, NULL, NULL);
 }
 

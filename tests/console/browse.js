@@ -144,6 +144,10 @@ async function main() {
 		}
 		return o;
 	});
+	counts.served24 = await page.$$eval('#fetches-24h td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
+	counts.failed24 = await page.$$eval('#fetches-24h td[data-failed]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
+	counts.rows24 = await page.$$eval('#fetches-24h tbody tr', (r) => r.length);
+	counts.served7d = await page.$$eval('#fetches-7d td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
 	out('value', 'overview_acme', JSON.stringify(counts));
 	await shot(page, '02-overview');
 	await axeCheck(page, 'the overview');
@@ -179,6 +183,7 @@ async function main() {
 	shown = await noInjection(page, 'device page');
 	ok(shown.length === HOSTILE.length, 'device page: label, display name and User-Agent all show as text (' +
 		JSON.stringify(shown) + ')');
+	out('value', 'timeline', JSON.stringify(await cells(page, '#fetches tbody tr')));
 	const settings = await page.$eval('#settings', (e) => e.textContent);
 	ok(!settings.includes(env('SECRET_SETTING')) && settings.includes('********'),
 		'device page: a secret setting is masked');

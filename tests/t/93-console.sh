@@ -91,6 +91,15 @@ is "$(printf '%s' "$page" | jq -c '{total, disabled: .states.disabled, never_fet
 	stale: .states.stale, current: .states.current}')" "$want" "and what /api/v1/devices says for acme"
 is "$want" '{"total":31,"disabled":1,"never_fetched":26,"stale":2,"current":2}' \
 	"(31 devices, 1 disabled, 26 never fetched, 2 stale, 2 current)"
+served=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id = f.device_id join tenant t on t.id = d.tenant_id
+	where t.slug = 'acme' and f.status between 200 and 399 and f.at >= strftime('%s','now') - 86400")
+is "$(printf '%s' "$page" | jq -c '[.served24, .failed24, .rows24, .served7d]')" "[$served,0,24,$served]" \
+	"the fetch charts: $served served in the last 24 hours (as fetch_log holds), 24 hourly rows, the same in 7 days"
+is "$(printf '%s' "$api" | jq '[.fetches.hours[].served] | add')" "$served" "and so does the API"
+is "$(value timeline | jq -r 'map(.[1] + " " + .[2] + " " + .[4]) | join(",")')" \
+	"$(sqlite3 "$DB" "select group_concat(status || ' ' || path || ' ' || user_agent, ',') from (select * from fetch_log
+	where device_id = (select id from device where mac = '0004f2000002') order by at desc, id desc)")" \
+	"the device page's fetch timeline is the device's fetch_log, newest first, hostile User-Agent as text"
 is "$(value find_user)" '["0004f2100011"]' "searching the user 3011 finds its device, only it"
 is "$(value pages | jq -r '.[0:2] | join(" ")')" "25 6" "the list pages by 25 (31 devices: 25, then 6)"
 is "$(sqlite3 "$DB" "select actor || ' ' || status from audit_log, device where action='device disable'
