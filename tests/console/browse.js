@@ -83,12 +83,12 @@ async function axeCheck(page, name) {
 async function noInjection(page, name) {
 	const r = await page.evaluate((hostile) => {
 		const scripts = [...document.scripts].map((s) => s.src).filter((s) => !/\/ui\/(app|login)\.js$/.test(s));
-		const imgs = document.querySelectorAll('img').length;
+		const imgs = document.querySelectorAll('img, svg, iframe, object, embed').length;
 		const text = document.body.innerText;
 		return { scripts, imgs, shown: hostile.filter((h) => text.includes(h)) };
 	}, HOSTILE);
 	ok(r.scripts.length === 0 && r.imgs === 0 && page.dialogs.length === 0,
-		name + ': no script or img element injected, no dialog (' + JSON.stringify({ ...r, dialogs: page.dialogs }) + ')');
+		name + ': no script, img, svg or iframe element injected, no dialog (' + JSON.stringify({ ...r, dialogs: page.dialogs }) + ')');
 	return r.shown;
 }
 
@@ -181,7 +181,7 @@ async function main() {
 	await shot(page, '05-device');
 	await axeCheck(page, 'the device page');
 	shown = await noInjection(page, 'device page');
-	ok(shown.length === HOSTILE.length, 'device page: label, display name and User-Agent all show as text (' +
+	ok(shown.length === HOSTILE.length, 'device page: label, display name, fetch and registration User-Agents all show as text (' +
 		JSON.stringify(shown) + ')');
 	out('value', 'timeline', JSON.stringify(await cells(page, '#fetches tbody tr')));
 	const settings = await page.$eval('#settings', (e) => e.textContent);

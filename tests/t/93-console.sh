@@ -18,6 +18,7 @@ NM=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console/node_modules
 LABEL='<script>alert("label")</script>'
 DNAME="\"><img src=x onerror=alert('name')>"
 UA='<img src=x onerror=alert(3)><script>alert(4)</script>'
+RUA='<svg onload=alert(5)></svg><iframe src=javascript:alert(6)>'
 sp init >/dev/null
 sp tenant add acme --device-auth none >/dev/null
 sp template set acme main registrar=sip.acme.test >/dev/null
@@ -42,7 +43,18 @@ sp user add acme-ops --role operator --tenant acme --password-file "$T/pw" >/dev
 sp user add reader --role read-only --password-file "$T/pw" >/dev/null
 TOK=$(sp api-token add checker --role read-only 2>/dev/null)
 
-start_sipprovd -o fail_threshold=100 -o insecure_loopback=yes
+start_sipprovd -o fail_threshold=100 -o insecure_loopback=yes -o api_token=hook-token-1
+# Registrations through the webhook: 2002 refused (403, hostile
+# User-Agent), 3011 registered; the registrar differs from the template's,
+# which is drift.
+hook() {
+	curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer hook-token-1' -H 'Content-Type: application/json' \
+		--data-binary "$1" "$URL/api/v1/registrations"
+}
+is "$(hook "$(jq -cn --arg ua "$RUA" '{username: "2002", registrar: "sip.elsewhere.test", code: 403,
+	reason: "Forbidden", user_agent: $ua, src_ip: "192.0.2.10"}')")" 202 "a refused registration with a hostile User-Agent is recorded"
+is "$(hook '{"username":"3011","registrar":"sip2.acme.test","code":200,"reason":"OK","src_ip":"192.0.2.11"}')" 202 \
+	"a good one too"
 # Fetches: the hostile device with a hostile User-Agent and two others at
 # template version 1; then version 2 and one more fetch: 3 current, 0 stale...
 for m in 0004f2000002 0004f2100010 0004f2100013; do
@@ -66,7 +78,7 @@ want=$(jq -c '.items | {total: length,
 mkdir -p "$T/shots"
 diag "screenshots: $T/shots (KEEP_TEST_DIR=1 keeps them)"
 NODE_PATH=$NM ADMIN_URL=$ADMIN_URL CONSOLE_PW=$PW SHOTS="$T/shots" AXE_JS="$NM/axe-core/axe.min.js" \
-	HOSTILE=$(jq -cn --arg a "$LABEL" --arg b "$DNAME" --arg c "$UA" '[$a, $b, $c]') \
+	HOSTILE=$(jq -cn --arg a "$LABEL" --arg b "$DNAME" --arg c "$UA" --arg d "$RUA" '[$a, $b, $c, $d]') \
 	MAC_ACME=0004f2100010 MAC_OTHER=0004f2990001 MAC_HOSTILE=0004f2000002 FIND_USER=3011 \
 	SECRET_SETTING=hunter2-secret timeout 240 node "$ROOT/tests/console/browse.js" > "$T/browse.out" 2> "$T/browse.err"
 rc=$?
@@ -85,10 +97,13 @@ done < "$T/browse.out"
 page=$(value overview_acme)
 is "$(printf '%s' "$page" | jq -c '[.total, .states]')" "$(printf '%s' "$api" | jq -c '[.devices, .states]')" \
 	"the overview's device states are the API's (fleet/summary)"
-is "$(printf '%s' "$page" | jq -c .registrations)" "$(printf '%s' "$api" | jq -c .registrations)" \
+is "$(printf '%s' "$page" | jq -Sc .registrations)" "$(printf '%s' "$api" | jq -Sc .registrations)" \
 	"and its registrations by code"
 is "$(printf '%s' "$page" | jq -c '{total, disabled: .states.disabled, never_fetched: .states.never_fetched,
 	stale: .states.stale, current: .states.current}')" "$want" "and what /api/v1/devices says for acme"
+is "$(printf '%s' "$page" | jq -Sc .drift)" "$(printf '%s' "$api" | jq -Sc .drift_open)" "and its open drift by kind"
+is "$(printf '%s' "$api" | jq -c '[.registrations["200"], .registrations["403"], .registrations.none]')" '[1,1,29]' \
+	"(registrations: one 200, one 403, 29 never seen)"
 is "$want" '{"total":31,"disabled":1,"never_fetched":26,"stale":2,"current":2}' \
 	"(31 devices, 1 disabled, 26 never fetched, 2 stale, 2 current)"
 served=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id = f.device_id join tenant t on t.id = d.tenant_id
