@@ -225,9 +225,24 @@ async function main() {
 	for (const p of tProblems)
 		diag('  ' + p);
 
-	// ---- a read-only user ----
+	// ---- a read-only user, logging in with the keyboard alone ----
 	const rctx = await browser.createBrowserContext();
-	page = await login(rctx, 'reader', 'reader');
+	page = await watched(rctx, 'reader');
+	await visit(page, '/ui/login.html');
+	const focused = await page.evaluate(() => document.activeElement.id);
+	await page.keyboard.type('reader');
+	await page.keyboard.press('Tab');
+	await page.keyboard.type(PW);
+	await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.keyboard.press('Enter')]);
+	await settle(page);
+	ok(focused === 'name' && page.url() === A + '/ui/', 'keyboard alone: focus starts in the name field, Tab, Enter logs in');
+	// 200% zoom: a 1200 px window at zoom 2 lays out like a 600 px one.
+	await page.setViewport({ width: 600, height: 900 });
+	await visit(page, '/ui/devices.html');
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+	await shot(page, '09-devices-200pct');
+	ok(wide <= 0, 'at 200% zoom (600 px) the device list needs no sideways scrolling (' + wide + ' px over)');
+	await page.setViewport({ width: 1200, height: 900 });
 	await visit(page, '/ui/device.html?mac=' + MAC_ACME);
 	await page.waitForFunction(() => document.querySelector('#summary dt'));
 	ok((await page.$$('#toggle')).length === 0, 'read-only: no enable/disable button');
