@@ -72,12 +72,13 @@ function chart(box, entries, labels) {
 	box.append(list);
 }
 
-// Fetches per bucket as a table with a bar per row: served and failed.
+// Configs served per bucket as a table with a bar per row.  fetch_log
+// holds served fetches only (200/304), so there is no failure column.
 function history24(table, from, step, n, buckets, unit) {
 	const body = table.tBodies[0];
 	body.replaceChildren();
 	const by = new Map(buckets.map((b) => [b.start, b]));
-	const max = Math.max(1, ...buckets.map((b) => b.served + b.failed));
+	const max = Math.max(1, ...buckets.map((b) => b.served));
 	for (let i = 0; i < n; i++) {
 		const t = from + i * step;
 		const b = by.get(t) || { served: 0, failed: 0 };
@@ -85,10 +86,8 @@ function history24(table, from, step, n, buckets, unit) {
 		const label = unit === 'hour' ? iso.slice(11, 16) : iso.slice(0, 10);
 		const ok = el('span', { class: 'bar' });
 		ok.style.width = (12 * b.served / max) + 'rem';
-		const bad = el('span', { class: 'bar bar-failed' });
-		bad.style.width = (12 * b.failed / max) + 'rem';
 		body.append(el('tr', {}, el('th', { scope: 'row' }, label), el('td', { 'data-served': '' }, String(b.served)),
-			el('td', { 'data-failed': '' }, String(b.failed)), el('td', { 'aria-hidden': 'true' }, ok, bad)));
+			el('td', { 'aria-hidden': 'true' }, ok)));
 	}
 }
 

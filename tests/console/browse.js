@@ -145,7 +145,6 @@ async function main() {
 		return o;
 	});
 	counts.served24 = await page.$$eval('#fetches-24h td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
-	counts.failed24 = await page.$$eval('#fetches-24h td[data-failed]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
 	counts.rows24 = await page.$$eval('#fetches-24h tbody tr', (r) => r.length);
 	counts.served7d = await page.$$eval('#fetches-7d td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
 	out('value', 'overview_acme', JSON.stringify(counts));
