@@ -144,6 +144,7 @@ struct conf {
 	long fail_threshold;                /* auth failures per window before 429 */
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
+	long console_session_seconds;       /* a web console session lasts this long after login */
 	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
 	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */

@@ -462,6 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		struct console_call k = {
 			.c = c, .store = a->store, .key = a->key, .addr = addr, .method = method, .url = url,
 			.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .tls = a->tls,
+			.session_seconds = a->conf->console_session_seconds,
 		};
 		return console_handle(&k);
 	}

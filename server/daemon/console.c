@@ -248,13 +248,13 @@ static enum MHD_Result login(const struct console_call *k)
 	user_session_hash(k->key, sid, hash);
 	user_csrf_token(k->key, sid, csrf);
 	if (store_session_purge(k->store, now) < 0 ||
-	    store_session_add(k->store, u.id, hash, now, now + CONSOLE_SESSION_TTL) < 0 ||
+	    store_session_add(k->store, u.id, hash, now, now + k->session_seconds) < 0 ||
 	    store_audit(k->store, u.name, "console login", u.name, "", "", "") < 0) {
 		secret_wipe(sid, sizeof(sid));
 		return fail(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the session");
 	}
-	snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", sid,
-		 CONSOLE_SESSION_TTL, k->tls ? "; Secure" : "");
+	snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", sid,
+		 k->session_seconds, k->tls ? "; Secure" : "");
 	secret_wipe(sid, sizeof(sid));
 	log_info("console login '%s' (%s%s%s)", u.name, u.role, u.tenant_id ? ", tenant " : "", u.tenant);
 	if (form)

@@ -9,8 +9,6 @@
 #include <microhttpd.h>
 #include "core/sipprov.h"
 
-#define CONSOLE_SESSION_TTL  (8 * 3600) /* a session ends 8 hours after login */
-
 /* True for "/ui" and everything under "/ui/". */
 bool console_path(const char *url);
 
@@ -30,6 +28,7 @@ struct console_call {                   /* one request under /ui/ */
 	const char *body;
 	size_t body_len;
 	bool tls;                       /* the admin listener is HTTPS: cookies are Secure */
+	long session_seconds;           /* console_session_seconds */
 };
 /* Answer it: a page or asset, POST /ui/login, POST /ui/logout, GET /ui/session. */
 enum MHD_Result console_handle(const struct console_call *k);

@@ -169,9 +169,15 @@ stop_sipprovd
 # ---- HTTPS: the cookie is Secure ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
 	-addext subjectAltName=DNS:localhost -keyout "$T/a.key" -out "$T/a.pem" 2>/dev/null
-start_sipprovd -o admin_tls_cert="$T/a.pem" -o admin_tls_key="$T/a.key"
+start_sipprovd -o admin_tls_cert="$T/a.pem" -o admin_tls_key="$T/a.key" -o console_session_seconds=600
 A="https://localhost:$ADMIN_PORT"
 login root "$PW" --cacert "$T/a.pem"
 is "$st" 200 "login over HTTPS"
-like "$hdr" 'Set-Cookie: sp_session=[0-9a-f]{64};.*HttpOnly; SameSite=Strict; Secure$' "the cookie is Secure"
+like "$hdr" 'Set-Cookie: sp_session=[0-9a-f]{64}; Path=/; Max-Age=600; HttpOnly; SameSite=Strict; Secure$' \
+	"the cookie is Secure, and lasts console_session_seconds"
+is "$(sqlite3 "$DB" "select expires - created from console_session order by id desc limit 1")" 600 "so does the session"
+stop_sipprovd
+out=$("$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o console_session_seconds=10 2>&1); rc=$?
+ok $((rc == 0)) "console_session_seconds=10 is refused (exit $rc)"
+like "$out" "console_session_seconds" "naming the key"
 done_testing
