@@ -56,10 +56,14 @@ login() { # login NAME PASSWORD [curl args]: $st, $body, $hdr; cookie jar $T/NAM
 		--data-binary "$(jq -cn --arg n "$n" --arg p "$p" '{name:$n, password:$p}')" "$@" "$A/ui/login")
 	body=$(cat "$T/l.b"); hdr=$(tr -d '\r' < "$T/l.h")
 }
-req() { # req JAR METHOD PATH [curl args]: $st, $body
+qn=0
+: > "$T/responses.tsv"
+req() { # req JAR METHOD PATH [curl args]: $st, $body; /api/v1/ answers logged for openapi_check.py
 	j=$1 m=$2 p=$3; shift 3
-	st=$(curl -s -o "$T/q.b" -w '%{http_code}' -b "$T/$j.jar" -X "$m" "$@" "$A$p")
-	body=$(cat "$T/q.b")
+	qn=$((qn + 1))
+	st=$(curl -s -o "$T/q$qn.b" -w '%{http_code}' -b "$T/$j.jar" -X "$m" "$@" "$A$p")
+	body=$(cat "$T/q$qn.b")
+	case $p in /api/v1/*) printf '%s\t%s\t%s\t%s\n' "$m" "$p" "$st" "$T/q$qn.b" >> "$T/responses.tsv" ;; esac
 }
 csrf() { curl -s -b "$T/$1.jar" "$A/ui/session" | jq -r .csrf; }
 
@@ -132,6 +136,19 @@ is "$st" 404 "and writing it is 404"
 req acme-ops GET /api/v1/fleet/summary
 is "$(printf '%s' "$body" | jq -c .states)" '{"current":0,"stale":0,"never_fetched":0,"disabled":1}' \
 	"the summary counts only its tenant"
+
+req root GET '/api/v1/fleet/summary?tenant=acme'
+is "$st:$(printf '%s' "$body" | jq -c '[.devices, .states.disabled]')" "200:[1,1]" "fleet summary for acme"
+req root GET '/api/v1/fleet/devices?q=FRONT'
+is "$(printf '%s' "$body" | jq -c '[.total, .items[0].mac, .items[0].state]')" '[1,"0004f2000001","disabled"]' \
+	"fleet device search, any case"
+req root GET '/api/v1/fleet/devices?state=bogus'
+is "$st:$(printf '%s' "$body" | jq -r .error.field)" "400:state" "a bad state filter is 400 naming the field"
+req root GET /api/v1/fleet/devices/00-04-f2-00-00-09
+is "$st:$(printf '%s' "$body" | jq -r .mac)" "200:0004f2000009" "one device, any MAC spelling"
+out=$(/usr/bin/python3 "$ROOT/tests/openapi_check.py" "$ROOT/openapi/sipprov-v1.json" "$T/responses.tsv"); rc=$?
+printf '%s\n' "$out" | grep -v '^ok' | head
+ok $rc "every /api/v1/ answer in this test validates against the OpenAPI document ($(wc -l < "$T/responses.tsv"))"
 
 # ---- expiry, logout, password change ----
 sqlite3 "$DB" "update console_session set expires = strftime('%s','now') - 1 where user_id = (select id from console_user where name='ops')"
