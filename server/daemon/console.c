@@ -7,6 +7,7 @@
  * comes from /api/v1/ like any client's: no rule about devices lives here.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,7 +155,8 @@ static int form_field(const char *body, size_t len, const char *name, char *out,
 				if (ch == '+')
 					ch = ' ';
 				else if (ch == '%') {
-					if (e - q < 3 || sscanf(q + 1, "%2x", &v) != 1)
+					if (e - q < 3 || !isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2]) ||
+					    sscanf(q + 1, "%2x", &v) != 1)
 						return -1;
 					ch = (char)v;
 					q += 2;

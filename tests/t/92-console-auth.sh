@@ -96,6 +96,8 @@ st=$(curl -s -o /dev/null -D "$T/f.h" -w '%{http_code}' -d "name=ops&password=$(
 	"$A/ui/login")
 is "$st" 303 "a form post logs in too (303 to the overview)"
 like "$(tr -d '\r' < "$T/f.h")" 'Location: /ui/' "to /ui/"
+st=$(curl -s -o "$T/f.b" -w '%{http_code}' --data-binary 'name=ops&password=%+1' "$A/ui/login")
+is "$st:$(jq -r .error.code "$T/f.b")" "400:invalid" "a form with a broken %-escape is refused, not guessed at"
 st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
 	-d "{\"name\":\"root\",\"password\":\"$PW\"}" "$A/ui/login")
 is "$st" 403 "a login posted from another origin is refused"
