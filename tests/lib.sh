@@ -105,6 +105,16 @@ done_testing() {
 	echo "1..$_tap_n"; [ "$_tap_fail" -eq 0 ]
 }
 bail() { echo "Bail out! $*"; exit 1; }
+# wait_log FILE REGEX [N]: until FILE has N (default 1) lines matching
+# REGEX, at most 20 s (a loaded sanitizer run), instead of a fixed sleep.
+wait_log() {
+	_wl_n=${3:-1}
+	for _ in $(seq 1 400); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$_wl_n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 sp() { "$SIPPROV" -d "$DB" "$@"; }
 

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "nonce.h"
 #include "tls_peer.h"
 
 void auth_subject_policy(struct auth_subject *s, const char *device_auth, const char *allow_cidrs)
@@ -103,13 +104,10 @@ int auth_digest_param(const char *header, const char *key, char *out, size_t out
 enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
 
 /* Is the header's response right for this HA1 (RFC 7616 3.4.1, qop=auth
- * or none)?  libmicrohttpd 0.9.75 answers "no" alike for a wrong password
- * and for a right one whose nonce it no longer holds: its nonce table
- * drops a fresh nonce when another hashes to the same slot, which in a
- * boot storm refused 2-5% of phones with correct credentials.  Telling
- * the two apart lets those phones retry at once (stale=true) instead of
- * failing.  Computed for unknown devices too (with the dummy HA1), so the
- * time taken says nothing about which MACs exist. */
+ * or none)?  Computed for unknown devices too (with the dummy HA1), so the
+ * time taken says nothing about which MACs exist.  The nonce is judged
+ * apart (nonce.c): a right response on a stale nonce gets stale=true, so
+ * the phone retries at once instead of failing. */
 static bool digest_response_ok(const char *hdr, const char *method, const unsigned char *ha1, size_t len,
 			       bool sha256)
 {
@@ -140,6 +138,14 @@ static bool digest_response_ok(const char *hdr, const char *method, const unsign
 	return !diff;
 }
 
+/* Does the header's uri name this request's path (the query aside)?  The
+ * listener keeps URLs escaped as sent, so bytes compare. */
+static bool digest_uri_ok(const char *uri, const char *url)
+{
+	size_t n = strcspn(uri, "?");
+	return url && strlen(url) == n && memcmp(uri, url, n) == 0;
+}
+
 /* Run the digest check for whatever Authorization header came, against
  * the device's HA1 when the header's user is this device's http_user and
  * the tenant accepts digest, else against the dummy. */
@@ -147,72 +153,90 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 {
 	const struct auth_subject *s = r->subj;
 	const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	char algo_s[32], nc[16];
+	char algo_s[32], ncs[16], user[256], nonce[160], uri[1024], ue[100] = "";
 	unsigned char ha1[32];
 	size_t len;
-	enum MHD_DigestAuthAlgorithm algo;
-	enum dig d = DIG_BAD;
+	bool sha256;
 
 	*fresh = false;
 	if (!hdr || strncasecmp(hdr, "Digest ", 7) != 0) {
 		sp_err(why, whylen, hdr ? "authorization is not Digest" : "no credentials");
 		return DIG_NONE;
 	}
-	char *user = MHD_digest_auth_get_username(r->conn);
-	if (!user) {
+	if (!auth_digest_param(hdr, "username", user, sizeof(user)) || !auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) ||
+	    !auth_digest_param(hdr, "uri", uri, sizeof(uri))) {
 		sp_err(why, whylen, "malformed digest credentials");
 		return DIG_BAD;
 	}
+	/* The user name is client bytes bound for the log. */
+	sp_log_escape(user, ue, sizeof(ue));
 	auth_digest_param(hdr, "algorithm", algo_s, sizeof(algo_s));
 	if (!algo_s[0] || !strcasecmp(algo_s, "MD5")) {
-		algo = MHD_DIGEST_ALG_MD5;
+		sha256 = false;
 		len = 16;
 	} else if (!strcasecmp(algo_s, "SHA-256")) {
-		algo = MHD_DIGEST_ALG_SHA256;
+		sha256 = true;
 		len = 32;
 	} else {
 		char ae[64];
 		sp_err(why, whylen, "digest algorithm '%s' not supported", sp_log_escape(algo_s, ae, sizeof(ae)));
-		MHD_free(user);
 		return DIG_BAD;
 	}
-	const char *h = algo == MHD_DIGEST_ALG_MD5 ? s->ha1_md5 : s->ha1_sha256;
+	if (!digest_uri_ok(uri, r->url)) {
+		char pe[200];
+		sp_err(why, whylen, "digest uri '%s' is not the requested path (user '%s')",
+		       sp_log_escape(uri, pe, sizeof(pe)), ue);
+		return DIG_BAD;
+	}
+	const char *h = sha256 ? s->ha1_sha256 : s->ha1_md5;
 	bool real = s->found && (s->auth_modes & POLICY_AUTH_DIGEST) && s->http_user[0] &&
 		    strcmp(user, s->http_user) == 0 && sp_hex_decode(h, strlen(h), ha1, len) == 0;
 	if (!real)
 		memcpy(ha1, dummy_ha1, len);
-	int rc = MHD_digest_auth_check_digest2(r->conn, SP_REALM, user, ha1, len, AUTH_NONCE_TIMEOUT, algo);
-	bool resp_ok = rc == MHD_NO &&
-		       digest_response_ok(hdr, r->method ? r->method : "GET", ha1, len, algo == MHD_DIGEST_ALG_SHA256);
+	uint32_t nc = auth_digest_param(hdr, "nc", ncs, sizeof(ncs)) ? (uint32_t)strtoul(ncs, NULL, 16) : 0;
+	enum nonce_verdict nv = nonce_check(nonce, nc, AUTH_NONCE_TIMEOUT);
+	bool resp_ok = digest_response_ok(hdr, r->method ? r->method : "GET", ha1, len, sha256);
 	secret_wipe(ha1, sizeof(ha1));
-	/* The user name is client bytes bound for the log (escaped only on
-	 * the refusal paths: a success logs no reason). */
-	char ue[100] = "";
-	if (rc != MHD_YES || !real)
-		sp_log_escape(user, ue, sizeof(ue));
-	if (rc == MHD_INVALID_NONCE) {
-		sp_err(why, whylen, "stale or unknown digest nonce (user '%s')", ue);
-		d = DIG_STALE;
-	} else if (resp_ok && real) {
-		sp_err(why, whylen, "right digest response but the nonce was not accepted (dropped from the nonce "
-			       "table, or replayed) for user '%s': challenged again with stale=true", ue);
-		d = DIG_STALE;
-	} else if (rc == MHD_YES && real) {
-		d = DIG_OK;
-		*fresh = auth_digest_param(hdr, "nc", nc, sizeof(nc)) && strtoul(nc, NULL, 16) == 1;
-	} else if (!s->found || !(s->auth_modes & POLICY_AUTH_DIGEST)) {
+	if (nv == NONCE_REPLAY && resp_ok && real) {
+		sp_err(why, whylen, "right digest response but the nonce was not accepted (a replay: nc %u was "
+			       "already used) for user '%s': challenged again with stale=true", nc, ue);
+		return DIG_STALE;
+	}
+	if (nv != NONCE_OK) {
+		sp_err(why, whylen, "%s digest nonce (user '%s')",
+		       nv == NONCE_EXPIRED ? "expired" : nv == NONCE_REPLAY ? "replayed" : "stale or unknown", ue);
+		return DIG_STALE;
+	}
+	if (resp_ok && real) {
+		nonce_accepted(nonce, nc);
+		*fresh = nc == 1;
+		return DIG_OK;
+	}
+	if (!s->found || !(s->auth_modes & POLICY_AUTH_DIGEST))
 		sp_err(why, whylen, "digest credentials for user '%s'", ue);
-	} else if (!s->http_user[0] || !s->ha1_md5[0]) {
+	else if (!s->http_user[0] || !s->ha1_md5[0])
 		sp_err(why, whylen, "device %s has no digest credentials (sipprov device credentials %s)", s->mac,
 		       s->mac);
-	} else if (strcmp(user, s->http_user) != 0) {
+	else if (strcmp(user, s->http_user) != 0)
 		sp_err(why, whylen, "digest user '%s' is not device %s's user", ue, s->mac);
-	} else {
-		sp_err(why, whylen, "wrong digest response for user '%s' (%s)", ue,
-		       algo == MHD_DIGEST_ALG_MD5 ? "MD5" : "SHA-256");
+	else
+		sp_err(why, whylen, "wrong digest response for user '%s' (%s)", ue, sha256 ? "SHA-256" : "MD5");
+	return DIG_BAD;
+}
+
+void auth_challenge(struct MHD_Response *r, bool stale)
+{
+	/* Two challenges, MD5 first: every phone speaks MD5 and many take the
+	 * first challenge they see; RFC 7616 clients that look further pick
+	 * SHA-256.  One nonce serves both (it is not bound to an algorithm).
+	 * The layout is libmicrohttpd's, which phones met before. */
+	char n[NONCE_LEN + 1], hv[256];
+	nonce_make(n);
+	for (int i = 0; i < 2; i++) {
+		snprintf(hv, sizeof(hv), "Digest realm=\"%s\",qop=\"auth\",nonce=\"%s\",opaque=\"%s\",algorithm=%s%s",
+			 SP_REALM, n, SP_REALM, i ? "sha-256" : "md5", stale ? ",stale=\"true\"" : "");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hv);
 	}
-	MHD_free(user);
-	return d;
 }
 
 /* ---- the decision ---- */

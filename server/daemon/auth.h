@@ -11,6 +11,7 @@
 #include "core/sipprov.h"
 
 struct MHD_Connection;
+struct MHD_Response;
 
 /* Seconds a digest nonce stays valid; older ones get a stale=true challenge. */
 #define AUTH_NONCE_TIMEOUT 300
@@ -43,6 +44,7 @@ struct auth_req {
 	bool insecure_loopback;             /* conf: serve auth "none" to loopback */
 	const struct auth_subject *subj;
 	const char *method;                 /* the request's, for the digest (NULL = "GET") */
+	const char *url;                    /* the request's path as sent: the digest uri must name it */
 };
 
 /* What auth_check learned besides the verdict. */
@@ -61,6 +63,9 @@ enum auth_verdict { AUTH_OK, AUTH_DENY };
  * On AUTH_DENY 'why' says which check refused (for the log only).  res may
  * be NULL. */
 enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, char *why, size_t whylen);
+/* Add the digest challenges (MD5, then SHA-256; stale=true when asked)
+ * to a 401 response. */
+void auth_challenge(struct MHD_Response *r, bool stale);
 bool auth_is_loopback(const struct sockaddr *addr);
 /* Fill the subject's policy from the tenant's stored device_auth and
  * allow_cidrs (policy.h parses them once, here, not per request). */

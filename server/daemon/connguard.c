@@ -5,8 +5,11 @@
  * started waiting.  A connection still waiting after header_timeout, or the
  * oldest waiting one when the budget is full, is shut down (shutdown(2) on
  * its socket: libmicrohttpd then sees EOF and closes it in its own thread).
+ * When many connections have closed since the last look, it returns the
+ * freed connection memory to the system (malloc_trim).
  * It does not read sockets, parse HTTP or decide authentication.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -15,6 +18,8 @@
 
 #include "core/sipprov.h"
 #include "connguard.h"
+
+#define TRIM_DROP 256                   /* connections gone (x 32 KiB pools) before a malloc_trim */
 
 struct cg_conn {
 	struct cg_conn *prev, *next;    /* on the waiting list while waiting */
@@ -29,6 +34,7 @@ struct connguard {
 	pthread_cond_t cv;              /* wakes the reaper to stop */
 	struct cg_conn *head, *tail;    /* waiting, oldest first */
 	long live;                      /* open and not shed */
+	long peak;                      /* most live since the last trim */
 	long budget;
 	long long timeout_ms;
 	bool stop;
@@ -90,6 +96,17 @@ static void *reaper_main(void *arg)
 		long long now = mono_ms();
 		while (g->head && now - g->head->since >= g->timeout_ms)
 			shed(g, g->head, "sipprov_conn_shed_total{reason=\"header_timeout\"}");
+		/* Connection pools come from malloc's arenas and are reused, not
+		 * mapped and unmapped per connection: munmap's TLB shootdowns took
+		 * a third of sipprovd's CPU in a boot storm.  After a crowd (an
+		 * attack, a storm) has gone, the freed pages go back. */
+		if (g->peak - g->live >= TRIM_DROP) {
+			g->peak = g->live;
+			pthread_mutex_unlock(&g->mu);
+			malloc_trim(0);
+			pthread_mutex_lock(&g->mu);
+			continue;
+		}
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200 * 1000000L;
@@ -135,7 +152,8 @@ void connguard_started(struct connguard *g, int fd, void **ctx)
 	e->fd = fd;
 	pthread_mutex_lock(&g->mu);
 	push_waiting(g, e);
-	g->live++;
+	if (++g->live > g->peak)
+		g->peak = g->live;
 	/* Full: make room by dropping whoever has waited longest for headers
 	 * (a trickler, sooner than a phone that sends its request at once).
 	 * If nobody is waiting but the new one, it is the one dropped. */

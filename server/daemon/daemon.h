@@ -10,6 +10,7 @@
 #include "http.h"
 #include "api.h"
 #include "auth.h"
+#include "nonce.h"
 #include "hep.h"
 #include "tls_peer.h"
 #include "tls_certs.h"

@@ -10,7 +10,6 @@
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +29,7 @@
 #include "phonebook_http.h"
 #include "core/sipprov.h"
 #include "http.h"
+#include "nonce.h"
 #include "tls_certs.h"
 
 #define CACHE_WAYS    2             /* render cache: 2-way set associative */
@@ -42,8 +42,6 @@
 #define PATH_MAX_LEN  256
 #define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
 #define UPLOAD_KEEP   20            /* newest uploads kept per device */
-#define DIGEST_RANDOM 64            /* bytes seeding libmicrohttpd's digest nonces */
-#define NONCE_NC_SIZE 131072        /* outstanding digest nonces remembered per listener (see auth.c) */
 #define CTYPE_MAX     128           /* a layout's Content-Type, copied out of the layout */
 
 struct cache_ent {
@@ -141,7 +139,6 @@ struct http_server {
 	atomic_int access_fmt;          /* ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION */
 	atomic_bool not_ready;          /* last /readyz answer, to log changes only */
 	pthread_mutex_t access_mu;
-	unsigned char digest_rnd[DIGEST_RANDOM];  /* must outlive the MHD daemons */
 	struct connguard *guard;        /* connection budget, header deadline */
 	atomic_long held;               /* request body bytes buffered, all connections */
 };
@@ -446,16 +443,8 @@ static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	/* Two challenges, MD5 first: every phone speaks MD5 and many take the
-	 * first challenge they see; RFC 7616 clients that look further pick
-	 * SHA-256.  libmicrohttpd 0.9.75 adds the header and queues in one call
-	 * and refuses to queue twice, so the second call only adds its
-	 * WWW-Authenticate header to the already queued response. */
-	enum MHD_Result ret = MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
-							    MHD_DIGEST_ALG_MD5);
-	if (ret == MHD_YES)
-		(void)MHD_queue_auth_fail_response2(c, SP_REALM, SP_REALM, r, stale ? MHD_YES : MHD_NO,
-						    MHD_DIGEST_ALG_SHA256);
+	auth_challenge(r, stale);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -833,7 +822,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 
 	struct auth_req ar = {
 		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
-		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .method = method, .url = url,
 	};
 	struct auth_result res;
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
@@ -1151,7 +1140,7 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct MHD_Connect
 	subj.vendor_ok = t.answers;
 	struct auth_req ar = {
 		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
-		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .url = url,
 	};
 	if (rc == 0 && auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK)
 		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
@@ -1209,7 +1198,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection
 	}
 	struct auth_req ar = {
 		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
-		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj,
+		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj, .method = "PUT", .url = url,
 	};
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK) {
 		cache_ent_free(ce);
@@ -1584,11 +1573,6 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 				 MHD_OPTION_NOTIFY_CONNECTION, on_connection, li,
 				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				 /* Digest nonces: seeded from h->digest_rnd (RAND_bytes, lives
-				  * as long as h); room for many outstanding nonces, so a
-				  * burst of challenges does not make other devices' nonces stale. */
-				 MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->digest_rnd), h->digest_rnd,
-				 MHD_OPTION_NONCE_NC_SIZE, (unsigned)NONCE_NC_SIZE,
 				 MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 				 MHD_OPTION_END);
 	if (!li->d)
@@ -1647,14 +1631,13 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	pthread_mutex_init(&h->access_mu, NULL);
 	pthread_key_create(&h->worker_key, worker_key_dtor);
 	auth_limits_init(conf->fail_threshold, conf->fail_window, conf->lockout_seconds);
-	if (RAND_bytes(h->digest_rnd, sizeof(h->digest_rnd)) != 1)
-		fatalx("random number generator failed (digest nonce seed)");
+	/* Digest nonces keyed from the database key: valid across a restart
+	 * and on every node of one database (nonce.c). */
+	nonce_init(key, key ? SP_KEY_LEN : 0);
 	open_access_log(h, conf->access_log);
 	/* libmicrohttpd takes each connection's conn_memory_limit pool (32 KiB
-	 * by default) from malloc.  Thousands of short-lived pools from the heap
-	 * leave it fragmented: 4,096 connections refused on their headers left
-	 * RSS at 100 MB for good.  From mmap they go back when a connection closes. */
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+	 * by default) from malloc, reused from its arenas; connguard hands the
+	 * pages back after a crowd of connections has gone (malloc_trim). */
 	h->guard = connguard_new(conf->conn_limit, conf->header_timeout);
 	int fmt = http_access_format_parse(conf->access_log_format);
 	atomic_store(&h->access_fmt, fmt >= 0 ? fmt : ACCESS_SIPPROV);
@@ -1771,6 +1754,6 @@ void http_server_stop(struct http_server *h)
 		fclose(h->access);
 	auth_limits_release();
 	pthread_rwlock_destroy(&h->layouts_lock);
-	secret_wipe(h->digest_rnd, sizeof(h->digest_rnd));
+	nonce_release();
 	free(h);
 }

@@ -1,9 +1,12 @@
 /*
  * fuzz/auth.c: the two parsers of client-controlled text in auth: the
  * Digest Authorization parameter reader (auth_digest_param) and the MAC
- * finder for certificate subject values (tls_subject_mac).  Checks their
- * promises: bounded, NUL-terminated output; a found MAC is 12 lowercase hex.
+ * finder for certificate subject values (tls_subject_mac), and the digest
+ * nonce check (nonce_check) on whatever a client puts in nonce=.  Checks
+ * their promises: bounded, NUL-terminated output; a found MAC is 12
+ * lowercase hex; a nonce we did not make is never accepted.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strnlen(v, sizeof(v)) >= sizeof(v) || (r == 0 && v[0] != '\0'))
 			abort();
 	}
+	static bool keyed;
+	if (!keyed) {
+		nonce_init(NULL, 0);
+		keyed = true;
+	}
+	if (nonce_check(s, 1, AUTH_NONCE_TIMEOUT) == NONCE_OK)
+		abort();
 	memset(mac, 'Z', sizeof(mac));
 	int m = tls_subject_mac(s, mac);
 	if (m < -1 || m > 1)

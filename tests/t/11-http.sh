@@ -106,15 +106,19 @@ m=$(curl -s "$ADMIN_URL/metrics")
 like "$m" 'sipprov_http_requests_total\{route="device",code="200"\} [1-9]' "/metrics counts served configs"
 like "$m" 'sipprov_auth_failures_total [1-9]' "/metrics counts refusals"
 
-sleep 0.3
-n=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id=f.device_id where d.mac='0015654aa937' and f.status in (200,304)")
+# Fetch records are written behind the responses: wait for them.
+for _ in $(seq 1 400); do
+	n=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id=f.device_id where d.mac='0015654aa937' and f.status in (200,304)")
+	[ "$n" -ge 4 ] && break
+	sleep 0.05
+done
 ok $([ "$n" -ge 4 ] && echo 0 || echo 1) "fetches are recorded in fetch_log ($n rows)"
 row=$(sqlite3 "$DB" "select fetched_ip, fetched_version, length(fetched_digest) from device where mac='0015654aa937'")
 is "$row" "127.0.0.1|2|32" "device row keeps the last fetch: source IP, version, digest"
 grep -q '"GET /0015654aa937.cfg" 200' "$T/access.log"; ok $? "one access-log line per request"
 
 # SIGHUP reloads layouts; a broken layout is refused and the old set kept.
-kill -HUP "$SIPPROVD_PID"; sleep 0.3
+kill -HUP "$SIPPROVD_PID"; wait_log "$SIPPROVD_LOG" 'reloaded configuration'
 grep -q 'reloaded configuration and 8 layouts' "$SIPPROVD_LOG"; ok $? "SIGHUP reloads the configuration and layouts"
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "SIGTERM drains and exits 0"
@@ -134,13 +138,13 @@ pid=$!; track_pid $pid
 for _ in $(seq 1 100); do p=$(sed -n 's/^http listening on .* port \([0-9]*\)$/\1/p' "$T/d.log"); [ -n "$p" ] && break; sleep 0.05; done
 curl -s -o /dev/null "http://127.0.0.1:$p/0015654aa937.cfg"
 sed -i -e "s|a1.log|a2.log|" -e "s|^http_listen = .*|http_listen = 127.0.0.1:1|" "$T/d.conf"
-kill -HUP $pid; sleep 0.3
+kill -HUP $pid; wait_log "$T/d.log" 'reloaded configuration'
 curl -s -o /dev/null "http://127.0.0.1:$p/0015654aa937.cfg"
 grep -q '"GET /0015654aa937.cfg" 200' "$T/a1.log"; ok $? "access log before the reload in the first file"
 grep -q '"GET /0015654aa937.cfg" 200' "$T/a2.log"; ok $? "after SIGHUP the access log follows the new access_log"
 grep -q "reload: 'http_listen' changed; restart sipprovd to apply it" "$T/d.log"; ok $? "a key that needs a restart is named"
 echo 'threads = many' >> "$T/d.conf"
-kill -HUP $pid; sleep 0.3
+kill -HUP $pid; wait_log "$T/d.log" 'reload refused'
 grep -q "reload refused, keeping the running configuration: .*d.conf:7: 'threads'" "$T/d.log"; ok $? "a broken config file is refused with file:line and the old one kept"
 is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/0015654aa937.cfg")" 200 "still serving after a refused reload"
 kill -TERM $pid; wait $pid; ok $? "and exits 0 on SIGTERM"

@@ -1,0 +1,137 @@
+/*
+ * nonce.c: the HTTP digest nonces of the device listeners.  A nonce is a
+ * timestamp and random bytes under an HMAC keyed from the database key, so
+ * it needs no table: none is ever dropped in a boot storm, a restart or
+ * another node sharing the database accepts it within its lifetime.  A
+ * bounded filter of the (nonce, nc) pairs already accepted refuses a
+ * replayed request on this node; when two nonces share a slot the older is
+ * forgotten (a replay may then pass, a phone is never refused for it).
+ * It neither builds headers nor computes digest responses (auth.c does).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "nonce.h"
+
+#define STAMP 4                         /* seconds, big-endian */
+#define RND 8                           /* unique enough: 2^64 per second */
+#define TAG 8                           /* HMAC-SHA256, truncated: 2^64 guesses, each a counted failure */
+#define RAW (STAMP + RND + TAG)
+#define SLOTS 65536                     /* accepted nonces remembered for replays */
+#define SKEW 5                          /* seconds a nonce may come from the future (clock steps) */
+
+struct seen {
+	unsigned char id[STAMP + RND];
+	uint32_t nc;
+};
+
+static unsigned char secret[32];
+static struct seen *seen;
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void nonce_init(const unsigned char *key, size_t keylen)
+{
+	static const char label[] = "sipprov digest nonce v1";
+	unsigned int n = sizeof(secret);
+	if (key)
+		HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)label, sizeof(label) - 1, secret, &n);
+	else if (RAND_bytes(secret, sizeof(secret)) != 1)
+		fatalx("random number generator failed (digest nonce key)");
+	pthread_mutex_lock(&seen_mu);
+	if (!seen)
+		seen = xcalloc(SLOTS, sizeof(*seen));
+	memset(seen, 0, SLOTS * sizeof(*seen));
+	pthread_mutex_unlock(&seen_mu);
+}
+
+void nonce_release(void)
+{
+	pthread_mutex_lock(&seen_mu);
+	free(seen);
+	seen = NULL;
+	pthread_mutex_unlock(&seen_mu);
+	OPENSSL_cleanse(secret, sizeof(secret));
+}
+
+static void tag(const unsigned char *id, unsigned char out[TAG])
+{
+	unsigned char mac[32];
+	unsigned int n = sizeof(mac);
+	HMAC(EVP_sha256(), secret, sizeof(secret), id, STAMP + RND, mac, &n);
+	memcpy(out, mac, TAG);
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void nonce_make(char out[NONCE_LEN + 1])
+{
+	unsigned char raw[RAW];
+	uint32_t t = (uint32_t)time(NULL);
+	raw[0] = (unsigned char)(t >> 24), raw[1] = (unsigned char)(t >> 16);
+	raw[2] = (unsigned char)(t >> 8), raw[3] = (unsigned char)t;
+	if (RAND_bytes(raw + STAMP, RND) != 1)
+		fatalx("random number generator failed (digest nonce)");
+	tag(raw, raw + STAMP + RND);
+	hex(raw, RAW, out);
+}
+
+static size_t slot_of(const unsigned char *id)
+{
+	/* Random bytes we chose (the tag is checked first): no crowding. */
+	return (size_t)id[STAMP] << 8 | id[STAMP + 1];
+}
+
+enum nonce_verdict nonce_check(const char *nonce, uint32_t nc, long max_age)
+{
+	unsigned char raw[RAW], want[TAG];
+	if (strlen(nonce) != NONCE_LEN || sp_hex_decode(nonce, NONCE_LEN, raw, RAW) != 0)
+		return NONCE_FOREIGN;
+	tag(raw, want);
+	if (CRYPTO_memcmp(want, raw + STAMP + RND, TAG) != 0)
+		return NONCE_FOREIGN;
+	uint32_t t = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
+	int64_t age = (int64_t)(uint32_t)time(NULL) - t;
+	if (age > max_age || age < -SKEW)
+		return NONCE_EXPIRED;
+	enum nonce_verdict v = NONCE_OK;
+	pthread_mutex_lock(&seen_mu);
+	if (seen) {
+		const struct seen *s = &seen[slot_of(raw) % SLOTS];
+		if (memcmp(s->id, raw, sizeof(s->id)) == 0 && nc <= s->nc)
+			v = NONCE_REPLAY;
+	}
+	pthread_mutex_unlock(&seen_mu);
+	return v;
+}
+
+void nonce_accepted(const char *nonce, uint32_t nc)
+{
+	unsigned char raw[RAW];
+	if (sp_hex_decode(nonce, NONCE_LEN, raw, RAW) != 0)
+		return;
+	pthread_mutex_lock(&seen_mu);
+	if (seen) {
+		struct seen *s = &seen[slot_of(raw) % SLOTS];
+		if (memcmp(s->id, raw, sizeof(s->id)) != 0) {
+			memcpy(s->id, raw, sizeof(s->id));
+			s->nc = nc;
+		} else if (nc > s->nc) {
+			s->nc = nc;
+		}
+	}
+	pthread_mutex_unlock(&seen_mu);
+}
