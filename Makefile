@@ -57,7 +57,9 @@ CORE_SRC  := $(wildcard server/core/*.c server/sip/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
 DMN_SRC   := $(filter-out server/daemon/main.c,$(wildcard server/daemon/*.c))
 # The OpenAPI document is compiled into the daemon (served at /api/v1/openapi.json).
-DMN_OBJ   := $(DMN_SRC:%.c=$(B)/%.o) $(B)/openapi_json.o
+# So are the web console's files (web/*, served under /ui/ by console.c).
+WEB       := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+DMN_OBJ   := $(DMN_SRC:%.c=$(B)/%.o) $(B)/openapi_json.o $(B)/web_assets.o
 OPS_SRC   := $(wildcard server/ops/*.c)
 OPS_OBJ   := $(OPS_SRC:%.c=$(B)/%.o)
 CLI_SRC   := $(wildcard tools/*.c)
@@ -106,6 +108,13 @@ $(B)/openapi_json.c: openapi/sipprov-v1.json tools/embed-file.sh
 	sh tools/embed-file.sh sp_openapi_json openapi/sipprov-v1.json > $@.tmp && mv $@.tmp $@
 
 $(B)/openapi_json.o: $(B)/openapi_json.c
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/web_assets.c: $(WEB) tools/embed-web.sh tools/embed-file.sh
+	@mkdir -p $(B)
+	sh tools/embed-web.sh $(WEB) > $@.tmp && mv $@.tmp $@
+
+$(B)/web_assets.o: $(B)/web_assets.c
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/libsipprov-core.a: $(CORE_OBJ)

@@ -68,6 +68,23 @@ static const struct noun_help helps[] = {
 	  "  sipprov api-token add billing --role operator > billing.token\n"
 	  "  sipprov api-token add acme-ro --tenant acme --role read-only\n"
 	  "  sipprov api-token revoke billing\n" },
+	{ "user",
+	  "usage: sipprov user add NAME --role admin|operator|read-only [--tenant T] [--password-file F]\n"
+	  "       sipprov user list [--json]\n"
+	  "       sipprov user rm NAME\n"
+	  "       sipprov user passwd NAME [--password-file F]\n"
+	  "\n"
+	  "People who log in to the web console (sipprovd's admin_listen, /ui/).  The\n"
+	  "password is typed twice on the terminal (not echoed) or read from the first\n"
+	  "line of --password-file; at least 10 bytes; only its scrypt hash is stored.\n"
+	  "Roles and --tenant mean what they mean for api-token.  rm and passwd end\n"
+	  "the user's open sessions.\n"
+	  "\n"
+	  "examples:\n"
+	  "  sipprov user add alice --role operator\n"
+	  "  sipprov user add acme-help --tenant acme --role read-only --password-file pw.txt\n"
+	  "  sipprov user passwd alice\n"
+	  "  sipprov user rm alice\n" },
 	{ "template",
 	  "usage: sipprov template set TENANT NAME key=value... [--comment C] [--force]\n"
 	  "       sipprov template show TENANT NAME [V]\n"

@@ -7,13 +7,15 @@
 # docs/dhcp-and-redirection.md (their services are stopped and disabled
 # right after install: the tests never run a DHCP server), and for the
 # admin API's OpenAPI checks python3-jsonschema and Redocly CLI (npm,
-# pinned, into ~/.cache/sipprov-redocly, not the system).
+# pinned, into ~/.cache/sipprov-redocly, not the system), and for the web
+# console's browser tests Debian's chromium with puppeteer-core and
+# axe-core (npm, pinned, into ~/.cache/sipprov-console).
 # Safe to re-run; does nothing when everything is present.
 set -e
 BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev"
 TEST="sqlite3 curl openssl python3 perl jq bc iproute2 procps clang libclang-rt-14-dev kamailio kamailio-sqlite-modules
       kamailio-extra-modules kamailio-tls-modules linphone-cli sip-tester nginx-light wrk mandoc logrotate systemd zbar-tools
-      dnsmasq-base isc-dhcp-server kea-dhcp4-server python3-jsonschema prometheus"
+      dnsmasq-base isc-dhcp-server kea-dhcp4-server python3-jsonschema prometheus chromium"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""
@@ -31,9 +33,22 @@ redocly() {
 	echo "installing @redocly/cli into $dir"
 	mkdir -p "$dir" && npm install --no-audit --no-fund --prefix "$dir" @redocly/cli@2.77.0 >/dev/null
 }
+# The console's browser tests (tests/t/96-console.sh): puppeteer-core
+# drives Debian's chromium (it downloads no browser); axe-core checks
+# accessibility.  puppeteer-core 24 is the last line that runs on Debian's
+# node 18/20 (25 wants node 22).
+console_npm() {
+	[ "${1:-}" = "--test" ] || return 0
+	dir=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console
+	[ -f "$dir/node_modules/puppeteer-core/package.json" ] && [ -f "$dir/node_modules/axe-core/axe.min.js" ] &&
+		return 0
+	command -v npm >/dev/null || { $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	echo "installing puppeteer-core and axe-core into $dir"
+	mkdir -p "$dir" && npm install --no-audit --no-fund --prefix "$dir" puppeteer-core@24.43.1 axe-core@4.14.1 >/dev/null
+}
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-if [ -z "$missing" ]; then redocly "${1:-}"; exit 0; fi
+if [ -z "$missing" ]; then redocly "${1:-}"; console_npm "${1:-}"; exit 0; fi
 echo "installing:$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -47,3 +62,4 @@ for s in isc-dhcp-server kea-dhcp4-server prometheus; do
 	$SUDO systemctl disable "$s" >/dev/null 2>&1 || $SUDO update-rc.d "$s" disable >/dev/null 2>&1 || true
 done
 redocly "${1:-}"
+console_npm "${1:-}"

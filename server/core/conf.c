@@ -64,6 +64,7 @@ static const struct conf_key conf_keys[] = {
 	L(fail_threshold, "20", 1, 1000000),
 	L(fail_window, "60", 1, 86400),
 	L(lockout_seconds, "300", 1, 86400),
+	L(console_session_seconds, "28800", 300, 604800),
 	S(metrics_allow, "127.0.0.0/8,::1/128"),
 	L(metrics_devices_interval, "30", 0, 3600),
 	S(trusted_proxies, ""),

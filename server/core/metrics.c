@@ -257,7 +257,7 @@ void metrics_devices(struct store *s, long every_s, struct buf *out)
 	 * running the same count. */
 	pthread_mutex_lock(&dev_mu);
 	if (!dev_read || ts.tv_sec - dev_at >= every_s) {
-		dev_ok = store_device_states(s, dev_counts) == 0;
+		dev_ok = store_device_states(s, 0, dev_counts) == 0;
 		if (!dev_ok)
 			log_warnx("device metrics: %s", store_errmsg(s));
 		dev_at = ts.tv_sec;

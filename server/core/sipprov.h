@@ -144,6 +144,7 @@ struct conf {
 	long fail_threshold;                /* auth failures per window before 429 */
 	long fail_window;                   /* seconds */
 	long lockout_seconds;
+	long console_session_seconds;       /* a web console session lasts this long after login */
 	char metrics_allow[SP_FIELD_MAX];   /* CIDRs that may GET /metrics; "" nobody */
 	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
@@ -445,6 +446,28 @@ int api_token_new(char out[SP_API_TOKEN_LEN + 1]);
 void api_token_hash(const unsigned char key[SP_KEY_LEN], const char *token, char out[65]);
 /* admin, operator or read-only. */
 bool api_role_ok(const char *role);
+
+/* ---- user.c: web console users' passwords, session ids, CSRF tokens ---- */
+
+#define SP_PW_HASH_MAX    192         /* "scrypt$N$r$p$salt$hash" */
+#define SP_SESSION_LEN    64          /* 256 random bits in hex */
+#define SP_PASSWORD_MAX   256
+/* Hash password with scrypt (N=2^15, r=8, p=1) and a fresh 128-bit salt
+ * into out as "scrypt$N$r$p$salthex$hashhex".  0, or -1 (RNG or KDF). */
+int user_password_hash(const char *password, char out[SP_PW_HASH_MAX]);
+/* True when password matches stored (constant-time compare); false for a
+ * malformed stored value. */
+bool user_password_ok(const char *password, const char *stored);
+/* A password a person may set: 10 to SP_PASSWORD_MAX-1 bytes, no control
+ * characters.  false with err naming the rule. */
+bool user_password_valid(const char *password, char *err, size_t errlen);
+/* A new session id into out; -1 if the RNG fails. */
+int user_session_new(char out[SP_SESSION_LEN + 1]);
+/* The keyed hash stored for a session id (HMAC-SHA256, its own label). */
+void user_session_hash(const unsigned char key[SP_KEY_LEN], const char *sid, char out[65]);
+/* The CSRF token bound to a session id (HMAC, another label): a page gets
+ * it from /ui/session and sends it back as X-CSRF-Token on every write. */
+void user_csrf_token(const unsigned char key[SP_KEY_LEN], const char *sid, char out[65]);
 
 /* ---- tenant.c: tenant rules shared by the CLI and the admin API ---- */
 

@@ -304,6 +304,35 @@ int store_idem_get(struct store *s, const char *token_name, const char *key, cha
 int store_idem_put(struct store *s, const char *token_name, const char *key, const char *body_sha256, long status,
 		   const char *answer_enc);
 
+/* ---- store_user.c: web console users and sessions (schema 021) ---- */
+
+struct console_user {
+	int64_t id;
+	char name[SP_SLUG_MAX];
+	int64_t tenant_id;                  /* 0 = every tenant */
+	char tenant[SP_SLUG_MAX];           /* its slug, "" for every tenant */
+	char role[16];                      /* admin | operator | read-only */
+	char pw_hash[192];                  /* user_password_hash's form */
+	int64_t created, updated;
+};
+/* Insert; a taken name is refused with err naming it.  0 or -1. */
+int store_user_add(struct store *s, const struct console_user *u, char *err, size_t errlen);
+/* 1 found, 0 none, -1 error. */
+int store_user_get(struct store *s, const char *name, struct console_user *u);
+/* Every user in name order; fn returns nonzero to stop.  0 or -1. */
+int store_user_each(struct store *s, int (*fn)(const struct console_user *, void *), void *arg);
+/* Delete the user and its sessions: 1, 0 no such user, -1 error. */
+int store_user_rm(struct store *s, const char *name);
+/* New password hash; the user's sessions end.  1, 0 no such user, -1. */
+int store_user_set_password(struct store *s, const char *name, const char *pw_hash, int64_t now);
+/* A session (only the keyed hash of its id) until expires.  0 or -1. */
+int store_session_add(struct store *s, int64_t user_id, const char *sid_hash, int64_t now, int64_t expires);
+/* The session's user when it has not expired at now: 1, 0 none, -1. */
+int store_session_user(struct store *s, const char *sid_hash, int64_t now, struct console_user *u);
+/* End one session (logout), or every expired one (purge).  0 or -1. */
+int store_session_rm(struct store *s, const char *sid_hash);
+int store_session_purge(struct store *s, int64_t now);
+
 /* ---- store_drift.c: registrations and drift events ---- */
 
 /* One REGISTER transaction as seen on the wire (or reported). */
@@ -491,6 +520,16 @@ struct diag_fetch {
 };
 /* The device's most recent fetch_log row, any status.  1, 0 none, -1. */
 int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f);
+
+/* ---- store_console.c: what only the web console reads ---- */
+
+/* The device's newest fetch_log rows, newest first, into out[max].  0 / -1. */
+int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n);
+/* Fetches of a tenant's devices (0 = all) since 'since', per bucket_s
+ * seconds: fn(bucket start, served 2xx/3xx, failed) for each non-empty
+ * bucket, oldest first.  0 / -1. */
+int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
+			void (*fn)(int64_t start, long served, long failed, void *), void *arg);
 /* The last 'account.add' / 'account.set' audit row of object ("account N
  * on 00:15:65:..", as cmd_account writes it): *at and its detail.  1 found,
  * 0 none, -1 error. */
@@ -533,7 +572,11 @@ int store_ping(const char *path, char *err, size_t errlen);
 /* Devices by state: fetched (runs what it should), stale (fetched another
  * version), never_fetched (active, never fetched), disabled.  0 or -1. */
 enum { STORE_DEV_FETCHED, STORE_DEV_STALE, STORE_DEV_NEVER, STORE_DEV_DISABLED, STORE_DEVICE_STATES };
-int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES]);
+/* tenant_id 0 = every tenant. */
+int store_device_states(struct store *s, int64_t tenant_id, long counts[STORE_DEVICE_STATES]);
+/* Each device's state (STORE_DEV_*) in no particular order.  0 or -1. */
+int store_device_state_each(struct store *s, int64_t tenant_id, void (*fn)(int64_t device_id, int state, void *),
+			    void *arg);
 
 /* ---- store_pending.c: unknown phones that asked for a config ---- */
 

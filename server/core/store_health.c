@@ -32,28 +32,49 @@ out:
 	return rc;
 }
 
-int store_device_states(struct store *s, long counts[STORE_DEVICE_STATES])
+/* The version a device should run: its pin, else the current version of
+ * its template (its own, else the tenant's default), as drift's "stale"
+ * check has it; and from it the device's state (STORE_DEV_*).  One rule
+ * for the totals (metrics, the console's overview) and the per-device
+ * list (the console's filter).  ?1 = tenant id, 0 = every tenant. */
+#define STATE_SQL \
+	"SELECT id, CASE WHEN status != 'active' THEN 3 WHEN fetched_at = 0 THEN 2" \
+	"  WHEN want > 0 AND fetched_version != want THEN 1 ELSE 0 END AS state " \
+	"FROM (SELECT d.id, d.status, d.fetched_at, d.fetched_version," \
+	"  CASE d.pinned_version WHEN 0 THEN coalesce(tp.current, 0) ELSE d.pinned_version END AS want" \
+	"  FROM device d JOIN tenant t ON t.id = d.tenant_id" \
+	"  LEFT JOIN template tp ON tp.tenant_id = d.tenant_id" \
+	"   AND tp.name = CASE d.template WHEN '' THEN t.default_template ELSE d.template END" \
+	"  WHERE ?1 = 0 OR d.tenant_id = ?1)"
+
+int store_device_states(struct store *s, int64_t tenant_id, long counts[STORE_DEVICE_STATES])
 {
-	/* The version a device should run: its pin, else the current version
-	 * of its template (its own, else the tenant's default), as drift's
-	 * "stale" check has it. */
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT "
-		" coalesce(sum(status = 'active' AND fetched_at > 0 AND NOT (want > 0 AND fetched_version != want)), 0),"
-		" coalesce(sum(status = 'active' AND fetched_at > 0 AND want > 0 AND fetched_version != want), 0),"
-		" coalesce(sum(status = 'active' AND fetched_at = 0), 0),"
-		" coalesce(sum(status != 'active'), 0) "
-		"FROM (SELECT d.status, d.fetched_at, d.fetched_version,"
-		"  CASE d.pinned_version WHEN 0 THEN coalesce(tp.current, 0) ELSE d.pinned_version END AS want"
-		"  FROM device d JOIN tenant t ON t.id = d.tenant_id"
-		"  LEFT JOIN template tp ON tp.tenant_id = d.tenant_id"
-		"   AND tp.name = CASE d.template WHEN '' THEN t.default_template ELSE d.template END)");
+	sqlite3_stmt *st = store_stmt(s, "SELECT state, count(*) FROM (" STATE_SQL ") GROUP BY state");
+	int rc;
 	if (!st)
 		return -1;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		for (int i = 0; i < STORE_DEVICE_STATES; i++)
-			counts[i] = (long)sqlite3_column_int64(st, i);
+	for (int i = 0; i < STORE_DEVICE_STATES; i++)
+		counts[i] = 0;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int i = sqlite3_column_int(st, 0);
+		if (i >= 0 && i < STORE_DEVICE_STATES)
+			counts[i] = (long)sqlite3_column_int64(st, 1);
+	}
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_device_state_each(struct store *s, int64_t tenant_id, void (*fn)(int64_t device_id, int state, void *),
+			    void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, STATE_SQL);
+	int rc;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), arg);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }

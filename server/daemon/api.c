@@ -22,6 +22,7 @@
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "console.h"
 #include "http.h"
 #include "tls_certs.h"
 
@@ -44,6 +45,8 @@ struct api_req {                        /* per request, freed in on_completed */
 	bool too_big;
 	bool authed;
 	struct api_token tok;
+	bool ui;                        /* under /ui/: console.c answers */
+	bool session, csrf_ok;          /* authed by console cookie; X-CSRF-Token matched */
 };
 
 /* ---- responses: the one place the API's status codes are written ---- */
@@ -391,6 +394,8 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_import(x, p + 7);
 	if (!strncmp(p, "/export", 7) && (p[7] == '\0' || p[7] == '/'))
 		return api_export(x, p + 7);
+	if (!strncmp(p, "/fleet/", 7))          /* the web console's views (api_fleet.c) */
+		return api_fleet(x, p + 6);
 	(void)a;
 	return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");
 }
@@ -414,12 +419,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*req_cls = rq;
 		if (open_route)
 			return MHD_YES;
+		/* The web console: its pages and login need no token; console.c
+		 * answers once the (capped) body is in. */
+		if ((rq->ui = console_path(url)))
+			return MHD_YES;
 		/* Decided on the headers, before any body byte is read or kept
 		 * (answering now also closes the connection, as it should). */
 		if (auth_locked(addr))
 			return conn_error(c, MHD_HTTP_TOO_MANY_REQUESTS, "locked_out",
 					  "too many failed authentications from this address; retry later");
 		int rc = token_of(a, c, &rq->tok);
+		/* No bearer token: a console session does as well, with the same
+		 * role and scope checks; its writes need the session's CSRF token. */
+		if (rc == 0 && (rc = console_session(a->store, a->key, c, &rq->tok, &rq->csrf_ok)) == 1)
+			rq->session = true;
 		if (rc < 0)
 			return conn_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot read tokens");
 		if (rc == 0) {
@@ -435,6 +448,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return conn_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 					  "missing, unknown or revoked bearer token");
 		}
+		if (rq->session && !is_get && !rq->csrf_ok)
+			return conn_error(c, MHD_HTTP_FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token for this session");
 		rq->authed = true;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		long n;
@@ -464,6 +479,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (open_route)
 		return send_body(c, MHD_HTTP_OK, "application/json", sp_openapi_json, sp_openapi_json_len, NULL, NULL);
+	if (rq->ui) {
+		if (rq->too_big)
+			return conn_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "request body over %d bytes",
+					  API_BODY_MAX);
+		struct console_call k = {
+			.c = c, .store = a->store, .key = a->key, .addr = addr, .method = method, .url = url,
+			.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .tls = a->tls,
+			.session_seconds = a->conf->console_session_seconds,
+		};
+		return console_handle(&k);
+	}
 	if (!rq->authed)
 		return MHD_NO;
 	if (rq->too_big)

@@ -76,4 +76,7 @@ enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *c
 const char *api_account_field(const char *msg);
 /* If-Match against etag: true, or false after answering 412 naming what. */
 bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
+
+/* api_fleet.c: the console's read-only views (rest after "/fleet"). */
+enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
 #endif
