@@ -163,8 +163,8 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		sp_err(why, whylen, hdr ? "authorization is not Digest" : "no credentials");
 		return DIG_NONE;
 	}
-	if (!auth_digest_param(hdr, "username", user, sizeof(user)) || !auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) ||
-	    !auth_digest_param(hdr, "uri", uri, sizeof(uri))) {
+	if (!auth_digest_param(hdr, "username", user, sizeof(user)) ||
+	    !auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) || !auth_digest_param(hdr, "uri", uri, sizeof(uri))) {
 		sp_err(why, whylen, "malformed digest credentials");
 		return DIG_BAD;
 	}
