@@ -65,6 +65,13 @@ curl -s -o /dev/null "$URL/0004f2100014.cfg"
 # ...so two fetched version 1 (stale) and two version 2 (current).
 curl -s -o /dev/null -A "$UA" "$URL/0004f2000002.cfg"
 
+# Fetch records are written behind the responses: wait until all five are
+# in (the device rows and fetch_log) before any number is read.
+for _ in $(seq 1 400); do
+	[ "$(sqlite3 "$DB" "select (select count(*) from fetch_log) || '/' ||
+		(select count(*) from device where fetched_at > 0)")" = 5/4 ] && break
+	sleep 0.05
+done
 # The API's numbers for acme, read before the browser changes anything.
 api=$(curl -s -H "Authorization: Bearer $TOK" "$ADMIN_URL/api/v1/fleet/summary?tenant=acme")
 # The same numbers from the plain device list, by another path.
