@@ -532,8 +532,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("admin listener: %s", sp_log_escape(msg, esc, sizeof(esc)));
 }
 
-struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN], char *err,
-				    size_t errlen)
+/* Where phones fetch, for the token URLs answers carry.  Set before the
+ * listener starts, so request threads only read it. */
+static void set_phone_base(struct api_server *a, unsigned http_port, unsigned https_port)
+{
+	char host[SP_FIELD_MAX - 32];
+	const char *listen = http_port ? a->conf->http_listen : a->conf->https_listen;
+	if (a->conf->public_url[0]) {
+		sp_strlcpy(a->phone_base, a->conf->public_url, sizeof(a->phone_base));
+	} else {
+		/* The listener's own address, with the port it bound (0 = any). */
+		sp_strlcpy(host, listen, sizeof(host));
+		char *colon = strrchr(host, ':');
+		if (colon && (!strchr(host, ']') || colon > strchr(host, ']')))
+			*colon = '\0';
+		snprintf(a->phone_base, sizeof(a->phone_base), "%s://%s:%u", http_port ? "http" : "https",
+			 host[0] ? host : "127.0.0.1", http_port ? http_port : https_port);
+	}
+	size_t n = strlen(a->phone_base);
+	while (n && a->phone_base[n - 1] == '/')
+		a->phone_base[--n] = '\0';
+}
+
+struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN],
+				    unsigned http_port, unsigned https_port, char *err, size_t errlen)
 {
 	struct api_server *a = xcalloc(1, sizeof(*a));
 	struct sockaddr_storage ss;
@@ -541,6 +563,7 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	a->conf = conf;
 	a->key = key;
+	set_phone_base(a, http_port, https_port);
 	pthread_rwlock_init(&a->layouts_lock, NULL);
 	if (!(a->layouts = layouts_load(conf->templates, err, errlen)))
 		goto fail;
@@ -598,28 +621,6 @@ void api_server_reload(struct api_server *a, const char *templates)
 	a->layouts = l;
 	pthread_rwlock_unlock(&a->layouts_lock);
 	layouts_free(old);
-}
-
-void api_server_set_phone(struct api_server *a, unsigned http_port, unsigned https_port)
-{
-	char host[SP_FIELD_MAX - 32];
-	if (!a)
-		return;
-	const char *listen = http_port ? a->conf->http_listen : a->conf->https_listen;
-	if (a->conf->public_url[0]) {
-		sp_strlcpy(a->phone_base, a->conf->public_url, sizeof(a->phone_base));
-	} else {
-		/* The listener's own address, with the port it bound (0 = any). */
-		sp_strlcpy(host, listen, sizeof(host));
-		char *colon = strrchr(host, ':');
-		if (colon && (!strchr(host, ']') || colon > strchr(host, ']')))
-			*colon = '\0';
-		snprintf(a->phone_base, sizeof(a->phone_base), "%s://%s:%u", http_port ? "http" : "https",
-			 host[0] ? host : "127.0.0.1", http_port ? http_port : https_port);
-	}
-	size_t n = strlen(a->phone_base);
-	while (n && a->phone_base[n - 1] == '/')
-		a->phone_base[--n] = '\0';
 }
 
 unsigned api_server_port(const struct api_server *a)

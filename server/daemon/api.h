@@ -9,15 +9,15 @@
 
 struct api_server;
 /* Listen on conf->admin_listen (HTTPS when admin_tls_cert/admin_tls_key
- * are set).  Borrows conf and key for its lifetime.  NULL with err. */
-struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN], char *err,
-				    size_t errlen);
+ * are set).  Borrows conf and key for its lifetime.  Token URLs in answers
+ * start with public_url, else the phone listener's address with the port
+ * it bound (http_port, or https_port when there is no HTTP listener).
+ * NULL with err. */
+struct api_server *api_server_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN],
+				    unsigned http_port, unsigned https_port, char *err, size_t errlen);
 /* SIGHUP: load the layouts of templates again for device and account
  * checks; on error keep the ones loaded (logged). */
 void api_server_reload(struct api_server *a, const char *templates);
-/* Where phones fetch, for the token URLs answers carry: public_url, else
- * the phone listener's address with the port it bound. */
-void api_server_set_phone(struct api_server *a, unsigned http_port, unsigned https_port);
 /* The port actually bound (useful with port 0). */
 unsigned api_server_port(const struct api_server *a);
 /* SIGHUP: serve a renewed admin_tls_cert / admin_tls_key to new

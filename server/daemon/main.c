@@ -266,13 +266,13 @@ int main(int argc, char **argv)
 	/* After http_server_start: that set up the lockout table the API's
 	 * failed tokens count in. */
 	struct api_server *api = NULL;
-	if (conf.admin_listen[0] && !(api = api_server_start(&conf, key, err, sizeof(err)))) {
+	if (conf.admin_listen[0] &&
+	    !(api = api_server_start(&conf, key, http_server_port(http, false), http_server_port(http, true), err,
+				     sizeof(err)))) {
 		hep_server_stop(hep);
 		http_server_stop(http);
 		fatalx("%s", err);
 	}
-	if (api)
-		api_server_set_phone(api, http_server_port(http, false), http_server_port(http, true));
 	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
 		 layouts_count(layouts));
 	sdnotify_send("READY=1");

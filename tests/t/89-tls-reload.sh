@@ -123,8 +123,8 @@ is "$(admin_serial)" "$new" "and the renewed certificate is still served"
 stop_sipprovd
 
 # sipprovd -n checks the pair a start (or a reload) would load.
-chk() { "$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o hep_listen= \
-	-o https_listen=127.0.0.1:0 -o tls_cert="$1" -o tls_key="$2" 2>&1; }
+chk() { "$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o hep_listen= -o http_listen=127.0.0.1:0 \
+	-o admin_listen=127.0.0.1:0 -o https_listen=127.0.0.1:0 -o tls_cert="$1" -o tls_key="$2" 2>&1; }
 out=$(chk "$T/new.pem" "$T/new.key"); is "$?:$out" "0:configuration OK" "-n: a matching pair is OK"
 out=$(chk "$T/new.pem" "$T/other.key"); rc=$?
 like "$rc:$out" "^1:.*tls_key '.*other.key' does not match the certificate in" "-n: a key that does not match is refused, named"
