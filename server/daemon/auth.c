@@ -108,18 +108,16 @@ enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
  * time taken says nothing about which MACs exist.  The nonce is judged
  * apart (nonce.c): a right response on a stale nonce gets stale=true, so
  * the phone retries at once instead of failing. */
-static bool digest_response_ok(const char *hdr, const char *method, const unsigned char *ha1, size_t len,
-			       bool sha256)
+static bool digest_response_ok(const char *hdr, const char *method, const char *nonce, const char *uri,
+			       const char *nc, const unsigned char *ha1, size_t len, bool sha256)
 {
-	char nonce[160], nc[16], cnonce[160], qop[16], uri[1024], resp[80], h1[65], h2[65], want[65];
+	char cnonce[160], qop[16], resp[80], h1[65], h2[65], want[65];
 	char buf[1600];
 	void (*hash)(const void *, size_t, char *) = sha256 ? sha256_hex : md5_hex;
-	if (!auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) || !auth_digest_param(hdr, "uri", uri, sizeof(uri)) ||
-	    !auth_digest_param(hdr, "response", resp, sizeof(resp)))
+	if (!auth_digest_param(hdr, "response", resp, sizeof(resp)))
 		return false;
 	bool q = auth_digest_param(hdr, "qop", qop, sizeof(qop));
-	if (q && (strcasecmp(qop, "auth") || !auth_digest_param(hdr, "nc", nc, sizeof(nc)) ||
-		  !auth_digest_param(hdr, "cnonce", cnonce, sizeof(cnonce))))
+	if (q && (strcasecmp(qop, "auth") || !nc[0] || !auth_digest_param(hdr, "cnonce", cnonce, sizeof(cnonce))))
 		return false;
 	sp_hex(ha1, len, h1);
 	snprintf(buf, sizeof(buf), "%s:%s", method, uri);
@@ -193,9 +191,10 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		    strcmp(user, s->http_user) == 0 && sp_hex_decode(h, strlen(h), ha1, len) == 0;
 	if (!real)
 		memcpy(ha1, dummy_ha1, len);
+	/* Header values parsed once: the nonce check and the response share them. */
 	uint32_t nc = auth_digest_param(hdr, "nc", ncs, sizeof(ncs)) ? (uint32_t)strtoul(ncs, NULL, 16) : 0;
 	enum nonce_verdict nv = nonce_check(nonce, nc, AUTH_NONCE_TIMEOUT);
-	bool resp_ok = digest_response_ok(hdr, r->method ? r->method : "GET", ha1, len, sha256);
+	bool resp_ok = digest_response_ok(hdr, r->method ? r->method : "GET", nonce, uri, ncs, ha1, len, sha256);
 	secret_wipe(ha1, sizeof(ha1));
 	if (nv == NONCE_REPLAY && resp_ok && real) {
 		sp_err(why, whylen, "right digest response but the nonce was not accepted (a replay: nc %u was "

@@ -67,16 +67,6 @@ static void tag(const unsigned char *id, unsigned char out[TAG])
 	memcpy(out, mac, TAG);
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void nonce_make(char out[NONCE_LEN + 1])
 {
 	unsigned char raw[RAW];
@@ -86,7 +76,7 @@ void nonce_make(char out[NONCE_LEN + 1])
 	if (RAND_bytes(raw + STAMP, RND) != 1)
 		fatalx("random number generator failed (digest nonce)");
 	tag(raw, raw + STAMP + RND);
-	hex(raw, RAW, out);
+	sp_hex(raw, RAW, out);
 }
 
 static size_t slot_of(const unsigned char *id)
