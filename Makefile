@@ -52,7 +52,8 @@ CFLAGS  += $(EXTRA_CFLAGS)
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Layers (HACKING.md): core (+ sip) is the library everything links; the
-# daemon layer only sipprovd links; the ops layer only the CLI links.
+# daemon layer only sipprovd links; the ops layer (move, jobs, NOTIFY,
+# diagnose) both link, so the admin API runs the CLI's engines.
 CORE_SRC  := $(wildcard server/core/*.c server/sip/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
 DMN_SRC   := $(filter-out server/daemon/main.c,$(wildcard server/daemon/*.c))
@@ -125,7 +126,7 @@ $(B)/libsipprov-%.a:
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/sipprovd: $(B)/server/daemon/main.o $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a
+$(B)/sipprovd: $(B)/server/daemon/main.o $(B)/libsipprov-daemon.a $(B)/libsipprov-ops.a $(B)/libsipprov-core.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SP_LIBS)
 
 $(B)/sipprov: $(CLI_OBJ) $(B)/libsipprov-ops.a $(B)/libsipprov-core.a

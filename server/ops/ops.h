@@ -1,7 +1,7 @@
 /*
- * ops.h: the ops layer's public API: engines only the CLI links (bulk
- * moves and reprovision jobs, NOTIFY, diagnose and its
- * SIP probes).  sipprovd never includes or links it.
+ * ops.h: the ops layer's public API: engines the CLI and the admin API
+ * share (bulk moves and reprovision jobs, NOTIFY, diagnose and its SIP
+ * probes).  Nothing here prints to a terminal or includes daemon code.
  */
 #ifndef SP_OPS_H
 #define SP_OPS_H
