@@ -317,31 +317,7 @@ static int device_enable(struct cli *c, int argc, char **argv)
 	return device_status(c, argc, argv, "active");
 }
 
-/* ---- phones nobody entered: `device pending`, `device claim` ---- */
-
-/* The layout a pending phone wants: its User-Agent's vendor when a layout
- * of that name answers the file it asked for, else the only layout that
- * answers it.  NULL when it cannot be told; cands lists who answers. */
-static const char *suggest_layout(const struct layouts *ls, const struct pending_dev *p, char *cands, size_t n)
-{
-	struct route_match m;
-	const char *only = NULL;
-	size_t k = 0, o = 0;
-	cands[0] = '\0';
-	if (!route_match(ls, p->path, &m))
-		return NULL;
-	for (size_t i = 0; i < layouts_count(ls); i++) {
-		const struct layout *l = layouts_at(ls, i);
-		if (!layout_answers(l, &m))
-			continue;
-		if (p->vendor[0] && !strcmp(layout_name(l), p->vendor))
-			return layout_name(l);
-		only = layout_name(l);
-		k++;
-		o += (size_t)snprintf(cands + o, o < n ? n - o : 0, "%s%s", o ? ", " : "", only);
-	}
-	return k == 1 ? only : NULL;
-}
+/* ---- phones nobody entered: `device pending`, `device claim` (core/claim.c's rules) ---- */
 
 static const char usage_pending[] = "device pending [--json] | device pending rm MAC";
 static const char usage_claim[] = "device claim MAC --tenant T [--layout L] [--template NAME]";
@@ -362,14 +338,9 @@ static int device_pending(struct cli *c, int argc, char **argv)
 	if (npos == 2) {
 		if (mac_normalize(pos[1], mac) < 0)
 			return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[1]);
-		if (store_begin(c->store) < 0 || (rc = store_pending_rm(c->store, mac)) < 0 ||
-		    (rc && store_audit(c->store, c->actor, "device pending rm", mac, NULL, NULL, "") < 0) ||
-		    store_commit(c->store) < 0) {
-			store_rollback(c->store);
-			return cli_fail("cannot remove %s from the pending list: %s", mac, store_errmsg(c->store));
-		}
-		if (!rc)
-			return cli_fail("%s is not in the pending list (see 'sipprov device pending')", mac);
+		char err[SP_ERR_MAX];
+		if ((rc = claim_forget(c->store, c->actor, mac, err, sizeof(err))) <= 0)
+			return cli_fail("%s", err);
 		printf("%s removed from the pending list\n", mac);
 		return 0;
 	}
@@ -378,14 +349,8 @@ static int device_pending(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		json_t *arr = json_array();
 		const struct layouts *ls = cli_layouts(c);
-		char cands[256];
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
-				"mac", all[i].mac, "layout", ls ? suggest_layout(ls, &all[i], cands, sizeof(cands)) : NULL,
-				"route_layout", all[i].layout, "path", all[i].path, "user_agent",
-				all[i].user_agent, "vendor", all[i].vendor, "model", all[i].model, "firmware",
-				all[i].firmware, "source_ip", all[i].source_ip, "first_seen", (json_int_t)all[i].first_seen,
-				"last_seen", (json_int_t)all[i].last_seen, "count", (json_int_t)all[i].count));
+			json_array_append_new(arr, pending_json(ls, &all[i]));
 		cli_json_out(arr);
 		free(all);
 		return 0;
@@ -399,7 +364,7 @@ static int device_pending(struct cli *c, int argc, char **argv)
 	       "LAST SEEN", "COUNT", "FILE");
 	for (size_t i = 0; i < n; i++) {
 		char when[32], model[4 * 64 + 1], file[4 * 256 + 1], cands[256];
-		const char *lay = suggest_layout(ls, &all[i], cands, sizeof(cands));
+		const char *lay = claim_suggest_layout(ls, &all[i], cands, sizeof(cands));
 		fmt_time(all[i].last_seen, when, sizeof(when));
 		printf("%-13s %-12s %-12s %-16s %-16s %-20s %6ld  %s\n", all[i].mac, lay ? lay : "?",
 		       all[i].vendor[0] ? all[i].vendor : "-", sp_log_escape(all[i].model, model, sizeof(model)),
@@ -432,18 +397,14 @@ static int device_claim(struct cli *c, int argc, char **argv)
 		return cli_fail("'%s' is not a MAC address (12 hex digits, ':' or '-' allowed)", pos[0]);
 	if ((rc = cli_open(c)))
 		return rc;
-	rc = store_pending_get(c->store, mac, &p);
-	if (rc <= 0)
-		return rc < 0 ? cli_fail("cannot read the pending list: %s", store_errmsg(c->store))
-			      : cli_fail("%s is not in the pending list (see 'sipprov device pending'; "
-					 "'sipprov device add' enters any phone)", mac);
+	char err[SP_ERR_MAX];
+	if ((rc = claim_lookup(c->store, mac, &p, err, sizeof(err))) <= 0)
+		return cli_fail("%s", err);
 	const struct layouts *ls = cli_layouts(c);
 	if (!ls)
 		return EXIT_USER;
-	char cands[256];
-	if (!layout && !(layout = suggest_layout(ls, &p, cands, sizeof(cands))))
-		return cli_fail("%s asked for '%s', which %s answer%s, and its User-Agent names no vendor: give --layout",
-				mac, p.path, cands[0] ? cands : "no layout", strchr(cands, ',') ? "" : "s");
+	if (claim_layout(ls, &p, layout, "--layout", &layout, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
 	char *args[] = { mac, "--tenant", (char *)tenant, "--layout", (char *)layout, "--model", p.model,
 			 "--template", (char *)(tpl ? tpl : ""), NULL };
 	if ((rc = device_add(c, tpl ? 9 : 7, args)))

@@ -552,6 +552,27 @@ int account_remove(struct store *s, const char *actor, const struct device *d, c
 int account_token_set(struct store *s, const char *actor, const struct device *d, struct account *a, bool rotate,
 		      char *err, size_t errlen);
 
+/* ---- claim.c: phones nobody entered (`device pending|claim`, /api/v1/pending) ---- */
+
+/* The layout a pending phone wants: its User-Agent's vendor when a layout
+ * of that name answers the file it asked for, else the only layout that
+ * answers it.  NULL when it cannot be told; cands gets who answers ("a, b"). */
+const char *claim_suggest_layout(const struct layouts *ls, const struct pending_dev *p, char *cands, size_t n);
+/* Every layout that answers p's file, as a JSON array of names; new reference. */
+json_t *claim_candidates(const struct layouts *ls, const struct pending_dev *p);
+/* p as JSON, "layout" the suggestion (null when ls is NULL or it cannot
+ * be told); new reference. */
+json_t *pending_json(const struct layouts *ls, const struct pending_dev *p);
+/* mac's (normalized) pending row: 1, 0 (err: not in the list), -1 (err). */
+int claim_lookup(struct store *s, const char *mac, struct pending_dev *p, char *err, size_t errlen);
+/* The layout to enter p with: given, else the suggestion.  0, or -1 with
+ * err naming the candidates and asking for option ("--layout"). */
+int claim_layout(const struct layouts *ls, const struct pending_dev *p, const char *given, const char *option,
+		 const char **layout, char *err, size_t errlen);
+/* Drop mac's pending row with a "device pending rm" audit row (actor):
+ * 1, 0 not there (err says so), -1 (err). */
+int claim_forget(struct store *s, const char *actor, const char *mac, char *err, size_t errlen);
+
 /* ---- template.c: template rules shared by the CLI and the admin API ---- */
 
 /* 1 to 63 of a-z, 0-9, '-' and '_'. */

@@ -600,6 +600,8 @@ int store_pending_count(struct store *s, long *n);
 int store_pending_get(struct store *s, const char *mac, struct pending_dev *p);
 /* Newest first; *out malloc'd.  0 or -1. */
 int store_pending_list(struct store *s, struct pending_dev **out, size_t *n);
+/* One page of that order: at most limit rows from offset; *out malloc'd.  0 or -1. */
+int store_pending_page(struct store *s, long offset, long limit, struct pending_dev **out, size_t *n);
 /* 1 removed, 0 not there, -1 error. */
 int store_pending_rm(struct store *s, const char *mac);
 

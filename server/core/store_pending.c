@@ -112,6 +112,22 @@ int store_pending_list(struct store *s, struct pending_dev **out, size_t *n)
 	return rc;
 }
 
+int store_pending_page(struct store *s, long offset, long limit, struct pending_dev **out, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT " PD_COLS " FROM pending_device ORDER BY last_seen DESC, mac "
+				      "LIMIT ?1 OFFSET ?2");
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	sqlite3_bind_int64(st, 2, offset);
+	void *rows;
+	int rc = store_rows(st, sizeof(**out), pd_row, &rows, n);
+	*out = rows;
+	return rc;
+}
+
 int store_pending_rm(struct store *s, const char *mac)
 {
 	sqlite3_stmt *st = store_stmt(s, "DELETE FROM pending_device WHERE mac = ?");

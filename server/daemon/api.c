@@ -396,6 +396,8 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_export(x, p + 7);
 	if (!strncmp(p, "/fleet/", 7))          /* the web console's views (api_fleet.c) */
 		return api_fleet(x, p + 6);
+	if (!strncmp(p, "/pending", 8) && (p[8] == '\0' || p[8] == '/'))
+		return api_pending(x, p + 8);
 	(void)a;
 	return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");
 }

@@ -79,4 +79,6 @@ bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MH
 
 /* api_fleet.c: the console's read-only views (rest after "/fleet"). */
 enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
+/* api_pending.c: /pending (rest after the word); tenant-less callers only. */
+enum MHD_Result api_pending(struct api_ctx *x, const char *rest);
 #endif
