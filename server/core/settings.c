@@ -328,6 +328,19 @@ void effective_set_public_url(struct effective *e, const char *public_url)
 	}
 }
 
+json_t *effective_merge(const char *version, const struct tenant *t, const struct device *d, char *err,
+			size_t errlen)
+{
+	json_t *o = json_object();
+	if (merge_json(o, version, "template version", err, errlen) < 0 ||
+	    merge_json(o, t->defaults, "tenant defaults", err, errlen) < 0 ||
+	    merge_json(o, d->overrides, "device overrides", err, errlen) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
 			  struct effective *e, char *err, size_t errlen)
 {
@@ -364,13 +377,11 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 		e->version = v->number;
 		snprintf(e->version_label, sizeof(e->version_label), "%s-%s@v%ld", e->tenant.slug,
 			 e->template_name, e->version);
-		if (merge_json(e->settings, v->settings, "template version", err, errlen) < 0)
-			goto out;
 	} else {
 		snprintf(e->version_label, sizeof(e->version_label), "%s@none", e->tenant.slug);
 	}
-	if (merge_json(e->settings, e->tenant.defaults, "tenant defaults", err, errlen) < 0 ||
-	    merge_json(e->settings, d->overrides, "device overrides", err, errlen) < 0)
+	json_decref(e->settings);
+	if (!(e->settings = effective_merge(v ? v->settings : "", &e->tenant, d, err, errlen)))
 		goto out;
 	if (store_account_list(s, d->id, e->accounts, SP_MAX_LINES, &e->naccounts) < 0) {
 		sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));

@@ -297,6 +297,11 @@ struct effective {
 		char firmware_dir[SP_FIELD_MAX + 80];   /* base/fw/<sha256> (the phone appends its file name) */
 	} url;
 };
+/* The merged settings of d: version (a template version's settings text,
+ * "" none) <- t's defaults <- d's overrides, the one merge every caller
+ * uses.  New reference, or NULL with err. */
+json_t *effective_merge(const char *version, const struct tenant *t, const struct device *d, char *err,
+			size_t errlen);
 /* Load everything for MAC (normalized).  If key is non-NULL passwords are
  * decrypted.  Returns 1 found, 0 no such device, -1 error (err says why). */
 int effective_load(struct store *s, const unsigned char *key, const char *mac,
@@ -596,6 +601,17 @@ struct template_write_info {
 int template_write(struct store *s, const char *actor, struct tenant *t, const char *name, json_t *obj,
 		   const char *comment, const char *action, bool force, struct tversion *out,
 		   struct template_write_info *info, char *err, size_t errlen);
+/* What writing settings (canonical text) as the new version of t's
+ * template name would change: devices whose merged settings differ
+ * (effective_merge, current version vs settings), the first max of their
+ * MACs in MAC order (macs: a new array), and devices on the template
+ * pinned to a version (they keep theirs).  Reads only.  0, or -1 with err. */
+struct template_impact {
+	long devices, pinned;
+	json_t *macs;
+};
+int template_impact(struct store *s, const struct tenant *t, const char *name, const char *settings, size_t max,
+		    struct template_impact *out, char *err, size_t errlen);
 /* Pin d to version number of template name (0 = unpin), audited.  The
  * caller checked the version exists.  *unchanged when it already was.
  * 0, or -1 with err. */

@@ -198,3 +198,59 @@ int template_pin(struct store *s, const char *actor, struct device *d, const str
 	(void)t;
 	return 0;
 }
+
+struct impact_walk {
+	const struct tenant *t;
+	const char *name, *cur, *next;
+	size_t max;
+	struct template_impact *out;
+	char *err;
+	size_t errlen;
+	bool failed;                    /* a device's settings did not parse (err) */
+};
+
+static int impact_one(const struct device *d, void *arg)
+{
+	struct impact_walk *w = arg;
+	if (strcmp(d->template_name[0] ? d->template_name : w->t->default_template, w->name))
+		return 0;
+	if (d->pinned_version) {
+		w->out->pinned++;
+		return 0;
+	}
+	json_t *before = effective_merge(w->cur, w->t, d, w->err, w->errlen);
+	json_t *after = before ? effective_merge(w->next, w->t, d, w->err, w->errlen) : NULL;
+	w->failed = !after;
+	if (after && !json_equal(before, after)) {
+		if (json_array_size(w->out->macs) < w->max)
+			json_array_append_new(w->out->macs, json_string(d->mac));
+		w->out->devices++;
+	}
+	json_decref(before);
+	json_decref(after);
+	return w->failed;
+}
+
+int template_impact(struct store *s, const struct tenant *t, const char *name, const char *settings, size_t max,
+		    struct template_impact *out, char *err, size_t errlen)
+{
+	struct tversion *cur = xcalloc(1, sizeof(*cur));
+	int have = store_tversion_get(s, t->id, name, 0, cur), rc = -1;
+	memset(out, 0, sizeof(*out));
+	out->macs = json_array();
+	if (have < 0) {
+		sp_err(err, errlen, "cannot read template '%s': %s", name, store_errmsg(s));
+		goto out;
+	}
+	struct impact_walk w = { t, name, have ? cur->settings : "", settings, max, out, err, errlen, false };
+	if (store_device_each(s, t->id, impact_one, &w) < 0) {
+		sp_err(err, errlen, "cannot read devices: %s", store_errmsg(s));
+		goto out;
+	}
+	if (w.failed)
+		goto out;
+	rc = 0;
+out:
+	free(cur);
+	return rc;
+}

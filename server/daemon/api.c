@@ -325,6 +325,20 @@ const char *api_query(struct api_ctx *x, const char *name)
 	return MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool api_flag(struct api_ctx *x, const char *name, bool *v, enum MHD_Result *ret)
+{
+	const char *q = api_query(x, name);
+	*v = false;
+	if (!q)
+		return true;
+	if (!strcmp(q, "true") || !strcmp(q, "false")) {
+		*v = !strcmp(q, "true");
+		return true;
+	}
+	*ret = api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", name, 0, "%s must be true or false", name);
+	return false;
+}
+
 int api_limit(struct api_ctx *x, long *limit, enum MHD_Result *ret)
 {
 	const char *v = api_query(x, "limit");

@@ -273,20 +273,6 @@ static int before_commit(struct store *s, void *arg, char *err, size_t errlen)
 
 /* ---- POST /import ---- */
 
-static bool flag(struct api_ctx *x, const char *name, bool *v, enum MHD_Result *ret)
-{
-	const char *q = api_query(x, name);
-	*v = false;
-	if (!q)
-		return true;
-	if (!strcmp(q, "true") || !strcmp(q, "false")) {
-		*v = !strcmp(q, "true");
-		return true;
-	}
-	*ret = api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", name, 0, "%s must be true or false", name);
-	return false;
-}
-
 /* An earlier answer to this Idempotency-Key: 1 after replaying it (or
  * answering 409 for another body), 0 none, -1 after answering 500. */
 static int idem_replay(struct imp_run *ir, enum MHD_Result *ret)
@@ -346,7 +332,7 @@ static enum MHD_Result import_post(struct api_ctx *x)
 				"Idempotency-Key must be 1 to %d printable characters", IDEM_KEY_MAX);
 		goto out;
 	}
-	if (!flag(x, "dry_run", &dry, &ret) || !flag(x, "generate_credentials", &gen, &ret))
+	if (!api_flag(x, "dry_run", &dry, &ret) || !api_flag(x, "generate_credentials", &gen, &ret))
 		goto out;
 	ir.json_body = ctype && !strncasecmp(ctype, "application/json", 16);
 	if (!ir.json_body && !(ctype && !strncasecmp(ctype, "text/csv", 8))) {

@@ -56,6 +56,8 @@ bool api_is_admin(struct api_ctx *x, enum MHD_Result *ret);
 /* ?limit= (default 100, 1..API_LIMIT_MAX): 0, or -1 after answering 400. */
 int api_limit(struct api_ctx *x, long *limit, enum MHD_Result *ret);
 const char *api_query(struct api_ctx *x, const char *name);
+/* ?name=true|false (absent: false): true, or false after answering 400. */
+bool api_flag(struct api_ctx *x, const char *name, bool *v, enum MHD_Result *ret);
 
 /* Resource handlers (api_tenant.c, api_device.c): answer everything under
  * their prefix; rest is the path after "/tenants" or "/devices". */

@@ -3,12 +3,15 @@
  * | /diff | /rollback]] and a device's pin / unpin, on core/template.c:
  * the rules `sipprov template` runs.  PUT replaces the settings with a new
  * version (never edits one); rollback writes the old settings as a new
- * version.  Scope was decided on the tenant or device by the caller.
+ * version, or with ?dry_run=true previews which devices would change.
+ * Scope was decided on the tenant or device by the caller.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
+
+#define ROLLBACK_MACS_MAX 20            /* MACs a rollback preview lists */
 
 static void etag_of(const struct tversion *v, char out[68])
 {
@@ -183,26 +186,56 @@ out:
 	return ret;
 }
 
+/* ?dry_run=true: what the rollback would change (settings, and which
+ * devices' merged settings), nothing written; the ETag is the current
+ * version's, for the If-Match of the real one. */
+static enum MHD_Result rollback_preview(struct api_ctx *x, const struct tenant *t, const char *name,
+					const struct tversion *cur, const struct tversion *to)
+{
+	char err[SP_ERR_MAX], etag[68];
+	struct template_impact imp;
+	if (template_impact(x->store, t, name, to->settings, ROLLBACK_MACS_MAX, &imp, err, sizeof(err)) < 0) {
+		json_decref(imp.macs);
+		return api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "%s", err);
+	}
+	json_t *ja = json_loads(cur->settings, 0, NULL), *jb = json_loads(to->settings, 0, NULL);
+	json_t *ch = template_changes(ja, jb);
+	json_decref(ja);
+	json_decref(jb);
+	etag_of(cur, etag);
+	return api_reply(x, MHD_HTTP_OK, json_pack("{s:b, s:s, s:s, s:I, s:I, s:b, s:o, s:I, s:o, s:I}", "dry_run", 1,
+						   "tenant", t->slug, "name", name, "current", (json_int_t)cur->number,
+						   "version", (json_int_t)to->number, "changed",
+						   strcmp(cur->settings, to->settings) != 0, "changes", ch, "devices",
+						   (json_int_t)imp.devices, "macs", imp.macs, "pinned",
+						   (json_int_t)imp.pinned), etag, NULL);
+}
+
 static enum MHD_Result rollback(struct api_ctx *x, struct tenant *t, const char *name)
 {
 	static const struct api_field fields[] = { { "version", JSON_INTEGER, true }, { NULL, 0, false } };
 	enum MHD_Result ret;
-	struct tversion *v = xcalloc(1, sizeof(*v));
+	struct tversion *v = xcalloc(1, sizeof(*v)), *cur = xcalloc(1, sizeof(*cur));
 	json_t *o = NULL, *obj = NULL;
 	char comment[64], etag[68], what[SP_SLUG_MAX * 2 + 16];
-	if (!api_can_write(x, &ret) || !(o = api_body(x, fields, &ret)))
+	bool dry;
+	if (!api_can_write(x, &ret) || !api_flag(x, "dry_run", &dry, &ret) || !(o = api_body(x, fields, &ret)))
 		goto out;
 	long n = (long)json_integer_value(json_object_get(o, "version"));
 	if (n < 1) {
 		ret = api_error(x, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", "version", 0, "version must be 1 or more");
 		goto out;
 	}
-	if (load(x, t, name, 0, v, &ret) != 1)
+	if (load(x, t, name, 0, cur, &ret) != 1)
 		goto out;
-	etag_of(v, etag);
+	etag_of(cur, etag);
 	snprintf(what, sizeof(what), "template %s/%s", t->slug, name);
 	if (!api_if_match(x, etag, what, &ret) || load(x, t, name, n, v, &ret) != 1)
 		goto out;
+	if (dry) {
+		ret = rollback_preview(x, t, name, cur, v);
+		goto out;
+	}
 	obj = json_loads(v->settings, 0, NULL);
 	snprintf(comment, sizeof(comment), "rollback to v%ld", n);
 	ret = write_version(x, t, name, obj ? obj : json_object(), comment, "template.rollback", false);
@@ -210,6 +243,7 @@ out:
 	json_decref(obj);
 	json_decref(o);
 	free(v);
+	free(cur);
 	return ret;
 }
 

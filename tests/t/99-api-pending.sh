@@ -131,5 +131,62 @@ is "$st" 404 "forgetting it again: 404"
 is "error: $(jf "d['error']['message']")" "$(sp device pending rm 000b82dddddd 2>&1)" "with the CLI's message"
 api "$ROOT_T" GET /api/v1/pending
 is "$st $(jf "d['total'], d['items']")" "200 0 []" "an empty list"
+# ---- template rollback preview ----
+# main v1 registrar=sip.acme.test; v2 another registrar and expires.  Of
+# acme's devices on main: two follow it, one overrides both keys (its
+# config does not change), one is pinned to v1, one uses another template.
+sp template set acme main registrar=sip2.acme.test expires=600 >/dev/null
+sp template set acme spare registrar=spare.acme.test >/dev/null
+sp device add 001565000003 --tenant acme --layout yealink registrar=own.acme.test expires=300 >/dev/null
+sp device add 001565000004 --tenant acme --layout yealink >/dev/null
+sp template pin 001565000004 1 >/dev/null
+sp device add 001565000005 --tenant acme --layout yealink --template spare >/dev/null
+n=0
+for m in 0015654aa937 001565112233 001565000003 001565000004 001565000005; do
+	n=$((n + 1))
+	sp account add $m --username 20$n --auth-username a20${n}x --password "pw-20$n-secret" >/dev/null
+done
+TPL=/api/v1/tenants/acme/templates/main
+api "$ROOT_T" GET "$TPL"
+cur_etag=$(etag)
+render_all() {
+	for m in $(sqlite3 "$DB" "SELECT mac FROM device WHERE tenant_id=(SELECT id FROM tenant WHERE slug='acme') ORDER BY mac"); do
+		# The version label changes for every device on the template:
+		# what matters is the configuration around it.
+		echo "$m $(sp render "$m" | grep -v '@v[0-9]' | sha256sum | cut -c1-16)"
+	done
+}
+render_all > "$T/render.before"
+dump before
+api "$ROOT_T" POST "$TPL/rollback?dry_run=true" '{"version":1}'
+is "$st" 200 "rollback ?dry_run=true: 200"
+is "$(jf "d['dry_run'], d['current'], d['version'], d['changed'], d['devices'], d['macs'], d['pinned']")" \
+	"True 2 1 True 2 ['001565112233', '0015654aa937'] 1" \
+	"the preview: v2 -> v1, two devices change (listed in MAC order), one pinned stays"
+is "$(printf '%s' "$body" | jq -c '.changes')" \
+	'[{"key":"expires","old":"600","new":null},{"key":"registrar","old":"sip2.acme.test","new":"sip.acme.test"}]' \
+	"and which settings change"
+is "$(etag)" "$cur_etag" "its ETag is the current version's (for If-Match)"
+same_db "the preview"
+api "$RO_T" POST "$TPL/rollback?dry_run=true" '{"version":1}'
+is "$st" 403 "read-only cannot preview a rollback (it cannot roll back)"
+api "$ACME_T" POST /api/v1/tenants/other/templates/main/rollback?dry_run=true '{"version":1}'
+is "$st" 404 "another tenant's template: 404"
+api "$ROOT_T" POST "$TPL/rollback?dry_run=maybe" '{"version":1}'
+is "$st:$(jf "d['error']['field']")" "400:dry_run" "dry_run=maybe: 400 naming dry_run"
+api "$ROOT_T" POST "$TPL/rollback?dry_run=true" '{"version":9}'
+is "$st" 404 "a version that does not exist: 404"
+api "$ROOT_T" POST "$TPL/rollback?dry_run=true" '{"version":2}'
+is "$(jf "d['changed'], d['devices'], d['macs'], d['changes']")" "False 0 [] []" "back to the current version: nothing changes"
+api "$ROOT_T" POST "$TPL/rollback?dry_run=true" '{"version":1}' -H 'If-Match: "0000"'
+is "$st" 412 "a stale If-Match: 412"
+same_db "the refused previews"
+# The real rollback; then the devices whose rendered config changed are
+# exactly the ones the preview listed.
+api "$ACME_T" POST "$TPL/rollback" '{"version":1}' -H "If-Match: $cur_etag"
+is "$st:$(jf "d['version']")" "200:3" "the rollback with the preview's ETag: v3"
+render_all > "$T/render.after"
+is "$(join "$T/render.before" "$T/render.after" | awk '$2 != $3 { print $1 }' | tr '\n' ' ')" "001565112233 0015654aa937 " \
+	"the devices whose rendered config changed are the preview's"
 openapi_valid
 done_testing
