@@ -31,7 +31,7 @@ async function api(path, opts) {
 	}
 	const j = await r.json().catch(() => ({}));
 	if (!r.ok)
-		throw new Error(j.error ? j.error.message : 'HTTP ' + r.status);
+		throw Object.assign(new Error(j.error ? j.error.message : 'HTTP ' + r.status), { status: r.status, body: j });
 	return j;
 }
 
@@ -220,7 +220,8 @@ async function start() {
 		await api('/ui/logout', { method: 'POST' }).catch(() => null);
 		location.assign('/ui/login.html');
 	});
-	const pages = { overview, devices, device };
+	// Pages in their own files register in window.sipprovPages before this runs.
+	const pages = Object.assign({ overview, devices, device }, window.sipprovPages);
 	try {
 		await pages[document.body.dataset.page]();
 	} catch (e) {
