@@ -81,8 +81,8 @@
 
 	const forget = async (mac) => {
 		await api('/api/v1/pending/' + encodeURIComponent(mac), { method: 'DELETE' });
-		result.textContent = mac + ' removed from the pending list.';
 		await load();
+		result.textContent = mac + ' removed from the pending list.';
 	};
 
 	const run = (f) => f().catch((e) => showError(e.message));
@@ -101,9 +101,9 @@
 			});
 			form.hidden = true;
 			showError('');
+			await load();           // the list first, so the message is the last thing to change
 			result.replaceChildren('Device ', el('a', { href: '/ui/device.html?mac=' + encodeURIComponent(d.mac) }, d.mac),
 				' added to tenant ' + d.tenant + ' (layout ' + d.layout + ').');
-			await load();
 		});
 	});
 	document.getElementById('claim-cancel').addEventListener('click', () => {
