@@ -93,6 +93,21 @@ is "$(pg_sql race 'SELECT number FROM schema_migration ORDER BY number' | tr '\n
 	"every number recorded once"
 is "$(pg_sql race 'SELECT count(*) FROM config_gen')" 1 "002's INSERT ran once"
 
+# A migration that fails leaves nothing of itself: one transaction each.
+# 021 creates console_user, then console_session, which is in the way here.
+pg_sql race "DROP TABLE console_session; DROP TABLE console_user; CREATE TABLE console_session (x int);
+	DELETE FROM schema_migration WHERE number = 21" >/dev/null
+out=$("$SIPPROV" -d "$RACE" migrate 2>&1); rc=$?
+is "$rc" 1 "a migration that fails: exit 1"
+like "$out" "^error: database 'postgresql://sp@[^']*/race': migration 021_console_user: ERROR: +relation \"console_session\" already exists" \
+	"the error names the migration and PostgreSQL's reason"
+is "$(pg_sql race "SELECT to_regclass('console_user') IS NULL")" t "the table it created before failing is gone (rolled back)"
+is "$(pg_sql race 'SELECT count(*) FROM schema_migration WHERE number = 21')" 0 "021 is not recorded"
+pg_sql race "DROP TABLE console_session" >/dev/null
+out=$("$SIPPROV" -d "$RACE" migrate 2>&1); rc=$?
+is "$rc.$out" "0.migrated database $(printf %s "$RACE" | sed "s|sp:$PGPASS@|sp@|") from schema 020 to $newest (1 migration)" \
+	"once the way is clear, migrate applies 021 alone"
+
 # Errors name the URL, never its password.
 dead=$(free_port)
 SECRET="s3cret-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
