@@ -186,6 +186,13 @@ p0=$(gen perrow)
 t0=$(ms); psql "$(printf %s "$PGURL" | sed 's|/sipprov$|/perrow|')" -X -q -v ON_ERROR_STOP=1 -f "$T/import.sql" >/dev/null; t1=$(ms)
 perrow=$((t1 - t0))
 is "$(gen perrow)" "$((p0 + 10000))" "the literal per-row port bumps it 10,000 times"
+# Other work shares the machine: time each variant once more, keep the best.
+for db in sipprov perrow; do
+	pg_sql $db "DELETE FROM device" >/dev/null
+	t0=$(ms); psql "$(printf %s "$PGURL" | sed "s|/sipprov\$|/$db|")" -X -q -v ON_ERROR_STOP=1 -f "$T/import.sql" >/dev/null; t1=$(ms)
+	if [ $db = sipprov ]; then [ $((t1 - t0)) -lt "$guarded" ] && guarded=$((t1 - t0))
+	else [ $((t1 - t0)) -lt "$perrow" ] && perrow=$((t1 - t0)); fi
+done
 [ "$guarded" -lt "$perrow" ]; ok $? "once per transaction is faster: $guarded ms vs $perrow ms per row"
 diag "10,000-row import in one transaction: generation once ${guarded} ms, per row ${perrow} ms"
 
