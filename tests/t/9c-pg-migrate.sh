@@ -167,5 +167,10 @@ is "$rc" 1 "sipprovd given a PostgreSQL URL exits 1 (does not serve)"
 like "$(cat "$T/d.log")" "fatal: database '$shown': the PostgreSQL backend is not complete yet" "and says why"
 unlike "$(cat "$T/d.log")" "$PGPASS" "without the password"
 unlike "$(cat "$T/d.log")" "listening" "it opened no listener"
+out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o key_file="$T/k" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
+is "$rc" 1 "sipprovd -n refuses a PostgreSQL URL"
+like "$out" "database '$shown': the PostgreSQL backend is not complete yet" "and says why"
+unlike "$out" "$PGPASS" "without the password"
 
 done_testing
