@@ -23,8 +23,8 @@
 
 struct api_job {
 	struct MHD_Connection *c;       /* suspended until the worker resumes it */
-	const struct conf *conf;
-	const unsigned char *key;
+	char db[SP_FIELD_MAX];          /* copied: the worker touches no shared state */
+	const unsigned char *key;       /* the server's, alive until api_ops_drain */
 	char mac[SP_MAC_LEN + 1];
 	struct diag_opts o;
 	bool ticket;
@@ -67,7 +67,7 @@ static char *error_body(const char *code, const char *msg)
 static void job_run(struct api_job *j)
 {
 	char err[SP_ERR_MAX];
-	struct store *s = store_open(j->conf->database, err, sizeof(err));
+	struct store *s = store_open(j->db, err, sizeof(err));
 	struct diag_report *rep = xcalloc(1, sizeof(*rep));
 	if (!s || store_use_key(s, j->key, err, sizeof(err)) < 0) {
 		log_warnx("diagnose %s: cannot open the database: %s", j->mac, err);
@@ -184,7 +184,7 @@ static enum MHD_Result diagnose(struct api_ctx *x, const struct device *d, bool 
 	j->o.key = x->key;
 	j->ticket = ticket;
 	j->c = x->c;
-	j->conf = x->conf;
+	sp_strlcpy(j->db, x->conf->database, sizeof(j->db));
 	j->key = x->key;
 	sp_strlcpy(j->mac, d->mac, sizeof(j->mac));
 	json_decref(o);
