@@ -387,7 +387,7 @@ static bool addr_in(const struct policy_nets *nets, const struct sockaddr *sa)
 static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 {
 	const char *p = x->path;
-	if (*x->job)                            /* resumed: the worker's answer */
+	if (x->job && *x->job)                 /* resumed: the worker's answer */
 		return api_ops_answer(x);
 	if (!strcmp(p, "/audit") || !strcmp(p, "/layouts"))
 		return api_ops(x, p);
