@@ -229,6 +229,23 @@ int store_device_log_each(struct store *s, int64_t device_id,
 int store_audit(struct store *s, const char *actor, const char *action, const char *object,
 		const char *before, const char *after, const char *detail);
 
+/* ---- store_audit.c: the audit log read back ---- */
+
+struct audit_row {
+	int64_t id, at;
+	char actor[SP_NAME_MAX], action[64], object[SP_FIELD_MAX];
+	char before[72], after[72], detail[1024];
+};
+struct audit_filter {
+	int64_t before_id;                  /* only ids below it (cursor); 0 = from the newest */
+	const char *actor, *action;         /* exact; NULL or "" = any */
+	int64_t since;                      /* at >= since (unix seconds); 0 = all */
+};
+/* Rows newest first: fn returns 0 to go on, 1 to stop, -1 to fail.
+ * Returns 0, or -1 (database error or fn failed). */
+int store_audit_each(struct store *s, const struct audit_filter *f, int (*fn)(const struct audit_row *, void *),
+		     void *arg);
+
 /* ---- store_admin.c: schema versions, migrations, backup, restore ---- */
 
 struct store_schema {

@@ -47,6 +47,7 @@ struct api_req {                        /* per request, freed in on_completed */
 	struct api_token tok;
 	bool ui;                        /* under /ui/: console.c answers */
 	bool session, csrf_ok;          /* authed by console cookie; X-CSRF-Token matched */
+	struct api_job *job;            /* a diagnose running or done (api_ops.c) */
 };
 
 /* ---- responses: the one place the API's status codes are written ---- */
@@ -386,6 +387,10 @@ static bool addr_in(const struct policy_nets *nets, const struct sockaddr *sa)
 static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 {
 	const char *p = x->path;
+	if (x->job && *x->job)                 /* resumed: the worker's answer */
+		return api_ops_answer(x);
+	if (!strcmp(p, "/audit") || !strcmp(p, "/layouts"))
+		return api_ops(x, p);
 	if (!strncmp(p, "/tenants", 8) && (p[8] == '\0' || p[8] == '/'))
 		return api_tenants(x, p + 8);
 	if (!strncmp(p, "/devices", 8) && (p[8] == '\0' || p[8] == '/'))
@@ -500,6 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.c = c, .store = a->store, .method = method, .path = url + 7, .tok = rq->tok,
 		.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .is_get = is_get,
 		.is_write = !is_get, .conf = a->conf, .key = a->key, .phone_base = a->phone_base,
+		.job = &rq->job,
 	};
 	pthread_rwlock_rdlock(&a->layouts_lock);
 	x.layouts = a->layouts;
@@ -517,6 +523,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	if (!rq)
 		return;
 	buf_release(&rq->body);
+	api_job_free(rq->job);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -560,7 +567,8 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	struct api_server *a = xcalloc(1, sizeof(*a));
 	struct sockaddr_storage ss;
 	bool tls = conf->admin_tls_cert[0] || conf->admin_tls_key[0];
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;  /* diagnoses run off this thread (api_ops.c) */
 	a->conf = conf;
 	a->key = key;
 	set_phone_base(a, http_port, https_port);
@@ -635,8 +643,10 @@ void api_server_stop(struct api_server *a)
 {
 	if (!a)
 		return;
-	if (a->d)
+	if (a->d) {
+		api_ops_drain();        /* a worker resumes its connection on this daemon */
 		MHD_stop_daemon(a->d);
+	}
 	store_close(a->store);
 	layouts_free(a->layouts);
 	pthread_rwlock_destroy(&a->layouts_lock);

@@ -25,6 +25,7 @@ struct api_ctx {                        /* one request being answered */
 	const char *body;
 	size_t body_len;
 	bool is_get, is_write;
+	struct api_job **job;           /* api_ops.c's worker, kept by the request */
 };
 
 /* Answer with doc (stolen; NULL = no body) and optional headers. */
@@ -79,4 +80,16 @@ bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MH
 
 /* api_fleet.c: the console's read-only views (rest after "/fleet"). */
 enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
+
+/* api_ops.c: POST /devices/{mac}/diagnose and /ticket (the connection is
+ * suspended while a worker thread runs it; api_ops_answer sends the result
+ * once *x->job is set and MHD calls back), GET /devices/{mac}/render;
+ * api_ops: GET /audit and /layouts (path "/audit" or "/layouts"). */
+struct api_job;
+enum MHD_Result api_device_ops(struct api_ctx *x, struct device *d, const char *sub);
+enum MHD_Result api_ops_answer(struct api_ctx *x);
+enum MHD_Result api_ops(struct api_ctx *x, const char *path);
+void api_job_free(struct api_job *j);
+/* Wait until no diagnose worker runs (before the listener stops). */
+void api_ops_drain(void);
 #endif
