@@ -398,6 +398,10 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_export(x, p + 7);
 	if (!strncmp(p, "/jobs", 5) && (p[5] == '\0' || p[5] == '/'))
 		return api_jobs(x, p + 5);
+	if (!strncmp(p, "/drift", 6) && (p[6] == '\0' || p[6] == '/'))
+		return api_drift(x, p + 6);
+	if (!strncmp(p, "/status", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_status(x, p + 7);
 	if (!strncmp(p, "/fleet/", 7))          /* the web console's views (api_fleet.c) */
 		return api_fleet(x, p + 6);
 	(void)a;

@@ -83,6 +83,10 @@ bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MH
 enum MHD_Result api_tenant_move(struct api_ctx *x, const struct tenant *t);
 enum MHD_Result api_jobs(struct api_ctx *x, const char *rest);
 
+/* api_drift.c: GET /drift and GET /status (rest after the word). */
+enum MHD_Result api_drift(struct api_ctx *x, const char *rest);
+enum MHD_Result api_status(struct api_ctx *x, const char *rest);
+
 /* api_fleet.c: the console's read-only views (rest after "/fleet"). */
 enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
 #endif

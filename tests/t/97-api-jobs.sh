@@ -255,5 +255,63 @@ is "$(sqlite3 "$DB" "select group_concat(actor || ':' || action, ' ') from audit
 	"acme-admin:job.create acme-admin:job.resume msp:job.create msp:job.create" "job writes audited under the token's name"
 grep -q 'job [0-9]*: done' "$SIPPROVD_LOG"; ok $? "the daemon logs each job's outcome"
 
+# ---- drift and status ----
+# Phone 2 registers on port 5070 over TCP while its config says 5060/UDP.
+is "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer hook-token-1' -H 'Content-Type: application/json' \
+	--data-binary '{"username":"user2","auth_username":"auth2","registrar":"sip.acme.test","port":5070,"transport":"tcp","code":200,"src_ip":"127.0.0.1","contact":"<sip:user2@127.0.0.1:9;transport=tcp>"}' \
+	"$URL/api/v1/registrations")" 202 "phone 2 registers with other settings (webhook)"
+api "$ROOT_T" GET '/api/v1/drift?state=open'
+is "$st:$(jf "sorted((e['mac'], e['kind'], e['expected'], e['observed']) for e in d['items'] if e['kind'] != 'never_fetched')")" \
+	"200:[('001565000002', 'port', '5060', '5070'), ('001565000002', 'transport', 'udp', 'tcp')]" \
+	"drift: port and transport open on phone 2"
+is "$(jf "sorted(e['mac'] for e in d['items'] if e['kind'] == 'never_fetched')")" \
+	"['001565000001', '001565000002', '001565000003', '001565000004']" \
+	"and never_fetched on the four phones that registered without fetching"
+cli=$(sp drift --open --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')
+is "$(jf "d['items']")" "$cli" "the same events as 'sipprov drift --open --json'"
+api "$ROOT_T" GET '/api/v1/drift?kind=port&limit=1'
+is "$(jf "[e['kind'] for e in d['items']], d['next_cursor'] is None")" "['port'] True" "?kind=port: that one"
+api "$ROOT_T" GET '/api/v1/drift?limit=1'
+first=$(jf "d['items'][0]['id']"); cur=$(jf "d['next_cursor']")
+api "$ROOT_T" GET "/api/v1/drift?limit=1&cursor=$cur"
+is "$st:$(jf "len(d['items']) == 1 and d['items'][0]['id'] != $first")" "200:True" "cursor paging: the next page holds the next event"
+api "$ROOT_T" GET '/api/v1/drift?state=closed&kind=transport'
+is "$(jf "len(d['items'])")" 0 "none closed yet"
+api "$ROOT_T" GET '/api/v1/drift?kind=colour'
+is "$st:$(jf "d['error']['field']")" "400:kind" "an unknown kind: 400 naming kind"
+api "$ROOT_T" GET '/api/v1/drift?state=maybe'
+is "$st:$(jf "d['error']['field']")" "400:state" "an unknown state: 400"
+api "$ROOT_T" GET '/api/v1/drift?cursor=x'
+is "$st:$(jf "d['error']['field']")" "400:cursor" "a bad cursor: 400"
+api "$RIVAL_T" GET /api/v1/drift
+is "$st:$(jf "[e['mac'] for e in d['items'] if e['tenant'] == 'acme']")" "200:[]" "another tenant's token sees none of acme's events"
+api "$RIVAL_T" GET '/api/v1/drift?tenant=acme'
+is "$st" 404 "and ?tenant=acme is 404"
+api "$ACME_T" GET /api/v1/drift
+is "$(jf "len(d['items'])")" 6 "acme's own token sees all six"
+api "$OLD_T" GET /api/v1/drift
+is "$st" 401 "a revoked token: 401"
+api "$ROOT_T" POST /api/v1/drift '{}'
+is "$st" 405 "POST on drift: 405"
+
+api "$ACME_T" GET /api/v1/status
+is "$st:$(jf "d['summary']")" "200:{'devices': 4, 'current': 0, 'stale': 0, 'never': 4, 'with_open_drift': 4}" \
+	"status: acme's four devices, never fetched (so drifting)"
+cli=$(sp status --tenant acme --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')
+is "$(jf "d['items']")" "$cli" "the same records as 'sipprov status --tenant acme --json'"
+is "$(jf "[(x['mac'], x['open_drift'], x['last_registration']['port']) for x in d['items'] if x['open_drift'] > 1]")" \
+	"[('001565000002', 3, 5070)]" "phone 2: three open events, last registered on 5070"
+api "$ROOT_T" GET '/api/v1/status?limit=3'
+is "$(jf "len(d['items']), d['next_cursor'], d['summary']['devices']")" "3 001565000003 5" \
+	"an unscoped token: every tenant's five devices, paged by MAC"
+api "$ROOT_T" GET '/api/v1/status?limit=3&cursor=001565000003'
+is "$(jf "[x['mac'] for x in d['items']], d['next_cursor']")" "['001565000004', '001565000099'] None" "the next page"
+api "$RIVAL_T" GET /api/v1/status
+is "$(jf "[x['mac'] for x in d['items']], d['summary']['devices']")" "['001565000099'] 1" "a tenant token: its own device only"
+api "$RIVAL_T" GET '/api/v1/status?tenant=acme'
+is "$st" 404 "?tenant=acme for another tenant: 404"
+api "$OLD_T" GET /api/v1/status
+is "$st" 401 "a revoked token: 401"
+
 openapi_valid
 done_testing
