@@ -5,7 +5,8 @@
  * route table, /metrics and the OpenAPI document.  Resources live in
  * api_tenant.c and api_device.c; no rule about them is decided here.
  * One MHD thread answers every request (internal polling, no pool), so the
- * one store connection is never shared between threads.
+ * one store connection is never shared between threads; queued jobs run on
+ * job_runner.c's own thread and connection, started and joined here.
  * MHD ownership: every response is destroyed right after MHD_queue_response;
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
