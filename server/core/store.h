@@ -506,6 +506,36 @@ int store_job_item_set(struct store *s, int64_t job, int64_t device_id, const ch
 int store_job_item_each(struct store *s, int64_t job, bool only_failed,
 			int (*fn)(int64_t device_id, const char *result, const char *detail, void *), void *arg);
 int store_job_finish(struct store *s, int64_t job);
+/* ---- store_job.c: jobs the admin API queues for sipprovd's worker (022) ---- */
+struct job_info {
+	int64_t id, tenant_id;              /* tenant_id 0 = every tenant (and CLI runs) */
+	char kind[32];
+	char params[SP_JSON_MAX];
+	char actor[SP_SLUG_MAX];
+	bool queued;                        /* the worker runs it */
+	int64_t created, started, finished; /* unix seconds, 0 = not yet */
+};
+/* A queued job row; returns its id or -1. */
+int64_t store_job_queue(struct store *s, const char *kind, const char *params, int64_t tenant_id, const char *actor);
+/* 1 found, 0 none, -1 error. */
+int store_job_info(struct store *s, int64_t id, struct job_info *j);
+/* Jobs newest first, of every tenant (all) or only of tenant_id, with id
+ * below before_id (0 = from the newest); fn nonzero stops.  0 or -1. */
+int store_job_list(struct store *s, bool all, int64_t tenant_id, int64_t before_id,
+		   int (*fn)(const struct job_info *, void *), void *arg);
+/* The oldest queued job not finished (a started one was interrupted):
+ * 1 with *id, 0 none, -1 error. */
+int store_job_next(struct store *s, int64_t *id);
+int store_job_start(struct store *s, int64_t id);
+/* Queue a finished job again (resume): 1, 0 when it is not finished, -1. */
+int store_job_requeue(struct store *s, int64_t id);
+/* Items per result: fn(result, n, arg) in result order.  0 or -1. */
+int store_job_counts(struct store *s, int64_t id, void (*fn)(const char *result, long n, void *), void *arg);
+/* Up to limit items with MAC after after_mac ("" = first), MAC order:
+ * fn(mac, result, detail, at, arg), nonzero stops.  0 or -1. */
+int store_job_items_page(struct store *s, int64_t id, const char *after_mac, long limit,
+			 int (*fn)(const char *mac, const char *result, const char *detail, int64_t at, void *),
+			 void *arg);
 /* ---- store_diag.c: read-only queries for the checklist ---- */
 
 struct diag_reg {

@@ -22,6 +22,7 @@ struct api_ctx {                        /* one request being answered */
 	const unsigned char *key;       /* the key file's key (sealing secrets) */
 	const struct layouts *layouts;  /* held (read-locked) for the request */
 	const char *phone_base;         /* token URLs: base + "/s/" + token */
+	struct job_runner *jobs;        /* wake it after queueing a job */
 	const char *body;
 	size_t body_len;
 	bool is_get, is_write;
@@ -77,6 +78,15 @@ enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *c
 const char *api_account_field(const char *msg);
 /* If-Match against etag: true, or false after answering 412 naming what. */
 bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
+
+/* api_jobs.c: POST /tenants/{slug}/move (t visible to the caller), and
+ * everything under /jobs (rest after the word). */
+enum MHD_Result api_tenant_move(struct api_ctx *x, const struct tenant *t);
+enum MHD_Result api_jobs(struct api_ctx *x, const char *rest);
+
+/* api_drift.c: GET /drift and GET /status (rest after the word). */
+enum MHD_Result api_drift(struct api_ctx *x, const char *rest);
+enum MHD_Result api_status(struct api_ctx *x, const char *rest);
 
 /* api_fleet.c: the console's read-only views (rest after "/fleet"). */
 enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
