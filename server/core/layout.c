@@ -709,6 +709,15 @@ static int render_skel(const struct layout *l, const void *skel, const struct ef
 	memset(&c, 0, sizeof(c));
 	c.layout = l->name;
 	c.refs = l->references;
+	/* Key types the layout declares it cannot express: an "each key"
+	 * block skips them (layout_warnings names them). */
+	const char *skip[LAYOUT_UNSUP_MAX + 1];
+	size_t nskip = 0;
+	for (size_t i = 0; i < l->nunsup; i++)
+		if (!strcmp(l->unsup[i].key, "key") && !*l->unsup[i].when)
+			skip[nskip++] = l->unsup[i].value;
+	skip[nskip] = NULL;
+	c.key_skip = skip;
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;

@@ -68,6 +68,14 @@ static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
 	snprintf(tmp, tmplen, "%ld", c->key);
 	return tmp;
 }
+/* key.i: N - 1, for vendors that count their keys from 0 (Snom's fkey idx). */
+static const char *lv_key_i(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	if (c->key <= 0)
+		return "";
+	snprintf(tmp, tmplen, "%ld", c->key - 1);
+	return tmp;
+}
 static const char *lv_key_type(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "type"); }
 static const char *lv_key_value(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "value"); }
 static const char *lv_key_label(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "label"); }
@@ -187,7 +195,7 @@ static const struct lvar_def lvars[] = {
 	{ "phonebook_dir", false, lv_pb_dir }, { "firmware_url", false, lv_fw_url },
 	{ "firmware_dir", false, lv_fw_dir },
 	{ "admin_password", false, lv_admin_pw }, { "user_password", false, lv_user_pw },
-	{ "key.n", false, lv_key_n }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
+	{ "key.n", false, lv_key_n }, { "key.i", false, lv_key_i }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
 	{ "key.label", false, lv_key_label }, { "key.line", false, lv_key_line },
 	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
 	{ "tz.save", false, lv_tz_save },
@@ -724,6 +732,19 @@ int lcond_eval(struct rctx *c, const struct lcond *cond)
 	return r != cond->negate;
 }
 
+/* Is a key of this type one the layout declares it cannot express
+ * ("unsupported key" or "unsupported key=TYPE")?  Such keys are warned
+ * about and never written. */
+static bool lkey_skipped(const struct rctx *c, const char *type)
+{
+	if (!c->key_skip)
+		return false;
+	for (const char *const *s = c->key_skip; *s; s++)
+		if (!**s || !strcmp(*s, type))
+			return true;
+	return false;
+}
+
 int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *, void *), void *arg)
 {
 	const struct account *save_a = c->a;
@@ -734,7 +755,7 @@ int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *
 			char k[32];
 			snprintf(k, sizeof(k), "key.%ld.type", n);
 			const char *t = effective_get(c->e, k);
-			if (!*t || !strcmp(t, "none"))
+			if (!*t || !strcmp(t, "none") || lkey_skipped(c, t))
 				continue;
 			c->key = n;
 			int ok = lcond_eval(c, &d->cond);

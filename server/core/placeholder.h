@@ -101,6 +101,8 @@ struct rctx {
 	const struct account *a;            /* current line, or NULL outside a block */
 	long i;                             /* index of a in sel */
 	long key;                           /* line key N inside an "each key" block, else 0 */
+	const char *const *key_skip;        /* NULL-terminated key types an "each key" block
+					     * skips ("" = every type); NULL = none */
 	struct buf *scratch;
 	struct tzcache *tz;                 /* NULL: tz.* are "" */
 	char *err;
