@@ -102,18 +102,21 @@ static int xdirective(struct xcomp *p, xmlNodePtr e, const char *name, const cha
 		      struct xnode *n)
 {
 	int line = xline(p, e);
-	if (strcmp(name, "sp-each") == 0 && strcmp(val, "key") == 0) {
+	if (strcmp(name, "sp-each") == 0 && (strcmp(val, "key") == 0 || strcmp(val, "ext") == 0)) {
 		/* Per line key: key.* variables, and N in names is the key number,
 		 * so it may not sit inside (or hold) a line block. */
 		if (*in_line || p->in_key)
-			return sp_err(p->err, p->errlen, "%s:%d: sp-each=\"key\" inside a line or key block",
-				      p->sc->file, line);
-		n->d.each_key = true;
+			return sp_err(p->err, p->errlen, "%s:%d: sp-each=\"%s\" inside a line or key block",
+				      p->sc->file, line, val);
+		if (val[0] == 'k')
+			n->d.each_key = true;
+		else
+			n->d.each_ext = true;
 		return 0;
 	}
 	if (strcmp(name, "sp-each") == 0) {
 		if (strcmp(val, "line"))
-			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\" and sp-each=\"key\" exist",
+			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\", \"key\" and \"ext\" exist",
 				      p->sc->file, line);
 		if (*in_line || n->d.fixed_line || p->in_key)
 			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->sc->file, line);
@@ -175,7 +178,7 @@ static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct x
 			x->name_n = lname_has_n(an);
 			if (a->ns)
 				x->ns_href = xstrdup((const char *)a->ns->href);
-			if (x->name_n && ((!*in_line && !p->in_key && !n->d.each_key) || lname_leading_n(an)))
+			if (x->name_n && ((!*in_line && !p->in_key && !n->d.each_key && !n->d.each_ext) || lname_leading_n(an)))
 				rc = sp_err(p->err, p->errlen, "%s:%d: attribute name '%s' uses N outside a line block",
 					    p->sc->file, line, an);
 			if (rc == 0)
@@ -209,10 +212,10 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 	if (n->block && (n->nattrs || n->nnsdef))
 		return sp_err(p->err, p->errlen, "%s:%d: sp-block takes only sp-* directives", p->sc->file, line);
 	n->name_n = lname_has_n(n->name);
-	if (n->name_n && ((!in_line && !p->in_key && !n->d.each_key) || lname_leading_n(n->name)))
+	if (n->name_n && ((!in_line && !p->in_key && !n->d.each_key && !n->d.each_ext) || lname_leading_n(n->name)))
 		return sp_err(p->err, p->errlen, "%s:%d: element name '%s' uses N outside a line or key block",
 			      p->sc->file, line, n->name);
-	if (n->d.each_key)
+	if (n->d.each_key || n->d.each_ext)
 		p->in_key++;                    /* until this element's children are done */
 	size_t nk = 0;
 	bool has_elem = false;
@@ -249,7 +252,7 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 				      p->sc->file, xline(p, k));
 		}
 	}
-	if (n->d.each_key)
+	if (n->d.each_key || n->d.each_ext)
 		p->in_key--;
 	return 0;
 }
@@ -316,7 +319,8 @@ static int xml_compile(struct lscope *sc, const char *body, size_t len, int line
 	root = xcalloc(1, sizeof(*root));
 	if (xcompile(&p, top, false, root) < 0)
 		goto out;
-	if (root->d.each || root->d.fixed_line || root->d.cond.set || root->block) {
+	if (root->d.each || root->d.each_key || root->d.each_ext || root->d.fixed_line || root->d.cond.set ||
+	    root->block) {
 		sp_err(err, errlen, "%s:%d: no sp-* directives on the root element", sc->file, xline(&p, top));
 		goto out;
 	}

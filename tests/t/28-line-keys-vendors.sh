@@ -5,6 +5,8 @@
 # parser for Yealink) key by key; each type a layout cannot write is warned
 # about naming layout and type, and written nowhere.  A second device per
 # layout imported from CSV with the same key columns renders the same bytes.
+# Expansion-module keys (ext.M.N.*, `key set --module M`): Yealink and Cisco
+# write them, the others warn.
 . "$(dirname "$0")/../lib.sh"
 need curl xmllint sqlite3
 
@@ -19,6 +21,7 @@ URLV='http://x.example.test/a?b=1&c=2'
 n=50
 csv="mac,layout,model,line,username,auth_username,password"
 for k in 1 2 3 4 5 6 7; do csv="$csv,key.$k.type,key.$k.value,key.$k.label,key.$k.line"; done
+for k in 1.1 1.2 2.40; do csv="$csv,ext.$k.type,ext.$k.value,ext.$k.label,ext.$k.line"; done
 echo "$csv" >"$T/keys.csv"
 for l in $LAYOUTS; do
 	n=$((n + 1)); m=0015650000$n; i=0015650001$n
@@ -32,7 +35,10 @@ for l in $LAYOUTS; do
 	sp key set $m 5 --type intercom --value 1003 --label Door >/dev/null 2>&1 &&
 	sp key set $m 6 --type dtmf --value '*3' --label Rec >/dev/null &&
 	sp key set $m 7 --type url --value "$URLV" --label Web >/dev/null || bail "keys $l"
-	printf '%s,%s,X1,1,1001,1001,pw1,line,,Main,1,blf,1002,"Bob <&> ""Q""",2,speed_dial,+4930123,Pizza,,park,700,Orbit,,intercom,1003,Door,,dtmf,*3,Rec,,url,%s,Web,\n' \
+	sp key set $m 1 --module 1 --type blf --value 1004 --label Eve >/dev/null 2>&1 &&
+	sp key set $m 2 --module 1 --type park --value 701 >/dev/null &&
+	sp key set $m 40 --module 2 --type speed_dial --value 5551 --line 2 >/dev/null || bail "module keys $l"
+	printf '%s,%s,X1,1,1001,1001,pw1,line,,Main,1,blf,1002,"Bob <&> ""Q""",2,speed_dial,+4930123,Pizza,,park,700,Orbit,,intercom,1003,Door,,dtmf,*3,Rec,,url,%s,Web,,blf,1004,Eve,,park,701,,,speed_dial,5551,,2\n' \
 		$i $l "$URLV" >>"$T/keys.csv"
 done
 sp import "$T/keys.csv" --tenant acme >/dev/null 2>"$T/imp.err"; ok $? "CSV import of six devices with seven key columns each"
@@ -62,6 +68,17 @@ warns snom ""
 warns polycom "line speed_dial intercom dtmf url"
 warns grandstream "line url"
 warns fanvil "line blf speed_dial park intercom dtmf url"
+for l in snom polycom grandstream fanvil; do
+	like "$(cat "$T/$l.err")" "layout '$l' cannot express ext\.[0-9.]+\.type=" "$l: expansion-module keys warned about"
+	unlike "$(cat "$T/$l.cli")" "1004|5551" "$l: no expansion-module key written"
+done
+unlike "$(cat "$T/yealink.err")" "ext\." "yealink: no expansion-module key warned about"
+like "$(cat "$T/cisco.err")" "layout 'cisco' cannot express ext\.1\.2\.type=park: " "cisco: a park key on a module warned about"
+like "$(sp key list $MAC_yealink 2>/dev/null)" "
+1 +1 +blf +1004 +Eve +1 +device" "key list shows module 1's key 1"
+err=$(sp key set $MAC_yealink 41 --module 1 --type blf --value 1 2>&1); rc=$?
+is "$rc:$err" "1:error: key index '41' is not 1-40" "a module key index over 40 is refused"
+like "$(sp key set $MAC_yealink 1 --module 7 --type blf --value 1 2>&1)" "--module '7' is not 1-6" "a module over 6 is refused"
 
 # ---- served by sipprovd, read back with each vendor's table ----
 start_sipprovd -o fail_threshold=1000
@@ -81,6 +98,11 @@ is "$(kv linekey.3.type)|$(kv linekey.3.value)|$(kv linekey.3.line)" "13|+493012
 is "$(kv linekey.4.type)|$(kv linekey.4.value)|$(kv linekey.5.type)|$(kv linekey.5.value)" "10|700|14|1003" \
 	"yealink: park (10) and intercom (14)"
 is "$(kv linekey.6.type)|$(kv linekey.6.value)|$(kv linekey.7.type)|$(kv linekey.7.value)" "11|*3|17|$URLV" "yealink: dtmf (11) and url (17)"
+is "$(kv expansion_module.1.key.1.type)|$(kv expansion_module.1.key.1.value)|$(kv expansion_module.1.key.1.label)" "16|1004|Eve" \
+	"yealink: module 1 key 1 BLF"
+is "$(kv expansion_module.1.key.2.type)|$(kv expansion_module.1.key.2.value)" "10|701" "yealink: module 1 key 2 park"
+is "$(kv expansion_module.2.key.40.type)|$(kv expansion_module.2.key.40.value)|$(kv expansion_module.2.key.40.line)" "13|5551|2" \
+	"yealink: module 2 key 40 speed dial on account 2"
 
 is "$(fetch cisco spa$MAC_cisco.xml)" 200 "cisco: fetched"
 xmllint --noout "$T/cisco.got"; ok $? "cisco: well-formed"
@@ -89,6 +111,9 @@ is "$(x cisco 'string(//Extension_1_)')|$(x cisco 'string(//Short_Name_1_)')|$(x
 is "$(x cisco 'string(//Extension_2_)')|$(x cisco 'string(//Short_Name_2_)')" "Disabled|$BOB" "cisco: key 2 a function key, label as given"
 is "$(x cisco 'string(//Extended_Function_2_)')" "fnc=sd+blf+cp;sub=1002@\$PROXY;nme=$BOB" "cisco: key 2 BLF function"
 is "$(x cisco 'string(//Extended_Function_3_)')" "fnc=sd;ext=+4930123@\$PROXY;nme=Pizza" "cisco: key 3 speed dial function"
+is "$(x cisco 'string(//Unit_1_Key_1)')" "fnc=sd+blf+cp;sub=1004@\$PROXY;nme=Eve" "cisco: module 1 key 1 BLF"
+is "$(x cisco 'string(//Unit_2_Key_40)')" "fnc=sd;ext=5551@\$PROXY;nme=5551" "cisco: module 2 key 40 speed dial"
+is "$(x cisco 'count(//*[starts-with(name(),"Unit_")])')" 2 "cisco: the module park key not written"
 is "$(x cisco 'count(//*[starts-with(name(),"Extension_") or starts-with(name(),"Short_Name_") or starts-with(name(),"Extended_Function_")])')" 9 \
 	"cisco: keys 4-7 (park, intercom, dtmf, url) not written"
 

@@ -549,6 +549,14 @@ static void set_features(struct effective *e, const char *public_url)
 				json_object_set_new(e->settings, k, json_string(keys[i][j]));
 		}
 	}
+	/* Expansion-module keys: module 1 key 1 BLF, key 2 park; module 2 key 40 speed dial. */
+	static const char *const ext[][2] = {
+		{ "ext.1.1.type", "blf" }, { "ext.1.1.value", "1004" }, { "ext.1.1.label", "Eve" },
+		{ "ext.1.2.type", "park" }, { "ext.1.2.value", "701" },
+		{ "ext.2.40.type", "speed_dial" }, { "ext.2.40.value", "5551" }, { "ext.2.40.line", "2" },
+	};
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		json_object_set_new(e->settings, ext[i][0], json_string(ext[i][1]));
 }
 
 static void test_features(const struct layouts *ls)
@@ -648,6 +656,22 @@ static void test_features(const struct layouts *ls)
 			ok(!strstr(w, "key.8."), "%s: type none is neither written nor warned", t[i].layout);
 			ok((strstr(o, "+4930123") != NULL) == !strstr(t[i].keys_unsup, "speed_dial"),
 			   "%s: the speed dial written exactly when supported", t[i].layout);
+		}
+		if (!strcmp(t[i].layout, "yealink")) {
+			ok(strstr(o, "\nexpansion_module.1.key.1.type = 16\nexpansion_module.1.key.1.line = 1\n"
+				  "expansion_module.1.key.1.value = 1004\nexpansion_module.1.key.1.label = Eve\n") &&
+			   strstr(o, "\nexpansion_module.1.key.2.type = 10\n") &&
+			   strstr(o, "\nexpansion_module.2.key.40.type = 13\nexpansion_module.2.key.40.line = 2\n"
+				  "expansion_module.2.key.40.value = 5551\n") && !strstr(w, "ext."),
+			   "yealink: expansion-module keys with the line key codes, not warned");
+		} else if (!strcmp(t[i].layout, "cisco")) {
+			ok(strstr(o, "<Unit_1_Key_1 ua=\"na\">fnc=sd+blf+cp;sub=1004@$PROXY;nme=Eve</Unit_1_Key_1>") &&
+			   strstr(o, "<Unit_2_Key_40 ua=\"na\">fnc=sd;ext=5551@$PROXY;nme=5551</Unit_2_Key_40>") &&
+			   !strstr(o, "Unit_1_Key_2") && strstr(w, "cannot express ext.1.2.type=park: "),
+			   "cisco: module BLF and speed dial as Unit_M_Key_N, a module park key warned, not written");
+		} else {
+			ok(strstr(w, "cannot express ext.") && !strstr(o, "1004") && !strstr(o, "5551"),
+			   "%s: expansion-module keys warned about, not written", t[i].layout);
 		}
 		/* The same device without public_url, image and passwords. */
 		struct effective plain;
