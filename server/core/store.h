@@ -296,11 +296,14 @@ int store_api_token_each(struct store *s, int (*fn)(const struct api_token *, vo
 int store_api_token_revoke(struct store *s, const char *name, int64_t at);
 
 /* ---- store_idem.c: Idempotency-Key answers (schema 018) ---- */
-/* The first answer to (token_name, key): 1 with body_sha256, status and
- * *answer_enc (caller frees; sealed by the caller), 0 none, -1 error. */
+#define SP_IDEM_TTL (24 * 3600)   /* seconds a key's first answer is kept */
+/* The first answer to (token_name, key) if younger than SP_IDEM_TTL: 1
+ * with body_sha256, status and *answer_enc (caller frees; sealed by the
+ * caller), 0 none, -1 error. */
 int store_idem_get(struct store *s, const char *token_name, const char *key, char body_sha256[65], long *status,
 		   char **answer_enc);
-/* Record it (inside the caller's transaction).  0 or -1. */
+/* Record it (inside the caller's transaction), dropping every expired
+ * answer first, so the table holds at most a day of keys.  0 or -1. */
 int store_idem_put(struct store *s, const char *token_name, const char *key, const char *body_sha256, long status,
 		   const char *answer_enc);
 

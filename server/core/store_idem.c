@@ -1,7 +1,7 @@
 /*
  * store_idem.c: the api_idempotency table (schema 018): the first answer
- * to an Idempotency-Key, stored sealed by the caller.  It does not decide
- * what a replay means (the admin API's api_import.c does).
+ * to an Idempotency-Key, stored sealed by the caller, kept SP_IDEM_TTL
+ * seconds.  It does not decide what a replay means (api_import.c does).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +13,12 @@ int store_idem_get(struct store *s, const char *token_name, const char *key, cha
 		   char **answer_enc)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT body_sha256, status, answer_enc FROM api_idempotency "
-				      "WHERE token_name = ? AND idem_key = ?");
+				      "WHERE token_name = ? AND idem_key = ? AND created >= ?");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, token_name);
 	store_bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, sp_now() - SP_IDEM_TTL);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		store_col_text(st, 0, body_sha256, 65);
@@ -31,7 +32,13 @@ int store_idem_get(struct store *s, const char *token_name, const char *key, cha
 int store_idem_put(struct store *s, const char *token_name, const char *key, const char *body_sha256, long status,
 		   const char *answer_enc)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO api_idempotency (token_name, idem_key, body_sha256, status, "
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM api_idempotency WHERE created < ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, sp_now() - SP_IDEM_TTL);
+	if (store_exec_stmt(s, st, NULL, 0) < 0)
+		return -1;
+	st = store_stmt(s, "INSERT INTO api_idempotency (token_name, idem_key, body_sha256, status, "
 				      "answer_enc, created) VALUES (?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return -1;

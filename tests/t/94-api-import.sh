@@ -111,6 +111,14 @@ is "$st:$(jf "d['error']['code'] + ' ' + d['error']['field']")" "409:conflict Id
 api "$ROOT_T" POST /api/v1/import "$(printf '%s' "$GOOD" | sed 's/Desk 1/Desk 9/')" -H "Idempotency-Key: $(head -c 300 /dev/zero | tr '\0' k)"
 is "$st:$(jf "d['error']['field']")" "400:Idempotency-Key" "a key over 255 characters: 400"
 same_db "a conflicting key"
+# A key is kept 24 hours: an older answer is neither replayed nor kept.
+sqlite3 "$DB" "update api_idempotency set created = created - 86401 where idem_key = 'day-1'"
+api "$ACME_T" POST /api/v1/import "$(printf '%s' "$GOOD" | sed 's/Desk 1/Desk 9/')" -H 'Idempotency-Key: day-1'
+is "$st:$(jf "d.get('replayed', False)")" "200:False" "the same key after 24 hours: a new import, not the old answer"
+is "$(sqlite3 "$DB" "select count(*) from api_idempotency where created < strftime('%s','now') - 86400")" 0 \
+	"and the expired answer is gone"
+is "$(sqlite3 "$DB" "select label from device where label = 'Desk 9'")" "Desk 9" "the new body was applied"
+P1=$(jf "d['devices'][0]['http_credentials']['password']")   # generated again
 
 # ---- export, and importing it back changes nothing ----
 api "$ACME_T" GET '/api/v1/export?tenant=acme'
