@@ -277,9 +277,15 @@ static const struct noun_help helps[] = {
 	  "sipprovd migrates at start the same way.  A database newer than this\n"
 	  "version is refused.\n"
 	  "\n"
+	  "Given a PostgreSQL URL (postgresql://... or postgres://...), it applies the\n"
+	  "PostgreSQL migrations under an advisory lock, so several nodes may run it at\n"
+	  "once; no backup is taken there (use pg_dump).  It is the only command that\n"
+	  "runs on PostgreSQL yet: the others and sipprovd refuse such a URL.\n"
+	  "\n"
 	  "examples:\n"
 	  "  sipprov migrate\n"
-	  "  sipprov -d ./var/sipprov.db migrate\n" },
+	  "  sipprov -d ./var/sipprov.db migrate\n"
+	  "  sipprov -d postgresql://sipprov@db1.example.net/sipprov migrate\n" },
 	{ "backup",
 	  "usage: sipprov backup FILE [--with-key] [--force]\n"
 	  "\n"

@@ -274,6 +274,30 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
  * written.  sc (may be NULL) gets the restored schema.  0 or -1 with err. */
 int store_restore(const char *src, const char *dest, const unsigned char *key, struct store_schema *sc,
 		  char *err, size_t errlen);
+/* ---- store_pg.c: PostgreSQL (issue 17), the only file that includes
+ * libpq-fe.h.  So far only its migrations: every other store_* refuses a
+ * PostgreSQL URL with SP_PG_INCOMPLETE (store_open, store_open_raw). ---- */
+#define SP_PG_INCOMPLETE "the PostgreSQL backend is not complete yet: only `sipprov migrate` runs on it"
+/* schema/pg/NNN_name.sql, compiled in (tools/embed-schema.sh -n schema_pg):
+ * the same numbers and names as schema_migrations, PostgreSQL dialect. */
+extern const struct schema_migration schema_pg_migrations[];
+extern const size_t schema_pg_migration_count;
+/* Is db a PostgreSQL URL (postgresql:// or postgres://)?  Anything else
+ * names a SQLite file. */
+bool store_is_pg_url(const char *db);
+/* url with its password left out (user:secret@ becomes user@, a
+ * password=... query parameter is dropped), for messages; into out[n]. */
+void store_pg_url_redact(const char *url, char *out, size_t n);
+/* Bring the PostgreSQL database at url to this binary's schema/pg: every
+ * migration not recorded in its schema_migration table, in number order,
+ * each in its own transaction under pg_advisory_xact_lock(SP_PG_LOCK_MIGRATE),
+ * so concurrent runs (two nodes starting) apply each exactly once.  No
+ * backup is taken (pg_dump is the admin's tool).  Refuses a database with
+ * a number this binary does not know.  from/to/applied as store_migrate,
+ * backup "".  0 or -1 with err naming url without its password. */
+#define SP_PG_LOCK_MIGRATE 0x73697070726f7601LL   /* "sipprov" 01 */
+int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_t errlen);
+
 /* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
 
 struct api_token {
