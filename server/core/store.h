@@ -637,6 +637,12 @@ int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *
 int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
 /* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
+/* Who picks model + version (a firmware.<model> setting, model without
+ * case): "template T/NAME vN (KEY)" for a template's current version or one
+ * a device is pinned to, "tenant T (KEY)", "device MAC (KEY)", joined with
+ * ", " into out (as many as fit); *n gets how many there are.  0 or -1. */
+int store_firmware_refs(struct store *s, const char *model, const char *version, char *out, size_t outlen,
+			size_t *n);
 
 /* ---- store_health.c: read-only answers for operations ---- */
 
