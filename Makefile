@@ -13,7 +13,7 @@
 # libsipprov-ops.a, tools/*.c the CLI, tests/unit/*.c one test binary each,
 # tests/fuzz/*.c fuzzers.
 
-PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls
+PKGS    := libmicrohttpd sqlite3 libxml-2.0 jansson openssl gnutls libpq
 # Only the CLI links libqrencode (`account qr`); the daemon does not.
 CLI_PKGS := libqrencode
 B       ?= build
@@ -55,7 +55,7 @@ LDFLAGS += $(EXTRA_LDFLAGS)
 # daemon layer only sipprovd links; the ops layer (move, jobs, NOTIFY,
 # diagnose) both link, so the admin API runs the CLI's engines.
 CORE_SRC  := $(wildcard server/core/*.c server/sip/*.c)
-CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/schema_sql.o $(B)/schema_pg_sql.o
 DMN_SRC   := $(filter-out server/daemon/main.c,$(wildcard server/daemon/*.c))
 # The OpenAPI document is compiled into the daemon (served at /api/v1/openapi.json).
 # So are the web console's files (web/*, served under /ui/ by console.c).
@@ -76,6 +76,8 @@ FUZZ_SRC  := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
 # Corpus replay: the same fuzz targets linked with a plain main() (tests/fuzz/replay.c).
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
 SCHEMA    := $(sort $(wildcard schema/*.sql))
+# The same numbers in PostgreSQL's dialect (issue 17; tests/t/9d checks parity).
+SCHEMA_PG := $(sort $(wildcard schema/pg/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
 .PHONY: all test check asan tsan fuzz bench bench-quick bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
@@ -102,6 +104,13 @@ $(B)/schema_sql.c: $(SCHEMA) tools/embed-schema.sh
 	sh tools/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/schema_pg_sql.c: $(SCHEMA_PG) tools/embed-schema.sh
+	@mkdir -p $(B)
+	sh tools/embed-schema.sh -n schema_pg $(SCHEMA_PG) > $@.tmp && mv $@.tmp $@
+
+$(B)/schema_pg_sql.o: $(B)/schema_pg_sql.c
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/openapi_json.c: openapi/sipprov-v1.json tools/embed-file.sh

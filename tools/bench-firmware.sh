@@ -1,7 +1,9 @@
 #!/bin/sh
 # Firmware downloads: sipprovd against nginx serving the same 30 MB image
 # from the same disk, 100 connections each fetching it over and over
-# (wrk, keep-alive), alternating the two servers ROUNDS times; reported as
+# (wrk, keep-alive), alternating the two servers ROUNDS times; then FULL
+# (100) concurrent complete downloads (curl, one connection each, every
+# answer checked 200 and 30 MB), alternating FULL_ROUNDS times; reported as
 # throughput and ratio, with sipprovd's peak RSS.  make bench-firmware.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +11,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DUR=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-100}
+FULL=${FULL:-100}
+FULL_ROUNDS=${FULL_ROUNDS:-3}
 for c in wrk nginx curl python3 bc; do
 	command -v $c >/dev/null || { echo "bench needs $c: tools/install-deps.sh --test"; exit 1; }
 done
@@ -46,7 +50,28 @@ sa=0; sb=0; i=0
 while [ $i -lt "$ROUNDS" ]; do
 	sa=$(echo "$sa + $(mbps "$U1")" | bc); sb=$(echo "$sb + $(mbps "$U2")" | bc); i=$((i + 1))
 done
-a=$(echo "scale=1; $sa / $ROUNDS" | bc); b=$(echo "scale=1; $sb / $ROUNDS" | bc)
-echo "firmware, 30 MB image, $CONNS connections, ${DUR}s x $ROUNDS rounds"
-printf '%-12s %10s MB/s\n%-12s %10s MB/s\nratio %s\n' sipprovd "$a" nginx "$b" "$(echo "scale=2; $a / $b" | bc)"
+if [ "$ROUNDS" -gt 0 ]; then
+	a=$(echo "scale=1; $sa / $ROUNDS" | bc); b=$(echo "scale=1; $sb / $ROUNDS" | bc)
+	echo "firmware, 30 MB image, $CONNS connections, ${DUR}s x $ROUNDS rounds"
+	printf '%-12s %10s MB/s\n%-12s %10s MB/s\nratio %s\n' sipprovd "$a" nginx "$b" "$(echo "scale=2; $a / $b" | bc)"
+fi
+# FULL downloads at once, each its own connection and the whole file: wall
+# time from the first start to the last byte; MB/s = FULL * 30 / seconds.
+full() {
+	t0=$(date +%s.%N)
+	seq "$FULL" | xargs -P "$FULL" -I{} curl -s -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$W/full.out"
+	t1=$(date +%s.%N)
+	good=$(grep -c '^200 31457280$' "$W/full.out" || true)
+	[ "$good" -eq "$FULL" ] || { echo "only $good of $FULL downloads from $1 complete" >&2; exit 1; }
+	echo "scale=1; $FULL * 30 / ($t1 - $t0)" | bc
+}
+if [ "$FULL_ROUNDS" -gt 0 ]; then
+	fa=0; fb=0; i=0
+	while [ $i -lt "$FULL_ROUNDS" ]; do
+		fa=$(echo "$fa + $(full "$U1")" | bc); fb=$(echo "$fb + $(full "$U2")" | bc); i=$((i + 1))
+	done
+	a=$(echo "scale=1; $fa / $FULL_ROUNDS" | bc); b=$(echo "scale=1; $fb / $FULL_ROUNDS" | bc)
+	echo "firmware, $FULL concurrent complete downloads of the 30 MB image, $FULL_ROUNDS rounds"
+	printf '%-12s %10s MB/s\n%-12s %10s MB/s\nratio %s\n' sipprovd "$a" nginx "$b" "$(echo "scale=2; $a / $b" | bc)"
+fi
 echo "sipprovd peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"

@@ -307,97 +307,11 @@ out:
 	return rc;
 }
 
-/* ---- reprovision ---- */
+/* ---- reprovision (the engine is server/ops/reprovision.c) ---- */
 
-struct rp_item {
-	struct notify_target t;
-	bool no_contact;                    /* or no event: not sent */
-	bool sent;
-	char contact[SP_FIELD_MAX];
-};
-
-struct rp {
-	struct cli *c;
-	const struct layouts *ls;
-	struct rp_item *it;
-	size_t n, cap;
-	long skipped;
-	int64_t job;
-	struct progress bar;
-	struct notify_target *tv;           /* what is sent */
-	size_t *map;                        /* tv index -> it index */
-};
-
-static int rp_add(const struct device *d, void *arg)
+static void rp_progress(size_t done, size_t total, void *arg)
 {
-	struct rp *r = arg;
-	struct rp_item *x;
-	char err[128];
-	const struct layout *l;
-	const char *ev;
-
-	if (strcmp(d->status, "active")) {
-		r->skipped++;
-		return 0;
-	}
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		r->it = xrealloc(r->it, r->cap * sizeof(*r->it));
-	}
-	x = &r->it[r->n++];
-	memset(x, 0, sizeof(*x));
-	x->t.device_id = d->id;
-	sp_strlcpy(x->t.mac, d->mac, sizeof(x->t.mac));
-	l = layouts_find(r->ls, d->layout);
-	ev = l ? layout_notify_event(l) : NULL;
-	if (!ev || !*ev) {
-		x->no_contact = true;
-		x->t.result = NR_OTHER;
-		snprintf(x->t.detail, sizeof(x->t.detail), "layout '%s' declares no NOTIFY event", d->layout);
-		return 0;
-	}
-	sp_strlcpy(x->t.event, ev, sizeof(x->t.event));
-	int rc = store_registration_contact(r->c->store, d->id, x->contact, sizeof(x->contact), NULL);
-	if (rc <= 0) {
-		x->no_contact = true;
-		x->t.result = NR_PENDING;
-		snprintf(x->t.detail, sizeof(x->t.detail), "%s", rc < 0 ? "cannot read registrations" :
-			 "no successful registration with a Contact seen");
-		return 0;
-	}
-	if (sip_uri_target(x->contact, &x->t.contact, err, sizeof(err)) < 0) {
-		x->no_contact = true;
-		x->t.result = NR_OTHER;
-		sp_strlcpy(x->t.detail, err, sizeof(x->t.detail));
-	}
-	return 0;
-}
-
-static int rp_resume_item(int64_t device_id, const char *result, const char *detail, void *arg)
-{
-	struct rp *r = arg;
-	struct device d;
-	if (store_device_get_id(r->c->store, device_id, &d) == 1)
-		rp_add(&d, r);
-	return 0;
-}
-
-static const char *rp_result(const struct rp_item *x)
-{
-	if (x->no_contact && x->t.result == NR_PENDING)
-		return "no_contact";
-	return notify_result_name(x->t.result);
-}
-
-static void rp_done(struct notify_target *t, size_t done, size_t total, void *arg)
-{
-	struct rp *r = arg;
-	struct rp_item *x = &r->it[r->map[t - r->tv]];
-	x->t = *t;
-	x->sent = t->sends > 0;
-	if (r->job > 0)
-		store_job_item_set(r->c->store, r->job, t->device_id, rp_result(x), t->detail);
-	progress_show(&r->bar, (long long)done, done == total);
+	progress_show(arg, (long long)done, done == total);
 }
 
 int cmd_reprovision(struct cli *c, int argc, char **argv)
@@ -424,7 +338,9 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 	};
 	char *pos[1], err[SP_ERR_MAX];
 	int npos, rc;
-	struct rp r = { .c = c };
+	struct reprov r;
+	struct progress bar;
+	const struct layouts *ls;
 	struct sip_uri via;
 	struct tenant t = { 0 };
 
@@ -436,8 +352,9 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 		return cli_fail("--via '%s': %s", via_s, err);
 	if ((rc = cli_open(c)))
 		return rc;
-	if (!(r.ls = cli_layouts(c)))
+	if (!(ls = cli_layouts(c)))
 		return EXIT_USER;
+	reprov_init(&r, c->store, ls);
 	if (tenant && (rc = cli_tenant(c, tenant, &t)))
 		return rc;
 	if (resume) {
@@ -445,38 +362,30 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 		if (store_job_get(c->store, resume, kind, sizeof(kind), params, sizeof(params)) != 1 ||
 		    strcmp(kind, "reprovision"))
 			return cli_fail("no reprovision job %ld", resume);
-		r.job = resume;
-		rc = store_job_item_each(c->store, resume, true, rp_resume_item, &r);
+		rc = reprov_add_resume(&r, resume);
 	} else if (drifted) {
-		rc = store_drifted_each(c->store, t.id, rp_add, &r);
+		rc = reprov_add_drifted(&r, t.id);
 	} else if (tenant) {
-		rc = store_device_each(c->store, t.id, rp_add, &r);
+		rc = reprov_add_tenant(&r, t.id);
 	} else {
 		struct device d;
 		if ((rc = cli_device(c, mac, &d)))
 			return rc;
-		rc = rp_add(&d, &r);
-		if (r.skipped)
+		rc = reprov_add(&r, &d);
+		if (r.skipped) {
+			reprov_release(&r);
 			return cli_fail("device %s is disabled", d.mac);
+		}
 	}
 	if (rc < 0) {
-		free(r.it);
+		reprov_release(&r);
 		return cli_fail("cannot list devices: %s", store_errmsg(c->store));
 	}
-	/* Only targets with a contact go to the sender, as a compact array;
-	 * r.map takes each back to its item. */
-	r.tv = xcalloc(r.n + 1, sizeof(*r.tv));
-	r.map = xcalloc(r.n + 1, sizeof(*r.map));
-	size_t ns = 0;
-	for (size_t i = 0; i < r.n; i++)
-		if (!r.it[i].no_contact) {
-			r.map[ns] = i;
-			r.tv[ns++] = r.it[i].t;
-		}
+	size_t ns = reprov_prepare(&r);
 	if (dry) {
 		json_t *items = json_array();
 		for (size_t i = 0; i < r.n; i++) {
-			struct rp_item *x = &r.it[i];
+			struct reprov_item *x = &r.it[i];
 			const char *dest = x->no_contact ? "" : x->t.contact.text;
 			if (c->json)
 				json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s}", "mac", x->t.mac,
@@ -514,15 +423,6 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	/* Every target's item first (one transaction), so an interrupted run
-	 * can be resumed: pending items are retried. */
-	if (store_begin(c->store) == 0) {
-		for (size_t i = 0; i < r.n; i++)
-			store_job_item_set(c->store, r.job, r.it[i].t.device_id,
-					   r.it[i].no_contact ? rp_result(&r.it[i]) : "pending",
-					   r.it[i].no_contact ? r.it[i].t.detail : "");
-		store_commit(c->store);
-	}
 	struct notify_opts o;
 	notify_opts_init(&o);
 	o.rate = (double)rate;
@@ -531,35 +431,25 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 	o.via = via_s ? &via : NULL;
 	o.tls_verify = !no_verify;
 	o.tls_ca_file = ca;
-	o.on_done = rp_done;
-	o.arg = &r;
-	progress_init(&r.bar, "reprovision", (long long)ns);
+	progress_init(&bar, "reprovision", (long long)ns);
 	if (ns < 20)
-		r.bar.on = false;
+		bar.on = false;
+	r.progress = rp_progress;
+	r.arg = &bar;
 	double t0 = now_s();
-	rc = ns ? notify_run(r.tv, ns, &o, err, sizeof(err)) : 0;
+	rc = reprov_run(&r, &o, err, sizeof(err));
 	double dt = now_s() - t0;
 	if (rc < 0) {
 		rc = cli_fail("reprovision: %s", err);
 		goto out;
 	}
-	store_job_finish(c->store, r.job);
-	long sent = 0, n200 = 0, n481 = 0, other = 0, tout = 0, nocontact = 0;
+	struct reprov_counts k;
+	reprov_count(&r, &k);
+	long sent = k.sent, n200 = k.ok, n481 = k.r481, other = k.other, tout = k.timeout, nocontact = k.no_contact;
 	json_t *items = json_array();
 	for (size_t i = 0; i < r.n; i++) {
-		struct rp_item *x = &r.it[i];
-		const char *res = rp_result(x);
-		sent += x->sent;
-		if (!strcmp(res, "200"))
-			n200++;
-		else if (!strcmp(res, "481"))
-			n481++;
-		else if (!strcmp(res, "timeout"))
-			tout++;
-		else if (!strcmp(res, "no_contact"))
-			nocontact++;
-		else
-			other++;
+		struct reprov_item *x = &r.it[i];
+		const char *res = reprov_result(x);
 		if (c->json)
 			json_array_append_new(items, json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "mac", x->t.mac,
 							       "result", res, "code", x->t.code, "sends", x->t.sends,
@@ -586,8 +476,6 @@ int cmd_reprovision(struct cli *c, int argc, char **argv)
 	}
 	rc = n200 == (long)r.n ? 0 : EXIT_USER;
 out:
-	free(r.tv);
-	free(r.map);
-	free(r.it);
+	reprov_release(&r);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * cmd_db.c: the database's lifecycle from the CLI: `sipprov migrate`
- * (backup, then the missing migrations), `sipprov backup FILE [--with-key]`
+ * (backup, then the missing migrations; given a PostgreSQL URL, its
+ * schema/pg migrations, no backup), `sipprov backup FILE [--with-key]`
  * (online) and `sipprov restore FILE [--with-key]`.  The SQLite work is in
  * core/store_admin.c; here are the key file, the messages and the
  * policies: restore refuses while anything (sipprovd) has the database open.
@@ -16,12 +17,31 @@
 #include "cli.h"
 #include "core/sipprov.h"
 
+/* PostgreSQL (issue 17): no backup (pg_dump is the admin's tool); the URL
+ * is shown without its password. */
+static int migrate_pg(struct cli *c)
+{
+	struct store_migrated m;
+	char err[SP_ERR_MAX], shown[SP_FIELD_MAX];
+	store_pg_url_redact(c->db_path, shown, sizeof(shown));
+	if (store_pg_migrate(c->db_path, &m, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+	if (!m.applied)
+		printf("database %s is at schema %03d: nothing to migrate\n", shown, m.to);
+	else
+		printf("migrated database %s from schema %03d to %03d (%d migration%s)\n", shown, m.from, m.to,
+		       m.applied, m.applied == 1 ? "" : "s");
+	return 0;
+}
+
 int cmd_migrate(struct cli *c, int argc, char **argv)
 {
 	struct store_migrated m;
 	char err[SP_ERR_MAX];
 	if (argc)
 		return cli_usage("migrate");
+	if (store_is_pg_url(c->db_path))
+		return migrate_pg(c);
 	if (access(c->db_path, F_OK) < 0)
 		return cli_fail("no database at '%s' (run 'sipprov init' to create one)", c->db_path);
 	if (store_migrate(c->db_path, &m, err, sizeof(err)) < 0)

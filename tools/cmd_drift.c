@@ -31,11 +31,7 @@ static int drift_one(const struct drift_event *ev, void *arg)
 	char first[32], last[32], res[32];
 	o->n++;
 	if (o->json) {
-		json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:I}",
-			"id", (json_int_t)ev->id, "tenant", ev->tenant, "mac", ev->mac, "line", (json_int_t)ev->line,
-			"kind", ev->kind, "expected", ev->expected, "observed", ev->observed,
-			"first_seen", (json_int_t)ev->first_seen, "last_seen", (json_int_t)ev->last_seen,
-			"count", (json_int_t)ev->count, "open", ev->resolved == 0, "resolved", (json_int_t)ev->resolved));
+		json_array_append_new(o->arr, status_drift_json(ev));
 		return 0;
 	}
 	fmt_time(ev->first_seen, first, sizeof(first));
@@ -91,6 +87,12 @@ static int status_one(const struct device *d, void *arg)
 	long open = 0;
 	int have_reg;
 
+	if (c->json) {
+		json_array_append_new(so->arr, status_device_json(c->store, d, err, sizeof(err)));
+		if (err[0])
+			fprintf(stderr, "warning: %s\n", err);
+		return 0;
+	}
 	if (effective_load_device(c->store, NULL, d, &e, err, sizeof(err)) < 0) {
 		fprintf(stderr, "warning: %s\n", err);
 		memset(&e, 0, sizeof(e));
@@ -110,38 +112,20 @@ static int status_one(const struct device *d, void *arg)
 			code_at = a->last_code_at;
 		}
 	}
-	const char *state = !d->fetched_at ? "never" : d->fetched_version == e.version ? "current" : "stale";
-	if (c->json) {
-		json_t *lines = json_array();
-		for (size_t i = 0; i < e.naccounts; i++)
-			json_array_append_new(lines, json_pack("{s:I, s:s, s:I, s:I, s:s}", "line",
-				(json_int_t)e.accounts[i].line, "username", e.accounts[i].username, "last_code",
-				(json_int_t)e.accounts[i].last_code, "last_code_at", (json_int_t)e.accounts[i].last_code_at,
-				"meaning", drift_code_meaning(e.accounts[i].last_code)));
-		json_t *r = have_reg == 1 ? json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:s}", "at",
-			(json_int_t)last.at, "source", last.source, "transport", last.transport, "registrar",
-			last.registrar, "port", (json_int_t)last.port, "username", last.username, "code",
-			(json_int_t)last.code, "user_agent", last.user_agent) : json_null();
-		json_array_append_new(so->arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o, s:I}",
-			"mac", d->mac, "tenant", e.tenant.slug, "version_label", e.version_label,
-			"fetched_at", (json_int_t)d->fetched_at, "fetched_version", (json_int_t)d->fetched_version,
-			"expected_version", (json_int_t)e.version, "fetch_state", state, "last_registration", r,
-			"lines", lines, "open_drift", (json_int_t)open));
-	} else {
-		char fv[32], ev[48];
-		fmt_time(d->fetched_at, fetched, sizeof(fetched));
-		fmt_time(have_reg == 1 ? last.at : 0, reg, sizeof(reg));
-		fmt_time(code_at, failed, sizeof(failed));
-		snprintf(fv, sizeof(fv), d->fetched_at ? "v%ld" : "-", d->fetched_version);
-		snprintf(ev, sizeof(ev), "v%ld", e.version);
-		char cs[16];
-		snprintf(cs, sizeof(cs), code ? "%ld" : "-", code);
-		printf("%-12s %-20s %-5s/%-5s %-7s %-20s %-4s %-4s %4ld", d->mac, fetched, fv, ev, state, reg,
-		       have_reg == 1 && last.transport[0] ? last.transport : "-", cs, open);
-		if (code && code != 200)
-			printf("\n%12s last failure %ld at %s: %s", "", code, failed, drift_code_meaning(code));
-		printf("\n");
-	}
+	const char *state = status_fetch_state(d, e.version);
+	char fv[32], ev[48];
+	fmt_time(d->fetched_at, fetched, sizeof(fetched));
+	fmt_time(have_reg == 1 ? last.at : 0, reg, sizeof(reg));
+	fmt_time(code_at, failed, sizeof(failed));
+	snprintf(fv, sizeof(fv), d->fetched_at ? "v%ld" : "-", d->fetched_version);
+	snprintf(ev, sizeof(ev), "v%ld", e.version);
+	char cs[16];
+	snprintf(cs, sizeof(cs), code ? "%ld" : "-", code);
+	printf("%-12s %-20s %-5s/%-5s %-7s %-20s %-4s %-4s %4ld", d->mac, fetched, fv, ev, state, reg,
+	       have_reg == 1 && last.transport[0] ? last.transport : "-", cs, open);
+	if (code && code != 200)
+		printf("\n%12s last failure %ld at %s: %s", "", code, failed, drift_code_meaning(code));
+	printf("\n");
 	effective_release(&e);
 	return 0;
 }

@@ -156,6 +156,15 @@ static int fw_rm(struct cli *c, int argc, char **argv)
 		return rc < 0 ? cli_fail("cannot read the firmware table: %s", store_errmsg(c->store))
 			      : cli_fail("no firmware %s %s %s (see 'sipprov firmware list')", o.vendor, o.model,
 					 o.version);
+	/* An image a firmware.<model> setting still picks is not removed: the
+	 * phones it serves would lose their upgrade target silently. */
+	char who[1024];
+	size_t nwho = 0;
+	if (store_firmware_refs(c->store, f.model, f.version, who, sizeof(who), &nwho) < 0)
+		return cli_fail("cannot read the settings: %s", store_errmsg(c->store));
+	if (nwho)
+		return cli_fail("firmware %s %s %s is still picked by %zu setting%s: %s; set another version first",
+				o.vendor, o.model, o.version, nwho, nwho == 1 ? "" : "s", who);
 	if (store_begin(c->store) < 0 || store_firmware_rm(c->store, f.id, f.sha256, &refs) < 0 ||
 	    store_audit(c->store, c->actor, "firmware.rm", "firmware", f.sha256, NULL, f.filename) < 0 ||
 	    store_commit(c->store) < 0) {

@@ -206,14 +206,16 @@ static const struct noun_help helps[] = {
 	  "       sipprov firmware rm --vendor V --model M --version X\n"
 	  "\n"
 	  "Images are kept once by SHA-256 in the firmware folder next to the database and\n"
-	  "served by sipprovd at /fw/SHA256/FILE (Range, ETag).\n"
+	  "served by sipprovd at /fw/SHA256/FILE (Range, ETag).  rm refuses an image that a\n"
+	  "firmware.<model> setting still picks (a template's current or pinned version, a\n"
+	  "tenant default, a device override) and names them.\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov firmware add T46S-66.86.0.15.rom --vendor yealink --model T46S --version 66.86.0.15\n"
 	  "  sipprov firmware list --vendor yealink\n" },
 	{ "key",
-	  "usage: sipprov key set MAC INDEX --type T [--value V] [--label L] [--line N]\n"
-	  "       sipprov key rm MAC INDEX\n"
+	  "usage: sipprov key set MAC INDEX --type T [--value V] [--label L] [--line N] [--module M]\n"
+	  "       sipprov key rm MAC INDEX [--module M]\n"
 	  "       sipprov key list MAC [--json]\n"
 	  "\n"
 	  "Line keys, in order (INDEX 1-48).  Types: line, blf, speed_dial, park, intercom,\n"
@@ -223,10 +225,13 @@ static const struct noun_help helps[] = {
 	  "T NAME key.1.type=blf key.1.value=1002 key.1.label=Bob (CSV imports take them\n"
 	  "as columns).  set replaces the device's key N whole; rm gives the template's\n"
 	  "back.  A BLF target that is no SIP user of the tenant is warned about.  Layouts\n"
-	  "that cannot write a type warn at render (templates/<vendor>.md).\n"
+	  "that cannot write a type warn at render (templates/<vendor>.md).  --module M\n"
+	  "(1-6) addresses key INDEX (1-40) of expansion module M instead: settings\n"
+	  "ext.M.N.type, .value, .label, .line (Yealink and Cisco write them).\n"
 	  "\n"
 	  "examples:\n"
 	  "  sipprov key set 001565aabbcc 2 --type blf --value 1002 --label Bob\n"
+	  "  sipprov key set 001565aabbcc 1 --module 1 --type blf --value 1003 --label Carol\n"
 	  "  sipprov key set 001565aabbcc 3 --type speed_dial --value +4930123456 --label Pizza --line 2\n"
 	  "  sipprov key list 001565aabbcc --json\n" },
 	{ "web-password",
@@ -272,9 +277,15 @@ static const struct noun_help helps[] = {
 	  "sipprovd migrates at start the same way.  A database newer than this\n"
 	  "version is refused.\n"
 	  "\n"
+	  "Given a PostgreSQL URL (postgresql://... or postgres://...), it applies the\n"
+	  "PostgreSQL migrations under an advisory lock, so several nodes may run it at\n"
+	  "once; no backup is taken there (use pg_dump).  It is the only command that\n"
+	  "runs on PostgreSQL yet: the others and sipprovd refuse such a URL.\n"
+	  "\n"
 	  "examples:\n"
 	  "  sipprov migrate\n"
-	  "  sipprov -d ./var/sipprov.db migrate\n" },
+	  "  sipprov -d ./var/sipprov.db migrate\n"
+	  "  sipprov -d postgresql://sipprov@db1.example.net/sipprov migrate\n" },
 	{ "backup",
 	  "usage: sipprov backup FILE [--with-key] [--force]\n"
 	  "\n"

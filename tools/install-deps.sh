@@ -9,13 +9,16 @@
 # admin API's OpenAPI checks python3-jsonschema and Redocly CLI (npm,
 # pinned, into ~/.cache/sipprov-redocly, not the system), and for the web
 # console's browser tests Debian's chromium with puppeteer-core and
-# axe-core (npm, pinned, into ~/.cache/sipprov-console).
+# axe-core (npm, pinned, into ~/.cache/sipprov-console), and PostgreSQL 15
+# whose binaries tests/pglib.sh runs as throwaway clusters (the packaged
+# cluster service is stopped and disabled right after install).
 # Safe to re-run; does nothing when everything is present.
 set -e
-BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev"
+BUILD="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libxml2-dev libjansson-dev libssl-dev libgnutls28-dev libqrencode-dev libpq-dev"
 TEST="sqlite3 curl openssl python3 perl jq bc iproute2 procps clang libclang-rt-14-dev kamailio kamailio-sqlite-modules
       kamailio-extra-modules kamailio-tls-modules linphone-cli sip-tester nginx-light wrk mandoc logrotate systemd zbar-tools
-      dnsmasq-base isc-dhcp-server kea-dhcp4-server python3-jsonschema prometheus chromium"
+      dnsmasq-base isc-dhcp-server kea-dhcp4-server python3-jsonschema prometheus chromium
+      postgresql-15"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""
@@ -61,5 +64,11 @@ for s in isc-dhcp-server kea-dhcp4-server prometheus; do
 	$SUDO systemctl stop "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true
 	$SUDO systemctl disable "$s" >/dev/null 2>&1 || $SUDO update-rc.d "$s" disable >/dev/null 2>&1 || true
 done
+# postgresql-15 creates and starts a cluster (15/main, port 5432): the
+# tests never use it (tests/pglib.sh starts its own), so it is stopped.
+case " $missing " in *" postgresql-15 "*)
+	$SUDO systemctl stop postgresql >/dev/null 2>&1 || $SUDO service postgresql stop >/dev/null 2>&1 || true
+	$SUDO systemctl disable postgresql >/dev/null 2>&1 || $SUDO update-rc.d postgresql disable >/dev/null 2>&1 || true
+esac
 redocly "${1:-}"
 console_npm "${1:-}"

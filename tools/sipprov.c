@@ -400,6 +400,13 @@ int main(int argc, char **argv)
 		if (!strcmp(args[0], commands[i].name)) {
 			if (commands[i].fn != cmd_help && (rc = cli_config(&c, &conf, conf_file, db_given)))
 				break;
+			/* Only the schema runs on PostgreSQL so far (issue 17). */
+			if (store_is_pg_url(c.db_path) && commands[i].fn != cmd_help && commands[i].fn != cmd_migrate) {
+				char shown[SP_FIELD_MAX];
+				store_pg_url_redact(c.db_path, shown, sizeof(shown));
+				rc = cli_fail("database '%s': %s", shown, SP_PG_INCOMPLETE);
+				break;
+			}
 			rc = commands[i].fn(&c, n - 1, args + 1);
 			break;
 		}

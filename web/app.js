@@ -226,7 +226,10 @@ async function start() {
 		await pages[document.body.dataset.page]();
 	} catch (e) {
 		showError(e.message);
+		return;
 	}
+	// Page scripts in other files (device-ops.js) start from here.
+	document.dispatchEvent(new CustomEvent('sipprov:page', { detail: session }));
 }
 
 start();

@@ -869,6 +869,14 @@ static const char *const drift_kinds[] = { "auth_username", "never_fetched", "po
 					   "stale", "transport", "unknown_user", "username" };
 #define NKINDS (sizeof(drift_kinds) / sizeof(drift_kinds[0]))
 
+bool drift_kind_known(const char *kind)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		if (!strcmp(drift_kinds[i], kind))
+			return true;
+	return false;
+}
+
 struct open_counts {
 	long n[NKINDS];
 	struct buf *other;                  /* kinds not in the list, as they come */

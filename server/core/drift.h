@@ -63,5 +63,20 @@ int drift_webhook(struct store *s, const char *body, size_t len, char *err, size
 void drift_metrics(struct store *s, struct buf *out);
 /* What a final code usually means, from the 403/404/408 map ("" if none). */
 const char *drift_code_meaning(long code);
+/* kind is one of the event kinds (auth_username, never_fetched, port,
+ * registrar, stale, transport, unknown_user, username). */
+bool drift_kind_known(const char *kind);
+
+/* ---- status.c: the records the CLI's --json and the admin API share ---- */
+struct device;
+struct drift_event;
+/* "never" (no fetch), "current" (fetched expected_version) or "stale". */
+const char *status_fetch_state(const struct device *d, long expected_version);
+/* One drift event as `sipprov drift --json` prints it.  New reference. */
+json_t *status_drift_json(const struct drift_event *ev);
+/* One device as `sipprov status --json` prints it (fetch, version, last
+ * registration, lines, open drift).  A config that does not load still
+ * gives a record, with err set (else err ""). New reference. */
+json_t *status_device_json(struct store *s, const struct device *d, char *err, size_t errlen);
 
 #endif

@@ -89,9 +89,10 @@ static int unsup_cond(const struct layout *l, char *s, char *key, char *value, i
 		*eq++ = '\0';
 	/* "firmware": any firmware.<model> setting (the model varies);
 	 * admin_password / user_password: the stand-ins effective_device_settings adds;
-	 * "key[=TYPE]": any line key (of that type) */
+	 * "key[=TYPE]": any line key (of that type); "ext[=TYPE]": any
+	 * expansion-module key (of that type) */
 	bool fw = ((!strcmp(s, "firmware") || !strcmp(s, "admin_password") || !strcmp(s, "user_password")) && !eq) ||
-		  !strcmp(s, "key");
+		  !strcmp(s, "key") || !strcmp(s, "ext");
 	if ((!fw && !setting_def_find(s)) || strlen(s) >= 32 || (eq && (!*eq || strlen(eq) >= 32)))
 		return sp_err(err, errlen, "%s:%d: 'unsupported' names '%s%s%s': not a setting key (sipprov "
 			      "template keys) with an optional =VALUE", l->file, line, s, eq ? "=" : "", eq ? eq : "");
@@ -565,14 +566,14 @@ static const char *setting_str(json_t *settings, const char *key)
 static bool unsup_hit(json_t *settings, const char *key, const char *value, const char **name)
 {
 	*name = key;
-	if (strcmp(key, "key") == 0) {
+	if (strcmp(key, "key") == 0 || strcmp(key, "ext") == 0) {
 		const char *k, *f;
 		json_t *v;
-		long n;
+		long m, n;
 		json_object_foreach(settings, k, v) {
 			const char *t = setting_str(settings, k);
-			if (linekey_setting(k, &n, &f) && !strcmp(f, "type") && *t && strcmp(t, "none") &&
-			    (!*value || !strcmp(t, value))) {
+			if (linekey_parse(k, &m, &n, &f) && (m > 0) == (key[0] == 'e') && !strcmp(f, "type") && *t &&
+			    strcmp(t, "none") && (!*value || !strcmp(t, value))) {
 				*name = k;
 				return true;
 			}
@@ -709,6 +710,21 @@ static int render_skel(const struct layout *l, const void *skel, const struct ef
 	memset(&c, 0, sizeof(c));
 	c.layout = l->name;
 	c.refs = l->references;
+	/* Key types the layout declares it cannot express: an "each key"
+	 * block skips them (layout_warnings names them). */
+	const char *skip[LAYOUT_UNSUP_MAX + 1], *xskip[LAYOUT_UNSUP_MAX + 1];
+	size_t nskip = 0, nxskip = 0;
+	for (size_t i = 0; i < l->nunsup; i++) {
+		if (*l->unsup[i].when)
+			continue;
+		if (!strcmp(l->unsup[i].key, "key"))
+			skip[nskip++] = l->unsup[i].value;
+		else if (!strcmp(l->unsup[i].key, "ext"))
+			xskip[nxskip++] = l->unsup[i].value;
+	}
+	skip[nskip] = xskip[nxskip] = NULL;
+	c.key_skip = skip;
+	c.ext_skip = xskip;
 	c.e = e;
 	c.err = err;
 	c.errlen = errlen;

@@ -33,6 +33,8 @@ static const struct family {
 	const char *name, *type, *help;
 	const char *const *zero;            /* NULL-terminated; NULL: the bare name */
 } families[] = {
+	{ "sipprov_api_diagnose_busy_total", "counter",
+	  "Admin API diagnose and ticket requests refused (503) because too many were running.", NULL },
 	{ "sipprov_auth_failures_total", "counter", "Refused device requests (any reason).", NULL },
 	{ "sipprov_body_hold_refused_total", "counter",
 	  "Authenticated request bodies refused (503) because body_hold_limit was reached.", NULL },

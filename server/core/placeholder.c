@@ -58,7 +58,7 @@ static const char *lv_key_field(const struct rctx *c, char *tmp, size_t tmplen, 
 	char k[32];
 	if (c->key <= 0)
 		return "";
-	snprintf(k, sizeof(k), "key.%ld.%s", c->key, field);
+	linekey_name(k, sizeof(k), c->module, c->key, field);
 	return effective_get(c->e, k);
 }
 static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
@@ -66,6 +66,22 @@ static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
 	if (c->key <= 0)
 		return "";
 	snprintf(tmp, tmplen, "%ld", c->key);
+	return tmp;
+}
+/* key.module: M inside an "each ext" block ("" elsewhere). */
+static const char *lv_key_module(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	if (c->module <= 0)
+		return "";
+	snprintf(tmp, tmplen, "%ld", c->module);
+	return tmp;
+}
+/* key.i: N - 1, for vendors that count their keys from 0 (Snom's fkey idx). */
+static const char *lv_key_i(const struct rctx *c, char *tmp, size_t tmplen)
+{
+	if (c->key <= 0)
+		return "";
+	snprintf(tmp, tmplen, "%ld", c->key - 1);
 	return tmp;
 }
 static const char *lv_key_type(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "type"); }
@@ -187,7 +203,7 @@ static const struct lvar_def lvars[] = {
 	{ "phonebook_dir", false, lv_pb_dir }, { "firmware_url", false, lv_fw_url },
 	{ "firmware_dir", false, lv_fw_dir },
 	{ "admin_password", false, lv_admin_pw }, { "user_password", false, lv_user_pw },
-	{ "key.n", false, lv_key_n }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
+	{ "key.n", false, lv_key_n }, { "key.i", false, lv_key_i }, { "key.module", false, lv_key_module }, { "key.type", false, lv_key_type }, { "key.value", false, lv_key_value },
 	{ "key.label", false, lv_key_label }, { "key.line", false, lv_key_line },
 	{ "tz.posix", false, lv_tz_posix }, { "tz.offset", false, lv_tz_offset }, { "tz.dst", false, lv_tz_dst },
 	{ "tz.save", false, lv_tz_save },
@@ -724,24 +740,45 @@ int lcond_eval(struct rctx *c, const struct lcond *cond)
 	return r != cond->negate;
 }
 
+/* Is a key of this type one the layout declares it cannot express
+ * ("unsupported key" or "unsupported key=TYPE")?  Such keys are warned
+ * about and never written. */
+static bool lkey_skipped(const struct rctx *c, const char *type)
+{
+	const char *const *skip = c->module > 0 ? c->ext_skip : c->key_skip;
+	if (!skip)
+		return false;
+	for (const char *const *s = skip; *s; s++)
+		if (!**s || !strcmp(*s, type))
+			return true;
+	return false;
+}
+
 int ldirect_run(struct rctx *c, const struct ldirect *d, int (*fn)(struct rctx *, void *), void *arg)
 {
 	const struct account *save_a = c->a;
 	long save_i = c->i;
 	int rc = 0;
-	if (d->each_key) {
-		for (long n = 1; n <= SP_KEYS_MAX && rc == 0; n++) {
-			char k[32];
-			snprintf(k, sizeof(k), "key.%ld.type", n);
-			const char *t = effective_get(c->e, k);
-			if (!*t || !strcmp(t, "none"))
-				continue;
-			c->key = n;
-			int ok = lcond_eval(c, &d->cond);
-			if (ok > 0)
-				rc = fn(c, arg);
+	if (d->each_key || d->each_ext) {
+		/* key.N: module 0 only; ext.M.N: modules 1-SP_EXT_MODULES. */
+		long m0 = d->each_ext ? 1 : 0, m1 = d->each_ext ? SP_EXT_MODULES : 0;
+		for (long m = m0; m <= m1 && rc == 0; m++) {
+			long nmax = m ? SP_EXT_KEYS : SP_KEYS_MAX;
+			c->module = m;
+			for (long n = 1; n <= nmax && rc == 0; n++) {
+				char k[32];
+				linekey_name(k, sizeof(k), m, n, "type");
+				const char *t = effective_get(c->e, k);
+				if (!*t || !strcmp(t, "none") || lkey_skipped(c, t))
+					continue;
+				c->key = n;
+				int ok = lcond_eval(c, &d->cond);
+				if (ok > 0)
+					rc = fn(c, arg);
+			}
 		}
 		c->key = 0;
+		c->module = 0;
 	} else if (d->each || d->fixed_line > 0) {
 		for (size_t i = 0; i < c->nsel && rc == 0; i++) {
 			if (d->fixed_line > 0 && c->sel[i]->line != d->fixed_line)

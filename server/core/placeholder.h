@@ -80,6 +80,7 @@ struct lcond {
 struct ldirect {
 	bool each;                          /* repeat per selected line */
 	bool each_key;                      /* repeat per line key (key.N.type set, not none) */
+	bool each_ext;                      /* repeat per expansion-module key (ext.M.N.type set, not none) */
 	long fixed_line;                    /* > 0: only with this account */
 	struct lcond cond;
 };
@@ -100,7 +101,11 @@ struct rctx {
 	size_t nsel;
 	const struct account *a;            /* current line, or NULL outside a block */
 	long i;                             /* index of a in sel */
-	long key;                           /* line key N inside an "each key" block, else 0 */
+	long key;                           /* key N inside an "each key" or "each ext" block, else 0 */
+	long module;                        /* module M inside an "each ext" block, else 0 */
+	const char *const *key_skip;        /* NULL-terminated key types an "each key" block
+					     * skips ("" = every type); NULL = none */
+	const char *const *ext_skip;        /* ... an "each ext" block skips */
 	struct buf *scratch;
 	struct tzcache *tz;                 /* NULL: tz.* are "" */
 	char *err;

@@ -92,9 +92,11 @@ static int kv_parse_block(struct kv_parse *p, bool in_line, const char *end, int
 			k->block = true;
 			if (strcmp(kind, "each") == 0 && strcmp(arg, "key") == 0) {
 				k->d.each_key = true;       /* key.* variables; line.* as outside */
+			} else if (strcmp(kind, "each") == 0 && strcmp(arg, "ext") == 0) {
+				k->d.each_ext = true;       /* the same, per expansion-module key */
 			} else if (strcmp(kind, "each") == 0) {
 				if (strcmp(arg, "line")) {
-					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}} and {{#each key}} exist",
+					sp_err(p->err, p->errlen, "%s:%d: only {{#each line}}, {{#each key}} and {{#each ext}} exist",
 					       p->sc->file, line);
 					goto fail;
 				}

@@ -77,6 +77,7 @@ static void xml_free(void *skel)
 struct xcomp {
 	struct lscope *sc;
 	int line0;
+	int in_key;                         /* inside an sp-each="key" element */
 	char *err;
 	size_t errlen;
 };
@@ -101,17 +102,30 @@ static int xdirective(struct xcomp *p, xmlNodePtr e, const char *name, const cha
 		      struct xnode *n)
 {
 	int line = xline(p, e);
+	if (strcmp(name, "sp-each") == 0 && (strcmp(val, "key") == 0 || strcmp(val, "ext") == 0)) {
+		/* Per line key: key.* variables, and N in names is the key number,
+		 * so it may not sit inside (or hold) a line block. */
+		if (*in_line || p->in_key)
+			return sp_err(p->err, p->errlen, "%s:%d: sp-each=\"%s\" inside a line or key block",
+				      p->sc->file, line, val);
+		if (val[0] == 'k')
+			n->d.each_key = true;
+		else
+			n->d.each_ext = true;
+		return 0;
+	}
 	if (strcmp(name, "sp-each") == 0) {
 		if (strcmp(val, "line"))
-			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\" exists", p->sc->file, line);
-		if (*in_line || n->d.fixed_line)
+			return sp_err(p->err, p->errlen, "%s:%d: only sp-each=\"line\", \"key\" and \"ext\" exist",
+				      p->sc->file, line);
+		if (*in_line || n->d.fixed_line || p->in_key)
 			return sp_err(p->err, p->errlen, "%s:%d: nested line blocks", p->sc->file, line);
 		n->d.each = true;
 		*in_line = true;
 		return 0;
 	}
 	if (strcmp(name, "sp-line") == 0) {
-		if (*in_line || sp_parse_int(val, 1, SP_MAX_LINES, &n->d.fixed_line) < 0)
+		if (*in_line || p->in_key || sp_parse_int(val, 1, SP_MAX_LINES, &n->d.fixed_line) < 0)
 			return sp_err(p->err, p->errlen, "%s:%d: sp-line needs a line 1-%d and no enclosing line block",
 				      p->sc->file, line, SP_MAX_LINES);
 		*in_line = true;
@@ -164,7 +178,7 @@ static int xcompile_attrs(struct xcomp *p, xmlNodePtr e, bool *in_line, struct x
 			x->name_n = lname_has_n(an);
 			if (a->ns)
 				x->ns_href = xstrdup((const char *)a->ns->href);
-			if (x->name_n && (!*in_line || lname_leading_n(an)))
+			if (x->name_n && ((!*in_line && !p->in_key && !n->d.each_key && !n->d.each_ext) || lname_leading_n(an)))
 				rc = sp_err(p->err, p->errlen, "%s:%d: attribute name '%s' uses N outside a line block",
 					    p->sc->file, line, an);
 			if (rc == 0)
@@ -198,9 +212,11 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 	if (n->block && (n->nattrs || n->nnsdef))
 		return sp_err(p->err, p->errlen, "%s:%d: sp-block takes only sp-* directives", p->sc->file, line);
 	n->name_n = lname_has_n(n->name);
-	if (n->name_n && (!in_line || lname_leading_n(n->name)))
-		return sp_err(p->err, p->errlen, "%s:%d: element name '%s' uses N outside a line block",
+	if (n->name_n && ((!in_line && !p->in_key && !n->d.each_key && !n->d.each_ext) || lname_leading_n(n->name)))
+		return sp_err(p->err, p->errlen, "%s:%d: element name '%s' uses N outside a line or key block",
 			      p->sc->file, line, n->name);
+	if (n->d.each_key || n->d.each_ext)
+		p->in_key++;                    /* until this element's children are done */
 	size_t nk = 0;
 	bool has_elem = false;
 	for (xmlNodePtr k = e->children; k; k = k->next) {
@@ -236,6 +252,8 @@ static int xcompile(struct xcomp *p, xmlNodePtr e, bool in_line, struct xnode *n
 				      p->sc->file, xline(p, k));
 		}
 	}
+	if (n->d.each_key || n->d.each_ext)
+		p->in_key--;
 	return 0;
 }
 
@@ -292,7 +310,7 @@ static int xml_compile(struct lscope *sc, const char *body, size_t len, int line
 		       line0 + (dl > 0 ? dl : 1) - 1);
 		goto out;
 	}
-	struct xcomp p = { sc, line0, err, errlen };
+	struct xcomp p = { .sc = sc, .line0 = line0, .err = err, .errlen = errlen };
 	xmlNodePtr top = xmlDocGetRootElement(doc);
 	if (!top) {
 		sp_err(err, errlen, "%s:%d: no root element", sc->file, line0);
@@ -301,7 +319,8 @@ static int xml_compile(struct lscope *sc, const char *body, size_t len, int line
 	root = xcalloc(1, sizeof(*root));
 	if (xcompile(&p, top, false, root) < 0)
 		goto out;
-	if (root->d.each || root->d.fixed_line || root->d.cond.set || root->block) {
+	if (root->d.each || root->d.each_key || root->d.each_ext || root->d.fixed_line || root->d.cond.set ||
+	    root->block) {
 		sp_err(err, errlen, "%s:%d: no sp-* directives on the root element", sc->file, xline(&p, top));
 		goto out;
 	}
@@ -323,6 +342,13 @@ struct xadd {
 };
 
 static int xemit(struct rctx *c, const struct xnode *n, xmlDocPtr doc, xmlNodePtr parent);
+
+/* The number N stands for in a name: the line key's inside a key block,
+ * else the account line's. */
+static long xname_n(const struct rctx *c)
+{
+	return c->key > 0 ? c->key : c->a ? c->a->line : 0;
+}
 
 static int xadd_cb(struct rctx *c, void *arg)
 {
@@ -346,7 +372,7 @@ static int xemit(struct rctx *c, const struct xnode *n, xmlDocPtr doc, xmlNodePt
 		return 0;
 	}
 	if (n->name_n) {
-		lname_subst(n->name, c->a ? c->a->line : 0, name, sizeof(name));
+		lname_subst(n->name, xname_n(c), name, sizeof(name));
 		nm = name;
 	}
 	xmlNodePtr node = xmlNewDocNode(doc, NULL, BAD_CAST nm, NULL);
@@ -368,7 +394,7 @@ static int xemit(struct rctx *c, const struct xnode *n, xmlDocPtr doc, xmlNodePt
 			return -1;
 		const char *aname = x->name;
 		if (x->name_n) {
-			lname_subst(x->name, c->a ? c->a->line : 0, an, sizeof(an));
+			lname_subst(x->name, xname_n(c), an, sizeof(an));
 			aname = an;
 		}
 		/* xmlNewProp stores the value as text: it is escaped on output. */

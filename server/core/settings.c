@@ -41,7 +41,7 @@ const struct setting_def *setting_def_find(const char *key)
 
 bool setting_key_ok(const char *key)
 {
-	if (setting_def_find(key) || linekey_setting(key, NULL, NULL))
+	if (setting_def_find(key) || linekey_parse(key, NULL, NULL, NULL))
 		return true;
 	/* firmware.<model>: the model as `firmware add --model` takes it
 	 * (letters in either case, digits, '.', '_', '-'). */
@@ -131,19 +131,41 @@ static int merge_json(json_t *dst, const char *src, const char *what, char *err,
 const char *const linekey_types[] = { "line", "blf", "speed_dial", "park", "intercom", "dtmf", "url", "none",
 				       NULL };
 
-bool linekey_setting(const char *key, long *n, const char **field)
+/* A number 1-max at *p, followed by '.': advances *p past the '.'. */
+static bool linekey_num(const char **p, long max, long *out)
+{
+	long v = 0;
+	if (**p < '1' || **p > '9')
+		return false;
+	for (; **p >= '0' && **p <= '9' && v <= max; (*p)++)
+		v = v * 10 + (**p - '0');
+	if (v > max || **p != '.')
+		return false;
+	(*p)++;
+	*out = v;
+	return true;
+}
+
+bool linekey_parse(const char *key, long *module, long *n, const char **field)
 {
 	static const char *const fields[] = { "type", "value", "label", "line" };
-	long v = 0;
-	const char *p = key + 4;
-	if (strncmp(key, "key.", 4) || *p < '1' || *p > '9')
+	long m = 0, v = 0;
+	const char *p;
+	if (strncmp(key, "key.", 4) == 0) {
+		p = key + 4;
+		if (!linekey_num(&p, SP_KEYS_MAX, &v))
+			return false;
+	} else if (strncmp(key, "ext.", 4) == 0) {
+		p = key + 4;
+		if (!linekey_num(&p, SP_EXT_MODULES, &m) || !linekey_num(&p, SP_EXT_KEYS, &v))
+			return false;
+	} else {
 		return false;
-	for (; *p >= '0' && *p <= '9' && v <= SP_KEYS_MAX; p++)
-		v = v * 10 + (*p - '0');
-	if (v > SP_KEYS_MAX || *p != '.')
-		return false;
+	}
 	for (size_t i = 0; i < 4; i++)
-		if (strcmp(p + 1, fields[i]) == 0) {
+		if (strcmp(p, fields[i]) == 0) {
+			if (module)
+				*module = m;
 			if (n)
 				*n = v;
 			if (field)
@@ -153,17 +175,31 @@ bool linekey_setting(const char *key, long *n, const char **field)
 	return false;
 }
 
+bool linekey_setting(const char *key, long *n, const char **field)
+{
+	long m;
+	return linekey_parse(key, &m, n, field) && m == 0;
+}
+
+void linekey_name(char *out, size_t outlen, long module, long n, const char *field)
+{
+	if (module > 0)
+		snprintf(out, outlen, "ext.%ld.%ld.%s", module, n, field);
+	else
+		snprintf(out, outlen, "key.%ld.%s", n, field);
+}
+
 int linekey_check(json_t *settings, char *err, size_t errlen)
 {
 	const char *k, *field;
 	json_t *v;
-	long n;
+	long m, n;
 	char tk[32];
 	json_object_foreach(settings, k, v) {
-		if (!linekey_setting(k, &n, &field) || !json_string_value(v) || !*json_string_value(v))
+		if (!linekey_parse(k, &m, &n, &field) || !json_string_value(v) || !*json_string_value(v))
 			continue;                   /* "": unset here (an override may blank a default) */
 		const char *s = json_string_value(v);
-		snprintf(tk, sizeof(tk), "key.%ld.type", n);
+		linekey_name(tk, sizeof(tk), m, n, "type");
 		const char *type = json_string_value(json_object_get(settings, tk));
 		if (!type)
 			return sp_err(err, errlen, "setting '%s': key %ld has no type (set %s)", k, n, tk);
@@ -174,7 +210,7 @@ int linekey_check(json_t *settings, char *err, size_t errlen)
 			if (!linekey_types[i])
 				return sp_err(err, errlen, "setting '%s': unknown key type '%s' (known: line, blf, speed_dial, "
 					      "park, intercom, dtmf, url, none)", k, s);
-			snprintf(tk, sizeof(tk), "key.%ld.value", n);
+			linekey_name(tk, sizeof(tk), m, n, "value");
 			const char *val = json_string_value(json_object_get(settings, tk));
 			if (strcmp(s, "line") && strcmp(s, "none") && (!val || !*val))
 				return sp_err(err, errlen, "setting '%s': a %s key needs a value (set %s)", k, s, tk);

@@ -327,9 +327,21 @@ json_t *effective_device_settings(const struct effective *e);
  * like every setting.  type "none" hides a key set further up. */
 #define SP_KEYS_MAX 48
 extern const char *const linekey_types[];   /* NULL-terminated: line blf speed_dial park intercom dtmf url none */
-/* Is key a line key setting?  n gets N, field "type"/"value"/"label"/"line". */
+/* Expansion-module keys are settings ext.M.N.type|value|label|line: key N
+ * (1-SP_EXT_KEYS) of module M (1-SP_EXT_MODULES), merged and checked like
+ * key.N.*. */
+#define SP_EXT_MODULES 6
+#define SP_EXT_KEYS 40
+/* Is key a line key setting (key.N.*, not ext.M.N.*)?  n gets N, field
+ * "type"/"value"/"label"/"line". */
 bool linekey_setting(const char *key, long *n, const char **field);
-/* Check every key.N.* setting: type one of linekey_types, line 1-SP_MAX_LINES,
+/* Is key a line key or expansion-module key setting?  module gets M (0 for
+ * key.N.*), n gets N, field as above; any may be NULL. */
+bool linekey_parse(const char *key, long *module, long *n, const char **field);
+/* The setting name of a key's field: "key.N.FIELD", or "ext.M.N.FIELD" for
+ * module > 0. */
+void linekey_name(char *out, size_t outlen, long module, long n, const char *field);
+/* Check every key.N.* and ext.M.N.* setting: type one of linekey_types, line 1-SP_MAX_LINES,
  * value set unless the type is line or none, no field without a type.
  * 0, or -1 with err naming the setting. */
 int linekey_check(json_t *settings, char *err, size_t errlen);

@@ -133,8 +133,21 @@ static int store_pragmas(struct store *s, char *err, size_t errlen)
 			err, errlen);
 }
 
+/* The rows are served from SQLite only so far (issue 17): a PostgreSQL
+ * URL is refused by name, never taken for a file called "postgresql:". */
+static int refuse_pg(const char *path, char *err, size_t errlen)
+{
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(path, shown, sizeof(shown));
+	return sp_err(err, errlen, "database '%s': %s", shown, SP_PG_INCOMPLETE);
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
+	if (store_is_pg_url(path)) {
+		refuse_pg(path, err, errlen);
+		return NULL;
+	}
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct store_schema sc;
 	/* SQLite creates a new file 0644 & ~umask and gives -wal and -shm the
@@ -166,6 +179,10 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 
 struct store *store_open_raw(const char *path, bool readonly, char *err, size_t errlen)
 {
+	if (store_is_pg_url(path)) {
+		refuse_pg(path, err, errlen);
+		return NULL;
+	}
 	struct store *s = xcalloc(1, sizeof(*s));
 	int rc;
 	if (access(path, F_OK) < 0) {

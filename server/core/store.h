@@ -229,6 +229,23 @@ int store_device_log_each(struct store *s, int64_t device_id,
 int store_audit(struct store *s, const char *actor, const char *action, const char *object,
 		const char *before, const char *after, const char *detail);
 
+/* ---- store_audit.c: the audit log read back ---- */
+
+struct audit_row {
+	int64_t id, at;
+	char actor[SP_NAME_MAX], action[64], object[SP_FIELD_MAX];
+	char before[72], after[72], detail[1024];
+};
+struct audit_filter {
+	int64_t before_id;                  /* only ids below it (cursor); 0 = from the newest */
+	const char *actor, *action;         /* exact; NULL or "" = any */
+	int64_t since;                      /* at >= since (unix seconds); 0 = all */
+};
+/* Rows newest first: fn returns 0 to go on, 1 to stop, -1 to fail.
+ * Returns 0, or -1 (database error or fn failed). */
+int store_audit_each(struct store *s, const struct audit_filter *f, int (*fn)(const struct audit_row *, void *),
+		     void *arg);
+
 /* ---- store_admin.c: schema versions, migrations, backup, restore ---- */
 
 struct store_schema {
@@ -274,6 +291,30 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
  * written.  sc (may be NULL) gets the restored schema.  0 or -1 with err. */
 int store_restore(const char *src, const char *dest, const unsigned char *key, struct store_schema *sc,
 		  char *err, size_t errlen);
+/* ---- store_pg.c: PostgreSQL (issue 17), the only file that includes
+ * libpq-fe.h.  So far only its migrations: every other store_* refuses a
+ * PostgreSQL URL with SP_PG_INCOMPLETE (store_open, store_open_raw). ---- */
+#define SP_PG_INCOMPLETE "the PostgreSQL backend is not complete yet: only `sipprov migrate` runs on it"
+/* schema/pg/NNN_name.sql, compiled in (tools/embed-schema.sh -n schema_pg):
+ * the same numbers and names as schema_migrations, PostgreSQL dialect. */
+extern const struct schema_migration schema_pg_migrations[];
+extern const size_t schema_pg_migration_count;
+/* Is db a PostgreSQL URL (postgresql:// or postgres://)?  Anything else
+ * names a SQLite file. */
+bool store_is_pg_url(const char *db);
+/* url with its password left out (user:secret@ becomes user@, a
+ * password=... query parameter is dropped), for messages; into out[n]. */
+void store_pg_url_redact(const char *url, char *out, size_t n);
+/* Bring the PostgreSQL database at url to this binary's schema/pg: every
+ * migration not recorded in its schema_migration table, in number order,
+ * each in its own transaction under pg_advisory_xact_lock(SP_PG_LOCK_MIGRATE),
+ * so concurrent runs (two nodes starting) apply each exactly once.  No
+ * backup is taken (pg_dump is the admin's tool).  Refuses a database with
+ * a number this binary does not know.  from/to/applied as store_migrate,
+ * backup "".  0 or -1 with err naming url without its password. */
+#define SP_PG_LOCK_MIGRATE 0x73697070726f7601LL   /* "sipprov" 01 */
+int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_t errlen);
+
 /* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
 
 struct api_token {
@@ -465,6 +506,36 @@ int store_job_item_set(struct store *s, int64_t job, int64_t device_id, const ch
 int store_job_item_each(struct store *s, int64_t job, bool only_failed,
 			int (*fn)(int64_t device_id, const char *result, const char *detail, void *), void *arg);
 int store_job_finish(struct store *s, int64_t job);
+/* ---- store_job.c: jobs the admin API queues for sipprovd's worker (022) ---- */
+struct job_info {
+	int64_t id, tenant_id;              /* tenant_id 0 = every tenant (and CLI runs) */
+	char kind[32];
+	char params[SP_JSON_MAX];
+	char actor[SP_SLUG_MAX];
+	bool queued;                        /* the worker runs it */
+	int64_t created, started, finished; /* unix seconds, 0 = not yet */
+};
+/* A queued job row; returns its id or -1. */
+int64_t store_job_queue(struct store *s, const char *kind, const char *params, int64_t tenant_id, const char *actor);
+/* 1 found, 0 none, -1 error. */
+int store_job_info(struct store *s, int64_t id, struct job_info *j);
+/* Jobs newest first, of every tenant (all) or only of tenant_id, with id
+ * below before_id (0 = from the newest); fn nonzero stops.  0 or -1. */
+int store_job_list(struct store *s, bool all, int64_t tenant_id, int64_t before_id,
+		   int (*fn)(const struct job_info *, void *), void *arg);
+/* The oldest queued job not finished (a started one was interrupted):
+ * 1 with *id, 0 none, -1 error. */
+int store_job_next(struct store *s, int64_t *id);
+int store_job_start(struct store *s, int64_t id);
+/* Queue a finished job again (resume): 1, 0 when it is not finished, -1. */
+int store_job_requeue(struct store *s, int64_t id);
+/* Items per result: fn(result, n, arg) in result order.  0 or -1. */
+int store_job_counts(struct store *s, int64_t id, void (*fn)(const char *result, long n, void *), void *arg);
+/* Up to limit items with MAC after after_mac ("" = first), MAC order:
+ * fn(mac, result, detail, at, arg), nonzero stops.  0 or -1. */
+int store_job_items_page(struct store *s, int64_t id, const char *after_mac, long limit,
+			 int (*fn)(const char *mac, const char *result, const char *detail, int64_t at, void *),
+			 void *arg);
 /* ---- store_diag.c: read-only queries for the checklist ---- */
 
 struct diag_reg {
@@ -566,6 +637,12 @@ int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *
 int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n);
 /* Delete a row; *refs gets how many rows still hold its file.  0 or -1. */
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs);
+/* Who picks model + version (a firmware.<model> setting, model without
+ * case): "template T/NAME vN (KEY)" for a template's current version or one
+ * a device is pinned to, "tenant T (KEY)", "device MAC (KEY)", joined with
+ * ", " into out (as many as fit); *n gets how many there are.  0 or -1. */
+int store_firmware_refs(struct store *s, const char *model, const char *version, char *out, size_t outlen,
+			size_t *n);
 
 /* ---- store_health.c: read-only answers for operations ---- */
 

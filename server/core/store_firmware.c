@@ -115,3 +115,41 @@ int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *ref
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
+
+/* Who picks model + version through a firmware.<model> setting: a
+ * template's current version or one a device is pinned to, a tenant's
+ * defaults, a device's overrides.  The key's model is matched without
+ * case, as effective_firmware_version does. */
+int store_firmware_refs(struct store *s, const char *model, const char *version, char *out, size_t outlen,
+			size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT 'template ' || tn.slug || '/' || t.name || ' v' || v.number || ' (' || j.key || ')' "
+		"FROM template t JOIN tenant tn ON tn.id = t.tenant_id "
+		"JOIN template_version v ON v.template_id = t.id, json_each(v.settings) j "
+		"WHERE lower(j.key) = lower('firmware.' || ?1) AND j.type = 'text' AND j.value = ?2 "
+		"AND (v.number = t.current OR EXISTS (SELECT 1 FROM device d WHERE d.tenant_id = t.tenant_id "
+		"AND d.pinned_version = v.number AND (d.template = t.name OR (d.template = '' AND "
+		"tn.default_template = t.name)))) "
+		"UNION ALL SELECT 'tenant ' || tn.slug || ' (' || j.key || ')' FROM tenant tn, json_each(tn.defaults) j "
+		"WHERE lower(j.key) = lower('firmware.' || ?1) AND j.type = 'text' AND j.value = ?2 "
+		"UNION ALL SELECT 'device ' || d.mac || ' (' || j.key || ')' FROM device d, json_each(d.overrides) j "
+		"WHERE lower(j.key) = lower('firmware.' || ?1) AND j.type = 'text' AND j.value = ?2");
+	size_t o = 0;
+	int rc;
+	*n = 0;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, model);
+	store_bind_text(st, 2, version);
+	if (outlen)
+		out[0] = '\0';
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *who = (const char *)sqlite3_column_text(st, 0);
+		if (who && o + strlen(who) + 3 < outlen)
+			o += (size_t)snprintf(out + o, outlen - o, "%s%s", *n ? ", " : "", who);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

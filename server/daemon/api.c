@@ -5,7 +5,8 @@
  * route table, /metrics and the OpenAPI document.  Resources live in
  * api_tenant.c and api_device.c; no rule about them is decided here.
  * One MHD thread answers every request (internal polling, no pool), so the
- * one store connection is never shared between threads.
+ * one store connection is never shared between threads; queued jobs run on
+ * job_runner.c's own thread and connection, started and joined here.
  * MHD ownership: every response is destroyed right after MHD_queue_response;
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
@@ -24,6 +25,7 @@
 #include "auth.h"
 #include "console.h"
 #include "http.h"
+#include "job_runner.h"
 #include "tls_certs.h"
 
 extern const char sp_openapi_json[];
@@ -35,6 +37,7 @@ struct api_server {
 	struct MHD_Daemon *d;
 	bool tls;                       /* its certificate is tls_certs.c's TLS_ADMIN */
 	struct store *store;            /* used only by MHD's one thread */
+	struct job_runner *jobs;        /* its own thread and store handle */
 	struct layouts *layouts;        /* its own copy; SIGHUP swaps it */
 	char phone_base[SP_FIELD_MAX];  /* where phones fetch: token URLs */
 	pthread_rwlock_t layouts_lock;
@@ -47,6 +50,7 @@ struct api_req {                        /* per request, freed in on_completed */
 	struct api_token tok;
 	bool ui;                        /* under /ui/: console.c answers */
 	bool session, csrf_ok;          /* authed by console cookie; X-CSRF-Token matched */
+	struct api_job *job;            /* a diagnose running or done (api_ops.c) */
 };
 
 /* ---- responses: the one place the API's status codes are written ---- */
@@ -400,6 +404,10 @@ static bool addr_in(const struct policy_nets *nets, const struct sockaddr *sa)
 static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 {
 	const char *p = x->path;
+	if (x->job && *x->job)                 /* resumed: the worker's answer */
+		return api_ops_answer(x);
+	if (!strcmp(p, "/audit") || !strcmp(p, "/layouts"))
+		return api_ops(x, p);
 	if (!strncmp(p, "/tenants", 8) && (p[8] == '\0' || p[8] == '/'))
 		return api_tenants(x, p + 8);
 	if (!strncmp(p, "/devices", 8) && (p[8] == '\0' || p[8] == '/'))
@@ -408,6 +416,12 @@ static enum MHD_Result route(struct api_server *a, struct api_ctx *x)
 		return api_import(x, p + 7);
 	if (!strncmp(p, "/export", 7) && (p[7] == '\0' || p[7] == '/'))
 		return api_export(x, p + 7);
+	if (!strncmp(p, "/jobs", 5) && (p[5] == '\0' || p[5] == '/'))
+		return api_jobs(x, p + 5);
+	if (!strncmp(p, "/drift", 6) && (p[6] == '\0' || p[6] == '/'))
+		return api_drift(x, p + 6);
+	if (!strncmp(p, "/status", 7) && (p[7] == '\0' || p[7] == '/'))
+		return api_status(x, p + 7);
 	if (!strncmp(p, "/fleet/", 7))          /* the web console's views (api_fleet.c) */
 		return api_fleet(x, p + 6);
 	if (!strncmp(p, "/pending", 8) && (p[8] == '\0' || p[8] == '/'))
@@ -515,7 +529,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_ctx x = {
 		.c = c, .store = a->store, .method = method, .path = url + 7, .tok = rq->tok,
 		.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .is_get = is_get,
-		.is_write = !is_get, .conf = a->conf, .key = a->key, .phone_base = a->phone_base,
+		.is_write = !is_get, .conf = a->conf, .key = a->key, .phone_base = a->phone_base, .jobs = a->jobs,
+		.job = &rq->job,
 	};
 	pthread_rwlock_rdlock(&a->layouts_lock);
 	x.layouts = a->layouts;
@@ -533,6 +548,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	if (!rq)
 		return;
 	buf_release(&rq->body);
+	api_job_free(rq->job);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -576,7 +592,8 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	struct api_server *a = xcalloc(1, sizeof(*a));
 	struct sockaddr_storage ss;
 	bool tls = conf->admin_tls_cert[0] || conf->admin_tls_key[0];
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;  /* diagnoses run off this thread (api_ops.c) */
 	a->conf = conf;
 	a->key = key;
 	set_phone_base(a, http_port, https_port);
@@ -586,6 +603,8 @@ struct api_server *api_server_start(const struct conf *conf, const unsigned char
 	if (http_listen_parse(conf->admin_listen, &ss, err, errlen) < 0)
 		goto fail;
 	if (!(a->store = store_open(conf->database, err, errlen)) || store_use_key(a->store, key, err, errlen) < 0)
+		goto fail;
+	if (!(a->jobs = job_runner_start(conf, key, err, errlen)))
 		goto fail;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -651,8 +670,11 @@ void api_server_stop(struct api_server *a)
 {
 	if (!a)
 		return;
-	if (a->d)
+	if (a->d) {
+		api_ops_drain();        /* a worker resumes its connection on this daemon */
 		MHD_stop_daemon(a->d);
+	}
+	job_runner_stop(a->jobs);       /* after the last request that could wake it */
 	store_close(a->store);
 	layouts_free(a->layouts);
 	pthread_rwlock_destroy(&a->layouts_lock);

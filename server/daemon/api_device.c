@@ -295,6 +295,8 @@ enum MHD_Result api_devices(struct api_ctx *x, const char *rest)
 	}
 	if (!strcmp(sub, "/accounts") || !strncmp(sub, "/accounts/", 10))
 		return api_accounts(x, &d, &t, sub + 9);
+	if (!strcmp(sub, "/diagnose") || !strcmp(sub, "/ticket") || !strcmp(sub, "/render"))
+		return api_device_ops(x, &d, sub);
 	if (!strcmp(sub, "/pin") || !strcmp(sub, "/unpin"))
 		return api_device_pin(x, &d, &t, !strcmp(sub, "/pin"));
 	if (!strcmp(sub, "/credentials")) {

@@ -22,9 +22,11 @@ struct api_ctx {                        /* one request being answered */
 	const unsigned char *key;       /* the key file's key (sealing secrets) */
 	const struct layouts *layouts;  /* held (read-locked) for the request */
 	const char *phone_base;         /* token URLs: base + "/s/" + token */
+	struct job_runner *jobs;        /* wake it after queueing a job */
 	const char *body;
 	size_t body_len;
 	bool is_get, is_write;
+	struct api_job **job;           /* api_ops.c's worker, kept by the request */
 };
 
 /* Answer with doc (stolen; NULL = no body) and optional headers. */
@@ -79,8 +81,30 @@ const char *api_account_field(const char *msg);
 /* If-Match against etag: true, or false after answering 412 naming what. */
 bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
 
+/* api_jobs.c: POST /tenants/{slug}/move (t visible to the caller), and
+ * everything under /jobs (rest after the word). */
+enum MHD_Result api_tenant_move(struct api_ctx *x, const struct tenant *t);
+enum MHD_Result api_jobs(struct api_ctx *x, const char *rest);
+
+/* api_drift.c: GET /drift and GET /status (rest after the word). */
+enum MHD_Result api_drift(struct api_ctx *x, const char *rest);
+enum MHD_Result api_status(struct api_ctx *x, const char *rest);
+
 /* api_fleet.c: the console's read-only views (rest after "/fleet"). */
 enum MHD_Result api_fleet(struct api_ctx *x, const char *rest);
+
+/* api_ops.c: POST /devices/{mac}/diagnose and /ticket (the connection is
+ * suspended while a worker thread runs it; api_ops_answer sends the result
+ * once *x->job is set and MHD calls back), GET /devices/{mac}/render;
+ * api_ops: GET /audit and /layouts (path "/audit" or "/layouts"). */
+struct api_job;
+enum MHD_Result api_device_ops(struct api_ctx *x, struct device *d, const char *sub);
+enum MHD_Result api_ops_answer(struct api_ctx *x);
+enum MHD_Result api_ops(struct api_ctx *x, const char *path);
+void api_job_free(struct api_job *j);
+/* Wait until no diagnose worker runs (before the listener stops). */
+void api_ops_drain(void);
+
 /* api_pending.c: /pending (rest after the word); tenant-less callers only. */
 enum MHD_Result api_pending(struct api_ctx *x, const char *rest);
 #endif

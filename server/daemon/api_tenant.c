@@ -287,6 +287,8 @@ enum MHD_Result api_tenants(struct api_ctx *x, const char *rest)
 	}
 	if (!strcmp(sl, "/templates") || !strncmp(sl, "/templates/", 11))
 		return api_templates(x, &t, sl + 10);
+	if (!strcmp(sl, "/move"))
+		return api_tenant_move(x, &t);
 	bool susp = !strcmp(sl, "/suspend"), res = !strcmp(sl, "/resume");
 	if (!susp && !res)
 		return api_error(x, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0, "no such resource");

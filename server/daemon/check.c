@@ -117,6 +117,12 @@ static void check_db(struct tally *t, const struct conf *c, const char *key_file
 {
 	char err[SP_ERR_MAX];
 	struct store_schema sc;
+	if (store_is_pg_url(c->database)) {
+		char shown[SP_FIELD_MAX];
+		store_pg_url_redact(c->database, shown, sizeof(shown));
+		problem(t, "database '%s': %s", shown, SP_PG_INCOMPLETE);
+		return;
+	}
 	if (access(c->database, F_OK) < 0) {
 		problem(t, "database '%s': no such file (create it with 'sipprov init')", c->database);
 		return;

@@ -201,7 +201,7 @@ int notify_run(struct notify_target *t, size_t n, const struct notify_opts *o, c
 		t[i].sends = 0;
 		t[i].detail[0] = '\0';
 	}
-	while (done < n) {
+	while (done < n && !(o->stop && o->stop(o->stop_arg))) {
 		/* Start what the rate and the concurrency bound allow. */
 		while (next < n && active < conc && now_us() >= next_start) {
 			struct job *j = free_slot(jobs, slots);
@@ -262,7 +262,7 @@ int notify_run(struct notify_target *t, size_t n, const struct notify_opts *o, c
 				j->busy = false;
 		}
 	}
-	/* Every target has its result: Timer K of the last ones ends here. */
+	/* Every target has its result (or stop came): Timer K of the last ones ends here. */
 	for (size_t k = 0; k < slots; k++)
 		if (jobs[k].busy)
 			sip_txn_release(&jobs[k].x);

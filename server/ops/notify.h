@@ -45,6 +45,10 @@ struct notify_opts {
 	/* Called as each target finishes. */
 	void (*on_done)(struct notify_target *t, size_t done, size_t total, void *arg);
 	void *arg;
+	/* Polled at least once a second: true ends the run early, the targets
+	 * not finished left NR_PENDING (sipprovd's shutdown).  NULL = never. */
+	bool (*stop)(void *stop_arg);
+	void *stop_arg;
 };
 void notify_opts_init(struct notify_opts *o);
 

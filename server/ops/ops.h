@@ -9,6 +9,7 @@
 #include "sip/sip.h"
 #include "bulk.h"
 #include "notify.h"
+#include "reprovision.h"
 #include "probe.h"
 #include "diagnose.h"
 #endif

@@ -26,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&e, 0, sizeof(e));
 	sp_strlcpy(e.device.mac, "001565aabbcc", sizeof(e.device.mac));
 	sp_strlcpy(e.version_label, "acme-main@v1", sizeof(e.version_label));
-	e.settings = json_pack("{s:s,s:s,s:s}", "registrar", "example.test", "transport", "tls", "port", "5061");
+	e.settings = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "registrar", "example.test", "transport", "tls", "port",
+			       "5061", "key.1.type", "blf", "key.1.value", "1002", "ext.1.2.type", "park",
+			       "ext.1.2.value", "7<&>");
 	e.naccounts = 2;
 	for (int i = 0; i < 2; i++) {
 		e.accounts[i].line = i + 1;

@@ -5,13 +5,15 @@
 # generated HTTP credentials in three requests; then phones fetch on the
 # phone listener with only what that answer carried (curl --digest; the
 # token URL as given), a template change and its diff reach them, a pin,
-# a rollback.  Template routes get their scope (another tenant's token:
+# a rollback; then a tenant move (preview, apply), a reprovision job whose
+# NOTIFYs reach sipp phones (Contacts from the registration webhook), drift
+# and status.  Template, move, job, drift and status routes get their scope (another tenant's token:
 # 404, the same answer as for nothing; read-only 403; revoked 401) and
 # hostile-body checks.  Every response is validated against the OpenAPI
 # document.  Prints the requests and wall time of the 500-phone setup.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/api_lib.sh"
-need curl sqlite3 python3
+need curl sqlite3 python3 sipp
 
 sp init >/dev/null
 sp tenant add rival >/dev/null
@@ -21,7 +23,8 @@ RO_T=$(sp api-token add reader --role read-only 2>/dev/null)
 RIVAL_T=$(sp api-token add rival-admin --tenant rival 2>/dev/null)
 OLD_T=$(sp api-token add old 2>/dev/null)
 sp api-token revoke old >/dev/null
-start_sipprovd
+start_sipprovd -o api_token=msp-hook-1
+day0=$(date +%s.%N)
 
 "$PY" - "$T/import.json" <<'PYEOF'
 import json, sys
@@ -110,6 +113,66 @@ is "$(jf "[(t['name'], t['version'], t['default']) for t in d['items']]")" "[('m
 is "$(sqlite3 "$DB" "select group_concat(action, ' ') from audit_log where actor = 'msp-psa' and action like 'template.%'")" \
 	"template.set template.set template.pin template.unpin template.rollback" "every template write audited under the token's name"
 
+# ---- tenant move, a reprovision job to sipp phones, drift and status ----
+api "$ROOT_T" PUT /api/v1/tenants/msp/templates/branch '{"settings":{"registrar":"sip2.msp.test","port":"5060","transport":"udp"},"comment":"new site"}'
+is "$st" 201 "a second template for the move"
+dump before
+api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":"branch","dry_run":true}'
+is "$st:$(jf "d['summary']['devices'], d['summary']['changing'], d['summary']['fields'].get('registrar'), d['devices_listed']")" \
+	"200:500 500 500 100" "move preview: 500 devices change registrar, the first 100 listed"
+is "$(jf "[c['after'] for c in d['devices'][0]['changes'] if c['field'] == 'registrar']")" "['sip2.msp.test']" \
+	"per device: the registrar after the move"
+same_db "the move preview"
+api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":"branch"}'
+is "$st:$(jf "d['dry_run'], d['summary']['devices']")" "200:False 500" "move applied"
+is "$(sqlite3 "$DB" "select count(*) from device where template = 'branch'")" 500 "every phone on the new template"
+fetch 0 "$T/p0.cfg" >/dev/null
+grep -q 'sip2.msp.test' "$T/p0.cfg"; ok $? "the next fetch carries the new registrar"
+
+reg() { # reg N PORT LISTEN_PORT: phone N registers (webhook) with its Contact at LISTEN_PORT
+	u=$((1000 + $1)); a=$(printf 'u%04dx' "$1")
+	curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer msp-hook-1' -H 'Content-Type: application/json' \
+		--data-binary "{\"username\":\"$u\",\"auth_username\":\"$a\",\"registrar\":\"sip2.msp.test\",\"port\":$2,\"transport\":\"udp\",\"code\":200,\"src_ip\":\"127.0.0.1\",\"expires\":300,\"contact\":\"<sip:$u@127.0.0.1:$3;transport=udp>\"}" \
+		"$URL/api/v1/registrations"
+}
+pids=""
+for n in 0 249 489; do
+	pt=$(free_port)
+	sipp -sf "$ROOT/tests/peers/notify_uas.xml" -i 127.0.0.1 -p "$pt" -t u1 -m 1 -nostdin -timeout 60s -timeout_error \
+		-trace_logs -log_file "$T/sipp$n.log" >"$T/sipp$n.out" 2>&1 &
+	track_pid $!; pids="$pids $!"
+	port=5060; [ "$n" = 249 ] && port=5070     # phone 249 registers against other settings
+	is "$(reg $n $port "$pt")" 202 "phone $n registers (webhook), Contact on a sipp phone"
+done
+sleep 0.5
+api "$ROOT_T" POST /api/v1/jobs '{"kind":"reprovision","tenant":"msp","rate":200,"timeout":5}' -H 'Idempotency-Key: msp-day-notify'
+is "$st" 202 "a reprovision job: 202"
+JOB=$(jf "d['id']")
+for _ in $(seq 1 300); do
+	api "$ROOT_T" GET "/api/v1/jobs/$JOB?limit=500"
+	[ "$(jf "d['status']")" = done ] && break
+	sleep 0.1
+done
+is "$(jf "d['status'], d['counts'].get('200'), d['counts'].get('no_contact'), d['counts']['total']")" "done 3 497 500" \
+	"polled to done: the three registered phones answered 200, the 497 never registered have no contact"
+is "$(jf "sorted(i['mac'] for i in d['items'] if i['result'] == '200')")" "$("$PY" -c "import json; a=json.load(open('$T/answer.json'))['devices']; print(sorted(a[n]['mac'] for n in (0, 249, 489)))")" \
+	"the 200s are those three phones"
+k=0
+for p in $pids; do wait "$p"; [ $? -eq 0 ] && k=$((k + 1)); done
+is "$k" 3 "each sipp phone answered one NOTIFY"
+grep -q 'Event=|check-sync;reboot=false|' "$T/sipp249.log"; ok $? "with the Yealink event"
+
+m249=$("$PY" -c "import json; print(json.load(open('$T/answer.json'))['devices'][249]['mac'])")
+api "$ROOT_T" GET '/api/v1/drift?tenant=msp&kind=port&state=open'
+is "$st:$(jf "[(e['mac'], e['expected'], e['observed']) for e in d['items']]")" "200:[('$m249', '5060', '5070')]" \
+	"drift: phone 249 registered on 5070, its config says 5060"
+api "$ROOT_T" GET "/api/v1/status?tenant=msp&limit=500"
+is "$(jf "d['summary']['devices'], len(d['items'])")" "500 500" "status: all 500 phones"
+is "$(jf "[(x['open_drift'] > 0, x['last_registration']['port']) for x in d['items'] if x['mac'] == '$m249']")" "[(True, 5070)]" \
+	"phone 249: open drift, last registered on 5070"
+is "$(jf "d['items']")" "$(sp status --tenant msp --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')" \
+	"the same records as 'sipprov status --json'"
+
 # ---- scope and roles on template routes ----
 dump before
 for r in "GET /api/v1/tenants/msp/templates" "GET /api/v1/tenants/msp/templates/main" \
@@ -136,6 +199,26 @@ api "$RO_T" POST "/api/v1/devices/$m0/pin" '{"version":1}'
 is "$st" 403 "read-only cannot pin"
 api "$OLD_T" GET /api/v1/tenants/msp/templates
 is "$st" 401 "a revoked token: 401"
+api "$RIVAL_T" POST /api/v1/tenants/msp/move '{"template":"main","dry_run":true}'
+is "$st" 404 "another tenant's token cannot move msp: 404"
+api "$RIVAL_T" GET "/api/v1/jobs/$JOB"
+is "$st" 404 "nor see its job"
+api "$RIVAL_T" POST /api/v1/jobs '{"kind":"reprovision","tenant":"msp"}'
+is "$st" 404 "nor start one"
+api "$RIVAL_T" GET '/api/v1/drift?tenant=msp'
+is "$st" 404 "nor read its drift"
+api "$RIVAL_T" GET /api/v1/status
+is "$(jf "d['summary']['devices']")" 0 "and its status shows none of msp's phones"
+api "$RO_T" POST /api/v1/tenants/msp/move '{"template":"main"}'
+is "$st" 403 "read-only cannot move"
+api "$RO_T" POST /api/v1/jobs '{"kind":"reprovision","tenant":"msp"}'
+is "$st" 403 "read-only cannot start a job"
+api "$RO_T" GET "/api/v1/jobs/$JOB"
+is "$st" 200 "but reads it"
+for r in "GET /api/v1/jobs" "GET /api/v1/drift" "GET /api/v1/status"; do
+	api "$OLD_T" $r
+	is "$st" 401 "a revoked token: $r is 401"
+done
 
 # ---- hostile bodies ----
 api "$ROOT_T" PUT /api/v1/tenants/msp/templates/main '{"settings":{"port":"99999"}}'
@@ -163,8 +246,20 @@ is "$st:$(jf "d['error']['field']")" "422:version" "pin to a version that does n
 head -c 1100000 /dev/zero | tr '\0' ' ' > "$T/big.json"
 api "$ROOT_T" PUT /api/v1/tenants/msp/templates/main "@$T/big.json"
 is "$st" 413 "an oversized body: 413"
+api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":"main","when":"now"}'
+is "$st:$(jf "d['error']['field']")" "400:when" "move: an unknown field named"
+api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":7}'
+is "$st:$(jf "d['error']['code']")" "400:wrong_type" "move: a number for the template: 400"
+api "$ROOT_T" POST /api/v1/jobs '{"kind":"reprovision","tenant":"msp","drifted":"yes"}'
+is "$st:$(jf "d['error']['field']")" "400:drifted" "job: drifted as a string: 400"
+api "$ROOT_T" POST /api/v1/jobs '{"kind":"reprovision","tenant":"msp"}' -H 'Idempotency-Key: msp-day-notify'
+is "$st:$(jf "d['error']['code']")" "409:conflict" "job: a used Idempotency-Key with another body: 409"
+api "$ROOT_T" POST /api/v1/jobs "@$T/big.json"
+is "$st" 413 "job: an oversized body: 413"
 same_db "refused template writes"
 grep -q 'sip-pw-\|http_credentials' "$SIPPROVD_LOG" "$T/access.log"; ok $((! $?)) "no secret in any log"
 
+day1=$(date +%s.%N)
+diag "the MSP's day: $i API requests, $("$PY" -c "print('%.1f' % ($day1 - $day0))")s wall time"
 openapi_valid
 done_testing

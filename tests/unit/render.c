@@ -549,21 +549,33 @@ static void set_features(struct effective *e, const char *public_url)
 				json_object_set_new(e->settings, k, json_string(keys[i][j]));
 		}
 	}
+	/* Expansion-module keys: module 1 key 1 BLF, key 2 park; module 2 key 40 speed dial. */
+	static const char *const ext[][2] = {
+		{ "ext.1.1.type", "blf" }, { "ext.1.1.value", "1004" }, { "ext.1.1.label", "Eve" },
+		{ "ext.1.2.type", "park" }, { "ext.1.2.value", "701" },
+		{ "ext.2.40.type", "speed_dial" }, { "ext.2.40.value", "5551" }, { "ext.2.40.line", "2" },
+	};
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		json_object_set_new(e->settings, ext[i][0], json_string(ext[i][1]));
 }
 
 static void test_features(const struct layouts *ls)
 {
-	static const struct { const char *layout, *pb, *fw; bool pw; } t[] = {
+	/* keys_unsup: the key types the layout declares it cannot write;
+	 * nokeys: it writes none ("unsupported key"). */
+	static const struct { const char *layout, *pb, *fw; bool pw; const char *keys_unsup; bool nokeys; } t[] = {
 		{ "yealink", "remote_phonebook.data.1.url = https://prov.example.test/base/pb/001565aabbcc.xml\n",
-		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n", true },
+		  "static.firmware.url = https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom\n", true, "", false },
 		{ "cisco", "<XML_Directory_Service_URL ua=\"na\">https://prov.example.test/base/pb/001565aabbcc.xml<",
-		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<", true },
+		  "<Upgrade_Rule ua=\"na\">https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom<", true,
+		  "park intercom dtmf url", false },
 		{ "grandstream", "<P331>prov.example.test/base/pb/001565aabbcc</P331>",
-		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>", true },
-		{ "polycom", NULL, NULL, true },
-		{ "snom", NULL, "<firmware_status perm=\"\">https://prov.example.test/base/001565AABBCC-firmware.xml<", true },
-		{ "fanvil", NULL, NULL, false },
-		{ "linphone", NULL, NULL, false }, { "json", NULL, NULL, false },
+		  "<P192>prov.example.test/base/fw/" FW_SHA "</P192>", true, "line url", false },
+		{ "polycom", NULL, NULL, true, "line speed_dial intercom dtmf url", false },
+		{ "snom", NULL, "<firmware_status perm=\"\">https://prov.example.test/base/001565AABBCC-firmware.xml<", true,
+		  "", false },
+		{ "fanvil", NULL, NULL, false, "line blf speed_dial park intercom dtmf url", false },
+		{ "linphone", NULL, NULL, false, "", true }, { "json", NULL, NULL, false, "", true },
 	};
 	char err[SP_ERR_MAX];
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -627,9 +639,39 @@ static void test_features(const struct layouts *ls)
 			   strstr(o, "\nlinekey.7.value = http://x.example.test/a?b=1&c=2\n") && !strstr(o, "linekey.8"),
 			   "yealink: line keys with W/F type codes, account line default 1, type none not written");
 			ok(!strstr(w, "key."), "yealink: no line key warning");
-		} else {
+		} else if (t[i].nokeys) {
 			ok(strstr(w, "cannot express key.") != NULL, "%s: line keys warned about", t[i].layout);
 			ok(!strstr(o, "+4930123"), "%s: no line key written", t[i].layout);
+		} else {
+			/* Keys 1-7 are one of each type: each type the layout cannot
+			 * write is warned about by its key, and only those. */
+			static const char *const types[] = { "line", "blf", "speed_dial", "park", "intercom", "dtmf", "url" };
+			for (size_t k = 0; k < 7; k++) {
+				char want[64];
+				snprintf(want, sizeof(want), "cannot express key.%zu.type=%s: ", k + 1, types[k]);
+				bool unsup = strstr(t[i].keys_unsup, types[k]) != NULL;
+				ok((strstr(w, want) != NULL) == unsup, "%s: key type %s %s", t[i].layout, types[k],
+				   unsup ? "warned about" : "not warned about");
+			}
+			ok(!strstr(w, "key.8."), "%s: type none is neither written nor warned", t[i].layout);
+			ok((strstr(o, "+4930123") != NULL) == !strstr(t[i].keys_unsup, "speed_dial"),
+			   "%s: the speed dial written exactly when supported", t[i].layout);
+		}
+		if (!strcmp(t[i].layout, "yealink")) {
+			ok(strstr(o, "\nexpansion_module.1.key.1.type = 16\nexpansion_module.1.key.1.line = 1\n"
+				  "expansion_module.1.key.1.value = 1004\nexpansion_module.1.key.1.label = Eve\n") &&
+			   strstr(o, "\nexpansion_module.1.key.2.type = 10\n") &&
+			   strstr(o, "\nexpansion_module.2.key.40.type = 13\nexpansion_module.2.key.40.line = 2\n"
+				  "expansion_module.2.key.40.value = 5551\n") && !strstr(w, "ext."),
+			   "yealink: expansion-module keys with the line key codes, not warned");
+		} else if (!strcmp(t[i].layout, "cisco")) {
+			ok(strstr(o, "<Unit_1_Key_1 ua=\"na\">fnc=sd+blf+cp;sub=1004@$PROXY;nme=Eve</Unit_1_Key_1>") &&
+			   strstr(o, "<Unit_2_Key_40 ua=\"na\">fnc=sd;ext=5551@$PROXY;nme=5551</Unit_2_Key_40>") &&
+			   !strstr(o, "Unit_1_Key_2") && strstr(w, "cannot express ext.1.2.type=park: "),
+			   "cisco: module BLF and speed dial as Unit_M_Key_N, a module park key warned, not written");
+		} else {
+			ok(strstr(w, "cannot express ext.") && !strstr(o, "1004") && !strstr(o, "5551"),
+			   "%s: expansion-module keys warned about, not written", t[i].layout);
 		}
 		/* The same device without public_url, image and passwords. */
 		struct effective plain;

@@ -1,0 +1,322 @@
+/*
+ * store_pg.c: PostgreSQL through libpq (issue 17), the only file that
+ * includes libpq-fe.h.  Today it holds the schema only: schema/pg's
+ * migrations applied under an advisory transaction lock and recorded in
+ * schema_migration as on SQLite.  It deliberately serves no rows yet: the
+ * rest of the store refuses a PostgreSQL URL (SP_PG_INCOMPLETE).
+ * libpq ownership, stated once: every PGresult is PQclear'ed by whoever
+ * got it; PQconninfoParse's array goes to PQconninfoFree, its message to
+ * PQfreemem.  No message ever carries the URL's password (redacted URL,
+ * and the password scrubbed from libpq's own words).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "sipprov.h"
+
+#define PG_PW_MAX 1024
+
+bool store_is_pg_url(const char *db)
+{
+	return db && (!strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11));
+}
+
+void store_pg_url_redact(const char *url, char *out, size_t n)
+{
+	if (!store_is_pg_url(url)) {
+		sp_strlcpy(out, url, n);
+		return;
+	}
+	char *t = xmalloc(strlen(url) + 1), *o = t;
+	const char *p = strstr(url, "://") + 3, *at = NULL;
+	size_t auth = strcspn(p, "/?");
+	/* userinfo ends at the authority's last '@' (hosts may be a list). */
+	for (const char *q = p; q < p + auth; q++)
+		if (*q == '@')
+			at = q;
+	memcpy(o, url, (size_t)(p - url));
+	o += p - url;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *end = colon ? colon : at;
+		memcpy(o, p, (size_t)(end - p));
+		o += end - p;
+		p = at;
+	}
+	const char *qm = strchr(p, '?');
+	size_t pre = qm ? (size_t)(qm - p) : strlen(p);
+	memcpy(o, p, pre);
+	o += pre;
+	if (qm) {
+		char sep = '?';
+		for (const char *q = qm + 1; *q;) {
+			size_t l = strcspn(q, "&");
+			if (l && strncmp(q, "password=", 9)) {
+				*o++ = sep;
+				sep = '&';
+				memcpy(o, q, l);
+				o += l;
+			}
+			q += l;
+			if (*q == '&')
+				q++;
+		}
+	}
+	*o = '\0';
+	sp_strlcpy(out, t, n);
+	free(t);
+}
+
+/* The password written in url's userinfo (raw, as typed) into out[n], ""
+ * when there is none: found by the URL's shape, so even a URL libpq
+ * cannot parse (and quotes whole in its message) is scrubbed. */
+static void url_password(const char *url, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (!store_is_pg_url(url))
+		return;
+	const char *p = strstr(url, "://") + 3, *at = NULL;
+	size_t auth = strcspn(p, "/?");
+	for (const char *q = p; q < p + auth; q++)
+		if (*q == '@')
+			at = q;
+	const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	if (colon && (size_t)(at - colon) < n)
+		snprintf(out, n, "%.*s", (int)(at - colon - 1), colon + 1);
+}
+
+/* libpq's message on one line; the URL as given replaced by its redacted
+ * form, any password (raw or decoded) by ***. */
+static void pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n)
+{
+	struct { const char *from, *to; } sub[3] = { { url, shown }, { pw, "***" }, { NULL, "***" } };
+	char raw[PG_PW_MAX];
+	url_password(url, raw, sizeof(raw));
+	sub[2].from = raw;
+	struct buf b;
+	buf_init(&b, 8192);
+	for (const char *m = msg ? msg : "unknown error"; *m;) {
+		size_t i = 0, l = 0;
+		for (; i < 3; i++)
+			if ((l = strlen(sub[i].from)) && !strncmp(m, sub[i].from, l))
+				break;
+		if (i < 3) {
+			buf_adds(&b, sub[i].to);
+			m += l;
+		} else if (*m == '\n' || *m == '\r' || *m == '\t') {
+			while (*m == '\n' || *m == '\r' || *m == '\t')
+				m++;
+			if (*m)
+				buf_adds(&b, "; ");
+		} else {
+			buf_add(&b, m++, 1);
+		}
+	}
+	sp_strlcpy(out, b.data ? b.data : "", n);
+	buf_release(&b);
+	secret_wipe(raw, sizeof(raw));
+}
+
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;   /* NOTICEs ("already exists, skipping") are not news */
+}
+
+struct pg {
+	PGconn *conn;
+	const char *url;                    /* as given (with its password) */
+	char shown[SP_FIELD_MAX];           /* the URL without its password */
+	char pw[PG_PW_MAX];                 /* wiped by pg_close */
+};
+
+static void pg_close(struct pg *g)
+{
+	PQfinish(g->conn);
+	g->conn = NULL;
+	secret_wipe(g->pw, sizeof(g->pw));
+}
+
+static int pg_fail(struct pg *g, const char *what, const char *msg, char *err, size_t errlen)
+{
+	char m[SP_ERR_MAX];
+	pg_msg(msg, g->url, g->shown, g->pw, m, sizeof(m));
+	return sp_err(err, errlen, "database '%s': %s: %s", g->shown, what, m);
+}
+
+static int pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	memset(g, 0, sizeof(*g));
+	g->url = url;
+	store_pg_url_redact(url, g->shown, sizeof(g->shown));
+	PQconninfoOption *opts = PQconninfoParse(url, &msg);
+	if (!opts) {
+		pg_fail(g, "not a valid PostgreSQL URL", msg, err, errlen);
+		PQfreemem(msg);
+		return -1;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val)
+			sp_strlcpy(g->pw, o->val, sizeof(g->pw));
+	PQconninfoFree(opts);
+	/* Later keywords win: the URL's own connect_timeout and
+	 * application_name override these defaults. */
+	const char *const kw[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *const val[] = { "10", "sipprov", url, NULL };
+	g->conn = PQconnectdbParams(kw, val, 1);
+	if (!g->conn || PQstatus(g->conn) != CONNECTION_OK) {
+		pg_fail(g, "cannot connect", g->conn ? PQerrorMessage(g->conn) : "out of memory", err, errlen);
+		pg_close(g);
+		return -1;
+	}
+	PQsetNoticeProcessor(g->conn, pg_quiet, NULL);
+	return 0;
+}
+
+/* Run sql (params as text); the result when it succeeded (caller clears),
+ * else NULL with err saying what failed. */
+static PGresult *pg_run(struct pg *g, const char *what, const char *sql, int nparams, const char *const *params,
+			char *err, size_t errlen)
+{
+	PGresult *r = nparams ? PQexecParams(g->conn, sql, nparams, NULL, params, NULL, NULL, 0) :
+				PQexec(g->conn, sql);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	pg_fail(g, what, r ? PQresultErrorMessage(r) : PQerrorMessage(g->conn), err, errlen);
+	PQclear(r);
+	return NULL;
+}
+
+static int pg_do(struct pg *g, const char *what, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = pg_run(g, what, sql, 0, NULL, err, errlen);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+static const struct schema_migration *pg_known(int number)
+{
+	for (size_t i = 0; i < schema_pg_migration_count; i++)
+		if (schema_pg_migrations[i].number == number)
+			return &schema_pg_migrations[i];
+	return NULL;
+}
+
+/* Numbers recorded in the database (a sorted array of *n; caller frees),
+ * none for a new database.  A database with tables but no schema_migration
+ * is not ours: refused.  0 or -1 with err. */
+static int pg_recorded(struct pg *g, int **nums, size_t *n, char *err, size_t errlen)
+{
+	*nums = NULL;
+	*n = 0;
+	PGresult *r = pg_run(g, "reading its schema",
+			     "SELECT to_regclass('schema_migration') IS NOT NULL, "
+			     "(SELECT count(*) FROM pg_tables WHERE schemaname = current_schema())",
+			     0, NULL, err, errlen);
+	if (!r)
+		return -1;
+	bool have = !strcmp(PQgetvalue(r, 0, 0), "t");
+	long tables = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	if (!have && tables)
+		return sp_err(err, errlen, "database '%s' is not a sipprov database (it has %ld table%s but no "
+			      "schema_migration)", g->shown, tables, tables == 1 ? "" : "s");
+	if (!have)
+		return 0;
+	r = pg_run(g, "reading its schema", "SELECT number FROM schema_migration ORDER BY number", 0, NULL, err,
+		   errlen);
+	if (!r)
+		return -1;
+	*n = (size_t)PQntuples(r);
+	*nums = xcalloc(*n ? *n : 1, sizeof(int));
+	for (size_t i = 0; i < *n; i++)
+		(*nums)[i] = (int)strtol(PQgetvalue(r, (int)i, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+/* Apply migration mg unless another run recorded it first: one
+ * transaction holding the migration lock.  1 applied, 0 already there, -1. */
+static int pg_apply(struct pg *g, const struct schema_migration *mg, char *err, size_t errlen)
+{
+	char num[16], at[24], what[96], lock[64];
+	snprintf(num, sizeof(num), "%d", mg->number);
+	snprintf(at, sizeof(at), "%lld", (long long)time(NULL));
+	snprintf(what, sizeof(what), "migration %s", mg->name);
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)SP_PG_LOCK_MIGRATE);
+	const char *const ins[] = { num, mg->name, at };
+	PGresult *r = NULL;
+	int rc = -1;
+	if (pg_do(g, "BEGIN", "BEGIN", err, errlen) < 0)
+		return -1;
+	/* The lock first: whoever waited here sees the other run's commit. */
+	if (pg_do(g, "taking the migration lock", lock, err, errlen) < 0 ||
+	    pg_do(g, "creating schema_migration",
+		  "CREATE TABLE IF NOT EXISTS schema_migration (number BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+		  "applied BIGINT NOT NULL)", err, errlen) < 0)
+		goto out;
+	if (!(r = pg_run(g, "reading schema_migration", "SELECT 1 FROM schema_migration WHERE number = $1::bigint",
+			 1, ins, err, errlen)))
+		goto out;
+	if (PQntuples(r)) {
+		rc = 0;
+		goto out;
+	}
+	if (pg_do(g, what, mg->sql, err, errlen) < 0)
+		goto out;
+	PQclear(r);
+	if (!(r = pg_run(g, "recording it", "INSERT INTO schema_migration VALUES ($1::bigint, $2, $3::bigint)", 3,
+			 ins, err, errlen)))
+		goto out;
+	rc = 1;
+out:
+	PQclear(r);
+	if (rc < 0) {
+		PQclear(PQexec(g->conn, "ROLLBACK"));
+		return -1;
+	}
+	return pg_do(g, "COMMIT", "COMMIT", err, errlen) < 0 ? -1 : rc;
+}
+
+int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_t errlen)
+{
+	struct pg g;
+	int *have = NULL, rc = -1;
+	size_t nhave = 0;
+	memset(m, 0, sizeof(*m));
+	if (pg_connect(&g, url, err, errlen) < 0)
+		return -1;
+	if (pg_recorded(&g, &have, &nhave, err, errlen) < 0)
+		goto out;
+	int want = schema_pg_migration_count ? schema_pg_migrations[schema_pg_migration_count - 1].number : 0;
+	m->from = m->to = nhave ? have[nhave - 1] : 0;
+	for (size_t i = 0; i < nhave; i++)
+		if (!pg_known(have[i])) {
+			sp_err(err, errlen, "database '%s' has schema %03d, newer than this sipprov %s (schema %03d): "
+			       "use the sipprov that wrote it", g.shown, have[nhave - 1], SP_VERSION, want);
+			goto out;
+		}
+	for (size_t i = 0, k = 0; i < schema_pg_migration_count; i++) {
+		const struct schema_migration *mg = &schema_pg_migrations[i];
+		while (k < nhave && have[k] < mg->number)
+			k++;
+		if (k < nhave && have[k] == mg->number)
+			continue;   /* recorded before we started: never undone */
+		int a = pg_apply(&g, mg, err, errlen);
+		if (a < 0)
+			goto out;
+		m->applied += a;
+	}
+	m->to = want;
+	rc = 0;
+out:
+	free(have);
+	pg_close(&g);
+	return rc;
+}
