@@ -575,6 +575,9 @@ static void test_features(const struct layouts *ls)
 		{ "snom", NULL, "<firmware_status perm=\"\">https://prov.example.test/base/001565AABBCC-firmware.xml<", true,
 		  "", false },
 		{ "fanvil", NULL, NULL, false, "line blf speed_dial park intercom dtmf url", false },
+		{ "fanvil-xml", "<Addr>https://prov.example.test/base/pb/001565aabbcc.xml</Addr>",
+		  "<Auto_Image_URL>https://prov.example.test/base/fw/" FW_SHA "/t46g-1.2.rom</Auto_Image_URL>", true,
+		  "dtmf url", false },
 		{ "linphone", NULL, NULL, false, "", true }, { "json", NULL, NULL, false, "", true },
 	};
 	char err[SP_ERR_MAX];
