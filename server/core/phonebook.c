@@ -253,6 +253,7 @@ struct pb_format {
 static const struct pb_format formats[] = {
 	{ "cisco", r_cisco },
 	{ "fanvil", r_fanvil },
+	{ "fanvil-xml", r_fanvil },
 	{ "grandstream", r_grandstream },
 	{ "polycom", r_polycom },
 	{ "snom", r_snom },

@@ -110,6 +110,9 @@ int main(void)
 		{ "/s/0123456789abcdef0123456789abcdef", "yealink", false },
 		{ "/000000000000.cfg", "polycom", true },       { "/000000000000.cfg", "yealink", false },
 		{ "/y000000000028.cfg", "polycom", false },     { "/0004f2abcdef-app.log", "yealink", false },
+		/* Issue 16: the XML form shares the text form's file name; the device picks. */
+		{ "/0c383e07e16c.cfg", "fanvil-xml", true },    { "/0c383e07e16c.xml", "fanvil-xml", false },
+		{ "/cfg0c383e07e16c.xml", "fanvil-xml", false }, { "/f0C00580000.cfg", "fanvil-xml", false },
 	};
 	for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
 		const struct layout *l = layouts_find(ls, matrix[i].layout);
@@ -144,7 +147,8 @@ int main(void)
 	is_str(layout_notify_event(layouts_find(ls, "grandstream")), "check-sync", "grandstream event");
 	is_str(layout_content_type(layouts_find(ls, "json")), "application/json", "json content type");
 	ok(layouts_find(ls, "yealnk") == NULL, "unknown layout name not found");
-	is_int(layouts_count(ls), 8, "8 layouts");
+	is_str(layout_notify_event(layouts_find(ls, "fanvil-xml")), "check-sync", "fanvil-xml event");
+	is_int(layouts_count(ls), 9, "9 layouts");
 	layouts_free(ls);
 	layouts_free(NULL);
 	return tap_done();
