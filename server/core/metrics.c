@@ -33,6 +33,8 @@ static const struct family {
 	const char *name, *type, *help;
 	const char *const *zero;            /* NULL-terminated; NULL: the bare name */
 } families[] = {
+	{ "sipprov_console_login_busy_total", "counter",
+	  "Console logins refused (503) because LOGIN_MAX password checks were running.", NULL },
 	{ "sipprov_api_diagnose_busy_total", "counter",
 	  "Admin API diagnose and ticket requests refused (503) because too many were running.", NULL },
 	{ "sipprov_auth_failures_total", "counter", "Refused device requests (any reason).", NULL },

@@ -51,6 +51,7 @@ struct api_req {                        /* per request, freed in on_completed */
 	bool ui;                        /* under /ui/: console.c answers */
 	bool session, csrf_ok;          /* authed by console cookie; X-CSRF-Token matched */
 	struct api_job *job;            /* a diagnose running or done (api_ops.c) */
+	void *login;                    /* a console login being checked (console.c) */
 };
 
 /* ---- responses: the one place the API's status codes are written ---- */
@@ -516,7 +517,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		struct console_call k = {
 			.c = c, .store = a->store, .key = a->key, .addr = addr, .method = method, .url = url,
 			.body = rq->body.data ? rq->body.data : "", .body_len = rq->body.len, .tls = a->tls,
-			.session_seconds = a->conf->console_session_seconds,
+			.session_seconds = a->conf->console_session_seconds, .login = &rq->login,
 		};
 		return console_handle(&k);
 	}
@@ -549,6 +550,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 		return;
 	buf_release(&rq->body);
 	api_job_free(rq->job);
+	console_login_free(rq->login);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -672,6 +674,7 @@ void api_server_stop(struct api_server *a)
 		return;
 	if (a->d) {
 		api_ops_drain();        /* a worker resumes its connection on this daemon */
+		console_drain();        /* so does a password check */
 		MHD_stop_daemon(a->d);
 	}
 	job_runner_stop(a->jobs);       /* after the last request that could wake it */

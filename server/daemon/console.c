@@ -5,11 +5,16 @@
  * lockout), logout, and the session cookie turned into an api_token so
  * api.c's role and tenant checks apply unchanged.  The data a page shows
  * comes from /api/v1/ like any client's: no rule about devices lives here.
+ * A login's scrypt check runs on a worker while its connection is
+ * suspended, at most LOGIN_MAX at once, so a login flood cannot hold the
+ * one thread that answers every admin request.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,6 +22,7 @@
 #include "console.h"
 
 #define COOKIE "sp_session"
+#define LOGIN_MAX 2     /* password checks at once (scrypt: 32 MiB each); more: 503 */
 
 struct sp_web_asset { const char *name; const char *data; const size_t *len; };
 extern const struct sp_web_asset sp_web_assets[];
@@ -92,6 +98,8 @@ static enum MHD_Result ui_send(const struct console_call *k, unsigned status, co
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
 	if (location)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	enum MHD_Result ret = MHD_queue_response(k->c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -202,47 +210,69 @@ static void note_failure(const struct console_call *k, const char *name)
 	}
 }
 
-static enum MHD_Result login(const struct console_call *k)
-{
-	char name[SP_SLUG_MAX] = "", pw[SP_PASSWORD_MAX] = "", sid[SP_SESSION_LEN + 1], hash[65], csrf[65];
-	char cookie[256];
-	const char *ct = MHD_lookup_connection_value(k->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	bool form = ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+/* One login's check: filled on the listener's thread, checked by a worker
+ * while the connection is suspended, finished on the listener's thread. */
+struct login_check {
+	struct MHD_Connection *c;
+	char name[SP_SLUG_MAX];
+	char pw[SP_PASSWORD_MAX];       /* wiped by the worker */
+	bool form, known, ok, done;
 	struct console_user u;
+};
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t idle;
+	int running;
+} checks = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+void console_login_free(void *login)
+{
+	struct login_check *l = login;
+	if (l)
+		secret_wipe(l, sizeof(*l));
+	free(l);
+}
+
+void console_drain(void)
+{
+	pthread_mutex_lock(&checks.m);
+	while (checks.running)
+		pthread_cond_wait(&checks.idle, &checks.m);
+	pthread_mutex_unlock(&checks.m);
+}
+
+static void check_done(void)
+{
+	pthread_mutex_lock(&checks.m);
+	if (--checks.running == 0)
+		pthread_cond_broadcast(&checks.idle);
+	pthread_mutex_unlock(&checks.m);
+}
+
+static void *check_main(void *arg)
+{
+	struct login_check *l = arg;
+	/* An unknown name costs the same scrypt as a known one. */
+	l->ok = user_password_ok(l->pw, l->known ? l->u.pw_hash : "scrypt$32768$8$1$00000000000000000000000000000000$"
+				 "0000000000000000000000000000000000000000000000000000000000000000") && l->known;
+	secret_wipe(l->pw, sizeof(l->pw));
+	l->done = true;
+	/* After this the request owns l again (freed when it completes). */
+	MHD_resume_connection(l->c);
+	check_done();
+	return NULL;
+}
+
+/* The checked login: a session and its cookie, or 401. */
+static enum MHD_Result login_finish(const struct console_call *k, struct login_check *l)
+{
+	char sid[SP_SESSION_LEN + 1], hash[65], csrf[65], cookie[256];
+	const struct console_user *u = &l->u;
 	int64_t now = sp_now();
 	enum MHD_Result ret;
-	if (auth_locked(k->addr))
-		return fail(k, MHD_HTTP_TOO_MANY_REQUESTS, "locked_out",
-			    "too many failed authentications from this address; retry later");
-	if (form) {
-		if (form_field(k->body, k->body_len, "name", name, sizeof(name)) != 1 ||
-		    form_field(k->body, k->body_len, "password", pw, sizeof(pw)) != 1)
-			return fail(k, MHD_HTTP_BAD_REQUEST, "invalid", "the form needs 'name' and 'password'");
-	} else {
-		json_error_t je;
-		json_t *o = json_loadb(k->body, k->body_len, 0, &je);
-		const char *n = json_string_value(json_object_get(o, "name"));
-		const char *p = json_string_value(json_object_get(o, "password"));
-		if (!n || !p || strlen(n) >= sizeof(name) || strlen(p) >= sizeof(pw)) {
-			json_decref(o);
-			return fail(k, MHD_HTTP_BAD_REQUEST, "invalid",
-				    "the body needs 'name' and 'password' (JSON strings, or a form)");
-		}
-		sp_strlcpy(name, n, sizeof(name));
-		sp_strlcpy(pw, p, sizeof(pw));
-		json_decref(o);
-	}
-	int rc = store_user_get(k->store, name, &u);
-	if (rc < 0) {
-		secret_wipe(pw, sizeof(pw));
-		return fail(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot read users");
-	}
-	/* An unknown name costs the same scrypt as a known one. */
-	bool ok = user_password_ok(pw, rc == 1 ? u.pw_hash : "scrypt$32768$8$1$00000000000000000000000000000000$"
-				   "0000000000000000000000000000000000000000000000000000000000000000") && rc == 1;
-	secret_wipe(pw, sizeof(pw));
-	if (!ok) {
-		note_failure(k, name);
+	if (!l->ok) {
+		note_failure(k, l->name);
 		return fail(k, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown user or wrong password");
 	}
 	if (user_session_new(sid) < 0)
@@ -250,23 +280,90 @@ static enum MHD_Result login(const struct console_call *k)
 	user_session_hash(k->key, sid, hash);
 	user_csrf_token(k->key, sid, csrf);
 	if (store_session_purge(k->store, now) < 0 ||
-	    store_session_add(k->store, u.id, hash, now, now + k->session_seconds) < 0 ||
-	    store_audit(k->store, u.name, "console login", u.name, "", "", "") < 0) {
+	    store_session_add(k->store, u->id, hash, now, now + k->session_seconds) < 0 ||
+	    store_audit(k->store, u->name, "console login", u->name, "", "", "") < 0) {
 		secret_wipe(sid, sizeof(sid));
 		return fail(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the session");
 	}
 	snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", sid,
 		 k->session_seconds, k->tls ? "; Secure" : "");
 	secret_wipe(sid, sizeof(sid));
-	log_info("console login '%s' (%s%s%s)", u.name, u.role, u.tenant_id ? ", tenant " : "", u.tenant);
-	if (form)
+	log_info("console login '%s' (%s%s%s)", u->name, u->role, u->tenant_id ? ", tenant " : "", u->tenant);
+	if (l->form)
 		ret = ui_send(k, MHD_HTTP_SEE_OTHER, "text/plain", "", 0, cookie, "/ui/");
 	else
-		ret = send_json(k, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s?, s:s}", "user", u.name, "role", u.role,
-							  "tenant", u.tenant_id ? u.tenant : NULL, "csrf", csrf),
+		ret = send_json(k, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s?, s:s}", "user", u->name, "role", u->role,
+							  "tenant", u->tenant_id ? u->tenant : NULL, "csrf", csrf),
 				cookie);
 	secret_wipe(cookie, sizeof(cookie));
 	return ret;
+}
+
+static enum MHD_Result login(const struct console_call *k)
+{
+	const char *ct = MHD_lookup_connection_value(k->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	struct login_check *l = *k->login;
+	if (l && l->done)                       /* resumed: the worker has checked it */
+		return login_finish(k, l);
+	if (auth_locked(k->addr))
+		return fail(k, MHD_HTTP_TOO_MANY_REQUESTS, "locked_out",
+			    "too many failed authentications from this address; retry later");
+	l = xcalloc(1, sizeof(*l));
+	l->form = ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+	if (l->form) {
+		if (form_field(k->body, k->body_len, "name", l->name, sizeof(l->name)) != 1 ||
+		    form_field(k->body, k->body_len, "password", l->pw, sizeof(l->pw)) != 1) {
+			console_login_free(l);
+			return fail(k, MHD_HTTP_BAD_REQUEST, "invalid", "the form needs 'name' and 'password'");
+		}
+	} else {
+		json_error_t je;
+		json_t *o = json_loadb(k->body, k->body_len, 0, &je);
+		const char *n = json_string_value(json_object_get(o, "name"));
+		const char *p = json_string_value(json_object_get(o, "password"));
+		if (!n || !p || strlen(n) >= sizeof(l->name) || strlen(p) >= sizeof(l->pw)) {
+			json_decref(o);
+			console_login_free(l);
+			return fail(k, MHD_HTTP_BAD_REQUEST, "invalid",
+				    "the body needs 'name' and 'password' (JSON strings, or a form)");
+		}
+		sp_strlcpy(l->name, n, sizeof(l->name));
+		sp_strlcpy(l->pw, p, sizeof(l->pw));
+		json_decref(o);
+	}
+	int rc = store_user_get(k->store, l->name, &l->u);
+	if (rc < 0) {
+		console_login_free(l);
+		return fail(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot read users");
+	}
+	l->known = rc == 1;
+	pthread_mutex_lock(&checks.m);
+	bool full = checks.running >= LOGIN_MAX;
+	if (!full)
+		checks.running++;
+	pthread_mutex_unlock(&checks.m);
+	if (full) {
+		console_login_free(l);
+		metrics_inc("sipprov_console_login_busy_total");
+		return fail(k, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "too many logins are being checked; retry in a second");
+	}
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	l->c = k->c;
+	*k->login = l;
+	MHD_suspend_connection(k->c);
+	if (pthread_create(&th, &at, check_main, l)) {
+		pthread_attr_destroy(&at);
+		*k->login = NULL;
+		console_login_free(l);
+		MHD_resume_connection(k->c);
+		check_done();
+		return fail(k, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "cannot start a password check; retry in a second");
+	}
+	pthread_attr_destroy(&at);
+	return MHD_YES;
 }
 
 enum MHD_Result console_handle(const struct console_call *k)

@@ -29,7 +29,12 @@ struct console_call {                   /* one request under /ui/ */
 	size_t body_len;
 	bool tls;                       /* the admin listener is HTTPS: cookies are Secure */
 	long session_seconds;           /* console_session_seconds */
+	void **login;                   /* the request's password check (console_login_free) */
 };
 /* Answer it: a page or asset, POST /ui/login, POST /ui/logout, GET /ui/session. */
 enum MHD_Result console_handle(const struct console_call *k);
+/* Free a request's password check (NULL is fine). */
+void console_login_free(void *login);
+/* Wait until no password check is running (before MHD_stop_daemon). */
+void console_drain(void);
 #endif

@@ -122,8 +122,12 @@ for l in polycom fanvil; do
 done
 like "$(cat "$T/polycom.err")" "cannot express firmware.VVX400=6.4.3" "polycom: render warns about the firmware too"
 
-# ---- an image removed: the served config drops its URL at once ----
-sp firmware rm --vendor cisco --model SPA504G --version 7.6.2 >/dev/null; ok $? "the cisco image removed"
+# ---- an image a setting picks stays; unpicked, it can go ----
+err=$(sp firmware rm --vendor cisco --model SPA504G --version 7.6.2 2>&1); rc=$?
+is "$rc" 1 "an image the template still picks is not removed"
+like "$err" "still picked by 1 setting: template acme/main" "the refusal names who picks it"
+sp template set acme main firmware.spa504g= >/dev/null; ok $? "the template stops picking it"
+sp firmware rm --vendor cisco --model SPA504G --version 7.6.2 >/dev/null; ok $? "then the cisco image is removed"
 fetch cisco "$URL/$(cfgpath cisco $MAC_cisco)" "$T/cisco2.out" >/dev/null
 unlike "$(cat "$T/cisco2.out")" "Upgrade_Rule" "cisco: the next fetch carries no Upgrade_Rule"
 like "$(cat "$T/cisco2.out")" "XML_Directory_Service_URL" "cisco: the phonebook URL stays"

@@ -172,6 +172,30 @@ sp user rm reader >/dev/null
 req reader GET /api/v1/devices
 is "$st" 401 "user rm ends them too"
 
+# ---- password checks run beside the listener, two at a time ----
+# 16 wrong-password logins at once: scrypt (32 MiB, tens of ms each) runs
+# on at most two workers; the others are told to come back (503 +
+# Retry-After) instead of queueing behind each other on the one thread
+# that answers every admin request, which keeps answering meanwhile.
+login root "$PW"
+curl -s -Z --parallel-immediate --parallel-max 16 -H 'Content-Type: application/json' --interface 127.0.0.4 \
+	--data-binary '{"name":"root","password":"flood"}' -o "$T/fl_#1" -D "$T/fh" -w '%{http_code}\n' \
+	"$A/ui/login?n=[1-16]" > "$T/flood" &
+flood=$!
+req root GET /api/v1/devices
+is "$st" 200 "the API answers a session while the logins are checked"
+wait "$flood"
+n401=$(grep -c '^401$' "$T/flood"); n503=$(grep -c '^503$' "$T/flood")
+is "$((n401 + n503))" 16 "each of the 16 logins got 401 or 503 ($n401 and $n503)"
+ok $((n503 < 1)) "some were told to retry: at most two checks run at once"
+ok $((n401 < 2)) "at least two were checked"
+is "$(tr -d '\r' < "$T/fh" | grep -c '^Retry-After: 1$')" "$n503" "each 503 carries Retry-After: 1"
+is "$(cat "$T"/fl_* | grep -o '"code":"busy"' | wc -l)" "$n503" "and error code busy"
+m=$(curl -s "$A/metrics" | sed -n 's/^sipprov_console_login_busy_total \([0-9]*\)$/\1/p')
+is "$m" "$n503" "each is counted (sipprov_console_login_busy_total)"
+login root "$PW" --interface 127.0.0.4
+is "$st" 200 "afterwards the right password logs in from that address (503s are not failures)"
+
 # ---- failed logins count toward the lockout ----
 stop_sipprovd
 start_sipprovd -o fail_threshold=3
