@@ -72,22 +72,30 @@ function chart(box, entries, labels) {
 	box.append(list);
 }
 
-// Configs served per bucket as a table with a bar per row.  fetch_log
-// holds served fetches only (200/304), so there is no failure column.
-function history24(table, from, step, n, buckets, unit) {
+// Counts per bucket as a table, one column and one bar per key ("served";
+// or "registered" and "failed").  Config fetches: fetch_log holds served
+// fetches only (200/304); refused ones show as failed registrations.
+function history24(table, from, step, n, buckets, unit, keys) {
+	keys = keys || ['served'];
 	const body = table.tBodies[0];
 	body.replaceChildren();
 	const by = new Map(buckets.map((b) => [b.start, b]));
-	const max = Math.max(1, ...buckets.map((b) => b.served));
+	const max = Math.max(1, ...buckets.flatMap((b) => keys.map((k) => b[k])));
 	for (let i = 0; i < n; i++) {
 		const t = from + i * step;
-		const b = by.get(t) || { served: 0, failed: 0 };
+		const b = by.get(t) || {};
 		const iso = new Date(t * 1000).toISOString();
-		const label = unit === 'hour' ? iso.slice(11, 16) : iso.slice(0, 10);
-		const ok = el('span', { class: 'bar' });
-		ok.style.width = (12 * b.served / max) + 'rem';
-		body.append(el('tr', {}, el('th', { scope: 'row' }, label), el('td', { 'data-served': '' }, String(b.served)),
-			el('td', { 'aria-hidden': 'true' }, ok)));
+		const row = el('tr', {}, el('th', { scope: 'row' }, unit === 'hour' ? iso.slice(11, 16) : iso.slice(0, 10)));
+		for (const k of keys)
+			row.append(el('td', { ['data-' + k]: '' }, String(b[k] || 0)));
+		const bars = el('td', { 'aria-hidden': 'true' });
+		for (const k of keys) {
+			const bar = el('span', { class: 'bar bar-' + k });
+			bar.style.width = (12 * (b[k] || 0) / max) + 'rem';
+			bars.append(bar);
+		}
+		row.append(bars);
+		body.append(row);
 	}
 }
 
@@ -108,6 +116,9 @@ async function overview() {
 		chart(document.getElementById('drift'), Object.entries(s.drift_open));
 		history24(document.getElementById('fetches-24h'), s.fetches.hours_from, 3600, 24, s.fetches.hours, 'hour');
 		history24(document.getElementById('fetches-7d'), s.fetches.days_from, 86400, 7, s.fetches.days, 'day');
+		const r = s.registration_history, rk = ['registered', 'failed'];
+		history24(document.getElementById('regs-24h'), r.hours_from, 3600, 24, r.hours, 'hour', rk);
+		history24(document.getElementById('regs-7d'), r.days_from, 86400, 7, r.days, 'day', rk);
 	};
 	sel.addEventListener('change', () => load().catch((e) => showError(e.message)));
 	await load();

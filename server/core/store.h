@@ -604,6 +604,11 @@ int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *ou
  * bucket, oldest first.  0 / -1. */
 int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
 			void (*fn)(int64_t start, long served, long failed, void *), void *arg);
+/* Registration observations of a tenant's devices, bucketed the same way:
+ * fn(bucket start, registered 2xx, failed) where failed is a final code
+ * of 300 or more other than the 401/407 challenges, or none seen (0). */
+int store_registration_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
+			       void (*fn)(int64_t start, long registered, long failed, void *), void *arg);
 /* The last 'account.add' / 'account.set' audit row of object ("account N
  * on 00:15:65:..", as cmd_account writes it): *at and its detail.  1 found,
  * 0 none, -1 error. */

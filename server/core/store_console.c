@@ -32,13 +32,9 @@ int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *ou
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
-			void (*fn)(int64_t start, long served, long failed, void *), void *arg)
+static int buckets(sqlite3_stmt *st, int64_t tenant_id, int64_t since, long bucket_s,
+		   void (*fn)(int64_t start, long a, long b, void *), void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT (f.at - ?2) / ?3, sum(f.status BETWEEN 200 AND 399), "
-				      "sum(f.status NOT BETWEEN 200 AND 399) FROM fetch_log f "
-				      "JOIN device d ON d.id = f.device_id "
-				      "WHERE f.at >= ?2 AND (?1 = 0 OR d.tenant_id = ?1) GROUP BY 1 ORDER BY 1");
 	int rc;
 	if (!st || bucket_s <= 0)
 		return -1;
@@ -50,4 +46,24 @@ int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long 
 		   (long)sqlite3_column_int64(st, 2), arg);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
+			void (*fn)(int64_t start, long served, long failed, void *), void *arg)
+{
+	return buckets(store_stmt(s, "SELECT (f.at - ?2) / ?3, sum(f.status BETWEEN 200 AND 399), "
+				     "sum(f.status NOT BETWEEN 200 AND 399) FROM fetch_log f "
+				     "JOIN device d ON d.id = f.device_id "
+				     "WHERE f.at >= ?2 AND (?1 = 0 OR d.tenant_id = ?1) GROUP BY 1 ORDER BY 1"),
+		       tenant_id, since, bucket_s, fn, arg);
+}
+
+int store_registration_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,
+			       void (*fn)(int64_t start, long registered, long failed, void *), void *arg)
+{
+	return buckets(store_stmt(s, "SELECT (r.at - ?2) / ?3, sum(r.code BETWEEN 200 AND 299), "
+				     "sum(r.code = 0 OR (r.code >= 300 AND r.code NOT IN (401, 407))) "
+				     "FROM registration r JOIN device d ON d.id = r.device_id "
+				     "WHERE r.at >= ?2 AND (?1 = 0 OR d.tenant_id = ?1) GROUP BY 1 ORDER BY 1"),
+		       tenant_id, since, bucket_s, fn, arg);
 }

@@ -195,27 +195,35 @@ static int drift_one(const struct drift_event *ev, void *arg)
 	return 0;
 }
 
-static void bucket_one(int64_t start, long served, long failed, void *arg)
+struct bucket_keys {
+	json_t *arr;
+	const char *ok;                 /* "served" or "registered" */
+};
+
+static void bucket_one(int64_t start, long ok, long failed, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:I, s:I, s:I}", "start", (json_int_t)start, "served",
-					     (json_int_t)served, "failed", (json_int_t)failed));
+	struct bucket_keys *k = arg;
+	json_array_append_new(k->arr, json_pack("{s:I, s:I, s:I}", "start", (json_int_t)start, k->ok, (json_int_t)ok,
+						"failed", (json_int_t)failed));
 }
 
-/* Fetches per hour over the last 24 h and per day over the last 7 days,
- * buckets aligned to the hour / day (UTC); empty buckets left out. */
-static json_t *fetch_history(struct store *s, int64_t tid)
+typedef int (*bucket_fn)(struct store *, int64_t, int64_t, long, void (*)(int64_t, long, long, void *), void *);
+
+/* Per hour over the last 24 h and per day over the last 7 days, buckets
+ * aligned to the hour / day (UTC); empty buckets left out: fetches
+ * (store_fetch_buckets, "served") or registrations ("registered"). */
+static json_t *history(struct store *s, int64_t tid, bucket_fn fn, const char *ok)
 {
 	int64_t now = sp_now();
 	int64_t h0 = now - now % 3600 - 23 * 3600, d0 = now - now % 86400 - 6 * 86400;
-	json_t *hours = json_array(), *days = json_array();
-	if (store_fetch_buckets(s, tid, h0, 3600, bucket_one, hours) < 0 ||
-	    store_fetch_buckets(s, tid, d0, 86400, bucket_one, days) < 0) {
-		json_decref(hours);
-		json_decref(days);
+	struct bucket_keys hours = { json_array(), ok }, days = { json_array(), ok };
+	if (fn(s, tid, h0, 3600, bucket_one, &hours) < 0 || fn(s, tid, d0, 86400, bucket_one, &days) < 0) {
+		json_decref(hours.arr);
+		json_decref(days.arr);
 		return NULL;
 	}
-	return json_pack("{s:I, s:o, s:I, s:o}", "hours_from", (json_int_t)h0, "hours", hours, "days_from",
-			 (json_int_t)d0, "days", days);
+	return json_pack("{s:I, s:o, s:I, s:o}", "hours_from", (json_int_t)h0, "hours", hours.arr, "days_from",
+			 (json_int_t)d0, "days", days.arr);
 }
 
 static enum MHD_Result fleet_list(struct api_ctx *x, bool summary)
@@ -268,16 +276,19 @@ static enum MHD_Result fleet_list(struct api_ctx *x, bool summary)
 	}
 	for (int i = 0; i < STORE_DEVICE_STATES; i++)
 		json_object_set_new(states, state_names[i], json_integer(counts[i]));
-	json_t *fetches = fetch_history(x->store, tid);
-	if (!fetches) {
+	json_t *fetches = history(x->store, tid, store_fetch_buckets, "served");
+	json_t *regs = history(x->store, tid, store_registration_buckets, "registered");
+	if (!fetches || !regs) {
+		json_decref(fetches);
+		json_decref(regs);
 		json_decref(states);
 		json_decref(drift);
 		json_decref(lc.by_code);
 		return api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "cannot count fetches");
 	}
-	return api_reply(x, MHD_HTTP_OK, json_pack("{s:I, s:o, s:o, s:o, s:o}", "devices", (json_int_t)lc.total,
+	return api_reply(x, MHD_HTTP_OK, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "devices", (json_int_t)lc.total,
 						   "states", states, "registrations", lc.by_code, "drift_open", drift,
-						   "fetches", fetches), NULL, NULL);
+						   "fetches", fetches, "registration_history", regs), NULL, NULL);
 fail:
 	free(st.v);
 	json_decref(lc.items);

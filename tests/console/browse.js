@@ -147,6 +147,10 @@ async function main() {
 	counts.served24 = await page.$$eval('#fetches-24h td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
 	counts.rows24 = await page.$$eval('#fetches-24h tbody tr', (r) => r.length);
 	counts.served7d = await page.$$eval('#fetches-7d td[data-served]', (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
+	const sum = (sel) => page.$$eval(sel, (c) => c.reduce((a, x) => a + Number(x.textContent), 0));
+	counts.reg24 = [await sum('#regs-24h td[data-registered]'), await sum('#regs-24h td[data-failed]')];
+	counts.reg7d = [await sum('#regs-7d td[data-registered]'), await sum('#regs-7d td[data-failed]')];
+	counts.regrows = [await page.$$eval('#regs-24h tbody tr', (r) => r.length), await page.$$eval('#regs-7d tbody tr', (r) => r.length)];
 	out('value', 'overview_acme', JSON.stringify(counts));
 	await shot(page, '02-overview');
 	await axeCheck(page, 'the overview');

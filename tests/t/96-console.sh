@@ -118,6 +118,14 @@ served=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id =
 is "$(printf '%s' "$page" | jq -c '[.served24, .rows24, .served7d]')" "[$served,24,$served]" \
 	"the fetch charts: $served served in the last 24 hours (as fetch_log holds), 24 hourly rows, the same in 7 days"
 is "$(printf '%s' "$api" | jq '[.fetches.hours[].served] | add')" "$served" "and so does the API"
+regs=$(sqlite3 "$DB" "select sum(r.code between 200 and 299) || ',' || sum(r.code = 0 or (r.code >= 300 and r.code not in (401, 407)))
+	from registration r join device d on d.id = r.device_id join tenant t on t.id = d.tenant_id
+	where t.slug = 'acme' and r.at >= strftime('%s','now') - 86400")
+is "$(printf '%s' "$page" | jq -c '[.reg24, .reg7d, .regrows]')" "[[$regs],[$regs],[24,7]]" \
+	"the registration charts: $regs registered,failed in 24 hours and 7 days, as the registration table holds"
+is "$regs" "1,1" "(the webhook's 200 and its 403)"
+is "$(printf '%s' "$api" | jq -c '[([.registration_history.hours[].registered] | add), ([.registration_history.days[].failed] | add)]')" \
+	"[1,1]" "and the API's registration_history says the same"
 is "$(value timeline | jq -r 'map(.[1] + " " + .[2] + " " + .[4]) | join(",")')" \
 	"$(sqlite3 "$DB" "select group_concat(status || ' ' || path || ' ' || user_agent, ',') from (select * from fetch_log
 	where device_id = (select id from device where mac = '0004f2000002') order by at desc, id desc)")" \
