@@ -4,79 +4,10 @@
 // to turn into TAP.  It only looks and clicks; the shell owns the data
 // and the expectations it compares with the API and the database.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const puppeteer = require('puppeteer-core');
+const { A, PW, env, out, ok, diag, state, launch, watched, settle, visit, shot, axeCheck, login, cells } = require('./lib.js');
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' not set'); return v; };
-const A = env('ADMIN_URL');
-const PW = env('CONSOLE_PW');
-const SHOTS = env('SHOTS');
-const AXE = fs.readFileSync(env('AXE_JS'), 'utf8');
 const HOSTILE = JSON.parse(env('HOSTILE'));          // strings that must show as text
 const MAC_ACME = env('MAC_ACME'), MAC_OTHER = env('MAC_OTHER'), MAC_HOSTILE = env('MAC_HOSTILE');
-
-const out = (...f) => console.log(f.join('\t'));
-const ok = (cond, desc) => out(cond ? 'ok' : 'not ok', desc);
-const diag = (s) => out('diag', s);
-
-let sandboxOff = false;
-async function launch() {
-	const base = { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-		args: ['--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'] };
-	try {
-		return await puppeteer.launch(base);
-	} catch (e) {
-		// The test sandbox may forbid the user namespaces chromium's own
-		// sandbox needs; only then, and only here, run without it.
-		diag('chromium would not start with its sandbox (' + e.message.split('\n')[0] + '): retrying with --no-sandbox');
-		sandboxOff = true;
-		return puppeteer.launch(Object.assign({}, base, { args: base.args.concat(['--no-sandbox']) }));
-	}
-}
-
-// A page that records console errors, uncaught exceptions and dialogs
-// (which it dismisses: a dialog means injected script ran).
-async function watched(ctx, who) {
-	const page = await ctx.newPage();
-	page.problems = [];
-	page.dialogs = [];
-	page.on('console', (m) => { if (m.type() === 'error') page.problems.push(who + ': console: ' + m.text()); });
-	page.on('pageerror', (e) => page.problems.push(who + ': exception: ' + e.message));
-	page.on('response', (r) => { if (r.status() >= 400) page.problems.push(who + ': HTTP ' + r.status() + ' ' + r.url()); });
-	page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
-	await page.setViewport({ width: 1200, height: 900 });
-	return page;
-}
-
-async function settle(page) {
-	await page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => null);
-}
-
-async function visit(page, url) {
-	await page.goto(A + url, { waitUntil: 'networkidle0' });
-	await settle(page);
-}
-
-async function shot(page, name) {
-	const f = path.join(SHOTS, name + '.png');
-	await page.screenshot({ path: f, fullPage: true });
-	return f;
-}
-
-async function axeCheck(page, name) {
-	// Runtime.evaluate is not subject to the page's CSP: axe runs without
-	// weakening the policy the page is tested under.
-	await page.evaluate(AXE);
-	const r = await page.evaluate(async () => {
-		const res = await window.axe.run(document, { resultTypes: ['violations'] });
-		return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-			.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-	});
-	ok(r.length === 0, 'axe: no serious or critical violation on ' + name);
-	for (const v of r)
-		diag('  ' + v);
-}
 
 // Nothing hostile became markup: no element a payload would create, and
 // every payload present on the page is present as text.
@@ -92,24 +23,10 @@ async function noInjection(page, name) {
 	return r.shown;
 }
 
-async function login(ctx, name, who) {
-	const page = await watched(ctx, who);
-	await visit(page, '/ui/login.html');
-	await page.type('#name', name);
-	await page.type('#password', PW);
-	await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('button[type=submit]')]);
-	await settle(page);
-	return page;
-}
-
-async function cells(page, sel) {
-	return page.$$eval(sel, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
-}
-
 async function main() {
 	const browser = await launch();
 	diag('chromium ' + (await browser.version()) + ', puppeteer-core ' + require('puppeteer-core/package.json').version +
-		', axe-core ' + require('axe-core/package.json').version + (sandboxOff ? ', --no-sandbox' : ''));
+		', axe-core ' + require('axe-core/package.json').version + (state.sandboxOff ? ', --no-sandbox' : ''));
 	const root = await browser.createBrowserContext();
 
 	// ---- login page ----

@@ -5,65 +5,10 @@
 // "diag<TAB>text" and "value<TAB>name<TAB>json" lines; the shell holds the
 // expectations it compares with the CLI and the database.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const puppeteer = require('puppeteer-core');
+const { A, env, out, ok, diag, launch, watched, settle, visit, shot, axeCheck, login } = require('./lib.js');
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' not set'); return v; };
-const A = env('ADMIN_URL');
-const PW = env('CONSOLE_PW');
-const SHOTS = env('SHOTS');
-const AXE = fs.readFileSync(env('AXE_JS'), 'utf8');
 const HOSTILE = JSON.parse(env('HOSTILE'));
 const MAC = env('MAC_BAD'), SIP_PW = env('SIP_PW');
-
-const out = (...f) => console.log(f.join('\t'));
-const ok = (cond, desc) => out(cond ? 'ok' : 'not ok', desc);
-const diag = (s) => out('diag', s);
-
-async function launch() {
-	const base = { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-		args: ['--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'] };
-	try {
-		return await puppeteer.launch(base);
-	} catch (e) {
-		diag('chromium would not start with its sandbox (' + e.message.split('\n')[0] + '): retrying with --no-sandbox');
-		return puppeteer.launch(Object.assign({}, base, { args: base.args.concat(['--no-sandbox']) }));
-	}
-}
-
-async function watched(ctx, who) {
-	const page = await ctx.newPage();
-	page.problems = [];
-	page.dialogs = [];
-	page.on('console', (m) => { if (m.type() === 'error') page.problems.push(who + ': console: ' + m.text()); });
-	page.on('pageerror', (e) => page.problems.push(who + ': exception: ' + e.message));
-	page.on('response', (r) => { if (r.status() >= 400) page.problems.push(who + ': HTTP ' + r.status() + ' ' + r.url()); });
-	page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
-	await page.setViewport({ width: 1200, height: 900 });
-	return page;
-}
-
-async function settle(page) {
-	await page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => null);
-}
-
-async function visit(page, url) {
-	await page.goto(A + url, { waitUntil: 'networkidle0' });
-	await settle(page);
-}
-
-async function axeCheck(page, name) {
-	await page.evaluate(AXE);
-	const r = await page.evaluate(async () => {
-		const res = await window.axe.run(document, { resultTypes: ['violations'] });
-		return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-			.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-	});
-	ok(r.length === 0, 'axe: no serious or critical violation on ' + name);
-	for (const v of r)
-		diag('  ' + v);
-}
 
 async function noInjection(page, name) {
 	const r = await page.evaluate((hostile) => {
@@ -75,16 +20,6 @@ async function noInjection(page, name) {
 	ok(r.scripts.length === 0 && r.imgs === 0 && page.dialogs.length === 0,
 		name + ': no script, img, svg or iframe element injected, no dialog (' + JSON.stringify({ ...r, dialogs: page.dialogs }) + ')');
 	return r.shown;
-}
-
-async function login(ctx, name) {
-	const page = await watched(ctx, name);
-	await visit(page, '/ui/login.html');
-	await page.type('#name', name);
-	await page.type('#password', PW);
-	await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('button[type=submit]')]);
-	await settle(page);
-	return page;
 }
 
 async function main() {
@@ -128,7 +63,7 @@ async function main() {
 	const copied = await page.$eval('#copy-status', (e) => e.textContent);
 	const clip = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
 	ok(copied === 'Copied.' && (clip === null || clip === ticket), 'Copy ticket: copied (' + copied + (clip === null ? ', clipboard not readable here' : ', clipboard holds the ticket') + ')');
-	await page.screenshot({ path: path.join(SHOTS, '9b-device-diagnosed.png'), fullPage: true });
+	await shot(page, '9b-device-diagnosed');
 	await axeCheck(page, 'the device page after a diagnose');
 	const shown = await noInjection(page, 'device page');
 	ok(shown.length === HOSTILE.length, 'hostile label, display name and User-Agent all show as text (' + JSON.stringify(shown) + ')');
@@ -146,7 +81,7 @@ async function main() {
 	ok((await page.$$('#diagnose')).length === 1, 'read-only: the Diagnose button is there (diagnose writes nothing)');
 	const st = await page.evaluate(async (mac) => (await fetch('/api/v1/devices/' + mac + '/render?secrets=true')).status, MAC);
 	ok(st === 403, 'read-only: asking for secrets by request is refused (' + st + ')');
-	await page.screenshot({ path: path.join(SHOTS, '9b-device-readonly.png'), fullPage: true });
+	await shot(page, '9b-device-readonly');
 	await axeCheck(page, 'the read-only device page');
 	const rp = page.problems.filter((p) => !/HTTP 403 .*secrets=true$|status of 403/.test(p));
 	ok(rp.length === 0, 'no console error on the read-only page but the expected 403');

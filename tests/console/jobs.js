@@ -4,82 +4,10 @@
 // the shell to turn into TAP.  The shell owns the data, the sipp phone and
 // the comparisons with the API.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const puppeteer = require('puppeteer-core');
+const { A, env, out, ok, diag, value, launch, watched, settle, visit, shot, axeCheck, login, cells, call } = require('./lib.js');
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' not set'); return v; };
-const A = env('ADMIN_URL');
-const PW = env('CONSOLE_PW');
-const SHOTS = env('SHOTS');
-const AXE = fs.readFileSync(env('AXE_JS'), 'utf8');
 const HOSTILE = env('HOSTILE');
 const PHONE = env('PHONE_MAC');
-
-const out = (...f) => console.log(f.join('\t'));
-const ok = (cond, desc) => out(cond ? 'ok' : 'not ok', desc);
-const diag = (s) => out('diag', s);
-const value = (k, v) => out('value', k, JSON.stringify(v));
-
-async function launch() {
-	const base = { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-		args: ['--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'] };
-	try {
-		return await puppeteer.launch(base);
-	} catch (e) {
-		diag('chromium would not start with its sandbox (' + e.message.split('\n')[0] + '): retrying with --no-sandbox');
-		return puppeteer.launch(Object.assign({}, base, { args: base.args.concat(['--no-sandbox']) }));
-	}
-}
-
-async function watched(ctx, who) {
-	const page = await ctx.newPage();
-	page.problems = [];
-	page.dialogs = [];
-	page.on('console', (m) => { if (m.type() === 'error') page.problems.push(who + ': console: ' + m.text()); });
-	page.on('pageerror', (e) => page.problems.push(who + ': exception: ' + e.message));
-	page.on('response', (r) => { if (r.status() >= 400) page.problems.push(who + ': HTTP ' + r.status() + ' ' + r.url()); });
-	page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
-	await page.setViewport({ width: 1200, height: 900 });
-	return page;
-}
-
-const settle = (page) => page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => null);
-async function visit(page, url) {
-	await page.goto(A + url, { waitUntil: 'networkidle0' });
-	await settle(page);
-}
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
-const cells = (page, sel) => page.$$eval(sel, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
-
-async function axeCheck(page, name) {
-	await page.evaluate(AXE);
-	const r = await page.evaluate(async () => {
-		const res = await window.axe.run(document, { resultTypes: ['violations'] });
-		return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-			.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-	});
-	ok(r.length === 0, 'axe: no serious or critical violation on ' + name);
-	for (const v of r)
-		diag('  ' + v);
-}
-
-async function login(ctx, name) {
-	const page = await watched(ctx, name);
-	await visit(page, '/ui/login.html');
-	await page.type('#name', name);
-	await page.type('#password', PW);
-	await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('button[type=submit]')]);
-	await settle(page);
-	return page;
-}
-
-const call = (page, method, url, body) => page.evaluate(async (m, u, b) => {
-	const s = await (await fetch('/ui/session')).json();
-	const r = await fetch(u, { method: m, headers: { 'X-CSRF-Token': s.csrf, 'Content-Type': 'application/json' },
-		body: b === null ? undefined : b });
-	return { status: r.status, body: await r.text() };
-}, method, url, body === undefined ? null : body);
 
 async function main() {
 	const browser = await launch();
@@ -135,7 +63,7 @@ async function main() {
 	page = await login(rctx, 'reader');
 	await visit(page, '/ui/jobs.html?tenant=acme');
 	ok(await page.$eval('#start', (f) => f.hidden), 'read-only: the form is not shown');
-	value('reader_post', await call(page, 'POST', '/api/v1/jobs', JSON.stringify({ kind: 'reprovision', device: PHONE })));
+	value('reader_post', await call(page, 'POST', '/api/v1/jobs', JSON.stringify({ kind: 'reprovision', device: PHONE }), 'application/json'));
 
 	// ---- a tenant user: only its tenant's jobs ----
 	const tctx = await browser.createBrowserContext();

@@ -5,67 +5,10 @@
 // reads pages and the API as the logged-in user; the shell owns the data
 // and compares the database.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const puppeteer = require('puppeteer-core');
+const { A, env, out, ok, diag, value, launch, watched, settle, visit, shot, axeCheck, login, cells, call } = require('./lib.js');
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' not set'); return v; };
-const A = env('ADMIN_URL');
-const PW = env('CONSOLE_PW');
-const SHOTS = env('SHOTS');
-const AXE = fs.readFileSync(env('AXE_JS'), 'utf8');
 const HOSTILE = JSON.parse(env('HOSTILE'));
 const CLAIM_MAC = env('CLAIM_MAC'), BAD_CSV = env('BAD_CSV'), GOOD_CSV = env('GOOD_CSV');
-
-const out = (...f) => console.log(f.join('\t'));
-const ok = (cond, desc) => out(cond ? 'ok' : 'not ok', desc);
-const diag = (s) => out('diag', s);
-const value = (k, v) => out('value', k, JSON.stringify(v));
-
-async function launch() {
-	const base = { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-		args: ['--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'] };
-	try {
-		return await puppeteer.launch(base);
-	} catch (e) {
-		// As browse.js: only where the sandbox cannot start at all.
-		diag('chromium would not start with its sandbox (' + e.message.split('\n')[0] + '): retrying with --no-sandbox');
-		return puppeteer.launch(Object.assign({}, base, { args: base.args.concat(['--no-sandbox']) }));
-	}
-}
-
-// Console errors, exceptions, failed requests and dialogs (dismissed: a
-// dialog means injected script ran).
-async function watched(ctx, who) {
-	const page = await ctx.newPage();
-	page.problems = [];
-	page.dialogs = [];
-	page.on('console', (m) => { if (m.type() === 'error') page.problems.push(who + ': console: ' + m.text()); });
-	page.on('pageerror', (e) => page.problems.push(who + ': exception: ' + e.message));
-	page.on('response', (r) => { if (r.status() >= 400) page.problems.push(who + ': HTTP ' + r.status() + ' ' + r.url()); });
-	page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
-	await page.setViewport({ width: 1200, height: 900 });
-	return page;
-}
-
-const settle = (page) => page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => null);
-async function visit(page, url) {
-	await page.goto(A + url, { waitUntil: 'networkidle0' });
-	await settle(page);
-}
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
-
-async function axeCheck(page, name) {
-	await page.evaluate(AXE);           // Runtime.evaluate: not subject to the page's CSP
-	const r = await page.evaluate(async () => {
-		const res = await window.axe.run(document, { resultTypes: ['violations'] });
-		return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-			.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-	});
-	ok(r.length === 0, 'axe: no serious or critical violation on ' + name);
-	for (const v of r)
-		diag('  ' + v);
-}
 
 // No element a payload would create, no dialog; which payloads show as text.
 async function noInjection(page, name) {
@@ -80,28 +23,8 @@ async function noInjection(page, name) {
 	return r.shown;
 }
 
-async function login(ctx, name) {
-	const page = await watched(ctx, name);
-	await visit(page, '/ui/login.html');
-	await page.type('#name', name);
-	await page.type('#password', PW);
-	await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('button[type=submit]')]);
-	await settle(page);
-	return page;
-}
-
-const cells = (page, sel) => page.$$eval(sel, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
 const visible = (page, sel) => page.$eval(sel, (e) => !e.hidden && e.offsetParent !== null);
-// fetch from the page with the session (and its CSRF token for writes).
-const call = (page, method, url, body, ctype) => page.evaluate(async (m, u, b, ct) => {
-	const s = await (await fetch('/ui/session')).json();
-	const h = { 'X-CSRF-Token': s.csrf };
-	if (ct)
-		h['Content-Type'] = ct;
-	const r = await fetch(u, { method: m, headers: h, body: b === null ? undefined : b });
-	return { status: r.status, body: await r.text() };
-}, method, url, body === undefined ? null : body, ctype || null);
 
 async function sideways(page, name) {
 	const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
