@@ -6,7 +6,6 @@
  * It decides HTTP shapes, scope and roles only; no diagnosis or rendering
  * rule lives here.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +13,7 @@
 
 #include "api_int.h"
 #include "ops/ops.h"
+#include "workers.h"
 
 #define OPS_DIAG_MAX     4           /* diagnoses running at once; more: 503 */
 #define OPS_DIAG_TIMEOUT 30          /* per-probe timeout cap (seconds) */
@@ -33,11 +33,7 @@ struct api_job {
 	char *body;
 };
 
-static struct {
-	pthread_mutex_t m;
-	pthread_cond_t idle;
-	int running;
-} ops = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static struct workers ops = WORKERS_INIT;
 
 void api_job_free(struct api_job *j)
 {
@@ -49,10 +45,7 @@ void api_job_free(struct api_job *j)
 
 void api_ops_drain(void)
 {
-	pthread_mutex_lock(&ops.m);
-	while (ops.running)
-		pthread_cond_wait(&ops.idle, &ops.m);
-	pthread_mutex_unlock(&ops.m);
+	workers_drain(&ops);
 }
 
 static char *error_body(const char *code, const char *msg)
@@ -97,10 +90,7 @@ static void *job_main(void *arg)
 	job_run(j);
 	/* After this the request owns j again (freed when it completes). */
 	MHD_resume_connection(j->c);
-	pthread_mutex_lock(&ops.m);
-	if (--ops.running == 0)
-		pthread_cond_broadcast(&ops.idle);
-	pthread_mutex_unlock(&ops.m);
+	workers_done(&ops);
 	return NULL;
 }
 
@@ -189,34 +179,20 @@ static enum MHD_Result diagnose(struct api_ctx *x, const struct device *d, bool 
 	sp_strlcpy(j->mac, d->mac, sizeof(j->mac));
 	json_decref(o);
 
-	pthread_mutex_lock(&ops.m);
-	bool full = ops.running >= OPS_DIAG_MAX;
-	if (!full)
-		ops.running++;
-	pthread_mutex_unlock(&ops.m);
-	if (full) {
+	if (!workers_take(&ops, OPS_DIAG_MAX)) {
 		api_job_free(j);
 		return busy(x);
 	}
 	/* Probes take seconds: not on the listener's thread nor its store. */
-	pthread_t th;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	*x->job = j;
 	MHD_suspend_connection(x->c);
-	if (pthread_create(&th, &at, job_main, j)) {
-		pthread_attr_destroy(&at);
+	if (workers_start(job_main, j) < 0) {
 		j->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		j->body = error_body("busy", "cannot start a diagnose worker; retry later");
 		MHD_resume_connection(x->c);
-		pthread_mutex_lock(&ops.m);
-		if (--ops.running == 0)
-			pthread_cond_broadcast(&ops.idle);
-		pthread_mutex_unlock(&ops.m);
+		workers_done(&ops);
 		return MHD_YES;
 	}
-	pthread_attr_destroy(&at);
 	return MHD_YES;
 refuse:
 	json_decref(o);

@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "auth.h"
 #include "console.h"
+#include "workers.h"
 
 #define COOKIE "sp_session"
 #define LOGIN_MAX 2     /* password checks at once (scrypt: 32 MiB each); more: 503 */
@@ -220,11 +220,7 @@ struct login_check {
 	struct console_user u;
 };
 
-static struct {
-	pthread_mutex_t m;
-	pthread_cond_t idle;
-	int running;
-} checks = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static struct workers checks = WORKERS_INIT;
 
 void console_login_free(void *login)
 {
@@ -236,18 +232,7 @@ void console_login_free(void *login)
 
 void console_drain(void)
 {
-	pthread_mutex_lock(&checks.m);
-	while (checks.running)
-		pthread_cond_wait(&checks.idle, &checks.m);
-	pthread_mutex_unlock(&checks.m);
-}
-
-static void check_done(void)
-{
-	pthread_mutex_lock(&checks.m);
-	if (--checks.running == 0)
-		pthread_cond_broadcast(&checks.idle);
-	pthread_mutex_unlock(&checks.m);
+	workers_drain(&checks);
 }
 
 static void *check_main(void *arg)
@@ -260,7 +245,7 @@ static void *check_main(void *arg)
 	l->done = true;
 	/* After this the request owns l again (freed when it completes). */
 	MHD_resume_connection(l->c);
-	check_done();
+	workers_done(&checks);
 	return NULL;
 }
 
@@ -337,32 +322,21 @@ static enum MHD_Result login(const struct console_call *k)
 		return fail(k, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot read users");
 	}
 	l->known = rc == 1;
-	pthread_mutex_lock(&checks.m);
-	bool full = checks.running >= LOGIN_MAX;
-	if (!full)
-		checks.running++;
-	pthread_mutex_unlock(&checks.m);
-	if (full) {
+	if (!workers_take(&checks, LOGIN_MAX)) {
 		console_login_free(l);
 		metrics_inc("sipprov_console_login_busy_total");
 		return fail(k, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "too many logins are being checked; retry in a second");
 	}
-	pthread_t th;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	l->c = k->c;
 	*k->login = l;
 	MHD_suspend_connection(k->c);
-	if (pthread_create(&th, &at, check_main, l)) {
-		pthread_attr_destroy(&at);
+	if (workers_start(check_main, l) < 0) {
 		*k->login = NULL;
 		console_login_free(l);
 		MHD_resume_connection(k->c);
-		check_done();
+		workers_done(&checks);
 		return fail(k, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "cannot start a password check; retry in a second");
 	}
-	pthread_attr_destroy(&at);
 	return MHD_YES;
 }
 
