@@ -216,3 +216,25 @@ register_with() {
 	echo "$st"
 }
 
+
+# ---- the console's browser tests (tests/console/*.js drivers) ----
+# console_deps: $NM, the node_modules that tools/install-deps.sh --test puts
+# puppeteer-core and axe-core in; bails when they are missing.
+console_deps() {
+	NM=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console/node_modules
+	[ -f "$NM/puppeteer-core/package.json" ] && [ -f "$NM/axe-core/axe.min.js" ] ||
+		bail "puppeteer-core and axe-core are not in $NM (tools/install-deps.sh --test installs them)"
+}
+# browser_tap FILE: a driver's "ok|not ok<TAB>text" and "diag<TAB>text"
+# lines as TAP; afterwards `value NAME` prints its "value<TAB>NAME<TAB>json".
+browser_tap() {
+	BROWSER_OUT=$1
+	while IFS='	' read -r kind rest; do
+		case $kind in
+		ok) ok 0 "$rest" ;;
+		"not ok") ok 1 "$rest" ;;
+		diag) diag "$rest" ;;
+		esac
+	done < "$1"
+}
+value() { sed -n "s/^value	$1	//p" "$BROWSER_OUT"; }

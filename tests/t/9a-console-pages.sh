@@ -12,9 +12,7 @@
 # changes nothing; 200% zoom.  Screenshots go to $T/shots.
 . "$(dirname "$0")/../lib.sh"
 need curl sqlite3 jq node chromium
-NM=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console/node_modules
-[ -f "$NM/puppeteer-core/package.json" ] && [ -f "$NM/axe-core/axe.min.js" ] ||
-	bail "puppeteer-core and axe-core are not in $NM (tools/install-deps.sh --test installs them)"
+console_deps
 
 HUA='<script>alert("ua")</script>"><img src=x onerror=alert(1)>'
 HLAYOUT='<img src=x onerror=alert(2)>'
@@ -65,14 +63,7 @@ NODE_PATH=$NM ADMIN_URL=$ADMIN_URL CONSOLE_PW=$PW SHOTS="$T/shots" AXE_JS="$NM/a
 rc=$?
 [ -s "$T/pages.err" ] && sed 's/^/# pages.js: /' "$T/pages.err" | head -20
 ok $rc "the browser run finished (exit $rc)"
-value() { sed -n "s/^value	$1	//p" "$T/pages.out"; }
-while IFS='	' read -r kind rest; do
-	case $kind in
-	ok) ok 0 "$rest" ;;
-	"not ok") ok 1 "$rest" ;;
-	diag) diag "$rest" ;;
-	esac
-done < "$T/pages.out"
+browser_tap "$T/pages.out"
 
 # ---- templates ----
 is "$(value templates | jq -c '.[0][0:2]')" '["main","v2"]' "templates: main at v2 listed"

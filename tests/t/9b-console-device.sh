@@ -11,9 +11,7 @@
 # kept in $T/shots.
 . "$(dirname "$0")/../lib.sh"
 need curl sqlite3 jq node chromium kamailio
-NM=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console/node_modules
-[ -f "$NM/puppeteer-core/package.json" ] && [ -f "$NM/axe-core/axe.min.js" ] ||
-	bail "puppeteer-core and axe-core are not in $NM (tools/install-deps.sh --test installs them)"
+console_deps
 
 start_kamailio
 add_subscriber a1xyzauth example.test alicepw
@@ -50,14 +48,7 @@ NODE_PATH=$NM ADMIN_URL=$ADMIN_URL CONSOLE_PW=$PW SHOTS="$T/shots" AXE_JS="$NM/a
 rc=$?
 [ -s "$T/browse.err" ] && sed 's/^/# device-ops.js: /' "$T/browse.err" | head -20
 ok $rc "the browser run finished (exit $rc)"
-value() { sed -n "s/^value	$1	//p" "$T/browse.out"; }
-while IFS='	' read -r kind rest; do
-	case $kind in
-	ok) ok 0 "$rest" ;;
-	"not ok") ok 1 "$rest" ;;
-	diag) diag "$rest" ;;
-	esac
-done < "$T/browse.out"
+browser_tap "$T/browse.out"
 
 # ---- what the page showed against the CLI and the database ----
 is "$(value preview_revealed | jq -r .)" "$(cat "$T/render.txt")" "the revealed preview is exactly sipprov render"

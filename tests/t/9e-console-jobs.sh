@@ -9,9 +9,7 @@
 # only its tenant's jobs.  axe, console errors; screenshots in $T/shots.
 . "$(dirname "$0")/../lib.sh"
 need curl sqlite3 jq node chromium sipp
-NM=${XDG_CACHE_HOME:-$HOME/.cache}/sipprov-console/node_modules
-[ -f "$NM/puppeteer-core/package.json" ] && [ -f "$NM/axe-core/axe.min.js" ] ||
-	bail "puppeteer-core and axe-core are not in $NM (tools/install-deps.sh --test installs them)"
+console_deps
 
 HOSTILE='<img src=x onerror=alert(7)>.example'
 sp init >/dev/null
@@ -60,14 +58,7 @@ NODE_PATH=$NM ADMIN_URL=$ADMIN_URL CONSOLE_PW=$PW SHOTS="$T/shots" AXE_JS="$NM/a
 rc=$?
 [ -s "$T/jobs.err" ] && sed 's/^/# jobs.js: /' "$T/jobs.err" | head -20
 ok $rc "the browser run finished (exit $rc)"
-value() { sed -n "s/^value	$1	//p" "$T/jobs.out"; }
-while IFS='	' read -r kind rest; do
-	case $kind in
-	ok) ok 0 "$rest" ;;
-	"not ok") ok 1 "$rest" ;;
-	diag) diag "$rest" ;;
-	esac
-done < "$T/jobs.out"
+browser_tap "$T/jobs.out"
 
 # ---- jobs ----
 wait "$SIPP"; ok $? "the sipp phone answered the job's NOTIFY"
