@@ -308,6 +308,45 @@ bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MH
 	return false;
 }
 
+#define IDEM_KEY_MAX 255
+
+int api_idem_key(struct api_ctx *x, const char **key, enum MHD_Result *ret)
+{
+	*key = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Idempotency-Key");
+	if (!*key || (**key && strlen(*key) <= IDEM_KEY_MAX && sp_text_ok(*key)))
+		return 0;
+	*ret = api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "Idempotency-Key", 0,
+			 "Idempotency-Key must be 1 to %d printable characters", IDEM_KEY_MAX);
+	return -1;
+}
+
+int api_idem_kept(struct api_ctx *x, const char *key, const char *sha, char **text, long *status,
+		  enum MHD_Result *ret)
+{
+	char was[65];
+	char *enc = NULL;
+	*text = NULL;
+	int rc = store_idem_get(x->store, x->tok.name, key, was, status, &enc);
+	if (rc <= 0) {
+		if (rc < 0)
+			*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "cannot read idempotency keys");
+		return rc;
+	}
+	if (strcmp(was, sha)) {
+		free(enc);
+		*ret = api_error(x, MHD_HTTP_CONFLICT, "conflict", "Idempotency-Key", 0,
+				 "Idempotency-Key '%s' was used with another request body", key);
+		return -1;
+	}
+	*text = secret_decrypt(x->key, enc);
+	free(enc);
+	if (!*text) {
+		*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "the kept answer does not decrypt");
+		return -1;
+	}
+	return 1;
+}
+
 bool api_can_write(struct api_ctx *x, enum MHD_Result *ret)
 {
 	if (strcmp(x->tok.role, "read-only"))

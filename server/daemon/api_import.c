@@ -15,7 +15,6 @@
 #include "api_int.h"
 
 #define IMPORT_ERRORS_MAX 100           /* errors listed in one answer */
-#define IDEM_KEY_MAX      255
 
 struct imp_run {
 	struct api_ctx *x;
@@ -274,33 +273,19 @@ static int before_commit(struct store *s, void *arg, char *err, size_t errlen)
 /* ---- POST /import ---- */
 
 /* An earlier answer to this Idempotency-Key: 1 after replaying it (or
- * answering 409 for another body), 0 none, -1 after answering 500. */
+ * answering 409 for another body, or 500), 0 none. */
 static int idem_replay(struct imp_run *ir, enum MHD_Result *ret)
 {
 	struct api_ctx *x = ir->x;
-	char sha[65];
 	long status;
-	char *enc = NULL;
-	int rc = store_idem_get(x->store, x->tok.name, ir->idem_key, sha, &status, &enc);
-	if (rc <= 0) {
-		if (rc < 0)
-			*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "cannot read idempotency keys");
-		return rc;
-	}
-	if (strcmp(sha, ir->body_sha)) {
-		free(enc);
-		*ret = api_error(x, MHD_HTTP_CONFLICT, "conflict", "Idempotency-Key", 0,
-				 "Idempotency-Key '%s' was used with another request body", ir->idem_key);
-		return 1;
-	}
-	char *text = secret_decrypt(x->key, enc);
-	free(enc);
+	char *text;
+	int rc = api_idem_kept(x, ir->idem_key, ir->body_sha, &text, &status, ret);
+	if (rc <= 0)
+		return -rc;
 	json_error_t je;
-	json_t *doc = text ? json_loads(text, 0, &je) : NULL;
-	if (text) {
-		secret_wipe(text, strlen(text));
-		free(text);
-	}
+	json_t *doc = json_loads(text, 0, &je);
+	secret_wipe(text, strlen(text));
+	free(text);
 	if (!doc) {
 		*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "the kept answer does not decrypt");
 		return 1;
@@ -324,14 +309,8 @@ static enum MHD_Result import_post(struct api_ctx *x)
 	FILE *f = NULL;
 
 	buf_init(&csv, API_BODY_MAX * 2);
-	ir.idem_key = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Idempotency-Key");
-	if (!api_can_write(x, &ret))
+	if (!api_can_write(x, &ret) || api_idem_key(x, &ir.idem_key, &ret) < 0)
 		goto out;
-	if (ir.idem_key && (!*ir.idem_key || strlen(ir.idem_key) > IDEM_KEY_MAX || !sp_text_ok(ir.idem_key))) {
-		ret = api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "Idempotency-Key", 0,
-				"Idempotency-Key must be 1 to %d printable characters", IDEM_KEY_MAX);
-		goto out;
-	}
 	if (!api_flag(x, "dry_run", &dry, &ret) || !api_flag(x, "generate_credentials", &gen, &ret))
 		goto out;
 	ir.json_body = ctype && !strncasecmp(ctype, "application/json", 16);

@@ -78,6 +78,14 @@ enum MHD_Result api_export(struct api_ctx *x, const char *rest);
 enum MHD_Result api_reply_text(struct api_ctx *x, unsigned status, const char *ctype, const char *body, size_t len);
 /* The account field a validate_account message is about, or NULL. */
 const char *api_account_field(const char *msg);
+/* The Idempotency-Key header: 0 with *key (NULL when absent), or -1 after
+ * answering 400 (empty, over 255 characters, not printable). */
+int api_idem_key(struct api_ctx *x, const char **key, enum MHD_Result *ret);
+/* The answer kept for this caller's key (see store_idem_get): 1 with
+ * *text (decrypted; caller wipes and frees) and *status, 0 none, or -1
+ * after answering (409: the key came with another body sha; 500). */
+int api_idem_kept(struct api_ctx *x, const char *key, const char *sha, char **text, long *status,
+		  enum MHD_Result *ret);
 /* If-Match against etag: true, or false after answering 412 naming what. */
 bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret);
 

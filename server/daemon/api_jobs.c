@@ -14,7 +14,6 @@
 
 #define MOVE_LIST_DEFAULT 100           /* devices listed in a move answer unless ?limit= */
 #define MOVE_ERRORS_MAX   100           /* device errors listed in a refusal */
-#define IDEM_KEY_MAX      255
 
 /* ---- POST /tenants/{slug}/move ---- */
 
@@ -283,34 +282,18 @@ static enum MHD_Result job_accepted(struct api_ctx *x, int64_t id)
 }
 
 /* An earlier job for this Idempotency-Key: 1 after answering (the same
- * job, or 409 for another body), 0 none, -1 after answering 500. */
+ * job, or 409 for another body, or 500), 0 none. */
 static int idem_replay(struct api_ctx *x, const char *key, const char *sha, enum MHD_Result *ret)
 {
-	char was[65];
-	long status;
-	char *enc = NULL;
-	int rc = store_idem_get(x->store, x->tok.name, key, was, &status, &enc);
-	if (rc <= 0) {
-		if (rc < 0)
-			*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "cannot read idempotency keys");
-		return rc;
-	}
-	if (strcmp(was, sha)) {
-		free(enc);
-		*ret = api_error(x, MHD_HTTP_CONFLICT, "conflict", "Idempotency-Key", 0,
-				 "Idempotency-Key '%s' was used with another request body", key);
-		return 1;
-	}
-	char *text = secret_decrypt(x->key, enc);
-	long id;
-	free(enc);
-	if (!text || sp_parse_int(text, 1, 1L << 40, &id) < 0) {
-		free(text);
-		*ret = api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "the kept answer does not decrypt");
-		return 1;
-	}
+	long status, id;
+	char *text;
+	int rc = api_idem_kept(x, key, sha, &text, &status, ret);
+	if (rc <= 0)
+		return -rc;
+	rc = sp_parse_int(text, 1, 1L << 40, &id);
 	free(text);
-	*ret = job_accepted(x, id);
+	*ret = rc < 0 ? api_error(x, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0, "the kept answer does not decrypt")
+		      : job_accepted(x, id);
 	return 1;
 }
 
@@ -322,17 +305,14 @@ static enum MHD_Result job_create(struct api_ctx *x)
 		{ NULL, 0, false },
 	};
 	enum MHD_Result ret;
-	const char *key = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Idempotency-Key");
+	const char *key;
 	char slug[SP_SLUG_MAX] = "", mac[SP_FIELD_MAX] = "", sha[65];
 	struct tenant t = { 0 };
 	struct device d;
 	json_t *doc;
 
-	if (!api_can_write(x, &ret))
+	if (!api_can_write(x, &ret) || api_idem_key(x, &key, &ret) < 0)
 		return ret;
-	if (key && (!*key || strlen(key) > IDEM_KEY_MAX || !sp_text_ok(key)))
-		return api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "Idempotency-Key", 0,
-				 "Idempotency-Key must be 1 to %d printable characters", IDEM_KEY_MAX);
 	if (!(doc = api_body(x, fields, &ret)))
 		return ret;
 	if (api_str(x, doc, "tenant", slug, sizeof(slug), &ret) < 0 || api_str(x, doc, "device", mac, sizeof(mac), &ret) < 0)
