@@ -10,17 +10,6 @@
 
 #include "cli.h"
 
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case ROUTE_MAC: return "device";
-	case ROUTE_TOKEN: return "token";
-	case ROUTE_COMMON: return "common";
-	case ROUTE_UPLOAD: return "upload";
-	default: return "?";
-	}
-}
-
 static bool layout_file(const char *n)
 {
 	size_t len = strlen(n);
@@ -98,22 +87,7 @@ static int layout_list(struct cli *c)
 	for (size_t i = 0; i < layouts_count(ls); i++) {
 		const struct layout *l = layouts_at(ls, i);
 		if (c->json) {
-			json_t *o = json_object(), *pats = json_array();
-			for (size_t r = 0; r < layout_route_count(l); r++) {
-				int kind;
-				const char *p = layout_route_at(l, r, &kind);
-				json_t *po = json_object();
-				json_object_set_new(po, "pattern", json_string(p));
-				json_object_set_new(po, "kind", json_string(kind_name(kind)));
-				json_array_append_new(pats, po);
-			}
-			json_object_set_new(o, "name", json_string(layout_name(l)));
-			json_object_set_new(o, "format", json_string(layout_format_name(l)));
-			json_object_set_new(o, "content_type", json_string(layout_content_type(l)));
-			json_object_set_new(o, "notify_event", json_string(layout_notify_event(l)));
-			json_object_set_new(o, "token_urls", json_boolean(layout_uses_token(l)));
-			json_object_set_new(o, "patterns", pats);
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, layout_json(l));
 			continue;
 		}
 		printf("%-12s %-5s %-26s %-24s", layout_name(l), layout_format_name(l), layout_content_type(l),
@@ -123,7 +97,7 @@ static int layout_list(struct cli *c)
 			const char *p = layout_route_at(l, r, &kind);
 			printf("%s%s", r ? " " : " ", p);
 			if (kind == ROUTE_COMMON || kind == ROUTE_UPLOAD)
-				printf("(%s)", kind_name(kind));
+				printf("(%s)", route_kind_name(kind));
 		}
 		printf("\n");
 	}

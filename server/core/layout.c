@@ -756,3 +756,16 @@ static int render_skel(const struct layout *l, const void *skel, const struct ef
 	}
 	return rc;
 }
+
+json_t *layout_json(const struct layout *l)
+{
+	json_t *pats = json_array();
+	for (size_t r = 0; r < layout_route_count(l); r++) {
+		int kind;
+		const char *p = layout_route_at(l, r, &kind);
+		json_array_append_new(pats, json_pack("{s:s, s:s}", "pattern", p, "kind", route_kind_name(kind)));
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "name", layout_name(l), "format", layout_format_name(l),
+			 "content_type", layout_content_type(l), "notify_event", layout_notify_event(l), "token_urls",
+			 layout_uses_token(l), "patterns", pats);
+}

@@ -242,6 +242,17 @@ size_t layout_route_count(const struct layout *l)
 	return l->nroutes;
 }
 
+const char *route_kind_name(int kind)
+{
+	switch (kind) {
+	case ROUTE_MAC: return "device";
+	case ROUTE_TOKEN: return "token";
+	case ROUTE_COMMON: return "common";
+	case ROUTE_UPLOAD: return "upload";
+	default: return "?";
+	}
+}
+
 const char *layout_route_at(const struct layout *l, size_t i, int *kind)
 {
 	if (i >= l->nroutes)

@@ -448,6 +448,11 @@ const char *layout_format_name(const struct layout *l);
  * kind gets ROUTE_MAC/TOKEN/COMMON/UPLOAD.  NULL past the end. */
 size_t layout_route_count(const struct layout *l);
 const char *layout_route_at(const struct layout *l, size_t i, int *kind);
+/* A route kind as `layout list` names it: "device", "token", "common", "upload". */
+const char *route_kind_name(int kind);
+/* A layout as `layout list --json` and GET /api/v1/layouts show it: name,
+ * format, content_type, notify_event, token_urls, patterns[{pattern, kind}]. */
+json_t *layout_json(const struct layout *l);
 /* Parse one layout from memory (the fuzz target, `layout check`); filename
  * is only for messages.  NULL with err naming file:line. */
 struct layout *layout_parse_mem(const char *filename, const char *data, size_t len,

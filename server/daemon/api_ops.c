@@ -415,35 +415,13 @@ static enum MHD_Result audit_list(struct api_ctx *x)
 
 /* ---- layouts: what `sipprov layout list --json` prints ---- */
 
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case ROUTE_MAC: return "device";
-	case ROUTE_TOKEN: return "token";
-	case ROUTE_COMMON: return "common";
-	case ROUTE_UPLOAD: return "upload";
-	default: return "?";
-	}
-}
-
 static enum MHD_Result layouts_list(struct api_ctx *x)
 {
 	if (!x->is_get)
 		return api_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL, 0, "use GET");
 	json_t *arr = json_array();
-	for (size_t i = 0; i < layouts_count(x->layouts); i++) {
-		const struct layout *l = layouts_at(x->layouts, i);
-		json_t *pats = json_array();
-		for (size_t r = 0; r < layout_route_count(l); r++) {
-			int kind;
-			const char *p = layout_route_at(l, r, &kind);
-			json_array_append_new(pats, json_pack("{s:s, s:s}", "pattern", p, "kind", kind_name(kind)));
-		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "name", layout_name(l), "format",
-						     layout_format_name(l), "content_type", layout_content_type(l),
-						     "notify_event", layout_notify_event(l), "token_urls",
-						     layout_uses_token(l), "patterns", pats));
-	}
+	for (size_t i = 0; i < layouts_count(x->layouts); i++)
+		json_array_append_new(arr, layout_json(layouts_at(x->layouts, i)));
 	return api_reply(x, MHD_HTTP_OK, json_pack("{s:o}", "items", arr), NULL, NULL);
 }
 
