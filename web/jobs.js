@@ -52,7 +52,8 @@
 			const show = el('button', { type: 'button' }, 'Phones');
 			show.addEventListener('click', () => { open = job.id; showItems(job).catch((e) => showError(e.message)); });
 			actions.append(show);
-			const failed = total - done === 0 && job.status === 'done' &&
+			// Resume retries whatever did not get a 200, as the API does.
+			const failed = job.status === 'done' &&
 				Object.entries(job.counts).some(([k, n]) => n && k !== 'total' && k !== '200');
 			if (failed && session.role !== 'read-only') {
 				const resume = el('button', { type: 'button' }, 'Resume');
