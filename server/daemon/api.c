@@ -93,6 +93,8 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sipprov-admin\"");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)     /* busy: every 503 says when to come back */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;

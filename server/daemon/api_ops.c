@@ -104,19 +104,8 @@ enum MHD_Result api_ops_answer(struct api_ctx *x)
 
 static enum MHD_Result busy(struct api_ctx *x)
 {
-	static const char body[] = "{\"error\":{\"code\":\"busy\",\"message\":\"too many diagnoses running; "
-				   "retry later\"}}";
 	metrics_inc("sipprov_api_diagnose_busy_total");
-	metrics_inc("sipprov_http_requests_total{route=\"admin\",code=\"5xx\"}");
-	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-	enum MHD_Result ret = MHD_queue_response(x->c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
-	MHD_destroy_response(r);
-	return ret;
+	return api_error(x, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", NULL, 0, "too many diagnoses running; retry later");
 }
 
 static const struct api_field diag_fields[] = {
