@@ -300,6 +300,19 @@ int api_tenant_visible(struct api_ctx *x, const char *slug, struct tenant *t, en
 	return 1;
 }
 
+int api_tenant_scope(struct api_ctx *x, int64_t *tenant_id, enum MHD_Result *ret)
+{
+	const char *slug = api_query(x, "tenant");
+	struct tenant t;
+	*tenant_id = x->tok.tenant_id;
+	if (!slug)
+		return 0;
+	if (api_tenant_visible(x, slug, &t, ret) != 1)
+		return -1;
+	*tenant_id = t.id;
+	return 0;
+}
+
 bool api_if_match(struct api_ctx *x, const char *etag, const char *what, enum MHD_Result *ret)
 {
 	const char *im = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);

@@ -51,19 +51,14 @@ static enum MHD_Result device_list(struct api_ctx *x)
 	enum MHD_Result ret;
 	struct list_ctx lc = { .x = x, .cursor = api_query(x, "cursor"), .status = api_query(x, "status"),
 			       .layout = api_query(x, "layout") };
-	const char *tenant = api_query(x, "tenant");
-	int64_t tid = x->tok.tenant_id;
+	int64_t tid;
 	if (api_limit(x, &lc.limit, &ret) < 0)
 		return ret;
 	if (lc.status && strcmp(lc.status, "active") && strcmp(lc.status, "disabled"))
 		return api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "status", 0,
 				 "status filter '%.32s' is not one of active, disabled", lc.status);
-	if (tenant) {
-		struct tenant t;
-		if (api_tenant_visible(x, tenant, &t, &ret) != 1)
-			return ret;
-		tid = t.id;
-	}
+	if (api_tenant_scope(x, &tid, &ret) < 0)
+		return ret;
 	lc.items = json_array();
 	if (store_device_each(x->store, tid, list_one, &lc) < 0) {
 		json_decref(lc.items);

@@ -10,21 +10,6 @@
 
 #include "api_int.h"
 
-/* ?tenant= (else the token's own tenant, else every one): 0, or -1 after
- * answering 404. */
-static int scope_of(struct api_ctx *x, int64_t *tenant_id, enum MHD_Result *ret)
-{
-	const char *slug = api_query(x, "tenant");
-	struct tenant t;
-	*tenant_id = x->tok.tenant_id;
-	if (!slug)
-		return 0;
-	if (api_tenant_visible(x, slug, &t, ret) != 1)
-		return -1;
-	*tenant_id = t.id;
-	return 0;
-}
-
 /* ---- GET /drift ---- */
 
 struct drift_page {
@@ -58,7 +43,7 @@ static enum MHD_Result drift_list(struct api_ctx *x)
 	struct drift_page p = { .kind = api_query(x, "kind") };
 	const char *state = api_query(x, "state"), *cur = api_query(x, "cursor");
 	int64_t tid;
-	if (api_limit(x, &p.limit, &ret) < 0 || scope_of(x, &tid, &ret) < 0)
+	if (api_limit(x, &p.limit, &ret) < 0 || api_tenant_scope(x, &tid, &ret) < 0)
 		return ret;
 	if (state && strcmp(state, "open") && strcmp(state, "closed") && strcmp(state, "all"))
 		return api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "state", 0,
@@ -128,7 +113,7 @@ static enum MHD_Result status_list(struct api_ctx *x)
 	enum MHD_Result ret;
 	struct status_page p = { .x = x, .cursor = api_query(x, "cursor") };
 	int64_t tid;
-	if (api_limit(x, &p.limit, &ret) < 0 || scope_of(x, &tid, &ret) < 0)
+	if (api_limit(x, &p.limit, &ret) < 0 || api_tenant_scope(x, &tid, &ret) < 0)
 		return ret;
 	p.items = json_array();
 	if (store_device_each(x->store, tid, status_row, &p) < 0) {

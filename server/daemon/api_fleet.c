@@ -167,19 +167,12 @@ static int list_one(const struct device *d, void *arg)
 	return 0;
 }
 
-/* ?tenant= (visible to the caller) or the caller's own scope: 0, or -1
- * after answering. */
+/* api_tenant_scope, where the console's empty ?tenant= means all it sees. */
 static int tenant_arg(struct api_ctx *x, int64_t *tid, enum MHD_Result *ret)
 {
 	const char *slug = api_query(x, "tenant");
-	struct tenant t;
 	*tid = x->tok.tenant_id;
-	if (!slug || !*slug)
-		return 0;
-	if (api_tenant_visible(x, slug, &t, ret) != 1)
-		return -1;
-	*tid = t.id;
-	return 0;
+	return slug && !*slug ? 0 : api_tenant_scope(x, tid, ret);
 }
 
 struct drift_ctx {

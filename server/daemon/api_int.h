@@ -51,6 +51,9 @@ int api_str(struct api_ctx *x, json_t *o, const char *name, char *dst, size_t si
  * (unknown and out-of-scope look the same), -1 after answering 500. */
 int api_tenant_visible(struct api_ctx *x, const char *slug, struct tenant *t, enum MHD_Result *ret);
 bool api_scope_ok(const struct api_ctx *x, int64_t tenant_id);
+/* A list's tenant: ?tenant= (visible to the caller), else the caller's own
+ * scope (0 = every tenant).  0, or -1 after answering (404, 500). */
+int api_tenant_scope(struct api_ctx *x, int64_t *tenant_id, enum MHD_Result *ret);
 /* Role checks after the object is known to be visible: true, or false
  * after answering 403. */
 bool api_can_write(struct api_ctx *x, enum MHD_Result *ret);

@@ -199,19 +199,15 @@ static enum MHD_Result job_list(struct api_ctx *x)
 {
 	enum MHD_Result ret;
 	struct job_list l = { .x = x };
-	const char *cur = api_query(x, "cursor"), *slug = api_query(x, "tenant");
+	const char *cur = api_query(x, "cursor");
 	long before = 0;
-	struct tenant t;
-	int64_t tid = x->tok.tenant_id;
+	int64_t tid;
 	if (api_limit(x, &l.limit, &ret) < 0)
 		return ret;
 	if (cur && sp_parse_int(cur, 1, 1L << 40, &before) < 0)
 		return api_error(x, MHD_HTTP_BAD_REQUEST, "invalid", "cursor", 0, "cursor must be a job id");
-	if (slug) {
-		if (api_tenant_visible(x, slug, &t, &ret) != 1)
-			return ret;
-		tid = t.id;
-	}
+	if (api_tenant_scope(x, &tid, &ret) < 0)
+		return ret;
 	l.items = json_array();
 	if (store_job_list(x->store, tid == 0, tid, before, list_one, &l) < 0) {
 		json_decref(l.items);
