@@ -1,0 +1,100 @@
+/*
+ * db.h: the store's driver boundary (issue 17).  The store*.c files speak
+ * only this interface; db_sqlite.c and db_pg.c are the two drivers and the
+ * only files that include sqlite3.h or libpq-fe.h for row work.  SQL is
+ * written once, in SQLite's dialect with ?/?N parameters; db_pg.c rewrites
+ * it for PostgreSQL (pg_sql.c: the generic rules and the few statements
+ * that need their own text).
+ *
+ * Ownership, stated once:
+ * - A statement belongs to its connection and is freed by db_finalize
+ *   (the store's cache finalizes its statements in store_close).
+ * - Bound text and blobs are copied at bind time: the caller's buffer may
+ *   die before the step.
+ * - Column text and blobs stay valid until the statement's next step,
+ *   reset or finalize: copy them out at once (store_col_text does).
+ * - Bindings survive a db_reset (as in SQLite); db_clear rebinds all NULL.
+ */
+#ifndef SP_DB_H
+#define SP_DB_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;      /* one connection */
+struct dbst;    /* one prepared statement of a connection */
+
+/* db_step's answers, and db_errcode's classes. */
+enum {
+	DB_DONE = 0,            /* no (more) rows */
+	DB_ROW = 1,             /* a row is ready for db_col_* */
+	DB_ERROR = -1,          /* anything else: db_errmsg says what */
+	DB_BUSY = -2,           /* a lock wait gave up (SQLITE_BUSY/LOCKED; PG lock timeout, serialization) */
+	DB_UNIQUE = -3,         /* a UNIQUE or PRIMARY KEY constraint refused the row */
+	DB_CONSTRAINT = -4,     /* another constraint (CHECK, NOT NULL, FOREIGN KEY, trigger RAISE) */
+};
+
+enum db_kind { DB_SQLITE, DB_PG };
+
+/* The driver's functions; a connection points at its driver's table. */
+struct db_ops {
+	enum db_kind kind;
+	struct dbst *(*prepare)(struct db *, const char *sql, bool persistent);
+	void (*finalize)(struct dbst *);
+	void (*reset)(struct dbst *);
+	void (*clear)(struct dbst *);
+	void (*bind_int64)(struct dbst *, int i, int64_t v);
+	void (*bind_text)(struct dbst *, int i, const char *v);
+	void (*bind_blob)(struct dbst *, int i, const void *p, size_t n);
+	void (*bind_null)(struct dbst *, int i);
+	int (*step)(struct dbst *);
+	int64_t (*col_int64)(struct dbst *, int i);
+	const char *(*col_text)(struct dbst *, int i);
+	const void *(*col_blob)(struct dbst *, int i, size_t *n);
+	bool (*col_null)(struct dbst *, int i);
+	int64_t (*changes)(struct db *);
+	int64_t (*last_id)(struct db *);
+	const char *(*errmsg)(struct db *);
+	int (*errcode)(struct db *);
+	int (*exec)(struct db *, const char *sql);
+	void (*close)(struct db *);
+};
+
+struct db { const struct db_ops *ops; };
+struct dbst { struct db *db; };
+
+/* sql (SQLite dialect) prepared on db; persistent for statements kept in
+ * the store's cache.  NULL on error (db_errmsg says why). */
+static inline struct dbst *db_prepare(struct db *db, const char *sql, bool persistent)
+{ return db->ops->prepare(db, sql, persistent); }
+static inline void db_finalize(struct dbst *st) { if (st) st->db->ops->finalize(st); }
+/* Ready to step again from the first row; bindings kept. */
+static inline void db_reset(struct dbst *st) { st->db->ops->reset(st); }
+/* Every parameter back to NULL. */
+static inline void db_clear(struct dbst *st) { st->db->ops->clear(st); }
+/* Parameters count from 1, as ?1 in the SQL.  Text NULL binds NULL. */
+static inline void db_bind_int64(struct dbst *st, int i, int64_t v) { st->db->ops->bind_int64(st, i, v); }
+static inline void db_bind_text(struct dbst *st, int i, const char *v) { st->db->ops->bind_text(st, i, v); }
+static inline void db_bind_blob(struct dbst *st, int i, const void *p, size_t n)
+{ st->db->ops->bind_blob(st, i, p, n); }
+static inline void db_bind_null(struct dbst *st, int i) { st->db->ops->bind_null(st, i); }
+/* DB_ROW, DB_DONE, or a negative class (the statement must be reset). */
+static inline int db_step(struct dbst *st) { return st->db->ops->step(st); }
+/* Columns count from 0.  NULL reads as 0, NULL text as NULL. */
+static inline int64_t db_col_int64(struct dbst *st, int i) { return st->db->ops->col_int64(st, i); }
+static inline const char *db_col_text(struct dbst *st, int i) { return st->db->ops->col_text(st, i); }
+static inline const void *db_col_blob(struct dbst *st, int i, size_t *n) { return st->db->ops->col_blob(st, i, n); }
+static inline bool db_col_null(struct dbst *st, int i) { return st->db->ops->col_null(st, i); }
+/* Rows changed by the last INSERT, UPDATE or DELETE of this connection. */
+static inline int64_t db_changes(struct db *db) { return db->ops->changes(db); }
+/* The id the last INSERT of this connection gave its row. */
+static inline int64_t db_last_id(struct db *db) { return db->ops->last_id(db); }
+/* The last error's words, and its class (DB_BUSY, DB_UNIQUE, ...; DB_DONE
+ * when the last call succeeded). */
+static inline const char *db_errmsg(struct db *db) { return db->ops->errmsg(db); }
+static inline int db_errcode(struct db *db) { return db->ops->errcode(db); }
+/* Run a script of statements without parameters or rows; 0 or -1. */
+static inline int db_exec(struct db *db, const char *sql) { return db->ops->exec(db, sql); }
+static inline void db_close(struct db *db) { if (db) db->ops->close(db); }
+static inline enum db_kind db_kind(struct db *db) { return db->ops->kind; }
+#endif
