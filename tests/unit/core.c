@@ -14,6 +14,8 @@
 
 #include "tap.h"
 #include "core/sipprov.h"
+#include "core/db.h"
+#include "core/store_int.h"
 
 static void test_mac(void)
 {
@@ -162,6 +164,18 @@ static void test_conf(const char *dir)
 	ok(conf_set(&c, "insecure_loopback=maybe", err, sizeof(err)) < 0, "bool must be yes/no");
 }
 
+/* SQLite's plan for sql (the detail of its first step) into out. */
+static void query_plan(struct store *s, const char *sql, char *out, size_t outlen)
+{
+	char q[512];
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	struct dbst *st = db_prepare(store_db(s), q, false);
+	out[0] = '\0';
+	if (st && db_step(st) == DB_ROW)
+		store_col_text(st, 3, out, outlen);
+	db_finalize(st);
+}
+
 static void test_store(const char *dir)
 {
 	char err[SP_ERR_MAX], path[512];
@@ -254,6 +268,13 @@ static void test_store(const char *dir)
 	ok(store_device_get(s, "0015654aa937", &d) == 1 && d.fetched_version == 1, "the device row keeps its last fetch");
 	ok(store_fetch_record(s, d.id, "127.0.0.1", "Yealink", "/x.cfg", 200, 1, "abc") == 0, "a fresh fetch");
 	ok(store_prune(s, sp_now() - 3600, 1000, &n) == 0 && n == 0, "rows newer than the cut-off are kept");
+	/* The hourly prune finds old rows by time, not by a scan of the whole
+	 * history (schema 023). */
+	char plan[512];
+	query_plan(s, "SELECT id FROM fetch_log WHERE at < 5 LIMIT 5", plan, sizeof(plan));
+	ok(strstr(plan, "INDEX fetch_log_at") != NULL, "prune: fetch_log by time (%s)", plan);
+	query_plan(s, "SELECT id FROM registration WHERE at < 5 LIMIT 5", plan, sizeof(plan));
+	ok(strstr(plan, "INDEX registration_at") != NULL, "prune: registration by time (%s)", plan);
 	store_close(s);
 }
 
