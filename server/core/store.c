@@ -32,6 +32,7 @@ struct store {
 	int64_t wait_start;
 	bool wait_told;
 	struct { const char *sql; struct dbst *st; } cache[STMT_SLOTS];
+	struct store_memo *memo;        /* store_memo_begin's rows, NULL until first used */
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 };
@@ -226,6 +227,7 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
+	free(s->memo);
 	for (int i = 0; i < STMT_SLOTS; i++)
 		db_finalize(s->cache[i].st);
 	db_close(s->db);
@@ -364,13 +366,54 @@ int store_tenant_get(struct store *s, const char *slug, struct tenant *t)
 	return one_row(st, (void (*)(struct dbst *, void *))tenant_row, t);
 }
 
+/* ---- the render memo (store_memo_begin in store.h) ---- */
+
+#define MEMO_SLOTS 4
+
+struct store_memo {
+	bool on;
+	long gen;                       /* the generation every row below was read at */
+	struct { int64_t id; struct tenant t; } ten[MEMO_SLOTS];
+	struct { int64_t tenant_id; long number; struct tversion v; } ver[MEMO_SLOTS];
+	unsigned nten, nver;            /* slots filled, then the next one to reuse */
+};
+
+void store_memo_begin(struct store *s, long gen)
+{
+	if (!s->memo)
+		s->memo = xcalloc(1, sizeof(*s->memo));
+	if (s->memo->gen != gen) {
+		s->memo->nten = s->memo->nver = 0;
+		s->memo->gen = gen;
+	}
+	s->memo->on = gen >= 0;
+}
+
+void store_memo_end(struct store *s)
+{
+	if (s->memo)
+		s->memo->on = false;
+}
+
 int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t)
 {
+	struct store_memo *m = s->memo && s->memo->on ? s->memo : NULL;
+	for (unsigned i = 0; m && i < m->nten && i < MEMO_SLOTS; i++)
+		if (m->ten[i].id == id) {
+			*t = m->ten[i].t;
+			return 1;
+		}
 	struct dbst *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE id = ?");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, id);
-	return one_row(st, (void (*)(struct dbst *, void *))tenant_row, t);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))tenant_row, t);
+	if (rc == 1 && m) {
+		unsigned k = m->nten++ % MEMO_SLOTS;
+		m->ten[k].id = id;
+		m->ten[k].t = *t;
+	}
+	return rc;
 }
 
 static void tenant_bind(struct dbst *st, const struct tenant *t)
@@ -476,6 +519,12 @@ static void tversion_row(struct dbst *st, struct tversion *v)
 
 int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, long number, struct tversion *v)
 {
+	struct store_memo *m = s->memo && s->memo->on ? s->memo : NULL;
+	for (unsigned i = 0; m && i < m->nver && i < MEMO_SLOTS; i++)
+		if (m->ver[i].tenant_id == tenant_id && m->ver[i].number == number && !strcmp(m->ver[i].v.name, name)) {
+			*v = m->ver[i].v;
+			return 1;
+		}
 	struct dbst *st = store_stmt(s, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND t.name = ? AND "
 				      "v.number = CASE WHEN ?3 = 0 THEN t.current ELSE ?3 END");
 	if (!st)
@@ -483,7 +532,14 @@ int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, lon
 	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, name);
 	db_bind_int64(st, 3, number);
-	return one_row(st, (void (*)(struct dbst *, void *))tversion_row, v);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))tversion_row, v);
+	if (rc == 1 && m) {
+		unsigned k = m->nver++ % MEMO_SLOTS;
+		m->ver[k].tenant_id = tenant_id;
+		m->ver[k].number = number;   /* 0: the current version, at this generation */
+		m->ver[k].v = *v;
+	}
+	return rc;
 }
 
 int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, const char *settings,

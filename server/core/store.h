@@ -144,6 +144,14 @@ const char *store_errmsg(struct store *s);
 /* Generation of everything that can change a served config (schema 002);
  * fetch bookkeeping does not bump it.  -1 on error. */
 long store_config_gen(struct store *s);
+/* The render memo: between store_memo_begin(s, gen) - called inside a read
+ * snapshot, with the generation that snapshot read - and store_memo_end,
+ * store_tenant_get_id and store_tversion_get answer from rows read earlier
+ * at the same generation (every change to a tenant or a template bumps it;
+ * versions never change).  In a boot storm every phone of a tenant shares
+ * both rows.  A negative gen (unread) memoizes nothing. */
+void store_memo_begin(struct store *s, long gen);
+void store_memo_end(struct store *s);
 /* Write a batch of fetch records in one transaction (the daemon's writer). */
 struct fetch_rec {
 	int64_t device_id;

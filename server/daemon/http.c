@@ -797,7 +797,11 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
 		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
 		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
+		/* Phones of a tenant share its row and their template version:
+		 * read them once per generation (store_memo_begin). */
+		store_memo_begin(w->store, g);
 		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, &m, fresh, false);
+		store_memo_end(w->store);
 		store_commit(w->store);
 		if (built < 0) {
 			pthread_rwlock_unlock(&h->layouts_lock);

@@ -16,6 +16,7 @@
 #include "core/sipprov.h"
 #include "core/db.h"
 #include "core/store_int.h"
+#include "support/store_test.h"
 
 static void test_mac(void)
 {
@@ -213,6 +214,7 @@ static void test_store(const char *dir)
 	ok(store_tversion_get(s, t.id, "main", 0, &v) == 1 && v.number == 2, "current is the newest");
 	ok(store_tversion_get(s, t.id, "main", 1, &v) == 1 && strstr(v.settings, "a.test"), "old version kept");
 
+
 	struct device d;
 	memset(&d, 0, sizeof(d));
 	sp_strlcpy(d.mac, "0015654aa937", sizeof(d.mac));
@@ -275,6 +277,32 @@ static void test_store(const char *dir)
 	ok(strstr(plan, "INDEX fetch_log_at") != NULL, "prune: fetch_log by time (%s)", plan);
 	query_plan(s, "SELECT id FROM registration WHERE at < 5 LIMIT 5", plan, sizeof(plan));
 	ok(strstr(plan, "INDEX registration_at") != NULL, "prune: registration by time (%s)", plan);
+
+	/* The render memo answers tenant and version reads from rows read at
+	 * the same generation, and never across a generation. */
+	struct tenant tm;
+	long gm = store_config_gen(s);
+	store_memo_begin(s, gm);
+	ok(store_tenant_get_id(s, t.id, &tm) == 1 && !strcmp(tm.name, ""), "memo: tenant read");
+	ok(store_tversion_get(s, t.id, "main", 0, &v) == 1 && v.number == 2, "memo: current version read");
+	/* A write (its trigger bumps the generation) behind the memo's back:
+	 * the memo, still at gm, answers what it read at gm... */
+	char e2[SP_ERR_MAX];
+	ok(store_test_exec(s, "UPDATE tenant SET name = 'Acme Corp'", e2, sizeof(e2)) == 0, "tenant renamed");
+	ok(store_tenant_get_id(s, t.id, &tm) == 1 && !strcmp(tm.name, ""), "memo: same generation, same row");
+	ok(store_tversion_add(s, t.id, "main", "{\"port\":\"5062\",\"registrar\":\"c.test\",\"transport\":\"tcp\"}",
+			      "me", "third", &v, err, sizeof(err)) == 0 && v.number == 3, "version 3");
+	ok(store_tversion_get(s, t.id, "main", 0, &v) == 1 && v.number == 2, "memo: current version as of gm");
+	store_memo_end(s);
+	/* ... outside it, and at the new generation, the store is read. */
+	ok(store_tenant_get_id(s, t.id, &tm) == 1 && !strcmp(tm.name, "Acme Corp"), "memo off: the new name");
+	long gn = store_config_gen(s);
+	ok(gn > gm, "the writes bumped the generation");
+	store_memo_begin(s, gn);
+	ok(store_tenant_get_id(s, t.id, &tm) == 1 && !strcmp(tm.name, "Acme Corp"), "memo, new generation: new row");
+	ok(store_tversion_get(s, t.id, "main", 0, &v) == 1 && v.number == 3, "memo, new generation: version 3");
+	store_memo_end(s);
+	ok(store_tversion_get(s, t.id, "main", 2, &v) == 1 && strstr(v.settings, "b.test"), "version 2 kept");
 	store_close(s);
 }
 
