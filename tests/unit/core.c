@@ -6,11 +6,15 @@
  * generation) and the effective config merge order.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "tap.h"
 #include "core/sipprov.h"
@@ -95,6 +99,53 @@ static void test_buf(void)
 	buf_printf(&b, "%s", big);
 	is_int(b.len, sizeof(big) - 1, "buf_printf handles output larger than its stack buffer");
 	buf_release(&b);
+}
+
+/* secret_hmac_hex's answer computed the long way: HMAC-SHA256 of data
+ * under HMAC-SHA256(key, label). */
+static void hmac_expected(const unsigned char *key, const char *label, const char *data, char out[65])
+{
+	unsigned char sub[32], mac[32];
+	unsigned int n = sizeof(sub);
+	HMAC(EVP_sha256(), key, SP_KEY_LEN, (const unsigned char *)label, strlen(label), sub, &n);
+	HMAC(EVP_sha256(), sub, sizeof(sub), (const unsigned char *)data, strlen(data), mac, &n);
+	sp_hex(mac, sizeof(mac), out);
+}
+
+static void *hmac_thread(void *arg)
+{
+	char *out = arg;
+	unsigned char key[SP_KEY_LEN];
+	memset(key, 7, sizeof(key));
+	secret_hmac_hex(key, "thread", "x", 1, out);
+	return NULL;
+}
+
+static void test_hmac(void)
+{
+	unsigned char k1[SP_KEY_LEN], k2[SP_KEY_LEN];
+	char got[65], want[65];
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	const char *labels[] = { "a", "b", "c", "d", "e", "a" };   /* more than the 4 kept per thread */
+	int same = 0;
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+			for (int k = 0; k < 2; k++) {
+				const unsigned char *key = k ? k2 : k1;
+				secret_hmac_hex(key, labels[i], "payload", 7, got);
+				hmac_expected(key, labels[i], "payload", want);
+				same += !strcmp(got, want);
+			}
+	is_int(same, 24, "secret_hmac_hex = HMAC(HMAC(key, label), data), kept keys reused and replaced");
+	secret_hmac_hex(k1, "a", "", 0, got);
+	hmac_expected(k1, "a", "", want);
+	is_str(got, want, "secret_hmac_hex of nothing");
+	pthread_t th;
+	ok(pthread_create(&th, NULL, hmac_thread, got) == 0 && pthread_join(th, NULL) == 0, "a thread's HMAC");
+	memset(k1, 7, sizeof(k1));
+	hmac_expected(k1, "thread", "x", want);
+	is_str(got, want, "in another thread (its contexts freed at its exit)");
 }
 
 static void test_secret(const char *dir)
@@ -315,6 +366,7 @@ int main(void)
 	test_text();
 	test_log_escape();
 	test_buf();
+	test_hmac();
 	test_secret(dir);
 	test_conf(dir);
 	test_store(dir);
