@@ -314,6 +314,10 @@ void store_pg_url_redact(const char *url, char *out, size_t n);
  * backup "".  0 or -1 with err naming url without its password. */
 #define SP_PG_LOCK_MIGRATE 0x73697070726f7601LL   /* "sipprov" 01 */
 int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_t errlen);
+/* The admin writers' lock: what BEGIN IMMEDIATE takes on PostgreSQL
+ * (pg_sql.c: BEGIN + pg_advisory_xact_lock(SP_PG_LOCK_WRITE)), one key
+ * every node shares, so writers queue as they do on one SQLite file. */
+#define SP_PG_LOCK_WRITE 0x73697070726f7602LL     /* "sipprov" 02 */
 
 /* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
 

@@ -1,9 +1,9 @@
 /*
- * store_pg.c: PostgreSQL through libpq (issue 17), the only file that
- * includes libpq-fe.h.  Today it holds the schema only: schema/pg's
- * migrations applied under an advisory transaction lock and recorded in
- * schema_migration as on SQLite.  It deliberately serves no rows yet: the
- * rest of the store refuses a PostgreSQL URL (SP_PG_INCOMPLETE).
+ * store_pg.c: PostgreSQL through libpq (issue 17): connecting with
+ * messages that never carry the password (store_pg.h, shared with the
+ * driver db_pg.c, the other file that includes libpq-fe.h), and the schema:
+ * schema/pg's migrations applied under an advisory transaction lock and
+ * recorded in schema_migration as on SQLite.
  * libpq ownership, stated once: every PGresult is PQclear'ed by whoever
  * got it; PQconninfoParse's array goes to PQconninfoFree, its message to
  * PQfreemem.  No message ever carries the URL's password (redacted URL,
@@ -17,8 +17,7 @@
 #include <libpq-fe.h>
 
 #include "sipprov.h"
-
-#define PG_PW_MAX 1024
+#include "store_pg.h"
 
 bool store_is_pg_url(const char *db)
 {
@@ -89,9 +88,7 @@ static void url_password(const char *url, char *out, size_t n)
 		snprintf(out, n, "%.*s", (int)(at - colon - 1), colon + 1);
 }
 
-/* libpq's message on one line; the URL as given replaced by its redacted
- * form, any password (raw or decoded) by ***. */
-static void pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n)
+void store_pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n)
 {
 	struct { const char *from, *to; } sub[3] = { { url, shown }, { pw, "***" }, { NULL, "***" } };
 	char raw[PG_PW_MAX];
@@ -127,14 +124,7 @@ static void pg_quiet(void *arg, const char *message)
 	(void)message;   /* NOTICEs ("already exists, skipping") are not news */
 }
 
-struct pg {
-	PGconn *conn;
-	const char *url;                    /* as given (with its password) */
-	char shown[SP_FIELD_MAX];           /* the URL without its password */
-	char pw[PG_PW_MAX];                 /* wiped by pg_close */
-};
-
-static void pg_close(struct pg *g)
+void store_pg_close(struct pg *g)
 {
 	PQfinish(g->conn);
 	g->conn = NULL;
@@ -144,11 +134,11 @@ static void pg_close(struct pg *g)
 static int pg_fail(struct pg *g, const char *what, const char *msg, char *err, size_t errlen)
 {
 	char m[SP_ERR_MAX];
-	pg_msg(msg, g->url, g->shown, g->pw, m, sizeof(m));
+	store_pg_msg(msg, g->url, g->shown, g->pw, m, sizeof(m));
 	return sp_err(err, errlen, "database '%s': %s: %s", g->shown, what, m);
 }
 
-static int pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
+int store_pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
 {
 	char *msg = NULL;
 	memset(g, 0, sizeof(*g));
@@ -171,7 +161,7 @@ static int pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
 	g->conn = PQconnectdbParams(kw, val, 1);
 	if (!g->conn || PQstatus(g->conn) != CONNECTION_OK) {
 		pg_fail(g, "cannot connect", g->conn ? PQerrorMessage(g->conn) : "out of memory", err, errlen);
-		pg_close(g);
+		store_pg_close(g);
 		return -1;
 	}
 	PQsetNoticeProcessor(g->conn, pg_quiet, NULL);
@@ -290,7 +280,7 @@ int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_
 	int *have = NULL, rc = -1;
 	size_t nhave = 0;
 	memset(m, 0, sizeof(*m));
-	if (pg_connect(&g, url, err, errlen) < 0)
+	if (store_pg_connect(&g, url, err, errlen) < 0)
 		return -1;
 	if (pg_recorded(&g, &have, &nhave, err, errlen) < 0)
 		goto out;
@@ -317,6 +307,6 @@ int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_
 	rc = 0;
 out:
 	free(have);
-	pg_close(&g);
+	store_pg_close(&g);
 	return rc;
 }
