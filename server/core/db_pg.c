@@ -7,7 +7,7 @@
  * binary format), NULL -> unknown (the server infers it from the context).
  * Each combination of types is its own server-side statement ("sp<N>",
  * per connection), so `? IS NULL`, `coalesce(?, ..)` and `SELECT ?` get a
- * type.  A NULL whose type nothing in the statement says (42P18) is
+ * type.  A NULL whose type nothing in the statement says (42P18/42P08) is
  * retried as text, inside a savepoint when a transaction is open, since
  * a failed prepare would abort it.  Statements not marked persistent are
  * run with PQexecParams and leave nothing on the server.
@@ -150,6 +150,13 @@ static const char *sqlstate(const PGresult *r)
 {
 	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	return s ? s : "";
+}
+
+/* "could not determine data type of parameter $N": the server raises it
+ * as 42P18 or 42P08 depending on where it gave up. */
+static bool indeterminate(const PGresult *r)
+{
+	return !strcmp(sqlstate(r), "42P18") || !strcmp(sqlstate(r), "42P08");
 }
 
 /* ---- which tables have an identity id (for RETURNING id) ---- */
@@ -366,7 +373,7 @@ static const char *variant(struct pgst *s, const char *key)
 	bool nulls = strchr(key, P_NULL) != NULL;
 	Oid *types = types_of(key, s->tr.nparams, false);
 	PGresult *r = nulls ? guarded(d, do_prepare, s, key, types) : do_prepare(s, key, types);
-	if (!result_ok(r) && nulls && !strcmp(sqlstate(r), "42P18")) {
+	if (!result_ok(r) && nulls && indeterminate(r)) {
 		/* A NULL nothing gives a type to (`? IS NULL`): text, as SQLite's
 		 * NULL has no type either. */
 		PQclear(r);
@@ -443,7 +450,7 @@ static PGresult *execute(struct pgst *s)
 		bool nulls = strchr(key, P_NULL) != NULL;
 		Oid *types = types_of(key, s->tr.nparams, false);
 		r = nulls ? guarded(d, do_params, s, key, types) : do_params(s, key, types);
-		if (!result_ok(r) && nulls && !strcmp(sqlstate(r), "42P18")) {
+		if (!result_ok(r) && nulls && indeterminate(r)) {
 			PQclear(r);
 			free(types);
 			types = types_of(key, s->tr.nparams, true);

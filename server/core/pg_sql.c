@@ -87,6 +87,13 @@ static const struct {
 	  "[0-9a-fA-F][0-9a-fA-F]*'",
 	  "UPDATE fetch_log SET path = regexp_replace(path, '[0-9a-fA-F]{16,}', '<redacted>', 'g') "
 	  "WHERE path ~ '[0-9a-fA-F]{16}'" },
+	/* store_drifted_each: PostgreSQL's SELECT DISTINCT may not ORDER BY a
+	 * column it does not select; EXISTS gives each device once (d.id is
+	 * its key), in the same order. */
+	{ "SELECT DISTINCT d.id FROM device d JOIN drift_event e ON e.device_id = d.id WHERE e.resolved = 0 "
+	  "AND (?1 = 0 OR d.tenant_id = ?1) ORDER BY d.mac",
+	  "SELECT d.id FROM device d WHERE EXISTS (SELECT 1 FROM drift_event e WHERE e.device_id = d.id "
+	  "AND e.resolved = 0) AND (?1 = 0 OR d.tenant_id = ?1) ORDER BY d.mac" },
 	/* store_job_list: ?1 (an integer flag: every tenant) used as a boolean. */
 	{ "SELECT id, kind, params, tenant_id, actor, queued, created, started, finished FROM job "
 	  "WHERE (?1 OR tenant_id = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC",
