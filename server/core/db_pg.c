@@ -87,7 +87,7 @@ struct pgst {
 	struct variant *var;
 	size_t nvar;
 	PGresult *res;              /* the execution's rows, NULL before it */
-	int row, nrows;
+	int row, nrows;             /* row == nrows: DB_DONE was answered */
 	unsigned char **blob;       /* decoded bytea per column of the current row */
 	size_t *bloblen;
 	int nblob;
@@ -477,6 +477,8 @@ static int pg_step(struct dbst *st)
 	struct pgst *s = S(st);
 	struct pgdb *d = D(st->db);
 	blobs_free(s);
+	if (s->res && s->row >= s->nrows)
+		pg_reset(st);   /* a step after DB_DONE runs it again, as sqlite3_step does */
 	if (!s->res) {
 		PGresult *r = execute(s);
 		if (!r)
@@ -488,10 +490,13 @@ static int pg_step(struct dbst *st)
 		s->res = r;
 		s->nrows = PQntuples(r);
 		if (s->tr.returning) {
-			/* Our RETURNING id: the last row's id, as SQLite's
-			 * last_insert_rowid; no row inserted leaves it. */
-			if (s->nrows && !PQgetisnull(r, s->nrows - 1, 0))
-				d->last_id = strtoll(PQgetvalue(r, s->nrows - 1, 0), NULL, 10);
+			/* Our RETURNING id: the last inserted row's id, as
+			 * SQLite's last_insert_rowid; no row inserted leaves it. */
+			for (int i = s->nrows - 1; i >= 0; i--)
+				if (!PQgetisnull(r, i, 0) && (!s->tr.upsert || !strcmp(PQgetvalue(r, i, 1), "t"))) {
+					d->last_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+					break;
+				}
 			s->nrows = 0;
 		}
 		s->row = -1;

@@ -29,7 +29,10 @@
  *   PostgreSQL that lock is an advisory transaction lock every node shares.
  *   BEGIN [DEFERRED] -> BEGIN.
  * - An INSERT into a table with an identity id (has_id) gets RETURNING id,
- *   which db_pg.c reads for db_last_id and hides from the caller.
+ *   which db_pg.c reads for db_last_id and hides from the caller; an
+ *   upsert (ON CONFLICT DO UPDATE) RETURNING id, xmax = 0, true only for
+ *   the rows it inserted: SQLite's last_insert_rowid ignores an upsert's
+ *   update.
  *
  * Refused, by name (the statement needs an override): GLOB, INSERT OR
  * REPLACE / REPLACE INTO / other OR conflict clauses, group_concat,
@@ -313,14 +316,14 @@ struct tr {
 };
 
 /* One statement, tokens [b, e).  0 or -1 with err. */
-static int statement(struct tr *x, size_t b, size_t e, pg_sql_has_id has_id, void *arg, bool *returning)
+static int statement(struct tr *x, size_t b, size_t e, pg_sql_has_id has_id, void *arg, struct pg_sql *res)
 {
 	const struct toks *t = x->t;
 	const char **after = xcalloc(e - b + 1, sizeof(*after));   /* text to write after token b+i */
 	bool *skip = xcalloc(e - b + 1, sizeof(*skip));
 	int *alias = xcalloc(e - b + 1, sizeof(*alias));    /* sp_subN after token b+i */
 	const struct tok *prev = NULL;
-	bool ignore = false, insert = false, has_returning = false;
+	bool ignore = false, insert = false, has_returning = false, upsert = false;
 	char table[128] = "";
 	int rc = -1;
 	size_t first = next_sig(t, b, e);
@@ -365,6 +368,8 @@ static int statement(struct tr *x, size_t b, size_t e, pg_sql_has_id has_id, voi
 			continue;
 		if (is_word(k, "RETURNING"))
 			has_returning = true;
+		if (is_word(k, "DO") && next_sig(t, i + 1, e) < e && is_word(&t->v[next_sig(t, i + 1, e)], "UPDATE"))
+			upsert = true;
 		size_t n = next_sig(t, i + 1, e);
 		bool call = n < e && is_punct(&t->v[n], "(");
 		bool bad = i == first && is_word(k, "REPLACE");
@@ -471,8 +476,9 @@ static int statement(struct tr *x, size_t b, size_t e, pg_sql_has_id has_id, voi
 	if (insert && ignore)
 		buf_adds(x->out, " ON CONFLICT DO NOTHING");
 	if (insert && has_id && !has_returning && table[0] && has_id(table, arg)) {
-		buf_adds(x->out, " RETURNING id");
-		*returning = true;
+		buf_adds(x->out, upsert ? " RETURNING id, xmax = 0" : " RETURNING id");
+		res->returning = true;
+		res->upsert = upsert;
 	}
 	rc = 0;
 out:
@@ -507,7 +513,7 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 		size_t e = i;
 		while (e > b0 && !significant(&t.v[e - 1]))
 			e--;
-		rc = statement(&x, b0, e, has_id, arg, &out->returning);
+		rc = statement(&x, b0, e, has_id, arg, out);
 		for (size_t s = e; s < i && rc == 0; s++)
 			buf_add(&b, t.v[s].p, t.v[s].n);
 		if (i < t.n)

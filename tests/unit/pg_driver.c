@@ -121,6 +121,33 @@ static void round_trip(void)
 	ok(once(ig) == DB_DONE && db_changes(db) == 0 && db_last_id(db) == 3,
 	   "INSERT OR IGNORE of a taken id: nothing, last_id left at 3");
 	db_finalize(ig);
+
+	/* An upsert's update is no insert: last_id stays (SQLite's rule). */
+	struct dbst *up2 = db_prepare(db, "INSERT INTO web_password (tenant_id, device_id, role, password_enc) "
+				      "VALUES (?,?,?,?) ON CONFLICT (tenant_id, device_id, role) DO UPDATE SET "
+				      "password_enc = excluded.password_enc", true);
+	int64_t ids[2];
+	for (int i = 0; i < 2; i++) {
+		db_bind_int64(up2, 1, 70 + i);
+		db_bind_int64(up2, 2, 0);
+		db_bind_text(up2, 3, "admin");
+		db_bind_text(up2, 4, "enc");
+		once(up2);
+		ids[i] = db_last_id(db);
+	}
+	ok(ids[0] > 0 && ids[1] > ids[0], "an upsert that inserts sets last_id (%lld, %lld)", (long long)ids[0],
+	   (long long)ids[1]);
+	db_bind_int64(up2, 1, 70);
+	db_bind_text(up2, 4, "enc2");
+	ok(once(up2) == DB_DONE && db_changes(db) == 1 && db_last_id(db) == ids[1],
+	   "one that updates row %lld leaves last_id at %lld", (long long)ids[0], (long long)db_last_id(db));
+	db_finalize(up2);
+
+	/* A step after DB_DONE runs the statement again (as sqlite3_step). */
+	struct dbst *again = db_prepare(db, "SELECT count(*) FROM t_side", true);
+	ok(db_step(again) == DB_ROW && db_step(again) == DB_DONE && db_step(again) == DB_ROW &&
+	   db_col_int64(again, 0) == 3, "a step after DB_DONE starts over");
+	db_finalize(again);
 }
 
 static void types(void)

@@ -145,6 +145,11 @@ int main(void)
 	   t.returning && !strcmp(t.text, "INSERT INTO device (mac) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id"),
 	   "after ON CONFLICT DO NOTHING");
 	pg_sql_free(&t);
+	ok(pg_sql_translate("INSERT INTO device (mac) VALUES (?) ON CONFLICT (mac) DO UPDATE SET mac = excluded.mac",
+			    has_id, NULL, &t, err, sizeof(err)) == 0 && t.returning && t.upsert &&
+	   !strcmp(t.text, "INSERT INTO device (mac) VALUES ($1) ON CONFLICT (mac) DO UPDATE SET mac = excluded.mac "
+		   "RETURNING id, xmax = 0"), "an upsert returns which rows it inserted");
+	pg_sql_free(&t);
 	ok(pg_sql_translate("INSERT INTO job_item (a) VALUES (?)", has_id, NULL, &t, err, sizeof(err)) == 0 &&
 	   !t.returning && !strcmp(t.text, "INSERT INTO job_item (a) VALUES ($1)"),
 	   "not for a table without one");
