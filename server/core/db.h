@@ -57,6 +57,7 @@ struct db_ops {
 	const char *(*errmsg)(struct db *);
 	int (*errcode)(struct db *);
 	int (*exec)(struct db *, const char *sql);
+	bool (*in_tx)(struct db *);
 	void (*close)(struct db *);
 };
 
@@ -95,6 +96,9 @@ static inline const char *db_errmsg(struct db *db) { return db->ops->errmsg(db);
 static inline int db_errcode(struct db *db) { return db->ops->errcode(db); }
 /* Run a script of statements without parameters or rows; 0 or -1. */
 static inline int db_exec(struct db *db, const char *sql) { return db->ops->exec(db, sql); }
+/* Is a transaction open on this connection (SQLite: not in autocommit;
+ * PG: PQtransactionStatus not idle)?  Whoever opens one nests in it. */
+static inline bool db_in_tx(struct db *db) { return db->ops->in_tx(db); }
 static inline void db_close(struct db *db) { if (db) db->ops->close(db); }
 static inline enum db_kind db_kind(struct db *db) { return db->ops->kind; }
 #endif

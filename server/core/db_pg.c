@@ -298,6 +298,12 @@ static struct dbst *pg_prepare(struct db *db, const char *sql, bool persistent)
 		free(s);
 		return NULL;
 	}
+	if (s->tr.empty) {      /* as sqlite3_prepare: no statement, no error */
+		pg_sql_free(&s->tr);
+		free(s);
+		set_ok(d);
+		return NULL;
+	}
 	s->base.db = db;
 	s->persistent = persistent;
 	s->p = xcalloc(s->tr.nparams ? (size_t)s->tr.nparams : 1, sizeof(*s->p));
@@ -609,6 +615,13 @@ static int pg_exec(struct db *db, const char *sql)
 	return 0;
 }
 
+/* Open, or failed and waiting for ROLLBACK (a command running counts). */
+static bool pg_in_tx(struct db *db)
+{
+	PGTransactionStatusType t = PQtransactionStatus(D(db)->g.conn);
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
 static void pg_dbclose(struct db *db)
 {
 	struct pgdb *d = D(db);
@@ -639,6 +652,7 @@ static const struct db_ops pg_ops = {
 	.errmsg = pg_errmsg,
 	.errcode = pg_errcode,
 	.exec = pg_exec,
+	.in_tx = pg_in_tx,
 	.close = pg_dbclose,
 };
 

@@ -507,6 +507,10 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 	/* Statement by statement: a rule that appends (ON CONFLICT, RETURNING)
 	 * appends to its own statement.  Trailing space before a ';' stays. */
 	size_t b0 = 0;
+	out->empty = true;
+	for (size_t i = 0; i < t.n; i++)
+		if (significant(&t.v[i]) && !is_punct(&t.v[i], ";"))
+			out->empty = false;
 	for (size_t i = 0; i <= t.n && rc == 0; i++) {
 		if (i < t.n && !is_punct(&t.v[i], ";"))
 			continue;

@@ -223,9 +223,12 @@ static void errors(void)
 	is_int(db_step(st), DB_ERROR, "  and fails there: DB_ERROR (%s)", db_errmsg(db));
 	db_finalize(st);
 
+	ok(db_prepare(db, "-- nothing", true) == NULL && db_errcode(db) == DB_DONE,
+	   "SQL with no statement prepares nothing, as SQLite");
 	/* A failed statement inside a transaction aborts it (documented in
 	 * db_pg.c: the store must roll back). */
-	ok(run("BEGIN") == 0, "BEGIN");
+	ok(!db_in_tx(db), "not in_tx");
+	ok(run("BEGIN") == 0 && db_in_tx(db), "BEGIN: in_tx");
 	st = db_prepare(db, "INSERT INTO tenant (slug, created) VALUES ('dup', 0)", true);
 	is_int(once(st), DB_UNIQUE, "  a failing INSERT");
 	db_finalize(st);
@@ -233,7 +236,8 @@ static void errors(void)
 	ok(db_step(st) == DB_ERROR && strstr(db_errmsg(db), "aborted"), "  then every statement fails: %s",
 	   db_errmsg(db));
 	db_reset(st);
-	ok(run("ROLLBACK") == 0, "  until ROLLBACK");
+	ok(db_in_tx(db), "  in_tx while aborted (it still needs its ROLLBACK)");
+	ok(run("ROLLBACK") == 0 && !db_in_tx(db), "  until ROLLBACK");
 	ok(db_step(st) == DB_ROW, "  after which it works");
 	db_finalize(st);
 }

@@ -166,6 +166,12 @@ int main(void)
 			    sizeof(err)) == 0 && !t.returning, "not for an UPDATE");
 	pg_sql_free(&t);
 
+	ok(pg_sql_translate("-- nothing\n ; ", has_id, NULL, &t, err, sizeof(err)) == 0 && t.empty,
+	   "only a comment: empty");
+	pg_sql_free(&t);
+	ok(pg_sql_translate("SELECT 1", has_id, NULL, &t, err, sizeof(err)) == 0 && !t.empty, "a statement: not empty");
+	pg_sql_free(&t);
+
 	/* BEGIN IMMEDIATE: the writers' advisory lock; scripts statement by statement. */
 	char want[256];
 	snprintf(want, sizeof(want), "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)SP_PG_LOCK_WRITE);
