@@ -10,7 +10,8 @@
  * type.  A NULL whose type nothing in the statement says (42P18/42P08) is
  * retried as text, inside a savepoint when a transaction is open, since
  * a failed prepare would abort it.  Statements not marked persistent are
- * run with PQexecParams and leave nothing on the server.
+ * run with PQexecParams and leave nothing on the server; one that became
+ * several commands (BEGIN IMMEDIATE) with PQexec.
  *
  * Results come back in text format and whole (one PGresult per execution;
  * db_step walks its rows): col_int64 parses, reading boolean t/f as 1/0
@@ -444,7 +445,11 @@ static PGresult *execute(struct pgst *s)
 	for (int i = 0; i < s->tr.nparams; i++)
 		key[i] = s->p[i].type;
 	key[s->tr.nparams] = '\0';
-	if (s->persistent) {
+	if (s->tr.statements > 1 && !s->tr.nparams) {
+		/* BEGIN IMMEDIATE's BEGIN + lock: a server-side statement holds
+		 * one command, the simple protocol any number. */
+		r = PQexec(d->g.conn, s->tr.text);
+	} else if (s->persistent) {
 		const char *name = variant(s, key);
 		if (name) {
 			struct args a;
@@ -494,7 +499,7 @@ static int pg_step(struct dbst *st)
 		    !strncmp(cmd, "MERGE ", 6))
 			d->changes = strtoll(PQcmdTuples(r), NULL, 10);
 		s->res = r;
-		s->nrows = PQntuples(r);
+		s->nrows = s->tr.statements > 1 ? 0 : PQntuples(r);    /* the lock's row is ours */
 		if (s->tr.returning) {
 			/* Our RETURNING id: the last inserted row's id, as
 			 * SQLite's last_insert_rowid; no row inserted leaves it. */

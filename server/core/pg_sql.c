@@ -511,6 +511,7 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 	for (size_t i = 0; i < t.n; i++)
 		if (significant(&t.v[i]) && !is_punct(&t.v[i], ";"))
 			out->empty = false;
+	out->statements = 0;
 	for (size_t i = 0; i <= t.n && rc == 0; i++) {
 		if (i < t.n && !is_punct(&t.v[i], ";"))
 			continue;
@@ -518,6 +519,8 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 		while (e > b0 && !significant(&t.v[e - 1]))
 			e--;
 		rc = statement(&x, b0, e, has_id, arg, out);
+		if (next_sig(&t, b0, e) < e)
+			out->statements++;
 		for (size_t s = e; s < i && rc == 0; s++)
 			buf_add(&b, t.v[s].p, t.v[s].n);
 		if (i < t.n)
@@ -532,8 +535,10 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 		memset(out, 0, sizeof(*out));
 		return -1;
 	}
+	int statements = out->statements;
 	out->text = buf_detach(&b, NULL);
 	out->nparams = x.maxparam;
+	out->statements = statements + (x.lock[0] != '\0');
 	if (!out->text)
 		out->text = xstrdup("");
 	return 0;

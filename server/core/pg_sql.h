@@ -17,6 +17,7 @@ struct pg_sql {
 	char *text;             /* the PostgreSQL text; pg_sql_free frees */
 	int nparams;            /* highest $N it uses */
 	bool empty;             /* no statement in it, only space and comments */
+	int statements;         /* how many (BEGIN IMMEDIATE becomes two: no server-side prepare) */
 	bool returning;         /* " RETURNING id" was appended (db_pg.c hides its rows) */
 	bool upsert;            /* ... as " RETURNING id, xmax = 0": an ON CONFLICT DO UPDATE,
 				 * whose updated rows (xmax set) are no insert for last_id */

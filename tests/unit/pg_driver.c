@@ -249,7 +249,10 @@ static void busy(const char *url)
 	ok(other != NULL, "a second connection");
 	if (!other)
 		return;
-	ok(run("BEGIN IMMEDIATE") == 0, "BEGIN IMMEDIATE takes the writers' lock");
+	struct dbst *begin = db_prepare(db, "BEGIN IMMEDIATE", true);
+	ok(begin && db_step(begin) == DB_DONE && db_in_tx(db),
+	   "BEGIN IMMEDIATE (prepared, as store_begin does) takes the writers' lock");
+	db_finalize(begin);
 	ok(db_exec(other, "SET lock_timeout = '200ms'") == 0, "the other sets lock_timeout");
 	ok(db_exec(other, "BEGIN IMMEDIATE") < 0 && db_errcode(other) == DB_BUSY,
 	   "its BEGIN IMMEDIATE waits, then DB_BUSY (55P03): %s", db_errmsg(other));

@@ -169,7 +169,8 @@ int main(void)
 	ok(pg_sql_translate("-- nothing\n ; ", has_id, NULL, &t, err, sizeof(err)) == 0 && t.empty,
 	   "only a comment: empty");
 	pg_sql_free(&t);
-	ok(pg_sql_translate("SELECT 1", has_id, NULL, &t, err, sizeof(err)) == 0 && !t.empty, "a statement: not empty");
+	ok(pg_sql_translate("SELECT 1", has_id, NULL, &t, err, sizeof(err)) == 0 && !t.empty && t.statements == 1,
+	   "a statement: not empty, one");
 	pg_sql_free(&t);
 
 	/* BEGIN IMMEDIATE: the writers' advisory lock; scripts statement by statement. */
@@ -177,6 +178,7 @@ int main(void)
 	snprintf(want, sizeof(want), "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)SP_PG_LOCK_WRITE);
 	ok(pg_sql_translate("BEGIN IMMEDIATE", NULL, NULL, &t, err, sizeof(err)) == 0, "BEGIN IMMEDIATE translates");
 	is_str(t.text, want, "  to BEGIN + the writers' advisory lock");
+	is_int(t.statements, 2, "  two statements");
 	pg_sql_free(&t);
 	ok(pg_sql_translate("BEGIN EXCLUSIVE", NULL, NULL, &t, err, sizeof(err)) == 0 && !strcmp(t.text, want),
 	   "BEGIN EXCLUSIVE too");
