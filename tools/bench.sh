@@ -2,7 +2,8 @@
 # make bench: sipprovd vs nginx serving the same configs as pre-rendered
 # static files, on this machine, in one run, reported as ratios:
 #   keep-alive HTTP, one connection per request, HTTPS keep-alive, HTTPS
-#   full handshake per request (RSA-2048 and ECDSA P-256);
+#   full handshake per request (RSA-2048 and ECDSA P-256); the signature
+#   rate of GnuTLS against OpenSSL with the same keys (tests/bench/tls-sign.c);
 # then sipprovd alone with BIG devices (default 1,000,000) against the
 # DEVICES mix after one warm-up pass (throughput and p99), and the boot
 # storm (tools/bench-bootstorm.sh, PHONES phones).
@@ -120,6 +121,14 @@ rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)
 start ec
 bench_case "HTTPS full handshake, ECDSA P-256" https 1 50
 echo "sipprovd peak RSS (HTTP and RSA runs): $rss"
+# What bounds a full handshake: the server's one signature per handshake,
+# GnuTLS (sipprovd, inside libmicrohttpd) against OpenSSL (nginx), same key.
+cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/tls-sign" "$ROOT/tests/bench/tls-sign.c" -lgnutls -lcrypto
+for k in rsa ec; do
+	"$W/tls-sign" "$W/$k.key" "$DUR" | awk -v k="$k" '{v[$1]=$2} END {printf "%-40s %12s %12s %8.2f\n", \
+		"signatures/s " (k == "rsa" ? "RSA-2048" : "ECDSA P-256") " (gnutls, openssl)", v["gnutls"], v["openssl"], \
+		v["gnutls"] / v["openssl"]}'
+done
 
 # A big fleet against the DEVICES mix, sipprovd alone (same options), keep-alive.
 lat() { # lat URL N -> "requests/s p99_ms"

@@ -10,6 +10,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "sipprov.h"
 
 struct buf;
 struct effective;
@@ -108,6 +111,8 @@ struct rctx {
 	const char *const *ext_skip;        /* ... an "each ext" block skips */
 	struct buf *scratch;
 	struct tzcache *tz;                 /* NULL: tz.* are "" */
+	bool keys_found;                    /* keys[] filled (ldirect_run, once per render) */
+	uint64_t keys[SP_EXT_MODULES + 1];  /* bit N: key N of module M (0 = the phone) has a type */
 	char *err;
 	size_t errlen;
 };

@@ -11,6 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The SQLite-only part of a connection (lock wait, SQL function, pragmas,
+ * open flags) goes through db_sqlite_handle; rows go through db.h. */
+#include <sqlite3.h>
+
+#include "db_sqlite.h"
 #include "store_int.h"
 
 #define STMT_SLOTS 128
@@ -20,13 +25,13 @@
 #define LABEL_TOKEN "sipprov token v1"
 
 struct store {
-	sqlite3 *db;
+	struct db *db;
 	long wait_limit_ms;                 /* give up a lock wait after this long */
 	store_wait_fn wait_fn;
 	void *wait_arg;
 	int64_t wait_start;
 	bool wait_told;
-	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_SLOTS];
+	struct { const char *sql; struct dbst *st; } cache[STMT_SLOTS];
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 };
@@ -74,7 +79,7 @@ void store_lock_wait(struct store *s, long limit_ms, store_wait_fn fn, void *arg
 	s->wait_fn = fn;
 	s->wait_arg = arg;
 	s->wait_told = false;
-	sqlite3_busy_handler(s->db, busy_wait, s);
+	sqlite3_busy_handler(db_sqlite_handle(s->db), busy_wait, s);
 }
 
 void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg)
@@ -86,18 +91,13 @@ void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg)
 
 bool store_is_busy(struct store *s)
 {
-	int rc = sqlite3_errcode(s->db) & 0xff;
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+	return db_errcode(s->db) == DB_BUSY;
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+static int exec_sql(struct db *db, const char *sql, char *err, size_t errlen)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sp_err(err, errlen, "%s", msg ? msg : "sqlite error");
-		sqlite3_free(msg);
-		return -1;
-	}
+	if (db_exec(db, sql) < 0)
+		return sp_err(err, errlen, "%s", db_errmsg(db));
 	return 0;
 }
 
@@ -115,14 +115,13 @@ static void sql_redact_path(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	sqlite3_result_text(ctx, out, -1, free);
 }
 
-/* What every connection gets: the lock wait, extended codes, our SQL
- * function.  Nothing here touches the file. */
+/* What every connection gets: the lock wait, our SQL function (extended
+ * codes are the driver's).  Nothing here touches the file. */
 static void store_setup(struct store *s)
 {
 	store_lock_wait(s, default_wait_ms, default_wait_fn, default_wait_arg);
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_create_function(s->db, "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				sql_redact_path, NULL, NULL);
+	sqlite3_create_function(db_sqlite_handle(s->db), "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				NULL, sql_redact_path, NULL, NULL);
 }
 
 /* What every read-write connection sets: WAL (which is written into the
@@ -159,18 +158,19 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		sp_err(err, errlen, "cannot open database '%s': %s", path,
-		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	s->db = db_sqlite_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, why,
+			       sizeof(why));
+	if (!s->db) {
+		sp_err(err, errlen, "cannot open database '%s': %s", path, why);
 		store_close(s);
 		return NULL;
 	}
 	/* A new database gets the whole schema; an existing one is used only
 	 * at exactly this binary's schema (store_migrate moves it there). */
 	store_setup(s);
-	if (store_schema_read(s->db, &sc, err, errlen) < 0 || store_schema_refuse(path, &sc, err, errlen) < 0 ||
-	    store_pragmas(s, err, errlen) < 0 || (sc.fresh && store_schema_apply(s->db, err, errlen) < 0)) {
+	if (store_schema_read(db_sqlite_handle(s->db), &sc, err, errlen) < 0 ||
+	    store_schema_refuse(path, &sc, err, errlen) < 0 || store_pragmas(s, err, errlen) < 0 ||
+	    (sc.fresh && store_schema_apply(db_sqlite_handle(s->db), err, errlen) < 0)) {
 		store_close(s);
 		return NULL;
 	}
@@ -184,7 +184,7 @@ struct store *store_open_raw(const char *path, bool readonly, char *err, size_t 
 		return NULL;
 	}
 	struct store *s = xcalloc(1, sizeof(*s));
-	int rc;
+	char why[SP_ERR_MAX];
 	if (access(path, F_OK) < 0) {
 		sp_err(err, errlen, "no database at '%s'", path);
 		free(s);
@@ -202,14 +202,14 @@ struct store *store_open_raw(const char *path, bool readonly, char *err, size_t 
 		snprintf(side, sizeof(side), "%s-journal", path);
 		quiet = quiet && access(side, F_OK) < 0;
 		uri = store_uri(path, quiet ? "mode=ro&immutable=1" : "mode=ro");
-		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+		s->db = db_sqlite_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, why,
+				       sizeof(why));
 		free(uri);
 	} else {
-		rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+		s->db = db_sqlite_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, why, sizeof(why));
 	}
-	if (rc != SQLITE_OK) {
-		sp_err(err, errlen, "cannot open database '%s': %s", path,
-		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	if (!s->db) {
+		sp_err(err, errlen, "cannot open database '%s': %s", path, why);
 		store_close(s);
 		return NULL;
 	}
@@ -227,36 +227,34 @@ void store_close(struct store *s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
 	for (int i = 0; i < STMT_SLOTS; i++)
-		sqlite3_finalize(s->cache[i].st);
-	sqlite3_close(s->db);
+		db_finalize(s->cache[i].st);
+	db_close(s->db);
 	free(s);
 }
 
-void *store_db(struct store *s)
+struct db *store_db(struct store *s)
 {
 	return s->db;
 }
 
 const char *store_errmsg(struct store *s)
 {
-	return sqlite3_errmsg(s->db);
+	return db_errmsg(s->db);
 }
 
-sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+struct dbst *store_stmt(struct store *s, const char *sql)
 {
 	size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
 	for (size_t i = 0; i < STMT_SLOTS; i++) {
 		size_t k = (h + i) % STMT_SLOTS;
 		if (s->cache[k].sql == sql) {
-			sqlite3_reset(s->cache[k].st);
-			sqlite3_clear_bindings(s->cache[k].st);
+			db_reset(s->cache[k].st);
+			db_clear(s->cache[k].st);
 			return s->cache[k].st;
 		}
 		if (!s->cache[k].sql) {
-			if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[k].st,
-					       NULL) != SQLITE_OK) {
-				log_warnx("sql prepare: %s", sqlite3_errmsg(s->db));
-				s->cache[k].st = NULL;
+			if (!(s->cache[k].st = db_prepare(s->db, sql, true))) {
+				log_warnx("sql prepare: %s", db_errmsg(s->db));
 				return NULL;
 			}
 			s->cache[k].sql = sql;
@@ -267,32 +265,32 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
 	return NULL;
 }
 
-void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+void store_bind_text(struct dbst *st, int i, const char *v)
 {
-	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	db_bind_text(st, i, v);
 }
 
-void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
+void store_col_text(struct dbst *st, int i, char *dst, size_t size)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-	sp_strlcpy(dst, t ? (const char *)t : "", size);
+	const char *t = db_col_text(st, i);
+	sp_strlcpy(dst, t ? t : "", size);
 }
 
-int store_rows(sqlite3_stmt *st, size_t sz, void (*fill)(sqlite3_stmt *, void *), void **out, size_t *n)
+int store_rows(struct dbst *st, size_t sz, void (*fill)(struct dbst *, void *), void **out, size_t *n)
 {
 	size_t cap = 0;
 	int rc;
 	*out = NULL;
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 16;
 			*out = xrealloc(*out, cap * sz);
 		}
 		fill(st, (char *)*out + (*n)++ * sz);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		free(*out);
 		*out = NULL;
 		*n = 0;
@@ -301,21 +299,21 @@ int store_rows(sqlite3_stmt *st, size_t sz, void (*fill)(sqlite3_stmt *, void *)
 	return 0;
 }
 
-int store_exec_stmt(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+int store_exec_stmt(struct store *s, struct dbst *st, char *err, size_t errlen)
 {
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sp_err(err, errlen, "%s", sqlite3_errmsg(s->db));
-		sqlite3_reset(st);
+	int rc = db_step(st);
+	if (rc != DB_DONE && rc != DB_ROW) {
+		sp_err(err, errlen, "%s", db_errmsg(s->db));
+		db_reset(st);
 		return -1;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return 0;
 }
 
 static int simple(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	struct dbst *st = store_stmt(s, sql);
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
@@ -329,10 +327,10 @@ int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
 #define TENANT_COLS "id, slug, name, status, device_auth, allow_cidrs, username_pattern, " \
 	"auth_username_pattern, max_per_user, default_template, defaults FROM tenant "
 
-static void tenant_row(sqlite3_stmt *st, struct tenant *t)
+static void tenant_row(struct dbst *st, struct tenant *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->id = sqlite3_column_int64(st, 0);
+	t->id = db_col_int64(st, 0);
 	store_col_text(st, 1, t->slug, sizeof(t->slug));
 	store_col_text(st, 2, t->name, sizeof(t->name));
 	store_col_text(st, 3, t->status, sizeof(t->status));
@@ -340,42 +338,42 @@ static void tenant_row(sqlite3_stmt *st, struct tenant *t)
 	store_col_text(st, 5, t->allow_cidrs, sizeof(t->allow_cidrs));
 	store_col_text(st, 6, t->username_pattern, sizeof(t->username_pattern));
 	store_col_text(st, 7, t->auth_username_pattern, sizeof(t->auth_username_pattern));
-	t->max_per_user = sqlite3_column_int64(st, 8);
+	t->max_per_user = db_col_int64(st, 8);
 	store_col_text(st, 9, t->default_template, sizeof(t->default_template));
 	store_col_text(st, 10, t->defaults, sizeof(t->defaults));
 }
 
-static int one_row(sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out)
+static int one_row(struct dbst *st, void (*fill)(struct dbst *, void *), void *out)
 {
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
 		fill(st, out);
-		sqlite3_reset(st);
+		db_reset(st);
 		return 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_tenant_get(struct store *s, const char *slug, struct tenant *t)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE slug = ?");
+	struct dbst *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE slug = ?");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, slug);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))tenant_row, t);
+	return one_row(st, (void (*)(struct dbst *, void *))tenant_row, t);
 }
 
 int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE id = ?");
+	struct dbst *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))tenant_row, t);
+	db_bind_int64(st, 1, id);
+	return one_row(st, (void (*)(struct dbst *, void *))tenant_row, t);
 }
 
-static void tenant_bind(sqlite3_stmt *st, const struct tenant *t)
+static void tenant_bind(struct dbst *st, const struct tenant *t)
 {
 	store_bind_text(st, 1, t->slug);
 	store_bind_text(st, 2, t->name);
@@ -384,7 +382,7 @@ static void tenant_bind(sqlite3_stmt *st, const struct tenant *t)
 	store_bind_text(st, 5, t->allow_cidrs);
 	store_bind_text(st, 6, t->username_pattern);
 	store_bind_text(st, 7, t->auth_username_pattern);
-	sqlite3_bind_int64(st, 8, t->max_per_user);
+	db_bind_int64(st, 8, t->max_per_user);
 	store_bind_text(st, 9, t->default_template);
 	store_bind_text(st, 10, t->defaults[0] ? t->defaults : "{}");
 }
@@ -405,21 +403,21 @@ int store_tenant_add(struct store *s, const struct tenant *in, char *err, size_t
 	struct tenant canon, *t = &canon;
 	if (tenant_canon(in, &canon, err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO tenant (slug, name, status, device_auth, allow_cidrs, "
+	struct dbst *st = store_stmt(s, "INSERT INTO tenant (slug, name, status, device_auth, allow_cidrs, "
 				      "username_pattern, auth_username_pattern, max_per_user, default_template, "
 				      "defaults, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	tenant_bind(st, t);
-	sqlite3_bind_int64(st, 11, sp_now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
-		sqlite3_reset(st);
+	db_bind_int64(st, 11, sp_now());
+	if (db_step(st) != DB_DONE) {
+		int uniq = db_errcode(s->db) == DB_UNIQUE;
+		db_reset(st);
 		if (uniq)
 			return sp_err(err, errlen, "tenant '%s' already exists", t->slug);
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return 0;
 }
 
@@ -428,31 +426,31 @@ int store_tenant_update(struct store *s, const struct tenant *in, char *err, siz
 	struct tenant canon, *t = &canon;
 	if (tenant_canon(in, &canon, err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE tenant SET slug=?, name=?, status=?, device_auth=?, "
+	struct dbst *st = store_stmt(s, "UPDATE tenant SET slug=?, name=?, status=?, device_auth=?, "
 				      "allow_cidrs=?, username_pattern=?, auth_username_pattern=?, "
 				      "max_per_user=?, default_template=?, defaults=? WHERE id=?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	tenant_bind(st, t);
-	sqlite3_bind_int64(st, 11, t->id);
+	db_bind_int64(st, 11, t->id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
 int store_tenant_each(struct store *s, int (*fn)(const struct tenant *, void *), void *arg)
 {
 	/* Not cached: fn may call back into the store. */
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct tenant t;
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT " TENANT_COLS "ORDER BY slug", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_prepare(s->db, "SELECT " TENANT_COLS "ORDER BY slug", false)))
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		tenant_row(st, &t);
 		if (fn(&t, arg))
 			break;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 /* ---- template versions ---- */
@@ -461,37 +459,37 @@ int store_tenant_each(struct store *s, int (*fn)(const struct tenant *, void *),
 	"v.comment, v.created FROM template_version v JOIN template t ON t.id = v.template_id " \
 	"JOIN tenant tn ON tn.id = t.tenant_id "
 
-static void tversion_row(sqlite3_stmt *st, struct tversion *v)
+static void tversion_row(struct dbst *st, struct tversion *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->id = sqlite3_column_int64(st, 0);
-	v->template_id = sqlite3_column_int64(st, 1);
+	v->id = db_col_int64(st, 0);
+	v->template_id = db_col_int64(st, 1);
 	store_col_text(st, 2, v->tenant, sizeof(v->tenant));
 	store_col_text(st, 3, v->name, sizeof(v->name));
-	v->number = sqlite3_column_int64(st, 4);
+	v->number = db_col_int64(st, 4);
 	store_col_text(st, 5, v->settings, sizeof(v->settings));
 	store_col_text(st, 6, v->sha256, sizeof(v->sha256));
 	store_col_text(st, 7, v->author, sizeof(v->author));
 	store_col_text(st, 8, v->comment, sizeof(v->comment));
-	v->created = sqlite3_column_int64(st, 9);
+	v->created = db_col_int64(st, 9);
 }
 
 int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, long number, struct tversion *v)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND t.name = ? AND "
+	struct dbst *st = store_stmt(s, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND t.name = ? AND "
 				      "v.number = CASE WHEN ?3 = 0 THEN t.current ELSE ?3 END");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, name);
-	sqlite3_bind_int64(st, 3, number);
-	return one_row(st, (void (*)(sqlite3_stmt *, void *))tversion_row, v);
+	db_bind_int64(st, 3, number);
+	return one_row(st, (void (*)(struct dbst *, void *))tversion_row, v);
 }
 
 int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, const char *settings,
 		       const char *author, const char *comment, struct tversion *out, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t tid = 0;
 	long number = 1;
 	char sha[65];
@@ -500,21 +498,21 @@ int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, con
 			   "ON CONFLICT (tenant_id, name) DO NOTHING");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	sqlite3_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, name);
-	sqlite3_bind_int64(st, 3, sp_now());
+	db_bind_int64(st, 3, sp_now());
 	if (store_exec_stmt(s, st, err, errlen) < 0)
 		return -1;
 	st = store_stmt(s, "SELECT id, current + 1 FROM template WHERE tenant_id = ? AND name = ?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	sqlite3_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, name);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		tid = sqlite3_column_int64(st, 0);
-		number = sqlite3_column_int64(st, 1);
+	if (db_step(st) == DB_ROW) {
+		tid = db_col_int64(st, 0);
+		number = db_col_int64(st, 1);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (!tid)
 		return sp_err(err, errlen, "template '%s' could not be created", name);
 	sha256_hex(settings, strlen(settings), sha);
@@ -522,20 +520,20 @@ int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, con
 			   "comment, created) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	sqlite3_bind_int64(st, 1, tid);
-	sqlite3_bind_int64(st, 2, number);
+	db_bind_int64(st, 1, tid);
+	db_bind_int64(st, 2, number);
 	store_bind_text(st, 3, settings);
 	store_bind_text(st, 4, sha);
 	store_bind_text(st, 5, author);
 	store_bind_text(st, 6, comment);
-	sqlite3_bind_int64(st, 7, sp_now());
+	db_bind_int64(st, 7, sp_now());
 	if (store_exec_stmt(s, st, err, errlen) < 0)
 		return -1;
 	st = store_stmt(s, "UPDATE template SET current = ? WHERE id = ?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	sqlite3_bind_int64(st, 1, number);
-	sqlite3_bind_int64(st, 2, tid);
+	db_bind_int64(st, 1, number);
+	db_bind_int64(st, 2, tid);
 	if (store_exec_stmt(s, st, err, errlen) < 0)
 		return -1;
 	if (out && store_tversion_get(s, tenant_id, name, number, out) != 1)
@@ -546,24 +544,24 @@ int store_tversion_add(struct store *s, int64_t tenant_id, const char *name, con
 int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
 			int (*fn)(const struct tversion *, void *), void *arg)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct tversion *v = xmalloc(sizeof(*v));
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND (?2 = '' OR t.name = ?2) "
-			       "ORDER BY t.name, v.number", -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_prepare(s->db, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND (?2 = '' OR t.name = ?2) "
+			      "ORDER BY t.name, v.number", false))) {
 		free(v);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, name ? name : "");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		tversion_row(st, v);
 		if (fn(v, arg))
 			break;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	free(v);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 /* ---- devices ---- */
@@ -572,26 +570,26 @@ int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
 	"http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, " \
 	"fetched_version, fetched_digest, ha1_enc FROM device "
 
-static void device_row(sqlite3_stmt *st, struct device *d)
+static void device_row(struct dbst *st, struct device *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(st, 0);
+	d->id = db_col_int64(st, 0);
 	store_col_text(st, 1, d->mac, sizeof(d->mac));
-	d->tenant_id = sqlite3_column_int64(st, 2);
+	d->tenant_id = db_col_int64(st, 2);
 	store_col_text(st, 3, d->layout, sizeof(d->layout));
 	store_col_text(st, 4, d->model, sizeof(d->model));
 	store_col_text(st, 5, d->label, sizeof(d->label));
 	store_col_text(st, 6, d->template_name, sizeof(d->template_name));
-	d->pinned_version = sqlite3_column_int64(st, 7);
+	d->pinned_version = db_col_int64(st, 7);
 	store_col_text(st, 8, d->status, sizeof(d->status));
 	store_col_text(st, 9, d->http_user, sizeof(d->http_user));
 	store_col_text(st, 10, d->ha1_md5, sizeof(d->ha1_md5));
 	store_col_text(st, 11, d->ha1_sha256, sizeof(d->ha1_sha256));
 	store_col_text(st, 12, d->overrides, sizeof(d->overrides));
-	d->fetched_at = sqlite3_column_int64(st, 13);
+	d->fetched_at = db_col_int64(st, 13);
 	store_col_text(st, 14, d->fetched_ip, sizeof(d->fetched_ip));
 	store_col_text(st, 15, d->fetched_ua, sizeof(d->fetched_ua));
-	d->fetched_version = sqlite3_column_int64(st, 16);
+	d->fetched_version = db_col_int64(st, 16);
 	store_col_text(st, 17, d->fetched_digest, sizeof(d->fetched_digest));
 	store_col_text(st, 18, d->ha1_enc, sizeof(d->ha1_enc));
 }
@@ -652,11 +650,11 @@ static int device_seal(struct store *s, const struct device *d, char *enc, size_
 
 int store_device_get(struct store *s, const char *mac, struct device *d)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac = ?");
+	struct dbst *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac = ?");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, mac);
-	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))device_row, d);
 	if (rc == 1)
 		device_open_secrets(s, d);
 	return rc;
@@ -664,26 +662,26 @@ int store_device_get(struct store *s, const char *mac, struct device *d)
 
 int store_device_get_id(struct store *s, int64_t id, struct device *d)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE id = ?");
+	struct dbst *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))device_row, d);
+	db_bind_int64(st, 1, id);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))device_row, d);
 	if (rc == 1)
 		device_open_secrets(s, d);
 	return rc;
 }
 
 /* ha1_md5 / ha1_sha256 columns (schema 001) stay '': HA1 lives in ha1_enc. */
-static void device_bind(sqlite3_stmt *st, const struct device *d, const char *ha1_enc)
+static void device_bind(struct dbst *st, const struct device *d, const char *ha1_enc)
 {
 	store_bind_text(st, 1, d->mac);
-	sqlite3_bind_int64(st, 2, d->tenant_id);
+	db_bind_int64(st, 2, d->tenant_id);
 	store_bind_text(st, 3, d->layout);
 	store_bind_text(st, 4, d->model);
 	store_bind_text(st, 5, d->label);
 	store_bind_text(st, 6, d->template_name);
-	sqlite3_bind_int64(st, 7, d->pinned_version);
+	db_bind_int64(st, 7, d->pinned_version);
 	store_bind_text(st, 8, d->status[0] ? d->status : "active");
 	store_bind_text(st, 9, d->http_user);
 	store_bind_text(st, 10, ha1_enc);
@@ -695,22 +693,22 @@ int store_device_add(struct store *s, struct device *d, char *err, size_t errlen
 	char enc[sizeof(d->ha1_enc)];
 	if (device_seal(s, d, enc, sizeof(enc), err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device (mac, tenant_id, layout, model, label, template, "
+	struct dbst *st = store_stmt(s, "INSERT INTO device (mac, tenant_id, layout, model, label, template, "
 				      "pinned_version, status, http_user, ha1_enc, overrides, "
 				      "created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	device_bind(st, d, enc);
-	sqlite3_bind_int64(st, 12, sp_now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
-		sqlite3_reset(st);
+	db_bind_int64(st, 12, sp_now());
+	if (db_step(st) != DB_DONE) {
+		int uniq = db_errcode(s->db) == DB_UNIQUE;
+		db_reset(st);
 		if (uniq)
 			return sp_err(err, errlen, "device '%s' already exists", d->mac);
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	}
-	sqlite3_reset(st);
-	d->id = sqlite3_last_insert_rowid(s->db);
+	db_reset(st);
+	d->id = db_last_id(s->db);
 	return 0;
 }
 
@@ -719,75 +717,74 @@ int store_device_update(struct store *s, const struct device *d, char *err, size
 	char enc[sizeof(d->ha1_enc)];
 	if (device_seal(s, d, enc, sizeof(enc), err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE device SET mac=?, tenant_id=?, layout=?, model=?, label=?, "
+	struct dbst *st = store_stmt(s, "UPDATE device SET mac=?, tenant_id=?, layout=?, model=?, label=?, "
 				      "template=?, pinned_version=?, status=?, http_user=?, ha1_enc=?, "
 				      "overrides=? WHERE id=?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	device_bind(st, d, enc);
-	sqlite3_bind_int64(st, 12, d->id);
+	db_bind_int64(st, 12, d->id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
 int store_device_delete(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = store_stmt(s, "DELETE FROM device WHERE id = ?");
+	struct dbst *st = store_stmt(s, "DELETE FROM device WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
 int store_device_each(struct store *s, int64_t tenant_id, int (*fn)(const struct device *, void *), void *arg)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct device *d = xmalloc(sizeof(*d));
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT " DEVICE_COLS "WHERE ?1 = 0 OR tenant_id = ?1 ORDER BY mac", -1,
-			       &st, NULL) != SQLITE_OK) {
+	if (!(st = db_prepare(s->db, "SELECT " DEVICE_COLS "WHERE ?1 = 0 OR tenant_id = ?1 ORDER BY mac", false))) {
 		free(d);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, tenant_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, tenant_id);
+	while ((rc = db_step(st)) == DB_ROW) {
 		device_row(st, d);
 		device_open_secrets(s, d);
 		if (fn(d, arg))
 			break;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	free(d);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_device_count(struct store *s, int64_t tenant_id, long *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM device WHERE ?1 = 0 OR tenant_id = ?1");
+	struct dbst *st = store_stmt(s, "SELECT count(*) FROM device WHERE ?1 = 0 OR tenant_id = ?1");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	int rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	db_bind_int64(st, 1, tenant_id);
+	int rc = db_step(st);
+	*n = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
 		       const char *path, int status, long version, const char *digest)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t now = sp_now();
 	if (status == 200 && device_id) {
 		st = store_stmt(s, "UPDATE device SET fetched_at=?, fetched_ip=?, fetched_ua=?, "
 				   "fetched_version=?, fetched_digest=? WHERE id=?");
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, now);
+		db_bind_int64(st, 1, now);
 		store_bind_text(st, 2, ip);
 		store_bind_text(st, 3, ua);
-		sqlite3_bind_int64(st, 4, version);
+		db_bind_int64(st, 4, version);
 		store_bind_text(st, 5, digest);
-		sqlite3_bind_int64(st, 6, device_id);
+		db_bind_int64(st, 6, device_id);
 		if (store_exec_stmt(s, st, NULL, 0) < 0)
 			return -1;
 	}
@@ -798,15 +795,15 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 	char safe[SP_FIELD_MAX];
 	sp_redact_path(path, safe, sizeof(safe));
 	if (device_id)
-		sqlite3_bind_int64(st, 1, device_id);
+		db_bind_int64(st, 1, device_id);
 	else
-		sqlite3_bind_null(st, 1);
-	sqlite3_bind_int64(st, 2, now);
+		db_bind_null(st, 1);
+	db_bind_int64(st, 2, now);
 	store_bind_text(st, 3, ip);
 	store_bind_text(st, 4, ua);
 	store_bind_text(st, 5, safe);
-	sqlite3_bind_int(st, 6, status);
-	sqlite3_bind_int64(st, 7, version);
+	db_bind_int64(st, 6, status);
+	db_bind_int64(st, 7, version);
 	store_bind_text(st, 8, digest);
 	return store_exec_stmt(s, st, NULL, 0);
 }
@@ -816,12 +813,12 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 #define ACCOUNT_COLS "id, device_id, line, display_name, extension, username, auth_username, " \
 	"password_enc, coalesce(token_hash,''), token_enc, token_revoked, last_code, last_code_at FROM account "
 
-static void account_row(sqlite3_stmt *st, struct account *a)
+static void account_row(struct dbst *st, struct account *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, 0);
-	a->device_id = sqlite3_column_int64(st, 1);
-	a->line = sqlite3_column_int64(st, 2);
+	a->id = db_col_int64(st, 0);
+	a->device_id = db_col_int64(st, 1);
+	a->line = db_col_int64(st, 2);
 	store_col_text(st, 3, a->display_name, sizeof(a->display_name));
 	store_col_text(st, 4, a->extension, sizeof(a->extension));
 	store_col_text(st, 5, a->username, sizeof(a->username));
@@ -829,9 +826,9 @@ static void account_row(sqlite3_stmt *st, struct account *a)
 	store_col_text(st, 7, a->password_enc, sizeof(a->password_enc));
 	store_col_text(st, 8, a->token_hash, sizeof(a->token_hash));
 	store_col_text(st, 9, a->token_enc, sizeof(a->token_enc));
-	a->token_revoked = sqlite3_column_int(st, 10) != 0;
-	a->last_code = sqlite3_column_int64(st, 11);
-	a->last_code_at = sqlite3_column_int64(st, 12);
+	a->token_revoked = db_col_int64(st, 10) != 0;
+	a->last_code = db_col_int64(st, 11);
+	a->last_code_at = db_col_int64(st, 12);
 }
 
 /* token_enc -> token (left "" when no key). */
@@ -882,28 +879,28 @@ static int account_seal(struct store *s, const struct account *a, char hash[65],
 
 int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? ORDER BY line");
+	struct dbst *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? ORDER BY line");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+	db_bind_int64(st, 1, device_id);
+	while ((rc = db_step(st)) == DB_ROW && *n < max)
 		account_row(st, &a[(*n)++]);
-	sqlite3_reset(st);
+	db_reset(st);
 	for (size_t i = 0; i < *n; i++)
 		account_open_secrets(s, &a[i]);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_account_get_line(struct store *s, int64_t device_id, long line, struct account *a)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? AND line = ?");
+	struct dbst *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? AND line = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, line);
-	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, line);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))account_row, a);
 	if (rc == 1)
 		account_open_secrets(s, a);
 	return rc;
@@ -916,22 +913,22 @@ int store_account_get_token(struct store *s, const char *token, struct account *
 		log_warnx("token lookup without the key file");
 		return -1;
 	}
-	sqlite3_stmt *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token_hash = ?");
+	struct dbst *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE token_hash = ?");
 	if (!st)
 		return -1;
 	token_hash_of(s, token, hash);
 	store_bind_text(st, 1, hash);
-	int rc = one_row(st, (void (*)(sqlite3_stmt *, void *))account_row, a);
+	int rc = one_row(st, (void (*)(struct dbst *, void *))account_row, a);
 	if (rc == 1)
 		account_open_secrets(s, a);
 	return rc;
 }
 
 /* account.token (schema 001) stays NULL: the token lives in token_hash/_enc. */
-static void account_bind(sqlite3_stmt *st, const struct account *a, const char *hash, const char *enc)
+static void account_bind(struct dbst *st, const struct account *a, const char *hash, const char *enc)
 {
-	sqlite3_bind_int64(st, 1, a->device_id);
-	sqlite3_bind_int64(st, 2, a->line);
+	db_bind_int64(st, 1, a->device_id);
+	db_bind_int64(st, 2, a->line);
 	store_bind_text(st, 3, a->display_name);
 	store_bind_text(st, 4, a->extension);
 	store_bind_text(st, 5, a->username);
@@ -940,9 +937,9 @@ static void account_bind(sqlite3_stmt *st, const struct account *a, const char *
 	if (hash[0])
 		store_bind_text(st, 8, hash);
 	else
-		sqlite3_bind_null(st, 8);
+		db_bind_null(st, 8);
 	store_bind_text(st, 9, enc);
-	sqlite3_bind_int(st, 10, a->token_revoked);
+	db_bind_int64(st, 10, a->token_revoked);
 }
 
 int store_account_add(struct store *s, struct account *a, char *err, size_t errlen)
@@ -950,21 +947,21 @@ int store_account_add(struct store *s, struct account *a, char *err, size_t errl
 	char hash[65], enc[sizeof(a->token_enc)];
 	if (account_seal(s, a, hash, enc, sizeof(enc), err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO account (device_id, line, display_name, extension, "
+	struct dbst *st = store_stmt(s, "INSERT INTO account (device_id, line, display_name, extension, "
 				      "username, auth_username, password_enc, token_hash, token_enc, token_revoked) "
 				      "VALUES (?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	account_bind(st, a, hash, enc);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		int uniq = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
-		sqlite3_reset(st);
+	if (db_step(st) != DB_DONE) {
+		int uniq = db_errcode(s->db) == DB_UNIQUE;
+		db_reset(st);
 		if (uniq)
 			return sp_err(err, errlen, "line %ld already exists on this device", a->line);
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	}
-	sqlite3_reset(st);
-	a->id = sqlite3_last_insert_rowid(s->db);
+	db_reset(st);
+	a->id = db_last_id(s->db);
 	sp_strlcpy(a->token_hash, hash, sizeof(a->token_hash));
 	sp_strlcpy(a->token_enc, enc, sizeof(a->token_enc));
 	return 0;
@@ -975,49 +972,49 @@ int store_account_update(struct store *s, const struct account *a, char *err, si
 	char hash[65], enc[sizeof(a->token_enc)];
 	if (account_seal(s, a, hash, enc, sizeof(enc), err, errlen) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE account SET device_id=?, line=?, display_name=?, extension=?, "
+	struct dbst *st = store_stmt(s, "UPDATE account SET device_id=?, line=?, display_name=?, extension=?, "
 				      "username=?, auth_username=?, password_enc=?, token_hash=?, token_enc=?, "
 				      "token_revoked=? WHERE id=?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	account_bind(st, a, hash, enc);
-	sqlite3_bind_int64(st, 11, a->id);
+	db_bind_int64(st, 11, a->id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
 int store_account_each_in_tenant(struct store *s, int64_t tenant_id,
 				 int (*fn)(const struct account *, const char *mac, void *), void *arg)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct account a;
 	char mac[SP_MAC_LEN + 1];
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT a.id, a.device_id, a.line, a.display_name, a.extension, "
-			       "a.username, a.auth_username, a.password_enc, coalesce(a.token_hash,''), "
-			       "a.token_enc, a.token_revoked, a.last_code, a.last_code_at, d.mac FROM account a "
-			       "JOIN device d ON d.id = a.device_id WHERE d.tenant_id = ? ORDER BY d.mac, a.line",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_prepare(s->db, "SELECT a.id, a.device_id, a.line, a.display_name, a.extension, "
+			      "a.username, a.auth_username, a.password_enc, coalesce(a.token_hash,''), "
+			      "a.token_enc, a.token_revoked, a.last_code, a.last_code_at, d.mac FROM account a "
+			      "JOIN device d ON d.id = a.device_id WHERE d.tenant_id = ? ORDER BY d.mac, a.line",
+			      false)))
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, tenant_id);
+	while ((rc = db_step(st)) == DB_ROW) {
 		account_row(st, &a);
 		account_open_secrets(s, &a);
 		store_col_text(st, 13, mac, sizeof(mac));
 		if (fn(&a, mac, arg))
 			break;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_audit(struct store *s, const char *actor, const char *action, const char *object,
 		const char *before, const char *after, const char *detail)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO audit_log (at, actor, action, object, before_digest, "
+	struct dbst *st = store_stmt(s, "INSERT INTO audit_log (at, actor, action, object, before_digest, "
 				      "after_digest, detail) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, sp_now());
+	db_bind_int64(st, 1, sp_now());
 	store_bind_text(st, 2, actor);
 	store_bind_text(st, 3, action);
 	store_bind_text(st, 4, object);
@@ -1029,50 +1026,50 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 
 long store_config_gen(struct store *s)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT gen FROM config_gen WHERE id = 1");
+	struct dbst *st = store_stmt(s, "SELECT gen FROM config_gen WHERE id = 1");
 	long v = -1;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
+	if (st && db_step(st) == DB_ROW)
+		v = db_col_int64(st, 0);
 	if (st)
-		sqlite3_reset(st);
+		db_reset(st);
 	return v;
 }
 
 static int fetch_log_insert(struct store *s, const struct fetch_rec *r)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, "
+	struct dbst *st = store_stmt(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, "
 					 "version, digest) VALUES (?,?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
 	char safe[SP_FIELD_MAX];
 	sp_redact_path(r->path, safe, sizeof(safe));
 	if (r->device_id)
-		sqlite3_bind_int64(st, 1, r->device_id);
+		db_bind_int64(st, 1, r->device_id);
 	else
-		sqlite3_bind_null(st, 1);
-	sqlite3_bind_int64(st, 2, r->at);
+		db_bind_null(st, 1);
+	db_bind_int64(st, 2, r->at);
 	store_bind_text(st, 3, r->ip);
 	store_bind_text(st, 4, r->ua);
 	store_bind_text(st, 5, safe);
-	sqlite3_bind_int(st, 6, r->status);
-	sqlite3_bind_int64(st, 7, r->version);
+	db_bind_int64(st, 6, r->status);
+	db_bind_int64(st, 7, r->version);
 	store_bind_text(st, 8, r->digest);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
 static int fetch_last_update(struct store *s, const struct fetch_last *l)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, "
+	struct dbst *st = store_stmt(s, "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, "
 					 "fetched_version=?4, fetched_digest=?5 "
 					 "WHERE id=?6 AND (fetched_at IS NULL OR fetched_at <= ?1)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, l->at);
+	db_bind_int64(st, 1, l->at);
 	store_bind_text(st, 2, l->ip);
 	store_bind_text(st, 3, l->ua);
-	sqlite3_bind_int64(st, 4, l->version);
+	db_bind_int64(st, 4, l->version);
 	store_bind_text(st, 5, l->digest);
-	sqlite3_bind_int64(st, 6, l->device_id);
+	db_bind_int64(st, 6, l->device_id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
@@ -1095,42 +1092,44 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,
 			 long keep)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO device_log (device_id, at, name, body) VALUES (?,?,?,?)");
+	struct dbst *st = store_stmt(s, "INSERT INTO device_log (device_id, at, name, body) VALUES (?,?,?,?)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, sp_now());
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, sp_now());
 	store_bind_text(st, 3, name);
-	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_TRANSIENT);
+	db_bind_blob(st, 4, body, len);
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
 	st = store_stmt(s, "DELETE FROM device_log WHERE device_id = ?1 AND id NOT IN "
 			   "(SELECT id FROM device_log WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, keep);
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, keep);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
 int store_device_log_each(struct store *s, int64_t device_id,
 			  int (*fn)(int64_t at, const char *name, const void *body, size_t len, void *), void *arg)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char name[SP_NAME_MAX];
+	const void *body;
+	size_t len;
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT at, name, body FROM device_log WHERE device_id = ? ORDER BY id DESC",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_prepare(s->db, "SELECT at, name, body FROM device_log WHERE device_id = ? ORDER BY id DESC",
+			      false)))
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, device_id);
+	while ((rc = db_step(st)) == DB_ROW) {
 		store_col_text(st, 1, name, sizeof(name));
-		if (fn(sqlite3_column_int64(st, 0), name, sqlite3_column_blob(st, 2),
-		       (size_t)sqlite3_column_bytes(st, 2), arg))
+		body = db_col_blob(st, 2, &len);
+		if (fn(db_col_int64(st, 0), name, body, len, arg))
 			break;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_prune(struct store *s, int64_t before, long chunk, long *n)
@@ -1142,16 +1141,16 @@ int store_prune(struct store *s, int64_t before, long chunk, long *n)
 	*n = 0;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		for (;;) {
-			sqlite3_stmt *st = store_stmt(s, sql[i]);
+			struct dbst *st = store_stmt(s, sql[i]);
 			if (!st || store_begin(s) < 0)
 				return -1;
-			sqlite3_bind_int64(st, 1, before);
-			sqlite3_bind_int64(st, 2, chunk);
+			db_bind_int64(st, 1, before);
+			db_bind_int64(st, 2, chunk);
 			if (store_exec_stmt(s, st, NULL, 0) < 0) {
 				store_rollback(s);
 				return -1;
 			}
-			long k = sqlite3_changes(s->db);
+			long k = db_changes(s->db);
 			if (store_commit(s) < 0)
 				return -1;
 			*n += k;
@@ -1164,14 +1163,14 @@ int store_prune(struct store *s, int64_t before, long chunk, long *n)
 
 int store_account_delete(struct store *s, int64_t device_id, long line)
 {
-	sqlite3_stmt *st = store_stmt(s, "DELETE FROM account WHERE device_id = ? AND line = ?");
+	struct dbst *st = store_stmt(s, "DELETE FROM account WHERE device_id = ? AND line = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, line);
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, line);
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
-	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+	return db_changes(store_db(s)) > 0 ? 1 : 0;
 }
 
 /* ---- the key: check value and one-time conversion of legacy rows ---- */
@@ -1187,15 +1186,15 @@ static bool same_hex(const char *a, const char *b)
 
 static int read_state(struct store *s, char check[65], int *converted)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT key_check, converted FROM secret_state WHERE id = 1");
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	struct dbst *st = store_stmt(s, "SELECT key_check, converted FROM secret_state WHERE id = 1");
+	if (!st || db_step(st) != DB_ROW) {
 		if (st)
-			sqlite3_reset(st);
+			db_reset(st);
 		return -1;
 	}
 	store_col_text(st, 0, check, 65);
-	*converted = sqlite3_column_int(st, 1);
-	sqlite3_reset(st);
+	*converted = (int)db_col_int64(st, 1);
+	db_reset(st);
 	return 0;
 }
 
@@ -1203,12 +1202,12 @@ static int read_state(struct store *s, char check[65], int *converted)
  * open a stored password (when there is one) before it is trusted. */
 static int key_opens_passwords(struct store *s, const unsigned char key[SP_KEY_LEN])
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT password_enc FROM account WHERE password_enc != '' LIMIT 1");
+	struct dbst *st = store_stmt(s, "SELECT password_enc FROM account WHERE password_enc != '' LIMIT 1");
 	char enc[512];
 	int ok = 1;
 	if (!st)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_step(st) == DB_ROW) {
 		store_col_text(st, 0, enc, sizeof(enc));
 		char *p = secret_decrypt(key, enc);
 		ok = p != NULL;
@@ -1217,7 +1216,7 @@ static int key_opens_passwords(struct store *s, const unsigned char key[SP_KEY_L
 			free(p);
 		}
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ok;
 }
 
@@ -1230,17 +1229,17 @@ static int convert_tokens(struct store *s, long *n)
 	for (;;) {
 		struct { int64_t id; char token[SP_TOKEN_HEX + 8]; } batch[512];
 		size_t k = 0;
-		sqlite3_stmt *st = store_stmt(s, "SELECT id, token FROM account WHERE token IS NOT NULL AND id > ? "
+		struct dbst *st = store_stmt(s, "SELECT id, token FROM account WHERE token IS NOT NULL AND id > ? "
 					      "ORDER BY id LIMIT 512");
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, after);
-		while (k < 512 && sqlite3_step(st) == SQLITE_ROW) {
-			batch[k].id = sqlite3_column_int64(st, 0);
+		db_bind_int64(st, 1, after);
+		while (k < 512 && db_step(st) == DB_ROW) {
+			batch[k].id = db_col_int64(st, 0);
 			store_col_text(st, 1, batch[k].token, sizeof(batch[k].token));
 			k++;
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		for (size_t i = 0; i < k; i++) {
 			struct account a = { .id = batch[i].id, .line = 0 };
 			char hash[65] = "", enc[sizeof(a.token_enc)] = "";
@@ -1257,9 +1256,9 @@ static int convert_tokens(struct store *s, long *n)
 			if (hash[0])
 				store_bind_text(st, 1, hash);
 			else
-				sqlite3_bind_null(st, 1);
+				db_bind_null(st, 1);
 			store_bind_text(st, 2, enc);
-			sqlite3_bind_int64(st, 3, a.id);
+			db_bind_int64(st, 3, a.id);
 			secret_wipe(&a, sizeof(a));
 			secret_wipe(batch[i].token, sizeof(batch[i].token));
 			if (store_exec_stmt(s, st, NULL, 0) < 0)
@@ -1278,18 +1277,18 @@ static int convert_ha1(struct store *s, long *n)
 	for (;;) {
 		struct { int64_t id; char md5[40], sha[72]; } batch[512];
 		size_t k = 0;
-		sqlite3_stmt *st = store_stmt(s, "SELECT id, ha1_md5, ha1_sha256 FROM device WHERE id > ? AND "
+		struct dbst *st = store_stmt(s, "SELECT id, ha1_md5, ha1_sha256 FROM device WHERE id > ? AND "
 					      "(ha1_md5 != '' OR ha1_sha256 != '') ORDER BY id LIMIT 512");
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, after);
-		while (k < 512 && sqlite3_step(st) == SQLITE_ROW) {
-			batch[k].id = sqlite3_column_int64(st, 0);
+		db_bind_int64(st, 1, after);
+		while (k < 512 && db_step(st) == DB_ROW) {
+			batch[k].id = db_col_int64(st, 0);
 			store_col_text(st, 1, batch[k].md5, sizeof(batch[k].md5));
 			store_col_text(st, 2, batch[k].sha, sizeof(batch[k].sha));
 			k++;
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		for (size_t i = 0; i < k; i++) {
 			struct device d = { .id = batch[i].id };
 			char enc[sizeof(d.ha1_enc)] = "";
@@ -1307,7 +1306,7 @@ static int convert_ha1(struct store *s, long *n)
 			if (!st)
 				return -1;
 			store_bind_text(st, 1, enc);
-			sqlite3_bind_int64(st, 2, d.id);
+			db_bind_int64(st, 2, d.id);
 			secret_wipe(&d, sizeof(d));
 			secret_wipe(&batch[i], sizeof(batch[i]));
 			if (store_exec_stmt(s, st, NULL, 0) < 0)
@@ -1331,7 +1330,7 @@ static int convert_legacy(struct store *s, char *err, size_t errlen)
 			    "[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]"
 			    "[0-9a-fA-F][0-9a-fA-F]*'", err, errlen) < 0)
 		return -1;
-	long paths = sqlite3_changes(s->db);
+	long paths = db_changes(s->db);
 	if (tokens || ha1 || paths)
 		log_info("database: sealed %ld legacy softphone tokens and %ld devices' HTTP digest credentials, "
 			 "redacted %ld fetch log paths", tokens, ha1, paths);
@@ -1376,7 +1375,7 @@ int store_use_key(struct store *s, const unsigned char key[SP_KEY_LEN], char *er
 	s->have_key = true;
 	if (!converted && convert_legacy(s, err, errlen) < 0)
 		goto fail;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE secret_state SET key_check = ?, converted = 1 WHERE id = 1");
+	struct dbst *st = store_stmt(s, "UPDATE secret_state SET key_check = ?, converted = 1 WHERE id = 1");
 	if (!st) {
 		sp_err(err, errlen, "%s", store_errmsg(s));
 		goto fail;
@@ -1397,7 +1396,7 @@ fail:
 int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
 {
 	char want[65], have[65] = "";
-	int converted = 0, has = store_has_table(s->db, "secret_state");
+	int converted = 0, has = store_has_table(db_sqlite_handle(s->db), "secret_state");
 	if (has < 0 || (has && read_state(s, have, &converted) < 0))
 		return sp_err(err, errlen, "cannot read the key check: %s", store_errmsg(s));
 	if (have[0]) {
@@ -1408,7 +1407,7 @@ int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char 
 	}
 	/* No check value yet (before schema 005, or never opened with a key):
 	 * a stored password, if any, must open with it. */
-	has = store_has_table(s->db, "account");
+	has = store_has_table(db_sqlite_handle(s->db), "account");
 	int ok = has > 0 ? key_opens_passwords(s, key) : has;
 	if (ok < 0)
 		return sp_err(err, errlen, "cannot read accounts: %s", store_errmsg(s));

@@ -1,6 +1,6 @@
 /*
  * store.h: every store_* function, whatever file defines it (store.c and
- * store_*.c, the only files that include sqlite3.h), and the row structs
+ * store_*.c, which reach the database through db.h), and the row structs
  * they fill.  Part of the core layer's API; include "core/sipprov.h".
  */
 #ifndef SP_STORE_H
@@ -11,7 +11,7 @@
 
 #define DRIFT_STR 256
 
-/* ---- store.c (+ store_*.c): the only files that include sqlite3.h ---- */
+/* ---- store.c (+ store_*.c): the database through db.h's drivers ---- */
 
 struct schema_migration { int number; const char *name; const char *sql; };
 extern const struct schema_migration schema_migrations[];
@@ -129,8 +129,9 @@ bool store_is_busy(struct store *s);
  * and tokens are sealed on write and opened on read (struct device,
  * struct account), and store_account_get_token works.  0 or -1. */
 int store_use_key(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
-/* The raw sqlite3 handle, for store_*.c files only (returns sqlite3 *). */
-void *store_db(struct store *s);
+/* The connection (db.h), for store_*.c files only. */
+struct db;
+struct db *store_db(struct store *s);
 /* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
 int store_begin(struct store *s);
 /* A read transaction: one snapshot (and one WAL read lock) for several

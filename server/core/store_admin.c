@@ -13,6 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* SQLite-only admin work: schema bookkeeping on sqlite_master, the backup
+ * API, integrity_check, restore over a file.  It reaches the connection
+ * through db_sqlite_handle; rows elsewhere go through db.h. */
+#include <sqlite3.h>
+
+#include "db_sqlite.h"
 #include "store_int.h"
 
 #define RESTORE_WAIT_MS 1000            /* how long another connection may hold the target */
@@ -97,7 +103,7 @@ int store_schema_read(sqlite3 *db, struct store_schema *sc, char *err, size_t er
 
 int store_schema(struct store *s, struct store_schema *sc, char *err, size_t errlen)
 {
-	return store_schema_read(store_db(s), sc, err, errlen);
+	return store_schema_read(db_sqlite_handle(store_db(s)), sc, err, errlen);
 }
 
 int store_schema_refuse(const char *path, const struct store_schema *sc, char *err, size_t errlen)
@@ -337,7 +343,7 @@ int store_backup(const char *path, const char *dest, bool force, char *err, size
 	struct store *s = open_known(path, &sc, err, errlen);
 	if (!s)
 		return -1;
-	int rc = backup_to(store_db(s), dest, force, err, errlen);
+	int rc = backup_to(db_sqlite_handle(store_db(s)), dest, force, err, errlen);
 	store_close(s);
 	return rc;
 }
@@ -364,10 +370,10 @@ int store_migrate(const char *path, struct store_migrated *m, char *err, size_t 
 			if (access(m->backup, F_OK) < 0)
 				break;
 		}
-		if (backup_to(store_db(s), m->backup, false, err, errlen) < 0)
+		if (backup_to(db_sqlite_handle(store_db(s)), m->backup, false, err, errlen) < 0)
 			goto out;
 	}
-	if (store_schema_apply(store_db(s), err, errlen) < 0)
+	if (store_schema_apply(db_sqlite_handle(store_db(s)), err, errlen) < 0)
 		goto out;
 	m->applied = sc.pending;
 	m->to = sc.want;
@@ -390,7 +396,7 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
 		sc = &own;
 	if (!s)
 		return -1;
-	if (integrity(store_db(s), path, err, errlen) < 0)
+	if (integrity(db_sqlite_handle(store_db(s)), path, err, errlen) < 0)
 		goto out;
 	if (store_schema(s, sc, why, sizeof(why)) < 0) {
 		sp_err(err, errlen, "'%s': %s", path, why);
@@ -467,9 +473,9 @@ int store_restore(const char *src, const char *dest, const unsigned char *key, s
 		if (access(side, F_OK) == 0)
 			sp_err(err, errlen, "'%s' exists without its database: move it away first", side);
 		else
-			rc = backup_to(store_db(s), dest, false, err, errlen);
+			rc = backup_to(db_sqlite_handle(store_db(s)), dest, false, err, errlen);
 	} else {
-		rc = restore_over(store_db(s), dest, err, errlen);
+		rc = restore_over(db_sqlite_handle(store_db(s)), dest, err, errlen);
 	}
 	store_close(s);
 	return rc;

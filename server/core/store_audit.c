@@ -11,21 +11,21 @@
 int store_audit_each(struct store *s, const struct audit_filter *f, int (*fn)(const struct audit_row *, void *),
 		     void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, at, actor, action, object, before_digest, after_digest, detail "
+	struct dbst *st = store_stmt(s, "SELECT id, at, actor, action, object, before_digest, after_digest, detail "
 				      "FROM audit_log WHERE (?1 = 0 OR id < ?1) AND (?2 = '' OR actor = ?2) "
 				      "AND (?3 = '' OR action = ?3) AND at >= ?4 ORDER BY id DESC");
 	struct audit_row r;
 	int rc, stop = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, f->before_id);
+	db_bind_int64(st, 1, f->before_id);
 	store_bind_text(st, 2, f->actor ? f->actor : "");
 	store_bind_text(st, 3, f->action ? f->action : "");
-	sqlite3_bind_int64(st, 4, f->since);
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 4, f->since);
+	while (!stop && (rc = db_step(st)) == DB_ROW) {
 		memset(&r, 0, sizeof(r));
-		r.id = sqlite3_column_int64(st, 0);
-		r.at = sqlite3_column_int64(st, 1);
+		r.id = db_col_int64(st, 0);
+		r.at = db_col_int64(st, 1);
 		store_col_text(st, 2, r.actor, sizeof(r.actor));
 		store_col_text(st, 3, r.action, sizeof(r.action));
 		store_col_text(st, 4, r.object, sizeof(r.object));
@@ -34,8 +34,8 @@ int store_audit_each(struct store *s, const struct audit_filter *f, int (*fn)(co
 		store_col_text(st, 7, r.detail, sizeof(r.detail));
 		stop = fn(&r, arg);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (stop < 0)
 		return -1;
-	return stop || rc == SQLITE_DONE ? 0 : -1;
+	return stop || rc == DB_DONE ? 0 : -1;
 }

@@ -10,42 +10,42 @@
 
 int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
+	struct dbst *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
 				      "WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
 		struct diag_fetch *f = &out[(*n)++];
 		memset(f, 0, sizeof(*f));
-		f->at = sqlite3_column_int64(st, 0);
+		f->at = db_col_int64(st, 0);
 		store_col_text(st, 1, f->ip, sizeof(f->ip));
 		store_col_text(st, 2, f->user_agent, sizeof(f->user_agent));
 		store_col_text(st, 3, f->path, sizeof(f->path));
-		f->status = sqlite3_column_int64(st, 4);
-		f->version = sqlite3_column_int64(st, 5);
+		f->status = db_col_int64(st, 4);
+		f->version = db_col_int64(st, 5);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
-static int buckets(sqlite3_stmt *st, int64_t tenant_id, int64_t since, long bucket_s,
+static int buckets(struct dbst *st, int64_t tenant_id, int64_t since, long bucket_s,
 		   void (*fn)(int64_t start, long a, long b, void *), void *arg)
 {
 	int rc;
 	if (!st || bucket_s <= 0)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	sqlite3_bind_int64(st, 2, since);
-	sqlite3_bind_int64(st, 3, bucket_s);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(since + sqlite3_column_int64(st, 0) * bucket_s, (long)sqlite3_column_int64(st, 1),
-		   (long)sqlite3_column_int64(st, 2), arg);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 2, since);
+	db_bind_int64(st, 3, bucket_s);
+	while ((rc = db_step(st)) == DB_ROW)
+		fn(since + db_col_int64(st, 0) * bucket_s, (long)db_col_int64(st, 1),
+		   (long)db_col_int64(st, 2), arg);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long bucket_s,

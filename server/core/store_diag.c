@@ -12,7 +12,7 @@
 int store_diag_registrations(struct store *s, int64_t account_id, int64_t device_id, const char *username,
 			     struct diag_reg *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
+	struct dbst *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
 				      "username, auth_username, user_agent, code, reason, reason_detail, dst_ip, contact FROM registration "
 				      "WHERE ((?1 <> 0 AND account_id = ?1) "
 				      "OR (account_id IS NULL AND ?2 <> 0 AND device_id = ?2) "
@@ -22,37 +22,37 @@ int store_diag_registrations(struct store *s, int64_t account_id, int64_t device
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, account_id);
-	sqlite3_bind_int64(st, 2, device_id);
+	db_bind_int64(st, 1, account_id);
+	db_bind_int64(st, 2, device_id);
 	store_bind_text(st, 3, username ? username : "");
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+	db_bind_int64(st, 4, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
 		struct diag_reg *r = &out[(*n)++];
 		memset(r, 0, sizeof(*r));
-		r->at = sqlite3_column_int64(st, 0);
+		r->at = db_col_int64(st, 0);
 		store_col_text(st, 1, r->source, sizeof(r->source));
 		store_col_text(st, 2, r->src_ip, sizeof(r->src_ip));
-		r->src_port = sqlite3_column_int64(st, 3);
+		r->src_port = db_col_int64(st, 3);
 		store_col_text(st, 4, r->transport, sizeof(r->transport));
 		store_col_text(st, 5, r->registrar, sizeof(r->registrar));
-		r->port = sqlite3_column_int64(st, 6);
+		r->port = db_col_int64(st, 6);
 		store_col_text(st, 7, r->username, sizeof(r->username));
 		store_col_text(st, 8, r->auth_username, sizeof(r->auth_username));
 		store_col_text(st, 9, r->user_agent, sizeof(r->user_agent));
-		r->code = sqlite3_column_int64(st, 10);
+		r->code = db_col_int64(st, 10);
 		store_col_text(st, 11, r->reason, sizeof(r->reason));
 		store_col_text(st, 12, r->reason_detail, sizeof(r->reason_detail));
 		store_col_text(st, 13, r->dst_ip, sizeof(r->dst_ip));
 		store_col_text(st, 14, r->contact, sizeof(r->contact));
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_diag_domain_served(struct store *s, const char *domain, int64_t since, struct diag_served *out,
 			     size_t max, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT dst_ip, port, count(*) FROM registration WHERE registrar = ? "
+	struct dbst *st = store_stmt(s, "SELECT dst_ip, port, count(*) FROM registration WHERE registrar = ? "
 				      "AND at >= ? AND code BETWEEN 200 AND 299 AND source <> 'probe' AND dst_ip <> '' "
 				      "GROUP BY dst_ip, port ORDER BY count(*) DESC, max(at) DESC LIMIT ?");
 	int rc;
@@ -60,112 +60,112 @@ int store_diag_domain_served(struct store *s, const char *domain, int64_t since,
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, domain);
-	sqlite3_bind_int64(st, 2, since);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+	db_bind_int64(st, 2, since);
+	db_bind_int64(st, 3, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
 		struct diag_served *d = &out[(*n)++];
 		store_col_text(st, 0, d->dst_ip, sizeof(d->dst_ip));
-		d->port = sqlite3_column_int64(st, 1);
-		d->count = sqlite3_column_int64(st, 2);
+		d->port = db_col_int64(st, 1);
+		d->count = db_col_int64(st, 2);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT kind, expected, observed, first_seen, last_seen, count, "
+	struct dbst *st = store_stmt(s, "SELECT kind, expected, observed, first_seen, last_seen, count, "
 				      "coalesce(account_id, 0) FROM drift_event WHERE device_id = ? "
 				      "AND resolved = 0 ORDER BY last_seen DESC, id DESC LIMIT ?");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
 		struct diag_drift *d = &out[(*n)++];
 		memset(d, 0, sizeof(*d));
 		store_col_text(st, 0, d->kind, sizeof(d->kind));
 		store_col_text(st, 1, d->expected, sizeof(d->expected));
 		store_col_text(st, 2, d->observed, sizeof(d->observed));
-		d->first_seen = sqlite3_column_int64(st, 3);
-		d->last_seen = sqlite3_column_int64(st, 4);
-		d->count = sqlite3_column_int64(st, 5);
-		d->account_id = sqlite3_column_int64(st, 6);
+		d->first_seen = db_col_int64(st, 3);
+		d->last_seen = db_col_int64(st, 4);
+		d->count = db_col_int64(st, 5);
+		d->account_id = db_col_int64(st, 6);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
+	struct dbst *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
 				      "WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 1");
 	int rc;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, device_id);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		memset(f, 0, sizeof(*f));
-		f->at = sqlite3_column_int64(st, 0);
+		f->at = db_col_int64(st, 0);
 		store_col_text(st, 1, f->ip, sizeof(f->ip));
 		store_col_text(st, 2, f->user_agent, sizeof(f->user_agent));
 		store_col_text(st, 3, f->path, sizeof(f->path));
-		f->status = sqlite3_column_int64(st, 4);
-		f->version = sqlite3_column_int64(st, 5);
+		f->status = db_col_int64(st, 4);
+		f->version = db_col_int64(st, 5);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM account a JOIN device d ON d.id = a.device_id "
+	struct dbst *st = store_stmt(s, "SELECT count(*) FROM account a JOIN device d ON d.id = a.device_id "
 				      "WHERE d.tenant_id = ? AND a.username = ?");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 1, tenant_id);
 	store_bind_text(st, 2, username);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*n = db_col_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int store_diag_account_changed(struct store *s, const char *object, int64_t *at, char *detail, size_t dlen)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT at, detail FROM audit_log WHERE object = ? AND action IN "
+	struct dbst *st = store_stmt(s, "SELECT at, detail FROM audit_log WHERE object = ? AND action IN "
 				      "('account.add', 'account.set') ORDER BY at DESC, id DESC LIMIT 1");
 	int rc;
 	*at = 0;
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, object);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*at = sqlite3_column_int64(st, 0);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*at = db_col_int64(st, 0);
 		store_col_text(st, 1, detail, dlen);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_diag_intake_seen(struct store *s, int64_t since, long *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM registration WHERE at >= ? AND source <> 'probe'");
+	struct dbst *st = store_stmt(s, "SELECT count(*) FROM registration WHERE at >= ? AND source <> 'probe'");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, since);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	db_bind_int64(st, 1, since);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*n = (long)db_col_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }

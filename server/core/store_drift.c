@@ -11,33 +11,33 @@
 int store_registration_add(struct store *s, const struct observation *o, int64_t device_id,
 			   int64_t account_id)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
+	struct dbst *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
 				      "registrar, port, username, auth_username, user_agent, contact, expires, "
 				      "code, device_id, account_id, reason, reason_detail, dst_ip) "
 				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, o->at);
+	db_bind_int64(st, 1, o->at);
 	store_bind_text(st, 2, o->source);
 	store_bind_text(st, 3, o->src_ip);
-	sqlite3_bind_int64(st, 4, o->src_port);
+	db_bind_int64(st, 4, o->src_port);
 	store_bind_text(st, 5, o->transport);
 	store_bind_text(st, 6, o->registrar);
-	sqlite3_bind_int64(st, 7, o->port);
+	db_bind_int64(st, 7, o->port);
 	store_bind_text(st, 8, o->username);
 	store_bind_text(st, 9, o->auth_username);
 	store_bind_text(st, 10, o->user_agent);
 	store_bind_text(st, 11, o->contact);
-	sqlite3_bind_int64(st, 12, o->expires);
-	sqlite3_bind_int(st, 13, o->code);
+	db_bind_int64(st, 12, o->expires);
+	db_bind_int64(st, 13, o->code);
 	if (device_id)
-		sqlite3_bind_int64(st, 14, device_id);
+		db_bind_int64(st, 14, device_id);
 	else
-		sqlite3_bind_null(st, 14);
+		db_bind_null(st, 14);
 	if (account_id)
-		sqlite3_bind_int64(st, 15, account_id);
+		db_bind_int64(st, 15, account_id);
 	else
-		sqlite3_bind_null(st, 15);
+		db_bind_null(st, 15);
 	store_bind_text(st, 16, o->reason);
 	store_bind_text(st, 17, o->reason_detail);
 	store_bind_text(st, 18, o->dst_ip);
@@ -47,12 +47,12 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 /* A PRAGMA that sets a value (it may answer with a row). */
 static int exec_pragma(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+	struct dbst *st;
+	if (!(st = db_prepare(store_db(s), sql, false)))
 		return -1;
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	int rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 static bool is_unknown(int64_t device_id, int64_t account_id, const char *kind)
@@ -60,12 +60,12 @@ static bool is_unknown(int64_t device_id, int64_t account_id, const char *kind)
 	return !device_id && !account_id && !strcmp(kind, "unknown_user");
 }
 
-static void bind_id(sqlite3_stmt *st, int i, int64_t id)
+static void bind_id(struct dbst *st, int i, int64_t id)
 {
 	if (id)
-		sqlite3_bind_int64(st, i, id);
+		db_bind_int64(st, i, id);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
@@ -75,7 +75,7 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 	 * unknown_user case spells its conditions out so that the partial
 	 * index drift_unknown_open (schema 003) applies; the other parameters
 	 * stay bound (and true) so both statements take the same bindings. */
-	sqlite3_stmt *st = is_unknown(device_id, account_id, kind)
+	struct dbst *st = is_unknown(device_id, account_id, kind)
 		? store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1, expected = ?2, "
 			     "observed = ?3 WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' "
 			     "AND resolved = 0 AND observed = ?3 AND ?4 IS NULL AND ?5 IS NULL AND ?6 = kind")
@@ -84,7 +84,7 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 			     "AND kind = ?6 AND resolved = 0 AND (?6 <> 'unknown_user' OR observed = ?3)");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
+	db_bind_int64(st, 1, now);
 	store_bind_text(st, 2, expected);
 	store_bind_text(st, 3, observed);
 	bind_id(st, 4, device_id);
@@ -92,7 +92,7 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 	store_bind_text(st, 6, kind);
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
-	if (sqlite3_changes(store_db(s)) > 0) {
+	if (db_changes(store_db(s)) > 0) {
 		*is_new = 0;
 		return 0;
 	}
@@ -100,12 +100,12 @@ int store_drift_open(struct store *s, int64_t device_id, int64_t account_id, con
 	return store_drift_insert(s, device_id, account_id, kind, expected, observed, now);
 }
 
-static int count_one(struct store *s, sqlite3_stmt *st, long *n)
+static int count_one(struct store *s, struct dbst *st, long *n)
 {
-	int rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	int rc = db_step(st);
+	*n = rc == DB_ROW ? (long)db_col_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int store_drift_unknown_open(struct store *s, const char *observed, const char *src_ip, int64_t now,
@@ -113,16 +113,16 @@ int store_drift_unknown_open(struct store *s, const char *observed, const char *
 {
 	long n;
 	/* The bump half of store_drift_open: an open event only grows its count. */
-	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1 "
+	struct dbst *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?1, count = count + 1 "
 				      "WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' "
 				      "AND resolved = 0 AND observed = ?2");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
+	db_bind_int64(st, 1, now);
 	store_bind_text(st, 2, observed);
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
-	if (sqlite3_changes(store_db(s)) > 0) {
+	if (db_changes(store_db(s)) > 0) {
 		*outcome = STORE_UNKNOWN_BUMPED;
 		return 0;
 	}
@@ -153,7 +153,7 @@ int store_drift_unknown_open(struct store *s, const char *observed, const char *
 		return -1;
 	store_bind_text(st, 1, observed);
 	store_bind_text(st, 2, src_ip);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 3, now);
 	*outcome = STORE_UNKNOWN_OPENED;
 	return store_exec_stmt(s, st, NULL, 0);
 }
@@ -161,7 +161,7 @@ int store_drift_unknown_open(struct store *s, const char *observed, const char *
 int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		       const char *expected, const char *observed, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, "
+	struct dbst *st = store_stmt(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, "
 				      "observed, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
 		return -1;
@@ -170,8 +170,8 @@ int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, c
 	store_bind_text(st, 3, kind);
 	store_bind_text(st, 4, expected);
 	store_bind_text(st, 5, observed);
-	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_int64(st, 7, now);
+	db_bind_int64(st, 6, now);
+	db_bind_int64(st, 7, now);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
@@ -181,56 +181,56 @@ int store_drift_open_list(struct store *s, int64_t device_id, int64_t account_id
 	/* drift_open (device_id, kind, resolved) narrows to the device; the
 	 * account is checked on the few open rows.  No ORDER BY: it cost a
 	 * temporary b-tree per observation; the caller orders by id. */
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, kind, expected, observed, count, first_seen FROM drift_event "
+	struct dbst *st = store_stmt(s, "SELECT id, kind, expected, observed, count, first_seen FROM drift_event "
 				      "WHERE device_id = ?1 AND resolved = 0 AND account_id IS ?2");
 	int rc;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 1, device_id);
 	bind_id(st, 2, account_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (*n == max) {
-			rc = SQLITE_ROW;
+			rc = DB_ROW;
 			break;
 		}
 		struct drift_event *e = &ev[(*n)++];
 		memset(e, 0, sizeof(*e));
-		e->id = sqlite3_column_int64(st, 0);
+		e->id = db_col_int64(st, 0);
 		e->device_id = device_id;
 		e->account_id = account_id;
 		store_col_text(st, 1, e->kind, sizeof(e->kind));
 		store_col_text(st, 2, e->expected, sizeof(e->expected));
 		store_col_text(st, 3, e->observed, sizeof(e->observed));
-		e->count = (long)sqlite3_column_int64(st, 4);
-		e->first_seen = sqlite3_column_int64(st, 5);
+		e->count = (long)db_col_int64(st, 4);
+		e->first_seen = db_col_int64(st, 5);
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	db_reset(st);
+	if (rc == DB_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_bump(struct store *s, int64_t id, const char *expected, const char *observed, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?, count = count + 1, expected = ?, "
+	struct dbst *st = store_stmt(s, "UPDATE drift_event SET last_seen = ?, count = count + 1, expected = ?, "
 				      "observed = ? WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
+	db_bind_int64(st, 1, now);
 	store_bind_text(st, 2, expected);
 	store_bind_text(st, 3, observed);
-	sqlite3_bind_int64(st, 4, id);
+	db_bind_int64(st, 4, id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
 int store_drift_resolve_id(struct store *s, int64_t id, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE drift_event SET resolved = ? WHERE id = ?");
+	struct dbst *st = store_stmt(s, "UPDATE drift_event SET resolved = ? WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, id);
+	db_bind_int64(st, 1, now);
+	db_bind_int64(st, 2, id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
@@ -239,7 +239,7 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 {
 	/* SELECT then UPDATE by id: usually nothing is open, and UPDATE ...
 	 * RETURNING would build a temporary table on every call. */
-	sqlite3_stmt *st = is_unknown(device_id, account_id, kind) && observed
+	struct dbst *st = is_unknown(device_id, account_id, kind) && observed
 		? store_stmt(s, "SELECT id, expected, observed, count, first_seen FROM drift_event "
 			     "WHERE device_id IS NULL AND account_id IS NULL AND kind = 'unknown_user' AND resolved = 0 "
 			     "AND observed = ?4 AND ?1 IS NULL AND ?2 IS NULL AND ?3 = kind")
@@ -255,21 +255,21 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 	store_bind_text(st, 3, kind);
 	if (observed)
 		store_bind_text(st, 4, observed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 8) {
+	while ((rc = db_step(st)) == DB_ROW && n < 8) {
 		if (ev && n == 0) {
 			memset(ev, 0, sizeof(*ev));
-			ev->id = sqlite3_column_int64(st, 0);
+			ev->id = db_col_int64(st, 0);
 			store_col_text(st, 1, ev->expected, sizeof(ev->expected));
 			store_col_text(st, 2, ev->observed, sizeof(ev->observed));
-			ev->count = sqlite3_column_int64(st, 3);
-			ev->first_seen = sqlite3_column_int64(st, 4);
+			ev->count = db_col_int64(st, 3);
+			ev->first_seen = db_col_int64(st, 4);
 			ev->resolved = now;
 			sp_strlcpy(ev->kind, kind, sizeof(ev->kind));
 		}
-		ids[n++] = sqlite3_column_int64(st, 0);
+		ids[n++] = db_col_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (store_drift_resolve_id(s, ids[i], now) < 0)
@@ -279,19 +279,19 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE account SET last_code = ?, last_code_at = ? WHERE id = ?");
+	struct dbst *st = store_stmt(s, "UPDATE account SET last_code = ?, last_code_at = ? WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, code);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_int64(st, 3, account_id);
+	db_bind_int64(st, 1, code);
+	db_bind_int64(st, 2, at);
+	db_bind_int64(st, 3, account_id);
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
 int store_account_find(struct store *s, const char *v, int by_auth,
 		       int (*fn)(int64_t account_id, int64_t device_id, void *), void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, by_auth ? "SELECT id, device_id FROM account WHERE auth_username = ? "
+	struct dbst *st = store_stmt(s, by_auth ? "SELECT id, device_id FROM account WHERE auth_username = ? "
 						   "ORDER BY id LIMIT 64"
 						 : "SELECT id, device_id FROM account WHERE username = ? "
 						   "ORDER BY id LIMIT 64");
@@ -302,13 +302,13 @@ int store_account_find(struct store *s, const char *v, int by_auth,
 	/* Collect first: fn may use the store (and this cached statement). */
 	int64_t ids[64][2];
 	size_t n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 64) {
-		ids[n][0] = sqlite3_column_int64(st, 0);
-		ids[n][1] = sqlite3_column_int64(st, 1);
+	while ((rc = db_step(st)) == DB_ROW && n < 64) {
+		ids[n][0] = db_col_int64(st, 0);
+		ids[n][1] = db_col_int64(st, 1);
 		n++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (fn(ids[i][0], ids[i][1], arg))
@@ -319,111 +319,111 @@ int store_account_find(struct store *s, const char *v, int by_auth,
 int store_drift_each(struct store *s, int64_t tenant_id, int open_only,
 		     int (*fn)(const struct drift_event *, void *), void *arg)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct drift_event ev;
 	int rc;
 	/* Not cached: fn may call back into the store. */
-	if (sqlite3_prepare_v2(store_db(s),
-			       "SELECT e.id, coalesce(e.device_id,0), coalesce(e.account_id,0), coalesce(d.mac,''), "
-			       "coalesce(a.line,0), coalesce(t.slug,''), e.kind, e.expected, e.observed, "
-			       "e.first_seen, e.last_seen, e.resolved, e.count FROM drift_event e "
-			       "LEFT JOIN device d ON d.id = e.device_id LEFT JOIN account a ON a.id = e.account_id "
-			       "LEFT JOIN tenant t ON t.id = d.tenant_id "
-			       "WHERE (?1 = 0 OR d.tenant_id = ?1) AND (?2 = 0 OR e.resolved = 0) "
-			       "ORDER BY e.last_seen DESC, e.id DESC", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_prepare(store_db(s),
+			      "SELECT e.id, coalesce(e.device_id,0), coalesce(e.account_id,0), coalesce(d.mac,''), "
+			      "coalesce(a.line,0), coalesce(t.slug,''), e.kind, e.expected, e.observed, "
+			      "e.first_seen, e.last_seen, e.resolved, e.count FROM drift_event e "
+			      "LEFT JOIN device d ON d.id = e.device_id LEFT JOIN account a ON a.id = e.account_id "
+			      "LEFT JOIN tenant t ON t.id = d.tenant_id "
+			      "WHERE (?1 = 0 OR d.tenant_id = ?1) AND (?2 = 0 OR e.resolved = 0) "
+			      "ORDER BY e.last_seen DESC, e.id DESC", false)))
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	sqlite3_bind_int(st, 2, open_only);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 2, open_only);
+	while ((rc = db_step(st)) == DB_ROW) {
 		memset(&ev, 0, sizeof(ev));
-		ev.id = sqlite3_column_int64(st, 0);
-		ev.device_id = sqlite3_column_int64(st, 1);
-		ev.account_id = sqlite3_column_int64(st, 2);
+		ev.id = db_col_int64(st, 0);
+		ev.device_id = db_col_int64(st, 1);
+		ev.account_id = db_col_int64(st, 2);
 		store_col_text(st, 3, ev.mac, sizeof(ev.mac));
-		ev.line = sqlite3_column_int64(st, 4);
+		ev.line = db_col_int64(st, 4);
 		store_col_text(st, 5, ev.tenant, sizeof(ev.tenant));
 		store_col_text(st, 6, ev.kind, sizeof(ev.kind));
 		store_col_text(st, 7, ev.expected, sizeof(ev.expected));
 		store_col_text(st, 8, ev.observed, sizeof(ev.observed));
-		ev.first_seen = sqlite3_column_int64(st, 9);
-		ev.last_seen = sqlite3_column_int64(st, 10);
-		ev.resolved = sqlite3_column_int64(st, 11);
-		ev.count = sqlite3_column_int64(st, 12);
+		ev.first_seen = db_col_int64(st, 9);
+		ev.last_seen = db_col_int64(st, 10);
+		ev.resolved = db_col_int64(st, 11);
+		ev.count = db_col_int64(st, 12);
 		if (fn(&ev, arg))
 			break;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_open_counts(struct store *s, void (*fn)(const char *kind, long n, void *), void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT kind, count(*) FROM drift_event WHERE resolved = 0 "
+	struct dbst *st = store_stmt(s, "SELECT kind, count(*) FROM drift_event WHERE resolved = 0 "
 				      "GROUP BY kind ORDER BY kind");
 	char kind[32];
 	int rc;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		store_col_text(st, 0, kind, sizeof(kind));
-		fn(kind, (long)sqlite3_column_int64(st, 1), arg);
+		fn(kind, (long)db_col_int64(st, 1), arg);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_open_count_device(struct store *s, int64_t device_id, long *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM drift_event WHERE device_id = ? AND resolved = 0");
+	struct dbst *st = store_stmt(s, "SELECT count(*) FROM drift_event WHERE device_id = ? AND resolved = 0");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	int rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	db_bind_int64(st, 1, device_id);
+	int rc = db_step(st);
+	*n = rc == DB_ROW ? (long)db_col_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int store_registration_last(struct store *s, int64_t device_id, struct observation *o)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
+	struct dbst *st = store_stmt(s, "SELECT at, source, src_ip, src_port, transport, registrar, port, "
 				      "username, auth_username, user_agent, contact, expires, code, reason, reason_detail "
 				      "FROM registration WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 1");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, device_id);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
 		memset(o, 0, sizeof(*o));
-		o->at = sqlite3_column_int64(st, 0);
+		o->at = db_col_int64(st, 0);
 		store_col_text(st, 1, o->source, sizeof(o->source));
 		store_col_text(st, 2, o->src_ip, sizeof(o->src_ip));
-		o->src_port = (long)sqlite3_column_int64(st, 3);
+		o->src_port = (long)db_col_int64(st, 3);
 		store_col_text(st, 4, o->transport, sizeof(o->transport));
 		store_col_text(st, 5, o->registrar, sizeof(o->registrar));
-		o->port = (long)sqlite3_column_int64(st, 6);
+		o->port = (long)db_col_int64(st, 6);
 		store_col_text(st, 7, o->username, sizeof(o->username));
 		store_col_text(st, 8, o->auth_username, sizeof(o->auth_username));
 		store_col_text(st, 9, o->user_agent, sizeof(o->user_agent));
 		store_col_text(st, 10, o->contact, sizeof(o->contact));
-		o->expires = (long)sqlite3_column_int64(st, 11);
-		o->code = sqlite3_column_int(st, 12);
+		o->expires = (long)db_col_int64(st, 11);
+		o->code = (int)db_col_int64(st, 12);
 		store_col_text(st, 13, o->reason, sizeof(o->reason));
 		store_col_text(st, 14, o->reason_detail, sizeof(o->reason_detail));
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_sp_begin(struct store *s)
 {
-	sqlite3_stmt *st = store_stmt(s, "SAVEPOINT drift_obs");
+	struct dbst *st = store_stmt(s, "SAVEPOINT drift_obs");
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
 int store_drift_sp_end(struct store *s, int ok)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	if (!ok) {
 		st = store_stmt(s, "ROLLBACK TO drift_obs");
 		if (st)
@@ -450,20 +450,20 @@ int store_drift_intake_tune(struct store *s)
 
 int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT fetched_at, fetched_version FROM device WHERE id = ?");
+	struct dbst *st = store_stmt(s, "SELECT fetched_at, fetched_version FROM device WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, device_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*fetched_at = sqlite3_column_int64(st, 0);
-		*fetched_version = (long)sqlite3_column_int64(st, 1);
+	db_bind_int64(st, 1, device_id);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		*fetched_at = db_col_int64(st, 0);
+		*fetched_version = (long)db_col_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_autocommit(struct store *s)
 {
-	return sqlite3_get_autocommit(store_db(s)) != 0;
+	return !db_in_tx(store_db(s));
 }

@@ -12,26 +12,26 @@
 
 #define FW_COLS "id, vendor, model, version, sha256, size, filename, added"
 
-static void fw_row(sqlite3_stmt *st, void *elem)
+static void fw_row(struct dbst *st, void *elem)
 {
 	struct firmware *f = elem;
-	f->id = sqlite3_column_int64(st, 0);
+	f->id = db_col_int64(st, 0);
 	store_col_text(st, 1, f->vendor, sizeof(f->vendor));
 	store_col_text(st, 2, f->model, sizeof(f->model));
 	store_col_text(st, 3, f->version, sizeof(f->version));
 	store_col_text(st, 4, f->sha256, sizeof(f->sha256));
-	f->size = sqlite3_column_int64(st, 5);
+	f->size = db_col_int64(st, 5);
 	store_col_text(st, 6, f->filename, sizeof(f->filename));
-	f->added = sqlite3_column_int64(st, 7);
+	f->added = db_col_int64(st, 7);
 }
 
-static int fw_one(sqlite3_stmt *st, struct firmware *f)
+static int fw_one(struct dbst *st, struct firmware *f)
 {
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	if (rc == DB_ROW)
 		fw_row(st, f);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t errlen)
@@ -43,7 +43,7 @@ int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t er
 	if (rc == 1)
 		return sp_err(err, errlen, "firmware %s %s %s already exists (sha256 %.12s...); remove it first",
 			      f->vendor, f->model, f->version, old.sha256);
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO firmware (vendor, model, version, sha256, size, filename, "
+	struct dbst *st = store_stmt(s, "INSERT INTO firmware (vendor, model, version, sha256, size, filename, "
 				      "added) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
@@ -52,19 +52,19 @@ int store_firmware_add(struct store *s, struct firmware *f, char *err, size_t er
 	store_bind_text(st, 2, f->model);
 	store_bind_text(st, 3, f->version);
 	store_bind_text(st, 4, f->sha256);
-	sqlite3_bind_int64(st, 5, f->size);
+	db_bind_int64(st, 5, f->size);
 	store_bind_text(st, 6, f->filename);
-	sqlite3_bind_int64(st, 7, f->added);
+	db_bind_int64(st, 7, f->added);
 	if (store_exec_stmt(s, st, err, errlen) < 0)
 		return -1;
-	f->id = sqlite3_last_insert_rowid(store_db(s));
+	f->id = db_last_id(store_db(s));
 	return 0;
 }
 
 int store_firmware_get(struct store *s, const char *vendor, const char *model, const char *version,
 		       struct firmware *f)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE vendor = ? AND model = ? "
+	struct dbst *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE vendor = ? AND model = ? "
 				      "AND version = ?");
 	if (!st)
 		return -1;
@@ -76,7 +76,7 @@ int store_firmware_get(struct store *s, const char *vendor, const char *model, c
 
 int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *f)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE sha256 = ? ORDER BY id LIMIT 1");
+	struct dbst *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE sha256 = ? ORDER BY id LIMIT 1");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, sha256);
@@ -85,7 +85,7 @@ int store_firmware_by_sha(struct store *s, const char *sha256, struct firmware *
 
 int store_firmware_list(struct store *s, const char *vendor, struct firmware **out, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE ?1 = '' OR vendor = ?1 "
+	struct dbst *st = store_stmt(s, "SELECT " FW_COLS " FROM firmware WHERE ?1 = '' OR vendor = ?1 "
 				      "ORDER BY vendor, model, version");
 	*out = NULL;
 	*n = 0;
@@ -100,20 +100,20 @@ int store_firmware_list(struct store *s, const char *vendor, struct firmware **o
 
 int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *refs)
 {
-	sqlite3_stmt *st = store_stmt(s, "DELETE FROM firmware WHERE id = ?");
+	struct dbst *st = store_stmt(s, "DELETE FROM firmware WHERE id = ?");
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (store_exec_stmt(s, st, NULL, 0) < 0)
 		return -1;
 	st = store_stmt(s, "SELECT count(*) FROM firmware WHERE sha256 = ?");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, sha256);
-	int rc = sqlite3_step(st);
-	*refs = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	int rc = db_step(st);
+	*refs = rc == DB_ROW ? db_col_int64(st, 0) : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 /* Who picks model + version through a firmware.<model> setting: a
@@ -123,7 +123,7 @@ int store_firmware_rm(struct store *s, int64_t id, const char *sha256, long *ref
 int store_firmware_refs(struct store *s, const char *model, const char *version, char *out, size_t outlen,
 			size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s,
+	struct dbst *st = store_stmt(s,
 		"SELECT 'template ' || tn.slug || '/' || t.name || ' v' || v.number || ' (' || j.key || ')' "
 		"FROM template t JOIN tenant tn ON tn.id = t.tenant_id "
 		"JOIN template_version v ON v.template_id = t.id, json_each(v.settings) j "
@@ -144,12 +144,12 @@ int store_firmware_refs(struct store *s, const char *model, const char *version,
 	store_bind_text(st, 2, version);
 	if (outlen)
 		out[0] = '\0';
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *who = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *who = db_col_text(st, 0);
 		if (who && o + strlen(who) + 3 < outlen)
 			o += (size_t)snprintf(out + o, outlen - o, "%s%s", *n ? ", " : "", who);
 		(*n)++;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }

@@ -5,30 +5,34 @@
  */
 #include <string.h>
 
+/* store_ping opens its own SQLite connection: open flags, lock wait. */
+#include <sqlite3.h>
+
+#include "db_sqlite.h"
 #include "store_int.h"
 #include "sipprov.h"
 
 int store_ping(const char *path, char *err, size_t errlen)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	char why[SP_ERR_MAX];
+	struct dbst *st = NULL;
 	int rc = -1;
 	/* A connection of its own, opened now: the daemon's long-lived ones
 	 * keep a removed or replaced file open and would still answer. */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		sp_err(err, errlen, "database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+	struct db *db = db_sqlite_open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, why, sizeof(why));
+	if (!db) {
+		sp_err(err, errlen, "database '%s': %s", path, why);
 		goto out;
 	}
-	sqlite3_busy_timeout(db, 1000);
-	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM device", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		sp_err(err, errlen, "database '%s': %s", path, sqlite3_errmsg(db));
+	sqlite3_busy_timeout(db_sqlite_handle(db), 1000);
+	if (!(st = db_prepare(db, "SELECT max(id) FROM device", false)) || db_step(st) != DB_ROW) {
+		sp_err(err, errlen, "database '%s': %s", path, db_errmsg(db));
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	db_finalize(st);
+	db_close(db);
 	return rc;
 }
 
@@ -49,32 +53,32 @@ out:
 
 int store_device_states(struct store *s, int64_t tenant_id, long counts[STORE_DEVICE_STATES])
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT state, count(*) FROM (" STATE_SQL ") GROUP BY state");
+	struct dbst *st = store_stmt(s, "SELECT state, count(*) FROM (" STATE_SQL ") GROUP BY state");
 	int rc;
 	if (!st)
 		return -1;
 	for (int i = 0; i < STORE_DEVICE_STATES; i++)
 		counts[i] = 0;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int i = sqlite3_column_int(st, 0);
+	db_bind_int64(st, 1, tenant_id);
+	while ((rc = db_step(st)) == DB_ROW) {
+		int i = (int)db_col_int64(st, 0);
 		if (i >= 0 && i < STORE_DEVICE_STATES)
-			counts[i] = (long)sqlite3_column_int64(st, 1);
+			counts[i] = (long)db_col_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_device_state_each(struct store *s, int64_t tenant_id, void (*fn)(int64_t device_id, int state, void *),
 			    void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, STATE_SQL);
+	struct dbst *st = store_stmt(s, STATE_SQL);
 	int rc;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), arg);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_bind_int64(st, 1, tenant_id);
+	while ((rc = db_step(st)) == DB_ROW)
+		fn(db_col_int64(st, 0), (int)db_col_int64(st, 1), arg);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }

@@ -24,32 +24,32 @@ int store_validate_find(struct store *s, int64_t tenant_id, enum validate_find w
 		"WHERE a.auth_username = ?1 AND d.tenant_id = ?2 AND a.id != ?3 "
 		"AND NOT (?3 = 0 AND d.mac = ?4 AND a.line = ?5) "
 		"AND NOT (a.username = ?6 AND a.auth_username = ?7) ORDER BY d.mac, a.line LIMIT 1";
-	sqlite3_stmt *st = store_stmt(s, which == VALIDATE_FIND_USERNAME ? by_user : by_auth);
+	struct dbst *st = store_stmt(s, which == VALIDATE_FIND_USERNAME ? by_user : by_auth);
 	int rc;
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, value);
-	sqlite3_bind_int64(st, 2, tenant_id);
-	sqlite3_bind_int64(st, 3, self->id);
+	db_bind_int64(st, 2, tenant_id);
+	db_bind_int64(st, 3, self->id);
 	store_bind_text(st, 4, mac);
-	sqlite3_bind_int64(st, 5, self->line);
+	db_bind_int64(st, 5, self->line);
 	store_bind_text(st, 6, self->username);
 	store_bind_text(st, 7, self->auth_username);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*line = sqlite3_column_int64(st, 0);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*line = db_col_int64(st, 0);
 		store_col_text(st, 1, other_mac, SP_MAC_LEN + 1);
-		sqlite3_reset(st);
+		db_reset(st);
 		return 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *username, const char *mac,
 				long *n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT count(DISTINCT a.device_id) FROM account a "
+	struct dbst *st = store_stmt(s, "SELECT count(DISTINCT a.device_id) FROM account a "
 				      "JOIN device d ON d.id = a.device_id "
 				      "WHERE a.username = ? AND d.tenant_id = ? AND d.mac != ?");
 	int rc;
@@ -57,11 +57,11 @@ int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, username);
-	sqlite3_bind_int64(st, 2, tenant_id);
+	db_bind_int64(st, 2, tenant_id);
 	store_bind_text(st, 3, mac);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*n = db_col_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }

@@ -12,37 +12,37 @@
 int store_webpw_set(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, const char *enc,
 		    char *err, size_t errlen)
 {
-	sqlite3_stmt *st = *enc
+	struct dbst *st = *enc
 		? store_stmt(s, "INSERT INTO web_password (tenant_id, device_id, role, password_enc) VALUES (?,?,?,?) "
 				"ON CONFLICT (tenant_id, device_id, role) DO UPDATE SET password_enc = excluded.password_enc")
 		: store_stmt(s, "DELETE FROM web_password WHERE tenant_id = ? AND device_id = ? AND role = ?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
-	sqlite3_bind_int64(st, 1, tenant_id);
-	sqlite3_bind_int64(st, 2, device_id);
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 2, device_id);
 	store_bind_text(st, 3, role);
 	if (*enc)
 		store_bind_text(st, 4, enc);
 	if (store_exec_stmt(s, st, err, errlen) < 0)
 		return -1;
-	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+	return db_changes(store_db(s)) > 0 ? 1 : 0;
 }
 
 int store_webpw_get(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, char *enc, size_t n)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT password_enc FROM web_password WHERE tenant_id = ? AND device_id = ? "
+	struct dbst *st = store_stmt(s, "SELECT password_enc FROM web_password WHERE tenant_id = ? AND device_id = ? "
 				      "AND role = ?");
 	enc[0] = '\0';
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, tenant_id);
-	sqlite3_bind_int64(st, 2, device_id);
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 2, device_id);
 	store_bind_text(st, 3, role);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	if (rc == DB_ROW)
 		store_col_text(st, 0, enc, n);
 	/* now: a statement left on a row keeps its read snapshot open, and
 	 * the daemon's connection would go on rendering stale data */
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }

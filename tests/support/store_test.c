@@ -2,8 +2,13 @@
  * store_test.c: store functions only tests use (linked into test binaries
  * through libsipprov-test.a, never into sipprovd or the CLI).
  */
-#include <sqlite3.h>
 #include <stdio.h>
+
+/* The digest reads column types, and store_test_create_at writes a file
+ * at an old schema: both SQLite's own, through db_sqlite_handle. */
+#include <sqlite3.h>
+
+#include "core/db_sqlite.h"
 #include "core/store_int.h"
 #include "support/store_test.h"
 
@@ -18,9 +23,9 @@ int store_validate_digest(struct store *s, char out[65])
 	int rc = 0;
 	buf_init(&b, 64u * 1024 * 1024);
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]) && rc == 0; t++) {
-		sqlite3_stmt *st = store_stmt(s, tables[t]);
+		sqlite3_stmt *st;
 		int step;
-		if (!st)
+		if (sqlite3_prepare_v2(db_sqlite_handle(store_db(s)), tables[t], -1, &st, NULL) != SQLITE_OK)
 			return buf_release(&b), -1;
 		buf_printf(&b, "#%zu\n", t);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -32,7 +37,7 @@ int store_validate_digest(struct store *s, char out[65])
 		}
 		if (step != SQLITE_DONE)
 			rc = -1;
-		sqlite3_reset(st);
+		sqlite3_finalize(st);
 	}
 	if (rc == 0 && !b.overflow)
 		sha256_hex(b.data ? b.data : "", b.len, out);
@@ -44,22 +49,18 @@ int store_validate_digest(struct store *s, char out[65])
 
 int store_tversion_tamper(struct store *s, int64_t version_id, const char *settings, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE template_version SET settings = ? WHERE id = ?");
+	struct dbst *st = store_stmt(s, "UPDATE template_version SET settings = ? WHERE id = ?");
 	if (!st)
 		return sp_err(err, errlen, "%s", store_errmsg(s));
 	store_bind_text(st, 1, settings);
-	sqlite3_bind_int64(st, 2, version_id);
+	db_bind_int64(st, 2, version_id);
 	return store_exec_stmt(s, st, err, errlen);
 }
 
 int store_test_exec(struct store *s, const char *sql, char *err, size_t errlen)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sp_err(err, errlen, "%s", msg ? msg : "sqlite error");
-		sqlite3_free(msg);
-		return -1;
-	}
+	if (db_exec(store_db(s), sql) < 0)
+		return sp_err(err, errlen, "%s", db_errmsg(store_db(s)));
 	return 0;
 }
 
@@ -98,14 +99,14 @@ out:
 
 int store_test_text(struct store *s, const char *sql, char *out, size_t outlen)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc;
 	out[0] = '\0';
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_prepare(store_db(s), sql, false)))
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = db_step(st);
+	if (rc == DB_ROW)
 		store_col_text(st, 0, out, outlen);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }

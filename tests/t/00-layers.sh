@@ -37,6 +37,12 @@ check_folder() { # check_folder FOLDER LAYER
 for l in core sip daemon ops; do check_folder "server/$l" "$l"; done
 check_folder tools tools
 
+# The store speaks db.h (issue 17): sqlite3.h only in the SQLite driver and
+# the files that still do SQLite-only work through db_sqlite_handle.
+want="server/core/db_sqlite.c server/core/store.c server/core/store_admin.c server/core/store_health.c"
+got=$(grep -l '^#include <sqlite3.h>' server/*/*.[ch] tools/*.[ch] | sort | tr '\n' ' ')
+[ "$got" = "$want " ]; ok $? "only these include sqlite3.h: $want (got: $got)"
+
 # Symbols each layer's library defines, then who links them.
 defs() { nm -g --defined-only "$1" 2>/dev/null | awk 'NF==3 && $2 ~ /[TDBR]/ {print $3}' | sort -u; }
 in_bin() { # in_bin BINARY LIB: LIB's symbols present in BINARY

@@ -130,6 +130,26 @@ static void lookup(void)
 	is_int(tz_lookup("Junk", &r, err, sizeof(err)), 0, "a garbage footer is not a zone");
 	is_int(tz_lookup("Dir", &r, err, sizeof(err)), 0, "a directory is not a zone");
 	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -18000, "TZDIR is honoured");
+	/* Rules are kept per file: a tzdata upgrade (the file replaced) is
+	 * read again, not served from what was read before. */
+	snprintf(path, sizeof(path), "%s/Good", dir);
+	FILE *up = fopen(path, "wb");
+	fwrite(f[2].data, 1, 45, up);
+	fputs("CST6CDT,M3.2.0,M11.1.0\n", up);
+	fclose(up);
+	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -21600, "a changed zone file is read again");
+	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -21600 && r.dst, "and kept");
+	/* The footer is looked for in the file's last 4 KiB only. */
+	snprintf(path, sizeof(path), "%s/Long", dir);
+	up = fopen(path, "wb");
+	fwrite(f[2].data, 1, 45, up);
+	for (int k = 0; k < 5000; k++)
+		fputc('A', up);
+	fputc('\n', up);
+	fclose(up);
+	ok(tz_lookup("Long", &r, err, sizeof(err)) == 0 && strstr(err, "cannot read its POSIX TZ rule"),
+	   "a footer longer than 4 KiB is refused (%s)", err);
+	unlink(path);
 	unsetenv("TZDIR");
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, f[i].name);
