@@ -199,9 +199,10 @@ static const struct schema_migration *pg_known(int number)
 }
 
 /* Numbers recorded in the database (a sorted array of *n; caller frees),
- * none for a new database.  A database with tables but no schema_migration
- * is not ours: refused.  0 or -1 with err. */
-static int pg_recorded(struct pg *g, int **nums, size_t *n, char *err, size_t errlen)
+ * none for a new database (*fresh, may be NULL: no table at all).  A
+ * database with tables but no schema_migration is not ours: refused.  0 or
+ * -1 with err. */
+static int pg_recorded(struct pg *g, int **nums, size_t *n, bool *fresh, char *err, size_t errlen)
 {
 	*nums = NULL;
 	*n = 0;
@@ -214,6 +215,8 @@ static int pg_recorded(struct pg *g, int **nums, size_t *n, char *err, size_t er
 	bool have = !strcmp(PQgetvalue(r, 0, 0), "t");
 	long tables = strtol(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
+	if (fresh)
+		*fresh = !tables;
 	if (!have && tables)
 		return sp_err(err, errlen, "database '%s' is not a sipprov database (it has %ld table%s but no "
 			      "schema_migration)", g->shown, tables, tables == 1 ? "" : "s");
@@ -282,7 +285,7 @@ int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_
 	memset(m, 0, sizeof(*m));
 	if (store_pg_connect(&g, url, err, errlen) < 0)
 		return -1;
-	if (pg_recorded(&g, &have, &nhave, err, errlen) < 0)
+	if (pg_recorded(&g, &have, &nhave, NULL, err, errlen) < 0)
 		goto out;
 	int want = schema_pg_migration_count ? schema_pg_migrations[schema_pg_migration_count - 1].number : 0;
 	m->from = m->to = nhave ? have[nhave - 1] : 0;
@@ -309,4 +312,51 @@ out:
 	free(have);
 	store_pg_close(&g);
 	return rc;
+}
+
+int store_pg_schema(const char *url, struct store_schema *sc, char *err, size_t errlen)
+{
+	struct pg g;
+	int *have = NULL;
+	size_t nhave = 0;
+	memset(sc, 0, sizeof(*sc));
+	if (store_pg_connect(&g, url, err, errlen) < 0)
+		return -1;
+	int rc = pg_recorded(&g, &have, &nhave, &sc->fresh, err, errlen);
+	store_pg_close(&g);
+	if (rc < 0)
+		return -1;
+	sc->want = schema_pg_migration_count ? schema_pg_migrations[schema_pg_migration_count - 1].number : 0;
+	sc->have = nhave ? have[nhave - 1] : 0;
+	for (size_t i = 0; i < nhave; i++)
+		if (!pg_known(have[i]))
+			sc->unknown = have[i];
+	for (size_t i = 0, k = 0; i < schema_pg_migration_count; i++) {
+		int num = schema_pg_migrations[i].number;
+		while (k < nhave && have[k] < num)
+			k++;
+		if (k < nhave && have[k] == num)
+			continue;
+		if (!sc->pending++)
+			sc->missing = num;
+	}
+	free(have);
+	return 0;
+}
+
+int store_pg_refuse(const char *url, const struct store_schema *sc, char *err, size_t errlen)
+{
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(url, shown, sizeof(shown));
+	if (sc->unknown)
+		return sp_err(err, errlen, "database '%s' has schema %03d, newer than this sipprov %s (schema %03d): "
+			      "use the sipprov that wrote it", shown, sc->unknown > sc->have ? sc->unknown : sc->have,
+			      SP_VERSION, sc->want);
+	if (!sc->fresh && sc->pending && sc->have >= sc->want)
+		return sp_err(err, errlen, "database '%s' lacks migration %03d of this sipprov %s: run 'sipprov "
+			      "migrate'", shown, sc->missing, SP_VERSION);
+	if (!sc->fresh && sc->pending)
+		return sp_err(err, errlen, "database '%s' is at schema %03d, this sipprov %s needs %03d: run "
+			      "'sipprov migrate'", shown, sc->have, SP_VERSION, sc->want);
+	return 0;
 }
