@@ -44,6 +44,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpq-fe.h>
+
 #include "db_pg.h"
 #include "pg_sql.h"
 #include "sipprov.h"
