@@ -300,6 +300,10 @@ int store_restore(const char *src, const char *dest, const unsigned char *key, s
  * key, named. */
 #define SP_PG_KEY_NAMED "a PostgreSQL database needs its key file named (key_file in the configuration, or " \
 	"SIPPROV_KEY_FILE): every node uses the same one"
+/* Firmware images sit in a folder beside a SQLite file; nodes on one
+ * PostgreSQL database need a shared one named (issue 17), not there yet. */
+#define SP_PG_NO_FIRMWARE "firmware images are stored beside a SQLite database file: not yet on PostgreSQL " \
+	"(a shared folder to name)"
 /* What a SQLite-file operation says on a PostgreSQL database. */
 #define SP_PG_FILE_ONLY "works on a SQLite file only: on PostgreSQL use pg_dump / pg_restore (and amcheck)"
 /* schema/pg/NNN_name.sql, compiled in (tools/embed-schema.sh -n schema_pg):
