@@ -173,6 +173,10 @@ is "$rc" 1 "sipprovd given a PostgreSQL URL but no key file exits 1 (does not se
 grep -qF "fatal: $keyword" "$T/d.log"; ok $? "and says why"
 unlike "$(cat "$T/d.log")" "$PGPASS" "without the password"
 unlike "$(cat "$T/d.log")" "listening" "it opened no listener"
+out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
+is "$rc.$out" "1.error: $keyword
+configuration has 1 problem" "sipprovd -n without a key file: that one problem, said once"
 openssl rand -hex 32 > "$T/k" && chmod 600 "$T/k"
 out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o key_file="$T/k" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
