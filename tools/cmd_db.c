@@ -99,6 +99,8 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		return rc;
 	if (npos != 1)
 		return cli_usage(usage);
+	if (store_is_pg_url(c->db_path) && store_backup(c->db_path, pos[0], c->force, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);     /* refused by name: pg_dump */
 	if (access(c->db_path, F_OK) < 0)
 		return cli_fail("no database at '%s'", c->db_path);
 	if (strlen(pos[0]) + 4 >= SP_FIELD_MAX)
@@ -152,6 +154,8 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		return rc;
 	if (npos != 1)
 		return cli_usage(usage);
+	if (store_is_pg_url(c->db_path) && store_restore(pos[0], c->db_path, NULL, &sc, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);     /* refused by name: pg_restore */
 	if (strlen(pos[0]) + 4 >= SP_FIELD_MAX)
 		return cli_fail("backup file name '%s' is too long", pos[0]);
 	cli_key_path(c, kp, sizeof(kp));

@@ -80,7 +80,7 @@ static int fw_add(struct cli *c, int argc, char **argv)
 	if (store_firmware_get(c->store, f.vendor, f.model, f.version, &(struct firmware){ 0 }) == 1)
 		return cli_fail("firmware %s %s %s already exists; remove it first", f.vendor, f.model, f.version);
 	if (firmware_dir(c->db_path, dir, sizeof(dir)) < 0)
-		return cli_fail("database path too long");
+		return cli_fail("%s", store_is_pg_url(c->db_path) ? SP_PG_NO_FIRMWARE : "database path too long");
 	if (firmware_import(dir, pos[0], f.sha256, &f.size, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
 	snprintf(detail, sizeof(detail), "sha256=%s size=%lld file=%s", f.sha256, (long long)f.size, f.filename);

@@ -66,10 +66,16 @@ static int give_to_folder_owner(const char *path, mode_t mode)
 int cmd_init(struct cli *c, int argc, char **argv)
 {
 	char kp[SP_FIELD_MAX + 8], err[SP_ERR_MAX];
-	bool fresh = access(c->db_path, F_OK) < 0;
+	bool pg = store_is_pg_url(c->db_path);
+	bool fresh = !pg && access(c->db_path, F_OK) < 0;
 	int rc;
 	if (argc)
 		return cli_usage("init");
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(c->db_path, shown, sizeof(shown));
+	cli_key_path(c, kp, sizeof(kp));
+	if (!kp[0])
+		return cli_fail("%s", SP_PG_KEY_NAMED);
 	/* store_open creates the database 0600 (and so its -wal and -shm). */
 	c->store = store_open(c->db_path, err, sizeof(err));
 	if (!c->store)
@@ -77,12 +83,11 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	/* The service user reads and writes it; its group (admins) too. */
 	if (fresh && strcmp(c->db_path, ":memory:") && (rc = give_to_folder_owner(c->db_path, 0660)))
 		return rc;
-	cli_key_path(c, kp, sizeof(kp));
 	if (access(kp, F_OK) < 0) {
 		long accounts = 0;
 		if (!fresh && store_device_count(c->store, 0, &accounts) == 0 && accounts > 0)
 			return cli_fail("database '%s' has devices but its key file '%s' is missing: restore the "
-					"key file (passwords cannot be decrypted without it)", c->db_path, kp);
+					"key file (passwords cannot be decrypted without it)", shown, kp);
 		if (secret_keyfile_create(kp, err, sizeof(err)) < 0)
 			return cli_fail("%s", err);
 		if ((rc = give_to_folder_owner(kp, 0600)))
@@ -96,11 +101,16 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	if (store_use_key(c->store, c->key, err, sizeof(err)) < 0)
 		return cli_fail("key file '%s' %s", kp, err);
 	c->have_key = true;
-	/* A database named by a configuration file already has its config. */
-	if (!c->conf_file && write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
+	/* A database named by a configuration file already has its config; a
+	 * PostgreSQL URL (its password) is not written into one unasked. */
+	if (!c->conf_file && !pg && write_default_conf("sipprovd.conf", c->db_path, c->templates_dir) < 0)
 		fprintf(stderr, "warning: cannot write sipprovd.conf here: %s\n", strerror(errno));
-	printf("%s database %s (schema %03d)\n", fresh ? "created" : "kept the", c->db_path,
-	       schema_migrations[schema_migration_count - 1].number);
+	if (pg)
+		printf("initialised database %s (schema %03d)\n", shown,
+		       schema_pg_migrations[schema_pg_migration_count - 1].number);
+	else
+		printf("%s database %s (schema %03d)\n", fresh ? "created" : "kept the", c->db_path,
+		       schema_migrations[schema_migration_count - 1].number);
 	return 0;
 }
 

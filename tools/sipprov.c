@@ -46,6 +46,8 @@ void cli_key_path(const struct cli *c, char *out, size_t n)
 		sp_strlcpy(out, env, n);
 	else if (c->key_file && *c->key_file)
 		sp_strlcpy(out, c->key_file, n);
+	else if (store_is_pg_url(c->db_path))
+		sp_strlcpy(out, "", n);   /* no file beside a URL: it must be named (cli_pg_key) */
 	else
 		snprintf(out, n, "%s.key", c->db_path);
 }
@@ -55,7 +57,10 @@ int cli_open(struct cli *c)
 	char err[SP_ERR_MAX], kp[SP_FIELD_MAX + 8];
 	if (c->store)
 		return 0;
-	if (strcmp(c->db_path, ":memory:") && access(c->db_path, F_OK) < 0) {
+	cli_key_path(c, kp, sizeof(kp));
+	if (!kp[0])
+		return cli_fail("%s", SP_PG_KEY_NAMED);
+	if (strcmp(c->db_path, ":memory:") && !store_is_pg_url(c->db_path) && access(c->db_path, F_OK) < 0) {
 		if (c->conf_file)
 			return cli_fail("no database at '%s' (database in %s; run 'sipprov init')", c->db_path,
 					c->conf_file);
@@ -400,13 +405,6 @@ int main(int argc, char **argv)
 		if (!strcmp(args[0], commands[i].name)) {
 			if (commands[i].fn != cmd_help && (rc = cli_config(&c, &conf, conf_file, db_given)))
 				break;
-			/* Only the schema runs on PostgreSQL so far (issue 17). */
-			if (store_is_pg_url(c.db_path) && commands[i].fn != cmd_help && commands[i].fn != cmd_migrate) {
-				char shown[SP_FIELD_MAX];
-				store_pg_url_redact(c.db_path, shown, sizeof(shown));
-				rc = cli_fail("database '%s': %s", shown, SP_PG_INCOMPLETE);
-				break;
-			}
 			rc = commands[i].fn(&c, n - 1, args + 1);
 			break;
 		}

@@ -17,6 +17,13 @@
 
 int firmware_dir(const char *db_path, char *out, size_t n)
 {
+	/* A URL is no folder (and carries a password): images for a
+	 * PostgreSQL database need a shared folder named, not there yet. */
+	if (store_is_pg_url(db_path)) {
+		if (n)
+			out[0] = '\0';
+		return -1;
+	}
 	const char *slash = strrchr(db_path, '/');
 	int len = slash ? snprintf(out, n, "%.*s/firmware", (int)(slash - db_path), db_path)
 			: snprintf(out, n, "firmware");

@@ -199,7 +199,8 @@ void secret_wipe(void *p, size_t n);
 
 /* ---- firmware.c: firmware files under the data folder, by SHA-256 ---- */
 
-/* The folder: "firmware" next to the database.  0, or -1 if too long. */
+/* The folder: "firmware" next to the database.  0, or -1 if too long or
+ * the database is a PostgreSQL URL (SP_PG_NO_FIRMWARE). */
 int firmware_dir(const char *db_path, char *out, size_t n);
 /* 64 lowercase hex digits, nothing else. */
 bool firmware_sha_ok(const char *sha);

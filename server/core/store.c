@@ -15,6 +15,7 @@
  * open flags) goes through db_sqlite_handle; rows go through db.h. */
 #include <sqlite3.h>
 
+#include "db_pg.h"
 #include "db_sqlite.h"
 #include "store_int.h"
 
@@ -26,6 +27,7 @@
 
 struct store {
 	struct db *db;
+	char *url;                      /* a PostgreSQL URL (with its password: wiped at close), else NULL */
 	long wait_limit_ms;                 /* give up a lock wait after this long */
 	store_wait_fn wait_fn;
 	void *wait_arg;
@@ -80,6 +82,15 @@ void store_lock_wait(struct store *s, long limit_ms, store_wait_fn fn, void *arg
 	s->wait_fn = fn;
 	s->wait_arg = arg;
 	s->wait_told = false;
+	if (s->url) {
+		/* PostgreSQL waits for locks itself (the writers' advisory lock
+		 * included) up to lock_timeout, then DB_BUSY; 0 is "forever"
+		 * there, "not at all" here.  fn is not called on PostgreSQL. */
+		char set[64];
+		snprintf(set, sizeof(set), "SET lock_timeout = '%ldms'", s->wait_limit_ms ? s->wait_limit_ms : 1);
+		db_exec(s->db, set);
+		return;
+	}
 	sqlite3_busy_handler(db_sqlite_handle(s->db), busy_wait, s);
 }
 
@@ -121,6 +132,8 @@ static void sql_redact_path(sqlite3_context *ctx, int argc, sqlite3_value **argv
 static void store_setup(struct store *s)
 {
 	store_lock_wait(s, default_wait_ms, default_wait_fn, default_wait_arg);
+	if (s->url)
+		return;     /* sp_redact_path: pg_sql.c's override does it in SQL */
 	sqlite3_create_function(db_sqlite_handle(s->db), "sp_redact_path", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 				NULL, sql_redact_path, NULL, NULL);
 }
@@ -133,21 +146,38 @@ static int store_pragmas(struct store *s, char *err, size_t errlen)
 			err, errlen);
 }
 
-/* The rows are served from SQLite only so far (issue 17): a PostgreSQL
- * URL is refused by name, never taken for a file called "postgresql:". */
-static int refuse_pg(const char *path, char *err, size_t errlen)
+/* A PostgreSQL database (issue 17).  check: as store_open for a file, a
+ * database behind this binary is refused (run sipprov migrate), a newer
+ * one too, and an empty one gets the schema (store_pg_migrate: under the
+ * migration lock, so two nodes starting at once apply it once). */
+static struct store *open_pg(const char *url, bool check, bool readonly, char *err, size_t errlen)
 {
-	char shown[SP_FIELD_MAX];
-	store_pg_url_redact(path, shown, sizeof(shown));
-	return sp_err(err, errlen, "database '%s': %s", shown, SP_PG_INCOMPLETE);
+	struct store_schema sc;
+	if (check) {
+		if (store_pg_schema(url, &sc, err, errlen) < 0 || store_pg_refuse(url, &sc, err, errlen) < 0)
+			return NULL;
+		struct store_migrated m;
+		if (sc.fresh && store_pg_migrate(url, &m, err, errlen) < 0)
+			return NULL;
+	}
+	struct store *s = xcalloc(1, sizeof(*s));
+	s->url = xstrdup(url);
+	if (!(s->db = db_pg_open(url, err, errlen))) {
+		store_close(s);
+		return NULL;
+	}
+	store_setup(s);
+	if (readonly && exec_sql(s->db, "SET default_transaction_read_only = on", err, errlen) < 0) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
 }
 
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
-	if (store_is_pg_url(path)) {
-		refuse_pg(path, err, errlen);
-		return NULL;
-	}
+	if (store_is_pg_url(path))
+		return open_pg(path, true, false, err, errlen);
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct store_schema sc;
 	/* SQLite creates a new file 0644 & ~umask and gives -wal and -shm the
@@ -180,10 +210,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 
 struct store *store_open_raw(const char *path, bool readonly, char *err, size_t errlen)
 {
-	if (store_is_pg_url(path)) {
-		refuse_pg(path, err, errlen);
-		return NULL;
-	}
+	if (store_is_pg_url(path))
+		return open_pg(path, false, readonly, err, errlen);
 	struct store *s = xcalloc(1, sizeof(*s));
 	char why[SP_ERR_MAX];
 	if (access(path, F_OK) < 0) {
@@ -231,7 +259,23 @@ void store_close(struct store *s)
 	for (int i = 0; i < STMT_SLOTS; i++)
 		db_finalize(s->cache[i].st);
 	db_close(s->db);
+	if (s->url) {
+		secret_wipe(s->url, strlen(s->url));
+		free(s->url);
+	}
 	free(s);
+}
+
+const char *store_url(struct store *s)
+{
+	return s->url;
+}
+
+int store_refuse_pg_file_op(const char *url, const char *what, char *err, size_t errlen)
+{
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(url, shown, sizeof(shown));
+	return sp_err(err, errlen, "database '%s': %s %s", shown, what, SP_PG_FILE_ONLY);
 }
 
 struct db *store_db(struct store *s)
@@ -320,7 +364,12 @@ static int simple(struct store *s, const char *sql)
 }
 
 int store_begin(struct store *s) { return simple(s, "BEGIN IMMEDIATE"); }
-int store_begin_read(struct store *s) { return simple(s, "BEGIN DEFERRED"); }
+/* On PostgreSQL one snapshot for the generation and the rows it tags, as
+ * SQLite's read transaction holds one WAL snapshot. */
+int store_begin_read(struct store *s)
+{
+	return simple(s, s->url ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN DEFERRED");
+}
 int store_commit(struct store *s) { return simple(s, "COMMIT"); }
 int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
 
@@ -1449,10 +1498,26 @@ fail:
 	return -1;
 }
 
+/* Does the store's database have a table called name?  1, 0, -1. */
+static int has_table(struct store *s, const char *name)
+{
+	if (!s->url)
+		return store_has_table(db_sqlite_handle(s->db), name);
+	struct dbst *st = db_prepare(s->db, "SELECT to_regclass(?) IS NOT NULL", false);
+	int rc = -1;
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, name);
+	if (db_step(st) == DB_ROW)
+		rc = db_col_int64(st, 0) != 0;
+	db_finalize(st);
+	return rc;
+}
+
 int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
 {
 	char want[65], have[65] = "";
-	int converted = 0, has = store_has_table(db_sqlite_handle(s->db), "secret_state");
+	int converted = 0, has = has_table(s, "secret_state");
 	if (has < 0 || (has && read_state(s, have, &converted) < 0))
 		return sp_err(err, errlen, "cannot read the key check: %s", store_errmsg(s));
 	if (have[0]) {
@@ -1463,7 +1528,7 @@ int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char 
 	}
 	/* No check value yet (before schema 005, or never opened with a key):
 	 * a stored password, if any, must open with it. */
-	has = store_has_table(db_sqlite_handle(s->db), "account");
+	has = has_table(s, "account");
 	int ok = has > 0 ? key_opens_passwords(s, key) : has;
 	if (ok < 0)
 		return sp_err(err, errlen, "cannot read accounts: %s", store_errmsg(s));

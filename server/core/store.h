@@ -304,6 +304,16 @@ int store_restore(const char *src, const char *dest, const unsigned char *key, s
  * libpq-fe.h.  So far only its migrations: every other store_* refuses a
  * PostgreSQL URL with SP_PG_INCOMPLETE (store_open, store_open_raw). ---- */
 #define SP_PG_INCOMPLETE "the PostgreSQL backend is not complete yet: only `sipprov migrate` runs on it"
+/* No key file is looked for beside a PostgreSQL URL: every node shares one
+ * key, named. */
+#define SP_PG_KEY_NAMED "a PostgreSQL database needs its key file named (key_file in the configuration, or " \
+	"SIPPROV_KEY_FILE): every node uses the same one"
+/* Firmware images sit in a folder beside a SQLite file; nodes on one
+ * PostgreSQL database need a shared one named (issue 17), not there yet. */
+#define SP_PG_NO_FIRMWARE "firmware images are stored beside a SQLite database file: not yet on PostgreSQL " \
+	"(a shared folder to name)"
+/* What a SQLite-file operation says on a PostgreSQL database. */
+#define SP_PG_FILE_ONLY "works on a SQLite file only: on PostgreSQL use pg_dump / pg_restore (and amcheck)"
 /* schema/pg/NNN_name.sql, compiled in (tools/embed-schema.sh -n schema_pg):
  * the same numbers and names as schema_migrations, PostgreSQL dialect. */
 extern const struct schema_migration schema_pg_migrations[];
@@ -323,6 +333,16 @@ void store_pg_url_redact(const char *url, char *out, size_t n);
  * backup "".  0 or -1 with err naming url without its password. */
 #define SP_PG_LOCK_MIGRATE 0x73697070726f7601LL   /* "sipprov" 01 */
 int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_t errlen);
+/* The schema of the PostgreSQL database at url against schema/pg, as
+ * store_schema has it for a file (fresh: no table at all).  0 or -1. */
+int store_pg_schema(const char *url, struct store_schema *sc, char *err, size_t errlen);
+/* store_schema_refuse's words for a PostgreSQL database (named without its
+ * password; no backup is promised: pg_dump is the admin's). */
+int store_pg_refuse(const char *url, const struct store_schema *sc, char *err, size_t errlen);
+/* The admin writers' lock: what BEGIN IMMEDIATE takes on PostgreSQL
+ * (pg_sql.c: BEGIN + pg_advisory_xact_lock(SP_PG_LOCK_WRITE)), one key
+ * every node shares, so writers queue as they do on one SQLite file. */
+#define SP_PG_LOCK_WRITE 0x73697070726f7602LL     /* "sipprov" 02 */
 
 /* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
 

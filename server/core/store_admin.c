@@ -103,6 +103,8 @@ int store_schema_read(sqlite3 *db, struct store_schema *sc, char *err, size_t er
 
 int store_schema(struct store *s, struct store_schema *sc, char *err, size_t errlen)
 {
+	if (store_url(s))
+		return store_pg_schema(store_url(s), sc, err, errlen);
 	return store_schema_read(db_sqlite_handle(store_db(s)), sc, err, errlen);
 }
 
@@ -339,6 +341,8 @@ static struct store *open_known(const char *path, struct store_schema *sc, char 
 
 int store_backup(const char *path, const char *dest, bool force, char *err, size_t errlen)
 {
+	if (store_is_pg_url(path))
+		return store_refuse_pg_file_op(path, "backup", err, errlen);
 	struct store_schema sc;
 	struct store *s = open_known(path, &sc, err, errlen);
 	if (!s)
@@ -352,6 +356,8 @@ int store_migrate(const char *path, struct store_migrated *m, char *err, size_t 
 {
 	struct store_schema sc;
 	int rc = -1;
+	if (store_is_pg_url(path))
+		return store_pg_migrate(path, m, err, errlen);
 	memset(m, 0, sizeof(*m));
 	struct store *s = open_known(path, &sc, err, errlen);
 	if (!s)
@@ -391,6 +397,8 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
 	struct store_schema own;
 	char why[SP_ERR_MAX];
 	int rc = -1;
+	if (store_is_pg_url(path))
+		return store_refuse_pg_file_op(path, "an integrity check", err, errlen);
 	struct store *s = store_open_raw(path, true, err, errlen);
 	if (!sc)
 		sc = &own;
@@ -460,6 +468,8 @@ int store_restore(const char *src, const char *dest, const unsigned char *key, s
 	struct stat a, b;
 	char side[4200];
 	int rc = -1;
+	if (store_is_pg_url(dest))
+		return store_refuse_pg_file_op(dest, "restore", err, errlen);
 	if (store_file_check(src, key, sc, err, errlen) < 0)
 		return -1;
 	if (stat(src, &a) == 0 && stat(dest, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)

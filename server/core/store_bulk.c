@@ -17,6 +17,8 @@ int store_bulk_cache(struct store *s)
 	 * 2 MiB cache holds; spilling rewrites the same pages into the WAL
 	 * again and again.  256 MiB (allocated only as used) keeps them in
 	 * memory until the commit. */
+	if (db_kind(store_db(s)) == DB_PG)
+		return 0;   /* PostgreSQL's cache is the server's shared_buffers */
 	struct dbst *st = store_stmt(s, "PRAGMA cache_size = -262144");
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }

@@ -444,6 +444,8 @@ int store_drift_intake_tune(struct store *s)
 	 * and a checkpoint every 16384 pages (64 MiB of WAL; the file is
 	 * reused, not grown, after each checkpoint) let pages dirtied by many
 	 * batches be written back once.  This connection only. */
+	if (db_kind(store_db(s)) == DB_PG)
+		return 0;   /* the server's cache and checkpoints: nothing per connection */
 	return exec_pragma(s, "PRAGMA cache_size = -32768") < 0 || exec_pragma(s, "PRAGMA wal_autocheckpoint = 16384") < 0
 		       ? -1 : 0;
 }

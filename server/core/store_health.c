@@ -8,6 +8,7 @@
 /* store_ping opens its own SQLite connection: open flags, lock wait. */
 #include <sqlite3.h>
 
+#include "db_pg.h"
 #include "db_sqlite.h"
 #include "store_int.h"
 #include "sipprov.h"
@@ -19,14 +20,25 @@ int store_ping(const char *path, char *err, size_t errlen)
 	int rc = -1;
 	/* A connection of its own, opened now: the daemon's long-lived ones
 	 * keep a removed or replaced file open and would still answer. */
-	struct db *db = db_sqlite_open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, why, sizeof(why));
+	bool pg = store_is_pg_url(path);
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(path, shown, sizeof(shown));
+	struct db *db = pg ? db_pg_open(path, why, sizeof(why)) :
+			     db_sqlite_open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, why, sizeof(why));
 	if (!db) {
-		sp_err(err, errlen, "database '%s': %s", path, why);
+		/* db_pg_open's words already name the URL (without its password). */
+		if (pg && err)
+			sp_strlcpy(err, why, errlen);
+		else
+			sp_err(err, errlen, "database '%s': %s", path, why);
 		goto out;
 	}
-	sqlite3_busy_timeout(db_sqlite_handle(db), 1000);
+	if (pg)
+		db_exec(db, "SET statement_timeout = '1s'");
+	else
+		sqlite3_busy_timeout(db_sqlite_handle(db), 1000);
 	if (!(st = db_prepare(db, "SELECT max(id) FROM device", false)) || db_step(st) != DB_ROW) {
-		sp_err(err, errlen, "database '%s': %s", path, db_errmsg(db));
+		sp_err(err, errlen, "database '%s': %s", shown, db_errmsg(db));
 		goto out;
 	}
 	rc = 0;

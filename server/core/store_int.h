@@ -39,4 +39,10 @@ int store_schema_read(struct sqlite3 *db, struct store_schema *sc, char *err, si
 int store_schema_apply(struct sqlite3 *db, char *err, size_t errlen);
 /* "file:" URI for path (%, ?, # escaped) with query q; caller frees. */
 char *store_uri(const char *path, const char *q);
+/* The PostgreSQL URL the store was opened with (password included: never
+ * for messages), NULL for a SQLite file. */
+const char *store_url(struct store *s);
+/* The SQLite-file operations (backup, restore, integrity) refuse a
+ * PostgreSQL URL by name: -1 with err. */
+int store_refuse_pg_file_op(const char *url, const char *what, char *err, size_t errlen);
 #endif

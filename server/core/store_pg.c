@@ -1,9 +1,9 @@
 /*
- * store_pg.c: PostgreSQL through libpq (issue 17), the only file that
- * includes libpq-fe.h.  Today it holds the schema only: schema/pg's
- * migrations applied under an advisory transaction lock and recorded in
- * schema_migration as on SQLite.  It deliberately serves no rows yet: the
- * rest of the store refuses a PostgreSQL URL (SP_PG_INCOMPLETE).
+ * store_pg.c: PostgreSQL through libpq (issue 17): connecting with
+ * messages that never carry the password (store_pg.h, shared with the
+ * driver db_pg.c, the other file that includes libpq-fe.h), and the schema:
+ * schema/pg's migrations applied under an advisory transaction lock and
+ * recorded in schema_migration as on SQLite.
  * libpq ownership, stated once: every PGresult is PQclear'ed by whoever
  * got it; PQconninfoParse's array goes to PQconninfoFree, its message to
  * PQfreemem.  No message ever carries the URL's password (redacted URL,
@@ -17,8 +17,7 @@
 #include <libpq-fe.h>
 
 #include "sipprov.h"
-
-#define PG_PW_MAX 1024
+#include "store_pg.h"
 
 bool store_is_pg_url(const char *db)
 {
@@ -89,9 +88,7 @@ static void url_password(const char *url, char *out, size_t n)
 		snprintf(out, n, "%.*s", (int)(at - colon - 1), colon + 1);
 }
 
-/* libpq's message on one line; the URL as given replaced by its redacted
- * form, any password (raw or decoded) by ***. */
-static void pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n)
+void store_pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n)
 {
 	struct { const char *from, *to; } sub[3] = { { url, shown }, { pw, "***" }, { NULL, "***" } };
 	char raw[PG_PW_MAX];
@@ -127,14 +124,7 @@ static void pg_quiet(void *arg, const char *message)
 	(void)message;   /* NOTICEs ("already exists, skipping") are not news */
 }
 
-struct pg {
-	PGconn *conn;
-	const char *url;                    /* as given (with its password) */
-	char shown[SP_FIELD_MAX];           /* the URL without its password */
-	char pw[PG_PW_MAX];                 /* wiped by pg_close */
-};
-
-static void pg_close(struct pg *g)
+void store_pg_close(struct pg *g)
 {
 	PQfinish(g->conn);
 	g->conn = NULL;
@@ -144,11 +134,11 @@ static void pg_close(struct pg *g)
 static int pg_fail(struct pg *g, const char *what, const char *msg, char *err, size_t errlen)
 {
 	char m[SP_ERR_MAX];
-	pg_msg(msg, g->url, g->shown, g->pw, m, sizeof(m));
+	store_pg_msg(msg, g->url, g->shown, g->pw, m, sizeof(m));
 	return sp_err(err, errlen, "database '%s': %s: %s", g->shown, what, m);
 }
 
-static int pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
+int store_pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
 {
 	char *msg = NULL;
 	memset(g, 0, sizeof(*g));
@@ -171,7 +161,7 @@ static int pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
 	g->conn = PQconnectdbParams(kw, val, 1);
 	if (!g->conn || PQstatus(g->conn) != CONNECTION_OK) {
 		pg_fail(g, "cannot connect", g->conn ? PQerrorMessage(g->conn) : "out of memory", err, errlen);
-		pg_close(g);
+		store_pg_close(g);
 		return -1;
 	}
 	PQsetNoticeProcessor(g->conn, pg_quiet, NULL);
@@ -209,9 +199,10 @@ static const struct schema_migration *pg_known(int number)
 }
 
 /* Numbers recorded in the database (a sorted array of *n; caller frees),
- * none for a new database.  A database with tables but no schema_migration
- * is not ours: refused.  0 or -1 with err. */
-static int pg_recorded(struct pg *g, int **nums, size_t *n, char *err, size_t errlen)
+ * none for a new database (*fresh, may be NULL: no table at all).  A
+ * database with tables but no schema_migration is not ours: refused.  0 or
+ * -1 with err. */
+static int pg_recorded(struct pg *g, int **nums, size_t *n, bool *fresh, char *err, size_t errlen)
 {
 	*nums = NULL;
 	*n = 0;
@@ -224,6 +215,8 @@ static int pg_recorded(struct pg *g, int **nums, size_t *n, char *err, size_t er
 	bool have = !strcmp(PQgetvalue(r, 0, 0), "t");
 	long tables = strtol(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
+	if (fresh)
+		*fresh = !tables;
 	if (!have && tables)
 		return sp_err(err, errlen, "database '%s' is not a sipprov database (it has %ld table%s but no "
 			      "schema_migration)", g->shown, tables, tables == 1 ? "" : "s");
@@ -290,9 +283,9 @@ int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_
 	int *have = NULL, rc = -1;
 	size_t nhave = 0;
 	memset(m, 0, sizeof(*m));
-	if (pg_connect(&g, url, err, errlen) < 0)
+	if (store_pg_connect(&g, url, err, errlen) < 0)
 		return -1;
-	if (pg_recorded(&g, &have, &nhave, err, errlen) < 0)
+	if (pg_recorded(&g, &have, &nhave, NULL, err, errlen) < 0)
 		goto out;
 	int want = schema_pg_migration_count ? schema_pg_migrations[schema_pg_migration_count - 1].number : 0;
 	m->from = m->to = nhave ? have[nhave - 1] : 0;
@@ -317,6 +310,53 @@ int store_pg_migrate(const char *url, struct store_migrated *m, char *err, size_
 	rc = 0;
 out:
 	free(have);
-	pg_close(&g);
+	store_pg_close(&g);
 	return rc;
+}
+
+int store_pg_schema(const char *url, struct store_schema *sc, char *err, size_t errlen)
+{
+	struct pg g;
+	int *have = NULL;
+	size_t nhave = 0;
+	memset(sc, 0, sizeof(*sc));
+	if (store_pg_connect(&g, url, err, errlen) < 0)
+		return -1;
+	int rc = pg_recorded(&g, &have, &nhave, &sc->fresh, err, errlen);
+	store_pg_close(&g);
+	if (rc < 0)
+		return -1;
+	sc->want = schema_pg_migration_count ? schema_pg_migrations[schema_pg_migration_count - 1].number : 0;
+	sc->have = nhave ? have[nhave - 1] : 0;
+	for (size_t i = 0; i < nhave; i++)
+		if (!pg_known(have[i]))
+			sc->unknown = have[i];
+	for (size_t i = 0, k = 0; i < schema_pg_migration_count; i++) {
+		int num = schema_pg_migrations[i].number;
+		while (k < nhave && have[k] < num)
+			k++;
+		if (k < nhave && have[k] == num)
+			continue;
+		if (!sc->pending++)
+			sc->missing = num;
+	}
+	free(have);
+	return 0;
+}
+
+int store_pg_refuse(const char *url, const struct store_schema *sc, char *err, size_t errlen)
+{
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(url, shown, sizeof(shown));
+	if (sc->unknown)
+		return sp_err(err, errlen, "database '%s' has schema %03d, newer than this sipprov %s (schema %03d): "
+			      "use the sipprov that wrote it", shown, sc->unknown > sc->have ? sc->unknown : sc->have,
+			      SP_VERSION, sc->want);
+	if (!sc->fresh && sc->pending && sc->have >= sc->want)
+		return sp_err(err, errlen, "database '%s' lacks migration %03d of this sipprov %s: run 'sipprov "
+			      "migrate'", shown, sc->missing, SP_VERSION);
+	if (!sc->fresh && sc->pending)
+		return sp_err(err, errlen, "database '%s' is at schema %03d, this sipprov %s needs %03d: run "
+			      "'sipprov migrate'", shown, sc->have, SP_VERSION, sc->want);
+	return 0;
 }

@@ -117,13 +117,12 @@ static void check_db(struct tally *t, const struct conf *c, const char *key_file
 {
 	char err[SP_ERR_MAX];
 	struct store_schema sc;
-	if (store_is_pg_url(c->database)) {
-		char shown[SP_FIELD_MAX];
-		store_pg_url_redact(c->database, shown, sizeof(shown));
-		problem(t, "database '%s': %s", shown, SP_PG_INCOMPLETE);
-		return;
-	}
-	if (access(c->database, F_OK) < 0) {
+	bool pg = store_is_pg_url(c->database);
+	char shown[SP_FIELD_MAX];
+	store_pg_url_redact(c->database, shown, sizeof(shown));
+	if (pg && !key_file[0])
+		return;     /* no key: daemon_check said so (SP_PG_KEY_NAMED), once */
+	if (!pg && access(c->database, F_OK) < 0) {
 		problem(t, "database '%s': no such file (create it with 'sipprov init')", c->database);
 		return;
 	}
@@ -133,20 +132,23 @@ static void check_db(struct tally *t, const struct conf *c, const char *key_file
 		return;
 	}
 	if (store_schema(s, &sc, err, sizeof(err)) < 0) {
-		problem(t, "database '%s': %s", c->database, err);
+		problem(t, "database '%s': %s", shown, err);
 	} else if (sc.unknown) {
-		store_schema_refuse(c->database, &sc, err, sizeof(err));
+		if (pg)
+			store_pg_refuse(c->database, &sc, err, sizeof(err));
+		else
+			store_schema_refuse(c->database, &sc, err, sizeof(err));
 		problem(t, "%s", err);
 	} else {
 		if (sc.pending)
 			printf("note: database '%s' lacks %d migration%s of this sipprov (the first %03d); sipprovd "
-			       "will back it up and migrate it at start\n", c->database, sc.pending,
+			       "will back it up and migrate it at start\n", shown, sc.pending,
 			       sc.pending == 1 ? "" : "s", sc.missing);
 		if (key && store_key_verify(s, key, err, sizeof(err)) < 0)
 			problem(t, "key file '%s' %s", key_file, err);
 	}
 	store_close(s);
-	if (access(c->database, W_OK) < 0)
+	if (!pg && access(c->database, W_OK) < 0)
 		fprintf(stderr, "warning: database '%s' is not writable by this user (%s): sipprovd's user must "
 			"be able to write it\n", c->database, strerror(errno));
 }

@@ -32,6 +32,8 @@ static void key_file_of(const struct conf *c, char *out, size_t n)
 {
 	if (c->key_file[0])
 		sp_strlcpy(out, c->key_file, n);
+	else if (store_is_pg_url(c->database))
+		sp_strlcpy(out, "", n);     /* must be named: SP_PG_KEY_NAMED */
 	else
 		snprintf(out, n, "%s.key", c->database);
 }
@@ -197,8 +199,12 @@ int main(int argc, char **argv)
 	struct layouts *layouts = layouts_load(conf.templates, err, sizeof(err));
 	if (!layouts)
 		fatalx("%s", err);
+	char dbshown[SP_FIELD_MAX];     /* a PostgreSQL URL without its password, for logs */
+	store_pg_url_redact(conf.database, dbshown, sizeof(dbshown));
 	key_file_of(&conf, kf, sizeof(kf));
-	bool have_key = secret_key_load(kf, key, err, sizeof(err)) == 0;
+	bool have_key = kf[0] && secret_key_load(kf, key, err, sizeof(err)) == 0;
+	if (!kf[0])
+		sp_strlcpy(err, SP_PG_KEY_NAMED, sizeof(err));
 	if (check_only) {   /* creates and changes nothing (check.c) */
 		warn_readable(conf.database);
 		int problems = daemon_check(&conf, kf, have_key ? key : NULL, have_key ? NULL : err);
@@ -215,12 +221,12 @@ int main(int argc, char **argv)
 	if (!have_key)
 		fatalx("%s", err);
 	/* The one place besides 'sipprov migrate' that migrates, after a backup. */
-	if (access(conf.database, F_OK) == 0) {
+	if (store_is_pg_url(conf.database) || access(conf.database, F_OK) == 0) {
 		struct store_migrated m;
 		if (store_migrate(conf.database, &m, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		if (m.applied)
-			log_info("database %s: migrated from schema %03d to %03d%s%s", conf.database, m.from, m.to,
+			log_info("database %s: migrated from schema %03d to %03d%s%s", dbshown, m.from, m.to,
 				 m.backup[0] ? ", backup " : "", m.backup);
 	}
 	struct store *probe = store_open(conf.database, err, sizeof(err));
@@ -229,7 +235,7 @@ int main(int argc, char **argv)
 	/* A wrong key would only show as a 500 for every config: refuse now. */
 	if (store_use_key(probe, key, err, sizeof(err)) < 0) {
 		store_close(probe);
-		fatalx("database %s: key file '%s' %s", conf.database, kf, err);
+		fatalx("database %s: key file '%s' %s", dbshown, kf, err);
 	}
 	store_close(probe);
 	warn_readable(conf.database);
@@ -273,7 +279,7 @@ int main(int argc, char **argv)
 		http_server_stop(http);
 		fatalx("%s", err);
 	}
-	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, conf.database,
+	log_info("sipprovd %s ready (database %s, %zu layouts)", SP_VERSION, dbshown,
 		 layouts_count(layouts));
 	sdnotify_send("READY=1");
 

@@ -42,6 +42,10 @@ check_folder tools tools
 want="server/core/db_sqlite.c server/core/store.c server/core/store_admin.c server/core/store_health.c"
 got=$(grep -l '^#include <sqlite3.h>' server/*/*.[ch] tools/*.[ch] | sort | tr '\n' ' ')
 [ "$got" = "$want " ]; ok $? "only these include sqlite3.h: $want (got: $got)"
+# libpq likewise: the PostgreSQL driver and the connect/migrate code.
+want="server/core/db_pg.c server/core/store_pg.c server/core/store_pg.h"
+got=$(grep -l '^#include <libpq-fe.h>' server/*/*.[ch] tools/*.[ch] | sort | tr '\n' ' ')
+[ "$got" = "$want " ]; ok $? "only these include libpq-fe.h: $want (got: $got)"
 
 # Symbols each layer's library defines, then who links them.
 defs() { nm -g --defined-only "$1" 2>/dev/null | awk 'NF==3 && $2 ~ /[TDBR]/ {print $3}' | sort -u; }

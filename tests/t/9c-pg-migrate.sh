@@ -5,8 +5,8 @@
 # both held at the advisory lock, apply each version exactly once between
 # them; a down server, a bad URL and a wrong password give clear errors
 # naming the URL without its password; a database newer than the binary or
-# not sipprov's is refused; every other command and sipprovd refuse a
-# PostgreSQL URL ("not complete yet") instead of pretending.
+# not sipprov's is refused; the other commands and sipprovd need the key
+# file named, backup refuses by name (pg_dump).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
 need psql openssl
@@ -143,35 +143,45 @@ is "$rc" 1 "a database of something else: exit 1"
 like "$out" "is not a sipprov database \(it has 1 table but no schema_migration\)" "it says so"
 is "$(pg_sql other "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 1 "and adds nothing to it"
 
-# Everything but migrate refuses the URL, without its password.
+# Every other command needs the shared key file named (no file is looked
+# for beside a URL); backup refuses by name (pg_dump); none shows the
+# password or creates a file named after the URL.  a0-pg-fetch.sh runs them.
 mkdir "$T/cwd"
-for cmd in "tenant list" "init" "device list" "backup b.db" "status"; do
-	out=$(cd "$T/cwd" && "$SIPPROV" -d "$PGURL" $cmd 2>&1); rc=$?
-	is "$rc" 1 "'$cmd' on PostgreSQL: exit 1"
-	is "$out" "error: database '$shown': the PostgreSQL backend is not complete yet: only \`sipprov migrate\` runs on it" \
-		"'$cmd': says only migrate runs on PostgreSQL yet"
+keyword="a PostgreSQL database needs its key file named (key_file in the configuration, or SIPPROV_KEY_FILE): every node uses the same one"
+for cmd in "tenant list" "init" "device list" "status"; do
+	out=$(cd "$T/cwd" && SIPPROV_KEY_FILE= "$SIPPROV" -d "$PGURL" $cmd 2>&1); rc=$?
+	is "$rc" 1 "'$cmd' on PostgreSQL without a key file: exit 1"
+	is "$out" "error: $keyword" "'$cmd': says the key file must be named"
 done
+out=$(cd "$T/cwd" && "$SIPPROV" -d "$PGURL" backup b.db 2>&1); rc=$?
+is "$rc" 1 "'backup' on PostgreSQL: exit 1"
+is "$out" "error: database '$shown': backup works on a SQLite file only: on PostgreSQL use pg_dump / pg_restore (and amcheck)" \
+	"'backup': refused by name"
 printf 'database = %s\n' "$PGURL" > "$T/pg.conf"
-out=$(SIPPROV_DB= "$SIPPROV" -f "$T/pg.conf" tenant list 2>&1); rc=$?
+out=$(SIPPROV_DB= SIPPROV_KEY_FILE= "$SIPPROV" -f "$T/pg.conf" tenant list 2>&1); rc=$?
 is "$rc" 1 "the same URL from the configuration file: refused too"
 unlike "$out" "$PGPASS" "(without the password)"
 out=$(SIPPROV_DB= "$SIPPROV" -f "$T/pg.conf" migrate 2>&1); rc=$?
 is "$rc.$out" "0.database $shown is at schema $newest: nothing to migrate" "migrate takes the URL from the configuration file"
 is "$(ls -A "$T/cwd")" "" "none of them created a file (no SQLite database named after the URL)"
 
-openssl rand -hex 32 > "$T/k" && chmod 600 "$T/k"
-timeout 20 "$SIPPROVD" -d -f /dev/null -o database="$PGURL" -o key_file="$T/k" -o templates="$ROOT/templates" \
+timeout 20 "$SIPPROVD" -d -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" \
 	>"$T/d.log" 2>&1
 rc=$?
-is "$rc" 1 "sipprovd given a PostgreSQL URL exits 1 (does not serve)"
-like "$(cat "$T/d.log")" "fatal: database '$shown': the PostgreSQL backend is not complete yet" "and says why"
+is "$rc" 1 "sipprovd given a PostgreSQL URL but no key file exits 1 (does not serve)"
+grep -qF "fatal: $keyword" "$T/d.log"; ok $? "and says why"
 unlike "$(cat "$T/d.log")" "$PGPASS" "without the password"
 unlike "$(cat "$T/d.log")" "listening" "it opened no listener"
+out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
+is "$rc.$out" "1.error: $keyword
+configuration has 1 problem" "sipprovd -n without a key file: that one problem, said once"
+openssl rand -hex 32 > "$T/k" && chmod 600 "$T/k"
 out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o key_file="$T/k" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
-is "$rc" 1 "sipprovd -n refuses a PostgreSQL URL"
-like "$out" "database '$shown': the PostgreSQL backend is not complete yet" "and says why"
+is "$rc" 0 "sipprovd -n with a key file checks a PostgreSQL database"
+is "$out" "configuration OK" "and finds it good"
 unlike "$out" "$PGPASS" "without the password"
 
 done_testing

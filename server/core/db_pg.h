@@ -1,0 +1,14 @@
+/*
+ * db_pg.h: the PostgreSQL driver of db.h (issue 17).  Its own header so
+ * db.h stays the boundary both drivers share.
+ */
+#ifndef SP_DB_PG_H
+#define SP_DB_PG_H
+#include <stddef.h>
+#include "db.h"
+
+/* A connection to url (a libpq postgresql:// URL, multi-host allowed), its
+ * session set to what the store relies on: TimeZone UTC, client_encoding
+ * UTF8.  NULL with err naming the URL without its password. */
+struct db *db_pg_open(const char *url, char *err, size_t errlen);
+#endif
