@@ -114,7 +114,9 @@ struct http_server {
 	const struct conf *conf;
 	const unsigned char *key;
 	struct layouts *layouts;
-	atomic_long lgen;               /* bumped by a layouts reload and a PostgreSQL reconnect: misses every cache entry */
+	/* Bumped by a layouts reload and a PostgreSQL reconnect: every cache
+	 * entry misses. */
+	atomic_long lgen;
 	pthread_rwlock_t layouts_lock;
 	pthread_key_t worker_key;
 	pthread_mutex_t workers_mu;

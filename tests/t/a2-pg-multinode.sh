@@ -108,7 +108,9 @@ r=$(get $PORT_B $JSON sip.changed.test 1); like "$r" '^200 [0-9]' "B: the other 
 # (the safety read), not every 50 ms.
 # (Table statistics reach pg_stat_user_tables up to a second late: the
 # bound is loose, polling would read it 2 x 20 x 3 = 120 times.)
-reads() { pg_sql sipprov "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'config_gen'"; }
+reads() {
+	pg_sql sipprov "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'config_gen'"
+}
 sleep 1.2; c0=$(reads); sleep 3; c1=$(reads)
 n=$((c1 - c0))
 diag "config_gen read $n times in 3 s by two idle nodes"
@@ -134,8 +136,7 @@ r=$(get $PORT_B $JSON sip.after-a.test 0); like "$r" '^200 [0-9]' "  and the cac
 sleep 1
 is "$(grep -c 'config generation: .*serving cached configs' "$T/B.log")" 1 "  the outage logged once"
 _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
-	-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-	start >/dev/null 2>&1
+	-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null 2>&1
 ok $? "cluster started again"
 wait_log "$T/B.log" 'config generation: listening again'; ok $? "B listens again"
 logged=$(pg_sql sipprov "SELECT count(*) FROM fetch_log")
