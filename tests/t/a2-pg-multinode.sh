@@ -16,11 +16,15 @@ export SIPPROV_KEY_FILE="$T/sp.key"
 DB="$PGURL"
 
 # start_node NAME: sipprovd on $DB with its own ports and log
-# ($T/NAME.log); sets NODE_PORT and NODE_PID.
+# ($T/NAME.log); sets NODE_PORT and NODE_PID.  One HTTP thread: a thread
+# opens its database connection at its first request (a connect and the
+# schema check, 200-400 ms on a loaded machine), and which thread of a
+# pool takes a connection is not ours to choose; with one, the fetches
+# before the measurement warm it, and the figure is the NOTIFY's path.
 start_node() {
 	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
 		-o hep_listen= -o admin_listen= -o access_log="$T/access-$1.log" -o key_file="$T/sp.key" \
-		>"$T/$1.log" 2>&1 &
+		-o threads=1 >"$T/$1.log" 2>&1 &
 	NODE_PID=$!
 	track_pid "$NODE_PID"
 	NODE_PORT=""
@@ -124,7 +128,8 @@ is "$(get $PORT_B /001510000002.cfg)" 200 "  and renders one it had not cached"
 r=$(get $PORT_B $CFG sip.after-a.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.after-a.test)
 ok $? "  and follows a CLI change"
 r=$(get $PORT_B $JSON sip.after-a.test 2); like "$r" '^200 [0-9]' "  on the other layout too (cached now)"
-bad=$(grep -Ei 'error|warn|fail|lost' "$T/B.log")
+# (libmicrohttpd says threads=1 is no pool: that warning is ours.)
+bad=$(grep -Ei 'error|warn|fail|lost' "$T/B.log" | grep -v 'specified for thread pool size, is ignored')
 is "$bad" "" "B's log has no error"
 
 # The cluster goes away under B: B serves what it cached.
