@@ -690,3 +690,9 @@ struct db *db_pg_open(const char *url, char *err, size_t errlen)
 	set_ok(d);
 	return &d->base;
 }
+
+/* Added for mnode (issue 17, a node outliving a PostgreSQL restart). */
+bool db_pg_lost(struct db *db)
+{
+	return PQstatus(D(db)->g.conn) != CONNECTION_OK;
+}

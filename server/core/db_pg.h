@@ -4,6 +4,7 @@
  */
 #ifndef SP_DB_PG_H
 #define SP_DB_PG_H
+#include <stdbool.h>
 #include <stddef.h>
 #include "db.h"
 
@@ -11,4 +12,7 @@
  * session set to what the store relies on: TimeZone UTC, client_encoding
  * UTF8.  NULL with err naming the URL without its password. */
 struct db *db_pg_open(const char *url, char *err, size_t errlen);
+/* Has libpq found the connection broken (the server restarted or went
+ * away)?  No round trip: it knows once a command failed on it. */
+bool db_pg_lost(struct db *db);
 #endif

@@ -1536,3 +1536,33 @@ int store_key_verify(struct store *s, const unsigned char key[SP_KEY_LEN], char 
 		return sp_err(err, errlen, "does not decrypt the stored passwords (a key file of another database?)");
 	return 0;
 }
+
+/* ---- a lost PostgreSQL connection (issue 17) ---- */
+
+bool store_lost(struct store *s)
+{
+	return s->url && db_pg_lost(s->db);
+}
+
+int store_reconnect(struct store *s, char *err, size_t errlen)
+{
+	if (!s->url)
+		return 0;
+	struct db *db = db_pg_open(s->url, err, errlen);
+	if (!db)
+		return -1;
+	/* The cached statements' server-side halves died with the old
+	 * connection: prepare them again on the new one. */
+	for (int i = 0; i < STMT_SLOTS; i++) {
+		db_finalize(s->cache[i].st);
+		s->cache[i].st = NULL;
+		s->cache[i].sql = NULL;
+	}
+	db_close(s->db);
+	s->db = db;
+	/* Maybe another server now (a promoted replica), where a generation
+	 * number may name other rows: forget what the memo read. */
+	if (s->memo)
+		s->memo->gen = -1, s->memo->nten = s->memo->nver = 0;
+	return 0;
+}

@@ -152,6 +152,36 @@ long store_config_gen(struct store *s);
  * both rows.  A negative gen (unread) memoizes nothing. */
 void store_memo_begin(struct store *s, long gen);
 void store_memo_end(struct store *s);
+/* Has the store's PostgreSQL connection broken (the server restarted or
+ * went away; known once a command failed on it)?  Never on SQLite. */
+bool store_lost(struct store *s);
+/* A new PostgreSQL connection in place of a lost one (key and lock wait
+ * kept; not for a store_open_raw read-only store, whose session setting
+ * is not redone).  SQLite: nothing to do.  0, or -1 with err (the old
+ * connection kept). */
+int store_reconnect(struct store *s, char *err, size_t errlen);
+/* ---- store_gen.c: the config generation as it changes (issue 17) ---- */
+struct store_genwatch;
+/* Does s's database push generation changes (PostgreSQL: NOTIFY, schema/pg
+ * 024)?  Then a reader may trust a watcher's value instead of reading
+ * config_gen itself; on SQLite it reads. */
+bool store_gen_pushed(struct store *s);
+/* A watcher of s's config generation, the current one into *gen.  On
+ * PostgreSQL a connection of its own LISTENs (s only lends its URL); on
+ * SQLite it reads through s, which must outlive it.  NULL with err. */
+struct store_genwatch *store_genwatch_new(struct store *s, int safety_ms, long *gen, char *err, size_t errlen);
+void store_genwatch_free(struct store_genwatch *w);
+/* Wait up to timeout_ms for news of the generation; 1 with *gen read (it
+ * may equal known), 2 likewise but read on a new connection after a lost
+ * one (PostgreSQL: maybe another server, e.g. a promoted replica, where
+ * the generation may have gone back: drop what was cached by it), 0 when
+ * nothing new came (PostgreSQL only), -1 when it cannot be read now
+ * (*gen untouched).  SQLite: sleeps timeout_ms, then
+ * reads.  PostgreSQL: returns at once when a NOTIFY names a generation
+ * newer than known, reads config_gen when safety_ms passed since the last
+ * read; a lost connection is logged once and retried with backoff (each
+ * call -1 meanwhile), LISTEN before the read when it is back. */
+int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *gen);
 /* Write a batch of fetch records in one transaction (the daemon's writer). */
 struct fetch_rec {
 	int64_t device_id;

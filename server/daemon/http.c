@@ -35,6 +35,8 @@
 #define CACHE_WAYS    2             /* render cache: 2-way set associative */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
+#define GEN_SAFETY_MS 1000          /* PostgreSQL: config_gen read this often even without a NOTIFY */
+#define GEN_WAIT_MS   100           /* PostgreSQL: the watcher checks for a stop this often */
 #define FETCH_BATCH   4096          /* fetch records per transaction */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
 #define LAST_MAX      65536         /* devices whose last fetch waits for one write; beyond: the request waits */
@@ -62,6 +64,7 @@ struct cache_ent {
 struct worker {                         /* per MHD thread, created on first request */
 	struct store *store;
 	struct http_server *h;
+	long long revive_at;            /* last reconnect attempt (monotonic us; PostgreSQL) */
 };
 
 /* One render cache shared by all workers, so each device is cached once.
@@ -111,6 +114,8 @@ struct http_server {
 	const struct conf *conf;
 	const unsigned char *key;
 	struct layouts *layouts;
+	/* Bumped by a layouts reload and a PostgreSQL reconnect: every cache
+	 * entry misses. */
 	atomic_long lgen;
 	pthread_rwlock_t layouts_lock;
 	pthread_key_t worker_key;
@@ -133,6 +138,13 @@ struct http_server {
 	atomic_llong last_req;          /* last device request (monotonic us) */
 	pthread_t gen_thr;
 	struct store *gen_store;
+	/* On PostgreSQL (issue 17) the watcher LISTENs instead (store_gen.c):
+	 * a commit on any node reaches it as a NOTIFY, config_gen is read
+	 * once a second anyway, and requests trust the published value (a
+	 * read per request would be a round trip).  While its connection is
+	 * lost it keeps the last value, so cached configs are still served. */
+	struct store_genwatch *genwatch;
+	bool gen_pushed;
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
@@ -249,6 +261,11 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 	for (int tries = 1;; tries++) {
 		if (store_fetch_batch(q->store, batch, n, lm->ent, lm->n) == 0)
 			return;
+		/* PostgreSQL restarted: the retry needs a new connection. */
+		char err[SP_ERR_MAX];
+		if (store_lost(q->store) && store_reconnect(q->store, err, sizeof(err)) == 0 &&
+		    store_fetch_batch(q->store, batch, n, lm->ent, lm->n) == 0)
+			return;
 		pthread_mutex_lock(&q->mu);
 		bool stop = q->stop;
 		pthread_mutex_unlock(&q->mu);
@@ -354,12 +371,37 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 
 /* ---- workers ---- */
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The worker's PostgreSQL connection broke (the server restarted): a new
+ * one, tried at most once a second per worker, so while the server is
+ * down a request costs no more than a refused connect.  Nothing is logged:
+ * the generation watcher reports the outage once.  true when replaced. */
+static bool worker_revive(struct worker *w)
+{
+	if (!store_lost(w->store))
+		return false;
+	long long now = mono_us();
+	if (w->revive_at && now - w->revive_at < 1000000)
+		return false;
+	w->revive_at = now;
+	char err[SP_ERR_MAX];
+	return store_reconnect(w->store, err, sizeof(err)) == 0;
+}
+
 static struct worker *worker_get(struct http_server *h)
 {
 	struct worker *w = pthread_getspecific(h->worker_key);
 	char err[SP_ERR_MAX];
-	if (w)
+	if (w) {
+		worker_revive(w);
 		return w;
+	}
 	struct store *s = store_open(h->conf->database, err, sizeof(err));
 	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
 		log_warnx("worker: %s", err);
@@ -383,16 +425,25 @@ static void worker_free(struct worker *w)
 	free(w);
 }
 
-static long long mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void *gen_main(void *arg)
 {
 	struct http_server *h = arg;
+	while (h->gen_pushed && !atomic_load(&h->stopping)) {
+		/* 100 ms at most, so a stop is not kept waiting. */
+		long g;
+		int rc = store_gen_wait(h->genwatch, atomic_load(&h->gen), GEN_WAIT_MS, &g);
+		if (rc == 2) {
+			/* Connected again, maybe to a promoted replica whose
+			 * generation went back and counts up over other
+			 * contents: nothing cached may be trusted, and a new
+			 * lgen misses every entry (as a layouts reload does). */
+			atomic_fetch_add(&h->lgen, 1);
+		}
+		if (rc > 0) {
+			atomic_store(&h->gen, g);
+			atomic_store(&h->gen_at, mono_us());
+		}
+	}
 	while (!atomic_load(&h->stopping)) {
 		long g = store_config_gen(h->gen_store);
 		if (g >= 0) {
@@ -698,6 +749,31 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	return 0;
 }
 
+/* Render a miss into fresh: its generation, or -1.  One snapshot (one WAL
+ * read lock) for the generation and the data it tags.  A PostgreSQL
+ * connection found broken (a server restart) is replaced and the render
+ * tried once more, so the restart costs no failed request. */
+static long render_fresh(struct http_server *h, struct worker *w, const struct route_match *m,
+			 struct cache_ent *fresh)
+{
+	for (int attempt = 0;; attempt++) {
+		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
+		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
+		/* Phones of a tenant share its row and their template version:
+		 * read them once per generation (store_memo_begin). */
+		store_memo_begin(w->store, g);
+		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, m, fresh, false);
+		store_memo_end(w->store);
+		store_commit(w->store);
+		if (built >= 0)
+			return g;
+		if (attempt || !worker_revive(w))
+			return -1;
+		free(fresh->body);
+		fresh->body = NULL;
+	}
+}
+
 /* A refused device request: logged with its reason, counted against the
  * source, answered like every other refusal. */
 static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection *c, const struct sockaddr *addr,
@@ -771,7 +847,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	long long now_us = mono_us();
 	long gen = atomic_load(&h->gen);
 	atomic_store(&h->last_req, now_us);
-	if (now_us - atomic_load(&h->gen_at) > GEN_FRESH_US) {
+	if (!h->gen_pushed && now_us - atomic_load(&h->gen_at) > GEN_FRESH_US) {
 		/* The watcher is napping (idle server): read it ourselves. */
 		long g = store_config_gen(w->store);
 		if (g >= 0)
@@ -795,15 +871,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
-		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
-		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
-		/* Phones of a tenant share its row and their template version:
-		 * read them once per generation (store_memo_begin). */
-		store_memo_begin(w->store, g);
-		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, &m, fresh, false);
-		store_memo_end(w->store);
-		store_commit(w->store);
-		if (built < 0) {
+		long g = render_fresh(h, w, &m, fresh);
+		if (g < 0) {
 			pthread_rwlock_unlock(&h->layouts_lock);
 			cache_ent_free(fresh);
 			metrics_inc("sipprov_http_requests_total{route=\"device\",code=\"500\"}");
@@ -1689,7 +1758,14 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	h->gen_store = store_open(conf->database, err, errlen);
 	if (!h->gen_store)
 		goto fail;
-	atomic_store(&h->gen, store_config_gen(h->gen_store));
+	long gen0;
+	h->gen_pushed = store_gen_pushed(h->gen_store);
+	if (!(h->genwatch = store_genwatch_new(h->gen_store, GEN_SAFETY_MS, &gen0, err, errlen))) {
+		store_close(h->gen_store);
+		h->gen_store = NULL;
+		goto fail;
+	}
+	atomic_store(&h->gen, gen0);
 	atomic_store(&h->gen_at, mono_us());
 	pthread_create(&h->gen_thr, NULL, gen_main, h);
 
@@ -1760,6 +1836,7 @@ void http_server_stop(struct http_server *h)
 	atomic_store(&h->stopping, true);
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);
+	store_genwatch_free(h->genwatch);
 	store_close(h->gen_store);
 	for (size_t i = 0; h->cache && i < h->nbuckets; i++) {
 		for (int k = 0; k < CACHE_WAYS; k++)

@@ -42,8 +42,9 @@ check_folder tools tools
 want="server/core/db_sqlite.c server/core/store.c server/core/store_admin.c server/core/store_health.c"
 got=$(grep -l '^#include <sqlite3.h>' server/*/*.[ch] tools/*.[ch] | sort | tr '\n' ' ')
 [ "$got" = "$want " ]; ok $? "only these include sqlite3.h: $want (got: $got)"
-# libpq likewise: the PostgreSQL driver and the connect/migrate code.
-want="server/core/db_pg.c server/core/store_pg.c server/core/store_pg.h"
+# libpq likewise: the PostgreSQL driver, the connect/migrate code and the
+# config generation's LISTEN (store_gen.c).
+want="server/core/db_pg.c server/core/store_gen.c server/core/store_pg.c server/core/store_pg.h"
 got=$(grep -l '^#include <libpq-fe.h>' server/*/*.[ch] tools/*.[ch] | sort | tr '\n' ' ')
 [ "$got" = "$want " ]; ok $? "only these include libpq-fe.h: $want (got: $got)"
 

@@ -1,0 +1,246 @@
+/*
+ * store_gen.c: the config generation as it changes (issue 17, cache
+ * coherence across nodes).
+ *
+ * On SQLite one sipprovd owns the file and reads config_gen as often as it
+ * likes (an indexed read of a local page).  On PostgreSQL several nodes
+ * share the database and a read is a round trip, so the database pushes:
+ * schema/pg/024 sends NOTIFY sipprov_config_gen with the new generation at
+ * every commit that bumps it.  A watcher LISTENs on a connection of its
+ * own (not the store's: a LISTEN must stay out of the store's transactions
+ * and outlive a reconnect) and still reads config_gen every safety_ms, in
+ * case a notification went with a dropped connection.
+ *
+ * When the connection is lost the watcher says so once, retries with a
+ * doubling backoff (100 ms to 5 s) and, connected again, LISTENs before it
+ * reads config_gen: a commit after that read is always notified, so
+ * nothing is missed between the two.  Meanwhile the caller keeps the
+ * generation it knows and serves what it cached.  The value read on a new
+ * connection is flagged (2): the connection may now reach another server
+ * (a promoted replica, through a multi-host URL) that lacks the newest
+ * commits, where the generation went back and will count up again over
+ * different contents, so what was cached under those numbers is suspect.
+ *
+ * libpq ownership as in store_pg.c: every PGresult is PQclear'ed by whoever
+ * got it, every PGnotify PQfreemem'd.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "sipprov.h"
+#include "store_int.h"
+#include "store_pg.h"
+
+#define GEN_CHANNEL "sipprov_config_gen"
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct store_genwatch {
+	struct store *s;                /* SQLite: read through it */
+	bool pg;
+	char *url;                      /* PG, with its password: wiped at free */
+	struct pg g;                    /* PG: the LISTEN connection; g.conn NULL while lost */
+	int safety_ms;
+	long long read_at;              /* when config_gen was last read (monotonic ms) */
+	long long retry_at;             /* lost: the next connection attempt */
+	int backoff_ms;
+	bool lost;                      /* the outage was logged */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long long ms)
+{
+	if (ms > 0)
+		usleep((useconds_t)(ms * 1000));
+}
+
+bool store_gen_pushed(struct store *s)
+{
+	return store_is_pg_url(store_url(s));
+}
+
+/* libpq's words about what failed, without the password. */
+static void pg_why(struct store_genwatch *w, const char *msg, char *out, size_t n)
+{
+	store_pg_msg(msg, w->url, w->g.shown, w->g.pw, out, n);
+}
+
+/* config_gen on the LISTEN connection; -1 with why set when it failed. */
+static long pg_read(struct store_genwatch *w, char *why, size_t n)
+{
+	PGresult *r = PQexec(w->g.conn, "SELECT gen FROM config_gen WHERE id = 1");
+	long v = -1;
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		pg_why(w, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(w->g.conn), why, n);
+	PQclear(r);
+	if (v >= 0)
+		w->read_at = mono_ms();
+	return v;
+}
+
+/* Connect, LISTEN, then read: the generation, or -1 with why set (and the
+ * connection closed). */
+static long pg_listen(struct store_genwatch *w, char *why, size_t n)
+{
+	if (store_pg_connect(&w->g, w->url, why, n) < 0)
+		return -1;
+	PGresult *r = PQexec(w->g.conn, "LISTEN " GEN_CHANNEL);
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		pg_why(w, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(w->g.conn), why, n);
+	PQclear(r);
+	long v = ok ? pg_read(w, why, n) : -1;
+	if (v < 0)
+		store_pg_close(&w->g);
+	return v;
+}
+
+/* The connection failed (why): close it, log the outage once, and retry
+ * after the backoff. */
+static void pg_lost(struct store_genwatch *w, const char *why)
+{
+	store_pg_close(&w->g);
+	if (!w->lost)
+		log_warnx("database '%s': config generation: %s; serving cached configs, reconnecting", w->g.shown,
+			  why);
+	w->lost = true;
+	w->retry_at = mono_ms() + w->backoff_ms;
+	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
+}
+
+struct store_genwatch *store_genwatch_new(struct store *s, int safety_ms, long *gen, char *err, size_t errlen)
+{
+	struct store_genwatch *w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	w->pg = store_gen_pushed(s);
+	w->safety_ms = safety_ms;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	if (!w->pg) {
+		*gen = store_config_gen(s);
+		return w;
+	}
+	w->url = xstrdup(store_url(s));
+	char why[SP_ERR_MAX];
+	*gen = pg_listen(w, why, sizeof(why));
+	if (*gen < 0) {
+		sp_err(err, errlen, "%s", why);
+		store_genwatch_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void store_genwatch_free(struct store_genwatch *w)
+{
+	if (!w)
+		return;
+	store_pg_close(&w->g);
+	if (w->url) {
+		secret_wipe(w->url, strlen(w->url));
+		free(w->url);
+	}
+	free(w);
+}
+
+/* Lost: a new connection when the backoff allows it, within timeout_ms. */
+static int pg_reconnect(struct store_genwatch *w, int timeout_ms, long *gen)
+{
+	long long wait = w->retry_at - mono_ms();
+	if (wait > timeout_ms) {
+		nap_ms(timeout_ms);
+		return -1;
+	}
+	nap_ms(wait);
+	char why[SP_ERR_MAX];
+	long g = pg_listen(w, why, sizeof(why));
+	if (g < 0) {
+		pg_lost(w, why);
+		return -1;
+	}
+	log_info("database '%s': config generation: listening again, generation %ld", w->g.shown, g);
+	w->lost = false;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	*gen = g;
+	return 2;
+}
+
+int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *gen)
+{
+	if (!w->pg) {
+		nap_ms(timeout_ms);
+		long g = store_config_gen(w->s);
+		if (g < 0)
+			return -1;
+		*gen = g;
+		return 1;
+	}
+	if (!w->g.conn)
+		return pg_reconnect(w, timeout_ms, gen);
+	char why[SP_ERR_MAX];
+	long long deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		if (!PQconsumeInput(w->g.conn)) {
+			pg_why(w, PQerrorMessage(w->g.conn), why, sizeof(why));
+			pg_lost(w, why);
+			return -1;
+		}
+		/* The payload is the generation its commit made; the newest
+		 * counts (several commits may have queued theirs). */
+		long best = -1;
+		bool unreadable = false;
+		PGnotify *n;
+		while ((n = PQnotifies(w->g.conn))) {
+			char *end;
+			errno = 0;
+			long v = strtol(n->extra, &end, 10);
+			if (errno || end == n->extra || *end)
+				unreadable = true;
+			else if (v > best)
+				best = v;
+			PQfreemem(n);
+		}
+		if (best > known && !unreadable) {
+			*gen = best;
+			return 1;
+		}
+		long long now = mono_ms();
+		if (unreadable || now - w->read_at >= w->safety_ms)
+			break;
+		long long left = deadline - now;
+		long long safety = w->read_at + w->safety_ms - now;
+		if (left <= 0)
+			return 0;
+		struct pollfd p = { .fd = PQsocket(w->g.conn), .events = POLLIN };
+		if (p.fd < 0) {
+			pg_lost(w, "no connection");
+			return -1;
+		}
+		if (poll(&p, 1, (int)(left < safety ? left : safety)) < 0 && errno != EINTR) {
+			pg_lost(w, strerror(errno));
+			return -1;
+		}
+	}
+	/* The safety read, or a payload that was not a number. */
+	long g = pg_read(w, why, sizeof(why));
+	if (g < 0) {
+		pg_lost(w, why);
+		return -1;
+	}
+	*gen = g;
+	return 1;
+}
