@@ -8,6 +8,10 @@
 # system service: Debian's pg_ctlcluster and the postgresql unit are not used.
 # initdb refuses to run as root: as root, the server runs as an
 # unprivileged user ($PG_USER: postgres if present, else nobody).
+# With SP_BACKEND=pg, lib.sh has sourced this file and started the cluster
+# already: a script's own `. pglib.sh; pg_start` reuses it.
+[ -z "${_pglib_sourced:-}" ] || return 0
+_pglib_sourced=1
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR="$T/pg"
 PGDATA_T="$PG_DIR/data"
@@ -41,6 +45,7 @@ trap 'exit 143' TERM
 trap 'exit 130' INT HUP
 
 pg_start() {
+	[ -z "$_pg_started" ] || return 0
 	mkdir -p "$PG_DIR"
 	if [ "$(id -u)" -eq 0 ]; then
 		# The server user must reach its folder inside root's 0700 $T:
