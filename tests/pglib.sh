@@ -44,6 +44,12 @@ trap '_pg_rc=$?; _pg_stop; (exit $_pg_rc); _cleanup' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT HUP
 
+_pg_ctl_start() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null 2>&1
+}
+
 pg_start() {
 	[ -z "$_pg_started" ] || return 0
 	mkdir -p "$PG_DIR"
@@ -61,9 +67,7 @@ pg_start() {
 	rm -f "$T/pg.pw"
 	for _try in 1 2 3 4 5; do
 		PGPORT_T=$(free_port)
-		if _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
-			-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-			start >/dev/null 2>&1; then
+		if _pg_ctl_start; then
 			_pg_started=1
 			break
 		fi
@@ -74,6 +78,21 @@ pg_start() {
 	[ -n "$_pg_started" ] || bail "postgres found no free port"
 	PGURL="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T/sipprov"
 	pg_sql postgres "CREATE DATABASE sipprov" >/dev/null || bail "cannot create database sipprov"
+}
+
+# pg_down: the server goes away; pg_up: it comes back on the same port,
+# data kept.  For tests of a database that cannot be reached.  A fast
+# (clean) shutdown: with synchronous_commit off, an immediate one loses
+# the last commits, as a crash would.
+pg_down() {
+	[ -n "$_pg_started" ] || return 0
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -m fast -w -t 20 stop >/dev/null 2>&1 || bail "postgres did not stop"
+	_pg_started=""
+}
+pg_up() {
+	[ -z "$_pg_started" ] || return 0
+	_pg_ctl_start || { sed 's/^/# postgres: /' "$PG_DIR/server.log" | tail -20; bail "postgres did not start again"; }
+	_pg_started=1
 }
 
 # pg_sql DB SQL...: run SQL as the superuser on database DB (a name);
