@@ -341,6 +341,15 @@ if [ "$SP_BACKEND" = pg ]; then
 	DB=$(pg_newdb sp_test) || { echo "$DB"; exit 1; }
 	export SIPPROV_DB="$DB"
 	DB_SHOWN=$(printf %s "$DB" | sed "s|sp:$PGPASS@|sp@|")
+	# The PostgreSQL store wants its key file named (no file sits beside a
+	# URL): the CLI reads SIPPROV_KEY_FILE; sipprovd gets -o key_file from
+	# the wrapper $SIPPROVD names, so every start has it, start_sipprovd's
+	# and a script's own; a script's own -o key_file comes later and wins.
+	export SIPPROV_KEY_FILE="$T/sipprov.key"
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\nexec %s -o key_file=%s "$@"\n' "'$SP_BUILD/sipprovd'" "'$SIPPROV_KEY_FILE'" >"$T/bin/sipprovd"
+	chmod +x "$T/bin/sipprovd"
+	SIPPROVD="$T/bin/sipprovd"
 	# A path the store derives from its database's (firmware/ beside a
 	# SQLite file) would be relative with a URL: keep it inside $T, not
 	# in the folder prove runs in.
