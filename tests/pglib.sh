@@ -46,7 +46,8 @@ trap 'exit 130' INT HUP
 
 _pg_ctl_start() {
 	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+			-c full_page_writes=off" \
 		start >/dev/null 2>&1
 }
 

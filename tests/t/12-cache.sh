@@ -44,7 +44,8 @@ for _ in $(seq 1 40); do
 	sleep 0.05
 done
 is "$(sql "select count(*) from fetch_log where at = 1000")" 0 "fetch history older than retention_days is pruned"
-is "$(sql "select username from registration order by id" | paste -sd,)" new "old registration observations go, recent ones stay"
+is "$(sql "select username from registration order by id" | paste -sd,)" new \
+	"old registration observations go, recent ones stay"
 ok $([ "$(sql "select count(*) from fetch_log")" -ge 1 ] && echo 0 || echo 1) "recent fetch records stay"
 grep -q 'retention: removed 2 ' "$SIPPROVD_LOG"; ok $? "the pruning is logged"
 done_testing

@@ -30,7 +30,8 @@ for delay in 0.3 0.8 1.5 2.5; do
 	if backend_is sqlite; then
 		is "$(sql 'PRAGMA integrity_check')" ok "integrity_check ok after kill at ${delay}s"
 	else
-		skip_check "integrity_check reads a SQLite file; PostgreSQL rolls a killed client's transaction back (all or nothing above)"
+		skip_check "integrity_check reads a SQLite file; PostgreSQL rolls a killed client's transaction back \
+(all or nothing above)"
 	fi
 	[ "$c" = "100000/100000" ] && break
 done

@@ -94,7 +94,8 @@ is "$rc" 0 "resume exits 0 once the last phone answers"
 like "$out" "job $job: 1 targets, sent 1, 200: 1, 481: 0, other: 0, timeout: 0, no contact: 0" "resume sent exactly one NOTIFY"
 wait "$p6"; is "$?" 0 "the fanvil phone answered"
 like "$(cat "$T/fanvil.log")" 'Event=\|check-sync\|' "fanvil received Event: check-sync"
-is "$(sql "select result from job_item where job_id=$job order by device_id" | paste -sd' ')" "200 200 200 200 200 200" "the job is complete"
+is "$(sql "select result from job_item where job_id=$job order by device_id" | paste -sd' ')" "200 200 200 200 200 200" \
+	"the job is complete"
 is "$(sql 'select count(*) from job')" 1 "resume reuses the job"
 
 # A device never seen registering: no contact, nothing sent.

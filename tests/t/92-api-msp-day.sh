@@ -110,7 +110,8 @@ api "$ROOT_T" GET /api/v1/tenants/msp/templates/main/versions/v2
 is "$st:$(jf "d['settings']['transport']")" "200:tcp" "one old version by number"
 api "$ROOT_T" GET /api/v1/tenants/msp/templates
 is "$(jf "[(t['name'], t['version'], t['default']) for t in d['items']]")" "[('main', 3, True)]" "the template list"
-is "$(sql "select action from audit_log where actor = 'msp-psa' and action like 'template.%' order by id" | paste -sd' ')" \
+is "$(sql "select action from audit_log where actor = 'msp-psa' and action like 'template.%' order by id" |
+	paste -sd' ')" \
 	"template.set template.set template.pin template.unpin template.rollback" "every template write audited under the token's name"
 
 # ---- tenant move, a reprovision job to sipp phones, drift and status ----

@@ -84,7 +84,8 @@ same_db "refused moves"
 sp template pin 001565000002 1 >/dev/null
 api "$OP_T" POST /api/v1/tenants/acme/move '{"template":"new"}'
 is "$st:$(jf "d['dry_run'], d['summary']['devices']")" "200:False 4" "an operator applies the move"
-is "$(sql "select template || ':' || pinned_version from device d join tenant t on t.id = d.tenant_id where t.slug = 'acme' order by mac" | paste -sd' ')" \
+is "$(sql "select template || ':' || pinned_version from device d join tenant t on t.id = d.tenant_id
+	where t.slug = 'acme' order by mac" | paste -sd' ')" \
 	"new:0 new:0 new:0 new:0" "every device on the new template, pins dropped"
 is "$(sql "select actor || ' ' || detail from audit_log where action = 'tenant move'")" \
 	"ops template=new devices=4 changing=4" "one audit entry under the token's name"
