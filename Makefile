@@ -80,7 +80,7 @@ SCHEMA    := $(sort $(wildcard schema/*.sql))
 SCHEMA_PG := $(sort $(wildcard schema/pg/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check asan tsan fuzz bench bench-quick bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check check-pg asan tsan fuzz bench bench-quick bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -160,6 +160,14 @@ test: deps
 
 check: unit
 	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
+
+# The same files with the store on PostgreSQL (issue 17): tests/lib.sh gives
+# every script a throwaway cluster and $DB a database in it; scripts that
+# check what only a SQLite file has say so and are skipped.  Not part of
+# `make test` nor .ci/run until the PostgreSQL store is complete.
+check-pg: unit
+	SP_BACKEND=pg SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh \
+		$(sort $(wildcard tests/t/*.sh))
 
 # Sanitizer reports fail the run: unit binaries exit non-zero, and every
 # test script collects the reports its daemons and CLI calls wrote

@@ -11,6 +11,12 @@
 # test starts (daemon or CLI) is written under $T/san; done_testing turns
 # reports into a failing test, and the exit trap fails the script for
 # reports written after it (at daemon shutdown, e.g. leaks).
+# Backends (issue 17): SP_BACKEND=sqlite (the default: $DB is the file
+# $T/sipprov.db) or SP_BACKEND=pg: a throwaway PostgreSQL cluster for the
+# script (tests/pglib.sh) and $DB the URL of a fresh database in it.
+# Either way scripts read and write the store with `sql` (rows printed as
+# sqlite3 prints them), make more stores with new_db, and mark what only
+# one backend can check with backend_is / only_backend / skip_check.
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,10 +26,17 @@ SIPPROV="$SP_BUILD/sipprov"
 # sanitizer builds, whose daemon is several times slower.
 case $SP_BUILD in *-asan|*-tsan) SP_SLOW=3 ;; *) SP_SLOW=1 ;; esac
 SIPPROVD="$SP_BUILD/sipprovd"
+: "${SP_BACKEND:=sqlite}"
+case $SP_BACKEND in
+sqlite|pg) ;;
+*) echo "Bail out! SP_BACKEND=$SP_BACKEND: sqlite or pg"; exit 1 ;;
+esac
 export SIPPROV_TEMPLATES="$ROOT/templates"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sipprov-test.XXXXXX")
 DB="$T/sipprov.db"
 export SIPPROV_DB="$DB"
+# $DB as sipprov names it in messages (on PostgreSQL: without the password).
+DB_SHOWN=$DB
 _tap_n=0
 _tap_fail=0
 _pids=""
@@ -117,6 +130,89 @@ wait_log() {
 }
 
 sp() { "$SIPPROV" -d "$DB" "$@"; }
+
+# ---- the store, on either backend ----
+# sql "SQL": run SQL on the test's database $DB; without an argument, the
+# SQL is read from stdin.  Rows print as sqlite3 prints them by default:
+# columns joined by '|', no header, NULL as an empty string.  On PostgreSQL
+# booleans would print t/f: write CASE WHEN ... THEN 1 ELSE 0 END instead.
+# sql_db DB "SQL": the same on another database (a path or URL from new_db).
+sql() { sql_db "$DB" "$@"; }
+sql_db() {
+	_sq_db=$1; shift
+	if [ "$SP_BACKEND" = sqlite ]; then
+		sqlite3 "$_sq_db" "$@"
+	elif [ $# -gt 0 ]; then
+		# Through stdin, not -c: every statement's rows print, and each
+		# statement commits on its own, as with sqlite3 "DB" "a; b".
+		printf '%s\n' "$1" | _psql "$_sq_db"
+	else
+		_psql "$_sq_db"
+	fi
+}
+_psql() {
+	PGOPTIONS='-c client_min_messages=warning' psql "$1" -X -q -A -t -F '|' -v ON_ERROR_STOP=1
+}
+# sql_fk "SQL": SQL with foreign keys enforced (ON DELETE CASCADE, ...),
+# as the daemon and the CLI run; sqlite3 alone leaves them off, PostgreSQL
+# always enforces them.
+sql_fk() {
+	if [ "$SP_BACKEND" = sqlite ]; then
+		sqlite3 "$DB" "PRAGMA foreign_keys=ON; $1"
+	else
+		sql "$1"
+	fi
+}
+# sql_dump: the whole database (schema and rows) as text, to compare two
+# moments of the same database ("nothing was written").  pg_dump (15.14
+# and later) wraps its output in \restrict / \unrestrict with a random key
+# per run, and it records each sequence's position, which an INSERT that
+# fails and rolls back still moves (sequences are not transactional; a
+# SQLite rowid is): both kinds of line go, the rows and schema stay.
+sql_dump() {
+	if [ "$SP_BACKEND" = sqlite ]; then
+		sqlite3 "$DB" .dump
+	else
+		"$PG_BIN/pg_dump" --no-owner --no-privileges "$DB" |
+			sed -e '/^\\\(un\)\{0,1\}restrict /d' -e '/^SELECT pg_catalog\.setval(/d'
+	fi
+}
+# db_grep [GREP OPTIONS] PATTERN: grep over what the store keeps at rest:
+# the database file on SQLite, a pg_dump of the database on PostgreSQL
+# (no file of ours there), for "no plaintext secret in the database".
+db_grep() {
+	if [ "$SP_BACKEND" = sqlite ]; then
+		grep "$@" "$DB"
+	else
+		sql_dump | grep "$@"
+	fi
+}
+# new_db NAME: prints a new, empty store for the test: a path in $T on
+# SQLite (created by the first sipprov command on it), the URL of a new
+# database in the script's cluster on PostgreSQL.
+new_db() {
+	if [ "$SP_BACKEND" = sqlite ]; then
+		echo "$T/$1.db"
+	else
+		pg_newdb "$1"
+	fi
+}
+# backend_is NAME: true when the suite runs on that backend (sqlite, pg).
+backend_is() { [ "$SP_BACKEND" = "$1" ]; }
+# only_backend NAME "why": the script checks something only that backend
+# has (a database file's mode, a backup of a file, a WAL...); on the other
+# one it is skipped as a whole, saying why.
+only_backend() {
+	backend_is "$1" && return 0
+	echo "1..0 # SKIP only on $1: $2"
+	exit 0
+}
+# skip_check "why": one check that this backend cannot make, shown as a
+# skipped test (say which backend it needs and why).
+skip_check() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n # SKIP on $SP_BACKEND: $1"
+}
 
 # Fail (not skip) when a peer the test needs is missing: CI installs them.
 need() {
@@ -238,3 +334,29 @@ browser_tap() {
 	done < "$1"
 }
 value() { sed -n "s/^value	$1	//p" "$BROWSER_OUT"; }
+
+# ---- SP_BACKEND=pg: the store in a throwaway cluster ----
+# Last, so that pglib.sh's exit trap (stop the cluster, then _cleanup)
+# replaces the one above and finds every helper it uses defined.  $DB is a
+# database of its own, not the cluster's "sipprov" that scripts written for
+# pglib.sh (9c) use by name.
+if [ "$SP_BACKEND" = pg ]; then
+	. "$ROOT/tests/pglib.sh"
+	pg_start
+	DB=$(pg_newdb sp_test) || { echo "$DB"; exit 1; }
+	export SIPPROV_DB="$DB"
+	DB_SHOWN=$(printf %s "$DB" | sed "s|sp:$PGPASS@|sp@|")
+	# The PostgreSQL store wants its key file named (no file sits beside a
+	# URL): the CLI reads SIPPROV_KEY_FILE; sipprovd gets -o key_file from
+	# the wrapper $SIPPROVD names, so every start has it, start_sipprovd's
+	# and a script's own; a script's own -o key_file comes later and wins.
+	export SIPPROV_KEY_FILE="$T/sipprov.key"
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\nexec %s -o key_file=%s "$@"\n' "'$SP_BUILD/sipprovd'" "'$SIPPROV_KEY_FILE'" >"$T/bin/sipprovd"
+	chmod +x "$T/bin/sipprovd"
+	SIPPROVD="$T/bin/sipprovd"
+	# A path the store derives from its database's (firmware/ beside a
+	# SQLite file) would be relative with a URL: keep it inside $T, not
+	# in the folder prove runs in.
+	cd "$T" || bail "cd $T"
+fi

@@ -8,6 +8,10 @@
 # system service: Debian's pg_ctlcluster and the postgresql unit are not used.
 # initdb refuses to run as root: as root, the server runs as an
 # unprivileged user ($PG_USER: postgres if present, else nobody).
+# With SP_BACKEND=pg, lib.sh has sourced this file and started the cluster
+# already: a script's own `. pglib.sh; pg_start` reuses it.
+[ -z "${_pglib_sourced:-}" ] || return 0
+_pglib_sourced=1
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR="$T/pg"
 PGDATA_T="$PG_DIR/data"
@@ -40,7 +44,15 @@ trap '_pg_rc=$?; _pg_stop; (exit $_pg_rc); _cleanup' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT HUP
 
+_pg_ctl_start() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+			-c full_page_writes=off" \
+		start >/dev/null 2>&1
+}
+
 pg_start() {
+	[ -z "$_pg_started" ] || return 0
 	mkdir -p "$PG_DIR"
 	if [ "$(id -u)" -eq 0 ]; then
 		# The server user must reach its folder inside root's 0700 $T:
@@ -56,9 +68,7 @@ pg_start() {
 	rm -f "$T/pg.pw"
 	for _try in 1 2 3 4 5; do
 		PGPORT_T=$(free_port)
-		if _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
-			-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-			start >/dev/null 2>&1; then
+		if _pg_ctl_start; then
 			_pg_started=1
 			break
 		fi
@@ -69,6 +79,21 @@ pg_start() {
 	[ -n "$_pg_started" ] || bail "postgres found no free port"
 	PGURL="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T/sipprov"
 	pg_sql postgres "CREATE DATABASE sipprov" >/dev/null || bail "cannot create database sipprov"
+}
+
+# pg_down: the server goes away; pg_up: it comes back on the same port,
+# data kept.  For tests of a database that cannot be reached.  A fast
+# (clean) shutdown: with synchronous_commit off, an immediate one loses
+# the last commits, as a crash would.
+pg_down() {
+	[ -n "$_pg_started" ] || return 0
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -m fast -w -t 20 stop >/dev/null 2>&1 || bail "postgres did not stop"
+	_pg_started=""
+}
+pg_up() {
+	[ -z "$_pg_started" ] || return 0
+	_pg_ctl_start || { sed 's/^/# postgres: /' "$PG_DIR/server.log" | tail -20; bail "postgres did not start again"; }
+	_pg_started=1
 }
 
 # pg_sql DB SQL...: run SQL as the superuser on database DB (a name);

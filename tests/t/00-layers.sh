@@ -58,10 +58,10 @@ n=$(defs "$SP_BUILD/libsipprov-ops.a" | wc -l)
 [ "$n" -gt 10 ]; ok $? "the ops library defines symbols ($n; CSV import/export moved to core)"
 leak=$(in_bin "$SIPPROV" "$SP_BUILD/libsipprov-daemon.a" | head -5 | tr '\n' ' ')
 [ -z "$leak" ]; ok $? "the CLI links no daemon symbol: $leak"
-got=$(in_bin "$SIPPROVD" "$SP_BUILD/libsipprov-daemon.a" | grep -c '^http_')
+got=$(in_bin "$SP_BUILD/sipprovd" "$SP_BUILD/libsipprov-daemon.a" | grep -c '^http_')
 [ "$got" -gt 0 ]; ok $? "the nm check sees daemon symbols in sipprovd ($got http_*)"
 got=$(in_bin "$SIPPROV" "$SP_BUILD/libsipprov-ops.a" | grep -c '^bulk_')
 [ "$got" -gt 0 ]; ok $? "the nm check sees ops symbols in the CLI ($got bulk_*)"
-leak=$(in_bin "$SIPPROVD" "$SP_BUILD/libsipprov-test.a" | tr '\n' ' ')
+leak=$(in_bin "$SP_BUILD/sipprovd" "$SP_BUILD/libsipprov-test.a" | tr '\n' ' ')
 [ -z "$leak" ]; ok $? "no test-only function ships in sipprovd: $leak"
 done_testing

@@ -45,9 +45,9 @@ ok $? "rendered XML is well-formed and carries the exact values (password, displ
 st=$(register_with ok "$URL/s/$token")
 like "$st" '^registered, identity=.*alice@example.test' "linphonec provisioned from sipprovd registers to Kamailio"
 sleep 0.3
-fetch=$(sqlite3 "$DB" "select count(*) from fetch_log where status=200 and user_agent like 'Linphone%' or user_agent = 'Unknown'")
+fetch=$(sql "select count(*) from fetch_log where status=200 and user_agent like 'Linphone%' or user_agent = 'Unknown'")
 ok $([ "$fetch" -ge 1 ] && echo 0 || echo 1) "the linphonec fetch is recorded in the fetch log (UA Unknown/Linphone)"
-at=$(sqlite3 "$DB" "select fetched_version from device where mac='$mac'")
+at=$(sql "select fetched_version from device where mac='$mac'")
 is "$at" "1" "device row records the fetched template version"
 
 # Negative control: the same account through a layout with the two fields swapped.

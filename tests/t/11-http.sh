@@ -108,12 +108,12 @@ like "$m" 'sipprov_auth_failures_total [1-9]' "/metrics counts refusals"
 
 # Fetch records are written behind the responses: wait for them.
 for _ in $(seq 1 400); do
-	n=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id=f.device_id where d.mac='0015654aa937' and f.status in (200,304)")
+	n=$(sql "select count(*) from fetch_log f join device d on d.id=f.device_id where d.mac='0015654aa937' and f.status in (200,304)")
 	[ "$n" -ge 4 ] && break
 	sleep 0.05
 done
 ok $([ "$n" -ge 4 ] && echo 0 || echo 1) "fetches are recorded in fetch_log ($n rows)"
-row=$(sqlite3 "$DB" "select fetched_ip, fetched_version, length(fetched_digest) from device where mac='0015654aa937'")
+row=$(sql "select fetched_ip, fetched_version, length(fetched_digest) from device where mac='0015654aa937'")
 is "$row" "127.0.0.1|2|32" "device row keeps the last fetch: source IP, version, digest"
 grep -q '"GET /0015654aa937.cfg" 200' "$T/access.log"; ok $? "one access-log line per request"
 

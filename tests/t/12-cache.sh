@@ -36,15 +36,16 @@ is "$(renders)" "$((r1 + 1))" "and costs exactly one render"
 # Retention: history older than retention_days is pruned (at start, then
 # hourly); recent rows and the device's last fetch stay.
 stop_sipprovd
-sqlite3 "$DB" "INSERT INTO fetch_log (device_id, at, ip, status) SELECT id, 1000, '10.9.9.9', 200 FROM device;
-	INSERT INTO registration (at, source, username) VALUES (1000, 'hep', 'old'), (strftime('%s','now'), 'hep', 'new')"
+sql "INSERT INTO fetch_log (device_id, at, ip, status) SELECT id, 1000, '10.9.9.9', 200 FROM device;
+	INSERT INTO registration (at, source, username) VALUES (1000, 'hep', 'old'), ($(date +%s), 'hep', 'new')"
 start_sipprovd -o insecure_loopback=yes -o retention_days=30
 for _ in $(seq 1 40); do
-	[ "$(sqlite3 "$DB" "select count(*) from fetch_log where at = 1000")" = 0 ] && break
+	[ "$(sql "select count(*) from fetch_log where at = 1000")" = 0 ] && break
 	sleep 0.05
 done
-is "$(sqlite3 "$DB" "select count(*) from fetch_log where at = 1000")" 0 "fetch history older than retention_days is pruned"
-is "$(sqlite3 "$DB" "select group_concat(username) from registration")" new "old registration observations go, recent ones stay"
-ok $([ "$(sqlite3 "$DB" "select count(*) from fetch_log")" -ge 1 ] && echo 0 || echo 1) "recent fetch records stay"
+is "$(sql "select count(*) from fetch_log where at = 1000")" 0 "fetch history older than retention_days is pruned"
+is "$(sql "select username from registration order by id" | paste -sd,)" new \
+	"old registration observations go, recent ones stay"
+ok $([ "$(sql "select count(*) from fetch_log")" -ge 1 ] && echo 0 || echo 1) "recent fetch records stay"
 grep -q 'retention: removed 2 ' "$SIPPROVD_LOG"; ok $? "the pruning is logged"
 done_testing

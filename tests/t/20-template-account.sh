@@ -43,7 +43,7 @@ sp template frobnicate >/dev/null 2>&1; is "$?" 2 "unknown subcommand is a usage
 out=$(sp --force template set acme main transport=tls 2>&1); rc=$?
 is "$rc" 0 "--force lets the contradiction through"
 like "$out" "v2" "forced set is v2"
-audit=$(sqlite3 "$DB" "SELECT detail FROM audit_log WHERE object LIKE 'template acme/main@v2'")
+audit=$(sql "SELECT detail FROM audit_log WHERE object LIKE 'template acme/main@v2'")
 like "$audit" "forced: transport \"tls\" and port 5060" "forced contradiction is in the audit log"
 sp template set acme main port=5061 expires=600 --comment "tls port" >/dev/null
 ok $? "v3"
@@ -78,7 +78,7 @@ r4=$(sp render $MAC)
 like "$r4" "acme-main@v4" "render after rollback names v4"
 is "$(printf '%s' "$r4" | sed 's/acme-main@v4/acme-main@vN/g')" "$(printf '%s' "$r1" | sed 's/acme-main@v1/acme-main@vN/g')" \
 	"rollback then render is byte-identical to v1 apart from the version marker"
-n=$(sqlite3 "$DB" "SELECT count(*) FROM audit_log WHERE action IN ('template.set','template.rollback','template.pin','template.unpin')")
+n=$(sql "SELECT count(*) FROM audit_log WHERE action IN ('template.set','template.rollback','template.pin','template.unpin')")
 is "$n" 6 "every template change is audit-logged"
 
 err=$(sp account add $MAC --line 2 --username k8f2m1x9 --auth-username 1001 --password x 2>&1 >/dev/null); rc=$?
@@ -98,9 +98,9 @@ list=$(sp --json account list $MAC)
 unlike "$list" 'p<>&' "list without --show-secrets has no password"
 is "$(echo "$list" | jq -r '.[0].auth_username')" k8f2m1x9 "list shows auth username"
 is "$(sp --json --show-secrets account list $MAC | jq -r '.[0].password')" 'p<>&"x' "--show-secrets decrypts the password"
-enc=$(sqlite3 "$DB" "SELECT password_enc FROM account")
+enc=$(sql "SELECT password_enc FROM account")
 unlike "$enc" 'p<>&' "password is encrypted at rest"
-unlike "$(sqlite3 "$DB" "SELECT group_concat(detail) FROM audit_log")" 'p<>&' "audit log has no password"
+unlike "$(sql "SELECT detail FROM audit_log")" 'p<>&' "audit log has no password"
 
 sp account set $MAC --auth-username a1b2c3d4 >/dev/null
 ok $? "account set"

@@ -116,10 +116,10 @@ sp account qr $MAC --png "$T/c.png" >/dev/null
 is "$(decode "$T/c.png")" "$new" "after a rotation the code carries the new URL"
 
 # Audited: who showed which line, never the token.
-n=$(sqlite3 "$DB" "SELECT count(*) FROM audit_log WHERE action='account.qr' AND object='account 1 on $MAC'")
+n=$(sql "SELECT count(*) FROM audit_log WHERE action='account.qr' AND object='account 1 on $MAC'")
 is "$n" 5 "each code shown is in the audit log"
 tok=${url##*/s/}
-n=$(sqlite3 "$DB" "SELECT count(*) FROM audit_log WHERE detail||before_digest||after_digest LIKE '%$tok%'")
+n=$(sql "SELECT count(*) FROM audit_log WHERE lower(detail||before_digest||after_digest) LIKE lower('%$tok%')")
 is "$n" 0 "the audit log never holds the token"
 
 done_testing

@@ -29,7 +29,7 @@ is "$(echo "$js" | jq -r '.[0] | .vendor + " " + .model + " " + .version + " " +
 	"yealink T46S 66.86.0.15 T46S-66.86.0.15.rom" "a row names vendor, model, version and file"
 
 # Refusals name the field and write nothing.
-before=$(sqlite3 "$DB" "SELECT count(*) FROM firmware")
+before=$(sql "SELECT count(*) FROM firmware")
 err=$(sp firmware add "$T/T46S-66.86.0.15.rom" --vendor yealink --model T46S --version 66.86.0.15 2>&1); rc=$?
 is "$rc" 1 "a duplicate vendor/model/version is a user error"
 like "$err" "firmware yealink T46S 66.86.0.15 already exists" "the error names it"
@@ -46,7 +46,7 @@ err=$(sp firmware add "$T" --vendor yealink --model T48 --version 1 2>&1)
 like "$err" "is not a regular file" "a folder is refused"
 sp firmware add "$T/T46S-66.86.0.15.rom" --vendor yealink --model T48 >/dev/null 2>&1
 is "$?" 2 "a missing --version is a usage error"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM firmware")" "$before" "no refused add wrote a row"
+is "$(sql "SELECT count(*) FROM firmware")" "$before" "no refused add wrote a row"
 is "$(ls -A "$FW" | wc -l)" 1 "no refused add left a file"
 
 start_sipprovd
@@ -119,7 +119,7 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "$F")" 404 "then it is 404"
 err=$(sp firmware rm --vendor yealink --model T46U --version 66.86.0.15 2>&1); rc=$?
 is "$rc" 1 "removing it again is a user error"
 like "$err" "no firmware yealink T46U 66.86.0.15" "naming it"
-is "$(sqlite3 "$DB" "SELECT group_concat(action) FROM audit_log WHERE action LIKE 'firmware.%'")" \
+is "$(sql "SELECT action FROM audit_log WHERE action LIKE 'firmware.%' ORDER BY id" | paste -sd,)" \
 	"firmware.add,firmware.add,firmware.rm,firmware.rm" "adds and removals are audited"
 
 done_testing

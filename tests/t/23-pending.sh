@@ -19,7 +19,7 @@ metric() { v=$(curl -fsS "$ADMIN_URL/metrics" | grep -F "$1 " | sed 's/.* //'); 
 # Wait until the pending list has $1 rows (the writer runs once a second).
 wait_rows() {
 	for _ in $(seq 1 100); do
-		[ "$(sqlite3 "$DB" 'SELECT count(*) FROM pending_device')" = "$1" ] && return 0
+		[ "$(sql 'SELECT count(*) FROM pending_device')" = "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -48,14 +48,14 @@ out=$(sp device claim 00:15:65:11:22:33 --tenant acme); rc=$?
 is "$rc" 0 "claim exits 0"
 like "$out" "device 001565112233 added to tenant acme \\(layout yealink\\)" "claimed with the layout it asked for"
 like "$out" "next: 'sipprov device credentials 001565112233'" "says what comes next on a digest tenant"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device WHERE mac='001565112233'")" 0 "no longer pending"
-is "$(sqlite3 "$DB" "SELECT model FROM device WHERE mac='001565112233'")" T46S "the model comes from the User-Agent"
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac='001565112233'")" 0 "no longer pending"
+is "$(sql "SELECT model FROM device WHERE mac='001565112233'")" T46S "the model comes from the User-Agent"
 pw=$(sp device credentials 00:15:65:11:22:33 | sed -n 's/^  password: *//p')
 sp account add 00:15:65:11:22:33 --username 2001 --auth-username k2001xyz --password 'S3cret-2001' >/dev/null
 body=$(curl -s --digest -u "001565112233:$pw" -A "$YUA" "$URL/001565112233.cfg")
 like "$body" 'account.1.user_name *= *2001' "the same phone's next fetch gets its config"
 sleep 1.3
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device")" 0 "a served phone does not come back"
+is "$(sql "SELECT count(*) FROM pending_device")" 0 "a served phone does not come back"
 
 # A file several layouts answer, and a User-Agent that names no vendor.
 curl -s -o /dev/null "$URL/001565aaaaaa.cfg"
@@ -66,7 +66,7 @@ like "$err" "asked for '/001565aaaaaa.cfg', which .*yealink answer, and its User
 	"the error lists the candidates"
 like "$(sp device pending)" '001565aaaaaa +\?' "the list shows the layout as unknown"
 sp device claim 001565aaaaaa --tenant acme --layout polycom >/dev/null
-is "$(sqlite3 "$DB" "SELECT layout FROM device WHERE mac='001565aaaaaa'")" polycom "--layout decides"
+is "$(sql "SELECT layout FROM device WHERE mac='001565aaaaaa'")" polycom "--layout decides"
 err=$(sp device claim 001565bbbbbb --tenant acme 2>&1); rc=$?
 is "$rc" 1 "claiming a MAC that never asked is a user error"
 like "$err" "001565bbbbbb is not in the pending list" "naming it"
@@ -78,7 +78,7 @@ wait_rows 2
 out=$(sp device pending)
 unlike "$out" "$(printf '\033')" "no terminal escape reaches the list"
 sp device add 000b82cccccc --tenant acme --layout grandstream >/dev/null
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device WHERE mac='000b82cccccc'")" 0 "device add removes it too"
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac='000b82cccccc'")" 0 "device add removes it too"
 is "$(sp device pending rm 00:0b:82:dd:dd:dd)" "000b82dddddd removed from the pending list" "pending rm"
 sp device pending rm 000b82dddddd >/dev/null 2>&1
 is "$?" 1 "removing it twice is a user error"
@@ -105,7 +105,7 @@ while len(seen) < 5000:
 EOF
 ok $? "5,000 random MACs refused with 401"
 sleep 1.5
-is "$(sqlite3 "$DB" 'SELECT count(*) FROM pending_device')" 100 "the list holds pending_max phones"
+is "$(sql 'SELECT count(*) FROM pending_device')" 100 "the list holds pending_max phones"
 full=$(metric 'sipprov_pending_dropped_total{reason="full"}')
 busy=$(metric 'sipprov_pending_dropped_total{reason="busy"}')
 diag "dropped: full $full, busy $busy"
@@ -113,12 +113,12 @@ is "$((100 + full + busy))" 5000 "every other MAC is counted as dropped"
 stop_sipprovd
 
 # One source adds at most pending_per_source new phones a minute.
-sqlite3 "$DB" 'DELETE FROM pending_device'
+sql 'DELETE FROM pending_device'
 start_sipprovd -o pending_max=1000 -o pending_per_source=3
 for i in 1 2 3 4 5 6; do curl -s -o /dev/null "$URL/cfg0015650000$i$i.xml"; done
 for i in 1 2 3 4 5 6; do curl -s -o /dev/null --interface 127.0.0.2 "$URL/cfg0015650001$i$i.xml"; done
 sleep 1.5
-is "$(sqlite3 "$DB" "SELECT source_ip || ':' || count(*) FROM pending_device GROUP BY source_ip ORDER BY 1" | tr '\n' ' ')" \
+is "$(sql "SELECT source_ip || ':' || count(*) FROM pending_device GROUP BY source_ip ORDER BY 1" | tr '\n' ' ')" \
 	"127.0.0.1:3 127.0.0.2:3 " "three new phones per source"
 is "$(metric 'sipprov_pending_dropped_total{reason="per_source"}')" 6 "the others are counted"
 stop_sipprovd
@@ -126,6 +126,6 @@ stop_sipprovd
 start_sipprovd -o pending_max=0
 curl -s -o /dev/null "$URL/cfg001565eeeeee.xml"
 sleep 1.3
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device WHERE mac='001565eeeeee'")" 0 "pending_max=0 keeps none"
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac='001565eeeeee'")" 0 "pending_max=0 keeps none"
 
 done_testing

@@ -12,7 +12,7 @@ sp init >/dev/null
 sp tenant add acme --device-auth digest >/dev/null
 sp tenant add other --device-auth digest >/dev/null
 sp tenant add empty >/dev/null
-count() { sqlite3 "$DB" "SELECT count(*) FROM contact"; }
+count() { sql "SELECT count(*) FROM contact"; }
 
 # ---- CLI: add, list, rm ----
 out=$(sp phonebook add --tenant acme --name 'Front desk' --number 200 --group Office); rc=$?
@@ -63,7 +63,7 @@ like "$out" "removed from tenant acme \\(2 entries\\)" "rm removes every entry o
 err=$(sp phonebook rm --tenant acme --name 'Zoë Müller' 2>&1); rc=$?
 is "$rc" 1 "rm of a missing name is a user error"
 like "$err" "tenant 'acme' has no contact 'Zoë Müller'" "and names it"
-sqlite3 "$DB" "PRAGMA foreign_keys=ON; DELETE FROM tenant WHERE slug='empty'"
+sql_fk "DELETE FROM tenant WHERE slug='empty'"
 is "$(count)" 3 "a tenant's contacts go with the tenant"
 
 # ---- CLI: import ----

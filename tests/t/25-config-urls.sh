@@ -32,7 +32,7 @@ done
 
 # ---- template set: the version must be stored ----
 sp template set acme main registrar=example.test server=sip.example.test >/dev/null || bail "template"
-gen() { sqlite3 "$DB" "SELECT count(*) FROM template_version"; }
+gen() { sql "SELECT count(*) FROM template_version"; }
 before=$(gen)
 err=$(sp template set acme main firmware.T46G=66.99.0.1 2>&1); rc=$?
 is "$rc" 1 "a firmware version no image has is a user error"
@@ -47,7 +47,7 @@ is "$(gen)" "$before" "no refused set wrote a version"
 err=$(sp tenant set acme firmware.T46G=0.0.1 2>&1); rc=$?
 is "$rc" 1 "tenant defaults: an unknown firmware version is a user error"
 like "$err" "setting 'firmware.T46G': no firmware version '0.0.1'" "and names the setting"
-is "$(sqlite3 "$DB" "SELECT defaults FROM tenant WHERE slug='acme'")" "{}" "the tenant defaults were not written"
+is "$(sql "SELECT defaults FROM tenant WHERE slug='acme'")" "{}" "the tenant defaults were not written"
 out=$(sp template set acme main firmware.T46G=66.86.0.15 firmware.spa504g=7.6.2 firmware.GXP2135=1.0.11.3 \
 	firmware.VVX400=6.4.3 firmware.D785=10.1.54.13 2>&1); rc=$?
 is "$rc" 0 "stored versions are accepted (model names in any case)"
@@ -66,7 +66,7 @@ done
 err=$(sp device set "$MAC_yealink" firmware.T46G=1.1.1 2>&1); rc=$?
 is "$rc" 1 "device overrides: an unknown firmware version is a user error"
 like "$err" "device $MAC_yealink overrides: setting 'firmware.T46G': no firmware version '1.1.1'" "and names the setting"
-is "$(sqlite3 "$DB" "SELECT overrides FROM device WHERE mac='$MAC_yealink'")" "{}" "the overrides were not written"
+is "$(sql "SELECT overrides FROM device WHERE mac='$MAC_yealink'")" "{}" "the overrides were not written"
 out=$(sp template set acme main firmware.VVX400=6.4.3 firmware.D785=10.1.54.13 ntp_server=pool.ntp.org 2>&1)
 like "$out" "layout 'polycom' cannot express firmware.VVX400=6.4.3: " "polycom: template set warns it cannot write the firmware"
 

@@ -33,7 +33,7 @@ get() { # layout path out: the phone's fetch with its digest credentials
 	eval "_m=\$MAC_$1 _p=\$PW_$1"
 	curl -s -o "$3" --digest -u "$_m:$_p" "$URL/$2"
 }
-rows() { sqlite3 "$DB" "SELECT count(*) FROM web_password"; }
+rows() { sql "SELECT count(*) FROM web_password"; }
 
 # ---- refusals: named, nothing written ----
 err=$(sp web-password set --tenant acme --admin-file "$T/nope.pw" 2>&1); rc=$?
@@ -72,13 +72,17 @@ like "$(sp web-password show --device "$MAC_yealink" --show-secrets)" "admin +se
 	"the device's own admin password wins"
 like "$(sp web-password show --tenant other)" "admin +not set" "another tenant has none"
 
-# ---- at rest: no plaintext in the database files ----
-for f in "$DB" "$DB-wal"; do
-	[ -f "$f" ] || continue
-	n=$(strings -n 6 "$f" | grep -c -e "Adm1n" -e "$USER" -e "$DEVPW")
-	is "$n" 0 "$(basename "$f"): no web password in plaintext"
-done
-enc=$(sqlite3 "$DB" "SELECT password_enc FROM web_password WHERE role='user'")
+# ---- at rest: no plaintext in the database files (a dump on PostgreSQL) ----
+if backend_is sqlite; then
+	for f in "$DB" "$DB-wal"; do
+		[ -f "$f" ] || continue
+		n=$(strings -n 6 "$f" | grep -c -e "Adm1n" -e "$USER" -e "$DEVPW")
+		is "$n" 0 "$(basename "$f"): no web password in plaintext"
+	done
+else
+	is "$(sql_dump | grep -c -e "Adm1n" -e "$USER" -e "$DEVPW")" 0 "pg_dump of the database: no web password in plaintext"
+fi
+enc=$(sql "SELECT password_enc FROM web_password WHERE role='user'")
 unlike "$enc" "$USER" "the stored column is ciphertext"
 
 # ---- rendered per vendor ----
@@ -133,8 +137,8 @@ done
 sp device rm "$MAC_cisco" >/dev/null 2>&1 || sp device rm "$MAC_cisco" --force >/dev/null 2>&1
 sp web-password set --device "$MAC_snom" --user-file "$T/dev.pw" >/dev/null
 before=$(rows)
-sqlite3 "$DB" "PRAGMA foreign_keys=ON; DELETE FROM device WHERE mac='$MAC_snom'"
+sql_fk "DELETE FROM device WHERE mac='$MAC_snom'"
 is "$(rows)" $((before - 1)) "a device's row goes with the device"
-sqlite3 "$DB" "PRAGMA foreign_keys=ON; DELETE FROM device; DELETE FROM tenant WHERE slug='acme'"
+sql_fk "DELETE FROM device; DELETE FROM tenant WHERE slug='acme'"
 is "$(rows)" 0 "the tenant's rows go with the tenant"
 done_testing

@@ -18,7 +18,7 @@ sp device add $YL --tenant acme --layout yealink --model T46G >/dev/null || bail
 sp device add $CS --tenant acme --layout cisco --model SPA504G >/dev/null || bail "device"
 sp account add $YL --username 1001 --auth-username 1001 --password pw1 >/dev/null || bail "account"
 sp account add $CS --username 1002 --auth-username 1002 --password pw2 >/dev/null || bail "account"
-ov() { sqlite3 "$DB" "SELECT overrides FROM device WHERE mac='$1'"; }
+ov() { sql "SELECT overrides FROM device WHERE mac='$1'"; }
 
 # ---- refusals ----
 before=$(ov $YL)
@@ -91,5 +91,5 @@ printf 'mac,layout,line,username,auth_username,password,key.1.type\n001565000034
 err=$(sp import "$T/bad.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 1 "an import with a bad key type is refused"
 like "$err" "key.1.type" "naming the setting"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM device WHERE mac='001565000034'")" 0 "and writes nothing"
+is "$(sql "SELECT count(*) FROM device WHERE mac='001565000034'")" 0 "and writes nothing"
 done_testing

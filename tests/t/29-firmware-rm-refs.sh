@@ -15,7 +15,7 @@ sp firmware add "$T/b.rom" --vendor yealink --model T46G --version 1.3 >/dev/nul
 sp firmware add "$T/c.rom" --vendor yealink --model T48G --version 2.0 >/dev/null || bail "firmware add"
 FWDIR=$(dirname "$DB")/firmware
 sha() { sha256sum "$1" | cut -c1-64; }
-rows() { sqlite3 "$DB" "SELECT count(*) FROM firmware"; }
+rows() { sql "SELECT count(*) FROM firmware"; }
 
 sp template set acme main registrar=example.test firmware.T46G=1.2 >/dev/null || bail "template"
 err=$(sp firmware rm --vendor yealink --model T46G --version 1.2 2>&1); rc=$?

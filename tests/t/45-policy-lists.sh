@@ -28,7 +28,7 @@ is "$(sp tenant show lan --json | python3 -c 'import json,sys; print(json.load(s
 is "$(sp tenant show soft --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["device_auth"])')" \
 	"digest,token" "device auth stored canonical"
 # Legacy: what an older version stored for the same command.
-sqlite3 "$DB" "UPDATE tenant SET allow_cidrs = '10.0.0.0/8, 127.0.0.0/8,' WHERE slug = 'old'"
+sql "UPDATE tenant SET allow_cidrs = '10.0.0.0/8, 127.0.0.0/8,' WHERE slug = 'old'"
 
 start_sipprovd -o insecure_loopback=yes -o fail_threshold=1000
 get() { curl -s -o "$T/body" -w '%{http_code}' "$URL$1"; }

@@ -8,6 +8,8 @@
 # line; and a database written by the pre-005 code is sealed at the first
 # keyed open and keeps working.
 . "$(dirname "$0")/../lib.sh"
+only_backend sqlite "the key file beside the database file, a stolen copy of that file (.backup/.dump), \
+its mode warning and a legacy SQLite file"
 need curl sqlite3 python3
 
 umask 022

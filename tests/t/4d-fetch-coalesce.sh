@@ -16,7 +16,7 @@ PASSES=5
 sp init >/dev/null
 sp demo --devices $N >/dev/null
 # Each device's path: {mac}.cfg for yealink, {mac}.json for json.
-sqlite3 "$DB" "SELECT '/' || mac || CASE layout WHEN 'json' THEN '.json' ELSE '.cfg' END FROM device ORDER BY id" \
+sql "SELECT '/' || mac || CASE layout WHEN 'json' THEN '.json' ELSE '.cfg' END FROM device ORDER BY id" \
 	> "$T/paths"
 is "$(wc -l < "$T/paths")" "$N" "$N demo devices"
 start_sipprovd -o insecure_loopback=yes -o access_log= \
@@ -40,10 +40,10 @@ ok $([ "${okn:-0}" -ge $((N * PASSES - 2)) ] && echo 0 || echo 1) "$okn fetches 
 # Stopping the daemon flushes the writer.
 m=$(curl -s "$ADMIN_URL/metrics")
 stop_sipprovd
-last=$(sqlite3 "$DB" "SELECT count(*) FROM device WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
+last=$(sql "SELECT count(*) FROM device WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
 	fetched_ua = '4d-pass-$PASSES' AND fetched_version = 1 AND length(fetched_digest) = 32")
 is "$last" "$N" "every device's row holds its last fetch (time, IP, version, digest, the last pass's User-Agent)"
-hist=$(sqlite3 "$DB" "SELECT count(*) FROM fetch_log WHERE user_agent LIKE '4d-pass-%'")
+hist=$(sql "SELECT count(*) FROM fetch_log WHERE user_agent LIKE '4d-pass-%'")
 dropped=$(printf '%s\n' "$m" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
 : "${dropped:=0}"
 diag "fetch_log history: $hist of $okn fetches written, $dropped sampled out (counted)"

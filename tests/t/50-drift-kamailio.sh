@@ -49,7 +49,7 @@ register() {
 # wait_for SQL WANT: poll the database (the daemon batches commits).
 wait_for() {
 	for _ in $(seq 1 $((100 * SP_SLOW))); do
-		[ "$(sqlite3 "$DB" "$1")" = "$2" ] && return 0
+		[ "$(sql "$1")" = "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -62,7 +62,7 @@ sp template set acme main transport=tcp --comment "move to tcp" >/dev/null; ok $
 
 register alice a1xyzauth alicepw u1 200; ok $? "phone registers over udp with its old config (401 then 200)"
 wait_for "SELECT count(*) FROM registration WHERE username='alice'" 1; ok $? "one observation recorded from HEP"
-is "$(sqlite3 "$DB" "SELECT transport||' '||code||' '||port||' '||auth_username FROM registration WHERE username='alice'")" \
+is "$(sql "SELECT transport||' '||code||' '||port||' '||auth_username FROM registration WHERE username='alice'")" \
 	"udp 200 $KP a1xyzauth" "observation: transport, final code, port, auth username"
 register alice a1xyzauth alicepw u1 200; ok $? "registers again over udp"
 wait_for "SELECT count(*) FROM registration WHERE username='alice'" 2; ok $? "second observation"

@@ -27,7 +27,7 @@ like "$m" 'sipprov_hep_packets_total\{result="accepted"\} [1-9]' "well-framed pa
 $SEND $HP register valid-1 1 carol UDP && $SEND $HP response valid-1 1 200; ok $? "valid REGISTER + 200 sent"
 n=0
 for _ in $(seq 1 150); do
-	n=$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE username='carol' AND code=200")
+	n=$(sql "SELECT count(*) FROM registration WHERE username='carol' AND code=200")
 	[ "$n" = 1 ] && break
 	sleep 0.1
 done

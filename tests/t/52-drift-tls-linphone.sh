@@ -110,7 +110,7 @@ phone_quit() {
 # wait_for SQL WANT: poll sipprovd's database (HEP writes are batched).
 wait_for() {
 	for _ in $(seq 1 80); do
-		[ "$(sqlite3 "$DB" "$1")" = "$2" ] && return 0
+		[ "$(sql "$1")" = "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -128,21 +128,21 @@ H1="$T/phone1"; mkdir -p "$H1"
 rc_base "$H1/rc" "$URL/s/$tok"
 phone_start "$H1"
 phone_registered; ok $? "linphonec provisioned with v1 registers to Kamailio"
-is "$(sqlite3 "$DB" "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "device fetched v1"
+is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "device fetched v1"
 wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='udp' AND expires > 0" 1
 ok $? "HEP: the UDP registration is observed with code 200"
 phone_quit; ok $? "linphonec quits"
 wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND expires = 0" 1
 ok $? "HEP: its unregistration is observed too"
-like "$(sqlite3 "$DB" "SELECT auth_username||' '||port||' '||registrar FROM registration WHERE username='alice' AND expires > 0 LIMIT 1")" \
+like "$(sql "SELECT auth_username||' '||port||' '||registrar FROM registration WHERE username='alice' AND expires > 0 LIMIT 1")" \
 	"^a1xyzauth $KP example.test\$" "observation: auth username, port, registrar"
 is "$(open_kinds)" "[]" "v1 over UDP: no open drift"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM drift_event")" 0 "no drift event at all so far"
+is "$(sql "SELECT count(*) FROM drift_event")" 0 "no drift event at all so far"
 
 # ---- 2. template v2: UDP -> TLS; the phone keeps its old settings ----
 sp template set acme main transport=tls --comment "move to tls" >/dev/null; ok $? "template v2: transport udp -> tls"
 like "$(sp render "$mac")" "transport=tls" "v2 renders transport tls (render does not count as a fetch)"
-is "$(sqlite3 "$DB" "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "the phone still has v1"
+is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "the phone still has v1"
 
 # Its old settings: the rc linphonec wrote back after provisioning, without
 # config-uri so that it does not fetch.
@@ -150,7 +150,7 @@ H2="$T/phone2"; mkdir -p "$H2"
 grep -v '^config-uri=' "$H1/rc" > "$H2/rc"
 like "$(cat "$H2/rc")" "reg_proxy=<sip:localhost:$KP;transport=udp>" "the phone's own rc holds the v1 proxy (udp)"
 unlike "$(cat "$H2/rc")" "config-uri" "and no config-uri"
-n0=$(sqlite3 "$DB" "SELECT coalesce(max(id), 0) FROM registration")
+n0=$(sql "SELECT coalesce(max(id), 0) FROM registration")
 phone_start "$H2"
 phone_registered; ok $? "with its old settings the phone still registers over UDP"
 wait_for "SELECT count(*) > 0 FROM registration WHERE id > $n0 AND username='alice' AND code=200 AND transport='udp' AND expires > 0" 1
@@ -160,7 +160,7 @@ wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=
 ok $? "HEP: its unregistration (over UDP, old settings) is observed"
 is "$(open_kinds)" "['stale', 'transport']" "exactly one open transport event and one open stale event for the device"
 ev=$(sp drift --open --json)
-nold=$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE id > $n0 AND transport='udp'")
+nold=$(sql "SELECT count(*) FROM registration WHERE id > $n0 AND transport='udp'")
 is "$(printf '%s' "$ev" | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x["kind"]=="transport"][0]; print(e["expected"], e["observed"], e["line"], e["count"])')" \
 	"tls udp 1 $nold" "transport: expected tls, observed udp, on line 1, counted once per old-settings observation ($nold)"
 is "$(printf '%s' "$ev" | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x["kind"]=="stale"][0]; print(e["expected"], e["observed"])')" \
@@ -173,10 +173,10 @@ H3="$T/phone3"; mkdir -p "$H3"
 if grep -q '^\[misc\]$' "$H2/rc"; then sed "/^\[misc\]\$/a config-uri=$URL/s/$tok" "$H2/rc" > "$H3/rc"
 else { cat "$H2/rc"; printf '[misc]\nconfig-uri=%s\n' "$URL/s/$tok"; } > "$H3/rc"; fi
 like "$(cat "$H3/rc")" "config-uri=$URL/s/$tok" "the same rc, config-uri put back"
-n1=$(sqlite3 "$DB" "SELECT coalesce(max(id), 0) FROM registration")
+n1=$(sql "SELECT coalesce(max(id), 0) FROM registration")
 phone_start "$H3"
 phone_registered; ok $? "after fetching v2 linphonec registers"
-is "$(sqlite3 "$DB" "SELECT fetched_version FROM device WHERE mac='$mac'")" 2 "device fetched_version is 2"
+is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 2 "device fetched_version is 2"
 wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='tls' AND expires > 0" 1
 ok $? "HEP: the TLS registration is observed as transport tls"
 wait_for "SELECT count(*) FROM drift_event WHERE resolved = 0" 0; ok $? "both events resolved"
@@ -188,9 +188,9 @@ phone_quit; ok $? "linphonec quits"
 wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='tls' AND expires = 0" 1
 ok $? "HEP: the TLS unregistration is observed"
 like "$(cat "$H3/rc")" "reg_proxy=<sip:localhost:$KP;transport=tls>" "its rc now holds the v2 proxy (tls)"
-is "$(sqlite3 "$DB" "SELECT group_concat(DISTINCT transport) FROM registration WHERE id > $n1")" tls \
+is "$(sql "SELECT DISTINCT transport FROM registration WHERE id > $n1 ORDER BY 1" | paste -sd,)" tls \
 	"after fetching v2 the phone used TLS only (no UDP register)"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM drift_event WHERE resolved = 0")" 0 "still no open drift after it"
+is "$(sql "SELECT count(*) FROM drift_event WHERE resolved = 0")" 0 "still no open drift after it"
 
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "sipprovd exits cleanly"

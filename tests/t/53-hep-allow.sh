@@ -16,7 +16,7 @@ sp device add 001565000001 --tenant acme --layout yealink >/dev/null || bail "de
 sp account add 001565000001 --line 1 --username alice --auth-username alice --password pw >/dev/null || bail "account"
 
 start_sipprovd -o hep_listen=127.0.0.1:$HP -o hep_allow=127.0.0.1/32
-rows() { sqlite3 "$DB" "SELECT (SELECT count(*) FROM registration)||'/'||(SELECT count(*) FROM drift_event)||'/'||(SELECT last_code FROM account WHERE username='alice')"; }
+rows() { sql "SELECT (SELECT count(*) FROM registration)||'/'||(SELECT count(*) FROM drift_event)||'/'||(SELECT last_code FROM account WHERE username='alice')"; }
 
 # The forged pair: a 403 for a real user and a REGISTER of an unknown one.
 HEP_SEND_FROM=127.0.0.2 $SEND $HP register spoof-1 1 alice && HEP_SEND_FROM=127.0.0.2 $SEND $HP response spoof-1 1 403
@@ -37,7 +37,7 @@ like "$(cat "$SIPPROVD_LOG")" "hep: dropping datagrams from 127.0.0.2: not in he
 HEP_SEND_FROM=127.0.0.1 $SEND $HP register ok-1 1 alice && HEP_SEND_FROM=127.0.0.1 $SEND $HP response ok-1 1 403
 got=""
 for _ in $(seq 1 50); do
-	got=$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM registration)||'/'||(SELECT last_code FROM account WHERE username='alice')")
+	got=$(sql "SELECT (SELECT count(*) FROM registration)||'/'||(SELECT last_code FROM account WHERE username='alice')")
 	[ "$got" = "1/403" ] && break
 	sleep 0.1
 done

@@ -31,7 +31,7 @@ like "$(tr -d '\r' < "$T/h")" "Retry-After: [0-9]+" "with Retry-After"
 like "$(cat "$SIPPROVD_LOG")" "webhook not recorded: .*locked.* ip=127.0.0.1" "the daemon log says why"
 wait "$HOLDER"
 is "$(post hook-token-1 "$GOOD")" 202 "after the lock is released the retry is accepted"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE username='alice'")" 2 "two registrations recorded (none from the 503)"
+is "$(sql "SELECT count(*) FROM registration WHERE username='alice'")" 2 "two registrations recorded (none from the 503)"
 
 # Token guessing: 5 failures lock the address out.
 codes=""

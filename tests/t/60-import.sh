@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 need sqlite3 awk
 
-counts() { sqlite3 "$1" "select (select count(*) from device)||'/'||(select count(*) from account)"; }
+counts() { sql_db "$1" "select (select count(*) from device)||'/'||(select count(*) from account)"; }
 
 setup() { # setup DB
 	"$SIPPROV" -d "$1" init >/dev/null || bail "init failed"
@@ -41,7 +41,7 @@ is "$(counts "$DB")" "$before" "nothing was written (devices/accounts unchanged:
 like "$out" 'error: row 7777 \(line 7778\): .*auth_username' "the error names row 7777 and the auth_username field"
 like "$out" 'username "a007777x"' "the error quotes the swapped username"
 is "$(printf '%s\n' "$out" | grep -c '^error: row')" 1 "exactly one row is reported"
-is "$(sqlite3 "$DB" "select count(*) from audit_log where action='import'")" 0 "no audit entry for a refused import"
+is "$(sql "select count(*) from audit_log where action='import'")" 0 "no audit entry for a refused import"
 
 gen 10000 > "$T/clean.csv"
 out=$(sp import "$T/clean.csv" --tenant acme --dry-run 2>&1); rc=$?
@@ -51,8 +51,8 @@ out=$(sp import "$T/clean.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 0 "clean 10,000-row file imports"
 diag "$out"
 is "$(counts "$DB")" "10000/10000" "10,000 devices and accounts written"
-is "$(sqlite3 "$DB" "select count(*) from audit_log where action='import'")" 1 "one audit entry"
-pw=$(sqlite3 "$DB" "select password_enc from account a join device d on d.id=a.device_id where d.mac='001565000001'")
+is "$(sql "select count(*) from audit_log where action='import'")" 1 "one audit entry"
+pw=$(sql "select password_enc from account a join device d on d.id=a.device_id where d.mac='001565000001'")
 unlike "$pw" 'pw-1' "passwords are stored encrypted"
 like "$(sp render 001565000001)" 'account.1.auth_name = a000001x' "render shows the imported auth username"
 # Re-import of the same file: devices updated, nothing duplicated.
@@ -82,7 +82,7 @@ is "$rc" 0 "mixed file (every layout, quotes, commas, overrides) imports"
 sp export --tenant acme --show-secrets > "$T/export.csv" 2>"$T/export.err"
 is "$(head -1 "$T/export.csv" | tr -d '\r')" "mac,layout,model,label,template,line,display_name,extension,username,auth_username,password,token,port,vendor.note" \
 	"export header: fixed columns then override keys"
-DB2="$T/second.db"
+DB2=$(new_db second)
 setup "$DB2"
 out=$("$SIPPROV" -d "$DB2" import "$T/export.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 0 "export imports into an empty database"
@@ -99,7 +99,7 @@ is "$same/$diff" "11/0" "render identical for every sampled device, every layout
 ok "$(cmp -s "$T/export.csv" "$T/export2.csv"; echo $?)" "export of the copy is byte-identical to the original export"
 # One device in 40 of the big set too (a render is one process each), by
 # digest; one in 200 under sanitizers, where each process starts slowly.
-macs=$(sqlite3 "$DB" "select mac from device where id % $((SP_SLOW > 1 ? 200 : 40)) = 0 order by mac")
+macs=$(sql "select mac from device where id % $((SP_SLOW > 1 ? 200 : 40)) = 0 order by mac")
 all_same=$(for m in $macs; do sp render "$m" 2>&1 | cksum; done | cksum)
 all_copy=$(for m in $macs; do "$SIPPROV" -d "$DB2" render "$m" 2>&1 | cksum; done | cksum)
 is "$all_copy" "$all_same" "renders identical for $(echo "$macs" | wc -l) more devices of the 10,000"
@@ -109,7 +109,7 @@ sp export --tenant acme > "$T/nosecret.csv" 2>"$T/nosecret.err"
 like "$(cat "$T/nosecret.err")" 'passwords omitted' "stderr says secrets were omitted"
 is "$(grep -c 'pw' "$T/nosecret.csv")" 0 "no password in the export"
 # The database holds only the token's keyed hash; the CLI shows it with the key.
-tmac=$(sqlite3 "$DB" "select d.mac from account a join device d on d.id = a.device_id where a.token_hash is not null limit 1")
+tmac=$(sql "select d.mac from account a join device d on d.id = a.device_id where a.token_hash is not null limit 1")
 tok=$(sp account list "$tmac" --show-secrets --json | sed -n 's|.*"token_url": ".*/s/\([0-9a-f]*\)".*|\1|p' | head -1)
 like "$tok" '^[0-9a-f]{32}$' "softphone accounts have a token"
 is "$(grep -c "$tok" "$T/nosecret.csv")" 0 "no softphone token in the export"
@@ -118,7 +118,7 @@ r1=$(sp render 0004f2000001)
 out=$(sp import "$T/nosecret.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 0 "re-import without passwords keeps the existing ones"
 is "$(sp render 0004f2000001)" "$r1" "render unchanged after re-importing a secretless export"
-DB3="$T/third.db"
+DB3=$(new_db third)
 setup "$DB3"
 out=$("$SIPPROV" -d "$DB3" import "$T/nosecret.csv" --tenant acme 2>&1); rc=$?
 is "$rc" 1 "secretless export into an empty database is refused"

@@ -24,10 +24,11 @@ phone() {
 	printf 'mac,layout,line,username,auth_username,password\n%s,%s,1,user%d,auth%d,pw%d\n' "$1" "$2" "$n" "$n" "$n" > "$T/d$n.csv"
 	sp import "$T/d$n.csv" --tenant acme >/dev/null || bail "import of $1 failed"
 	[ -n "$3" ] || return 0
-	sqlite3 "$DB" "INSERT INTO registration (at, source, transport, username, contact, expires, code, device_id)
-		SELECT strftime('%s','now') - 60, 'webhook', '$4', 'user$n', '<sip:old@127.0.0.1:9;transport=udp>', 300, 403, id FROM device WHERE mac='$1';
+	now=$(date +%s)
+	sql "INSERT INTO registration (at, source, transport, username, contact, expires, code, device_id)
+		SELECT $((now - 60)), 'webhook', '$4', 'user$n', '<sip:old@127.0.0.1:9;transport=udp>', 300, 403, id FROM device WHERE mac='$1';
 		INSERT INTO registration (at, source, transport, username, contact, expires, code, device_id)
-		SELECT strftime('%s','now'), 'webhook', '$4', 'user$n', '<sip:user$n@127.0.0.1:$3;transport=$4>;expires=300', 300, 200, id FROM device WHERE mac='$1';"
+		SELECT $now, 'webhook', '$4', 'user$n', '<sip:user$n@127.0.0.1:$3;transport=$4>;expires=300', 300, 200, id FROM device WHERE mac='$1';"
 }
 # sipp_phone SCENARIO PORT TRANSPORT NAME: starts a sipp phone, sets $SIPP_PID
 sipp_phone() {
@@ -58,7 +59,7 @@ is "$rc" 0 "dry run exits 0"
 like "$out" "001565000001  Event: check-sync;reboot=false  to sip:user1@127.0.0.1:$((BASE + 1));transport=udp" "dry run lists the Yealink target, event and contact"
 like "$out" "0002fdff2103  Event: resync" "dry run: Cisco gets resync"
 like "$out" "dry run: 6 targets, 6 with a known contact" "dry run summary"
-is "$(sqlite3 "$DB" 'select count(*) from job')" 0 "dry run creates no job"
+is "$(sql 'select count(*) from job')" 0 "dry run creates no job"
 
 out=$(sp reprovision --tenant acme --timeout 4 --json 2>&1); rc=$?
 is "$rc" 1 "a phone that never answers makes the run exit 1"
@@ -81,7 +82,7 @@ copies=$(grep -c '^NOTIFY sip:user6@' "$T/silent.msg")
 is "$copies" 4 "the silent phone received 4 copies (0, 0.5, 1.5, 3.5 s) before the 4 s timeout"
 like "$out" '"result": "timeout"' "its result is timeout"
 like "$out" 'no answer after 4 sends' "the detail counts the sends"
-is "$(sqlite3 "$DB" "select result from job_item i join device d on d.id=i.device_id where job_id=$job order by d.mac" | tr '\n' ' ')" \
+is "$(sql "select result from job_item i join device d on d.id=i.device_id where job_id=$job order by d.mac" | tr '\n' ' ')" \
 	"200 200 200 200 200 timeout " "job items store each device's result"
 kill "$p6" 2>/dev/null; wait "$p6" 2>/dev/null
 
@@ -93,8 +94,9 @@ is "$rc" 0 "resume exits 0 once the last phone answers"
 like "$out" "job $job: 1 targets, sent 1, 200: 1, 481: 0, other: 0, timeout: 0, no contact: 0" "resume sent exactly one NOTIFY"
 wait "$p6"; is "$?" 0 "the fanvil phone answered"
 like "$(cat "$T/fanvil.log")" 'Event=\|check-sync\|' "fanvil received Event: check-sync"
-is "$(sqlite3 "$DB" "select group_concat(result, ' ') from job_item where job_id=$job")" "200 200 200 200 200 200" "the job is complete"
-is "$(sqlite3 "$DB" 'select count(*) from job')" 1 "resume reuses the job"
+is "$(sql "select result from job_item where job_id=$job order by device_id" | paste -sd' ')" "200 200 200 200 200 200" \
+	"the job is complete"
+is "$(sql 'select count(*) from job')" 1 "resume reuses the job"
 
 # A device never seen registering: no contact, nothing sent.
 phone 0c383e07e16d json "" ""
@@ -105,7 +107,7 @@ like "$out" '0c383e07e16d  no_contact' "the device is listed"
 
 # Through an outbound proxy: the contact is unreachable, the proxy answers.
 phone 001565000009 yealink 9 udp
-sqlite3 "$DB" "UPDATE registration SET contact='<sip:user9@192.0.2.1:5060>' WHERE code=200 AND device_id=(SELECT id FROM device WHERE mac='001565000009')"
+sql "UPDATE registration SET contact='<sip:user9@192.0.2.1:5060>' WHERE code=200 AND device_id=(SELECT id FROM device WHERE mac='001565000009')"
 sipp_phone notify_uas.xml $((BASE + 7)) udp proxy; p7=$SIPP_PID
 sleep 0.5
 out=$(sp reprovision --device 001565000009 --via 127.0.0.1:$((BASE + 7)) --timeout 4 2>&1); rc=$?

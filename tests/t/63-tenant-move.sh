@@ -19,7 +19,7 @@ awk 'BEGIN {
 }' > "$T/t.csv"
 sp import "$T/t.csv" --tenant acme >/dev/null || bail "import failed"
 sp template pin 001565000003 1 >/dev/null 2>&1
-snap() { sqlite3 "$DB" "select group_concat(template||':'||pinned_version, ',') from (select template, pinned_version from device order by mac)" | cksum; }
+snap() { sql "select template||':'||pinned_version from device order by mac" | paste -sd, | cksum; }
 before=$(snap)
 
 out=$(sp tenant move acme --template new --dry-run 2>&1); rc=$?
@@ -44,19 +44,19 @@ like "$(sp tenant move acme --template nosuch --dry-run 2>&1)" "no template 'nos
 # A template whose transport contradicts its port (created with --force):
 # the move validates every device's merged settings and refuses.
 sp --force template set acme bad registrar=new.acme.test server=new.acme.test port=5061 transport=udp >/dev/null 2>&1
-is "$(sqlite3 "$DB" "select count(*) from template where name='bad'")" 1 "a contradicting template exists (forced)"
+is "$(sql "select count(*) from template where name='bad'")" 1 "a contradicting template exists (forced)"
 out=$(sp tenant move acme --template bad 2>&1); rc=$?
 is "$rc" 1 "move to a template giving invalid configs is refused"
 like "$out" 'error: device 001565000001: ' "the refusal names the device"
 like "$out" '9999 devices would get an invalid config: nothing was changed' "and counts them (device 2's port override is no contradiction)"
 is "$(snap)" "$before" "nothing changed"
 
-audits=$(sqlite3 "$DB" "select count(*) from audit_log where action='tenant move'")
+audits=$(sql "select count(*) from audit_log where action='tenant move'")
 out=$(sp tenant move acme --template new 2>&1); rc=$?
 is "$rc" 0 "real move exits 0"
 like "$out" 'moved 10000 devices of tenant acme to template new' "reports the move"
-is "$(sqlite3 "$DB" "select count(*) from device where template='new' and pinned_version=0")" 10000 "every device on template new, pins dropped"
-is "$(sqlite3 "$DB" "select count(*) from audit_log where action='tenant move'")" $((audits + 1)) "one audit entry"
+is "$(sql "select count(*) from device where template='new' and pinned_version=0")" 10000 "every device on template new, pins dropped"
+is "$(sql "select count(*) from audit_log where action='tenant move'")" $((audits + 1)) "one audit entry"
 like "$(sp render 001565000001)" 'account.1.sip_server.1.address = new.acme.test' "render follows the move"
 like "$(sp render 001565000002)" 'account.1.sip_server.1.port = 5070' "device override still applies"
 out=$(sp tenant move acme --template new --dry-run 2>&1)

@@ -44,7 +44,7 @@ LOAD=$!
 # The lock is taken once HEP traffic is being written, and outlasts
 # SQLite's old fixed 5 s wait.
 for _ in $(seq 1 100); do
-	[ "$(sqlite3 "$DB" "SELECT count(*) FROM registration")" -gt 0 ] && break
+	[ "$(sql "SELECT count(*) FROM registration")" -gt 0 ] && break
 	sleep 0.05
 done
 hold_lock 7
@@ -59,10 +59,10 @@ wait "$HOLDER"
 is "$ra/$rb" "0/0" "both parallel imports exit 0"
 unlike "$(cat "$T/a.out" "$T/b.out")" "locked" "neither import says 'database is locked'"
 unlike "$(cat "$T/a.out" "$T/b.out")" "waiting for the database lock" "no waiting notice when stderr is not a terminal"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM device")" 20050 "20,050 devices in the database"
+is "$(sql "SELECT count(*) FROM device")" 20050 "20,050 devices in the database"
 n=0
 for _ in $(seq 1 100); do
-	n=$(sqlite3 "$DB" "SELECT count(*) FROM registration")
+	n=$(sql "SELECT count(*) FROM registration")
 	[ "$n" -ge "$NHEP" ] && break
 	sleep 0.2
 done
@@ -88,7 +88,7 @@ like "$out" "error: the database stayed locked by another writer for 1 s; gave u
 out=$("$SIPPROV" -d "$DB" --lock-timeout 1 tenant add gamma 2>&1); rc=$?
 ok $((rc == 0)) "--lock-timeout 1 gives up too (exit $rc)"
 wait "$HOLDER"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM tenant WHERE slug='gamma'")" 0 "nothing was written"
+is "$(sql "SELECT count(*) FROM tenant WHERE slug='gamma'")" 0 "nothing was written"
 stop_sipprovd
 is "$SIPPROVD_RC" 0 "sipprovd exits cleanly"
 done_testing

@@ -177,7 +177,7 @@ EOF
 # wait until the registrar's mirror of this phone's attempt is stored
 seen() { # USER CODE
 	for _ in $(seq 1 80); do
-		[ "$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE source <> 'probe' AND username = '$1' AND code = $2")" -ge 1 ] && return 0
+		[ "$(sql "SELECT count(*) FROM registration WHERE source <> 'probe' AND username = '$1' AND code = $2")" -ge 1 ] && return 0
 		sleep 0.1
 	done
 	diag "no observation of $1 with code $2"; return 1
@@ -307,28 +307,28 @@ echo "# cause                                  | want                     | got 
 echo "# score: $SCORE of $TOTAL causes named first"
 
 # ---- shared user: each phone's failure stays on its own device ----
-is "$(sqlite3 "$DB" "SELECT last_code FROM account WHERE device_id = (SELECT id FROM device WHERE mac = '001565000008')")" 503 \
+is "$(sql "SELECT last_code FROM account WHERE device_id = (SELECT id FROM device WHERE mac = '001565000008')")" 503 \
 	"softphone (MAC in its User-Agent) carries its own 503"
-is "$(sqlite3 "$DB" "SELECT last_code FROM account WHERE device_id = (SELECT id FROM device WHERE mac = '001565000007')")" 200 \
+is "$(sql "SELECT last_code FROM account WHERE device_id = (SELECT id FROM device WHERE mac = '001565000007')")" 200 \
 	"the desk phone sharing the user keeps its 200"
-like "$(sqlite3 "$DB" "SELECT reason_detail FROM registration WHERE username = '1007' AND code = 503")" \
+like "$(sql "SELECT reason_detail FROM registration WHERE username = '1007' AND code = 503")" \
 	"P-Registrar-Error: Too many registered contacts" "Kamailio's P-Registrar-Error stored with the observation"
-is "$(sqlite3 "$DB" "SELECT reason FROM registration WHERE username = '1010' AND code = 403 LIMIT 1")" \
+is "$(sql "SELECT reason FROM registration WHERE username = '1010' AND code = 403 LIMIT 1")" \
 	"Source Address Not Allowed" "reason phrase stored with the observation"
 
 # ---- diagnose twice: same verdict, no device's state changed ----
 digest() {
-	sqlite3 "$DB" "SELECT * FROM device ORDER BY id; SELECT * FROM account ORDER BY id;
+	sql "SELECT * FROM device ORDER BY id; SELECT * FROM account ORDER BY id;
 		SELECT * FROM registration WHERE source <> 'probe' ORDER BY id; SELECT * FROM drift_event ORDER BY id" | sha256sum
 }
-probes0=$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE source = 'probe'")
+probes0=$(sql "SELECT count(*) FROM registration WHERE source = 'probe'")
 d0=$(digest)
 v1=$(sp diagnose 001565000002 --timeout 1 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["bucket"], d["first_cause"] if "first_cause" in d else d["causes"][0]["cause"])')
 sleep 2.5
 v2=$(sp diagnose 001565000002 --timeout 1 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["bucket"], d["first_cause"] if "first_cause" in d else d["causes"][0]["cause"])')
 sleep 2.5
 d1=$(digest)
-probes1=$(sqlite3 "$DB" "SELECT count(*) FROM registration WHERE source = 'probe'")
+probes1=$(sql "SELECT count(*) FROM registration WHERE source = 'probe'")
 ok $([ "$probes1" -gt "$probes0" ] && echo 0 || echo 1) "the probes reached the registrar and came back over HEP ($probes0 -> $probes1 probe rows)"
 is "$v2" "$v1" "diagnose twice: the same verdict ($v1)"
 is "$d1" "$d0" "diagnose twice: devices, accounts, registrations and drift unchanged"

@@ -8,6 +8,8 @@
 # newer than the binary is refused by the CLI, migrate and the daemon,
 # naming both versions.  `sipprov init` still creates the newest schema.
 . "$(dirname "$0")/../lib.sh"
+only_backend sqlite "old SQLite files built from the 001-003 schema by hand, migrate's .pre-NNN.bak file backup, \
+integrity_check (schema/pg's migrations: 9c)"
 need sqlite3 sha256sum curl openssl
 umask 022
 newest=$(ls "$ROOT"/schema/*.sql | sed -n 's|.*/0*\([0-9][0-9]*\)_[^/]*$|\1|p' | sort -n | tail -1)

@@ -10,6 +10,8 @@
 # truncated or damaged file, a newer one, another database's backup (key),
 # and the live database while sipprovd holds it; each refusal writes nothing.
 . "$(dirname "$0")/../lib.sh"
+only_backend sqlite "sipprov backup / restore copy a SQLite file (online backup API, file modes, -wal/-shm, \
+a damaged file); PostgreSQL has pg_dump and replicas"
 need sqlite3 curl sha256sum awk python3
 umask 022
 sum() { sha256sum < "$1" | cut -c1-32; }

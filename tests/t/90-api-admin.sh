@@ -27,7 +27,7 @@ ACMERO_T=$(sp api-token add acme-ro --tenant acme --role read-only 2>/dev/null)
 OLD_T=$(sp api-token add old 2>/dev/null)
 sp api-token revoke old >/dev/null
 like "$ROOT_T" '^spk_[0-9a-f]{64}$' "api-token add prints the token once"
-is "$(sqlite3 "$DB" "select count(*) from api_token where token_hash like '%${ROOT_T#spk_}%'")" 0 \
+is "$(sql "select count(*) from api_token where lower(token_hash) like lower('%${ROOT_T#spk_}%')")" 0 \
 	"the database holds no token, only its keyed hash"
 
 start_sipprovd
@@ -46,7 +46,7 @@ api() { # api TOKEN METHOD PATH [BODY|@FILE] [curl args...]: $st, $body, $hdr
 	hdr=$(tr -d '\r' < "$T/r$i.h")
 	printf '%s\t%s\t%s\t%s\n' "$m" "$p" "$st" "$T/r$i.b" >> "$LOG"
 }
-dump() { sqlite3 "$DB" .dump > "$T/$1.sql"; }
+dump() { sql_dump > "$T/$1.sql"; }
 same_db() { dump after; cmp -s "$T/before.sql" "$T/after.sql"; ok $? "$1: nothing written"; }
 jf() { printf '%s' "$body" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -108,7 +108,7 @@ is "$st:$(jf "d['status']")" "200:disabled" "an operator disables a device with 
 unlike "$(printf '%s' "$hdr" | sed -n 's/^ETag: //p')" "$detag" "and gets the new ETag"
 is "$(sp device show 0004f2000001 --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"])')" disabled \
 	"the CLI sees it disabled"
-is "$(sqlite3 "$DB" "select actor from audit_log where action = 'device disable' and object = '0004f2000001'")" ops \
+is "$(sql "select actor from audit_log where action = 'device disable' and object = '0004f2000001'")" ops \
 	"audited under the token's name"
 api "$ACME_T" POST /api/v1/devices/0004f2000001/enable
 is "$st:$(jf "d['status']")" "200:active" "a tenant token enables its own device"
@@ -131,7 +131,7 @@ is "$st" 201 "create a tenant: 201"
 like "$hdr" 'Location: /api/v1/tenants/beta' "Location of the new tenant"
 is "$(jf "d['device_auth'] + ' ' + d['defaults']['registrar']")" "digest,token sip.beta.test" "stored canonical, as the CLI stores it"
 is "$(sp tenant show beta --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["name"])')" "Beta Ltd" "the CLI sees it"
-is "$(sqlite3 "$DB" "select actor from audit_log where action = 'tenant add' and object = 'beta'")" root \
+is "$(sql "select actor from audit_log where action = 'tenant add' and object = 'beta'")" root \
 	"the audit log's who is the token's name"
 dump before
 api "$ROOT_T" POST /api/v1/tenants '{"slug":"beta"}'
@@ -200,7 +200,7 @@ same_db "412 and refused updates"
 api "$ACME_T" POST /api/v1/tenants/acme/suspend
 is "$st:$(jf "d['status']")" "200:suspended" "a tenant admin token suspends its tenant"
 is "$(sp tenant show acme --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"])')" suspended "the CLI sees it"
-is "$(sqlite3 "$DB" "select actor from audit_log where action = 'tenant suspend' and object = 'acme'")" acme-admin \
+is "$(sql "select actor from audit_log where action = 'tenant suspend' and object = 'acme'")" acme-admin \
 	"audited under the token's name"
 api "$ACME_T" POST /api/v1/tenants/acme/resume
 is "$st:$(jf "d['status']")" "200:active" "and resumes it"

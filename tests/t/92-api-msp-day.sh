@@ -110,7 +110,8 @@ api "$ROOT_T" GET /api/v1/tenants/msp/templates/main/versions/v2
 is "$st:$(jf "d['settings']['transport']")" "200:tcp" "one old version by number"
 api "$ROOT_T" GET /api/v1/tenants/msp/templates
 is "$(jf "[(t['name'], t['version'], t['default']) for t in d['items']]")" "[('main', 3, True)]" "the template list"
-is "$(sqlite3 "$DB" "select group_concat(action, ' ') from audit_log where actor = 'msp-psa' and action like 'template.%'")" \
+is "$(sql "select action from audit_log where actor = 'msp-psa' and action like 'template.%' order by id" |
+	paste -sd' ')" \
 	"template.set template.set template.pin template.unpin template.rollback" "every template write audited under the token's name"
 
 # ---- tenant move, a reprovision job to sipp phones, drift and status ----
@@ -125,7 +126,7 @@ is "$(jf "[c['after'] for c in d['devices'][0]['changes'] if c['field'] == 'regi
 same_db "the move preview"
 api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":"branch"}'
 is "$st:$(jf "d['dry_run'], d['summary']['devices']")" "200:False 500" "move applied"
-is "$(sqlite3 "$DB" "select count(*) from device where template = 'branch'")" 500 "every phone on the new template"
+is "$(sql "select count(*) from device where template = 'branch'")" 500 "every phone on the new template"
 fetch 0 "$T/p0.cfg" >/dev/null
 grep -q 'sip2.msp.test' "$T/p0.cfg"; ok $? "the next fetch carries the new registrar"
 

@@ -95,10 +95,10 @@ TURL=$(jf "d['devices'][1]['accounts'][0]['token_url']")
 code=$(curl -s -o "$T/soft" -w '%{http_code}' "$TURL")
 is "$code" 200 "the softphone's token URL from the answer works as given"
 grep -q 'pw-203' "$T/soft"; ok $? "with its SIP password"
-is "$(sqlite3 "$DB" "select actor || ' ' || detail from audit_log where action = 'import'")" \
+is "$(sql "select actor || ' ' || detail from audit_log where action = 'import'")" \
 	"acme-admin rows=4 devices_new=3 devices_updated=0 accounts_new=3 accounts_updated=0 credentials=generated" \
 	"one audit row under the token's name"
-grep -q "$P1" "$DB"; ok $((! $?)) "no generated password in the database, kept answer included"
+db_grep -q "$P1"; ok $((! $?)) "no generated password in the database, kept answer included"
 
 # ---- Idempotency-Key ----
 dump before
@@ -112,12 +112,12 @@ api "$ROOT_T" POST /api/v1/import "$(printf '%s' "$GOOD" | sed 's/Desk 1/Desk 9/
 is "$st:$(jf "d['error']['field']")" "400:Idempotency-Key" "a key over 255 characters: 400"
 same_db "a conflicting key"
 # A key is kept 24 hours: an older answer is neither replayed nor kept.
-sqlite3 "$DB" "update api_idempotency set created = created - 86401 where idem_key = 'day-1'"
+sql "update api_idempotency set created = created - 86401 where idem_key = 'day-1'"
 api "$ACME_T" POST /api/v1/import "$(printf '%s' "$GOOD" | sed 's/Desk 1/Desk 9/')" -H 'Idempotency-Key: day-1'
 is "$st:$(jf "d.get('replayed', False)")" "200:False" "the same key after 24 hours: a new import, not the old answer"
-is "$(sqlite3 "$DB" "select count(*) from api_idempotency where created < strftime('%s','now') - 86400")" 0 \
+is "$(sql "select count(*) from api_idempotency where created < $(($(date +%s) - 86400))")" 0 \
 	"and the expired answer is gone"
-is "$(sqlite3 "$DB" "select label from device where label = 'Desk 9'")" "Desk 9" "the new body was applied"
+is "$(sql "select label from device where label = 'Desk 9'")" "Desk 9" "the new body was applied"
 P1=$(jf "d['devices'][0]['http_credentials']['password']")   # generated again
 
 # ---- export, and importing it back changes nothing ----

@@ -25,11 +25,11 @@ sp user add acme-ops --role operator --tenant acme --password-file "$T/pw" >/dev
 is "$(sp user list | awk '{print $1 ":" $2 ":" $3}' | tr '\n' ' ')" \
 	"acme-ops:operator:acme ops:operator:* reader:read-only:* root:admin:* " "user list: name, role, tenant"
 is "$(sp user list --json | jq -r '.[] | select(.name=="acme-ops") | .tenant')" acme "user list --json"
-like "$(sqlite3 "$DB" "select pw_hash from console_user where name='root'")" \
+like "$(sql "select pw_hash from console_user where name='root'")" \
 	'^scrypt\$32768\$8\$1\$[0-9a-f]{32}\$[0-9a-f]{64}$' "stored as scrypt with a per-user salt"
-is "$(sqlite3 "$DB" "select count(distinct pw_hash) from console_user")" 4 "same password, four different hashes"
-grep -q "$PW" "$DB"; ok $((! $?)) "the password itself is nowhere in the database"
-sqlite3 "$DB" .dump > "$T/before.sql"
+is "$(sql "select count(distinct pw_hash) from console_user")" 4 "same password, four different hashes"
+db_grep -q "$PW"; ok $((! $?)) "the password itself is nowhere in the database"
+sql_dump > "$T/before.sql"
 printf 'short\n' > "$T/short"
 out=$(sp user add x --role admin --password-file "$T/short" 2>&1); rc=$?
 is "$rc:$out" "1:error: user x: password must be 10 to 255 bytes long" "a short password is refused"
@@ -43,7 +43,7 @@ out=$(sp user add x --role admin </dev/null 2>&1); rc=$?
 like "$rc:$out" "^1:.*--password-file" "no terminal and no --password-file: refused, saying how"
 out=$(sp user add 'Bad Name' --role admin --password-file "$T/pw" 2>&1); rc=$?
 like "$rc:$out" "^1:error: user name 'Bad Name' is not valid" "a bad name is refused"
-sqlite3 "$DB" .dump > "$T/after.sql"
+sql_dump > "$T/after.sql"
 cmp -s "$T/before.sql" "$T/after.sql"; ok $? "bad input: nothing written"
 out=$(sp user rm nosuch 2>&1); rc=$?
 is "$rc:$out" "1:error: no user 'nosuch' (see 'sipprov user list')" "user rm of an unknown name"
@@ -89,9 +89,9 @@ like "$hdr" 'Set-Cookie: sp_session=[0-9a-f]{64}; Path=/; Max-Age=28800; HttpOnl
 	"cookie: HttpOnly, SameSite=Strict, expiring in 8 hours, not Secure on plain HTTP"
 is "$(printf '%s' "$body" | jq -r '.user + " " + .role')" "root admin" "the body names the user and role"
 sid=$(sed -n 's/^Set-Cookie: sp_session=\([0-9a-f]*\);.*/\1/p' "$T/l.h" | tr -d '\r')
-is "$(sqlite3 "$DB" "select count(*) from console_session where sid_hash = '$sid'")" 0 \
+is "$(sql "select count(*) from console_session where sid_hash = '$sid'")" 0 \
 	"the database holds no session id, only its keyed hash"
-is "$(sqlite3 "$DB" "select count(*) from console_session")" 1 "one session stored"
+is "$(sql "select count(*) from console_session")" 1 "one session stored"
 st=$(curl -s -o /dev/null -D "$T/f.h" -w '%{http_code}' -d "name=ops&password=$(printf '%s' "$PW" | sed 's/ /+/g')" \
 	"$A/ui/login")
 is "$st" 303 "a form post logs in too (303 to the overview)"
@@ -110,15 +110,15 @@ req root POST /api/v1/devices/0004f2000001/disable
 is "$st:$(printf '%s' "$body" | jq -r .error.code)" "403:csrf" "a write without the CSRF token is refused"
 req root POST /api/v1/devices/0004f2000001/disable -H "X-CSRF-Token: $(printf '%064d' 0)"
 is "$st:$(printf '%s' "$body" | jq -r .error.code)" "403:csrf" "a write with a wrong CSRF token is refused"
-is "$(sqlite3 "$DB" "select status from device where mac='0004f2000001'")" active "nothing changed"
+is "$(sql "select status from device where mac='0004f2000001'")" active "nothing changed"
 login ops "$PW"
 req ops POST /api/v1/devices/0004f2000001/disable -H "X-CSRF-Token: $(csrf root)"
 is "$st" 403 "another session's CSRF token does not fit"
 req root POST /api/v1/devices/0004f2000001/disable -H "X-CSRF-Token: $(csrf root)"
 is "$st:$(printf '%s' "$body" | jq -r .status)" "200:disabled" "with the session's CSRF token the write is done"
-is "$(sqlite3 "$DB" "select actor from audit_log where action='device disable' and object='0004f2000001'")" root \
+is "$(sql "select actor from audit_log where action='device disable' and object='0004f2000001'")" root \
 	"the audit line names the user"
-is "$(sqlite3 "$DB" "select count(*) from audit_log where action='console login' and actor='root'")" 1 \
+is "$(sql "select count(*) from audit_log where action='console login' and actor='root'")" 1 \
 	"the login is audited"
 login reader "$PW"
 req reader POST /api/v1/devices/0004f2000001/enable -H "X-CSRF-Token: $(csrf reader)"
@@ -153,7 +153,7 @@ printf '%s\n' "$out" | grep -v '^ok' | head
 ok $rc "every /api/v1/ answer in this test validates against the OpenAPI document ($(wc -l < "$T/responses.tsv"))"
 
 # ---- expiry, logout, password change ----
-sqlite3 "$DB" "update console_session set expires = strftime('%s','now') - 1 where user_id = (select id from console_user where name='ops')"
+sql "update console_session set expires = $(($(date +%s) - 1)) where user_id = (select id from console_user where name='ops')"
 req ops GET /api/v1/devices
 is "$st" 401 "an expired session is refused"
 C=$(csrf root)
@@ -218,7 +218,7 @@ login root "$PW" --cacert "$T/a.pem"
 is "$st" 200 "login over HTTPS"
 like "$hdr" 'Set-Cookie: sp_session=[0-9a-f]{64}; Path=/; Max-Age=600; HttpOnly; SameSite=Strict; Secure$' \
 	"the cookie is Secure, and lasts console_session_seconds"
-is "$(sqlite3 "$DB" "select expires - created from console_session order by id desc limit 1")" 600 "so does the session"
+is "$(sql "select expires - created from console_session order by id desc limit 1")" 600 "so does the session"
 stop_sipprovd
 out=$("$SIPPROVD" -n -o database="$DB" -o templates="$ROOT/templates" -o console_session_seconds=10 2>&1); rc=$?
 ok $((rc == 0)) "console_session_seconds=10 is refused (exit $rc)"

@@ -66,7 +66,7 @@ curl -s -o /dev/null -A "$UA" "$URL/0004f2000002.cfg"
 # Fetch records are written behind the responses: wait until all five are
 # in (the device rows and fetch_log) before any number is read.
 for _ in $(seq 1 400); do
-	[ "$(sqlite3 "$DB" "select (select count(*) from fetch_log) || '/' ||
+	[ "$(sql "select (select count(*) from fetch_log) || '/' ||
 		(select count(*) from device where fetched_at > 0)")" = 5/4 ] && break
 	sleep 0.05
 done
@@ -104,29 +104,30 @@ is "$(printf '%s' "$api" | jq -c '[.registrations["200"], .registrations["403"],
 	"(registrations: one 200, one 403, 29 never seen)"
 is "$want" '{"total":31,"disabled":1,"never_fetched":26,"stale":2,"current":2}' \
 	"(31 devices, 1 disabled, 26 never fetched, 2 stale, 2 current)"
-served=$(sqlite3 "$DB" "select count(*) from fetch_log f join device d on d.id = f.device_id join tenant t on t.id = d.tenant_id
-	where t.slug = 'acme' and f.status between 200 and 399 and f.at >= strftime('%s','now') - 86400")
+served=$(sql "select count(*) from fetch_log f join device d on d.id = f.device_id join tenant t on t.id = d.tenant_id
+	where t.slug = 'acme' and f.status between 200 and 399 and f.at >= $(($(date +%s) - 86400))")
 is "$(printf '%s' "$page" | jq -c '[.served24, .rows24, .served7d]')" "[$served,24,$served]" \
 	"the fetch charts: $served served in the last 24 hours (as fetch_log holds), 24 hourly rows, the same in 7 days"
 is "$(printf '%s' "$api" | jq '[.fetches.hours[].served] | add')" "$served" "and so does the API"
-regs=$(sqlite3 "$DB" "select sum(r.code between 200 and 299) || ',' || sum(r.code = 0 or (r.code >= 300 and r.code not in (401, 407)))
+regs=$(sql "select sum(CASE WHEN r.code between 200 and 299 THEN 1 ELSE 0 END) || ',' ||
+	sum(CASE WHEN r.code = 0 or (r.code >= 300 and r.code not in (401, 407)) THEN 1 ELSE 0 END)
 	from registration r join device d on d.id = r.device_id join tenant t on t.id = d.tenant_id
-	where t.slug = 'acme' and r.at >= strftime('%s','now') - 86400")
+	where t.slug = 'acme' and r.at >= $(($(date +%s) - 86400))")
 is "$(printf '%s' "$page" | jq -c '[.reg24, .reg7d, .regrows]')" "[[$regs],[$regs],[24,7]]" \
 	"the registration charts: $regs registered,failed in 24 hours and 7 days, as the registration table holds"
 is "$regs" "1,1" "(the webhook's 200 and its 403)"
 is "$(printf '%s' "$api" | jq -c '[([.registration_history.hours[].registered] | add), ([.registration_history.days[].failed] | add)]')" \
 	"[1,1]" "and the API's registration_history says the same"
 is "$(value timeline | jq -r 'map(.[1] + " " + .[2] + " " + .[4]) | join(",")')" \
-	"$(sqlite3 "$DB" "select group_concat(status || ' ' || path || ' ' || user_agent, ',') from (select * from fetch_log
-	where device_id = (select id from device where mac = '0004f2000002') order by at desc, id desc)")" \
+	"$(sql "select status || ' ' || path || ' ' || user_agent from fetch_log
+	where device_id = (select id from device where mac = '0004f2000002') order by at desc, id desc" | paste -sd,)" \
 	"the device page's fetch timeline is the device's fetch_log, newest first, hostile User-Agent as text"
 is "$(value find_user)" '["0004f2100011"]' "searching the user 3011 finds its device, only it"
 is "$(value pages | jq -r '.[0:2] | join(" ")')" "25 6" "the list pages by 25 (31 devices: 25, then 6)"
-is "$(sqlite3 "$DB" "select actor || ' ' || status from audit_log, device where action='device disable'
+is "$(sql "select actor || ' ' || status from audit_log, device where action='device disable'
 	and object='0004f2100010' and mac='0004f2100010'")" "root disabled" \
 	"the admin's click disabled the device, audited with the user's name"
-is "$(sqlite3 "$DB" "select status from device where mac='0004f2100010'") $(sqlite3 "$DB" \
+is "$(sql "select status from device where mac='0004f2100010'") $(sql \
 	"select count(*) from audit_log where action like 'device %' and actor in ('reader', 'acme-ops')")" "disabled 0" \
 	"nothing written by the read-only or tenant user"
 n=$(ls "$T/shots"/*.png 2>/dev/null | wc -l)

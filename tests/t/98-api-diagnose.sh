@@ -46,7 +46,7 @@ dev 001565000004 wrongdom alicepw
 dev 001565000007 blackhole alicepw
 sp template set other main registrar=example.test server=127.0.0.1 port=$KAM_PORT >/dev/null
 dev 001565000009 main otherpw other
-is "$(sqlite3 "$DB" 'select count(*) from account')" 5 "devices and accounts created with the CLI"
+is "$(sql 'select count(*) from account')" 5 "devices and accounts created with the CLI"
 
 ROOT_T=$(sp api-token add root 2>/dev/null)
 OP_T=$(sp api-token add ops --role operator 2>/dev/null)
@@ -158,11 +158,11 @@ grep -q '\*\*\*\*\*\*\*\*' "$T/r$i.b"; ok $? "masked: the mask stands where it w
 is "$(sed 's/alicepw/********/g' "$T/cli-render.txt" | cmp -s - "$T/r$i.b" && echo same)" same \
 	"masked render equals sipprov render with the password replaced by the mask"
 like "$hdr" 'Content-Type: application/xml|Content-Type: text/' "with the layout's content type"
-before=$(sqlite3 "$DB" "select count(*) from audit_log where action='render.secrets'")
+before=$(sql "select count(*) from audit_log where action='render.secrets'")
 api "$ROOT_T" GET "/api/v1/devices/001565000001/render?secrets=true"
 is "$st" 200 "render with secrets (admin): 200"
 cmp -s "$T/cli-render.txt" "$T/r$i.b"; ok $? "byte-identical to sipprov render"
-is "$(sqlite3 "$DB" "select actor||' '||object from audit_log where action='render.secrets' order by id desc limit 1")" \
+is "$(sql "select actor||' '||object from audit_log where action='render.secrets' order by id desc limit 1")" \
 	"root 001565000001" "the reveal is audited with the caller's name"
 dump before
 api "$OP_T" GET "/api/v1/devices/001565000001/render?secrets=true"
@@ -171,7 +171,7 @@ api "$RO_T" GET "/api/v1/devices/001565000001/render?secrets=true"
 is "$st" 403 "read-only asking for secrets: 403"
 grep -q alicepw "$T/r$i.b"; ok $([ $? = 0 ] && echo 1 || echo 0) "no password in the refusal"
 same_db "refused reveals"
-is "$(sqlite3 "$DB" "select count(*) from audit_log where action='render.secrets'")" $((before + 1)) \
+is "$(sql "select count(*) from audit_log where action='render.secrets'")" $((before + 1)) \
 	"only the admin's reveal was audited"
 api "$ACME_T" GET "/api/v1/devices/001565000001/render?secrets=true&line=1"
 is "$st" 200 "a tenant admin sees its own device's secrets"

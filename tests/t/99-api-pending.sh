@@ -24,7 +24,7 @@ ACME_T=$(sp api-token add acme-admin --tenant acme 2>/dev/null)
 start_sipprovd
 wait_rows() {
 	for _ in $(seq 1 100); do
-		[ "$(sqlite3 "$DB" 'SELECT count(*) FROM pending_device')" = "$1" ] && return 0
+		[ "$(sql 'SELECT count(*) FROM pending_device')" = "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -112,8 +112,8 @@ is "$st" 201 "an operator claims the Yealink (any MAC spelling): 201"
 like "$hdr" 'Location: /api/v1/devices/001565112233' "Location of the new device"
 is "$(jf "d['mac'] + ' ' + d['tenant'] + ' ' + d['layout'] + ' ' + d['model']")" "001565112233 acme yealink T46S" \
 	"entered with the suggested layout and the model its User-Agent gave"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device WHERE mac='001565112233'")" 0 "no longer pending"
-is "$(sqlite3 "$DB" "SELECT actor FROM audit_log WHERE action='device add' AND object='001565112233'")" ops \
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac='001565112233'")" 0 "no longer pending"
+is "$(sql "SELECT actor FROM audit_log WHERE action='device add' AND object='001565112233'")" ops \
 	"audited as a device add under the token's name"
 like "$(sp device show 001565112233)" 'layout: +yealink' "the CLI sees the device"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/001565112233.cfg")" 200 "and the phone's next fetch is served"
@@ -123,8 +123,8 @@ api "$ROOT_T" POST /api/v1/pending/001565aaaaaa/claim '{"tenant":"other","layout
 is "$st:$(jf "d['layout'] + ' ' + d['tenant']")" "201:polycom other" "the ambiguous one with the layout given"
 api "$ROOT_T" DELETE /api/v1/pending/000b82dddddd
 is "$st" 204 "DELETE forgets a pending phone: 204"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device")" 0 "the list is empty"
-is "$(sqlite3 "$DB" "SELECT actor FROM audit_log WHERE action='device pending rm' AND object='000b82dddddd'")" root \
+is "$(sql "SELECT count(*) FROM pending_device")" 0 "the list is empty"
+is "$(sql "SELECT actor FROM audit_log WHERE action='device pending rm' AND object='000b82dddddd'")" root \
 	"audited under the token's name"
 api "$ROOT_T" DELETE /api/v1/pending/000b82dddddd
 is "$st" 404 "forgetting it again: 404"
@@ -150,7 +150,7 @@ TPL=/api/v1/tenants/acme/templates/main
 api "$ROOT_T" GET "$TPL"
 cur_etag=$(etag)
 render_all() {
-	for m in $(sqlite3 "$DB" "SELECT mac FROM device WHERE tenant_id=(SELECT id FROM tenant WHERE slug='acme') ORDER BY mac"); do
+	for m in $(sql "SELECT mac FROM device WHERE tenant_id=(SELECT id FROM tenant WHERE slug='acme') ORDER BY mac"); do
 		# The version label changes for every device on the template:
 		# what matters is the configuration around it.
 		echo "$m $(sp render "$m" | grep -v '@v[0-9]' | sha256sum | cut -c1-16)"

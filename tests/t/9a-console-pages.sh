@@ -41,7 +41,7 @@ get() { curl -s -H "Authorization: Bearer $TOK" "$ADMIN_URL$1"; }
 curl -s -o /dev/null -A "Yealink SIP-T46S 66.86.0.15 00:15:65:11:22:33" "$URL/001565112233.cfg"
 curl -s -o /dev/null -A "$HUA" "$URL/001565aaaaaa.cfg"
 for _ in $(seq 1 100); do
-	[ "$(sqlite3 "$DB" 'SELECT count(*) FROM pending_device')" = 2 ] && break
+	[ "$(sql 'SELECT count(*) FROM pending_device')" = 2 ] && break
 	sleep 0.1
 done
 is "$(get /api/v1/pending | jq -c '[.items[].mac] | sort')" '["001565112233","001565aaaaaa"]' "two phones are pending"
@@ -81,7 +81,7 @@ is "$(value version_after_preview)" 2 "the preview wrote nothing: still v2"
 like "$(value rolled | jq -r .)" 'main is now at v3 \(rollback to v1\)' "confirmed: the page says v3"
 is "$(get /api/v1/tenants/acme/templates/main | jq -c '[.version, .settings]')" '[3,{"registrar":"sip.acme.test"}]' \
 	"the API serves v3 with v1's settings"
-is "$(sqlite3 "$DB" "SELECT actor FROM audit_log WHERE action='template.rollback'")" root "audited under the user's name"
+is "$(sql "SELECT actor FROM audit_log WHERE action='template.rollback'")" root "audited under the user's name"
 
 # ---- pending ----
 like "$(value pending | jq -r '.[] | select(.[0] == "001565aaaaaa") | .[3]')" 'alert\("ua"\)' \
@@ -103,9 +103,9 @@ is "$(get '/api/v1/devices?tenant=acme&limit=500' | jq -c '[.items[].mac | selec
 	'["0004f2200001","0004f2200002"]' "the API lists the two imported devices"
 # The failed dry run wrote nothing (pages.js compared the export before
 # and after it); in the database, one import is audited: the clean one.
-is "$(sqlite3 "$DB" "SELECT count(*) || ' ' || min(actor) FROM audit_log WHERE action = 'import'")" "1 root" \
+is "$(sql "SELECT count(*) || ' ' || min(actor) FROM audit_log WHERE action = 'import'")" "1 root" \
 	"one import audited, the clean one (the dry runs wrote none)"
-is "$(sqlite3 "$DB" "SELECT group_concat(label, ',') FROM (SELECT label FROM device WHERE mac LIKE '0004f22%' ORDER BY mac)")" \
+is "$(sql "SELECT label FROM device WHERE mac LIKE '0004f22%' ORDER BY mac" | paste -sd,)" \
 	"new one,new two" "the imported devices hold the clean CSV's values"
 
 # ---- tenant user, read-only ----
@@ -117,9 +117,9 @@ is "$(value tenant_templates | jq -c '[.tenants, .other, .other_rb, .other_impor
 is "$(value ro_templates | jq -c '[.rollback_form, .dry]')" '[false,403]' "read-only: no rollback form; its preview is refused"
 is "$(value ro_pending | jq -c '[.rows, .buttons, .forget]')" '[1,0,403]' "read-only: sees the pending phone, no buttons, forget refused"
 is "$(value ro_import | jq -c '[.check, .post]')" '[true,403]' "read-only: import disabled and refused"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM audit_log WHERE actor IN ('acme-ops', 'reader') AND action <> 'console login'")" 0 \
+is "$(sql "SELECT count(*) FROM audit_log WHERE actor IN ('acme-ops', 'reader') AND action <> 'console login'")" 0 \
 	"nothing written by the tenant or read-only user"
-is "$(sqlite3 "$DB" "SELECT count(*) FROM pending_device WHERE mac = '001565aaaaaa'")" 1 "the pending phone read-only tried to forget is still there"
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac = '001565aaaaaa'")" 1 "the pending phone read-only tried to forget is still there"
 n=$(ls "$T/shots"/*.png 2>/dev/null | wc -l)
 is "$n" 11 "screenshots of each page kept ($T/shots)"
 done_testing

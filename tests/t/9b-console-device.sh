@@ -35,7 +35,7 @@ sp user add reader --role read-only --password-file "$T/pw" >/dev/null
 start_sipprovd -o fail_threshold=100 -o insecure_loopback=yes
 curl -s -o /dev/null -A "$UA" "$URL/$MAC.cfg"
 for _ in $(seq 1 200); do
-	[ "$(sqlite3 "$DB" "select count(*) from fetch_log")" = 1 ] && break
+	[ "$(sql "select count(*) from fetch_log")" = 1 ] && break
 	sleep 0.05
 done
 sp render $MAC > "$T/render.txt"
@@ -54,7 +54,7 @@ browser_tap "$T/browse.out"
 is "$(value preview_revealed | jq -r .)" "$(cat "$T/render.txt")" "the revealed preview is exactly sipprov render"
 is "$(value preview_masked | jq -r .)" "$(sed 's/wrongpw-9b/********/g' "$T/render.txt")" \
 	"the masked preview is sipprov render with the password masked"
-is "$(sqlite3 "$DB" "select actor || ' ' || object from audit_log where action = 'render.secrets'")" "root $MAC" \
+is "$(sql "select actor || ' ' || object from audit_log where action = 'render.secrets'")" "root $MAC" \
 	"the one reveal is audited with the admin's name (read-only's refused request wrote nothing)"
 sp --json ticket $MAC --probe --timeout 2 > "$T/cli.json"
 is "$(value verdict | jq -r '.[0]')" "$(jq -r .bucket "$T/cli.json")" "the verdict shown is the CLI's bucket"

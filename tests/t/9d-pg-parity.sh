@@ -22,8 +22,8 @@ is "$missing" "" "every SQLite migration has a schema/pg counterpart (missing: $
 extra=$(for f in $pg_files; do [ -e "$ROOT/schema/$f" ] || echo "$f"; done | tr '\n' ' ')
 is "$extra" "" "every schema/pg migration has a SQLite one under the same name (extra: ${extra:-none})"
 
-: > "$DB"
-sp migrate >/dev/null || bail "sqlite migrate"
+: > "$T/parity.db"
+"$SIPPROV" -d "$T/parity.db" migrate >/dev/null || bail "sqlite migrate"
 "$SIPPROV" -d "$PGURL" migrate >/dev/null || bail "pg migrate"
 
 # One line per fact: TABLE|kind|details, the same shape from both.
@@ -101,7 +101,7 @@ differences() {
 	comm -13 "$T/a" "$T/b" | sed 's/^/only in PostgreSQL: /'
 }
 
-sqlite_facts "$DB" > "$T/sq.facts" || bail "reading the SQLite schema"
+sqlite_facts "$T/parity.db" > "$T/sq.facts" || bail "reading the SQLite schema"
 pg_facts "$PGURL" > "$T/pg.facts" || bail "reading the PostgreSQL schema"
 tables=$(cut -d'|' -f1 "$T/sq.facts" "$T/pg.facts" | sort -u)
 for tb in $tables; do

@@ -86,5 +86,5 @@ is "$(value drift_port | jq -c 'map(.[2]) | unique')" '["port"]' "filtered by ki
 is "$(value reader_post | jq -r .status)" 403 "read-only: starting a job is refused (403)"
 is "$(value tenant_jobs | jq -c 'map(.[1])')" '["phone 001565000001"]' "a tenant user sees only its tenant's job"
 is "$(value tenant_other | jq -r .status)" 404 "and another tenant's jobs are 404"
-is "$(sqlite3 "$DB" "select count(*) from job")" 2 "no job was created by the refused requests"
+is "$(sql "select count(*) from job")" 2 "no job was created by the refused requests"
 done_testing
