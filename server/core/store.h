@@ -330,10 +330,8 @@ int store_file_check(const char *path, const unsigned char *key, struct store_sc
  * written.  sc (may be NULL) gets the restored schema.  0 or -1 with err. */
 int store_restore(const char *src, const char *dest, const unsigned char *key, struct store_schema *sc,
 		  char *err, size_t errlen);
-/* ---- store_pg.c: PostgreSQL (issue 17), the only file that includes
- * libpq-fe.h.  So far only its migrations: every other store_* refuses a
- * PostgreSQL URL with SP_PG_INCOMPLETE (store_open, store_open_raw). ---- */
-#define SP_PG_INCOMPLETE "the PostgreSQL backend is not complete yet: only `sipprov migrate` runs on it"
+/* ---- store_pg.c: PostgreSQL (issue 17): the URL, its redaction, the
+ * schema under the migration lock (rows go through db_pg.c). ---- */
 /* No key file is looked for beside a PostgreSQL URL: every node shares one
  * key, named. */
 #define SP_PG_KEY_NAMED "a PostgreSQL database needs its key file named (key_file in the configuration, or " \
