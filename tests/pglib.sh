@@ -108,3 +108,29 @@ pg_newdb() {
 	pg_sql postgres "CREATE DATABASE \"$1\"" >/dev/null || bail "cannot create database $1"
 	echo "postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T/$1"
 }
+
+# pg_node_start NAME [sipprovd options]: a sipprovd node on $DB (key file
+# $SIPPROV_KEY_FILE, shared by every node) with its own port and log
+# ($T/NAME.log); sets NODE_PORT and NODE_PID.
+pg_node_start() {
+	_node=$1; shift
+	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
+		-o hep_listen= -o admin_listen= -o access_log="$T/access-$_node.log" -o key_file="$SIPPROV_KEY_FILE" \
+		"$@" >"$T/$_node.log" 2>&1 &
+	NODE_PID=$!
+	track_pid "$NODE_PID"
+	NODE_PORT=""
+	for _ in $(seq 1 200); do
+		if grep -q '^sipprovd .* ready (' "$T/$_node.log"; then
+			NODE_PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$T/$_node.log" | head -1)
+			break
+		fi
+		kill -0 "$NODE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -n "$NODE_PORT" ] || { sed "s/^/# $_node: /" "$T/$_node.log"; bail "sipprovd $_node did not start"; }
+}
+
+# pg_node_get PORT PATH [WANT [TIMEOUT_S [CMD...]]]: a demo device's config
+# with its digest credentials (tests/support/digest_get.py says what it prints).
+pg_node_get() { python3 "$ROOT/tests/support/digest_get.py" "$@"; }

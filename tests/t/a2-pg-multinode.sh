@@ -15,98 +15,34 @@ pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"
 DB="$PGURL"
 
-# start_node NAME: sipprovd on $DB with its own ports and log
-# ($T/NAME.log); sets NODE_PORT and NODE_PID.  One HTTP thread: a thread
-# opens its database connection at its first request (a connect and the
-# schema check, 200-400 ms on a loaded machine), and which thread of a
-# pool takes a connection is not ours to choose; with one, the fetches
-# before the measurement warm it, and the figure is the NOTIFY's path.
-start_node() {
-	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
-		-o hep_listen= -o admin_listen= -o access_log="$T/access-$1.log" -o key_file="$T/sp.key" \
-		-o threads=1 >"$T/$1.log" 2>&1 &
-	NODE_PID=$!
-	track_pid "$NODE_PID"
-	NODE_PORT=""
-	for _ in $(seq 1 200); do
-		if grep -q '^sipprovd .* ready (' "$T/$1.log"; then
-			NODE_PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$T/$1.log" | head -1)
-			break
-		fi
-		kill -0 "$NODE_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -n "$NODE_PORT" ] || { sed "s/^/# $1: /" "$T/$1.log"; bail "sipprovd $1 did not start"; }
-}
-
-# Python helpers: get PORT PATH [WANT [TIMEOUT_S [CMD...]]]: the device's
-# config with its digest credentials; prints the HTTP status and, with
-# WANT, polls until the body contains WANT (after running CMD, timed from
-# its return) and prints "status ms_after_cmd cmd_ms".
-cat > "$T/get.py" <<'PY'
-import hashlib, http.client, re, subprocess, sys, time
-port, path = int(sys.argv[1]), sys.argv[2]
-want = sys.argv[3] if len(sys.argv) > 3 else None
-timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 0
-cmd = sys.argv[5:]
-mac = re.match(r"/([0-9a-f]{12})", path).group(1)
-md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
-def fetch():
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", path); r = c.getresponse(); body = r.read()
-        for _ in range(3):   # 401 (stale=true): answer the new challenge
-            if r.status != 401: break
-            nonce = re.search(r'nonce="([^"]+)"', r.getheader("WWW-Authenticate")).group(1)
-            resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (md5(mac + ":sipprov:pw"), nonce, md5("GET:" + path)))
-            c.request("GET", path, headers={"Authorization": 'Digest username="%s", realm="sipprov", nonce="%s", '
-                      'uri="%s", response="%s", qop=auth, nc=00000001, cnonce="c0ffee"' % (mac, nonce, path, resp)})
-            r = c.getresponse(); body = r.read()
-        c.close()
-        return r.status, body.decode(errors="replace")
-    except OSError as e:
-        return 0, str(e)
-if want is None:
-    print(fetch()[0]); sys.exit(0)
-t0 = time.monotonic()
-if cmd:
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-t1 = time.monotonic()
-st = 0
-while True:
-    st, body = fetch()
-    if st == 200 and want in body:
-        break
-    if time.monotonic() - t1 > timeout:
-        print("%d timeout %.1f" % (st, (t1 - t0) * 1000)); sys.exit(1)
-    time.sleep(0.002)
-print("%d %.1f %.1f" % (st, (time.monotonic() - t1) * 1000, (t1 - t0) * 1000))
-PY
-get() { python3 "$T/get.py" "$@"; }
-
 "$SIPPROV" -d "$DB" init >"$T/init.out" 2>&1; ok $? "sipprov init on PostgreSQL"
 "$SIPPROV" -d "$DB" demo --devices 4 --http-password pw >"$T/demo.out" 2>&1; ok $? "sipprov demo --devices 4"
 CFG=/001510000000.cfg
 JSON=/001510000001.json
 
-start_node A; PORT_A=$NODE_PORT; PID_A=$NODE_PID
-start_node B; PORT_B=$NODE_PORT; PID_B=$NODE_PID
+# One HTTP thread per node: a thread opens its database connection at its
+# first request (a connect and the schema check, 200-400 ms on a loaded
+# machine), and which thread of a pool takes a connection is not ours to
+# choose; with one, the fetches before the measurement warm it, and the
+# figure is the NOTIFY's path.
+pg_node_start A -o threads=1; PORT_A=$NODE_PORT; PID_A=$NODE_PID
+pg_node_start B -o threads=1; PORT_B=$NODE_PORT; PID_B=$NODE_PID
 SIPPROVD_PID=$PID_B     # done_testing stops B (and counts its sanitizer reports)
 diag "node A on port $PORT_A, node B on port $PORT_B, one database"
 for p in $PORT_A $PORT_B; do
-	r=$(get $p $CFG sip.demo.test 5); like "$r" '^200 [0-9]' "port $p serves $CFG (now cached)"
-	r=$(get $p $JSON sip.demo.test 5); like "$r" '^200 [0-9]' "port $p serves $JSON"
+	r=$(pg_node_get $p $CFG sip.demo.test 5); like "$r" '^200 [0-9]' "port $p serves $CFG (now cached)"
+	r=$(pg_node_get $p $JSON sip.demo.test 5); like "$r" '^200 [0-9]' "port $p serves $JSON"
 done
 
 # A CLI change reaches both nodes by NOTIFY; B's delay is the figure.
-r=$(get $PORT_B $CFG sip.changed.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.changed.test)
+r=$(pg_node_get $PORT_B $CFG sip.changed.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.changed.test)
 ok $? "B serves the CLI's new template version"
 set -- $r
 diag "B served the change $2 ms after the CLI returned (the CLI took $3 ms)"
 ms=${2%.*}
 [ "${ms:-9999}" -le 250 ]; ok $? "within 250 ms ($2 ms)"
-r=$(get $PORT_A $CFG sip.changed.test 1); like "$r" '^200 [0-9]' "A serves it too"
-r=$(get $PORT_B $JSON sip.changed.test 1); like "$r" '^200 [0-9]' "B: the other layout changed too"
+r=$(pg_node_get $PORT_A $CFG sip.changed.test 1); like "$r" '^200 [0-9]' "A serves it too"
+r=$(pg_node_get $PORT_B $JSON sip.changed.test 1); like "$r" '^200 [0-9]' "B: the other layout changed too"
 
 # No polling on PostgreSQL: idle, B reads config_gen about once a second
 # (the safety read), not every 50 ms.
@@ -123,11 +59,11 @@ diag "config_gen read $n times in 3 s by two idle nodes"
 # kill -9 A: B keeps serving, and its log has no error.
 kill -9 "$PID_A"
 wait "$PID_A" 2>/dev/null
-is "$(get $PORT_B $CFG)" 200 "A killed: B serves the cached config"
-is "$(get $PORT_B /001510000002.cfg)" 200 "  and renders one it had not cached"
-r=$(get $PORT_B $CFG sip.after-a.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.after-a.test)
+is "$(pg_node_get $PORT_B $CFG)" 200 "A killed: B serves the cached config"
+is "$(pg_node_get $PORT_B /001510000002.cfg)" 200 "  and renders one it had not cached"
+r=$(pg_node_get $PORT_B $CFG sip.after-a.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.after-a.test)
 ok $? "  and follows a CLI change"
-r=$(get $PORT_B $JSON sip.after-a.test 2); like "$r" '^200 [0-9]' "  on the other layout too (cached now)"
+r=$(pg_node_get $PORT_B $JSON sip.after-a.test 2); like "$r" '^200 [0-9]' "  on the other layout too (cached now)"
 # (libmicrohttpd says threads=1 is no pool: that warning is ours.)
 bad=$(grep -Ei 'error|warn|fail|lost' "$T/B.log" | grep -v 'specified for thread pool size, is ignored')
 is "$bad" "" "B's log has no error"
@@ -136,8 +72,8 @@ is "$bad" "" "B's log has no error"
 _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -m immediate -w -t 20 stop >/dev/null 2>&1
 ok $? "cluster stopped (-m immediate)"
 wait_log "$T/B.log" 'config generation: .*serving cached configs'; ok $? "B logs the lost connection"
-r=$(get $PORT_B $CFG sip.after-a.test 0); like "$r" '^200 [0-9]' "cluster down: B serves the cached $CFG"
-r=$(get $PORT_B $JSON sip.after-a.test 0); like "$r" '^200 [0-9]' "  and the cached $JSON"
+r=$(pg_node_get $PORT_B $CFG sip.after-a.test 0); like "$r" '^200 [0-9]' "cluster down: B serves the cached $CFG"
+r=$(pg_node_get $PORT_B $JSON sip.after-a.test 0); like "$r" '^200 [0-9]' "  and the cached $JSON"
 sleep 1
 is "$(grep -c 'config generation: .*serving cached configs' "$T/B.log")" 1 "  the outage logged once"
 _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
@@ -145,9 +81,9 @@ _pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
 ok $? "cluster started again"
 wait_log "$T/B.log" 'config generation: listening again'; ok $? "B listens again"
 logged=$(pg_sql sipprov "SELECT count(*) FROM fetch_log")
-r=$(get $PORT_B $CFG sip.back.test 10 "$SIPPROV" -d "$DB" template set demo main registrar=sip.back.test)
+r=$(pg_node_get $PORT_B $CFG sip.back.test 10 "$SIPPROV" -d "$DB" template set demo main registrar=sip.back.test)
 ok $? "a CLI change after the restart reaches B ($r)"
-r=$(get $PORT_B $JSON sip.back.test 2); like "$r" '^200 [0-9]' "  on the other layout too"
+r=$(pg_node_get $PORT_B $JSON sip.back.test 2); like "$r" '^200 [0-9]' "  on the other layout too"
 for _ in $(seq 1 100); do
 	n=$(pg_sql sipprov "SELECT count(*) FROM fetch_log")
 	[ "$n" -gt "$logged" ] && break

@@ -11,71 +11,6 @@ need psql python3 curl
 pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"
 
-# start_node NAME: sipprovd on $DB with its own ports and log
-# ($T/NAME.log); sets NODE_PORT and NODE_PID.
-start_node() {
-	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
-		-o hep_listen= -o admin_listen= -o access_log="$T/access-$1.log" -o key_file="$T/sp.key" \
-		>"$T/$1.log" 2>&1 &
-	NODE_PID=$!
-	track_pid "$NODE_PID"
-	NODE_PORT=""
-	for _ in $(seq 1 200); do
-		if grep -q '^sipprovd .* ready (' "$T/$1.log"; then
-			NODE_PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$T/$1.log" | head -1)
-			break
-		fi
-		kill -0 "$NODE_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -n "$NODE_PORT" ] || { sed "s/^/# $1: /" "$T/$1.log"; bail "sipprovd $1 did not start"; }
-}
-
-# Python helpers: get PORT PATH [WANT [TIMEOUT_S [CMD...]]]: the device's
-# config with its digest credentials; prints the HTTP status and, with
-# WANT, polls until the body contains WANT (after running CMD, timed from
-# its return) and prints "status ms_after_cmd cmd_ms".
-cat > "$T/get.py" <<'PY'
-import hashlib, http.client, re, subprocess, sys, time
-port, path = int(sys.argv[1]), sys.argv[2]
-want = sys.argv[3] if len(sys.argv) > 3 else None
-timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 0
-cmd = sys.argv[5:]
-mac = re.match(r"/([0-9a-f]{12})", path).group(1)
-md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
-def fetch():
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", path); r = c.getresponse(); body = r.read()
-        for _ in range(3):   # 401 (stale=true): answer the new challenge
-            if r.status != 401: break
-            nonce = re.search(r'nonce="([^"]+)"', r.getheader("WWW-Authenticate")).group(1)
-            resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (md5(mac + ":sipprov:pw"), nonce, md5("GET:" + path)))
-            c.request("GET", path, headers={"Authorization": 'Digest username="%s", realm="sipprov", nonce="%s", '
-                      'uri="%s", response="%s", qop=auth, nc=00000001, cnonce="c0ffee"' % (mac, nonce, path, resp)})
-            r = c.getresponse(); body = r.read()
-        c.close()
-        return r.status, body.decode(errors="replace")
-    except OSError as e:
-        return 0, str(e)
-if want is None:
-    print(fetch()[0]); sys.exit(0)
-t0 = time.monotonic()
-if cmd:
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-t1 = time.monotonic()
-st = 0
-while True:
-    st, body = fetch()
-    if st == 200 and want in body:
-        break
-    if time.monotonic() - t1 > timeout:
-        print("%d timeout %.1f" % (st, (t1 - t0) * 1000)); sys.exit(1)
-    time.sleep(0.002)
-print("%d %.1f %.1f" % (st, (time.monotonic() - t1) * 1000, (t1 - t0) * 1000))
-PY
-get() { python3 "$T/get.py" "$@"; }
-
 "$SIPPROV" -d "$PGURL" init >"$T/init.out" 2>&1; ok $? "sipprov init on the primary"
 "$SIPPROV" -d "$PGURL" demo --devices 2 --http-password pw >"$T/demo.out" 2>&1; ok $? "sipprov demo"
 CFG=/001510000000.cfg
@@ -94,15 +29,15 @@ is "$(psql "postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov" -X -q -A -t -c 
 	"  as a standby"
 
 DB="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T,127.0.0.1:$REP_PORT/sipprov?target_session_attrs=read-write"
-start_node B; PORT_B=$NODE_PORT; SIPPROVD_PID=$NODE_PID
-r=$(get $PORT_B $CFG sip.demo.test 5); like "$r" '^200 [0-9]' "B on the multi-host URL serves $CFG"
-r=$(get $PORT_B $CFG sip.one.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.one.test)
+pg_node_start B; PORT_B=$NODE_PORT; SIPPROVD_PID=$NODE_PID
+r=$(pg_node_get $PORT_B $CFG sip.demo.test 5); like "$r" '^200 [0-9]' "B on the multi-host URL serves $CFG"
+r=$(pg_node_get $PORT_B $CFG sip.one.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.one.test)
 ok $? "a CLI change on the multi-host URL reaches B ($r)"
 
 # Kill the primary's postmaster (-9), promote the replica.
 kill -9 "$(head -1 "$PGDATA_T/postmaster.pid")"; ok $? "primary killed (-9)"
 _pg_as "$PG_BIN/pg_ctl" -D "$REP" -w -t 20 promote >/dev/null 2>&1; ok $? "replica promoted"
-r=$(get $PORT_B $CFG sip.one.test 0); like "$r" '^200 [0-9]' "B serves the cached $CFG meanwhile"
+r=$(pg_node_get $PORT_B $CFG sip.one.test 0); like "$r" '^200 [0-9]' "B serves the cached $CFG meanwhile"
 # The CLI retries for up to 2 s: its first writes may meet the old
 # primary's dying backends or the replica still read-only.
 t0=$(date +%s%N); wrote=1
@@ -112,7 +47,7 @@ while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]; do
 done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok $wrote "the CLI writes on the promoted replica within 2 s (${ms} ms after the promote)"
-r=$(get $PORT_B $CFG sip.two.test 10); ok $? "B serves the change written on the new primary ($r)"
+r=$(pg_node_get $PORT_B $CFG sip.two.test 10); ok $? "B serves the change written on the new primary ($r)"
 wait_log "$T/B.log" 'config generation: listening again'; ok $? "B's watcher listens on the new primary"
 stop_sipprovd
 _pg_as "$PG_BIN/pg_ctl" -D "$REP" -m immediate -w -t 20 stop >/dev/null 2>&1
