@@ -221,6 +221,21 @@ need() {
 	done
 }
 
+# wait_ready LOG PID: wait (10 s at most) until the sipprovd whose output
+# is LOG says it is ready, which it logs once every listener is up (the
+# HTTPS one may come well after the HTTP one, e.g. under ThreadSanitizer);
+# prints its HTTP port, or nothing when it died or never got ready.
+wait_ready() {
+	for _ in $(seq 1 200); do
+		if grep -q '^sipprovd .* ready (' "$1"; then
+			sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$1" | head -1
+			return 0
+		fi
+		kill -0 "$2" 2>/dev/null || return 0
+		sleep 0.05
+	done
+}
+
 # start_sipprovd [-o key=value ...]: a real daemon on 127.0.0.1, port 0
 # (the kernel picks), database $DB; waits until /healthz answers.
 start_sipprovd() {
@@ -229,17 +244,7 @@ start_sipprovd() {
 		-o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
 	SIPPROVD_PID=$!
 	track_pid "$SIPPROVD_PID"
-	# "ready" is logged once every listener is up (the HTTPS one may come
-	# well after the HTTP one, e.g. under ThreadSanitizer).
-	PORT=""
-	for _ in $(seq 1 200); do
-		if grep -q '^sipprovd .* ready (' "$SIPPROVD_LOG"; then
-			PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)
-			break
-		fi
-		kill -0 "$SIPPROVD_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	PORT=$(wait_ready "$SIPPROVD_LOG" "$SIPPROVD_PID")
 	[ -n "$PORT" ] || { sed 's/^/# sipprovd: /' "$SIPPROVD_LOG"; bail "sipprovd did not start"; }
 	URL="http://127.0.0.1:$PORT"
 	HTTPS_PORT=$(sed -n 's/^https listening on .* port \([0-9][0-9]*\)$/\1/p' "$SIPPROVD_LOG" | head -1)

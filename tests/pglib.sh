@@ -119,15 +119,7 @@ pg_node_start() {
 		"$@" >"$T/$_node.log" 2>&1 &
 	NODE_PID=$!
 	track_pid "$NODE_PID"
-	NODE_PORT=""
-	for _ in $(seq 1 200); do
-		if grep -q '^sipprovd .* ready (' "$T/$_node.log"; then
-			NODE_PORT=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$T/$_node.log" | head -1)
-			break
-		fi
-		kill -0 "$NODE_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	NODE_PORT=$(wait_ready "$T/$_node.log" "$NODE_PID")
 	[ -n "$NODE_PORT" ] || { sed "s/^/# $_node: /" "$T/$_node.log"; bail "sipprovd $_node did not start"; }
 }
 
