@@ -6,26 +6,20 @@
 # polls until the body contains WANT or TIMEOUT_S passes, and prints
 # "status ms_after_cmd cmd_ms" (or "status timeout cmd_ms", exit 1).
 # For the multi-node tests (tests/pglib.sh pg_node_get).
-import hashlib, http.client, re, subprocess, sys, time
+import http.client, os, re, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import digest
 port, path = int(sys.argv[1]), sys.argv[2]
 want = sys.argv[3] if len(sys.argv) > 3 else None
 timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 0
 cmd = sys.argv[5:]
 mac = re.match(r"/([0-9a-f]{12})", path).group(1)
-md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
 def fetch():
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", path); r = c.getresponse(); body = r.read()
-        for _ in range(3):   # 401 (stale=true): answer the new challenge
-            if r.status != 401: break
-            nonce = re.search(r'nonce="([^"]+)"', r.getheader("WWW-Authenticate")).group(1)
-            resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (md5(mac + ":sipprov:pw"), nonce, md5("GET:" + path)))
-            c.request("GET", path, headers={"Authorization": 'Digest username="%s", realm="sipprov", nonce="%s", '
-                      'uri="%s", response="%s", qop=auth, nc=00000001, cnonce="c0ffee"' % (mac, nonce, path, resp)})
-            r = c.getresponse(); body = r.read()
+        st, body = digest.get(c, path, mac, "pw")
         c.close()
-        return r.status, body.decode(errors="replace")
+        return st, body.decode(errors="replace")
     except OSError as e:
         return 0, str(e)
 if want is None:

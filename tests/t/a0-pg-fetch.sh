@@ -17,29 +17,21 @@ export SIPPROV_KEY_FILE="$T/sp.key"
 # fetch PORT DIR: every demo device's config (even: yealink .cfg, odd: json
 # .json) and the Yealink common file, answering the digest challenge.
 fetch() {
-	python3 - "$1" "$N" "$2" <<'PY'
-import hashlib, http.client, os, re, sys
+	python3 - "$1" "$N" "$2" "$ROOT/tests/support" <<'PY'
+import http.client, os, sys
 port, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+import digest
 os.makedirs(out, exist_ok=True)
-md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
 c = http.client.HTTPConnection("127.0.0.1", port)
-def get(path, auth=None):
-    c.request("GET", path, headers={"Authorization": auth} if auth else {})
-    r = c.getresponse(); return r, r.read()
-r, body = get("/y000000000000.cfg"); open(out + "/y000000000000.cfg", "wb").write(body)
+c.request("GET", "/y000000000000.cfg"); open(out + "/y000000000000.cfg", "wb").write(c.getresponse().read())
 bad = 0
 for i in range(n):
     mac = "0015%08x" % (0x10000000 + i)
     path = "/%s.%s" % (mac, "json" if i % 2 else "cfg")
-    r, body = get(path)
-    for attempt in range(3):   # 401 (stale=true): answer the new challenge
-        if r.status != 401: break
-        nonce = re.search(r'nonce="([^"]+)"', r.getheader("WWW-Authenticate")).group(1)
-        resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (md5(mac + ":sipprov:pw"), nonce, md5("GET:" + path)))
-        r, body = get(path, 'Digest username="%s", realm="sipprov", nonce="%s", uri="%s", response="%s", '
-                      'qop=auth, nc=00000001, cnonce="c0ffee"' % (mac, nonce, path, resp))
-    if r.status != 200:
-        print("# %s: %d" % (path, r.status)); bad += 1
+    status, body = digest.get(c, path, mac, "pw")
+    if status != 200:
+        print("# %s: %d" % (path, status)); bad += 1
     open(out + path, "wb").write(body)
 print(n - bad)
 PY
