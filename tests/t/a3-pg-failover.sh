@@ -34,10 +34,23 @@ r=$(pg_node_get $PORT_B $CFG sip.demo.test 5); like "$r" '^200 [0-9]' "B on the 
 r=$(pg_node_get $PORT_B $CFG sip.one.test 5 "$SIPPROV" -d "$DB" template set demo main registrar=sip.one.test)
 ok $? "a CLI change on the multi-host URL reaches B ($r)"
 
+# Replication is asynchronous: a commit the replica has not replayed dies
+# with the primary, and B, reconnected to the promoted replica, rightly
+# serves what the new primary has.  "B serves what it cached" needs the
+# replica to hold that commit: wait until it has replayed all the primary wrote.
+lsn=$(psql "$PGURL" -X -q -A -t -c "SELECT pg_current_wal_lsn()")
+caught=1
+for _ in $(seq 100); do
+	[ "$(psql "postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov" -X -q -A -t \
+		-c "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && { caught=0; break; }
+	sleep 0.1
+done
+ok $caught "the replica has replayed the primary's WAL up to $lsn"
+
 # Kill the primary's postmaster (-9), promote the replica.
 kill -9 "$(head -1 "$PGDATA_T/postmaster.pid")"; ok $? "primary killed (-9)"
 _pg_as "$PG_BIN/pg_ctl" -D "$REP" -w -t 20 promote >/dev/null 2>&1; ok $? "replica promoted"
-r=$(pg_node_get $PORT_B $CFG sip.one.test 0); like "$r" '^200 [0-9]' "B serves the cached $CFG meanwhile"
+r=$(pg_node_get $PORT_B $CFG sip.one.test 0); like "$r" '^200 [0-9]' "B serves the cached $CFG meanwhile ($r)"
 # The CLI retries for up to 2 s: its first writes may meet the old
 # primary's dying backends or the replica still read-only.
 t0=$(date +%s%N); wrote=1
