@@ -37,6 +37,7 @@ struct store {
 	struct store_memo *memo;        /* store_memo_begin's rows, NULL until first used */
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
+	char *why;                      /* store_errmsg instead of the driver's until the next statement */
 };
 
 /* What store_open installs; a process (the CLI) may change it first. */
@@ -256,6 +257,7 @@ void store_close(struct store *s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
 	free(s->memo);
+	free(s->why);
 	for (int i = 0; i < STMT_SLOTS; i++)
 		db_finalize(s->cache[i].st);
 	db_close(s->db);
@@ -285,11 +287,13 @@ struct db *store_db(struct store *s)
 
 const char *store_errmsg(struct store *s)
 {
-	return db_errmsg(s->db);
+	return s->why ? s->why : db_errmsg(s->db);
 }
 
 struct dbst *store_stmt(struct store *s, const char *sql)
 {
+	free(s->why);
+	s->why = NULL;
 	size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
 	for (size_t i = 0; i < STMT_SLOTS; i++) {
 		size_t k = (h + i) % STMT_SLOTS;
@@ -370,8 +374,32 @@ int store_begin_read(struct store *s)
 {
 	return simple(s, s->url ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN DEFERRED");
 }
-int store_commit(struct store *s) { return simple(s, "COMMIT"); }
-int store_rollback(struct store *s) { return simple(s, "ROLLBACK"); }
+/* A PostgreSQL connection lost during COMMIT leaves the outcome unknown:
+ * the server may have committed before it went (a promoted synchronous
+ * standby then has the change) or not.  Say so, rather than pass on a
+ * socket error the admin would read as "nothing was written". */
+int store_commit(struct store *s)
+{
+	if (simple(s, "COMMIT") == 0)
+		return 0;
+	if (store_lost(s)) {
+		char m[SP_ERR_MAX];
+		snprintf(m, sizeof(m), "the database connection was lost while committing (%s): the change may or "
+			 "may not have been written; check before repeating it", db_errmsg(s->db));
+		s->why = xstrdup(m);
+	}
+	return -1;
+}
+/* Keeps store_commit's message for the caller that rolls back first. */
+int store_rollback(struct store *s)
+{
+	char *why = s->why;
+	s->why = NULL;
+	int rc = simple(s, "ROLLBACK");
+	free(s->why);
+	s->why = why;
+	return rc;
+}
 
 /* ---- tenants ---- */
 

@@ -50,6 +50,7 @@ ok $? "a CLI change on the multi-host URL reaches B ($r)"
 writer() {
 	i=0
 	while [ ! -e "$T/stop-writer" ] && [ $i -lt 400 ]; do
+		if [ -e "$T/pause-writer" ]; then touch "$T/writer-paused"; sleep 0.02; continue; fi
 		mac=$(printf '0015100a%04x' $i); i=$((i + 1))
 		"$SIPPROV" -d "$DB" device add "$mac" --tenant demo --layout yealink >/dev/null 2>&1 &&
 			echo "$mac" >>"$T/acked"
@@ -57,7 +58,26 @@ writer() {
 }
 writer & WRITER=$!
 for _ in $(seq 100); do [ "$(wc -l <"$T/acked")" -ge 3 ] && break; sleep 0.05; done
+# One more write (the writer paused meanwhile) waits for the standby, its
+# WAL receiver stopped, when the primary dies: the CLI cannot know whether
+# it was committed, and says so.
+REPURL="postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov"
+walrcv=$(psql "$REPURL" -X -q -A -t -c "SELECT pid FROM pg_stat_wal_receiver")
+touch "$T/pause-writer"
+for _ in $(seq 100); do [ -e "$T/writer-paused" ] && break; sleep 0.05; done
+kill -STOP "$walrcv"
+"$SIPPROV" -d "$DB" device add 0015100bffff --tenant demo --layout yealink >"$T/cli-lost.out" 2>&1 &
+CLI_LOST=$!
+for _ in $(seq 100); do
+	[ "$(psql "$PGURL" -X -q -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")" -gt 0 ] && break
+	sleep 0.05
+done
+rm "$T/pause-writer"; sleep 0.2
 kill -9 "$(head -1 "$PGDATA_T/postmaster.pid")"; ok $? "primary killed (-9) while a writer adds devices ($(wc -l <"$T/acked") acknowledged)"
+kill -CONT "$walrcv"
+wait $CLI_LOST; ok $(( $? == 0 )) "the CLI whose COMMIT met the kill fails"
+grep -q "lost while committing .*may or may not have been written" "$T/cli-lost.out"
+ok $? "  and says the change may or may not have been written ($(cut -c1-60 "$T/cli-lost.out"))"
 _pg_as "$PG_BIN/pg_ctl" -D "$REP" -w -t 20 promote >/dev/null 2>&1; ok $? "replica promoted"
 r=$(pg_node_get $PORT_B $CFG sip.one.test 0); like "$r" '^200 [0-9]' "B serves the cached $CFG meanwhile ($r)"
 # The CLI retries for up to 2 s: its first writes may meet the old
@@ -73,7 +93,7 @@ r=$(pg_node_get $PORT_B $CFG sip.two.test 10); ok $? "B serves the change writte
 wait_log "$T/B.log" 'config generation: listening again'; ok $? "B's watcher listens on the new primary"
 touch "$T/stop-writer"; wait $WRITER
 sort "$T/acked" >"$T/acked.s"
-missing=$(psql "postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov" -X -q -A -t -c "SELECT mac FROM device" |
+missing=$(psql "$REPURL" -X -q -A -t -c "SELECT mac FROM device" |
 	sort | comm -13 - "$T/acked.s" | tr '\n' ' ')
 is "$missing" "" "no acknowledged write is lost: all $(wc -l <"$T/acked") devices the writer saw added are on the new primary"
 stop_sipprovd
