@@ -5,7 +5,8 @@
 #   make asan       the whole suite, daemon included, under ASan+UBSan (build-asan/)
 #   make tsan       the whole suite, daemon included, under ThreadSanitizer (build-tsan/)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/); make test replays corpora
-#   make bench      sipprovd vs nginx on the same configs, as ratios
+#   make bench      sipprovd vs nginx on the same configs, as ratios (SQLite);
+#                   make bench-pg the same on a throwaway PostgreSQL cluster
 #   make install    PREFIX=/usr/local DESTDIR= (SYSCONFDIR=/etc LOCALSTATEDIR=/var)
 #   make compile_commands.json   for clangd / clang-tidy
 # Sources are picked up by folder: server/{core,sip}/*.c form libsipprov-core.a,
@@ -80,7 +81,7 @@ SCHEMA    := $(sort $(wildcard schema/*.sql))
 SCHEMA_PG := $(sort $(wildcard schema/pg/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check check-pg asan tsan fuzz bench bench-quick bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check check-pg asan tsan fuzz bench bench-quick bench-pg bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -196,6 +197,8 @@ bench: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench.sh
 bench-quick: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench.sh --quick
+bench-pg: all
+	SP_BUILD=$(abspath $(B)) sh tools/bench.sh --pg
 bench-bootstorm: all
 	SP_BUILD=$(abspath $(B)) sh tools/bench-bootstorm.sh
 bench-firmware: all

@@ -24,7 +24,9 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P1=$(port); P2=$(port); P3=$(port); P4=$(port)
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
-export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
+. "$ROOT/tools/benchdb.sh"
+DB=$(bench_db storm)
+export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/storm.key"
 "$SP_BUILD/sipprov" init >/dev/null
 "$SP_BUILD/sipprov" demo --devices $((2 * PHONES)) --http-password stormpw >/dev/null   # even ones are Yealink
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/k.pem" -out "$W/c.pem" -days 2 -subj /CN=localhost >/dev/null 2>&1
@@ -37,7 +39,7 @@ start_sp() {
 		[ "$r" -gt "$RSS_PEAK" ] && RSS_PEAK=$r
 		kill "$SPID"; wait "$SPID" 2>/dev/null || true
 	fi
-	"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
+	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/storm.key" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
 		-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o admin_listen= \
 		-o access_log= -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn 2>>"$W/sipprovd.log" &
 	SPID=$!
@@ -84,6 +86,7 @@ nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;"
 sleep 0.3
 storm() { "$W/bootstorm" 127.0.0.1 "$1" "$PHONES" "$THREADS" '0015%08x' stormpw y000000000000.cfg '{mac}.cfg' $2; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "/^$2\$/{n;p}"; }
+echo "database: $(bench_backend)"
 echo "boot storm: $PHONES Yealink phones, $THREADS at a time, 3 requests each (common, MAC 401, MAC with digest)"
 printf '%-8s %-10s %10s %10s %8s %10s %10s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries
 for proto in http https; do

@@ -11,9 +11,17 @@
 # alternating the two servers), THREADS (default: CPUs).
 # --quick: 2,000 devices, 100,000 big, 1,000 phones, one 2 s round.
 set -eu
-if [ "${1:-}" = --quick ]; then
-	: "${DEVICES:=2000}" "${SECONDS_PER_RUN:=2}" "${ROUNDS:=1}" "${BIG:=100000}" "${PHONES:=1000}"
-fi
+PG=
+for a in "$@"; do
+	case $a in
+	--quick) : "${DEVICES:=2000}" "${SECONDS_PER_RUN:=2}" "${ROUNDS:=1}" "${BIG:=100000}" "${PHONES:=1000}" \
+			"${IMPORT_ROWS:=10000}" "${HEP_OBS:=20000}" ;;
+	--pg) PG=1 ;;
+	*) echo "usage: tools/bench.sh [--quick] [--pg]"; exit 2 ;;
+	esac
+done
+IMPORT_ROWS=${IMPORT_ROWS:-100000}
+HEP_OBS=${HEP_OBS:-100000}
 BIG=${BIG:-1000000}
 PHONES=${PHONES:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,13 +38,22 @@ W=$(mktemp -d /tmp/sipprov-bench.XXXXXX)
 chmod 755 "$W"   # nginx workers run as www-data
 cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
-export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
-P1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P4=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+if [ -n "$PG" ]; then
+	# The tests' throwaway cluster (tests/pglib.sh) in $W; its exit trap
+	# stops the cluster, then calls _cleanup.
+	T=$W; bail() { echo "bench: $*"; exit 1; }; _cleanup() { cleanup; }
+	. "$ROOT/tests/pglib.sh"
+	pg_start
+	export SP_BENCH_PG="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T"
+fi
+. "$ROOT/tools/benchdb.sh"
+DB=$(bench_db sp)
+export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key"
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
 
 echo "bench: $DEVICES devices, $THREADS server threads/workers, $ROUNDS alternating ${DUR}s runs each, $CPUS CPUs shared with wrk"
+echo "database: $(bench_backend)"
 "$SP_BUILD/sipprov" init >/dev/null
 t0=$(date +%s.%N)
 "$SP_BUILD/sipprov" demo --devices "$DEVICES" >/dev/null
@@ -50,7 +67,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 start() {
 	[ -n "${SPID:-}" ] && { kill "$SPID"; wait "$SPID" 2>/dev/null; }
 	[ -f "$W/nginx.pid" ] && { kill "$(cat "$W/nginx.pid")"; sleep 0.5; }
-	"$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" \
+	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/sp.key" -o templates="$ROOT/templates" \
 		-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/$1.pem" \
 		-o tls_key="$W/$1.key" -o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes \
 		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
@@ -139,10 +156,12 @@ small=$(lat "http://127.0.0.1:$P1/" "$DEVICES")
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
 t0=$(date +%s)
-SIPPROV_DB="$W/big.db" "$SP_BUILD/sipprov" init >/dev/null
-SIPPROV_DB="$W/big.db" "$SP_BUILD/sipprov" demo --devices "$BIG" >/dev/null
+BIGDB=$(bench_db big)
+SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" init >/dev/null
+SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" demo --devices "$BIG" >/dev/null
 echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
-"$SP_BUILD/sipprovd" -d -o database="$W/big.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
+"$SP_BUILD/sipprovd" -d -o database="$BIGDB" -o key_file="$W/big.key" -o templates="$ROOT/templates" \
+	-o http_listen=127.0.0.1:$P1 \
 	-o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
 	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
 SPID=$!
@@ -157,3 +176,18 @@ echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* }
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
 PHONES=$PHONES SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
+
+# Writes: a CSV import of IMPORT_ROWS devices with one account each (one
+# transaction, validated first), and HEP REGISTER intake (tools/bench-hep.sh).
+IMPDB=$(bench_db import)
+SIPPROV_DB="$IMPDB" SIPPROV_KEY_FILE="$W/import.key" "$SP_BUILD/sipprov" init >/dev/null
+SIPPROV_DB="$IMPDB" SIPPROV_KEY_FILE="$W/import.key" "$SP_BUILD/sipprov" tenant add imp >/dev/null
+SIPPROV_DB="$IMPDB" SIPPROV_KEY_FILE="$W/import.key" "$SP_BUILD/sipprov" template set imp main \
+	registrar=sip.example.test transport=udp port=5060 >/dev/null
+awk -v n="$IMPORT_ROWS" 'BEGIN { print "mac,layout,template,line,extension,username,auth_username,password";
+	for (i = 0; i < n; i++) printf "0016%08x,yealink,main,1,%d,u%d,a%d,Pw-%08d\n", i, 1000 + i, i, i, i }' >"$W/import.csv"
+t0=$(date +%s.%N)
+SIPPROV_DB="$IMPDB" SIPPROV_KEY_FILE="$W/import.key" "$SP_BUILD/sipprov" import "$W/import.csv" --tenant imp >/dev/null
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+printf 'import of %d rows: %.1f s, %.0f rows/s\n' "$IMPORT_ROWS" "$t" "$(echo "$IMPORT_ROWS / $t" | bc -l)"
+HEP_DB=$(bench_db hep) B="$SP_BUILD" sh "$ROOT/tools/bench-hep.sh" 10000 "$HEP_OBS" | sed 's/^/HEP /'
