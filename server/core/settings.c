@@ -258,21 +258,14 @@ json_t *effective_device_settings(const struct effective *e)
 	return o;
 }
 
-/* One web password: the device's row, else the tenant's; decrypted into
- * out when key is given. */
-static int webpw_load(struct store *s, const unsigned char *key, struct effective *e, const char *role, char *out,
+/* One web password (enc: the device's row, else the tenant's, else ""),
+ * decrypted into out when key is given. */
+static int webpw_load(const unsigned char *key, struct effective *e, const char *role, const char *enc, char *out,
 		      size_t n, bool *set, char *err, size_t errlen)
 {
-	char enc[1024];
-	int rc = store_webpw_get(s, 0, e->device.id, role, enc, sizeof(enc));
-	if (rc == 0)
-		rc = store_webpw_get(s, e->tenant.id, 0, role, enc, sizeof(enc));
-	if (rc < 0)
-		return sp_err(err, errlen, "device %s: cannot read the %s web password: %s", e->device.mac, role,
-			      store_errmsg(s));
-	*set = rc == 1;
+	*set = enc[0] != '\0';
 	out[0] = '\0';
-	if (rc == 1 && key) {
+	if (*set && key) {
 		char *p = secret_decrypt(key, enc);
 		if (!p)
 			return sp_err(err, errlen, "device %s: the %s web password does not decrypt (wrong key file?)",
@@ -436,11 +429,18 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 			free(p);
 		}
 	}
-	if (firmware_resolve(s, e, err, errlen) < 0 ||
-	    webpw_load(s, key, e, "admin", e->admin_password, sizeof(e->admin_password), &e->admin_password_set, err,
-		       errlen) < 0 ||
-	    webpw_load(s, key, e, "user", e->user_password, sizeof(e->user_password), &e->user_password_set, err,
-		       errlen) < 0)
+	static const char *const roles[2] = { "admin", "user" };
+	char enc[2][SP_WEBPW_ENC_MAX];
+	if (firmware_resolve(s, e, err, errlen) < 0)
+		goto out;
+	if (store_webpw_effective(s, e->tenant.id, e->device.id, roles, enc) < 0) {
+		sp_err(err, errlen, "device %s: cannot read the web passwords: %s", e->device.mac, store_errmsg(s));
+		goto out;
+	}
+	if (webpw_load(key, e, roles[0], enc[0], e->admin_password, sizeof(e->admin_password),
+		       &e->admin_password_set, err, errlen) < 0 ||
+	    webpw_load(key, e, roles[1], enc[1], e->user_password, sizeof(e->user_password), &e->user_password_set,
+		       err, errlen) < 0)
 		goto out;
 	rc = 1;
 out:

@@ -756,6 +756,12 @@ int store_webpw_set(struct store *s, int64_t tenant_id, int64_t device_id, const
 		    char *err, size_t errlen);
 /* Its encrypted text into enc: 1 found, 0 not (enc ""), -1 error. */
 int store_webpw_get(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, char *enc, size_t n);
+/* The encrypted password of role[0] and role[1] for a device: its own row,
+ * else its tenant's, else "", in one read (a render miss on PostgreSQL
+ * pays one round trip for them, not four).  0, or -1 on error. */
+#define SP_WEBPW_ENC_MAX 1024
+int store_webpw_effective(struct store *s, int64_t tenant_id, int64_t device_id, const char *const role[2],
+			 char enc[2][SP_WEBPW_ENC_MAX]);
 
 /* ---- store_contact.c: the tenant phonebook (phonebook.c renders it) ---- */
 

@@ -28,6 +28,32 @@ int store_webpw_set(struct store *s, int64_t tenant_id, int64_t device_id, const
 	return db_changes(store_db(s)) > 0 ? 1 : 0;
 }
 
+int store_webpw_effective(struct store *s, int64_t tenant_id, int64_t device_id, const char *const role[2],
+			 char enc[2][SP_WEBPW_ENC_MAX])
+{
+	struct dbst *st = store_stmt(s, "SELECT role, device_id, password_enc FROM web_password "
+				      "WHERE (tenant_id = 0 AND device_id = ?1) OR (tenant_id = ?2 AND device_id = 0)");
+	enc[0][0] = enc[1][0] = '\0';
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, tenant_id);
+	bool own[2] = { false, false };
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *r = (const char *)db_col_text(st, 0);
+		int i = r && !strcmp(r, role[0]) ? 0 : r && !strcmp(r, role[1]) ? 1 : -1;
+		bool dev = db_col_int64(st, 1) != 0;
+		if (i < 0 || (own[i] && !dev))
+			continue;       /* another role, or the tenant's under the device's own */
+		store_col_text(st, 2, enc[i], SP_WEBPW_ENC_MAX);
+		own[i] = dev;
+	}
+	/* as in every read: no statement left on a row (its snapshot) */
+	db_reset(st);
+	return rc == DB_DONE ? 0 : -1;
+}
+
 int store_webpw_get(struct store *s, int64_t tenant_id, int64_t device_id, const char *role, char *enc, size_t n)
 {
 	struct dbst *st = store_stmt(s, "SELECT password_enc FROM web_password WHERE tenant_id = ? AND device_id = ? "
