@@ -107,8 +107,9 @@ static int fw_add(struct cli *c, int argc, char **argv)
 		cli_json_out(j);
 		return 0;
 	}
-	printf("firmware %s %s %s added: %lld bytes, sha256 %s\nserved at: /fw/%s/%s\n", f.vendor, f.model,
-	       f.version, (long long)f.size, f.sha256, f.sha256, f.filename);
+	/* Where the file went: the folder every node must read (firmware_dir). */
+	printf("firmware %s %s %s added: %lld bytes, sha256 %s\nstored in: %s/%s\nserved at: /fw/%s/%s\n", f.vendor,
+	       f.model, f.version, (long long)f.size, f.sha256, dir, f.sha256, f.sha256, f.filename);
 	return 0;
 }
 
