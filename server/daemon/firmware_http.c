@@ -196,8 +196,8 @@ static enum MHD_Result not_here(struct MHD_Connection *c, const char *sha, enum 
 			log_warnx("firmware %s: firmware_dir is not set (images on PostgreSQL need it): answering 404; "
 				  "set it to the folder the images are added to", sha);
 		else if (v == FW_MISSING)
-			log_warnx("firmware %s: not in this node's firmware_dir '%s' (%s): answering 404 until the file "
-				  "%s is copied there", sha, dir, why, sha);
+			log_warnx("firmware %s: not in this node's firmware_dir '%s' (%s): answering 404 until "
+				  "the file %s is copied there", sha, dir, why, sha);
 		else
 			log_warnx("firmware %s: '%s/%s' is not that image (%s): answering 404 until the right file is "
 				  "copied there", sha, dir, sha, why);
