@@ -18,6 +18,7 @@ struct cli {
 	const char *key_file;               /* the config's key_file when the database came from it */
 	const char *templates_dir;          /* SIPPROV_TEMPLATES, the config's templates, ./templates */
 	const char *public_url;             /* the config's public_url (as sipprovd writes it into configs), or "" */
+	const char *firmware_dir;           /* the config's firmware_dir (where sipprovd serves images from), or NULL */
 	struct store *store;                /* opened by cli_open */
 	unsigned char key[SP_KEY_LEN];
 	bool have_key;

@@ -1,6 +1,7 @@
 /*
  * cmd_firmware.c: `sipprov firmware add|list|rm`: firmware images kept
- * under the data folder by SHA-256, one row per vendor / model / version.
+ * by SHA-256 in the folder sipprovd serves them from (firmware_dir, else
+ * beside a SQLite file), one row per vendor / model / version.
  * The file is stored before its row is written and removed only when no
  * row holds it any more.  Choosing a version per model is the template's.
  */
@@ -79,8 +80,9 @@ static int fw_add(struct cli *c, int argc, char **argv)
 	snprintf(f.filename, sizeof(f.filename), "%s", base);
 	if (store_firmware_get(c->store, f.vendor, f.model, f.version, &(struct firmware){ 0 }) == 1)
 		return cli_fail("firmware %s %s %s already exists; remove it first", f.vendor, f.model, f.version);
-	if (firmware_dir(c->db_path, dir, sizeof(dir)) < 0)
-		return cli_fail("%s", store_is_pg_url(c->db_path) ? SP_PG_NO_FIRMWARE : "database path too long");
+	if (firmware_dir(c->db_path, c->firmware_dir, dir, sizeof(dir)) < 0)
+		return cli_fail("%s", c->firmware_dir && *c->firmware_dir ? "firmware_dir too long"
+				: store_is_pg_url(c->db_path) ? SP_PG_NO_FIRMWARE : "database path too long");
 	if (firmware_import(dir, pos[0], f.sha256, &f.size, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
 	snprintf(detail, sizeof(detail), "sha256=%s size=%lld file=%s", f.sha256, (long long)f.size, f.filename);
@@ -105,8 +107,9 @@ static int fw_add(struct cli *c, int argc, char **argv)
 		cli_json_out(j);
 		return 0;
 	}
-	printf("firmware %s %s %s added: %lld bytes, sha256 %s\nserved at: /fw/%s/%s\n", f.vendor, f.model,
-	       f.version, (long long)f.size, f.sha256, f.sha256, f.filename);
+	/* Where the file went: the folder every node must read (firmware_dir). */
+	printf("firmware %s %s %s added: %lld bytes, sha256 %s\nstored in: %s/%s\nserved at: /fw/%s/%s\n", f.vendor,
+	       f.model, f.version, (long long)f.size, f.sha256, dir, f.sha256, f.sha256, f.filename);
 	return 0;
 }
 
@@ -172,9 +175,11 @@ static int fw_rm(struct cli *c, int argc, char **argv)
 		return cli_fail("cannot remove firmware %s %s %s: %s", o.vendor, o.model, o.version,
 				store_errmsg(c->store));
 	}
-	if (refs == 0 && firmware_dir(c->db_path, dir, sizeof(dir)) == 0 &&
+	if (refs == 0 && firmware_dir(c->db_path, c->firmware_dir, dir, sizeof(dir)) == 0 &&
 	    firmware_file(dir, f.sha256, path, sizeof(path)) == 0)
 		unlink(path);
+	else if (refs == 0)     /* PostgreSQL without firmware_dir: no folder known to clean */
+		fprintf(stderr, "note: firmware_dir is not set: the file %s stays wherever it was copied\n", f.sha256);
 	printf("firmware %s %s %s removed%s\n", o.vendor, o.model, o.version,
 	       refs ? " (its file is kept: another model uses it)" : "");
 	return 0;

@@ -321,6 +321,7 @@ static int cli_config(struct cli *c, struct conf *conf, const char *file, bool d
 		return cli_fail("%s", err);
 	c->conf_file = file;
 	c->public_url = conf->public_url;
+	c->firmware_dir = conf->firmware_dir;
 	if (!db_given) {
 		c->db_path = conf->database;
 		c->key_file = conf->key_file;

@@ -69,6 +69,7 @@ static const struct conf_key conf_keys[] = {
 	L(metrics_devices_interval, "30", 0, 3600),
 	S(trusted_proxies, ""),
 	S(public_url, ""),
+	S(firmware_dir, ""),
 };
 #undef S
 #undef B

@@ -1,9 +1,11 @@
 /*
- * firmware.c: firmware image files, kept once each under the data folder
- * as firmware/<sha256> (content-addressed: the name is the check).  Adding
- * copies while hashing, then renames into place, so a crash leaves no
- * half file under a real name.  The table of what is what is in
- * store_firmware.c; serving is the daemon's.
+ * firmware.c: firmware image files, kept once each in one folder as
+ * <sha256> (content-addressed: the name is the check, so copying the
+ * folder between nodes with rsync is safe).  The folder is firmware_dir
+ * from sipprovd.conf, else firmware/ beside a SQLite file.  Adding copies
+ * while hashing, then renames into place, so a crash leaves no half file
+ * under a real name.  The table of what is what is in store_firmware.c;
+ * serving is the daemon's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,18 +17,23 @@
 
 #include "sipprov.h"
 
-int firmware_dir(const char *db_path, char *out, size_t n)
+int firmware_dir(const char *db_path, const char *configured, char *out, size_t n)
 {
-	/* A URL is no folder (and carries a password): images for a
-	 * PostgreSQL database need a shared folder named, not there yet. */
+	int len;
+	if (configured && *configured) {
+		len = snprintf(out, n, "%s", configured);
+		return len < 0 || (size_t)len >= n ? -1 : 0;
+	}
+	/* A URL is no folder (and carries a password), and nodes sharing a
+	 * PostgreSQL database share no disk unless one is named for them. */
 	if (store_is_pg_url(db_path)) {
 		if (n)
 			out[0] = '\0';
 		return -1;
 	}
 	const char *slash = strrchr(db_path, '/');
-	int len = slash ? snprintf(out, n, "%.*s/firmware", (int)(slash - db_path), db_path)
-			: snprintf(out, n, "firmware");
+	len = slash ? snprintf(out, n, "%.*s/firmware", (int)(slash - db_path), db_path)
+		    : snprintf(out, n, "firmware");
 	return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 

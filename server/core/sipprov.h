@@ -149,6 +149,7 @@ struct conf {
 	long metrics_devices_interval;      /* seconds sipprov_devices is cached; 0 = read per scrape */
 	char trusted_proxies[SP_FIELD_MAX]; /* CIDRs whose X-Forwarded-For / Forwarded is believed */
 	char public_url[SP_FIELD_MAX];      /* base URL phones use (http[s]://host[:port][/path]); "" unset */
+	char firmware_dir[SP_FIELD_MAX];    /* image folder; "" = firmware/ beside a SQLite file (PG: none) */
 	/* Parsed by conf_finish from the two keys above (empty text: no network). */
 	struct policy_nets metrics_nets;
 	struct policy_nets proxy_nets;
@@ -197,11 +198,12 @@ void md5_hex(const void *p, size_t n, char out[33]);
 int random_hex(char *out, size_t nbytes);
 void secret_wipe(void *p, size_t n);
 
-/* ---- firmware.c: firmware files under the data folder, by SHA-256 ---- */
+/* ---- firmware.c: firmware files in one folder, by SHA-256 ---- */
 
-/* The folder: "firmware" next to the database.  0, or -1 if too long or
- * the database is a PostgreSQL URL (SP_PG_NO_FIRMWARE). */
-int firmware_dir(const char *db_path, char *out, size_t n);
+/* The folder: configured (conf firmware_dir) if set, else "firmware" next
+ * to a SQLite database.  0, or -1 if too long or the database is a
+ * PostgreSQL URL and none is configured (SP_PG_NO_FIRMWARE). */
+int firmware_dir(const char *db_path, const char *configured, char *out, size_t n);
 /* 64 lowercase hex digits, nothing else. */
 bool firmware_sha_ok(const char *sha);
 /* dir/sha into out; -1 if sha is not a SHA-256 hex or out is too small. */

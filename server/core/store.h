@@ -337,9 +337,9 @@ int store_restore(const char *src, const char *dest, const unsigned char *key, s
 #define SP_PG_KEY_NAMED "a PostgreSQL database needs its key file named (key_file in the configuration, or " \
 	"SIPPROV_KEY_FILE): every node uses the same one"
 /* Firmware images sit in a folder beside a SQLite file; nodes on one
- * PostgreSQL database need a shared one named (issue 17), not there yet. */
-#define SP_PG_NO_FIRMWARE "firmware images are stored beside a SQLite database file: not yet on PostgreSQL " \
-	"(a shared folder to name)"
+ * PostgreSQL database need one every node reads, named (issue 17). */
+#define SP_PG_NO_FIRMWARE "firmware images on PostgreSQL need firmware_dir (a folder every node reads, e.g. " \
+	"shared storage) in sipprovd.conf"
 /* What a SQLite-file operation says on a PostgreSQL database. */
 #define SP_PG_FILE_ONLY "works on a SQLite file only: on PostgreSQL use pg_dump / pg_restore (and amcheck)"
 /* schema/pg/NNN_name.sql, compiled in (tools/embed-schema.sh -n schema_pg):

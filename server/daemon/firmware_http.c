@@ -4,11 +4,19 @@
  * a strong ETag (its SHA-256), If-None-Match, and one byte range so an
  * interrupted download resumes.  It does not decide who may fetch: images
  * are the vendors' public files and the URL's first segment is their hash.
+ *
+ * Several nodes on one PostgreSQL database each read their firmware_dir,
+ * which the admin shares or copies (rsync: names are hashes).  A node whose
+ * folder lacks an image, or holds other bytes under its name, answers 404
+ * as for an unknown image and logs it once, with the hash to copy.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +87,124 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
 	return ret;
 }
 
+/* What this node last found for each image it was asked for.  A file is
+ * hashed once per version of it (device, inode, size, mtime), not per
+ * download: 30 MB per request would be the daemon's bottleneck.  The
+ * verdict changing is what gets logged, so each missing image is one
+ * line however many phones ask.  Only images with a row get an entry. */
+enum fw_verdict { FW_UNSEEN, FW_OK, FW_NODIR, FW_MISSING, FW_WRONG };
+struct fw_seen {
+	char sha[65];
+	enum fw_verdict verdict;
+	bool hashed;                        /* the file below was hashed: verdict OK or WRONG for it */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+#define FW_SEEN_MAX 4096                /* then forget all: re-hashed, re-logged, never unbounded */
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fw_seen *seen;
+static size_t nseen, seen_cap;
+
+/* Under seen_lock. */
+static struct fw_seen *seen_get(const char *sha)
+{
+	for (size_t i = 0; i < nseen; i++)
+		if (!strcmp(seen[i].sha, sha))
+			return &seen[i];
+	if (nseen == FW_SEEN_MAX)
+		nseen = 0;
+	if (nseen == seen_cap) {
+		seen_cap = seen_cap ? seen_cap * 2 : 16;
+		seen = xrealloc(seen, seen_cap * sizeof(*seen));
+	}
+	struct fw_seen *e = &seen[nseen++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->sha, sha, sizeof(e->sha));
+	return e;
+}
+
+static bool same_file(const struct fw_seen *e, const struct stat *st)
+{
+	return e->hashed && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* FW_OK or FW_WRONG if this very file was hashed before, else FW_UNSEEN. */
+static enum fw_verdict seen_hashed(const char *sha, const struct stat *st)
+{
+	pthread_mutex_lock(&seen_lock);
+	struct fw_seen *e = seen_get(sha);
+	enum fw_verdict v = same_file(e, st) ? e->verdict : FW_UNSEEN;
+	pthread_mutex_unlock(&seen_lock);
+	return v;
+}
+
+/* Record a verdict (st: the file hashed for it, or NULL); returns the
+ * previous one. */
+static enum fw_verdict seen_set(const char *sha, enum fw_verdict v, const struct stat *st)
+{
+	pthread_mutex_lock(&seen_lock);
+	struct fw_seen *e = seen_get(sha);
+	enum fw_verdict was = e->verdict;
+	e->verdict = v;
+	e->hashed = st != NULL;
+	if (st) {
+		e->dev = st->st_dev;
+		e->ino = st->st_ino;
+		e->size = st->st_size;
+		e->mtime = st->st_mtim;
+	}
+	pthread_mutex_unlock(&seen_lock);
+	return was;
+}
+
+/* The SHA-256 of the whole file fd, as hex; -1 on a read error. */
+static int hash_fd(int fd, char out[65])
+{
+	enum { CHUNK = 65536 };
+	unsigned char *buf = xmalloc(CHUNK), md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	off_t at = 0;
+	ssize_t r;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while (ok && (r = pread(fd, buf, CHUNK, at)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		ok = r > 0 && EVP_DigestUpdate(ctx, buf, (size_t)r);
+		at += r > 0 ? r : 0;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	if (ok)
+		sp_hex(md, mdlen, out);
+	return ok ? 0 : -1;
+}
+
+/* This node cannot serve an image the table has: 404, as for an unknown
+ * one (the phone retries later, or another node serves it), and one log
+ * line per image and verdict naming the hash, so the admin knows what to
+ * copy where.  hashed: the file the verdict is for, when it was hashed. */
+static enum MHD_Result not_here(struct MHD_Connection *c, const char *sha, enum fw_verdict v, const char *dir,
+				const char *why, const struct stat *hashed, unsigned *st)
+{
+	if (seen_set(sha, v, hashed) != v) {
+		if (v == FW_NODIR)
+			log_warnx("firmware %s: firmware_dir is not set (images on PostgreSQL need it): answering 404; "
+				  "set it to the folder the images are added to", sha);
+		else if (v == FW_MISSING)
+			log_warnx("firmware %s: not in this node's firmware_dir '%s' (%s): answering 404 until "
+				  "the file %s is copied there", sha, dir, why, sha);
+		else
+			log_warnx("firmware %s: '%s/%s' is not that image (%s): answering 404 until the right file is "
+				  "copied there", sha, dir, sha, why);
+	}
+	return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, st);
+}
+
 enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const char *dir, const char *url,
 			       unsigned *status, uint64_t *bytes)
 {
@@ -95,13 +221,44 @@ enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const 
 		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
 	memcpy(sha, p, 64);
 	sha[64] = '\0';
-	if (!firmware_sha_ok(sha) || store_firmware_by_sha(s, sha, &f) != 1 ||
-	    firmware_file(dir, sha, path, sizeof(path)) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!firmware_sha_ok(sha) || store_firmware_by_sha(s, sha, &f) != 1)
 		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != (uint64_t)f.size) {
+	if (!dir || !*dir)
+		return not_here(c, sha, FW_NODIR, "", "", NULL, status);
+	if (firmware_file(dir, sha, path, sizeof(path)) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return not_here(c, sha, FW_MISSING, dir, strerror(errno), NULL, status);
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
 		close(fd);
-		log_warnx("firmware %s: file size differs from the table's: not served", sha);
-		return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "firmware file damaged\n", NULL, status);
+		return not_here(c, sha, FW_MISSING, dir, strerror(e), NULL, status);
+	}
+	char why[96];
+	if ((uint64_t)st.st_size != (uint64_t)f.size) {
+		close(fd);
+		snprintf(why, sizeof(why), "size %lld differs from the table's %lld", (long long)st.st_size,
+			 (long long)f.size);
+		return not_here(c, sha, FW_WRONG, dir, why, NULL, status);
+	}
+	enum fw_verdict v = seen_hashed(sha, &st);
+	if (v == FW_WRONG) {
+		close(fd);
+		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
+	}
+	if (v != FW_OK) {
+		char got[65];
+		if (hash_fd(fd, got) < 0) {
+			int e = errno;
+			close(fd);
+			return not_here(c, sha, FW_MISSING, dir, strerror(e ? e : EIO), NULL, status);
+		}
+		if (strcmp(got, sha)) {
+			close(fd);
+			snprintf(why, sizeof(why), "its sha256 is %.16s..", got);
+			return not_here(c, sha, FW_WRONG, dir, why, &st, status);
+		}
+		v = seen_set(sha, FW_OK, &st);
+		if (v != FW_UNSEEN && v != FW_OK)
+			log_info("firmware %s: now in '%s': serving it", sha, dir);
 	}
 	len = (uint64_t)st.st_size;
 	snprintf(etag, sizeof(etag), "\"%s\"", sha);

@@ -12,8 +12,11 @@ int firmware_range(const char *hdr, uint64_t size, uint64_t *off, uint64_t *len)
 
 /* Answer a /fw/ URL: the file whose SHA-256 is the first segment, if the
  * firmware table has it (any phone may fetch: images are the vendor's
- * public files, and the name is their checksum).  Status in *status,
- * body bytes in *bytes, for the access log. */
+ * public files, and the name is their checksum) and dir holds it with
+ * that SHA-256 (checked once per file version); else 404, logged once per
+ * image when the table has it.  dir "" or NULL: no folder (PostgreSQL
+ * without firmware_dir).  Status in *status, body bytes in *bytes, for
+ * the access log. */
 enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const char *dir, const char *url,
 			       unsigned *status, uint64_t *bytes);
 #endif

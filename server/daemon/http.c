@@ -1188,10 +1188,14 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connecti
 	char dir[SP_FIELD_MAX + 16];
 	unsigned status = 0;
 	uint64_t bytes = 0;
-	if (!w || firmware_dir(h->conf->database, dir, sizeof(dir)) < 0) {
+	if (!w) {
 		metrics_inc("sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
+	/* No folder (PostgreSQL without firmware_dir): firmware_serve answers
+	 * 404 and logs it once per image, as for a file this node lacks. */
+	if (firmware_dir(h->conf->database, h->conf->firmware_dir, dir, sizeof(dir)) < 0)
+		dir[0] = '\0';
 	enum MHD_Result ret = firmware_serve(c, w->store, dir, url, &status, &bytes);
 	/* Series names must be literals: the metrics table keeps the pointer. */
 	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"

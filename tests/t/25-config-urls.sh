@@ -13,6 +13,12 @@
 need curl jq python3 sqlite3 xmllint sha256sum
 
 READ="$ROOT/tests/support/vendor_read.py"
+# On PostgreSQL images live in firmware_dir (nothing sits beside a URL):
+# name $T/firmware, the folder SQLite's default gives, in the configuration
+# both the CLI (SIPPROV_CONF) and sipprovd (-f) read.
+FW="$T/firmware"
+if backend_is pg; then echo "firmware_dir = $FW"; else echo "# firmware/ beside $DB"; fi >"$T/fw.conf"
+export SIPPROV_CONF="$T/fw.conf"
 sp init >/dev/null || bail "init"
 sp tenant add acme --device-auth digest >/dev/null || bail "tenant"
 sp phonebook add --tenant acme --name 'Front desk' --number 200 >/dev/null || bail "contact"
@@ -73,7 +79,7 @@ like "$out" "layout 'polycom' cannot express firmware.VVX400=6.4.3: " "polycom: 
 # ---- sipprovd with public_url: every URL key leads somewhere real ----
 P=$(free_port)
 PUB="http://127.0.0.1:$P/"
-start_sipprovd -o http_listen=127.0.0.1:$P -o public_url=$PUB -o fail_threshold=1000
+start_sipprovd -f "$SIPPROV_CONF" -o http_listen=127.0.0.1:$P -o public_url=$PUB -o fail_threshold=1000
 printf 'database = %s\npublic_url = %s\n' "$DB" "$PUB" >"$T/sipprovd.conf"
 fetch() { # layout url out -> status, with the phone's digest credentials
 	eval "_m=\$MAC_$1 _p=\$PW_$1"
@@ -134,7 +140,7 @@ like "$(cat "$T/cisco2.out")" "XML_Directory_Service_URL" "cisco: the phonebook 
 
 # ---- without public_url: no URL at all ----
 stop_sipprovd
-start_sipprovd -o fail_threshold=1000
+start_sipprovd -f "$SIPPROV_CONF" -o fail_threshold=1000
 is "$(fetch yealink "$URL/$MAC_yealink.cfg" "$T/y3.out")" 200 "yealink without public_url: served"
 unlike "$(cat "$T/y3.out")" "remote_phonebook|firmware.url" "yealink without public_url: no URL key"
 done_testing

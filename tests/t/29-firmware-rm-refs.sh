@@ -7,13 +7,19 @@
 . "$(dirname "$0")/../lib.sh"
 need sqlite3
 
+# On PostgreSQL images live in firmware_dir (nothing sits beside a URL):
+# name $T/firmware, the folder SQLite's default gives, in the configuration
+# both the CLI (SIPPROV_CONF) and sipprovd (-f) read.
+FW="$T/firmware"
+if backend_is pg; then echo "firmware_dir = $FW"; else echo "# firmware/ beside $DB"; fi >"$T/fw.conf"
+export SIPPROV_CONF="$T/fw.conf"
 sp init >/dev/null || bail "init"
 sp tenant add acme >/dev/null && sp tenant add beta >/dev/null || bail "tenants"
 head -c 4096 /dev/urandom >"$T/a.rom"; head -c 4096 /dev/urandom >"$T/b.rom"; head -c 4096 /dev/urandom >"$T/c.rom"
 sp firmware add "$T/a.rom" --vendor yealink --model T46G --version 1.2 >/dev/null &&
 sp firmware add "$T/b.rom" --vendor yealink --model T46G --version 1.3 >/dev/null &&
 sp firmware add "$T/c.rom" --vendor yealink --model T48G --version 2.0 >/dev/null || bail "firmware add"
-FWDIR=$(dirname "$DB")/firmware
+FWDIR=$FW
 sha() { sha256sum "$1" | cut -c1-64; }
 rows() { sql "SELECT count(*) FROM firmware"; }
 

@@ -9,6 +9,12 @@
 . "$(dirname "$0")/../lib.sh"
 need curl xmllint sqlite3 sha256sum
 
+# On PostgreSQL images live in firmware_dir (nothing sits beside a URL):
+# name $T/firmware, the folder SQLite's default gives, in the configuration
+# both the CLI (SIPPROV_CONF) and sipprovd (-f) read.
+FW="$T/firmware"
+if backend_is pg; then echo "firmware_dir = $FW"; else echo "# firmware/ beside $DB"; fi >"$T/fw.conf"
+export SIPPROV_CONF="$T/fw.conf"
 sp init >/dev/null || bail "init"
 sp tenant add acme --device-auth digest >/dev/null || bail "tenant"
 sp phonebook add --tenant acme --name 'Front desk' --number 200 >/dev/null || bail "contact"
@@ -52,7 +58,7 @@ unlike "$(cat "$T/cli.err")" "Adm<|usr&" "no warning shows a password"
 # ---- served by sipprovd ----
 P=$(free_port)
 PUB="http://127.0.0.1:$P/"
-start_sipprovd -o http_listen=127.0.0.1:$P -o public_url=$PUB -o fail_threshold=1000
+start_sipprovd -f "$SIPPROV_CONF" -o http_listen=127.0.0.1:$P -o public_url=$PUB -o fail_threshold=1000
 fetch() { # mac url out
 	pw=$(sp device credentials $1 | sed -n 's/^  password: *//p')
 	curl -s -o "$3" -w '%{http_code}' --digest -u "$1:$pw" "$2"

@@ -90,12 +90,13 @@ done
 is "$(pg_sql sipprov "SELECT count(*) FROM device WHERE fetched_at > 0")" $N "every device's fetched_at is set"
 stop_sipprovd
 
-# Firmware images live beside a SQLite file: on PostgreSQL refused by name
-# (a URL is no folder, and its error must not quote the password).
+# Firmware images on PostgreSQL need firmware_dir (a URL is no folder);
+# without it, refused naming the key (and its error must not quote the
+# password).  tests/t/2c serves them from one.
 head -c 1000 /dev/urandom > "$T/fw.rom"
 out=$("$SIPPROV" -d "$PGURL" firmware add "$T/fw.rom" --vendor yealink --model T46S --version 1 2>&1 | tee "$T/fw.out")
-is "$out" "error: firmware images are stored beside a SQLite database file: not yet on PostgreSQL (a shared folder to name)" \
-	"firmware add on PostgreSQL: refused by name"
+is "$out" "error: firmware images on PostgreSQL need firmware_dir (a folder every node reads, e.g. shared storage) in sipprovd.conf" \
+	"firmware add on PostgreSQL without firmware_dir: refused naming the key"
 
 if grep -rF -e "$PGPASS" "$T"/*.out "$T"/*.log >/dev/null 2>&1; then ok 1 "no output or log carries the password"
 else ok 0 "no output or log carries the password"; fi

@@ -52,13 +52,21 @@ int main(void)
 	}
 
 	char d[64], p[128];
-	is_int(firmware_dir("/var/lib/sipprov/sipprov.db", d, sizeof(d)), 0, "dir of an absolute path");
+	is_int(firmware_dir("/var/lib/sipprov/sipprov.db", NULL, d, sizeof(d)), 0, "dir of an absolute path");
 	is_str(d, "/var/lib/sipprov/firmware", "firmware next to the database");
-	firmware_dir("sipprov.db", d, sizeof(d));
+	firmware_dir("sipprov.db", "", d, sizeof(d));
 	is_str(d, "firmware", "a bare database name: ./firmware");
-	firmware_dir("/sipprov.db", d, sizeof(d));
+	firmware_dir("/sipprov.db", NULL, d, sizeof(d));
 	is_str(d, "/firmware", "a database in / keeps the slash");
-	is_int(firmware_dir("/a/very/long/path/that/does/not/fit/sipprov.db", d, 16), -1, "too long: refused");
+	is_int(firmware_dir("/a/very/long/path/that/does/not/fit/sipprov.db", NULL, d, 16), -1, "too long: refused");
+	is_int(firmware_dir("/var/lib/sipprov/sipprov.db", "/srv/fw", d, sizeof(d)), 0, "firmware_dir set");
+	is_str(d, "/srv/fw", "firmware_dir overrides the folder beside a SQLite file");
+	is_int(firmware_dir("postgresql://sp:pw@db/sipprov", NULL, d, sizeof(d)), -1, "PostgreSQL, no firmware_dir");
+	is_str(d, "", "no folder made up from a URL");
+	is_int(firmware_dir("postgresql://sp:pw@db/sipprov", "/mnt/shared/fw", d, sizeof(d)), 0,
+	       "PostgreSQL with firmware_dir");
+	is_str(d, "/mnt/shared/fw", "the folder named");
+	is_int(firmware_dir("x.db", "/a/very/long/firmware/folder", d, 16), -1, "a firmware_dir too long: refused");
 
 	const char *sha = "8c1bd9f5417eef817a77656b9f6cce1ab5c2c8b27940280710bbf49208ee4222";
 	ok(firmware_sha_ok(sha), "a SHA-256 hex");
