@@ -360,8 +360,7 @@ if [ "$SP_BACKEND" = pg ]; then
 	printf '#!/bin/sh\nexec %s -o key_file=%s "$@"\n' "'$SP_BUILD/sipprovd'" "'$SIPPROV_KEY_FILE'" >"$T/bin/sipprovd"
 	chmod +x "$T/bin/sipprovd"
 	SIPPROVD="$T/bin/sipprovd"
-	# A path the store derives from its database's (firmware/ beside a
-	# SQLite file) would be relative with a URL: keep it inside $T, not
-	# in the folder prove runs in.
+	# Run inside $T, so that a relative path a script writes (a CSV, a
+	# config) stays there and never lands in the folder prove runs in.
 	cd "$T" || bail "cd $T"
 fi
