@@ -23,7 +23,9 @@ $$ SELECT tbl || '_p' || to_char(date '1970-01-01' + day::int, 'YYYYMMDD') $$;
 -- beside tbl, given the rows of that day the DEFAULT partition caught, then
 -- attached.  ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on tbl,
 -- so writers and readers go on; CREATE TABLE ... PARTITION OF would take
--- an ACCESS EXCLUSIVE one.  The rows moved, or -1 when it existed.
+-- an ACCESS EXCLUSIVE one.  DEFAULT is locked against writes first: a row
+-- of that day written there after the move would make ATTACH fail.  The
+-- rows moved, or -1 when it existed.
 CREATE FUNCTION sp_part_create(tbl TEXT, day BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$
 DECLARE
   p TEXT := sp_part_name(tbl, day);
@@ -33,6 +35,7 @@ BEGIN
   IF to_regclass(quote_ident(p)) IS NOT NULL THEN
     RETURN -1;
   END IF;
+  EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', tbl || '_default');
   EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', p, tbl);
   EXECUTE format('WITH m AS (DELETE FROM %I WHERE at >= %s AND at < %s RETURNING *) INSERT INTO %I SELECT * FROM m',
                  tbl || '_default', lo, lo + 86400, p);
