@@ -112,7 +112,8 @@ tables=$(cut -d'|' -f1 "$T/sq.facts" "$T/pg.facts" | sort -u)
 # (Their partitions are storage, not tables of the schema: left out above.)
 by_design() {
 	case $1 in
-	fetch_log|registration) printf 'only in SQLite: %s|primary key|id\nonly in PostgreSQL: %s|primary key|id,at' "$1" "$1" ;;
+	fetch_log|registration)
+		printf 'only in SQLite: %s|primary key|id\nonly in PostgreSQL: %s|primary key|id,at' "$1" "$1" ;;
 	esac
 }
 for tb in $tables; do

@@ -3,12 +3,14 @@
 # schema/pg/025) on a real throwaway cluster (tests/pglib.sh): migrating a
 # schema-024 database moves its history into day partitions, ids kept;
 # rows land in the partition of their UTC day (tableoid), a row for a day
-# without one in the DEFAULT partition, not an error; of two sipprovd nodes
-# on one database only the one holding the pruner's advisory lock keeps the
-# partitions: it creates the days ahead (moving what DEFAULT caught), drops
-# the days older than retention_days and logs each, the other logs that
-# another node does it; recent rows stay; once the first node stops, the
-# next node to start takes the lock over.  Runs under either SP_BACKEND,
+# without one in the DEFAULT partition, not an error; a day's partition
+# made under a writer's uncommitted row of that day waits and takes the
+# row; of two sipprovd nodes on one database only the one holding the
+# pruner's advisory lock keeps the partitions: it creates the days ahead
+# (moving what DEFAULT caught), drops the days older than retention_days
+# and logs each, the other logs that another node does it; recent rows
+# stay; once the first node stops, the next node to start takes the lock
+# over.  Runs under either SP_BACKEND,
 # as the other a* scripts do: it starts its own cluster.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
@@ -30,7 +32,8 @@ for f in "$ROOT"/schema/pg/*.sql; do
 	name=$(basename "$f" .sql)
 	n=$(echo "$name" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
 	[ "$n" -lt 25 ] || continue
-	psql "$OLD" -X -q -1 -v ON_ERROR_STOP=1 -f "$f" >/dev/null 2>"$T/old.err" || bail "applying $name: $(cat "$T/old.err")"
+	psql "$OLD" -X -q -1 -v ON_ERROR_STOP=1 -f "$f" >/dev/null 2>"$T/old.err" ||
+		bail "applying $name: $(cat "$T/old.err")"
 	pg_sql old "INSERT INTO schema_migration VALUES ($n, '$name', 0)" >/dev/null
 done
 # Five days of fetches (two a day), registrations, and one row from 1970.
@@ -55,7 +58,8 @@ misplaced=$(pg_sql old "SELECT at || ' ' || tableoid::regclass FROM fetch_log UN
 done)
 is "$misplaced" "" "each row is in the partition of its UTC day (${misplaced:-none misplaced})"
 is "$(pg_sql old "SELECT count(*) FROM pg_inherits WHERE inhparent = 'fetch_log'::regclass")" \
-	"$(pg_sql old "SELECT count(DISTINCT at / 86400) + 4 + 1 FROM fetch_log WHERE at / 86400 NOT BETWEEN $today AND $((today + 3))")" \
+	"$(pg_sql old "SELECT count(DISTINCT at / 86400) + 4 + 1 FROM fetch_log
+		WHERE at / 86400 NOT BETWEEN $today AND $((today + 3))")" \
 	"fetch_log's partitions: the days of its history, today and 3 days ahead, and DEFAULT"
 pg_sql old "SELECT 1 FROM pg_class WHERE relname = 'fetch_log_p$(day $((today + 3)))'" | grep -q 1
 ok $? "the partition 3 days ahead exists after the migration"
@@ -82,13 +86,28 @@ pg_sql sipprov "INSERT INTO fetch_log (device_id, at, ip, status) VALUES $vals(N
 	(NULL, 1000, '10.9.9.9', 200);
 	INSERT INTO registration (at, source, username) VALUES ${rvals}(1000, 'hep', 'old')" >/dev/null
 ok $? "inserts over ten days, one 3 days ahead without a partition, one from 1970: no error"
-misplaced=$(pg_sql sipprov "SELECT at || ' ' || tableoid::regclass FROM fetch_log WHERE at BETWEEN $((now - 9 * 86400)) AND $now
+misplaced=$(pg_sql sipprov "SELECT at || ' ' || tableoid::regclass FROM fetch_log
+	WHERE at BETWEEN $((now - 9 * 86400)) AND $now
 	UNION ALL SELECT at || ' ' || tableoid::regclass FROM registration WHERE at > 1000" | while read -r at part; do
 	case $part in *_p$(part_of "$at")) ;; *) echo "$at:$part" ;; esac
 done)
 is "$misplaced" "" "each of the ten days' rows is in its day's partition (${misplaced:-none misplaced})"
 is "$(pg_sql sipprov "SELECT tableoid::regclass FROM fetch_log WHERE at IN ($ahead, 1000)" | sort -u)" \
 	fetch_log_default "the rows without a day partition are in fetch_log_default"
+
+# A day's partition made while a writer has a row of that day in DEFAULT,
+# not yet committed: the upkeep waits for it and moves it (without locking
+# DEFAULT first, ATTACH would find the row and fail the pass).
+race=$(((today + 5) * 86400 + 100))
+printf "BEGIN;\nINSERT INTO fetch_log (at, ip, status) VALUES ($race, 'race', 200);\nSELECT pg_sleep(1);\nCOMMIT;\n" |
+	psql "$DB" -X -q -v ON_ERROR_STOP=1 >/dev/null &
+RACE=$!; track_pid $RACE
+sleep 0.3
+is "$(pg_sql sipprov "SELECT sp_part_create('fetch_log', $((today + 5)))" 2>&1)" 1 \
+	"a day's partition made under a writer's uncommitted row of that day: waits, moves the row"
+wait $RACE
+is "$(pg_sql sipprov "SELECT tableoid::regclass FROM fetch_log WHERE ip = 'race'")" "fetch_log_p$(day $((today + 5)))" \
+	"the writer's row is in the new partition"
 
 # ---- Two nodes: one keeps the partitions.
 keep=5
@@ -124,8 +143,8 @@ is "$(pg_sql sipprov "SELECT string_agg(username, ',' ORDER BY at DESC) FROM reg
 	"registrations: the last $keep days (and the day straddling the cutoff) stay, older ones are gone"
 is "$(pg_sql sipprov "SELECT count(*) FROM fetch_log WHERE ip LIKE '10.0.0.%'")" 7 \
 	"fetch records: the same 6 days stay, and the one ahead"
-is "$(pg_sql sipprov "SELECT count(*) FROM pg_class WHERE relname LIKE 'fetch_log_p%' AND relname < 'fetch_log_p$(day $((today - 5)))'")" \
-	0 "no fetch_log partition older than day -$keep is left"
+is "$(pg_sql sipprov "SELECT count(*) FROM pg_class WHERE relname LIKE 'fetch_log_p%'
+	AND relname < 'fetch_log_p$(day $((today - 5)))'")" 0 "no fetch_log partition older than day -$keep is left"
 k=$(python3 -c 'print(0x73697070726f7603)')
 is "$(pg_sql sipprov "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
 	AND classid::bigint = ($k >> 32) AND objid::bigint = ($k & 4294967295)")" 1 \
