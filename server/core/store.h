@@ -371,6 +371,29 @@ int store_pg_refuse(const char *url, const struct store_schema *sc, char *err, s
  * (pg_sql.c: BEGIN + pg_advisory_xact_lock(SP_PG_LOCK_WRITE)), one key
  * every node shares, so writers queue as they do on one SQLite file. */
 #define SP_PG_LOCK_WRITE 0x73697070726f7602LL     /* "sipprov" 02 */
+/* The pruner's lock (schema/pg 025): a session lock that sipprovd's fetch
+ * writer takes with pg_try_advisory_lock and keeps while its connection
+ * lives, so one node of those sharing a database keeps the fetch_log and
+ * registration partitions; the others find it taken and do nothing.  When
+ * that node stops (or its connection breaks) the lock goes with it and the
+ * next node to try takes over. */
+#define SP_PG_LOCK_PRUNE 0x73697070726f7603LL     /* "sipprov" 03 */
+/* Are fetch_log and registration partitioned by day (PostgreSQL, schema/pg
+ * 025), so retention is store_pg_upkeep's, not store_prune's? */
+bool store_history_partitioned(struct store *s);
+/* Days ahead of today (UTC) that always have a partition. */
+#define SP_PG_PART_AHEAD 3
+/* One pass of partition upkeep, on the node holding SP_PG_LOCK_PRUNE (taken
+ * here if free): for fetch_log and registration, a partition for today and
+ * SP_PG_PART_AHEAD days after (rows the DEFAULT partition caught for those
+ * days move in); when before > 0, every day partition wholly older than
+ * before dropped and the DEFAULT partition's rows older than before
+ * deleted.  fn (may be NULL) hears of each: action "created" (rows moved
+ * from DEFAULT), "dropped" (rows it held) or "deleted" (rows of DEFAULT),
+ * the partition's name.  1 this node did the pass, 0 another node holds
+ * the lock (nothing done), -1 error (store_errmsg; the next pass retries). */
+int store_pg_upkeep(struct store *s, int64_t now, int64_t before,
+		    void (*fn)(void *arg, const char *action, const char *part, long rows), void *arg);
 
 /* ---- store_api.c: admin API bearer tokens (schema 011) ---- */
 

@@ -3,7 +3,11 @@
  * messages that never carry the password (store_pg.h, shared with the
  * driver db_pg.c, the other file that includes libpq-fe.h), and the schema:
  * schema/pg's migrations applied under an advisory transaction lock and
- * recorded in schema_migration as on SQLite.
+ * recorded in schema_migration as on SQLite; and the upkeep of the day
+ * partitions of fetch_log and registration (schema/pg 025) on the one node
+ * holding the pruner's lock.  Its statements are PostgreSQL's own (they go
+ * through the store's connection, and pg_sql.c's rules leave them as they
+ * are), which is why tests/t/a1 does not run them with made-up values.
  * libpq ownership, stated once: every PGresult is PQclear'ed by whoever
  * got it; PQconninfoParse's array goes to PQconninfoFree, its message to
  * PQfreemem.  No message ever carries the URL's password (redacted URL,
@@ -17,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "sipprov.h"
+#include "store_int.h"
 #include "store_pg.h"
 
 bool store_is_pg_url(const char *db)
@@ -359,4 +364,66 @@ int store_pg_refuse(const char *url, const struct store_schema *sc, char *err, s
 		return sp_err(err, errlen, "database '%s' is at schema %03d, this sipprov %s needs %03d: run "
 			      "'sipprov migrate'", shown, sc->have, SP_VERSION, sc->want);
 	return 0;
+}
+
+/* ---- day partitions of the history (schema/pg 025) ---- */
+
+bool store_history_partitioned(struct store *s)
+{
+	return db_kind(store_db(s)) == DB_PG;
+}
+
+/* Does this connection hold the pruner's lock, taking it if free?  A held
+ * lock is looked up in pg_locks rather than taken again: advisory locks
+ * count, and a second pg_try_advisory_lock would need a second unlock.  A
+ * bigint key shows there as classid (high half), objid (low half) and
+ * objsubid 1.  CASE, unlike OR, evaluates the try only when needed.  1 held,
+ * 0 another session has it, -1 error. */
+static int prune_lock(struct store *s)
+{
+	struct dbst *st = store_stmt(s, "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+				     "AND pid = pg_backend_pid() AND granted AND classid::bigint = ?2 "
+				     "AND objid::bigint = ?3 AND objsubid = 1) THEN true "
+				     "ELSE pg_try_advisory_lock(?1) END");
+	if (!st)
+		return -1;
+	uint64_t k = (uint64_t)SP_PG_LOCK_PRUNE;
+	db_bind_int64(st, 1, SP_PG_LOCK_PRUNE);
+	db_bind_int64(st, 2, (int64_t)(k >> 32));
+	db_bind_int64(st, 3, (int64_t)(k & 0xffffffffu));
+	int rc = db_step(st), held = rc == DB_ROW ? db_col_int64(st, 0) != 0 : -1;
+	db_reset(st);
+	return held;
+}
+
+int store_pg_upkeep(struct store *s, int64_t now, int64_t before,
+		    void (*fn)(void *arg, const char *action, const char *part, long rows), void *arg)
+{
+	static const char *const tables[] = { "fetch_log", "registration" };
+	int held = prune_lock(s);
+	if (held <= 0)
+		return held;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		/* One statement, so one transaction per table: its DDL commits
+		 * or rolls back whole. */
+		struct dbst *st = store_stmt(s, "SELECT action, part, nrows FROM sp_part_upkeep(?1, ?2, ?3, ?4)");
+		if (!st)
+			return -1;
+		store_bind_text(st, 1, tables[i]);
+		db_bind_int64(st, 2, now);
+		db_bind_int64(st, 3, SP_PG_PART_AHEAD);
+		db_bind_int64(st, 4, before > 0 ? before : 0);
+		int rc;
+		while ((rc = db_step(st)) == DB_ROW) {
+			char action[16], part[SP_NAME_MAX];
+			store_col_text(st, 0, action, sizeof(action));
+			store_col_text(st, 1, part, sizeof(part));
+			if (fn)
+				fn(arg, action, part, (long)db_col_int64(st, 2));
+		}
+		db_reset(st);
+		if (rc != DB_DONE)
+			return -1;
+	}
+	return 1;
 }

@@ -99,6 +99,7 @@ struct fetchq {
 	int64_t warned;                 /* last overload warning */
 	long retention_days;
 	int64_t next_prune;
+	int pruner;                     /* PostgreSQL: 1 this node holds SP_PG_LOCK_PRUNE, 0 not, -1 unknown */
 	pthread_t thr;
 	struct store *store;
 };
@@ -180,13 +181,59 @@ enum { ACCESS_SIPPROV, ACCESS_COMBINED, ACCESS_COMBINED_DURATION };
 
 /* ---- fetch log writer ---- */
 
+/* A partition the PostgreSQL pruner created or dropped, or DEFAULT rows it
+ * deleted, logged as done. */
+static void fetchq_upkept(void *arg, const char *action, const char *part, long rows)
+{
+	long *deleted = arg;
+	if (!strcmp(action, "dropped"))
+		log_info("retention: dropped partition %s (%ld records)", part, rows);
+	else if (!strcmp(action, "created") && rows)
+		log_info("retention: created partition %s (%ld records moved from the default partition)", part, rows);
+	else if (!strcmp(action, "created"))
+		log_debug("retention: created partition %s", part);
+	else
+		*deleted += rows;
+}
+
+/* PostgreSQL (schema/pg 025): the node whose writer holds SP_PG_LOCK_PRUNE
+ * keeps the day partitions, whatever retention_days (0 keeps every day, but
+ * the days ahead still need their partitions); the others do nothing.
+ * Which of them this node is, is logged when it changes. */
+static void fetchq_upkeep(struct fetchq *q, int64_t now)
+{
+	long deleted = 0;
+	int64_t before = q->retention_days > 0 ? now - q->retention_days * 86400 : 0;
+	int rc = store_pg_upkeep(q->store, now, before, fetchq_upkept, &deleted);
+	if (rc < 0) {
+		log_warnx("retention: partition upkeep failed, retried in an hour: %s", store_errmsg(q->store));
+		return;
+	}
+	if (rc != q->pruner)
+		log_info(rc ? "retention: this node keeps the fetch_log and registration partitions (lock %#llx)"
+			    : "retention: another node keeps the fetch_log and registration partitions (lock %#llx)",
+			 (unsigned long long)SP_PG_LOCK_PRUNE);
+	q->pruner = rc;
+	if (deleted)
+		log_info("retention: removed %ld fetch and registration records older than %ld days", deleted,
+			 q->retention_days);
+}
+
 /* Hourly: fetch records and registration observations older than
- * retention_days go (0 keeps everything). */
+ * retention_days go (0 keeps everything): on SQLite deleted by age, on
+ * PostgreSQL whole days dropped by one node. */
 static void fetchq_prune(struct fetchq *q)
 {
 	int64_t now = sp_now();
 	long n;
-	if (q->retention_days <= 0 || now < q->next_prune)
+	if (now < q->next_prune)
+		return;
+	if (store_history_partitioned(q->store)) {
+		q->next_prune = now + 3600;
+		fetchq_upkeep(q, now);
+		return;
+	}
+	if (q->retention_days <= 0)
 		return;
 	q->next_prune = now + 3600;
 	if (store_prune(q->store, now - q->retention_days * 86400, 5000, &n) < 0)
@@ -1746,6 +1793,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	lastmap_init(&h->fq.maps[1]);
 	h->fq.last = &h->fq.maps[0];
 	h->fq.retention_days = conf->retention_days;
+	h->fq.pruner = -1;
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
 		goto fail;

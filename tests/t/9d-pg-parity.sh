@@ -5,7 +5,9 @@
 # the tables, columns (name, nullability, type class integer/text/blob/
 # real), primary keys, unique constraints and indexes, other indexes (name,
 # columns, partial or not) and foreign keys (columns, target, ON DELETE)
-# are the same; any difference fails naming it.  The comparison is shown to
+# are the same; any difference fails naming it, but the few by design
+# (by_design: fetch_log's and registration's primary keys hold the day
+# they are partitioned by on PostgreSQL).  The comparison is shown to
 # catch planted differences.  Then the config generation: 10,000 inserts
 # in one transaction bump it once on PostgreSQL, timed against a literal
 # per-row port of SQLite's triggers.
@@ -61,7 +63,7 @@ EOF
 pg_facts() {
 	psql "$1" -X -q -A -t -v ON_ERROR_STOP=1 <<'EOF'
 WITH t AS (SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p'))
+           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition)
 SELECT t.relname || '|table' FROM t
 UNION ALL
 SELECT t.relname || '|column|' || a.attname || '|' ||
@@ -104,9 +106,21 @@ differences() {
 sqlite_facts "$T/parity.db" > "$T/sq.facts" || bail "reading the SQLite schema"
 pg_facts "$PGURL" > "$T/pg.facts" || bail "reading the PostgreSQL schema"
 tables=$(cut -d'|' -f1 "$T/sq.facts" "$T/pg.facts" | sort -u)
+# Differences by design, each exactly as listed (anything else still fails):
+# fetch_log and registration are partitioned by day on PostgreSQL (schema/pg
+# 025), and a partitioned table's primary key must hold the partition key.
+# (Their partitions are storage, not tables of the schema: left out above.)
+by_design() {
+	case $1 in
+	fetch_log|registration)
+		printf 'only in SQLite: %s|primary key|id\nonly in PostgreSQL: %s|primary key|id,at' "$1" "$1" ;;
+	esac
+}
 for tb in $tables; do
 	d=$(differences "$tb")
-	is "$d" "" "table $tb: same columns, keys, indexes and foreign keys on both backends"
+	why=""
+	[ -n "$(by_design "$tb")" ] && why=" (but the primary key by design: partitioned by day on PostgreSQL)"
+	is "$d" "$(by_design "$tb")" "table $tb: same columns, keys, indexes and foreign keys on both backends$why"
 done
 for k in table column "primary key" unique index "foreign key"; do
 	n=$(grep -c "^[^|]*|$k|\{0,1\}" "$T/sq.facts")
