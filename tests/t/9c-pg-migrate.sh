@@ -166,7 +166,9 @@ out=$(SIPPROV_DB= "$SIPPROV" -f "$T/pg.conf" migrate 2>&1); rc=$?
 is "$rc.$out" "0.database $shown is at schema $newest: nothing to migrate" "migrate takes the URL from the configuration file"
 is "$(ls -A "$T/cwd")" "" "none of them created a file (no SQLite database named after the URL)"
 
-timeout 20 "$SIPPROVD" -d -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
+# The daemon itself, not $SIPPROVD: under SP_BACKEND=pg that wrapper names
+# the harness's key file, and these checks are about naming none.
+timeout 20 "$SP_BUILD/sipprovd" -d -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" \
 	>"$T/d.log" 2>&1
 rc=$?
@@ -174,7 +176,7 @@ is "$rc" 1 "sipprovd given a PostgreSQL URL but no key file exits 1 (does not se
 grep -qF "fatal: $keyword" "$T/d.log"; ok $? "and says why"
 unlike "$(cat "$T/d.log")" "$PGPASS" "without the password"
 unlike "$(cat "$T/d.log")" "listening" "it opened no listener"
-out=$("$SIPPROVD" -n -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
+out=$("$SP_BUILD/sipprovd" -n -f /dev/null -o database="$PGURL" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:0 -o hep_listen= -o admin_listen=127.0.0.1:0 2>&1); rc=$?
 is "$rc.$out" "1.error: $keyword
 configuration has 1 problem" "sipprovd -n without a key file: that one problem, said once"
