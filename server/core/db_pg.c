@@ -462,8 +462,20 @@ static PGresult *execute(struct pgst *s)
 	key[s->tr.nparams] = '\0';
 	if (s->tr.statements > 1 && !s->tr.nparams) {
 		/* BEGIN IMMEDIATE's BEGIN + lock: a server-side statement holds
-		 * one command, the simple protocol any number. */
+		 * one command, the simple protocol any number.  When the lock
+		 * is not had (lock_timeout) the BEGIN has opened a transaction,
+		 * now aborted: end it, as SQLite's failed BEGIN IMMEDIATE
+		 * leaves none; else every later BEGIN of this connection fails
+		 * ("current transaction is aborted") and its writer with it. */
+		bool idle = PQtransactionStatus(d->g.conn) == PQTRANS_IDLE;
 		r = PQexec(d->g.conn, s->tr.text);
+		if (!result_ok(r) && idle && PQtransactionStatus(d->g.conn) == PQTRANS_INERROR) {
+			set_err(d, r);
+			PQclear(r);
+			PQclear(PQexec(d->g.conn, "ROLLBACK"));
+			free(key);
+			return NULL;
+		}
 	} else if (s->persistent) {
 		const char *name = variant(s, key);
 		if (name) {
