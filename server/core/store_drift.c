@@ -11,10 +11,13 @@
 int store_registration_add(struct store *s, const struct observation *o, int64_t device_id,
 			   int64_t account_id)
 {
-	struct dbst *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
+	/* A batch: on PostgreSQL the rows go at the transaction's commit, one
+	 * round trip for the lot (nothing in intake reads them back before);
+	 * on SQLite each is inserted now. */
+	struct dbst *st = store_batch(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
 				      "registrar, port, username, auth_username, user_agent, contact, expires, "
 				      "code, device_id, account_id, reason, reason_detail, dst_ip) "
-				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "ittittittttiiiittt");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, o->at);
@@ -41,7 +44,7 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 	store_bind_text(st, 16, o->reason);
 	store_bind_text(st, 17, o->reason_detail);
 	store_bind_text(st, 18, o->dst_ip);
-	return store_exec_stmt(s, st, NULL, 0);
+	return store_batch_add(s, st);
 }
 
 /* A PRAGMA that sets a value (it may answer with a row). */
@@ -418,6 +421,7 @@ int store_registration_last(struct store *s, int64_t device_id, struct observati
 int store_drift_sp_begin(struct store *s)
 {
 	struct dbst *st = store_stmt(s, "SAVEPOINT drift_obs");
+	store_batch_mark(s);
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
@@ -425,6 +429,7 @@ int store_drift_sp_end(struct store *s, int ok)
 {
 	struct dbst *st;
 	if (!ok) {
+		store_batch_back(s);
 		st = store_stmt(s, "ROLLBACK TO drift_obs");
 		if (st)
 			store_exec_stmt(s, st, NULL, 0);
