@@ -36,6 +36,8 @@ struct store {
 	struct { const char *sql; struct dbst *st; } cache[STMT_SLOTS];
 	/* Batch statements (store_batch): flushed by store_commit. */
 	struct { const char *sql; struct dbst *st; size_t mark; } batch[BATCH_SLOTS];
+	unsigned long tx_serial;        /* store_begin's transactions so far */
+	bool sp_held;                   /* PostgreSQL: drift_obs left open for the next observation */
 	struct store_memo *memo;        /* store_memo_begin's rows, NULL until first used */
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
@@ -375,7 +377,24 @@ static int simple(struct store *s, const char *sql)
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
-int store_begin(struct store *s) { return simple(s, "BEGIN IMMEDIATE"); }
+int store_begin(struct store *s)
+{
+	s->sp_held = false;
+	if (simple(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	s->tx_serial++;
+	return 0;
+}
+
+unsigned long store_tx_serial(struct store *s)
+{
+	return s->tx_serial;
+}
+
+bool *store_sp_held(struct store *s)
+{
+	return &s->sp_held;
+}
 /* On PostgreSQL one snapshot for the generation and the rows it tags, as
  * SQLite's read transaction holds one WAL snapshot. */
 int store_begin_read(struct store *s)
@@ -411,9 +430,13 @@ int store_batch_add(struct store *s, struct dbst *st)
 
 int store_batch_flush(struct store *s)
 {
-	for (int i = 0; i < BATCH_SLOTS && s->batch[i].st; i++)
+	for (int i = 0; i < BATCH_SLOTS && s->batch[i].st; i++) {
+		/* Written rows are the server's: a ROLLBACK TO undoes them
+		 * there, store_batch_back only forgets rows added since. */
+		s->batch[i].mark = 0;
 		if (db_batch_pending(s->batch[i].st) && db_batch_flush(s->batch[i].st) != DB_DONE)
 			return -1;
+	}
 	return 0;
 }
 
@@ -433,6 +456,7 @@ void store_batch_back(struct store *s)
  * COMMIT, forgotten at its ROLLBACK. */
 int store_commit(struct store *s)
 {
+	s->sp_held = false;     /* COMMIT releases every savepoint */
 	if (store_batch_flush(s) < 0)
 		return -1;
 	return simple(s, "COMMIT");
@@ -440,6 +464,7 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
+	s->sp_held = false;
 	for (int i = 0; i < BATCH_SLOTS && s->batch[i].st; i++) {
 		db_batch_truncate(s->batch[i].st, 0);
 		s->batch[i].mark = 0;

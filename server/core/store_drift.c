@@ -161,6 +161,18 @@ int store_drift_unknown_open(struct store *s, const char *observed, const char *
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
+int store_drift_unknown_any(struct store *s)
+{
+	/* The partial index of open unknown_user rows (schema 003). */
+	struct dbst *st = store_stmt(s, "SELECT 1 FROM drift_event WHERE device_id IS NULL AND kind = 'unknown_user' "
+				      "AND resolved = 0 LIMIT 1");
+	if (!st)
+		return -1;
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
 int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
 		       const char *expected, const char *observed, int64_t now)
 {
@@ -418,16 +430,36 @@ int store_registration_last(struct store *s, int64_t device_id, struct observati
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
+/*
+ * One savepoint per observation, so a failed one costs only itself.  On
+ * PostgreSQL each statement is a round trip: a successful observation's
+ * RELEASE waits and goes with the next observation's SAVEPOINT as one
+ * simple query (two commands, one round trip); COMMIT releases a savepoint
+ * still held, ROLLBACK drops it.  On SQLite they stay two cheap statements
+ * (sqlite3_prepare compiles only a text's first command).
+ */
 int store_drift_sp_begin(struct store *s)
 {
-	struct dbst *st = store_stmt(s, "SAVEPOINT drift_obs");
+	bool *held = store_sp_held(s);
+	struct dbst *st;
 	store_batch_mark(s);
+	if (*held && db_in_tx(store_db(s))) {
+		*held = false;
+		st = store_stmt(s, "RELEASE drift_obs; SAVEPOINT drift_obs");
+	} else {
+		*held = false;
+		st = store_stmt(s, "SAVEPOINT drift_obs");
+	}
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
 int store_drift_sp_end(struct store *s, int ok)
 {
 	struct dbst *st;
+	if (ok && db_kind(store_db(s)) == DB_PG) {
+		*store_sp_held(s) = true;
+		return 0;
+	}
 	if (!ok) {
 		store_batch_back(s);
 		st = store_stmt(s, "ROLLBACK TO drift_obs");

@@ -40,6 +40,10 @@ int store_batch_add(struct store *s, struct dbst *st);
 int store_batch_flush(struct store *s);
 void store_batch_mark(struct store *s);
 void store_batch_back(struct store *s);
+/* store_drift.c's note that SAVEPOINT drift_obs is still open (PostgreSQL:
+ * released together with the next one's start, one round trip); cleared
+ * by store_begin, store_commit and store_rollback. */
+bool *store_sp_held(struct store *s);
 
 /* ---- store_admin.c: schema bookkeeping shared with store.c ----
  * SQLite-only: db is db_sqlite_handle's (struct sqlite3 is sqlite3). */
