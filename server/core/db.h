@@ -113,7 +113,9 @@ static inline enum db_kind db_kind(struct db *db) { return db->ops->kind; }
  * round trips as the driver can.  sql is one INSERT ... VALUES (...) or
  * one UPDATE ... [WHERE ...] (no FROM, no RETURNING, no `IS ?`), in
  * SQLite's dialect; types spells its parameters ?1..?n, one letter each:
- * 'i' int64 or 't' text (either may be bound NULL).  Bind with db_bind_*
+ * 'i' int64 or 't' text (either may be bound NULL); in an UPDATE, one of
+ * them may be a capital ('I', 'T'): the key that names the row it
+ * updates.  Bind with db_bind_*
  * as usual, then db_batch_add adds the row; db_batch_flush writes every
  * row added since the last flush, in the order added.  Both answer DB_DONE
  * or a negative class (db_errmsg says why); after an error the caller
@@ -125,8 +127,10 @@ static inline enum db_kind db_kind(struct db *db) { return db->ops->kind; }
  *   flush sends them as one statement over unnest() of the arrays
  *   (INSERT ... SELECT ... FROM unnest(..), UPDATE ... FROM unnest(..)):
  *   one round trip for the whole batch.  So a row's error surfaces at
- *   flush, for the batch; and an UPDATE batch must not name one row twice
- *   between flushes (PostgreSQL would apply one of the two, either).
+ *   flush, for the batch.  Two rows of an UPDATE batch naming one row
+ *   between flushes: with a key, the last added is applied (as SQLite's
+ *   in-order execution leaves it); without one, PostgreSQL applies either:
+ *   give the key unless no row can come twice.
  * db_batch_pending: rows added and not yet written (always 0 on SQLite).
  * db_batch_truncate: forget pending rows past the first keep (a savepoint
  * rolled back; 0 after a rollback).  db_reset and db_clear leave pending

@@ -549,13 +549,17 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
  * the column sp_b.pk of unnest(?1::_T1, ..., ?n::_Tn) AS sp_b(p1, ..., pn)
  * (_int8 / _text: the array types, spelt without brackets so the rules
  * above leave them be), which an INSERT selects FROM in place of VALUES
- * and an UPDATE joins (FROM before its WHERE).  Then the usual rules.
+ * and an UPDATE joins (FROM before its WHERE).  An UPDATE with a key
+ * parameter joins (SELECT DISTINCT ON (pkey) * FROM unnest(..) WITH
+ * ORDINALITY ... ORDER BY pkey, sp_ord DESC) AS sp_b: the last row added
+ * per key (PostgreSQL's UPDATE ... FROM would apply any one of them).
+ * Then the usual rules.
  */
 int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *err, size_t errlen)
 {
 	struct toks t = { 0 };
 	struct buf b;
-	int n = (int)strlen(types), maxp = 0, rc = -1;
+	int n = (int)strlen(types), maxp = 0, rc = -1, key = 0;
 	size_t first, values = 0, where = 0, open = 0, close = 0;
 	bool insert;
 	memset(out, 0, sizeof(*out));
@@ -595,15 +599,31 @@ int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *e
 			goto out;
 		}
 	}
+	for (int k = 0; k < n; k++) {
+		if (strchr("itIT", types[k]) == NULL || (isupper((unsigned char)types[k]) && (key || insert))) {
+			sp_err(err, errlen, "batch parameter types are i or t, and one I or T (an UPDATE's key)");
+			goto out;
+		}
+		if (isupper((unsigned char)types[k]))
+			key = k + 1;
+	}
 	for (size_t i = 0; i <= t.n; i++) {
 		if ((insert && i == close) || (!insert && i == (where ? where : t.n))) {
-			buf_adds(&b, " FROM unnest(");
+			/* With a key, the last row added for each key value: the
+			 * one SQLite's in-order execution leaves. */
+			buf_adds(&b, key ? " FROM (SELECT DISTINCT ON (p" : " FROM unnest(");
+			if (key)
+				buf_printf(&b, "%d) * FROM unnest(", key);
 			for (int k = 1; k <= n; k++)
-				buf_printf(&b, "%s?%d::%s", k > 1 ? ", " : "", k, types[k - 1] == 'i' ? "_int8" : "_text");
-			buf_adds(&b, ") AS sp_b(");
+				buf_printf(&b, "%s?%d::%s", k > 1 ? ", " : "", k,
+					   tolower((unsigned char)types[k - 1]) == 'i' ? "_int8" : "_text");
+			buf_adds(&b, key ? ") WITH ORDINALITY AS sp_u(" : ") AS sp_b(");
 			for (int k = 1; k <= n; k++)
 				buf_printf(&b, "%sp%d", k > 1 ? ", " : "", k);
-			buf_adds(&b, ")");
+			if (key)
+				buf_printf(&b, ", sp_ord) ORDER BY p%d, sp_ord DESC) AS sp_b", key);
+			else
+				buf_adds(&b, ")");
 			if (!insert)
 				buf_adds(&b, " ");
 			if (insert)
@@ -633,11 +653,6 @@ int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *e
 		sp_err(err, errlen, "statement too long");
 		goto out;
 	}
-	for (int k = 0; k < n; k++)
-		if (types[k] != 'i' && types[k] != 't') {
-			sp_err(err, errlen, "batch parameter type '%c' is not i or t", types[k]);
-			goto out;
-		}
 	char *text = buf_detach(&b, NULL);
 	rc = pg_sql_translate(text, NULL, NULL, out, err, errlen);
 	free(text);

@@ -316,6 +316,29 @@ static void batch(void)
 		ok(db_batch_flush(u) == DB_DONE, "an empty flush is no round trip and no error");
 		db_finalize(u);
 	}
+	ok(db_prepare_batch(db, "INSERT INTO t_b (i, s) VALUES (?, ?)", "It") == NULL,
+	   "a key is for an UPDATE batch only");
+	struct dbst *k = db_prepare_batch(db, "UPDATE t_b SET n = ?, s = ? WHERE i = ?", "itI");
+	ok(k != NULL, "prepare a keyed batch UPDATE");
+	if (k) {
+		/* One key three times, the middle value the largest: the last
+		 * added wins, as running the rows in order (SQLite) leaves it. */
+		static const int64_t v[] = { 7, 900, 8 };
+		for (int i = 0; i < 3; i++) {
+			db_bind_int64(k, 1, v[i]);
+			db_bind_text(k, 2, i == 2 ? "last" : "not last");
+			db_bind_int64(k, 3, 4);
+			db_batch_add(k);
+		}
+		db_bind_int64(k, 1, 5);
+		db_bind_text(k, 2, "other");
+		db_bind_int64(k, 3, 5);
+		db_batch_add(k);
+		ok(db_batch_flush(k) == DB_DONE && db_changes(db) == 2, "flush: 2 rows updated, one per key");
+		is_int((int)count_of("SELECT n FROM t_b WHERE i = 4 AND s = 'last'"), 8, "  the key's last row applied");
+		is_int((int)count_of("SELECT n FROM t_b WHERE i = 5 AND s = 'other'"), 5, "  the other key's row too");
+		db_finalize(k);
+	}
 	struct dbst *bad = db_prepare_batch(db, "INSERT INTO t_b (i, n) VALUES (?1, ?2)", "ii");
 	ok(bad != NULL, "a batch whose rows break NOT NULL");
 	if (bad) {
