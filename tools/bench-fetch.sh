@@ -7,7 +7,8 @@ set -e
 cd "$(dirname "$0")/.."
 B=${B:-build}
 make -s B="$B" "$B/libsipprov-core.a"
-PKGS="sqlite3 libxml-2.0 jansson openssl libpq"
+# The Makefile's libraries, so this links whatever the store links.
+PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Iserver $(pkg-config --cflags $PKGS) -o "$B/fetch_bench" \
 	tests/bench/fetch_bench.c "$B/libsipprov-core.a" $(pkg-config --libs $PKGS) -lresolv -lpthread -lm
 tmp=$(mktemp -d)

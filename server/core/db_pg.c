@@ -678,12 +678,13 @@ static struct dbst *pg_prepare_batch(struct db *db, const char *sql, const char 
 	}
 	s->base.db = db;
 	s->persistent = true;
-	s->p = xcalloc((size_t)s->tr.nparams, sizeof(*s->p));
+	size_t np = s->tr.nparams ? (size_t)s->tr.nparams : 1;
+	s->p = xcalloc(np, sizeof(*s->p));
 	for (int i = 0; i < s->tr.nparams; i++)
 		s->p[i].type = P_NULL;
 	s->row = -1;
 	s->batch = xcalloc(1, sizeof(*s->batch));
-	s->batch->col = xcalloc((size_t)s->tr.nparams, sizeof(*s->batch->col));
+	s->batch->col = xcalloc(np, sizeof(*s->batch->col));
 	for (int i = 0; i < s->tr.nparams; i++)
 		buf_init(&s->batch->col[i], SIZE_MAX);
 	set_ok(d);

@@ -335,7 +335,8 @@ static void batch(void)
 		db_bind_int64(k, 3, 5);
 		db_batch_add(k);
 		ok(db_batch_flush(k) == DB_DONE && db_changes(db) == 2, "flush: 2 rows updated, one per key");
-		is_int((int)count_of("SELECT n FROM t_b WHERE i = 4 AND s = 'last'"), 8, "  the key's last row applied");
+		is_int((int)count_of("SELECT n FROM t_b WHERE i = 4 AND s = 'last'"), 8,
+		       "  the key's last row applied");
 		is_int((int)count_of("SELECT n FROM t_b WHERE i = 5 AND s = 'other'"), 5, "  the other key's row too");
 		db_finalize(k);
 	}
@@ -345,7 +346,8 @@ static void batch(void)
 		db_bind_int64(bad, 1, 1);
 		db_bind_null(bad, 2);
 		ok(db_batch_add(bad) == DB_DONE, "  adds");
-		ok(db_batch_flush(bad) == DB_CONSTRAINT && strstr(db_errmsg(db), "null"), "  and fails at the flush, DB_CONSTRAINT");
+		ok(db_batch_flush(bad) == DB_CONSTRAINT && strstr(db_errmsg(db), "null"),
+		   "  and fails at the flush, DB_CONSTRAINT");
 		is_int((int)db_batch_pending(bad), 0, "  its rows forgotten");
 		db_finalize(bad);
 	}
