@@ -59,6 +59,12 @@ struct db_ops {
 	int (*exec)(struct db *, const char *sql);
 	bool (*in_tx)(struct db *);
 	void (*close)(struct db *);
+	/* Batches: see db_prepare_batch. */
+	struct dbst *(*prepare_batch)(struct db *, const char *sql, const char *types);
+	int (*batch_add)(struct dbst *);
+	int (*batch_flush)(struct dbst *);
+	size_t (*batch_pending)(struct dbst *);
+	void (*batch_truncate)(struct dbst *, size_t keep);
 };
 
 struct db { const struct db_ops *ops; };
@@ -101,4 +107,39 @@ static inline int db_exec(struct db *db, const char *sql) { return db->ops->exec
 static inline bool db_in_tx(struct db *db) { return db->ops->in_tx(db); }
 static inline void db_close(struct db *db) { if (db) db->ops->close(db); }
 static inline enum db_kind db_kind(struct db *db) { return db->ops->kind; }
+
+/*
+ * Batches (issue 17): one write statement run for many rows in as few
+ * round trips as the driver can.  sql is one INSERT ... VALUES (...) or
+ * one UPDATE ... [WHERE ...] (no FROM, no RETURNING, no `IS ?`), in
+ * SQLite's dialect; types spells its parameters ?1..?n, one letter each:
+ * 'i' int64 or 't' text (either may be bound NULL); in an UPDATE, one of
+ * them may be a capital ('I', 'T'): the key that names the row it
+ * updates.  Bind with db_bind_*
+ * as usual, then db_batch_add adds the row; db_batch_flush writes every
+ * row added since the last flush, in the order added.  Both answer DB_DONE
+ * or a negative class (db_errmsg says why); after an error the caller
+ * rolls its transaction back.
+ * - SQLite: db_batch_add runs the prepared statement at once (a prepared
+ *   row inside the caller's transaction is the fastest there); flush only
+ *   answers DB_DONE; nothing is ever pending.
+ * - PostgreSQL: rows wait in the statement, one array per parameter, and
+ *   flush sends them as one statement over unnest() of the arrays
+ *   (INSERT ... SELECT ... FROM unnest(..), UPDATE ... FROM unnest(..)):
+ *   one round trip for the whole batch.  So a row's error surfaces at
+ *   flush, for the batch.  Two rows of an UPDATE batch naming one row
+ *   between flushes: with a key, the last added is applied (as SQLite's
+ *   in-order execution leaves it); without one, PostgreSQL applies either:
+ *   give the key unless no row can come twice.
+ * db_batch_pending: rows added and not yet written (always 0 on SQLite).
+ * db_batch_truncate: forget pending rows past the first keep (a savepoint
+ * rolled back; 0 after a rollback).  db_reset and db_clear leave pending
+ * rows alone; db_finalize drops them.
+ */
+static inline struct dbst *db_prepare_batch(struct db *db, const char *sql, const char *types)
+{ return db->ops->prepare_batch(db, sql, types); }
+static inline int db_batch_add(struct dbst *st) { return st->db->ops->batch_add(st); }
+static inline int db_batch_flush(struct dbst *st) { return st->db->ops->batch_flush(st); }
+static inline size_t db_batch_pending(struct dbst *st) { return st->db->ops->batch_pending(st); }
+static inline void db_batch_truncate(struct dbst *st, size_t keep) { st->db->ops->batch_truncate(st, keep); }
 #endif

@@ -94,6 +94,16 @@ struct pgst {
 	unsigned char **blob;       /* decoded bytea per column of the current row */
 	size_t *bloblen;
 	int nblob;
+	struct batch *batch;        /* a db_prepare_batch statement's rows; NULL for others */
+};
+
+/* A batch's pending rows: per parameter the elements of its array literal
+ * so far, and where each row's elements start (for db_batch_truncate). */
+struct batch {
+	struct buf *col;            /* tr.nparams of them, "e1,e2,..." */
+	size_t *mark;               /* mark[row * nparams + k]: col[k].len before the row */
+	size_t rows, cap;
+	char name[24];              /* the server-side statement, "" before the first flush */
 };
 
 static struct pgdb *D(struct db *db)
@@ -317,9 +327,12 @@ static struct dbst *pg_prepare(struct db *db, const char *sql, bool persistent)
 	return &s->base;
 }
 
+static void batch_free(struct pgst *s);
+
 static void pg_finalize(struct dbst *st)
 {
 	struct pgst *s = S(st);
+	batch_free(s);
 	pg_reset(st);
 	pg_clear(st);
 	for (size_t i = 0; i < s->nvar; i++)
@@ -449,8 +462,20 @@ static PGresult *execute(struct pgst *s)
 	key[s->tr.nparams] = '\0';
 	if (s->tr.statements > 1 && !s->tr.nparams) {
 		/* BEGIN IMMEDIATE's BEGIN + lock: a server-side statement holds
-		 * one command, the simple protocol any number. */
+		 * one command, the simple protocol any number.  When the lock
+		 * is not had (lock_timeout) the BEGIN has opened a transaction,
+		 * now aborted: end it, as SQLite's failed BEGIN IMMEDIATE
+		 * leaves none; else every later BEGIN of this connection fails
+		 * ("current transaction is aborted") and its writer with it. */
+		bool idle = PQtransactionStatus(d->g.conn) == PQTRANS_IDLE;
 		r = PQexec(d->g.conn, s->tr.text);
+		if (!result_ok(r) && idle && PQtransactionStatus(d->g.conn) == PQTRANS_INERROR) {
+			set_err(d, r);
+			PQclear(r);
+			PQclear(PQexec(d->g.conn, "ROLLBACK"));
+			free(key);
+			return NULL;
+		}
 	} else if (s->persistent) {
 		const char *name = variant(s, key);
 		if (name) {
@@ -639,6 +664,161 @@ static void pg_dbclose(struct db *db)
 	free(d);
 }
 
+/* ---- batches ---- */
+
+static struct dbst *pg_prepare_batch(struct db *db, const char *sql, const char *types)
+{
+	struct pgdb *d = D(db);
+	struct pgst *s = xcalloc(1, sizeof(*s));
+	char err[SP_ERR_MAX];
+	if (pg_sql_batch(sql, types, &s->tr, err, sizeof(err)) < 0) {
+		set_errf(d, err);
+		free(s);
+		return NULL;
+	}
+	s->base.db = db;
+	s->persistent = true;
+	size_t np = s->tr.nparams ? (size_t)s->tr.nparams : 1;
+	s->p = xcalloc(np, sizeof(*s->p));
+	for (int i = 0; i < s->tr.nparams; i++)
+		s->p[i].type = P_NULL;
+	s->row = -1;
+	s->batch = xcalloc(1, sizeof(*s->batch));
+	s->batch->col = xcalloc(np, sizeof(*s->batch->col));
+	for (int i = 0; i < s->tr.nparams; i++)
+		buf_init(&s->batch->col[i], SIZE_MAX);
+	set_ok(d);
+	return &s->base;
+}
+
+static void batch_free(struct pgst *s)
+{
+	if (!s->batch)
+		return;
+	for (int i = 0; i < s->tr.nparams; i++)
+		buf_release(&s->batch->col[i]);
+	free(s->batch->col);
+	free(s->batch->mark);
+	free(s->batch);
+	s->batch = NULL;
+}
+
+/* One array element: NULL, a number, or text in double quotes with \ and
+ * " escaped (the array literal's own quoting; the server reads no other). */
+static void element(struct buf *b, const struct param *p)
+{
+	if (p->type == P_NULL) {
+		buf_add(b, "NULL", 4);
+	} else if (p->type == P_INT) {
+		buf_adds(b, p->num);
+	} else {
+		buf_add(b, "\"", 1);
+		for (const char *c = p->v, *e; *c; c = e) {
+			e = c + strcspn(c, "\"\\");
+			buf_add(b, c, (size_t)(e - c));
+			if (*e) {
+				buf_add(b, "\\", 1);
+				buf_add(b, e++, 1);
+			}
+		}
+		buf_add(b, "\"", 1);
+	}
+}
+
+static int pg_batch_add(struct dbst *st)
+{
+	struct pgst *s = S(st);
+	struct pgdb *d = D(st->db);
+	struct batch *bt = s->batch;
+	int n = s->tr.nparams;
+	if (!bt)
+		return set_errf(d, "not a batch statement");
+	for (int k = 0; k < n; k++)
+		if (s->p[k].type == P_BLOB)
+			return set_errf(d, "a batch takes no blob");
+	if (bt->rows == bt->cap) {
+		bt->cap = bt->cap ? 2 * bt->cap : 64;
+		bt->mark = xrealloc(bt->mark, bt->cap * (size_t)(n ? n : 1) * sizeof(*bt->mark));
+	}
+	for (int k = 0; k < n; k++) {
+		bt->mark[bt->rows * (size_t)n + (size_t)k] = bt->col[k].len;
+		if (bt->rows)
+			buf_add(&bt->col[k], ",", 1);
+		element(&bt->col[k], &s->p[k]);
+	}
+	bt->rows++;
+	set_ok(d);
+	return DB_DONE;
+}
+
+static void pg_batch_truncate(struct dbst *st, size_t keep)
+{
+	struct pgst *s = S(st);
+	struct batch *bt = s->batch;
+	if (!bt || keep >= bt->rows)
+		return;
+	for (int k = 0; k < s->tr.nparams; k++)
+		bt->col[k].len = bt->mark[keep * (size_t)s->tr.nparams + (size_t)k];
+	bt->rows = keep;
+}
+
+static size_t pg_batch_pending(struct dbst *st)
+{
+	return S(st)->batch ? S(st)->batch->rows : 0;
+}
+
+/* One round trip for every pending row: the statement (prepared on the
+ * server at the first flush) with one array literal per parameter.  The
+ * rows are forgotten either way: after an error the caller rolls back. */
+static int pg_batch_flush(struct dbst *st)
+{
+	struct pgst *s = S(st);
+	struct pgdb *d = D(st->db);
+	struct batch *bt = s->batch;
+	int n = s->tr.nparams;
+	if (!bt)
+		return set_errf(d, "not a batch statement");
+	if (!bt->rows) {
+		set_ok(d);
+		return DB_DONE;
+	}
+	PGresult *r = NULL;
+	if (!bt->name[0]) {
+		char name[24];
+		snprintf(name, sizeof(name), "sp%lu", ++d->names);
+		r = PQprepare(d->g.conn, name, s->tr.text, n, NULL);
+		if (result_ok(r))
+			snprintf(bt->name, sizeof(bt->name), "%s", name);
+		else
+			goto fail;
+		PQclear(r);
+	}
+	char **val = xcalloc(n ? (size_t)n : 1, sizeof(*val));
+	for (int k = 0; k < n; k++) {
+		struct buf *c = &bt->col[k];
+		val[k] = xmalloc(c->len + 3);
+		val[k][0] = '{';
+		memcpy(val[k] + 1, c->data, c->len);
+		memcpy(val[k] + 1 + c->len, "}", 2);
+	}
+	r = PQexecPrepared(d->g.conn, bt->name, n, (const char *const *)val, NULL, NULL, 0);
+	for (int k = 0; k < n; k++)
+		free(val[k]);
+	free(val);
+	if (!result_ok(r))
+		goto fail;
+	d->changes = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	pg_batch_truncate(st, 0);
+	set_ok(d);
+	return DB_DONE;
+fail:
+	set_err(d, r);
+	PQclear(r);
+	pg_batch_truncate(st, 0);
+	return d->code;
+}
+
 static const struct db_ops pg_ops = {
 	.kind = DB_PG,
 	.prepare = pg_prepare,
@@ -661,6 +841,11 @@ static const struct db_ops pg_ops = {
 	.exec = pg_exec,
 	.in_tx = pg_in_tx,
 	.close = pg_dbclose,
+	.prepare_batch = pg_prepare_batch,
+	.batch_add = pg_batch_add,
+	.batch_flush = pg_batch_flush,
+	.batch_pending = pg_batch_pending,
+	.batch_truncate = pg_batch_truncate,
 };
 
 struct db *db_pg_open(const char *url, char *err, size_t errlen)

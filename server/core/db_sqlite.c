@@ -125,6 +125,23 @@ static void sq_close(struct db *db)
 	free(db);
 }
 
+/* Batches: the prepared row loop, each row written as it is added. */
+static struct dbst *sq_prepare_batch(struct db *db, const char *sql, const char *types)
+{
+	return sq_prepare(db, sql, true);
+}
+
+static int sq_batch_add(struct dbst *st)
+{
+	int rc = sq_step(st);
+	sqlite3_reset(ST(st));
+	return rc == DB_ROW ? DB_DONE : rc;
+}
+
+static int sq_batch_flush(struct dbst *st) { return DB_DONE; }
+static size_t sq_batch_pending(struct dbst *st) { return 0; }
+static void sq_batch_truncate(struct dbst *st, size_t keep) { }
+
 static const struct db_ops sq_ops = {
 	.kind = DB_SQLITE,
 	.prepare = sq_prepare,
@@ -147,6 +164,11 @@ static const struct db_ops sq_ops = {
 	.exec = sq_exec,
 	.in_tx = sq_in_tx,
 	.close = sq_close,
+	.prepare_batch = sq_prepare_batch,
+	.batch_add = sq_batch_add,
+	.batch_flush = sq_batch_flush,
+	.batch_pending = sq_batch_pending,
+	.batch_truncate = sq_batch_truncate,
 };
 
 struct db *db_sqlite_open(const char *path_or_uri, int sqlite_flags, char *err, size_t errlen)

@@ -84,6 +84,11 @@ struct drift_cache {
 	struct profile prof[PROFILES];
 	size_t nprof, next_prof;
 	long hits, misses;
+	unsigned long tx;                   /* store_tx_serial when gen was read ... */
+	bool tx_valid;                      /* ... inside that write transaction */
+	unsigned long unk_tx;               /* store_tx_serial when unk_none was read ... */
+	bool unk_valid;                     /* ... inside that write transaction */
+	bool unk_none;                      /* no unknown_user event open (none opened since) */
 };
 
 struct drift_cache *drift_cache_new(size_t devices)
@@ -119,12 +124,24 @@ void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses)
 	*misses = c->misses;
 }
 
-/* Drop everything if the config changed since the entries were built. */
+/* Drop everything if the config changed since the entries were built.
+ * Once per write transaction (HEP intake batches 512 observations in
+ * one): config writers that open one with store_begin wait for ours to
+ * end, so the generation read at its first observation holds for the
+ * rest -- on PostgreSQL a read per observation was one more round trip
+ * each.  (A PostgreSQL config write outside store_begin, committed during
+ * the batch, is seen by the next batch, 50 ms later at most.) */
 static int cache_validate(struct store *s, struct drift_cache *c, char *err, size_t errlen)
 {
+	bool tx = !store_drift_autocommit(s);
+	if (tx && c->gen >= 0 && c->tx_valid && c->tx == store_tx_serial(s))
+		return 0;
 	long gen = store_config_gen(s);
+	c->tx_valid = false;
 	if (gen < 0)
 		return sp_err(err, errlen, "cannot read config generation: %s", store_errmsg(s));
+	c->tx = store_tx_serial(s);
+	c->tx_valid = tx;
 	if (gen != c->gen) {
 		cache_clear(c);
 		c->gen = gen;
@@ -639,6 +656,25 @@ static int record_unknown(struct store *s, const struct observation *o, const ch
 	return 0;
 }
 
+/* Is no unknown_user event open, so a known user's observation has none to
+ * resolve?  Read once per write transaction (other writers wait for it,
+ * as in cache_validate) and cleared when this one records an unknown user:
+ * saves the per-observation lookup, a round trip on PostgreSQL, while no
+ * unknown user is open.  false when unsure (no cache, no transaction,
+ * an error: then the lookup runs as before). */
+static bool unknown_none(struct store *s, struct drift_cache *c)
+{
+	if (!c || store_drift_autocommit(s))
+		return false;
+	if (c->unk_valid && c->unk_tx == store_tx_serial(s))
+		return c->unk_none;
+	int any = store_drift_unknown_any(s);
+	c->unk_valid = any >= 0;
+	c->unk_tx = store_tx_serial(s);
+	c->unk_none = any == 0;
+	return c->unk_none;
+}
+
 static int record(struct store *s, struct drift_cache *c, const struct observation *o, char *err, size_t errlen)
 {
 	struct target t = { .x = NULL };
@@ -658,8 +694,11 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 	if (rc < 0)
 		return -1;
 	unknown_label(o, label, sizeof(label));
-	if (rc == 0)
+	if (rc == 0) {
+		if (c)
+			c->unk_none = false;
 		return record_unknown(s, o, label, err, errlen);
+	}
 	const struct expect_acct *a = NULL;
 	for (size_t i = 0; i < t.x->naccounts; i++)
 		if (t.x->acct[i].id == t.account_id)
@@ -676,7 +715,7 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 		goto out;
 	}
 	/* The user is known now: an earlier unknown_user event for it is over. */
-	if (store_drift_resolve(s, 0, 0, "unknown_user", label, o->at, NULL) < 0) {
+	if (!unknown_none(s, c) && store_drift_resolve(s, 0, 0, "unknown_user", label, o->at, NULL) < 0) {
 		sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
 		goto out;
 	}
@@ -811,7 +850,12 @@ static int webhook_one(json_t *obj, long i, struct observation *o, char *err, si
 /* A store failure after the input was accepted: the sender should retry. */
 static int webhook_store_err(struct store *s, bool busy, char *err, size_t errlen, const char *what)
 {
-	sp_err(err, errlen, "%s: %s", what, store_errmsg(s));
+	/* "locked" on both backends: PostgreSQL's words for a lock wait that
+	 * ran out ("canceling statement due to lock timeout") do not say it. */
+	if (busy)
+		sp_err(err, errlen, "%s: database locked by another writer (%s)", what, store_errmsg(s));
+	else
+		sp_err(err, errlen, "%s: %s", what, store_errmsg(s));
 	return busy ? DRIFT_ERR_BUSY : DRIFT_ERR_STORE;
 }
 

@@ -544,6 +544,131 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 	return 0;
 }
 
+/*
+ * A batch statement (db.h's db_prepare_batch): every parameter ?k becomes
+ * the column sp_b.pk of unnest(?1::_T1, ..., ?n::_Tn) AS sp_b(p1, ..., pn)
+ * (_int8 / _text: the array types, spelt without brackets so the rules
+ * above leave them be), which an INSERT selects FROM in place of VALUES
+ * and an UPDATE joins (FROM before its WHERE).  An UPDATE with a key
+ * parameter joins (SELECT DISTINCT ON (pkey) * FROM unnest(..) WITH
+ * ORDINALITY ... ORDER BY pkey, sp_ord DESC) AS sp_b: the last row added
+ * per key (PostgreSQL's UPDATE ... FROM would apply any one of them).
+ * Then the usual rules.
+ */
+int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *err, size_t errlen)
+{
+	struct toks t = { 0 };
+	struct buf b;
+	int n = (int)strlen(types), maxp = 0, rc = -1, key = 0;
+	size_t first, values = 0, where = 0, open = 0, close = 0;
+	bool insert;
+	memset(out, 0, sizeof(*out));
+	tokenize(sql, &t);
+	buf_init(&b, 1024 * 1024);
+	first = next_sig(&t, 0, t.n);
+	insert = first < t.n && is_word(&t.v[first], "INSERT");
+	if (first == t.n || (!insert && !is_word(&t.v[first], "UPDATE"))) {
+		sp_err(err, errlen, "a batch is one INSERT or UPDATE");
+		goto out;
+	}
+	int depth = 0;
+	for (size_t i = first; i < t.n; i++) {
+		const struct tok *k = &t.v[i];
+		if (is_punct(k, "("))
+			depth++;
+		else if (is_punct(k, ")"))
+			depth--;
+		else if (depth == 0 && (is_word(k, "FROM") || is_word(k, "RETURNING") || is_punct(k, ";"))) {
+			sp_err(err, errlen, "a batch has no FROM, RETURNING or second statement");
+			goto out;
+		} else if (depth == 0 && insert && is_word(k, "VALUES") && !values) {
+			values = i;
+		} else if (depth == 0 && !insert && is_word(k, "WHERE") && !where) {
+			where = i;
+		} else if (is_word(k, "IS") && next_sig(&t, i + 1, t.n) < t.n &&
+			   t.v[next_sig(&t, i + 1, t.n)].kind == T_PARAM) {
+			sp_err(err, errlen, "a batch cannot compare a parameter with IS");
+			goto out;
+		}
+	}
+	if (insert) {
+		open = values ? next_sig(&t, values + 1, t.n) : t.n;
+		close = open < t.n && is_punct(&t.v[open], "(") ? close_of(&t, open, t.n) : t.n;
+		if (close == t.n) {
+			sp_err(err, errlen, "a batch INSERT has VALUES (...)");
+			goto out;
+		}
+	}
+	for (int k = 0; k < n; k++) {
+		if (strchr("itIT", types[k]) == NULL || (isupper((unsigned char)types[k]) && (key || insert))) {
+			sp_err(err, errlen, "batch parameter types are i or t, and one I or T (an UPDATE's key)");
+			goto out;
+		}
+		if (isupper((unsigned char)types[k]))
+			key = k + 1;
+	}
+	for (size_t i = 0; i <= t.n; i++) {
+		if ((insert && i == close) || (!insert && i == (where ? where : t.n))) {
+			/* With a key, the last row added for each key value: the
+			 * one SQLite's in-order execution leaves. */
+			buf_adds(&b, key ? " FROM (SELECT DISTINCT ON (p" : " FROM unnest(");
+			if (key)
+				buf_printf(&b, "%d) * FROM unnest(", key);
+			for (int k = 1; k <= n; k++)
+				buf_printf(&b, "%s?%d::%s", k > 1 ? ", " : "", k,
+					   tolower((unsigned char)types[k - 1]) == 'i' ? "_int8" : "_text");
+			buf_adds(&b, key ? ") WITH ORDINALITY AS sp_u(" : ") AS sp_b(");
+			for (int k = 1; k <= n; k++)
+				buf_printf(&b, "%sp%d", k > 1 ? ", " : "", k);
+			if (key)
+				buf_printf(&b, ", sp_ord) ORDER BY p%d, sp_ord DESC) AS sp_b", key);
+			else
+				buf_adds(&b, ")");
+			if (!insert)
+				buf_adds(&b, " ");
+			if (insert)
+				continue;       /* the VALUES list's ')' */
+		}
+		if (i == t.n)
+			break;
+		const struct tok *k = &t.v[i];
+		if (insert && i == values) {
+			buf_adds(&b, "SELECT");
+		} else if (insert && i == open) {
+			buf_adds(&b, " ");
+		} else if (k->kind == T_PARAM) {
+			int p = k->n > 1 ? (int)strtol(k->p + 1, NULL, 10) : maxp + 1;
+			if (p < 1 || p > n) {
+				sp_err(err, errlen, "batch parameter ?%d has no type", p);
+				goto out;
+			}
+			if (p > maxp)
+				maxp = p;
+			buf_printf(&b, "sp_b.p%d", p);
+		} else {
+			buf_add(&b, k->p, k->n);
+		}
+	}
+	if (b.overflow) {
+		sp_err(err, errlen, "statement too long");
+		goto out;
+	}
+	char *text = buf_detach(&b, NULL);
+	rc = pg_sql_translate(text, NULL, NULL, out, err, errlen);
+	free(text);
+	if (rc == 0 && out->nparams != n) {
+		sp_err(err, errlen, "a batch uses each of its %d parameters", n);
+		pg_sql_free(out);
+		rc = -1;
+	}
+	free(t.v);
+	return rc;
+out:
+	buf_release(&b);
+	free(t.v);
+	return rc;
+}
+
 void pg_sql_free(struct pg_sql *t)
 {
 	free(t->text);

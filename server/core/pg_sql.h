@@ -34,6 +34,12 @@ int pg_sql_translate(const char *sql, pg_sql_has_id has_id, void *arg, struct pg
 		     size_t errlen);
 void pg_sql_free(struct pg_sql *t);
 
+/* A batch statement (db.h's db_prepare_batch): sql, one INSERT ... VALUES
+ * or UPDATE whose parameters ?1..?n have types ('i' / 't', n letters),
+ * rewritten to run over unnest() of one array per parameter, then
+ * translated as above: $k is the array of parameter k.  0 or -1 with err. */
+int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *err, size_t errlen);
+
 /* The override table, for tests: its n SQLite keys (each must still be a
  * statement of the store, or the override is dead). */
 const char *pg_sql_override_key(size_t i);

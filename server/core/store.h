@@ -139,6 +139,10 @@ int store_begin(struct store *s);
 int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
+/* Changes with every transaction store_begin opens: a reader may keep what
+ * it read inside one write transaction until that transaction ends (the
+ * writers' lock keeps other store_begin writers out meanwhile). */
+unsigned long store_tx_serial(struct store *s);
 /* Last SQLite error message of this connection. */
 const char *store_errmsg(struct store *s);
 /* Generation of everything that can change a served config (schema 002);
@@ -534,6 +538,8 @@ int store_drift_intake_tune(struct store *s);
 int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version);
 /* True when no transaction is open on this connection. */
 int store_drift_autocommit(struct store *s);
+/* Is any unknown_user drift event open?  1 yes, 0 no, -1 error. */
+int store_drift_unknown_any(struct store *s);
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at);
 /* Accounts whose username (by_auth 0) or auth username (1) equals v:
  * fn(account id, device id, arg) returns nonzero to stop. */

@@ -11,10 +11,13 @@
 int store_registration_add(struct store *s, const struct observation *o, int64_t device_id,
 			   int64_t account_id)
 {
-	struct dbst *st = store_stmt(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
+	/* A batch: on PostgreSQL the rows go at the transaction's commit, one
+	 * round trip for the lot (nothing in intake reads them back before);
+	 * on SQLite each is inserted now. */
+	struct dbst *st = store_batch(s, "INSERT INTO registration (at, source, src_ip, src_port, transport, "
 				      "registrar, port, username, auth_username, user_agent, contact, expires, "
 				      "code, device_id, account_id, reason, reason_detail, dst_ip) "
-				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+				      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "ittittittttiiiittt");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, o->at);
@@ -41,7 +44,7 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 	store_bind_text(st, 16, o->reason);
 	store_bind_text(st, 17, o->reason_detail);
 	store_bind_text(st, 18, o->dst_ip);
-	return store_exec_stmt(s, st, NULL, 0);
+	return store_batch_add(s, st);
 }
 
 /* A PRAGMA that sets a value (it may answer with a row). */
@@ -156,6 +159,18 @@ int store_drift_unknown_open(struct store *s, const char *observed, const char *
 	db_bind_int64(st, 3, now);
 	*outcome = STORE_UNKNOWN_OPENED;
 	return store_exec_stmt(s, st, NULL, 0);
+}
+
+int store_drift_unknown_any(struct store *s)
+{
+	/* The partial index of open unknown_user rows (schema 003). */
+	struct dbst *st = store_stmt(s, "SELECT 1 FROM drift_event WHERE device_id IS NULL AND kind = 'unknown_user' "
+				      "AND resolved = 0 LIMIT 1");
+	if (!st)
+		return -1;
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int store_drift_insert(struct store *s, int64_t device_id, int64_t account_id, const char *kind,
@@ -279,13 +294,17 @@ int store_drift_resolve(struct store *s, int64_t device_id, int64_t account_id, 
 
 int store_account_set_code(struct store *s, int64_t account_id, long code, int64_t at)
 {
-	struct dbst *st = store_stmt(s, "UPDATE account SET last_code = ?, last_code_at = ? WHERE id = ?");
+	/* A batch keyed by the account (one observation after another may
+	 * name it; the last one's code stays, as row by row): on PostgreSQL
+	 * one round trip at the commit for the intake batch's accounts.
+	 * Intake reads no account's last code back before. */
+	struct dbst *st = store_batch(s, "UPDATE account SET last_code = ?, last_code_at = ? WHERE id = ?", "iiI");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, code);
 	db_bind_int64(st, 2, at);
 	db_bind_int64(st, 3, account_id);
-	return store_exec_stmt(s, st, NULL, 0);
+	return store_batch_add(s, st);
 }
 
 int store_account_find(struct store *s, const char *v, int by_auth,
@@ -415,16 +434,38 @@ int store_registration_last(struct store *s, int64_t device_id, struct observati
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
+/*
+ * One savepoint per observation, so a failed one costs only itself.  On
+ * PostgreSQL each statement is a round trip: a successful observation's
+ * RELEASE waits and goes with the next observation's SAVEPOINT as one
+ * simple query (two commands, one round trip); COMMIT releases a savepoint
+ * still held, ROLLBACK drops it.  On SQLite they stay two cheap statements
+ * (sqlite3_prepare compiles only a text's first command).
+ */
 int store_drift_sp_begin(struct store *s)
 {
-	struct dbst *st = store_stmt(s, "SAVEPOINT drift_obs");
+	bool *held = store_sp_held(s);
+	struct dbst *st;
+	store_batch_mark(s);
+	if (*held && db_in_tx(store_db(s))) {
+		*held = false;
+		st = store_stmt(s, "RELEASE drift_obs; SAVEPOINT drift_obs");
+	} else {
+		*held = false;
+		st = store_stmt(s, "SAVEPOINT drift_obs");
+	}
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
 int store_drift_sp_end(struct store *s, int ok)
 {
 	struct dbst *st;
+	if (ok && db_kind(store_db(s)) == DB_PG) {
+		*store_sp_held(s) = true;
+		return 0;
+	}
 	if (!ok) {
+		store_batch_back(s);
 		st = store_stmt(s, "ROLLBACK TO drift_obs");
 		if (st)
 			store_exec_stmt(s, st, NULL, 0);

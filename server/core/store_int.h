@@ -26,6 +26,25 @@ int store_rows(struct dbst *st, size_t sz, void (*fill)(struct dbst *, void *), 
  * driver's message. */
 int store_exec_stmt(struct store *s, struct dbst *st, char *err, size_t errlen);
 
+/* Batch statements (db.h's db_prepare_batch), cached per store like
+ * store_stmt's, by the address of sql; up to BATCH_SLOTS of them.  Rows
+ * added (store_batch_add, 0 or -1) are written at the latest by
+ * store_commit, which flushes every batch before COMMIT; store_rollback
+ * forgets them.  store_batch_flush writes them now (0 or -1).  Inside a
+ * transaction, store_batch_mark notes how many rows each batch holds
+ * (at a SAVEPOINT) and store_batch_back forgets the rows added since (at
+ * ROLLBACK TO it).  On SQLite every row is written as it is added. */
+#define BATCH_SLOTS 4
+struct dbst *store_batch(struct store *s, const char *sql, const char *types);
+int store_batch_add(struct store *s, struct dbst *st);
+int store_batch_flush(struct store *s);
+void store_batch_mark(struct store *s);
+void store_batch_back(struct store *s);
+/* store_drift.c's note that SAVEPOINT drift_obs is still open (PostgreSQL:
+ * released together with the next one's start, one round trip); cleared
+ * by store_begin, store_commit and store_rollback. */
+bool *store_sp_held(struct store *s);
+
 /* ---- store_admin.c: schema bookkeeping shared with store.c ----
  * SQLite-only: db is db_sqlite_handle's (struct sqlite3 is sqlite3). */
 struct sqlite3;

@@ -1,0 +1,104 @@
+/*
+ * tests/bench/fetch_bench.c: the fetch-record writer's throughput, a
+ * benchmark, not a test.  Seeds DEVICES devices in DB (a file, or a
+ * postgresql:// URL whose database is emptied first: a throwaway one), then
+ * writes RECORDS fetch records the way sipprovd's writer does
+ * (store_fetch_batch: 512 fetch_log rows and each device's last fetch per
+ * transaction) and prints records/s.
+ * Build and run with tools/bench-fetch.sh DB [DEVICES] [RECORDS].
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/sipprov.h"
+
+#define BATCH 512
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	const char *db = argc > 1 ? argv[1] : "/tmp/fetch_bench.db";
+	long ndev = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
+	long nrec = argc > 3 ? strtol(argv[3], NULL, 10) : 100000;
+	char err[SP_ERR_MAX];
+	struct store *s;
+
+	log_init(LOG_LVL_WARN, false);
+	if (strncmp(db, "postgres", 8))
+		remove(db);
+	if (!(s = store_open(db, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	struct tenant t;
+	memset(&t, 0, sizeof(t));
+	sp_strlcpy(t.slug, "bench", sizeof(t.slug));
+	store_begin(s);
+	store_tenant_add(s, &t, err, sizeof(err));
+	store_tenant_get(s, "bench", &t);
+	int64_t *ids = xcalloc((size_t)ndev, sizeof(*ids));
+	struct device *d = xcalloc(1, sizeof(*d));
+	for (long i = 0; i < ndev; i++) {
+		memset(d, 0, sizeof(*d));
+		snprintf(d->mac, sizeof(d->mac), "0016%08lx", i);
+		d->tenant_id = t.id;
+		sp_strlcpy(d->layout, "yealink", sizeof(d->layout));
+		if (store_device_add(s, d, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		ids[i] = d->id;
+	}
+	store_commit(s);
+	free(d);
+
+	struct fetch_rec *r = xcalloc(BATCH, sizeof(*r));
+	struct fetch_last *l = xcalloc(BATCH, sizeof(*l));
+	long done = 0, batches = 0;
+	double t0 = now_s();
+	srand(1);
+	while (done < nrec) {
+		size_t n = nrec - done < BATCH ? (size_t)(nrec - done) : BATCH;
+		for (size_t i = 0; i < n; i++) {
+			/* Consecutive devices: one last fetch per device per batch,
+			 * as the daemon's coalescing map gives. */
+			long dv = (done + (long)i) % ndev;
+			r[i].device_id = ids[dv];
+			r[i].at = sp_now();
+			r[i].status = 200;
+			r[i].version = 1;
+			sp_strlcpy(r[i].ip, "127.0.0.1", sizeof(r[i].ip));
+			snprintf(r[i].ua, sizeof(r[i].ua), "bench \"agent\" \\ %ld", done + (long)i);
+			snprintf(r[i].path, sizeof(r[i].path), "/0016%08lx.cfg", dv);
+			sp_strlcpy(r[i].digest, "00112233445566778899aabbccddeeff", sizeof(r[i].digest));
+			l[i].device_id = r[i].device_id;
+			l[i].at = r[i].at;
+			l[i].version = 1;
+			sp_strlcpy(l[i].ip, r[i].ip, sizeof(l[i].ip));
+			sp_strlcpy(l[i].ua, r[i].ua, sizeof(l[i].ua));
+			sp_strlcpy(l[i].digest, r[i].digest, sizeof(l[i].digest));
+		}
+		if (store_fetch_batch(s, r, n, l, n) < 0) {
+			fprintf(stderr, "batch: %s\n", store_errmsg(s));
+			return 1;
+		}
+		done += (long)n;
+		batches++;
+	}
+	double dt = now_s() - t0;
+	printf("fetch writer: %ld records (and as many last fetches) in %ld batches, %.2f s: %.0f records/s\n",
+	       done, batches, dt, (double)done / dt);
+	free(r);
+	free(l);
+	free(ids);
+	store_close(s);
+	return 0;
+}
