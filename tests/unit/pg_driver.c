@@ -256,7 +256,11 @@ static void busy(const char *url)
 	ok(db_exec(other, "SET lock_timeout = '200ms'") == 0, "the other sets lock_timeout");
 	ok(db_exec(other, "BEGIN IMMEDIATE") < 0 && db_errcode(other) == DB_BUSY,
 	   "its BEGIN IMMEDIATE waits, then DB_BUSY (55P03): %s", db_errmsg(other));
-	db_exec(other, "ROLLBACK");
+	is_str(db_errmsg(other), "database is locked", "  in SQLite's words, not 'canceling statement due to lock timeout'");
+	ok(db_in_tx(other), "  BEGIN ran: its transaction is left aborted");
+	db_pg_abandon(other);
+	ok(!db_in_tx(other) && db_errcode(other) == DB_BUSY && !strcmp(db_errmsg(other), "database is locked"),
+	   "  db_pg_abandon ends it and keeps the error (store_begin's callers ask store_is_busy)");
 	ok(run("COMMIT") == 0, "the first commits");
 	ok(db_exec(other, "BEGIN IMMEDIATE") == 0 && db_exec(other, "COMMIT") == 0, "then the other gets the lock");
 	ok(db_exec(other, "SET statement_timeout = '50ms'") == 0 && db_exec(other, "SELECT pg_sleep(1)") < 0 &&
