@@ -141,8 +141,14 @@ static int set_err(struct pgdb *d, const PGresult *r)
 	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!m)
 		m = r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(d->g.conn);
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	/* A lock wait that ran out (lock_timeout: another writer holds the
+	 * writers' lock) reads as on SQLite, not "canceling statement due to
+	 * lock timeout": the admin sees one message whatever the backend. */
+	if (state && !strcmp(state, "55P03"))
+		m = "database is locked";
 	store_pg_msg(m, d->url, d->g.shown, d->g.pw, d->err, sizeof(d->err));
-	d->code = classify(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
+	d->code = classify(state);
 	return d->code;
 }
 
@@ -880,4 +886,15 @@ struct db *db_pg_open(const char *url, char *err, size_t errlen)
 bool db_pg_lost(struct db *db)
 {
 	return PQstatus(D(db)->g.conn) != CONNECTION_OK;
+}
+
+/* Added for pgsuite2 (issue 17): a BEGIN whose lock wait failed leaves the
+ * transaction aborted; store_begin ends it here, so that its caller finds
+ * no transaction open, as after a failed BEGIN IMMEDIATE on SQLite, and
+ * still reads the failure's error (db_exec would replace it). */
+void db_pg_abandon(struct db *db)
+{
+	struct pgdb *d = D(db);
+	if (PQtransactionStatus(d->g.conn) != PQTRANS_IDLE)
+		PQclear(PQexec(d->g.conn, "ROLLBACK"));
 }

@@ -15,4 +15,7 @@ struct db *db_pg_open(const char *url, char *err, size_t errlen);
 /* Has libpq found the connection broken (the server restarted or went
  * away)?  No round trip: it knows once a command failed on it. */
 bool db_pg_lost(struct db *db);
+/* ROLLBACK whatever transaction is open (a failed one included), keeping
+ * the last error for db_errmsg / db_errcode. */
+void db_pg_abandon(struct db *db);
 #endif

@@ -381,10 +381,76 @@ static int simple(struct store *s, const char *sql)
 	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
 }
 
+/* BEGIN IMMEDIATE on PostgreSQL (pg_sql.c: BEGIN + the writers' advisory
+ * lock) runs as one command: when the lock wait fails, BEGIN has run and
+ * the transaction is left aborted, where every later command of the
+ * connection fails ("current transaction is aborted") until ROLLBACK.  The
+ * callers, as on SQLite, roll back only what store_begin opened: end it
+ * here and keep the lock's error for store_is_busy / store_errmsg. */
+static int begin_pg(struct store *s, const char *sql)
+{
+	if (db_exec(s->db, sql) == 0)
+		return 0;
+	db_pg_abandon(s->db);
+	return -1;
+}
+
+/* PostgreSQL waits for the writers' lock itself, up to lock_timeout, and
+ * says nothing meanwhile: a process that listens (fn: the CLI) would hear
+ * neither "waiting" nor "gave up".  So with fn the first wait of a
+ * connection is cut at LOCK_WAIT_SLOW_MS (a lock_timeout local to the
+ * transaction), fn hears STORE_WAIT_SLOW and the rest of the limit
+ * follows; fn hears STORE_WAIT_GAVE_UP when the limit runs out, as
+ * busy_wait tells them on SQLite.  The transaction itself then runs with
+ * the whole limit, as without fn. */
+static int begin_pg_within(struct store *s, long ms)
+{
+	char sql[192];
+	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL lock_timeout = '%ldms'; SELECT pg_advisory_xact_lock(%lld); "
+		 "SET LOCAL lock_timeout = '%ldms'", ms < 1 ? 1 : ms, (long long)SP_PG_LOCK_WRITE,
+		 s->wait_limit_ms ? s->wait_limit_ms : 1);
+	return begin_pg(s, sql);
+}
+
+static int begin_pg_told(struct store *s)
+{
+	int64_t start = mono_ms();
+	long limit = s->wait_limit_ms;
+	if (!s->wait_told && limit > LOCK_WAIT_SLOW_MS) {
+		if (begin_pg_within(s, LOCK_WAIT_SLOW_MS) == 0)
+			return 0;
+		if (!store_is_busy(s))
+			return -1;
+		s->wait_told = true;
+		s->wait_fn(STORE_WAIT_SLOW, mono_ms() - start, s->wait_arg);
+		limit -= (long)(mono_ms() - start);
+	}
+	if (begin_pg_within(s, limit) == 0)
+		return 0;
+	if (store_is_busy(s))
+		s->wait_fn(STORE_WAIT_GAVE_UP, mono_ms() - start, s->wait_arg);
+	return -1;
+}
+
+static int begin_write(struct store *s)
+{
+	if (!s->url)
+		return simple(s, "BEGIN IMMEDIATE");
+	if (s->wait_fn)
+		return begin_pg_told(s);
+	struct dbst *st = store_stmt(s, "BEGIN IMMEDIATE");
+	if (!st)
+		return -1;
+	if (store_exec_stmt(s, st, NULL, 0) == 0)
+		return 0;
+	db_pg_abandon(s->db);
+	return -1;
+}
+
 int store_begin(struct store *s)
 {
 	s->sp_held = false;
-	if (simple(s, "BEGIN IMMEDIATE") < 0)
+	if (begin_write(s) < 0)
 		return -1;
 	s->tx_serial++;
 	return 0;

@@ -111,7 +111,9 @@ void store_close(struct store *s);      /* accepts NULL */
  * STORE_WAIT_SLOW once per connection when a wait passes 300 ms, and
  * STORE_WAIT_GAVE_UP each time the limit runs out.  store_open applies the
  * process default: 5000 ms and no fn unless store_lock_wait_default
- * changed it (call that before the first store_open). */
+ * changed it (call that before the first store_open).  On PostgreSQL the
+ * server waits (lock_timeout) and fn hears of the writers' lock taken by
+ * store_begin, the same two events. */
 enum store_wait_event { STORE_WAIT_SLOW, STORE_WAIT_GAVE_UP };
 typedef void (*store_wait_fn)(enum store_wait_event ev, int64_t waited_ms, void *arg);
 void store_lock_wait(struct store *s, long limit_ms, store_wait_fn fn, void *arg);
@@ -132,7 +134,8 @@ int store_use_key(struct store *s, const unsigned char key[SP_KEY_LEN], char *er
 /* The connection (db.h), for store_*.c files only. */
 struct db;
 struct db *store_db(struct store *s);
-/* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1. */
+/* Transactions: begin IMMEDIATE / commit / rollback.  0 or -1; a failed
+ * store_begin leaves no transaction open, on either backend. */
 int store_begin(struct store *s);
 /* A read transaction: one snapshot (and one WAL read lock) for several
  * reads; end it with store_commit. */

@@ -115,6 +115,9 @@ wait_for() {
 	done
 	return 1
 }
+# seen WHERE: wait until sipprovd has recorded a registration row matching
+# WHERE (1 or 0, not a boolean: PostgreSQL would print t).
+seen() { wait_for "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM registration WHERE $1" 1; }
 open_kinds() {
 	sp drift --open --json | python3 -c 'import json,sys; print(sorted(e["kind"] for e in json.load(sys.stdin) if e["mac"]==sys.argv[1]))' "$mac"
 }
@@ -129,10 +132,10 @@ rc_base "$H1/rc" "$URL/s/$tok"
 phone_start "$H1"
 phone_registered; ok $? "linphonec provisioned with v1 registers to Kamailio"
 is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "device fetched v1"
-wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='udp' AND expires > 0" 1
+seen "username='alice' AND code=200 AND transport='udp' AND expires > 0"
 ok $? "HEP: the UDP registration is observed with code 200"
 phone_quit; ok $? "linphonec quits"
-wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND expires = 0" 1
+seen "username='alice' AND code=200 AND expires = 0"
 ok $? "HEP: its unregistration is observed too"
 like "$(sql "SELECT auth_username||' '||port||' '||registrar FROM registration WHERE username='alice' AND expires > 0 LIMIT 1")" \
 	"^a1xyzauth $KP example.test\$" "observation: auth username, port, registrar"
@@ -153,10 +156,10 @@ unlike "$(cat "$H2/rc")" "config-uri" "and no config-uri"
 n0=$(sql "SELECT coalesce(max(id), 0) FROM registration")
 phone_start "$H2"
 phone_registered; ok $? "with its old settings the phone still registers over UDP"
-wait_for "SELECT count(*) > 0 FROM registration WHERE id > $n0 AND username='alice' AND code=200 AND transport='udp' AND expires > 0" 1
+seen "id > $n0 AND username='alice' AND code=200 AND transport='udp' AND expires > 0"
 ok $? "HEP: the stale UDP registration is observed"
 phone_quit; ok $? "linphonec quits"
-wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND expires = 0 AND id > (SELECT max(id) FROM registration WHERE expires > 0)" 1
+seen "username='alice' AND code=200 AND expires = 0 AND id > (SELECT max(id) FROM registration WHERE expires > 0)"
 ok $? "HEP: its unregistration (over UDP, old settings) is observed"
 is "$(open_kinds)" "['stale', 'transport']" "exactly one open transport event and one open stale event for the device"
 ev=$(sp drift --open --json)
@@ -177,7 +180,7 @@ n1=$(sql "SELECT coalesce(max(id), 0) FROM registration")
 phone_start "$H3"
 phone_registered; ok $? "after fetching v2 linphonec registers"
 is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 2 "device fetched_version is 2"
-wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='tls' AND expires > 0" 1
+seen "username='alice' AND code=200 AND transport='tls' AND expires > 0"
 ok $? "HEP: the TLS registration is observed as transport tls"
 wait_for "SELECT count(*) FROM drift_event WHERE resolved = 0" 0; ok $? "both events resolved"
 is "$(open_kinds)" "[]" "no open drift for the device"
@@ -185,7 +188,7 @@ is "$(sp drift --json | python3 -c 'import json,sys; print(sorted((e["kind"], e[
 	"[('stale', False), ('transport', False)]" "drift history keeps both, resolved"
 like "$(cat "$SIPPROVD_LOG")" "drift: device $mac line 1 transport resolved: observed tls" "resolution logged"
 phone_quit; ok $? "linphonec quits"
-wait_for "SELECT count(*) > 0 FROM registration WHERE username='alice' AND code=200 AND transport='tls' AND expires = 0" 1
+seen "username='alice' AND code=200 AND transport='tls' AND expires = 0"
 ok $? "HEP: the TLS unregistration is observed"
 like "$(cat "$H3/rc")" "reg_proxy=<sip:localhost:$KP;transport=tls>" "its rc now holds the v2 proxy (tls)"
 is "$(sql "SELECT DISTINCT transport FROM registration WHERE id > $n1 ORDER BY 1" | paste -sd,)" tls \

@@ -103,8 +103,12 @@ install -d -m 750 -o $SU -g $SG "$V/log/sipprov"
 sed -e "s|/var/lib/sipprov|$V/lib/sipprov|" -e "s|/usr/share/sipprov|$D/usr/share/sipprov|" "$conf" > "$T/sipprovd.conf"
 chgrp $SG "$T/sipprovd.conf"; chmod 640 "$T/sipprovd.conf"
 # The installed CLI with only the config to go by: as root, as the service
-# user, as an admin in its group.
-cli() { (cd "$T/cwd" && env -u SIPPROV_DB -u SIPPROV_TEMPLATES -u SIPPROV_KEY SIPPROV_CONF="$T/sipprovd.conf" "$@"); }
+# user, as an admin in its group.  (Not the harness's SIPPROV_KEY_FILE either,
+# which names the key of its PostgreSQL store under SP_BACKEND=pg.)
+cli() {
+	(cd "$T/cwd" && env -u SIPPROV_DB -u SIPPROV_TEMPLATES -u SIPPROV_KEY -u SIPPROV_KEY_FILE \
+		SIPPROV_CONF="$T/sipprovd.conf" "$@")
+}
 S() { cli "$D/usr/bin/sipprov" "$@"; }
 SVC() { cli setpriv --reuid="$suid" --regid="$sgid" --clear-groups "$D/usr/bin/sipprov" "$@"; }
 ADMIN() { cli setpriv --reuid=65533 --regid=65533 --groups="$sgid" "$D/usr/bin/sipprov" "$@"; }
