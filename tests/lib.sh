@@ -77,11 +77,27 @@ trap _cleanup EXIT
 # Register a pid to be stopped at exit.
 track_pid() { _pids="$_pids $1"; }
 
+# hold_lock SECONDS: a writer transaction held by another process on $DB
+# (tests/hold_lock.py) for SECONDS; returns once it holds the lock, its
+# pid in $HOLDER.
+hold_lock() {
+	rm -f "$T/held"
+	python3 "$ROOT/tests/hold_lock.py" "$DB" "$1" >"$T/held" &
+	HOLDER=$!
+	track_pid "$HOLDER"
+	for _ in $(seq 1 100); do
+		grep -q held "$T/held" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	bail "the lock holder did not take the lock"
+}
+
 ok() { # ok COND_EXIT_CODE "description"
 	_tap_n=$((_tap_n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"
 	else echo "not ok $_tap_n - $2"; _tap_fail=$((_tap_fail + 1)); fi
 }
+
 is() { # is GOT WANT "description"
 	_tap_n=$((_tap_n + 1))
 	if [ "$1" = "$2" ]; then echo "ok $_tap_n - $3"

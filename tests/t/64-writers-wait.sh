@@ -17,17 +17,6 @@ gen() { # gen N OFFSET: one device and line per row, users uNNNNNN
 			printf "0015650%05x,yealink,T46G,desk %d,main,1,User %d,%d,u%06d,a%06dx,pw-%d\n", i, i, i, 1000 + i, i, i, i
 	}'
 }
-hold_lock() { # hold_lock SECONDS: a writer transaction from another process
-	rm -f "$T/held"
-	python3 "$ROOT/tests/hold_lock.py" "$DB" "$1" >"$T/held" &
-	HOLDER=$!
-	track_pid "$HOLDER"
-	for _ in $(seq 1 100); do
-		grep -q held "$T/held" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	bail "the lock holder did not take the lock"
-}
 
 sp init >/dev/null || bail "init"
 sp tenant add acme >/dev/null || bail "tenant"

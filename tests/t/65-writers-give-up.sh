@@ -12,17 +12,6 @@ need python3 script awk
 HP=$(free_port)
 SEND="python3 $ROOT/tests/hep_send.py"
 
-hold_lock() { # hold_lock SECONDS: a writer transaction from another process
-	rm -f "$T/held"
-	python3 "$ROOT/tests/hold_lock.py" "$DB" "$1" >"$T/held" &
-	HOLDER=$!
-	track_pid "$HOLDER"
-	for _ in $(seq 1 100); do
-		grep -q held "$T/held" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	bail "the lock holder did not take the lock"
-}
 
 sp init >/dev/null || bail "init"
 sp tenant add acme >/dev/null || bail "tenant"
