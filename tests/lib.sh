@@ -316,23 +316,30 @@ add_subscriber() {
 	sqlite3 "$KAM_DIR/kam.db" "INSERT INTO subscriber(username,domain,password,ha1,ha1b) VALUES ('$(_q "$1")','$(_q "$2")','$(_q "$3")','','')"
 }
 
-# register_with NAME URL: run linphonec (its own HOME under $T/home.NAME)
-# provisioned from URL; prints its register status once registered or
-# after 10 s (x SP_SLOW).
+# register_with NAME URL [ROOT_CA]: run linphonec (its own HOME under
+# $T/home.NAME) provisioned from URL, trusting ROOT_CA for HTTPS if given;
+# prints its register status once registered or after 10 s (x SP_SLOW).
+# linphonecsh talks to linphonec through one socket per user
+# (/tmp/linphonec-UID), whatever HOME is: suites running side by side
+# (make test) take turns through a lock on it.
 register_with() {
 	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
-	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n[rtp]\naudio_rtp_port=-1\n' "$2" > "$H/rc"
-	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
-	st=""
-	for _ in $(seq 1 $((40 * SP_SLOW))); do
-		st=$(HOME=$H linphonecsh status register 2>&1)
-		case "$st" in registered,*) break ;; esac
-		sleep 0.25
-	done
-	HOME=$H linphonecsh exit >/dev/null 2>&1
-	echo "$st"
+	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n%s[rtp]\naudio_rtp_port=-1\n' \
+		"$2" "${3:+root_ca=$3
+}" > "$H/rc"
+	(
+		flock -w $((300 * SP_SLOW)) 9 || echo "# waited $((300 * SP_SLOW)) s for linphonecsh's lock" >&2
+		HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
+		st=""
+		for _ in $(seq 1 $((40 * SP_SLOW))); do
+			st=$(HOME=$H linphonecsh status register 2>&1)
+			case "$st" in registered,*) break ;; esac
+			sleep 0.25
+		done
+		HOME=$H linphonecsh exit >/dev/null 2>&1
+		echo "$st"
+	) 9>"${TMPDIR:-/tmp}/sipprov-linphonecsh-$(id -u).lock"
 }
-
 
 # ---- the console's browser tests (tests/console/*.js drivers) ----
 # console_deps: $NM, the node_modules that tools/install-deps.sh --test puts

@@ -48,22 +48,6 @@ S="https://localhost:$HTTPS_PORT"
 st=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$P/ca.pem" "$S/s/$tok")
 is "$st" 401 "the token URL alone is refused on a digest tenant"
 
-# register_with NAME URL [ROOT_CA]: linphonec provisioned from URL; prints its status.
-register_with() {
-	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
-	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\nroot_ca=%s\n[rtp]\naudio_rtp_port=-1\n' \
-		"$2" "$3" > "$H/rc"
-	HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
-	st=""
-	for _ in $(seq 1 $((40 * SP_SLOW))); do
-		st=$(HOME=$H linphonecsh status register 2>&1)
-		case "$st" in registered,*) break ;; esac
-		sleep 0.25
-	done
-	HOME=$H linphonecsh exit >/dev/null 2>&1
-	echo "$st"
-}
-
 st=$(register_with good "https://$mac:$HP@localhost:$HTTPS_PORT/s/$tok" "$P/ca.pem")
 like "$st" '^registered, identity=.*lin1@example.test' "linphonec fetched over HTTPS with digest credentials and registered ($st)"
 grep -q "\"GET /s/<redacted>\" 200 .*\"\\(Unknown\\|Linphone\\)" "$T/access.log"; ok $? "the access log shows linphonec's authenticated 200"
