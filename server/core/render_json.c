@@ -1,10 +1,14 @@
 /*
- * render_json.c: JSON layouts through Jansson.  String values of the
- * skeleton are templates and come out as json_string (data, never JSON
- * text); numbers, booleans and null are copied.  Objects may carry
- * "sp-each": "line", "sp-line": N, "sp-if"/"sp-unless": COND, which are
- * removed from the output.  Jansson: json_*_set_new and json_array_append_new
- * steal the value; json_dumps returns malloc'd text we free().
+ * render_json.c: JSON layouts.  Jansson parses the skeleton; rendering
+ * writes the text directly, in exactly the form json_dumps(JSON_INDENT(2) |
+ * JSON_PRESERVE_ORDER) gives (tests/unit/render.c checks that by
+ * re-dumping), without building a Jansson tree per render: on a render
+ * miss that tree and its dump were 29% of sipprovd's instructions.  String
+ * values of the skeleton are templates and come out as JSON strings (data,
+ * never JSON text); numbers, booleans and null are copied as Jansson
+ * printed them when the layout was compiled.  Objects may carry "sp-each":
+ * "line", "sp-line": N, "sp-if"/"sp-unless": COND, which are removed from
+ * the output.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,7 @@ struct jnode {
 	char *key;                          /* member name, NULL in arrays/root */
 	struct ldirect d;
 	struct ltmpl t;                     /* JN_STR */
-	json_t *lit;                        /* JN_LIT */
+	char *lit;                          /* JN_LIT: its JSON text */
 	struct jnode *kids;
 	size_t nkids;
 };
@@ -30,8 +34,7 @@ static void jnode_release(struct jnode *n)
 	free(n->key);
 	lcond_release(&n->d.cond);
 	ltmpl_release(&n->t);
-	if (n->lit)
-		json_decref(n->lit);
+	free(n->lit);
 	for (size_t i = 0; i < n->nkids; i++)
 		jnode_release(&n->kids[i]);
 	free(n->kids);
@@ -142,7 +145,8 @@ static int jcompile(struct jcomp *p, json_t *v, bool in_line, bool in_array, str
 		return 0;
 	}
 	n->type = JN_LIT;
-	n->lit = json_incref(v);
+	if (!(n->lit = json_dumps(v, JSON_ENCODE_ANY)))
+		return sp_err(p->err, p->errlen, "%s:%d: cannot encode a literal", p->sc->file, p->line0);
 	return 0;
 }
 
@@ -170,71 +174,114 @@ static int json_compile(struct lscope *sc, const char *body, size_t len, int lin
 	return rc;
 }
 
-static json_t *jemit(struct rctx *c, const struct jnode *n);
+/* A JSON string as Jansson writes it: '"', '\\' and C0 controls escaped
+ * (the short forms where JSON has them, else \u00XX), everything else,
+ * UTF-8 included, as is.  The text is valid UTF-8: the skeleton's, parsed
+ * by Jansson, and values, which ltmpl_expand refuses otherwise
+ * (value_check); controls come only from the skeleton's own text. */
+static void jstring(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *run = s;
+	buf_add(out, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			continue;
+		buf_add(out, run, (size_t)((const char *)p - run));
+		run = (const char *)p + 1;
+		char e[6] = { '\\', 0 };
+		size_t n = 2;
+		switch (*p) {
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default:
+			memcpy(e + 1, "u00", 3);
+			e[4] = hex[*p >> 4];
+			e[5] = hex[*p & 15];
+			n = 6;
+		}
+		buf_add(out, e, n);
+	}
+	buf_adds(out, run);
+	buf_add(out, "\"", 1);
+}
 
+/* A newline and two spaces per level, as JSON_INDENT(2). */
+static void jindent(struct buf *out, int depth)
+{
+	static const char sp[] = "                                ";
+	buf_add(out, "\n", 1);
+	for (size_t n = 2 * (size_t)depth, k; n; n -= k)
+		buf_add(out, sp, k = n < sizeof(sp) - 1 ? n : sizeof(sp) - 1);
+}
+
+static int jemit(struct rctx *c, const struct jnode *n, struct buf *out, int depth);
+
+/* One member or element of a container being written. */
 struct jadd {
 	const struct jnode *n;
-	json_t *parent;
+	struct buf *out;
+	int depth;                          /* the container's */
+	size_t items;                       /* written so far */
 };
 
 static int jadd_cb(struct rctx *c, void *arg)
 {
 	struct jadd *a = arg;
-	json_t *v = jemit(c, a->n);
-	if (!v)
-		return -1;
-	if (json_is_array(a->parent))
-		json_array_append_new(a->parent, v);
-	else
-		json_object_set_new(a->parent, a->n->key, v);
-	return 0;
+	if (a->items++)
+		buf_add(a->out, ",", 1);
+	jindent(a->out, a->depth + 1);
+	if (a->n->key) {
+		jstring(a->out, a->n->key);
+		buf_add(a->out, ": ", 2);
+	}
+	return jemit(c, a->n, a->out, a->depth + 1);
 }
 
-static json_t *jemit(struct rctx *c, const struct jnode *n)
+static int jemit(struct rctx *c, const struct jnode *n, struct buf *out, int depth)
 {
-	json_t *v;
 	switch (n->type) {
 	case JN_STR: {
 		const char *s = ltmpl_expand(c, &n->t);
 		if (!s)
-			return NULL;
-		v = json_string(s);
-		if (!v)
-			sp_err(c->err, c->errlen, "value is not valid UTF-8");
-		return v;
+			return -1;
+		jstring(out, s);
+		return 0;
 	}
 	case JN_LIT:
-		/* A copy, not json_incref: layouts are shared by request threads. */
-		return json_deep_copy(n->lit);
+		buf_adds(out, n->lit);
+		return 0;
 	default:
 		break;
 	}
-	v = n->type == JN_ARR ? json_array() : json_object();
+	struct jadd a = { NULL, out, depth, 0 };
+	buf_add(out, n->type == JN_ARR ? "[" : "{", 1);
 	for (size_t i = 0; i < n->nkids; i++) {
 		const struct jnode *k = &n->kids[i];
-		struct jadd a = { k, v };
+		a.n = k;
 		/* A directive belongs to the object that carries it. */
-		int rc = k->type == JN_OBJ ? ldirect_run(c, &k->d, jadd_cb, &a) : jadd_cb(c, &a);
-		if (rc < 0) {
-			json_decref(v);
-			return NULL;
-		}
+		if ((k->type == JN_OBJ ? ldirect_run(c, &k->d, jadd_cb, &a) : jadd_cb(c, &a)) < 0)
+			return -1;
 	}
-	return v;
+	if (a.items)
+		jindent(out, depth);
+	buf_add(out, n->type == JN_ARR ? "]" : "}", 1);
+	return 0;
 }
 
 static int json_render(struct rctx *c, const void *skel, struct buf *out)
 {
-	json_t *doc = jemit(c, skel);
-	if (!doc)
+	size_t len = out->len;
+	if (jemit(c, skel, out, 0) < 0) {
+		out->len = len;
 		return -1;
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	if (!s)
-		return sp_err(c->err, c->errlen, "cannot encode JSON");
-	buf_adds(out, s);
+	}
 	buf_add(out, "\n", 1);
-	free(s);
 	return 0;
 }
 

@@ -766,6 +766,68 @@ static void test_golden_refs(void)
 	ok(n >= 25, "%d golden files checked", n);
 }
 
+/* JSON layouts write their text directly: it must be exactly what Jansson's
+ * json_dumps(JSON_INDENT(2) | JSON_PRESERVE_ORDER) gives for the same
+ * document (what they printed before), so re-dumping the parsed output
+ * gives the same bytes.  The skeleton covers what the writer has to get
+ * right: every C0 control, '"' and '\\' in the skeleton's text and keys
+ * (values cannot carry controls: value_check), UTF-8 and '/' as they are,
+ * nesting deeper than one run of indent spaces, containers left empty by
+ * a condition or empty in the skeleton, literals (integers, reals, true,
+ * false, null), line blocks. */
+static void test_json_text(void)
+{
+	char body[4096], err[SP_ERR_MAX] = "";
+	int k = snprintf(body, sizeof(body), "name: t\nformat: json\ncontent-type: application/json\n"
+			 "notify-event: x\nroute: {mac}.t\n---\n{\"v\": \"{{version}}\", \"k\\\"e\\\\y\\t\": \"");
+	for (int c = 1; c < 0x20; c++)
+		k += snprintf(body + k, sizeof(body) - (size_t)k, "\\u%04x", c);
+	k += snprintf(body + k, sizeof(body) - (size_t)k, "\\\"\\\\/\\u007f\xc3\xa9{{label}}\", "
+		      "\"n\": [1, -2, 1.5, 1e300, true, false, null, [], {}], \"gone\": "
+		      "{\"sp-if\": \"backup_server\", \"x\": \"1\"}, \"empty\": {\"in\": {\"sp-if\": \"backup_server\"}}, "
+		      "\"lines\": [{\"sp-each\": \"line\", \"name\": \"{{line.display_name}}\"}], \"deep\": ");
+	for (int d = 0; d < 20; d++)
+		k += snprintf(body + k, sizeof(body) - (size_t)k, "{\"d\": ");
+	k += snprintf(body + k, sizeof(body) - (size_t)k, "\"{{mac}}\"");
+	for (int d = 0; d < 20; d++)
+		k += snprintf(body + k, sizeof(body) - (size_t)k, "}");
+	snprintf(body + k, sizeof(body) - (size_t)k, "}\n");
+	struct layout *l = layout_parse_mem("t.json", body, strlen(body), err, sizeof(err));
+	ok(l != NULL, "JSON text layout parses (%s)", l ? "ok" : err);
+	if (!l)
+		return;
+	struct effective e;
+	make_effective(&e, "udp");
+	sp_strlcpy(e.device.label, "tab\there \"q\" \\ \xe2\x82\xac\xf0\x9f\x93\x9e", sizeof(e.device.label));
+	struct buf out;
+	buf_init(&out, SP_BODY_MAX);
+	int rc = render(l, &e, 0, &out, err, sizeof(err));
+	ok(rc == 0, "renders (%s)", rc ? err : "ok");
+	json_error_t je;
+	json_t *doc = rc ? NULL : json_loadb(out.data, out.len, 0, &je);
+	char *again = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	ok(again && out.len == strlen(again) + 1 && !memcmp(out.data, again, out.len - 1) && out.data[out.len - 1] == '\n',
+	   "the text is byte for byte what json_dumps gives for it, and a newline");
+	const char *v = doc ? json_string_value(json_object_get(doc, "k\"e\\y\t")) : NULL;
+	ok(v && strlen(v) == 31 + 4 + 2 + strlen(e.device.label) && v[0] == 1 && v[30] == 0x1f &&
+	   !strcmp(v + 31, "\"\\/\x7f\xc3\xa9tab\there \"q\" \\ \xe2\x82\xac\xf0\x9f\x93\x9e"),
+	   "every control, quote, backslash, DEL and UTF-8 of the skeleton and the value reads back as written");
+	ok(doc && !json_object_get(doc, "gone") && json_object_size(json_object_get(doc, "empty")) == 0 &&
+	   json_array_size(json_object_get(doc, "lines")) == 2,
+	   "an object whose condition fails is left out; the line block gives one object per line");
+	free(again);
+	json_decref(doc);
+	/* A refused value leaves the output as it was. */
+	sp_strlcpy(e.device.label, "two\nlines", sizeof(e.device.label));
+	buf_adds(&out, "kept");
+	size_t before = out.len;
+	rc = render(l, &e, 0, &out, err, sizeof(err));
+	ok(rc < 0 && strstr(err, "line break") && out.len == before, "a refused value writes nothing (%s)", err);
+	buf_release(&out);
+	json_decref(e.settings);
+	layout_free(l);
+}
+
 static void test_speed(const struct layouts *ls)
 {
 	char err[SP_ERR_MAX];
@@ -856,6 +918,7 @@ int main(void)
 	test_polycom_master(ls);
 	test_features(ls);
 	test_golden_refs();
+	test_json_text();
 	test_speed(ls);
 	layouts_free(ls);
 	xmlCleanupParser();
