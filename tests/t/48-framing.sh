@@ -15,6 +15,9 @@ sp tenant set open --default-template main >/dev/null
 sp device add 0015654aa937 --tenant open --layout yealink >/dev/null
 start_sipprovd -o insecure_loopback=yes -o api_token=t0ken-for-framing-test
 
+# raw gives up after 4 s and then prints "none", not the status: every
+# "400 closed" below was answered before that, so not after one of the
+# daemon's timeouts (header_timeout 10 s, conn_timeout 15 s).
 raw() { $HTTP raw 127.0.0.1 "$PORT" "$1" --timeout 4; }
 W='POST /api/v1/registrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken-for-framing-test\r\nContent-Type: application/json\r\n'
 G='GET /0015654aa937.cfg HTTP/1.1\r\nHost: x\r\n'
@@ -32,8 +35,7 @@ is "$(raw "${W}Transfer-Encoding: gzip\r\n\r\nxxxx")" "400 closed" "Transfer-Enc
 is "$(raw "${W}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")" "400 closed" "Transfer-Encoding: gzip, chunked: 400, closed"
 is "$(raw "${W}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")" "400 closed" \
 	"two Transfer-Encoding headers: 400, closed"
-e=$(date +%s)
-ok $(( e - s > 8 )) "answered at once, not after a timeout ($((e - s)) s for three)"
+diag "three refusals in $(( $(date +%s) - s )) s, python's start-up included"
 # A smuggling attempt: the second request must never be answered.
 is "$(raw "${G}Content-Length: 0\r\nContent-Length: 40\r\n\r\nGET /0015654aa937.cfg HTTP/1.1\r\nHost: x\r\n\r\n")" "400 closed" \
 	"a request hidden behind two Content-Lengths is not served"
