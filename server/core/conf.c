@@ -28,6 +28,7 @@ struct conf_key {
 #define L(k, d, lo, hi) { #k, C_LONG, offsetof(struct conf, k), 0, d, lo, hi }
 static const struct conf_key conf_keys[] = {
 	S(database, "sipprov.db"),
+	S(database_replica, ""),
 	S(key_file, ""),
 	S(templates, "templates"),
 	S(http_listen, "127.0.0.1:8080"),
@@ -172,7 +173,12 @@ void conf_dump(const struct conf *c, FILE *f)
 	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
 		const struct conf_key *k = &conf_keys[i];
 		const char *field = (const char *)c + k->off;
-		if (k->type == C_STR) {
+		if (k->type == C_STR && store_is_pg_url(field)) {
+			/* A URL may carry its password: shown as logs show it. */
+			char shown[SP_FIELD_MAX];
+			store_pg_url_redact(field, shown, sizeof(shown));
+			fprintf(f, "%s = %s\n", k->key, shown);
+		} else if (k->type == C_STR) {
 			bool secret = (strstr(k->key, "token") || strstr(k->key, "auth_key")) && !strstr(k->key, "_file");
 			fprintf(f, "%s = %s\n", k->key, secret && *field ? "(set)" : field);
 		} else if (k->type == C_BOOL) {
@@ -270,9 +276,27 @@ static int check_public_url(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* database_replica (issue 17): a standby of the PostgreSQL database, so
+ * only beside one, in libpq's syntax; whether it answers is for sipprovd
+ * -n to try and sipprovd to meet (it reads from the primary meanwhile). */
+static int check_replica(const struct conf *c, char *err, size_t errlen)
+{
+	if (!c->database_replica[0])
+		return 0;
+	if (!store_is_pg_url(c->database_replica))
+		return sp_err(err, errlen, "'database_replica' must be a postgresql:// or postgres:// URL");
+	if (!store_is_pg_url(c->database))
+		return sp_err(err, errlen, "'database_replica' needs a PostgreSQL 'database' (a replica of it); "
+			      "'database' is a SQLite file");
+	char why[SP_ERR_MAX];
+	if (store_pg_url_check(c->database_replica, why, sizeof(why)) < 0)
+		return sp_err(err, errlen, "'database_replica': %s", why);
+	return 0;
+}
+
 int conf_finish(struct conf *c, char *err, size_t errlen)
 {
-	if (check_public_url(c, err, errlen) < 0)
+	if (check_public_url(c, err, errlen) < 0 || check_replica(c, err, errlen) < 0)
 		return -1;
 	if (parse_nets("metrics_allow", c->metrics_allow, &c->metrics_nets, err, errlen) < 0 ||
 	    parse_nets("trusted_proxies", c->trusted_proxies, &c->proxy_nets, err, errlen) < 0)

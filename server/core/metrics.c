@@ -87,7 +87,17 @@ static const struct family {
 	  (const char *const[]){ "sipprov_pending_dropped_total{reason=\"busy\"}",
 				 "sipprov_pending_dropped_total{reason=\"full\"}",
 				 "sipprov_pending_dropped_total{reason=\"per_source\"}", NULL } },
+	{ "sipprov_render_reads_total", "counter",
+	  "Render-miss reads (one snapshot each), by the server that answered: the database_replica or the primary.",
+	  (const char *const[]){ "sipprov_render_reads_total{server=\"primary\"}",
+				 "sipprov_render_reads_total{server=\"replica\"}", NULL } },
 	{ "sipprov_renders_total", "counter", "Device configurations rendered (render cache misses).", NULL },
+	{ "sipprov_replica_fallbacks_total", "counter",
+	  "Render-miss reads sent to the primary although database_replica is set, by reason: the replica "
+	  "had not reached the node's generation (behind), had no connection (down), or failed a read (error).",
+	  (const char *const[]){ "sipprov_replica_fallbacks_total{reason=\"behind\"}",
+				 "sipprov_replica_fallbacks_total{reason=\"down\"}",
+				 "sipprov_replica_fallbacks_total{reason=\"error\"}", NULL } },
 	{ "sipprov_sip_parse_errors_total", "counter", "SIP messages in HEP that did not parse.", NULL },
 };
 #undef HTTP

@@ -108,6 +108,7 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 
 struct conf {
 	char database[SP_FIELD_MAX];
+	char database_replica[SP_FIELD_MAX]; /* PostgreSQL standby for render-miss reads; "" = none */
 	char key_file[SP_FIELD_MAX];        /* AES key; default DATABASE.key */
 	char templates[SP_FIELD_MAX];       /* layout folder */
 	char http_listen[SP_NAME_MAX];      /* host:port, "" = off */

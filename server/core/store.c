@@ -255,6 +255,42 @@ struct store *store_open_raw(const char *path, bool readonly, char *err, size_t 
 	return s;
 }
 
+struct store *store_open_replica(const char *url, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
+{
+	char shown[SP_FIELD_MAX], why[SP_ERR_MAX];
+	struct store_schema sc;
+	store_pg_url_redact(url, shown, sizeof(shown));
+	if (!store_is_pg_url(url)) {
+		sp_err(err, errlen, "database '%s': a replica must be a PostgreSQL URL", shown);
+		return NULL;
+	}
+	/* The schema first, on its own connection (store_pg_schema): a
+	 * replica behind a migration of the primary would read columns this
+	 * binary does not expect, or miss some; and it is never migrated from
+	 * here (a standby refuses writes anyway). */
+	if (store_pg_schema(url, &sc, err, errlen) < 0)
+		return NULL;
+	if (sc.fresh) {
+		sp_err(err, errlen, "database '%s' is empty: not a replica of a sipprov database", shown);
+		return NULL;
+	}
+	if (store_pg_refuse(url, &sc, err, errlen) < 0)
+		return NULL;
+	struct store *s = open_pg(url, false, true, err, errlen);
+	if (!s)
+		return NULL;
+	/* The key is checked, never recorded or converted: the primary's
+	 * store_use_key did that, and a replica cannot write it. */
+	if (store_key_verify(s, key, why, sizeof(why)) < 0) {
+		sp_err(err, errlen, "database '%s': the key file %s", shown, why);
+		store_close(s);
+		return NULL;
+	}
+	memcpy(s->key, key, SP_KEY_LEN);
+	s->have_key = true;
+	return s;
+}
+
 static void batches_drop(struct store *s)
 {
 	for (int i = 0; i < BATCH_SLOTS; i++) {

@@ -100,6 +100,16 @@ struct store *store_open(const char *path, char *err, size_t errlen);
  * even -wal/-shm (sipprovd -n); else read-write in WAL mode.  NULL with err
  * ("no database at ..."). */
 struct store *store_open_raw(const char *path, bool readonly, char *err, size_t errlen);
+/* A PostgreSQL standby of the store's database, for reads only (issue 17,
+ * sipprovd's database_replica): refused when its schema is not exactly
+ * this binary's (it is never migrated from here), when it is empty, and
+ * when key is not the database's key (checked read-only, store_key_verify);
+ * opened with default_transaction_read_only and the key, so device and
+ * account reads open their secrets as on the primary.  Whether it has
+ * reached a generation is the caller's to check (store_config_gen inside
+ * store_begin_read).  A lost connection is not store_reconnect'ed: close
+ * it and open another.  NULL with err naming the URL without its password. */
+struct store *store_open_replica(const char *url, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen);
 /* Is key the database's key?  Read-only: against the key check value, or
  * without one by opening a stored password; a database holding neither
  * cannot tell and passes.  0, or -1 with err ("does not match ..."). */
@@ -356,6 +366,9 @@ extern const size_t schema_pg_migration_count;
 /* Is db a PostgreSQL URL (postgresql:// or postgres://)?  Anything else
  * names a SQLite file. */
 bool store_is_pg_url(const char *db);
+/* Does libpq parse url (PQconninfoParse, no connection)?  0, or -1 with
+ * err quoting libpq without the password. */
+int store_pg_url_check(const char *url, char *err, size_t errlen);
 /* url with its password left out (user:secret@ becomes user@, a
  * password=... query parameter is dropped), for messages; into out[n]. */
 void store_pg_url_redact(const char *url, char *out, size_t n);

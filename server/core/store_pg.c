@@ -173,6 +173,20 @@ int store_pg_connect(struct pg *g, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+int store_pg_url_check(const char *url, char *err, size_t errlen)
+{
+	char *msg = NULL, shown[SP_FIELD_MAX], m[SP_ERR_MAX], pw[PG_PW_MAX] = "";
+	PQconninfoOption *opts = PQconninfoParse(url, &msg);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	store_pg_url_redact(url, shown, sizeof(shown));
+	store_pg_msg(msg, url, shown, pw, m, sizeof(m));
+	PQfreemem(msg);
+	return sp_err(err, errlen, "'%s' is not a valid PostgreSQL URL: %s", shown, m);
+}
+
 /* Run sql (params as text); the result when it succeeded (caller clears),
  * else NULL with err saying what failed. */
 static PGresult *pg_run(struct pg *g, const char *what, const char *sql, int nparams, const char *const *params,

@@ -1,7 +1,8 @@
 /*
  * check.c: `sipprovd -n`, everything a start would meet, tried without
  * creating or changing anything: the database (opened read-only: present,
- * a sipprov database, schema not newer, the key file its key), each listen
+ * a sipprov database, schema not newer, the key file its key; the same of
+ * database_replica, whose absence is only a warning), each listen
  * address (bound and closed at once), the TLS certificate and key (loaded
  * and matched by GnuTLS, as libmicrohttpd does at start).  It starts no
  * thread and keeps no socket; the configuration and layouts were loaded by
@@ -153,6 +154,34 @@ static void check_db(struct tally *t, const struct conf *c, const char *key_file
 			"be able to write it\n", c->database, strerror(errno));
 }
 
+/* database_replica: the syntax was conf_finish's.  Unreachable is only a
+ * warning (sipprovd reads from the primary until it answers); a replica
+ * of another database (the key) or at another schema is a problem: it
+ * would never be used. */
+static void check_replica(struct tally *t, const struct conf *c, const unsigned char *key)
+{
+	char err[SP_ERR_MAX], shown[SP_FIELD_MAX];
+	struct store_schema sc;
+	if (!c->database_replica[0])
+		return;
+	store_pg_url_redact(c->database_replica, shown, sizeof(shown));
+	struct store *s = store_open_raw(c->database_replica, true, err, sizeof(err));
+	if (!s) {
+		fprintf(stderr, "warning: database_replica: %s (sipprovd reads from the primary until it answers)\n",
+			err);
+		return;
+	}
+	if (store_schema(s, &sc, err, sizeof(err)) < 0)
+		problem(t, "database_replica '%s': %s", shown, err);
+	else if (sc.fresh)
+		problem(t, "database_replica '%s' is empty: not a replica of a sipprov database", shown);
+	else if (store_pg_refuse(c->database_replica, &sc, err, sizeof(err)) < 0)
+		problem(t, "database_replica: %s", err);
+	else if (key && store_key_verify(s, key, err, sizeof(err)) < 0)
+		problem(t, "database_replica '%s': the key file %s (a replica of another database?)", shown, err);
+	store_close(s);
+}
+
 int daemon_check(const struct conf *conf, const char *key_file, const unsigned char *key, const char *key_err)
 {
 	struct tally t = { 0 };
@@ -161,6 +190,7 @@ int daemon_check(const struct conf *conf, const char *key_file, const unsigned c
 	if (!key)
 		problem(&t, "%s", key_err);
 	check_db(&t, conf, key_file, key);
+	check_replica(&t, conf, key);
 	if (!conf->http_listen[0] && !conf->https_listen[0])
 		problem(&t, "neither http_listen nor https_listen is set");
 	check_bind(&t, "http_listen", conf->http_listen);

@@ -37,6 +37,9 @@
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
 #define GEN_SAFETY_MS 1000          /* PostgreSQL: config_gen read this often even without a NOTIFY */
 #define GEN_WAIT_MS   100           /* PostgreSQL: the watcher checks for a stop this often */
+#define REPLICA_RETRY_MIN_MS 1000   /* database_replica unreachable: a worker's next try, doubling... */
+#define REPLICA_RETRY_MAX_MS 30000  /* ... up to this */
+#define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
 #define FETCH_BATCH   4096          /* fetch records per transaction */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
 #define LAST_MAX      65536         /* devices whose last fetch waits for one write; beyond: the request waits */
@@ -65,6 +68,12 @@ struct worker {                         /* per MHD thread, created on first requ
 	struct store *store;
 	struct http_server *h;
 	long long revive_at;            /* last reconnect attempt (monotonic us; PostgreSQL) */
+	/* database_replica (issue 17): this thread's connection to it, NULL
+	 * until the first render miss and while it is unreachable; then not
+	 * tried again before retry_at (monotonic us), the wait doubling. */
+	struct store *replica;
+	long long replica_retry_at;
+	long replica_backoff_ms;
 };
 
 /* One render cache shared by all workers, so each device is cached once.
@@ -146,6 +155,13 @@ struct http_server {
 	 * lost it keeps the last value, so cached configs are still served. */
 	struct store_genwatch *genwatch;
 	bool gen_pushed;
+	/* database_replica (issue 17): render misses read there when its
+	 * config_gen has reached gen above, else from the primary.  An outage
+	 * is logged at most every REPLICA_LOG_MS (replica_log_at, monotonic
+	 * us), and its end only when its start was (replica_said). */
+	char replica_shown[SP_FIELD_MAX];   /* its URL without the password, for logs */
+	atomic_llong replica_log_at;
+	atomic_bool replica_said;
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
@@ -468,6 +484,7 @@ static struct worker *worker_get(struct http_server *h)
 
 static void worker_free(struct worker *w)
 {
+	store_close(w->replica);
 	store_close(w->store);
 	free(w);
 }
@@ -796,28 +813,132 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 	return 0;
 }
 
-/* Render a miss into fresh: its generation, or -1.  One snapshot (one WAL
- * read lock) for the generation and the data it tags.  A PostgreSQL
- * connection found broken (a server restart) is replaced and the render
- * tried once more, so the restart costs no failed request. */
+/* One snapshot of s (one WAL read lock on SQLite) for the generation and
+ * the entry built from what it tags, into fresh: that generation, or -1.
+ * A snapshot older than min (a replica behind the node) builds nothing:
+ * -1 with *behind set. */
+static long render_snapshot(struct http_server *h, struct store *s, const struct route_match *m,
+			    struct cache_ent *fresh, long min, bool *behind)
+{
+	long g = store_begin_read(s) == 0 ? store_config_gen(s) : -1;
+	*behind = g >= 0 && g < min;
+	int built = -1;
+	if (g >= 0 && !*behind) {
+		/* Phones of a tenant share its row and their template version:
+		 * read them once per generation (store_memo_begin). */
+		store_memo_begin(s, g);
+		built = build_entry(h, s, h->layouts, m, fresh, false);
+		store_memo_end(s);
+	}
+	store_commit(s);
+	if (built >= 0)
+		return g;
+	free(fresh->body);
+	fresh->body = NULL;
+	return -1;
+}
+
+/* The replica cannot be used (why names it): close this worker's
+ * connection, try again after the backoff, and say so, at most every
+ * REPLICA_LOG_MS for all workers together. */
+static void replica_down(struct http_server *h, struct worker *w, const char *why)
+{
+	long long now = mono_us();
+	store_close(w->replica);
+	w->replica = NULL;
+	if (w->replica_backoff_ms < REPLICA_RETRY_MIN_MS)
+		w->replica_backoff_ms = REPLICA_RETRY_MIN_MS;
+	w->replica_retry_at = now + w->replica_backoff_ms * 1000LL;
+	w->replica_backoff_ms =
+		w->replica_backoff_ms * 2 > REPLICA_RETRY_MAX_MS ? REPLICA_RETRY_MAX_MS : w->replica_backoff_ms * 2;
+	long long last = atomic_load(&h->replica_log_at);
+	if (!atomic_load(&h->replica_said) && now - last >= REPLICA_LOG_MS * 1000LL &&
+	    atomic_compare_exchange_strong(&h->replica_log_at, &last, now)) {
+		atomic_store(&h->replica_said, true);
+		log_warnx("database replica '%s': %s; render misses read from the primary, retrying", h->replica_shown,
+			  why);
+	}
+}
+
+/* This worker's replica connection, opened when none is and the backoff
+ * allows; NULL when there is none to use. */
+static struct store *replica_get(struct http_server *h, struct worker *w)
+{
+	if (w->replica)
+		return w->replica;
+	if (w->replica_retry_at && mono_us() < w->replica_retry_at)
+		return NULL;
+	char err[SP_ERR_MAX];
+	if (!(w->replica = store_open_replica(h->conf->database_replica, h->key, err, sizeof(err)))) {
+		replica_down(h, w, err);
+		return NULL;
+	}
+	w->replica_retry_at = 0;
+	w->replica_backoff_ms = 0;
+	if (atomic_exchange(&h->replica_said, false))
+		log_info("database replica '%s': connected again; render misses read there once it has the node's "
+			 "generation", h->replica_shown);
+	return w->replica;
+}
+
+/* A miss rendered from database_replica (issue 17), only from a snapshot
+ * whose config_gen has reached the generation this node knows (the
+ * watcher's, from the primary): a replica that lags, its replay paused or
+ * slow, would serve a config the node already knows is old, and cache it
+ * under that older generation.  Its generation, or -1: then the primary
+ * reads (counted in sipprov_replica_fallbacks_total by reason). */
+static long render_replica(struct http_server *h, struct worker *w, const struct route_match *m,
+			   struct cache_ent *fresh)
+{
+	struct store *r = replica_get(h, w);
+	if (!r) {
+		metrics_inc("sipprov_replica_fallbacks_total{reason=\"down\"}");
+		return -1;
+	}
+	bool behind;
+	long g = render_snapshot(h, r, m, fresh, atomic_load(&h->gen), &behind);
+	if (g >= 0) {
+		metrics_inc("sipprov_render_reads_total{server=\"replica\"}");
+		return g;
+	}
+	if (behind) {
+		metrics_inc("sipprov_replica_fallbacks_total{reason=\"behind\"}");
+		return -1;
+	}
+	if (store_lost(r)) {
+		metrics_inc("sipprov_replica_fallbacks_total{reason=\"down\"}");
+		replica_down(h, w, "the connection was lost");
+	} else {
+		/* A statement failed (a query cancelled by a replay conflict,
+		 * or what would fail on the primary too): the connection
+		 * stays, this read goes to the primary. */
+		metrics_inc("sipprov_replica_fallbacks_total{reason=\"error\"}");
+	}
+	return -1;
+}
+
+/* Render a miss into fresh: its generation, or -1.  From the replica when
+ * one is configured and has caught up, else from the primary.  A
+ * PostgreSQL connection to the primary found broken (a server restart) is
+ * replaced and the render tried once more, so the restart costs no failed
+ * request. */
 static long render_fresh(struct http_server *h, struct worker *w, const struct route_match *m,
 			 struct cache_ent *fresh)
 {
-	for (int attempt = 0;; attempt++) {
-		/* One snapshot (one WAL read lock) for the generation and the data it tags. */
-		long g = store_begin_read(w->store) == 0 ? store_config_gen(w->store) : -1;
-		/* Phones of a tenant share its row and their template version:
-		 * read them once per generation (store_memo_begin). */
-		store_memo_begin(w->store, g);
-		int built = g < 0 ? -1 : build_entry(h, w->store, h->layouts, m, fresh, false);
-		store_memo_end(w->store);
-		store_commit(w->store);
-		if (built >= 0)
+	if (h->conf->database_replica[0]) {
+		long g = render_replica(h, w, m, fresh);
+		if (g >= 0)
 			return g;
+	}
+	for (int attempt = 0;; attempt++) {
+		bool behind;
+		long g = render_snapshot(h, w->store, m, fresh, -1, &behind);
+		if (g >= 0) {
+			metrics_inc("sipprov_render_reads_total{server=\"primary\"}");
+			return g;
+		}
 		if (attempt || !worker_revive(w))
 			return -1;
-		free(fresh->body);
-		fresh->body = NULL;
 	}
 }
 
@@ -1820,6 +1941,14 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	atomic_store(&h->gen, gen0);
 	atomic_store(&h->gen_at, mono_us());
 	pthread_create(&h->gen_thr, NULL, gen_main, h);
+	if (conf->database_replica[0]) {
+		/* Each worker connects at its first render miss; an outage
+		 * then is logged as it is met. */
+		store_pg_url_redact(conf->database_replica, h->replica_shown, sizeof(h->replica_shown));
+		atomic_store(&h->replica_log_at, mono_us() - REPLICA_LOG_MS * 1000LL);
+		log_info("database replica '%s': render misses read there once it has the node's generation",
+			 h->replica_shown);
+	}
 
 	if (conf->http_listen[0] && listener_start(h, &h->http, conf->http_listen, false, err, errlen) < 0)
 		goto fail;

@@ -214,6 +214,36 @@ static void test_conf(const char *dir)
 	fclose(f);
 	ok(conf_load(&c, path, err, sizeof(err)) < 0 && strstr(err, "unknown key 'databse'"), "unknown key named: %s", err);
 	ok(conf_set(&c, "insecure_loopback=maybe", err, sizeof(err)) < 0, "bool must be yes/no");
+
+	/* database_replica (issue 17): a PostgreSQL URL beside a PostgreSQL
+	 * database, which libpq parses. */
+	conf_init(&c);
+	is_str(c.database_replica, "", "database_replica: none by default");
+	ok(conf_finish(&c, err, sizeof(err)) == 0, "  none passes");
+	conf_set(&c, "database_replica=postgresql://sp:s3cret@db2/sipprov", err, sizeof(err));
+	ok(conf_finish(&c, err, sizeof(err)) < 0 && strstr(err, "'database_replica' needs a PostgreSQL 'database'"),
+	   "  refused beside a SQLite file: %s", err);
+	conf_set(&c, "database=postgresql://sp:s3cret@db1/sipprov", err, sizeof(err));
+	ok(conf_finish(&c, err, sizeof(err)) == 0, "  a URL beside a PostgreSQL database passes");
+	conf_set(&c, "database_replica=sipprov.db", err, sizeof(err));
+	ok(conf_finish(&c, err, sizeof(err)) < 0 && strstr(err, "must be a postgresql:// or postgres:// URL"),
+	   "  a file is refused: %s", err);
+	conf_set(&c, "database_replica=postgresql://sp:s3cret@db2/sipprov?bogus=1", err, sizeof(err));
+	ok(conf_finish(&c, err, sizeof(err)) < 0 && strstr(err, "not a valid PostgreSQL URL") && !strstr(err, "s3cret"),
+	   "  a URL libpq does not parse is refused, without its password: %s", err);
+	conf_set(&c, "database_replica=postgresql://sp:s3cret@db2:5432,db3/sipprov?target_session_attrs=standby", err,
+		 sizeof(err));
+	ok(conf_finish(&c, err, sizeof(err)) == 0, "  a multi-host URL passes");
+	/* conf_dump (sipprovd -n -v) shows both URLs as logs do. */
+	char *dump = NULL;
+	size_t dlen = 0;
+	FILE *df = open_memstream(&dump, &dlen);
+	conf_dump(&c, df);
+	fclose(df);
+	ok(dump && !strstr(dump, "s3cret") && strstr(dump, "database = postgresql://sp@db1/sipprov\n") &&
+	   strstr(dump, "database_replica = postgresql://sp@db2:5432,db3/sipprov?target_session_attrs=standby\n"),
+	   "conf_dump shows PostgreSQL URLs without their password");
+	free(dump);
 }
 
 /* SQLite's plan for sql (the detail of its first step) into out. */
