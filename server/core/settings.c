@@ -357,17 +357,26 @@ void effective_set_public_url(struct effective *e, const char *public_url)
 	}
 }
 
-json_t *effective_merge(const char *version, const struct tenant *t, const struct device *d, char *err,
-			size_t errlen)
+/* effective_merge, with the version's settings already parsed when vobj. */
+static json_t *merge_parsed(json_t *vobj, const char *version, const struct tenant *t, const struct device *d,
+			    char *err, size_t errlen)
 {
 	json_t *o = json_object();
-	if (merge_json(o, version, "template version", err, errlen) < 0 ||
+	if (vobj)
+		json_object_update(o, vobj);
+	if ((!vobj && merge_json(o, version, "template version", err, errlen) < 0) ||
 	    merge_json(o, t->defaults, "tenant defaults", err, errlen) < 0 ||
 	    merge_json(o, d->overrides, "device overrides", err, errlen) < 0) {
 		json_decref(o);
 		return NULL;
 	}
 	return o;
+}
+
+json_t *effective_merge(const char *version, const struct tenant *t, const struct device *d, char *err,
+			size_t errlen)
+{
+	return merge_parsed(NULL, version, t, d, err, errlen);
 }
 
 int effective_load_device(struct store *s, const unsigned char *key, const struct device *d,
@@ -410,7 +419,8 @@ int effective_load_device(struct store *s, const unsigned char *key, const struc
 		snprintf(e->version_label, sizeof(e->version_label), "%s@none", e->tenant.slug);
 	}
 	json_decref(e->settings);
-	if (!(e->settings = effective_merge(v ? v->settings : "", &e->tenant, d, err, errlen)))
+	if (!(e->settings = merge_parsed(v ? store_memo_settings(s, v) : NULL, v ? v->settings : "", &e->tenant, d,
+					 err, errlen)))
 		goto out;
 	if (store_account_list(s, d->id, e->accounts, SP_MAX_LINES, &e->naccounts) < 0) {
 		sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));

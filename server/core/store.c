@@ -300,11 +300,15 @@ static void batches_drop(struct store *s)
 	}
 }
 
+static void memo_forget(struct store_memo *m, long gen);
+
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
+	if (s->memo)
+		memo_forget(s->memo, -1);
 	free(s->memo);
 	free(s->why);
 	for (int i = 0; i < STMT_SLOTS; i++)
@@ -646,19 +650,41 @@ struct store_memo {
 	bool on;
 	long gen;                       /* the generation every row below was read at */
 	struct { int64_t id; struct tenant t; } ten[MEMO_SLOTS];
-	struct { int64_t tenant_id; long number; struct tversion v; } ver[MEMO_SLOTS];
+	/* settings: v's settings parsed, at the first store_memo_settings */
+	struct { int64_t tenant_id; long number; struct tversion v; json_t *settings; } ver[MEMO_SLOTS];
 	unsigned nten, nver;            /* slots filled, then the next one to reuse */
 };
+
+/* Forget every row (another generation, or maybe another server). */
+static void memo_forget(struct store_memo *m, long gen)
+{
+	for (unsigned i = 0; i < MEMO_SLOTS; i++) {
+		json_decref(m->ver[i].settings);
+		m->ver[i].settings = NULL;
+	}
+	m->nten = m->nver = 0;
+	m->gen = gen;
+}
 
 void store_memo_begin(struct store *s, long gen)
 {
 	if (!s->memo)
 		s->memo = xcalloc(1, sizeof(*s->memo));
-	if (s->memo->gen != gen) {
-		s->memo->nten = s->memo->nver = 0;
-		s->memo->gen = gen;
-	}
+	if (s->memo->gen != gen)
+		memo_forget(s->memo, gen);
 	s->memo->on = gen >= 0;
+}
+
+json_t *store_memo_settings(struct store *s, const struct tversion *v)
+{
+	struct store_memo *m = s->memo && s->memo->on ? s->memo : NULL;
+	for (unsigned i = 0; m && i < m->nver && i < MEMO_SLOTS; i++)
+		if (m->ver[i].v.id == v->id) {
+			if (!m->ver[i].settings)
+				m->ver[i].settings = json_loads(v->settings[0] ? v->settings : "{}", 0, NULL);
+			return json_is_object(m->ver[i].settings) ? m->ver[i].settings : NULL;
+		}
+	return NULL;
 }
 
 void store_memo_end(struct store *s)
@@ -810,6 +836,8 @@ int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, lon
 		m->ver[k].tenant_id = tenant_id;
 		m->ver[k].number = number;   /* 0: the current version, at this generation */
 		m->ver[k].v = *v;
+		json_decref(m->ver[k].settings);
+		m->ver[k].settings = NULL;
 	}
 	return rc;
 }
@@ -1792,6 +1820,6 @@ int store_reconnect(struct store *s, char *err, size_t errlen)
 	/* Maybe another server now (a promoted replica), where a generation
 	 * number may name other rows: forget what the memo read. */
 	if (s->memo)
-		s->memo->gen = -1, s->memo->nten = s->memo->nver = 0;
+		memo_forget(s->memo, -1);
 	return 0;
 }

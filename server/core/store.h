@@ -169,6 +169,12 @@ long store_config_gen(struct store *s);
  * both rows.  A negative gen (unread) memoizes nothing. */
 void store_memo_begin(struct store *s, long gen);
 void store_memo_end(struct store *s);
+/* The settings of a version the memo holds (v as store_tversion_get gave
+ * it), parsed once per generation and worker instead of once per render:
+ * borrowed, valid until the memo's next generation (json_object_update
+ * takes its own references).  NULL when the memo does not hold v or its
+ * settings are not a JSON object: then parse v->settings. */
+json_t *store_memo_settings(struct store *s, const struct tversion *v);
 /* Has the store's PostgreSQL connection broken (the server restarted or
  * went away; known once a command failed on it)?  Never on SQLite. */
 bool store_lost(struct store *s);
