@@ -243,6 +243,9 @@ static bool profile_fits(const struct effective *e)
 	       strlen(expected_port(e)) < SP_FIELD_MAX && strlen(e->version_label) < SP_SLUG_MAX * 2 + 16;
 }
 
+static int w_account_list(struct store *s, struct drift_cache *c, int64_t device_id, struct account *a, size_t max,
+			  size_t *n);
+
 /* Build the expect of a device row (the caller read it in this
  * transaction).  1 (*out owned by the caller), or -1. */
 static int expect_build(struct store *s, struct drift_cache *c, const struct device *d, struct expect **out,
@@ -252,7 +255,7 @@ static int expect_build(struct store *s, struct drift_cache *c, const struct dev
 	if (p) {
 		struct account a[SP_MAX_LINES];
 		size_t na = 0;
-		if (store_account_list(s, d->id, a, SP_MAX_LINES, &na) < 0)
+		if (w_account_list(s, c, d->id, a, SP_MAX_LINES, &na) < 0)
 			return sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));
 		*out = expect_new(d->id, d->mac, p->version, p->label, p->registrar, p->transport, p->port, a, na);
 		return 1;
@@ -297,6 +300,7 @@ struct bev {
 	int next;                           /* by device, or by observed for unknown_user */
 };
 struct bsrc { char ip[64]; long n, delta; int next; };
+struct bline { int64_t id, device_id; long line; char *user, *auth; int next; };
 struct blog { int level; char *msg; };
 
 struct drift_batch {
@@ -307,6 +311,12 @@ struct drift_batch {
 	struct bdev *dev;
 	size_t ndev, devcap;
 	int *h_mac;
+	struct bdev *iddev;                 /* devices whose expect was not cached, and their lines */
+	size_t niddev, iddevcap;
+	int *h_id;
+	struct bline *line;
+	size_t nline, linecap;
+	int *h_line;
 	struct bfetch *fetch;
 	size_t nfetch, fetchcap;
 	int *h_fetch;
@@ -366,6 +376,16 @@ static void batch_free(struct drift_batch *b)
 	}
 	for (size_t i = 0; i < b->ndev; i++)
 		free(b->dev[i].d);
+	for (size_t i = 0; i < b->niddev; i++)
+		free(b->iddev[i].d);
+	for (size_t i = 0; i < b->nline; i++) {
+		free(b->line[i].user);
+		free(b->line[i].auth);
+	}
+	free(b->iddev);
+	free(b->h_id);
+	free(b->line);
+	free(b->h_line);
 	for (size_t i = 0; i < b->nlog; i++)
 		free(b->log[i].msg);
 	free(b->acct);
@@ -462,6 +482,50 @@ static int w_device_fetched(struct store *s, struct drift_cache *c, int64_t id, 
 			*version = b->fetch[i].version;
 			return 1;
 		}
+	return 0;
+}
+
+static const struct device *iddev_find(const struct drift_batch *b, int64_t id)
+{
+	for (int i = b->h_id[h_int(id) & (b->nb - 1)]; i >= 0; i = b->iddev[i].next)
+		if (b->iddev[i].d->id == id)
+			return b->iddev[i].d;
+	return NULL;
+}
+
+/* A device row for an expect not cached.  Read with the batch when it was
+ * not cached then; else (evicted during the batch) from the store. */
+static int w_device_get_id(struct store *s, struct drift_cache *c, int64_t id, struct device *d)
+{
+	const struct device *r = c && c->batch ? iddev_find(c->batch, id) : NULL;
+	if (!r)
+		return store_device_get_id(s, id, d);
+	*d = *r;
+	return 1;
+}
+
+/* The lines of a device, by line: the fields an expect keeps. */
+static int w_account_list(struct store *s, struct drift_cache *c, int64_t device_id, struct account *a, size_t max,
+			  size_t *n)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b || !iddev_find(b, device_id))
+		return store_account_list(s, device_id, a, max, n);
+	*n = 0;
+	for (int i = b->h_line[h_int(device_id) & (b->nb - 1)]; i >= 0 && *n < max; i = b->line[i].next) {
+		const struct bline *l = &b->line[i];
+		if (l->device_id != device_id)
+			continue;
+		size_t j = (*n)++;
+		for (; j > 0 && a[j - 1].line > l->line; j--)
+			a[j] = a[j - 1];
+		memset(&a[j], 0, sizeof(a[j]));
+		a[j].id = l->id;
+		a[j].device_id = l->device_id;
+		a[j].line = l->line;
+		sp_strlcpy(a[j].username, l->user, sizeof(a[j].username));
+		sp_strlcpy(a[j].auth_username, l->auth, sizeof(a[j].auth_username));
+	}
 	return 0;
 }
 
@@ -679,6 +743,34 @@ static int load_dev(const struct device *d, void *arg)
 	return 0;
 }
 
+static int load_iddev(const struct device *d, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->iddev = grow(b->iddev, &b->iddevcap, b->niddev, sizeof(*b->iddev));
+	struct device *copy = xmalloc(sizeof(*copy));
+	*copy = *d;
+	int *h = &b->h_id[h_int(d->id) & (b->nb - 1)];
+	b->iddev[b->niddev] = (struct bdev){ copy, *h };
+	*h = (int)b->niddev++;
+	return 0;
+}
+
+static int load_line(int64_t id, int64_t device_id, long line, const char *user, const char *auth, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->line = grow(b->line, &b->linecap, b->nline, sizeof(*b->line));
+	int *h = &b->h_line[h_int(device_id) & (b->nb - 1)];
+	b->line[b->nline] = (struct bline){ id, device_id, line, xstrdup(user), xstrdup(auth), *h };
+	*h = (int)b->nline++;
+	return 0;
+}
+
+static bool cached(const struct drift_cache *c, int64_t id)
+{
+	const struct expect *x = c->slot[(uint64_t)id % c->nslots];
+	return x && x->device_id == id;
+}
+
 static int load_fetch(int64_t id, int64_t at, long version, void *arg)
 {
 	struct drift_batch *b = arg;
@@ -726,13 +818,13 @@ static void unknown_label(const struct observation *o, char *out, size_t n);
 
 /* Read what the batch's observations need: the batch, or NULL (a read
  * failed, or a key JSON cannot carry): then row by row. */
-static struct drift_batch *batch_load(struct store *s, const struct observation *o, size_t n)
+static struct drift_batch *batch_load(struct store *s, struct drift_cache *c, const struct observation *o, size_t n)
 {
 	struct drift_batch *b = xcalloc(1, sizeof(*b));
 	json_t *users = json_array(), *auths = json_array(), *macs = json_array(), *labels = json_array(),
-	       *srcs = json_array(), *ids = json_array();
+	       *srcs = json_array(), *ids = json_array(), *miss = json_array();
 	char mac[SP_MAC_LEN + 1], label[DRIFT_STR * 2 + 2];
-	char *ju = NULL, *ja = NULL, *jm = NULL, *jl = NULL, *ji = NULL;
+	char *ju = NULL, *ja = NULL, *jm = NULL, *jl = NULL, *ji = NULL, *jx = NULL;
 	bool ok = true;
 
 	b->nb = 64;
@@ -745,6 +837,8 @@ static struct drift_batch *batch_load(struct store *s, const struct observation 
 	b->h_ev = heads(b->nb);
 	b->h_lbl = heads(b->nb);
 	b->h_src = heads(b->nb);
+	b->h_id = heads(b->nb);
+	b->h_line = heads(b->nb);
 	for (size_t i = 0; i < n && ok; i++) {
 		if (!strcmp(o[i].source, "probe"))
 			continue;
@@ -776,13 +870,22 @@ static struct drift_batch *batch_load(struct store *s, const struct observation 
 		goto fail;
 	if (json_array_size(labels) && store_drift_unknown_many(s, jl, load_unknown, b) < 0)
 		goto fail;
-	for (size_t i = 0; i < b->nacct; i++)
-		json_array_append_new(ids, json_integer(b->acct[i].device_id));
-	for (size_t i = 0; i < b->ndev; i++)
-		json_array_append_new(ids, json_integer(b->dev[i].d->id));
+	for (size_t i = 0; i < b->nacct + b->ndev; i++) {
+		int64_t id = i < b->nacct ? b->acct[i].device_id : b->dev[i - b->nacct].d->id;
+		json_array_append_new(ids, json_integer(id));
+		if (!cached(c, id))
+			json_array_append_new(miss, json_integer(id));
+	}
 	if (json_array_size(ids)) {
 		ji = dump(ids);
 		if (store_device_fetched_many(s, ji, load_fetch, b) < 0 || store_drift_open_many(s, ji, load_ev, b) < 0)
+			goto fail;
+	}
+	/* Devices seen first (or again after a config change): their rows and
+	 * lines, which expect_build would read one device at a time. */
+	if (json_array_size(miss)) {
+		jx = dump(miss);
+		if (store_device_get_ids(s, jx, load_iddev, b) < 0 || store_account_lines_many(s, jx, load_line, b) < 0)
 			goto fail;
 	}
 	/* New events sort after every stored one (apply reports the oldest). */
@@ -798,6 +901,8 @@ out:
 	free(jm);
 	free(jl);
 	free(ji);
+	free(jx);
+	json_decref(miss);
 	json_decref(users);
 	json_decref(auths);
 	json_decref(macs);
@@ -855,7 +960,7 @@ static int expect_get(struct store *s, struct drift_cache *c, int64_t device_id,
 		return rc;
 	}
 	if (!d) {
-		rc = store_device_get_id(s, device_id, &dev);
+		rc = w_device_get_id(s, c, device_id, &dev);
 		if (rc < 0)
 			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
 				      store_errmsg(s));
@@ -1345,7 +1450,11 @@ int drift_record_many(struct store *s, struct drift_cache *c, const struct obser
 	/* Per batch only inside the caller's transaction, which holds off
 	 * config writers while the batch is decided in memory. */
 	if (batch && n > 1 && !store_drift_autocommit(s) && store_drift_batch_sp(s, 0) == 0) {
-		struct drift_batch *b = batch_load(s, o, n);
+		struct drift_batch *b = NULL;
+		/* The generation first: a config change empties the cache, and
+		 * the batch reads the rows of every device not cached. */
+		if (cache_validate(s, c, err, sizeof(err)) == 0)
+			b = batch_load(s, c, o, n);
 		size_t i = 0;
 		if (b) {
 			c->batch = b;

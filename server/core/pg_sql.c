@@ -139,6 +139,18 @@ static const struct {
 	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
 	  "fetched_version, fetched_digest, ha1_enc FROM device "
 	  "WHERE mac = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) ORDER BY id" },
+	{ "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	  "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY id" },
+	{ "SELECT id, device_id, line, username, auth_username FROM account "
+	  "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id, line",
+	  "SELECT id, device_id, line, username, auth_username FROM account "
+	  "WHERE device_id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY device_id, line" },
 	/* store_job_list: ?1 (an integer flag: every tenant) used as a boolean. */
 	{ "SELECT id, kind, params, tenant_id, actor, queued, created, started, finished FROM job "
 	  "WHERE (?1 OR tenant_id = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC",

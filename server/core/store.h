@@ -570,6 +570,12 @@ int store_account_find_many(struct store *s, const char *users, const char *auth
 			    int (*fn)(int64_t account_id, int64_t device_id, const char *username,
 				      const char *auth_username, void *), void *arg);
 int store_device_get_many(struct store *s, const char *macs, int (*fn)(const struct device *, void *), void *arg);
+/* The same by id; and the lines (id, line, username, auth username) of the
+ * devices in ids, by device then line. */
+int store_device_get_ids(struct store *s, const char *ids, int (*fn)(const struct device *, void *), void *arg);
+int store_account_lines_many(struct store *s, const char *ids,
+			     int (*fn)(int64_t account_id, int64_t device_id, long line, const char *username,
+				       const char *auth_username, void *), void *arg);
 int store_device_fetched_many(struct store *s, const char *ids,
 			      int (*fn)(int64_t device_id, int64_t fetched_at, long fetched_version, void *),
 			      void *arg);

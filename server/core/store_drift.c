@@ -712,3 +712,22 @@ bool store_drift_batched(struct store *s)
 {
 	return db_kind(store_db(s)) == DB_PG;
 }
+
+int store_account_lines_many(struct store *s, const char *ids,
+			     int (*fn)(int64_t account_id, int64_t device_id, long line, const char *username,
+				       const char *auth_username, void *), void *arg)
+{
+	struct dbst *st = store_stmt(s, "SELECT id, device_id, line, username, auth_username FROM account "
+				      "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id, line");
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, ids);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *u = db_col_text(st, 3), *a = db_col_text(st, 4);
+		if (fn(db_col_int64(st, 0), db_col_int64(st, 1), (long)db_col_int64(st, 2), u ? u : "", a ? a : "", arg))
+			break;
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
