@@ -1232,8 +1232,8 @@ static int apply(struct store *s, struct drift_cache *dc, const struct observati
 			 c->kind, c->expected, c->observed, x->label);
 	} else if (!c->differs && first) {
 		note_metric(dc, kind_series(c->kind, true));
-		note_log(dc, LOG_LVL_INFO, "drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)", x->mac, a->line,
-			 c->kind, c->observed, first->observed, first->count, x->label);
+		note_log(dc, LOG_LVL_INFO, "drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)",
+			 x->mac, a->line, c->kind, c->observed, first->observed, first->count, x->label);
 	}
 	return 0;
 }
@@ -1327,8 +1327,7 @@ static int record_unknown(struct store *s, struct drift_cache *c, const struct o
 	if (out == STORE_UNKNOWN_OPENED) {
 		note_metric(c, kind_series("unknown_user", false));
 		note_log(c, LOG_LVL_INFO, "drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label,
-			 o->src_ip,
-			 o->src_port, o->code, o->user_agent);
+			 o->src_ip, o->src_port, o->code, o->user_agent);
 	}
 	return 0;
 }
