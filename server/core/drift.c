@@ -783,19 +783,13 @@ static int load_fetch(int64_t id, int64_t at, long version, void *arg)
 
 static int load_ev(const struct drift_event *e, void *arg)
 {
-	struct drift_batch *b = arg;
-	if (e->id >= b->next_tmp)
-		b->next_tmp = e->id + 1;
-	ev_add(b, e, NULL);
+	ev_add(arg, e, NULL);
 	return 0;
 }
 
 static int load_unknown(const struct drift_event *e, const char *src_ip, void *arg)
 {
-	struct drift_batch *b = arg;
-	if (e->id >= b->next_tmp)
-		b->next_tmp = e->id + 1;
-	ev_add(b, e, src_ip);
+	ev_add(arg, e, src_ip);
 	return 0;
 }
 
@@ -827,6 +821,8 @@ static struct drift_batch *batch_load(struct store *s, struct drift_cache *c, co
 	char *ju = NULL, *ja = NULL, *jm = NULL, *jl = NULL, *ji = NULL, *jx = NULL;
 	bool ok = true;
 
+	/* New events sort after every stored one (apply reports the oldest). */
+	b->next_tmp = INT64_MAX / 2;
 	b->nb = 64;
 	while (b->nb < 4 * n)
 		b->nb <<= 1;
@@ -888,9 +884,6 @@ static struct drift_batch *batch_load(struct store *s, struct drift_cache *c, co
 		if (store_device_get_ids(s, jx, load_iddev, b) < 0 || store_account_lines_many(s, jx, load_line, b) < 0)
 			goto fail;
 	}
-	/* New events sort after every stored one (apply reports the oldest). */
-	if (b->next_tmp < INT64_MAX / 2)
-		b->next_tmp = INT64_MAX / 2;
 	goto out;
 fail:
 	batch_free(b);
