@@ -16,7 +16,9 @@
  * Jansson: json_loadb returns a new reference, decref'd here.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,12 +91,16 @@ struct drift_cache {
 	unsigned long unk_tx;               /* store_tx_serial when unk_none was read ... */
 	bool unk_valid;                     /* ... inside that write transaction */
 	bool unk_none;                      /* no unknown_user event open (none opened since) */
+	int batch_mode;                     /* drift_cache_batch: -1 by backend, 0 per row, 1 per batch */
+	struct drift_batch *batch;          /* while drift_record_many decides a batch in memory */
+	long batched, unbatched;            /* drift_record_many's batches: decided in memory, or row by row */
 };
 
 struct drift_cache *drift_cache_new(size_t devices)
 {
 	struct drift_cache *c = xcalloc(1, sizeof(*c));
 	c->gen = -1;
+	c->batch_mode = -1;
 	c->nslots = devices ? devices : CACHE_DEFAULT;
 	c->slot = xcalloc(c->nslots, sizeof(*c->slot));
 	return c;
@@ -237,6 +243,9 @@ static bool profile_fits(const struct effective *e)
 	       strlen(expected_port(e)) < SP_FIELD_MAX && strlen(e->version_label) < SP_SLUG_MAX * 2 + 16;
 }
 
+static int w_account_list(struct store *s, struct drift_cache *c, int64_t device_id, struct account *a, size_t max,
+			  size_t *n);
+
 /* Build the expect of a device row (the caller read it in this
  * transaction).  1 (*out owned by the caller), or -1. */
 static int expect_build(struct store *s, struct drift_cache *c, const struct device *d, struct expect **out,
@@ -246,7 +255,7 @@ static int expect_build(struct store *s, struct drift_cache *c, const struct dev
 	if (p) {
 		struct account a[SP_MAX_LINES];
 		size_t na = 0;
-		if (store_account_list(s, d->id, a, SP_MAX_LINES, &na) < 0)
+		if (w_account_list(s, c, d->id, a, SP_MAX_LINES, &na) < 0)
 			return sp_err(err, errlen, "device %s: cannot read accounts: %s", d->mac, store_errmsg(s));
 		*out = expect_new(d->id, d->mac, p->version, p->label, p->registrar, p->transport, p->port, a, na);
 		return 1;
@@ -263,6 +272,657 @@ static int expect_build(struct store *s, struct drift_cache *c, const struct dev
 	effective_release(&e);
 	return 1;
 }
+
+static bool obs_mac(const struct observation *o, char mac[SP_MAC_LEN + 1]);
+
+/*
+ * Intake per batch (issue 17): drift_record_many reads what a batch of
+ * observations needs in a few statements (accounts by name, devices by
+ * MAC, fetch state, open events), decides every observation in memory
+ * through the same record() as one at a time, then writes the events in
+ * batches.  The w_* functions below are record()'s reads and writes of
+ * intake state: from the batch while c->batch is set, else the store's
+ * per-row statements.  Between the reads and the writes nothing but this
+ * thread changes these rows: config writers wait for the write transaction
+ * (cache_validate), and one registrar has one node (docs/multi-node.md).
+ */
+struct bacct {
+	int64_t id, device_id;
+	char *user, *auth;
+	int next_user, next_auth;           /* chains, in id order */
+};
+struct bfetch { int64_t id, at; long version; int next; };
+struct bdev { struct device *d; int next; };
+struct bev {
+	struct drift_event e;               /* e.resolved set when resolved in the batch */
+	char src_ip[64];                    /* unknown_user only */
+	bool is_new, bumped, gone;
+	int next;                           /* by device, or by observed for unknown_user */
+};
+struct bsrc { char ip[64]; long n, delta; int next; };
+struct bline { int64_t id, device_id; long line; char *user, *auth; int next; };
+struct blog { int level; char *msg; };
+
+struct drift_batch {
+	size_t nb;                          /* buckets of every chain, a power of two */
+	struct bacct *acct;
+	size_t nacct, acctcap;
+	int *h_user, *h_auth;
+	struct bdev *dev;
+	size_t ndev, devcap;
+	int *h_mac;
+	struct bdev *iddev;                 /* devices whose expect was not cached, and their lines */
+	size_t niddev, iddevcap;
+	int *h_id;
+	struct bline *line;
+	size_t nline, linecap;
+	int *h_line;
+	struct bfetch *fetch;
+	size_t nfetch, fetchcap;
+	int *h_fetch;
+	struct bev *ev;
+	size_t nev, evcap;
+	int *h_ev, *h_lbl;
+	struct bsrc *src;
+	size_t nsrc, srccap;
+	int *h_src;
+	char *srcs;                         /* JSON array of the batch's source addresses */
+	bool counted;                       /* unknown_user counts read */
+	long total, total_delta;
+	int64_t next_tmp;                   /* ids of new events until they are written */
+	const char **metric;
+	size_t nmetric, metriccap;
+	struct blog *log;
+	size_t nlog, logcap;
+	bool fallback;                      /* a case the batch does not decide: per row instead */
+};
+
+static size_t h_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static size_t h_int(int64_t v)
+{
+	return (size_t)((uint64_t)v * 0x9e3779b97f4a7c15ULL >> 17);
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 64;
+	return xrealloc(p, *cap * sz);
+}
+
+static int *heads(size_t nb)
+{
+	int *h = xmalloc(nb * sizeof(*h));
+	for (size_t i = 0; i < nb; i++)
+		h[i] = -1;
+	return h;
+}
+
+static void batch_free(struct drift_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nacct; i++) {
+		free(b->acct[i].user);
+		free(b->acct[i].auth);
+	}
+	for (size_t i = 0; i < b->ndev; i++)
+		free(b->dev[i].d);
+	for (size_t i = 0; i < b->niddev; i++)
+		free(b->iddev[i].d);
+	for (size_t i = 0; i < b->nline; i++) {
+		free(b->line[i].user);
+		free(b->line[i].auth);
+	}
+	free(b->iddev);
+	free(b->h_id);
+	free(b->line);
+	free(b->h_line);
+	for (size_t i = 0; i < b->nlog; i++)
+		free(b->log[i].msg);
+	free(b->acct);
+	free(b->h_user);
+	free(b->h_auth);
+	free(b->dev);
+	free(b->h_mac);
+	free(b->fetch);
+	free(b->h_fetch);
+	free(b->ev);
+	free(b->h_ev);
+	free(b->h_lbl);
+	free(b->src);
+	free(b->h_src);
+	free(b->srcs);
+	free(b->metric);
+	free(b->log);
+	free(b);
+}
+
+static void note_metric(struct drift_cache *c, const char *series)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b) {
+		metrics_inc(series);
+		return;
+	}
+	/* Counted once the batch is written: a batch redone row by row
+	 * counts its observations once. */
+	b->metric = grow(b->metric, &b->metriccap, b->nmetric, sizeof(*b->metric));
+	b->metric[b->nmetric++] = series;
+}
+
+static void note_log(struct drift_cache *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_log(struct drift_cache *c, int level, const char *fmt, ...)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!b) {
+		if (level == LOG_LVL_WARN)
+			log_warnx("%s", msg);
+		else
+			log_info("%s", msg);
+		return;
+	}
+	b->log = grow(b->log, &b->logcap, b->nlog, sizeof(*b->log));
+	b->log[b->nlog++] = (struct blog){ level, xstrdup(msg) };
+}
+
+static int w_account_find(struct store *s, struct drift_cache *c, const char *v, int by_auth,
+			  int (*fn)(int64_t, int64_t, void *), void *arg)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_account_find(s, v, by_auth, fn, arg);
+	int n = 0;
+	for (int i = (by_auth ? b->h_auth : b->h_user)[h_str(v) & (b->nb - 1)]; i >= 0;
+	     i = by_auth ? b->acct[i].next_auth : b->acct[i].next_user) {
+		if (strcmp(by_auth ? b->acct[i].auth : b->acct[i].user, v))
+			continue;
+		if (n++ == 64)
+			break;          /* store_account_find's LIMIT 64 */
+		if (fn(b->acct[i].id, b->acct[i].device_id, arg))
+			break;
+	}
+	return 0;
+}
+
+static int w_device_get(struct store *s, struct drift_cache *c, const char *mac, struct device *d)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_device_get(s, mac, d);
+	for (int i = b->h_mac[h_str(mac) & (b->nb - 1)]; i >= 0; i = b->dev[i].next)
+		if (!strcmp(b->dev[i].d->mac, mac)) {
+			*d = *b->dev[i].d;
+			return 1;
+		}
+	return 0;
+}
+
+static int w_device_fetched(struct store *s, struct drift_cache *c, int64_t id, int64_t *at, long *version)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_device_fetched(s, id, at, version);
+	for (int i = b->h_fetch[h_int(id) & (b->nb - 1)]; i >= 0; i = b->fetch[i].next)
+		if (b->fetch[i].id == id) {
+			*at = b->fetch[i].at;
+			*version = b->fetch[i].version;
+			return 1;
+		}
+	return 0;
+}
+
+static const struct device *iddev_find(const struct drift_batch *b, int64_t id)
+{
+	for (int i = b->h_id[h_int(id) & (b->nb - 1)]; i >= 0; i = b->iddev[i].next)
+		if (b->iddev[i].d->id == id)
+			return b->iddev[i].d;
+	return NULL;
+}
+
+/* A device row for an expect not cached.  Read with the batch when it was
+ * not cached then; else (evicted during the batch) from the store. */
+static int w_device_get_id(struct store *s, struct drift_cache *c, int64_t id, struct device *d)
+{
+	const struct device *r = c && c->batch ? iddev_find(c->batch, id) : NULL;
+	if (!r)
+		return store_device_get_id(s, id, d);
+	*d = *r;
+	return 1;
+}
+
+/* The lines of a device, by line: the fields an expect keeps. */
+static int w_account_list(struct store *s, struct drift_cache *c, int64_t device_id, struct account *a, size_t max,
+			  size_t *n)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b || !iddev_find(b, device_id))
+		return store_account_list(s, device_id, a, max, n);
+	*n = 0;
+	for (int i = b->h_line[h_int(device_id) & (b->nb - 1)]; i >= 0 && *n < max; i = b->line[i].next) {
+		const struct bline *l = &b->line[i];
+		if (l->device_id != device_id)
+			continue;
+		size_t j = (*n)++;
+		for (; j > 0 && a[j - 1].line > l->line; j--)
+			a[j] = a[j - 1];
+		memset(&a[j], 0, sizeof(a[j]));
+		a[j].id = l->id;
+		a[j].device_id = l->device_id;
+		a[j].line = l->line;
+		sp_strlcpy(a[j].username, l->user, sizeof(a[j].username));
+		sp_strlcpy(a[j].auth_username, l->auth, sizeof(a[j].auth_username));
+	}
+	return 0;
+}
+
+static int w_open_list(struct store *s, struct drift_cache *c, int64_t device_id, int64_t account_id,
+		       struct drift_event *ev, size_t max, size_t *n)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_drift_open_list(s, device_id, account_id, ev, max, n);
+	*n = 0;
+	for (int i = b->h_ev[h_int(device_id) & (b->nb - 1)]; i >= 0; i = b->ev[i].next) {
+		const struct bev *e = &b->ev[i];
+		if (e->gone || e->e.device_id != device_id || e->e.account_id != account_id)
+			continue;
+		if (*n == max) {
+			/* Too many for the list: the per-kind statements would
+			 * run; the whole batch goes row by row instead. */
+			b->fallback = true;
+			return -1;
+		}
+		ev[(*n)++] = e->e;
+	}
+	return 0;
+}
+
+static struct bev *find_ev(struct drift_batch *b, int64_t device_id, int64_t id)
+{
+	for (int i = b->h_ev[h_int(device_id) & (b->nb - 1)]; i >= 0; i = b->ev[i].next)
+		if (b->ev[i].e.id == id)
+			return &b->ev[i];
+	return NULL;
+}
+
+static int w_bump(struct store *s, struct drift_cache *c, int64_t device_id, int64_t id, const char *expected,
+		  const char *observed, int64_t now)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_drift_bump(s, id, expected, observed, now);
+	struct bev *e = find_ev(b, device_id, id);
+	if (!e)
+		return -1;
+	e->e.last_seen = now;
+	e->e.count++;
+	sp_strlcpy(e->e.expected, expected, sizeof(e->e.expected));
+	sp_strlcpy(e->e.observed, observed, sizeof(e->e.observed));
+	e->bumped = true;
+	return 0;
+}
+
+static void src_delta(struct drift_batch *b, const char *ip, long d);
+
+static void ev_resolve(struct drift_batch *b, struct bev *e, int64_t now)
+{
+	e->e.resolved = now;
+	e->gone = true;
+	if (!e->e.device_id && !strcmp(e->e.kind, "unknown_user")) {
+		src_delta(b, e->src_ip, -1);
+		b->total_delta--;
+	}
+}
+
+static int w_resolve_id(struct store *s, struct drift_cache *c, int64_t device_id, int64_t id, int64_t now)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_drift_resolve_id(s, id, now);
+	struct bev *e = find_ev(b, device_id, id);
+	if (!e)
+		return -1;
+	ev_resolve(b, e, now);
+	return 0;
+}
+
+static struct bev *ev_add(struct drift_batch *b, const struct drift_event *e, const char *src_ip)
+{
+	b->ev = grow(b->ev, &b->evcap, b->nev, sizeof(*b->ev));
+	struct bev *n = &b->ev[b->nev];
+	memset(n, 0, sizeof(*n));
+	n->e = *e;
+	sp_strlcpy(n->src_ip, src_ip ? src_ip : "", sizeof(n->src_ip));
+	int *h = e->device_id ? &b->h_ev[h_int(e->device_id) & (b->nb - 1)] : &b->h_lbl[h_str(e->observed) & (b->nb - 1)];
+	n->next = *h;
+	*h = (int)b->nev++;
+	return n;
+}
+
+static int w_insert(struct store *s, struct drift_cache *c, int64_t device_id, int64_t account_id, const char *kind,
+		    const char *expected, const char *observed, int64_t now)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_drift_insert(s, device_id, account_id, kind, expected, observed, now);
+	struct drift_event e;
+	memset(&e, 0, sizeof(e));
+	e.id = b->next_tmp++;       /* after every stored id, as the row will be */
+	e.device_id = device_id;
+	e.account_id = account_id;
+	sp_strlcpy(e.kind, kind, sizeof(e.kind));
+	sp_strlcpy(e.expected, expected, sizeof(e.expected));
+	sp_strlcpy(e.observed, observed, sizeof(e.observed));
+	e.first_seen = e.last_seen = now;
+	e.count = 1;
+	ev_add(b, &e, NULL)->is_new = true;
+	return 0;
+}
+
+static struct bsrc *src_get(struct drift_batch *b, const char *ip)
+{
+	int *h = &b->h_src[h_str(ip) & (b->nb - 1)];
+	for (int i = *h; i >= 0; i = b->src[i].next)
+		if (!strcmp(b->src[i].ip, ip))
+			return &b->src[i];
+	b->src = grow(b->src, &b->srccap, b->nsrc, sizeof(*b->src));
+	struct bsrc *n = &b->src[b->nsrc];
+	memset(n, 0, sizeof(*n));
+	sp_strlcpy(n->ip, ip, sizeof(n->ip));
+	n->next = *h;
+	*h = (int)b->nsrc++;
+	return n;
+}
+
+static void src_delta(struct drift_batch *b, const char *ip, long d)
+{
+	src_get(b, ip)->delta += d;
+}
+
+static void src_count(const char *ip, long n, void *arg)
+{
+	src_get(arg, ip)->n = n;
+}
+
+/* Resolve the open unknown_user events of label (store_drift_resolve). */
+static int w_resolve_unknown(struct store *s, struct drift_cache *c, const char *label, int64_t now)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	if (!b)
+		return store_drift_resolve(s, 0, 0, "unknown_user", label, now, NULL) < 0 ? -1 : 0;
+	for (int i = b->h_lbl[h_str(label) & (b->nb - 1)]; i >= 0; i = b->ev[i].next)
+		if (!b->ev[i].gone && !strcmp(b->ev[i].e.observed, label))
+			ev_resolve(b, &b->ev[i], now);
+	return 0;
+}
+
+/* store_drift_unknown_open on the batch: the counts are read once, when
+ * first needed (nothing is written before the batch ends, so the stored
+ * counts plus the batch's own changes are the counts now). */
+static int w_unknown_open(struct store *s, struct drift_cache *c, const char *label, const char *src_ip,
+			  int64_t now, long per_source, long max, enum store_unknown_outcome *out)
+{
+	struct drift_batch *b = c ? c->batch : NULL;
+	bool bumped = false;
+	if (!b)
+		return store_drift_unknown_open(s, label, src_ip, now, per_source, max, out);
+	for (int i = b->h_lbl[h_str(label) & (b->nb - 1)]; i >= 0; i = b->ev[i].next) {
+		struct bev *e = &b->ev[i];
+		if (e->gone || strcmp(e->e.observed, label))
+			continue;
+		e->e.last_seen = now;
+		e->e.count++;
+		e->bumped = true;
+		bumped = true;
+	}
+	if (bumped) {
+		*out = STORE_UNKNOWN_BUMPED;
+		return 0;
+	}
+	if (!b->counted) {
+		if (store_drift_unknown_counts(s, b->srcs, src_count, b, &b->total) < 0)
+			return -1;
+		b->counted = true;
+	}
+	struct bsrc *sc = src_get(b, src_ip);
+	if (sc->n + sc->delta >= per_source) {
+		*out = STORE_UNKNOWN_CAP_SOURCE;
+		return 0;
+	}
+	if (b->total + b->total_delta >= max) {
+		*out = STORE_UNKNOWN_CAP_TOTAL;
+		return 0;
+	}
+	struct drift_event e;
+	memset(&e, 0, sizeof(e));
+	e.id = b->next_tmp++;
+	sp_strlcpy(e.kind, "unknown_user", sizeof(e.kind));
+	sp_strlcpy(e.observed, label, sizeof(e.observed));
+	e.first_seen = e.last_seen = now;
+	e.count = 1;
+	ev_add(b, &e, src_ip)->is_new = true;
+	sc->delta++;
+	b->total_delta++;
+	*out = STORE_UNKNOWN_OPENED;
+	return 0;
+}
+
+/* ---- loading a batch ---- */
+
+static int load_acct(int64_t id, int64_t device_id, const char *user, const char *auth, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->acct = grow(b->acct, &b->acctcap, b->nacct, sizeof(*b->acct));
+	b->acct[b->nacct++] = (struct bacct){ id, device_id, xstrdup(user), xstrdup(auth), -1, -1 };
+	return 0;
+}
+
+static int load_dev(const struct device *d, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->dev = grow(b->dev, &b->devcap, b->ndev, sizeof(*b->dev));
+	struct device *copy = xmalloc(sizeof(*copy));
+	*copy = *d;
+	int *h = &b->h_mac[h_str(d->mac) & (b->nb - 1)];
+	b->dev[b->ndev] = (struct bdev){ copy, *h };
+	*h = (int)b->ndev++;
+	return 0;
+}
+
+static int load_iddev(const struct device *d, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->iddev = grow(b->iddev, &b->iddevcap, b->niddev, sizeof(*b->iddev));
+	struct device *copy = xmalloc(sizeof(*copy));
+	*copy = *d;
+	int *h = &b->h_id[h_int(d->id) & (b->nb - 1)];
+	b->iddev[b->niddev] = (struct bdev){ copy, *h };
+	*h = (int)b->niddev++;
+	return 0;
+}
+
+static int load_line(int64_t id, int64_t device_id, long line, const char *user, const char *auth, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->line = grow(b->line, &b->linecap, b->nline, sizeof(*b->line));
+	int *h = &b->h_line[h_int(device_id) & (b->nb - 1)];
+	b->line[b->nline] = (struct bline){ id, device_id, line, xstrdup(user), xstrdup(auth), *h };
+	*h = (int)b->nline++;
+	return 0;
+}
+
+static bool cached(const struct drift_cache *c, int64_t id)
+{
+	const struct expect *x = c->slot[(uint64_t)id % c->nslots];
+	return x && x->device_id == id;
+}
+
+static int load_fetch(int64_t id, int64_t at, long version, void *arg)
+{
+	struct drift_batch *b = arg;
+	b->fetch = grow(b->fetch, &b->fetchcap, b->nfetch, sizeof(*b->fetch));
+	int *h = &b->h_fetch[h_int(id) & (b->nb - 1)];
+	b->fetch[b->nfetch] = (struct bfetch){ id, at, version, *h };
+	*h = (int)b->nfetch++;
+	return 0;
+}
+
+static int load_ev(const struct drift_event *e, void *arg)
+{
+	ev_add(arg, e, NULL);
+	return 0;
+}
+
+static int load_unknown(const struct drift_event *e, const char *src_ip, void *arg)
+{
+	ev_add(arg, e, src_ip);
+	return 0;
+}
+
+/* Add a string key; false when JSON cannot carry it (not UTF-8). */
+static bool key_str(json_t *a, const char *v)
+{
+	json_t *j = json_string(v);
+	return j && json_array_append_new(a, j) == 0;
+}
+
+static char *dump(json_t *a)
+{
+	char *s = json_dumps(a, JSON_COMPACT);
+	if (!s)
+		abort();        /* only out of memory: as xmalloc */
+	return s;
+}
+
+static void unknown_label(const struct observation *o, char *out, size_t n);
+
+/* Read what the batch's observations need: the batch, or NULL (a read
+ * failed, or a key JSON cannot carry): then row by row. */
+static struct drift_batch *batch_load(struct store *s, struct drift_cache *c, const struct observation *o, size_t n)
+{
+	struct drift_batch *b = xcalloc(1, sizeof(*b));
+	json_t *users = json_array(), *auths = json_array(), *macs = json_array(), *labels = json_array(),
+	       *srcs = json_array(), *ids = json_array(), *miss = json_array();
+	char mac[SP_MAC_LEN + 1], label[DRIFT_STR * 2 + 2];
+	char *ju = NULL, *ja = NULL, *jm = NULL, *jl = NULL, *ji = NULL, *jx = NULL;
+	bool ok = true;
+
+	/* New events sort after every stored one (apply reports the oldest). */
+	b->next_tmp = INT64_MAX / 2;
+	b->nb = 64;
+	while (b->nb < 4 * n)
+		b->nb <<= 1;
+	b->h_user = heads(b->nb);
+	b->h_auth = heads(b->nb);
+	b->h_mac = heads(b->nb);
+	b->h_fetch = heads(b->nb);
+	b->h_ev = heads(b->nb);
+	b->h_lbl = heads(b->nb);
+	b->h_src = heads(b->nb);
+	b->h_id = heads(b->nb);
+	b->h_line = heads(b->nb);
+	for (size_t i = 0; i < n && ok; i++) {
+		if (!strcmp(o[i].source, "probe"))
+			continue;
+		unknown_label(&o[i], label, sizeof(label));
+		ok = (!o[i].username[0] || key_str(users, o[i].username)) &&
+		     (!o[i].auth_username[0] || key_str(auths, o[i].auth_username)) &&
+		     (!obs_mac(&o[i], mac) || key_str(macs, mac)) && key_str(labels, label) &&
+		     key_str(srcs, o[i].src_ip);
+	}
+	if (!ok)
+		goto fail;
+	ju = dump(users);
+	ja = dump(auths);
+	jm = dump(macs);
+	jl = dump(labels);
+	b->srcs = dump(srcs);
+	if ((json_array_size(users) || json_array_size(auths)) && store_account_find_many(s, ju, ja, load_acct, b) < 0)
+		goto fail;
+	/* Chains in id order: the rows came in id order, each goes in front. */
+	for (size_t i = b->nacct; i-- > 0;) {
+		int *hu = &b->h_user[h_str(b->acct[i].user) & (b->nb - 1)];
+		int *ha = &b->h_auth[h_str(b->acct[i].auth) & (b->nb - 1)];
+		b->acct[i].next_user = *hu;
+		*hu = (int)i;
+		b->acct[i].next_auth = *ha;
+		*ha = (int)i;
+	}
+	if (json_array_size(macs) && store_device_get_many(s, jm, load_dev, b) < 0)
+		goto fail;
+	if (json_array_size(labels) && store_drift_unknown_many(s, jl, load_unknown, b) < 0)
+		goto fail;
+	for (size_t i = 0; i < b->nacct + b->ndev; i++) {
+		int64_t id = i < b->nacct ? b->acct[i].device_id : b->dev[i - b->nacct].d->id;
+		json_array_append_new(ids, json_integer(id));
+		if (!cached(c, id))
+			json_array_append_new(miss, json_integer(id));
+	}
+	if (json_array_size(ids)) {
+		ji = dump(ids);
+		if (store_device_fetched_many(s, ji, load_fetch, b) < 0 || store_drift_open_many(s, ji, load_ev, b) < 0)
+			goto fail;
+	}
+	/* Devices seen first (or again after a config change): their rows and
+	 * lines, which expect_build would read one device at a time. */
+	if (json_array_size(miss)) {
+		jx = dump(miss);
+		if (store_device_get_ids(s, jx, load_iddev, b) < 0 || store_account_lines_many(s, jx, load_line, b) < 0)
+			goto fail;
+	}
+	goto out;
+fail:
+	batch_free(b);
+	b = NULL;
+out:
+	free(ju);
+	free(ja);
+	free(jm);
+	free(jl);
+	free(ji);
+	free(jx);
+	json_decref(miss);
+	json_decref(users);
+	json_decref(auths);
+	json_decref(macs);
+	json_decref(labels);
+	json_decref(srcs);
+	json_decref(ids);
+	return b;
+}
+
+/* The batch's decisions, as rows.  0 or -1. */
+static int batch_write(struct store *s, struct drift_batch *b)
+{
+	for (size_t i = 0; i < b->nev; i++) {
+		const struct bev *e = &b->ev[i];
+		if (e->is_new) {
+			if (store_drift_put_new(s, &e->e, e->src_ip) < 0)
+				return -1;
+			continue;
+		}
+		if (e->bumped && store_drift_put_bump(s, &e->e) < 0)
+			return -1;
+		if (e->gone && store_drift_put_resolved(s, e->e.id, e->e.resolved) < 0)
+			return -1;
+	}
+	return store_drift_flush(s);
+}
+
 
 /*
  * The expect of device_id (d: its row if already read, else NULL), and
@@ -286,14 +946,14 @@ static int expect_get(struct store *s, struct drift_cache *c, int64_t device_id,
 			*fetched_version = d->fetched_version;
 			return 1;
 		}
-		rc = store_device_fetched(s, device_id, fetched_at, fetched_version);
+		rc = w_device_fetched(s, c, device_id, fetched_at, fetched_version);
 		if (rc < 0)
 			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
 				      store_errmsg(s));
 		return rc;
 	}
 	if (!d) {
-		rc = store_device_get_id(s, device_id, &dev);
+		rc = w_device_get_id(s, c, device_id, &dev);
 		if (rc < 0)
 			return sp_err(err, errlen, "cannot read device %lld: %s", (long long)device_id,
 				      store_errmsg(s));
@@ -408,6 +1068,21 @@ static int ua_mac(const char *agent, const char *seps, char mac[SP_MAC_LEN + 1])
 static int match_identity(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
 			  char *err, size_t errlen);
 
+/* The MAC the message names: in the User-Agent (vendor parser, then any
+ * MAC-shaped token), in +sip.instance, or in the Contact.  false: none. */
+static bool obs_mac(const struct observation *o, char mac[SP_MAC_LEN + 1])
+{
+	struct ua_info ua;
+	mac[0] = '\0';
+	ua_parse(o->user_agent, &ua);
+	if (ua.mac[0])
+		sp_strlcpy(mac, ua.mac, SP_MAC_LEN + 1);
+	else if (ua_mac(o->user_agent, " ()[];,/\t", mac) < 0 && instance_mac(o->instance, mac) < 0 &&
+		 ua_mac(o->contact, " ()[];,/\t<>:@=", mac) < 0)
+		mac[0] = '\0';
+	return mac[0] != '\0';
+}
+
 /* Find the device and account an observation belongs to.  1 found (t
  * set), 0 unknown, -1 error. */
 static int match(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
@@ -421,14 +1096,14 @@ static int match(struct store *s, struct drift_cache *c, const struct observatio
 	if ((rc = match_identity(s, c, o, t, err, errlen)) != 0)
 		return rc;
 	if (o->username[0]) {
-		if (store_account_find(s, o->username, 0, cand_add, &cs) < 0)
+		if (w_account_find(s, c, o->username, 0, cand_add, &cs) < 0)
 			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
 		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
 			return rc;
 	}
 	if (o->auth_username[0]) {
 		cs.n = 0;
-		if (store_account_find(s, o->auth_username, 1, cand_add, &cs) < 0)
+		if (w_account_find(s, c, o->auth_username, 1, cand_add, &cs) < 0)
 			return sp_err(err, errlen, "account lookup: %s", store_errmsg(s));
 		if ((rc = pick(s, c, &cs, o, t, err, errlen)) != 0)
 			return rc;
@@ -442,19 +1117,12 @@ static int match(struct store *s, struct drift_cache *c, const struct observatio
 static int match_identity(struct store *s, struct drift_cache *c, const struct observation *o, struct target *t,
 			  char *err, size_t errlen)
 {
-	char mac[SP_MAC_LEN + 1] = "";
-	struct ua_info ua;
+	char mac[SP_MAC_LEN + 1];
 	int rc;
-	ua_parse(o->user_agent, &ua);
-	if (ua.mac[0])
-		sp_strlcpy(mac, ua.mac, sizeof(mac));
-	else if (ua_mac(o->user_agent, " ()[];,/\t", mac) < 0 && instance_mac(o->instance, mac) < 0 &&
-		 ua_mac(o->contact, " ()[];,/\t<>:@=", mac) < 0)
-		mac[0] = '\0';
-	if (!mac[0])
+	if (!obs_mac(o, mac))
 		return 0;
 	struct device d;
-	rc = store_device_get(s, mac, &d);
+	rc = w_device_get(s, c, mac, &d);
 	if (rc < 0)
 		return sp_err(err, errlen, "cannot read device %s: %s", mac, store_errmsg(s));
 	if (rc == 0)
@@ -512,8 +1180,9 @@ static void check_str(struct check *c, const char *kind, const char *expected, c
 /* Open, bump or resolve the events of one check.  open[] are the open
  * events of (device, account) read once for the observation; NULL when
  * there were too many to list, then the per-kind statements are used. */
-static int apply(struct store *s, const struct observation *o, const struct target *t, const struct expect_acct *a,
-		 const struct check *c, const struct drift_event *open, size_t nopen, char *err, size_t errlen)
+static int apply(struct store *s, struct drift_cache *dc, const struct observation *o, const struct target *t,
+		 const struct expect_acct *a, const struct check *c, const struct drift_event *open, size_t nopen,
+		 char *err, size_t errlen)
 {
 	const struct expect *x = t->x;
 	const struct drift_event *first = NULL;
@@ -537,32 +1206,32 @@ static int apply(struct store *s, const struct observation *o, const struct targ
 		for (size_t i = 0; i < nopen; i++) {
 			if (strcmp(open[i].kind, c->kind))
 				continue;
-			if (c->differs ? store_drift_bump(s, open[i].id, c->expected, c->observed, o->at) < 0
-				       : store_drift_resolve_id(s, open[i].id, o->at) < 0)
+			if (c->differs ? w_bump(s, dc, x->device_id, open[i].id, c->expected, c->observed, o->at) < 0
+				       : w_resolve_id(s, dc, x->device_id, open[i].id, o->at) < 0)
 				return sp_err(err, errlen, "drift %s: %s", c->differs ? "event" : "resolve",
 					      store_errmsg(s));
 			if (!first || open[i].id < first->id)
 				first = &open[i];   /* the oldest, as store_drift_resolve reports */
 		}
 		if (c->differs && !first) {
-			if (store_drift_insert(s, x->device_id, a->id, c->kind, c->expected, c->observed, o->at) < 0)
+			if (w_insert(s, dc, x->device_id, a->id, c->kind, c->expected, c->observed, o->at) < 0)
 				return sp_err(err, errlen, "drift event: %s", store_errmsg(s));
 			is_new = 1;
 		}
 	}
 	if (c->differs && is_new) {
-		metrics_inc(kind_series(c->kind, false));
-		log_info("drift: device %s line %ld %s expected %s observed %s (%s)", x->mac, a->line, c->kind,
-			 c->expected, c->observed, x->label);
+		note_metric(dc, kind_series(c->kind, false));
+		note_log(dc, LOG_LVL_INFO, "drift: device %s line %ld %s expected %s observed %s (%s)", x->mac, a->line,
+			 c->kind, c->expected, c->observed, x->label);
 	} else if (!c->differs && first) {
-		metrics_inc(kind_series(c->kind, true));
-		log_info("drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)", x->mac, a->line,
-			 c->kind, c->observed, first->observed, first->count, x->label);
+		note_metric(dc, kind_series(c->kind, true));
+		note_log(dc, LOG_LVL_INFO, "drift: device %s line %ld %s resolved: observed %s, was %s (%ld times) (%s)",
+			 x->mac, a->line, c->kind, c->observed, first->observed, first->count, x->label);
 	}
 	return 0;
 }
 
-static int evaluate(struct store *s, const struct observation *o, const struct target *t,
+static int evaluate(struct store *s, struct drift_cache *dc, const struct observation *o, const struct target *t,
 		    const struct expect_acct *a, char *err, size_t errlen)
 {
 	struct check ck[7];
@@ -598,11 +1267,11 @@ static int evaluate(struct store *s, const struct observation *o, const struct t
 	/* One read of the open events instead of one statement per rule. */
 	struct drift_event open[OPEN_MAX];
 	size_t nopen = 0;
-	int lrc = store_drift_open_list(s, x->device_id, a->id, open, OPEN_MAX, &nopen);
+	int lrc = w_open_list(s, dc, x->device_id, a->id, open, OPEN_MAX, &nopen);
 	if (lrc < 0)
 		return sp_err(err, errlen, "drift events: %s", store_errmsg(s));
 	for (size_t i = 0; i < n; i++)
-		if (ck[i].applies && apply(s, o, t, a, &ck[i], lrc == 0 ? open : NULL, nopen, err, errlen) < 0)
+		if (ck[i].applies && apply(s, dc, o, t, a, &ck[i], lrc == 0 ? open : NULL, nopen, err, errlen) < 0)
 			return -1;
 	return 0;
 }
@@ -627,18 +1296,18 @@ void drift_unknown_caps_set(long per_source, long max)
  * capped per source address and in total, so a flood of made-up users
  * (a scanner, forged HEP) costs bounded rows.  Over a cap neither the event
  * nor the registration row is written; the metric counts it. */
-static int record_unknown(struct store *s, const struct observation *o, const char *label, char *err,
-			  size_t errlen)
+static int record_unknown(struct store *s, struct drift_cache *c, const struct observation *o, const char *label,
+			  char *err, size_t errlen)
 {
 	static atomic_long capped;
 	enum store_unknown_outcome out;
-	if (store_drift_unknown_open(s, label, o->src_ip, o->at, atomic_load(&unknown_per_source),
-				     atomic_load(&unknown_max), &out) < 0)
+	if (w_unknown_open(s, c, label, o->src_ip, o->at, atomic_load(&unknown_per_source),
+			   atomic_load(&unknown_max), &out) < 0)
 		return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
 	if (out == STORE_UNKNOWN_CAP_SOURCE || out == STORE_UNKNOWN_CAP_TOTAL) {
 		bool src = out == STORE_UNKNOWN_CAP_SOURCE;
-		metrics_inc(src ? "sipprov_drift_unknown_dropped_total{cap=\"per_source\"}"
-				: "sipprov_drift_unknown_dropped_total{cap=\"total\"}");
+		note_metric(c, src ? "sipprov_drift_unknown_dropped_total{cap=\"per_source\"}"
+				   : "sipprov_drift_unknown_dropped_total{cap=\"total\"}");
 		if (atomic_fetch_add(&capped, 1) % 10000 == 0)
 			log_warnx("drift: unknown user %s from %s not recorded: %s (resolve or prune old "
 				  "unknown_user events, or raise the cap)", label, o->src_ip[0] ? o->src_ip : "?",
@@ -649,9 +1318,9 @@ static int record_unknown(struct store *s, const struct observation *o, const ch
 	if (store_registration_add(s, o, 0, 0) < 0)
 		return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
 	if (out == STORE_UNKNOWN_OPENED) {
-		metrics_inc(kind_series("unknown_user", false));
-		log_info("drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label, o->src_ip,
-			 o->src_port, o->code, o->user_agent);
+		note_metric(c, kind_series("unknown_user", false));
+		note_log(c, LOG_LVL_INFO, "drift: unknown user %s registers from %s:%ld (code %d, agent '%s')", label,
+			 o->src_ip, o->src_port, o->code, o->user_agent);
 	}
 	return 0;
 }
@@ -664,7 +1333,7 @@ static int record_unknown(struct store *s, const struct observation *o, const ch
  * an error: then the lookup runs as before). */
 static bool unknown_none(struct store *s, struct drift_cache *c)
 {
-	if (!c || store_drift_autocommit(s))
+	if (!c || c->batch || store_drift_autocommit(s))
 		return false;
 	if (c->unk_valid && c->unk_tx == store_tx_serial(s))
 		return c->unk_none;
@@ -685,7 +1354,7 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 		/* diagnose's own traffic: kept, never anyone's state */
 		if (store_registration_add(s, o, 0, 0) < 0)
 			return sp_err(err, errlen, "cannot record observation: %s", store_errmsg(s));
-		metrics_inc("sipprov_observations_probe_total");
+		note_metric(c, "sipprov_observations_probe_total");
 		return 0;
 	}
 	if (c && cache_validate(s, c, err, errlen) < 0)
@@ -697,7 +1366,7 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 	if (rc == 0) {
 		if (c)
 			c->unk_none = false;
-		return record_unknown(s, o, label, err, errlen);
+		return record_unknown(s, c, o, label, err, errlen);
 	}
 	const struct expect_acct *a = NULL;
 	for (size_t i = 0; i < t.x->naccounts; i++)
@@ -715,11 +1384,11 @@ static int record(struct store *s, struct drift_cache *c, const struct observati
 		goto out;
 	}
 	/* The user is known now: an earlier unknown_user event for it is over. */
-	if (!unknown_none(s, c) && store_drift_resolve(s, 0, 0, "unknown_user", label, o->at, NULL) < 0) {
+	if (!unknown_none(s, c) && w_resolve_unknown(s, c, label, o->at) < 0) {
 		sp_err(err, errlen, "drift resolve: %s", store_errmsg(s));
 		goto out;
 	}
-	rc = evaluate(s, o, &t, a, err, errlen);
+	rc = evaluate(s, c, o, &t, a, err, errlen);
 out:
 	target_release(&t);
 	return rc;
@@ -750,6 +1419,73 @@ int drift_record_cached(struct store *s, struct drift_cache *c, const struct obs
 int drift_record(struct store *s, const struct observation *o, char *err, size_t errlen)
 {
 	return drift_record_cached(s, NULL, o, err, errlen);
+}
+
+void drift_cache_batch(struct drift_cache *c, int mode)
+{
+	c->batch_mode = mode;
+}
+
+void drift_cache_batches(const struct drift_cache *c, long *batched, long *unbatched)
+{
+	*batched = c->batched;
+	*unbatched = c->unbatched;
+}
+
+int drift_record_many(struct store *s, struct drift_cache *c, const struct observation *o, size_t n,
+		      void (*failed)(const struct observation *, const char *err, void *), void *arg)
+{
+	char err[SP_ERR_MAX];
+	int nfailed = 0;
+	bool batch = c && (c->batch_mode < 0 ? store_drift_batched(s) : c->batch_mode > 0);
+
+	/* Per batch only inside the caller's transaction, which holds off
+	 * config writers while the batch is decided in memory. */
+	if (batch && n > 1 && !store_drift_autocommit(s) && store_drift_batch_sp(s, 0) == 0) {
+		struct drift_batch *b = NULL;
+		/* The generation first: a config change empties the cache, and
+		 * the batch reads the rows of every device not cached. */
+		if (cache_validate(s, c, err, sizeof(err)) == 0)
+			b = batch_load(s, c, o, n);
+		size_t i = 0;
+		if (b) {
+			c->batch = b;
+			while (i < n && record(s, c, &o[i], err, sizeof(err)) == 0)
+				i++;
+			c->batch = NULL;
+		}
+		if (b && i == n && batch_write(s, b) == 0 && store_drift_batch_sp(s, 1) == 0) {
+			for (size_t j = 0; j < b->nmetric; j++)
+				metrics_inc(b->metric[j]);
+			for (size_t j = 0; j < b->nlog; j++) {
+				if (b->log[j].level == LOG_LVL_WARN)
+					log_warnx("%s", b->log[j].msg);
+				else
+					log_info("%s", b->log[j].msg);
+			}
+			metrics_add("sipprov_observations_total", (long)n);
+			batch_free(b);
+			c->batched++;
+			return 0;
+		}
+		/* A read or write failed, or a case the batch leaves to the
+		 * per-row path: undo the batch and go row by row, where a
+		 * failure costs only its own observation. */
+		log_debug("drift: batch of %zu observations recorded row by row%s%s", n, b && i < n ? ": " : "",
+			  b && i < n ? err : "");
+		batch_free(b);
+		store_drift_batch_sp(s, -1);
+		store_drift_batch_sp(s, 1);
+	}
+	if (c)
+		c->unbatched++;
+	for (size_t i = 0; i < n; i++)
+		if (drift_record_cached(s, c, &o[i], err, sizeof(err)) < 0) {
+			nfailed++;
+			if (failed)
+				failed(&o[i], err, arg);
+		}
+	return nfailed;
 }
 
 bool drift_is_probe(const char *user_agent, const char *call_id)

@@ -43,6 +43,23 @@ int drift_record_cached(struct store *s, struct drift_cache *c, const struct obs
 			size_t errlen);
 /* Lookups answered from the cache and lookups that read the store. */
 void drift_cache_stats(const struct drift_cache *c, long *hits, long *misses);
+/*
+ * Record n observations inside the caller's write transaction (HEP intake:
+ * one per batch).  Per batch where the backend gains from it (PostgreSQL):
+ * what the batch needs is read in a few statements, decided in memory by
+ * the same rules, written in batches; the rows, events, metrics and logs
+ * are those of drift_record_cached on each in turn.  Any failure (or no
+ * transaction, or no cache) and it runs row by row: failed(o, err, arg)
+ * for each observation not recorded.  Returns how many failed.
+ */
+int drift_record_many(struct store *s, struct drift_cache *c, const struct observation *o, size_t n,
+		      void (*failed)(const struct observation *, const char *err, void *), void *arg);
+/* drift_record_many's way: -1 as the backend prefers (default), 0 row by
+ * row, 1 per batch (tests compare the two). */
+void drift_cache_batch(struct drift_cache *c, int mode);
+/* How many drift_record_many calls were decided per batch, and how many
+ * ran row by row (by choice or after a failure). */
+void drift_cache_batches(const struct drift_cache *c, long *batched, long *unbatched);
 /* Caps on open unknown_user events: per source address (the observation's
  * src_ip) and in total.  Over a cap an unknown user's registration is not
  * recorded (counted in sipprov_drift_unknown_dropped_total).  Defaults

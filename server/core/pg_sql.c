@@ -97,6 +97,60 @@ static const struct {
 	  "AND (?1 = 0 OR d.tenant_id = ?1) ORDER BY d.mac",
 	  "SELECT d.id FROM device d WHERE EXISTS (SELECT 1 FROM drift_event e WHERE e.device_id = d.id "
 	  "AND e.resolved = 0) AND (?1 = 0 OR d.tenant_id = ?1) ORDER BY d.mac" },
+	/* Intake per batch (store_drift.c, store_device_get_many): one JSON
+	 * array of keys, json_each in SQLite; here its elements as an array
+	 * for = ANY, which the indexes serve as SQLite's IN does. */
+	{ "SELECT id, device_id, username, auth_username FROM account "
+	  "WHERE username IN (SELECT value FROM json_each(?1)) "
+	  "OR auth_username IN (SELECT value FROM json_each(?2)) ORDER BY id",
+	  "SELECT id, device_id, username, auth_username FROM account "
+	  "WHERE username = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) "
+	  "OR auth_username = ANY(ARRAY(SELECT json_array_elements_text(?2::json))) ORDER BY id" },
+	{ "SELECT id, fetched_at, fetched_version FROM device "
+	  "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	  "SELECT id, fetched_at, fetched_version FROM device "
+	  "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY id" },
+	{ "SELECT id, device_id, account_id, kind, expected, observed, count, "
+	  "first_seen, last_seen FROM drift_event "
+	  "WHERE device_id IN (SELECT value FROM json_each(?1)) AND resolved = 0 ORDER BY id",
+	  "SELECT id, device_id, account_id, kind, expected, observed, count, "
+	  "first_seen, last_seen FROM drift_event "
+	  "WHERE device_id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) AND resolved = 0 "
+	  "ORDER BY id" },
+	{ "SELECT id, expected, observed, count, first_seen, last_seen, src_ip "
+	  "FROM drift_event WHERE device_id IS NULL AND account_id IS NULL "
+	  "AND kind = 'unknown_user' AND resolved = 0 "
+	  "AND observed IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	  "SELECT id, expected, observed, count, first_seen, last_seen, src_ip "
+	  "FROM drift_event WHERE device_id IS NULL AND account_id IS NULL "
+	  "AND kind = 'unknown_user' AND resolved = 0 "
+	  "AND observed = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) ORDER BY id" },
+	{ "SELECT src_ip, count(*) FROM drift_event WHERE device_id IS NULL "
+	  "AND kind = 'unknown_user' AND resolved = 0 "
+	  "AND src_ip IN (SELECT value FROM json_each(?1)) GROUP BY src_ip",
+	  "SELECT src_ip, count(*) FROM drift_event WHERE device_id IS NULL "
+	  "AND kind = 'unknown_user' AND resolved = 0 "
+	  "AND src_ip = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) GROUP BY src_ip" },
+	{ "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE mac IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	  "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE mac = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) ORDER BY id" },
+	{ "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	  "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
+	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
+	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY id" },
+	{ "SELECT id, device_id, line, username, auth_username FROM account "
+	  "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id, line",
+	  "SELECT id, device_id, line, username, auth_username FROM account "
+	  "WHERE device_id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY device_id, line" },
 	/* store_job_list: ?1 (an integer flag: every tenant) used as a boolean. */
 	{ "SELECT id, kind, params, tenant_id, actor, queued, created, started, finished FROM job "
 	  "WHERE (?1 OR tenant_id = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC",

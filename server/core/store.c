@@ -1028,6 +1028,40 @@ int store_device_get_id(struct store *s, int64_t id, struct device *d)
 	return rc;
 }
 
+/* Each device row of st (keys bound as ?1) to fn, secrets opened. */
+static int devices_each(struct store *s, struct dbst *st, const char *keys,
+			int (*fn)(const struct device *, void *), void *arg)
+{
+	struct device *d = xmalloc(sizeof(*d));
+	int rc;
+	if (!st) {
+		free(d);
+		return -1;
+	}
+	store_bind_text(st, 1, keys);
+	while ((rc = db_step(st)) == DB_ROW) {
+		device_row(st, d);
+		device_open_secrets(s, d);
+		if (fn(d, arg))
+			break;
+	}
+	db_reset(st);
+	free(d);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_device_get_many(struct store *s, const char *macs, int (*fn)(const struct device *, void *), void *arg)
+{
+	return devices_each(s, store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac IN (SELECT value FROM json_each(?1)) "
+					  "ORDER BY id"), macs, fn, arg);
+}
+
+int store_device_get_ids(struct store *s, const char *ids, int (*fn)(const struct device *, void *), void *arg)
+{
+	return devices_each(s, store_stmt(s, "SELECT " DEVICE_COLS "WHERE id IN (SELECT value FROM json_each(?1)) "
+					  "ORDER BY id"), ids, fn, arg);
+}
+
 /* ha1_md5 / ha1_sha256 columns (schema 001) stay '': HA1 lives in ha1_enc. */
 static void device_bind(struct dbst *st, const struct device *d, const char *ha1_enc)
 {

@@ -567,6 +567,59 @@ int store_account_set_code(struct store *s, int64_t account_id, long code, int64
  * fn(account id, device id, arg) returns nonzero to stop. */
 int store_account_find(struct store *s, const char *v, int by_auth,
 		       int (*fn)(int64_t account_id, int64_t device_id, void *), void *arg);
+/*
+ * Intake per batch (drift_record_many): each reads, in one statement, what
+ * a whole batch of observations needs.  The keys come as one JSON array
+ * text (strings, or integers for ids): SQLite reads it with json_each,
+ * PostgreSQL with json_array_elements_text into = ANY (pg_sql.c), so one
+ * binding serves both.  Rows come in id order; fn returns nonzero to
+ * stop.  Each 0 or -1.
+ * - accounts whose username is in users or auth username in auths (NULL:
+ *   none of that kind);
+ * - devices whose MAC is in macs (secrets opened, as store_device_get);
+ * - the fetch state of the devices in ids;
+ * - the open events of the devices in ids (device_id, account_id, kind,
+ *   expected, observed, count, first_seen, last_seen);
+ * - the open unknown_user events whose observed value is in labels
+ *   (src_ip into src_ip[64]);
+ * - open unknown_user events per source address in srcs, and in all
+ *   (*total), as store_drift_unknown_open counts them.
+ */
+int store_account_find_many(struct store *s, const char *users, const char *auths,
+			    int (*fn)(int64_t account_id, int64_t device_id, const char *username,
+				      const char *auth_username, void *), void *arg);
+int store_device_get_many(struct store *s, const char *macs, int (*fn)(const struct device *, void *), void *arg);
+/* The same by id; and the lines (id, line, username, auth username) of the
+ * devices in ids, by device then line. */
+int store_device_get_ids(struct store *s, const char *ids, int (*fn)(const struct device *, void *), void *arg);
+int store_account_lines_many(struct store *s, const char *ids,
+			     int (*fn)(int64_t account_id, int64_t device_id, long line, const char *username,
+				       const char *auth_username, void *), void *arg);
+int store_device_fetched_many(struct store *s, const char *ids,
+			      int (*fn)(int64_t device_id, int64_t fetched_at, long fetched_version, void *),
+			      void *arg);
+int store_drift_open_many(struct store *s, const char *ids, int (*fn)(const struct drift_event *, void *),
+			  void *arg);
+int store_drift_unknown_many(struct store *s, const char *labels,
+			     int (*fn)(const struct drift_event *, const char *src_ip, void *), void *arg);
+int store_drift_unknown_counts(struct store *s, const char *srcs, void (*fn)(const char *src_ip, long n, void *),
+			       void *arg, long *total);
+/* Batch writes of the events intake decided in memory (drift_record_many):
+ * a new row with its final state (src_ip "" for a device's event); an
+ * existing row's new last_seen, count, expected and observed; a row
+ * resolved.  Batches (store_batch): on PostgreSQL written at the next
+ * store_batch_flush or commit.  Each 0 or -1. */
+int store_drift_put_new(struct store *s, const struct drift_event *ev, const char *src_ip);
+int store_drift_put_bump(struct store *s, const struct drift_event *ev);
+int store_drift_put_resolved(struct store *s, int64_t id, int64_t resolved);
+/* A savepoint around a batch of observations (op 0 set, 1 release, -1
+ * roll back to it and forget the batch rows added since).  0 or -1. */
+int store_drift_batch_sp(struct store *s, int op);
+/* Write every pending batch row now, so a failure surfaces here.  0 / -1. */
+int store_drift_flush(struct store *s);
+/* Does intake gain from deciding a batch in memory (a round trip per
+ * statement: PostgreSQL)? */
+bool store_drift_batched(struct store *s);
 /* Drift events (tenant_id 0 = all; open_only), newest first. */
 int store_drift_each(struct store *s, int64_t tenant_id, int open_only,
 		     int (*fn)(const struct drift_event *, void *), void *arg);

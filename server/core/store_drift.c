@@ -510,3 +510,224 @@ int store_drift_autocommit(struct store *s)
 {
 	return !db_in_tx(store_db(s));
 }
+
+/* ---- intake per batch (drift_record_many) ---- */
+
+int store_account_find_many(struct store *s, const char *users, const char *auths,
+			    int (*fn)(int64_t account_id, int64_t device_id, const char *username,
+				      const char *auth_username, void *), void *arg)
+{
+	/* Both indexes (account_username, account_auth_username), one pass. */
+	struct dbst *st = store_stmt(s, "SELECT id, device_id, username, auth_username FROM account "
+				      "WHERE username IN (SELECT value FROM json_each(?1)) "
+				      "OR auth_username IN (SELECT value FROM json_each(?2)) ORDER BY id");
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, users ? users : "[]");
+	store_bind_text(st, 2, auths ? auths : "[]");
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *u = db_col_text(st, 2), *a = db_col_text(st, 3);
+		if (fn(db_col_int64(st, 0), db_col_int64(st, 1), u ? u : "", a ? a : "", arg))
+			break;
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_device_fetched_many(struct store *s, const char *ids,
+			      int (*fn)(int64_t device_id, int64_t fetched_at, long fetched_version, void *),
+			      void *arg)
+{
+	struct dbst *st = store_stmt(s, "SELECT id, fetched_at, fetched_version FROM device "
+				      "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id");
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, ids);
+	while ((rc = db_step(st)) == DB_ROW)
+		if (fn(db_col_int64(st, 0), db_col_int64(st, 1), (long)db_col_int64(st, 2), arg))
+			break;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_drift_open_many(struct store *s, const char *ids, int (*fn)(const struct drift_event *, void *),
+			  void *arg)
+{
+	/* drift_open (device_id, kind, resolved), one probe per device. */
+	struct dbst *st = store_stmt(s, "SELECT id, device_id, account_id, kind, expected, observed, count, "
+				      "first_seen, last_seen FROM drift_event "
+				      "WHERE device_id IN (SELECT value FROM json_each(?1)) AND resolved = 0 ORDER BY id");
+	struct drift_event e;
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, ids);
+	while ((rc = db_step(st)) == DB_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.id = db_col_int64(st, 0);
+		e.device_id = db_col_int64(st, 1);
+		e.account_id = db_col_int64(st, 2);
+		store_col_text(st, 3, e.kind, sizeof(e.kind));
+		store_col_text(st, 4, e.expected, sizeof(e.expected));
+		store_col_text(st, 5, e.observed, sizeof(e.observed));
+		e.count = (long)db_col_int64(st, 6);
+		e.first_seen = db_col_int64(st, 7);
+		e.last_seen = db_col_int64(st, 8);
+		if (fn(&e, arg))
+			break;
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_drift_unknown_many(struct store *s, const char *labels,
+			     int (*fn)(const struct drift_event *, const char *src_ip, void *), void *arg)
+{
+	/* The rows store_drift_unknown_open bumps and store_drift_resolve
+	 * resolves for these labels (the partial index drift_unknown_open). */
+	struct dbst *st = store_stmt(s, "SELECT id, expected, observed, count, first_seen, last_seen, src_ip "
+				      "FROM drift_event WHERE device_id IS NULL AND account_id IS NULL "
+				      "AND kind = 'unknown_user' AND resolved = 0 "
+				      "AND observed IN (SELECT value FROM json_each(?1)) ORDER BY id");
+	struct drift_event e;
+	char src[64];
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, labels);
+	while ((rc = db_step(st)) == DB_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.id = db_col_int64(st, 0);
+		sp_strlcpy(e.kind, "unknown_user", sizeof(e.kind));
+		store_col_text(st, 1, e.expected, sizeof(e.expected));
+		store_col_text(st, 2, e.observed, sizeof(e.observed));
+		e.count = (long)db_col_int64(st, 3);
+		e.first_seen = db_col_int64(st, 4);
+		e.last_seen = db_col_int64(st, 5);
+		store_col_text(st, 6, src, sizeof(src));
+		if (fn(&e, src, arg))
+			break;
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_drift_unknown_counts(struct store *s, const char *srcs, void (*fn)(const char *src_ip, long n, void *),
+			       void *arg, long *total)
+{
+	/* The counts of store_drift_unknown_open, for many sources at once. */
+	struct dbst *st = store_stmt(s, "SELECT src_ip, count(*) FROM drift_event WHERE device_id IS NULL "
+				      "AND kind = 'unknown_user' AND resolved = 0 "
+				      "AND src_ip IN (SELECT value FROM json_each(?1)) GROUP BY src_ip");
+	char src[64];
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, srcs);
+	while ((rc = db_step(st)) == DB_ROW) {
+		store_col_text(st, 0, src, sizeof(src));
+		fn(src, (long)db_col_int64(st, 1), arg);
+	}
+	db_reset(st);
+	if (rc != DB_DONE)
+		return -1;
+	st = store_stmt(s, "SELECT count(*) FROM drift_event INDEXED BY drift_unknown_open WHERE device_id IS NULL "
+			"AND kind = 'unknown_user' AND resolved = 0");
+	return st ? count_one(s, st, total) : -1;
+}
+
+int store_drift_put_new(struct store *s, const struct drift_event *ev, const char *src_ip)
+{
+	struct dbst *st = store_batch(s, "INSERT INTO drift_event (device_id, account_id, kind, expected, observed, "
+				      "src_ip, first_seen, last_seen, count, resolved) VALUES (?,?,?,?,?,?,?,?,?,?)",
+				      "iittttiiii");
+	if (!st)
+		return -1;
+	bind_id(st, 1, ev->device_id);
+	bind_id(st, 2, ev->account_id);
+	store_bind_text(st, 3, ev->kind);
+	store_bind_text(st, 4, ev->expected);
+	store_bind_text(st, 5, ev->observed);
+	store_bind_text(st, 6, src_ip ? src_ip : "");
+	db_bind_int64(st, 7, ev->first_seen);
+	db_bind_int64(st, 8, ev->last_seen);
+	db_bind_int64(st, 9, ev->count);
+	db_bind_int64(st, 10, ev->resolved);
+	return store_batch_add(s, st);
+}
+
+int store_drift_put_bump(struct store *s, const struct drift_event *ev)
+{
+	/* Absolute values, decided in memory: a keyed batch applies the last
+	 * row added for an id, so count = count + 1 could be lost. */
+	struct dbst *st = store_batch(s, "UPDATE drift_event SET last_seen = ?, count = ?, expected = ?, observed = ? "
+				      "WHERE id = ?", "iittI");
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, ev->last_seen);
+	db_bind_int64(st, 2, ev->count);
+	store_bind_text(st, 3, ev->expected);
+	store_bind_text(st, 4, ev->observed);
+	db_bind_int64(st, 5, ev->id);
+	return store_batch_add(s, st);
+}
+
+int store_drift_put_resolved(struct store *s, int64_t id, int64_t resolved)
+{
+	struct dbst *st = store_batch(s, "UPDATE drift_event SET resolved = ? WHERE id = ?", "iI");
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, resolved);
+	db_bind_int64(st, 2, id);
+	return store_batch_add(s, st);
+}
+
+int store_drift_batch_sp(struct store *s, int op)
+{
+	struct dbst *st;
+	if (op == 0) {
+		/* Rows of earlier observations go first: a rollback to this
+		 * savepoint then forgets only the batch's own. */
+		if (store_batch_flush(s) < 0)
+			return -1;
+		store_batch_mark(s);
+		st = store_stmt(s, "SAVEPOINT drift_batch");
+	} else if (op > 0) {
+		st = store_stmt(s, "RELEASE drift_batch");
+	} else {
+		store_batch_back(s);
+		st = store_stmt(s, "ROLLBACK TO drift_batch");
+	}
+	return st ? store_exec_stmt(s, st, NULL, 0) : -1;
+}
+
+int store_drift_flush(struct store *s)
+{
+	return store_batch_flush(s);
+}
+
+bool store_drift_batched(struct store *s)
+{
+	return db_kind(store_db(s)) == DB_PG;
+}
+
+int store_account_lines_many(struct store *s, const char *ids,
+			     int (*fn)(int64_t account_id, int64_t device_id, long line, const char *username,
+				       const char *auth_username, void *), void *arg)
+{
+	struct dbst *st = store_stmt(s, "SELECT id, device_id, line, username, auth_username FROM account "
+				      "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id, line");
+	int rc;
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, ids);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *u = db_col_text(st, 3), *a = db_col_text(st, 4);
+		if (fn(db_col_int64(st, 0), db_col_int64(st, 1), (long)db_col_int64(st, 2), u ? u : "", a ? a : "", arg))
+			break;
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}

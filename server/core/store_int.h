@@ -34,7 +34,7 @@ int store_exec_stmt(struct store *s, struct dbst *st, char *err, size_t errlen);
  * transaction, store_batch_mark notes how many rows each batch holds
  * (at a SAVEPOINT) and store_batch_back forgets the rows added since (at
  * ROLLBACK TO it).  On SQLite every row is written as it is added. */
-#define BATCH_SLOTS 4
+#define BATCH_SLOTS 8
 struct dbst *store_batch(struct store *s, const char *sql, const char *types);
 int store_batch_add(struct store *s, struct dbst *st);
 int store_batch_flush(struct store *s);

@@ -386,11 +386,23 @@ static void write_failed(struct hep_server *h, const char *what, int64_t now)
 		h->locked_since = now;
 }
 
-/* Write up to BATCH_MAX waiting observations in one transaction.  They
- * leave the queue only when the commit succeeded. */
+static void record_failed(const struct observation *o, const char *err, void *arg)
+{
+	struct hep_server *h = arg;
+	metrics_inc("sipprov_observations_failed_total");
+	if (h->errors++ < 20) {
+		/* SIP bytes: the names and the reason (which may quote them). */
+		char ue[100], re[100], ee[SP_ERR_MAX];
+		log_warnx("hep: observation of '%s@%s' not recorded: %s", sp_log_escape(o->username, ue, sizeof(ue)),
+			  sp_log_escape(o->registrar, re, sizeof(re)), sp_log_escape(err, ee, sizeof(ee)));
+	}
+}
+
+/* Write up to BATCH_MAX waiting observations in one transaction, as one
+ * batch (drift_record_many: on PostgreSQL a few round trips for all of
+ * them).  They leave the queue only when the commit succeeded. */
 static void flush(struct hep_server *h)
 {
-	char err[SP_ERR_MAX];
 	int64_t now = mono_ms();
 	size_t n = h->qlen < BATCH_MAX ? h->qlen : BATCH_MAX;
 
@@ -398,19 +410,7 @@ static void flush(struct hep_server *h)
 		write_failed(h, "begin", now);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct observation *o = &h->q[h->qhead + i];
-		if (drift_record_cached(h->store, h->cache, o, err, sizeof(err)) < 0) {
-			metrics_inc("sipprov_observations_failed_total");
-			if (h->errors++ < 20) {
-				/* SIP bytes: the names and the reason (which may quote them). */
-				char ue[100], re[100], ee[SP_ERR_MAX];
-				log_warnx("hep: observation of '%s@%s' not recorded: %s",
-					  sp_log_escape(o->username, ue, sizeof(ue)),
-					  sp_log_escape(o->registrar, re, sizeof(re)), sp_log_escape(err, ee, sizeof(ee)));
-			}
-		}
-	}
+	drift_record_many(h->store, h->cache, &h->q[h->qhead], n, record_failed, h);
 	if (store_commit(h->store) < 0) {
 		write_failed(h, "commit", now);
 		store_rollback(h->store);

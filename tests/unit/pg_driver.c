@@ -396,7 +396,7 @@ static void busy(const char *url)
 }
 
 /* The parameters' types the server infers for t, as one char each (i, t,
- * b) into key; a parameter it cannot type is text.  0 or -1. */
+ * b, j: json) into key; a parameter it cannot type is text.  0 or -1. */
 static int param_types(PGconn *c, const char *text, int nparams, char *key)
 {
 	Oid *ty = xcalloc((size_t)nparams + 1, sizeof(Oid));
@@ -408,7 +408,8 @@ static int param_types(PGconn *c, const char *text, int nparams, char *key)
 			r = PQdescribePrepared(c, "");
 			for (int i = 0; i < nparams; i++) {
 				Oid o = PQparamtype(r, i);
-				key[i] = o == 20 || o == 21 || o == 23 || o == 16 ? 'i' : o == 17 ? 'b' : 't';
+				key[i] = o == 20 || o == 21 || o == 23 || o == 16 ? 'i' : o == 17 ? 'b'
+					 : o == 114 || o == 3802 ? 'j' : 't';
 			}
 			key[nparams] = '\0';
 			PQclear(r);
@@ -491,6 +492,8 @@ static void store_statements(const char *url, const char *file)
 					db_bind_int64(st, i + 1, 1);
 				else if (key[i] == 'b')
 					db_bind_blob(st, i + 1, "\0x", 2);
+				else if (key[i] == 'j')
+					db_bind_text(st, i + 1, "[\"1\"]");   /* a batch's keys (intake) */
 				else
 					db_bind_text(st, i + 1, "x");
 			}
