@@ -11,7 +11,7 @@
  * and the drift and observation counters, must be equal, and B must have
  * been decided in memory (not fallen back to rows).
  * Stores: two :memory: SQLite databases; with SP_PGURL_A and SP_PGURL_B
- * (tests/t/a5-pg-drift-batch.sh), two empty PostgreSQL databases.
+ * (tests/t/a6-pg-drift-batch.sh), two empty PostgreSQL databases.
  */
 #include <stdlib.h>
 #include <string.h>
