@@ -368,12 +368,21 @@ value() { sed -n "s/^value	$1	//p" "$BROWSER_OUT"; }
 # replaces the one above and finds every helper it uses defined.  $DB is a
 # database of its own, not the cluster's "sipprov" that scripts written for
 # pglib.sh (9c) use by name.
-if [ "$SP_BACKEND" = pg ]; then
+if [ "$SP_BACKEND" = pg ] && [ -n "${SP_PG_DB:-}" ]; then
+	# A database in a cluster the parent process started and stops (71
+	# re-runs itself where none can start): no pglib.sh helpers here.
+	PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+	DB=$SP_PG_DB
+	export SIPPROV_DB="$DB"
+	DB_SHOWN=$DB
+elif [ "$SP_BACKEND" = pg ]; then
 	. "$ROOT/tests/pglib.sh"
 	pg_start
 	DB=$(pg_newdb sp_test) || { echo "$DB"; exit 1; }
 	export SIPPROV_DB="$DB"
 	DB_SHOWN=$(printf %s "$DB" | sed "s|sp:$PGPASS@|sp@|")
+fi
+if [ "$SP_BACKEND" = pg ]; then
 	# The PostgreSQL store wants its key file named (no file sits beside a
 	# URL): the CLI reads SIPPROV_KEY_FILE; sipprovd gets -o key_file from
 	# the wrapper $SIPPROVD names, so every start has it, start_sipprovd's

@@ -4,7 +4,8 @@
  * a sipprov database, schema not newer, the key file its key; the same of
  * database_replica, whose absence is only a warning), each listen
  * address (bound and closed at once), the TLS certificate and key (loaded
- * and matched by GnuTLS, as libmicrohttpd does at start).  It starts no
+ * and matched by GnuTLS, as libmicrohttpd does at start), the firmware
+ * folder (a folder this user can write).  It starts no
  * thread and keeps no socket; the configuration and layouts were loaded by
  * main.c already.
  */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 
@@ -114,6 +116,33 @@ static void check_tls(struct tally *t, const struct conf *c)
 	gnutls_certificate_free_credentials(cred);
 }
 
+/* firmware_dir: `sipprov firmware add` writes images there and sipprovd
+ * serves them from there, so a named folder must be one this user can
+ * write; a missing one is an unmounted share or a typo.  The default
+ * firmware/ beside a SQLite file is made by the first add: only a
+ * non-folder or an unwritable folder under that name is wrong.  On
+ * PostgreSQL without it there is no folder (firmware add says so). */
+static void check_firmware_dir(struct tally *t, const struct conf *c)
+{
+	char dir[4096];
+	struct stat st;
+	if (firmware_dir(c->database, c->firmware_dir, dir, sizeof(dir)) < 0) {
+		if (c->firmware_dir[0])
+			problem(t, "firmware_dir '%s': path too long", c->firmware_dir);
+		return;
+	}
+	const char *what = c->firmware_dir[0] ? "firmware_dir" : "firmware folder (firmware_dir unset)";
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || c->firmware_dir[0])
+			problem(t, "%s '%s': %s", what, dir, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode))
+		problem(t, "%s '%s': not a directory", what, dir);
+	else if (access(dir, W_OK | X_OK) < 0)
+		problem(t, "%s '%s': not writable by this user (%s)", what, dir, strerror(errno));
+}
+
 static void check_db(struct tally *t, const struct conf *c, const char *key_file, const unsigned char *key)
 {
 	char err[SP_ERR_MAX];
@@ -198,6 +227,7 @@ int daemon_check(const struct conf *conf, const char *key_file, const unsigned c
 	check_tls(&t, conf);
 	check_bind(&t, "admin_listen", conf->admin_listen);
 	check_admin_tls(&t, conf);
+	check_firmware_dir(&t, conf);
 	if (hep_listen_check(conf, err, sizeof(err)) < 0)
 		problem(&t, "%s", err);
 	else if (hep_listen_try(conf, &in_use, err, sizeof(err)) < 0) {

@@ -32,7 +32,14 @@
 #include "nonce.h"
 #include "tls_certs.h"
 
-#define CACHE_WAYS    2             /* render cache: 2-way set associative */
+/* Render cache: 8-way sets with twice as many slots as render_cache
+ * entries (the entries themselves are capped at render_cache).  Devices
+ * are fetched in cycles, which LRU inside a full set turns into a miss on
+ * every fetch: with 2 ways and as many slots as entries, 10,000 devices
+ * in the default 16384 left a third of them uncacheable.  Here a fleet
+ * up to render_cache stays cached short of a rare 9th device in one set. */
+#define CACHE_WAYS    8
+#define CACHE_SLACK   2             /* slots per entry of render_cache */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
 #define GEN_SAFETY_MS 1000          /* PostgreSQL: config_gen read this often even without a NOTIFY */
@@ -137,6 +144,8 @@ struct http_server {
 	struct pending *pending;        /* unknown MACs, for `device pending` */
 	struct cache_bucket *cache;
 	size_t nbuckets;
+	size_t cache_max;               /* render_cache: entries in the ways, at most */
+	atomic_size_t cache_n;          /* entries in the ways now */
 	atomic_ulong cache_clock;
 	/* The config generation, published by one watcher thread so the hit
 	 * path does no database read (and takes no SQLite file lock): every
@@ -1022,7 +1031,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			gen = g;
 	}
 	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
-	struct cache_ent *ce = NULL;
+	struct cache_ent *ce = NULL, *uncached = NULL;
 	struct MHD_Response *ok_resp = NULL;
 	struct auth_subject subj;
 	char etag[40], ctype[CTYPE_MAX];
@@ -1055,17 +1064,34 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 			cache_ent_free(b->neg);
 			b->neg = ce = fresh;
 		} else {
-			int victim = 0;
-			for (int i = 0; i < CACHE_WAYS; i++) {
-				if (!b->way[i] || !strcmp(b->way[i]->path, url)) {
+			/* The same path's stale entry, else a free way while
+			 * entries are under render_cache, else this set's least
+			 * recently used entry; a full cache and an empty set:
+			 * served without being kept. */
+			int victim = -1, empty = -1;
+			for (int i = 0; i < CACHE_WAYS && victim < 0; i++) {
+				if (!b->way[i]) {
+					if (empty < 0)
+						empty = i;
+				} else if (!strcmp(b->way[i]->path, url)) {
 					victim = i;
-					break;
 				}
-				if (b->way[i]->used < b->way[victim]->used)
-					victim = i;
 			}
-			cache_ent_free(b->way[victim]);
-			b->way[victim] = ce = fresh;
+			if (victim < 0 && empty >= 0 && atomic_fetch_add(&h->cache_n, 1) < h->cache_max) {
+				victim = empty;
+			} else if (victim < 0) {
+				if (empty >= 0)
+					atomic_fetch_sub(&h->cache_n, 1);
+				for (int i = 0; i < CACHE_WAYS; i++)
+					if (b->way[i] && (victim < 0 || b->way[i]->used < b->way[victim]->used))
+						victim = i;
+			}
+			if (victim >= 0) {
+				cache_ent_free(b->way[victim]);
+				b->way[victim] = ce = fresh;
+			} else {
+				ce = uncached = fresh;
+			}
 		}
 	}
 	ce->used = atomic_fetch_add(&h->cache_clock, 1);
@@ -1078,6 +1104,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
 	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
+	cache_ent_free(uncached);
 
 	struct auth_req ar = {
 		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
@@ -1922,7 +1949,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (conf->pending_max > 0 &&
 	    !(h->pending = pending_start(conf->database, conf->pending_max, conf->pending_per_source, err, errlen)))
 		goto fail;
-	h->nbuckets = (size_t)conf->render_cache / CACHE_WAYS;
+	h->cache_max = (size_t)conf->render_cache;
+	h->nbuckets = (size_t)conf->render_cache * CACHE_SLACK / CACHE_WAYS;
 	if (h->nbuckets < 16)
 		h->nbuckets = 16;
 	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));

@@ -10,7 +10,8 @@ sp tenant add open --device-auth none >/dev/null
 sp template set open main registrar=sip.open.test >/dev/null
 sp device add 0015654aa937 --tenant open --layout yealink >/dev/null
 sp account add 0015654aa937 --username 1001 --auth-username auth1001 --password pw >/dev/null
-# 16 entries (8 buckets of 2): 200 cached misses would surely evict the device.
+# 16 entries (16 sets of 8 ways, at most 16 kept): 200 cached misses would
+# surely evict the device.
 start_sipprovd -o insecure_loopback=yes -o render_cache=16 -o fail_threshold=100000
 
 renders() { curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_renders_total \([0-9]*\)$/\1/p'; }
@@ -48,4 +49,23 @@ is "$(sql "select username from registration order by id" | paste -sd,)" new \
 	"old registration observations go, recent ones stay"
 ok $([ "$(sql "select count(*) from fetch_log")" -ge 1 ] && echo 0 || echo 1) "recent fetch records stay"
 grep -q 'retention: removed 2 ' "$SIPPROVD_LOG"; ok $? "the pruning is logged"
+
+# A fleet smaller than render_cache stays cached: 400 devices fetched in
+# turn, twice, as phones do, with room for 1000.  With 2-way sets of as
+# many slots as entries, 89 of them shared a set with two others and LRU
+# re-rendered all of those on every pass.
+stop_sipprovd
+sp demo --devices 400 >/dev/null
+sql "SELECT mac || CASE layout WHEN 'json' THEN '.json' ELSE '.cfg' END FROM device
+	WHERE label LIKE 'bench %' ORDER BY id" > "$T/fleet"
+is "$(wc -l < "$T/fleet")" 400 "400 more devices"
+start_sipprovd -o insecure_loopback=yes -o render_cache=1000
+# One curl for the whole pass (a config file of url/output pairs).
+sed "s|.*|url = \"$URL/&\"\noutput = \"/dev/null\"|" "$T/fleet" > "$T/fleet.curl"
+curl -s -K "$T/fleet.curl"
+r1=$(renders)
+is "$r1" 400 "the first pass renders each of the 400 once"
+curl -s -K "$T/fleet.curl"
+is "$(renders)" "$r1" "the second pass is all cache hits"
+
 done_testing

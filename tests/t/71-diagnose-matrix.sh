@@ -23,7 +23,23 @@
 # TLS certificate (tests/t/70 covers it).  The SIP ALG is reproduced twice:
 # as its effect (a Via port where nothing listens) and as a router whose
 # ALG rewrites Via and Contact (tests/support/alg.py) between phone and PBX.
+# On PostgreSQL (SP_BACKEND=pg) no cluster can start in there: initdb and
+# postgres refuse to run as the namespace's root and cannot switch to
+# another user, whom the one-uid map does not know.  So this process
+# starts the cluster first (lib.sh, as every script does), outside, and
+# the re-run reaches it over its Unix socket (SP_PG_DB): a path in the
+# file system, the same in both network namespaces, where 127.0.0.1 is
+# not.  This process waits for the re-run, and its exit trap (pglib.sh)
+# stops the cluster however the re-run ended.
 if [ -z "${SP_IN_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -rnm true 2>/dev/null; then
+	if [ "${SP_BACKEND:-sqlite}" = pg ]; then
+		_self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"	# lib.sh changes folder
+		. "$(dirname "$0")/../lib.sh"
+		SP_PG_DB="postgresql:///sp_test?host=$PG_DIR&port=$PGPORT_T&user=sp" \
+		SP_OUTER_MNTNS=$(readlink /proc/self/ns/mnt) SP_IN_NETNS=1 \
+			unshare -rnm sh -c 'ip link set lo up && exec sh "$0" "$@"' "$_self" "$@"
+		exit $?
+	fi
 	SP_OUTER_MNTNS=$(readlink /proc/self/ns/mnt) SP_IN_NETNS=1 \
 		exec unshare -rnm sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" "$@"
 fi

@@ -2,7 +2,8 @@
 # sipprovd -n checks what a start would meet and changes nothing: each bad
 # case (an address that is not one, one this host does not have, a missing
 # or mismatched TLS certificate/key, a wrong key file, a missing database, a
-# database from a newer sipprov) is named, exit is nonzero, and the
+# database from a newer sipprov, a firmware_dir that is missing, not a
+# folder or not writable) is named, exit is nonzero, and the
 # database file is byte-for-byte and mtime unchanged, with no -wal/-shm
 # left, or still absent.  A good configuration says "configuration OK" and
 # really starts; an old database is reported, not migrated.
@@ -75,6 +76,39 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/other.key"; echo >> "$
 bad "a key file of another database" "error: key file '$T/other.key' does not match this database" \
 	-o key_file="$T/other.key"
 bad "a missing key file" "cannot open key file '$T/none.key'" -o key_file="$T/none.key"
+# firmware_dir: sipprov firmware add writes there and sipprovd serves from
+# there.  A named folder that is missing (an unmounted share), not a folder
+# or not writable is an error; the default firmware/ beside a SQLite file
+# may be missing (the first add makes it), not be something else.
+printf 'x\n' > "$T/fwfile"
+mkdir -p "$T/fw"
+bad "firmware_dir missing" "error: firmware_dir '$T/nofw': No such file or directory" -o firmware_dir="$T/nofw"
+bad "firmware_dir a file" "error: firmware_dir '$T/fwfile': not a directory" -o firmware_dir="$T/fwfile"
+out=$(check -o firmware_dir="$T/fw"); rc=$?
+is "$rc" 0 "firmware_dir an existing folder: OK ($out)"
+# Not writable: root writes anywhere, so as root the check runs as nobody
+# (through $T, traversable for that moment; other errors of nobody's, the
+# database and key it cannot read, are not this check's).
+chmod 555 "$T/fw"
+if [ "$(id -u)" -eq 0 ]; then
+	chmod o+x "$T"
+	out=$(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- "$SIPPROVD" -n -f /dev/null \
+		-o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 -o hep_listen= \
+		-o admin_listen= -o firmware_dir="$T/fw" 2>&1)
+	chmod o-x "$T"
+else
+	out=$(check -o firmware_dir="$T/fw")
+fi
+like "$out" "error: firmware_dir '$T/fw': not writable by this user" "firmware_dir not writable: named in the error"
+chmod 755 "$T/fw"
+if backend_is sqlite; then
+	printf 'x\n' > "$T/firmware"
+	bad "firmware/ beside the database a file" "error: firmware folder \(firmware_dir unset\) '$T/firmware': not a directory"
+	rm -f "$T/firmware"
+else
+	skip_check "the default firmware/ beside the database: a SQLite file's folder (PostgreSQL has no default)"
+fi
+
 # Everything wrong at once: every problem listed, not only the first.
 out=$(check -o http_listen=999.1.1.1:80 -o https_listen=127.0.0.1:0 -o tls_cert="$P/missing.pem" \
 	-o tls_key="$P/server.key")
