@@ -139,8 +139,8 @@ static void check_firmware_dir(struct tally *t, const struct conf *c)
 	}
 	if (!S_ISDIR(st.st_mode))
 		problem(t, "%s '%s': not a directory", what, dir);
-	else if (access(dir, W_OK | X_OK) < 0)
-		problem(t, "%s '%s': not writable by this user (%s)", what, dir, strerror(errno));
+	else if (access(dir, R_OK | X_OK) < 0)   /* sipprovd reads; the CLI writes (as its own user) */
+		problem(t, "%s '%s': not readable by this user (%s)", what, dir, strerror(errno));
 }
 
 static void check_db(struct tally *t, const struct conf *c, const char *key_file, const unsigned char *key)

@@ -78,7 +78,8 @@ bad "a key file of another database" "error: key file '$T/other.key' does not ma
 bad "a missing key file" "cannot open key file '$T/none.key'" -o key_file="$T/none.key"
 # firmware_dir: sipprov firmware add writes there and sipprovd serves from
 # there.  A named folder that is missing (an unmounted share), not a folder
-# or not writable is an error; the default firmware/ beside a SQLite file
+# or not readable by the daemon's user is an error (writing is the CLI's,
+# often another user: a root-owned 0755 folder is fine); the default firmware/ beside a SQLite file
 # may be missing (the first add makes it), not be something else.
 printf 'x\n' > "$T/fwfile"
 mkdir -p "$T/fw"
@@ -86,20 +87,24 @@ bad "firmware_dir missing" "error: firmware_dir '$T/nofw': No such file or direc
 bad "firmware_dir a file" "error: firmware_dir '$T/fwfile': not a directory" -o firmware_dir="$T/fwfile"
 out=$(check -o firmware_dir="$T/fw"); rc=$?
 is "$rc" 0 "firmware_dir an existing folder: OK ($out)"
-# Not writable: root writes anywhere, so as root the check runs as nobody
+# Not readable: root reads anywhere, so as root the check runs as nobody
 # (through $T, traversable for that moment; other errors of nobody's, the
 # database and key it cannot read, are not this check's).
+fw_check() {
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod o+x "$T"
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- "$SIPPROVD" -n -f /dev/null \
+			-o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 -o hep_listen= \
+			-o admin_listen= -o firmware_dir="$T/fw" 2>&1
+		chmod o-x "$T"
+	else
+		check -o firmware_dir="$T/fw"
+	fi
+}
 chmod 555 "$T/fw"
-if [ "$(id -u)" -eq 0 ]; then
-	chmod o+x "$T"
-	out=$(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- "$SIPPROVD" -n -f /dev/null \
-		-o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 -o hep_listen= \
-		-o admin_listen= -o firmware_dir="$T/fw" 2>&1)
-	chmod o-x "$T"
-else
-	out=$(check -o firmware_dir="$T/fw")
-fi
-like "$out" "error: firmware_dir '$T/fw': not writable by this user" "firmware_dir not writable: named in the error"
+unlike "$(fw_check)" "firmware_dir" "firmware_dir readable, not writable (555): no error about it"
+chmod 311 "$T/fw"
+like "$(fw_check)" "error: firmware_dir '$T/fw': not readable by this user" "firmware_dir not readable: named in the error"
 chmod 755 "$T/fw"
 if backend_is sqlite; then
 	printf 'x\n' > "$T/firmware"
