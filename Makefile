@@ -154,18 +154,41 @@ unit: all $(UNIT_BIN) $(REPLAY_BIN)
 
 # One runner for everything: prove over the C unit binaries and the shell
 # integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.
-# `make test` first installs what the suite needs (Debian packages: build
-# dependencies and the real peers); `make check` only runs it.
+# `make test` is the full suite, what CI runs: it installs what the suite
+# needs (Debian packages: build dependencies and the real peers), builds the
+# three trees, then runs the same files four ways, two at a time side by
+# side (tools/suites.sh): on SQLite and on PostgreSQL, then under ASan+UBSan
+# and under TSan.  Two at a time: four at once on two cores would finish a
+# few minutes sooner, but the tests that time a peer (a2's 250 ms, 4c's
+# header timeout) would run under twice the load.  `make check` runs one
+# way only (SQLite, build/): a developer's loop; `make check-pg`, `make
+# asan`, `make tsan` the others, one at a time.
+ASAN_VARS := B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+TSAN_VARS := B=build-tsan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
+# halt_on_error: the first data race stops the process with exit code 66,
+# so a race cannot scroll past; tests/tsan.supp lists suppressions, each
+# with its reason.
+TSAN_OPTIONS_SP := halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)
+TSAN_ENV = TSAN_OPTIONS="$(TSAN_OPTIONS_SP) $${TSAN_OPTIONS:-}"
+
 test: deps
-	@$(MAKE) --no-print-directory B=$(B) check
+	@$(MAKE) --no-print-directory B=$(B) unit
+	@$(MAKE) --no-print-directory $(ASAN_VARS) unit
+	@$(MAKE) --no-print-directory $(TSAN_VARS) unit
+	@rc=0; SUITES_LOG=$(B)/suites sh tools/suites.sh \
+		'sqlite=make --no-print-directory B=$(B) check' \
+		'pg=make --no-print-directory B=$(B) check-pg' || rc=1; \
+	SUITES_LOG=$(B)/suites sh tools/suites.sh \
+		'asan=make --no-print-directory $(ASAN_VARS) check' \
+		'tsan=$(TSAN_ENV) make --no-print-directory $(TSAN_VARS) check' || rc=1; \
+	exit $$rc
 
 check: unit
 	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
 
 # The same files with the store on PostgreSQL (issue 17): tests/lib.sh gives
 # every script a throwaway cluster and $DB a database in it; scripts that
-# check what only a SQLite file has say so and are skipped.  Not part of
-# `make test` nor .ci/run until the PostgreSQL store is complete.
+# check what only a SQLite file has say so and skip those checks.
 check-pg: unit
 	SP_BACKEND=pg SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh \
 		$(sort $(wildcard tests/t/*.sh))
@@ -174,14 +197,10 @@ check-pg: unit
 # test script collects the reports its daemons and CLI calls wrote
 # (tests/lib.sh points log_path into its temp folder) into a failing test.
 asan: deps
-	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+	$(MAKE) $(ASAN_VARS) check
 
-# halt_on_error: the first data race stops the process with exit code 66,
-# so a race cannot scroll past; tests/tsan.supp lists suppressions, each
-# with its reason.
-TSAN_OPTIONS_SP := halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)
 tsan: deps
-	TSAN_OPTIONS="$(TSAN_OPTIONS_SP) $${TSAN_OPTIONS:-}" $(MAKE) B=build-tsan CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" check
+	$(TSAN_ENV) $(MAKE) $(TSAN_VARS) check
 
 deps:
 	@sh tools/install-deps.sh --test
