@@ -68,15 +68,18 @@ static bool has_token(const char *v, const char *tok)
 
 long phone_http_parse(char *buf, size_t len, size_t cap, struct phone_head *h)
 {
-	size_t hl = head_end(buf, len < cap ? len : cap);
+	size_t lim = len < cap ? len : cap, lead = 0;
+	/* RFC 9112 2.2: empty lines before the request line are ignored (a
+	 * client's CRLF after a previous body). */
+	while (lead < lim && (buf[lead] == '\n' || (buf[lead] == '\r' && lead + 1 < lim && buf[lead + 1] == '\n')))
+		lead += buf[lead] == '\n' ? 1 : 2;
+	size_t hl = head_end(buf + lead, lim - lead);
 	if (!hl)
 		return len >= cap ? PHONE_PARSE_TOO_BIG : PHONE_PARSE_MORE;
+	hl += lead;
 	memset(h, 0, sizeof(*h));
 	h->content_length = -1;
-	char *p = buf, *end = buf + hl, *line;
-	/* RFC 9112 2.2: empty lines before the request line are ignored. */
-	while (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
-		p += *p == '\n' ? 1 : 2;
+	char *p = buf + lead, *end = buf + hl, *line;
 	if (!take_line(&p, end, &line) || !line[0])
 		return PHONE_PARSE_BAD;
 	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;

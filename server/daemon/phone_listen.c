@@ -57,6 +57,8 @@ struct pconn {
 	char *out;                          /* unsent response bytes */
 	size_t outlen, outoff;
 	bool close_after;
+	bool linger;                        /* close with unread input: drain first (no RST) */
+	bool lingering;                     /* answered, write side shut, draining until EOF */
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
@@ -224,6 +226,23 @@ static void want_out(struct pconn *c, bool on)
 	epoll_ctl(c->lp->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+#define LINGER_MS 2000                  /* how long unread input is drained after an answer */
+
+/* Closed after its answer.  When the client's bytes were not all read (a
+ * refused head or body), a plain close would send RST and the client
+ * could lose the answer: shut the write side and drain for a while first
+ * (the only shutdown this listener makes; the common close has none). */
+static void conn_end(struct pconn *c)
+{
+	if (!c->linger) {
+		conn_close(c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = true;
+	c->active = mono_ms() - c->lp->pl->cf->conn_timeout * 1000 + LINGER_MS;
+}
+
 /* The request is answered: back to waiting for the next head (or close). */
 static void conn_next(struct pconn *c)
 {
@@ -300,7 +319,7 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 	free(r->owned);
 	r->owned = NULL;
 	if (close) {
-		conn_close(c);
+		conn_end(c);
 		return false;
 	}
 	conn_next(c);
@@ -315,6 +334,7 @@ static void conn_refuse(struct pconn *c, unsigned st)
 	struct phone_resp r = { .status = st, .ctype = "text/plain; charset=utf-8" };
 	r.body = st == 431 ? big : st == 505 ? ver : st == 413 ? large : bad;
 	r.len = strlen(r.body);
+	c->linger = true;
 	conn_send(c, &r, false, true);
 }
 
@@ -336,7 +356,6 @@ static bool conn_process(struct pconn *c)
 			http_phone_finish(pl->h, &c->q, c->rq, c->body, c->bodylen);
 			free(c->body);
 			c->body = NULL;
-			c->consumed = c->inlen;     /* the body was read into c->body */
 			if (!conn_answer(c))
 				return false;
 			continue;
@@ -364,6 +383,7 @@ static bool conn_process(struct pconn *c)
 			struct req *rq = c->rq;
 			c->rq = NULL;
 			http_phone_abort(pl->h, rq);
+			c->linger = body;
 			if (!conn_send(c, &c->q.resp, !strcmp(c->head.method, "HEAD"), body || !c->head.keep_alive))
 				return false;
 			continue;
@@ -387,9 +407,9 @@ static bool conn_process(struct pconn *c)
 		c->body = xmalloc(c->bodyneed);
 		c->bodylen = c->inlen - (size_t)hl < c->bodyneed ? c->inlen - (size_t)hl : c->bodyneed;
 		memcpy(c->body, c->in + hl, c->bodylen);
-		/* What followed the body (a pipelined request) is dropped with it:
-		 * the connection closes after an upload. */
-		c->head.keep_alive = false;
+		/* The rest of the body is read into c->body; what followed it
+		 * in 'in' (a pipelined request) stays for conn_next. */
+		c->consumed = (size_t)hl + c->bodylen;
 	}
 	return true;
 }
@@ -397,6 +417,15 @@ static bool conn_process(struct pconn *c)
 static void conn_readable(struct pconn *c)
 {
 	struct phone_listen *pl = c->lp->pl;
+	if (c->lingering) {
+		char sink[4096];
+		ssize_t r;
+		while ((r = read(c->fd, sink, sizeof(sink))) > 0)
+			;
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 	for (;;) {
 		char *dst;
 		size_t room;
@@ -453,7 +482,8 @@ static void conn_writable(struct pconn *c)
 	free(c->out);
 	c->out = NULL;
 	if (c->close_after) {
-		conn_close(c);
+		want_out(c, false);
+		conn_end(c);
 		return;
 	}
 	want_out(c, false);
