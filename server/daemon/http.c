@@ -1022,7 +1022,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	pthread_rwlock_unlock(&h->layouts_lock);
 
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION), .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .method = method, .url = url,
 	};
 	struct auth_result res;
@@ -1347,7 +1348,8 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *
 		rc = phonebook_target(w->store, subj.device_id, only, &t);
 	subj.vendor_ok = t.answers;
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION), .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .url = url,
 	};
 	if (rc == 0 && auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK)
@@ -1405,7 +1407,8 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION), .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj, .method = "PUT", .url = url,
 	};
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK) {
@@ -1563,13 +1566,19 @@ struct req *http_phone_begin(struct http_server *h, struct phone_req *q)
 	return rq;
 }
 
-void http_phone_finish(struct http_server *h, struct phone_req *q, struct req *rq, const char *body, size_t len)
+void http_phone_body(struct http_server *h, struct phone_req *q, struct req *rq, const char *data, size_t len)
 {
 	size_t n = len;
 	cur_req = rq;
 	if (!q->resp.status && len)
-		on_request_in(&h->http, q, q->url, q->method, body, &n, rq, false);
-	n = 0;
+		on_request_in(&h->http, q, q->url, q->method, data, &n, rq, false);
+	cur_req = NULL;
+}
+
+void http_phone_finish(struct http_server *h, struct phone_req *q, struct req *rq)
+{
+	size_t n = 0;
+	cur_req = rq;
 	if (!q->resp.status)
 		on_request_in(&h->http, q, q->url, q->method, NULL, &n, rq, false);
 	if (!q->resp.status)

@@ -30,7 +30,6 @@
 #include "phone_listen.h"
 
 #define IN_FIRST   2048                 /* first read buffer; grows to the head cap */
-#define BODY_CAP   (1 << 20)            /* larger announced bodies: 413 unread */
 #define IP_SLOTS   16384                /* sources tracked for per_ip_conn_limit */
 #define EVENTS     128
 #define OUT_HEAD   (1024 + 2 * AUTH_CHALLENGE_MAX)
@@ -52,8 +51,7 @@ struct pconn {
 	struct phone_head head;             /* points into in */
 	struct phone_req q;
 	struct req *rq;                     /* PC_BODY: http.c's request awaiting its body */
-	char *body;
-	size_t bodylen, bodyneed;
+	long long bodyleft;                 /* PC_BODY: body bytes still to come */
 	char *out;                          /* unsent response bytes */
 	size_t outlen, outoff;
 	bool close_after;
@@ -179,7 +177,6 @@ static void conn_close(struct pconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	free(c->in);
-	free(c->body);
 	free(c->out);
 	free(c);
 }
@@ -351,11 +348,9 @@ static bool conn_process(struct pconn *c)
 	struct phone_listen *pl = c->lp->pl;
 	while (!c->out) {
 		if (c->state == PC_BODY) {
-			if (c->bodylen < c->bodyneed)
+			if (c->bodyleft)
 				return true;
-			http_phone_finish(pl->h, &c->q, c->rq, c->body, c->bodylen);
-			free(c->body);
-			c->body = NULL;
+			http_phone_finish(pl->h, &c->q, c->rq);
 			if (!conn_answer(c))
 				return false;
 			continue;
@@ -389,27 +384,29 @@ static bool conn_process(struct pconn *c)
 			continue;
 		}
 		if (!body) {
-			http_phone_finish(pl->h, &c->q, c->rq, NULL, 0);
+			http_phone_finish(pl->h, &c->q, c->rq);
 			if (!conn_answer(c))
 				return false;
 			continue;
 		}
-		if (c->head.chunked || cl < 0 || cl > BODY_CAP) {
+		if (c->head.chunked || cl < 0) {
 			/* A prototype's limit: chunked bodies are not decoded here. */
 			struct req *rq = c->rq;
 			c->rq = NULL;
 			http_phone_abort(pl->h, rq);
-			conn_refuse(c, c->head.chunked || cl < 0 ? 400 : 413);
+			conn_refuse(c, 400);
 			return false;
 		}
+		/* The body goes to http.c as it arrives, as libmicrohttpd hands
+		 * it over: body_hold_limit counts what every connection holds. */
+		size_t have = c->inlen - (size_t)hl < (size_t)cl ? c->inlen - (size_t)hl : (size_t)cl;
+		if (have)
+			http_phone_body(pl->h, &c->q, c->rq, c->in + hl, have);
 		c->state = PC_BODY;
-		c->bodyneed = (size_t)cl;
-		c->body = xmalloc(c->bodyneed);
-		c->bodylen = c->inlen - (size_t)hl < c->bodyneed ? c->inlen - (size_t)hl : c->bodyneed;
-		memcpy(c->body, c->in + hl, c->bodylen);
-		/* The rest of the body is read into c->body; what followed it
-		 * in 'in' (a pipelined request) stays for conn_next. */
-		c->consumed = (size_t)hl + c->bodylen;
+		c->bodyleft = cl - (long long)have;
+		/* What followed the body in 'in' (a pipelined request) stays for
+		 * conn_next; the rest of the body is read past 'in'. */
+		c->consumed = (size_t)hl + have;
 	}
 	return true;
 }
@@ -427,11 +424,11 @@ static void conn_readable(struct pconn *c)
 		return;
 	}
 	for (;;) {
-		char *dst;
+		char *dst, chunk[16384];
 		size_t room;
 		if (c->state == PC_BODY) {
-			dst = c->body + c->bodylen;
-			room = c->bodyneed - c->bodylen;
+			dst = chunk;
+			room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
 			if (!room)
 				break;
 		} else {
@@ -456,9 +453,10 @@ static void conn_readable(struct pconn *c)
 		if (r < 0)
 			break;
 		c->active = mono_ms();
-		if (c->state == PC_BODY)
-			c->bodylen += (size_t)r;
-		else
+		if (c->state == PC_BODY) {
+			http_phone_body(pl->h, &c->q, c->rq, chunk, (size_t)r);
+			c->bodyleft -= r;
+		} else
 			c->inlen += (size_t)r;
 		if ((size_t)r < room)
 			break;

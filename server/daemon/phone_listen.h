@@ -24,10 +24,12 @@ unsigned phone_listen_port(const struct phone_listen *pl);
 void phone_listen_stop(struct phone_listen *pl);
 
 /* In http.c: a request whose head is parsed.  begin may decide the answer
- * on the headers (q->resp.status set); finish runs the rest with the body
- * (len 0: none) and always leaves an answer in q->resp, and frees rq. */
+ * on the headers (q->resp.status set); body takes the body's bytes as they
+ * come; finish runs the rest, always leaves an answer in q->resp, and
+ * frees rq. */
 struct req *http_phone_begin(struct http_server *h, struct phone_req *q);
-void http_phone_finish(struct http_server *h, struct phone_req *q, struct req *rq, const char *body, size_t len);
+void http_phone_body(struct http_server *h, struct phone_req *q, struct req *rq, const char *data, size_t len);
+void http_phone_finish(struct http_server *h, struct phone_req *q, struct req *rq);
 /* The connection closed before the body came: free rq, no answer. */
 void http_phone_abort(struct http_server *h, struct req *rq);
 struct connguard *http_server_guard(struct http_server *h);
