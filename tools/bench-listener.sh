@@ -24,24 +24,28 @@ done
 W=$(mktemp -d /tmp/sipprov-benchl.XXXXXX)
 chmod 755 "$W"
 PIDS=
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PM=$(free_port); PO=$(free_port); PN=$(free_port)
 . "$ROOT/tools/benchdb.sh"
+# Two databases: wrk's fleet served without auth on loopback (bench.sh's),
+# the storm's with each phone's digest password (bench-bootstorm.sh's).
 DB=$(bench_db sp)
-export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key"
-"$SP_BUILD/sipprov" init >/dev/null
-# Odd devices are the JSON layout (wrk's mix), even ones Yealink (the storm).
-N=$((DEVICES > 2 * PHONES ? DEVICES : 2 * PHONES))
-"$SP_BUILD/sipprov" demo --devices "$N" --http-password stormpw >/dev/null
+SDB=$(bench_db storm)
+export SIPPROV_TEMPLATES="$ROOT/templates"
+SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key" "$SP_BUILD/sipprov" init >/dev/null
+SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key" "$SP_BUILD/sipprov" demo --devices "$DEVICES" >/dev/null
+SIPPROV_DB="$SDB" SIPPROV_KEY_FILE="$W/storm.key" "$SP_BUILD/sipprov" init >/dev/null
+SIPPROV_DB="$SDB" SIPPROV_KEY_FILE="$W/storm.key" "$SP_BUILD/sipprov" demo --devices $((2 * PHONES)) \
+	--http-password stormpw >/dev/null
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
 
-# sp MODE PORT [OPTS]: a fresh sipprovd; its pid in SP_<MODE>.
+# sp MODE PORT [DB KEY]: a fresh sipprovd; its pid in SP_<MODE>.
 sp() {
 	eval "old=\${SP_$1:-}"
 	[ -n "$old" ] && { kill "$old"; wait "$old" 2>/dev/null || true; }
-	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/sp.key" -o templates="$ROOT/templates" \
+	"$SP_BUILD/sipprovd" -d -o database="${3:-$DB}" -o key_file="${4:-$W/sp.key}" -o templates="$ROOT/templates" \
 		-o http_listen=127.0.0.1:$2 -o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes \
 		-o threads="$THREADS" -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn \
 		-o phone_server="$1" 2>>"$W/sipprovd.log" &
@@ -50,11 +54,11 @@ sp() {
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.05; done
 }
 sp mhd "$PM"
-sp own "$PO"
+sp own "$PO" "$SDB" "$W/storm.key"
 mkdir -p "$W/www"
 # The same bytes for nginx, fetched through sipprovd (JSON without auth on
 # loopback; Yealink files with each phone's digest).
-python3 - "$PM" "$DEVICES" "$PHONES" "$W/www" <<'PY'
+python3 - "$PM" "$DEVICES" "$PHONES" "$W/www" "$PO" <<'PY'
 import hashlib, http.client, re, sys
 port, n, phones, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
@@ -67,6 +71,7 @@ for i in range(1, n, 2):
     r, body = get(path)
     if r.status != 200: sys.exit("prerender %s: %d" % (path, r.status))
     open(out + path, "wb").write(body)
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[5]))   # the storm's database
 r, body = get("/y000000000000.cfg"); open(out + "/y000000000000.cfg", "wb").write(body)
 for i in range(phones):
     mac = "0015%08x" % (0x10000000 + 2 * i); path = "/%s.cfg" % mac
@@ -95,6 +100,7 @@ NGX
 nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;"
 sleep 0.3
 one=$(ls "$W/www" | grep json | head -1)
+sp own "$PO"
 for p in $PM $PO; do
 	curl -fs "http://127.0.0.1:$p/$one" | cmp -s - "$W/www/$one" || { echo "bench: bodies differ on port $p"; exit 1; }
 done
@@ -123,9 +129,9 @@ done
 # Boot storms: phones/s, each sipprovd freshly started (cold render cache).
 m=0; o=0; n=0; i=0; fails=""
 while [ $i -lt "$ROUNDS" ]; do
-	sp mhd "$PM"; s=$(storm "$PM" "" || true); m=$(echo "$m + $(field "$s" phones_per_s)" | bc)
+	sp mhd "$PM" "$SDB" "$W/storm.key"; s=$(storm "$PM" "" || true); m=$(echo "$m + $(field "$s" phones_per_s)" | bc)
 	fails="$fails mhd:$(field "$s" failed)"
-	sp own "$PO"; s=$(storm "$PO" "" || true); o=$(echo "$o + $(field "$s" phones_per_s)" | bc)
+	sp own "$PO" "$SDB" "$W/storm.key"; s=$(storm "$PO" "" || true); o=$(echo "$o + $(field "$s" phones_per_s)" | bc)
 	fails="$fails own:$(field "$s" failed)"
 	s=$(storm "$PN" "--no-auth" || true); n=$(echo "$n + $(field "$s" phones_per_s)" | bc)
 	fails="$fails nginx:$(field "$s" failed)"
