@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ struct pconn {
 	bool close_after;
 	bool linger;                        /* close with unread input: drain first (no RST) */
 	bool lingering;                     /* answered, write side shut, draining until EOF */
+	bool registered;                    /* in the loop's epoll set */
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
@@ -220,7 +222,8 @@ static const char *http_date(void)
 static void want_out(struct pconn *c, bool on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-	epoll_ctl(c->lp->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	epoll_ctl(c->lp->ep, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+	c->registered = true;
 }
 
 #define LINGER_MS 2000                  /* how long unread input is drained after an answer */
@@ -237,6 +240,8 @@ static void conn_end(struct pconn *c)
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
+	if (!c->registered)
+		want_out(c, false);         /* answered at accept: now wait for EOF */
 	c->active = mono_ms() - c->lp->pl->cf->conn_timeout * 1000 + LINGER_MS;
 }
 
@@ -411,7 +416,8 @@ static bool conn_process(struct pconn *c)
 	return true;
 }
 
-static void conn_readable(struct pconn *c)
+/* false when the connection was closed. */
+static bool conn_readable(struct pconn *c)
 {
 	struct phone_listen *pl = c->lp->pl;
 	if (c->lingering) {
@@ -419,9 +425,11 @@ static void conn_readable(struct pconn *c)
 		ssize_t r;
 		while ((r = read(c->fd, sink, sizeof(sink))) > 0)
 			;
-		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 			conn_close(c);
-		return;
+			return false;
+		}
+		return true;
 	}
 	for (;;) {
 		char *dst, chunk[16384];
@@ -448,7 +456,7 @@ static void conn_readable(struct pconn *c)
 		ssize_t r = read(c->fd, dst, room);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 			conn_close(c);
-			return;
+			return false;
 		}
 		if (r < 0)
 			break;
@@ -461,7 +469,7 @@ static void conn_readable(struct pconn *c)
 		if ((size_t)r < room)
 			break;
 	}
-	conn_process(c);
+	return conn_process(c);
 }
 
 static void conn_writable(struct pconn *c)
@@ -520,9 +528,12 @@ static void loop_accept(struct loop *lp)
 		if (lp->head)
 			lp->head->prev = c;
 		lp->head = c;
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-		epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev);
 		connguard_started(pl->guard, fd, &c->guard);
+		/* The listening socket defers accept until the request's first
+		 * bytes are in (TCP_DEFER_ACCEPT): read and answer now, and a
+		 * one-request connection closes without ever entering epoll. */
+		if (conn_readable(c) && !c->registered)
+			want_out(c, c->out != NULL);
 	}
 }
 
@@ -584,6 +595,9 @@ static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsig
 		return sp_err(err, errlen, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accept once data has come (at most 1 s; then the kernel hands the
+	 * connection over anyway and connguard's header deadline runs). */
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a, al) < 0 || listen(fd, 1024) < 0) {
 		close(fd);
 		return sp_err(err, errlen, "cannot listen on http_listen: %s", strerror(errno));
