@@ -257,7 +257,8 @@ wait_ready() {
 start_sipprovd() {
 	SIPPROVD_LOG="$T/sipprovd.log"
 	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
-		-o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" "$@" >"$SIPPROVD_LOG" 2>&1 &
+		-o hep_listen= -o admin_listen=127.0.0.1:0 -o access_log="$T/access.log" \
+		${SP_PHONE_SERVER:+-o phone_server=$SP_PHONE_SERVER} "$@" >"$SIPPROVD_LOG" 2>&1 &
 	SIPPROVD_PID=$!
 	track_pid "$SIPPROVD_PID"
 	PORT=$(wait_ready "$SIPPROVD_LOG" "$SIPPROVD_PID")

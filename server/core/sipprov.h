@@ -131,6 +131,7 @@ struct conf {
 	char log_level[16];
 	char access_log[SP_FIELD_MAX];      /* "-" stderr, "" off, else file */
 	char access_log_format[24];         /* sipprov, combined, combined_duration */
+	char phone_server[8];               /* http_listen served by "mhd" or "own" (phone_listen.c) */
 	char log_priority_prefix[8];        /* auto, yes, no: "<N>" before stderr lines */
 	bool insecure_loopback;
 	long threads;

@@ -150,7 +150,8 @@ static bool digest_uri_ok(const char *uri, const char *url)
 static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, size_t whylen)
 {
 	const struct auth_subject *s = r->subj;
-	const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *hdr = r->headers ? r->authz
+				     : MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	char algo_s[32], ncs[16], user[256], nonce[160], uri[1024], ue[100] = "";
 	unsigned char ha1[32];
 	size_t len;
@@ -223,19 +224,26 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 	return DIG_BAD;
 }
 
-void auth_challenge(struct MHD_Response *r, bool stale)
+void auth_challenge_values(char hv[2][AUTH_CHALLENGE_MAX], bool stale)
 {
 	/* Two challenges, MD5 first: every phone speaks MD5 and many take the
 	 * first challenge they see; RFC 7616 clients that look further pick
 	 * SHA-256.  One nonce serves both (it is not bound to an algorithm).
 	 * The layout is libmicrohttpd's, which phones met before. */
-	char n[NONCE_LEN + 1], hv[256];
+	char n[NONCE_LEN + 1];
 	nonce_make(n);
-	for (int i = 0; i < 2; i++) {
-		snprintf(hv, sizeof(hv), "Digest realm=\"%s\",qop=\"auth\",nonce=\"%s\",opaque=\"%s\",algorithm=%s%s",
-			 SP_REALM, n, SP_REALM, i ? "sha-256" : "md5", stale ? ",stale=\"true\"" : "");
-		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hv);
-	}
+	for (int i = 0; i < 2; i++)
+		snprintf(hv[i], AUTH_CHALLENGE_MAX,
+			 "Digest realm=\"%s\",qop=\"auth\",nonce=\"%s\",opaque=\"%s\",algorithm=%s%s", SP_REALM, n,
+			 SP_REALM, i ? "sha-256" : "md5", stale ? ",stale=\"true\"" : "");
+}
+
+void auth_challenge(struct MHD_Response *r, bool stale)
+{
+	char hv[2][AUTH_CHALLENGE_MAX];
+	auth_challenge_values(hv, stale);
+	for (int i = 0; i < 2; i++)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hv[i]);
 }
 
 /* ---- the decision ---- */
@@ -259,7 +267,7 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 	memset(res, 0, sizeof(*res));
 	/* Evaluated before anything else, for every request alike, so that a
 	 * stale nonce and the time taken do not depend on whether the MAC exists. */
-	enum dig d = r->conn ? digest_eval(r, &fresh, dwhy, sizeof(dwhy)) : DIG_NONE;
+	enum dig d = r->conn || r->headers ? digest_eval(r, &fresh, dwhy, sizeof(dwhy)) : DIG_NONE;
 	res->stale = d == DIG_STALE;
 	if (r->tls && r->conn)
 		tp = tls_peer_mac(r->conn, cmac, twhy, sizeof(twhy));

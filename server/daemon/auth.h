@@ -45,6 +45,10 @@ struct auth_req {
 	const struct auth_subject *subj;
 	const char *method;                 /* the request's, for the digest (NULL = "GET") */
 	const char *url;                    /* the request's path as sent: the digest uri must name it */
+	/* headers: authz is the request's Authorization header (NULL: none
+	 * came), whichever listener parsed it; else it is read from conn. */
+	bool headers;
+	const char *authz;
 };
 
 /* What auth_check learned besides the verdict. */
@@ -66,6 +70,9 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 /* Add the digest challenges (MD5, then SHA-256; stale=true when asked)
  * to a 401 response. */
 void auth_challenge(struct MHD_Response *r, bool stale);
+/* The same two WWW-Authenticate values, for a listener of our own. */
+#define AUTH_CHALLENGE_MAX 256
+void auth_challenge_values(char hv[2][AUTH_CHALLENGE_MAX], bool stale);
 bool auth_is_loopback(const struct sockaddr *addr);
 /* Fill the subject's policy from the tenant's stored device_auth and
  * allow_cidrs (policy.h parses them once, here, not per request). */

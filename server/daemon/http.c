@@ -30,6 +30,8 @@
 #include "core/sipprov.h"
 #include "http.h"
 #include "nonce.h"
+#include "phone_listen.h"
+#include "phone_req.h"
 #include "tls_certs.h"
 
 /* Render cache: 8-way sets with twice as many slots as render_cache
@@ -140,6 +142,7 @@ struct http_server {
 	struct worker **workers;
 	size_t nworkers;
 	struct listener http, https;
+	struct phone_listen *own;           /* phone_server = own: http_listen's listener */
 	struct fetchq fq;
 	struct pending *pending;        /* unknown MACs, for `device pending` */
 	struct cache_bucket *cache;
@@ -193,7 +196,7 @@ struct req {                            /* per connection-request state */
 	long long start_us;                 /* headers seen (monotonic), for durations */
 	char proto[16];                     /* "HTTP/1.1", for the access log */
 	int route;                          /* METRICS_ROUTE_*, for the duration histogram */
-	struct MHD_Connection *conn;
+	struct phone_req *q;                /* the request being answered, for its headers */
 };
 
 /* The request this thread is answering: set around every on_request call
@@ -536,36 +539,78 @@ static void cache_ent_free(struct cache_ent *ce)
 	free(ce);
 }
 
+/* ---- the request, whichever listener parsed it ---- */
+
+const char *phone_header(const struct phone_req *q, const char *name)
+{
+	if (q->conn)
+		return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+	for (size_t i = 0; i < q->nhdr; i++)
+		if (!strcasecmp(q->hdr[i].name, name))
+			return q->hdr[i].value;
+	return NULL;
+}
+
+typedef enum MHD_Result (*phone_iter)(void *cls, enum MHD_ValueKind kind, const char *key, const char *value);
+
+/* Every header line in order, as MHD_get_connection_values gives them. */
+static void phone_headers_each(struct phone_req *q, phone_iter it, void *cls)
+{
+	if (q->conn) {
+		MHD_get_connection_values(q->conn, MHD_HEADER_KIND, it, cls);
+		return;
+	}
+	for (size_t i = 0; i < q->nhdr; i++)
+		if (it(cls, MHD_HEADER_KIND, q->hdr[i].name, q->hdr[i].value) != MHD_YES)
+			return;
+}
+
 /* ---- responses: the one place status codes are decided ---- */
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+/* Decide the answer; the listener sends it (mhd_queue or phone_listen.c).
+ * body is copied unless it is static text (owned NULL then). */
+static enum MHD_Result respond(struct phone_req *c, unsigned status, const char *ctype,
 			       const char *body, size_t len, const char *etag)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	struct phone_resp *r = &c->resp;
+	free(r->owned);
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	sp_strlcpy(r->ctype_buf, ctype, sizeof(r->ctype_buf));
+	r->ctype = r->ctype_buf;
+	r->cache = "no-store";
 	if (etag)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+		sp_strlcpy(r->etag, etag, sizeof(r->etag));
+	if (len) {
+		r->owned = xmalloc(len);
+		memcpy(r->owned, body, len);
+	}
+	r->body = r->owned ? r->owned : "";
+	r->len = len;
+	return MHD_YES;
 }
 
-/* Queue a response created earlier from the cache (headers added here). */
-static enum MHD_Result queue_prepared(struct MHD_Connection *c, struct MHD_Response *r, const char *ctype,
-				      const char *etag)
+/* The same with a body the caller allocated, taken over (no copy). */
+static enum MHD_Result respond_take(struct phone_req *c, unsigned status, const char *ctype, char *body,
+				    size_t len, const char *etag)
 {
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	respond(c, status, ctype, "", 0, etag);
+	c->resp.owned = body;
+	c->resp.body = body ? body : "";
+	c->resp.len = len;
+	return MHD_YES;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
+/* Static text: no copy. */
+static enum MHD_Result respond_static(struct phone_req *c, unsigned status, const char *text, size_t len)
+{
+	respond(c, status, "text/plain; charset=utf-8", "", 0, NULL);
+	c->resp.body = text;
+	c->resp.len = len;
+	return MHD_YES;
+}
+
+static enum MHD_Result respond_text(struct phone_req *c, unsigned status, const char *text)
 {
 	return respond(c, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
 }
@@ -576,16 +621,37 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, c
  * client's nonce had expired, for known and unknown MACs alike. */
 static const char deny_body[] = "unauthorized\n";
 
-static enum MHD_Result respond_deny(struct MHD_Connection *c, bool stale)
+static enum MHD_Result respond_deny(struct phone_req *c, bool stale)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(deny_body) - 1, (void *)deny_body,
-								 MHD_RESPMEM_PERSISTENT);
-	if (!r)
+	respond_static(c, MHD_HTTP_UNAUTHORIZED, deny_body, sizeof(deny_body) - 1);
+	c->resp.challenge = true;
+	c->resp.stale = stale;
+	return MHD_YES;
+}
+
+/* The MHD listener's send: the decided answer as one MHD_Response. */
+static enum MHD_Result mhd_queue(struct MHD_Connection *conn, struct phone_resp *pr)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(pr->len, (void *)pr->body,
+								 pr->owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(pr->owned);
+		pr->owned = NULL;
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	auth_challenge(r, stale);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	}
+	pr->owned = NULL;                   /* MHD frees it with the response */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, pr->ctype);
+	if (pr->cache)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, pr->cache);
+	if (pr->etag[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, pr->etag);
+	if (pr->retry_after)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, pr->retry_after);
+	if (pr->close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (pr->challenge)
+		auth_challenge(r, pr->stale);
+	enum MHD_Result ret = MHD_queue_response(conn, pr->status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -619,10 +685,10 @@ static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /* NULL when the framing is unambiguous, else the reason (for the log). */
-static const char *framing_bad(struct MHD_Connection *c)
+static const char *framing_bad(struct phone_req *c)
 {
 	struct framing f = { 0 };
-	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_iter, &f);
+	phone_headers_each(c, framing_iter, &f);
 	if (f.ncl > 1 || f.cl_list)
 		return "repeated Content-Length";
 	if (f.ncl && f.te)
@@ -633,28 +699,23 @@ static const char *framing_bad(struct MHD_Connection *c)
 }
 
 /* The request announces a body (a Content-Length above 0, or chunked). */
-static bool has_body(struct MHD_Connection *c)
+static bool has_body(struct phone_req *c)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+	const char *cl = phone_header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (phone_header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		return true;
 	return cl && strspn(cl, " 0") != strlen(cl);
 }
 
 /* 400 and close: after ambiguous framing nothing on this connection can be
  * trusted to start where we think it starts. */
-static enum MHD_Result respond_bad_framing(struct MHD_Connection *c)
+static enum MHD_Result respond_bad_framing(struct phone_req *c)
 {
 	static const char body[] = "bad request\n";
-	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-								 MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, r);
-	MHD_destroy_response(r);
-	return ret;
+	respond_static(c, MHD_HTTP_BAD_REQUEST, body, sizeof(body) - 1);
+	c->resp.cache = NULL;
+	c->resp.close = true;
+	return MHD_YES;
 }
 
 /* ---- access log ---- */
@@ -702,8 +763,7 @@ static void access_log(struct http_server *h, const char *ip, const char *method
 		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		sp_log_escape(ua, u, sizeof(u));
 	} else {
-		const char *ref = rq && rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-									      MHD_HTTP_HEADER_REFERER) : NULL;
+		const char *ref = rq && rq->q ? phone_header(rq->q, MHD_HTTP_HEADER_REFERER) : NULL;
 		strftime(t, sizeof(t), "%d/%b/%Y:%H:%M:%S +0000", &tm);
 		sp_log_escape(ua && ua[0] ? ua : "-", u, sizeof(u));
 		sp_log_escape(ref && ref[0] ? ref : "-", r, sizeof(r));
@@ -953,7 +1013,7 @@ static long render_fresh(struct http_server *h, struct worker *w, const struct r
 
 /* A refused device request: logged with its reason, counted against the
  * source, answered like every other refusal. */
-static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection *c, const struct sockaddr *addr,
+static enum MHD_Result deny_device(struct http_server *h, struct phone_req *c, const struct sockaddr *addr,
 				   const char *ip, const char *method, const char *url, const char *ua,
 				   const char *why, bool stale)
 {
@@ -972,7 +1032,7 @@ static enum MHD_Result deny_device(struct http_server *h, struct MHD_Connection 
 	return respond_deny(c, stale);
 }
 
-static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection *c, const char *url,
+static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, const char *url,
 				    const char *method, const struct sockaddr *addr, const char *ip, bool tls,
 				    const char *ua)
 {
@@ -1032,7 +1092,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	}
 	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
 	struct cache_ent *ce = NULL, *uncached = NULL;
-	struct MHD_Response *ok_resp = NULL;
+	char *ok_body = NULL;
 	struct auth_subject subj;
 	char etag[40], ctype[CTYPE_MAX];
 	size_t len = 0;
@@ -1100,33 +1160,36 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 	sp_strlcpy(ctype, ce->ctype, sizeof(ctype));
 	len = ce->len;
 	version = ce->version;
-	if (subj.found && ce->body)
-		ok_resp = MHD_create_response_from_buffer(len, ce->body, MHD_RESPMEM_MUST_COPY);
+	if (subj.found && ce->body) {
+		/* Copied: the entry may be evicted once the lock is dropped. */
+		ok_body = xmalloc(len ? len : 1);
+		memcpy(ok_body, ce->body, len);
+	}
 	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
 	cache_ent_free(uncached);
 
 	struct auth_req ar = {
-		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .method = method, .url = url,
 	};
 	struct auth_result res;
-	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_resp) {
-		if (ok_resp)
-			MHD_destroy_response(ok_resp);
+	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK || !ok_body) {
+		free(ok_body);
 		if (!subj.found && m.kind == ROUTE_MAC)
 			pending_note(h->pending, m.mac, lname, url, ua, ip);
 		return deny_device(h, c, addr, ip, method, url, ua, why, res.stale);
 	}
 	if (res.refund)
 		auth_success_note(addr);
-	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm = phone_header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	unsigned status = inm && strcmp(inm, etag) == 0 ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
 	if (status == MHD_HTTP_NOT_MODIFIED) {
-		MHD_destroy_response(ok_resp);
+		free(ok_body);
 		ret = respond(c, status, ctype, "", 0, etag);
 	} else {
-		ret = queue_prepared(c, ok_resp, ctype, etag);
+		ret = respond_take(c, MHD_HTTP_OK, ctype, ok_body, len, etag);
 	}
 	struct fetch_rec fr = { .device_id = subj.device_id, .at = sp_now(), .status = (int)status,
 				.version = version };
@@ -1143,9 +1206,9 @@ static enum MHD_Result serve_device(struct http_server *h, struct MHD_Connection
 
 /* ---- /api/v1/registrations ---- */
 
-static bool bearer_ok(const struct http_server *h, struct MHD_Connection *c)
+static bool bearer_ok(const struct http_server *h, struct phone_req *c)
 {
-	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *a = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *tok = h->conf->api_token;
 	if (!tok[0] || !a || strncmp(a, "Bearer ", 7))
 		return false;
@@ -1163,7 +1226,7 @@ static bool bearer_ok(const struct http_server *h, struct MHD_Connection *c)
  * or a wrong token is answered before any body byte is read (queueing on
  * the first call closes the connection, so the body is never read at all).
  * Returns MHD_YES with rq->webhook set when the body may be buffered. */
-static enum MHD_Result webhook_begin(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+static enum MHD_Result webhook_begin(struct http_server *h, struct phone_req *c, struct req *rq,
 				     const struct sockaddr *addr, const char *ip)
 {
 	if (auth_locked(addr)) {
@@ -1187,22 +1250,17 @@ static enum MHD_Result webhook_begin(struct http_server *h, struct MHD_Connectio
 }
 
 /* 503 with Retry-After: a failure on our side the sender should retry. */
-static enum MHD_Result respond_busy(struct MHD_Connection *c, const char *retry_after)
+static enum MHD_Result respond_busy(struct phone_req *c, const char *retry_after)
 {
 	static const char busy_body[] = "temporarily unavailable, retry later\n";
-	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(busy_body) - 1, (void *)busy_body,
-								 MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
-	MHD_destroy_response(r);
-	return ret;
+	respond_static(c, MHD_HTTP_SERVICE_UNAVAILABLE, busy_body, sizeof(busy_body) - 1);
+	c->resp.cache = NULL;
+	c->resp.retry_after = retry_after;
+	return MHD_YES;
 }
 
 /* Last call of an authenticated webhook POST (webhook_begin let it in). */
-static enum MHD_Result serve_webhook(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c, struct req *rq,
 				     const struct sockaddr *addr, const char *ip)
 {
 	char err[SP_ERR_MAX], msg[SP_ERR_MAX + 16];
@@ -1343,14 +1401,14 @@ static bool fwd_elem_addr(const char *b, const char *e, bool forwarded, struct s
  * trusted proxy; if every hop is a proxy, the leftmost; an element that
  * does not parse stops the walk at the last trusted hop (whoever wrote it
  * is not one of ours).  Returns peer or ss. */
-static const struct sockaddr *client_addr(const struct http_server *h, struct MHD_Connection *c,
+static const struct sockaddr *client_addr(const struct http_server *h, struct phone_req *c,
 					  const struct sockaddr *peer, struct sockaddr_storage *ss)
 {
 	const struct policy_nets *px = &h->conf->proxy_nets;
 	if (!px->n || !addr_in(px, peer))
 		return peer;
 	struct fwd_scan f = { .nfwd = 0 };
-	MHD_get_connection_values(c, MHD_HEADER_KIND, fwd_iter, &f);
+	phone_headers_each(c, fwd_iter, &f);
 	bool forwarded = f.nfwd > 0;
 	const char **v = forwarded ? f.fwd : f.xff;
 	int nv = forwarded ? f.nfwd : f.nxff;
@@ -1376,7 +1434,7 @@ static const struct sockaddr *client_addr(const struct http_server *h, struct MH
 
 /* ---- firmware downloads (firmware_http.c) ---- */
 
-static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connection *c, const char *url,
+static enum MHD_Result serve_firmware(struct http_server *h, struct phone_req *c, const char *url,
 				      const char *method, const char *ip, const char *ua)
 {
 	struct worker *w = worker_get(h);
@@ -1391,7 +1449,16 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connecti
 	 * 404 and logs it once per image, as for a file this node lacks. */
 	if (firmware_dir(h->conf->database, h->conf->firmware_dir, dir, sizeof(dir)) < 0)
 		dir[0] = '\0';
-	enum MHD_Result ret = firmware_serve(c, w->store, dir, url, &status, &bytes);
+	enum MHD_Result ret;
+	if (c->conn) {
+		ret = firmware_serve(c->conn, w->store, dir, url, &status, &bytes);
+	} else {
+		/* phone_server=own (a prototype): firmware_http.c answers through
+		 * libmicrohttpd only, so images are not served there yet. */
+		status = MHD_HTTP_NOT_FOUND;
+		bytes = 10;
+		ret = respond_text(c, status, "not found\n");
+	}
 	/* Series names must be literals: the metrics table keeps the pointer. */
 	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"
 		    : status == 206 ? "sipprov_http_requests_total{route=\"firmware\",code=\"206\"}"
@@ -1408,7 +1475,7 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct MHD_Connecti
 /* The device's subject and auth_check, as for its config: every refusal
  * is deny_device's.  The file is vendor-neutral, so the vendor check asks
  * whether the device's layout has a phonebook format instead. */
-static enum MHD_Result serve_phonebook(struct http_server *h, struct MHD_Connection *c, const char *url,
+static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *c, const char *url,
 				       const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
 {
 	struct route_match m = { .kind = ROUTE_MAC };
@@ -1429,7 +1496,8 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct MHD_Connect
 		rc = phonebook_target(w->store, subj.device_id, only, &t);
 	subj.vendor_ok = t.answers;
 	struct auth_req ar = {
-		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .url = url,
 	};
 	if (rc == 0 && auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK)
@@ -1456,7 +1524,7 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct MHD_Connect
 
 /* First call of a PUT (headers only): refuse before any body is read
  * unless the route is an upload route and the device authenticates. */
-static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection *c, const char *url, bool tls,
+static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, const char *url, bool tls,
 				    const struct sockaddr *addr, const char *ip, const char *ua, struct req *rq)
 {
 	struct route_match m;
@@ -1487,7 +1555,8 @@ static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
 	struct auth_req ar = {
-		.conn = c, .addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
+		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj, .method = "PUT", .url = url,
 	};
 	if (auth_check(&ar, &res, why, sizeof(why)) != AUTH_OK) {
@@ -1505,7 +1574,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct MHD_Connection
 }
 
 /* Last call of an authenticated PUT: store the log, bounded. */
-static enum MHD_Result upload_finish(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+static enum MHD_Result upload_finish(struct http_server *h, struct phone_req *c, struct req *rq,
 				     const char *url, const char *ip, const char *ua)
 {
 	struct worker *w = worker_get(h);
@@ -1547,7 +1616,7 @@ static int url_route(const char *url)
 /* /readyz: 200 when a fresh connection reads the database and layouts are
  * loaded, else 503.  The reason goes to the log (paths are not for the
  * phone network), once per change of state, not once per probe. */
-static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
+static enum MHD_Result serve_ready(struct http_server *h, struct phone_req *c)
 {
 	char err[SP_ERR_MAX];
 	pthread_rwlock_rdlock(&h->layouts_lock);
@@ -1567,32 +1636,117 @@ static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection 
 	return respond_text(c, MHD_HTTP_OK, "ready\n");
 }
 
-static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, const char *url,
 				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
 				     bool first);
+
+static struct req *req_new(struct phone_req *q)
+{
+	struct req *rq = xcalloc(1, sizeof(*rq));
+	buf_init(&rq->body, BODY_MAX_POST);
+	rq->start_us = mono_us();
+	rq->q = q;
+	rq->route = url_route(q->url);
+	sp_strlcpy(rq->proto, q->proto ? q->proto : "", sizeof(rq->proto));
+	return rq;
+}
+
+static void req_done(struct http_server *h, struct req *rq)
+{
+	atomic_fetch_sub(&h->held, (long)rq->held);
+	metrics_observe_request(rq->route, mono_us() - rq->start_us);
+	buf_release(&rq->body);
+	free(rq);
+}
+
+/* Per MHD connection: the request as http.c's routes read it; freed with
+ * the connection's request (on_completed). */
+struct mhd_req {
+	struct req rq;
+	struct phone_req q;
+	struct sockaddr_storage peer;
+};
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
-	struct req *rq = *req_cls;
-	bool first = !rq;
+	struct listener *li = cls;
+	struct mhd_req *mr = *req_cls;
+	bool first = !mr;
 	if (first) {
-		rq = xcalloc(1, sizeof(*rq));
-		buf_init(&rq->body, BODY_MAX_POST);
-		rq->start_us = mono_us();
-		rq->conn = c;
-		rq->route = url_route(url);
-		sp_strlcpy(rq->proto, version ? version : "", sizeof(rq->proto));
-		*req_cls = rq;
+		const union MHD_ConnectionInfo *si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (si)
+			connguard_headers_done(li->h->guard, si->socket_context);
+		const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (!pi || !pi->client_addr)
+			return MHD_NO;
+		mr = xcalloc(1, sizeof(*mr));
+		memcpy(&mr->peer, pi->client_addr, pi->client_addr->sa_family == AF_INET6
+							   ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		mr->q = (struct phone_req){ .method = method, .url = url, .proto = version,
+					    .peer = (struct sockaddr *)&mr->peer, .tls = li->tls, .conn = c };
+		struct req *rq = req_new(&mr->q);
+		mr->rq = *rq;
+		free(rq);
+		mr->rq.q = &mr->q;
+		*req_cls = mr;
 	}
-	cur_req = rq;
-	enum MHD_Result ret = on_request_in(cls, c, url, method, upload, upload_size, rq, first);
+	cur_req = &mr->rq;
+	enum MHD_Result ret = on_request_in(li, &mr->q, url, method, upload, upload_size, &mr->rq, first);
 	cur_req = NULL;
+	if (mr->q.resp.status) {
+		ret = mhd_queue(c, &mr->q.resp);
+		mr->q.resp.status = 0;
+	}
 	return ret;
 }
 
+/* phone_listen.c's calls, the ones libmicrohttpd makes: headers (an
+ * answer may be decided on them alone, before any body byte is read), then
+ * the body if any, then the end. */
+struct req *http_phone_begin(struct http_server *h, struct phone_req *q)
+{
+	struct req *rq = req_new(q);
+	size_t n = 0;
+	cur_req = rq;
+	on_request_in(&h->http, q, q->url, q->method, NULL, &n, rq, true);
+	cur_req = NULL;
+	return rq;
+}
+
+void http_phone_body(struct http_server *h, struct phone_req *q, struct req *rq, const char *data, size_t len)
+{
+	size_t n = len;
+	cur_req = rq;
+	if (!q->resp.status && len)
+		on_request_in(&h->http, q, q->url, q->method, data, &n, rq, false);
+	cur_req = NULL;
+}
+
+void http_phone_finish(struct http_server *h, struct phone_req *q, struct req *rq)
+{
+	size_t n = 0;
+	cur_req = rq;
+	if (!q->resp.status)
+		on_request_in(&h->http, q, q->url, q->method, NULL, &n, rq, false);
+	if (!q->resp.status)
+		respond_text(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	cur_req = NULL;
+	req_done(h, rq);
+}
+
+void http_phone_abort(struct http_server *h, struct req *rq)
+{
+	req_done(h, rq);
+}
+
+struct connguard *http_server_guard(struct http_server *h)
+{
+	return h->guard;
+}
+
 /* first: the first call of a request (headers only). */
-static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection *c, const char *url,
+static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, const char *url,
 				     const char *method, const char *upload, size_t *upload_size, struct req *rq,
 				     bool first)
 {
@@ -1601,16 +1755,10 @@ static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection 
 
 	if (first) {
 		/* Framing is decided on the headers, before any body byte. */
-		const union MHD_ConnectionInfo *si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		if (si)
-			connguard_headers_done(h->guard, si->socket_context);
-		const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		struct sockaddr_storage pss;
 		char pip[64];
-		if (!pi || !pi->client_addr)
-			return MHD_NO;
-		const struct sockaddr *pa = client_addr(h, c, pi->client_addr, &pss);
-		const char *pua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+		const struct sockaddr *pa = client_addr(h, c, c->peer, &pss);
+		const char *pua = phone_header(c, MHD_HTTP_HEADER_USER_AGENT);
 		addr_str(pa, pip, sizeof(pip));
 		/* Framing, route and authentication are decided on the headers,
 		 * before any body byte: only a request that authenticated here
@@ -1658,15 +1806,11 @@ static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection 
 		return MHD_YES;
 	}
 
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *addr = ci ? ci->client_addr : NULL;
 	struct sockaddr_storage fss;
 	char ip[64];
-	if (!addr)
-		return MHD_NO;
-	addr = client_addr(h, c, addr, &fss);
+	const struct sockaddr *addr = client_addr(h, c, c->peer, &fss);
 	addr_str(addr, ip, sizeof(ip));
-	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	const char *ua = phone_header(c, MHD_HTTP_HEADER_USER_AGENT);
 
 	if (rq->upload)
 		return upload_finish(h, c, rq, url, ip, ua);
@@ -1708,15 +1852,16 @@ static enum MHD_Result on_request_in(struct listener *li, struct MHD_Connection 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
 {
 	struct http_server *h = ((struct listener *)cls)->h;
-	struct req *rq = *req_cls;
+	struct mhd_req *mr = *req_cls;
 	const union MHD_ConnectionInfo *si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (si)
 		connguard_request_done(h->guard, si->socket_context);
-	if (rq) {
-		atomic_fetch_sub(&h->held, (long)rq->held);
-		metrics_observe_request(rq->route, mono_us() - rq->start_us);
-		buf_release(&rq->body);
-		free(rq);
+	if (mr) {
+		free(mr->q.resp.owned);
+		atomic_fetch_sub(&h->held, (long)mr->rq.held);
+		metrics_observe_request(mr->rq.route, mono_us() - mr->rq.start_us);
+		buf_release(&mr->rq.body);
+		free(mr);
 		*req_cls = NULL;
 	}
 }
@@ -1829,6 +1974,13 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	li->tls = tls;
 	if (threads < 1)
 		threads = 1;
+	if (!tls && !strcmp(cf->phone_server, "own")) {
+		if (!(h->own = phone_listen_start(h, cf, &ss, threads, err, errlen)))
+			return -1;
+		log_info("http: phone_server=own, %u listener threads", threads);
+		log_info("http listening on %s port %u", listen, http_server_port(h, false));
+		return 0;
+	}
 	if (tls) {
 		if (!cf->tls_cert[0] || !cf->tls_key[0])
 			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
@@ -1876,6 +2028,8 @@ unsigned http_server_port(const struct http_server *h, bool tls)
 {
 	const struct listener *li = tls ? &h->https : &h->http;
 	const union MHD_DaemonInfo *i;
+	if (!tls && h->own)
+		return phone_listen_port(h->own);
 	if (!li->d || !(i = MHD_get_daemon_info(li->d, MHD_DAEMON_INFO_BIND_PORT)))
 		return 0;
 	return i->port;
@@ -1982,7 +2136,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 		goto fail;
 	if (conf->https_listen[0] && listener_start(h, &h->https, conf->https_listen, true, err, errlen) < 0)
 		goto fail;
-	if (!h->http.d && !h->https.d) {
+	if (!h->http.d && !h->https.d && !h->own) {
 		sp_err(err, errlen, "neither http_listen nor https_listen is set");
 		goto fail;
 	}
@@ -2026,6 +2180,7 @@ void http_server_stop(struct http_server *h)
 {
 	if (!h)
 		return;
+	phone_listen_stop(h->own);
 	listener_stop(&h->http);
 	listener_stop(&h->https);
 	connguard_free(h->guard);

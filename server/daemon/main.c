@@ -61,6 +61,8 @@ static int load_conf(struct conf *c, const char *file, char **overrides, int n, 
 	if (http_access_format_parse(c->access_log_format) < 0)
 		return sp_err(err, errlen, "access_log_format '%s' unknown (sipprov, combined, combined_duration)",
 			      c->access_log_format);
+	if (strcmp(c->phone_server, "mhd") && strcmp(c->phone_server, "own"))
+		return sp_err(err, errlen, "phone_server '%s' unknown (mhd, own)", c->phone_server);
 	/* The relative default serves a source tree; an installed daemon
 	 * falls back to the installed layouts. */
 	if (!strcmp(c->templates, "templates") && access("templates", F_OK) < 0)

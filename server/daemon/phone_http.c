@@ -1,0 +1,158 @@
+/*
+ * phone_http.c: parses one HTTP/1.0 or 1.1 request head (request line and
+ * header lines) in place for phone_listen.c.  Strict where laxness is
+ * smuggling material (a space before a header's colon, folded lines, bare
+ * CR, a request line that is not three fields); lenient where phones are
+ * (LF without CR ends a line, as libmicrohttpd accepts).  It does not
+ * read sockets, decide framing beyond reporting it, or route.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "phone_http.h"
+
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* End of the head: the index just past the blank line, or 0. */
+static size_t head_end(const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] != '\n')
+			continue;
+		if (i + 1 < len && b[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && b[i + 1] == '\r' && b[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* Cut the line starting at *p (ended by LF, CR LF) into a string; advance
+ * *p past it.  false on a bare CR or a NUL inside it. */
+static bool take_line(char **p, char *end, char **line)
+{
+	char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+	if (!nl)
+		return false;
+	char *e = nl;
+	if (e > s && e[-1] == '\r')
+		e--;
+	for (char *c = s; c < e; c++)
+		if (*c == '\r' || *c == '\0')
+			return false;
+	*e = '\0';
+	*line = s;
+	*p = nl + 1;
+	return true;
+}
+
+static bool has_token(const char *v, const char *tok)
+{
+	size_t n = strlen(tok);
+	while (*v) {
+		v += strspn(v, " \t,");
+		size_t l = strcspn(v, ",");
+		size_t t = l;
+		while (t && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+			t--;
+		if (t == n && !strncasecmp(v, tok, n))
+			return true;
+		v += l;
+	}
+	return false;
+}
+
+long phone_http_parse(char *buf, size_t len, size_t cap, struct phone_head *h)
+{
+	size_t lim = len < cap ? len : cap, lead = 0;
+	/* RFC 9112 2.2: empty lines before the request line are ignored (a
+	 * client's CRLF after a previous body). */
+	while (lead < lim && (buf[lead] == '\n' || (buf[lead] == '\r' && lead + 1 < lim && buf[lead + 1] == '\n')))
+		lead += buf[lead] == '\n' ? 1 : 2;
+	size_t hl = head_end(buf + lead, lim - lead);
+	if (!hl)
+		return len >= cap ? PHONE_PARSE_TOO_BIG : PHONE_PARSE_MORE;
+	hl += lead;
+	memset(h, 0, sizeof(*h));
+	h->content_length = -1;
+	char *p = buf + lead, *end = buf + hl, *line;
+	if (!take_line(&p, end, &line) || !line[0])
+		return PHONE_PARSE_BAD;
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp1 || !sp2 || strchr(sp2 + 1, ' ') || sp1 == line || sp2 == sp1 + 1)
+		return PHONE_PARSE_BAD;
+	*sp1 = *sp2 = '\0';
+	for (char *c = line; *c; c++)
+		if (!tchar((unsigned char)*c))
+			return PHONE_PARSE_BAD;
+	h->method = line;
+	h->url = sp1 + 1;
+	h->proto = sp2 + 1;
+	for (const char *c = h->url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return PHONE_PARSE_BAD;
+	if (!strcmp(h->proto, "HTTP/1.1"))
+		h->keep_alive = true;
+	else if (!strcmp(h->proto, "HTTP/1.0"))
+		h->http10 = true;
+	else if (!strncmp(h->proto, "HTTP/", 5))
+		return PHONE_PARSE_VERSION;
+	else
+		return PHONE_PARSE_BAD;
+	char *q = strchr(sp1 + 1, '?');
+	if (q)
+		*q = '\0';
+	bool host = false;
+	while (p < end) {
+		if (!take_line(&p, end, &line))
+			return PHONE_PARSE_BAD;
+		if (!line[0])
+			break;
+		/* Folded continuation lines (obs-fold) are refused, RFC 9112 5.2. */
+		if (line[0] == ' ' || line[0] == '\t')
+			return PHONE_PARSE_BAD;
+		char *colon = strchr(line, ':');
+		if (!colon || colon == line)
+			return PHONE_PARSE_BAD;
+		*colon = '\0';
+		for (char *c = line; *c; c++)
+			if (!tchar((unsigned char)*c))
+				return PHONE_PARSE_BAD;
+		char *v = colon + 1, *ve = v + strlen(v);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			*--ve = '\0';
+		if (h->nhdr == PHONE_HDR_MAX)
+			return PHONE_PARSE_TOO_BIG;
+		h->hdr[h->nhdr].name = line;
+		h->hdr[h->nhdr++].value = v;
+		if (!strcasecmp(line, "Host")) {
+			host = true;
+		} else if (!strcasecmp(line, "Content-Length")) {
+			/* A second one or a list is left to http.c's framing check
+			 * (400 and close); here only one plain number counts. */
+			long long n = 0;
+			bool ok = *v && strspn(v, "0123456789") == strlen(v) && strlen(v) <= 15;
+			for (const char *c = v; ok && *c; c++)
+				n = n * 10 + (*c - '0');
+			h->content_length = ok && h->content_length == -1 ? n : -2;
+		} else if (!strcasecmp(line, "Transfer-Encoding")) {
+			h->chunked = true;
+		} else if (!strcasecmp(line, "Connection")) {
+			if (has_token(v, "close"))
+				h->keep_alive = false;
+			else if (h->http10 && has_token(v, "keep-alive"))
+				h->keep_alive = true;
+		}
+	}
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (as
+	 * libmicrohttpd answers it). */
+	if (!host && !h->http10)
+		return PHONE_PARSE_BAD;
+	return (long)hl;
+}

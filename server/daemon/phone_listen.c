@@ -1,0 +1,689 @@
+/*
+ * phone_listen.c: http_listen served without libmicrohttpd (phone_server =
+ * own), a prototype measured against it (docs/performance.md).  One epoll
+ * loop per thread, each with its own SO_REUSEPORT socket, so the kernel
+ * spreads connections and no loop hands one to another.  Per connection
+ * it makes the calls nginx makes: accept4, read, one sendmsg per response
+ * (headers and body together), close; no TCP_NODELAY (the response goes out
+ * in one segment run anyway), no shutdown, no epoll_ctl DEL (close drops
+ * the registration).  The limits are the MHD listener's: connguard.c's
+ * budget and header deadline, per_ip_conn_limit, conn_timeout for an idle
+ * or stalled connection, a head no larger than conn_memory_limit allows.
+ * It does not route or decide answers: http.c does (http_phone_begin).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connguard.h"
+#include "auth.h"
+#include "phone_http.h"
+#include "phone_listen.h"
+
+#define IN_FIRST   2048                 /* first read buffer; grows to the head cap */
+#define IP_SLOTS   16384                /* sources tracked for per_ip_conn_limit */
+#define EVENTS     128
+#define OUT_HEAD   (1024 + 2 * AUTH_CHALLENGE_MAX)
+
+enum pc_state { PC_HEAD, PC_BODY };
+
+struct pconn {
+	struct pconn *prev, *next;          /* the loop's connections, for the timeout sweep */
+	struct loop *lp;
+	int fd;
+	void *guard;                        /* connguard's entry */
+	int ip_slot;                        /* per-source count, -1 none */
+	struct sockaddr_storage peer;
+	long long active;                   /* monotonic ms of the last progress */
+	char *in;
+	size_t inlen, incap;
+	enum pc_state state;
+	long head_len;                      /* PC_BODY: the parsed head's length in 'in' */
+	struct phone_head head;             /* points into in */
+	struct phone_req q;
+	struct req *rq;                     /* PC_BODY: http.c's request awaiting its body */
+	long long bodyleft;                 /* PC_BODY: body bytes still to come */
+	char *out;                          /* unsent response bytes */
+	size_t outlen, outoff;
+	bool close_after;
+	bool linger;                        /* close with unread input: drain first (no RST) */
+	bool lingering;                     /* answered, write side shut, draining until EOF */
+	bool registered;                    /* in the loop's epoll set */
+	size_t consumed;                    /* bytes of 'in' the answered request used */
+};
+
+struct loop {
+	struct phone_listen *pl;
+	pthread_t thr;
+	int ep, lfd, wake;
+	struct pconn *head;
+	long long swept;
+};
+
+struct ip_ent {
+	unsigned char a[16];
+	int n;
+	bool used;
+};
+
+struct phone_listen {
+	struct http_server *h;
+	const struct conf *cf;
+	struct connguard *guard;
+	unsigned nloops;
+	struct loop *loops;
+	unsigned port;
+	atomic_bool stop;
+	atomic_long live;
+	long max_conns;
+	size_t head_cap;
+	pthread_mutex_t ip_mu;
+	struct ip_ent *ips;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- per_ip_conn_limit ---- */
+
+static void ip_key(const struct sockaddr_storage *ss, unsigned char a[16])
+{
+	memset(a, 0, 16);
+	if (ss->ss_family == AF_INET)
+		memcpy(a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else if (ss->ss_family == AF_INET6)
+		memcpy(a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+}
+
+/* The slot counting this source, -1 when no limit applies; -2 over it. */
+static int ip_take(struct phone_listen *pl, const struct sockaddr_storage *ss)
+{
+	long lim = pl->cf->per_ip_conn_limit;
+	unsigned char a[16];
+	if (lim <= 0)
+		return -1;
+	ip_key(ss, a);
+	uint64_t x = 1469598103934665603ull;
+	for (int i = 0; i < 16; i++)
+		x = (x ^ a[i]) * 1099511628211ull;
+	size_t i = x % IP_SLOTS;
+	int found = -1, free_slot = -1;
+	pthread_mutex_lock(&pl->ip_mu);
+	for (size_t k = 0; k < IP_SLOTS; k++, i = (i + 1) % IP_SLOTS) {
+		struct ip_ent *e = &pl->ips[i];
+		if (!e->used) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+			break;
+		}
+		if (!memcmp(e->a, a, 16)) {
+			found = (int)i;
+			break;
+		}
+		if (!e->n && free_slot < 0)
+			free_slot = (int)i;   /* a source gone: reusable, the chain stays intact */
+	}
+	if (found < 0 && free_slot >= 0) {
+		found = free_slot;
+		memcpy(pl->ips[found].a, a, 16);
+		pl->ips[found].used = true;
+		pl->ips[found].n = 0;
+	}
+	if (found >= 0 && pl->ips[found].n >= lim)
+		found = -2;
+	else if (found >= 0)
+		pl->ips[found].n++;
+	pthread_mutex_unlock(&pl->ip_mu);
+	return found;                       /* table full of live sources: not limited */
+}
+
+static void ip_give(struct phone_listen *pl, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&pl->ip_mu);
+	pl->ips[slot].n--;
+	pthread_mutex_unlock(&pl->ip_mu);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct pconn *c)
+{
+	struct loop *lp = c->lp;
+	struct phone_listen *pl = lp->pl;
+	if (c->rq)
+		http_phone_abort(pl->h, c->rq);
+	connguard_closed(pl->guard, &c->guard);
+	ip_give(pl, c->ip_slot);
+	atomic_fetch_sub(&pl->live, 1);
+	close(c->fd);                       /* drops the epoll registration too */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lp->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static const char *reason(unsigned st)
+{
+	switch (st) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* The Date header, formatted once a second per thread. */
+static const char *http_date(void)
+{
+	static _Thread_local time_t last;
+	static _Thread_local char s[40];
+	time_t now = time(NULL);
+	if (now != last) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(s, sizeof(s), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return s;
+}
+
+static void want_out(struct pconn *c, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	epoll_ctl(c->lp->ep, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+	c->registered = true;
+}
+
+#define LINGER_MS 2000                  /* how long unread input is drained after an answer */
+
+/* Closed after its answer.  When the client's bytes were not all read (a
+ * refused head or body), a plain close would send RST and the client
+ * could lose the answer: shut the write side and drain for a while first
+ * (the only shutdown this listener makes; the common close has none). */
+static void conn_end(struct pconn *c)
+{
+	if (!c->linger) {
+		conn_close(c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = true;
+	if (!c->registered)
+		want_out(c, false);         /* answered at accept: now wait for EOF */
+	c->active = mono_ms() - c->lp->pl->cf->conn_timeout * 1000 + LINGER_MS;
+}
+
+/* The request is answered: back to waiting for the next head (or close). */
+static void conn_next(struct pconn *c)
+{
+	struct phone_listen *pl = c->lp->pl;
+	connguard_request_done(pl->guard, c->guard);
+	if (c->consumed < c->inlen)
+		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
+	c->inlen -= c->consumed;
+	c->consumed = 0;
+	c->state = PC_HEAD;
+}
+
+/* Headers and body in one sendmsg; what the socket does not take now
+ * waits for EPOLLOUT.  Returns false when the connection was closed. */
+static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, bool close)
+{
+	char hb[OUT_HEAD];
+	int n = snprintf(hb, sizeof(hb), "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n", r->status, reason(r->status),
+			 r->ctype ? r->ctype : "text/plain; charset=utf-8");
+	if (r->cache)
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Cache-Control: %s\r\n", r->cache);
+	if (r->etag[0])
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "ETag: %s\r\n", r->etag);
+	if (r->retry_after)
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Retry-After: %s\r\n", r->retry_after);
+	if (r->challenge) {
+		char hv[2][AUTH_CHALLENGE_MAX];
+		auth_challenge_values(hv, r->stale);
+		for (int i = 0; i < 2; i++)
+			n += snprintf(hb + n, sizeof(hb) - (size_t)n, "WWW-Authenticate: %s\r\n", hv[i]);
+	}
+	close |= r->close;
+	n += snprintf(hb + n, sizeof(hb) - (size_t)n, "%sContent-Length: %zu\r\nDate: %s\r\n\r\n",
+		      close ? "Connection: close\r\n" : "", r->len, http_date());
+	if (n >= (int)sizeof(hb))
+		n = (int)sizeof(hb) - 1;    /* not reached: every header above is bounded */
+	size_t blen = head_only || r->status == 304 || r->status == 204 ? 0 : r->len;
+	struct iovec iov[2] = { { hb, (size_t)n }, { (void *)r->body, blen } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
+	ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	size_t total = (size_t)n + blen;
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		free(r->owned);
+		r->owned = NULL;
+		conn_close(c);
+		return false;
+	}
+	if (w < 0)
+		w = 0;
+	c->active = mono_ms();
+	c->close_after = close;
+	if ((size_t)w < total) {
+		/* The rest waits in our buffer (a slow reader; conn_timeout bounds it). */
+		c->outlen = total - (size_t)w;
+		c->out = xmalloc(c->outlen);
+		c->outoff = 0;
+		size_t skip = (size_t)w, o = 0;
+		for (int i = 0; i < 2; i++) {
+			size_t l = i ? blen : (size_t)n;
+			const char *b = i ? r->body : hb;
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			memcpy(c->out + o, b + skip, l - skip);
+			o += l - skip;
+			skip = 0;
+		}
+		free(r->owned);
+		r->owned = NULL;
+		want_out(c, true);
+		return true;
+	}
+	free(r->owned);
+	r->owned = NULL;
+	if (close) {
+		conn_end(c);
+		return false;
+	}
+	conn_next(c);
+	return true;
+}
+
+/* An answer of the listener's own: the head could not be parsed. */
+static void conn_refuse(struct pconn *c, unsigned st)
+{
+	static const char bad[] = "bad request\n", big[] = "request header fields too large\n",
+			  ver[] = "HTTP version not supported\n", large[] = "body too large\n";
+	struct phone_resp r = { .status = st, .ctype = "text/plain; charset=utf-8" };
+	r.body = st == 431 ? big : st == 505 ? ver : st == 413 ? large : bad;
+	r.len = strlen(r.body);
+	c->linger = true;
+	conn_send(c, &r, false, true);
+}
+
+/* http_phone_finish freed rq.  false when the connection was closed. */
+static bool conn_answer(struct pconn *c)
+{
+	c->rq = NULL;
+	return conn_send(c, &c->q.resp, !strcmp(c->head.method, "HEAD"), !c->head.keep_alive);
+}
+
+/* Parse and answer what has arrived.  Returns false when closed. */
+static bool conn_process(struct pconn *c)
+{
+	struct phone_listen *pl = c->lp->pl;
+	while (!c->out) {
+		if (c->state == PC_BODY) {
+			if (c->bodyleft)
+				return true;
+			http_phone_finish(pl->h, &c->q, c->rq);
+			if (!conn_answer(c))
+				return false;
+			continue;
+		}
+		if (!c->inlen)
+			return true;
+		long hl = phone_http_parse(c->in, c->inlen, pl->head_cap, &c->head);
+		if (hl == PHONE_PARSE_MORE)
+			return true;
+		if (hl < 0) {
+			conn_refuse(c, hl == PHONE_PARSE_TOO_BIG ? 431 : hl == PHONE_PARSE_VERSION ? 505 : 400);
+			return false;
+		}
+		connguard_headers_done(pl->guard, c->guard);
+		c->q = (struct phone_req){ .method = c->head.method, .url = c->head.url, .proto = c->head.proto,
+					   .peer = (struct sockaddr *)&c->peer, .hdr = c->head.hdr,
+					   .nhdr = c->head.nhdr };
+		long long cl = c->head.content_length;
+		bool body = c->head.chunked || cl == -2 || cl > 0;
+		c->rq = http_phone_begin(pl->h, &c->q);
+		c->consumed = (size_t)hl;
+		if (c->q.resp.status) {
+			/* Answered on the headers: a body announced is never read,
+			 * so the connection cannot go on (as libmicrohttpd does). */
+			struct req *rq = c->rq;
+			c->rq = NULL;
+			http_phone_abort(pl->h, rq);
+			c->linger = body;
+			if (!conn_send(c, &c->q.resp, !strcmp(c->head.method, "HEAD"), body || !c->head.keep_alive))
+				return false;
+			continue;
+		}
+		if (!body) {
+			http_phone_finish(pl->h, &c->q, c->rq);
+			if (!conn_answer(c))
+				return false;
+			continue;
+		}
+		if (c->head.chunked || cl < 0) {
+			/* A prototype's limit: chunked bodies are not decoded here. */
+			struct req *rq = c->rq;
+			c->rq = NULL;
+			http_phone_abort(pl->h, rq);
+			conn_refuse(c, 400);
+			return false;
+		}
+		/* The body goes to http.c as it arrives, as libmicrohttpd hands
+		 * it over: body_hold_limit counts what every connection holds. */
+		size_t have = c->inlen - (size_t)hl < (size_t)cl ? c->inlen - (size_t)hl : (size_t)cl;
+		if (have)
+			http_phone_body(pl->h, &c->q, c->rq, c->in + hl, have);
+		c->state = PC_BODY;
+		c->bodyleft = cl - (long long)have;
+		/* What followed the body in 'in' (a pipelined request) stays for
+		 * conn_next; the rest of the body is read past 'in'. */
+		c->consumed = (size_t)hl + have;
+	}
+	return true;
+}
+
+/* false when the connection was closed. */
+static bool conn_readable(struct pconn *c)
+{
+	struct phone_listen *pl = c->lp->pl;
+	if (c->lingering) {
+		char sink[4096];
+		ssize_t r;
+		while ((r = read(c->fd, sink, sizeof(sink))) > 0)
+			;
+		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			conn_close(c);
+			return false;
+		}
+		return true;
+	}
+	for (;;) {
+		char *dst, chunk[16384];
+		size_t room;
+		if (c->state == PC_BODY) {
+			dst = chunk;
+			room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
+			if (!room)
+				break;
+		} else {
+			if (c->inlen == c->incap) {
+				if (c->incap >= pl->head_cap)
+					break;      /* parse says 431 */
+				size_t nc = c->incap * 2 < pl->head_cap ? c->incap * 2 : pl->head_cap;
+				char *ni = realloc(c->in, nc);
+				if (!ni)
+					break;
+				c->in = ni;
+				c->incap = nc;
+			}
+			dst = c->in + c->inlen;
+			room = c->incap - c->inlen;
+		}
+		ssize_t r = read(c->fd, dst, room);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			conn_close(c);
+			return false;
+		}
+		if (r < 0)
+			break;
+		c->active = mono_ms();
+		if (c->state == PC_BODY) {
+			http_phone_body(pl->h, &c->q, c->rq, chunk, (size_t)r);
+			c->bodyleft -= r;
+		} else
+			c->inlen += (size_t)r;
+		if ((size_t)r < room)
+			break;
+	}
+	return conn_process(c);
+}
+
+static void conn_writable(struct pconn *c)
+{
+	ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_close(c);
+		return;
+	}
+	if (w <= 0)
+		return;
+	c->active = mono_ms();
+	c->outoff += (size_t)w;
+	if (c->outoff < c->outlen)
+		return;
+	free(c->out);
+	c->out = NULL;
+	if (c->close_after) {
+		want_out(c, false);
+		conn_end(c);
+		return;
+	}
+	want_out(c, false);
+	conn_next(c);
+	conn_process(c);
+}
+
+static void loop_accept(struct loop *lp)
+{
+	struct phone_listen *pl = lp->pl;
+	for (int k = 0; k < 64; k++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lp->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (atomic_load(&pl->live) >= pl->max_conns) {
+			close(fd);
+			continue;
+		}
+		int slot = ip_take(pl, &ss);
+		if (slot == -2) {
+			close(fd);
+			continue;
+		}
+		struct pconn *c = xcalloc(1, sizeof(*c));
+		c->lp = lp;
+		c->fd = fd;
+		c->ip_slot = slot;
+		c->peer = ss;
+		c->active = mono_ms();
+		c->in = xmalloc(IN_FIRST);
+		c->incap = IN_FIRST;
+		atomic_fetch_add(&pl->live, 1);
+		c->next = lp->head;
+		if (lp->head)
+			lp->head->prev = c;
+		lp->head = c;
+		connguard_started(pl->guard, fd, &c->guard);
+		/* The listening socket defers accept until the request's first
+		 * bytes are in (TCP_DEFER_ACCEPT): read and answer now, and a
+		 * one-request connection closes without ever entering epoll. */
+		if (conn_readable(c) && !c->registered)
+			want_out(c, c->out != NULL);
+	}
+}
+
+/* conn_timeout: a connection without progress that long is closed (the
+ * header deadline is connguard's, run by its reaper). */
+static void loop_sweep(struct loop *lp, long long now)
+{
+	long long lim = lp->pl->cf->conn_timeout * 1000;
+	for (struct pconn *c = lp->head, *n; c; c = n) {
+		n = c->next;
+		if (now - c->active >= lim)
+			conn_close(c);
+	}
+	lp->swept = now;
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *lp = arg;
+	struct phone_listen *pl = lp->pl;
+	struct epoll_event ev[EVENTS];
+	while (!atomic_load(&pl->stop)) {
+		int n = epoll_wait(lp->ep, ev, EVENTS, 1000);
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+			if (p == &lp->lfd) {
+				loop_accept(lp);
+			} else if (p != &lp->wake) {
+				struct pconn *c = p;
+				if (c->out && (ev[i].events & EPOLLOUT))
+					conn_writable(c);
+				else if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					conn_readable(c);
+			}
+		}
+		long long now = mono_ms();
+		if (now - lp->swept >= 1000)
+			loop_sweep(lp, now);
+	}
+	while (lp->head)
+		conn_close(lp->head);
+	return NULL;
+}
+
+static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsigned *bound, char *err,
+			 size_t errlen)
+{
+	struct sockaddr_storage a = *ss;
+	socklen_t al = a.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int one = 1;
+	if (port) {
+		if (a.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
+	}
+	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sp_err(err, errlen, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accept once data has come (at most 1 s; then the kernel hands the
+	 * connection over anyway and connguard's header deadline runs). */
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, al) < 0 || listen(fd, 1024) < 0) {
+		close(fd);
+		return sp_err(err, errlen, "cannot listen on http_listen: %s", strerror(errno));
+	}
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	*bound = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+						: ((struct sockaddr_in *)&a)->sin_port);
+	return fd;
+}
+
+struct phone_listen *phone_listen_start(struct http_server *h, const struct conf *cf,
+					const struct sockaddr_storage *ss, unsigned threads, char *err, size_t errlen)
+{
+	struct phone_listen *pl = xcalloc(1, sizeof(*pl));
+	pl->h = h;
+	pl->cf = cf;
+	pl->guard = http_server_guard(h);
+	/* The MHD listener's cap on open connections (above connguard's budget,
+	 * so a full server still accepts and sheds the oldest waiting one). */
+	pl->max_conns = cf->conn_limit + cf->conn_limit / 4 + 64;
+	/* libmicrohttpd reads a head into its conn_memory_limit pool, about
+	 * half of which its read buffer may take. */
+	pl->head_cap = (size_t)cf->conn_memory_limit / 2;
+	pthread_mutex_init(&pl->ip_mu, NULL);
+	pl->ips = xcalloc(IP_SLOTS, sizeof(*pl->ips));
+	pl->loops = xcalloc(threads, sizeof(*pl->loops));
+	for (unsigned i = 0; i < threads; i++) {
+		struct loop *lp = &pl->loops[i];
+		lp->pl = pl;
+		lp->lfd = lp->ep = lp->wake = -1;
+		lp->lfd = listen_socket(ss, pl->port, &pl->port, err, errlen);
+		if (lp->lfd < 0)
+			goto fail;
+		lp->ep = epoll_create1(EPOLL_CLOEXEC);
+		lp->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event le = { .events = EPOLLIN, .data.ptr = &lp->lfd };
+		struct epoll_event we = { .events = EPOLLIN, .data.ptr = &lp->wake };
+		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &le);
+		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake, &we);
+		lp->swept = mono_ms();
+	}
+	pl->nloops = threads;
+	for (unsigned i = 0; i < threads; i++)
+		pthread_create(&pl->loops[i].thr, NULL, loop_main, &pl->loops[i]);
+	return pl;
+fail:
+	for (unsigned i = 0; i < threads; i++) {
+		struct loop *lp = &pl->loops[i];
+		if (lp->lfd >= 0)
+			close(lp->lfd);
+		if (lp->ep >= 0)
+			close(lp->ep);
+		if (lp->wake >= 0)
+			close(lp->wake);
+	}
+	free(pl->loops);
+	free(pl->ips);
+	pthread_mutex_destroy(&pl->ip_mu);
+	free(pl);
+	return NULL;
+}
+
+unsigned phone_listen_port(const struct phone_listen *pl)
+{
+	return pl ? pl->port : 0;
+}
+
+void phone_listen_stop(struct phone_listen *pl)
+{
+	if (!pl)
+		return;
+	atomic_store(&pl->stop, true);
+	for (unsigned i = 0; i < pl->nloops; i++) {
+		uint64_t one = 1;
+		/* A failed write still stops the loop, within its 1 s wait. */
+		(void)!write(pl->loops[i].wake, &one, sizeof(one));
+	}
+	for (unsigned i = 0; i < pl->nloops; i++) {
+		struct loop *lp = &pl->loops[i];
+		pthread_join(lp->thr, NULL);
+		close(lp->lfd);
+		close(lp->ep);
+		close(lp->wake);
+	}
+	free(pl->loops);
+	free(pl->ips);
+	pthread_mutex_destroy(&pl->ip_mu);
+	free(pl);
+}

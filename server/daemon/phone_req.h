@@ -1,0 +1,50 @@
+/*
+ * phone_req.h: one device request as a listener parsed it, and the answer
+ * http.c decides for it.  The MHD listener fills conn (headers are read
+ * through libmicrohttpd); the phone listener of our own (phone_listen.c)
+ * fills hdr.  Either way http.c's routes see the same request and write
+ * the same answer.
+ */
+#ifndef SP_PHONE_REQ_H
+#define SP_PHONE_REQ_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct MHD_Connection;
+
+#define PHONE_HDR_MAX 64                /* header lines kept by phone_listen.c */
+
+struct phone_hdr {
+	const char *name, *value;
+};
+
+/* The answer: status 0 until a route decided one.  body points at static
+ * text or at owned (freed by the listener after sending). */
+struct phone_resp {
+	unsigned status;
+	const char *ctype;                  /* Content-Type, static or in ctype_buf */
+	const char *cache;                  /* Cache-Control, NULL none */
+	const char *retry_after;            /* NULL none */
+	bool challenge, stale;              /* 401: the two digest challenges */
+	bool close;                         /* Connection: close, then close */
+	char etag[40];                      /* "" none */
+	char ctype_buf[128];
+	const char *body;
+	size_t len;
+	char *owned;
+};
+
+struct phone_req {
+	const char *method, *url, *proto;
+	const struct sockaddr *peer;
+	bool tls;
+	struct MHD_Connection *conn;        /* MHD listener */
+	const struct phone_hdr *hdr;        /* phone_listen.c: the header lines, in order */
+	size_t nhdr;
+	struct phone_resp resp;
+};
+
+/* First value of header name (case-insensitive), NULL when absent. */
+const char *phone_header(const struct phone_req *q, const char *name);
+#endif

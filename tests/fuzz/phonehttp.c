@@ -1,0 +1,60 @@
+/*
+ * fuzz/phonehttp.c: phone_http_parse (phone_listen.c's request heads) on
+ * arbitrary bytes, in a buffer of exactly their size so that ASan sees any
+ * read past it.  Its promises: a parsed head lies inside the bytes and the
+ * cap; every string it hands out ends inside them; no more header lines
+ * than PHONE_HDR_MAX; and a head that parses was "read more" at every
+ * shorter prefix (a slow client gets the same answer as a fast one).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/phone_http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void inside(const char *s, const char *buf, size_t hl)
+{
+	if (!s || s < buf || s >= buf + hl || !memchr(s, '\0', (size_t)(buf + hl - s)))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t cap = 64;
+	struct phone_head h;
+	if (size >= 1) {
+		/* First byte picks the cap: small ones reach the 431 path. */
+		cap = 16 + (size_t)data[0] * 32;
+		data++, size--;
+	}
+	char *buf = malloc(size ? size : 1);
+	memcpy(buf, data, size);
+	long hl = phone_http_parse(buf, size, cap, &h);
+	if (hl < -3 || (hl > 0 && ((size_t)hl > size || (size_t)hl > cap)))
+		abort();
+	if (hl > 0) {
+		inside(h.method, buf, (size_t)hl);
+		inside(h.url, buf, (size_t)hl);
+		inside(h.proto, buf, (size_t)hl);
+		if (h.nhdr > PHONE_HDR_MAX || h.content_length < -2)
+			abort();
+		for (size_t i = 0; i < h.nhdr; i++) {
+			inside(h.hdr[i].name, buf, (size_t)hl);
+			inside(h.hdr[i].value, buf, (size_t)hl);
+			if (!h.hdr[i].name[0] || strchr(h.hdr[i].name, ':'))
+				abort();
+		}
+		/* Every shorter prefix: "read more", never an answer. */
+		for (size_t k = 0; k < (size_t)hl; k += 1 + (size_t)hl / 64) {
+			char *p = malloc(k ? k : 1);
+			memcpy(p, data, k);
+			if (phone_http_parse(p, k, cap, &h) != PHONE_PARSE_MORE)
+				abort();
+			free(p);
+		}
+	}
+	free(buf);
+	return 0;
+}
