@@ -109,6 +109,25 @@ pg_newdb() {
 	echo "postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T/$1"
 }
 
+# pg_replica [-c NAME=VALUE ...]: a streaming replica of the cluster (a
+# base backup with -R) in $REP, started with those settings on a free
+# port, $REP_PORT (another, if a process took it before the bind); two TAP
+# checks.  pg_replica_start starts it again after a stop.
+pg_replica() {
+	REP="$PG_DIR/replica"
+	REP_OPTS=$*
+	_pg_as env PGPASSWORD="$PGPASS" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT_T" -U sp \
+		-D "$REP" -R -X stream -c fast >"$T/basebackup.out" 2>&1
+	ok $? "pg_basebackup -R from the primary"
+	for _ in 1 2 3 4 5; do REP_PORT=$(free_port); pg_replica_start && break; done
+	kill -0 "$(head -1 "$REP/postmaster.pid" 2>/dev/null)" 2>/dev/null; ok $? "the replica runs on port $REP_PORT"
+}
+pg_replica_start() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$REP" -l "$PG_DIR/replica.log" -w -t 30 \
+		-o "-p $REP_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off $REP_OPTS" \
+		start >/dev/null 2>&1 && track_pid "$(head -1 "$REP/postmaster.pid")"
+}
+
 # pg_node_start NAME [sipprovd options]: a sipprovd node on $DB (key file
 # $SIPPROV_KEY_FILE, shared by every node) with its own port and log
 # ($T/NAME.log); sets NODE_PORT and NODE_PID.

@@ -16,15 +16,7 @@ export SIPPROV_KEY_FILE="$T/sp.key"
 CFG=/001510000000.cfg
 
 # The replica: a base backup of the primary, streaming from it (-R).
-REP="$PG_DIR/replica"
-_pg_as env PGPASSWORD="$PGPASS" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT_T" -U sp \
-	-D "$REP" -R -X stream -c fast >"$T/basebackup.out" 2>&1
-ok $? "pg_basebackup -R from the primary"
-REP_PORT=$(free_port)
-_pg_as "$PG_BIN/pg_ctl" -D "$REP" -l "$PG_DIR/replica.log" -w -t 30 \
-	-o "-p $REP_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1
-ok $? "the replica runs on port $REP_PORT"
-track_pid "$(head -1 "$REP/postmaster.pid")"     # stopped at exit whatever happens
+pg_replica
 is "$(psql "postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov" -X -q -A -t -c 'SELECT pg_is_in_recovery()')" t \
 	"  as a standby"
 psql "$PGURL" -X -q -c "ALTER SYSTEM SET synchronous_standby_names = '*'" -c "ALTER DATABASE sipprov SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null

@@ -24,18 +24,7 @@ CFG=/001510000000.cfg
 
 # The replica logs every statement: what it answered is read from there,
 # not only from sipprovd's own counters.
-REP="$PG_DIR/replica"
-_pg_as env PGPASSWORD="$PGPASS" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT_T" -U sp \
-	-D "$REP" -R -X stream -c fast >"$T/basebackup.out" 2>&1
-ok $? "pg_basebackup -R from the primary"
-rep_start() {
-	_pg_as "$PG_BIN/pg_ctl" -D "$REP" -l "$PG_DIR/replica.log" -w -t 30 \
-		-o "-p $REP_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=all" \
-		start >/dev/null 2>&1 && track_pid "$(head -1 "$REP/postmaster.pid")"
-}
-# Another process may take the port between free_port and the bind: a new one.
-for _ in 1 2 3 4 5; do REP_PORT=$(free_port); rep_start && break; done
-kill -0 "$(head -1 "$REP/postmaster.pid" 2>/dev/null)" 2>/dev/null; ok $? "the replica runs on port $REP_PORT"
+pg_replica -c log_statement=all
 REPURL="postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov"
 REP_SHOWN="postgresql://sp@127.0.0.1:$REP_PORT/sipprov"
 rsql() { psql "$REPURL" -X -q -A -t -c "$1"; }
@@ -146,7 +135,7 @@ done
 is "$(grep -c "database replica '$REP_SHOWN': .*render misses read from the primary, retrying" "$T/B.log")" 1 \
 	"  the outage logged once, naming the replica without its password"
 
-rep_start; ok $? "(4) the replica runs again"
+pg_replica_start; ok $? "(4) the replica runs again"
 caught_up; ok $? "  and has the primary's generation"
 # The worker retries after its backoff (at most 4 s here): misses until then
 # are read from the primary; then from the replica again.
