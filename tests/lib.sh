@@ -223,6 +223,15 @@ only_backend() {
 	echo "1..0 # SKIP only on $1: $2"
 	exit 0
 }
+# own_clusters: for a file that starts its own PostgreSQL clusters
+# (tests/pglib.sh) whatever SP_BACKEND says, and so does the same under
+# both: make test runs it in the SQLite suite (and under ASan and TSan),
+# not a second time in the PostgreSQL one.
+own_clusters() {
+	backend_is pg || return 0
+	echo "1..0 # SKIP starts its own PostgreSQL clusters whatever the backend: the SQLite suite ran it"
+	exit 0
+}
 # skip_check "why": one check that this backend cannot make, shown as a
 # skipped test (say which backend it needs and why).
 skip_check() {

@@ -9,6 +9,7 @@
 # file named, backup refuses by name (pg_dump).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql openssl
 pg_start
 

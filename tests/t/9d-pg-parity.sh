@@ -13,6 +13,7 @@
 # per-row port of SQLite's triggers.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql sqlite3
 pg_start
 

@@ -9,6 +9,7 @@
 # fetch_log.  No output carries the database password.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3 curl
 pg_start
 N=40

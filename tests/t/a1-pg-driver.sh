@@ -10,6 +10,7 @@
 # the password.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3
 CHECK="$SP_BUILD/tests/pg_driver"
 [ -x "$CHECK" ] || bail "$CHECK is missing (make unit builds it)"

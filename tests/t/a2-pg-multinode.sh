@@ -10,6 +10,7 @@
 # again and serves the next CLI change.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3 curl
 pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"

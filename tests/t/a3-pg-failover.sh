@@ -7,6 +7,7 @@
 # B serves the change; meanwhile B served what it had cached.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3 curl
 pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"

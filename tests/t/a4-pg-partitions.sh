@@ -10,10 +10,11 @@
 # (moving what DEFAULT caught), drops the days older than retention_days
 # and logs each, the other logs that another node does it; recent rows
 # stay; once the first node stops, the next node to start takes the lock
-# over.  Runs under either SP_BACKEND,
-# as the other a* scripts do: it starts its own cluster.
+# over.  It starts its own cluster, whatever SP_BACKEND says, as the other
+# a* scripts do (own_clusters).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3
 pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"

@@ -10,9 +10,10 @@
 # read from the replica again.  (4) The replica stopped: fresh configs from
 # the primary, the outage logged once with the URL without its password,
 # and the replica used again once it is back.  Also sipprovd -n on the key.
-# It runs under either SP_BACKEND: it starts the two servers it needs.
+# It starts the two servers it needs, whatever SP_BACKEND says (own_clusters).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 need psql python3 curl
 pg_start
 export SIPPROV_KEY_FILE="$T/sp.key"

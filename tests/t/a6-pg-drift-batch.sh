@@ -7,6 +7,7 @@
 # part of the unit tests.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
+own_clusters
 CHECK="$SP_BUILD/tests/drift_batch"
 [ -x "$CHECK" ] || bail "$CHECK is missing (make unit builds it)"
 pg_start
