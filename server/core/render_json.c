@@ -277,8 +277,10 @@ static int jemit(struct rctx *c, const struct jnode *n, struct buf *out, int dep
 static int json_render(struct rctx *c, const void *skel, struct buf *out)
 {
 	size_t len = out->len;
+	bool overflow = out->overflow;
 	if (jemit(c, skel, out, 0) < 0) {
-		out->len = len;
+		out->len = len;         /* nothing written, as before */
+		out->overflow = overflow;
 		return -1;
 	}
 	buf_add(out, "\n", 1);
