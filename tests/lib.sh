@@ -331,7 +331,10 @@ add_subscriber() {
 # prints its register status once registered or after 10 s (x SP_SLOW).
 # linphonecsh talks to linphonec through one socket per user
 # (/tmp/linphonec-UID), whatever HOME is: suites running side by side
-# (make test) take turns through a lock on it.
+# (make test) take turns through a lock on it.  linphonec must not inherit
+# the lock (9>&-): it outlives its linphonecsh.  One that does not exit
+# when told (seen hung in a futex after a refused config) is killed, or it
+# would keep the socket.
 register_with() {
 	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
 	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n%s[rtp]\naudio_rtp_port=-1\n' \
@@ -339,14 +342,16 @@ register_with() {
 }" > "$H/rc"
 	(
 		flock -w $((300 * SP_SLOW)) 9 || echo "# waited $((300 * SP_SLOW)) s for linphonecsh's lock" >&2
-		HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1
+		HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1 9>&-
 		st=""
 		for _ in $(seq 1 $((40 * SP_SLOW))); do
-			st=$(HOME=$H linphonecsh status register 2>&1)
+			st=$(HOME=$H linphonecsh status register 2>&1 9>&-)
 			case "$st" in registered,*) break ;; esac
 			sleep 0.25
 		done
-		HOME=$H linphonecsh exit >/dev/null 2>&1
+		HOME=$H linphonecsh exit >/dev/null 2>&1 9>&-
+		for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f -- "$H/rc" >/dev/null || break; sleep 0.2; done
+		pkill -KILL -f -- "$H/rc" 2>/dev/null
 		echo "$st"
 	) 9>"${TMPDIR:-/tmp}/sipprov-linphonecsh-$(id -u).lock"
 }
