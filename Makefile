@@ -81,7 +81,7 @@ SCHEMA    := $(sort $(wildcard schema/*.sql))
 SCHEMA_PG := $(sort $(wildcard schema/pg/*.sql))
 
 all: $(B)/sipprovd $(B)/sipprov
-.PHONY: all test check check-pg asan tsan fuzz bench bench-quick bench-pg bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
+.PHONY: all test check check-pg check-asan check-tsan asan tsan fuzz bench bench-quick bench-pg bench-bootstorm bench-firmware install clean deps deps-check unit compile_commands.json FORCE
 
 # The installation paths are compiled into one object, server/core/paths.o,
 # which depends on a stamp holding them: the stamp is rewritten only when a
@@ -179,28 +179,33 @@ test: deps
 		'sqlite=make --no-print-directory B=$(B) check' \
 		'pg=make --no-print-directory B=$(B) check-pg' || rc=1; \
 	SUITES_LOG=$(B)/suites sh tools/suites.sh \
-		'asan=make --no-print-directory $(ASAN_VARS) check' \
-		'tsan=$(TSAN_ENV) make --no-print-directory $(TSAN_VARS) check' || rc=1; \
+		'asan=make --no-print-directory check-asan' \
+		'tsan=make --no-print-directory check-tsan' || rc=1; \
 	exit $$rc
 
+SUITE = SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh \
+	$(sort $(wildcard tests/t/*.sh))
 check: unit
-	SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
+	$(SUITE)
 
 # The same files with the store on PostgreSQL (issue 17): tests/lib.sh gives
 # every script a throwaway cluster and $DB a database in it; scripts that
 # check what only a SQLite file has say so and skip those checks.
 check-pg: unit
-	SP_BACKEND=pg SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh \
-		$(sort $(wildcard tests/t/*.sh))
+	SP_BACKEND=pg $(SUITE)
 
 # Sanitizer reports fail the run: unit binaries exit non-zero, and every
 # test script collects the reports its daemons and CLI calls wrote
 # (tests/lib.sh points log_path into its temp folder) into a failing test.
-asan: deps
+# make test runs check-asan and check-tsan; asan and tsan install first.
+check-asan:
 	$(MAKE) $(ASAN_VARS) check
-
-tsan: deps
+check-tsan:
 	$(TSAN_ENV) $(MAKE) $(TSAN_VARS) check
+asan: deps
+	@$(MAKE) --no-print-directory check-asan
+tsan: deps
+	@$(MAKE) --no-print-directory check-tsan
 
 deps:
 	@sh tools/install-deps.sh --test
