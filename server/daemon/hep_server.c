@@ -217,8 +217,12 @@ int hep_corr_feed(struct hep_corr *c, const struct hep_packet *p, const struct s
 				return 1;           /* retransmission or out of order */
 			/* A new transaction on the same Call-ID: the old one was
 			 * either challenged and now retried (drop it), or never
-			 * answered (emit it as no response). */
-			if (e->challenged) {
+			 * answered (emit it as no response).  A retry bringing
+			 * credentials the old one lacked answers a challenge even
+			 * when the challenge's copy has not come yet: a registrar
+			 * of several processes (Kamailio) sends HEP from each, and
+			 * on a busy host the copies arrive out of order. */
+			if (e->challenged || (!e->obs.auth_username[0] && m->auth_username[0])) {
 				metrics_inc("sipprov_hep_register_retried_total");
 				list_unlink(c, e);
 				list_append(c, e);
