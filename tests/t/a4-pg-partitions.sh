@@ -171,6 +171,43 @@ is "$(grep -c 'retention: dropped' "$T/C.log")" 0 "with nothing left to drop"
 kill -TERM "$PID_C"
 for _ in $(seq 1 100); do kill -0 "$PID_C" 2>/dev/null || break; sleep 0.05; done
 
+# ---- No foreign keys on the history (schema/pg/026): deleting a device
+# or an account sets its rows' ids to NULL, as ON DELETE SET NULL did, for
+# one row through the CLI and for many in one statement; a row naming no
+# device is taken, not refused (an id deleted under the HEP intake's batch).
+hist() {    # fetch and registration rows of device $1 (account $2)
+	pg_sql sipprov "INSERT INTO fetch_log (device_id, at, ip, status) VALUES ($1, $now, 'fk', 200);
+		INSERT INTO registration (at, source, username, device_id, account_id) VALUES ($now, 'fk', 'fk$1', $1, $2)" >/dev/null
+}
+n=7700
+for m in 0015100000aa 0015100000ab 0015100000ac 0015100000ad; do
+	n=$((n + 1))
+	"$SIPPROV" -d "$DB" device add "$m" --tenant demo --layout yealink >/dev/null 2>&1 ||
+		bail "device add $m: $("$SIPPROV" -d "$DB" device add "$m" --tenant demo --layout yealink 2>&1)"
+	"$SIPPROV" -d "$DB" account add "$m" --line 1 --username "$n" --auth-username "a$m" --password pw12345678 \
+		>"$T/acct.out" 2>&1 ||
+		bail "account add $m: $(cat "$T/acct.out")"
+	id=$(pg_sql sipprov "SELECT id FROM device WHERE mac = '$m'")
+	hist "$id" "$(pg_sql sipprov "SELECT id FROM account WHERE device_id = $id")"
+done
+ids() { pg_sql sipprov "SELECT coalesce(device_id::text, '-') || '/' || coalesce(account_id::text, '-')
+	FROM registration WHERE source = 'fk' ORDER BY username" | tr '\n' ' '; }
+a_id=$(pg_sql sipprov "SELECT id FROM device WHERE mac = '0015100000aa'")
+"$SIPPROV" -d "$DB" account rm 0015100000aa --line 1 >/dev/null; ok $? "account rm"
+is "$(pg_sql sipprov "SELECT coalesce(account_id::text, 'NULL') || ' ' || device_id FROM registration
+	WHERE username = 'fk$a_id'")" "NULL $a_id" "an account's removal sets its registrations' account_id to NULL, device kept"
+"$SIPPROV" -d "$DB" device rm 0015100000aa >/dev/null; ok $? "device rm"
+is "$(pg_sql sipprov "SELECT count(*) FILTER (WHERE device_id IS NULL) || '/' || count(*) FROM fetch_log WHERE ip = 'fk'")" \
+	"1/4" "a device's removal sets its fetch records' device_id to NULL, the rows stay"
+is "$(pg_sql sipprov "SELECT count(*) FROM registration WHERE source = 'fk' AND device_id IS NULL")" 1 \
+	"... and its registrations'"
+pg_sql sipprov "DELETE FROM device WHERE mac IN ('0015100000ab', '0015100000ac')" >/dev/null
+is "$(ids)" "$(printf '%s ' -/- -/- -/- "$(pg_sql sipprov "SELECT d.id || '/' || a.id FROM device d JOIN account a
+	ON a.device_id = d.id WHERE mac = '0015100000ad'")")" \
+	"one statement deleting two devices (their accounts by cascade): all their ids NULL, the other device's kept"
+pg_sql sipprov "INSERT INTO registration (at, source, username, device_id) VALUES ($now, 'fk', 'nodevice', 987654321)" \
+	>/dev/null; ok $? "a registration naming a device that does not exist is taken (no insert-time check)"
+
 # The upkeep again: nothing to do twice.
 is "$(pg_sql sipprov "SELECT count(*) FROM sp_part_upkeep('fetch_log', $now, 3, $((now - keep * 86400)))")" 0 \
 	"a second pass in the same day does nothing"
