@@ -299,6 +299,20 @@ stop_sipprovd() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+# free_udp_tcp_port: a loopback port free for both UDP and TCP (a SIP
+# registrar or sipp, a HEP listener), chosen by the kernel: ports derived
+# from $$ collide when suites run side by side.
+free_udp_tcp_port() {
+	python3 -c 'import socket
+for _ in range(50):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p); break'
+}
 
 # start_kamailio [HEP_PORT]: Kamailio as registrar on 127.0.0.1:$KAM_PORT
 # (UDP+TCP) from tests/peers/kamailio.cfg.in, subscribers in $KAM_DIR/kam.db,
@@ -308,7 +322,7 @@ start_kamailio() {
 	need kamailio sqlite3
 	KAM_DIR="$T/kam"
 	mkdir -p "$KAM_DIR"
-	KAM_PORT=$(free_port)
+	KAM_PORT=$(free_udp_tcp_port)
 	hep=${1:-$(free_port)}
 	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/standard-create.sql
 	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/auth_db-create.sql

@@ -10,9 +10,9 @@
 . "$(dirname "$0")/../lib.sh"
 need kamailio sipp sqlite3 curl python3
 
-KP=$((25060 + $$ % 18))            # kamailio udp+tcp
-SP1=$((KP + 20))                   # sipp local port
-HP=$((19000 + $$ % 400))           # sipprovd HEP
+KP=$(free_udp_tcp_port)            # kamailio udp+tcp
+SP1=$(free_udp_tcp_port)           # sipp local port
+HP=$(free_udp_tcp_port)            # sipprovd HEP
 K="$T/kam"; mkdir -p "$K"
 
 sqlite3 "$K/kam.db" < /usr/share/kamailio/db_sqlite/standard-create.sql || bail "kam.db"

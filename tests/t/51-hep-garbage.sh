@@ -4,7 +4,7 @@
 # a valid REGISTER observation afterwards.
 . "$(dirname "$0")/../lib.sh"
 need curl python3 sqlite3
-HP=$((19000 + ($$ + 211) % 400))
+HP=$(free_udp_tcp_port)
 SEND="python3 $ROOT/tests/hep_send.py"
 
 sp init >/dev/null || bail "init"

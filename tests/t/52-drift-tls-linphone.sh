@@ -18,17 +18,6 @@ P="$T/pki"
 make_pki "$P"
 
 # A port free for both UDP and TCP (Kamailio's udp:P and tls:P; HEP on UDP).
-free_udp_tcp_port() {
-	python3 -c 'import socket
-for _ in range(50):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p); break'
-}
 KP=$(free_udp_tcp_port)
 HP=$(free_udp_tcp_port)
 [ -n "$KP" ] && [ -n "$HP" ] && [ "$KP" != "$HP" ] || bail "no free ports"
