@@ -5,6 +5,7 @@
  * file:line), store (migrations tracked, append-only versions, config
  * generation) and the effective config merge order.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,27 @@
 #include "core/db.h"
 #include "core/store_int.h"
 #include "support/store_test.h"
+
+/* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
+static void test_ipv4_str(void)
+{
+	static const unsigned char edges[][4] = {
+		{ 0, 0, 0, 0 }, { 255, 255, 255, 255 }, { 127, 0, 0, 1 }, { 10, 9, 99, 100 }, { 1, 10, 199, 200 },
+	};
+	char got[16], want[16];
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		inet_ntop(AF_INET, edges[i], want, sizeof(want));
+		is_str(sp_ipv4_str(edges[i], got), want, "ipv4 %s", want);
+	}
+	for (unsigned v = 0; v < 256; v++) {
+		unsigned char a[4] = { (unsigned char)v, (unsigned char)(255 - v), (unsigned char)(v * 7),
+				       (unsigned char)(v ^ 0x5a) };
+		inet_ntop(AF_INET, a, want, sizeof(want));
+		bad += strcmp(sp_ipv4_str(a, got), want) != 0;
+	}
+	is_int(bad, 0, "ipv4: 256 addresses as inet_ntop writes them");
+}
 
 static void test_mac(void)
 {
@@ -393,6 +415,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_mac();
+	test_ipv4_str();
 	test_text();
 	test_log_escape();
 	test_buf();
