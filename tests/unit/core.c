@@ -196,6 +196,24 @@ static void test_secret(const char *dir)
 	enc[10] = enc[10] == 'A' ? 'B' : 'A';
 	ok(secret_decrypt(key, enc) == NULL, "tampered ciphertext fails authentication");
 	ok(secret_decrypt(key, "!!!") == NULL && secret_decrypt(key, "") == NULL, "garbage fails");
+	/* A thread keeps its decryption context keyed: a failure, another
+	 * key and several in a row must each give what a fresh context does. */
+	dec = secret_decrypt(key, enc2);
+	is_str(dec, pw, "decrypt right after a failed one");
+	free(dec);
+	char *enc3 = secret_encrypt(other, "other's");
+	dec = secret_decrypt(other, enc3);
+	is_str(dec, "other's", "another key, then");
+	free(dec);
+	ok(secret_decrypt(key, enc3) == NULL, "... whose secret the first key does not open");
+	int good = 0;
+	for (int i = 0; i < 20; i++) {
+		dec = secret_decrypt(i % 3 ? key : other, i % 3 ? enc2 : enc3);
+		good += dec && !strcmp(dec, i % 3 ? pw : "other's");
+		free(dec);
+	}
+	is_int(good, 20, "20 decrypts alternating keys");
+	free(enc3);
 	free(enc);
 	free(enc2);
 	char hex[65];
