@@ -221,6 +221,18 @@ static void test_secret(const char *dir)
 	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
 	md5_hex("abc", 3, hex);
 	is_str(hex, "900150983cd24fb0d6963f7d28e17f72", "md5 of abc");
+	/* One digest context per thread, switched between the two. */
+	int right = 0;
+	for (int i = 0; i < 6; i++) {
+		char h2[65];
+		md5_hex("", 0, h2);
+		right += !strcmp(h2, "d41d8cd98f00b204e9800998ecf8427e");
+		sha256_hex("", 0, h2);
+		right += !strcmp(h2, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		md5_hex("abc", 3, h2);
+		right += !strcmp(h2, "900150983cd24fb0d6963f7d28e17f72");
+	}
+	is_int(right, 18, "md5 and sha256 alternating, empty and not: the known digests");
 	char t1[33], t2[33];
 	ok(random_hex(t1, 16) == 0 && random_hex(t2, 16) == 0 && strlen(t1) == 32 && strcmp(t1, t2),
 	   "random tokens are 128-bit and differ");
