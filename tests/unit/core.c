@@ -386,6 +386,49 @@ static void test_store(const char *dir)
 	ok(e.version == 1 && e.current_version == 2, "pinned v1 while current is v2");
 	is_str(e.accounts[0].password, "", "no key: password not decrypted");
 	effective_release(&e);
+
+	/* effective_load zeroes only what it does not overwrite: loaded over
+	 * garbage, and through the render memo (rows copied to their text's
+	 * end) twice, e holds what a zeroed one does; also for a device with
+	 * no template (no version written) and without public URLs set. */
+	struct device d2 = d;
+	sp_strlcpy(d2.mac, "0015654aa938", sizeof(d2.mac));
+	d2.template_name[0] = '\0';
+	d2.pinned_version = 0;
+	ok(store_device_add(s, &d2, err, sizeof(err)) == 0, "a device without a template");
+	struct effective *z = xmalloc(sizeof(*z)), *g = xmalloc(sizeof(*g));
+	int same = 0;
+	for (int round = 0; round < 6; round++) {
+		const char *mac = round % 2 ? "0015654aa938" : "0015654aa937";
+		memset(z, 0, sizeof(*z));
+		memset(g, 0xa5, sizeof(*g));
+		int rz = effective_load(s, key, mac, z, err, sizeof(err));
+		if (round >= 2)
+			store_memo_begin(s, store_config_gen(s));
+		int rc = effective_load(s, key, mac, g, err, sizeof(err));
+		if (round >= 2)
+			store_memo_end(s);
+		same += rz == 1 && rc == 1 && g->tenant.id == z->tenant.id &&
+			!strcmp(g->tenant.defaults, z->tenant.defaults) && !strcmp(g->tenant.slug, z->tenant.slug) &&
+			!strcmp(g->device.overrides, z->device.overrides) && !strcmp(g->template_name, z->template_name) &&
+			g->version == z->version && g->current_version == z->current_version &&
+			!strcmp(g->version_label, z->version_label) && json_equal(g->settings, z->settings) &&
+			g->naccounts == z->naccounts &&
+			(!z->naccounts || (!strcmp(g->accounts[0].password, z->accounts[0].password) &&
+					   !strcmp(g->accounts[0].username, z->accounts[0].username))) &&
+			!strcmp(g->admin_password, z->admin_password) && !strcmp(g->user_password, z->user_password) &&
+			g->admin_password_set == z->admin_password_set && g->user_password_set == z->user_password_set &&
+			!strcmp(g->fw_path, z->fw_path) && !strcmp(g->url.base, z->url.base) &&
+			!strcmp(g->url.phonebook, z->url.phonebook) && !strcmp(g->url.firmware, z->url.firmware) &&
+			!strcmp(g->url.phonebook_dir, z->url.phonebook_dir) &&
+			!strcmp(g->url.firmware_dir, z->url.firmware_dir);
+		effective_release(g);
+		effective_release(z);
+	}
+	is_int(same, 6, "loaded over garbage, directly and through the memo, with and without a template: "
+		"the same as over zeros");
+	free(z);
+	free(g);
 	ok(effective_load(s, key, "001565ffffff", &e, err, sizeof(err)) == 0, "unknown device: 0");
 
 	long g1 = store_config_gen(s);
