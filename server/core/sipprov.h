@@ -55,6 +55,11 @@ bool sp_text_ok(const char *s);
  * reordered.  Truncates at a whole character or escape; always writes a
  * NUL (size > 0).  s NULL is "".  Returns out, for use as a printf argument. */
 const char *sp_log_escape(const char *s, char *out, size_t size);
+/* The IPv4 address a (4 bytes, network order) as inet_ntop writes it,
+ * "192.0.2.1", into out (at least 16 bytes).  Every phone request formats
+ * its client's address twice, and glibc's inet_ntop (sprintf) was 3% of a
+ * boot storm's instructions.  Returns out. */
+char *sp_ipv4_str(const unsigned char a[4], char out[16]);
 /* A path as logs and fetch_log keep it: every run of SP_REDACT_HEX or more
  * hex digits (a softphone token is 32; a MAC, 12, is kept) becomes
  * "<redacted>", so no token URL is ever stored or logged.  Writes at most

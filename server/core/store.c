@@ -655,6 +655,21 @@ struct store_memo {
 	unsigned nten, nver;            /* slots filled, then the next one to reuse */
 };
 
+/* *dst = *src for a row whose big text field (size bytes at off, 8 KiB of
+ * settings JSON) is copied only up to its NUL, the rest of the row whole:
+ * most of those bytes are unused, and a render miss copies a tenant and a
+ * version out of the memo.  The field's bytes after the NUL are left as
+ * they were (nothing reads a string past its end). */
+static void row_copy(void *dst, const void *src, size_t rowsize, size_t off, size_t size)
+{
+	size_t len = strnlen((const char *)src + off, size - 1);
+	memcpy(dst, src, off + len);
+	((char *)dst)[off + len] = '\0';
+	memcpy((char *)dst + off + size, (const char *)src + off + size, rowsize - off - size);
+}
+#define ROW_COPY(dst, src, type, field) \
+	row_copy((dst), (src), sizeof(type), offsetof(type, field), sizeof(((type *)0)->field))
+
 /* Forget every row (another generation, or maybe another server). */
 static void memo_forget(struct store_memo *m, long gen)
 {
@@ -698,7 +713,7 @@ int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t)
 	struct store_memo *m = s->memo && s->memo->on ? s->memo : NULL;
 	for (unsigned i = 0; m && i < m->nten && i < MEMO_SLOTS; i++)
 		if (m->ten[i].id == id) {
-			*t = m->ten[i].t;
+			ROW_COPY(t, &m->ten[i].t, struct tenant, defaults);
 			return 1;
 		}
 	struct dbst *st = store_stmt(s, "SELECT " TENANT_COLS "WHERE id = ?");
@@ -709,7 +724,7 @@ int store_tenant_get_id(struct store *s, int64_t id, struct tenant *t)
 	if (rc == 1 && m) {
 		unsigned k = m->nten++ % MEMO_SLOTS;
 		m->ten[k].id = id;
-		m->ten[k].t = *t;
+		ROW_COPY(&m->ten[k].t, t, struct tenant, defaults);
 	}
 	return rc;
 }
@@ -820,7 +835,7 @@ int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, lon
 	struct store_memo *m = s->memo && s->memo->on ? s->memo : NULL;
 	for (unsigned i = 0; m && i < m->nver && i < MEMO_SLOTS; i++)
 		if (m->ver[i].tenant_id == tenant_id && m->ver[i].number == number && !strcmp(m->ver[i].v.name, name)) {
-			*v = m->ver[i].v;
+			ROW_COPY(v, &m->ver[i].v, struct tversion, settings);
 			return 1;
 		}
 	struct dbst *st = store_stmt(s, "SELECT " TV_COLS "WHERE t.tenant_id = ? AND t.name = ? AND "
@@ -835,7 +850,7 @@ int store_tversion_get(struct store *s, int64_t tenant_id, const char *name, lon
 		unsigned k = m->nver++ % MEMO_SLOTS;
 		m->ver[k].tenant_id = tenant_id;
 		m->ver[k].number = number;   /* 0: the current version, at this generation */
-		m->ver[k].v = *v;
+		ROW_COPY(&m->ver[k].v, v, struct tversion, settings);
 		json_decref(m->ver[k].settings);
 		m->ver[k].settings = NULL;
 	}

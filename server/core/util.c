@@ -165,6 +165,21 @@ static bool cp_dangerous(unsigned cp)
 	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c;
 }
 
+char *sp_ipv4_str(const unsigned char a[4], char out[16])
+{
+	char *o = out;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+	return out;
+}
+
 const char *sp_log_escape(const char *s, char *out, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";

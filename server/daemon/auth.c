@@ -49,56 +49,100 @@ bool auth_is_loopback(const struct sockaddr *addr)
  * and the work done are the same as for a real device. */
 static unsigned char dummy_ha1[32];
 
+/* The header's next parameter from p: name and value (quotes off, escapes
+ * kept), or *name NULL for an element without '='.  Returns where the scan
+ * goes on; "" at the end. */
+static const char *param_next(const char *p, const char **name, size_t *nl, const char **v, size_t *vl)
+{
+	while (*p == ' ' || *p == ',' || *p == '\t')
+		p++;
+	const char *n = p;
+	while (*p && *p != '=' && *p != ',' && *p != ' ')
+		p++;
+	*nl = (size_t)(p - n);
+	while (*p == ' ')
+		p++;
+	if (*p != '=') {
+		while (*p && *p != ',')
+			p++;
+		*name = NULL;
+		return p;
+	}
+	*name = n;
+	p++;
+	while (*p == ' ')
+		p++;
+	*v = p;
+	if (*p == '"') {
+		*v = ++p;
+		while (*p && *p != '"') {
+			if (*p == '\\' && p[1])
+				p++;
+			p++;
+		}
+		*vl = (size_t)(p - *v);
+		if (*p == '"')
+			p++;
+	} else {
+		while (*p && *p != ',' && *p != ' ')
+			p++;
+		*vl = (size_t)(p - *v);
+	}
+	return p;
+}
+
+static const char *params_start(const char *header)
+{
+	return strncasecmp(header, "Digest ", 7) == 0 ? header + 7 : header;
+}
+
+/* The value found into out: 1, or 0 (out "") when it does not fit. */
+static int param_copy(const char *v, size_t vl, char *out, size_t outlen)
+{
+	if (vl >= outlen)
+		return 0;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+	return 1;
+}
+
 int auth_digest_param(const char *header, const char *key, char *out, size_t outlen)
 {
-	size_t kl = strlen(key);
-	const char *p = header;
+	size_t kl = strlen(key), nl, vl;
+	const char *p = params_start(header), *name, *v;
 	out[0] = '\0';
-	if (strncasecmp(p, "Digest ", 7) == 0)
-		p += 7;
 	while (*p) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		const char *name = p;
-		while (*p && *p != '=' && *p != ',' && *p != ' ')
-			p++;
-		size_t nl = (size_t)(p - name);
-		while (*p == ' ')
-			p++;
-		if (*p != '=') {
-			while (*p && *p != ',')
-				p++;
-			continue;
-		}
-		p++;
-		while (*p == ' ')
-			p++;
-		const char *v = p;
-		size_t vl;
-		if (*p == '"') {
-			v = ++p;
-			while (*p && *p != '"') {
-				if (*p == '\\' && p[1])
-					p++;
-				p++;
-			}
-			vl = (size_t)(p - v);
-			if (*p == '"')
-				p++;
-		} else {
-			while (*p && *p != ',' && *p != ' ')
-				p++;
-			vl = (size_t)(p - v);
-		}
-		if (nl == kl && strncasecmp(name, key, kl) == 0) {
-			if (vl >= outlen)
-				return 0;
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-			return 1;
-		}
+		p = param_next(p, &name, &nl, &v, &vl);
+		if (name && nl == kl && strncasecmp(name, key, kl) == 0)
+			return param_copy(v, vl, out, outlen);
 	}
 	return 0;
+}
+
+void auth_params_parse(struct auth_params *ap, const char *header)
+{
+	const char *p = params_start(header);
+	ap->header = header;
+	ap->n = 0;
+	while (*p && ap->n < AUTH_PARAMS_MAX) {
+		struct auth_param *e = &ap->p[ap->n];
+		p = param_next(p, &e->name, &e->nl, &e->v, &e->vl);
+		if (e->name)
+			ap->n++;
+	}
+	ap->more = *p != '\0';
+}
+
+int auth_params_get(const struct auth_params *ap, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	out[0] = '\0';
+	for (size_t i = 0; i < ap->n; i++)
+		if (ap->p[i].nl == kl && strncasecmp(ap->p[i].name, key, kl) == 0)
+			return param_copy(ap->p[i].v, ap->p[i].vl, out, outlen);
+	/* Past the first AUTH_PARAMS_MAX: the scan from the start finds
+	 * the same first match. */
+	return ap->more ? auth_digest_param(ap->header, key, out, outlen) : 0;
 }
 
 enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
@@ -108,16 +152,16 @@ enum dig { DIG_NONE, DIG_OK, DIG_BAD, DIG_STALE };
  * time taken says nothing about which MACs exist.  The nonce is judged
  * apart (nonce.c): a right response on a stale nonce gets stale=true, so
  * the phone retries at once instead of failing. */
-static bool digest_response_ok(const char *hdr, const char *method, const char *nonce, const char *uri,
+static bool digest_response_ok(const struct auth_params *ap, const char *method, const char *nonce, const char *uri,
 			       const char *nc, const unsigned char *ha1, size_t len, bool sha256)
 {
 	char cnonce[160], qop[16], resp[80], h1[65], h2[65], want[65];
 	char buf[1600];
 	void (*hash)(const void *, size_t, char *) = sha256 ? sha256_hex : md5_hex;
-	if (!auth_digest_param(hdr, "response", resp, sizeof(resp)))
+	if (!auth_params_get(ap, "response", resp, sizeof(resp)))
 		return false;
-	bool q = auth_digest_param(hdr, "qop", qop, sizeof(qop));
-	if (q && (strcasecmp(qop, "auth") || !nc[0] || !auth_digest_param(hdr, "cnonce", cnonce, sizeof(cnonce))))
+	bool q = auth_params_get(ap, "qop", qop, sizeof(qop));
+	if (q && (strcasecmp(qop, "auth") || !nc[0] || !auth_params_get(ap, "cnonce", cnonce, sizeof(cnonce))))
 		return false;
 	sp_hex(ha1, len, h1);
 	snprintf(buf, sizeof(buf), "%s:%s", method, uri);
@@ -162,14 +206,17 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 		sp_err(why, whylen, hdr ? "authorization is not Digest" : "no credentials");
 		return DIG_NONE;
 	}
-	if (!auth_digest_param(hdr, "username", user, sizeof(user)) ||
-	    !auth_digest_param(hdr, "nonce", nonce, sizeof(nonce)) || !auth_digest_param(hdr, "uri", uri, sizeof(uri))) {
+	/* One pass over the header: eight parameters are read from it. */
+	struct auth_params ap;
+	auth_params_parse(&ap, hdr);
+	if (!auth_params_get(&ap, "username", user, sizeof(user)) ||
+	    !auth_params_get(&ap, "nonce", nonce, sizeof(nonce)) || !auth_params_get(&ap, "uri", uri, sizeof(uri))) {
 		sp_err(why, whylen, "malformed digest credentials");
 		return DIG_BAD;
 	}
 	/* The user name is client bytes bound for the log. */
 	sp_log_escape(user, ue, sizeof(ue));
-	auth_digest_param(hdr, "algorithm", algo_s, sizeof(algo_s));
+	auth_params_get(&ap, "algorithm", algo_s, sizeof(algo_s));
 	if (!algo_s[0] || !strcasecmp(algo_s, "MD5")) {
 		sha256 = false;
 		len = 16;
@@ -193,9 +240,9 @@ static enum dig digest_eval(const struct auth_req *r, bool *fresh, char *why, si
 	if (!real)
 		memcpy(ha1, dummy_ha1, len);
 	/* Header values parsed once: the nonce check and the response share them. */
-	uint32_t nc = auth_digest_param(hdr, "nc", ncs, sizeof(ncs)) ? (uint32_t)strtoul(ncs, NULL, 16) : 0;
+	uint32_t nc = auth_params_get(&ap, "nc", ncs, sizeof(ncs)) ? (uint32_t)strtoul(ncs, NULL, 16) : 0;
 	enum nonce_verdict nv = nonce_check(nonce, nc, AUTH_NONCE_TIMEOUT);
-	bool resp_ok = digest_response_ok(hdr, r->method ? r->method : "GET", nonce, uri, ncs, ha1, len, sha256);
+	bool resp_ok = digest_response_ok(&ap, r->method ? r->method : "GET", nonce, uri, ncs, ha1, len, sha256);
 	secret_wipe(ha1, sizeof(ha1));
 	if (nv == NONCE_REPLAY && resp_ok && real) {
 		sp_err(why, whylen, "right digest response but the nonce was not accepted (a replay: nc %u was "

@@ -97,4 +97,22 @@ void auth_limits_release(void);
 /* Value of one parameter of a Digest Authorization header (quoted or
  * not) into out; 1 found, 0 not (out = ""), bounded by outlen. */
 int auth_digest_param(const char *header, const char *key, char *out, size_t outlen);
+/* The same, the header scanned once for many lookups: auth_params_parse
+ * indexes the first AUTH_PARAMS_MAX parameters (pointers into header, which
+ * must outlive ap); auth_params_get answers exactly as auth_digest_param
+ * would (the first parameter of that name, 0 when its value does not fit),
+ * scanning the header again only for a name not among them when there were
+ * more.  The digest check reads eight parameters per request. */
+#define AUTH_PARAMS_MAX 16
+struct auth_params {
+	const char *header;
+	struct auth_param {
+		const char *name, *v;
+		size_t nl, vl;
+	} p[AUTH_PARAMS_MAX];
+	size_t n;
+	bool more;
+};
+void auth_params_parse(struct auth_params *ap, const char *header);
+int auth_params_get(const struct auth_params *ap, const char *key, char *out, size_t outlen);
 #endif

@@ -1300,7 +1300,9 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 
 static void addr_str(const struct sockaddr *a, char *out, size_t n)
 {
-	if (a->sa_family == AF_INET)
+	if (a->sa_family == AF_INET && n >= 16)
+		sp_ipv4_str((const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr, out);
+	else if (a->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
 	else if (a->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);

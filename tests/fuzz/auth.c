@@ -1,6 +1,7 @@
 /*
  * fuzz/auth.c: the two parsers of client-controlled text in auth: the
- * Digest Authorization parameter reader (auth_digest_param) and the MAC
+ * Digest Authorization parameter reader (auth_digest_param, and
+ * auth_params_get, which must answer the same) and the MAC
  * finder for certificate subject values (tls_subject_mac), and the digest
  * nonce check (nonce_check) on whatever a client puts in nonce=.  Checks
  * their promises: bounded, NUL-terminated output; a found MAC is 12
@@ -23,10 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char v[40], mac[SP_MAC_LEN + 1];
 	memcpy(s, data, size);
 	s[size] = '\0';
+	struct auth_params ap;
+	auth_params_parse(&ap, s);
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		char w[40];
 		memset(v, 'Z', sizeof(v));
 		int r = auth_digest_param(s, keys[k], v, sizeof(v));
 		if (strnlen(v, sizeof(v)) >= sizeof(v) || (r == 0 && v[0] != '\0'))
+			abort();
+		/* The indexed lookup answers the same. */
+		if (auth_params_get(&ap, keys[k], w, sizeof(w)) != r || strcmp(v, w))
 			abort();
 	}
 	static bool keyed;

@@ -127,6 +127,45 @@ static void test_digest_param(void)
 	ok(auth_digest_param("Digest a=\"unterminated", "a", v, sizeof(v)) == 1 && !strcmp(v, "unterminated"),
 	   "digest param: unterminated quote stays bounded");
 	ok(auth_digest_param("", "nc", v, sizeof(v)) == 0, "digest param: empty header");
+
+	/* auth_params_get answers as auth_digest_param, on every header above
+	 * and on ones with more parameters than it indexes, repeated names,
+	 * elements without '=', odd spacing and values that do not fit. */
+	char many[2048], dup[4096];
+	size_t o = (size_t)snprintf(many, sizeof(many), "Digest ");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "p%d=\"v%d\", bare%d, ", i, i, i);
+	snprintf(many + o, sizeof(many) - o, "nc=00000002, nonce=late, response=\"%064d\"", 7);
+	snprintf(dup, sizeof(dup), "%s, nc=again, nonce=\"%0300d\", p3=late", many, 1);
+	const char *const hs[] = {
+		h, many, dup, "Digest nc", "Digest a=\"unterminated", "", "digest  nc = 1 ,,, nc=2", "Basic abc",
+		"Digest nonce=\"x\\\"y\", nonce=z", "Digest   ,\t, uri=/a b, qop=auth-int, qop=auth",
+		"Digest username=\"a\", username=\"b\", p0=0, p1=1, p2=2, p3=3, p4=4, p5=5, p6=6, p7=7, p8=8, "
+		"p9=9, p10=10, p11=11, p12=12, p13=13, p14=14, p15=15, nonce=n16, username=c",
+	};
+	static const char *const keys[] = { "username", "nonce", "uri", "nc", "qop", "cnonce", "response",
+					    "algorithm", "p3", "p15", "p16", "p39", "bare1", "a", "x" };
+	static const size_t lens[] = { 1, 4, 8, 64, 301, 400 };
+	int agree = 0, asked = 0;
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
+		struct auth_params ap;
+		auth_params_parse(&ap, hs[i]);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+				char a1[400], a2[400];
+				memset(a1, 'Z', sizeof(a1));
+				memset(a2, 'Y', sizeof(a2));
+				int r1 = auth_digest_param(hs[i], keys[k], a1, lens[l]);
+				int r2 = auth_params_get(&ap, keys[k], a2, lens[l]);
+				asked++;
+				agree += r1 == r2 && !strcmp(a1, a2);
+			}
+	}
+	is_int(agree, asked, "auth_params_get agrees with auth_digest_param on %d lookups", asked);
+	struct auth_params ap;
+	auth_params_parse(&ap, dup);
+	ok(ap.more && auth_params_get(&ap, "nonce", v, sizeof(v)) == 1 && !strcmp(v, "late"),
+	   "past the indexed parameters: the first of a repeated name, found by the rescan");
 }
 
 static void test_subject_mac(void)

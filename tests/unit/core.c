@@ -5,6 +5,7 @@
  * file:line), store (migrations tracked, append-only versions, config
  * generation) and the effective config merge order.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,27 @@
 #include "core/db.h"
 #include "core/store_int.h"
 #include "support/store_test.h"
+
+/* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
+static void test_ipv4_str(void)
+{
+	static const unsigned char edges[][4] = {
+		{ 0, 0, 0, 0 }, { 255, 255, 255, 255 }, { 127, 0, 0, 1 }, { 10, 9, 99, 100 }, { 1, 10, 199, 200 },
+	};
+	char got[16], want[16];
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		inet_ntop(AF_INET, edges[i], want, sizeof(want));
+		is_str(sp_ipv4_str(edges[i], got), want, "ipv4 %s", want);
+	}
+	for (unsigned v = 0; v < 256; v++) {
+		unsigned char a[4] = { (unsigned char)v, (unsigned char)(255 - v), (unsigned char)(v * 7),
+				       (unsigned char)(v ^ 0x5a) };
+		inet_ntop(AF_INET, a, want, sizeof(want));
+		bad += strcmp(sp_ipv4_str(a, got), want) != 0;
+	}
+	is_int(bad, 0, "ipv4: 256 addresses as inet_ntop writes them");
+}
 
 static void test_mac(void)
 {
@@ -174,6 +196,24 @@ static void test_secret(const char *dir)
 	enc[10] = enc[10] == 'A' ? 'B' : 'A';
 	ok(secret_decrypt(key, enc) == NULL, "tampered ciphertext fails authentication");
 	ok(secret_decrypt(key, "!!!") == NULL && secret_decrypt(key, "") == NULL, "garbage fails");
+	/* A thread keeps its decryption context keyed: a failure, another
+	 * key and several in a row must each give what a fresh context does. */
+	dec = secret_decrypt(key, enc2);
+	is_str(dec, pw, "decrypt right after a failed one");
+	free(dec);
+	char *enc3 = secret_encrypt(other, "other's");
+	dec = secret_decrypt(other, enc3);
+	is_str(dec, "other's", "another key, then");
+	free(dec);
+	ok(secret_decrypt(key, enc3) == NULL, "... whose secret the first key does not open");
+	int good = 0;
+	for (int i = 0; i < 20; i++) {
+		dec = secret_decrypt(i % 3 ? key : other, i % 3 ? enc2 : enc3);
+		good += dec && !strcmp(dec, i % 3 ? pw : "other's");
+		free(dec);
+	}
+	is_int(good, 20, "20 decrypts alternating keys");
+	free(enc3);
 	free(enc);
 	free(enc2);
 	char hex[65];
@@ -181,6 +221,18 @@ static void test_secret(const char *dir)
 	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
 	md5_hex("abc", 3, hex);
 	is_str(hex, "900150983cd24fb0d6963f7d28e17f72", "md5 of abc");
+	/* One digest context per thread, switched between the two. */
+	int right = 0;
+	for (int i = 0; i < 6; i++) {
+		char h2[65];
+		md5_hex("", 0, h2);
+		right += !strcmp(h2, "d41d8cd98f00b204e9800998ecf8427e");
+		sha256_hex("", 0, h2);
+		right += !strcmp(h2, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		md5_hex("abc", 3, h2);
+		right += !strcmp(h2, "900150983cd24fb0d6963f7d28e17f72");
+	}
+	is_int(right, 18, "md5 and sha256 alternating, empty and not: the known digests");
 	char t1[33], t2[33];
 	ok(random_hex(t1, 16) == 0 && random_hex(t2, 16) == 0 && strlen(t1) == 32 && strcmp(t1, t2),
 	   "random tokens are 128-bit and differ");
@@ -334,6 +386,49 @@ static void test_store(const char *dir)
 	ok(e.version == 1 && e.current_version == 2, "pinned v1 while current is v2");
 	is_str(e.accounts[0].password, "", "no key: password not decrypted");
 	effective_release(&e);
+
+	/* effective_load zeroes only what it does not overwrite: loaded over
+	 * garbage, and through the render memo (rows copied to their text's
+	 * end) twice, e holds what a zeroed one does; also for a device with
+	 * no template (no version written) and without public URLs set. */
+	struct device d2 = d;
+	sp_strlcpy(d2.mac, "0015654aa938", sizeof(d2.mac));
+	d2.template_name[0] = '\0';
+	d2.pinned_version = 0;
+	ok(store_device_add(s, &d2, err, sizeof(err)) == 0, "a device without a template");
+	struct effective *z = xmalloc(sizeof(*z)), *g = xmalloc(sizeof(*g));
+	int same = 0;
+	for (int round = 0; round < 6; round++) {
+		const char *mac = round % 2 ? "0015654aa938" : "0015654aa937";
+		memset(z, 0, sizeof(*z));
+		memset(g, 0xa5, sizeof(*g));
+		int rz = effective_load(s, key, mac, z, err, sizeof(err));
+		if (round >= 2)
+			store_memo_begin(s, store_config_gen(s));
+		int rc = effective_load(s, key, mac, g, err, sizeof(err));
+		if (round >= 2)
+			store_memo_end(s);
+		same += rz == 1 && rc == 1 && g->tenant.id == z->tenant.id &&
+			!strcmp(g->tenant.defaults, z->tenant.defaults) && !strcmp(g->tenant.slug, z->tenant.slug) &&
+			!strcmp(g->device.overrides, z->device.overrides) && !strcmp(g->template_name, z->template_name) &&
+			g->version == z->version && g->current_version == z->current_version &&
+			!strcmp(g->version_label, z->version_label) && json_equal(g->settings, z->settings) &&
+			g->naccounts == z->naccounts &&
+			(!z->naccounts || (!strcmp(g->accounts[0].password, z->accounts[0].password) &&
+					   !strcmp(g->accounts[0].username, z->accounts[0].username))) &&
+			!strcmp(g->admin_password, z->admin_password) && !strcmp(g->user_password, z->user_password) &&
+			g->admin_password_set == z->admin_password_set && g->user_password_set == z->user_password_set &&
+			!strcmp(g->fw_path, z->fw_path) && !strcmp(g->url.base, z->url.base) &&
+			!strcmp(g->url.phonebook, z->url.phonebook) && !strcmp(g->url.firmware, z->url.firmware) &&
+			!strcmp(g->url.phonebook_dir, z->url.phonebook_dir) &&
+			!strcmp(g->url.firmware_dir, z->url.firmware_dir);
+		effective_release(g);
+		effective_release(z);
+	}
+	is_int(same, 6, "loaded over garbage, directly and through the memo, with and without a template: "
+		"the same as over zeros");
+	free(z);
+	free(g);
 	ok(effective_load(s, key, "001565ffffff", &e, err, sizeof(err)) == 0, "unknown device: 0");
 
 	long g1 = store_config_gen(s);
@@ -393,6 +488,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_mac();
+	test_ipv4_str();
 	test_text();
 	test_log_escape();
 	test_buf();
