@@ -9,7 +9,10 @@
  * the registration).  The limits are the MHD listener's: connguard.c's
  * budget and header deadline, per_ip_conn_limit, conn_timeout for an idle
  * or stalled connection, a head no larger than conn_memory_limit allows.
- * It does not route or decide answers: http.c does (http_phone_begin).
+ * Bodies go to http.c as they arrive, by Content-Length or chunked
+ * (phone_http.c decodes); a file answer (firmware) is sent by sendfile.
+ * It does not route or decide answers: http.c does (http_phone_begin);
+ * nor speak TLS: https_listen stays libmicrohttpd's, beside this one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -53,7 +56,12 @@ struct pconn {
 	struct phone_head head;             /* points into in */
 	struct phone_req q;
 	struct req *rq;                     /* PC_BODY: http.c's request awaiting its body */
-	long long bodyleft;                 /* PC_BODY: body bytes still to come */
+	long long bodyleft;                 /* PC_BODY: body bytes still to come (Content-Length) */
+	bool chunked;                       /* PC_BODY: the body is chunked, decoded by chunk */
+	bool body_done;                     /* ... and its last chunk and trailers came */
+	struct phone_chunked chunk;
+	char *pend;                         /* bytes read past a chunked body: the next request's */
+	size_t pendlen;
 	char *out;                          /* unsent response bytes */
 	size_t outlen, outoff;
 	int ffd;                            /* a file body still being sent after out, -1 none */
@@ -186,6 +194,7 @@ static void conn_close(struct pconn *c)
 		c->next->prev = c->prev;
 	free(c->in);
 	free(c->out);
+	free(c->pend);
 	free(c);
 }
 
@@ -262,6 +271,16 @@ static void conn_next(struct pconn *c)
 		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
 	c->inlen -= c->consumed;
 	c->consumed = 0;
+	if (c->pend) {
+		if (c->inlen + c->pendlen > c->incap) {
+			c->incap = c->inlen + c->pendlen;
+			c->in = xrealloc(c->in, c->incap);
+		}
+		memcpy(c->in + c->inlen, c->pend, c->pendlen);
+		c->inlen += c->pendlen;
+		free(c->pend);
+		c->pend = NULL;
+	}
 	c->state = PC_HEAD;
 }
 
@@ -413,6 +432,38 @@ static void conn_refuse(struct pconn *c, unsigned st)
 	conn_send(c, &r, false, true);
 }
 
+/* Chunked body bytes at buf[0, len): what they carry goes to http.c as it
+ * is decoded (its caps and body_hold_limit count it, as with
+ * libmicrohttpd).  in_buf: buf lies in 'in', where bytes past the body
+ * stay for conn_next; else they are kept in pend.  A framing error is
+ * answered here and the connection closed: false then. */
+static bool conn_chunks(struct pconn *c, char *buf, size_t len, bool in_buf)
+{
+	struct phone_listen *pl = c->lp->pl;
+	size_t used, out;
+	int rc = phone_chunked_decode(&c->chunk, buf, len, &used, &out);
+	if (out && rc >= 0)
+		http_phone_body(pl->h, &c->q, c->rq, buf, out);
+	if (rc < 0) {
+		struct req *rq = c->rq;
+		c->rq = NULL;
+		http_phone_abort(pl->h, rq);
+		conn_refuse(c, rc == PHONE_CHUNK_TOO_BIG ? 413 : rc == PHONE_CHUNK_TRAILER_BIG ? 431 : 400);
+		return false;
+	}
+	if (in_buf)
+		c->consumed += used;
+	if (rc == PHONE_CHUNK_DONE) {
+		c->body_done = true;
+		if (!in_buf && used < len) {
+			c->pendlen = len - used;
+			c->pend = xmalloc(c->pendlen);
+			memcpy(c->pend, buf + used, c->pendlen);
+		}
+	}
+	return true;
+}
+
 /* http_phone_finish freed rq.  false when the connection was closed. */
 static bool conn_answer(struct pconn *c)
 {
@@ -426,7 +477,7 @@ static bool conn_process(struct pconn *c)
 	struct phone_listen *pl = c->lp->pl;
 	while (!conn_sending(c)) {
 		if (c->state == PC_BODY) {
-			if (c->bodyleft)
+			if (c->chunked ? !c->body_done : c->bodyleft != 0)
 				return true;
 			http_phone_finish(pl->h, &c->q, c->rq);
 			if (!conn_answer(c))
@@ -467,8 +518,18 @@ static bool conn_process(struct pconn *c)
 				return false;
 			continue;
 		}
-		if (c->head.chunked || cl < 0) {
-			/* A prototype's limit: chunked bodies are not decoded here. */
+		c->state = PC_BODY;
+		c->chunked = c->head.chunked;
+		c->body_done = false;
+		if (c->chunked) {
+			/* http.c let only "Transfer-Encoding: chunked" alone through. */
+			phone_chunked_init(&c->chunk, pl->head_cap);
+			if (!conn_chunks(c, c->in + hl, c->inlen - (size_t)hl, true))
+				return false;
+			continue;
+		}
+		if (cl < 0) {
+			/* A Content-Length that is not one number: no body to find. */
 			struct req *rq = c->rq;
 			c->rq = NULL;
 			http_phone_abort(pl->h, rq);
@@ -480,7 +541,6 @@ static bool conn_process(struct pconn *c)
 		size_t have = c->inlen - (size_t)hl < (size_t)cl ? c->inlen - (size_t)hl : (size_t)cl;
 		if (have)
 			http_phone_body(pl->h, &c->q, c->rq, c->in + hl, have);
-		c->state = PC_BODY;
 		c->bodyleft = cl - (long long)have;
 		/* What followed the body in 'in' (a pipelined request) stays for
 		 * conn_next; the rest of the body is read past 'in'. */
@@ -508,8 +568,13 @@ static bool conn_readable(struct pconn *c)
 		char *dst, chunk[16384];
 		size_t room;
 		if (c->state == PC_BODY) {
+			/* A chunked body's end is found by reading past it: what
+			 * follows it is kept (pend) for the next request. */
 			dst = chunk;
-			room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
+			if (c->chunked)
+				room = c->body_done ? 0 : sizeof(chunk);
+			else
+				room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
 			if (!room)
 				break;
 		} else {
@@ -534,7 +599,10 @@ static bool conn_readable(struct pconn *c)
 		if (r < 0)
 			break;
 		c->active = mono_ms();
-		if (c->state == PC_BODY) {
+		if (c->state == PC_BODY && c->chunked) {
+			if (!conn_chunks(c, chunk, (size_t)r, false))
+				return false;
+		} else if (c->state == PC_BODY) {
 			http_phone_body(pl->h, &c->q, c->rq, chunk, (size_t)r);
 			c->bodyleft -= r;
 		} else
