@@ -112,6 +112,14 @@ body="$(hx "$A")|PAUSE|\r\n${A%example*}|PAUSE|example${A#*example}\r\n$(hx "$B"
 is "$(conv "$W$body")" "202 9 9 200 $len $len open" "the same body in three pieces: the same answers"
 is "$(sql "SELECT count(*) FROM registration WHERE username='alice' AND code=200")" 2 \
 	"both registrations are recorded: the webhook got the whole body"
+# Expect: 100-continue, as libcurl sends it: the interim 100, then the body.
+X="POST /api/v1/registrations HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer $TOKEN\\r\\n"
+X="${X}Content-Type: application/json\\r\\nExpect: 100-continue\\r\\nContent-Length: $(( ${#A} + ${#B} ))\\r\\n\\r\\n"
+is "$(conv "$X|PAUSE|$A$B")" "100 0 0 202 9 9 open" "Expect: 100-continue: 100 Continue, then the answer"
+is "$(conv "$X$A$B")" "100 0 0 202 9 9 open" "the 100 also when the body came with the head (as libmicrohttpd)"
+is "$(conv 'POST /api/v1/registrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n|PAUSE|{}')" \
+	"401 13 13 closed" \
+	"no 100 for a request refused on its headers"
 is "$(conv "${W}zz\r\n{}\r\n0\r\n\r\n$G")" "400 12 12 closed" "a chunk size that is not hex: 400, closed"
 is "$(conv "${W}2\r\n{}XX0\r\n\r\n$G")" "400 12 12 closed" "chunk data longer than its size: 400, closed"
 is "$(conv "${W}10000000000000000\r\n")" "413 15 15 closed" "a chunk size past 64 bits: 413, closed"
