@@ -1,6 +1,8 @@
 /*
- * firmware_http.c: firmware downloads for phones.  The file goes out by
- * sendfile (libmicrohttpd's fd responses; never copied into memory), with
+ * firmware_http.c: firmware downloads for phones.  The answer is decided
+ * into phone_req.h's struct, so both phone listeners send it: the file goes
+ * out by sendfile (libmicrohttpd's fd responses, or phone_listen.c's own;
+ * never copied into memory), with
  * a strong ETag (its SHA-256), If-None-Match, and one byte range so an
  * interrupted download resumes.  It does not decide who may fetch: images
  * are the vendors' public files and the URL's first segment is their hash.
@@ -72,19 +74,19 @@ int firmware_range(const char *hdr, uint64_t size, uint64_t *off, uint64_t *len)
 	return 1;
 }
 
-static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *body, const char *cr,
-			    unsigned *st)
+/* A short text answer, without Cache-Control (a 404 may become a 200
+ * once the file is copied in).  cr: Content-Range or NULL. */
+static unsigned text(struct phone_req *q, unsigned status, const char *body, const char *cr)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	struct phone_resp *r = &q->resp;
+	phone_resp_reset(r);
+	r->status = status;
+	r->ctype = "text/plain; charset=utf-8";
+	r->body = body;
+	r->len = strlen(body);
 	if (cr)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-	*st = status;
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+		sp_strlcpy(r->range, cr, sizeof(r->range));
+	return status;
 }
 
 /* What this node last found for each image it was asked for.  A file is
@@ -188,8 +190,8 @@ static int hash_fd(int fd, char out[65])
  * one (the phone retries later, or another node serves it), and one log
  * line per image and verdict naming the hash, so the admin knows what to
  * copy where.  hashed: the file the verdict is for, when it was hashed. */
-static enum MHD_Result not_here(struct MHD_Connection *c, const char *sha, enum fw_verdict v, const char *dir,
-				const char *why, const struct stat *hashed, unsigned *st)
+static unsigned not_here(struct phone_req *q, const char *sha, enum fw_verdict v, const char *dir, const char *why,
+			 const struct stat *hashed)
 {
 	if (seen_set(sha, v, hashed) != v) {
 		if (v == FW_NODIR)
@@ -202,11 +204,10 @@ static enum MHD_Result not_here(struct MHD_Connection *c, const char *sha, enum 
 			log_warnx("firmware %s: '%s/%s' is not that image (%s): answering 404 until the right file is "
 				  "copied there", sha, dir, sha, why);
 	}
-	return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, st);
+	return text(q, 404, "not found\n", NULL);
 }
 
-enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const char *dir, const char *url,
-			       unsigned *status, uint64_t *bytes)
+unsigned firmware_serve(struct phone_req *q, struct store *s, const char *dir, const char *url, uint64_t *bytes)
 {
 	char sha[65], path[4096], etag[80], cr[96];
 	const char *p = url + 4, *slash = strchr(p, '/');
@@ -218,43 +219,43 @@ enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const 
 	*bytes = 0;
 	/* /fw/<64 hex>/<name>: the name is the phone's (some want theirs). */
 	if (!slash || slash - p != 64 || !slash[1] || strchr(slash + 1, '/'))
-		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
+		return text(q, 404, "not found\n", NULL);
 	memcpy(sha, p, 64);
 	sha[64] = '\0';
 	if (!firmware_sha_ok(sha) || store_firmware_by_sha(s, sha, &f) != 1)
-		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
+		return text(q, 404, "not found\n", NULL);
 	if (!dir || !*dir)
-		return not_here(c, sha, FW_NODIR, "", "", NULL, status);
+		return not_here(q, sha, FW_NODIR, "", "", NULL);
 	if (firmware_file(dir, sha, path, sizeof(path)) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return not_here(c, sha, FW_MISSING, dir, strerror(errno), NULL, status);
+		return not_here(q, sha, FW_MISSING, dir, strerror(errno), NULL);
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		return not_here(c, sha, FW_MISSING, dir, strerror(e), NULL, status);
+		return not_here(q, sha, FW_MISSING, dir, strerror(e), NULL);
 	}
 	char why[96];
 	if ((uint64_t)st.st_size != (uint64_t)f.size) {
 		close(fd);
 		snprintf(why, sizeof(why), "size %lld differs from the table's %lld", (long long)st.st_size,
 			 (long long)f.size);
-		return not_here(c, sha, FW_WRONG, dir, why, NULL, status);
+		return not_here(q, sha, FW_WRONG, dir, why, NULL);
 	}
 	enum fw_verdict v = seen_hashed(sha, &st);
 	if (v == FW_WRONG) {
 		close(fd);
-		return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, status);
+		return text(q, 404, "not found\n", NULL);
 	}
 	if (v != FW_OK) {
 		char got[65];
 		if (hash_fd(fd, got) < 0) {
 			int e = errno;
 			close(fd);
-			return not_here(c, sha, FW_MISSING, dir, strerror(e ? e : EIO), NULL, status);
+			return not_here(q, sha, FW_MISSING, dir, strerror(e ? e : EIO), NULL);
 		}
 		if (strcmp(got, sha)) {
 			close(fd);
 			snprintf(why, sizeof(why), "its sha256 is %.16s..", got);
-			return not_here(c, sha, FW_WRONG, dir, why, &st, status);
+			return not_here(q, sha, FW_WRONG, dir, why, &st);
 		}
 		v = seen_set(sha, FW_OK, &st);
 		if (v != FW_UNSEEN && v != FW_OK)
@@ -262,44 +263,38 @@ enum MHD_Result firmware_serve(struct MHD_Connection *c, struct store *s, const 
 	}
 	len = (uint64_t)st.st_size;
 	snprintf(etag, sizeof(etag), "\"%s\"", sha);
-	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm = phone_header(q, "If-None-Match");
 	if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
 		close(fd);
-		struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-		*status = MHD_HTTP_NOT_MODIFIED;
-		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, r);
-		MHD_destroy_response(r);
-		return ret;
+		phone_resp_reset(&q->resp);
+		q->resp.status = 304;
+		q->resp.body = "";
+		sp_strlcpy(q->resp.etag, etag, sizeof(q->resp.etag));
+		return 304;
 	}
 	/* If-Range: the range only while the file is still the one named. */
-	const char *ifr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
-	part = ifr && strcmp(ifr, etag) ? 0 :
-		firmware_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE), len, &off, &len);
+	const char *ifr = phone_header(q, "If-Range");
+	part = ifr && strcmp(ifr, etag) ? 0 : firmware_range(phone_header(q, "Range"), len, &off, &len);
 	if (part < 0) {
 		close(fd);
 		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, (uint64_t)st.st_size);
-		return text(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, "range not satisfiable\n", cr, status);
+		return text(q, 416, "range not satisfiable\n", cr);
 	}
-	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, off);
-	if (!r) {
-		close(fd);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=31536000, immutable");
-	if (part) {
-		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1,
+	struct phone_resp *r = &q->resp;
+	phone_resp_reset(r);
+	r->status = part ? 206 : 200;
+	r->ctype = "application/octet-stream";
+	r->cache = "public, max-age=31536000, immutable";
+	r->ranges = true;
+	sp_strlcpy(r->etag, etag, sizeof(r->etag));
+	if (part)
+		snprintf(r->range, sizeof(r->range), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1,
 			 (uint64_t)st.st_size);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-	}
-	*status = part ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
+	r->body = "";
+	r->file = true;
+	r->fd = fd;
+	r->off = off;
+	r->len = (size_t)len;
 	*bytes = len;
-	enum MHD_Result ret = MHD_queue_response(c, *status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return r->status;
 }

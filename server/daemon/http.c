@@ -551,6 +551,14 @@ const char *phone_header(const struct phone_req *q, const char *name)
 	return NULL;
 }
 
+void phone_resp_reset(struct phone_resp *r)
+{
+	free(r->owned);
+	if (r->file)
+		close(r->fd);
+	memset(r, 0, sizeof(*r));
+}
+
 typedef enum MHD_Result (*phone_iter)(void *cls, enum MHD_ValueKind kind, const char *key, const char *value);
 
 /* Every header line in order, as MHD_get_connection_values gives them. */
@@ -573,8 +581,7 @@ static enum MHD_Result respond(struct phone_req *c, unsigned status, const char 
 			       const char *body, size_t len, const char *etag)
 {
 	struct phone_resp *r = &c->resp;
-	free(r->owned);
-	memset(r, 0, sizeof(*r));
+	phone_resp_reset(r);
 	r->status = status;
 	sp_strlcpy(r->ctype_buf, ctype, sizeof(r->ctype_buf));
 	r->ctype = r->ctype_buf;
@@ -629,22 +636,32 @@ static enum MHD_Result respond_deny(struct phone_req *c, bool stale)
 	return MHD_YES;
 }
 
-/* The MHD listener's send: the decided answer as one MHD_Response. */
+/* The MHD listener's send: the decided answer as one MHD_Response (a
+ * file body by sendfile, libmicrohttpd closing the file). */
 static enum MHD_Result mhd_queue(struct MHD_Connection *conn, struct phone_resp *pr)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(pr->len, (void *)pr->body,
-								 pr->owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r;
+	if (pr->file)
+		r = MHD_create_response_from_fd_at_offset64(pr->len, pr->fd, pr->off);
+	else
+		r = MHD_create_response_from_buffer(pr->len, (void *)pr->body,
+						    pr->owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
-		free(pr->owned);
-		pr->owned = NULL;
+		phone_resp_reset(pr);
 		return MHD_NO;
 	}
 	pr->owned = NULL;                   /* MHD frees it with the response */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, pr->ctype);
+	pr->file = false;                   /* and closes the file */
+	if (pr->ctype)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, pr->ctype);
 	if (pr->cache)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, pr->cache);
 	if (pr->etag[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, pr->etag);
+	if (pr->ranges)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (pr->range[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, pr->range);
 	if (pr->retry_after)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, pr->retry_after);
 	if (pr->close)
@@ -1451,16 +1468,7 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct phone_req *c
 	 * 404 and logs it once per image, as for a file this node lacks. */
 	if (firmware_dir(h->conf->database, h->conf->firmware_dir, dir, sizeof(dir)) < 0)
 		dir[0] = '\0';
-	enum MHD_Result ret;
-	if (c->conn) {
-		ret = firmware_serve(c->conn, w->store, dir, url, &status, &bytes);
-	} else {
-		/* phone_server=own (a prototype): firmware_http.c answers through
-		 * libmicrohttpd only, so images are not served there yet. */
-		status = MHD_HTTP_NOT_FOUND;
-		bytes = 10;
-		ret = respond_text(c, status, "not found\n");
-	}
+	status = firmware_serve(c, w->store, dir, url, &bytes);
 	/* Series names must be literals: the metrics table keeps the pointer. */
 	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"
 		    : status == 206 ? "sipprov_http_requests_total{route=\"firmware\",code=\"206\"}"
@@ -1469,7 +1477,7 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct phone_req *c
 		    : status == 416 ? "sipprov_http_requests_total{route=\"firmware\",code=\"416\"}"
 				    : "sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
 	access_log(h, ip, method, url, status, (size_t)bytes, ua, NULL);
-	return ret;
+	return MHD_YES;
 }
 
 /* ---- tenant phonebooks (phonebook_http.c) ---- */
@@ -1859,7 +1867,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	if (si)
 		connguard_request_done(h->guard, si->socket_context);
 	if (mr) {
-		free(mr->q.resp.owned);
+		phone_resp_reset(&mr->q.resp);
 		atomic_fetch_sub(&h->held, (long)mr->rq.held);
 		metrics_observe_request(mr->rq.route, mono_us() - mr->rq.start_us);
 		buf_release(&mr->rq.body);

@@ -3,8 +3,9 @@
  * header lines) in place for phone_listen.c.  Strict where laxness is
  * smuggling material (a space before a header's colon, folded lines, bare
  * CR, a request line that is not three fields); lenient where phones are
- * (LF without CR ends a line, as libmicrohttpd accepts).  It does not
- * read sockets, decide framing beyond reporting it, or route.
+ * (LF without CR ends a line, as libmicrohttpd accepts).  It also decodes
+ * chunked request bodies, with the same strictness.  It does not read
+ * sockets, decide framing beyond reporting it, or route.
  */
 #include <string.h>
 #include <strings.h>
@@ -155,4 +156,174 @@ long phone_http_parse(char *buf, size_t len, size_t cap, struct phone_head *h)
 	if (!host && !h->http10)
 		return PHONE_PARSE_BAD;
 	return (long)hl;
+}
+
+/* ---- chunked bodies ---- */
+
+enum {
+	CH_SIZE,                            /* the size's hex digits; d->line counts them */
+	CH_EXT,                             /* after ';': an extension, read past */
+	CH_SIZE_LF,                         /* CR seen: LF must follow */
+	CH_DATA,
+	CH_DATA_END,                        /* the chunk's CRLF (or LF) */
+	CH_DATA_LF,
+	CH_TRAILER,                         /* at the start of a trailer line, or the blank line */
+	CH_TNAME,                           /* a trailer field's name, up to ':' */
+	CH_TVALUE,
+	CH_TVALUE_LF,
+	CH_END_LF,                          /* the blank line's CR seen */
+	CH_DONE,
+};
+
+void phone_chunked_init(struct phone_chunked *d, size_t cap)
+{
+	memset(d, 0, sizeof(*d));
+	d->state = CH_SIZE;
+	d->cap = cap;
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The size line ended: a chunk's data next, or the trailers after the last. */
+static void size_done(struct phone_chunked *d)
+{
+	d->state = d->left ? CH_DATA : CH_TRAILER;
+	d->line = 0;
+}
+
+int phone_chunked_decode(struct phone_chunked *d, char *buf, size_t len, size_t *used, size_t *out)
+{
+	size_t i = 0, o = 0;
+	int rc = PHONE_CHUNK_MORE;
+	while (i < len && rc == PHONE_CHUNK_MORE) {
+		if (d->state == CH_DATA) {
+			size_t n = len - i < d->left ? len - i : (size_t)d->left;
+			memmove(buf + o, buf + i, n);
+			o += n;
+			i += n;
+			d->left -= n;
+			if (!d->left)
+				d->state = CH_DATA_END;
+			continue;
+		}
+		unsigned char c = (unsigned char)buf[i++];
+		if (d->state >= CH_TRAILER && d->state <= CH_END_LF && ++d->trailer > d->cap) {
+			rc = PHONE_CHUNK_TRAILER_BIG;
+			break;
+		}
+		if ((d->state == CH_SIZE || d->state == CH_EXT) && ++d->line > d->cap) {
+			rc = PHONE_CHUNK_BAD;
+			break;
+		}
+		switch (d->state) {
+		case CH_SIZE: {
+			int v = hexval(c);
+			if (v >= 0) {
+				/* Leading zeros are fine (libmicrohttpd's rule): only
+				 * a value past 64 bits is too large. */
+				if (d->left >> 60) {
+					rc = PHONE_CHUNK_TOO_BIG;
+					break;
+				}
+				d->left = d->left << 4 | (uint64_t)v;
+			} else if (d->line == 1) {
+				rc = PHONE_CHUNK_BAD;       /* no digit: empty, '-', ' ', "0x"'s 'x' ... */
+			} else if (c == ';') {
+				d->state = CH_EXT;
+			} else if (c == '\r') {
+				d->state = CH_SIZE_LF;
+			} else if (c == '\n') {
+				size_done(d);
+			} else {
+				rc = PHONE_CHUNK_BAD;       /* a space before ';', junk after the digits */
+			}
+			break;
+		}
+		case CH_EXT:
+			if (c == '\r')
+				d->state = CH_SIZE_LF;
+			else if (c == '\n')
+				size_done(d);
+			else if (!c)
+				rc = PHONE_CHUNK_BAD;
+			break;
+		case CH_SIZE_LF:
+			if (c == '\n')
+				size_done(d);
+			else
+				rc = PHONE_CHUNK_BAD;       /* a bare CR */
+			break;
+		case CH_DATA_END:
+			if (c == '\r')
+				d->state = CH_DATA_LF;
+			else if (c == '\n')
+				d->state = CH_SIZE;
+			else
+				rc = PHONE_CHUNK_BAD;       /* data longer than its size said */
+			break;
+		case CH_DATA_LF:
+			if (c == '\n')
+				d->state = CH_SIZE;
+			else
+				rc = PHONE_CHUNK_BAD;
+			break;
+		case CH_TRAILER:
+			if (c == '\r') {
+				d->state = CH_END_LF;
+			} else if (c == '\n') {
+				d->state = CH_DONE;
+				rc = PHONE_CHUNK_DONE;
+			} else if (!tchar(c)) {
+				rc = PHONE_CHUNK_BAD;       /* folded (obs-fold) or junk */
+			} else if (++d->ntrailer > PHONE_HDR_MAX) {
+				rc = PHONE_CHUNK_TRAILER_BIG;
+			} else {
+				d->state = CH_TNAME;
+			}
+			break;
+		case CH_TNAME:
+			if (c == ':')
+				d->state = CH_TVALUE;
+			else if (!tchar(c))
+				rc = PHONE_CHUNK_BAD;       /* a space before the colon, no colon */
+			break;
+		case CH_TVALUE:
+			if (c == '\r')
+				d->state = CH_TVALUE_LF;
+			else if (c == '\n')
+				d->state = CH_TRAILER;
+			else if (!c)
+				rc = PHONE_CHUNK_BAD;
+			break;
+		case CH_TVALUE_LF:
+			if (c == '\n')
+				d->state = CH_TRAILER;
+			else
+				rc = PHONE_CHUNK_BAD;
+			break;
+		case CH_END_LF:
+			if (c == '\n') {
+				d->state = CH_DONE;
+				rc = PHONE_CHUNK_DONE;
+			} else {
+				rc = PHONE_CHUNK_BAD;
+			}
+			break;
+		default:
+			rc = PHONE_CHUNK_BAD;           /* fed after DONE: a caller's bug */
+			break;
+		}
+	}
+	*used = i;
+	*out = o;
+	return rc;
 }

@@ -9,7 +9,10 @@
  * the registration).  The limits are the MHD listener's: connguard.c's
  * budget and header deadline, per_ip_conn_limit, conn_timeout for an idle
  * or stalled connection, a head no larger than conn_memory_limit allows.
- * It does not route or decide answers: http.c does (http_phone_begin).
+ * Bodies go to http.c as they arrive, by Content-Length or chunked
+ * (phone_http.c decodes); a file answer (firmware) is sent by sendfile.
+ * It does not route or decide answers: http.c does (http_phone_begin);
+ * nor speak TLS: https_listen stays libmicrohttpd's, beside this one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,9 +57,17 @@ struct pconn {
 	struct phone_head head;             /* points into in */
 	struct phone_req q;
 	struct req *rq;                     /* PC_BODY: http.c's request awaiting its body */
-	long long bodyleft;                 /* PC_BODY: body bytes still to come */
+	long long bodyleft;                 /* PC_BODY: body bytes still to come (Content-Length) */
+	bool chunked;                       /* PC_BODY: the body is chunked, decoded by chunk */
+	bool body_done;                     /* ... and its last chunk and trailers came */
+	struct phone_chunked chunk;
+	char *pend;                         /* bytes read past a chunked body: the next request's */
+	size_t pendlen;
 	char *out;                          /* unsent response bytes */
 	size_t outlen, outoff;
+	int ffd;                            /* a file body still being sent after out, -1 none */
+	off_t foff;
+	uint64_t fleft;
 	bool close_after;
 	bool linger;                        /* close with unread input: drain first (no RST) */
 	bool lingering;                     /* answered, write side shut, draining until EOF */
@@ -168,6 +181,8 @@ static void conn_close(struct pconn *c)
 	struct phone_listen *pl = lp->pl;
 	if (c->rq)
 		http_phone_abort(pl->h, c->rq);
+	if (c->ffd >= 0)
+		close(c->ffd);
 	connguard_closed(pl->guard, &c->guard);
 	ip_give(pl, c->ip_slot);
 	atomic_fetch_sub(&pl->live, 1);
@@ -180,6 +195,7 @@ static void conn_close(struct pconn *c)
 		c->next->prev = c->prev;
 	free(c->in);
 	free(c->out);
+	free(c->pend);
 	free(c);
 }
 
@@ -189,12 +205,14 @@ static const char *reason(unsigned st)
 	case 200: return "OK";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 206: return "Partial Content";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Content Too Large";
+	case 416: return "Range Not Satisfiable";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -254,20 +272,82 @@ static void conn_next(struct pconn *c)
 		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
 	c->inlen -= c->consumed;
 	c->consumed = 0;
+	if (c->pend) {
+		if (c->inlen + c->pendlen > c->incap) {
+			c->incap = c->inlen + c->pendlen;
+			c->in = xrealloc(c->in, c->incap);
+		}
+		memcpy(c->in + c->inlen, c->pend, c->pendlen);
+		c->inlen += c->pendlen;
+		free(c->pend);
+		c->pend = NULL;
+	}
 	c->state = PC_HEAD;
 }
 
-/* Headers and body in one sendmsg; what the socket does not take now
- * waits for EPOLLOUT.  Returns false when the connection was closed. */
+#define FILE_SLICE (4 << 20)            /* file bytes sent per wake-up, so one download cannot hold a loop */
+
+/* Send what is pending: the rest of out, then the file body.  Returns 1
+ * when all is sent, 0 when the socket is full (or the slice was sent:
+ * EPOLLOUT comes back at once) and -1 on an error (not closed here). */
+static int conn_flush(struct pconn *c)
+{
+	while (c->out && c->outoff < c->outlen) {
+		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->active = mono_ms();
+		c->outoff += (size_t)w;
+	}
+	free(c->out);
+	c->out = NULL;
+	uint64_t slice = FILE_SLICE;
+	while (c->ffd >= 0 && c->fleft) {
+		if (!slice)
+			return 0;
+		size_t n = c->fleft < slice ? (size_t)c->fleft : (size_t)slice;
+		ssize_t w = sendfile(c->fd, c->ffd, &c->foff, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		if (w == 0)
+			return -1;          /* the file shrank under us: the promised length cannot be kept */
+		c->active = mono_ms();
+		c->fleft -= (uint64_t)w;
+		slice -= (uint64_t)w;
+	}
+	if (c->ffd >= 0) {
+		close(c->ffd);
+		c->ffd = -1;
+	}
+	return 1;
+}
+
+static bool conn_sending(const struct pconn *c)
+{
+	return c->out || c->ffd >= 0;
+}
+
+/* Headers and body in one sendmsg (a file body follows by sendfile);
+ * what the socket does not take now waits for EPOLLOUT.  Returns false
+ * when the connection was closed. */
 static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, bool close)
 {
 	char hb[OUT_HEAD];
-	int n = snprintf(hb, sizeof(hb), "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n", r->status, reason(r->status),
-			 r->ctype ? r->ctype : "text/plain; charset=utf-8");
+	int n = snprintf(hb, sizeof(hb), "HTTP/1.1 %u %s\r\n", r->status, reason(r->status));
+	if (r->ctype)
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Content-Type: %s\r\n", r->ctype);
 	if (r->cache)
 		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Cache-Control: %s\r\n", r->cache);
 	if (r->etag[0])
 		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "ETag: %s\r\n", r->etag);
+	if (r->ranges)
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Accept-Ranges: bytes\r\n");
+	if (r->range[0])
+		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Content-Range: %s\r\n", r->range);
 	if (r->retry_after)
 		n += snprintf(hb + n, sizeof(hb) - (size_t)n, "Retry-After: %s\r\n", r->retry_after);
 	if (r->challenge) {
@@ -282,13 +362,22 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 	if (n >= (int)sizeof(hb))
 		n = (int)sizeof(hb) - 1;    /* not reached: every header above is bounded */
 	size_t blen = head_only || r->status == 304 || r->status == 204 ? 0 : r->len;
-	struct iovec iov[2] = { { hb, (size_t)n }, { (void *)r->body, blen } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
-	ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-	size_t total = (size_t)n + blen;
+	/* A file body: the head waits in the socket (MSG_MORE) for sendfile's
+	 * first bytes, so the two leave in full segments. */
+	bool file = r->file && blen;
+	size_t mlen = file ? 0 : blen;
+	struct iovec iov[2] = { { hb, (size_t)n }, { (void *)r->body, mlen } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = mlen ? 2 : 1 };
+	ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (file ? MSG_MORE : 0));
+	size_t total = (size_t)n + mlen;
+	if (file) {
+		c->ffd = r->fd;
+		c->foff = (off_t)r->off;
+		c->fleft = blen;
+		r->file = false;
+	}
 	if (w < 0 && errno != EAGAIN && errno != EINTR) {
-		free(r->owned);
-		r->owned = NULL;
+		phone_resp_reset(r);
 		conn_close(c);
 		return false;
 	}
@@ -303,7 +392,7 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 		c->outoff = 0;
 		size_t skip = (size_t)w, o = 0;
 		for (int i = 0; i < 2; i++) {
-			size_t l = i ? blen : (size_t)n;
+			size_t l = i ? mlen : (size_t)n;
 			const char *b = i ? r->body : hb;
 			if (skip >= l) {
 				skip -= l;
@@ -313,13 +402,17 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 			o += l - skip;
 			skip = 0;
 		}
-		free(r->owned);
-		r->owned = NULL;
+	}
+	phone_resp_reset(r);                /* frees owned, closes a file not sent (HEAD, 304) */
+	int f = conn_flush(c);
+	if (f < 0) {
+		conn_close(c);
+		return false;
+	}
+	if (!f) {
 		want_out(c, true);
 		return true;
 	}
-	free(r->owned);
-	r->owned = NULL;
 	if (close) {
 		conn_end(c);
 		return false;
@@ -340,6 +433,38 @@ static void conn_refuse(struct pconn *c, unsigned st)
 	conn_send(c, &r, false, true);
 }
 
+/* Chunked body bytes at buf[0, len): what they carry goes to http.c as it
+ * is decoded (its caps and body_hold_limit count it, as with
+ * libmicrohttpd).  in_buf: buf lies in 'in', where bytes past the body
+ * stay for conn_next; else they are kept in pend.  A framing error is
+ * answered here and the connection closed: false then. */
+static bool conn_chunks(struct pconn *c, char *buf, size_t len, bool in_buf)
+{
+	struct phone_listen *pl = c->lp->pl;
+	size_t used, out;
+	int rc = phone_chunked_decode(&c->chunk, buf, len, &used, &out);
+	if (out && rc >= 0)
+		http_phone_body(pl->h, &c->q, c->rq, buf, out);
+	if (rc < 0) {
+		struct req *rq = c->rq;
+		c->rq = NULL;
+		http_phone_abort(pl->h, rq);
+		conn_refuse(c, rc == PHONE_CHUNK_TOO_BIG ? 413 : rc == PHONE_CHUNK_TRAILER_BIG ? 431 : 400);
+		return false;
+	}
+	if (in_buf)
+		c->consumed += used;
+	if (rc == PHONE_CHUNK_DONE) {
+		c->body_done = true;
+		if (!in_buf && used < len) {
+			c->pendlen = len - used;
+			c->pend = xmalloc(c->pendlen);
+			memcpy(c->pend, buf + used, c->pendlen);
+		}
+	}
+	return true;
+}
+
 /* http_phone_finish freed rq.  false when the connection was closed. */
 static bool conn_answer(struct pconn *c)
 {
@@ -351,9 +476,9 @@ static bool conn_answer(struct pconn *c)
 static bool conn_process(struct pconn *c)
 {
 	struct phone_listen *pl = c->lp->pl;
-	while (!c->out) {
+	while (!conn_sending(c)) {
 		if (c->state == PC_BODY) {
-			if (c->bodyleft)
+			if (c->chunked ? !c->body_done : c->bodyleft != 0)
 				return true;
 			http_phone_finish(pl->h, &c->q, c->rq);
 			if (!conn_answer(c))
@@ -394,8 +519,26 @@ static bool conn_process(struct pconn *c)
 				return false;
 			continue;
 		}
-		if (c->head.chunked || cl < 0) {
-			/* A prototype's limit: chunked bodies are not decoded here. */
+		/* Expect: 100-continue (libcurl sends it for a body over 1 KiB):
+		 * the interim answer libmicrohttpd gives once the headers are
+		 * accepted (even when body bytes came already, as it does).  A
+		 * connection with nothing unsent takes 25 bytes; if not, the
+		 * client waits its timeout and sends anyway. */
+		const char *ex = phone_header(&c->q, "Expect");
+		if (!c->head.http10 && ex && !strcasecmp(ex, "100-continue"))
+			(void)!send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+		c->state = PC_BODY;
+		c->chunked = c->head.chunked;
+		c->body_done = false;
+		if (c->chunked) {
+			/* http.c let only "Transfer-Encoding: chunked" alone through. */
+			phone_chunked_init(&c->chunk, pl->head_cap);
+			if (!conn_chunks(c, c->in + hl, c->inlen - (size_t)hl, true))
+				return false;
+			continue;
+		}
+		if (cl < 0) {
+			/* A Content-Length that is not one number: no body to find. */
 			struct req *rq = c->rq;
 			c->rq = NULL;
 			http_phone_abort(pl->h, rq);
@@ -407,7 +550,6 @@ static bool conn_process(struct pconn *c)
 		size_t have = c->inlen - (size_t)hl < (size_t)cl ? c->inlen - (size_t)hl : (size_t)cl;
 		if (have)
 			http_phone_body(pl->h, &c->q, c->rq, c->in + hl, have);
-		c->state = PC_BODY;
 		c->bodyleft = cl - (long long)have;
 		/* What followed the body in 'in' (a pipelined request) stays for
 		 * conn_next; the rest of the body is read past 'in'. */
@@ -435,8 +577,13 @@ static bool conn_readable(struct pconn *c)
 		char *dst, chunk[16384];
 		size_t room;
 		if (c->state == PC_BODY) {
+			/* A chunked body's end is found by reading past it: what
+			 * follows it is kept (pend) for the next request. */
 			dst = chunk;
-			room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
+			if (c->chunked)
+				room = c->body_done ? 0 : sizeof(chunk);
+			else
+				room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
 			if (!room)
 				break;
 		} else {
@@ -461,7 +608,10 @@ static bool conn_readable(struct pconn *c)
 		if (r < 0)
 			break;
 		c->active = mono_ms();
-		if (c->state == PC_BODY) {
+		if (c->state == PC_BODY && c->chunked) {
+			if (!conn_chunks(c, chunk, (size_t)r, false))
+				return false;
+		} else if (c->state == PC_BODY) {
 			http_phone_body(pl->h, &c->q, c->rq, chunk, (size_t)r);
 			c->bodyleft -= r;
 		} else
@@ -474,19 +624,13 @@ static bool conn_readable(struct pconn *c)
 
 static void conn_writable(struct pconn *c)
 {
-	ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
-	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+	int f = conn_flush(c);
+	if (f < 0) {
 		conn_close(c);
 		return;
 	}
-	if (w <= 0)
+	if (!f)
 		return;
-	c->active = mono_ms();
-	c->outoff += (size_t)w;
-	if (c->outoff < c->outlen)
-		return;
-	free(c->out);
-	c->out = NULL;
 	if (c->close_after) {
 		want_out(c, false);
 		conn_end(c);
@@ -518,6 +662,7 @@ static void loop_accept(struct loop *lp)
 		struct pconn *c = xcalloc(1, sizeof(*c));
 		c->lp = lp;
 		c->fd = fd;
+		c->ffd = -1;
 		c->ip_slot = slot;
 		c->peer = ss;
 		c->active = mono_ms();
@@ -533,7 +678,7 @@ static void loop_accept(struct loop *lp)
 		 * bytes are in (TCP_DEFER_ACCEPT): read and answer now, and a
 		 * one-request connection closes without ever entering epoll. */
 		if (conn_readable(c) && !c->registered)
-			want_out(c, c->out != NULL);
+			want_out(c, conn_sending(c));
 	}
 }
 
@@ -563,7 +708,7 @@ static void *loop_main(void *arg)
 				loop_accept(lp);
 			} else if (p != &lp->wake) {
 				struct pconn *c = p;
-				if (c->out && (ev[i].events & EPOLLOUT))
+				if (conn_sending(c) && (ev[i].events & EPOLLOUT))
 					conn_writable(c);
 				else if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					conn_readable(c);

@@ -9,6 +9,7 @@
 #define SP_PHONE_REQ_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct MHD_Connection;
@@ -20,19 +21,26 @@ struct phone_hdr {
 };
 
 /* The answer: status 0 until a route decided one.  body points at static
- * text or at owned (freed by the listener after sending). */
+ * text or at owned (freed by the listener after sending); or, with file
+ * set, the body is len bytes of the open file fd from off, which the
+ * listener sends from the file (sendfile) and closes. */
 struct phone_resp {
 	unsigned status;
-	const char *ctype;                  /* Content-Type, static or in ctype_buf */
+	const char *ctype;                  /* Content-Type, static or in ctype_buf; NULL none */
 	const char *cache;                  /* Cache-Control, NULL none */
 	const char *retry_after;            /* NULL none */
 	bool challenge, stale;              /* 401: the two digest challenges */
 	bool close;                         /* Connection: close, then close */
-	char etag[40];                      /* "" none */
+	bool ranges;                        /* Accept-Ranges: bytes */
+	char etag[80];                      /* "" none */
+	char range[96];                     /* Content-Range, "" none */
 	char ctype_buf[128];
 	const char *body;
 	size_t len;
 	char *owned;
+	bool file;                          /* the body is fd's bytes [off, off + len) */
+	int fd;
+	uint64_t off;
 };
 
 struct phone_req {
@@ -47,4 +55,6 @@ struct phone_req {
 
 /* First value of header name (case-insensitive), NULL when absent. */
 const char *phone_header(const struct phone_req *q, const char *name);
+/* Free what the answer holds (owned, the file) and clear it (status 0). */
+void phone_resp_reset(struct phone_resp *r);
 #endif

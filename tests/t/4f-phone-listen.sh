@@ -1,31 +1,54 @@
 #!/bin/sh
-# phone_server=own (phone_listen.c, the prototype of issue 18) over raw
-# sockets: what libmicrohttpd did for us and the listener now does itself.
-# Keep-alive and pipelined requests answered in order on one connection;
-# HEAD with the GET's Content-Length and no body; a head over the cap
-# (431), an HTTP/2.0 request line (505) and HTTP/1.1 without Host (400)
-# answered and closed; a body announced on a GET refused unread and the
-# connection closed.  The routes' answers themselves are http.c's, proven
+# phone_server=own (phone_listen.c, issue 18) over raw sockets: what
+# libmicrohttpd did for us and the listener now does itself.  Keep-alive
+# and pipelined requests answered in order on one connection; HEAD with the
+# GET's Content-Length and no body; a head over the cap (431), an HTTP/2.0
+# request line (505) and HTTP/1.1 without Host (400) answered and closed; a
+# body announced on a GET refused unread and the connection closed.
+# Chunked request bodies decoded whole or in pieces, with libmicrohttpd's
+# answers to bad framing (400), a chunk size past 64 bits (413), too many
+# trailers (431) and a body over the cap (413).  Firmware images sent from
+# the file with the headers libmicrohttpd sends (compared with a daemon on
+# phone_server=mhd), and HTTPS served by libmicrohttpd beside the own
+# plain-HTTP listener.  The routes' answers themselves are http.c's, proven
 # by running the phone-facing test files with SP_PHONE_SERVER=own.
 . "$(dirname "$0")/../lib.sh"
-need python3
+. "$ROOT/tests/peers/certs.sh"
+need python3 curl openssl sha256sum
+TOKEN=tok-4f-0123456789
 
+# Images live in firmware_dir on PostgreSQL (tests/t/22), beside $DB on SQLite.
+FW="$T/firmware"
+if backend_is pg; then echo "firmware_dir = $FW"; else echo "# firmware/ beside $DB"; fi >"$T/fw.conf"
+export SIPPROV_CONF="$T/fw.conf"
 sp init >/dev/null
 sp tenant add open --device-auth none >/dev/null
 sp template set open main registrar=example.test >/dev/null
 sp tenant set open --default-template main >/dev/null
 sp device add 0015654aa937 --tenant open --layout yealink >/dev/null
-start_sipprovd -o insecure_loopback=yes -o phone_server=own -o conn_memory_limit=8192
-grep -q 'phone_server=own' "$SIPPROVD_LOG" || bail "sipprovd did not start the own listener"
+# 5 MB: past the 4 MiB a connection sends per wake-up, and past loopback's
+# socket buffer, so the rest goes out on EPOLLOUT.
+head -c 5242880 /dev/urandom >"$T/x.rom"
+SHA=$(sha256sum <"$T/x.rom" | cut -d' ' -f1)
+sp firmware add "$T/x.rom" --vendor yealink --model T46S --version 1 >/dev/null || bail "firmware add"
+own() {
+	start_sipprovd -f "$SIPPROV_CONF" -o insecure_loopback=yes -o phone_server=own -o conn_memory_limit=8192 \
+		-o api_token=$TOKEN "$@"
+	grep -q 'phone_server=own' "$SIPPROVD_LOG" || bail "sipprovd did not start the own listener"
+}
+own
 
-# conv REQUEST-BYTES: send them at once, read until the server closes or
-# goes quiet; prints each response's "STATUS LENGTH BODYBYTES" then
-# "open" or "closed".
+# conv REQUEST-BYTES: send them at once (or in parts: "|PAUSE|" between
+# two waits 0.3 s), read until the server closes or goes quiet; prints
+# each response's "STATUS LENGTH BODYBYTES" then "open" or "closed".
 conv() {
 	python3 - "$PORT" "$1" <<'PY'
-import re, socket, sys
+import re, socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
-s.sendall(sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+for i, part in enumerate(sys.argv[2].split("|PAUSE|")):
+    if i:
+        time.sleep(0.3)
+    s.sendall(part.encode("latin-1").decode("unicode_escape").encode("latin-1"))
 data, closed = b"", False
 try:
     while True:
@@ -73,4 +96,81 @@ is "$(conv 'GET /0015654aa937.cfg HTTP/1.1\r\nHost : x\r\n\r\n')" "400 12 12 clo
 is "$(conv 'GET /0015654aa937.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc'"$G")" "400 12 12 closed" \
 	"a GET with a body: 400 unread, closed (nothing smuggled after it)"
 is "$(conv '\r\n'"$G")" "200 $len $len open" "an empty line before the request line is ignored"
+
+# Chunked bodies (Transfer-Encoding: chunked), to the registration webhook.
+W="POST /api/v1/registrations HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer $TOKEN\\r\\n"
+W="${W}Content-Type: application/json\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+A='{"username":"alice","registrar":"example.test",'
+B='"code":200,"src_ip":"192.0.2.10"}'
+hx() { printf %x "${#1}"; }
+body="$(hx "$A");ext=1\r\n$A\r\n$(hx "$B")\r\n$B\r\n0\r\nX-Trailer: t\r\n\r\n"
+is "$(conv "$W$body$G")" "202 9 9 200 $len $len open" \
+	"a chunked body in two chunks with an extension and a trailer: decoded, then the pipelined GET"
+# The same in pieces: cut inside a size line, inside a chunk's data, and
+# the next request in the same segment as the body's end.
+body="$(hx "$A")|PAUSE|\r\n${A%example*}|PAUSE|example${A#*example}\r\n$(hx "$B")\r\n$B\r\n|PAUSE|0\r\n\r\n$G"
+is "$(conv "$W$body")" "202 9 9 200 $len $len open" "the same body in three pieces: the same answers"
+is "$(sql "SELECT count(*) FROM registration WHERE username='alice' AND code=200")" 2 \
+	"both registrations are recorded: the webhook got the whole body"
+# Expect: 100-continue, as libcurl sends it: the interim 100, then the body.
+X="POST /api/v1/registrations HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer $TOKEN\\r\\n"
+X="${X}Content-Type: application/json\\r\\nExpect: 100-continue\\r\\nContent-Length: $(( ${#A} + ${#B} ))\\r\\n\\r\\n"
+is "$(conv "$X|PAUSE|$A$B")" "100 0 0 202 9 9 open" "Expect: 100-continue: 100 Continue, then the answer"
+is "$(conv "$X$A$B")" "100 0 0 202 9 9 open" "the 100 also when the body came with the head (as libmicrohttpd)"
+is "$(conv 'POST /api/v1/registrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n|PAUSE|{}')" \
+	"401 13 13 closed" \
+	"no 100 for a request refused on its headers"
+is "$(conv "${W}zz\r\n{}\r\n0\r\n\r\n$G")" "400 12 12 closed" "a chunk size that is not hex: 400, closed"
+is "$(conv "${W}2\r\n{}XX0\r\n\r\n$G")" "400 12 12 closed" "chunk data longer than its size: 400, closed"
+is "$(conv "${W}10000000000000000\r\n")" "413 15 15 closed" "a chunk size past 64 bits: 413, closed"
+tr=$(python3 -c 'print("X: y\\r\\n" * 65, end="")')
+is "$(conv "${W}0\r\n$tr\r\n$G")" "431 32 32 closed" "65 trailer lines: 431, closed"
+big=$(python3 -c 'print(("400\\r\\n" + "x" * 1024 + "\\r\\n") * 70 + "0\\r\\n\\r\\n", end="")')
+is "$(conv "$W$big$G")" "413 15 15 200 $len $len open" \
+	"a chunked body over the webhook's 64 KiB: 413 once read (as libmicrohttpd), the connection kept"
+
+# Firmware: the file sent whole, in ranges and by HEAD, as libmicrohttpd sends it.
+F="$URL/fw/$SHA/x.rom"
+curl -s -o "$T/full" "$F"
+is "$(sha256sum <"$T/full" | cut -d' ' -f1)" "$SHA" "a 5 MB image downloads byte-identical"
+curl -s -o "$T/part" -r 4194000-4194999 "$F"
+dd if="$T/x.rom" of="$T/want" bs=1000 skip=4194 count=1 2>/dev/null
+cmp -s "$T/part" "$T/want"
+ok $? "a range across the 4 MiB slice holds those bytes"
+R="GET /fw/$SHA/x.rom HTTP/1.1\\r\\nHost: x\\r\\nRange: bytes=0-9\\r\\n\\r\\n"
+is "$(conv "$R$R")" "206 10 10 206 10 10 open" "two pipelined range requests on one connection"
+like "$(tail -1 "$T/access.log")" "\"GET /fw/<redacted>/x.rom\" 206 10 " "the access log has the range and its bytes"
+# heads: each answer's head without Date and its body's hash, for the same
+# requests to whichever daemon $URL is.
+heads() {
+	for a in "" "-I" "-r 10-19" "-r -5" "-r 6000000-" "-H If-None-Match:\"$SHA\"" "-H If-Range:\"x\" -r 0-9"; do
+		echo "$a"
+		curl -s -D - -o "$T/b" $a "$URL/fw/$SHA/x.rom" | tr -d '\r' | grep -v '^Date:'
+		[ "$a" = -I ] || sha256sum <"$T/b" | cut -c1-16      # (curl -I -o writes the head, Date too)
+	done
+	curl -s -D - -o /dev/null "$URL/fw/$SHA/a/b" | tr -d '\r' | grep -v '^Date:'
+}
+heads >"$T/heads.own"
+like "$(cat "$T/heads.own")" "Content-Range: bytes \\*/5242880" "the 416 names the size"
+stop_sipprovd
+start_sipprovd -f "$SIPPROV_CONF" -o insecure_loopback=yes -o phone_server=mhd
+heads >"$T/heads.mhd"
+d=$(diff "$T/heads.mhd" "$T/heads.own")
+is "$d" "" "200, HEAD, 206, suffix range, 416, 304, If-Range, 404: the same heads and bodies as phone_server=mhd"
+stop_sipprovd
+
+# HTTPS beside the own listener: libmicrohttpd serves it (the own one is
+# plain HTTP only), on the same routes.
+P="$T/pki"
+make_pki "$P"
+own -o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/server.key"
+[ -n "$HTTPS_PORT" ] || bail "no https listener beside phone_server=own"
+S="https://localhost:$HTTPS_PORT"
+curl -s -o "$T/plain" "$URL/0015654aa937.cfg"
+is "$(curl -s --cacert "$P/ca.pem" -o "$T/tls" -w '%{http_code}' "$S/0015654aa937.cfg")" 200 "HTTPS answers a config"
+cmp -s "$T/plain" "$T/tls"
+ok $? "the same config as over plain HTTP"
+is "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code} %{size_download}' -r 0-99 "$S/fw/$SHA/x.rom")" \
+	"206 100" "and firmware ranges"
+is "$(conv "$G$G")" "200 $len $len 200 $len $len open" "while the plain port is still the own listener's"
 done_testing
