@@ -739,11 +739,18 @@ static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsig
 	if (fd < 0)
 		return sp_err(err, errlen, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* The loops' sockets share the port through SO_REUSEPORT, which would
+	 * also let another process of this user (a second sipprovd) share it
+	 * and take half the phones.  So the first socket binds without it,
+	 * failing on a port in use as libmicrohttpd's does, and sets it
+	 * before listen(); the others, set before bind, join its group. */
+	if (port)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* Accept once data has come (at most 1 s; then the kernel hands the
 	 * connection over anyway and connguard's header deadline runs). */
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, al) < 0 || listen(fd, 1024) < 0) {
+	if (bind(fd, (struct sockaddr *)&a, al) < 0 ||
+	    (!port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) || listen(fd, 1024) < 0) {
 		close(fd);
 		return sp_err(err, errlen, "cannot listen on http_listen: %s", strerror(errno));
 	}

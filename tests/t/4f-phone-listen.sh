@@ -173,4 +173,15 @@ ok $? "the same config as over plain HTTP"
 is "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code} %{size_download}' -r 0-99 "$S/fw/$SHA/x.rom")" \
 	"206 100" "and firmware ranges"
 is "$(conv "$G$G")" "200 $len $len 200 $len $len open" "while the plain port is still the own listener's"
+
+# The loops share their port through SO_REUSEPORT; a second daemon of the
+# same user must still find the port taken, not take half the phones.
+timeout 10 "$SIPPROVD" -d -f "$SIPPROV_CONF" -o database="$DB" -o templates="$ROOT/templates" -o phone_server=own \
+	-o threads=2 -o http_listen=127.0.0.1:$PORT -o admin_listen=127.0.0.1:0 -o hep_listen= >"$T/second.log" 2>&1
+rc=$?
+ok $((rc == 0 || rc == 124)) "a second sipprovd on the own listener's port does not start (exit $rc)"
+like "$(cat "$T/second.log")" "cannot listen on http_listen: Address already in use" "and says the port is in use"
+n=0
+for _ in 1 2 3 4 5 6 7 8; do [ "$(conv "$G")" = "200 $len $len open" ] && n=$((n + 1)); done
+is "$n" 8 "the first daemon still answers every connection"
 done_testing
