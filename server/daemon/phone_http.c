@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/sipprov.h"
 #include "phone_http.h"
 
 static bool tchar(unsigned char c)
@@ -182,17 +183,6 @@ void phone_chunked_init(struct phone_chunked *d, size_t cap)
 	d->cap = cap;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The size line ended: a chunk's data next, or the trailers after the last. */
 static void size_done(struct phone_chunked *d)
 {
@@ -226,7 +216,7 @@ int phone_chunked_decode(struct phone_chunked *d, char *buf, size_t len, size_t 
 		}
 		switch (d->state) {
 		case CH_SIZE: {
-			int v = hexval(c);
+			int v = sp_hexval(c);
 			if (v >= 0) {
 				/* Leading zeros are fine (libmicrohttpd's rule): only
 				 * a value past 64 bits is too large. */
