@@ -1315,16 +1315,15 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static void addr_str(const struct sockaddr *a, char *out, size_t n)
+/* The client's address as text; out holds any (an IPv6 one is the longest). */
+static void addr_str(const struct sockaddr *a, char out[static INET6_ADDRSTRLEN])
 {
-	if (a->sa_family == AF_INET && n >= 16)
+	if (a->sa_family == AF_INET)
 		sp_ipv4_str((const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr, out);
-	else if (a->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
 	else if (a->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, INET6_ADDRSTRLEN);
 	else
-		sp_strlcpy(out, "?", n);
+		sp_strlcpy(out, "?", INET6_ADDRSTRLEN);
 }
 
 static bool addr_in(const struct policy_nets *nets, const struct sockaddr *a)
@@ -1769,7 +1768,7 @@ static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, c
 		char pip[64];
 		const struct sockaddr *pa = client_addr(h, c, c->peer, &pss);
 		const char *pua = phone_header(c, MHD_HTTP_HEADER_USER_AGENT);
-		addr_str(pa, pip, sizeof(pip));
+		addr_str(pa, pip);
 		/* Framing, route and authentication are decided on the headers,
 		 * before any body byte: only a request that authenticated here
 		 * gets a body buffer (an answer queued now closes the connection,
@@ -1819,7 +1818,7 @@ static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, c
 	struct sockaddr_storage fss;
 	char ip[64];
 	const struct sockaddr *addr = client_addr(h, c, c->peer, &fss);
-	addr_str(addr, ip, sizeof(ip));
+	addr_str(addr, ip);
 	const char *ua = phone_header(c, MHD_HTTP_HEADER_USER_AGENT);
 
 	if (rq->upload)
