@@ -1,9 +1,10 @@
 /*
  * phone_http.c: parses one HTTP/1.0 or 1.1 request head (request line and
  * header lines) in place for phone_listen.c.  Strict where laxness is
- * smuggling material (a space before a header's colon, folded lines, bare
- * CR, a request line that is not three fields); lenient where phones are
- * (LF without CR ends a line, as libmicrohttpd accepts).  It also decodes
+ * smuggling material (a space before a header's colon, folded lines, a
+ * NUL, a request line that is not three fields); lenient where phones are
+ * (LF without CR ends a line, a bare CR is a space, control bytes in the
+ * path reach the router, as libmicrohttpd accepts them).  It also decodes
  * chunked request bodies, with the same strictness.  It does not read
  * sockets, decide framing beyond reporting it, or route.
  */
@@ -34,7 +35,10 @@ static size_t head_end(const char *b, size_t len)
 }
 
 /* Cut the line starting at *p (ended by LF, CR LF) into a string; advance
- * *p past it.  false on a bare CR or a NUL inside it. */
+ * *p past it.  A bare CR inside becomes a space (RFC 9112 2.2 lets a
+ * recipient do so): it cannot end a line here, so a header after it is
+ * part of the value, and a request line with one has four fields (400).
+ * false on a NUL inside. */
 static bool take_line(char **p, char *end, char **line)
 {
 	char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
@@ -43,9 +47,12 @@ static bool take_line(char **p, char *end, char **line)
 	char *e = nl;
 	if (e > s && e[-1] == '\r')
 		e--;
-	for (char *c = s; c < e; c++)
-		if (*c == '\r' || *c == '\0')
+	for (char *c = s; c < e; c++) {
+		if (*c == '\0')
 			return false;
+		if (*c == '\r')
+			*c = ' ';
+	}
 	*e = '\0';
 	*line = s;
 	*p = nl + 1;
@@ -94,9 +101,6 @@ long phone_http_parse(char *buf, size_t len, size_t cap, struct phone_head *h)
 	h->method = line;
 	h->url = sp1 + 1;
 	h->proto = sp2 + 1;
-	for (const char *c = h->url; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return PHONE_PARSE_BAD;
 	if (!strcmp(h->proto, "HTTP/1.1"))
 		h->keep_alive = true;
 	else if (!strcmp(h->proto, "HTTP/1.0"))

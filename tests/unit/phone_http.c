@@ -1,5 +1,7 @@
 /*
- * unit/phone_http.c: the own listener's chunked body decoder against what
+ * unit/phone_http.c: the own listener's head parser on the bytes where it
+ * and libmicrohttpd could part (a bare CR, control bytes in the path); its
+ * chunked body decoder against what
  * libmicrohttpd answers the same bytes with (probed on 0.9.75: accepted,
  * 400 or 413), where this decoder is stricter and why, and that a body
  * split at any byte decodes the same as one that came at once.
@@ -87,10 +89,68 @@ static int decode(const char *in, size_t len, size_t step, size_t cap, char *bod
 	return rc;
 }
 
+/* Heads: where own answers what libmicrohttpd 0.9.75 answers (tests 23
+ * and 47 send these through the daemon), and where it stays strict. */
+static const struct {
+	const char *in;
+	long rc;                            /* > 0: parsed */
+	const char *url, *ua;               /* parsed: the URL, the User-Agent */
+	const char *what;
+} heads[] = {
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: Evil\rUA\r\n\r\n", 1, "/a.cfg", "Evil UA",
+	  "a bare CR in a value is a space" },
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: u\rContent-Length: 5\r\n\r\n", 1, "/a.cfg",
+	  "u Content-Length: 5", "a header after a bare CR stays in the value" },
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: u\r\r\n\r\n", 1, "/a.cfg", "u",
+	  "CR CR LF: the extra CR trimmed as a space" },
+	{ "GET /x\x1b[2J\x7fy.cfg HTTP/1.1\r\nHost: x\r\n\r\n", 1, "/x\x1b[2J\x7fy.cfg", NULL,
+	  "ESC and DEL in the path reach the router (its 404)" },
+	{ "GET /a\rb HTTP/1.1\r\nHost: x\r\n\r\n", PHONE_PARSE_BAD, NULL, NULL,
+	  "a bare CR in the request line: four fields, 400" },
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-A\r: 1\r\n\r\n", PHONE_PARSE_BAD, NULL, NULL,
+	  "a bare CR in a name: 400" },
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-A : 1\r\n\r\n", PHONE_PARSE_BAD, NULL, NULL,
+	  "a space before the colon: 400" },
+	{ "GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  2\r\n\r\n", PHONE_PARSE_BAD, NULL, NULL,
+	  "a folded line: 400" },
+	{ "GET /a.cfg HTTP/1.1\r\nX-A: 1\r\n\r\n", PHONE_PARSE_BAD, NULL, NULL, "HTTP/1.1 without Host: 400" },
+	{ "GET /a.cfg HTTP/2.0\r\nHost: x\r\n\r\n", PHONE_PARSE_VERSION, NULL, NULL, "HTTP/2.0 on /1: 505" },
+};
+
+static void test_heads(void)
+{
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		char buf[512];
+		struct phone_head h;
+		size_t n = strlen(heads[i].in);
+		memcpy(buf, heads[i].in, n + 1);
+		long rc = phone_http_parse(buf, n, sizeof(buf), &h);
+		if (heads[i].rc <= 0) {
+			is_int(rc, heads[i].rc, "%s", heads[i].what);
+			continue;
+		}
+		is_int(rc, (long)n, "%s: parsed", heads[i].what);
+		if (rc <= 0)
+			continue;
+		is_str(h.url, heads[i].url, "%s: the URL", heads[i].what);
+		const char *ua = NULL;
+		for (size_t k = 0; k < h.nhdr; k++)
+			if (!strcmp(h.hdr[k].name, "User-Agent"))
+				ua = h.hdr[k].value;
+		if (heads[i].ua)
+			is_str(ua ? ua : "(none)", heads[i].ua, "%s: the value", heads[i].what);
+	}
+	/* A NUL anywhere in the head is a 400. */
+	char nul[] = "GET /a.cfg HTTP/1.1\r\nHost: x\0y\r\n\r\n";
+	struct phone_head h;
+	is_int(phone_http_parse(nul, sizeof(nul) - 1, sizeof(nul), &h), PHONE_PARSE_BAD, "a NUL in a value: 400");
+}
+
 int main(void)
 {
 	char body[4096], want[4096];
 	size_t blen, used;
+	test_heads();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = case_len(cases[i].in, cases[i].what);
 		int rc = decode(cases[i].in, len, len, CAP, body, &blen, &used);
