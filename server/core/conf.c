@@ -51,7 +51,7 @@ static const struct conf_key conf_keys[] = {
 	S(log_level, "info"),
 	S(access_log, "-"),
 	S(access_log_format, "sipprov"),
-	S(phone_server, "mhd"),
+	S(phone_server, "own"),
 	S(log_priority_prefix, "auto"),
 	B(insecure_loopback, "no"),
 	L(threads, "0", 0, 64),
