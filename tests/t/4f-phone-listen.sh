@@ -11,7 +11,8 @@
 # the file with the headers libmicrohttpd sends (compared with a daemon on
 # phone_server=mhd), and HTTPS served by libmicrohttpd beside the own
 # plain-HTTP listener.  The routes' answers themselves are http.c's, proven
-# by running the phone-facing test files with SP_PHONE_SERVER=own.
+# by the phone-facing test files, on own (the default) and, for the files
+# where the listener shows, on mhd too (make check-mhd).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/peers/certs.sh"
 need python3 curl openssl sha256sum
