@@ -184,8 +184,8 @@ test: deps
 		'tsan=make --no-print-directory check-tsan' || rc=1; \
 	exit $$rc
 
-SUITE = SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) tests/run-unit.sh tests/run-replay.sh \
-	$(sort $(wildcard tests/t/*.sh))
+PROVE = SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS)
+SUITE = $(PROVE) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
 check: unit
 	$(SUITE)
 
@@ -195,7 +195,7 @@ check: unit
 MHD_FILES := 11-http 12-cache 22-firmware 23-pending 42-enumeration 43-slow-clients 47-log-escape \
 	48-framing 4a-trusted-proxies 4b-body-cap 4c-header-trickle 4e-digest-stale
 check-mhd: unit
-	SP_PHONE_SERVER=mhd SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS) $(MHD_FILES:%=tests/t/%.sh)
+	SP_PHONE_SERVER=mhd $(PROVE) $(MHD_FILES:%=tests/t/%.sh)
 
 # The same files with the store on PostgreSQL (issue 17): tests/lib.sh gives
 # every script a throwaway cluster and $DB a database in it; scripts that

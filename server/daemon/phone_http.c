@@ -5,7 +5,8 @@
  * NUL, a request line that is not three fields); lenient where phones are
  * (LF without CR ends a line, a bare CR is a space, control bytes in the
  * path reach the router, as libmicrohttpd accepts them).  It also decodes
- * chunked request bodies, with the same strictness.  It does not read
+ * chunked request bodies, as strictly, and a bare CR there is a 400 (a
+ * chunk's size line is framing).  It does not read
  * sockets, decide framing beyond reporting it, or route.
  */
 #include <string.h>

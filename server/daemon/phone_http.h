@@ -35,8 +35,10 @@ long phone_http_parse(char *buf, size_t len, size_t cap, struct phone_head *h);
  * Bounded like libmicrohttpd's: a chunk size past 64 bits is 413; a size
  * line (extensions included) over cap bytes is 400; the trailer section
  * over cap bytes or PHONE_HDR_MAX lines is 431.  Strict where the head
- * parser is (bare CR, NUL, folded trailer lines, a space before a trailer
- * name's colon: 400); LF alone ends a line.  Extensions and trailer fields
+ * parser is (NUL, folded trailer lines, a space before a trailer name's
+ * colon: 400), and stricter on a bare CR, which the head parser reads as
+ * a space: a size line is framing, so a bare CR there or in a trailer is
+ * 400 too; LF alone ends a line.  Extensions and trailer fields
  * are read past, not kept: nothing here allocates. */
 struct phone_chunked {
 	int state;
