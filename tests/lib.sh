@@ -295,24 +295,15 @@ stop_sipprovd() {
 	return 0
 }
 
-# A free TCP/UDP port on 127.0.0.1 from the kernel (racy but short-lived).
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# free_udp_tcp_port: a loopback port free for both UDP and TCP (a SIP
-# registrar or sipp, a HEP listener), chosen by the kernel: ports derived
-# from $$ collide when suites run side by side.
-free_udp_tcp_port() {
-	python3 -c 'import socket
-for _ in range(50):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p); break'
-}
+# free_port / free_udp_tcp_port: a loopback port free for TCP (and for UDP
+# too), picked at random below the kernel's ephemeral range. Ports the
+# kernel hands out (bind to 0) are the ones every outgoing connection of a
+# suite running side by side takes too, so a registrar started a moment
+# later could find its port gone. Random rather than derived from $$, which
+# collides across suites; checked by binding, still racy but only against
+# another test's listener.
+free_port() { python3 "$ROOT/tests/free-port.py" tcp; }
+free_udp_tcp_port() { python3 "$ROOT/tests/free-port.py" udp; }
 
 # start_kamailio [HEP_PORT]: Kamailio as registrar on 127.0.0.1:$KAM_PORT
 # (UDP+TCP) from tests/peers/kamailio.cfg.in, subscribers in $KAM_DIR/kam.db,
@@ -322,14 +313,20 @@ start_kamailio() {
 	need kamailio sqlite3
 	KAM_DIR="$T/kam"
 	mkdir -p "$KAM_DIR"
-	KAM_PORT=$(free_udp_tcp_port)
 	hep=${1:-$(free_port)}
 	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/standard-create.sql
 	sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/auth_db-create.sql
-	sed -e "s|@DIR@|$KAM_DIR|g" -e "s|@PORT@|$KAM_PORT|g" -e "s|@HEP@|$hep|g" \
-		"$ROOT/tests/peers/kamailio.cfg.in" > "$KAM_DIR/kamailio.cfg"
-	kamailio -f "$KAM_DIR/kamailio.cfg" -P "$KAM_DIR/kam.pid" -E >"$KAM_DIR/kam.log" 2>&1
-	for _ in $(seq 1 100); do [ -s "$KAM_DIR/kam.pid" ] && break; sleep 0.05; done
+	# A port taken between the pick and Kamailio's bind is a race, not a
+	# failure of what is under test: pick another, at most three times.
+	for try in 1 2 3; do
+		KAM_PORT=$(free_udp_tcp_port)
+		sed -e "s|@DIR@|$KAM_DIR|g" -e "s|@PORT@|$KAM_PORT|g" -e "s|@HEP@|$hep|g" \
+			"$ROOT/tests/peers/kamailio.cfg.in" > "$KAM_DIR/kamailio.cfg"
+		kamailio -f "$KAM_DIR/kamailio.cfg" -P "$KAM_DIR/kam.pid" -E >"$KAM_DIR/kam.log" 2>&1 && break
+		grep -q 'Address already in use' "$KAM_DIR/kam.log" || break
+		echo "# kamailio: port $KAM_PORT was taken (try $try), picking another" >&2
+	done
+	for _ in $(seq 1 $((100 * SP_SLOW))); do [ -s "$KAM_DIR/kam.pid" ] && break; sleep 0.05; done
 	[ -s "$KAM_DIR/kam.pid" ] || { sed 's/^/# kamailio: /' "$KAM_DIR/kam.log" | tail -20; bail "kamailio did not start"; }
 	track_pid "$(cat "$KAM_DIR/kam.pid")"
 	# Kamailio forks children; stop the whole group at exit through the main pid.

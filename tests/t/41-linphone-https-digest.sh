@@ -11,26 +11,9 @@ P="$T/pki"
 make_pki "$P"
 PASS='Lin-pw<&>"x1'
 
-# Kamailio on the first free port of 28060-28099 (this test's range).
-port_free() { python3 -c "import socket,sys
-for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-    s=socket.socket(socket.AF_INET,t); s.bind(('127.0.0.1',$1)); s.close()" 2>/dev/null; }
-KAM_PORT=""
-for p in $(seq 28060 28099); do port_free "$p" && { KAM_PORT=$p; break; }; done
-[ -n "$KAM_PORT" ] || bail "no free port in 28060-28099 for kamailio"
-HEP_PORT=""
-for p in $(seq 28100 28199); do port_free "$p" && { HEP_PORT=$p; break; }; done
-KAM_DIR="$T/kam"; mkdir -p "$KAM_DIR"
-sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/standard-create.sql
-sqlite3 "$KAM_DIR/kam.db" < /usr/share/kamailio/db_sqlite/auth_db-create.sql
-sqlite3 "$KAM_DIR/kam.db" "INSERT INTO subscriber(username,domain,password,ha1,ha1b) VALUES ('lin1auth','example.test','$(printf %s "$PASS" | sed "s/'/''/g")','','')"
-sed -e "s|@DIR@|$KAM_DIR|g" -e "s|@PORT@|$KAM_PORT|g" -e "s|@HEP@|$HEP_PORT|g" \
-	"$ROOT/tests/peers/kamailio.cfg.in" > "$KAM_DIR/kamailio.cfg"
-kamailio -f "$KAM_DIR/kamailio.cfg" -P "$KAM_DIR/kam.pid" -E >"$KAM_DIR/kam.log" 2>&1
-for _ in $(seq 1 100); do [ -s "$KAM_DIR/kam.pid" ] && break; sleep 0.05; done
-[ -s "$KAM_DIR/kam.pid" ] || { sed 's/^/# kamailio: /' "$KAM_DIR/kam.log" | tail -20; bail "kamailio did not start"; }
-track_pid "$(cat "$KAM_DIR/kam.pid")"
-sleep 0.3
+# Kamailio (tests/lib.sh) with the phone's digest user.
+start_kamailio
+add_subscriber lin1auth example.test "$PASS"
 
 sp init >/dev/null
 sp tenant add soft --device-auth digest >/dev/null

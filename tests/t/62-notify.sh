@@ -9,7 +9,15 @@
 . "$(dirname "$0")/../lib.sh"
 need sipp sqlite3
 
-BASE=$((26000 + ($$ % 90) * 10))
+# Seven phone ports, distinct, from the shared picker (not from $$: suites
+# running side by side would collide).
+ports=""
+while [ "$(echo $ports | wc -w)" -lt 7 ]; do
+	p=$(free_udp_tcp_port) || bail "no free port"
+	case " $ports " in *" $p "*) ;; *) ports="$ports $p" ;; esac
+done
+set -- $ports
+PH1=$1 PH2=$2 PH3=$3 PH4=$4 PH5=$5 PH6=$6 PH7=$7
 P=$ROOT/tests/peers
 
 sp init >/dev/null || bail "init failed"
@@ -39,24 +47,24 @@ sipp_phone() {
 	track_pid "$SIPP_PID"
 }
 
-phone 001565000001 yealink $((BASE + 1)) udp
-phone 0004f2000002 polycom $((BASE + 2)) udp
-phone 0002fdff2103 cisco $((BASE + 3)) udp
-phone 000413741767 snom $((BASE + 4)) tcp
-phone 000b828aa872 grandstream $((BASE + 5)) tcp
-phone 0c383e07e16c fanvil $((BASE + 6)) udp
-sipp_phone notify_uas.xml $((BASE + 1)) udp yealink; p1=$SIPP_PID
-sipp_phone notify_uas.xml $((BASE + 2)) udp polycom; p2=$SIPP_PID
-sipp_phone notify_uas.xml $((BASE + 3)) udp cisco; p3=$SIPP_PID
-sipp_phone notify_uas.xml $((BASE + 4)) tcp snom; p4=$SIPP_PID
-sipp_phone notify_uas.xml $((BASE + 5)) tcp grandstream; p5=$SIPP_PID
-sipp_phone notify_silent.xml $((BASE + 6)) udp silent; p6=$SIPP_PID
+phone 001565000001 yealink $PH1 udp
+phone 0004f2000002 polycom $PH2 udp
+phone 0002fdff2103 cisco $PH3 udp
+phone 000413741767 snom $PH4 tcp
+phone 000b828aa872 grandstream $PH5 tcp
+phone 0c383e07e16c fanvil $PH6 udp
+sipp_phone notify_uas.xml $PH1 udp yealink; p1=$SIPP_PID
+sipp_phone notify_uas.xml $PH2 udp polycom; p2=$SIPP_PID
+sipp_phone notify_uas.xml $PH3 udp cisco; p3=$SIPP_PID
+sipp_phone notify_uas.xml $PH4 tcp snom; p4=$SIPP_PID
+sipp_phone notify_uas.xml $PH5 tcp grandstream; p5=$SIPP_PID
+sipp_phone notify_silent.xml $PH6 udp silent; p6=$SIPP_PID
 sleep 0.7
 
 # Dry run: targets and events listed, nothing sent, no job.
 out=$(sp reprovision --tenant acme --dry-run 2>&1); rc=$?
 is "$rc" 0 "dry run exits 0"
-like "$out" "001565000001  Event: check-sync;reboot=false  to sip:user1@127.0.0.1:$((BASE + 1));transport=udp" "dry run lists the Yealink target, event and contact"
+like "$out" "001565000001  Event: check-sync;reboot=false  to sip:user1@127.0.0.1:$PH1;transport=udp" "dry run lists the Yealink target, event and contact"
 like "$out" "0002fdff2103  Event: resync" "dry run: Cisco gets resync"
 like "$out" "dry run: 6 targets, 6 with a known contact" "dry run summary"
 is "$(sql 'select count(*) from job')" 0 "dry run creates no job"
@@ -87,7 +95,7 @@ is "$(sql "select result from job_item i join device d on d.id=i.device_id where
 kill "$p6" 2>/dev/null; wait "$p6" 2>/dev/null
 
 # --resume retries only the one that failed; now it answers.
-sipp_phone notify_uas.xml $((BASE + 6)) udp fanvil; p6=$SIPP_PID
+sipp_phone notify_uas.xml $PH6 udp fanvil; p6=$SIPP_PID
 sleep 0.5
 out=$(sp reprovision --resume "$job" --timeout 4 2>&1); rc=$?
 is "$rc" 0 "resume exits 0 once the last phone answers"
@@ -108,11 +116,11 @@ like "$out" '0c383e07e16d  no_contact' "the device is listed"
 # Through an outbound proxy: the contact is unreachable, the proxy answers.
 phone 001565000009 yealink 9 udp
 sql "UPDATE registration SET contact='<sip:user9@192.0.2.1:5060>' WHERE code=200 AND device_id=(SELECT id FROM device WHERE mac='001565000009')"
-sipp_phone notify_uas.xml $((BASE + 7)) udp proxy; p7=$SIPP_PID
+sipp_phone notify_uas.xml $PH7 udp proxy; p7=$SIPP_PID
 sleep 0.5
-out=$(sp reprovision --device 001565000009 --via 127.0.0.1:$((BASE + 7)) --timeout 4 2>&1); rc=$?
+out=$(sp reprovision --device 001565000009 --via 127.0.0.1:$PH7 --timeout 4 2>&1); rc=$?
 is "$rc" 0 "via an outbound proxy: 200"
 wait "$p7"; is "$?" 0 "the proxy answered one NOTIFY"
 like "$(cat "$T/proxy.msg")" 'NOTIFY sip:user9@192.0.2.1:5060 SIP/2.0' "Request-URI is the phone's contact"
-like "$(cat "$T/proxy.msg")" "Route: <sip:127.0.0.1:$((BASE + 7));lr>" "with a Route header to the proxy"
+like "$(cat "$T/proxy.msg")" "Route: <sip:127.0.0.1:$PH7;lr>" "with a Route header to the proxy"
 done_testing

@@ -30,7 +30,7 @@ ok() { N=$((N + 1)); if [ "$1" = 0 ]; then echo "ok $N - $2"; else echo "not ok 
 check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok 0 "$d"; else ok 1 "$d"; fi; }
 
 D=$(mktemp -d /tmp/sp-diag.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$ROOT/tests/free-port.py" tcp; }
 PA=$(free_port); PAT=$(free_port); PB=$(free_port); PBH=$(free_port); PCL=$(free_port); PMM=$(free_port)
 PHEP=$(free_port); PSTD=$(free_port); PSTDT=$(free_port)
 export SIPPROV_DIAG_STD_PORTS="udp:$PSTD,tcp:$PSTD,tls:$PSTDT"
