@@ -65,6 +65,10 @@ struct db_ops {
 	int (*batch_flush)(struct dbst *);
 	size_t (*batch_pending)(struct dbst *);
 	void (*batch_truncate)(struct dbst *, size_t keep);
+	/* db_pipeline; NULL: the driver runs each statement at its step. */
+	int (*pipeline)(struct db *, struct dbst *const *sts, int n);
+	/* db_send; NULL: db_exec. */
+	int (*send)(struct db *, const char *sql);
 };
 
 struct db { const struct db_ops *ops; };
@@ -142,4 +146,29 @@ static inline int db_batch_add(struct dbst *st) { return st->db->ops->batch_add(
 static inline int db_batch_flush(struct dbst *st) { return st->db->ops->batch_flush(st); }
 static inline size_t db_batch_pending(struct dbst *st) { return st->db->ops->batch_pending(st); }
 static inline void db_batch_truncate(struct dbst *st, size_t keep) { st->db->ops->batch_truncate(st, keep); }
+
+/*
+ * Pipelines: statements whose parameters do not depend on each other's
+ * rows (a render miss's BEGIN, generation, device, lines, web passwords),
+ * bound, then given to db_pipeline in the order they are to run; each is
+ * then stepped as usual, in that order, and reads its own rows.
+ * - SQLite: nothing to do; each runs at its first step.
+ * - PostgreSQL: all are sent at once in libpq's pipeline mode and their
+ *   results kept in the statements: one round trip instead of n.  A
+ *   statement that fails aborts the ones after it (and the transaction it
+ *   is in): db_pipeline answers that failure's class, with db_errmsg, and
+ *   no statement keeps a result.  Statements of more than one command or
+ *   not kept in the store's cache run at their step, as on SQLite.
+ * A db_reset of a statement drops its kept result.
+ */
+static inline int db_pipeline(struct db *db, struct dbst *const *sts, int n)
+{ return db->ops->pipeline ? db->ops->pipeline(db, sts, n) : DB_DONE; }
+
+/* A command without parameters or rows whose outcome nobody waits for:
+ * the end of a read-only transaction.  PostgreSQL: sent now, its answer
+ * read (and a failure kept as the connection's error) before the
+ * connection's next command, so the caller does not wait a round trip for
+ * it.  SQLite: db_exec.  DB_DONE, or the class of a failure to send. */
+static inline int db_send(struct db *db, const char *sql)
+{ return db->ops->send ? db->ops->send(db, sql) : (db_exec(db, sql) == 0 ? DB_DONE : DB_ERROR); }
 #endif

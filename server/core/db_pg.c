@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -66,6 +67,7 @@ struct pgdb {
 	char **idt;                 /* tables with an identity id */
 	size_t nidt;
 	bool idt_loaded;
+	bool sent;                  /* db_send's command: its result not read yet */
 };
 
 enum ptype { P_NULL = 'n', P_INT = 'i', P_TEXT = 't', P_BLOB = 'b' };
@@ -163,6 +165,22 @@ static bool result_ok(const PGresult *r)
 {
 	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* db_send's command answered: read (and drop) its result before the
+ * connection is used again.  A failure stays as the connection's error; a
+ * lost connection shows in PQstatus, so the next command fails as lost. */
+static void settle(struct pgdb *d)
+{
+	if (!d->sent)
+		return;
+	d->sent = false;
+	PGresult *r;
+	while ((r = PQgetResult(d->g.conn))) {
+		if (!result_ok(r))
+			set_err(d, r);
+		PQclear(r);
+	}
 }
 
 static const char *sqlstate(const PGresult *r)
@@ -306,6 +324,7 @@ static void pg_bind_null(struct dbst *st, int i)
 
 static struct dbst *pg_prepare(struct db *db, const char *sql, bool persistent)
 {
+	settle(D(db));     /* the catalog may be read for RETURNING */
 	struct pgdb *d = D(db);
 	struct pgst *s = xcalloc(1, sizeof(*s));
 	struct idt_ask ask = { d, false };
@@ -461,6 +480,7 @@ static PGresult *do_params(struct pgst *s, const char *key, const Oid *types)
 static PGresult *execute(struct pgst *s)
 {
 	struct pgdb *d = D(s->base.db);
+	settle(d);
 	char *key = xmalloc((size_t)s->tr.nparams + 1);
 	PGresult *r = NULL;
 	for (int i = 0; i < s->tr.nparams; i++)
@@ -516,6 +536,29 @@ static PGresult *execute(struct pgst *s)
 	return r;
 }
 
+/* r, a successful execution's result, kept in s for its steps. */
+static void took(struct pgst *s, PGresult *r)
+{
+	struct pgdb *d = D(s->base.db);
+	const char *cmd = PQcmdStatus(r);
+	if (!strncmp(cmd, "INSERT ", 7) || !strncmp(cmd, "UPDATE ", 7) || !strncmp(cmd, "DELETE ", 7) ||
+	    !strncmp(cmd, "MERGE ", 6))
+		d->changes = strtoll(PQcmdTuples(r), NULL, 10);
+	s->res = r;
+	s->nrows = s->tr.statements > 1 ? 0 : PQntuples(r);    /* the lock's row is ours */
+	if (s->tr.returning) {
+		/* Our RETURNING id: the last inserted row's id, as
+		 * SQLite's last_insert_rowid; no row inserted leaves it. */
+		for (int i = s->nrows - 1; i >= 0; i--)
+			if (!PQgetisnull(r, i, 0) && (!s->tr.upsert || !strcmp(PQgetvalue(r, i, 1), "t"))) {
+				d->last_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+				break;
+			}
+		s->nrows = 0;
+	}
+	s->row = -1;
+}
+
 static int pg_step(struct dbst *st)
 {
 	struct pgst *s = S(st);
@@ -527,23 +570,7 @@ static int pg_step(struct dbst *st)
 		PGresult *r = execute(s);
 		if (!r)
 			return d->code;
-		const char *cmd = PQcmdStatus(r);
-		if (!strncmp(cmd, "INSERT ", 7) || !strncmp(cmd, "UPDATE ", 7) || !strncmp(cmd, "DELETE ", 7) ||
-		    !strncmp(cmd, "MERGE ", 6))
-			d->changes = strtoll(PQcmdTuples(r), NULL, 10);
-		s->res = r;
-		s->nrows = s->tr.statements > 1 ? 0 : PQntuples(r);    /* the lock's row is ours */
-		if (s->tr.returning) {
-			/* Our RETURNING id: the last inserted row's id, as
-			 * SQLite's last_insert_rowid; no row inserted leaves it. */
-			for (int i = s->nrows - 1; i >= 0; i--)
-				if (!PQgetisnull(r, i, 0) && (!s->tr.upsert || !strcmp(PQgetvalue(r, i, 1), "t"))) {
-					d->last_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-					break;
-				}
-			s->nrows = 0;
-		}
-		s->row = -1;
+		took(s, r);
 	}
 	set_ok(d);
 	if (s->row + 1 < s->nrows) {
@@ -552,6 +579,93 @@ static int pg_step(struct dbst *st)
 	}
 	s->row = s->nrows;
 	return DB_DONE;
+}
+
+/* db_pipeline (db.h): the statements sent in libpq's pipeline mode behind
+ * one sync, each result kept in its statement for its steps. */
+#define PIPE_MAX 8
+static int pg_pipeline(struct db *db, struct dbst *const *sts, int n)
+{
+	struct pgdb *d = D(db);
+	PGconn *c = d->g.conn;
+	const char *name[PIPE_MAX];
+	PGresult *kept[PIPE_MAX] = { 0 };
+	int rc = DB_DONE, sent = 0;
+
+	settle(d);
+	for (int i = 0; i < n; i++)
+		pg_reset(sts[i]);
+	for (int i = 0; i < n; i++) {
+		struct pgst *s = S(sts[i]);
+		if (n > PIPE_MAX || !s->persistent || s->tr.statements > 1 || s->batch)
+			return DB_DONE;         /* each runs at its step */
+		char key[64];
+		if (s->tr.nparams >= (int)sizeof(key))
+			return DB_DONE;
+		for (int k = 0; k < s->tr.nparams; k++)
+			key[k] = s->p[k].type;
+		key[s->tr.nparams] = '\0';
+		if (!(name[i] = variant(s, key)))       /* prepared now if new: before the pipeline */
+			return d->code;
+	}
+	if (!PQenterPipelineMode(c))
+		return set_errf(d, PQerrorMessage(c));
+	for (; sent < n; sent++) {
+		struct pgst *s = S(sts[sent]);
+		struct args a;
+		args_of(s, &a);
+		int ok = PQsendQueryPrepared(c, name[sent], s->tr.nparams, a.val, a.len, a.fmt, 0);
+		args_free(&a);
+		if (!ok) {
+			rc = set_errf(d, PQerrorMessage(c));
+			break;
+		}
+	}
+	if (PQpipelineSync(c) != 1 && rc == DB_DONE)
+		rc = set_errf(d, PQerrorMessage(c));
+	/* Each sent statement's result and a NULL, then the sync's.  After a
+	 * failure the rest answer PGRES_PIPELINE_ABORTED. */
+	for (int i = 0; i < sent; i++) {
+		PGresult *r = PQgetResult(c);
+		if (!r) {
+			if (rc == DB_DONE)
+				rc = set_errf(d, *PQerrorMessage(c) ? PQerrorMessage(c) : "the pipeline ended early");
+			break;
+		}
+		if (result_ok(r))
+			kept[i] = r;
+		else {
+			if (rc == DB_DONE)
+				rc = PQresultStatus(r) == PGRES_PIPELINE_ABORTED ? set_errf(d, "pipeline aborted")
+										 : set_err(d, r);
+			PQclear(r);
+		}
+		PQclear(PQgetResult(c));        /* the NULL that ends its results */
+	}
+	for (int guard = 0; guard < 2 * PIPE_MAX + 4; guard++) {
+		PGresult *r = PQgetResult(c);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC || (!r && PQstatus(c) != CONNECTION_OK))
+			break;
+	}
+	if (!PQexitPipelineMode(c)) {
+		/* Not expected after the sync; a connection left in pipeline
+		 * mode would refuse every later command: make it lost, so its
+		 * owner replaces it (store_lost, worker_revive). */
+		if (rc == DB_DONE)
+			rc = set_errf(d, PQerrorMessage(c));
+		shutdown(PQsocket(c), SHUT_RDWR);
+	}
+	for (int i = 0; i < n; i++) {
+		if (rc == DB_DONE && kept[i])
+			took(S(sts[i]), kept[i]);
+		else
+			PQclear(kept[i]);
+	}
+	if (rc == DB_DONE)
+		set_ok(d);
+	return rc;
 }
 
 static bool has_col(struct pgst *s, int i)
@@ -633,6 +747,7 @@ static int pg_errcode(struct db *db)
 static int pg_exec(struct db *db, const char *sql)
 {
 	struct pgdb *d = D(db);
+	settle(d);
 	struct pg_sql t;
 	char err[SP_ERR_MAX];
 	if (pg_sql_translate(sql, NULL, NULL, &t, err, sizeof(err)) < 0)
@@ -653,9 +768,22 @@ static int pg_exec(struct db *db, const char *sql)
 	return 0;
 }
 
+/* db_send (db.h): sent now, its result read by the connection's next use. */
+static int pg_send(struct db *db, const char *sql)
+{
+	struct pgdb *d = D(db);
+	settle(d);
+	if (!PQsendQuery(d->g.conn, sql))
+		return set_errf(d, PQerrorMessage(d->g.conn));
+	d->sent = true;
+	set_ok(d);
+	return DB_DONE;
+}
+
 /* Open, or failed and waiting for ROLLBACK (a command running counts). */
 static bool pg_in_tx(struct db *db)
 {
+	settle(D(db));
 	PGTransactionStatusType t = PQtransactionStatus(D(db)->g.conn);
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
@@ -780,6 +908,7 @@ static int pg_batch_flush(struct dbst *st)
 {
 	struct pgst *s = S(st);
 	struct pgdb *d = D(st->db);
+	settle(d);
 	struct batch *bt = s->batch;
 	int n = s->tr.nparams;
 	if (!bt)
@@ -852,6 +981,8 @@ static const struct db_ops pg_ops = {
 	.batch_flush = pg_batch_flush,
 	.batch_pending = pg_batch_pending,
 	.batch_truncate = pg_batch_truncate,
+	.pipeline = pg_pipeline,
+	.send = pg_send,
 };
 
 struct db *db_pg_open(const char *url, char *err, size_t errlen)
@@ -885,6 +1016,7 @@ struct db *db_pg_open(const char *url, char *err, size_t errlen)
 /* Added for mnode (issue 17, a node outliving a PostgreSQL restart). */
 bool db_pg_lost(struct db *db)
 {
+	settle(D(db));
 	return PQstatus(D(db)->g.conn) != CONNECTION_OK;
 }
 
@@ -895,6 +1027,7 @@ bool db_pg_lost(struct db *db)
 void db_pg_abandon(struct db *db)
 {
 	struct pgdb *d = D(db);
+	settle(d);
 	if (PQtransactionStatus(d->g.conn) != PQTRANS_IDLE)
 		PQclear(PQexec(d->g.conn, "ROLLBACK"));
 }

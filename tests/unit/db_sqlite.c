@@ -157,6 +157,26 @@ static void test_busy(const char *path)
 	db_close(b);
 }
 
+/* db_pipeline and db_send mean the same as on PostgreSQL: here each
+ * statement runs at its step, in the order stepped, and db_send runs now. */
+static void test_pipeline(struct db *db)
+{
+	struct dbst *begin = db_prepare(db, "BEGIN", true);
+	struct dbst *one = db_prepare(db, "SELECT c FROM t WHERE u = ?1", true);
+	db_bind_text(one, 1, "a");
+	struct dbst *sts[] = { begin, one };
+	is_int(db_pipeline(db, sts, 2), DB_DONE, "db_pipeline: DB_DONE");
+	ok(!db_in_tx(db), "  nothing has run yet");
+	ok(db_step(begin) == DB_DONE && db_in_tx(db), "  BEGIN runs at its step");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 1, "  the SELECT at its: 1");
+	db_reset(one);
+	is_int(db_send(db, "COMMIT"), DB_DONE, "db_send COMMIT");
+	ok(!db_in_tx(db), "  has run");
+	is_int(db_send(db, "COMMIT"), DB_ERROR, "db_send of a failing command: DB_ERROR at once");
+	db_finalize(begin);
+	db_finalize(one);
+}
+
 static const struct db_ops other_ops = { .kind = DB_PG };
 
 int main(void)
@@ -178,6 +198,7 @@ int main(void)
 	struct db other = { &other_ops };
 	ok(db_sqlite_handle(&other) == NULL && db_sqlite_handle(NULL) == NULL, "none for another driver's");
 	test_rows(db);
+	test_pipeline(db);
 	db_close(db);
 	db_close(NULL);
 

@@ -8,8 +8,9 @@
  * statement's parameter types): round trips of int64 extremes, UTF-8,
  * NULLs and blobs with NUL bytes; error classes; last_id across a trigger;
  * changes; re-execution with new bindings and new types; the writers'
- * lock; an aborted transaction; then every store statement prepared and
- * run on the migrated schema.
+ * lock; an aborted transaction; pipelines and commands not waited for
+ * (db_pipeline, db_send); then every store statement prepared and run on
+ * the migrated schema.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -240,6 +241,73 @@ static void errors(void)
 	ok(run("ROLLBACK") == 0 && !db_in_tx(db), "  until ROLLBACK");
 	ok(db_step(st) == DB_ROW, "  after which it works");
 	db_finalize(st);
+}
+
+/* db_pipeline: statements sent together, each then stepped as if alone;
+ * a failure answered for the pipeline, with nothing kept.  db_send: a
+ * command not waited for, its answer read before the next. */
+static void pipeline(void)
+{
+	ok(run("CREATE TABLE t_p (k TEXT PRIMARY KEY, v BIGINT); "
+	       "INSERT INTO t_p VALUES ('a', 1), ('b', 2), ('b2', 22)") == 0, "a scratch table for pipelines");
+	struct dbst *begin = db_prepare(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", true);
+	struct dbst *one = db_prepare(db, "SELECT v FROM t_p WHERE k = ?", true);
+	struct dbst *many = db_prepare(db, "SELECT k, v FROM t_p WHERE k LIKE ? ORDER BY k", true);
+	struct dbst *none = db_prepare(db, "SELECT v FROM t_p WHERE k = ?1 AND v > ?2", true);
+	struct dbst *bad = db_prepare(db, "SELECT v / (v - v) FROM t_p WHERE k = ?", true);
+	db_bind_text(one, 1, "a");
+	db_bind_text(many, 1, "b%");
+	db_bind_text(none, 1, "a");
+	db_bind_int64(none, 2, 5);
+	struct dbst *sts[] = { begin, one, many, none };
+	is_int(db_pipeline(db, sts, 4), DB_DONE, "a pipeline of BEGIN and three SELECTs");
+	is_int(db_step(begin), DB_DONE, "  BEGIN: done");
+	db_reset(begin);
+	ok(db_in_tx(db), "  and the transaction is open");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 1 && db_step(one) == DB_DONE, "  one row: 1");
+	db_reset(one);
+	ok(db_step(many) == DB_ROW && !strcmp(db_col_text(many, 0), "b") && db_col_int64(many, 1) == 2 &&
+	   db_step(many) == DB_ROW && !strcmp(db_col_text(many, 0), "b2") && db_step(many) == DB_DONE,
+	   "  two rows in order: b 2, b2 22");
+	db_reset(many);
+	is_int(db_step(none), DB_DONE, "  no row");
+	db_reset(none);
+	ok(run("COMMIT") == 0 && !db_in_tx(db), "  COMMIT");
+	/* Bindings survive: the same statements stepped alone run again. */
+	db_bind_text(one, 1, "b");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 2, "a kept statement stepped alone after it: 2");
+	db_reset(one);
+
+	/* A pipeline whose second statement fails. */
+	db_bind_text(bad, 1, "a");
+	db_bind_text(one, 1, "a");
+	struct dbst *fail[] = { begin, bad, one };
+	is_int(db_pipeline(db, fail, 3), DB_ERROR, "a pipeline with a division by zero: DB_ERROR");
+	ok(strstr(db_errmsg(db), "division by zero") != NULL, "  errmsg names the failure: %s", db_errmsg(db));
+	ok(db_in_tx(db), "  the BEGIN ran: a transaction is open (aborted)");
+	ok(run("ROLLBACK") == 0 && !db_in_tx(db), "  ROLLBACK ends it");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 1 && db_errcode(db) == DB_DONE,
+	   "  nothing was kept: the statement after the failure runs at its step");
+	db_reset(one);
+
+	/* db_send: COMMIT not waited for; the next command reads its answer. */
+	ok(run("BEGIN") == 0 && db_in_tx(db), "BEGIN");
+	is_int(db_send(db, "COMMIT"), DB_DONE, "db_send COMMIT");
+	ok(!db_in_tx(db), "  in_tx reads its answer: no transaction");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 1, "  a statement after it");
+	db_reset(one);
+	is_int(db_send(db, "SELECT nosuchcolumn FROM t_p"), DB_DONE, "db_send of a failing command: sent");
+	struct dbst *sts2[] = { one };
+	is_int(db_pipeline(db, sts2, 1), DB_DONE, "  a pipeline after it reads its answer first, then runs");
+	ok(db_step(one) == DB_ROW && db_col_int64(one, 0) == 1, "  with its own row");
+	db_reset(one);
+	is_int(db_send(db, "COMMIT"), DB_DONE, "db_send COMMIT outside a transaction (a warning, no error)");
+	ok(run("SELECT 1") == 0, "  db_exec after it");
+	db_finalize(begin);
+	db_finalize(one);
+	db_finalize(many);
+	db_finalize(none);
+	db_finalize(bad);
 }
 
 static int64_t count_of(const char *sql)
@@ -541,6 +609,7 @@ int main(void)
 	round_trip();
 	types();
 	errors();
+	pipeline();
 	batch();
 	busy(url);
 	if (sql && *sql)
