@@ -39,6 +39,10 @@ struct store {
 	unsigned long tx_serial;        /* store_begin's transactions so far */
 	bool sp_held;                   /* PostgreSQL: drift_obs left open for the next observation */
 	struct store_memo *memo;        /* store_memo_begin's rows, NULL until first used */
+	/* store_begin_render's rows not yet read: kept statements, each taken
+	 * (set NULL) by the one reader it is for, the rest reset at the end
+	 * of the transaction.  dev_id, tenant_id: the device's, once read. */
+	struct { struct dbst *dev, *acc, *web; char mac[SP_MAC_LEN + 1]; int64_t dev_id, tenant_id; } pre;
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 	char *why;                      /* store_errmsg instead of the driver's until the next statement */
@@ -301,12 +305,14 @@ static void batches_drop(struct store *s)
 }
 
 static void memo_forget(struct store_memo *m, long gen);
+static void pre_drop(struct store *s);
 
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
+	pre_drop(s);
 	if (s->memo)
 		memo_forget(s->memo, -1);
 	free(s->memo);
@@ -506,11 +512,16 @@ bool *store_sp_held(struct store *s)
 	return &s->sp_held;
 }
 /* On PostgreSQL one snapshot for the generation and the rows it tags, as
- * SQLite's read transaction holds one WAL snapshot. */
+ * SQLite's read transaction holds one WAL snapshot.  Arrays, not literals:
+ * store_stmt caches by address, and store_begin_render sends the same
+ * statements. */
+static const char BEGIN_READ_PG[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+static const char CONFIG_GEN[] = "SELECT gen FROM config_gen WHERE id = 1";
 int store_begin_read(struct store *s)
 {
-	return simple(s, s->url ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN DEFERRED");
+	return simple(s, s->url ? BEGIN_READ_PG : "BEGIN DEFERRED");
 }
+
 struct dbst *store_batch(struct store *s, const char *sql, const char *types)
 {
 	for (int i = 0; i < BATCH_SLOTS; i++) {
@@ -571,6 +582,7 @@ void store_batch_back(struct store *s)
 int store_commit(struct store *s)
 {
 	s->sp_held = false;     /* COMMIT releases every savepoint */
+	pre_drop(s);
 	if (store_batch_flush(s) < 0)
 		return -1;
 	if (simple(s, "COMMIT") == 0)
@@ -588,6 +600,7 @@ int store_commit(struct store *s)
 int store_rollback(struct store *s)
 {
 	s->sp_held = false;
+	pre_drop(s);
 	for (int i = 0; i < BATCH_SLOTS && s->batch[i].st; i++) {
 		db_batch_truncate(s->batch[i].st, 0);
 		s->batch[i].mark = 0;
@@ -1021,13 +1034,21 @@ static int device_seal(struct store *s, const struct device *d, char *enc, size_
 
 int store_device_get(struct store *s, const char *mac, struct device *d)
 {
-	struct dbst *st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac = ?");
-	if (!st)
+	struct dbst *st = s->pre.dev;
+	bool pre = st && !strcmp(s->pre.mac, mac);
+	if (pre)
+		s->pre.dev = NULL;      /* store_begin_render's row: read it */
+	else if ((st = store_stmt(s, "SELECT " DEVICE_COLS "WHERE mac = ?")))
+		store_bind_text(st, 1, mac);
+	else
 		return -1;
-	store_bind_text(st, 1, mac);
 	int rc = one_row(st, (void (*)(struct dbst *, void *))device_row, d);
 	if (rc == 1)
 		device_open_secrets(s, d);
+	if (rc == 1 && pre) {
+		s->pre.dev_id = d->id;
+		s->pre.tenant_id = d->tenant_id;
+	}
 	return rc;
 }
 
@@ -1284,12 +1305,15 @@ static int account_seal(struct store *s, const struct account *a, char hash[65],
 
 int store_account_list(struct store *s, int64_t device_id, struct account *a, size_t max, size_t *n)
 {
-	struct dbst *st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? ORDER BY line");
+	struct dbst *st = s->pre.acc;
 	int rc;
 	*n = 0;
-	if (!st)
+	if (st && s->pre.dev_id == device_id)
+		s->pre.acc = NULL;      /* store_begin_render's rows */
+	else if ((st = store_stmt(s, "SELECT " ACCOUNT_COLS "WHERE device_id = ? ORDER BY line")))
+		db_bind_int64(st, 1, device_id);
+	else
 		return -1;
-	db_bind_int64(st, 1, device_id);
 	while ((rc = db_step(st)) == DB_ROW && *n < max)
 		account_row(st, &a[(*n)++]);
 	db_reset(st);
@@ -1431,13 +1455,84 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 
 long store_config_gen(struct store *s)
 {
-	struct dbst *st = store_stmt(s, "SELECT gen FROM config_gen WHERE id = 1");
+	struct dbst *st = store_stmt(s, CONFIG_GEN);
 	long v = -1;
 	if (st && db_step(st) == DB_ROW)
 		v = db_col_int64(st, 0);
 	if (st)
 		db_reset(st);
 	return v;
+}
+
+/* The rows store_begin_render reads ahead, by MAC: statements of their
+ * own (no other reader resets them), in the same snapshot as the device. */
+static const char PRE_DEVICE[] = "SELECT " DEVICE_COLS "WHERE mac = ?1";
+static const char PRE_ACCOUNTS[] = "SELECT " ACCOUNT_COLS
+	"WHERE device_id = (SELECT id FROM device WHERE mac = ?1) ORDER BY line";
+static const char PRE_WEBPW[] = "SELECT role, device_id, password_enc FROM web_password "
+	"WHERE (tenant_id = 0 AND device_id = (SELECT id FROM device WHERE mac = ?1)) "
+	"OR (tenant_id = (SELECT tenant_id FROM device WHERE mac = ?1) AND device_id = 0)";
+
+static void pre_drop(struct store *s)
+{
+	struct dbst **k[] = { &s->pre.dev, &s->pre.acc, &s->pre.web };
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (*k[i]) {
+			db_reset(*k[i]);
+			*k[i] = NULL;
+		}
+	s->pre.dev_id = s->pre.tenant_id = -1;
+}
+
+long store_begin_render(struct store *s, const char *mac)
+{
+	pre_drop(s);
+	if (!s->url)
+		return store_begin_read(s) == 0 ? store_config_gen(s) : -1;
+	struct dbst *st[5] = { store_stmt(s, BEGIN_READ_PG), store_stmt(s, CONFIG_GEN) };
+	int n = 2;
+	if (mac && *mac) {
+		st[2] = store_stmt(s, PRE_DEVICE);
+		st[3] = store_stmt(s, PRE_ACCOUNTS);
+		st[4] = store_stmt(s, PRE_WEBPW);
+		n = 5;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!st[i])
+			return -1;
+		if (i >= 2)
+			store_bind_text(st[i], 1, mac);
+	}
+	if (db_pipeline(s->db, st, n) != DB_DONE || store_exec_stmt(s, st[0], NULL, 0) < 0)
+		return -1;
+	long g = -1;
+	if (db_step(st[1]) == DB_ROW)
+		g = db_col_int64(st[1], 0);
+	db_reset(st[1]);
+	if (g >= 0 && n == 5) {
+		sp_strlcpy(s->pre.mac, mac, sizeof(s->pre.mac));
+		s->pre.dev = st[2];
+		s->pre.acc = st[3];
+		s->pre.web = st[4];
+	}
+	return g;
+}
+
+int store_end_render(struct store *s)
+{
+	if (!s->url)
+		return store_commit(s);
+	pre_drop(s);
+	return db_send(s->db, "COMMIT") == DB_DONE ? 0 : -1;
+}
+
+struct dbst *store_pre_webpw(struct store *s, int64_t tenant_id, int64_t device_id)
+{
+	struct dbst *st = s->pre.web;
+	if (!st || s->pre.dev_id != device_id || s->pre.tenant_id != tenant_id)
+		return NULL;
+	s->pre.web = NULL;
+	return st;
 }
 
 /* fetch_log history and the devices' last-fetch columns, as batches: on

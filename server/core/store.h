@@ -161,6 +161,17 @@ const char *store_errmsg(struct store *s);
 /* Generation of everything that can change a served config (schema 002);
  * fetch bookkeeping does not bump it.  -1 on error. */
 long store_config_gen(struct store *s);
+/* A render miss's read snapshot: store_begin_read and store_config_gen
+ * (the generation, or -1; end the transaction either way).  On PostgreSQL
+ * with a MAC, the device, its lines and the web passwords it may use are
+ * read in the same round trip (db_pipeline: 1 instead of 5), for the next
+ * store_device_get of that MAC, store_account_list and
+ * store_webpw_effective of that device in this transaction.  SQLite reads
+ * each at its call, as before. */
+long store_begin_render(struct store *s, const char *mac);
+/* Its end: store_commit on SQLite; on PostgreSQL the COMMIT of the
+ * read-only snapshot is sent and not waited for (db_send).  0 or -1. */
+int store_end_render(struct store *s);
 /* The render memo: between store_memo_begin(s, gen) - called inside a read
  * snapshot, with the generation that snapshot read - and store_memo_end,
  * store_tenant_get_id and store_tversion_get answer from rows read earlier

@@ -44,6 +44,10 @@ void store_batch_back(struct store *s);
  * released together with the next one's start, one round trip); cleared
  * by store_begin, store_commit and store_rollback. */
 bool *store_sp_held(struct store *s);
+/* store_webpw_effective's rows for that tenant and device as
+ * store_begin_render read them ahead (the statement, stepped from its
+ * first row, then the caller's to reset), or NULL: query them. */
+struct dbst *store_pre_webpw(struct store *s, int64_t tenant_id, int64_t device_id);
 
 /* ---- store_admin.c: schema bookkeeping shared with store.c ----
  * SQLite-only: db is db_sqlite_handle's (struct sqlite3 is sqlite3). */

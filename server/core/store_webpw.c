@@ -31,13 +31,16 @@ int store_webpw_set(struct store *s, int64_t tenant_id, int64_t device_id, const
 int store_webpw_effective(struct store *s, int64_t tenant_id, int64_t device_id, const char *const role[2],
 			 char enc[2][SP_WEBPW_ENC_MAX])
 {
-	struct dbst *st = store_stmt(s, "SELECT role, device_id, password_enc FROM web_password "
-				      "WHERE (tenant_id = 0 AND device_id = ?1) OR (tenant_id = ?2 AND device_id = 0)");
+	/* The same rows, read ahead by MAC for a render (store_begin_render). */
+	struct dbst *st = store_pre_webpw(s, tenant_id, device_id);
 	enc[0][0] = enc[1][0] = '\0';
-	if (!st)
-		return -1;
-	db_bind_int64(st, 1, device_id);
-	db_bind_int64(st, 2, tenant_id);
+	if (!st) {
+		if (!(st = store_stmt(s, "SELECT role, device_id, password_enc FROM web_password "
+					 "WHERE (tenant_id = 0 AND device_id = ?1) OR (tenant_id = ?2 AND device_id = 0)")))
+			return -1;
+		db_bind_int64(st, 1, device_id);
+		db_bind_int64(st, 2, tenant_id);
+	}
 	bool own[2] = { false, false };
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {

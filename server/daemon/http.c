@@ -906,7 +906,9 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 static long render_snapshot(struct http_server *h, struct store *s, const struct route_match *m,
 			    struct cache_ent *fresh, long min, bool *behind)
 {
-	long g = store_begin_read(s) == 0 ? store_config_gen(s) : -1;
+	/* A MAC route's device rows come with the snapshot (one round trip
+	 * on PostgreSQL); a token route finds its device first. */
+	long g = store_begin_render(s, m->kind == ROUTE_MAC ? m->mac : NULL);
 	*behind = g >= 0 && g < min;
 	int built = -1;
 	if (g >= 0 && !*behind) {
@@ -916,7 +918,7 @@ static long render_snapshot(struct http_server *h, struct store *s, const struct
 		built = build_entry(h, s, h->layouts, m, fresh, false);
 		store_memo_end(s);
 	}
-	store_commit(s);
+	store_end_render(s);
 	if (built >= 0)
 		return g;
 	free(fresh->body);
