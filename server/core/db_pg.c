@@ -475,17 +475,25 @@ static PGresult *do_params(struct pgst *s, const char *key, const Oid *types)
 	return r;
 }
 
+/* The bound parameters' types, one enum ptype each (caller frees): the
+ * server-side statement variant they need. */
+static char *key_of(const struct pgst *s)
+{
+	char *key = xmalloc((size_t)s->tr.nparams + 1);
+	for (int i = 0; i < s->tr.nparams; i++)
+		key[i] = s->p[i].type;
+	key[s->tr.nparams] = '\0';
+	return key;
+}
+
 /* Execute with the current bindings; the result (caller clears), NULL
  * with the error set. */
 static PGresult *execute(struct pgst *s)
 {
 	struct pgdb *d = D(s->base.db);
 	settle(d);
-	char *key = xmalloc((size_t)s->tr.nparams + 1);
+	char *key = key_of(s);
 	PGresult *r = NULL;
-	for (int i = 0; i < s->tr.nparams; i++)
-		key[i] = s->p[i].type;
-	key[s->tr.nparams] = '\0';
 	if (s->tr.statements > 1 && !s->tr.nparams) {
 		/* BEGIN IMMEDIATE's BEGIN + lock: a server-side statement holds
 		 * one command, the simple protocol any number.  When the lock
@@ -595,17 +603,16 @@ static int pg_pipeline(struct db *db, struct dbst *const *sts, int n)
 	settle(d);
 	for (int i = 0; i < n; i++)
 		pg_reset(sts[i]);
+	if (n > PIPE_MAX)
+		return DB_DONE;                 /* each runs at its step */
 	for (int i = 0; i < n; i++) {
 		struct pgst *s = S(sts[i]);
-		if (n > PIPE_MAX || !s->persistent || s->tr.statements > 1 || s->batch)
-			return DB_DONE;         /* each runs at its step */
-		char key[64];
-		if (s->tr.nparams >= (int)sizeof(key))
+		if (!s->persistent || s->tr.statements > 1 || s->batch)
 			return DB_DONE;
-		for (int k = 0; k < s->tr.nparams; k++)
-			key[k] = s->p[k].type;
-		key[s->tr.nparams] = '\0';
-		if (!(name[i] = variant(s, key)))       /* prepared now if new: before the pipeline */
+		char *key = key_of(s);
+		name[i] = variant(s, key);      /* prepared now if new: before the pipeline */
+		free(key);
+		if (!name[i])
 			return d->code;
 	}
 	if (!PQenterPipelineMode(c))

@@ -305,14 +305,12 @@ static void batches_drop(struct store *s)
 }
 
 static void memo_forget(struct store_memo *m, long gen);
-static void pre_drop(struct store *s);
 
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
 	secret_wipe(s->key, sizeof(s->key));
-	pre_drop(s);
 	if (s->memo)
 		memo_forget(s->memo, -1);
 	free(s->memo);
@@ -572,6 +570,8 @@ void store_batch_back(struct store *s)
 	for (int i = 0; i < BATCH_SLOTS && s->batch[i].st; i++)
 		db_batch_truncate(s->batch[i].st, s->batch[i].mark);
 }
+
+static void pre_drop(struct store *s);
 
 /* Rows a batch still holds belong to this transaction: written before its
  * COMMIT, forgotten at its ROLLBACK.  A PostgreSQL connection lost during
@@ -1453,15 +1453,20 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
-long store_config_gen(struct store *s)
+/* The generation st (CONFIG_GEN, bound or kept) reads; -1 for none. */
+static long gen_read(struct dbst *st)
 {
-	struct dbst *st = store_stmt(s, CONFIG_GEN);
 	long v = -1;
 	if (st && db_step(st) == DB_ROW)
 		v = db_col_int64(st, 0);
 	if (st)
 		db_reset(st);
 	return v;
+}
+
+long store_config_gen(struct store *s)
+{
+	return gen_read(store_stmt(s, CONFIG_GEN));
 }
 
 /* The rows store_begin_render reads ahead, by MAC: statements of their
@@ -1505,10 +1510,7 @@ long store_begin_render(struct store *s, const char *mac)
 	}
 	if (db_pipeline(s->db, st, n) != DB_DONE || store_exec_stmt(s, st[0], NULL, 0) < 0)
 		return -1;
-	long g = -1;
-	if (db_step(st[1]) == DB_ROW)
-		g = db_col_int64(st[1], 0);
-	db_reset(st[1]);
+	long g = gen_read(st[1]);
 	if (g >= 0 && n == 5) {
 		sp_strlcpy(s->pre.mac, mac, sizeof(s->pre.mac));
 		s->pre.dev = st[2];
