@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""free-port.py [tcp|udp]: print a loopback port free for TCP (udp: for UDP
-and TCP both), picked at random below the kernel's ephemeral range, where
-no outgoing connection of a suite running side by side can take it between
-the pick and the listener's bind. See tests/lib.sh free_port."""
+"""free-port.py [tcp|udp] [N]: print N (default 1) distinct loopback ports,
+one per line, each free for TCP (udp: for UDP and TCP both), picked at
+random below the kernel's ephemeral range, where no outgoing connection of
+a suite running side by side can take it between the pick and the
+listener's bind. See tests/lib.sh free_port."""
 import random, socket, sys
 both = sys.argv[1:] == ["udp"]
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
@@ -17,11 +18,18 @@ def free(p):
         return False
     finally:
         for s in socks: s.close()
+want = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+got = []
+def take(p):
+    if p not in got and free(p):
+        got.append(p)
 if lo > 11000:
-    for _ in range(200):
-        p = random.randrange(10000, lo)
-        if free(p): print(p); sys.exit(0)
-for _ in range(50):   # a host whose ephemeral range starts low: ask the kernel
+    for _ in range(200 * want):
+        if len(got) == want: break
+        take(random.randrange(10000, lo))
+for _ in range(50 * want):   # a host whose ephemeral range starts low: ask the kernel
+    if len(got) == want: break
     t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]; t.close()
-    if free(p): print(p); sys.exit(0)
-sys.exit(1)
+    take(p)
+if len(got) < want: sys.exit(1)
+print("\n".join(map(str, got)))

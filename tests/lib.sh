@@ -295,15 +295,16 @@ stop_sipprovd() {
 	return 0
 }
 
-# free_port / free_udp_tcp_port: a loopback port free for TCP (and for UDP
-# too), picked at random below the kernel's ephemeral range. Ports the
+# free_port [N] / free_udp_tcp_port [N]: a loopback port free for TCP (and
+# for UDP too), or N distinct ones, picked at random below the kernel's
+# ephemeral range. Ports the
 # kernel hands out (bind to 0) are the ones every outgoing connection of a
 # suite running side by side takes too, so a registrar started a moment
 # later could find its port gone. Random rather than derived from $$, which
 # collides across suites; checked by binding, still racy but only against
 # another test's listener.
-free_port() { python3 "$ROOT/tests/free-port.py" tcp; }
-free_udp_tcp_port() { python3 "$ROOT/tests/free-port.py" udp; }
+free_port() { python3 "$ROOT/tests/free-port.py" tcp "${1:-1}"; }
+free_udp_tcp_port() { python3 "$ROOT/tests/free-port.py" udp "${1:-1}"; }
 
 # start_kamailio [HEP_PORT]: Kamailio as registrar on 127.0.0.1:$KAM_PORT
 # (UDP+TCP) from tests/peers/kamailio.cfg.in, subscribers in $KAM_DIR/kam.db,

@@ -73,22 +73,22 @@ sipp_register() {
 	case $tr in udp) t=u1 ;; tcp) t=t1 ;; *) echo "# $1: transport $tr"; return 1 ;; esac
 	printf 'SEQUENTIAL\n%s;%s;[authentication username=%s password=%s];sipprov-readback %s\n' \
 		"$(field "$1" user)" "$(field "$1" domain)" "$(field "$1" auth)" "$(field "$1" password)" "$1" >"$T/users.csv"
-	# A local port never used before in this run: a TCP connection to the
-	# same peer from the same port can meet the last one's TIME_WAIT, and
-	# two dozen picks from a random range can repeat.
+	# A local port not used before in this run (the next of $SIPP_PORTS,
+	# picked distinct): a TCP connection to the same peer from the same
+	# port can meet the last one's TIME_WAIT, and two dozen separate picks
+	# from a random range can repeat.
+	SIPP_NEXT=$((SIPP_NEXT + 1))
 	local lp
-	while :; do
-		lp=$(free_udp_tcp_port) || return 1
-		case " $USED_PORTS " in *" $lp "*) ;; *) break ;; esac
-	done
-	USED_PORTS="$USED_PORTS $lp"
+	lp=$(echo "$SIPP_PORTS" | sed -n "${SIPP_NEXT}p")
+	[ -n "$lp" ] || { echo "# sipp: no local port left" >&2; return 1; }
 	# sipp's words on stderr: prove shows them in CI's log, where a
 	# failure here cannot be run again.
 	sipp "$hop" -sf "$T/reg.xml" -inf "$T/users.csv" -m 1 -i 127.0.0.1 -p "$lp" -t "$t" \
 		-nostdin -timeout 10s -timeout_error >"$T/sipp.out" 2>&1 ||
 		{ grep -v '^ *$' "$T/sipp.out" | head -30 | sed "s/^/# sipp ($1, port $lp): /" >&2; return 1; }
 }
-USED_PORTS=""
+SIPP_PORTS=$(free_udp_tcp_port 24) || bail "no free ports"   # 6 layouts x 2 transports x 2 modes
+SIPP_NEXT=0
 for tr in udp tcp; do
 	for mode in server outbound; do
 		if [ $mode = server ]; then

@@ -11,11 +11,7 @@ need sipp sqlite3
 
 # Seven phone ports, distinct, from the shared picker (not from $$: suites
 # running side by side would collide).
-ports=""
-while [ "$(echo $ports | wc -w)" -lt 7 ]; do
-	p=$(free_udp_tcp_port) || bail "no free port"
-	case " $ports " in *" $p "*) ;; *) ports="$ports $p" ;; esac
-done
+ports=$(free_udp_tcp_port 7) || bail "no free ports"
 set -- $ports
 PH1=$1 PH2=$2 PH3=$3 PH4=$4 PH5=$5 PH6=$6 PH7=$7
 P=$ROOT/tests/peers
