@@ -191,9 +191,10 @@ check: unit
 
 # phone_server = own is the default; the files where the listener itself
 # shows (framing, limits, slow clients, logs, firmware ranges, the fetch
-# path) run again on libmicrohttpd's, which phone_server = mhd keeps.
+# path, TLS: GnuTLS there, OpenSSL on own) run again on libmicrohttpd's,
+# which phone_server = mhd keeps.
 MHD_FILES := 11-http 12-cache 22-firmware 23-pending 42-enumeration 43-slow-clients 47-log-escape \
-	48-framing 4a-trusted-proxies 4b-body-cap 4c-header-trickle 4e-digest-stale
+	48-framing 4a-trusted-proxies 4b-body-cap 4c-header-trickle 4e-digest-stale 40-https-auth 89-tls-reload
 check-mhd: unit
 	SP_PHONE_SERVER=mhd $(PROVE) $(MHD_FILES:%=tests/t/%.sh)
 

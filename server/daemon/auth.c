@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "nonce.h"
+#include "tls_ossl.h"
 #include "tls_peer.h"
 
 void auth_subject_policy(struct auth_subject *s, const char *device_auth, const char *allow_cidrs)
@@ -316,7 +317,9 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 	 * stale nonce and the time taken do not depend on whether the MAC exists. */
 	enum dig d = r->conn || r->headers ? digest_eval(r, &fresh, dwhy, sizeof(dwhy)) : DIG_NONE;
 	res->stale = d == DIG_STALE;
-	if (r->tls && r->conn)
+	if (r->tls && r->ssl)
+		tp = tls_ossl_peer_mac(r->ssl, cmac, twhy, sizeof(twhy));
+	else if (r->tls && r->conn)
 		tp = tls_peer_mac(r->conn, cmac, twhy, sizeof(twhy));
 
 	if (!s->found)

@@ -11,6 +11,7 @@
 #include "core/sipprov.h"
 
 struct MHD_Connection;
+struct ssl_st;
 struct MHD_Response;
 
 /* Seconds a digest nonce stays valid; older ones get a stale=true challenge. */
@@ -37,6 +38,7 @@ struct auth_subject {
 
 struct auth_req {
 	struct MHD_Connection *conn;        /* for the digest check and the TLS session */
+	struct ssl_st *ssl;                 /* the TLS session of phone_listen.c's connection */
 	const struct sockaddr *addr;
 	const char *ip;                     /* printable source address */
 	bool loopback;

@@ -33,6 +33,7 @@
 #include "phone_listen.h"
 #include "phone_req.h"
 #include "tls_certs.h"
+#include "tls_ossl.h"
 
 /* Render cache: 8-way sets with twice as many slots as render_cache
  * entries (the entries themselves are capped at render_cache).  Devices
@@ -143,6 +144,7 @@ struct http_server {
 	size_t nworkers;
 	struct listener http, https;
 	struct phone_listen *own;           /* phone_server = own: http_listen's listener */
+	struct phone_listen *own_tls;       /* ... and https_listen's (OpenSSL) */
 	struct fetchq fq;
 	struct pending *pending;        /* unknown MACs, for `device pending` */
 	struct cache_bucket *cache;
@@ -1189,7 +1191,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	cache_ent_free(uncached);
 
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
 		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .method = method, .url = url,
 	};
@@ -1507,7 +1509,7 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *
 		rc = phonebook_target(w->store, subj.device_id, only, &t);
 	subj.vendor_ok = t.answers;
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
 		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &subj, .url = url,
 	};
@@ -1566,7 +1568,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
 	struct auth_req ar = {
-		.conn = c->conn, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
 		.addr = addr, .ip = ip, .loopback = auth_is_loopback(addr), .tls = tls,
 		.insecure_loopback = h->conf->insecure_loopback, .subj = &ce->subj, .method = "PUT", .url = url,
 	};
@@ -1782,7 +1784,7 @@ static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, c
 			return respond_bad_framing(c);
 		}
 		if (!strcmp(method, MHD_HTTP_METHOD_PUT))
-			return upload_begin(h, c, url, li->tls, pa, pip, pua, rq);
+			return upload_begin(h, c, url, c->tls, pa, pip, pua, rq);
 		if (!strcmp(method, MHD_HTTP_METHOD_POST) && !strcmp(url, "/api/v1/registrations"))
 			return webhook_begin(h, c, rq, pa, pip);
 		if (has_body(c)) {
@@ -1856,8 +1858,8 @@ static enum MHD_Result on_request_in(struct listener *li, struct phone_req *c, c
 	if (!strncmp(url, "/fw/", 4))
 		return serve_firmware(h, c, url, method, ip, ua);
 	if (phonebook_path(url, (char[SP_MAC_LEN + 1]){ 0 }, &(const char *){ NULL }))
-		return serve_phonebook(h, c, url, addr, ip, li->tls, ua);
-	return serve_device(h, c, url, method, addr, ip, li->tls, ua);
+		return serve_phonebook(h, c, url, addr, ip, c->tls, ua);
+	return serve_device(h, c, url, method, addr, ip, c->tls, ua);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode t)
@@ -1985,16 +1987,23 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 	li->tls = tls;
 	if (threads < 1)
 		threads = 1;
-	if (!tls && !strcmp(cf->phone_server, "own")) {
-		if (!(h->own = phone_listen_start(h, cf, &ss, threads, err, errlen)))
+	if (tls && (!cf->tls_cert[0] || !cf->tls_key[0]))
+		return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
+	if (!strcmp(cf->phone_server, "own")) {
+		/* TLS through OpenSSL: tls_certs.c checks the files and keeps
+		 * the serial and expiry (metrics, health), tls_ossl.c serves. */
+		if (tls && (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0 ||
+			    tls_ossl_load(cf->tls_cert, cf->tls_key, cf->tls_client_ca, err, errlen) < 0))
 			return -1;
-		log_info("http: phone_server=own, %u listener threads", threads);
-		log_info("http listening on %s port %u", listen, http_server_port(h, false));
+		struct phone_listen **own = tls ? &h->own_tls : &h->own;
+		if (!(*own = phone_listen_start(h, cf, &ss, tls, threads, err, errlen)))
+			return -1;
+		log_info("%s: phone_server=own, %u listener threads%s", tls ? "https" : "http", threads,
+			 tls ? ", TLS by OpenSSL" : "");
+		log_info("%s listening on %s port %u", tls ? "https" : "http", listen, http_server_port(h, tls));
 		return 0;
 	}
 	if (tls) {
-		if (!cf->tls_cert[0] || !cf->tls_key[0])
-			return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
 		/* The certificate comes from tls_certs.c at each handshake, so a
 		 * SIGHUP can swap it (renewals) without restarting the listener. */
 		if (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0)
@@ -2041,6 +2050,8 @@ unsigned http_server_port(const struct http_server *h, bool tls)
 	const union MHD_DaemonInfo *i;
 	if (!tls && h->own)
 		return phone_listen_port(h->own);
+	if (tls && h->own_tls)
+		return phone_listen_port(h->own_tls);
 	if (!li->d || !(i = MHD_get_daemon_info(li->d, MHD_DAEMON_INFO_BIND_PORT)))
 		return 0;
 	return i->port;
@@ -2147,7 +2158,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 		goto fail;
 	if (conf->https_listen[0] && listener_start(h, &h->https, conf->https_listen, true, err, errlen) < 0)
 		goto fail;
-	if (!h->http.d && !h->https.d && !h->own) {
+	if (!h->http.d && !h->https.d && !h->own && !h->own_tls) {
 		sp_err(err, errlen, "neither http_listen nor https_listen is set");
 		goto fail;
 	}
@@ -2160,8 +2171,13 @@ fail:
 int http_server_reload_tls(struct http_server *h, const char *cert, const char *key, char *err, size_t errlen)
 {
 	char serial[64];
-	if (!h->https.d)
+	if (!h->https.d && !h->own_tls)
 		return 0;
+	/* OpenSSL's context first, after the checks: on any failure both
+	 * libraries keep serving (and reporting) the previous certificate. */
+	if (h->own_tls && (tls_certs_check(TLS_PHONE, cert, key, err, errlen) < 0 ||
+			   tls_ossl_load(cert, key, h->conf->tls_client_ca, err, errlen) < 0))
+		return -1;
 	if (tls_certs_load(TLS_PHONE, cert, key, err, errlen) < 0)
 		return -1;
 	tls_certs_serial(TLS_PHONE, serial, sizeof(serial));
@@ -2192,6 +2208,8 @@ void http_server_stop(struct http_server *h)
 	if (!h)
 		return;
 	phone_listen_stop(h->own);
+	phone_listen_stop(h->own_tls);
+	tls_ossl_release();
 	listener_stop(&h->http);
 	listener_stop(&h->https);
 	connguard_free(h->guard);

@@ -11,10 +11,14 @@
  * or stalled connection, a head no larger than conn_memory_limit allows.
  * Bodies go to http.c as they arrive, by Content-Length or chunked
  * (phone_http.c decodes); a file answer (firmware) is sent by sendfile.
- * It does not route or decide answers: http.c does (http_phone_begin);
- * nor speak TLS: https_listen stays libmicrohttpd's, beside this one.
+ * It does not route or decide answers: http.c does (http_phone_begin).
+ * For https_listen a second one speaks TLS through OpenSSL (tls_ossl.c's
+ * context): the same loop, with SSL_read and SSL_write in place of read
+ * and send (the response is copied into one buffer, a file body is read
+ * and written in records, without sendfile).
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -29,11 +33,14 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "connguard.h"
 #include "auth.h"
 #include "phone_http.h"
 #include "phone_listen.h"
+#include "tls_ossl.h"
 
 #define IN_FIRST   2048                 /* first read buffer; grows to the head cap */
 #define IP_SLOTS   16384                /* sources tracked for per_ip_conn_limit */
@@ -61,7 +68,7 @@ struct pconn {
 	bool chunked;                       /* PC_BODY: the body is chunked, decoded by chunk */
 	bool body_done;                     /* ... and its last chunk and trailers came */
 	struct phone_chunked chunk;
-	char *pend;                         /* bytes read past a chunked body: the next request's */
+	char *pend;                         /* bytes read past a body (chunked, or over TLS): the next request's */
 	size_t pendlen;
 	char *out;                          /* unsent response bytes */
 	size_t outlen, outoff;
@@ -72,6 +79,9 @@ struct pconn {
 	bool linger;                        /* close with unread input: drain first (no RST) */
 	bool lingering;                     /* answered, write side shut, draining until EOF */
 	bool registered;                    /* in the loop's epoll set */
+	SSL *ssl;                           /* https_listen: the TLS session, else NULL */
+	bool tls_wantw;                     /* SSL_read waits for the socket to take bytes */
+	bool tls_dead;                      /* the session failed: no close_notify */
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
@@ -93,6 +103,8 @@ struct phone_listen {
 	struct http_server *h;
 	const struct conf *cf;
 	struct connguard *guard;
+	bool tls;
+	const char *key;                    /* "http_listen" or "https_listen", for errors */
 	unsigned nloops;
 	struct loop *loops;
 	unsigned port;
@@ -186,6 +198,13 @@ static void conn_close(struct pconn *c)
 	connguard_closed(pl->guard, &c->guard);
 	ip_give(pl, c->ip_slot);
 	atomic_fetch_sub(&pl->live, 1);
+	if (c->ssl) {
+		/* close_notify, best effort (a lingering one sent it already) */
+		if (!c->tls_dead && !c->lingering && SSL_is_init_finished(c->ssl))
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
 	close(c->fd);                       /* drops the epoll registration too */
 	if (c->prev)
 		c->prev->next = c->next;
@@ -237,6 +256,51 @@ static const char *http_date(void)
 	return s;
 }
 
+/* One read into buf: the bytes read; 0 at the end or on an error (close);
+ * -1 when nothing more can be read now. */
+static ssize_t conn_read(struct pconn *c, void *buf, size_t len)
+{
+	if (!c->ssl) {
+		ssize_t r = read(c->fd, buf, len);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return -1;
+		return r < 0 ? 0 : r;
+	}
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		return -1;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		c->tls_wantw = true;        /* a handshake flight the socket did not take */
+		return -1;
+	}
+	c->tls_dead = e != SSL_ERROR_ZERO_RETURN;
+	return 0;
+}
+
+/* One write of len > 0 bytes: the bytes taken, -1 when the socket is
+ * full (retry with the same bytes), -2 on an error. */
+static ssize_t conn_write(struct pconn *c, const void *buf, size_t len)
+{
+	if (!c->ssl) {
+		ssize_t w = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (w >= 0)
+			return w;
+		return errno == EAGAIN || errno == EINTR ? -1 : -2;
+	}
+	ERR_clear_error();
+	int w = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (w > 0)
+		return w;
+	if (SSL_get_error(c->ssl, w) == SSL_ERROR_WANT_WRITE)
+		return -1;
+	c->tls_dead = true;
+	return -2;
+}
+
 static void want_out(struct pconn *c, bool on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, .data.ptr = c };
@@ -256,6 +320,8 @@ static void conn_end(struct pconn *c)
 		conn_close(c);
 		return;
 	}
+	if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl))
+		SSL_shutdown(c->ssl);
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	if (!c->registered)
@@ -293,11 +359,9 @@ static void conn_next(struct pconn *c)
 static int conn_flush(struct pconn *c)
 {
 	while (c->out && c->outoff < c->outlen) {
-		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
+		ssize_t w = conn_write(c, c->out + c->outoff, c->outlen - c->outoff);
 		if (w < 0)
-			return errno == EAGAIN ? 0 : -1;
+			return w == -1 ? 0 : -1;
 		c->active = mono_ms();
 		c->outoff += (size_t)w;
 	}
@@ -308,12 +372,23 @@ static int conn_flush(struct pconn *c)
 		if (!slice)
 			return 0;
 		size_t n = c->fleft < slice ? (size_t)c->fleft : (size_t)slice;
-		ssize_t w = sendfile(c->fd, c->ffd, &c->foff, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno == EAGAIN ? 0 : -1;
-		if (w == 0)
+		ssize_t w;
+		if (c->ssl) {
+			/* A record's worth; a retry reads the same bytes again. */
+			char rec[16384];
+			w = pread(c->ffd, rec, n < sizeof(rec) ? n : sizeof(rec), c->foff);
+			if (w > 0 && (w = conn_write(c, rec, (size_t)w)) < 0)
+				return w == -1 ? 0 : -1;
+			if (w > 0)
+				c->foff += w;
+		} else {
+			w = sendfile(c->fd, c->ffd, &c->foff, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return errno == EAGAIN ? 0 : -1;
+		}
+		if (w <= 0)
 			return -1;          /* the file shrank under us: the promised length cannot be kept */
 		c->active = mono_ms();
 		c->fleft -= (uint64_t)w;
@@ -368,7 +443,8 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 	size_t mlen = file ? 0 : blen;
 	struct iovec iov[2] = { { hb, (size_t)n }, { (void *)r->body, mlen } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = mlen ? 2 : 1 };
-	ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (file ? MSG_MORE : 0));
+	/* TLS: all of it goes to our buffer, for one SSL_write. */
+	ssize_t w = c->ssl ? 0 : sendmsg(c->fd, &mh, MSG_NOSIGNAL | (file ? MSG_MORE : 0));
 	size_t total = (size_t)n + mlen;
 	if (file) {
 		c->ffd = r->fd;
@@ -496,8 +572,8 @@ static bool conn_process(struct pconn *c)
 		}
 		connguard_headers_done(pl->guard, c->guard);
 		c->q = (struct phone_req){ .method = c->head.method, .url = c->head.url, .proto = c->head.proto,
-					   .peer = (struct sockaddr *)&c->peer, .hdr = c->head.hdr,
-					   .nhdr = c->head.nhdr };
+					   .peer = (struct sockaddr *)&c->peer, .tls = pl->tls, .ssl = c->ssl,
+					   .hdr = c->head.hdr, .nhdr = c->head.nhdr };
 		long long cl = c->head.content_length;
 		bool body = c->head.chunked || cl == -2 || cl > 0;
 		c->rq = http_phone_begin(pl->h, &c->q);
@@ -525,8 +601,16 @@ static bool conn_process(struct pconn *c)
 		 * connection with nothing unsent takes 25 bytes; if not, the
 		 * client waits its timeout and sends anyway. */
 		const char *ex = phone_header(&c->q, "Expect");
-		if (!c->head.http10 && ex && !strcasecmp(ex, "100-continue"))
-			(void)!send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+		if (!c->head.http10 && ex && !strcasecmp(ex, "100-continue") &&
+		    conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0 && c->ssl) {
+			/* A TLS write not taken must be retried as it was, before
+			 * the answer: a client that reads nothing is dropped. */
+			struct req *rq = c->rq;
+			c->rq = NULL;
+			http_phone_abort(pl->h, rq);
+			conn_close(c);
+			return false;
+		}
 		c->state = PC_BODY;
 		c->chunked = c->head.chunked;
 		c->body_done = false;
@@ -582,6 +666,11 @@ static bool conn_readable(struct pconn *c)
 			dst = chunk;
 			if (c->chunked)
 				room = c->body_done ? 0 : sizeof(chunk);
+			else if (c->ssl)
+				/* A whole record, so that OpenSSL keeps no bytes
+				 * back where epoll cannot see them: what follows
+				 * the body is kept (pend) as for a chunked one. */
+				room = c->bodyleft ? sizeof(chunk) : 0;
 			else
 				room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
 			if (!room)
@@ -600,8 +689,8 @@ static bool conn_readable(struct pconn *c)
 			dst = c->in + c->inlen;
 			room = c->incap - c->inlen;
 		}
-		ssize_t r = read(c->fd, dst, room);
-		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		ssize_t r = conn_read(c, dst, room);
+		if (r == 0) {
 			conn_close(c);
 			return false;
 		}
@@ -612,12 +701,22 @@ static bool conn_readable(struct pconn *c)
 			if (!conn_chunks(c, chunk, (size_t)r, false))
 				return false;
 		} else if (c->state == PC_BODY) {
-			http_phone_body(pl->h, &c->q, c->rq, chunk, (size_t)r);
-			c->bodyleft -= r;
+			size_t take = (long long)r < c->bodyleft ? (size_t)r : (size_t)c->bodyleft;
+			http_phone_body(pl->h, &c->q, c->rq, chunk, take);
+			c->bodyleft -= (long long)take;
+			if (take < (size_t)r) {
+				c->pendlen = (size_t)r - take;
+				c->pend = xmalloc(c->pendlen);
+				memcpy(c->pend, chunk + take, c->pendlen);
+			}
 		} else
 			c->inlen += (size_t)r;
 		if ((size_t)r < room)
 			break;
+	}
+	if (c->tls_wantw) {
+		want_out(c, true);          /* loop_main reads again once it is writable */
+		return true;
 	}
 	return conn_process(c);
 }
@@ -655,7 +754,9 @@ static void loop_accept(struct loop *lp)
 			continue;
 		}
 		int slot = ip_take(pl, &ss);
-		if (slot == -2) {
+		SSL *ssl = NULL;
+		if (slot == -2 || (pl->tls && !(ssl = tls_ossl_new(fd)))) {
+			ip_give(pl, slot);
 			close(fd);
 			continue;
 		}
@@ -664,6 +765,7 @@ static void loop_accept(struct loop *lp)
 		c->fd = fd;
 		c->ffd = -1;
 		c->ip_slot = slot;
+		c->ssl = ssl;
 		c->peer = ss;
 		c->active = mono_ms();
 		c->in = xmalloc(IN_FIRST);
@@ -708,7 +810,11 @@ static void *loop_main(void *arg)
 				loop_accept(lp);
 			} else if (p != &lp->wake) {
 				struct pconn *c = p;
-				if (conn_sending(c) && (ev[i].events & EPOLLOUT))
+				if (c->tls_wantw) {
+					c->tls_wantw = false;
+					want_out(c, false);
+					conn_readable(c);
+				} else if (conn_sending(c) && (ev[i].events & EPOLLOUT))
 					conn_writable(c);
 				else if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					conn_readable(c);
@@ -723,8 +829,8 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsigned *bound, char *err,
-			 size_t errlen)
+static int listen_socket(const struct sockaddr_storage *ss, const char *key, unsigned port, unsigned *bound,
+			 char *err, size_t errlen)
 {
 	struct sockaddr_storage a = *ss;
 	socklen_t al = a.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -752,7 +858,7 @@ static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsig
 	if (bind(fd, (struct sockaddr *)&a, al) < 0 ||
 	    (!port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) || listen(fd, 1024) < 0) {
 		close(fd);
-		return sp_err(err, errlen, "cannot listen on http_listen: %s", strerror(errno));
+		return sp_err(err, errlen, "cannot listen on %s: %s", key, strerror(errno));
 	}
 	getsockname(fd, (struct sockaddr *)&a, &al);
 	*bound = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
@@ -761,10 +867,13 @@ static int listen_socket(const struct sockaddr_storage *ss, unsigned port, unsig
 }
 
 struct phone_listen *phone_listen_start(struct http_server *h, const struct conf *cf,
-					const struct sockaddr_storage *ss, unsigned threads, char *err, size_t errlen)
+					const struct sockaddr_storage *ss, bool tls, unsigned threads, char *err,
+					size_t errlen)
 {
 	struct phone_listen *pl = xcalloc(1, sizeof(*pl));
 	pl->h = h;
+	pl->tls = tls;
+	pl->key = tls ? "https_listen" : "http_listen";
 	pl->cf = cf;
 	pl->guard = http_server_guard(h);
 	/* The MHD listener's cap on open connections (above connguard's budget,
@@ -780,7 +889,7 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 		struct loop *lp = &pl->loops[i];
 		lp->pl = pl;
 		lp->lfd = lp->ep = lp->wake = -1;
-		lp->lfd = listen_socket(ss, pl->port, &pl->port, err, errlen);
+		lp->lfd = listen_socket(ss, pl->key, pl->port, &pl->port, err, errlen);
 		if (lp->lfd < 0)
 			goto fail;
 		lp->ep = epoll_create1(EPOLL_CLOEXEC);

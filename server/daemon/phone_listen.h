@@ -1,6 +1,6 @@
 /*
- * phone_listen.h: sipprovd's own listener for http_listen (phone_server =
- * own, phone_listen.c): one epoll loop per thread, each with its own
+ * phone_listen.h: sipprovd's own listener for http_listen and https_listen
+ * (phone_server = own, phone_listen.c): one epoll loop per thread, each with its own
  * SO_REUSEPORT socket, requests parsed by phone_http.c and answered by
  * http.c's routes, each response written with one writev.
  */
@@ -16,9 +16,11 @@ struct connguard;
 struct req;
 struct phone_listen;
 
-/* Listen on ss with threads loops.  NULL with err on failure. */
+/* Listen on ss with threads loops; with tls, each connection is a TLS
+ * session on tls_ossl.c's context (loaded first).  NULL with err on failure. */
 struct phone_listen *phone_listen_start(struct http_server *h, const struct conf *conf,
-					const struct sockaddr_storage *ss, unsigned threads, char *err, size_t errlen);
+					const struct sockaddr_storage *ss, bool tls, unsigned threads, char *err,
+					size_t errlen);
 unsigned phone_listen_port(const struct phone_listen *pl);
 /* Stop the loops, close every connection, free.  NULL ok. */
 void phone_listen_stop(struct phone_listen *pl);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 struct MHD_Connection;
+struct ssl_st;
 
 #define PHONE_HDR_MAX 64                /* header lines kept by phone_listen.c */
 
@@ -48,6 +49,7 @@ struct phone_req {
 	const struct sockaddr *peer;
 	bool tls;
 	struct MHD_Connection *conn;        /* MHD listener */
+	struct ssl_st *ssl;                 /* phone_listen.c over TLS: the OpenSSL session */
 	const struct phone_hdr *hdr;        /* phone_listen.c: the header lines, in order */
 	size_t nhdr;
 	struct phone_resp resp;

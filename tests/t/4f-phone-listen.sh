@@ -9,8 +9,9 @@
 # answers to bad framing (400), a chunk size past 64 bits (413), too many
 # trailers (431) and a body over the cap (413).  Firmware images sent from
 # the file with the headers libmicrohttpd sends (compared with a daemon on
-# phone_server=mhd), and HTTPS served by libmicrohttpd beside the own
-# plain-HTTP listener.  The routes' answers themselves are http.c's, proven
+# phone_server=mhd).  HTTPS on the own listener (OpenSSL): pipelining,
+# bodies and a GET in one record, firmware whole, slowly and in ranges,
+# session resumption on TLS 1.2 and 1.3, TLS 1.1 and plain HTTP refused.  The routes' answers themselves are http.c's, proven
 # by the phone-facing test files, on own (the default) and, for the files
 # where the listener shows, on mhd too (make check-mhd).
 . "$(dirname "$0")/../lib.sh"
@@ -42,10 +43,15 @@ own
 # conv REQUEST-BYTES: send them at once (or in parts: "|PAUSE|" between
 # two waits 0.3 s), read until the server closes or goes quiet; prints
 # each response's "STATUS LENGTH BODYBYTES" then "open" or "closed".
+# With CONV_CA set (a CA file), over TLS to $HTTPS_PORT.
 conv() {
-	python3 - "$PORT" "$1" <<'PY'
-import re, socket, sys, time
+	_cp=$PORT
+	[ -z "${CONV_CA:-}" ] || _cp=$HTTPS_PORT
+	python3 - "$_cp" "$1" "${CONV_CA:-}" <<'PY'
+import re, socket, ssl, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+if sys.argv[3]:
+    s = ssl.create_default_context(cafile=sys.argv[3]).wrap_socket(s, server_hostname="localhost")
 for i, part in enumerate(sys.argv[2].split("|PAUSE|")):
     if i:
         time.sleep(0.3)
@@ -60,7 +66,7 @@ try:
         data += c
 except socket.timeout:
     pass
-except ConnectionResetError:
+except (ConnectionResetError, ssl.SSLEOFError):
     closed = True                       # the answer was lost if it is not in data
 out = []
 while b"\r\n\r\n" in data:
@@ -160,19 +166,70 @@ d=$(diff "$T/heads.mhd" "$T/heads.own")
 is "$d" "" "200, HEAD, 206, suffix range, 416, 304, If-Range, 404: the same heads and bodies as phone_server=mhd"
 stop_sipprovd
 
-# HTTPS beside the own listener: libmicrohttpd serves it (the own one is
-# plain HTTP only), on the same routes.
+# HTTPS on the own listener too (TLS by OpenSSL, tls_ossl.c): the same
+# routes, framing and firmware path over SSL_read / SSL_write.
 P="$T/pki"
 make_pki "$P"
 own -o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/server.key"
-[ -n "$HTTPS_PORT" ] || bail "no https listener beside phone_server=own"
+[ -n "$HTTPS_PORT" ] || bail "no https listener on phone_server=own"
+grep -q 'https: phone_server=own, .* TLS by OpenSSL' "$SIPPROVD_LOG"
+ok $? "https_listen is the own listener's, TLS by OpenSSL"
 S="https://localhost:$HTTPS_PORT"
 curl -s -o "$T/plain" "$URL/0015654aa937.cfg"
 is "$(curl -s --cacert "$P/ca.pem" -o "$T/tls" -w '%{http_code}' "$S/0015654aa937.cfg")" 200 "HTTPS answers a config"
 cmp -s "$T/plain" "$T/tls"
 ok $? "the same config as over plain HTTP"
-is "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code} %{size_download}' -r 0-99 "$S/fw/$SHA/x.rom")" \
-	"206 100" "and firmware ranges"
+export CONV_CA="$P/ca.pem"
+is "$(conv "$G$G$G")" "200 $len $len 200 $len $len 200 $len $len open" \
+	"TLS: three pipelined GETs on one connection, answered in order"
+body="$(hx "$A")\r\n$A\r\n$(hx "$B")\r\n$B\r\n0\r\n\r\n"
+is "$(conv "$W$body$G")" "202 9 9 200 $len $len open" "TLS: a chunked body, then the pipelined GET"
+# The head, then the body and a GET in one TLS record: OpenSSL decrypts
+# them together, and the GET must not wait for bytes the socket no longer has.
+is "$(conv "$X|PAUSE|$A$B$G")" "100 0 0 202 9 9 200 $len $len open" \
+	"TLS: Expect: 100-continue, then a Content-Length body and a GET in one record: all three answered"
+is "$(conv 'GET /0015654aa937.cfg HTTP/2.0\r\nHost: x\r\n\r\n')" "505 27 27 closed" "TLS: a refused head is answered, closed"
+unset CONV_CA
+curl -s --cacert "$P/ca.pem" -o "$T/tlsfw" "$S/fw/$SHA/x.rom"
+is "$(sha256sum <"$T/tlsfw" | cut -d' ' -f1)" "$SHA" "TLS: the 5 MB image downloads byte-identical (records read from the file)"
+# A slow reader: the socket fills, SSL_write waits for EPOLLOUT and resumes.
+curl -s --cacert "$P/ca.pem" --limit-rate 2M -o "$T/tlsslow" "$S/fw/$SHA/x.rom"
+is "$(sha256sum <"$T/tlsslow" | cut -d' ' -f1)" "$SHA" "TLS: the same image to a reader at 2 MB/s"
+is "$(curl -s --cacert "$P/ca.pem" -o "$T/tlspart" -w '%{http_code} %{size_download}' -r 4194000-4194999 "$S/fw/$SHA/x.rom")" \
+	"206 1000" "TLS: a firmware range"
+cmp -s "$T/tlspart" "$T/want"
+ok $? "TLS: the range holds those bytes"
+# Resumption: a phone fetching its next file skips the full handshake
+# (session ids on TLS 1.2, tickets on 1.3); TLS 1.1 is refused.
+for v in TLSv1_2 TLSv1_3; do
+	r=$(python3 - "$HTTPS_PORT" "$P/ca.pem" "$v" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, sys.argv[3])
+sess, out = None, []
+for _ in range(2):
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3),
+                         server_hostname="localhost", session=sess) as s:
+        s.sendall(b"GET /0015654aa937.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while (c := s.recv(65536)):
+            data += c
+        out.append("%s %s %s" % (s.version(), data.split(b" ")[1].decode(), s.session_reused))
+        sess = s.session
+print(", ".join(out))
+PY
+)
+	vv=$(echo "$v" | tr _ .)
+	is "$r" "$vv 200 False, $vv 200 True" "TLS: a second connection with the first one's session resumes it ($vv)"
+done
+old=$(echo | openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
+like "$old" "alert protocol version|unsupported protocol|wrong version number" "TLS 1.1 is refused"
+new=$(echo | openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_2 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
+like "$new" "Protocol *: TLSv1.2" "the same client on TLS 1.2 is served (the refusal above is the version)"
+# Plain HTTP to the TLS port: no answer, the connection closed, the port serving.
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTPS_PORT/0015654aa937.cfg")" "000" \
+	"plain HTTP sent to the TLS port: closed without an answer"
+is "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code}' "$S/0015654aa937.cfg")" 200 "and the port still serves"
 is "$(conv "$G$G")" "200 $len $len 200 $len $len open" "while the plain port is still the own listener's"
 
 # The loops share their port through SO_REUSEPORT; a second daemon of the
