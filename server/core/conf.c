@@ -36,6 +36,7 @@ static const struct conf_key conf_keys[] = {
 	S(tls_cert, ""),
 	S(tls_key, ""),
 	S(tls_client_ca, ""),
+	B(tls_resumption, "yes"),
 	S(admin_listen, "127.0.0.1:8081"),
 	S(admin_tls_cert, ""),
 	S(admin_tls_key, ""),

@@ -139,6 +139,7 @@ struct conf {
 	char phone_server[8];               /* http_listen served by "mhd" or "own" (phone_listen.c) */
 	char log_priority_prefix[8];        /* auto, yes, no: "<N>" before stderr lines */
 	bool insecure_loopback;
+	bool tls_resumption;                /* https_listen on own: session ids and tickets */
 	long threads;
 	long render_cache;                  /* rendered configs kept in memory */
 	long retention_days;                /* fetch_log / registration history; 0 = forever */

@@ -1993,7 +1993,8 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 		/* TLS through OpenSSL: tls_certs.c checks the files and keeps
 		 * the serial and expiry (metrics, health), tls_ossl.c serves. */
 		if (tls && (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0 ||
-			    tls_ossl_load(cf->tls_cert, cf->tls_key, cf->tls_client_ca, err, errlen) < 0))
+			    tls_ossl_load(cf->tls_cert, cf->tls_key, cf->tls_client_ca, cf->tls_resumption, err,
+					  errlen) < 0))
 			return -1;
 		struct phone_listen **own = tls ? &h->own_tls : &h->own;
 		if (!(*own = phone_listen_start(h, cf, &ss, tls, threads, err, errlen)))
@@ -2176,7 +2177,7 @@ int http_server_reload_tls(struct http_server *h, const char *cert, const char *
 	/* OpenSSL's context first, after the checks: on any failure both
 	 * libraries keep serving (and reporting) the previous certificate. */
 	if (h->own_tls && (tls_certs_check(TLS_PHONE, cert, key, err, errlen) < 0 ||
-			   tls_ossl_load(cert, key, h->conf->tls_client_ca, err, errlen) < 0))
+			   tls_ossl_load(cert, key, h->conf->tls_client_ca, h->conf->tls_resumption, err, errlen) < 0))
 		return -1;
 	if (tls_certs_load(TLS_PHONE, cert, key, err, errlen) < 0)
 		return -1;

@@ -53,7 +53,8 @@ static int no_passphrase(char *buf, int size, int rw, void *u)
 	return 0;
 }
 
-int tls_ossl_load(const char *cert_file, const char *key_file, const char *client_ca, char *err, size_t errlen)
+int tls_ossl_load(const char *cert_file, const char *key_file, const char *client_ca, bool resume, char *err,
+		  size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
@@ -72,6 +73,12 @@ int tls_ossl_load(const char *cert_file, const char *key_file, const char *clien
 	/* Session ids are kept in memory (tickets are not): a bound, and
 	 * still a few seconds of a storm's phones at thousands a second. */
 	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE);
+	if (!resume) {
+		/* tls_resumption = no: every handshake a full one */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
 	int rc = -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
 		ossl_err(err, errlen, "tls_cert", cert_file);

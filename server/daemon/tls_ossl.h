@@ -14,10 +14,12 @@
 struct ssl_st;
 
 /* Build a context from the files (TLS 1.2 and 1.3; client certificates
- * requested, and verified against client_ca, when it is not "") and make
- * it the one new connections get.  Connections that hold the previous
- * one keep it.  On failure nothing changes: -1 with err. */
-int tls_ossl_load(const char *cert_file, const char *key_file, const char *client_ca, char *err, size_t errlen);
+ * requested, and verified against client_ca, when it is not ""; sessions
+ * resumed when resume) and make it the one new connections get.
+ * Connections that hold the previous one keep it.  On failure nothing
+ * changes: -1 with err. */
+int tls_ossl_load(const char *cert_file, const char *key_file, const char *client_ca, bool resume, char *err,
+		  size_t errlen);
 /* A server session for the accepted socket fd, on the current context;
  * NULL when none is loaded or out of memory. */
 struct ssl_st *tls_ossl_new(int fd);

@@ -11,7 +11,8 @@
 # the file with the headers libmicrohttpd sends (compared with a daemon on
 # phone_server=mhd).  HTTPS on the own listener (OpenSSL): pipelining,
 # bodies and a GET in one record, firmware whole, slowly and in ranges,
-# session resumption on TLS 1.2 and 1.3, TLS 1.1 and plain HTTP refused.  The routes' answers themselves are http.c's, proven
+# session resumption on TLS 1.2 and 1.3 (and tls_resumption = no), TLS 1.1
+# and plain HTTP refused.  The routes' answers themselves are http.c's, proven
 # by the phone-facing test files, on own (the default) and, for the files
 # where the listener shows, on mhd too (make check-mhd).
 . "$(dirname "$0")/../lib.sh"
@@ -200,9 +201,11 @@ is "$(curl -s --cacert "$P/ca.pem" -o "$T/tlspart" -w '%{http_code} %{size_downl
 cmp -s "$T/tlspart" "$T/want"
 ok $? "TLS: the range holds those bytes"
 # Resumption: a phone fetching its next file skips the full handshake
-# (session ids on TLS 1.2, tickets on 1.3); TLS 1.1 is refused.
-for v in TLSv1_2 TLSv1_3; do
-	r=$(python3 - "$HTTPS_PORT" "$P/ca.pem" "$v" <<'PY'
+# (session ids on TLS 1.2, tickets on 1.3); tls_resumption = no turns it
+# off.  resumed VERSION: two connections, the second offering the first's
+# session: "VERSION STATUS REUSED" for each.
+resumed() {
+	python3 - "$HTTPS_PORT" "$P/ca.pem" "$1" <<'PY'
 import socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
 ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, sys.argv[3])
@@ -218,9 +221,10 @@ for _ in range(2):
         sess = s.session
 print(", ".join(out))
 PY
-)
+}
+for v in TLSv1_2 TLSv1_3; do
 	vv=$(echo "$v" | tr _ .)
-	is "$r" "$vv 200 False, $vv 200 True" "TLS: a second connection with the first one's session resumes it ($vv)"
+	is "$(resumed $v)" "$vv 200 False, $vv 200 True" "TLS: a second connection with the first one's session resumes it ($vv)"
 done
 old=$(echo | openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
 like "$old" "alert protocol version|unsupported protocol|wrong version number" "TLS 1.1 is refused"
@@ -231,6 +235,12 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTPS_PORT/00156
 	"plain HTTP sent to the TLS port: closed without an answer"
 is "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code}' "$S/0015654aa937.cfg")" 200 "and the port still serves"
 is "$(conv "$G$G")" "200 $len $len 200 $len $len open" "while the plain port is still the own listener's"
+stop_sipprovd
+own -o https_listen=127.0.0.1:0 -o tls_cert="$P/server.pem" -o tls_key="$P/server.key" -o tls_resumption=no
+for v in TLSv1_2 TLSv1_3; do
+	vv=$(echo "$v" | tr _ .)
+	is "$(resumed $v)" "$vv 200 False, $vv 200 False" "tls_resumption = no: every handshake a full one ($vv)"
+done
 
 # The loops share their port through SO_REUSEPORT; a second daemon of the
 # same user must still find the port taken, not take half the phones.
