@@ -3,9 +3,10 @@
 # connection per request: the common file, its MAC file (401 digest
 # challenge), the MAC file again with the MD5 response computed from the
 # real nonce (tests/bench/bootstorm.c; a 401 stale=true is answered once
-# more, as phones do).  Over HTTP and HTTPS (RSA-2048, full handshakes),
-# against nginx serving the same files, same requests per phone, no auth
-# (the limit).  Each storm meets a freshly started sipprovd, so every MAC
+# more, as phones do).  Over HTTP, HTTPS (RSA-2048, full handshakes) and
+# HTTPS with each phone resuming its first connection's TLS session on the
+# next two (both servers resume), against nginx serving the same files,
+# same requests per phone, no auth (the limit).  Each storm meets a freshly started sipprovd, so every MAC
 # file misses the render cache, as in a real storm.  Reported as phones
 # provisioned per second, the fleet's time, boot latency, and sipprovd's
 # peak RSS.  make bench-bootstorm.
@@ -22,7 +23,7 @@ chmod 755 "$W"
 cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(port); P2=$(port); P3=$(port); P4=$(port)
+P1=$(port); P2=$(port); P3=$(port); P4=$(port); P5=$(port)
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
 . "$ROOT/tools/benchdb.sh"
 DB=$(bench_db storm)
@@ -80,6 +81,8 @@ http {
   server { listen 127.0.0.1:$P2; root $W/www; }
   server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/c.pem; ssl_certificate_key $W/k.pem;
            ssl_session_cache off; ssl_session_tickets off; }
+  server { listen 127.0.0.1:$P5 ssl; root $W/www; ssl_certificate $W/c.pem; ssl_certificate_key $W/k.pem;
+           ssl_session_cache shared:SSL:10m; ssl_session_tickets on; }
 }
 NGX
 nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;"
@@ -88,16 +91,20 @@ storm() { "$W/bootstorm" 127.0.0.1 "$1" "$PHONES" "$THREADS" '0015%08x' stormpw 
 field() { echo "$1" | tr ' ' '\n' | sed -n "/^$2\$/{n;p}"; }
 echo "database: $(bench_backend)"
 echo "boot storm: $PHONES Yealink phones, $THREADS at a time, 3 requests each (common, MAC 401, MAC with digest)"
-printf '%-8s %-10s %10s %10s %8s %10s %10s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries
-for proto in http https; do
-	if [ $proto = http ]; then a=$P1; b=$P2; f=""; else a=$P3; b=$P4; f=--tls; fi
+printf '%-14s %-10s %10s %10s %8s %10s %10s %8s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries resumed
+for proto in http https https-resumed; do
+	case $proto in
+	http) a=$P1; b=$P2; f="" ;;
+	https) a=$P3; b=$P4; f=--tls ;;
+	*) a=$P3; b=$P5; f="--tls --resume" ;;
+	esac
 	start_sp
 	sa=$(storm "$a" "$f" || true); sb=$(storm "$b" "$f --no-auth" || true)
 	for s in "sipprovd:$sa" "nginx:$sb"; do
 		r=${s#*:}
-		printf '%-8s %-10s %10s %10s %8s %10s %10s %8s\n' $proto "${s%%:*}" "$(field "$r" phones_per_s)" \
+		printf '%-14s %-10s %10s %10s %8s %10s %10s %8s %8s\n' $proto "${s%%:*}" "$(field "$r" phones_per_s)" \
 			"$(field "$r" seconds)" "$(field "$r" failed)" "$(field "$r" boot_p50_ms)" "$(field "$r" boot_p99_ms)" \
-			"$(field "$r" stale_retries)"
+			"$(field "$r" stale_retries)" "$(field "$r" resumed)"
 	done
 	echo "$proto ratio (phones/s): $(echo "scale=2; $(field "$sa" phones_per_s) / $(field "$sb" phones_per_s)" | bc)"
 done

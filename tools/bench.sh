@@ -2,8 +2,11 @@
 # make bench: sipprovd vs nginx serving the same configs as pre-rendered
 # static files, on this machine, in one run, reported as ratios:
 #   keep-alive HTTP, one connection per request, HTTPS keep-alive, HTTPS
-#   full handshake per request (RSA-2048 and ECDSA P-256); the signature
-#   rate of GnuTLS against OpenSSL with the same keys (tests/bench/tls-sign.c);
+#   full handshake per request (RSA-2048 and ECDSA P-256; resumption off on
+#   both servers, since wrk offers each new connection the last session),
+#   HTTPS one connection per request with resumption on both; the
+#   signature rate of GnuTLS (phone_server = mhd) against OpenSSL with the
+#   same keys (tests/bench/tls-sign.c);
 # then sipprovd alone with BIG devices (default 1,000,000) against the
 # DEVICES mix after one warm-up pass (throughput and p99), and the boot
 # storm (tools/bench-bootstorm.sh, PHONES phones).
@@ -63,14 +66,18 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/rsa.key" -out "$W/rsa.pem"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/ec.key" -out "$W/ec.pem" \
 	-days 2 -subj /CN=localhost >/dev/null 2>&1
 
-# start KEY: sipprovd and nginx, both with the same certificate (rsa or ec).
+# start KEY RESUME: sipprovd and nginx, both with the same certificate (rsa
+# or ec), both resuming TLS sessions (RESUME yes: ids and tickets) or not.
 start() {
+	if [ "$2" = yes ]; then ngs="ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
+	else ngs="ssl_session_cache off; ssl_session_tickets off;"; fi
 	[ -n "${SPID:-}" ] && { kill "$SPID"; wait "$SPID" 2>/dev/null; }
 	[ -f "$W/nginx.pid" ] && { kill "$(cat "$W/nginx.pid")"; sleep 0.5; }
 	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/sp.key" -o templates="$ROOT/templates" \
 		-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/$1.pem" \
 		-o tls_key="$W/$1.key" -o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes \
-		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
+		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn -o tls_resumption="$2" \
+		2>>"$W/sipprovd.log" &
 	SPID=$!
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
 	cat > "$W/nginx.conf" <<NGX
@@ -84,13 +91,13 @@ http {
   default_type application/json;
   server { listen 127.0.0.1:$P2; root $W/www; add_header Cache-Control no-store; }
   server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/$1.pem; ssl_certificate_key $W/$1.key;
-           ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off; add_header Cache-Control no-store; }
+           ssl_protocols TLSv1.2 TLSv1.3; $ngs add_header Cache-Control no-store; }
 }
 NGX
 	nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;" 2>>"$W/nginx.err"
 	sleep 0.3
 }
-start rsa
+start rsa no
 
 # Pre-render every config through sipprovd itself so nginx serves the same bytes.
 mkdir -p "$W/www"
@@ -135,11 +142,14 @@ bench_case "one connection per request" http 1 50
 bench_case "HTTPS keep-alive, RSA-2048" https 0 50
 bench_case "HTTPS full handshake, RSA-2048" https 1 50
 rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)
-start ec
+start rsa yes
+bench_case "HTTPS per request, resumed, RSA-2048" https 1 50
+start ec no
 bench_case "HTTPS full handshake, ECDSA P-256" https 1 50
 echo "sipprovd peak RSS (HTTP and RSA runs): $rss"
-# What bounds a full handshake: the server's one signature per handshake,
-# GnuTLS (sipprovd, inside libmicrohttpd) against OpenSSL (nginx), same key.
+# What bounds a full handshake: the server's one signature per handshake.
+# GnuTLS (libmicrohttpd's, phone_server = mhd) against OpenSSL (sipprovd's
+# own listener and nginx), same key.
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/tls-sign" "$ROOT/tests/bench/tls-sign.c" -lgnutls -lcrypto
 for k in rsa ec; do
 	"$W/tls-sign" "$W/$k.key" "$DUR" | awk -v k="$k" '{v[$1]=$2} END {printf "%-40s %12s %12s %8.2f\n", \

@@ -8,9 +8,12 @@
  * Threads play phones concurrently; it reports phones provisioned per
  * second, the fleet's time and per-phone boot latency.  With --no-auth it
  * makes the same number of requests without credentials (nginx's case).
+ * With --resume a phone offers its first connection's TLS session on the
+ * next ones (as a TLS stack that caches its session does); without it
+ * every connection is a full handshake.
  * Benchmark tool only: not linked into anything that ships.
  *
- * bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] [--no-auth]
+ * bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] [--resume] [--no-auth]
  *   MACFMT    printf format of phone i's MAC, e.g. 0015%08x (i + 0x10000000, even i)
  *   COMMON    the common file, e.g. y000000000000.cfg ("-" for none)
  *   MACFILE   the per-phone file with {mac}, e.g. {mac}.cfg
@@ -37,7 +40,9 @@
 static const char *host, *macfmt, *password, *common, *macfile;
 static int port, nthreads;
 static long phones;
-static bool tls, noauth;
+static bool tls, noauth, resume;
+static atomic_long resumed;
+static _Thread_local SSL_SESSION *phone_sess;   /* --resume: this thread's phone's session */
 static SSL_CTX *ctx;
 static atomic_long next_phone, ok_phones, failed_phones, requests, stale_retries;
 static double *lat;                     /* per-phone boot time, seconds */
@@ -77,8 +82,12 @@ static int request(const char *path, const char *auth, char *nonce, size_t nlen,
 	if (tls) {
 		ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
+		if (phone_sess)
+			SSL_set_session(ssl, phone_sess);
 		if (SSL_connect(ssl) != 1)
 			goto out;
+		if (SSL_session_reused(ssl))
+			atomic_fetch_add(&resumed, 1);
 	}
 	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bootstorm\r\n%s%s%s"
 			 "Connection: close\r\n\r\n", path, host, auth ? "Authorization: " : "", auth ? auth : "",
@@ -95,6 +104,8 @@ static int request(const char *path, const char *auth, char *nonce, size_t nlen,
 			got = 0;                /* the body does not matter, only the head */
 	}
 	resp[got] = '\0';
+	if (resume && ssl && !phone_sess)
+		phone_sess = SSL_get1_session(ssl);     /* after the reply: a TLS 1.3 ticket has come */
 	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
 		status = -1;
 	const char *w = strstr(resp, "WWW-Authenticate: Digest");
@@ -176,6 +187,8 @@ static void *phone_thread(void *arg)
 	while ((i = atomic_fetch_add(&next_phone, 1)) < phones) {
 		double t0 = now();
 		bool ok = boot(i);
+		SSL_SESSION_free(phone_sess);           /* the next phone starts without one */
+		phone_sess = NULL;
 		lat[i] = now() - t0;
 		atomic_fetch_add(ok ? &ok_phones : &failed_phones, 1);
 	}
@@ -192,13 +205,14 @@ int main(int argc, char **argv)
 {
 	if (argc < 9) {
 		fprintf(stderr, "usage: bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] "
-				"[--no-auth]\n");
+				"[--resume] [--no-auth]\n");
 		return 2;
 	}
 	host = argv[1], port = atoi(argv[2]), phones = atol(argv[3]), nthreads = atoi(argv[4]);
 	macfmt = argv[5], password = argv[6], common = argv[7], macfile = argv[8];
 	for (int i = 9; i < argc; i++)
-		tls |= !strcmp(argv[i], "--tls"), noauth |= !strcmp(argv[i], "--no-auth");
+		tls |= !strcmp(argv[i], "--tls"), noauth |= !strcmp(argv[i], "--no-auth"),
+		resume |= !strcmp(argv[i], "--resume");
 	if (!strstr(macfile, "{mac}") || phones < 1 || nthreads < 1) {
 		fprintf(stderr, "bootstorm: MACFILE needs {mac}; PHONES and THREADS at least 1\n");
 		return 2;
@@ -217,9 +231,9 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	double dt = now() - t0;
 	qsort(lat, (size_t)phones, sizeof(*lat), cmp);
-	printf("phones %ld ok %ld failed %ld stale_retries %ld requests %ld seconds %.2f phones_per_s %.0f requests_per_s %.0f "
+	printf("phones %ld ok %ld failed %ld stale_retries %ld resumed %ld requests %ld seconds %.2f phones_per_s %.0f requests_per_s %.0f "
 	       "boot_p50_ms %.1f boot_p99_ms %.1f\n", phones, atomic_load(&ok_phones), atomic_load(&failed_phones),
-	       atomic_load(&stale_retries), atomic_load(&requests), dt, atomic_load(&ok_phones) / dt, atomic_load(&requests) / dt,
+	       atomic_load(&stale_retries), atomic_load(&resumed), atomic_load(&requests), dt, atomic_load(&ok_phones) / dt, atomic_load(&requests) / dt,
 	       lat[phones / 2] * 1e3, lat[phones * 99 / 100] * 1e3);
 	free(lat);
 	free(t);
