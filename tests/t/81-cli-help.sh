@@ -44,6 +44,8 @@ out=$("$SIPPROV" xyzzy 2>&1)
 unlike "$out" 'did you mean' "nothing close: no suggestion"
 like "$out" "unknown command 'xyzzy'" "nothing close: still names the word"
 sp init >/dev/null
+like "$(cat "$T/sipprovd.conf")" "Prefer an ECDSA P-256.*" "init's config recommends an ECDSA P-256 certificate"
+like "$(cat "$T/sipprovd.conf")" "keep RSA-2048 for" "and says when to keep RSA-2048"
 out=$(sp device lsit 2>&1); rc=$?
 is "$rc" 2 "a mistyped subcommand is a usage error"
 like "$out" "unknown device command 'lsit'; did you mean 'list'\?" "device lsit: did you mean 'list'?"
