@@ -151,7 +151,6 @@ static void subject_text(X509_NAME *n, char *dn, size_t dnlen)
 static int subject_mac(X509_NAME *n, char mac[SP_MAC_LEN + 1])
 {
 	static const int nids[] = { NID_commonName, NID_organizationalUnitName, NID_serialNumber };
-	char one[SP_MAC_LEN + 1];
 	int found = 0;
 	for (size_t k = 0; k < sizeof(nids) / sizeof(nids[0]); k++) {
 		int pos = -1, seen = 0;
@@ -163,13 +162,8 @@ static int subject_mac(X509_NAME *n, char mac[SP_MAC_LEN + 1])
 			char val[256];
 			sp_strlcpy(val, (const char *)utf, (size_t)len + 1 < sizeof(val) ? (size_t)len + 1 : sizeof(val));
 			OPENSSL_free(utf);
-			int r = tls_subject_mac(val, one);
-			if (r < 0 || (r == 1 && found && strcmp(one, mac)))
+			if (tls_subject_mac_add(val, mac, &found) < 0)
 				return -1;
-			if (r == 1) {
-				memcpy(mac, one, sizeof(one));
-				found = 1;
-			}
 		}
 	}
 	return found;

@@ -83,12 +83,25 @@ int tls_subject_mac(const char *value, char mac[SP_MAC_LEN + 1])
 	return found;
 }
 
+int tls_subject_mac_add(const char *value, char mac[SP_MAC_LEN + 1], int *found)
+{
+	char one[SP_MAC_LEN + 1];
+	int r = tls_subject_mac(value, one);
+	if (r < 0 || (r == 1 && *found && strcmp(one, mac)))
+		return -1;
+	if (r == 1) {
+		memcpy(mac, one, sizeof(one));
+		*found = 1;
+	}
+	return 0;
+}
+
 /* Collect the MAC from every CN, OU and serialNumber of the subject. */
 static int subject_mac(gnutls_x509_crt_t crt, char mac[SP_MAC_LEN + 1], char *dn, size_t dnlen)
 {
 	static const char *const oids[] = { GNUTLS_OID_X520_COMMON_NAME, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME,
 					     "2.5.4.5" /* serialNumber */ };
-	char val[256], one[SP_MAC_LEN + 1];
+	char val[256];
 	int found = 0;
 	size_t sz = dnlen;
 	if (gnutls_x509_crt_get_dn(crt, dn, &sz) < 0)
@@ -98,13 +111,8 @@ static int subject_mac(gnutls_x509_crt_t crt, char mac[SP_MAC_LEN + 1], char *dn
 			sz = sizeof(val);
 			if (gnutls_x509_crt_get_dn_by_oid(crt, oids[o], idx, 0, val, &sz) < 0)
 				break;
-			int r = tls_subject_mac(val, one);
-			if (r < 0 || (r == 1 && found && strcmp(one, mac)))
+			if (tls_subject_mac_add(val, mac, &found) < 0)
 				return -1;
-			if (r == 1) {
-				memcpy(mac, one, sizeof(one));
-				found = 1;
-			}
 		}
 	}
 	return found;

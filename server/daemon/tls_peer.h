@@ -24,4 +24,8 @@ enum tls_peer_result tls_peer_mac(struct MHD_Connection *c, char mac[SP_MAC_LEN 
  * 1 found (normalized into mac), 0 none, -1 two different MACs.  All-zero
  * and broadcast MACs do not count (generic certificates use them). */
 int tls_subject_mac(const char *value, char mac[SP_MAC_LEN + 1]);
+/* One more subject attribute value for the certificate's MAC: found (0
+ * or 1) and mac carry what the earlier ones named; -1 when this value
+ * names two MACs or another MAC than mac. */
+int tls_subject_mac_add(const char *value, char mac[SP_MAC_LEN + 1], int *found);
 #endif
