@@ -44,8 +44,12 @@ out=$("$SIPPROV" xyzzy 2>&1)
 unlike "$out" 'did you mean' "nothing close: no suggestion"
 like "$out" "unknown command 'xyzzy'" "nothing close: still names the word"
 sp init >/dev/null
-like "$(cat "$T/sipprovd.conf")" "Prefer an ECDSA P-256.*" "init's config recommends an ECDSA P-256 certificate"
-like "$(cat "$T/sipprovd.conf")" "keep RSA-2048 for" "and says when to keep RSA-2048"
+# The config init writes beside a new SQLite file (on PostgreSQL it writes
+# none, so this one is made on a file of its own whatever the backend).
+mkdir "$T/ic"
+(cd "$T/ic" && SIPPROV_KEY_FILE="$T/ic/k" "$SIPPROV" -d "$T/ic/sipprov.db" init >/dev/null)
+like "$(cat "$T/ic/sipprovd.conf")" "Prefer an ECDSA P-256.*" "init's config recommends an ECDSA P-256 certificate"
+like "$(cat "$T/ic/sipprovd.conf")" "keep RSA-2048 for" "and says when to keep RSA-2048"
 out=$(sp device lsit 2>&1); rc=$?
 is "$rc" 2 "a mistyped subcommand is a usage error"
 like "$out" "unknown device command 'lsit'; did you mean 'list'\?" "device lsit: did you mean 'list'?"
