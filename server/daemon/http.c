@@ -1989,12 +1989,15 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 		threads = 1;
 	if (tls && (!cf->tls_cert[0] || !cf->tls_key[0]))
 		return sp_err(err, errlen, "https_listen needs tls_cert and tls_key");
+	/* tls_certs.c checks the files and keeps the serial and expiry
+	 * (metrics, health) on either listener.  libmicrohttpd takes the
+	 * certificate from it at each handshake, so a SIGHUP can swap it
+	 * (renewals) without a restart; the own listener's is tls_ossl.c's. */
+	if (tls && tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0)
+		return -1;
 	if (!strcmp(cf->phone_server, "own")) {
-		/* TLS through OpenSSL: tls_certs.c checks the files and keeps
-		 * the serial and expiry (metrics, health), tls_ossl.c serves. */
-		if (tls && (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0 ||
-			    tls_ossl_load(cf->tls_cert, cf->tls_key, cf->tls_client_ca, cf->tls_resumption, err,
-					  errlen) < 0))
+		if (tls && tls_ossl_load(cf->tls_cert, cf->tls_key, cf->tls_client_ca, cf->tls_resumption, err,
+					 errlen) < 0)
 			return -1;
 		struct phone_listen **own = tls ? &h->own_tls : &h->own;
 		if (!(*own = phone_listen_start(h, cf, &ss, tls, threads, err, errlen)))
@@ -2005,10 +2008,6 @@ static int listener_start(struct http_server *h, struct listener *li, const char
 		return 0;
 	}
 	if (tls) {
-		/* The certificate comes from tls_certs.c at each handshake, so a
-		 * SIGHUP can swap it (renewals) without restarting the listener. */
-		if (tls_certs_load(TLS_PHONE, cf->tls_cert, cf->tls_key, err, errlen) < 0)
-			return -1;
 		if (cf->tls_client_ca[0] && !(li->ca = http_read_file(cf->tls_client_ca, false, err, errlen)))
 			return -1;
 		flags |= MHD_USE_TLS;
