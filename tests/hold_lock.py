@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""tests/hold_lock.py DB SECONDS: hold the database's write lock (BEGIN
-IMMEDIATE plus one row, as an import would) for SECONDS, then roll back.
+"""tests/hold_lock.py DB SECONDS [SQL]: hold the database's write lock
+(BEGIN IMMEDIATE plus one row, as an import would) for SECONDS, then roll
+back; with SQL, run it then and commit (foreign keys on, as the store has
+them), so it lands before any writer that waited for the lock.
 Prints "held" once the lock is taken.  (The sqlite3 shell reading a pipe
 does not run statements before its input ends, so it cannot do this.)
 DB may be a postgresql:// URL (SP_BACKEND=pg): then psql holds the same
@@ -29,13 +31,18 @@ if sys.argv[1].startswith(('postgresql://', 'postgres://')):
         sys.exit('hold_lock.py: psql did not take the lock')
     print('held', flush=True)
     time.sleep(float(sys.argv[2]))
-    p.stdin.write('ROLLBACK;\n')
+    p.stdin.write('%s;\nCOMMIT;\n' % sys.argv[3] if len(sys.argv) > 3 else 'ROLLBACK;\n')
     p.stdin.close()
     sys.exit(p.wait())
 
 c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute('PRAGMA foreign_keys = ON')
 c.execute('BEGIN IMMEDIATE')
 c.execute(ROW)
 print('held', flush=True)
 time.sleep(float(sys.argv[2]))
-c.execute('ROLLBACK')
+if len(sys.argv) > 3:
+    c.execute(sys.argv[3])
+    c.execute('COMMIT')
+else:
+    c.execute('ROLLBACK')

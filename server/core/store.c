@@ -1577,8 +1577,18 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 	int rc = 0;
 	if (store_begin(s) < 0)
 		return -1;
-	struct dbst *st = n ? store_batch(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, "
-					    "version, digest) VALUES (?,?,?,?,?,?,?,?)", "iitttiit") : NULL;
+	/* A device deleted while its fetch waited here: on SQLite, whose
+	 * foreign key would fail the whole batch (and the writer would retry
+	 * it for ever), its row names no device, as ON DELETE SET NULL
+	 * leaves the rows written before.  PostgreSQL's history has no
+	 * foreign key (schema/pg/026). */
+	static const char *const ins[] = {
+		"INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
+		"VALUES ((SELECT id FROM device WHERE id = ?1),?2,?3,?4,?5,?6,?7,?8)",
+		"INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
+		"VALUES (?,?,?,?,?,?,?,?)",
+	};
+	struct dbst *st = n ? store_batch(s, ins[s->url != NULL], "iitttiit") : NULL;
 	if (n && !st)
 		rc = -1;
 	for (size_t i = 0; i < n && rc == 0; i++)

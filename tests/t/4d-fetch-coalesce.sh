@@ -59,4 +59,32 @@ dropped=$(printf '%s\n' "$m" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9
 : "${dropped:=0}"
 diag "fetch_log history: $hist of $okn fetches written, $dropped sampled out (counted)"
 is $((hist + dropped)) "$okn" "every history record is written or counted in sipprov_fetch_log_dropped_total"
+# A device deleted while its fetch waits for the writer.  The writer's
+# batch then names a device that is gone: on SQLite its foreign key failed
+# the whole batch, and the writer retried that batch for ever, so no fetch
+# was recorded again until the daemon stopped.  The deletion commits under
+# the lock the writer waits for, so it lands first.
+start_sipprovd -o insecure_loopback=yes -o access_log= -o per_ip_conn_limit=0
+gone=$(sed -n 3p "$T/paths"); next=$(sed -n 5p "$T/paths")
+gmac=$(basename "$gone" | cut -d. -f1)
+python3 "$ROOT/tests/hold_lock.py" "$DB" 1 "DELETE FROM device WHERE mac = '$gmac'" > "$T/held2" &
+HL=$!; track_pid $HL
+for _ in $(seq 1 100); do grep -q held "$T/held2" && break; sleep 0.05; done
+is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-gone "$URL$gone")" 200 "a device is served just before it is deleted"
+wait $HL
+is "$(sql "SELECT count(*) FROM device WHERE mac = '$gmac'")" 0 "then it is deleted"
+is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-next "$URL$next")" 200 "another device is served after the deletion"
+for _ in $(seq 1 200); do
+	[ "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-next'")" = 1 ] && break
+	sleep 0.1
+done
+is "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-next'")" 1 \
+	"the fetch after the deletion is recorded: the writer is not stuck on the deleted device's record"
+# SQLite's row has no device_id (as ON DELETE SET NULL leaves the older
+# rows); PostgreSQL's keeps the id, which no device has again (026).
+is "$(sql "SELECT path || ' ' || status FROM fetch_log f WHERE user_agent = '4d-gone' AND
+	NOT EXISTS (SELECT 1 FROM device d WHERE d.id = f.device_id)")" "$gone 200" \
+	"the deleted device's fetch is kept, naming no device"
+unlike "$(cat "$T/sipprovd.log")" "fetch log: write failed" "the writer never failed a batch"
+stop_sipprovd
 done_testing
