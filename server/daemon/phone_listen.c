@@ -187,6 +187,13 @@ static void ip_give(struct phone_listen *pl, int slot)
 
 /* ---- connections ---- */
 
+/* close_notify, best effort, on a session whose handshake finished. */
+static void tls_notify(struct pconn *c)
+{
+	if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl))
+		SSL_shutdown(c->ssl);
+}
+
 static void conn_close(struct pconn *c)
 {
 	struct loop *lp = c->lp;
@@ -198,10 +205,9 @@ static void conn_close(struct pconn *c)
 	connguard_closed(pl->guard, &c->guard);
 	ip_give(pl, c->ip_slot);
 	atomic_fetch_sub(&pl->live, 1);
+	if (!c->lingering)
+		tls_notify(c);              /* a lingering one sent it already */
 	if (c->ssl) {
-		/* close_notify, best effort (a lingering one sent it already) */
-		if (!c->tls_dead && !c->lingering && SSL_is_init_finished(c->ssl))
-			SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
@@ -320,8 +326,7 @@ static void conn_end(struct pconn *c)
 		conn_close(c);
 		return;
 	}
-	if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl))
-		SSL_shutdown(c->ssl);
+	tls_notify(c);
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	if (!c->registered)
