@@ -605,7 +605,9 @@ int store_rollback(struct store *s)
 		db_batch_truncate(s->batch[i].st, 0);
 		s->batch[i].mark = 0;
 	}
-	char *why = s->why;
+	/* The failure that led here keeps its words: after ROLLBACK the
+	 * driver's own would say "not an error". */
+	char *why = s->why ? s->why : db_errcode(s->db) != DB_DONE ? xstrdup(db_errmsg(s->db)) : NULL;
 	s->why = NULL;
 	int rc = simple(s, "ROLLBACK");
 	free(s->why);

@@ -86,5 +86,24 @@ is "$(sql "SELECT path || ' ' || status FROM fetch_log f WHERE user_agent = '4d-
 	NOT EXISTS (SELECT 1 FROM device d WHERE d.id = f.device_id)")" "$gone 200" \
 	"the deleted device's fetch is kept, naming no device"
 unlike "$(cat "$T/sipprovd.log")" "fetch log: write failed" "the writer never failed a batch"
+# A batch that fails inside its transaction (here a trigger refuses one
+# row; a full disk would too): the log names the reason (it said "not an
+# error": the rollback had replaced SQLite's words), the writer retries,
+# and the batch is written once the cause is gone.
+if [ "$SP_BACKEND" = sqlite ]; then
+	sql "CREATE TRIGGER t4d_refuse BEFORE INSERT ON fetch_log WHEN NEW.user_agent = '4d-refused'
+		BEGIN SELECT RAISE(ABORT, '4d refuses this row'); END"
+	is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-refused "$URL$next")" 200 "a device is served"
+	for _ in $(seq 1 100); do grep -q 'fetch log: write failed' "$T/sipprovd.log" && break; sleep 0.1; done
+	like "$(grep 'fetch log: write failed' "$T/sipprovd.log")" "retrying: 4d refuses this row$" \
+		"a failed batch is logged with SQLite's reason"
+	sql "DROP TRIGGER t4d_refuse"
+	for _ in $(seq 1 100); do
+		[ "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-refused'")" = 1 ] && break
+		sleep 0.1
+	done
+	is "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-refused'")" 1 \
+		"the writer's retry writes it once the cause is gone"
+fi
 stop_sipprovd
 done_testing
