@@ -64,6 +64,16 @@ is $((hist + dropped)) "$okn" "every history record is written or counted in sip
 # the whole batch, and the writer retried that batch for ever, so no fetch
 # was recorded again until the daemon stopped.  The deletion commits under
 # the lock the writer waits for, so it lands first.
+# logged UA: how many fetch_log rows have that User-Agent, once there is
+# one (20 s at most: the writer retries with backoff).
+logged() {
+	for _ in $(seq 1 200); do
+		n=$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '$1'")
+		[ "$n" = 1 ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
 start_sipprovd -o insecure_loopback=yes -o access_log= -o per_ip_conn_limit=0
 gone=$(sed -n 3p "$T/paths"); next=$(sed -n 5p "$T/paths")
 gmac=$(basename "$gone" | cut -d. -f1)
@@ -74,11 +84,7 @@ is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-gone "$URL$gone")" 200 "a dev
 wait $HL
 is "$(sql "SELECT count(*) FROM device WHERE mac = '$gmac'")" 0 "then it is deleted"
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-next "$URL$next")" 200 "another device is served after the deletion"
-for _ in $(seq 1 200); do
-	[ "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-next'")" = 1 ] && break
-	sleep 0.1
-done
-is "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-next'")" 1 \
+is "$(logged 4d-next)" 1 \
 	"the fetch after the deletion is recorded: the writer is not stuck on the deleted device's record"
 # SQLite's row has no device_id (as ON DELETE SET NULL leaves the older
 # rows); PostgreSQL's keeps the id, which no device has again (026).
@@ -98,11 +104,7 @@ if [ "$SP_BACKEND" = sqlite ]; then
 	like "$(grep 'fetch log: write failed' "$T/sipprovd.log")" "retrying: 4d refuses this row$" \
 		"a failed batch is logged with SQLite's reason"
 	sql "DROP TRIGGER t4d_refuse"
-	for _ in $(seq 1 100); do
-		[ "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-refused'")" = 1 ] && break
-		sleep 0.1
-	done
-	is "$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '4d-refused'")" 1 \
+	is "$(logged 4d-refused)" 1 \
 		"the writer's retry writes it once the cause is gone"
 fi
 stop_sipprovd
