@@ -1584,12 +1584,12 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 	 * it for ever), its row names no device, as ON DELETE SET NULL
 	 * leaves the rows written before.  PostgreSQL's history has no
 	 * foreign key (schema/pg/026). */
+#define FETCH_LOG_INSERT "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
 	static const char *const ins[] = {
-		"INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
-		"VALUES ((SELECT id FROM device WHERE id = ?1),?2,?3,?4,?5,?6,?7,?8)",
-		"INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
-		"VALUES (?,?,?,?,?,?,?,?)",
+		FETCH_LOG_INSERT "VALUES ((SELECT id FROM device WHERE id = ?1),?2,?3,?4,?5,?6,?7,?8)",
+		FETCH_LOG_INSERT "VALUES (?,?,?,?,?,?,?,?)",
 	};
+#undef FETCH_LOG_INSERT
 	struct dbst *st = n ? store_batch(s, ins[s->url != NULL], "iitttiit") : NULL;
 	if (n && !st)
 		rc = -1;
