@@ -77,12 +77,12 @@ trap _cleanup EXIT
 # Register a pid to be stopped at exit.
 track_pid() { _pids="$_pids $1"; }
 
-# hold_lock SECONDS: a writer transaction held by another process on $DB
-# (tests/hold_lock.py) for SECONDS; returns once it holds the lock, its
-# pid in $HOLDER.
+# hold_lock SECONDS [SQL]: a writer transaction held by another process on
+# $DB (tests/hold_lock.py) for SECONDS, then rolled back (or SQL run and
+# committed); returns once it holds the lock, its pid in $HOLDER.
 hold_lock() {
 	rm -f "$T/held"
-	python3 "$ROOT/tests/hold_lock.py" "$DB" "$1" >"$T/held" &
+	python3 "$ROOT/tests/hold_lock.py" "$DB" "$@" >"$T/held" &
 	HOLDER=$!
 	track_pid "$HOLDER"
 	for _ in $(seq 1 100); do
@@ -136,6 +136,15 @@ done_testing() {
 bail() { echo "Bail out! $*"; exit 1; }
 # wait_log FILE REGEX [N]: until FILE has N (default 1) lines matching
 # REGEX, at most 20 s (a loaded sanitizer run), instead of a fixed sleep.
+# wait_for SQL WANT: poll the database until SQL prints WANT (the daemon
+# batches its writes); 10 s, x SP_SLOW.
+wait_for() {
+	for _ in $(seq 1 $((100 * SP_SLOW))); do
+		[ "$(sql "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 wait_log() {
 	_wl_n=${3:-1}
 	for _ in $(seq 1 400); do

@@ -24,6 +24,18 @@ wait_rows() {
 	done
 	return 1
 }
+# wait_seen N COUNTER...: until the pending rows plus those counters reach
+# N, i.e. the writer has taken every sighting sent.
+wait_seen() {
+	_want=$1; shift
+	for _ in $(seq 1 100); do
+		_n=$(sql 'SELECT count(*) FROM pending_device')
+		for _c; do _n=$((_n + $(metric "$_c"))); done
+		[ "$_n" -ge "$_want" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 start_sipprovd
 YUA="Yealink SIP-T46S 66.86.0.15 00:15:65:11:22:33"
@@ -104,12 +116,7 @@ while len(seen) < 5000:
         sys.exit("unexpected %d" % r.status)
 EOF
 ok $? "5,000 random MACs refused with 401"
-# Every MAC is in once the writer has taken the last batch.
-for _ in $(seq 1 100); do
-	[ $(($(sql 'SELECT count(*) FROM pending_device') + $(metric 'sipprov_pending_dropped_total{reason="full"}') +
-		$(metric 'sipprov_pending_dropped_total{reason="busy"}'))) -ge 5000 ] && break
-	sleep 0.1
-done
+wait_seen 5000 'sipprov_pending_dropped_total{reason="full"}' 'sipprov_pending_dropped_total{reason="busy"}'
 is "$(sql 'SELECT count(*) FROM pending_device')" 100 "the list holds pending_max phones"
 full=$(metric 'sipprov_pending_dropped_total{reason="full"}')
 busy=$(metric 'sipprov_pending_dropped_total{reason="busy"}')
@@ -126,13 +133,8 @@ start_sipprovd -o pending_max=1000 -o pending_per_source=3
 while [ $(($(date +%s) % 60)) -ge 50 ]; do sleep 1; done
 for i in 1 2 3 4 5 6; do curl -s -o /dev/null "$URL/cfg0015650000$i$i.xml"; done
 for i in 1 2 3 4 5 6; do curl -s -o /dev/null --interface 127.0.0.2 "$URL/cfg0015650001$i$i.xml"; done
-# All twelve are in once six rows are written and six refusals counted
-# (one source's sightings may span two of the writer's batches).
-for _ in $(seq 1 100); do
-	[ $(($(sql 'SELECT count(*) FROM pending_device') + $(metric 'sipprov_pending_dropped_total{reason="per_source"}'))) \
-		-ge 12 ] && break
-	sleep 0.1
-done
+# All twelve: one source's sightings may span two of the writer's batches.
+wait_seen 12 'sipprov_pending_dropped_total{reason="per_source"}'
 is "$(sql "SELECT source_ip || ':' || count(*) FROM pending_device GROUP BY source_ip ORDER BY 1" | tr '\n' ' ')" \
 	"127.0.0.1:3 127.0.0.2:3 " "three new phones per source"
 is "$(metric 'sipprov_pending_dropped_total{reason="per_source"}')" 6 "the others are counted"

@@ -25,9 +25,7 @@ st=$(curl -s -o /dev/null -w '%{http_code}' "$URL/$(sed -n 1p "$T/paths" | cut -
 is "$st" 200 "a demo device is served"
 sleep 1.1
 start=$(date +%s)
-python3 "$ROOT/tests/hold_lock.py" "$DB" 4 > "$T/held" &
-HL=$!; track_pid $HL
-for _ in $(seq 1 100); do grep -q held "$T/held" && break; sleep 0.05; done
+hold_lock 4
 # wrk runs until both its threads have their answers (then SIGINT ends
 # it and it prints its counts), not for a fixed time: how long 50,000
 # fetches take is the machine's and the backend's business (on
@@ -64,27 +62,17 @@ is $((hist + dropped)) "$okn" "every history record is written or counted in sip
 # the whole batch, and the writer retried that batch for ever, so no fetch
 # was recorded again until the daemon stopped.  The deletion commits under
 # the lock the writer waits for, so it lands first.
-# logged UA: how many fetch_log rows have that User-Agent, once there is
-# one (20 s at most: the writer retries with backoff).
-logged() {
-	for _ in $(seq 1 200); do
-		n=$(sql "SELECT count(*) FROM fetch_log WHERE user_agent = '$1'")
-		[ "$n" = 1 ] && break
-		sleep 0.1
-	done
-	echo "$n"
-}
+ua_rows() { echo "SELECT count(*) FROM fetch_log WHERE user_agent = '$1'"; }
 start_sipprovd -o insecure_loopback=yes -o access_log= -o per_ip_conn_limit=0
 gone=$(sed -n 3p "$T/paths"); next=$(sed -n 5p "$T/paths")
 gmac=$(basename "$gone" | cut -d. -f1)
-python3 "$ROOT/tests/hold_lock.py" "$DB" 1 "DELETE FROM device WHERE mac = '$gmac'" > "$T/held2" &
-HL=$!; track_pid $HL
-for _ in $(seq 1 100); do grep -q held "$T/held2" && break; sleep 0.05; done
+hold_lock 1 "DELETE FROM device WHERE mac = '$gmac'"
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-gone "$URL$gone")" 200 "a device is served just before it is deleted"
-wait $HL
+wait "$HOLDER"
 is "$(sql "SELECT count(*) FROM device WHERE mac = '$gmac'")" 0 "then it is deleted"
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-next "$URL$next")" 200 "another device is served after the deletion"
-is "$(logged 4d-next)" 1 \
+wait_for "$(ua_rows 4d-next)" 1
+is "$(sql "$(ua_rows 4d-next)")" 1 \
 	"the fetch after the deletion is recorded: the writer is not stuck on the deleted device's record"
 # SQLite's row has no device_id (as ON DELETE SET NULL leaves the older
 # rows); PostgreSQL's keeps the id, which no device has again (026).
@@ -100,11 +88,12 @@ if [ "$SP_BACKEND" = sqlite ]; then
 	sql "CREATE TRIGGER t4d_refuse BEFORE INSERT ON fetch_log WHEN NEW.user_agent = '4d-refused'
 		BEGIN SELECT RAISE(ABORT, '4d refuses this row'); END"
 	is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-refused "$URL$next")" 200 "a device is served"
-	for _ in $(seq 1 100); do grep -q 'fetch log: write failed' "$T/sipprovd.log" && break; sleep 0.1; done
+	wait_log "$T/sipprovd.log" 'fetch log: write failed'
 	like "$(grep 'fetch log: write failed' "$T/sipprovd.log")" "retrying: 4d refuses this row$" \
 		"a failed batch is logged with SQLite's reason"
 	sql "DROP TRIGGER t4d_refuse"
-	is "$(logged 4d-refused)" 1 \
+	wait_for "$(ua_rows 4d-refused)" 1
+	is "$(sql "$(ua_rows 4d-refused)")" 1 \
 		"the writer's retry writes it once the cause is gone"
 fi
 stop_sipprovd

@@ -46,14 +46,6 @@ register() {
 	sipp 127.0.0.1:$KP -sf "$T/reg_$5.xml" -inf "$T/users.csv" -m 1 -i 127.0.0.1 -p $SP1 -t "$4" \
 		-nostdin -timeout 10s -timeout_error >"$T/sipp.out" 2>&1
 }
-# wait_for SQL WANT: poll the database (the daemon batches commits).
-wait_for() {
-	for _ in $(seq 1 $((100 * SP_SLOW))); do
-		[ "$(sql "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 fetch() { curl -fsS -o "$T/cfg.json" "$URL/001565aabbcc.json"; }
 
 fetch; ok $? "phone fetches its config (v1)"

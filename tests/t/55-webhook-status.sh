@@ -20,11 +20,7 @@ like "$(cat "$T/body")" "invalid JSON" "and says what is wrong"
 is "$(post hook-token-1 '{"username":"a","code":200,"nope":1}')" 400 "an unknown key is 400"
 
 # Another writer holds the database (as an import would) for 7 s.
-python3 "$ROOT/tests/hold_lock.py" "$DB" 7 >"$T/held" &
-HOLDER=$!
-track_pid "$HOLDER"
-for _ in $(seq 1 100); do grep -q held "$T/held" 2>/dev/null && break; sleep 0.05; done
-grep -q held "$T/held" || bail "the lock holder did not take the lock"
+hold_lock 7
 code=$(post hook-token-1 "$GOOD")
 is "$code" 503 "a locked database is the server's fault (503)"
 like "$(tr -d '\r' < "$T/h")" "Retry-After: [0-9]+" "with Retry-After"
