@@ -28,7 +28,8 @@ def register(callid, cseq, user, transport='UDP', ua='hep_send'):
     return ('REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/%s 127.0.0.1:5070;branch=z9hG4bK%s\r\n'
             'From: <sip:%s@example.test>;tag=1\r\nTo: <sip:%s@example.test>\r\nCall-ID: %s\r\n'
             'CSeq: %s REGISTER\r\nContact: <sip:%s@127.0.0.1:5070>\r\nUser-Agent: %s\r\nExpires: 300\r\n'
-            'Content-Length: 0\r\n\r\n' % (transport, cseq, user, user, callid, cseq, user, ua)).encode()
+            'Content-Length: 0\r\n\r\n' % (transport, cseq, user, user, callid, cseq, user, ua)
+            ).encode('utf-8', 'surrogateescape')   # a UA argument's raw bytes go as they came
 
 def response(callid, cseq, code):
     return ('SIP/2.0 %s X\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%s\r\n'

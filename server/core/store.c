@@ -384,6 +384,12 @@ void store_col_text(struct dbst *st, int i, char *dst, size_t size)
 	sp_strlcpy(dst, t ? t : "", size);
 }
 
+void store_col_client(struct dbst *st, int i, char *dst, size_t size)
+{
+	store_col_text(st, i, dst, size);
+	sp_text_scrub(dst);
+}
+
 int store_rows(struct dbst *st, size_t sz, void (*fill)(struct dbst *, void *), void **out, size_t *n)
 {
 	size_t cap = 0;
@@ -973,8 +979,8 @@ static void device_row(struct dbst *st, struct device *d)
 	store_col_text(st, 11, d->ha1_sha256, sizeof(d->ha1_sha256));
 	store_col_text(st, 12, d->overrides, sizeof(d->overrides));
 	d->fetched_at = db_col_int64(st, 13);
-	store_col_text(st, 14, d->fetched_ip, sizeof(d->fetched_ip));
-	store_col_text(st, 15, d->fetched_ua, sizeof(d->fetched_ua));
+	store_col_client(st, 14, d->fetched_ip, sizeof(d->fetched_ip));
+	store_col_client(st, 15, d->fetched_ua, sizeof(d->fetched_ua));
 	d->fetched_version = db_col_int64(st, 16);
 	store_col_text(st, 17, d->fetched_digest, sizeof(d->fetched_digest));
 	store_col_text(st, 18, d->ha1_enc, sizeof(d->ha1_enc));

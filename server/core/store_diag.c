@@ -110,9 +110,9 @@ int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch 
 	if (rc == DB_ROW) {
 		memset(f, 0, sizeof(*f));
 		f->at = db_col_int64(st, 0);
-		store_col_text(st, 1, f->ip, sizeof(f->ip));
-		store_col_text(st, 2, f->user_agent, sizeof(f->user_agent));
-		store_col_text(st, 3, f->path, sizeof(f->path));
+		store_col_client(st, 1, f->ip, sizeof(f->ip));
+		store_col_client(st, 2, f->user_agent, sizeof(f->user_agent));
+		store_col_client(st, 3, f->path, sizeof(f->path));
 		f->status = db_col_int64(st, 4);
 		f->version = db_col_int64(st, 5);
 	}

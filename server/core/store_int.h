@@ -16,6 +16,10 @@
 struct dbst *store_stmt(struct store *s, const char *sql);
 /* Bind helpers: text is copied (db.h), NULL binds NULL. */
 void store_bind_text(struct dbst *st, int i, const char *v);
+/* A column a client's bytes filled (User-Agent, path, SIP header values):
+ * as store_col_text, then sp_text_scrub, for rows written before those
+ * bytes were scrubbed on the way in. */
+void store_col_client(struct dbst *st, int i, char *dst, size_t size);
 /* Copy column i into dst[size] ("" for NULL). */
 void store_col_text(struct dbst *st, int i, char *dst, size_t size);
 /* Step a bound statement to its end, each row filled by fill(st, elem)

@@ -17,11 +17,11 @@ static void pd_row(struct dbst *st, void *elem)
 	struct pending_dev *p = elem;
 	store_col_text(st, 0, p->mac, sizeof(p->mac));
 	store_col_text(st, 1, p->layout, sizeof(p->layout));
-	store_col_text(st, 2, p->path, sizeof(p->path));
-	store_col_text(st, 3, p->user_agent, sizeof(p->user_agent));
-	store_col_text(st, 4, p->vendor, sizeof(p->vendor));
-	store_col_text(st, 5, p->model, sizeof(p->model));
-	store_col_text(st, 6, p->firmware, sizeof(p->firmware));
+	store_col_client(st, 2, p->path, sizeof(p->path));
+	store_col_client(st, 3, p->user_agent, sizeof(p->user_agent));
+	store_col_client(st, 4, p->vendor, sizeof(p->vendor));
+	store_col_client(st, 5, p->model, sizeof(p->model));
+	store_col_client(st, 6, p->firmware, sizeof(p->firmware));
 	store_col_text(st, 7, p->source_ip, sizeof(p->source_ip));
 	p->first_seen = db_col_int64(st, 8);
 	p->last_seen = db_col_int64(st, 9);

@@ -156,6 +156,22 @@ bool sp_text_ok(const char *s)
 	return true;
 }
 
+char *sp_text_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		unsigned cp;
+		int n = *p < 0x80 ? 1 : utf8_seq(p, &cp);
+		if (n == 1 && ((*p < 0x20 && *p != '\t') || *p == 0x7f))
+			n = 0;
+		if (!n)
+			*p++ = '?';
+		else
+			p += n;
+	}
+	return s;
+}
+
 /* Code points a terminal or a log viewer acts on: C1 controls (8-bit CSI
  * is U+009B), line/paragraph separators and the bidi overrides and
  * isolates (text that displays in another order than it reads). */

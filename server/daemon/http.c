@@ -1215,8 +1215,12 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	struct fetch_rec fr = { .device_id = subj.device_id, .at = sp_now(), .status = (int)status,
 				.version = version };
 	sp_strlcpy(fr.ip, ip, sizeof(fr.ip));
+	/* Text for both backends: PostgreSQL refused a batch holding one
+	 * User-Agent of invalid UTF-8, and the writer retried it for ever. */
 	sp_strlcpy(fr.ua, ua ? ua : "", sizeof(fr.ua));
 	sp_strlcpy(fr.path, url, sizeof(fr.path));
+	sp_text_scrub(fr.ua);
+	sp_text_scrub(fr.path);
 	sp_strlcpy(fr.digest, etag + 1, 33);
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
@@ -1581,6 +1585,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 	rq->upload = true;
 	rq->device_id = ce->subj.device_id;
 	sp_strlcpy(rq->name, url + 1, sizeof(rq->name));
+	sp_text_scrub(rq->name);
 	cache_ent_free(ce);
 	buf_init(&rq->body, UPLOAD_MAX);
 	return MHD_YES;

@@ -79,6 +79,8 @@ void pending_note(struct pending *p, const char *mac, const char *layout, const 
 	sp_strlcpy(e->layout, layout ? layout : "", sizeof(e->layout));
 	sp_redact_path(path, e->path, sizeof(e->path));
 	sp_strlcpy(e->ua, ua ? ua : "", sizeof(e->ua));
+	sp_text_scrub(e->path);     /* as a fetch record's (http.c) */
+	sp_text_scrub(e->ua);
 	sp_strlcpy(e->ip, ip, sizeof(e->ip));
 	pthread_mutex_unlock(&p->mu);
 }

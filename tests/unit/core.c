@@ -73,6 +73,20 @@ static void test_text(void)
 	ok(!sp_text_ok("\xc0\xaf"), "overlong UTF-8 refused");
 	ok(!sp_text_ok("\xed\xa0\x80"), "UTF-16 surrogate refused");
 	ok(!sp_text_ok("\xf4\x90\x80\x80"), "code point above U+10FFFF refused");
+	const struct { const char *in, *want; } scrub[] = {
+		{ "Yealink SIP-T46U 108.86.0.20", "Yealink SIP-T46U 108.86.0.20" },
+		{ "caf\xc3\xa9 \xe2\x98\x8e\ttab", "caf\xc3\xa9 \xe2\x98\x8e\ttab" },
+		{ "bad\xff\xfe end", "bad?? end" },
+		{ "cut \xe2\x98", "cut ??" },
+		{ "\xc0\xaf overlong, \xed\xa0\x80 surrogate", "?? overlong, ??? surrogate" },
+		{ "ctl\x01\x7f\x1b[0m", "ctl???[0m" },
+	};
+	for (size_t i = 0; i < sizeof(scrub) / sizeof(scrub[0]); i++) {
+		char b[64];
+		sp_strlcpy(b, scrub[i].in, sizeof(b));
+		is_str(sp_text_scrub(b), scrub[i].want, "scrubbed %zu", i);
+		ok(sp_text_ok(b), "scrubbed %zu is text", i);
+	}
 	long v;
 	ok(sp_parse_int("5060", 1, 65535, &v) == 0 && v == 5060, "int parses");
 	ok(sp_parse_int("70000", 1, 65535, &v) < 0, "int out of range refused");
