@@ -32,6 +32,7 @@ enum {
 	DB_BUSY = -2,           /* a lock wait gave up (SQLITE_BUSY/LOCKED; PG lock timeout, serialization) */
 	DB_UNIQUE = -3,         /* a UNIQUE or PRIMARY KEY constraint refused the row */
 	DB_CONSTRAINT = -4,     /* another constraint (CHECK, NOT NULL, FOREIGN KEY, trigger RAISE) */
+	DB_INVALID = -5,        /* a value the column cannot hold (PG 22xxx: bad encoding, too long; SQLITE_TOOBIG) */
 };
 
 enum db_kind { DB_SQLITE, DB_PG };

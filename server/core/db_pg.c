@@ -34,7 +34,7 @@
  * statement leaves the transaction usable).
  *
  * Error classes from the SQLSTATE: 23505 DB_UNIQUE; other 23xxx and P0001
- * (RAISE in a trigger) DB_CONSTRAINT; 40001, 40P01, 55P03, 57014
+ * (RAISE in a trigger) DB_CONSTRAINT; 22xxx (data exception) DB_INVALID; 40001, 40P01, 55P03, 57014
  * (serialization, deadlock, lock_timeout, statement_timeout) DB_BUSY; else
  * DB_ERROR.  db_errmsg is the primary message on one line, never with the
  * URL's password.
@@ -132,6 +132,8 @@ static int classify(const char *state)
 		return DB_UNIQUE;
 	if (!strncmp(state, "23", 2) || !strcmp(state, "P0001"))
 		return DB_CONSTRAINT;
+	if (!strncmp(state, "22", 2))
+		return DB_INVALID;
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") || !strcmp(state, "57014"))
 		return DB_BUSY;
 	return DB_ERROR;

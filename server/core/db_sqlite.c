@@ -46,6 +46,9 @@ static int sq_class(int rc)
 		return DB_BUSY;
 	case SQLITE_CONSTRAINT:
 		return DB_CONSTRAINT;
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+		return DB_INVALID;
 	}
 	return DB_ERROR;
 }

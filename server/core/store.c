@@ -46,6 +46,7 @@ struct store {
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 	char *why;                      /* store_errmsg instead of the driver's until the next statement */
+	int why_code;                   /* and the driver's class of that failure (DB_*) */
 };
 
 /* What store_open installs; a process (the CLI) may change it first. */
@@ -113,6 +114,12 @@ void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg)
 bool store_is_busy(struct store *s)
 {
 	return db_errcode(s->db) == DB_BUSY;
+}
+
+bool store_refused(struct store *s)
+{
+	int c = s->why ? s->why_code : db_errcode(s->db);
+	return c == DB_UNIQUE || c == DB_CONSTRAINT || c == DB_INVALID;
 }
 
 static int exec_sql(struct db *db, const char *sql, char *err, size_t errlen)
@@ -598,6 +605,7 @@ int store_commit(struct store *s)
 		snprintf(m, sizeof(m), "the database connection was lost while committing (%s): the change may or "
 			 "may not have been written; check before repeating it", db_errmsg(s->db));
 		s->why = xstrdup(m);
+		s->why_code = DB_ERROR;
 	}
 	return -1;
 }
@@ -614,10 +622,12 @@ int store_rollback(struct store *s)
 	/* The failure that led here keeps its words: after ROLLBACK the
 	 * driver's own would say "not an error". */
 	char *why = s->why ? s->why : db_errcode(s->db) != DB_DONE ? xstrdup(db_errmsg(s->db)) : NULL;
+	int code = s->why ? s->why_code : db_errcode(s->db);
 	s->why = NULL;
 	int rc = simple(s, "ROLLBACK");
 	free(s->why);
 	s->why = why;
+	s->why_code = code;
 	return rc;
 }
 

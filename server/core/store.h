@@ -132,6 +132,11 @@ void store_lock_wait_default(long limit_ms, store_wait_fn fn, void *arg);
  * (SQLITE_BUSY or SQLITE_LOCKED), as opposed to I/O, a full disk or bad
  * SQL?  Ask right after the failing call. */
 bool store_is_busy(struct store *s);
+/* Was it the data that was refused (a UNIQUE, CHECK or foreign key, a
+ * trigger's RAISE, a value the column cannot hold), not the database
+ * (locked, lost, full, I/O)?  Asked after the failing call, or after the
+ * store_rollback that followed it. */
+bool store_refused(struct store *s);
 /* Give the connection the key (copied; wiped at close).  First checks it:
  * against the key check value stored at the first keyed open (schema 005),
  * or, on a database from before it, by decrypting a stored password; a

@@ -116,6 +116,8 @@ struct fetchq {
 	struct lastmap *last;           /* the one requests fill, under mu */
 	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
+	int64_t refused_warned;         /* the writer's: last "refused" warning */
+	size_t refused;                 /* the writer's: rows refused since */
 	long retention_days;
 	int64_t next_prune;
 	int pruner;                     /* PostgreSQL: 1 this node holds SP_PG_LOCK_PRUNE, 0 not, -1 unknown */
@@ -329,25 +331,58 @@ static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
 	}
 }
 
-/* Write one batch; a failure (a lock held past the store's wait, a full
- * disk) is retried with backoff, so neither the history taken nor any
- * device's last fetch is lost to it.  Gives up only when told to stop. */
-static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t n, const struct lastmap *lm)
+/* A row the database refused, dropped: counted, and logged at most every
+ * 10 s (each batch may bring some). */
+static void fetchq_refused(struct fetchq *q, const char *why)
+{
+	int64_t now = sp_now();
+	q->refused++;
+	if (now - q->refused_warned < 10)
+		return;
+	char e[SP_ERR_MAX];
+	log_warnx("fetch log: %zu rows refused by the database and dropped, the others written: %s", q->refused,
+		  sp_log_escape(why, e, sizeof(e)));
+	q->refused_warned = now;
+	q->refused = 0;
+}
+
+/* Write one batch; a failure of the database (a lock held past the
+ * store's wait, a full disk, a lost connection) is retried with backoff,
+ * so neither the history taken nor any device's last fetch is lost to it;
+ * given up only when told to stop.  A batch whose data is refused (a
+ * constraint, a value the column cannot hold) is written row by row, and
+ * only the refused rows are dropped: retried whole, one bad row stopped
+ * every write for good, and once LAST_MAX devices waited, every request. */
+static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t n, const struct fetch_last *last,
+			 size_t nl)
 {
 	useconds_t backoff = 100000;
 	for (int tries = 1;; tries++) {
-		if (store_fetch_batch(q->store, batch, n, lm->ent, lm->n) == 0)
+		if (store_fetch_batch(q->store, batch, n, last, nl) == 0)
 			return;
 		/* PostgreSQL restarted: the retry needs a new connection. */
 		char err[SP_ERR_MAX];
 		if (store_lost(q->store) && store_reconnect(q->store, err, sizeof(err)) == 0 &&
-		    store_fetch_batch(q->store, batch, n, lm->ent, lm->n) == 0)
+		    store_fetch_batch(q->store, batch, n, last, nl) == 0)
 			return;
+		if (store_refused(q->store) && n + nl == 1) {
+			if (n)
+				metrics_inc("sipprov_fetch_log_dropped_total");
+			fetchq_refused(q, store_errmsg(q->store));
+			return;
+		}
+		if (store_refused(q->store)) {
+			for (size_t i = 0; i < n; i++)
+				fetchq_write(q, &batch[i], 1, NULL, 0);
+			for (size_t i = 0; i < nl; i++)
+				fetchq_write(q, NULL, 0, &last[i], 1);
+			return;
+		}
 		pthread_mutex_lock(&q->mu);
 		bool stop = q->stop;
 		pthread_mutex_unlock(&q->mu);
 		if (stop && tries >= 5) {
-			log_warnx("fetch log: %zu records and %zu last fetches not written at stop: %s", n, lm->n,
+			log_warnx("fetch log: %zu records and %zu last fetches not written at stop: %s", n, nl,
 				  store_errmsg(q->store));
 			metrics_add("sipprov_fetch_log_dropped_total", (long)n);
 			return;
@@ -390,7 +425,7 @@ static void *fetchq_main(void *arg)
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
-		fetchq_write(q, batch, n, lm);
+		fetchq_write(q, batch, n, lm->ent, lm->n);
 		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */

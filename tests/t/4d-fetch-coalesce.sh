@@ -80,21 +80,37 @@ is "$(sql "SELECT path || ' ' || status FROM fetch_log f WHERE user_agent = '4d-
 	NOT EXISTS (SELECT 1 FROM device d WHERE d.id = f.device_id)")" "$gone 200" \
 	"the deleted device's fetch is kept, naming no device"
 unlike "$(cat "$T/sipprovd.log")" "fetch log: write failed" "the writer never failed a batch"
-# A batch that fails inside its transaction (here a trigger refuses one
-# row; a full disk would too): the log names the reason (it said "not an
-# error": the rollback had replaced SQLite's words), the writer retries,
-# and the batch is written once the cause is gone.
-if [ "$SP_BACKEND" = sqlite ]; then
+# A batch whose data the database refuses (here a CHECK refuses one row;
+# PostgreSQL refused a User-Agent of invalid UTF-8 the same way): it was
+# retried whole, for ever, so nothing was recorded again.  Now the batch
+# is written row by row: the refused row is dropped, counted and logged
+# with the database's reason, and the others in its batch are written.
+# The lock holds the writer back until both fetches are in one batch.
+if backend_is sqlite; then
 	sql "CREATE TRIGGER t4d_refuse BEFORE INSERT ON fetch_log WHEN NEW.user_agent = '4d-refused'
 		BEGIN SELECT RAISE(ABORT, '4d refuses this row'); END"
-	is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-refused "$URL$next")" 200 "a device is served"
-	wait_log "$T/sipprovd.log" 'fetch log: write failed'
-	like "$(grep 'fetch log: write failed' "$T/sipprovd.log")" "retrying: 4d refuses this row$" \
-		"a failed batch is logged with SQLite's reason"
-	sql "DROP TRIGGER t4d_refuse"
-	wait_for "$(ua_rows 4d-refused)" 1
-	is "$(sql "$(ua_rows 4d-refused)")" 1 \
-		"the writer's retry writes it once the cause is gone"
+else
+	sql "ALTER TABLE fetch_log ADD CONSTRAINT t4d_refuse CHECK (user_agent <> '4d-refused')"
 fi
+before=$(curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
+hold_lock 1
+is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-refused "$URL$next")" 200 "a device is served"
+is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-beside "$URL$(sed -n 7p "$T/paths")")" 200 \
+	"and another, while the writer waits"
+wait "$HOLDER"
+wait_for "$(ua_rows 4d-beside)" 1
+is "$(sql "$(ua_rows 4d-beside)")" 1 "the row beside the refused one is written"
+is "$(sql "$(ua_rows 4d-refused)")" 0 "the refused row is not"
+is "$(sql "SELECT fetched_ua FROM device WHERE '/' || mac || CASE layout WHEN 'json' THEN '.json' ELSE '.cfg' END
+	= '$next'")" 4d-refused "the device's last fetch (another row) is written"
+wait_log "$T/sipprovd.log" 'rows refused'
+like "$(grep 'rows refused' "$T/sipprovd.log")" "fetch log: 1 rows refused by the database and dropped, the others written: .*t4d_refuse|4d refuses this row" \
+	"the refusal is logged with the database's reason"
+after=$(curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
+is $((${after:-0} - ${before:-0})) 1 "it is counted in sipprov_fetch_log_dropped_total"
+unlike "$(cat "$T/sipprovd.log")" "fetch log: write failed" "the batch is not retried whole"
+is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-later "$URL$next")" 200 "a later fetch"
+wait_for "$(ua_rows 4d-later)" 1
+is "$(sql "$(ua_rows 4d-later)")" 1 "is recorded"
 stop_sipprovd
 done_testing

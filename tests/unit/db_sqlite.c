@@ -111,6 +111,9 @@ static void test_rows(struct db *db)
 	is_int(db_step(st), DB_CONSTRAINT, "a NOT NULL is DB_CONSTRAINT");
 	db_finalize(st);
 	is_int(insert(db, "evil", 1), DB_CONSTRAINT, "a trigger's RAISE(ABORT) is DB_CONSTRAINT");
+	st = db_prepare(db, "INSERT INTO t (id, u) VALUES ('one', 'mismatch')", false);
+	is_int(db_step(st), DB_INVALID, "a rowid that is not an integer is DB_INVALID");
+	db_finalize(st);
 	is_int(insert(db, "b", 1), DB_DONE, "the connection works after errors");
 	is_int(db_errcode(db), DB_DONE, "errcode is back to DB_DONE");
 

@@ -209,6 +209,8 @@ static void errors(void)
 	db_bind_null(st, 1);
 	db_bind_text(st, 2, "active");
 	is_int(once(st), DB_CONSTRAINT, "NOT NULL: DB_CONSTRAINT");
+	db_bind_text(st, 1, "bad\xff");
+	is_int(once(st), DB_INVALID, "a value of invalid UTF-8 (22021): DB_INVALID (%s)", db_errmsg(db));
 	db_bind_text(st, 1, "fine");
 	ok(once(st) == DB_DONE && db_errcode(db) == DB_DONE, "and then a good row: errcode back to DB_DONE");
 	db_finalize(st);
@@ -282,7 +284,7 @@ static void pipeline(void)
 	db_bind_text(bad, 1, "a");
 	db_bind_text(one, 1, "a");
 	struct dbst *fail[] = { begin, bad, one };
-	is_int(db_pipeline(db, fail, 3), DB_ERROR, "a pipeline with a division by zero: DB_ERROR");
+	is_int(db_pipeline(db, fail, 3), DB_INVALID, "a pipeline with a division by zero (22012): DB_INVALID");
 	ok(strstr(db_errmsg(db), "division by zero") != NULL, "  errmsg names the failure: %s", db_errmsg(db));
 	ok(db_in_tx(db), "  the BEGIN ran: a transaction is open (aborted)");
 	ok(run("ROLLBACK") == 0 && !db_in_tx(db), "  ROLLBACK ends it");
