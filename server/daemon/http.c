@@ -1333,10 +1333,14 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 	}
 	if (rq->too_big) {
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"413\"}");
+		access_log(h, ip, "POST", "/api/v1/registrations", 413, 0, NULL, "body over 64 KiB");
 		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
-	if (!w)
+	if (!w) {
+		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"500\"}");
+		access_log(h, ip, "POST", "/api/v1/registrations", 500, 0, NULL, "no database connection");
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+	}
 	int rc = drift_webhook(w->store, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err));
 	if (rc == DRIFT_ERR_INPUT) {
 		snprintf(msg, sizeof(msg), "error: %s\n", err);

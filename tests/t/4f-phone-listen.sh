@@ -136,6 +136,8 @@ is "$(conv "${W}0\r\n$tr\r\n$G")" "431 32 32 closed" "65 trailer lines: 431, clo
 big=$(python3 -c 'print(("400\\r\\n" + "x" * 1024 + "\\r\\n") * 70 + "0\\r\\n\\r\\n", end="")')
 is "$(conv "$W$big$G")" "413 15 15 200 $len $len open" \
 	"a chunked body over the webhook's 64 KiB: 413 once read (as libmicrohttpd), the connection kept"
+like "$(grep "/api/v1/registrations" "$T/access.log" | tail -1)" '"POST /api/v1/registrations" 413 0 "" body over 64 KiB$' \
+	"the access log has the 413 and why"
 
 # Firmware: the file sent whole, in ranges and by HEAD, as libmicrohttpd sends it.
 F="$URL/fw/$SHA/x.rom"
