@@ -47,11 +47,11 @@ int64_t sp_now(void);
 /* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
  * except tab; used for every text field. */
 bool sp_text_ok(const char *s);
-/* Client-supplied bytes kept as text (a phone's User-Agent and path, SIP
- * header values): every byte sp_text_ok refuses becomes '?', in place, so
- * that the string is then text; a character cut by a truncating copy too.
- * PostgreSQL refuses invalid UTF-8 in a text column, and JSON cannot carry
- * it.  Returns s. */
+/* Client-supplied bytes kept as text (a phone's User-Agent and path):
+ * every byte sp_text_ok refuses becomes '?', in place, so that the string
+ * is then text; a character cut by a truncating copy too.  PostgreSQL
+ * refuses invalid UTF-8 in a text column, and JSON cannot carry it.
+ * Returns s. */
 char *sp_text_scrub(char *s);
 /* The one escaping of client-supplied bytes (paths, User-Agent, digest
  * user names, certificate names, SIP user names) for a log line: printable

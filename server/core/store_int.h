@@ -16,7 +16,7 @@
 struct dbst *store_stmt(struct store *s, const char *sql);
 /* Bind helpers: text is copied (db.h), NULL binds NULL. */
 void store_bind_text(struct dbst *st, int i, const char *v);
-/* A column a client's bytes filled (User-Agent, path, SIP header values):
+/* A column a phone's bytes filled (its User-Agent, the path it asked for):
  * as store_col_text, then sp_text_scrub, for rows written before those
  * bytes were scrubbed on the way in. */
 void store_col_client(struct dbst *st, int i, char *dst, size_t size);
