@@ -288,7 +288,10 @@ case_() { # N CAUSE ERROR(-|403|404|timeout) DESCRIPTION [env]
 	TOTAL=$((TOTAL + 1))
 	[ "$got" = "$want" ] && SCORE=$((SCORE + 1))
 	is "$got" "$want" "$what: first cause (exit $rc, $ms ms)"
-	[ "$got" = "$want" ] || sed 's/^/#   /' "$T/diag_$n.json" | grep -E '"(evidence|cause|bucket)"' | head -24
+	# On stderr, so that prove shows it without -v (CI once saw 71's
+	# "server down" case name another cause, in 2.2 s, and kept no trace).
+	[ "$got" = "$want" ] || { sed 's/^/#   /' "$T/diag_$n.json" | grep -E '"(evidence|cause|bucket)"' | head -24
+		sed 's/^/#   stderr: /' "$T/diag_$n.err" | head -8; } >&2
 	TABLE="$TABLE
 # $(printf '%-38s | %-24s | %-24s | %5s ms' "$what" "$want" "$got" "$ms")"
 }
