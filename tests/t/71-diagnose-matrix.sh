@@ -46,16 +46,10 @@ fi
 . "$(dirname "$0")/../lib.sh"
 need kamailio sipp sqlite3 curl python3
 
-# All in one call, so all distinct.  Picked one by one, two could be the
-# same port, and a port meant to be closed (PD, PD2, PD3) could be the
-# sink's, which drops, or the ALG's.  CI once named another first cause
-# than server_down for case 20, after 2.2 s: two 1 s probes into a sink
-# fit that, though the evidence was not kept.
-set -- $(free_port 13)
-[ $# = 13 ] || bail "no 13 free ports"
-P1=$1 P2=$2 HP=$3 PBU=$4 PBT=$5 PBS=$6              # PB*: the sink: udp, tcp, tcp
-PW=$7 PD=$8 PD2=$9; shift 9
-PD3=$1 PNOTLS=$2 DEADVIA=$3 ALGP=$4; shift 4; set --
+P1=$(free_port); P2=$(free_port); HP=$(free_port)
+PBU=$(free_port); PBT=$(free_port); PBS=$(free_port)     # the sink: udp, tcp, tcp
+PW=$(free_port); PD=$(free_port); PD2=$(free_port); PD3=$(free_port); PNOTLS=$(free_port)
+DEADVIA=$(free_port)
 export SIPPROV_DIAG_STD_PORTS="udp:$P1,tcp:$P1,tls:$PNOTLS"
 export SIPPROV_HEP_TIMEOUT_MS=2000
 diag "in a private network namespace: ${SP_IN_NETNS:-no}; registrar $P1, old cluster $P2, HEP $HP"
@@ -273,6 +267,7 @@ phone 23 404 404; seen 1023 404                            # example.test's own 
 phone 24 404 404; seen 1024 404                            # server sip2.example.test: the old cluster
 # 26: through a NAT router (public address 127.0.0.5) whose SIP ALG writes
 # the public address with the phone's private port into Via and Contact
+ALGP=$(free_port)
 python3 "$ROOT/tests/support/alg.py" "$ALGP" 127.0.0.5 "$P1" >"$T/alg.log" 2>&1 &
 track_pid $!
 for _ in $(seq 1 50); do grep -q ready "$T/alg.log" 2>/dev/null && break; sleep 0.1; done
