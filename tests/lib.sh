@@ -311,9 +311,11 @@ stop_sipprovd() {
 # suite running side by side takes too, so a registrar started a moment
 # later could find its port gone. Random rather than derived from $$, which
 # collides across suites; checked by binding, still racy but only against
-# another test's listener.
-free_port() { python3 "$ROOT/tests/free-port.py" tcp "${1:-1}"; }
-free_udp_tcp_port() { python3 "$ROOT/tests/free-port.py" udp "${1:-1}"; }
+# another test's listener.  Never one this test was handed before
+# ($T/ports): a port picked for a listener that has not started yet, or
+# meant to stay closed, is free to bind, and was picked twice.
+free_port() { FREE_PORT_TAKEN="$T/ports" python3 "$ROOT/tests/free-port.py" tcp "${1:-1}"; }
+free_udp_tcp_port() { FREE_PORT_TAKEN="$T/ports" python3 "$ROOT/tests/free-port.py" udp "${1:-1}"; }
 
 # start_kamailio [HEP_PORT]: Kamailio as registrar on 127.0.0.1:$KAM_PORT
 # (UDP+TCP) from tests/peers/kamailio.cfg.in, subscribers in $KAM_DIR/kam.db,
