@@ -1,7 +1,7 @@
 #!/bin/sh
-# Bytes from phones and registrars that are not UTF-8 (a User-Agent with
-# byte 0xff, a SIP header cut inside a character) are kept as text, with
-# '?' for each byte that is not: PostgreSQL refuses them in a text column,
+# Bytes from phones that are not UTF-8 (a User-Agent with byte 0xff, a
+# character cut short) are kept as text, with '?' for each byte that is
+# not: PostgreSQL refuses them in a text column,
 # which failed the fetch-log writer's whole batch and then every retry of
 # it, so no fetch was recorded again; on SQLite they were stored, and the
 # API's JSON could not carry them (a device's page was an empty 200, a
