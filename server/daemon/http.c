@@ -365,17 +365,17 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 		if (store_lost(q->store) && store_reconnect(q->store, err, sizeof(err)) == 0 &&
 		    store_fetch_batch(q->store, batch, n, last, nl) == 0)
 			return;
-		if (store_refused(q->store) && n + nl == 1) {
+		if (store_refused(q->store)) {
+			if (n + nl > 1) {
+				for (size_t i = 0; i < n; i++)
+					fetchq_write(q, &batch[i], 1, NULL, 0);
+				for (size_t i = 0; i < nl; i++)
+					fetchq_write(q, NULL, 0, &last[i], 1);
+				return;
+			}
 			if (n)
 				metrics_inc("sipprov_fetch_log_dropped_total");
 			fetchq_refused(q, store_errmsg(q->store));
-			return;
-		}
-		if (store_refused(q->store)) {
-			for (size_t i = 0; i < n; i++)
-				fetchq_write(q, &batch[i], 1, NULL, 0);
-			for (size_t i = 0; i < nl; i++)
-				fetchq_write(q, NULL, 0, &last[i], 1);
 			return;
 		}
 		pthread_mutex_lock(&q->mu);
