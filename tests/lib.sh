@@ -136,6 +136,14 @@ done_testing() {
 bail() { echo "Bail out! $*"; exit 1; }
 # wait_log FILE REGEX [N]: until FILE has N (default 1) lines matching
 # REGEX, at most 20 s (a loaded sanitizer run), instead of a fixed sleep.
+wait_log() {
+	_wl_n=${3:-1}
+	for _ in $(seq 1 400); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$_wl_n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # wait_for SQL WANT: poll the database until SQL prints WANT (the daemon
 # batches its writes); 10 s, x SP_SLOW.
 wait_for() {
@@ -145,13 +153,11 @@ wait_for() {
 	done
 	return 1
 }
-wait_log() {
-	_wl_n=${3:-1}
-	for _ in $(seq 1 400); do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$_wl_n" ] && return 0
-		sleep 0.05
-	done
-	return 1
+# metric NAME: the running sipprovd's value of NAME (with its labels, as
+# /metrics writes it), 0 when it has none yet.
+metric() {
+	_mv=$(curl -fsS "$ADMIN_URL/metrics" | awk -v s="$1" '$1 == s { print $2 }')
+	echo "${_mv:-0}"
 }
 
 sp() { "$SIPPROV" -d "$DB" "$@"; }

@@ -15,7 +15,6 @@ sp tenant add acme --device-auth digest >/dev/null
 sp template set acme main registrar=acme.example.com server=sip.example.com port=5060 transport=udp >/dev/null
 sp tenant set acme --default-template main >/dev/null
 sp device add 00:15:65:4a:a9:37 --tenant acme --layout yealink >/dev/null
-metric() { v=$(curl -fsS "$ADMIN_URL/metrics" | grep -F "$1 " | sed 's/.* //'); echo "${v:-0}"; }
 # Wait until the pending list has $1 rows (the writer runs once a second).
 wait_rows() {
 	for _ in $(seq 1 100); do

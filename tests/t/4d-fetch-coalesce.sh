@@ -47,14 +47,12 @@ like "$(cat "$T/wrk.out")" "RESULT ok=[0-9]+ bad=0 healthz=[0-9]+ errors=0" \
 	"wrk fetched every device $PASSES times, every fetch 200"
 ok $([ "${okn:-0}" -ge $((N * PASSES - 1)) ] && echo 0 || echo 1) "$okn fetches of $((N * PASSES))"
 # Stopping the daemon flushes the writer.
-m=$(curl -s "$ADMIN_URL/metrics")
+dropped=$(metric sipprov_fetch_log_dropped_total)
 stop_sipprovd
 last=$(sql "SELECT count(*) FROM device WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
 	fetched_ua = '4d-pass-$PASSES' AND fetched_version = 1 AND length(fetched_digest) = 32")
 is "$last" "$N" "every device's row holds its last fetch (time, IP, version, digest, the last pass's User-Agent)"
 hist=$(sql "SELECT count(*) FROM fetch_log WHERE user_agent LIKE '4d-pass-%'")
-dropped=$(printf '%s\n' "$m" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
-: "${dropped:=0}"
 diag "fetch_log history: $hist of $okn fetches written, $dropped sampled out (counted)"
 is $((hist + dropped)) "$okn" "every history record is written or counted in sipprov_fetch_log_dropped_total"
 # A device deleted while its fetch waits for the writer.  The writer's
@@ -92,7 +90,7 @@ if backend_is sqlite; then
 else
 	sql "ALTER TABLE fetch_log ADD CONSTRAINT t4d_refuse CHECK (user_agent <> '4d-refused')"
 fi
-before=$(curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
+before=$(metric sipprov_fetch_log_dropped_total)
 hold_lock 1
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-refused "$URL$next")" 200 "a device is served"
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-beside "$URL$(sed -n 7p "$T/paths")")" 200 \
@@ -101,13 +99,11 @@ wait "$HOLDER"
 wait_for "$(ua_rows 4d-beside)" 1
 is "$(sql "$(ua_rows 4d-beside)")" 1 "the row beside the refused one is written"
 is "$(sql "$(ua_rows 4d-refused)")" 0 "the refused row is not"
-is "$(sql "SELECT fetched_ua FROM device WHERE '/' || mac || CASE layout WHEN 'json' THEN '.json' ELSE '.cfg' END
-	= '$next'")" 4d-refused "the device's last fetch (another row) is written"
+is "$(sql "SELECT fetched_ua FROM device WHERE mac = '$(basename "$next" | cut -d. -f1)'")" 4d-refused "the device's last fetch (another row) is written"
 wait_log "$T/sipprovd.log" 'rows refused'
 like "$(grep 'rows refused' "$T/sipprovd.log")" "fetch log: 1 rows refused by the database and dropped, the others written: .*t4d_refuse|4d refuses this row" \
 	"the refusal is logged with the database's reason"
-after=$(curl -s "$ADMIN_URL/metrics" | sed -n 's/^sipprov_fetch_log_dropped_total \([0-9]*\)$/\1/p')
-is $((${after:-0} - ${before:-0})) 1 "it is counted in sipprov_fetch_log_dropped_total"
+is $(($(metric sipprov_fetch_log_dropped_total) - before)) 1 "it is counted in sipprov_fetch_log_dropped_total"
 unlike "$(cat "$T/sipprovd.log")" "fetch log: write failed" "the batch is not retried whole"
 is "$(curl -s -o /dev/null -w '%{http_code}' -A 4d-later "$URL$next")" 200 "a later fetch"
 wait_for "$(ua_rows 4d-later)" 1

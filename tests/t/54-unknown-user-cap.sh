@@ -13,7 +13,6 @@ start_sipprovd -o hep_listen=127.0.0.1:$HP -o unknown_user_per_source=5 -o unkno
 
 q() { sql "$1"; }
 open_unknown() { q "SELECT count(*) FROM drift_event WHERE kind='unknown_user' AND resolved=0"; }
-metric() { v=$(curl -fsS "$ADMIN_URL/metrics" | grep -F "$1 " | sed 's/.* //'); echo "${v:-0}"; }
 wait_total() { # wait until recorded + dropped reaches $1
 	for _ in $(seq 1 100); do
 		seen=$(( $(q "SELECT count(*) FROM registration") + $(metric 'sipprov_drift_unknown_dropped_total{cap="per_source"}') \
