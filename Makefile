@@ -154,6 +154,8 @@ unit: all $(UNIT_BIN) $(REPLAY_BIN)
 
 # One runner for everything: prove over the C unit binaries and the shell
 # integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.
+# -f --comments: a failed check is printed with its got/want lines, and the
+# figures tests report (diag) are in the suite logs.
 # `make test` is the full suite, what CI runs: it installs what the suite
 # needs (Debian packages: build dependencies and the real peers), builds the
 # three trees, then runs the same files four ways, two at a time side by
@@ -182,9 +184,10 @@ test: deps
 	SUITES_LOG=$(B)/suites sh tools/suites.sh \
 		'asan=make --no-print-directory check-asan' \
 		'tsan=make --no-print-directory check-tsan' || rc=1; \
+	SUITES_LOG=$(B)/suites sh tools/suites.sh --report sqlite pg asan tsan; \
 	exit $$rc
 
-PROVE = SP_BUILD=$(abspath $(B)) prove -f $(PROVE_FLAGS)
+PROVE = SP_BUILD=$(abspath $(B)) prove -f --comments $(PROVE_FLAGS)
 SUITE = $(PROVE) tests/run-unit.sh tests/run-replay.sh $(sort $(wildcard tests/t/*.sh))
 check: unit
 	$(SUITE)
