@@ -36,6 +36,8 @@ struct pending {
 	atomic_long max_rows, per_source;
 	struct store *store;                /* the writer's alone */
 	struct source src[SOURCES];         /* the writer's alone */
+	long refused;                       /* the writer's: rows refused since the last warning */
+	int64_t refused_warned;
 	pthread_t thr;
 };
 
@@ -112,13 +114,17 @@ static bool source_ok(struct pending *p, const char *ip, int64_t now)
 	return atomic_load(&p->per_source) >= 1;
 }
 
-static void write_batch(struct pending *p, struct sighting *b, size_t n)
+/* Write one batch in one transaction: 0, -1 when the database failed
+ * (logged; the sightings are dropped: a phone that asked once asks again),
+ * 1 when it refused a row's data (a constraint, a value the column cannot
+ * hold), the transaction rolled back. */
+static int write_rows(struct pending *p, struct sighting *b, size_t n)
 {
 	long rows = 0;
 	if (store_begin(p->store) < 0 || store_pending_count(p->store, &rows) < 0) {
 		log_warnx("pending devices: cannot write %zu: %s", n, store_errmsg(p->store));
 		store_rollback(p->store);
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pending_dev d = { .first_seen = b[i].first, .last_seen = b[i].last, .count = b[i].count };
@@ -146,15 +152,43 @@ static void write_batch(struct pending *p, struct sighting *b, size_t n)
 			rows += rc > 0;
 		}
 		if (rc < 0) {
-			log_warnx("pending devices: %s", store_errmsg(p->store));
+			bool refused = store_refused(p->store);
+			if (!refused)
+				log_warnx("pending devices: %s", store_errmsg(p->store));
 			store_rollback(p->store);
-			return;
+			return refused ? 1 : -1;
 		}
 	}
 	if (store_commit(p->store) < 0) {
 		log_warnx("pending devices: cannot commit: %s", store_errmsg(p->store));
 		store_rollback(p->store);
+		return -1;
 	}
+	return 0;
+}
+
+/* A batch with a refused row is written again row by row, and only that
+ * row is dropped: before, the whole second's sightings went with it.
+ * (A row's per-source count taken in the rolled-back try stays taken.) */
+static void write_batch(struct pending *p, struct sighting *b, size_t n)
+{
+	if (write_rows(p, b, n) <= 0)
+		return;
+	if (n > 1) {
+		for (size_t i = 0; i < n; i++)
+			write_batch(p, &b[i], 1);
+		return;
+	}
+	/* Counted; logged at most every 10 s: anyone can send sightings. */
+	metrics_inc("sipprov_pending_dropped_total{reason=\"refused\"}");
+	p->refused++;
+	if (sp_now() - p->refused_warned < 10)
+		return;
+	char e[SP_ERR_MAX];
+	log_warnx("pending devices: %ld rows refused by the database and dropped (the last %s), the others written: %s",
+		  p->refused, b->mac, sp_log_escape(store_errmsg(p->store), e, sizeof(e)));
+	p->refused_warned = sp_now();
+	p->refused = 0;
 }
 
 static void *pending_main(void *arg)
@@ -205,6 +239,7 @@ struct pending *pending_start(const char *db, long max_rows, long per_source, ch
 	metrics_add("sipprov_pending_dropped_total{reason=\"busy\"}", 0);
 	metrics_add("sipprov_pending_dropped_total{reason=\"full\"}", 0);
 	metrics_add("sipprov_pending_dropped_total{reason=\"per_source\"}", 0);
+	metrics_add("sipprov_pending_dropped_total{reason=\"refused\"}", 0);
 	pthread_create(&p->thr, NULL, pending_main, p);
 	return p;
 }

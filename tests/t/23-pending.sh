@@ -139,6 +139,34 @@ is "$(sql "SELECT source_ip || ':' || count(*) FROM pending_device GROUP BY sour
 is "$(metric 'sipprov_pending_dropped_total{reason="per_source"}')" 6 "the others are counted"
 stop_sipprovd
 
+# A row the database refuses (here a constraint on one User-Agent) is
+# dropped, counted and logged; the sightings written beside it in the same
+# second are kept (before, the whole batch was dropped with it).
+sql 'DELETE FROM pending_device'
+if backend_is sqlite; then
+	sql "CREATE TRIGGER t23_refuse BEFORE INSERT ON pending_device WHEN NEW.user_agent = '23-refused'
+		BEGIN SELECT RAISE(ABORT, '23 refuses this row'); END"
+else
+	sql "ALTER TABLE pending_device ADD CONSTRAINT t23_refuse CHECK (user_agent <> '23-refused')"
+fi
+start_sipprovd -o pending_max=1000 -o pending_per_source=1000 -o fail_threshold=1000000
+before=$(metric 'sipprov_pending_dropped_total{reason="refused"}')
+# One curl, one connection: the refused phone and twenty others reach the
+# writer's map within milliseconds, so (nearly always) in one batch.
+curl -s -o /dev/null -A 23-refused "$URL/cfg001565f00000.xml" \
+	$(for i in $(seq 10 29); do printf ' --next -s -o /dev/null -A 23-beside %s/cfg001565f000%s.xml' "$URL" "$i"; done)
+wait_seen 21 'sipprov_pending_dropped_total{reason="refused"}'
+is "$(sql "SELECT count(*) FROM pending_device WHERE user_agent = '23-beside'")" 20 \
+	"the twenty sightings beside a refused one are written"
+is "$(sql "SELECT count(*) FROM pending_device WHERE mac = '001565f00000'")" 0 "the refused one is not"
+is $(($(metric 'sipprov_pending_dropped_total{reason="refused"}') - before)) 1 "it is counted as refused"
+wait_log "$T/sipprovd.log" 'rows refused'
+like "$(grep 'rows refused' "$T/sipprovd.log")" \
+	'pending devices: 1 rows refused by the database and dropped \(the last 001565f00000\), the others written: .*(t23_refuse|23 refuses this row)' \
+	"and logged with the database's reason"
+stop_sipprovd
+if backend_is sqlite; then sql 'DROP TRIGGER t23_refuse'; else sql 'ALTER TABLE pending_device DROP CONSTRAINT t23_refuse'; fi
+
 start_sipprovd -o pending_max=0
 curl -s -o /dev/null "$URL/cfg001565eeeeee.xml"
 sleep 1.3
