@@ -44,8 +44,11 @@ ok $? "rendered XML is well-formed and carries the exact values (password, displ
 
 st=$(register_with ok "$URL/s/$token")
 like "$st" '^registered, identity=.*alice@example.test' "linphonec provisioned from sipprovd registers to Kamailio"
-sleep 0.3
-fetch=$(sql "select count(*) from fetch_log where status=200 and user_agent like 'Linphone%' or user_agent = 'Unknown'")
+for _ in $(seq 1 100); do      # the writer batches: wait for it, not a fixed 0.3 s
+	fetch=$(sql "select count(*) from fetch_log where status=200 and user_agent like 'Linphone%' or user_agent = 'Unknown'")
+	[ "$fetch" -ge 1 ] && break
+	sleep 0.1
+done
 ok $([ "$fetch" -ge 1 ] && echo 0 || echo 1) "the linphonec fetch is recorded in the fetch log (UA Unknown/Linphone)"
 at=$(sql "select fetched_version from device where mac='$mac'")
 is "$at" "1" "device row records the fetched template version"
