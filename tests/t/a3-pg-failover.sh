@@ -55,20 +55,39 @@ for _ in $(seq 100); do [ "$(wc -l <"$T/acked")" -ge 3 ] && break; sleep 0.05; d
 # WAL receiver stopped, when the primary dies: the CLI cannot know whether
 # it was committed, and says so.
 REPURL="postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov"
-walrcv=$(psql "$REPURL" -X -q -A -t -c "SELECT pid FROM pg_stat_wal_receiver")
-touch "$T/pause-writer"
-for _ in $(seq 100); do [ -e "$T/writer-paused" ] && break; sleep 0.05; done
-kill -STOP "$walrcv"
-"$SIPPROV" -d "$DB" device add 0015100bffff --tenant demo --layout yealink >"$T/cli-lost.out" 2>&1 &
-CLI_LOST=$!
+# Each step's outcome goes to $T/lost.why, printed if the check fails (CI
+# once saw this CLI succeed, and nothing said which step had not held).
+walrcv=""
 for _ in $(seq 100); do
-	[ "$(psql "$PGURL" -X -q -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")" -gt 0 ] && break
+	walrcv=$(psql "$REPURL" -X -q -A -t -c "SELECT pid FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+	[ -n "$walrcv" ] && break
 	sleep 0.05
 done
+touch "$T/pause-writer"
+for _ in $(seq 100); do [ -e "$T/writer-paused" ] && break; sleep 0.05; done
+kill -STOP "$walrcv"; echo "WAL receiver '$walrcv' stopped: rc $?; writer paused: $([ -e "$T/writer-paused" ] && echo yes || echo no)" >"$T/lost.why"
+# Its own application_name: the check below waits for this CLI's COMMIT,
+# not for any other backend's.
+"$SIPPROV" -d "$DB&application_name=a3-lost" device add 0015100bffff --tenant demo --layout yealink >"$T/cli-lost.out" 2>&1 &
+CLI_LOST=$!
+w=0
+for _ in $(seq 200); do
+	w=$(psql "$PGURL" -X -q -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND application_name = 'a3-lost'")
+	[ "$w" -gt 0 ] && break
+	sleep 0.05
+done
+echo "the CLI's COMMIT waiting for the standby: $w" >>"$T/lost.why"
 rm "$T/pause-writer"; sleep 0.2
 kill -9 "$(head -1 "$PGDATA_T/postmaster.pid")"; ok $? "primary killed (-9) while a writer adds devices ($(wc -l <"$T/acked") acknowledged)"
+# The WAL receiver stays stopped until the CLI has its answer: resumed at
+# once, it might still acknowledge the commit through the dying primary's
+# walsender before the waiting backend saw the postmaster gone, and the
+# CLI would get a (true) success.  A suspect for that CI failure, not
+# reproduced here (stopping the backend and the walsender did not).
+for _ in $(seq 300); do kill -0 $CLI_LOST 2>/dev/null || break; sleep 0.1; done
 kill -CONT "$walrcv"
-wait $CLI_LOST; ok $(( $? == 0 )) "the CLI whose COMMIT met the kill fails"
+wait $CLI_LOST; rc=$?; ok $(( rc == 0 )) "the CLI whose COMMIT met the kill fails"
+[ $rc -ne 0 ] || sed 's/^/#   /' "$T/lost.why" >&2
 grep -q "lost while committing .*may or may not have been written" "$T/cli-lost.out"
 ok $? "  and says the change may or may not have been written ($(cut -c1-60 "$T/cli-lost.out"))"
 _pg_as "$PG_BIN/pg_ctl" -D "$REP" -w -t 20 promote >/dev/null 2>&1; ok $? "replica promoted"
