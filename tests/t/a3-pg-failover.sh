@@ -55,8 +55,9 @@ for _ in $(seq 100); do [ "$(wc -l <"$T/acked")" -ge 3 ] && break; sleep 0.05; d
 # WAL receiver stopped, when the primary dies: the CLI cannot know whether
 # it was committed, and says so.
 REPURL="postgresql://sp:$PGPASS@127.0.0.1:$REP_PORT/sipprov"
-# Each step's outcome goes to $T/lost.why, printed if the check fails (CI
-# once saw this CLI succeed, and nothing said which step had not held).
+# Each step's outcome goes to $T/lost.why, printed if the check fails (a full
+# make test once saw this CLI succeed, and nothing said which step had
+# not held).
 walrcv=""
 for _ in $(seq 100); do
 	walrcv=$(psql "$REPURL" -X -q -A -t -c "SELECT pid FROM pg_stat_wal_receiver WHERE status = 'streaming'")
@@ -82,7 +83,7 @@ kill -9 "$(head -1 "$PGDATA_T/postmaster.pid")"; ok $? "primary killed (-9) whil
 # The WAL receiver stays stopped until the CLI has its answer: resumed at
 # once, it might still acknowledge the commit through the dying primary's
 # walsender before the waiting backend saw the postmaster gone, and the
-# CLI would get a (true) success.  A suspect for that CI failure, not
+# CLI would get a (true) success.  A suspect for that failure, not
 # reproduced here (stopping the backend and the walsender did not).
 for _ in $(seq 300); do kill -0 $CLI_LOST 2>/dev/null || break; sleep 0.1; done
 kill -CONT "$walrcv"
