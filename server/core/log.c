@@ -141,3 +141,15 @@ void fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+bool log_every_due(struct log_every *w, long *n)
+{
+	int64_t now = sp_now();
+	w->n++;
+	if (now - w->at < 10)
+		return false;
+	*n = w->n;
+	w->n = 0;
+	w->at = now;
+	return true;
+}

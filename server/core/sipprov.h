@@ -111,6 +111,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* no errno */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning that may come with every batch a writer takes (a row the
+ * database refused): counted, and due at most every 10 s.  One thread's. */
+struct log_every { long n; int64_t at; };
+/* Count one; true when it is time to log, with *n the count since the last
+ * warning (this one included). */
+bool log_every_due(struct log_every *w, long *n);
 /* Start-up only: print and exit(1).  Never in a request path. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

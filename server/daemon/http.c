@@ -116,8 +116,7 @@ struct fetchq {
 	struct lastmap *last;           /* the one requests fill, under mu */
 	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
-	int64_t refused_warned;         /* the writer's: last "refused" warning */
-	size_t refused;                 /* the writer's: rows refused since */
+	struct log_every refused;       /* the writer's: rows the database refused */
 	long retention_days;
 	int64_t next_prune;
 	int pruner;                     /* PostgreSQL: 1 this node holds SP_PG_LOCK_PRUNE, 0 not, -1 unknown */
@@ -335,15 +334,12 @@ static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
  * 10 s (each batch may bring some). */
 static void fetchq_refused(struct fetchq *q, const char *why)
 {
-	int64_t now = sp_now();
-	q->refused++;
-	if (now - q->refused_warned < 10)
+	long n;
+	if (!log_every_due(&q->refused, &n))
 		return;
 	char e[SP_ERR_MAX];
-	log_warnx("fetch log: %zu rows refused by the database and dropped, the others written: %s", q->refused,
+	log_warnx("fetch log: %ld rows refused by the database and dropped, the others written: %s", n,
 		  sp_log_escape(why, e, sizeof(e)));
-	q->refused_warned = now;
-	q->refused = 0;
 }
 
 /* Write one batch; a failure of the database (a lock held past the

@@ -36,8 +36,7 @@ struct pending {
 	atomic_long max_rows, per_source;
 	struct store *store;                /* the writer's alone */
 	struct source src[SOURCES];         /* the writer's alone */
-	long refused;                       /* the writer's: rows refused since the last warning */
-	int64_t refused_warned;
+	struct log_every refused;           /* the writer's: rows the database refused */
 	pthread_t thr;
 };
 
@@ -181,14 +180,12 @@ static void write_batch(struct pending *p, struct sighting *b, size_t n)
 	}
 	/* Counted; logged at most every 10 s: anyone can send sightings. */
 	metrics_inc("sipprov_pending_dropped_total{reason=\"refused\"}");
-	p->refused++;
-	if (sp_now() - p->refused_warned < 10)
+	long nr;
+	if (!log_every_due(&p->refused, &nr))
 		return;
 	char e[SP_ERR_MAX];
 	log_warnx("pending devices: %ld rows refused by the database and dropped (the last %s), the others written: %s",
-		  p->refused, b->mac, sp_log_escape(store_errmsg(p->store), e, sizeof(e)));
-	p->refused_warned = sp_now();
-	p->refused = 0;
+		  nr, b->mac, sp_log_escape(store_errmsg(p->store), e, sizeof(e)));
 }
 
 static void *pending_main(void *arg)
