@@ -5,7 +5,8 @@
 # real nonce (tests/bench/bootstorm.c; a 401 stale=true is answered once
 # more, as phones do).  Over HTTP, HTTPS (RSA-2048, full handshakes) and
 # HTTPS with each phone resuming its first connection's TLS session on the
-# next two (both servers resume), against nginx serving the same files,
+# next two (both servers resume), the same for phones that speak TLS 1.2 at
+# most (a session ticket, no key exchange), against nginx serving the same files,
 # same requests per phone, no auth (the limit).  Each storm meets a freshly started sipprovd, so every MAC
 # file misses the render cache, as in a real storm.  Reported as phones
 # provisioned per second, the fleet's time, boot latency, and sipprovd's
@@ -79,10 +80,12 @@ events { worker_connections 4096; }
 http {
   access_log off; sendfile on; default_type text/plain;
   server { listen 127.0.0.1:$P2; root $W/www; }
+  # nginx 1.22 offers TLS 1.2 at most unless told: both servers on the
+  # same protocol, or the ratio compares TLS 1.3 against TLS 1.2.
   server { listen 127.0.0.1:$P4 ssl; root $W/www; ssl_certificate $W/c.pem; ssl_certificate_key $W/k.pem;
-           ssl_session_cache off; ssl_session_tickets off; }
+           ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off; }
   server { listen 127.0.0.1:$P5 ssl; root $W/www; ssl_certificate $W/c.pem; ssl_certificate_key $W/k.pem;
-           ssl_session_cache shared:SSL:10m; ssl_session_tickets on; }
+           ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_tickets on; }
 }
 NGX
 nginx -c "$W/nginx.conf" -p "$W" -g "daemon on;"
@@ -91,21 +94,24 @@ storm() { "$W/bootstorm" 127.0.0.1 "$1" "$PHONES" "$THREADS" '0015%08x' stormpw 
 field() { echo "$1" | tr ' ' '\n' | sed -n "/^$2\$/{n;p}"; }
 echo "database: $(bench_backend)"
 echo "boot storm: $PHONES Yealink phones, $THREADS at a time, 3 requests each (common, MAC 401, MAC with digest)"
-printf '%-14s %-10s %10s %10s %8s %10s %10s %8s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries resumed
-for proto in http https https-resumed; do
+printf '%-20s %-10s %10s %10s %8s %10s %10s %8s %8s %8s\n' proto server phones/s fleet_s failed p50_ms p99_ms retries resumed tls
+for proto in http https https-resumed https-tls12-resumed; do
 	case $proto in
 	http) a=$P1; b=$P2; f="" ;;
 	https) a=$P3; b=$P4; f=--tls ;;
-	*) a=$P3; b=$P5; f="--tls --resume" ;;
+	https-resumed) a=$P3; b=$P5; f="--tls --resume" ;;
+	*) a=$P3; b=$P5; f="--tls --tls12 --resume" ;;
 	esac
 	start_sp
 	sa=$(storm "$a" "$f" || true); sb=$(storm "$b" "$f --no-auth" || true)
 	for s in "sipprovd:$sa" "nginx:$sb"; do
 		r=${s#*:}
-		printf '%-14s %-10s %10s %10s %8s %10s %10s %8s %8s\n' $proto "${s%%:*}" "$(field "$r" phones_per_s)" \
+		printf '%-20s %-10s %10s %10s %8s %10s %10s %8s %8s %8s\n' $proto "${s%%:*}" "$(field "$r" phones_per_s)" \
 			"$(field "$r" seconds)" "$(field "$r" failed)" "$(field "$r" boot_p50_ms)" "$(field "$r" boot_p99_ms)" \
-			"$(field "$r" stale_retries)" "$(field "$r" resumed)"
+			"$(field "$r" stale_retries)" "$(field "$r" resumed)" "$(field "$r" tls_version)"
 	done
+	[ "$(field "$sa" tls_version)" = "$(field "$sb" tls_version)" ] ||
+		{ echo "bench: sipprovd and nginx chose different TLS versions: no ratio"; continue; }
 	echo "$proto ratio (phones/s): $(echo "scale=2; $(field "$sa" phones_per_s) / $(field "$sb" phones_per_s)" | bc)"
 done
 r=$(awk '/VmHWM/ {print $2}' /proc/$SPID/status); [ "$r" -gt "$RSS_PEAK" ] && RSS_PEAK=$r

@@ -10,10 +10,12 @@
  * makes the same number of requests without credentials (nginx's case).
  * With --resume a phone offers its first connection's TLS session on the
  * next ones (as a TLS stack that caches its session does); without it
- * every connection is a full handshake.
+ * every connection is a full handshake.  With --tls12 it offers TLS 1.2
+ * at most (many desk phones' TLS stacks).  It reports the TLS version the
+ * server chose, so two servers are compared on the same protocol.
  * Benchmark tool only: not linked into anything that ships.
  *
- * bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] [--resume] [--no-auth]
+ * bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] [--tls12] [--resume] [--no-auth]
  *   MACFMT    printf format of phone i's MAC, e.g. 0015%08x (i + 0x10000000, even i)
  *   COMMON    the common file, e.g. y000000000000.cfg ("-" for none)
  *   MACFILE   the per-phone file with {mac}, e.g. {mac}.cfg
@@ -40,7 +42,8 @@
 static const char *host, *macfmt, *password, *common, *macfile;
 static int port, nthreads;
 static long phones;
-static bool tls, noauth, resume;
+static bool tls, tls12, noauth, resume;
+static _Atomic(const char *) tls_version = "-";  /* what the server chose (a static string) */
 static atomic_long resumed;
 static _Thread_local SSL_SESSION *phone_sess;   /* --resume: this thread's phone's session */
 static SSL_CTX *ctx;
@@ -88,6 +91,7 @@ static int request(const char *path, const char *auth, char *nonce, size_t nlen,
 			goto out;
 		if (SSL_session_reused(ssl))
 			atomic_fetch_add(&resumed, 1);
+		atomic_store(&tls_version, SSL_get_version(ssl));
 	}
 	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bootstorm\r\n%s%s%s"
 			 "Connection: close\r\n\r\n", path, host, auth ? "Authorization: " : "", auth ? auth : "",
@@ -205,13 +209,13 @@ int main(int argc, char **argv)
 {
 	if (argc < 9) {
 		fprintf(stderr, "usage: bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] "
-				"[--resume] [--no-auth]\n");
+				"[--tls12] [--resume] [--no-auth]\n");
 		return 2;
 	}
 	host = argv[1], port = atoi(argv[2]), phones = atol(argv[3]), nthreads = atoi(argv[4]);
 	macfmt = argv[5], password = argv[6], common = argv[7], macfile = argv[8];
 	for (int i = 9; i < argc; i++)
-		tls |= !strcmp(argv[i], "--tls"), noauth |= !strcmp(argv[i], "--no-auth"),
+		tls |= !strcmp(argv[i], "--tls"), tls12 |= !strcmp(argv[i], "--tls12"), noauth |= !strcmp(argv[i], "--no-auth"),
 		resume |= !strcmp(argv[i], "--resume");
 	if (!strstr(macfile, "{mac}") || phones < 1 || nthreads < 1) {
 		fprintf(stderr, "bootstorm: MACFILE needs {mac}; PHONES and THREADS at least 1\n");
@@ -221,6 +225,8 @@ int main(int argc, char **argv)
 		ctx = SSL_CTX_new(TLS_client_method());
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);   /* every connection a full handshake */
+		if (tls12)
+			SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 	}
 	lat = calloc((size_t)phones, sizeof(*lat));
 	pthread_t *t = calloc((size_t)nthreads, sizeof(*t));
@@ -232,9 +238,9 @@ int main(int argc, char **argv)
 	double dt = now() - t0;
 	qsort(lat, (size_t)phones, sizeof(*lat), cmp);
 	printf("phones %ld ok %ld failed %ld stale_retries %ld resumed %ld requests %ld seconds %.2f phones_per_s %.0f requests_per_s %.0f "
-	       "boot_p50_ms %.1f boot_p99_ms %.1f\n", phones, atomic_load(&ok_phones), atomic_load(&failed_phones),
+	       "boot_p50_ms %.1f boot_p99_ms %.1f tls_version %s\n", phones, atomic_load(&ok_phones), atomic_load(&failed_phones),
 	       atomic_load(&stale_retries), atomic_load(&resumed), atomic_load(&requests), dt, atomic_load(&ok_phones) / dt, atomic_load(&requests) / dt,
-	       lat[phones / 2] * 1e3, lat[phones * 99 / 100] * 1e3);
+	       lat[phones / 2] * 1e3, lat[phones * 99 / 100] * 1e3, atomic_load(&tls_version));
 	free(lat);
 	free(t);
 	if (ctx)
