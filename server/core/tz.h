@@ -3,8 +3,9 @@
  * offset, DST offset and the month/week/weekday/time of the two changes),
  * read from the footer of the zone's TZif file.  Private to server/core:
  * the placeholder language exposes it as the tz.* variables.  It keeps only
- * the rules it has read, per file (a changed file is read again), and never
- * computes past transitions: phones take rules, not dates.
+ * the rules it has read, per file (a changed file is read again, seen
+ * within a second), and never computes past transitions: phones take
+ * rules, not dates.
  */
 #ifndef SP_TZ_H
 #define SP_TZ_H

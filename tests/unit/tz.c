@@ -131,12 +131,14 @@ static void lookup(void)
 	is_int(tz_lookup("Dir", &r, err, sizeof(err)), 0, "a directory is not a zone");
 	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -18000, "TZDIR is honoured");
 	/* Rules are kept per file: a tzdata upgrade (the file replaced) is
-	 * read again, not served from what was read before. */
+	 * read again, not served from what was read before, once the file's
+	 * identity is checked again (at most a second later: TZ_RECHECK_MS). */
 	snprintf(path, sizeof(path), "%s/Good", dir);
 	FILE *up = fopen(path, "wb");
 	fwrite(f[2].data, 1, 45, up);
 	fputs("CST6CDT,M3.2.0,M11.1.0\n", up);
 	fclose(up);
+	usleep(1100 * 1000);
 	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -21600, "a changed zone file is read again");
 	ok(tz_lookup("Good", &r, err, sizeof(err)) == 1 && r.std_off == -21600 && r.dst, "and kept");
 	/* The footer is looked for in the file's last 4 KiB only. */
