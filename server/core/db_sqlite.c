@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "db_sqlite.h"
@@ -174,9 +175,22 @@ static const struct db_ops sq_ops = {
 	.batch_truncate = sq_batch_truncate,
 };
 
+/* SQLite counts every allocation under one process-wide mutex unless told
+ * not to; sipprovd reads none of those counts (sqlite3_memory_used, soft
+ * heap limit).  Its listener loops, writers and the generation watcher each
+ * have a connection, and in a boot storm that mutex was the most waited-on
+ * lock after the VFS's own (strace -k of futex calls).  Must come before
+ * SQLite initialises, i.e. before the first open. */
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+static void sq_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct db *db_sqlite_open(const char *path_or_uri, int sqlite_flags, char *err, size_t errlen)
 {
 	sqlite3 *h = NULL;
+	pthread_once(&sq_once, sq_configure);
 	if (sqlite3_open_v2(path_or_uri, &h, sqlite_flags, NULL) != SQLITE_OK) {
 		sp_err(err, errlen, "%s", h ? sqlite3_errmsg(h) : "out of memory");
 		sqlite3_close(h);

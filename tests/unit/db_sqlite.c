@@ -202,6 +202,10 @@ int main(void)
 	ok(db_sqlite_handle(&other) == NULL && db_sqlite_handle(NULL) == NULL, "none for another driver's");
 	test_rows(db);
 	test_pipeline(db);
+	/* No process-wide allocation counting (one mutex for every thread's
+	 * SQLite allocations): the counters stay at zero. */
+	sqlite3_int64 used = sqlite3_memory_used();
+	ok(used == 0, "SQLite's allocation counters are off (%lld bytes counted)", (long long)used);
 	db_close(db);
 	db_close(NULL);
 
