@@ -44,6 +44,8 @@ int mac_normalize(const char *in, char out[SP_MAC_LEN + 1]);
 /* Parse a decimal int in [min,max] with nothing trailing; 0 or -1. */
 int sp_parse_int(const char *s, long min, long max, long *out);
 int64_t sp_now(void);
+/* Milliseconds on CLOCK_MONOTONIC: for timeouts and intervals, never dates. */
+int64_t sp_mono_ms(void);
 /* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
  * except tab; used for every text field. */
 bool sp_text_ok(const char *s);

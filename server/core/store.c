@@ -54,19 +54,12 @@ static long default_wait_ms = LOCK_WAIT_DEFAULT_MS;
 static store_wait_fn default_wait_fn;
 static void *default_wait_arg;
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SQLite's busy handler: sleep 1, 2, 4 ... 64, then 100 ms between tries
  * until the limit.  count is 0 on the first call for each lock wait. */
 static int busy_wait(void *arg, int count)
 {
 	struct store *s = arg;
-	int64_t now = mono_ms();
+	int64_t now = sp_mono_ms();
 	if (count == 0)
 		s->wait_start = now;
 	int64_t waited = now - s->wait_start;
@@ -471,7 +464,7 @@ static int begin_pg_within(struct store *s, long ms)
 
 static int begin_pg_told(struct store *s)
 {
-	int64_t start = mono_ms();
+	int64_t start = sp_mono_ms();
 	long limit = s->wait_limit_ms;
 	if (!s->wait_told && limit > LOCK_WAIT_SLOW_MS) {
 		if (begin_pg_within(s, LOCK_WAIT_SLOW_MS) == 0)
@@ -479,13 +472,13 @@ static int begin_pg_told(struct store *s)
 		if (!store_is_busy(s))
 			return -1;
 		s->wait_told = true;
-		s->wait_fn(STORE_WAIT_SLOW, mono_ms() - start, s->wait_arg);
-		limit -= (long)(mono_ms() - start);
+		s->wait_fn(STORE_WAIT_SLOW, sp_mono_ms() - start, s->wait_arg);
+		limit -= (long)(sp_mono_ms() - start);
 	}
 	if (begin_pg_within(s, limit) == 0)
 		return 0;
 	if (store_is_busy(s))
-		s->wait_fn(STORE_WAIT_GAVE_UP, mono_ms() - start, s->wait_arg);
+		s->wait_fn(STORE_WAIT_GAVE_UP, sp_mono_ms() - start, s->wait_arg);
 	return -1;
 }
 

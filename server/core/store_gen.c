@@ -54,13 +54,6 @@ struct store_genwatch {
 	bool lost;                      /* the outage was logged */
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void nap_ms(long long ms)
 {
 	if (ms > 0)
@@ -89,7 +82,7 @@ static long pg_read(struct store_genwatch *w, char *why, size_t n)
 		pg_why(w, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(w->g.conn), why, n);
 	PQclear(r);
 	if (v >= 0)
-		w->read_at = mono_ms();
+		w->read_at = sp_mono_ms();
 	return v;
 }
 
@@ -119,7 +112,7 @@ static void pg_lost(struct store_genwatch *w, const char *why)
 		log_warnx("database '%s': config generation: %s; serving cached configs, reconnecting", w->g.shown,
 			  why);
 	w->lost = true;
-	w->retry_at = mono_ms() + w->backoff_ms;
+	w->retry_at = sp_mono_ms() + w->backoff_ms;
 	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
 }
 
@@ -160,7 +153,7 @@ void store_genwatch_free(struct store_genwatch *w)
 /* Lost: a new connection when the backoff allows it, within timeout_ms. */
 static int pg_reconnect(struct store_genwatch *w, int timeout_ms, long *gen)
 {
-	long long wait = w->retry_at - mono_ms();
+	long long wait = w->retry_at - sp_mono_ms();
 	if (wait > timeout_ms) {
 		nap_ms(timeout_ms);
 		return -1;
@@ -192,7 +185,7 @@ int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *g
 	if (!w->g.conn)
 		return pg_reconnect(w, timeout_ms, gen);
 	char why[SP_ERR_MAX];
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = sp_mono_ms() + timeout_ms;
 	for (;;) {
 		if (!PQconsumeInput(w->g.conn)) {
 			pg_why(w, PQerrorMessage(w->g.conn), why, sizeof(why));
@@ -218,7 +211,7 @@ int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *g
 			*gen = best;
 			return 1;
 		}
-		long long now = mono_ms();
+		long long now = sp_mono_ms();
 		if (unreadable || now - w->read_at >= w->safety_ms)
 			break;
 		long long left = deadline - now;

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tz.h"
@@ -208,7 +207,7 @@ static struct tz_cached {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	long long checked_ms;               /* monotonic: when the identity last matched */
+	int64_t checked_ms;                 /* sp_mono_ms: when the identity last matched */
 	struct tzrule r;
 } tz_cache[TZ_CACHE];
 static size_t tz_cache_next;
@@ -245,27 +244,21 @@ static int tz_read(const char *path, int fd, off_t size, struct tzrule *r, char 
 	return 1;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* The cached rule for path: without a stat when its identity matched less
  * than TZ_RECHECK_MS ago (st NULL), else when st names the same file. */
-static bool tz_cached_rule(const char *path, const struct stat *st, long long now, struct tzrule *r)
+static bool tz_cached_rule(const char *path, const struct stat *st, int64_t now, struct tzrule *r)
 {
 	bool found = false;
 	pthread_mutex_lock(&tz_cache_mu);
 	for (size_t i = 0; i < TZ_CACHE && !found; i++) {
 		struct tz_cached *c = &tz_cache[i];
-		if (st ? tz_same(c, path, st) : c->path[0] && now - c->checked_ms < TZ_RECHECK_MS && !strcmp(c->path, path)) {
-			if (st)
-				c->checked_ms = now;
-			*r = c->r;
-			found = true;
-		}
+		bool recent = c->path[0] && now - c->checked_ms < TZ_RECHECK_MS && !strcmp(c->path, path);
+		if (st ? !tz_same(c, path, st) : !recent)
+			continue;
+		if (st)
+			c->checked_ms = now;
+		*r = c->r;
+		found = true;
 	}
 	pthread_mutex_unlock(&tz_cache_mu);
 	return found;
@@ -281,7 +274,7 @@ int tz_lookup(const char *name, struct tzrule *r, char *err, size_t errlen)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s", tz_dir(), name);
-	long long now = mono_ms();
+	int64_t now = sp_mono_ms();
 	if (tz_cached_rule(path, NULL, now, r))
 		return 1;
 	if (stat(path, &st) < 0) {

@@ -115,6 +115,13 @@ int64_t sp_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t sp_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Length of the well-formed UTF-8 sequence at p (2-4; no overlongs, no
  * surrogates, nothing past U+10FFFF) with its code point, or 0. */
 static int utf8_seq(const unsigned char *p, unsigned *cpo)

@@ -41,13 +41,6 @@ struct connguard {
 	pthread_t thr;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void unlink_waiting(struct connguard *g, struct cg_conn *e)
 {
 	if (!e->waiting)
@@ -66,7 +59,7 @@ static void unlink_waiting(struct connguard *g, struct cg_conn *e)
 
 static void push_waiting(struct connguard *g, struct cg_conn *e)
 {
-	e->since = mono_ms();
+	e->since = sp_mono_ms();
 	e->prev = g->tail;
 	e->next = NULL;
 	if (g->tail)
@@ -93,7 +86,7 @@ static void *reaper_main(void *arg)
 	struct connguard *g = arg;
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		long long now = mono_ms();
+		long long now = sp_mono_ms();
 		while (g->head && now - g->head->since >= g->timeout_ms)
 			shed(g, g->head, "sipprov_conn_shed_total{reason=\"header_timeout\"}");
 		/* Connection pools come from malloc's arenas and are reused, not

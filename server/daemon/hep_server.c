@@ -339,13 +339,6 @@ struct hep_server {
 	long errors, dropped, refused;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void server_emit(const struct observation *o, void *arg)
 {
 	struct hep_server *h = arg;
@@ -368,7 +361,7 @@ static void server_emit(const struct observation *o, void *arg)
 		}
 	}
 	if (!h->qlen)
-		h->qsince = mono_ms();
+		h->qsince = sp_mono_ms();
 	h->q[h->qhead + h->qlen++] = *o;
 }
 
@@ -407,7 +400,7 @@ static void record_failed(const struct observation *o, const char *err, void *ar
  * them).  They leave the queue only when the commit succeeded. */
 static void flush(struct hep_server *h)
 {
-	int64_t now = mono_ms();
+	int64_t now = sp_mono_ms();
 	size_t n = h->qlen < BATCH_MAX ? h->qlen : BATCH_MAX;
 
 	if (store_begin(h->store) < 0) {
@@ -421,7 +414,7 @@ static void flush(struct hep_server *h)
 		return;
 	}
 	if (h->locked_since) {
-		log_info("hep: database writable again after %lld ms", (long long)(mono_ms() - h->locked_since));
+		log_info("hep: database writable again after %lld ms", (long long)(sp_mono_ms() - h->locked_since));
 		h->locked_since = 0;
 	}
 	h->backoff = 0;
@@ -430,7 +423,7 @@ static void flush(struct hep_server *h)
 	h->qlen -= n;
 	if (!h->qlen)
 		h->qhead = 0;
-	h->qsince = mono_ms();
+	h->qsince = sp_mono_ms();
 }
 
 /* Handle one datagram from 'from'. */
@@ -468,7 +461,7 @@ static void packet(struct hep_server *h, const uint8_t *buf, size_t len, const s
 		log_debug("hep: SIP from %s:%u not parsed: %s", p.src_ip, p.src_port, sp_log_escape(err, ee, sizeof(ee)));
 		return;
 	}
-	hep_corr_feed(h->corr, &p, &m, mono_ms());
+	hep_corr_feed(h->corr, &p, &m, sp_mono_ms());
 }
 
 static void *server_main(void *arg)
@@ -490,7 +483,7 @@ static void *server_main(void *arg)
 	while (!atomic_load(&h->stop)) {
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
 		/* A backlog (after a lock) is written batch after batch. */
-		int timeout = h->qlen >= BATCH_MAX && mono_ms() >= h->retry_at ? 0 : h->qlen ? 10 : 100;
+		int timeout = h->qlen >= BATCH_MAX && sp_mono_ms() >= h->retry_at ? 0 : h->qlen ? 10 : 100;
 		if (poll(&pfd, 1, timeout) > 0) {
 			for (int i = 0; i < RECV_BATCH; i++)
 				msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
@@ -501,16 +494,16 @@ static void *server_main(void *arg)
 				packet(h, iov[i].iov_base, msgs[i].msg_len, &from[i]);
 			}
 		}
-		int64_t now = mono_ms();
+		int64_t now = sp_mono_ms();
 		hep_corr_expire(h->corr, now);
 		if (h->qlen && now >= h->retry_at && (h->qlen >= BATCH_MAX || now - h->qsince >= BATCH_MS))
 			flush(h);
 	}
 	hep_corr_flush(h->corr);
 	/* Drain: a lock held elsewhere is waited out for a while, not forever. */
-	int64_t give_up = mono_ms() + DRAIN_MS;
-	while (h->qlen && mono_ms() < give_up) {
-		if (mono_ms() < h->retry_at)
+	int64_t give_up = sp_mono_ms() + DRAIN_MS;
+	while (h->qlen && sp_mono_ms() < give_up) {
+		if (sp_mono_ms() < h->retry_at)
 			usleep(5000);
 		else
 			flush(h);

@@ -116,13 +116,6 @@ struct phone_listen {
 	struct ip_ent *ips;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- per_ip_conn_limit ---- */
 
 static void ip_key(const struct sockaddr_storage *ss, unsigned char a[16])
@@ -331,7 +324,7 @@ static void conn_end(struct pconn *c)
 	c->lingering = true;
 	if (!c->registered)
 		want_out(c, false);         /* answered at accept: now wait for EOF */
-	c->active = mono_ms() - c->lp->pl->cf->conn_timeout * 1000 + LINGER_MS;
+	c->active = sp_mono_ms() - c->lp->pl->cf->conn_timeout * 1000 + LINGER_MS;
 }
 
 /* The request is answered: back to waiting for the next head (or close). */
@@ -367,7 +360,7 @@ static int conn_flush(struct pconn *c)
 		ssize_t w = conn_write(c, c->out + c->outoff, c->outlen - c->outoff);
 		if (w < 0)
 			return w == -1 ? 0 : -1;
-		c->active = mono_ms();
+		c->active = sp_mono_ms();
 		c->outoff += (size_t)w;
 	}
 	free(c->out);
@@ -395,7 +388,7 @@ static int conn_flush(struct pconn *c)
 		}
 		if (w <= 0)
 			return -1;          /* the file shrank under us: the promised length cannot be kept */
-		c->active = mono_ms();
+		c->active = sp_mono_ms();
 		c->fleft -= (uint64_t)w;
 		slice -= (uint64_t)w;
 	}
@@ -464,7 +457,7 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 	}
 	if (w < 0)
 		w = 0;
-	c->active = mono_ms();
+	c->active = sp_mono_ms();
 	c->close_after = close;
 	if ((size_t)w < total) {
 		/* The rest waits in our buffer (a slow reader; conn_timeout bounds it). */
@@ -701,7 +694,7 @@ static bool conn_readable(struct pconn *c)
 		}
 		if (r < 0)
 			break;
-		c->active = mono_ms();
+		c->active = sp_mono_ms();
 		if (c->state == PC_BODY && c->chunked) {
 			if (!conn_chunks(c, chunk, (size_t)r, false))
 				return false;
@@ -772,7 +765,7 @@ static void loop_accept(struct loop *lp)
 		c->ip_slot = slot;
 		c->ssl = ssl;
 		c->peer = ss;
-		c->active = mono_ms();
+		c->active = sp_mono_ms();
 		c->in = xmalloc(IN_FIRST);
 		c->incap = IN_FIRST;
 		atomic_fetch_add(&pl->live, 1);
@@ -825,7 +818,7 @@ static void *loop_main(void *arg)
 					conn_readable(c);
 			}
 		}
-		long long now = mono_ms();
+		long long now = sp_mono_ms();
 		if (now - lp->swept >= 1000)
 			loop_sweep(lp, now);
 	}
@@ -903,7 +896,7 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 		struct epoll_event we = { .events = EPOLLIN, .data.ptr = &lp->wake };
 		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &le);
 		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake, &we);
-		lp->swept = mono_ms();
+		lp->swept = sp_mono_ms();
 	}
 	pl->nloops = threads;
 	for (unsigned i = 0; i < threads; i++)

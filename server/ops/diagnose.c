@@ -1292,13 +1292,6 @@ static void step_views(struct store *s, const struct effective *e, const struct 
 		headline_at(st, lead + 1);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, struct diag_report *rep,
 		 char *err, size_t errlen)
 {
@@ -1414,7 +1407,7 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 		why = "no account on this line";
 	else if (rep->steps[DS_ACTIVE].findings & (DF_DEVICE_DISABLED | DF_TENANT_SUSPENDED))
 		why = "step 1 failed: the device gets no config while disabled";
-	int64_t t0 = mono_ms();
+	int64_t t0 = sp_mono_ms();
 	if (why) {
 		for (int i = DS_DNS; i <= DS_REGISTER; i++)
 			skip(&rep->steps[i], why);
@@ -1434,7 +1427,7 @@ int diagnose_run(struct store *s, const char *mac, const struct diag_opts *o, st
 	}
 	step_views(s, e, a, o, &runs, !why, rep);
 	if (!why)
-		rep->network_ms = (long)(mono_ms() - t0);
+		rep->network_ms = (long)(sp_mono_ms() - t0);
 	diag_decide(rep->steps, o->error_code, f->last_code, &rep->result);
 	effective_release(e);
 	free(e);
