@@ -82,6 +82,7 @@ struct pconn {
 	SSL *ssl;                           /* https_listen: the TLS session, else NULL */
 	bool tls_wantw;                     /* SSL_read waits for the socket to take bytes */
 	bool tls_dead;                      /* the session failed: no close_notify */
+	bool tls_counted;                   /* its handshake is in sipprov_tls_handshakes_total */
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
@@ -267,8 +268,15 @@ static ssize_t conn_read(struct pconn *c, void *buf, size_t len)
 	}
 	ERR_clear_error();
 	int r = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-	if (r > 0)
+	if (r > 0) {
+		if (!c->tls_counted) {
+			/* Whether phones resume: one reading an admin can check. */
+			c->tls_counted = true;
+			metrics_inc(SSL_session_reused(c->ssl) ? "sipprov_tls_handshakes_total{resumed=\"yes\"}"
+							       : "sipprov_tls_handshakes_total{resumed=\"no\"}");
+		}
 		return r;
+	}
 	int e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
 		return -1;

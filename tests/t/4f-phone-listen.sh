@@ -226,7 +226,10 @@ PY
 }
 for v in TLSv1_2 TLSv1_3; do
 	vv=$(echo "$v" | tr _ .)
+	r0=$(metric 'sipprov_tls_handshakes_total{resumed="yes"}'); f0=$(metric 'sipprov_tls_handshakes_total{resumed="no"}')
 	is "$(resumed $v)" "$vv 200 False, $vv 200 True" "TLS: a second connection with the first one's session resumes it ($vv)"
+	is "$(($(metric 'sipprov_tls_handshakes_total{resumed="no"}') - f0)) $(($(metric 'sipprov_tls_handshakes_total{resumed="yes"}') - r0))" \
+		"1 1" "and /metrics counts one full handshake and one resumed ($vv)"
 done
 old=$(echo | openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
 like "$old" "alert protocol version|unsupported protocol|wrong version number" "TLS 1.1 is refused"
@@ -243,6 +246,8 @@ for v in TLSv1_2 TLSv1_3; do
 	vv=$(echo "$v" | tr _ .)
 	is "$(resumed $v)" "$vv 200 False, $vv 200 False" "tls_resumption = no: every handshake a full one ($vv)"
 done
+is "$(metric 'sipprov_tls_handshakes_total{resumed="no"}') $(metric 'sipprov_tls_handshakes_total{resumed="yes"}')" \
+	"4 0" "and /metrics counts them all full"
 
 # The loops share their port through SO_REUSEPORT; a second daemon of the
 # same user must still find the port taken, not take half the phones.
