@@ -100,7 +100,8 @@ static const struct family {
 				 "sipprov_replica_fallbacks_total{reason=\"error\"}", NULL } },
 	{ "sipprov_sip_parse_errors_total", "counter", "SIP messages in HEP that did not parse.", NULL },
 	{ "sipprov_tls_handshakes_total", "counter",
-	  "HTTPS handshakes completed by phones (phone_server = own), by whether the TLS session was resumed.",
+	  "HTTPS connections from phones (phone_server = own) counted at their first request bytes, by whether "
+	  "the TLS session was resumed.",
 	  (const char *const[]){ "sipprov_tls_handshakes_total{resumed=\"no\"}",
 				 "sipprov_tls_handshakes_total{resumed=\"yes\"}", NULL } },
 };

@@ -83,6 +83,7 @@ struct pconn {
 	bool tls_wantw;                     /* SSL_read waits for the socket to take bytes */
 	bool tls_dead;                      /* the session failed: no close_notify */
 	bool tls_counted;                   /* its handshake is in sipprov_tls_handshakes_total */
+	bool tls_more;                      /* reading stopped short of WANT_READ: OpenSSL may hold bytes */
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
@@ -648,21 +649,17 @@ static bool conn_process(struct pconn *c)
 	return true;
 }
 
-/* false when the connection was closed. */
-static bool conn_readable(struct pconn *c)
+/* Read what has arrived into 'in' (or a body to http.c).  Over TLS
+ * OpenSSL reads ahead (as in nginx: one read takes several records, not a
+ * record's header and then its body), so bytes can wait inside it where
+ * epoll cannot see them: a TLS connection is read until WANT_READ, and
+ * where there was no room to (a body complete, the head buffer full)
+ * tls_more says to read it again once the answer is out.  -1 when the
+ * connection was closed. */
+static int conn_fill(struct pconn *c)
 {
 	struct phone_listen *pl = c->lp->pl;
-	if (c->lingering) {
-		char sink[4096];
-		ssize_t r;
-		while ((r = read(c->fd, sink, sizeof(sink))) > 0)
-			;
-		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-			conn_close(c);
-			return false;
-		}
-		return true;
-	}
+	c->tls_more = false;
 	for (;;) {
 		char *dst, chunk[16384];
 		size_t room;
@@ -673,22 +670,26 @@ static bool conn_readable(struct pconn *c)
 			if (c->chunked)
 				room = c->body_done ? 0 : sizeof(chunk);
 			else if (c->ssl)
-				/* A whole record, so that OpenSSL keeps no bytes
-				 * back where epoll cannot see them: what follows
-				 * the body is kept (pend) as for a chunked one. */
+				/* A whole record: what follows the body in it is
+				 * kept (pend) as for a chunked one, and the records
+				 * after it wait in OpenSSL (tls_more). */
 				room = c->bodyleft ? sizeof(chunk) : 0;
 			else
 				room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
-			if (!room)
+			if (!room) {
+				c->tls_more = c->ssl && SSL_has_pending(c->ssl);
 				break;
+			}
 		} else {
 			if (c->inlen == c->incap) {
+				c->tls_more = c->ssl && SSL_has_pending(c->ssl);
 				if (c->incap >= pl->head_cap)
 					break;      /* parse says 431 */
 				size_t nc = c->incap * 2 < pl->head_cap ? c->incap * 2 : pl->head_cap;
 				char *ni = realloc(c->in, nc);
 				if (!ni)
 					break;
+				c->tls_more = false;
 				c->in = ni;
 				c->incap = nc;
 			}
@@ -698,14 +699,14 @@ static bool conn_readable(struct pconn *c)
 		ssize_t r = conn_read(c, dst, room);
 		if (r == 0) {
 			conn_close(c);
-			return false;
+			return -1;
 		}
 		if (r < 0)
 			break;
 		c->active = sp_mono_ms();
 		if (c->state == PC_BODY && c->chunked) {
 			if (!conn_chunks(c, chunk, (size_t)r, false))
-				return false;
+				return -1;
 		} else if (c->state == PC_BODY) {
 			size_t take = (long long)r < c->bodyleft ? (size_t)r : (size_t)c->bodyleft;
 			http_phone_body(pl->h, &c->q, c->rq, chunk, take);
@@ -717,14 +718,37 @@ static bool conn_readable(struct pconn *c)
 			}
 		} else
 			c->inlen += (size_t)r;
-		if ((size_t)r < room)
+		if ((size_t)r < room && !c->ssl)
 			break;
 	}
-	if (c->tls_wantw) {
-		want_out(c, true);          /* loop_main reads again once it is writable */
+	return 0;
+}
+
+/* false when the connection was closed. */
+static bool conn_readable(struct pconn *c)
+{
+	if (c->lingering) {
+		char sink[4096];
+		ssize_t r;
+		while ((r = read(c->fd, sink, sizeof(sink))) > 0)
+			;
+		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			conn_close(c);
+			return false;
+		}
 		return true;
 	}
-	return conn_process(c);
+	do {
+		if (conn_fill(c) < 0)
+			return false;
+		if (c->tls_wantw) {
+			want_out(c, true);  /* loop_main reads again once it is writable */
+			return true;
+		}
+		if (!conn_process(c))
+			return false;
+	} while (c->tls_more && !conn_sending(c) && !c->lingering);
+	return true;
 }
 
 static void conn_writable(struct pconn *c)
@@ -743,7 +767,8 @@ static void conn_writable(struct pconn *c)
 	}
 	want_out(c, false);
 	conn_next(c);
-	conn_process(c);
+	if (conn_process(c) && c->tls_more && !conn_sending(c))
+		conn_readable(c);           /* what OpenSSL read ahead */
 }
 
 static void loop_accept(struct loop *lp)
