@@ -92,7 +92,7 @@ $(B)/server/core/paths.o: SP_CFLAGS += $(PATH_DEFS)
 $(B)/server/core/paths.o: $(B)/paths.stamp
 $(B)/paths.stamp: FORCE
 	@mkdir -p $(B)
-	@echo '$(PATH_DEFS)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@echo '$(PATH_DEFS)' > $@.$$$$; if cmp -s $@.$$$$ $@; then rm -f $@.$$$$; else mv $@.$$$$ $@; fi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -60,6 +60,19 @@ make -s -C "$ROOT" B="$B" PREFIX=/usr DESTDIR="$D" install >"$T/install2.log" 2>
 grep -q '^# edited by the admin' "$conf"; ok $? "reinstall keeps the admin's sipprovd.conf"
 [ -f "$D/etc/sipprov/sipprovd.conf.dist" ]; ok $? "and puts the new default beside it as sipprovd.conf.dist"
 
+# make test runs its suites side by side, each a make of the same build
+# folder, and every make rewrites the paths stamp: two at once must not
+# trip over each other's temporary file (26 of 100 pairs failed with
+# "mv: cannot stat 'build/paths.stamp.tmp'" when it had a fixed name).
+fails=0
+for _ in $(seq 1 100); do
+	make -s -C "$ROOT" B="$B" "$B/paths.stamp" >>"$T/stamp.log" 2>&1 &
+	make -s -C "$ROOT" B="$B" "$B/paths.stamp" >>"$T/stamp.log" 2>&1 || fails=$((fails + 1))
+	wait $! || fails=$((fails + 1))
+done
+is "$fails" 0 "100 pairs of makes rewriting the paths stamp at once: none fails"
+is "$(ls "$B" | grep -c '^paths\.stamp.')" 0 "and no temporary stamp is left behind"
+
 # sysusers and tmpfiles entries, applied to the DESTDIR as to a system.
 systemd-sysusers --root="$D" >"$T/sysusers.log" 2>&1; ok $? "systemd-sysusers --root accepts sysusers.d/sipprov.conf"
 uid=$(awk -F: '$1 == "sipprov" {print $3}' "$D/etc/passwd")
