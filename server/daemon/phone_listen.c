@@ -659,7 +659,7 @@ static bool conn_process(struct pconn *c)
 static int conn_fill(struct pconn *c)
 {
 	struct phone_listen *pl = c->lp->pl;
-	c->tls_more = false;
+	bool drained = false;               /* read until the socket had nothing (WANT_READ, EAGAIN) */
 	for (;;) {
 		char *dst, chunk[16384];
 		size_t room;
@@ -676,20 +676,16 @@ static int conn_fill(struct pconn *c)
 				room = c->bodyleft ? sizeof(chunk) : 0;
 			else
 				room = c->bodyleft < (long long)sizeof(chunk) ? (size_t)c->bodyleft : sizeof(chunk);
-			if (!room) {
-				c->tls_more = c->ssl && SSL_has_pending(c->ssl);
+			if (!room)
 				break;
-			}
 		} else {
 			if (c->inlen == c->incap) {
-				c->tls_more = c->ssl && SSL_has_pending(c->ssl);
 				if (c->incap >= pl->head_cap)
 					break;      /* parse says 431 */
 				size_t nc = c->incap * 2 < pl->head_cap ? c->incap * 2 : pl->head_cap;
 				char *ni = realloc(c->in, nc);
 				if (!ni)
 					break;
-				c->tls_more = false;
 				c->in = ni;
 				c->incap = nc;
 			}
@@ -701,8 +697,10 @@ static int conn_fill(struct pconn *c)
 			conn_close(c);
 			return -1;
 		}
-		if (r < 0)
+		if (r < 0) {
+			drained = true;
 			break;
+		}
 		c->active = sp_mono_ms();
 		if (c->state == PC_BODY && c->chunked) {
 			if (!conn_chunks(c, chunk, (size_t)r, false))
@@ -721,6 +719,9 @@ static int conn_fill(struct pconn *c)
 		if ((size_t)r < room && !c->ssl)
 			break;
 	}
+	/* Not after WANT_READ: a partial record pending there is the socket's
+	 * to complete, and reading again at once would find nothing. */
+	c->tls_more = c->ssl && !drained && SSL_has_pending(c->ssl);
 	return 0;
 }
 

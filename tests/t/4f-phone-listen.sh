@@ -45,7 +45,8 @@ own
 # two waits 0.3 s), read until the server closes or goes quiet; prints
 # each response's "STATUS LENGTH BODYBYTES" then "open" or "closed".
 # "|REC|" between two: written one after the other and sent in one
-# segment (TCP_CORK; over TLS, two records in one segment). With CONV_CA set (a CA file), over TLS to $HTTPS_PORT.
+# segment (TCP_CORK; over TLS, two records in one segment).  With CONV_CA
+# set (a CA file), over TLS to $HTTPS_PORT.
 conv() {
 	_cp=$PORT
 	[ -z "${CONV_CA:-}" ] || _cp=$HTTPS_PORT
