@@ -1,8 +1,11 @@
 /*
  * phone_listen.c: http_listen served without libmicrohttpd (phone_server =
  * own), a prototype measured against it (docs/performance.md).  One epoll
- * loop per thread, each with its own SO_REUSEPORT socket, so the kernel
- * spreads connections and no loop hands one to another.  Per connection
+ * loop per thread, all on one listening socket, as nginx's workers are:
+ * each loop's epoll holds it with EPOLLEXCLUSIVE, so a new connection wakes
+ * one loop that is waiting, and a loop busy with a render miss leaves the
+ * queue to the others (per-loop SO_REUSEPORT sockets pinned each
+ * connection to a loop by its hash, busy or not).  Per connection
  * it makes the calls nginx makes: accept4, read, one sendmsg per response
  * (headers and body together), close; no TCP_NODELAY (the response goes out
  * in one segment run anyway), no shutdown, no epoll_ctl DEL (close drops
@@ -90,7 +93,7 @@ struct pconn {
 struct loop {
 	struct phone_listen *pl;
 	pthread_t thr;
-	int ep, lfd, wake;
+	int ep, wake;
 	struct pconn *head;
 	long long swept;
 };
@@ -109,6 +112,7 @@ struct phone_listen {
 	const char *key;                    /* "http_listen" or "https_listen", for errors */
 	unsigned nloops;
 	struct loop *loops;
+	int lfd;                            /* the loops' one listening socket */
 	unsigned port;
 	atomic_bool stop;
 	atomic_long live;
@@ -778,7 +782,7 @@ static void loop_accept(struct loop *lp)
 	for (int k = 0; k < 64; k++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = accept4(lp->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(pl->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (atomic_load(&pl->live) >= pl->max_conns) {
@@ -838,7 +842,7 @@ static void *loop_main(void *arg)
 		int n = epoll_wait(lp->ep, ev, EVENTS, 1000);
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
-			if (p == &lp->lfd) {
+			if (p == &pl->lfd) {
 				loop_accept(lp);
 			} else if (p != &lp->wake) {
 				struct pconn *c = p;
@@ -861,34 +865,23 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int listen_socket(const struct sockaddr_storage *ss, const char *key, unsigned port, unsigned *bound,
-			 char *err, size_t errlen)
+/* Without SO_REUSEPORT: no other process (a second sipprovd of this user)
+ * can join the port and take part of the phones; a port in use fails, as
+ * libmicrohttpd's does. */
+static int listen_socket(const struct sockaddr_storage *ss, const char *key, unsigned *bound, char *err,
+			 size_t errlen)
 {
 	struct sockaddr_storage a = *ss;
 	socklen_t al = a.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int one = 1;
-	if (port) {
-		if (a.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
-		else
-			((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
-	}
 	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return sp_err(err, errlen, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* The loops' sockets share the port through SO_REUSEPORT, which would
-	 * also let another process of this user (a second sipprovd) share it
-	 * and take half the phones.  So the first socket binds without it,
-	 * failing on a port in use as libmicrohttpd's does, and sets it
-	 * before listen(); the others, set before bind, join its group. */
-	if (port)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* Accept once data has come (at most 1 s; then the kernel hands the
 	 * connection over anyway and connguard's header deadline runs). */
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, al) < 0 ||
-	    (!port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) || listen(fd, 1024) < 0) {
+	if (bind(fd, (struct sockaddr *)&a, al) < 0 || listen(fd, 1024) < 0) {
 		close(fd);
 		return sp_err(err, errlen, "cannot listen on %s: %s", key, strerror(errno));
 	}
@@ -917,18 +910,19 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 	pthread_mutex_init(&pl->ip_mu, NULL);
 	pl->ips = xcalloc(IP_SLOTS, sizeof(*pl->ips));
 	pl->loops = xcalloc(threads, sizeof(*pl->loops));
+	for (unsigned i = 0; i < threads; i++)
+		pl->loops[i].ep = pl->loops[i].wake = -1;
+	pl->lfd = listen_socket(ss, pl->key, &pl->port, err, errlen);
+	if (pl->lfd < 0)
+		goto fail;
 	for (unsigned i = 0; i < threads; i++) {
 		struct loop *lp = &pl->loops[i];
 		lp->pl = pl;
-		lp->lfd = lp->ep = lp->wake = -1;
-		lp->lfd = listen_socket(ss, pl->key, pl->port, &pl->port, err, errlen);
-		if (lp->lfd < 0)
-			goto fail;
 		lp->ep = epoll_create1(EPOLL_CLOEXEC);
 		lp->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		struct epoll_event le = { .events = EPOLLIN, .data.ptr = &lp->lfd };
+		struct epoll_event le = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &pl->lfd };
 		struct epoll_event we = { .events = EPOLLIN, .data.ptr = &lp->wake };
-		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &le);
+		epoll_ctl(lp->ep, EPOLL_CTL_ADD, pl->lfd, &le);
 		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake, &we);
 		lp->swept = sp_mono_ms();
 	}
@@ -939,8 +933,6 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 fail:
 	for (unsigned i = 0; i < threads; i++) {
 		struct loop *lp = &pl->loops[i];
-		if (lp->lfd >= 0)
-			close(lp->lfd);
 		if (lp->ep >= 0)
 			close(lp->ep);
 		if (lp->wake >= 0)
@@ -971,10 +963,10 @@ void phone_listen_stop(struct phone_listen *pl)
 	for (unsigned i = 0; i < pl->nloops; i++) {
 		struct loop *lp = &pl->loops[i];
 		pthread_join(lp->thr, NULL);
-		close(lp->lfd);
 		close(lp->ep);
 		close(lp->wake);
 	}
+	close(pl->lfd);
 	free(pl->loops);
 	free(pl->ips);
 	pthread_mutex_destroy(&pl->ip_mu);

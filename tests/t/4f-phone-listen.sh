@@ -17,7 +17,7 @@
 # where the listener shows, on mhd too (make check-mhd).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/peers/certs.sh"
-need python3 curl openssl sha256sum
+need python3 curl openssl sha256sum ss
 TOKEN=tok-4f-0123456789
 
 # Images live in firmware_dir on PostgreSQL (tests/t/22), beside $DB on SQLite.
@@ -261,8 +261,8 @@ done
 is "$(metric 'sipprov_tls_handshakes_total{resumed="no"}') $(metric 'sipprov_tls_handshakes_total{resumed="yes"}')" \
 	"4 0" "and /metrics counts them all full"
 
-# The loops share their port through SO_REUSEPORT; a second daemon of the
-# same user must still find the port taken, not take half the phones.
+# The loops share one listening socket; a second daemon of the same user
+# must find the port taken, not take half the phones.
 timeout 10 "$SIPPROVD" -d -f "$SIPPROV_CONF" -o database="$DB" -o templates="$ROOT/templates" -o phone_server=own \
 	-o threads=2 -o http_listen=127.0.0.1:$PORT -o admin_listen=127.0.0.1:0 -o hep_listen= >"$T/second.log" 2>&1
 rc=$?
@@ -271,4 +271,17 @@ like "$(cat "$T/second.log")" "cannot listen on http_listen: Address already in 
 n=0
 for _ in 1 2 3 4 5 6 7 8; do [ "$(conv "$G")" = "200 $len $len open" ] && n=$((n + 1)); done
 is "$n" 8 "the first daemon still answers every connection"
+# Nor can any other process of this user join it with SO_REUSEPORT (per-loop
+# SO_REUSEPORT sockets let it, and it then took part of the connections).
+is "$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("joined")
+except OSError as e:
+    print("refused", e.errno)
+PY
+)" "refused 98" "another process cannot join the port with SO_REUSEPORT (EADDRINUSE)"
+is "$(ss -Htln "sport = :$PORT" | wc -l)" 1 "the listener's two loops share one listening socket"
 done_testing
