@@ -272,7 +272,8 @@ n=0
 for _ in 1 2 3 4 5 6 7 8; do [ "$(conv "$G")" = "200 $len $len open" ] && n=$((n + 1)); done
 is "$n" 8 "the first daemon still answers every connection"
 # Nor can any other process of this user join it with SO_REUSEPORT (per-loop
-# SO_REUSEPORT sockets let it, and it then took part of the connections).
+# SO_REUSEPORT sockets let it into the group the kernel spreads connections
+# over).
 is "$(python3 - "$PORT" <<'PY'
 import socket, sys
 s = socket.socket()
