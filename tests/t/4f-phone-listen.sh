@@ -284,5 +284,5 @@ except OSError as e:
     print("refused", e.errno)
 PY
 )" "refused 98" "another process cannot join the port with SO_REUSEPORT (EADDRINUSE)"
-is "$(ss -Htln "sport = :$PORT" | wc -l)" 1 "the listener's two loops share one listening socket"
+is "$(ss -Htln "sport = :$PORT" | wc -l)" 1 "the listener's loops (threads = 0: one per CPU) share one listening socket"
 done_testing
