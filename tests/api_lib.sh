@@ -23,7 +23,13 @@ api() {
 	printf '%s\t%s\t%s\t%s\n' "$m" "$p" "$st" "$T/r$i.b" >> "$LOG"
 }
 dump() { sqlite3 "$DB" .dump > "$T/$1.sql"; }
-same_db() { dump after; cmp -s "$T/before.sql" "$T/after.sql"; ok $? "$1: nothing written"; }
+same_db() { # on a difference, its first lines as diagnostics
+	dump after
+	cmp -s "$T/before.sql" "$T/after.sql"
+	_sd=$?
+	ok $_sd "$1: nothing written"
+	[ $_sd = 0 ] || diff "$T/before.sql" "$T/after.sql" | head -n 20 | sed 's/^/# /'
+}
 jf() { printf '%s' "$body" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 etag() { printf '%s' "$hdr" | sed -n 's/^ETag: //p'; }
 openapi_valid() {
