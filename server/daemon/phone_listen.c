@@ -895,10 +895,17 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 					const struct sockaddr_storage *ss, bool tls, unsigned threads, char *err,
 					size_t errlen)
 {
+	const char *key = tls ? "https_listen" : "http_listen";
+	unsigned port = 0;
+	int lfd = listen_socket(ss, key, &port, err, errlen);
+	if (lfd < 0)
+		return NULL;
 	struct phone_listen *pl = xcalloc(1, sizeof(*pl));
 	pl->h = h;
 	pl->tls = tls;
-	pl->key = tls ? "https_listen" : "http_listen";
+	pl->key = key;
+	pl->lfd = lfd;
+	pl->port = port;
 	pl->cf = cf;
 	pl->guard = http_server_guard(h);
 	/* The MHD listener's cap on open connections (above connguard's budget,
@@ -910,11 +917,6 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 	pthread_mutex_init(&pl->ip_mu, NULL);
 	pl->ips = xcalloc(IP_SLOTS, sizeof(*pl->ips));
 	pl->loops = xcalloc(threads, sizeof(*pl->loops));
-	for (unsigned i = 0; i < threads; i++)
-		pl->loops[i].ep = pl->loops[i].wake = -1;
-	pl->lfd = listen_socket(ss, pl->key, &pl->port, err, errlen);
-	if (pl->lfd < 0)
-		goto fail;
 	for (unsigned i = 0; i < threads; i++) {
 		struct loop *lp = &pl->loops[i];
 		lp->pl = pl;
@@ -930,19 +932,6 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 	for (unsigned i = 0; i < threads; i++)
 		pthread_create(&pl->loops[i].thr, NULL, loop_main, &pl->loops[i]);
 	return pl;
-fail:
-	for (unsigned i = 0; i < threads; i++) {
-		struct loop *lp = &pl->loops[i];
-		if (lp->ep >= 0)
-			close(lp->ep);
-		if (lp->wake >= 0)
-			close(lp->wake);
-	}
-	free(pl->loops);
-	free(pl->ips);
-	pthread_mutex_destroy(&pl->ip_mu);
-	free(pl);
-	return NULL;
 }
 
 unsigned phone_listen_port(const struct phone_listen *pl)
