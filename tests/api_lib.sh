@@ -30,6 +30,12 @@ same_db() { # on a difference, its first lines as diagnostics
 	ok $_sd "$1: nothing written"
 	[ $_sd = 0 ] || diff "$T/before.sql" "$T/after.sql" | head -n 20 | sed 's/^/# /'
 }
+# fetches_recorded SQL WANT: before a dump, wait until SQL (over the last
+# config fetch above it) prints WANT.  The fetch writer records fetches in
+# batches, in order, each device's last fetch in the same transaction as
+# the history rows before it; a record landing between two dumps would
+# make them differ.
+fetches_recorded() { wait_for "$1" "$2"; ok $? "the fetch writer has recorded the fetches above"; }
 jf() { printf '%s' "$body" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 etag() { printf '%s' "$hdr" | sed -n 's/^ETag: //p'; }
 openapi_valid() {

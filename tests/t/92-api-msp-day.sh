@@ -118,10 +118,9 @@ is "$(sql "select action from audit_log where actor = 'msp-psa' and action like 
 # ---- tenant move, a reprovision job to sipp phones, drift and status ----
 api "$ROOT_T" PUT /api/v1/tenants/msp/templates/branch '{"settings":{"registrar":"sip2.msp.test","port":"5060","transport":"udp"},"comment":"new site"}'
 is "$st" 201 "a second template for the move"
-# The fetch writer records in batches: the dump waits for phone 249's
-# second fetch, the last one above (earlier records are written with it).
-wait_for "select count(*) from fetch_log f join device d on d.id = f.device_id where d.mac = '$m249' and f.status = 200" 2
-ok $? "the fetch writer has recorded the fetches above"
+# Phone 249's second fetch is the last one above.
+fetches_recorded "select count(*) from fetch_log f join device d on d.id = f.device_id
+	where d.mac = '$m249' and f.status = 200" 2
 dump before
 api "$ROOT_T" POST /api/v1/tenants/msp/move '{"template":"branch","dry_run":true}'
 is "$st:$(jf "d['summary']['devices'], d['summary']['changing'], d['summary']['fields'].get('registrar'), d['devices_listed']")" \

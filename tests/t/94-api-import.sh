@@ -101,11 +101,8 @@ is "$(sql "select actor || ' ' || detail from audit_log where action = 'import'"
 db_grep -q "$P1"; ok $((! $?)) "no generated password in the database, kept answer included"
 
 # ---- Idempotency-Key ----
-# The two fetches above are recorded by the fetch writer, in batches: the
-# dump waits for the last one, or a loaded run sees it land between the
-# dumps (each later fetch record is written with or before it).
-wait_for "select count(*) from device where mac in ('0004f2000001', '020000000001') and fetched_at > 0" 2
-ok $? "the fetch writer has recorded both fetches"
+# The two devices fetched above (the softphone's fetch is the last one).
+fetches_recorded "select count(*) from device where mac in ('0004f2000001', '020000000001') and fetched_at > 0" 2
 dump before
 api "$ACME_T" POST /api/v1/import "$GOOD" -H 'Idempotency-Key: day-1'
 is "$st:$(jf "d['replayed']")" "200:True" "a retry with the same key and body: the first answer"
