@@ -164,16 +164,21 @@ PY
 python3 "$T/listen.py" "$sock" "$T/notify.out" &
 track_pid $!
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
-# As the unit runs it: the service user, umask 0077, -d -f CONFIG.
+# As the unit runs it: the service user, umask 0077, -d -f CONFIG. Every
+# listener on a free port: make test runs this script in two suites side
+# by side, and the installed config's fixed ports (8080, 8081, 9060) made
+# the second daemon fail to bind (CI of b0fb47f, ASan suite).
 (cd "$T/cwd" && umask 077 && NOTIFY_SOCKET="$sock" exec setpriv --reuid="$suid" --regid="$sgid" --clear-groups \
 	"$D/usr/sbin/sipprovd" -d -f "$T/sipprovd.conf" \
-	-o http_listen=127.0.0.1:0 -o hep_listen= -o access_log="$V/log/sipprov/access.log") >"$T/d.log" 2>&1 &
+	-o http_listen=127.0.0.1:0 -o admin_listen=127.0.0.1:0 -o hep_listen= \
+	-o access_log="$V/log/sipprov/access.log") >"$T/d.log" 2>&1 &
 dpid=$!
 track_pid $dpid
 for _ in $(seq 1 200); do grep -q READY=1 "$T/notify.out" 2>/dev/null && break; sleep 0.05; done
-grep -qx READY=1 "$T/notify.out"; ok $? "installed sipprovd, as the service user, sends READY=1 to NOTIFY_SOCKET"
+grep -qx READY=1 "$T/notify.out"; rc=$?
+[ $rc -eq 0 ] || sed 's/^/# sipprovd: /' "$T/d.log"
+ok $rc "installed sipprovd, as the service user, sends READY=1 to NOTIFY_SOCKET"
 port=$(sed -n 's/^http listening on .* port \([0-9][0-9]*\)$/\1/p' "$T/d.log" | head -1)
-[ -n "$port" ] || sed 's/^/# sipprovd: /' "$T/d.log"
 curl -fsS "http://127.0.0.1:$port/s/$token" > "$T/fetched"; ok $? "it serves the demo softphone from the installed layouts"
 cmp -s "$T/fetched" "$T/rendered"; ok $? "the fetched config is byte-identical to 'sipprov render' through the config"
 is "$(stat -c '%g %a' "$V/lib/sipprov/sipprov.db-wal" 2>&1)" "$sgid 660" "under umask 0077 the daemon's -wal stays group read-write"

@@ -84,8 +84,10 @@ daemon() {
 	: > "$T/d.log"
 	[ "$_js" = self ] && _js=$(stat -c '%d:%i' "$T/d.log")
 	if [ -n "$_js" ]; then export JOURNAL_STREAM="$_js"; else unset JOURNAL_STREAM; fi
+	# No admin listener: its default port (8081) is fixed, and make test
+	# runs this file in two suites side by side.
 	"$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
-		-o hep_listen= -o access_log= "$@" 2>>"$T/d.log" &
+		-o hep_listen= -o admin_listen= -o access_log= "$@" 2>>"$T/d.log" &
 	_p=$!; track_pid $_p
 	for _ in $(seq 1 100); do grep -q 'ready (' "$T/d.log" && break; kill -0 $_p 2>/dev/null || break; sleep 0.05; done
 	kill -TERM $_p 2>/dev/null; wait $_p 2>/dev/null
