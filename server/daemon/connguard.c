@@ -121,6 +121,7 @@ struct connguard *connguard_new(long budget, long header_timeout)
 	g->budget = budget;
 	g->timeout_ms = header_timeout * 1000;
 	pthread_create(&g->thr, NULL, reaper_main, g);
+	pthread_setname_np(g->thr, "sp-reaper");
 	return g;
 }
 

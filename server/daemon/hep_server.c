@@ -651,6 +651,7 @@ struct hep_server *hep_server_start(const struct conf *conf, char *err, size_t e
 		sp_err(err, errlen, "hep: cannot start thread");
 		goto fail;
 	}
+	pthread_setname_np(h->thread, "sp-hep");
 	log_info("hep: listening on udp %s%s, from %s", conf->hep_listen,
 		 h->auth_key[0] ? " (auth key required)" : "",
 		 conf->hep_allow[0] ? conf->hep_allow : "loopback only");

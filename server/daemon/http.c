@@ -2162,6 +2162,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (!h->fq.store)
 		goto fail;
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
+	pthread_setname_np(h->fq.thr, "sp-fetchlog");
 	if (conf->pending_max > 0 &&
 	    !(h->pending = pending_start(conf->database, conf->pending_max, conf->pending_per_source, err, errlen)))
 		goto fail;
@@ -2185,6 +2186,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	atomic_store(&h->gen, gen0);
 	atomic_store(&h->gen_at, mono_us());
 	pthread_create(&h->gen_thr, NULL, gen_main, h);
+	pthread_setname_np(h->gen_thr, "sp-genwatch");
 	if (conf->database_replica[0]) {
 		/* Each worker connects at its first render miss; an outage
 		 * then is logged as it is met. */

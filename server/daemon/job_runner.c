@@ -162,6 +162,7 @@ struct job_runner *job_runner_start(const struct conf *conf, const unsigned char
 		job_runner_stop(w);
 		return NULL;
 	}
+	pthread_setname_np(w->th, "sp-jobs");
 	w->started = true;
 	return w;
 }

@@ -238,6 +238,7 @@ struct pending *pending_start(const char *db, long max_rows, long per_source, ch
 	metrics_add("sipprov_pending_dropped_total{reason=\"per_source\"}", 0);
 	metrics_add("sipprov_pending_dropped_total{reason=\"refused\"}", 0);
 	pthread_create(&p->thr, NULL, pending_main, p);
+	pthread_setname_np(p->thr, "sp-pending");
 	return p;
 }
 

@@ -929,8 +929,12 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 		lp->swept = sp_mono_ms();
 	}
 	pl->nloops = threads;
-	for (unsigned i = 0; i < threads; i++)
+	for (unsigned i = 0; i < threads; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "sp-%s/%u", tls ? "https" : "http", i % 1000);
 		pthread_create(&pl->loops[i].thr, NULL, loop_main, &pl->loops[i]);
+		pthread_setname_np(pl->loops[i].thr, name);
+	}
 	return pl;
 }
 
