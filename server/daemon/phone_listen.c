@@ -5,7 +5,10 @@
  * each loop's epoll holds it with EPOLLEXCLUSIVE, so a new connection wakes
  * one loop that is waiting, and a loop busy with a render miss leaves the
  * queue to the others (per-loop SO_REUSEPORT sockets pinned each
- * connection to a loop by its hash, busy or not).  Per connection
+ * connection to a loop by its hash, busy or not).  A loop holding more
+ * connections than another hands the ones it accepts over to it (its
+ * inbox, woken by its eventfd), so kept-alive connections spread over the
+ * loops even when one wake-up accepts a burst of them.  Per connection
  * it makes the calls nginx makes: accept4, read, one sendmsg per response
  * (headers and body together), close; no TCP_NODELAY (the response goes out
  * in one segment run anyway), no shutdown, no epoll_ctl DEL (close drops
@@ -90,12 +93,23 @@ struct pconn {
 	size_t consumed;                    /* bytes of 'in' the answered request used */
 };
 
+/* An accepted connection on its way to another loop. */
+struct handoff {
+	int fd, slot;
+	SSL *ssl;
+	struct sockaddr_storage peer;
+};
+
 struct loop {
 	struct phone_listen *pl;
 	pthread_t thr;
 	int ep, wake;
 	struct pconn *head;
 	long long swept;
+	atomic_long nconn;                  /* its connections, with those handed to it */
+	pthread_mutex_t in_mu;              /* inbox: connections other loops handed over */
+	struct handoff *in;
+	size_t inlen, incap;
 };
 
 struct ip_ent {
@@ -204,6 +218,7 @@ static void conn_close(struct pconn *c)
 	connguard_closed(pl->guard, &c->guard);
 	ip_give(pl, c->ip_slot);
 	atomic_fetch_sub(&pl->live, 1);
+	atomic_fetch_sub(&lp->nconn, 1);
 	if (!c->lingering)
 		tls_notify(c);              /* a lingering one sent it already */
 	if (c->ssl) {
@@ -776,47 +791,109 @@ static void conn_writable(struct pconn *c)
 		conn_readable(c);           /* what OpenSSL read ahead */
 }
 
+static void conn_start(struct loop *lp, const struct handoff *a)
+{
+	struct phone_listen *pl = lp->pl;
+	struct pconn *c = xcalloc(1, sizeof(*c));
+	c->lp = lp;
+	c->fd = a->fd;
+	c->ffd = -1;
+	c->ip_slot = a->slot;
+	c->ssl = a->ssl;
+	c->peer = a->peer;
+	c->active = sp_mono_ms();
+	c->in = xmalloc(IN_FIRST);
+	c->incap = IN_FIRST;
+	c->next = lp->head;
+	if (lp->head)
+		lp->head->prev = c;
+	lp->head = c;
+	connguard_started(pl->guard, c->fd, &c->guard);
+	/* The listening socket defers accept until the request's first
+	 * bytes are in (TCP_DEFER_ACCEPT): read and answer now, and a
+	 * one-request connection closes without ever entering epoll. */
+	if (conn_readable(c) && !c->registered)
+		want_out(c, conn_sending(c));
+}
+
+/* The loop a new connection goes to: this one, unless it holds more than
+ * one connection over the loop holding fewest.  One loop's wake-up can
+ * accept a whole burst (64 at a time): kept-alive connections (a proxy's,
+ * a load generator's) would then all stay on one loop and one CPU while
+ * the others idle.  A connection answered and closed at accept, as most of
+ * a boot storm's are, never counts long enough to move. */
+static struct loop *loop_pick(struct loop *lp)
+{
+	struct phone_listen *pl = lp->pl;
+	struct loop *min = lp;
+	long mine = atomic_load(&lp->nconn), least = mine;
+	for (unsigned i = 0; i < pl->nloops; i++) {
+		long n = atomic_load(&pl->loops[i].nconn);
+		if (n < least) {
+			least = n;
+			min = &pl->loops[i];
+		}
+	}
+	return mine > least + 1 ? min : lp;
+}
+
+static void loop_hand(struct loop *to, const struct handoff *a)
+{
+	uint64_t one = 1;
+	pthread_mutex_lock(&to->in_mu);
+	if (to->inlen == to->incap) {
+		to->incap = to->incap ? to->incap * 2 : 16;
+		to->in = xrealloc(to->in, to->incap * sizeof(*to->in));
+	}
+	to->in[to->inlen++] = *a;
+	pthread_mutex_unlock(&to->in_mu);
+	/* It cannot fail short of a counter at 2^64 - 1: the loop reads it
+	 * at every wake-up. */
+	(void)!write(to->wake, &one, sizeof(one));
+}
+
+/* The connections other loops handed to this one. */
+static void loop_inbox(struct loop *lp)
+{
+	uint64_t n;
+	(void)!read(lp->wake, &n, sizeof(n));
+	pthread_mutex_lock(&lp->in_mu);
+	struct handoff *in = lp->in;
+	size_t len = lp->inlen;
+	lp->in = NULL;
+	lp->inlen = lp->incap = 0;
+	pthread_mutex_unlock(&lp->in_mu);
+	for (size_t i = 0; i < len; i++)
+		conn_start(lp, &in[i]);
+	free(in);
+}
+
 static void loop_accept(struct loop *lp)
 {
 	struct phone_listen *pl = lp->pl;
 	for (int k = 0; k < 64; k++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int fd = accept4(pl->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		struct handoff a = { .ssl = NULL };
+		socklen_t sl = sizeof(a.peer);
+		a.fd = accept4(pl->lfd, (struct sockaddr *)&a.peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (a.fd < 0)
 			return;
 		if (atomic_load(&pl->live) >= pl->max_conns) {
-			close(fd);
+			close(a.fd);
 			continue;
 		}
-		int slot = ip_take(pl, &ss);
-		SSL *ssl = NULL;
-		if (slot == -2 || (pl->tls && !(ssl = tls_ossl_new(fd)))) {
-			ip_give(pl, slot);
-			close(fd);
+		a.slot = ip_take(pl, &a.peer);
+		if (a.slot == -2 || (pl->tls && !(a.ssl = tls_ossl_new(a.fd)))) {
+			ip_give(pl, a.slot);
+			close(a.fd);
 			continue;
 		}
-		struct pconn *c = xcalloc(1, sizeof(*c));
-		c->lp = lp;
-		c->fd = fd;
-		c->ffd = -1;
-		c->ip_slot = slot;
-		c->ssl = ssl;
-		c->peer = ss;
-		c->active = sp_mono_ms();
-		c->in = xmalloc(IN_FIRST);
-		c->incap = IN_FIRST;
 		atomic_fetch_add(&pl->live, 1);
-		c->next = lp->head;
-		if (lp->head)
-			lp->head->prev = c;
-		lp->head = c;
-		connguard_started(pl->guard, fd, &c->guard);
-		/* The listening socket defers accept until the request's first
-		 * bytes are in (TCP_DEFER_ACCEPT): read and answer now, and a
-		 * one-request connection closes without ever entering epoll. */
-		if (conn_readable(c) && !c->registered)
-			want_out(c, conn_sending(c));
+		struct loop *to = loop_pick(lp);
+		atomic_fetch_add(&to->nconn, 1);
+		if (to == lp)
+			conn_start(lp, &a);
+		else
+			loop_hand(to, &a);
 	}
 }
 
@@ -844,7 +921,9 @@ static void *loop_main(void *arg)
 			void *p = ev[i].data.ptr;
 			if (p == &pl->lfd) {
 				loop_accept(lp);
-			} else if (p != &lp->wake) {
+			} else if (p == &lp->wake) {
+				loop_inbox(lp);
+			} else {
 				struct pconn *c = p;
 				if (c->tls_wantw) {
 					c->tls_wantw = false;
@@ -927,6 +1006,7 @@ struct phone_listen *phone_listen_start(struct http_server *h, const struct conf
 		epoll_ctl(lp->ep, EPOLL_CTL_ADD, pl->lfd, &le);
 		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake, &we);
 		lp->swept = sp_mono_ms();
+		pthread_mutex_init(&lp->in_mu, NULL);
 	}
 	pl->nloops = threads;
 	for (unsigned i = 0; i < threads; i++) {
@@ -953,9 +1033,20 @@ void phone_listen_stop(struct phone_listen *pl)
 		/* A failed write still stops the loop, within its 1 s wait. */
 		(void)!write(pl->loops[i].wake, &one, sizeof(one));
 	}
+	for (unsigned i = 0; i < pl->nloops; i++)
+		pthread_join(pl->loops[i].thr, NULL);
 	for (unsigned i = 0; i < pl->nloops; i++) {
 		struct loop *lp = &pl->loops[i];
-		pthread_join(lp->thr, NULL);
+		/* Handed over as the loops stopped: never started. */
+		for (size_t k = 0; k < lp->inlen; k++) {
+			struct handoff *a = &lp->in[k];
+			if (a->ssl)
+				SSL_free(a->ssl);
+			ip_give(pl, a->slot);
+			close(a->fd);
+		}
+		free(lp->in);
+		pthread_mutex_destroy(&lp->in_mu);
 		close(lp->ep);
 		close(lp->wake);
 	}
