@@ -129,8 +129,7 @@ struct phone_listen {
 	int lfd;                            /* the loops' one listening socket */
 	unsigned port;
 	atomic_bool stop;
-	atomic_long live;
-	long max_conns;
+	long max_conns;                     /* over the loops' nconn together */
 	size_t head_cap;
 	pthread_mutex_t ip_mu;
 	struct ip_ent *ips;
@@ -217,7 +216,6 @@ static void conn_close(struct pconn *c)
 		close(c->ffd);
 	connguard_closed(pl->guard, &c->guard);
 	ip_give(pl, c->ip_slot);
-	atomic_fetch_sub(&pl->live, 1);
 	atomic_fetch_sub(&lp->nconn, 1);
 	if (!c->lingering)
 		tls_notify(c);              /* a lingering one sent it already */
@@ -817,18 +815,21 @@ static void conn_start(struct loop *lp, const struct handoff *a)
 }
 
 /* The loop a new connection goes to: this one, unless it holds more than
- * one connection over the loop holding fewest.  One loop's wake-up can
+ * one connection over the loop holding fewest; *total: the connections of
+ * all the loops, for max_conns.  One loop's wake-up can
  * accept a whole burst (64 at a time): kept-alive connections (a proxy's,
  * a load generator's) would then all stay on one loop and one CPU while
  * the others idle.  A connection answered and closed at accept, as most of
  * a boot storm's are, never counts long enough to move. */
-static struct loop *loop_pick(struct loop *lp)
+static struct loop *loop_pick(struct loop *lp, long *total)
 {
 	struct phone_listen *pl = lp->pl;
 	struct loop *min = lp;
 	long mine = atomic_load(&lp->nconn), least = mine;
+	*total = 0;
 	for (unsigned i = 0; i < pl->nloops; i++) {
 		long n = atomic_load(&pl->loops[i].nconn);
+		*total += n;
 		if (n < least) {
 			least = n;
 			min = &pl->loops[i];
@@ -877,7 +878,9 @@ static void loop_accept(struct loop *lp)
 		a.fd = accept4(pl->lfd, (struct sockaddr *)&a.peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (a.fd < 0)
 			return;
-		if (atomic_load(&pl->live) >= pl->max_conns) {
+		long total;
+		struct loop *to = loop_pick(lp, &total);
+		if (total >= pl->max_conns) {
 			close(a.fd);
 			continue;
 		}
@@ -887,8 +890,6 @@ static void loop_accept(struct loop *lp)
 			close(a.fd);
 			continue;
 		}
-		atomic_fetch_add(&pl->live, 1);
-		struct loop *to = loop_pick(lp);
 		atomic_fetch_add(&to->nconn, 1);
 		if (to == lp)
 			conn_start(lp, &a);
