@@ -1206,45 +1206,6 @@ int store_device_count(struct store *s, int64_t tenant_id, long *n)
 	return rc == DB_ROW ? 0 : -1;
 }
 
-int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
-		       const char *path, int status, long version, const char *digest)
-{
-	struct dbst *st;
-	int64_t now = sp_now();
-	if (status == 200 && device_id) {
-		st = store_stmt(s, "UPDATE device SET fetched_at=?, fetched_ip=?, fetched_ua=?, "
-				   "fetched_version=?, fetched_digest=? WHERE id=?");
-		if (!st)
-			return -1;
-		db_bind_int64(st, 1, now);
-		store_bind_text(st, 2, ip);
-		store_bind_text(st, 3, ua);
-		db_bind_int64(st, 4, version);
-		store_bind_text(st, 5, digest);
-		db_bind_int64(st, 6, device_id);
-		if (store_exec_stmt(s, st, NULL, 0) < 0)
-			return -1;
-	}
-	st = store_stmt(s, "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
-			   "VALUES (?,?,?,?,?,?,?,?)");
-	if (!st)
-		return -1;
-	char safe[SP_FIELD_MAX];
-	sp_redact_path(path, safe, sizeof(safe));
-	if (device_id)
-		db_bind_int64(st, 1, device_id);
-	else
-		db_bind_null(st, 1);
-	db_bind_int64(st, 2, now);
-	store_bind_text(st, 3, ip);
-	store_bind_text(st, 4, ua);
-	store_bind_text(st, 5, safe);
-	db_bind_int64(st, 6, status);
-	db_bind_int64(st, 7, version);
-	store_bind_text(st, 8, digest);
-	return store_exec_stmt(s, st, NULL, 0);
-}
-
 /* ---- accounts ---- */
 
 #define ACCOUNT_COLS "id, device_id, line, display_name, extension, username, auth_username, " \
@@ -1551,12 +1512,12 @@ struct dbst *store_pre_webpw(struct store *s, int64_t tenant_id, int64_t device_
 /* fetch_log history and the devices' last-fetch columns, as batches: on
  * PostgreSQL one round trip each per store_fetch_batch (a row per round
  * trip managed ~600 records/s, issue 17), on SQLite the prepared-row loop. */
-static int fetch_log_insert(struct store *s, struct dbst *st, const struct fetch_rec *r)
+static void fetch_log_bind(struct dbst *st, const struct fetch_rec *r, int64_t device_id)
 {
 	char safe[SP_FIELD_MAX];
 	sp_redact_path(r->path, safe, sizeof(safe));
-	if (r->device_id)
-		db_bind_int64(st, 1, r->device_id);
+	if (device_id)
+		db_bind_int64(st, 1, device_id);
 	else
 		db_bind_null(st, 1);
 	db_bind_int64(st, 2, r->at);
@@ -1566,12 +1527,11 @@ static int fetch_log_insert(struct store *s, struct dbst *st, const struct fetch
 	db_bind_int64(st, 6, r->status);
 	db_bind_int64(st, 7, r->version);
 	store_bind_text(st, 8, r->digest);
-	return store_batch_add(s, st);
 }
 
 /* The daemon's writer coalesces one entry per device (struct fetch_last):
  * no row is named twice in a batch, as db_prepare_batch requires. */
-static int fetch_last_update(struct store *s, struct dbst *st, const struct fetch_last *l)
+static void fetch_last_bind(struct dbst *st, const struct fetch_last *l)
 {
 	db_bind_int64(st, 1, l->at);
 	store_bind_text(st, 2, l->ip);
@@ -1579,42 +1539,182 @@ static int fetch_last_update(struct store *s, struct dbst *st, const struct fetc
 	db_bind_int64(st, 4, l->version);
 	store_bind_text(st, 5, l->digest);
 	db_bind_int64(st, 6, l->device_id);
-	return store_batch_add(s, st);
 }
+
+#define FETCH_LOG_INSERT "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest"
+#define FETCH_LAST_UPDATE "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, fetched_version=?4, " \
+	"fetched_digest=?5 WHERE id=?6 AND (fetched_at IS NULL OR fetched_at <= ?1)"
+
+static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
+			  size_t nl)
+{
+	int rc = 0;
+	struct dbst *st = n ? store_batch(s, FETCH_LOG_INSERT ") VALUES (?,?,?,?,?,?,?,?)", "iitttiit") : NULL;
+	if (n && !st)
+		rc = -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		fetch_log_bind(st, &r[i], r[i].device_id);
+		rc = store_batch_add(s, st);
+	}
+	st = nl && rc == 0 ? store_batch(s, FETCH_LAST_UPDATE, "ittiti") : NULL;
+	if (nl && rc == 0 && !st)
+		rc = -1;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		fetch_last_bind(st, &l[i]);
+		rc = store_batch_add(s, st);
+	}
+	return rc;
+}
+
+/* SQLite keeps a device's history as a chain (schema 027): each fetch_log
+ * row names the device's previous row (prev) and the device row its newest
+ * (fetched_log), instead of an index by device, which put every fetch in a
+ * random page of an index as large as the history.  A batch is written in
+ * two passes:
+ * - the devices, in id order: each row read once (its chain head) and
+ *   written once (the new head, and the last fetch of a 200), so no device
+ *   page is read or dirtied twice in a transaction;
+ * - the history, appended with the ids it will take (the writer is the
+ *   only one inserting it, in this write transaction), each row linked to
+ *   the device's previous one.
+ * A device deleted while its fetch waited in the queue gets no head, and
+ * its rows name no device (its id may be given again). */
+struct chain_dev {
+	int64_t device_id;
+	int64_t head;                   /* newest row: before the batch, then as rows are linked */
+	int64_t newest;                 /* the batch's newest row of the device, 0 none */
+	const struct fetch_last *last;  /* its 200, if any */
+	bool gone;
+};
+
+static struct chain_dev *chain_find(struct chain_dev *t, size_t mask, int64_t device_id)
+{
+	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & mask;
+	while (t[i].device_id && t[i].device_id != device_id)
+		i = (i + 1) & mask;
+	t[i].device_id = device_id;
+	return &t[i];
+}
+
+static int chain_by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct chain_dev *)a)->device_id, y = ((const struct chain_dev *)b)->device_id;
+	return (x > 0) - (y > 0) ? (y > 0) - (x > 0) : (x > y) - (x < y);
+}
+
+static int chain_device(struct store *s, struct chain_dev *d)
+{
+	struct dbst *st = store_stmt(s, "SELECT fetched_log FROM device WHERE id = ?");
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, d->device_id);
+	int rc = db_step(st);
+	d->gone = rc == DB_DONE;
+	d->head = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	db_reset(st);
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? 0 : -1;
+	if (d->newest) {
+		if (!(st = store_stmt(s, "UPDATE device SET fetched_log = ?2 WHERE id = ?1")))
+			return -1;
+		db_bind_int64(st, 1, d->device_id);
+		db_bind_int64(st, 2, d->newest);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			return -1;
+	}
+	if (d->last) {
+		if (!(st = store_stmt(s, FETCH_LAST_UPDATE)))
+			return -1;
+		fetch_last_bind(st, d->last);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int fetch_batch_sqlite(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
+			      size_t nl)
+{
+	size_t slots = 4;
+	while (slots < 2 * (n + nl))
+		slots *= 2;
+	struct chain_dev *t = xcalloc(slots, sizeof(*t));
+	int64_t base = 1;
+	int rc = -1;
+	struct dbst *st = store_stmt(s, "SELECT coalesce(max(id), 0) + 1 FROM fetch_log");
+	if (!st || db_step(st) != DB_ROW)
+		goto out;
+	base = db_col_int64(st, 0);
+	db_reset(st);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].device_id)
+			chain_find(t, slots - 1, r[i].device_id)->newest = base + (int64_t)i;
+	for (size_t i = 0; i < nl; i++)
+		chain_find(t, slots - 1, l[i].device_id)->last = &l[i];
+	/* The devices in id order (empty slots last), then looked up again
+	 * in the sorted table by bisection while the history is linked. */
+	qsort(t, slots, sizeof(*t), chain_by_id);
+	size_t nd = 0;
+	while (nd < slots && t[nd].device_id)
+		nd++;
+	for (size_t i = 0; i < nd; i++)
+		if (chain_device(s, &t[i]) < 0)
+			goto out;
+	st = n ? store_stmt(s, FETCH_LOG_INSERT ", prev, id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)") : NULL;
+	if (n && !st)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct chain_dev *d = NULL;
+		if (r[i].device_id) {
+			struct chain_dev key = { .device_id = r[i].device_id };
+			d = bsearch(&key, t, nd, sizeof(*t), chain_by_id);
+		}
+		fetch_log_bind(st, &r[i], d && !d->gone ? d->device_id : 0);
+		db_bind_int64(st, 9, d && !d->gone ? d->head : 0);
+		db_bind_int64(st, 10, base + (int64_t)i);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			goto out;
+		if (d && !d->gone)
+			d->head = base + (int64_t)i;
+	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+#undef FETCH_LOG_INSERT
+#undef FETCH_LAST_UPDATE
 
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 		      size_t nl)
 {
-	int rc = 0;
 	if (store_begin(s) < 0)
 		return -1;
-	/* A device deleted while its fetch waited here: on SQLite, whose
-	 * foreign key would fail the whole batch (and the writer would retry
-	 * it for ever), its row names no device, as ON DELETE SET NULL
-	 * leaves the rows written before.  PostgreSQL's history has no
-	 * foreign key (schema/pg/026). */
-#define FETCH_LOG_INSERT "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest) "
-	static const char *const ins[] = {
-		FETCH_LOG_INSERT "VALUES ((SELECT id FROM device WHERE id = ?1),?2,?3,?4,?5,?6,?7,?8)",
-		FETCH_LOG_INSERT "VALUES (?,?,?,?,?,?,?,?)",
-	};
-#undef FETCH_LOG_INSERT
-	struct dbst *st = n ? store_batch(s, ins[s->url != NULL], "iitttiit") : NULL;
-	if (n && !st)
-		rc = -1;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = fetch_log_insert(s, st, &r[i]);
-	st = nl && rc == 0 ? store_batch(s, "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, "
-					 "fetched_version=?4, fetched_digest=?5 "
-					 "WHERE id=?6 AND (fetched_at IS NULL OR fetched_at <= ?1)", "ittiti") : NULL;
-	if (nl && rc == 0 && !st)
-		rc = -1;
-	for (size_t i = 0; i < nl && rc == 0; i++)
-		rc = fetch_last_update(s, st, &l[i]);
-	if (rc == 0 && store_commit(s) == 0)
+	if ((s->url ? fetch_batch_pg(s, r, n, l, nl) : fetch_batch_sqlite(s, r, n, l, nl)) == 0 &&
+	    store_commit(s) == 0)
 		return 0;
 	store_rollback(s);
 	return -1;
+}
+
+/* One fetch, in the caller's transaction or its own statements (on
+ * PostgreSQL its batches sent at once, not left for a COMMIT). */
+int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
+		       const char *path, int status, long version, const char *digest)
+{
+	struct fetch_rec r = { .device_id = device_id, .at = sp_now(), .status = status, .version = version };
+	struct fetch_last l = { .device_id = device_id, .at = r.at, .version = version };
+	sp_strlcpy(r.ip, ip, sizeof(r.ip));
+	sp_strlcpy(r.ua, ua, sizeof(r.ua));
+	sp_strlcpy(r.path, path, sizeof(r.path));
+	sp_strlcpy(r.digest, digest, sizeof(r.digest));
+	sp_strlcpy(l.ip, ip, sizeof(l.ip));
+	sp_strlcpy(l.ua, ua, sizeof(l.ua));
+	sp_strlcpy(l.digest, digest, sizeof(l.digest));
+	size_t nl = status == 200 && device_id ? 1 : 0;
+	if (s->url)
+		return fetch_batch_pg(s, &r, 1, &l, nl) == 0 ? store_batch_flush(s) : -1;
+	return fetch_batch_sqlite(s, &r, 1, &l, nl);
 }
 
 int store_device_log_add(struct store *s, int64_t device_id, const char *name, const void *body, size_t len,

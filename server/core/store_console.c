@@ -8,10 +8,20 @@
 #include "store_int.h"
 #include "sipprov.h"
 
+/* A device's newest fetches, ?2 at most, newest first.  SQLite walks the
+ * device's chain from its newest row (schema 027: no index by device);
+ * PostgreSQL reads its index fetch_log_device. */
+const char FETCH_RECENT_SQLITE[] =
+	"WITH RECURSIVE c(id, n) AS (SELECT fetched_log, 1 FROM device WHERE id = ?1 AND fetched_log > 0 "
+	"UNION ALL SELECT f.prev, c.n + 1 FROM c JOIN fetch_log f ON f.id = c.id WHERE f.prev > 0 AND c.n < ?2) "
+	"SELECT f.at, f.ip, f.user_agent, f.path, f.status, f.version FROM c JOIN fetch_log f ON f.id = c.id "
+	"WHERE f.device_id = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2";
+const char FETCH_RECENT_PG[] = "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
+			       "WHERE device_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2";
+
 int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n)
 {
-	struct dbst *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
-				      "WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?");
+	struct dbst *st = store_stmt(s, store_url(s) ? FETCH_RECENT_PG : FETCH_RECENT_SQLITE);
 	int rc;
 	*n = 0;
 	if (!st)
@@ -53,7 +63,7 @@ int store_fetch_buckets(struct store *s, int64_t tenant_id, int64_t since, long 
 {
 	return buckets(store_stmt(s, "SELECT (f.at - ?2) / ?3, sum(f.status BETWEEN 200 AND 399), "
 				     "sum(f.status NOT BETWEEN 200 AND 399) FROM fetch_log f "
-				     "JOIN device d ON d.id = f.device_id "
+				     "JOIN device d ON d.id = f.device_id AND f.at >= d.created "
 				     "WHERE f.at >= ?2 AND (?1 = 0 OR d.tenant_id = ?1) GROUP BY 1 ORDER BY 1"),
 		       tenant_id, since, bucket_s, fn, arg);
 }

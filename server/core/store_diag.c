@@ -100,12 +100,12 @@ int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift 
 
 int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f)
 {
-	struct dbst *st = store_stmt(s, "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
-				      "WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 1");
+	struct dbst *st = store_stmt(s, store_url(s) ? FETCH_RECENT_PG : FETCH_RECENT_SQLITE);
 	int rc;
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, device_id);
+	db_bind_int64(st, 2, 1);
 	rc = db_step(st);
 	if (rc == DB_ROW) {
 		memset(f, 0, sizeof(*f));

@@ -6,7 +6,9 @@
 # .pre-003.bak, holding the old data) and upgrades it, data kept.  A
 # database missing a number below its highest (a gap) gets it.  A database
 # newer than the binary is refused by the CLI, migrate and the daemon,
-# naming both versions.  `sipprov init` still creates the newest schema.
+# naming both versions.  A database at 026 with fetch history: 027 turns
+# it into each device's chain, in the order written, every row kept.
+# `sipprov init` still creates the newest schema.
 . "$(dirname "$0")/../lib.sh"
 only_backend sqlite "old SQLite files built from the 001-003 schema by hand, migrate's .pre-NNN.bak file backup, \
 integrity_check (schema/pg's migrations: 9c)"
@@ -101,6 +103,44 @@ like "$out" "has schema 999, newer than this sipprov [0-9.]+ \(schema $newest3\)
 unlike "$out" "ready" "it never reported ready"
 is "$(sum "$DB")" "$s0" "the newer database is unchanged"
 ls "$DB".pre-999* >/dev/null 2>&1; ok $((! $?)) "and nothing was backed up"
+
+# Schema 027: the fetch history a 026 database holds becomes each device's
+# chain (fetch_log.prev, device.fetched_log), in the order it was written;
+# the index by device and the foreign key go; every row stays.
+DB="$T/h026.db"
+{
+	echo "PRAGMA foreign_keys=ON;"
+	echo "CREATE TABLE schema_migration (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL);"
+	for f in "$ROOT"/schema/0*.sql; do
+		b=$(basename "$f" .sql)
+		[ "${b%%_*}" -le 26 ] || continue
+		cat "$f"
+		echo "INSERT INTO schema_migration VALUES (${b%%_*} + 0, '$b', 0);"
+	done
+	echo "INSERT INTO tenant (id, slug, name, created) VALUES (1, 'histco', 'Hist Co', 0);"
+	for i in 1 2 3; do
+		echo "INSERT INTO device (id, mac, tenant_id, layout, created) VALUES ($i, '00156500000$i', 1, 'yealink', 0);"
+	done
+	n=0
+	for r in 1:a1 2:b1 NULL:u1 1:a2 2:b2 1:a3 NULL:u2; do
+		n=$((n + 1))
+		echo "INSERT INTO fetch_log (id, device_id, at, ip, user_agent, status) VALUES (10$n, ${r%%:*}, 1000 + $n, '192.0.2.1', '${r#*:}', 200);"
+	done
+} | sqlite3 "$DB" || bail "building a schema-026 database"
+is "$(sqlite3 "$DB" 'SELECT max(number) FROM schema_migration')" 26 "a database at schema 026 with fetch history"
+out=$(sp migrate 2>&1); rc=$?
+is "$rc" 0 "it migrates ($out)"
+is "$(sqlite3 "$DB" "SELECT group_concat(user_agent || ':' || ifnull((SELECT p.user_agent FROM fetch_log p WHERE p.id = f.prev), '-'), ' ')
+	FROM (SELECT * FROM fetch_log ORDER BY id) f")" "a1:- b1:- u1:- a2:a1 b2:b1 a3:a2 u2:-" \
+	"each row names its device's previous row, in the order written; rows of no device name none"
+is "$(sqlite3 "$DB" "SELECT group_concat(d.id || ':' || ifnull(f.user_agent, '-'), ' ') FROM device d
+	LEFT JOIN fetch_log f ON f.id = d.fetched_log ORDER BY d.id")" "1:a3 2:b2 3:-" \
+	"each device names its newest row, a device never fetched none"
+is "$(sqlite3 "$DB" "SELECT count(*) FROM fetch_log")" 7 "every row kept"
+is "$(sqlite3 "$DB" "SELECT group_concat(name, ' ') FROM pragma_index_list('fetch_log')")" "fetch_log_at" \
+	"fetch_log keeps its index by time only"
+is "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_foreign_key_list('fetch_log')")" 0 "and no foreign key"
+is "$(sqlite3 "$DB" 'PRAGMA integrity_check')" ok "the migrated file passes integrity_check"
 
 # init still creates a fresh database at the newest schema, no backup.
 DB="$T/fresh.db"

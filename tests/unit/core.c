@@ -324,6 +324,116 @@ static void query_plan(struct store *s, const char *sql, char *out, size_t outle
 	db_finalize(st);
 }
 
+static int64_t q1(struct store *s, const char *sql)
+{
+	struct dbst *st = db_prepare(store_db(s), sql, false);
+	int64_t v = st && db_step(st) == DB_ROW ? db_col_int64(st, 0) : -1;
+	db_finalize(st);
+	return v;
+}
+
+static void fetch_rec_set(struct fetch_rec *r, struct fetch_last *l, int64_t device_id, const char *ua, int64_t at)
+{
+	memset(r, 0, sizeof(*r));
+	r->device_id = device_id;
+	r->at = at;
+	r->status = 200;
+	r->version = 1;
+	sp_strlcpy(r->ip, "192.0.2.7", sizeof(r->ip));
+	sp_strlcpy(r->ua, ua, sizeof(r->ua));
+	sp_strlcpy(r->path, "/x.cfg", sizeof(r->path));
+	if (l) {
+		memset(l, 0, sizeof(*l));
+		l->device_id = device_id;
+		l->at = at;
+		l->version = 1;
+		sp_strlcpy(l->ip, r->ip, sizeof(l->ip));
+		sp_strlcpy(l->ua, ua, sizeof(l->ua));
+	}
+}
+
+/* The user agents of a device's newest fetches, newest first, joined by ' '. */
+static void recent_uas(struct store *s, int64_t device_id, size_t max, char *out, size_t outlen)
+{
+	struct diag_fetch f[8];
+	size_t n = 0;
+	out[0] = '\0';
+	if (store_fetch_recent(s, device_id, f, max < 8 ? max : 8, &n) < 0) {
+		snprintf(out, outlen, "error");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? " " : "", f[i].user_agent);
+}
+
+/* A device's fetch history on SQLite is a chain (schema 027): each row names
+ * the device's previous one, the device row its newest, and no index by
+ * device is written per fetch.  Several fetches of one device in one batch,
+ * interleaved with another's, a device deleted while its fetch waited, a
+ * pruned tail. */
+static void test_fetch_chain(struct store *s, int64_t tenant_id)
+{
+	struct device a, b, c;
+	char err[SP_ERR_MAX], got[512], q[256];
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	sp_strlcpy(a.layout, "yealink", sizeof(a.layout));
+	b = c = a;
+	sp_strlcpy(a.mac, "0015650c0a01", sizeof(a.mac));
+	sp_strlcpy(b.mac, "0015650c0a02", sizeof(b.mac));
+	sp_strlcpy(c.mac, "0015650c0a03", sizeof(c.mac));
+	ok(store_device_add(s, &a, err, sizeof(err)) == 0 && store_device_add(s, &b, err, sizeof(err)) == 0 &&
+	   store_device_add(s, &c, err, sizeof(err)) == 0, "chain: three devices (%s)", err);
+	ok(store_device_delete(s, c.id) == 0, "chain: the third deleted, its fetch still queued");
+	int64_t t0 = sp_now();
+	struct fetch_rec r[6];
+	struct fetch_last l[2];
+	fetch_rec_set(&r[0], NULL, a.id, "a1", t0);
+	fetch_rec_set(&r[1], NULL, b.id, "b1", t0);
+	fetch_rec_set(&r[2], NULL, a.id, "a2", t0);
+	fetch_rec_set(&r[3], NULL, c.id, "c1", t0);
+	fetch_rec_set(&r[4], &l[0], a.id, "a3", t0 + 1);
+	fetch_rec_set(&r[5], &l[1], b.id, "b2", t0 + 1);
+	ok(store_fetch_batch(s, r, 6, l, 2) == 0, "chain: one batch, a device three times among others");
+	recent_uas(s, a.id, 8, got, sizeof(got));
+	is_str(got, "a3 a2 a1", "chain: the device's timeline, newest first, its rows only");
+	recent_uas(s, b.id, 8, got, sizeof(got));
+	is_str(got, "b2 b1", "chain: the other device's");
+	fetch_rec_set(&r[0], &l[0], a.id, "a4", t0 + 2);
+	fetch_rec_set(&r[1], NULL, b.id, "b3", t0 + 2);
+	ok(store_fetch_batch(s, r, 2, l, 1) == 0, "chain: a second batch");
+	recent_uas(s, a.id, 8, got, sizeof(got));
+	is_str(got, "a4 a3 a2 a1", "chain: linked across batches");
+	recent_uas(s, a.id, 2, got, sizeof(got));
+	is_str(got, "a4 a3", "chain: at most as many as asked");
+	struct diag_fetch f;
+	ok(store_diag_last_fetch(s, a.id, &f) == 1 && !strcmp(f.user_agent, "a4"), "chain: diagnose reads the newest");
+	struct device d;
+	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 + 2 && !strcmp(d.fetched_ua, "a4"),
+	   "chain: the device keeps its last fetch");
+	is_int(q1(s, "SELECT count(*) FROM fetch_log WHERE user_agent = 'c1' AND device_id IS NULL"), 1,
+	       "chain: the deleted device's fetch is kept, naming no device");
+	snprintf(q, sizeof(q), "SELECT fetched_log = (SELECT max(id) FROM fetch_log WHERE device_id = %lld) "
+		 "FROM device WHERE id = %lld", (long long)a.id, (long long)a.id);
+	is_int(q1(s, q), 1, "chain: the device row names its newest row");
+	snprintf(q, sizeof(q), "SELECT count(*) FROM fetch_log f JOIN fetch_log p ON p.id = f.prev "
+		 "WHERE f.device_id = %lld AND p.device_id = %lld", (long long)a.id, (long long)a.id);
+	is_int(q1(s, q), 3, "chain: each of its rows but the first names the one before");
+	/* Retention deletes the oldest rows: the chain ends there. */
+	snprintf(q, sizeof(q), "DELETE FROM fetch_log WHERE user_agent IN ('a1', 'a2')");
+	struct dbst *st = db_prepare(store_db(s), q, false);
+	ok(st && db_step(st) == DB_DONE, "chain: the two oldest rows pruned");
+	db_finalize(st);
+	recent_uas(s, a.id, 8, got, sizeof(got));
+	is_str(got, "a4 a3", "chain: the timeline ends at the pruned rows");
+	/* What made each fetch cost a random page: gone from the history. */
+	is_int(q1(s, "SELECT count(*) FROM pragma_index_list('fetch_log') il, pragma_index_info(il.name) ii "
+		     "WHERE ii.name = 'device_id'"),
+	       0, "chain: no index of fetch_log by device");
+	is_int(q1(s, "SELECT count(*) FROM pragma_foreign_key_list('fetch_log')"), 0,
+	       "chain: no foreign key from fetch_log (a device delete would scan the history)");
+}
+
 static void test_store(const char *dir)
 {
 	char err[SP_ERR_MAX], path[512];
@@ -467,6 +577,8 @@ static void test_store(const char *dir)
 	ok(strstr(plan, "INDEX fetch_log_at") != NULL, "prune: fetch_log by time (%s)", plan);
 	query_plan(s, "SELECT id FROM registration WHERE at < 5 LIMIT 5", plan, sizeof(plan));
 	ok(strstr(plan, "INDEX registration_at") != NULL, "prune: registration by time (%s)", plan);
+
+	test_fetch_chain(s, d.tenant_id);
 
 	/* The render memo answers tenant and version reads from rows read at
 	 * the same generation, and never across a generation. */
