@@ -1,8 +1,10 @@
 #!/bin/sh
-# tools/bench-fetch.sh [DB] [DEVICES] [RECORDS]: the fetch-record writer's
+# tools/bench-fetch.sh [DB] [DEVICES] [RECORDS] [random]: the fetch-record writer's
 # throughput (tests/bench/fetch_bench.c) on a database file (default a
 # temporary one) or a postgresql:// URL of a throwaway, empty database.
-# A benchmark, not a test.  Uses $B (default build).
+# random draws each record's device at random; KEEP=1 writes into DB as the
+# last run left it (its history kept).  A benchmark, not a test.  Uses $B
+# (default build).
 set -e
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -12,5 +14,5 @@ PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Iserver $(pkg-config --cflags $PKGS) -o "$B/fetch_bench" \
 	tests/bench/fetch_bench.c "$B/libsipprov-core.a" $(pkg-config --libs $PKGS) -lresolv -lpthread -lm
 tmp=$(mktemp -d)
-"$B/fetch_bench" "${1:-$tmp/bench.db}" "${2:-10000}" "${3:-100000}"
+"$B/fetch_bench" "${1:-$tmp/bench.db}" "${2:-10000}" "${3:-100000}" "${4:-consecutive}"
 rm -rf "$tmp"

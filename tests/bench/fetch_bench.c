@@ -4,12 +4,17 @@
  * postgresql:// URL whose database is emptied first: a throwaway one), then
  * writes RECORDS fetch records the way sipprovd's writer does
  * (store_fetch_batch: 512 fetch_log rows and each device's last fetch per
- * transaction) and prints records/s.
- * Build and run with tools/bench-fetch.sh DB [DEVICES] [RECORDS].
+ * transaction) and prints records/s and the CPU time per record.  ORDER
+ * "random" draws each record's device at random (a big fleet's boot storm:
+ * each device row and history page elsewhere), the default takes them in
+ * turn.  Run it twice on the same file (KEEP=1 skips the seeding) to see
+ * the cost with the history the first run left.
+ * Build and run with tools/bench-fetch.sh DB [DEVICES] [RECORDS] [ORDER].
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/sipprov.h"
@@ -23,6 +28,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	const char *db = argc > 1 ? argv[1] : "/tmp/fetch_bench.db";
@@ -31,8 +43,10 @@ int main(int argc, char **argv)
 	char err[SP_ERR_MAX];
 	struct store *s;
 
+	bool random_order = argc > 4 && !strcmp(argv[4], "random"), keep = getenv("KEEP") != NULL;
+
 	log_init(LOG_LVL_WARN, false);
-	if (strncmp(db, "postgres", 8))
+	if (!keep && strncmp(db, "postgres", 8))
 		remove(db);
 	if (!(s = store_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
@@ -42,7 +56,8 @@ int main(int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	sp_strlcpy(t.slug, "bench", sizeof(t.slug));
 	store_begin(s);
-	store_tenant_add(s, &t, err, sizeof(err));
+	if (!keep)
+		store_tenant_add(s, &t, err, sizeof(err));
 	store_tenant_get(s, "bench", &t);
 	int64_t *ids = xcalloc((size_t)ndev, sizeof(*ids));
 	struct device *d = xcalloc(1, sizeof(*d));
@@ -51,8 +66,8 @@ int main(int argc, char **argv)
 		snprintf(d->mac, sizeof(d->mac), "0016%08lx", i);
 		d->tenant_id = t.id;
 		sp_strlcpy(d->layout, "yealink", sizeof(d->layout));
-		if (store_device_add(s, d, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s\n", err);
+		if (keep ? store_device_get(s, d->mac, d) != 1 : store_device_add(s, d, err, sizeof(err)) < 0) {
+			fprintf(stderr, "device %s: %s\n", d->mac, keep ? "not in the database" : err);
 			return 1;
 		}
 		ids[i] = d->id;
@@ -63,14 +78,15 @@ int main(int argc, char **argv)
 	struct fetch_rec *r = xcalloc(BATCH, sizeof(*r));
 	struct fetch_last *l = xcalloc(BATCH, sizeof(*l));
 	long done = 0, batches = 0;
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 	srand(1);
 	while (done < nrec) {
-		size_t n = nrec - done < BATCH ? (size_t)(nrec - done) : BATCH;
+		size_t n = nrec - done < BATCH ? (size_t)(nrec - done) : BATCH, nl = 0;
 		for (size_t i = 0; i < n; i++) {
-			/* Consecutive devices: one last fetch per device per batch,
-			 * as the daemon's coalescing map gives. */
-			long dv = (done + (long)i) % ndev;
+			/* In turn: one last fetch per device per batch, as the
+			 * daemon's coalescing map gives; at random, the same. */
+			long dv = random_order ? (long)((unsigned long)rand() % (unsigned long)ndev)
+					       : (done + (long)i) % ndev;
 			r[i].device_id = ids[dv];
 			r[i].at = sp_now();
 			r[i].status = 200;
@@ -79,23 +95,27 @@ int main(int argc, char **argv)
 			snprintf(r[i].ua, sizeof(r[i].ua), "bench \"agent\" \\ %ld", done + (long)i);
 			snprintf(r[i].path, sizeof(r[i].path), "/0016%08lx.cfg", dv);
 			sp_strlcpy(r[i].digest, "00112233445566778899aabbccddeeff", sizeof(r[i].digest));
-			l[i].device_id = r[i].device_id;
-			l[i].at = r[i].at;
-			l[i].version = 1;
-			sp_strlcpy(l[i].ip, r[i].ip, sizeof(l[i].ip));
-			sp_strlcpy(l[i].ua, r[i].ua, sizeof(l[i].ua));
-			sp_strlcpy(l[i].digest, r[i].digest, sizeof(l[i].digest));
+			size_t j = 0;
+			while (j < nl && l[j].device_id != r[i].device_id)
+				j++;
+			nl += j == nl;
+			l[j].device_id = r[i].device_id;
+			l[j].at = r[i].at;
+			l[j].version = 1;
+			sp_strlcpy(l[j].ip, r[i].ip, sizeof(l[j].ip));
+			sp_strlcpy(l[j].ua, r[i].ua, sizeof(l[j].ua));
+			sp_strlcpy(l[j].digest, r[i].digest, sizeof(l[j].digest));
 		}
-		if (store_fetch_batch(s, r, n, l, n) < 0) {
+		if (store_fetch_batch(s, r, n, l, nl) < 0) {
 			fprintf(stderr, "batch: %s\n", store_errmsg(s));
 			return 1;
 		}
 		done += (long)n;
 		batches++;
 	}
-	double dt = now_s() - t0;
-	printf("fetch writer: %ld records (and as many last fetches) in %ld batches, %.2f s: %.0f records/s\n",
-	       done, batches, dt, (double)done / dt);
+	double dt = now_s() - t0, cpu = cpu_s() - c0;
+	printf("fetch writer: %ld records (%s devices) in %ld batches, %.2f s: %.0f records/s, %.1f us CPU each\n",
+	       done, random_order ? "random" : "consecutive", batches, dt, (double)done / dt, cpu * 1e6 / (double)done);
 	free(r);
 	free(l);
 	free(ids);
