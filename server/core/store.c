@@ -1599,7 +1599,7 @@ static struct chain_dev *chain_find(struct chain_dev *t, size_t mask, int64_t de
 static int chain_by_id(const void *a, const void *b)
 {
 	int64_t x = ((const struct chain_dev *)a)->device_id, y = ((const struct chain_dev *)b)->device_id;
-	return (x > 0) - (y > 0) ? (y > 0) - (x > 0) : (x > y) - (x < y);
+	return (x > y) - (x < y);
 }
 
 static int chain_device(struct store *s, struct chain_dev *d)
@@ -1651,12 +1651,13 @@ static int fetch_batch_sqlite(struct store *s, const struct fetch_rec *r, size_t
 			chain_find(t, slots - 1, r[i].device_id)->newest = base + (int64_t)i;
 	for (size_t i = 0; i < nl; i++)
 		chain_find(t, slots - 1, l[i].device_id)->last = &l[i];
-	/* The devices in id order (empty slots last), then looked up again
-	 * in the sorted table by bisection while the history is linked. */
-	qsort(t, slots, sizeof(*t), chain_by_id);
+	/* The devices sorted by id (their rows read in file order), then
+	 * found by bisection while the history is linked. */
 	size_t nd = 0;
-	while (nd < slots && t[nd].device_id)
-		nd++;
+	for (size_t i = 0; i < slots; i++)
+		if (t[i].device_id)
+			t[nd++] = t[i];
+	qsort(t, nd, sizeof(*t), chain_by_id);
 	for (size_t i = 0; i < nd; i++)
 		if (chain_device(s, &t[i]) < 0)
 			goto out;
