@@ -185,7 +185,7 @@ echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* }
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
-PHONES=$PHONES SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
+PHONES=$PHONES ROUNDS=$ROUNDS SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
 
 # Writes: a CSV import of IMPORT_ROWS devices with one account each (one
 # transaction, validated first), and HEP REGISTER intake (tools/bench-hep.sh).
