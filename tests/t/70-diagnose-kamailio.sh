@@ -30,9 +30,11 @@ ok() { N=$((N + 1)); if [ "$1" = 0 ]; then echo "ok $N - $2"; else echo "not ok 
 check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok 0 "$d"; else ok 1 "$d"; fi; }
 
 D=$(mktemp -d /tmp/sp-diag.XXXXXX)
-free_port() { python3 "$ROOT/tests/free-port.py" tcp; }
-PA=$(free_port); PAT=$(free_port); PB=$(free_port); PBH=$(free_port); PCL=$(free_port); PMM=$(free_port)
-PHEP=$(free_port); PSTD=$(free_port); PSTDT=$(free_port)
+# Nine distinct ports, each free for UDP and TCP: the sweep probes the
+# standard ones over both, and picked one call at a time two could be the
+# same port (a registrar's port as the "closed" standard one).
+set -- $(python3 "$ROOT/tests/free-port.py" udp 9) || { echo "Bail out! no free ports"; exit 1; }
+PA=$1 PAT=$2 PB=$3 PBH=$4 PCL=$5 PMM=$6 PHEP=$7 PSTD=$8 PSTDT=$9
 export SIPPROV_DIAG_STD_PORTS="udp:$PSTD,tcp:$PSTD,tls:$PSTDT"
 PIDS=()
 cleanup() {
