@@ -771,11 +771,11 @@ struct diag_fetch {
 };
 /* The device's most recent fetch_log row, any status.  1, 0 none, -1. */
 int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f);
+/* The device's newest fetch_log rows, newest first, into out[max].  0 / -1. */
+int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n);
 
 /* ---- store_console.c: what only the web console reads ---- */
 
-/* The device's newest fetch_log rows, newest first, into out[max].  0 / -1. */
-int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n);
 /* Fetches of a tenant's devices (0 = all) since 'since', per bucket_s
  * seconds: fn(bucket start, served 2xx/3xx, failed) for each non-empty
  * bucket, oldest first.  0 / -1. */

@@ -1,7 +1,8 @@
 /*
  * store_diag.c: the read-only queries `sipprov diagnose` and `ticket` need:
- * recent registrations, open drift events, the last fetch of any status,
- * and how many accounts share a username.  It never writes; the tables are
+ * recent registrations, open drift events, a device's newest fetches of
+ * any status (also the console's device timeline), and how many accounts
+ * share a username.  It never writes; the tables are
  * filled by the drift engine and the HTTP server.
  */
 #include <string.h>
@@ -98,16 +99,28 @@ int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift 
 	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
-int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f)
+/* A device's newest fetches, ?2 at most, newest first.  SQLite walks the
+ * device's chain from its newest row (schema 027: no index by device);
+ * PostgreSQL reads its index fetch_log_device. */
+static const char FETCH_RECENT_SQLITE[] =
+	"WITH RECURSIVE c(id, n) AS (SELECT fetched_log, 1 FROM device WHERE id = ?1 AND fetched_log > 0 "
+	"UNION ALL SELECT f.prev, c.n + 1 FROM c JOIN fetch_log f ON f.id = c.id WHERE f.prev > 0 AND c.n < ?2) "
+	"SELECT f.at, f.ip, f.user_agent, f.path, f.status, f.version FROM c JOIN fetch_log f ON f.id = c.id "
+	"WHERE f.device_id = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2";
+static const char FETCH_RECENT_PG[] = "SELECT at, ip, user_agent, path, status, version FROM fetch_log "
+				      "WHERE device_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2";
+
+int store_fetch_recent(struct store *s, int64_t device_id, struct diag_fetch *out, size_t max, size_t *n)
 {
 	struct dbst *st = store_stmt(s, store_url(s) ? FETCH_RECENT_PG : FETCH_RECENT_SQLITE);
 	int rc;
+	*n = 0;
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, device_id);
-	db_bind_int64(st, 2, 1);
-	rc = db_step(st);
-	if (rc == DB_ROW) {
+	db_bind_int64(st, 2, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
+		struct diag_fetch *f = &out[(*n)++];
 		memset(f, 0, sizeof(*f));
 		f->at = db_col_int64(st, 0);
 		store_col_client(st, 1, f->ip, sizeof(f->ip));
@@ -117,7 +130,13 @@ int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch 
 		f->version = db_col_int64(st, 5);
 	}
 	db_reset(st);
-	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+int store_diag_last_fetch(struct store *s, int64_t device_id, struct diag_fetch *f)
+{
+	size_t n;
+	return store_fetch_recent(s, device_id, f, 1, &n) < 0 ? -1 : n > 0;
 }
 
 int store_diag_username_count(struct store *s, int64_t tenant_id, const char *username, long *n)

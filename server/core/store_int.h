@@ -69,8 +69,6 @@ char *store_uri(const char *path, const char *q);
 /* The PostgreSQL URL the store was opened with (password included: never
  * for messages), NULL for a SQLite file. */
 const char *store_url(struct store *s);
-/* store_console.c: a device's newest fetch_log rows (?1 device, ?2 how many). */
-extern const char FETCH_RECENT_SQLITE[], FETCH_RECENT_PG[];
 /* The SQLite-file operations (backup, restore, integrity) refuse a
  * PostgreSQL URL by name: -1 with err. */
 int store_refuse_pg_file_op(const char *url, const char *what, char *err, size_t errlen);
