@@ -167,22 +167,31 @@ kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
 t0=$(date +%s)
 BIGDB=$(bench_db big)
+PA=$(free_port)
 SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" init >/dev/null
 SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" demo --devices "$BIG" >/dev/null
 echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
 "$SP_BUILD/sipprovd" -d -o database="$BIGDB" -o key_file="$W/big.key" -o templates="$ROOT/templates" \
-	-o http_listen=127.0.0.1:$P1 \
-	-o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
+	-o http_listen=127.0.0.1:$P1 -o admin_listen=127.0.0.1:$PA \
+	-o hep_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
 	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
 SPID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+# The share of the measured run's fetches that rendered (cache misses) and
+# the fetch_log rows the writer sampled out under the load.
+counters() { curl -fs "http://127.0.0.1:$PA/metrics" | awk '/^sipprov_renders_total / {r=$2}
+	/^sipprov_fetch_log_dropped_total / {d=$2} END {print r+0, d+0}'; }
 lat "http://127.0.0.1:$P1/" "$BIG" >/dev/null   # warm-up pass
+c0=$(counters)
 big=$(lat "http://127.0.0.1:$P1/" "$BIG")
+c1=$(counters)
 printf '%-40s %12s %12s %8s\n' "mix" "fetches/s" "p99_ms" ""
 printf '%-40s %12.0f %12s\n' "$DEVICES devices" ${small% *} ${small#* }
 printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up run)" ${big% *} ${big#* }
 echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* } ${small#* })x;" \
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
+echo "$c0 $c1 ${big% *} $DUR" | awk '{n = $5 * $6; printf "%s devices: renders %.0f%% of fetches, fetch_log rows sampled out %.0f%%\n", \
+	"'"$BIG"'", n ? 100 * ($3 - $1) / n : 0, n ? 100 * ($4 - $2) / n : 0}'
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
 PHONES=$PHONES ROUNDS=$ROUNDS SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
