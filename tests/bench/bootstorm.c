@@ -12,16 +12,21 @@
  * next ones (as a TLS stack that caches its session does); without it
  * every connection is a full handshake.  With --tls12 it offers TLS 1.2
  * at most (many desk phones' TLS stacks).  It reports the TLS version the
- * server chose, so two servers are compared on the same protocol.
+ * server chose, so two servers are compared on the same protocol.  With
+ * --save DIR it writes each phone's provisioned MAC file (and the common
+ * file) into DIR: the files nginx serves in the comparison, fetched as
+ * fast as the server gives them.
  * Benchmark tool only: not linked into anything that ships.
  *
  * bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] [--tls12] [--resume] [--no-auth]
+ *           [--save DIR]
  *   MACFMT    printf format of phone i's MAC, e.g. 0015%08x (i + 0x10000000, even i)
  *   COMMON    the common file, e.g. y000000000000.cfg ("-" for none)
  *   MACFILE   the per-phone file with {mac}, e.g. {mac}.cfg
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -39,7 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *host, *macfmt, *password, *common, *macfile;
+static const char *host, *macfmt, *password, *common, *macfile, *save_dir;
+static _Thread_local const char *save_path;     /* --save: where this request's 200 body goes */
+static atomic_long save_failed;
 static int port, nthreads;
 static long phones;
 static bool tls, tls12, noauth, resume;
@@ -66,6 +73,22 @@ static void md5hex(const char *s, char out[33])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* --save: the body after the head into save_dir/save_path. */
+static void save_body(const char *resp, size_t got, bool wrapped)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+	char file[4096];
+	snprintf(file, sizeof(file), "%s/%s", save_dir, save_path);
+	int fd = wrapped || !b ? -1 : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = b ? got - (size_t)(b + 4 - resp) : 0;
+	if (fd < 0 || write(fd, b + 4, len) != (ssize_t)len) {
+		fprintf(stderr, "bootstorm: cannot save %s%s\n", file, wrapped ? ": over 16 KiB" : "");
+		atomic_fetch_add(&save_failed, 1);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* One request on a new connection: status, and the first MD5 challenge's
  * nonce and opaque when there is one.  -1 on a transport error. */
 static int request(const char *path, const char *auth, char *nonce, size_t nlen, char *opaque, size_t olen,
@@ -76,6 +99,7 @@ static int request(const char *path, const char *auth, char *nonce, size_t nlen,
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, status = -1;
 	SSL *ssl = NULL;
 	size_t got = 0;
+	bool wrapped = false;
 	inet_pton(AF_INET, host, &sa.sin_addr);
 	if (fd < 0)
 		return -1;
@@ -104,10 +128,14 @@ static int request(const char *path, const char *auth, char *nonce, size_t nlen,
 		if (r <= 0)
 			break;
 		got += (size_t)r;
-		if (got == sizeof(resp) - 1)
+		if (got == sizeof(resp) - 1) {
 			got = 0;                /* the body does not matter, only the head */
+			wrapped = true;
+		}
 	}
 	resp[got] = '\0';
+	if (save_path && !strncmp(resp, "HTTP/1.1 200", 12))
+		save_body(resp, got, wrapped);
 	if (resume && ssl && !phone_sess)
 		phone_sess = SSL_get1_session(ssl);     /* after the reply: a TLS 1.3 ticket has come */
 	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
@@ -143,8 +171,10 @@ static bool boot(long i)
 	snprintf(mac, sizeof(mac), macfmt, (unsigned)(0x10000000L + 2 * i));
 	const char *m = strstr(macfile, "{mac}");
 	snprintf(path, sizeof(path), "%.*s%s%s", (int)(m - macfile), macfile, mac, m + 5);
+	save_path = save_dir && i == 0 ? common : NULL;
 	if (strcmp(common, "-") && request(common, NULL, NULL, 0, NULL, 0, NULL, 0) != 200)
 		return false;
+	save_path = NULL;
 	if (noauth)   /* the same three requests, nothing checked: the limit */
 		return request(path, NULL, NULL, 0, NULL, 0, NULL, 0) == 200 && request(path, NULL, NULL, 0, NULL, 0, NULL, 0) == 200;
 	if (request(path, NULL, nonce, sizeof(nonce), opaque, sizeof(opaque), NULL, 0) != 401 || !nonce[0])
@@ -178,7 +208,9 @@ static int answer(const char *mac, const char *path, char *nonce, char *opaque)
 		 "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"%s\"%s%s%s", mac, nonce, path, resp,
 		 cnonce, opaque[0] ? ", opaque=\"" : "", opaque, opaque[0] ? "\"" : "");
 	nonce[0] = '\0';
+	save_path = save_dir ? path : NULL;
 	int st = request(path, auth, nonce, 256, opaque, 256, stale, sizeof(stale));
+	save_path = NULL;
 	if (strcasecmp(stale, "true"))
 		nonce[0] = '\0';
 	return st;
@@ -209,14 +241,14 @@ int main(int argc, char **argv)
 {
 	if (argc < 9) {
 		fprintf(stderr, "usage: bootstorm HOST PORT PHONES THREADS MACFMT PASSWORD COMMON MACFILE [--tls] "
-				"[--tls12] [--resume] [--no-auth]\n");
+				"[--tls12] [--resume] [--no-auth] [--save DIR]\n");
 		return 2;
 	}
 	host = argv[1], port = atoi(argv[2]), phones = atol(argv[3]), nthreads = atoi(argv[4]);
 	macfmt = argv[5], password = argv[6], common = argv[7], macfile = argv[8];
 	for (int i = 9; i < argc; i++)
 		tls |= !strcmp(argv[i], "--tls"), tls12 |= !strcmp(argv[i], "--tls12"), noauth |= !strcmp(argv[i], "--no-auth"),
-		resume |= !strcmp(argv[i], "--resume");
+		resume |= !strcmp(argv[i], "--resume"), save_dir = !strcmp(argv[i], "--save") && i + 1 < argc ? argv[++i] : save_dir;
 	if (!strstr(macfile, "{mac}") || phones < 1 || nthreads < 1) {
 		fprintf(stderr, "bootstorm: MACFILE needs {mac}; PHONES and THREADS at least 1\n");
 		return 2;
@@ -245,5 +277,5 @@ int main(int argc, char **argv)
 	free(t);
 	if (ctx)
 		SSL_CTX_free(ctx);
-	return atomic_load(&failed_phones) ? 1 : 0;
+	return atomic_load(&failed_phones) || atomic_load(&save_failed) ? 1 : 0;
 }
