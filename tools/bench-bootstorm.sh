@@ -101,8 +101,7 @@ for proto in $PROTOS; do
 		sa=$(storm "$a" "$f" || true)
 		# fetch_log rows the writer sampled out under the storm (history
 		# only: each device's last fetch is always written).
-		d=$(curl -fs "http://127.0.0.1:$P6/metrics" | awk '/^sipprov_fetch_log_dropped_total / {print $2}')
-		DROPPED=$((DROPPED + ${d:-0}))
+		DROPPED=$((DROPPED + $(bench_counters "$P6" sipprov_fetch_log_dropped_total)))
 		sb=$(storm "$b" "$f --no-auth" || true)
 		for s in "sipprovd:$sa" "nginx:$sb"; do
 			r=${s#*:}

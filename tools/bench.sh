@@ -179,8 +179,7 @@ SPID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
 # The share of the measured run's fetches that rendered (cache misses) and
 # the fetch_log rows the writer sampled out under the load.
-counters() { curl -fs "http://127.0.0.1:$PA/metrics" | awk '/^sipprov_renders_total / {r=$2}
-	/^sipprov_fetch_log_dropped_total / {d=$2} END {print r+0, d+0}'; }
+counters() { bench_counters "$PA" sipprov_renders_total sipprov_fetch_log_dropped_total; }
 lat "http://127.0.0.1:$P1/" "$BIG" >/dev/null   # warm-up pass
 c0=$(counters)
 big=$(lat "http://127.0.0.1:$P1/" "$BIG")
@@ -190,8 +189,8 @@ printf '%-40s %12.0f %12s\n' "$DEVICES devices" ${small% *} ${small#* }
 printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up run)" ${big% *} ${big#* }
 echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* } ${small#* })x;" \
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
-echo "$c0 $c1 ${big% *} $DUR" | awk '{n = $5 * $6; printf "%s devices: renders %.0f%% of fetches, fetch_log rows sampled out %.0f%%\n", \
-	"'"$BIG"'", n ? 100 * ($3 - $1) / n : 0, n ? 100 * ($4 - $2) / n : 0}'
+echo "$BIG $c0 $c1 ${big% *} $DUR" | awk '{n = $6 * $7; printf "%s devices: renders %.0f%% of fetches, fetch_log rows sampled out %.0f%%\n", \
+	$1, n ? 100 * ($4 - $2) / n : 0, n ? 100 * ($5 - $3) / n : 0}'
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
 PHONES=$PHONES ROUNDS=$ROUNDS SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
