@@ -57,6 +57,8 @@ static const struct conf_key conf_keys[] = {
 	B(insecure_loopback, "no"),
 	L(threads, "0", 0, 64),
 	L(render_cache, "16384", 0, 10000000),
+	L(render_cache_disk, "2048", 0, 1048576),
+	S(render_cache_dir, "/var/tmp"),
 	L(retention_days, "90", 0, 36500),
 	L(conn_timeout, "15", 1, 3600),
 	L(conn_limit, "4096", 16, 1000000),

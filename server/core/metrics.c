@@ -87,6 +87,13 @@ static const struct family {
 	  (const char *const[]){ "sipprov_pending_dropped_total{reason=\"busy\"}",
 				 "sipprov_pending_dropped_total{reason=\"full\"}",
 				 "sipprov_pending_dropped_total{reason=\"per_source\"}", NULL } },
+	{ "sipprov_render_cache_disk_total", "counter",
+	  "The render cache's file (render_cache_disk), by result: a miss in memory found there (hit) or not "
+	  "(miss), a render kept there (stored) or not (failed: the file could not be written).",
+	  (const char *const[]){ "sipprov_render_cache_disk_total{result=\"hit\"}",
+				 "sipprov_render_cache_disk_total{result=\"miss\"}",
+				 "sipprov_render_cache_disk_total{result=\"stored\"}",
+				 "sipprov_render_cache_disk_total{result=\"failed\"}", NULL } },
 	{ "sipprov_render_reads_total", "counter",
 	  "Render-miss reads (one snapshot each), by the server that answered: the database_replica or the primary.",
 	  (const char *const[]){ "sipprov_render_reads_total{server=\"primary\"}",

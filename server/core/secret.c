@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@
 
 #include "sipprov.h"
 
-#define GCM_NONCE 12
-#define GCM_TAG   16
+#define GCM_NONCE SECRET_NONCE
+#define GCM_TAG   SECRET_TAG
 
 int secret_keyfile_create(const char *path, char *err, size_t errlen)
 {
@@ -192,51 +193,88 @@ out:
 	return out;
 }
 
-/* Each thread's AES-256-GCM decryption context, keyed once per key: giving
+/* Each thread's AES-256-GCM contexts, keyed once per key: giving
  * EVP_DecryptInit_ex the cipher and key on every call fetched AES-GCM and
  * expanded the key each time, 5k of a decrypt's 9k instructions, and a
  * render miss decrypts three secrets (HA1, line password, web password).
- * Freed when the thread exits (dec_free, through a pthread key), dropped
- * after a failed decrypt so the next one starts from a clean context. */
-static __thread struct dec {
+ * One for the secrets at rest (dec), two for secret_seal / secret_open
+ * (another key: the render cache's on disk).  Freed when the thread exits
+ * (gcm_free, through a pthread key); one is dropped after a failed
+ * decrypt so the next starts from a clean context. */
+struct gcm {
 	unsigned char key[SP_KEY_LEN];
 	EVP_CIPHER_CTX *ctx;
-} dec;
-static pthread_key_t dec_key;
-static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+};
+static __thread struct gcm_tls {
+	struct gcm dec, seal, open;
+} gcm;
+static pthread_key_t gcm_key;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
 
-static void dec_drop(struct dec *d)
+static void gcm_drop(struct gcm *g)
 {
-	EVP_CIPHER_CTX_free(d->ctx);
-	d->ctx = NULL;
-	OPENSSL_cleanse(d->key, sizeof(d->key));
+	EVP_CIPHER_CTX_free(g->ctx);
+	g->ctx = NULL;
+	OPENSSL_cleanse(g->key, sizeof(g->key));
 }
 
-static void dec_free(void *d)
+static void gcm_free(void *p)
 {
-	dec_drop(d);
+	struct gcm_tls *t = p;
+	gcm_drop(&t->dec);
+	gcm_drop(&t->seal);
+	gcm_drop(&t->open);
 }
 
-static void dec_key_make(void)
+static void gcm_key_make(void)
 {
-	pthread_key_create(&dec_key, dec_free);
+	pthread_key_create(&gcm_key, gcm_free);
 }
 
-static EVP_CIPHER_CTX *dec_ctx(const unsigned char key[SP_KEY_LEN])
+static EVP_CIPHER_CTX *gcm_ctx(struct gcm *g, const unsigned char key[SP_KEY_LEN], bool enc)
 {
-	if (dec.ctx && !CRYPTO_memcmp(dec.key, key, SP_KEY_LEN))
-		return dec.ctx;
-	pthread_once(&dec_once, dec_key_make);
-	if (!pthread_getspecific(dec_key))
-		pthread_setspecific(dec_key, &dec);
-	dec_drop(&dec);
-	dec.ctx = EVP_CIPHER_CTX_new();
-	if (!dec.ctx || EVP_DecryptInit_ex(dec.ctx, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
-		dec_drop(&dec);
+	if (g->ctx && !CRYPTO_memcmp(g->key, key, SP_KEY_LEN))
+		return g->ctx;
+	pthread_once(&gcm_once, gcm_key_make);
+	if (!pthread_getspecific(gcm_key))
+		pthread_setspecific(gcm_key, &gcm);
+	gcm_drop(g);
+	g->ctx = EVP_CIPHER_CTX_new();
+	if (!g->ctx || EVP_CipherInit_ex(g->ctx, EVP_aes_256_gcm(), NULL, key, NULL, enc) != 1) {
+		gcm_drop(g);
 		return NULL;
 	}
-	memcpy(dec.key, key, SP_KEY_LEN);
-	return dec.ctx;
+	memcpy(g->key, key, SP_KEY_LEN);
+	return g->ctx;
+}
+
+int secret_seal(const unsigned char key[SP_KEY_LEN], const unsigned char nonce[SECRET_NONCE], const void *in,
+		size_t n, unsigned char *out)
+{
+	EVP_CIPHER_CTX *ctx = gcm_ctx(&gcm.seal, key, true);
+	int len, len2;
+	if (!ctx || n > INT_MAX || EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(ctx, out, &len, in, (int)n) != 1 || EVP_EncryptFinal_ex(ctx, out + len, &len2) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SECRET_TAG, out + n) != 1) {
+		gcm_drop(&gcm.seal);
+		return -1;
+	}
+	return 0;
+}
+
+int secret_open(const unsigned char key[SP_KEY_LEN], const unsigned char nonce[SECRET_NONCE],
+		const unsigned char *in, size_t n, void *out)
+{
+	EVP_CIPHER_CTX *ctx = gcm_ctx(&gcm.open, key, false);
+	int len, len2;
+	if (!ctx || n > INT_MAX || EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(ctx, out, &len, in, (int)n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SECRET_TAG, (void *)(in + n)) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, (unsigned char *)out + len, &len2) != 1) {
+		gcm_drop(&gcm.open);
+		return -1;
+	}
+	return 0;
 }
 
 char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64)
@@ -257,7 +295,7 @@ char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64)
 		goto out;
 	int n = rawlen - GCM_NONCE - GCM_TAG, len, len2;
 	plain = xmalloc((size_t)n + 1);
-	ctx = dec_ctx(key);
+	ctx = gcm_ctx(&gcm.dec, key, false);
 	if (!ctx ||
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, raw) != 1 ||
 	    EVP_DecryptUpdate(ctx, (unsigned char *)plain, &len, raw + GCM_NONCE, n) != 1 ||
@@ -266,7 +304,7 @@ char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64)
 		secret_wipe(plain, (size_t)n + 1);
 		free(plain);
 		plain = NULL;
-		dec_drop(&dec);
+		gcm_drop(&gcm.dec);
 		goto out;
 	}
 	plain[n] = '\0';

@@ -156,6 +156,8 @@ struct conf {
 	bool tls_resumption;                /* https_listen on own: session ids and tickets */
 	long threads;
 	long render_cache;                  /* rendered configs kept in memory */
+	long render_cache_disk;             /* MiB of them kept in a file besides; 0 = none */
+	char render_cache_dir[SP_FIELD_MAX]; /* where that file is made (and unlinked at once) */
 	long retention_days;                /* fetch_log / registration history; 0 = forever */
 	long conn_timeout;                  /* seconds */
 	long conn_limit;
@@ -210,6 +212,17 @@ int secret_key_load(const char *path, unsigned char key[SP_KEY_LEN], char *err, 
 char *secret_encrypt(const unsigned char key[SP_KEY_LEN], const char *plain);
 /* Decrypt; returns a new string (caller frees, then should wipe) or NULL. */
 char *secret_decrypt(const unsigned char key[SP_KEY_LEN], const char *b64);
+/* AES-256-GCM over bytes with the caller's nonce, which must never repeat
+ * under one key (a counter; the render cache on disk, whose key lives only
+ * in memory).  seal: out gets n bytes of ciphertext, then the tag;
+ * open: in is the same, out gets n bytes.  0, or -1 (open: the tag does
+ * not verify: altered, torn or another key's bytes). */
+#define SECRET_NONCE 12
+#define SECRET_TAG   16
+int secret_seal(const unsigned char key[SP_KEY_LEN], const unsigned char nonce[SECRET_NONCE], const void *in,
+		size_t n, unsigned char *out);
+int secret_open(const unsigned char key[SP_KEY_LEN], const unsigned char nonce[SECRET_NONCE],
+		const unsigned char *in, size_t n, void *out);
 /* HMAC-SHA256 of data under a subkey for label ("sipprov token v1"...):
  * 64 hex chars + NUL. */
 void secret_hmac_hex(const unsigned char key[SP_KEY_LEN], const char *label, const void *data, size_t n,

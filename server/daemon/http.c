@@ -10,6 +10,7 @@
  * per-request state is freed in the NOTIFY_COMPLETED callback.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include "pending.h"
 #include "phonebook_http.h"
 #include "core/sipprov.h"
+#include "dcache.h"
 #include "http.h"
 #include "nonce.h"
 #include "phone_listen.h"
@@ -151,6 +153,7 @@ struct http_server {
 	struct cache_bucket *cache;
 	size_t nbuckets;
 	size_t cache_max;               /* render_cache: entries in the ways, at most */
+	struct dcache *dc;              /* render_cache_disk: the second tier, NULL without */
 	atomic_size_t cache_n;          /* entries in the ways now */
 	atomic_ulong cache_clock;
 	/* The config generation, published by one watcher thread so the hit
@@ -177,6 +180,7 @@ struct http_server {
 	char replica_shown[SP_FIELD_MAX];   /* its URL without the password, for logs */
 	atomic_llong replica_log_at;
 	atomic_bool replica_said;
+	atomic_bool dc_said;            /* a failed write to the disk tier was logged */
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
 	atomic_bool access_on;          /* lets the off case skip the lock */
@@ -1063,6 +1067,74 @@ static long render_fresh(struct http_server *h, struct worker *w, const struct r
 	}
 }
 
+/* The disk tier's key for path at a config and a layouts generation. */
+struct dkey {
+	int64_t gen, lgen;
+	char path[PATH_MAX_LEN + 1];
+};
+
+static size_t dkey_make(struct dkey *k, const char *path, long gen, long lgen)
+{
+	memset(k, 0, sizeof(*k));
+	k->gen = gen;
+	k->lgen = lgen;
+	return offsetof(struct dkey, path) + sp_strlcpy(k->path, path, sizeof(k->path));
+}
+
+/* A miss in memory from the disk tier into fresh (the entry, then its
+ * body): true when it held path at these generations. */
+static bool dcache_load(struct http_server *h, const char *path, long gen, long lgen, struct cache_ent *fresh)
+{
+	if (!h->dc)
+		return false;
+	struct dkey k;
+	size_t vlen, klen = dkey_make(&k, path, gen, lgen);
+	char *v = dcache_get(h->dc, &k, klen, &vlen);
+	struct cache_ent ce;
+	if (v && vlen >= sizeof(ce)) {
+		memcpy(&ce, v, sizeof(ce));
+		if (vlen == sizeof(ce) + ce.len) {
+			*fresh = ce;
+			fresh->body = xmalloc(ce.len ? ce.len : 1);
+			memcpy(fresh->body, v + sizeof(ce), ce.len);
+			secret_wipe(v, vlen);
+			free(v);
+			metrics_inc("sipprov_render_cache_disk_total{result=\"hit\"}");
+			return true;
+		}
+	}
+	if (v)
+		secret_wipe(v, vlen);
+	free(v);
+	metrics_inc("sipprov_render_cache_disk_total{result=\"miss\"}");
+	return false;
+}
+
+/* A rendered entry into the disk tier (only a device's, with a body). */
+static void dcache_store(struct http_server *h, const struct cache_ent *ce)
+{
+	if (!h->dc || !ce->subj.found || !ce->body)
+		return;
+	struct dkey k;
+	size_t klen = dkey_make(&k, ce->path, ce->gen, ce->lgen), vlen = sizeof(*ce) + ce->len;
+	char *v = xmalloc(vlen);
+	memcpy(v, ce, sizeof(*ce));
+	((struct cache_ent *)(void *)v)->body = NULL;
+	memcpy(v + sizeof(*ce), ce->body, ce->len);
+	int rc = dcache_put(h->dc, &k, klen, v, vlen);
+	int e = errno;
+	secret_wipe(v, vlen);
+	free(v);
+	if (rc == 0) {
+		metrics_inc("sipprov_render_cache_disk_total{result=\"stored\"}");
+		return;
+	}
+	metrics_inc("sipprov_render_cache_disk_total{result=\"failed\"}");
+	if (!atomic_exchange(&h->dc_said, true))
+		log_warnx("render cache file in '%s': %s; renders are served without it (said once)",
+			  h->conf->render_cache_dir, strerror(e));
+}
+
 /* A refused device request: logged with its reason, counted against the
  * source, answered like every other refusal. */
 static enum MHD_Result deny_device(struct http_server *h, struct phone_req *c, const struct sockaddr *addr,
@@ -1160,7 +1232,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
-		long g = render_fresh(h, w, &m, fresh);
+		bool from_disk = dcache_load(h, url, gen, lgen, fresh);
+		long g = from_disk ? gen : render_fresh(h, w, &m, fresh);
 		if (g < 0) {
 			pthread_rwlock_unlock(&h->layouts_lock);
 			cache_ent_free(fresh);
@@ -1171,6 +1244,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
 		fresh->gen = g;
 		fresh->lgen = lgen;
+		if (!from_disk)
+			dcache_store(h, fresh);
 		pthread_mutex_lock(&b->mu);
 		if (!fresh->subj.found) {
 			cache_ent_free(b->neg);
@@ -2173,6 +2248,12 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));
 	for (size_t i = 0; i < h->nbuckets; i++)
 		pthread_mutex_init(&h->cache[i].mu, NULL);
+	if (conf->render_cache > 0 && conf->render_cache_disk > 0) {
+		char derr[SP_ERR_MAX];
+		h->dc = dcache_open(conf->render_cache_dir, conf->render_cache_disk * 1024 * 1024, derr, sizeof(derr));
+		if (!h->dc)
+			log_warnx("%s; rendered configs are kept in memory only (render_cache_disk)", derr);
+	}
 	h->gen_store = store_open(conf->database, err, errlen);
 	if (!h->gen_store)
 		goto fail;
@@ -2280,6 +2361,7 @@ void http_server_stop(struct http_server *h)
 		pthread_mutex_destroy(&h->cache[i].mu);
 	}
 	free(h->cache);
+	dcache_close(h->dc);
 	for (size_t i = 0; i < h->nworkers; i++)
 		worker_free(h->workers[i]);
 	free(h->workers);
