@@ -1703,14 +1703,12 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const char *ua,
 		       const char *path, int status, long version, const char *digest)
 {
-	struct fetch_rec r = { .device_id = device_id, .at = sp_now(), .status = status, .version = version };
-	struct fetch_last l = { .device_id = device_id, .at = r.at, .version = version };
+	struct fetch_rec r = { .device_id = device_id, .at = sp_now(), .status = status, .version = version,
+			       .ua = ua, .path = path };
+	struct fetch_last l = { .device_id = device_id, .at = r.at, .version = version, .ua = ua };
 	sp_strlcpy(r.ip, ip, sizeof(r.ip));
-	sp_strlcpy(r.ua, ua, sizeof(r.ua));
-	sp_strlcpy(r.path, path, sizeof(r.path));
 	sp_strlcpy(r.digest, digest, sizeof(r.digest));
 	sp_strlcpy(l.ip, ip, sizeof(l.ip));
-	sp_strlcpy(l.ua, ua, sizeof(l.ua));
 	sp_strlcpy(l.digest, digest, sizeof(l.digest));
 	size_t nl = status == 200 && device_id ? 1 : 0;
 	if (s->url)

@@ -221,15 +221,18 @@ void store_genwatch_free(struct store_genwatch *w);
  * read; a lost connection is logged once and retried with backoff (each
  * call -1 meanwhile), LISTEN before the read when it is back. */
 int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *gen);
-/* Write a batch of fetch records in one transaction (the daemon's writer). */
+/* Write a batch of fetch records in one transaction (the daemon's writer).
+ * ua and path are NUL-terminated text the caller keeps alive for the call
+ * (the daemon's queue: one allocation per record, not 512 bytes of arrays
+ * in each of its 16,384 + 2 x 65,536 entries). */
 struct fetch_rec {
 	int64_t device_id;
 	int64_t at;
 	int status;
 	long version;
 	char ip[64];
-	char ua[SP_FIELD_MAX];
-	char path[SP_FIELD_MAX];
+	const char *ua;
+	const char *path;
 	char digest[65];
 };
 /* A device's newest successful (200) fetch, coalesced by the daemon's writer. */
@@ -238,7 +241,7 @@ struct fetch_last {
 	int64_t at;
 	long version;
 	char ip[64];
-	char ua[SP_FIELD_MAX];
+	const char *ua;
 	char digest[65];
 };
 /* One transaction: n fetch_log history rows (each at its own time) and nl

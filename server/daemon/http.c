@@ -278,6 +278,28 @@ static void fetchq_prune(struct fetchq *q)
 			 q->retention_days);
 }
 
+/* A record's User-Agent and path, each cut to what a column keeps
+ * (SP_FIELD_MAX - 1 bytes), in one allocation at r->ua that the queue
+ * owns (fetch_text_free).  Text for both backends: PostgreSQL refused a
+ * batch holding one User-Agent of invalid UTF-8, and the writer retried
+ * it for ever. */
+static void fetch_text(struct fetch_rec *r, const char *ua, const char *path)
+{
+	size_t ul = strnlen(ua, SP_FIELD_MAX - 1), pl = strnlen(path, SP_FIELD_MAX - 1);
+	char *t = xmalloc(ul + pl + 2);
+	memcpy(t, ua, ul);
+	t[ul] = '\0';
+	memcpy(t + ul + 1, path, pl);
+	t[ul + 1 + pl] = '\0';
+	r->ua = sp_text_scrub(t);
+	r->path = sp_text_scrub(t + ul + 1);
+}
+
+static void fetch_text_free(const char *ua)
+{
+	free((char *)ua);
+}
+
 static void lastmap_init(struct lastmap *m)
 {
 	m->ent = xcalloc(LAST_MAX, sizeof(*m->ent));
@@ -287,6 +309,8 @@ static void lastmap_init(struct lastmap *m)
 
 static void lastmap_release(struct lastmap *m)
 {
+	for (size_t j = 0; j < m->n; j++)
+		fetch_text_free(m->ent[j].ua);
 	free(m->ent);
 	free(m->idx);
 }
@@ -302,6 +326,10 @@ static size_t lastmap_home(int64_t id)
  * boot storm (callgrind). */
 static void lastmap_clear(struct lastmap *m)
 {
+	for (size_t j = 0; j < m->n; j++) {
+		fetch_text_free(m->ent[j].ua);
+		m->ent[j].ua = NULL;
+	}
 	if (m->n > LAST_MAX / 16) {
 		memset(m->idx, 0, 2 * LAST_MAX * sizeof(*m->idx));
 	} else {
@@ -329,6 +357,7 @@ static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
 			m->idx[i] = (uint32_t)++m->n;
 			m->ent[m->n - 1].device_id = id;
 			m->ent[m->n - 1].at = 0;
+			m->ent[m->n - 1].ua = NULL;
 			return &m->ent[m->n - 1];
 		}
 	}
@@ -426,6 +455,8 @@ static void *fetchq_main(void *arg)
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
 		fetchq_write(q, batch, n, lm->ent, lm->n);
+		for (size_t i = 0; i < n; i++)
+			fetch_text_free(batch[i].ua);
 		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
@@ -440,6 +471,7 @@ static void *fetchq_main(void *arg)
 	return NULL;
 }
 
+/* Queue r, whose text (fetch_text) the queue owns from here. */
 static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 {
 	pthread_mutex_lock(&q->mu);
@@ -453,7 +485,10 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 			l->at = r->at;
 			l->version = r->version;
 			sp_strlcpy(l->ip, r->ip, sizeof(l->ip));
-			sp_strlcpy(l->ua, r->ua, sizeof(l->ua));
+			if (!l->ua || strcmp(l->ua, r->ua)) {
+				fetch_text_free(l->ua);
+				l->ua = xstrdup(r->ua);
+			}
 			sp_strlcpy(l->digest, r->digest, sizeof(l->digest));
 		}
 		if (q->len == 0 && q->last->n == 1)
@@ -467,6 +502,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		if (warn)
 			q->warned = now;
 		pthread_mutex_unlock(&q->mu);
+		fetch_text_free(r->ua);
 		metrics_inc("sipprov_fetch_log_dropped_total");
 		if (warn)
 			log_warnx("fetch log behind: fetch_log history sampled, every device's last fetch kept "
@@ -1321,12 +1357,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	struct fetch_rec fr = { .device_id = subj.device_id, .at = sp_now(), .status = (int)status,
 				.version = version };
 	sp_strlcpy(fr.ip, ip, sizeof(fr.ip));
-	/* Text for both backends: PostgreSQL refused a batch holding one
-	 * User-Agent of invalid UTF-8, and the writer retried it for ever. */
-	sp_strlcpy(fr.ua, ua ? ua : "", sizeof(fr.ua));
-	sp_strlcpy(fr.path, url, sizeof(fr.path));
-	sp_text_scrub(fr.ua);
-	sp_text_scrub(fr.path);
+	fetch_text(&fr, ua ? ua : "", url);
 	sp_strlcpy(fr.digest, etag + 1, 33);
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
@@ -2345,6 +2376,8 @@ void http_server_stop(struct http_server *h)
 		pthread_join(h->fq.thr, NULL);
 	}
 	store_close(h->fq.store);
+	for (size_t i = 0; h->fq.ring && i < h->fq.len; i++)   /* queued after the writer's end */
+		fetch_text_free(h->fq.ring[(h->fq.head + i) % FETCHQ_MAX].ua);
 	free(h->fq.ring);
 	lastmap_release(&h->fq.maps[0]);
 	lastmap_release(&h->fq.maps[1]);

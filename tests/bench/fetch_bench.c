@@ -77,6 +77,7 @@ int main(int argc, char **argv)
 
 	struct fetch_rec *r = xcalloc(BATCH, sizeof(*r));
 	struct fetch_last *l = xcalloc(BATCH, sizeof(*l));
+	char (*ua)[64] = xcalloc(BATCH, sizeof(*ua)), (*path)[32] = xcalloc(BATCH, sizeof(*path));
 	long done = 0, batches = 0;
 	double t0 = now_s(), c0 = cpu_s();
 	srand(1);
@@ -92,8 +93,10 @@ int main(int argc, char **argv)
 			r[i].status = 200;
 			r[i].version = 1;
 			sp_strlcpy(r[i].ip, "127.0.0.1", sizeof(r[i].ip));
-			snprintf(r[i].ua, sizeof(r[i].ua), "bench \"agent\" \\ %ld", done + (long)i);
-			snprintf(r[i].path, sizeof(r[i].path), "/0016%08lx.cfg", dv);
+			snprintf(ua[i], sizeof(ua[i]), "bench \"agent\" \\ %ld", done + (long)i);
+			snprintf(path[i], sizeof(path[i]), "/0016%08lx.cfg", dv);
+			r[i].ua = ua[i];
+			r[i].path = path[i];
 			sp_strlcpy(r[i].digest, "00112233445566778899aabbccddeeff", sizeof(r[i].digest));
 			size_t j = 0;
 			while (j < nl && l[j].device_id != r[i].device_id)
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
 			l[j].at = r[i].at;
 			l[j].version = 1;
 			sp_strlcpy(l[j].ip, r[i].ip, sizeof(l[j].ip));
-			sp_strlcpy(l[j].ua, r[i].ua, sizeof(l[j].ua));
+			l[j].ua = r[i].ua;
 			sp_strlcpy(l[j].digest, r[i].digest, sizeof(l[j].digest));
 		}
 		if (store_fetch_batch(s, r, n, l, nl) < 0) {
@@ -118,6 +121,8 @@ int main(int argc, char **argv)
 	       done, random_order ? "random" : "consecutive", batches, dt, (double)done / dt, cpu * 1e6 / (double)done);
 	free(r);
 	free(l);
+	free(ua);
+	free(path);
 	free(ids);
 	store_close(s);
 	return 0;
