@@ -8,7 +8,7 @@
 #   signature rate of GnuTLS (phone_server = mhd) against OpenSSL with the
 #   same keys (tests/bench/tls-sign.c);
 # then sipprovd alone with BIG devices (default 1,000,000) against the
-# DEVICES mix after one warm-up pass (throughput and p99), and the boot
+# DEVICES mix after one warm-up pass (BIG fetches; throughput and p99), and the boot
 # storm (tools/bench-bootstorm.sh, PHONES phones).
 # DEVICES (default 10000), SECONDS_PER_RUN (default 5) x ROUNDS (default 3,
 # alternating the two servers), THREADS (default: CPUs).
@@ -177,20 +177,35 @@ echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
 	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
 SPID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
-# The share of the measured run's fetches that rendered (cache misses) and
-# the fetch_log rows the writer sampled out under the load.
-counters() { bench_counters "$PA" sipprov_renders_total sipprov_fetch_log_dropped_total; }
-lat "http://127.0.0.1:$P1/" "$BIG" >/dev/null   # warm-up pass
+# The share of the measured run's fetches that rendered (missed both cache
+# tiers), that the render cache's file served, and of the fetch_log rows the
+# writer sampled out under the load.
+counters() {
+	bench_counters "$PA" sipprov_renders_total sipprov_fetch_log_dropped_total \
+		'sipprov_render_cache_disk_total{result="hit"}' 'sipprov_http_requests_total{route="device",code="200"}'
+}
+# One warm-up pass: BIG fetches, each thread walking its share of the
+# permutation once; wrk is stopped when sipprovd has served them.
+c0=$(counters)
+DEVICES=$BIG CLOSE=0 wrk -t2 -c50 -d3600s -s "$ROOT/tests/bench/rand.lua" "http://127.0.0.1:$P1/" >/dev/null 2>&1 &
+WP=$!
+t0=$(date +%s)
+while kill -0 "$WP" 2>/dev/null && [ "$(counters | awk -v c="${c0##* }" '{print $4 - c}')" -lt "$BIG" ]; do
+	sleep 0.5
+done
+kill "$WP" 2>/dev/null; wait "$WP" 2>/dev/null || true
+echo "warm-up pass: $BIG fetches in $(( $(date +%s) - t0 )) s"
 c0=$(counters)
 big=$(lat "http://127.0.0.1:$P1/" "$BIG")
 c1=$(counters)
 printf '%-40s %12s %12s %8s\n' "mix" "fetches/s" "p99_ms" ""
 printf '%-40s %12.0f %12s\n' "$DEVICES devices" ${small% *} ${small#* }
-printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up run)" ${big% *} ${big#* }
+printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up pass)" ${big% *} ${big#* }
 echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* } ${small#* })x;" \
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
-echo "$BIG $c0 $c1 ${big% *} $DUR" | awk '{n = $6 * $7; printf "%s devices: renders %.0f%% of fetches, fetch_log rows sampled out %.0f%%\n", \
-	$1, n ? 100 * ($4 - $2) / n : 0, n ? 100 * ($5 - $3) / n : 0}'
+echo "$BIG $c0 $c1 ${big% *} $DUR" | awk '{n = $10 * $11; printf "%s devices: renders %.0f%% of fetches, " \
+	"from the render cache file %.0f%%, fetch_log rows sampled out %.0f%%\n", \
+	$1, n ? 100 * ($6 - $2) / n : 0, n ? 100 * ($8 - $4) / n : 0, n ? 100 * ($7 - $3) / n : 0}'
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
 PHONES=$PHONES ROUNDS=$ROUNDS SP_BUILD="$SP_BUILD" sh "$ROOT/tools/bench-bootstorm.sh"
