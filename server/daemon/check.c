@@ -5,7 +5,7 @@
  * database_replica, whose absence is only a warning), each listen
  * address (bound and closed at once), the TLS certificate and key (loaded
  * and matched by GnuTLS, as libmicrohttpd does at start), the firmware
- * folder (a folder this user can write).  It starts no
+ * folder (a folder this user can write), render_cache_dir (a warning).  It starts no
  * thread and keeps no socket; the configuration and layouts were loaded by
  * main.c already.
  */
@@ -143,6 +143,25 @@ static void check_firmware_dir(struct tally *t, const struct conf *c)
 		problem(t, "%s '%s': not readable by this user (%s)", what, dir, strerror(errno));
 }
 
+/* render_cache_dir: a folder sipprovd cannot make its file in costs the
+ * second cache tier, not the start (logged then), so a warning. */
+static void check_render_cache_dir(const struct conf *c)
+{
+	struct stat st;
+	const char *d = c->render_cache_dir;
+	if (c->render_cache <= 0 || c->render_cache_disk <= 0)
+		return;
+	if (stat(d, &st) < 0)
+		fprintf(stderr, "warning: render_cache_dir '%s': %s; rendered configs would be kept in memory only\n", d,
+			strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		fprintf(stderr, "warning: render_cache_dir '%s': not a directory; rendered configs would be kept in "
+			"memory only\n", d);
+	else if (access(d, W_OK | X_OK) < 0)
+		fprintf(stderr, "warning: render_cache_dir '%s': not writable by this user (%s); rendered configs "
+			"would be kept in memory only\n", d, strerror(errno));
+}
+
 static void check_db(struct tally *t, const struct conf *c, const char *key_file, const unsigned char *key)
 {
 	char err[SP_ERR_MAX];
@@ -228,6 +247,7 @@ int daemon_check(const struct conf *conf, const char *key_file, const unsigned c
 	check_bind(&t, "admin_listen", conf->admin_listen);
 	check_admin_tls(&t, conf);
 	check_firmware_dir(&t, conf);
+	check_render_cache_dir(conf);
 	if (hep_listen_check(conf, err, sizeof(err)) < 0)
 		problem(&t, "%s", err);
 	else if (hep_listen_try(conf, &in_use, err, sizeof(err)) < 0) {

@@ -87,6 +87,17 @@ bad "firmware_dir missing" "error: firmware_dir '$T/nofw': No such file or direc
 bad "firmware_dir a file" "error: firmware_dir '$T/fwfile': not a directory" -o firmware_dir="$T/fwfile"
 out=$(check -o firmware_dir="$T/fw"); rc=$?
 is "$rc" 0 "firmware_dir an existing folder: OK ($out)"
+# render_cache_dir: without it sipprovd starts with the memory cache only,
+# so a warning that names it, and the configuration is still OK.
+out=$(check -o render_cache_dir="$T/norc"); rc=$?
+is "$rc" 0 "render_cache_dir missing: still exit 0"
+like "$out" "warning: render_cache_dir '$T/norc': No such file or directory; rendered configs would be kept in memory only" \
+	"render_cache_dir missing: a warning naming it"
+like "$out" "configuration OK" "render_cache_dir missing: configuration OK"
+unlike "$(check -o render_cache_dir="$T/norc" -o render_cache_disk=0)" "render_cache_dir" \
+	"render_cache_disk = 0: the folder is not looked at"
+like "$(check -o render_cache_dir="$T/fwfile")" "warning: render_cache_dir '$T/fwfile': not a directory" \
+	"render_cache_dir a file: a warning naming it"
 # Not readable: root reads anywhere, so as root the check runs as nobody
 # (through $T, traversable for that moment; other errors of nobody's, the
 # database and key it cannot read, are not this check's).
