@@ -52,7 +52,7 @@
 #define REPLICA_RETRY_MIN_MS 1000   /* database_replica unreachable: a worker's next try, doubling... */
 #define REPLICA_RETRY_MAX_MS 30000  /* ... up to this */
 #define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
-#define FETCH_BATCH   4096          /* fetch records per transaction */
+#define FETCH_BATCH   FETCHQ_MAX    /* fetch records per transaction: all queued */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
 #define LAST_MAX      65536         /* devices whose last fetch waits for one write; beyond: the request waits */
 #define BODY_MAX_POST (64 * 1024)
