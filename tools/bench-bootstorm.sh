@@ -15,6 +15,7 @@
 # PROTOS picks the storms (default: http https https-resumed
 # https-tls12-resumed); a 1,000,000-phone fleet, HTTP only:
 #   PHONES=1000000 ROUNDS=1 PROTOS=http make bench-bootstorm
+# SP_OPTS: more sipprovd options (e.g. "-o render_cache_disk=0" for an A/B).
 # make bench-bootstorm.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +52,8 @@ start_sp() {
 	fi
 	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/storm.key" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
 		-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o admin_listen=127.0.0.1:$P6 \
-		-o access_log= -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn 2>>"$W/sipprovd.log" &
+		-o access_log= -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn ${SP_OPTS:-} \
+		2>>"$W/sipprovd.log" &
 	SPID=$!
 	for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
 }

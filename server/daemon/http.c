@@ -74,6 +74,7 @@ struct cache_ent {
 	 * while responses built from this entry are still being queued. */
 	char ctype[CTYPE_MAX];
 	long version;
+	bool on_disk;                   /* the render cache's file holds it (it came from there, or went) */
 };
 
 struct worker {                         /* per MHD thread, created on first request */
@@ -1131,6 +1132,7 @@ static bool dcache_load(struct http_server *h, const char *path, long gen, long 
 		memcpy(&ce, v, sizeof(ce));
 		if (vlen == sizeof(ce) + ce.len) {
 			*fresh = ce;
+			fresh->on_disk = true;
 			fresh->body = xmalloc(ce.len ? ce.len : 1);
 			memcpy(fresh->body, v + sizeof(ce), ce.len);
 			secret_wipe(v, vlen);
@@ -1146,10 +1148,14 @@ static bool dcache_load(struct http_server *h, const char *path, long gen, long 
 	return false;
 }
 
-/* A rendered entry into the disk tier (only a device's, with a body). */
-static void dcache_store(struct http_server *h, const struct cache_ent *ce)
+/* An entry memory lets go of (evicted, or never kept) into the disk tier:
+ * a device's, with a body, not older than the generation the request
+ * knew, and not there already.  Written when memory drops it rather than
+ * at its render, so a fleet that fits in render_cache (a 10,000-phone
+ * storm) writes nothing: writing every render cost that storm 5-8%. */
+static void dcache_store(struct http_server *h, const struct cache_ent *ce, long gen, long lgen)
 {
-	if (!h->dc || !ce->subj.found || !ce->body)
+	if (!h->dc || ce->on_disk || !ce->subj.found || !ce->body || ce->gen < gen || ce->lgen != lgen)
 		return;
 	struct dkey k;
 	size_t klen = dkey_make(&k, ce->path, ce->gen, ce->lgen), vlen = sizeof(*ce) + ce->len;
@@ -1251,7 +1257,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 			gen = g;
 	}
 	struct cache_bucket *b = &h->cache[path_hash(url) % h->nbuckets];
-	struct cache_ent *ce = NULL, *uncached = NULL;
+	struct cache_ent *ce = NULL, *uncached = NULL, *evicted = NULL;
 	char *ok_body = NULL;
 	struct auth_subject subj;
 	char etag[40], ctype[CTYPE_MAX];
@@ -1280,8 +1286,6 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		sp_strlcpy(fresh->path, url, sizeof(fresh->path));
 		fresh->gen = g;
 		fresh->lgen = lgen;
-		if (!from_disk)
-			dcache_store(h, fresh);
 		pthread_mutex_lock(&b->mu);
 		if (!fresh->subj.found) {
 			cache_ent_free(b->neg);
@@ -1310,7 +1314,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 						victim = i;
 			}
 			if (victim >= 0) {
-				cache_ent_free(b->way[victim]);
+				evicted = b->way[victim];
 				b->way[victim] = ce = fresh;
 			} else {
 				ce = uncached = fresh;
@@ -1330,7 +1334,13 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	}
 	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
-	cache_ent_free(uncached);
+	for (int i = 0; i < 2; i++) {
+		struct cache_ent *out = i ? uncached : evicted;
+		if (out) {
+			dcache_store(h, out, gen, lgen);
+			cache_ent_free(out);
+		}
+	}
 
 	struct auth_req ar = {
 		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),

@@ -34,7 +34,7 @@ mkdir "$T/rc"
 start_sipprovd -o insecure_loopback=yes -o render_cache=8 -o render_cache_disk=1 -o render_cache_dir="$T/rc"
 pass 1
 is "$(renders)" 40 "the first pass renders each device once"
-is "$(disk stored)" 40 "and keeps each render in the file"
+ok "$([ "$(disk stored)" -ge 32 ] && echo 0 || echo 1)" "what memory let go of went to the file ($(disk stored) of 40; memory keeps 8)"
 grep -q 'Disk-Secret-1000-x' "$T/1/0015aa000000"; ok $? "the served config carries the line password"
 pass 2
 is "$(renders)" 40 "the second pass renders nothing: what memory lost, the file had"
@@ -86,6 +86,16 @@ ok $? "a missing render_cache_dir is logged by name"
 pass 6
 same 3 6; ok $? "configs are served without the file"
 is "$(disk stored)" 0 "and none is kept"
+
+# A fleet that fits in memory: nothing is written to the file (a boot
+# storm of it pays no disk write).
+stop_sipprovd
+start_sipprovd -o insecure_loopback=yes -o render_cache=1000 -o render_cache_dir="$T/rc"
+pass 8
+pass 9
+is "$(renders)" 40 "40 devices in a 1000-config memory: rendered once"
+is "$(disk stored)" 0 "and nothing written to the file"
+same 3 9; ok $? "the same configs"
 
 # render_cache_disk = 0: no file at all.
 stop_sipprovd
