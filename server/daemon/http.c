@@ -1131,12 +1131,12 @@ static bool dcache_load(struct http_server *h, const char *path, long gen, long 
 	if (v && vlen >= sizeof(ce)) {
 		memcpy(&ce, v, sizeof(ce));
 		if (vlen == sizeof(ce) + ce.len) {
+			/* The body moved to the front of dcache_get's buffer,
+			 * which the entry keeps: no second allocation and copy. */
 			*fresh = ce;
 			fresh->on_disk = true;
-			fresh->body = xmalloc(ce.len ? ce.len : 1);
-			memcpy(fresh->body, v + sizeof(ce), ce.len);
-			secret_wipe(v, vlen);
-			free(v);
+			memmove(v, v + sizeof(ce), ce.len);
+			fresh->body = v;
 			metrics_inc("sipprov_render_cache_disk_total{result=\"hit\"}");
 			return true;
 		}
@@ -1175,6 +1175,16 @@ static void dcache_store(struct http_server *h, const struct cache_ent *ce, long
 	if (!atomic_exchange(&h->dc_said, true))
 		log_warnx("render cache file in '%s': %s; renders are served without it (said once)",
 			  h->conf->render_cache_dir, strerror(e));
+}
+
+/* An entry memory no longer holds: to the disk tier if it belongs there,
+ * then freed.  Accepts NULL. */
+static void cache_let_go(struct http_server *h, struct cache_ent *ce, long gen, long lgen)
+{
+	if (!ce)
+		return;
+	dcache_store(h, ce, gen, lgen);
+	cache_ent_free(ce);
 }
 
 /* A refused device request: logged with its reason, counted against the
@@ -1334,13 +1344,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	}
 	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
-	for (int i = 0; i < 2; i++) {
-		struct cache_ent *out = i ? uncached : evicted;
-		if (out) {
-			dcache_store(h, out, gen, lgen);
-			cache_ent_free(out);
-		}
-	}
+	cache_let_go(h, evicted, gen, lgen);
+	cache_let_go(h, uncached, gen, lgen);
 
 	struct auth_req ar = {
 		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
