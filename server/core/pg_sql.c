@@ -106,10 +106,10 @@ static const struct {
 	  "SELECT id, device_id, username, auth_username FROM account "
 	  "WHERE username = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) "
 	  "OR auth_username = ANY(ARRAY(SELECT json_array_elements_text(?2::json))) ORDER BY id" },
-	{ "SELECT id, fetched_at, fetched_version FROM device "
-	  "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
-	  "SELECT id, fetched_at, fetched_version FROM device "
-	  "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY id" },
+	{ "SELECT device_id, fetched_at, fetched_version FROM device_fetch "
+	  "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id",
+	  "SELECT device_id, fetched_at, fetched_version FROM device_fetch "
+	  "WHERE device_id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY device_id" },
 	{ "SELECT id, device_id, account_id, kind, expected, observed, count, "
 	  "first_seen, last_seen FROM drift_event "
 	  "WHERE device_id IN (SELECT value FROM json_each(?1)) AND resolved = 0 ORDER BY id",
@@ -133,19 +133,19 @@ static const struct {
 	  "AND src_ip = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) GROUP BY src_ip" },
 	{ "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
 	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
-	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "fetched_version, fetched_digest, ha1_enc FROM device LEFT JOIN device_fetch ON device_id = id "
 	  "WHERE mac IN (SELECT value FROM json_each(?1)) ORDER BY id",
 	  "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
 	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
-	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "fetched_version, fetched_digest, ha1_enc FROM device LEFT JOIN device_fetch ON device_id = id "
 	  "WHERE mac = ANY(ARRAY(SELECT json_array_elements_text(?1::json))) ORDER BY id" },
 	{ "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
 	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
-	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "fetched_version, fetched_digest, ha1_enc FROM device LEFT JOIN device_fetch ON device_id = id "
 	  "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
 	  "SELECT id, mac, tenant_id, layout, model, label, template, pinned_version, status, "
 	  "http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, "
-	  "fetched_version, fetched_digest, ha1_enc FROM device "
+	  "fetched_version, fetched_digest, ha1_enc FROM device LEFT JOIN device_fetch ON device_id = id "
 	  "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(?1::json)::bigint)) ORDER BY id" },
 	{ "SELECT id, device_id, line, username, auth_username FROM account "
 	  "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id, line",

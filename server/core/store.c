@@ -963,7 +963,7 @@ int store_tversion_each(struct store *s, int64_t tenant_id, const char *name,
 
 #define DEVICE_COLS "id, mac, tenant_id, layout, model, label, template, pinned_version, status, " \
 	"http_user, ha1_md5, ha1_sha256, overrides, fetched_at, fetched_ip, fetched_ua, " \
-	"fetched_version, fetched_digest, ha1_enc FROM device "
+	"fetched_version, fetched_digest, ha1_enc FROM device LEFT JOIN device_fetch ON device_id = id "
 
 static void device_row(struct dbst *st, struct device *d)
 {
@@ -1529,22 +1529,37 @@ static void fetch_log_bind(struct dbst *st, const struct fetch_rec *r, int64_t d
 	store_bind_text(st, 8, r->digest);
 }
 
-/* The daemon's writer coalesces one entry per device (struct fetch_last):
- * no row is named twice in a batch, as db_prepare_batch requires. */
-static void fetch_last_bind(struct dbst *st, const struct fetch_last *l)
+/* The last 200's address, User-Agent and digest, as device_fetch.fetched_sig
+ * (schema 028): they are written to the device row only when it changes.
+ * FNV-1a; never 0, which means "not known". */
+static int64_t fetch_sig(const struct fetch_last *l)
 {
-	db_bind_int64(st, 1, l->at);
+	const char *part[3] = { l->ip, l->ua ? l->ua : "", l->digest };
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (int i = 0; i < 3; i++)
+		for (const unsigned char *p = (const unsigned char *)part[i];; p++) {
+			h = (h ^ *p) * 0x100000001b3ull;
+			if (!*p)
+				break;
+		}
+	return (int64_t)((h & INT64_MAX) | 1);
+}
+
+static void fetch_client_bind(struct dbst *st, const struct fetch_last *l)
+{
+	db_bind_int64(st, 1, l->device_id);
 	store_bind_text(st, 2, l->ip);
 	store_bind_text(st, 3, l->ua);
-	db_bind_int64(st, 4, l->version);
-	store_bind_text(st, 5, l->digest);
-	db_bind_int64(st, 6, l->device_id);
+	store_bind_text(st, 4, l->digest);
 }
 
 #define FETCH_LOG_INSERT "INSERT INTO fetch_log (device_id, at, ip, user_agent, path, status, version, digest"
-#define FETCH_LAST_UPDATE "UPDATE device SET fetched_at=?1, fetched_ip=?2, fetched_ua=?3, fetched_version=?4, " \
-	"fetched_digest=?5 WHERE id=?6 AND (fetched_at IS NULL OR fetched_at <= ?1)"
+#define FETCH_CLIENT_UPDATE "UPDATE device SET fetched_ip = ?2, fetched_ua = ?3, fetched_digest = ?4 WHERE id = ?1"
 
+/* The daemon's writer coalesces one entry per device (struct fetch_last):
+ * no row is named twice in a batch, as db_prepare_batch requires.  The
+ * device row is written only where the last fetch is newer than the one
+ * kept and its signature differs (before device_fetch takes the new one). */
 static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 			  size_t nl)
 {
@@ -1556,29 +1571,45 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
 		fetch_log_bind(st, &r[i], r[i].device_id);
 		rc = store_batch_add(s, st);
 	}
-	st = nl && rc == 0 ? store_batch(s, FETCH_LAST_UPDATE, "ittiti") : NULL;
+	st = nl && rc == 0 ? store_batch(s, FETCH_CLIENT_UPDATE " AND EXISTS (SELECT 1 FROM device_fetch f "
+					 "WHERE f.device_id = ?1 AND f.fetched_sig <> ?5 AND f.fetched_at <= ?6)",
+					 "Itttii") : NULL;
 	if (nl && rc == 0 && !st)
 		rc = -1;
 	for (size_t i = 0; i < nl && rc == 0; i++) {
-		fetch_last_bind(st, &l[i]);
+		fetch_client_bind(st, &l[i]);
+		db_bind_int64(st, 5, fetch_sig(&l[i]));
+		db_bind_int64(st, 6, l[i].at);
+		rc = store_batch_add(s, st);
+	}
+	st = nl && rc == 0 ? store_batch(s, "UPDATE device_fetch SET fetched_at = ?2, fetched_version = ?3, "
+					 "fetched_sig = ?4 WHERE device_id = ?1 AND fetched_at <= ?2", "Iiii") : NULL;
+	if (nl && rc == 0 && !st)
+		rc = -1;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		db_bind_int64(st, 1, l[i].device_id);
+		db_bind_int64(st, 2, l[i].at);
+		db_bind_int64(st, 3, l[i].version);
+		db_bind_int64(st, 4, fetch_sig(&l[i]));
 		rc = store_batch_add(s, st);
 	}
 	return rc;
 }
 
 /* SQLite keeps a device's history as a chain (schema 027): each fetch_log
- * row names the device's previous row (prev) and the device row its newest
- * (fetched_log), instead of an index by device, which put every fetch in a
- * random page of an index as large as the history.  A batch is written in
- * two passes:
- * - the devices, in id order: each row read once (its chain head) and
- *   written once (the new head, and the last fetch of a 200), so no device
- *   page is read or dirtied twice in a transaction;
+ * row names the device's previous row (prev) and device_fetch (schema 028)
+ * its newest (fetched_log), instead of an index by device, which put every
+ * fetch in a random page of an index as large as the history.  A batch is
+ * written in two passes:
+ * - the devices, in id order: each device_fetch row read once (its chain
+ *   head, its last fetch) and written once (the new head, and the last
+ *   fetch of a 200), so no page is read or dirtied twice in a transaction;
+ *   the device row only when the 200's signature changed;
  * - the history, appended with the ids it will take (the writer is the
  *   only one inserting it, in this write transaction), each row linked to
  *   the device's previous one.
- * A device deleted while its fetch waited in the queue gets no head, and
- * its rows name no device (its id may be given again). */
+ * A device deleted while its fetch waited in the queue has no device_fetch
+ * row, and its history rows name no device (its id may be given again). */
 struct chain_dev {
 	int64_t device_id;
 	int64_t head;                   /* newest row: before the batch, then as rows are linked */
@@ -1604,32 +1635,42 @@ static int chain_by_id(const void *a, const void *b)
 
 static int chain_device(struct store *s, struct chain_dev *d)
 {
-	struct dbst *st = store_stmt(s, "SELECT fetched_log FROM device WHERE id = ?");
+	struct dbst *st = store_stmt(s, "SELECT fetched_log, fetched_at, fetched_version, fetched_sig "
+				      "FROM device_fetch WHERE device_id = ?");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, d->device_id);
 	int rc = db_step(st);
 	d->gone = rc == DB_DONE;
 	d->head = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	int64_t at = rc == DB_ROW ? db_col_int64(st, 1) : 0, version = rc == DB_ROW ? db_col_int64(st, 2) : 0;
+	int64_t sig = rc == DB_ROW ? db_col_int64(st, 3) : 0;
 	db_reset(st);
 	if (rc != DB_ROW)
 		return rc == DB_DONE ? 0 : -1;
-	if (d->newest) {
-		if (!(st = store_stmt(s, "UPDATE device SET fetched_log = ?2 WHERE id = ?1")))
-			return -1;
-		db_bind_int64(st, 1, d->device_id);
-		db_bind_int64(st, 2, d->newest);
-		if (store_exec_stmt(s, st, NULL, 0) < 0)
-			return -1;
+	const struct fetch_last *l = d->last && d->last->at >= at ? d->last : NULL;
+	if (!d->newest && !l)
+		return 0;
+	if (l) {
+		int64_t lsig = fetch_sig(l);
+		if (lsig != sig) {
+			if (!(st = store_stmt(s, FETCH_CLIENT_UPDATE)))
+				return -1;
+			fetch_client_bind(st, l);
+			if (store_exec_stmt(s, st, NULL, 0) < 0)
+				return -1;
+		}
+		at = l->at, version = l->version, sig = lsig;
 	}
-	if (d->last) {
-		if (!(st = store_stmt(s, FETCH_LAST_UPDATE)))
-			return -1;
-		fetch_last_bind(st, d->last);
-		if (store_exec_stmt(s, st, NULL, 0) < 0)
-			return -1;
-	}
-	return 0;
+	if (!(st = store_stmt(s, "UPDATE device_fetch SET fetched_log = ?2, fetched_at = ?3, fetched_version = ?4, "
+			      "fetched_sig = ?5 WHERE device_id = ?1")))
+		return -1;
+	db_bind_int64(st, 1, d->device_id);
+	db_bind_int64(st, 2, d->newest ? d->newest : d->head);
+	db_bind_int64(st, 3, at);
+	db_bind_int64(st, 4, version);
+	db_bind_int64(st, 5, sig);
+	return store_exec_stmt(s, st, NULL, 0) < 0 ? -1 : 0;
 }
 
 static int fetch_batch_sqlite(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
@@ -1684,7 +1725,7 @@ out:
 	return rc;
 }
 #undef FETCH_LOG_INSERT
-#undef FETCH_LAST_UPDATE
+#undef FETCH_CLIENT_UPDATE
 
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 		      size_t nl)

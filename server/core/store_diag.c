@@ -103,7 +103,7 @@ int store_diag_drift_open(struct store *s, int64_t device_id, struct diag_drift 
  * device's chain from its newest row (schema 027: no index by device);
  * PostgreSQL reads its index fetch_log_device. */
 static const char FETCH_RECENT_SQLITE[] =
-	"WITH RECURSIVE c(id, n) AS (SELECT fetched_log, 1 FROM device WHERE id = ?1 AND fetched_log > 0 "
+	"WITH RECURSIVE c(id, n) AS (SELECT fetched_log, 1 FROM device_fetch WHERE device_id = ?1 AND fetched_log > 0 "
 	"UNION ALL SELECT f.prev, c.n + 1 FROM c JOIN fetch_log f ON f.id = c.id WHERE f.prev > 0 AND c.n < ?2) "
 	"SELECT f.at, f.ip, f.user_agent, f.path, f.status, f.version FROM c JOIN fetch_log f ON f.id = c.id "
 	"WHERE f.device_id = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2";

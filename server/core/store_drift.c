@@ -493,7 +493,7 @@ int store_drift_intake_tune(struct store *s)
 
 int store_device_fetched(struct store *s, int64_t device_id, int64_t *fetched_at, long *fetched_version)
 {
-	struct dbst *st = store_stmt(s, "SELECT fetched_at, fetched_version FROM device WHERE id = ?");
+	struct dbst *st = store_stmt(s, "SELECT fetched_at, fetched_version FROM device_fetch WHERE device_id = ?");
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, device_id);
@@ -539,8 +539,8 @@ int store_device_fetched_many(struct store *s, const char *ids,
 			      int (*fn)(int64_t device_id, int64_t fetched_at, long fetched_version, void *),
 			      void *arg)
 {
-	struct dbst *st = store_stmt(s, "SELECT id, fetched_at, fetched_version FROM device "
-				      "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id");
+	struct dbst *st = store_stmt(s, "SELECT device_id, fetched_at, fetched_version FROM device_fetch "
+				      "WHERE device_id IN (SELECT value FROM json_each(?1)) ORDER BY device_id");
 	int rc;
 	if (!st)
 		return -1;

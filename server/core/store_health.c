@@ -56,9 +56,9 @@ out:
 #define STATE_SQL \
 	"SELECT id, CASE WHEN status != 'active' THEN 3 WHEN fetched_at = 0 THEN 2" \
 	"  WHEN want > 0 AND fetched_version != want THEN 1 ELSE 0 END AS state " \
-	"FROM (SELECT d.id, d.status, d.fetched_at, d.fetched_version," \
+	"FROM (SELECT d.id, d.status, coalesce(f.fetched_at, 0) AS fetched_at, f.fetched_version," \
 	"  CASE d.pinned_version WHEN 0 THEN coalesce(tp.current, 0) ELSE d.pinned_version END AS want" \
-	"  FROM device d JOIN tenant t ON t.id = d.tenant_id" \
+	"  FROM device d JOIN tenant t ON t.id = d.tenant_id LEFT JOIN device_fetch f ON f.device_id = d.id" \
 	"  LEFT JOIN template tp ON tp.tenant_id = d.tenant_id" \
 	"   AND tp.name = CASE d.template WHEN '' THEN t.default_template ELSE d.template END" \
 	"  WHERE ?1 = 0 OR d.tenant_id = ?1)"

@@ -50,7 +50,7 @@ for _ in $(seq 1 100); do      # the writer batches: wait for it, not a fixed 0.
 	sleep 0.1
 done
 ok $([ "$fetch" -ge 1 ] && echo 0 || echo 1) "the linphonec fetch is recorded in the fetch log (UA Unknown/Linphone)"
-at=$(sql "select fetched_version from device where mac='$mac'")
+at=$(sql "select fetched_version from device join device_fetch on device_id = id where mac='$mac'")
 is "$at" "1" "device row records the fetched template version"
 
 # Negative control: the same account through a layout with the two fields swapped.

@@ -113,7 +113,7 @@ for _ in $(seq 1 400); do
 	sleep 0.05
 done
 ok $([ "$n" -ge 4 ] && echo 0 || echo 1) "fetches are recorded in fetch_log ($n rows)"
-row=$(sql "select fetched_ip, fetched_version, length(fetched_digest) from device where mac='0015654aa937'")
+row=$(sql "select fetched_ip, fetched_version, length(fetched_digest) from device join device_fetch on device_id = id where mac='0015654aa937'")
 is "$row" "127.0.0.1|2|32" "device row keeps the last fetch: source IP, version, digest"
 grep -q '"GET /0015654aa937.cfg" 200' "$T/access.log"; ok $? "one access-log line per request"
 

@@ -49,7 +49,7 @@ ok $([ "${okn:-0}" -ge $((N * PASSES - 1)) ] && echo 0 || echo 1) "$okn fetches 
 # Stopping the daemon flushes the writer.
 dropped=$(metric sipprov_fetch_log_dropped_total)
 stop_sipprovd
-last=$(sql "SELECT count(*) FROM device WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
+last=$(sql "SELECT count(*) FROM device JOIN device_fetch ON device_id = id WHERE fetched_at >= $start AND fetched_ip = '127.0.0.1' AND
 	fetched_ua = '4d-pass-$PASSES' AND fetched_version = 1 AND length(fetched_digest) = 32")
 is "$last" "$N" "every device's row holds its last fetch (time, IP, version, digest, the last pass's User-Agent)"
 hist=$(sql "SELECT count(*) FROM fetch_log WHERE user_agent LIKE '4d-pass-%'")

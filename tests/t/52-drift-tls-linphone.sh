@@ -120,7 +120,7 @@ H1="$T/phone1"; mkdir -p "$H1"
 rc_base "$H1/rc" "$URL/s/$tok"
 phone_start "$H1"
 phone_registered; ok $? "linphonec provisioned with v1 registers to Kamailio"
-is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "device fetched v1"
+is "$(sql "SELECT fetched_version FROM device JOIN device_fetch ON device_id = id WHERE mac='$mac'")" 1 "device fetched v1"
 seen "username='alice' AND code=200 AND transport='udp' AND expires > 0"
 ok $? "HEP: the UDP registration is observed with code 200"
 phone_quit; ok $? "linphonec quits"
@@ -134,7 +134,7 @@ is "$(sql "SELECT count(*) FROM drift_event")" 0 "no drift event at all so far"
 # ---- 2. template v2: UDP -> TLS; the phone keeps its old settings ----
 sp template set acme main transport=tls --comment "move to tls" >/dev/null; ok $? "template v2: transport udp -> tls"
 like "$(sp render "$mac")" "transport=tls" "v2 renders transport tls (render does not count as a fetch)"
-is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 1 "the phone still has v1"
+is "$(sql "SELECT fetched_version FROM device JOIN device_fetch ON device_id = id WHERE mac='$mac'")" 1 "the phone still has v1"
 
 # Its old settings: the rc linphonec wrote back after provisioning, without
 # config-uri so that it does not fetch.
@@ -168,7 +168,7 @@ like "$(cat "$H3/rc")" "config-uri=$URL/s/$tok" "the same rc, config-uri put bac
 n1=$(sql "SELECT coalesce(max(id), 0) FROM registration")
 phone_start "$H3"
 phone_registered; ok $? "after fetching v2 linphonec registers"
-is "$(sql "SELECT fetched_version FROM device WHERE mac='$mac'")" 2 "device fetched_version is 2"
+is "$(sql "SELECT fetched_version FROM device JOIN device_fetch ON device_id = id WHERE mac='$mac'")" 2 "device fetched_version is 2"
 seen "username='alice' AND code=200 AND transport='tls' AND expires > 0"
 ok $? "HEP: the TLS registration is observed as transport tls"
 wait_for "SELECT count(*) FROM drift_event WHERE resolved = 0" 0; ok $? "both events resolved"

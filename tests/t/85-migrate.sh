@@ -121,6 +121,7 @@ DB="$T/h026.db"
 	for i in 1 2 3; do
 		echo "INSERT INTO device (id, mac, tenant_id, layout, created) VALUES ($i, '00156500000$i', 1, 'yealink', 0);"
 	done
+	echo "UPDATE device SET fetched_at = 1006, fetched_version = 4, fetched_ip = '192.0.2.1', fetched_ua = 'a3' WHERE id = 1;"
 	n=0
 	for r in 1:a1 2:b1 NULL:u1 1:a2 2:b2 1:a3 NULL:u2; do
 		n=$((n + 1))
@@ -133,9 +134,20 @@ is "$rc" 0 "it migrates ($out)"
 is "$(sqlite3 "$DB" "SELECT group_concat(user_agent || ':' || ifnull((SELECT p.user_agent FROM fetch_log p WHERE p.id = f.prev), '-'), ' ')
 	FROM (SELECT * FROM fetch_log ORDER BY id) f")" "a1:- b1:- u1:- a2:a1 b2:b1 a3:a2 u2:-" \
 	"each row names its device's previous row, in the order written; rows of no device name none"
-is "$(sqlite3 "$DB" "SELECT group_concat(d.id || ':' || ifnull(f.user_agent, '-'), ' ') FROM device d
-	LEFT JOIN fetch_log f ON f.id = d.fetched_log ORDER BY d.id")" "1:a3 2:b2 3:-" \
+is "$(sqlite3 "$DB" "SELECT group_concat(d.device_id || ':' || ifnull(f.user_agent, '-'), ' ') FROM device_fetch d
+	LEFT JOIN fetch_log f ON f.id = d.fetched_log ORDER BY d.device_id")" "1:a3 2:b2 3:-" \
 	"each device names its newest row, a device never fetched none"
+# Schema 028: the last fetch's time, version and chain head move to
+# device_fetch, one row per device; its address and User-Agent stay.
+is "$(sqlite3 "$DB" "SELECT group_concat(f.device_id || ':' || f.fetched_at || ':' || f.fetched_version || ':' ||
+	d.fetched_ua, ' ') FROM device_fetch f JOIN device d ON d.id = f.device_id ORDER BY f.device_id")" \
+	"1:1006:4:a3 2:0:0: 3:0:0:" "every device has its device_fetch row, the last fetch kept"
+is "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_table_info('device') WHERE name IN ('fetched_at', 'fetched_version',
+	'fetched_log')")" 0 "and those columns left the device row"
+sqlite3 "$DB" "PRAGMA foreign_keys=ON; INSERT INTO device (mac, tenant_id, layout, created) VALUES ('001565000004', 1, 'yealink', 0);
+	DELETE FROM device WHERE id = 2;"
+is "$(sqlite3 "$DB" "SELECT group_concat(device_id, ' ') FROM device_fetch ORDER BY device_id")" "1 3 4" \
+	"a new device gets its row, a deleted one's goes"
 is "$(sqlite3 "$DB" "SELECT count(*) FROM fetch_log")" 7 "every row kept"
 is "$(sqlite3 "$DB" "SELECT group_concat(name, ' ') FROM pragma_index_list('fetch_log')")" "fetch_log_at" \
 	"fetch_log keeps its index by time only"

@@ -150,7 +150,7 @@ unlike "$body" 'token_url' "a read never shows the token URL again"
 A1=$(etag)
 
 # The softphone's fetch is the last one above.
-fetches_recorded "select count(*) from device where mac = '$SOFT' and fetched_at > 0" 1
+fetches_recorded "select count(*) from device join device_fetch on device_id = id where mac = '$SOFT' and fetched_at > 0" 1
 dump before
 api "$ROOT_T" POST /api/v1/devices/0004f2000001/accounts '{"line":1,"username":"203","auth_username":"a203xyz","password":"p"}'
 is "$st:$(jf "d['error']['code'] + ' ' + d['error']['field']")" "409:exists line" "a line already taken: 409 naming line"

@@ -102,7 +102,7 @@ db_grep -q "$P1"; ok $((! $?)) "no generated password in the database, kept answ
 
 # ---- Idempotency-Key ----
 # The two devices fetched above (the softphone's fetch is the last one).
-fetches_recorded "select count(*) from device where mac in ('0004f2000001', '020000000001') and fetched_at > 0" 2
+fetches_recorded "select count(*) from device join device_fetch on device_id = id where mac in ('0004f2000001', '020000000001') and fetched_at > 0" 2
 dump before
 api "$ACME_T" POST /api/v1/import "$GOOD" -H 'Idempotency-Key: day-1'
 is "$st:$(jf "d['replayed']")" "200:True" "a retry with the same key and body: the first answer"

@@ -67,7 +67,7 @@ curl -s -o /dev/null -A "$UA" "$URL/0004f2000002.cfg"
 # in (the device rows and fetch_log) before any number is read.
 for _ in $(seq 1 400); do
 	[ "$(sql "select (select count(*) from fetch_log) || '/' ||
-		(select count(*) from device where fetched_at > 0)")" = 5/4 ] && break
+		(select count(*) from device_fetch where fetched_at > 0)")" = 5/4 ] && break
 	sleep 0.05
 done
 # The API's numbers for acme, read before the browser changes anything.

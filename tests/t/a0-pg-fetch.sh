@@ -88,7 +88,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ "$n" -ge $((2 * N)) ]; ok $? "fetch_log has the $((2 * N)) successful fetches ($n)"
-is "$(pg_sql sipprov "SELECT count(*) FROM device WHERE fetched_at > 0")" $N "every device's fetched_at is set"
+is "$(pg_sql sipprov "SELECT count(*) FROM device_fetch WHERE fetched_at > 0")" $N "every device's fetched_at is set"
 stop_sipprovd
 
 # Firmware images on PostgreSQL need firmware_dir (a URL is no folder);

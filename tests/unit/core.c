@@ -414,8 +414,8 @@ static void test_fetch_chain(struct store *s, int64_t tenant_id)
 	is_int(q1(s, "SELECT count(*) FROM fetch_log WHERE user_agent = 'c1' AND device_id IS NULL"), 1,
 	       "chain: the deleted device's fetch is kept, naming no device");
 	snprintf(q, sizeof(q), "SELECT fetched_log = (SELECT max(id) FROM fetch_log WHERE device_id = %lld) "
-		 "FROM device WHERE id = %lld", (long long)a.id, (long long)a.id);
-	is_int(q1(s, q), 1, "chain: the device row names its newest row");
+		 "FROM device_fetch WHERE device_id = %lld", (long long)a.id, (long long)a.id);
+	is_int(q1(s, q), 1, "chain: device_fetch names its newest row");
 	snprintf(q, sizeof(q), "SELECT count(*) FROM fetch_log f JOIN fetch_log p ON p.id = f.prev "
 		 "WHERE f.device_id = %lld AND p.device_id = %lld", (long long)a.id, (long long)a.id);
 	is_int(q1(s, q), 3, "chain: each of its rows but the first names the one before");
@@ -432,6 +432,56 @@ static void test_fetch_chain(struct store *s, int64_t tenant_id)
 	       0, "chain: no index of fetch_log by device");
 	is_int(q1(s, "SELECT count(*) FROM pragma_foreign_key_list('fetch_log')"), 0,
 	       "chain: no foreign key from fetch_log (a device delete would scan the history)");
+}
+
+/* The last fetch lives in device_fetch (schema 028): every device has its
+ * row from its insert; the address, User-Agent and digest go to the device
+ * row only when their signature changes; a late record never moves the
+ * last fetch back; a deleted device's row goes with it. */
+static void test_device_fetch(struct store *s, int64_t tenant_id)
+{
+	struct device a, d;
+	char err[SP_ERR_MAX], q[256];
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	sp_strlcpy(a.layout, "yealink", sizeof(a.layout));
+	sp_strlcpy(a.mac, "0015650c0b01", sizeof(a.mac));
+	ok(store_device_add(s, &a, err, sizeof(err)) == 0, "last fetch: a device (%s)", err);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM device_fetch WHERE device_id = %lld AND fetched_at = 0 "
+		 "AND fetched_sig = 0", (long long)a.id);
+	is_int(q1(s, q), 1, "last fetch: the new device has its row, never fetched");
+	int64_t t0 = sp_now();
+	struct fetch_rec r;
+	struct fetch_last l;
+	fetch_rec_set(&r, &l, a.id, "ua-1", t0);
+	l.version = 3;
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: a 200");
+	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 && d.fetched_version == 3 &&
+	   !strcmp(d.fetched_ua, "ua-1") && !strcmp(d.fetched_ip, "192.0.2.7"), "last fetch: read back with the device");
+	/* Mark the device row: a fetch from the same client must not write it. */
+	snprintf(q, sizeof(q), "UPDATE device SET fetched_ua = 'marked' WHERE id = %lld", (long long)a.id);
+	struct dbst *st = db_prepare(store_db(s), q, false);
+	ok(st && db_step(st) == DB_DONE, "last fetch: the device row marked");
+	db_finalize(st);
+	fetch_rec_set(&r, &l, a.id, "ua-1", t0 + 5);
+	l.version = 4;
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: the same client again");
+	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 + 5 && d.fetched_version == 4 &&
+	   !strcmp(d.fetched_ua, "marked"), "last fetch: time and version move, the device row is not written");
+	fetch_rec_set(&r, &l, a.id, "ua-2", t0 + 6);
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: a new User-Agent");
+	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 + 6 && !strcmp(d.fetched_ua, "ua-2"),
+	   "last fetch: a changed client is written to the device row");
+	fetch_rec_set(&r, &l, a.id, "ua-late", t0 + 1);
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: a record older than the kept one");
+	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 + 6 && !strcmp(d.fetched_ua, "ua-2"),
+	   "last fetch: never moved back in time");
+	ok(store_device_delete(s, a.id) == 0, "last fetch: the device deleted");
+	snprintf(q, sizeof(q), "SELECT count(*) FROM device_fetch WHERE device_id = %lld", (long long)a.id);
+	is_int(q1(s, q), 0, "last fetch: its row went with it");
+	fetch_rec_set(&r, &l, a.id, "ua-gone", t0 + 7);
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: a queued fetch of the deleted device is written");
+	is_int(q1(s, q), 0, "last fetch: and makes no row");
 }
 
 static void test_store(const char *dir)
@@ -579,6 +629,7 @@ static void test_store(const char *dir)
 	ok(strstr(plan, "INDEX registration_at") != NULL, "prune: registration by time (%s)", plan);
 
 	test_fetch_chain(s, d.tenant_id);
+	test_device_fetch(s, d.tenant_id);
 
 	/* The render memo answers tenant and version reads from rows read at
 	 * the same generation, and never across a generation. */
