@@ -21,13 +21,48 @@
 #include "tls_ossl.h"
 #include "tls_peer.h"
 
+/* Allowlists by text, parsed once.  One is never freed: render cache
+ * entries, in memory and in its file, point at it.  A tenant has one at a
+ * time, so the table grows only when an admin writes a new one. */
+#define NETS_BUCKETS 256
+struct nets_kept {
+	struct nets_kept *next;
+	char *text;
+	struct policy_nets nets;
+};
+static pthread_mutex_t nets_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct nets_kept *nets_kept[NETS_BUCKETS];
+static const struct policy_nets nets_every = { .any = true };
+
+static const struct policy_nets *nets_intern(const char *text)
+{
+	if (!text || !text[0])
+		return &nets_every;
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	pthread_mutex_lock(&nets_mu);
+	struct nets_kept **b = &nets_kept[h % NETS_BUCKETS], *k = *b;
+	while (k && strcmp(k->text, text))
+		k = k->next;
+	if (!k) {
+		k = xcalloc(1, sizeof(*k));
+		k->text = xstrdup(text);
+		policy_nets_parse(text, &k->nets, NULL, 0);
+		k->next = *b;
+		*b = k;
+	}
+	pthread_mutex_unlock(&nets_mu);
+	return &k->nets;
+}
+
 void auth_subject_policy(struct auth_subject *s, const char *device_auth, const char *allow_cidrs)
 {
 	/* Errors are for the writers; a legacy row still yields what it meant,
 	 * and an allowlist it cannot read refuses rather than allows. */
 	policy_auth_parse(device_auth, &s->auth_modes, NULL, 0);
 	policy_auth_format(s->auth_modes, s->device_auth, sizeof(s->device_auth));
-	policy_nets_parse(allow_cidrs, &s->allow, NULL, 0);
+	s->allow = nets_intern(allow_cidrs);
 }
 
 bool auth_is_loopback(const struct sockaddr *addr)
@@ -337,7 +372,8 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 		return deny(why, whylen, msg);
 	}
 	unsigned char src[16];
-	if (!s->allow.any && !(policy_addr_sockaddr(r->addr, src) && policy_nets_match(&s->allow, src))) {
+	if (!(s->allow && s->allow->any) &&
+	    !(s->allow && policy_addr_sockaddr(r->addr, src) && policy_nets_match(s->allow, src))) {
 		snprintf(msg, sizeof(msg), "source %s outside tenant '%s' allowlist", r->ip, s->tenant);
 		return deny(why, whylen, msg);
 	}

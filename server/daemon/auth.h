@@ -30,7 +30,10 @@ struct auth_subject {
 	char tenant[SP_SLUG_MAX];
 	unsigned auth_modes;                 /* POLICY_AUTH_* (auth_subject_policy) */
 	char device_auth[24];               /* the same, canonical text, for the log */
-	struct policy_nets allow;           /* source allowlist, parsed once */
+	/* Source allowlist, parsed once per distinct text and never freed
+	 * (auth_subject_policy): a render cache entry is a few hundred bytes,
+	 * not the 552 of a copy.  NULL (no device): no source matches. */
+	const struct policy_nets *allow;
 	char http_user[SP_SLUG_MAX];
 	char ha1_md5[33];
 	char ha1_sha256[65];
