@@ -28,6 +28,15 @@ INSERT INTO device_fetch (device_id, fetched_log, fetched_at, fetched_version)
 ALTER TABLE device DROP COLUMN fetched_log;
 ALTER TABLE device DROP COLUMN fetched_at;
 ALTER TABLE device DROP COLUMN fetched_version;
+-- The newest history row when device_fetch was last written in full: the
+-- writer keeps its changes in memory under load (store_fetch.c), and one
+-- that stopped without writing them left history rows after this one that
+-- no chain head names yet; the next writer links them (fetch_recover).
+CREATE TABLE fetch_written (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  log INTEGER NOT NULL
+);
+INSERT INTO fetch_written VALUES (1, (SELECT coalesce(max(id), 0) FROM fetch_log));
 -- OR REPLACE: SQLite may give a deleted device's id again; a row left by a
 -- connection without foreign keys starts over.
 CREATE TRIGGER device_fetch_row AFTER INSERT ON device BEGIN

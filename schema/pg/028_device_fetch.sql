@@ -11,6 +11,13 @@ CREATE TABLE device_fetch (
 INSERT INTO device_fetch (device_id, fetched_at, fetched_version)
   SELECT id, fetched_at, fetched_version FROM device;
 ALTER TABLE device DROP COLUMN fetched_at, DROP COLUMN fetched_version;
+-- SQLite's writer marks here the history its chain heads cover
+-- (schema/028); PostgreSQL's writes every batch in full and leaves it at 0.
+CREATE TABLE fetch_written (
+  id  BIGINT PRIMARY KEY CHECK (id = 1),
+  log BIGINT NOT NULL
+);
+INSERT INTO fetch_written VALUES (1, 0);
 
 CREATE FUNCTION sp_device_fetch_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

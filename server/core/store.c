@@ -47,6 +47,7 @@ struct store {
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 	char *why;                      /* store_errmsg instead of the driver's until the next statement */
 	int why_code;                   /* and the driver's class of that failure (DB_*) */
+	struct fetch_kept *fetch_kept;  /* store_fetch.c's, NULL until the first batch */
 };
 
 /* What store_open installs; a process (the CLI) may change it first. */
@@ -306,6 +307,11 @@ static void batches_drop(struct store *s)
 
 static void memo_forget(struct store_memo *m, long gen);
 
+struct fetch_kept **store_fetch_kept(struct store *s)
+{
+	return &s->fetch_kept;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -313,8 +319,11 @@ void store_close(struct store *s)
 	secret_wipe(s->key, sizeof(s->key));
 	if (s->memo)
 		memo_forget(s->memo, -1);
+	if (s->fetch_kept && store_fetch_flush(s) < 0)
+		log_warnx("fetch log: last fetches not written at close: %s", store_errmsg(s));
 	free(s->memo);
 	free(s->why);
+	fetch_kept_free(s->fetch_kept);
 	for (int i = 0; i < STMT_SLOTS; i++)
 		db_finalize(s->cache[i].st);
 	batches_drop(s);

@@ -249,6 +249,13 @@ struct fetch_last {
  * 0, or -1 with nothing written. */
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 		      size_t nl);
+/* What store_fetch_batch keeps in memory under load (SQLite: chain heads
+ * and last fetches, store_fetch.c), written now: the writer calls it
+ * before it waits for more, and before it stops.  0, or -1 (kept). */
+int store_fetch_flush(struct store *s);
+/* How long store_fetch_batch may keep them under load: 2,000 ms unless
+ * set (the tests hold them). */
+void store_fetch_interval(struct store *s, long ms);
 /* Retention: delete fetch_log and registration rows older than 'before',
  * 'chunk' rows per transaction so writers are never blocked for long;
  * *n = rows deleted.  The device's own last-fetch columns are kept. */

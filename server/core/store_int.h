@@ -72,4 +72,9 @@ const char *store_url(struct store *s);
 /* The SQLite-file operations (backup, restore, integrity) refuse a
  * PostgreSQL URL by name: -1 with err. */
 int store_refuse_pg_file_op(const char *url, const char *what, char *err, size_t errlen);
+/* The fetch writer's device_fetch rows held in memory (store_fetch.c):
+ * the store's slot, NULL until its first batch; freed by store_close. */
+struct fetch_kept;
+struct fetch_kept **store_fetch_kept(struct store *s);
+void fetch_kept_free(struct fetch_kept *k);
 #endif

@@ -437,6 +437,15 @@ static void *fetchq_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (q->len == 0 && q->last->n == 0 && !q->stop) {
+			/* Nothing queued: what the store keeps goes to the file
+			 * before the wait (store_fetch_flush). */
+			pthread_mutex_unlock(&q->mu);
+			if (store_fetch_flush(q->store) < 0)
+				log_warnx("fetch log: last fetches not written, kept for the next write: %s",
+					  store_errmsg(q->store));
+			pthread_mutex_lock(&q->mu);
+			if (q->len || q->last->n || q->stop)
+				break;
 			/* Idle: wake at least every minute for retention. */
 			struct timespec until = { .tv_sec = time(NULL) + 60 };
 			pthread_cond_timedwait(&q->cv, &q->mu, &until);
@@ -472,6 +481,8 @@ static void *fetchq_main(void *arg)
 		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
+	if (store_fetch_flush(q->store) < 0)
+		log_warnx("fetch log: last fetches not written at stop: %s", store_errmsg(q->store));
 	free(batch);
 	return NULL;
 }

@@ -144,6 +144,7 @@ is "$(sqlite3 "$DB" "SELECT group_concat(f.device_id || ':' || f.fetched_at || '
 	"1:1006:4:a3 2:0:0: 3:0:0:" "every device has its device_fetch row, the last fetch kept"
 is "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_table_info('device') WHERE name IN ('fetched_at', 'fetched_version',
 	'fetched_log')")" 0 "and those columns left the device row"
+is "$(sqlite3 "$DB" "SELECT log FROM fetch_written")" 107 "every history row is named by a chain head (fetch_written)"
 sqlite3 "$DB" "PRAGMA foreign_keys=ON; INSERT INTO device (mac, tenant_id, layout, created) VALUES ('001565000004', 1, 'yealink', 0);
 	DELETE FROM device WHERE id = 2;"
 is "$(sqlite3 "$DB" "SELECT group_concat(device_id, ' ') FROM device_fetch ORDER BY device_id")" "1 3 4" \

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -484,6 +485,99 @@ static void test_device_fetch(struct store *s, int64_t tenant_id)
 	is_int(q1(s, q), 0, "last fetch: and makes no row");
 }
 
+/* A heavy batch (at least 512 records: the writer under load) of two
+ * devices, alternating, each record a 200 at t. */
+#define HEAVY 600
+static struct fetch_rec heavy_r[HEAVY];
+static struct fetch_last heavy_l[2];
+
+static void heavy_batch(int64_t x, int64_t y, const char *ua, int64_t t)
+{
+	for (int i = 0; i < HEAVY; i++)
+		fetch_rec_set(&heavy_r[i], NULL, i % 2 ? y : x, ua, t);
+	fetch_rec_set(&heavy_r[0], &heavy_l[0], x, ua, t);
+	fetch_rec_set(&heavy_r[1], &heavy_l[1], y, ua, t);
+}
+
+static int64_t fetched_at_of(struct store *s, int64_t id)
+{
+	char q[128];
+	snprintf(q, sizeof(q), "SELECT fetched_at FROM device_fetch WHERE device_id = %lld", (long long)id);
+	return q1(s, q);
+}
+
+static int64_t head_is_newest(struct store *s, int64_t id)
+{
+	char q[256];
+	snprintf(q, sizeof(q), "SELECT fetched_log = (SELECT max(id) FROM fetch_log WHERE device_id = %lld) "
+		 "FROM device_fetch WHERE device_id = %lld", (long long)id, (long long)id);
+	return q1(s, q);
+}
+
+/* Under load the writer keeps device_fetch's changes in memory and writes
+ * them at once later (store_fetch.c): the chain stays linked across
+ * batches through what it keeps; store_fetch_flush writes it; a writer
+ * that dies with it kept (a crash: a child that exits without a word) is
+ * recovered by the next one from the history. */
+static void test_fetch_kept(const char *path, int64_t tenant_id)
+{
+	char err[SP_ERR_MAX], got[512];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct device x, y;
+	memset(&x, 0, sizeof(x));
+	x.tenant_id = tenant_id;
+	sp_strlcpy(x.layout, "yealink", sizeof(x.layout));
+	y = x;
+	sp_strlcpy(x.mac, "0015650c0c01", sizeof(x.mac));
+	sp_strlcpy(y.mac, "0015650c0c02", sizeof(y.mac));
+	ok(s && store_device_add(s, &x, err, sizeof(err)) == 0 && store_device_add(s, &y, err, sizeof(err)) == 0,
+	   "kept: two devices (%s)", err);
+	store_fetch_interval(s, 3600 * 1000);
+	int64_t t0 = sp_now();
+	heavy_batch(x.id, y.id, "h1", t0);
+	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a heavy batch");
+	is_int(fetched_at_of(s, x.id), 0, "kept: its last fetch is held, not written");
+	is_int(q1(s, "SELECT count(*) FROM fetch_log WHERE user_agent = 'h1'"), HEAVY, "kept: its history is written");
+	heavy_batch(x.id, y.id, "h2", t0 + 1);
+	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a second heavy batch");
+	recent_uas(s, x.id, 2, got, sizeof(got));
+	is_str(got, "", "kept: the file's chain head is not there yet");
+	ok(store_fetch_flush(s) == 0, "kept: store_fetch_flush");
+	is_int(fetched_at_of(s, x.id), t0 + 1, "kept: the newest last fetch written");
+	is_int(head_is_newest(s, x.id), 1, "kept: the chain head written");
+	char q[256];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM fetch_log f JOIN fetch_log p ON p.id = f.prev "
+		 "WHERE f.device_id = %lld AND p.device_id = %lld AND f.user_agent IN ('h1', 'h2')",
+		 (long long)x.id, (long long)x.id);
+	/* (x may have a deleted device's id, and its rows: SQLite reuses the highest.) */
+	is_int(q1(s, q), HEAVY - 1, "kept: every row but the first names the one before, across both batches");
+
+	/* A writer that dies holding a batch. */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *c = store_open(path, err, sizeof(err));
+		store_fetch_interval(c, 3600 * 1000);
+		heavy_batch(x.id, y.id, "h3", t0 + 2);
+		_exit(c && store_fetch_batch(c, heavy_r, HEAVY, heavy_l, 2) == 0 && fetched_at_of(c, x.id) == t0 + 1 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "kept: a writer wrote a heavy batch and died holding it");
+	is_int(head_is_newest(s, x.id), 0, "kept: its chain head is not in the file");
+	store_close(s);
+	s = store_open(path, err, sizeof(err));
+	struct fetch_rec r;
+	struct fetch_last l;
+	fetch_rec_set(&r, &l, y.id, "h4", t0 + 3);
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "kept: the next writer's first batch");
+	is_int(head_is_newest(s, x.id), 1, "kept: the dead writer's heads recovered");
+	is_int(fetched_at_of(s, x.id), t0 + 2, "kept: and its last fetches");
+	recent_uas(s, y.id, 3, got, sizeof(got));
+	is_str(got, "h4 h3 h3", "kept: the chain continues through the recovered rows");
+	store_close(s);
+}
+
 static void test_store(const char *dir)
 {
 	char err[SP_ERR_MAX], path[512];
@@ -630,6 +724,7 @@ static void test_store(const char *dir)
 
 	test_fetch_chain(s, d.tenant_id);
 	test_device_fetch(s, d.tenant_id);
+	test_fetch_kept(path, d.tenant_id);
 
 	/* The render memo answers tenant and version reads from rows read at
 	 * the same generation, and never across a generation. */
