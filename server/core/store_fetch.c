@@ -102,48 +102,60 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
  * its newest (fetched_log), instead of an index by device, which put every
  * fetch in a random page of an index as large as the history.
  *
- * Under load the writer keeps what it changed in device_fetch (chain
- * heads, last fetches) in memory and writes it there every FLUSH_MS, or
- * when KEPT_MAX devices wait, in device id order: each page once for all
- * its devices' fetches in that time.  Writing it with every batch (about
- * four a second) rewrote most of device_fetch each time on a
- * 1,000,000-device file: 20 MB of WAL per batch, a third of the big mix's
- * throughput.  A light batch (fewer than LIGHT records: an idle or
- * lightly used daemon) writes it at once, and so does the writer before
- * it waits for more (store_fetch_flush), so readers see a last fetch
- * within FLUSH_MS under load and at once otherwise.  The history rows of
- * a batch are written with it, as before: a crash loses what was kept
- * (at most FLUSH_MS of last fetches), and the next writer re-links the
- * heads from those rows (fetch_recover).
+ * Under load the writer keeps what it changes in device_fetch (chain
+ * heads, last fetches) in memory, and writes it in device id order: every
+ * FLUSH_MS, or once it keeps KEPT_MAX / 2 devices, it takes what it kept
+ * and writes it over the next batches, OUT_CHUNK devices each, so each
+ * page is written once for all its devices' fetches of that time and no
+ * one batch stalls the queue (writing 65,536 devices at once took a batch
+ * 200-340 ms, and 5% of the history was sampled out).  Writing device_fetch with every batch (about four a second)
+ * rewrote most of its pages each time on a 1,000,000-device file: 20 MB
+ * of WAL per batch, a third of the big mix's throughput.  A light batch
+ * (fewer than LIGHT records: an idle or lightly used daemon) writes all
+ * of it at once, and so does the writer before it waits for more and
+ * before it stops (store_fetch_flush): readers see a last fetch at once
+ * unless the writer is busy, and within a few seconds then.
+ * fetch_written (schema 028) names the newest history row the file's
+ * chain heads cover.  A writer that stops without writing what it kept (a
+ * crash), or whose transaction fails, loses it; the next batch links the
+ * rows after fetch_written's from the history again (fetch_recover).
  *
  * A batch, in two passes:
- * - the devices, in id order: each one's device_fetch row taken from
- *   memory, else read (once); a changed 200 signature writes the device
- *   row's client fields at once (rare: a phone that moved or changed);
+ * - the devices, in id order: each one's row taken from memory, else read
+ *   (once); a changed 200 signature writes the device row's client fields
+ *   at once (rare: a phone that moved or changed);
  * - the history, appended with the ids it will take (the writer is the
  *   only one inserting it, in this write transaction), each row linked to
  *   the device's previous one.
  * A device deleted while its fetch waited in the queue has no device_fetch
  * row, and its history rows name no device (its id may be given again). */
 #define KEPT_SLOTS 131072       /* a power of two: at most KEPT_MAX used */
-#define KEPT_MAX   65536        /* devices held; about 5 MB */
+#define KEPT_MAX   65536
+#define OUT_CHUNK  8192
 #define FLUSH_MS   2000
 #define LIGHT      512
 
+/* A device's device_fetch row, as the writer has it. */
+struct kept_dev {
+	int64_t device_id, head, at, version, sig;
+};
+
+/* A device of a batch. */
 struct chain_dev {
-	int64_t device_id;
-	int64_t head;                   /* newest row: before the batch, then as rows are linked */
-	int64_t at, version, sig;       /* the last 200 (device_fetch's row) */
+	struct kept_dev row;            /* head: before the batch, then as rows are linked */
 	const struct fetch_last *last;  /* the batch's 200, if any */
 	bool gone, changed;
 };
 
 struct fetch_kept {
-	struct chain_dev *slot;         /* KEPT_SLOTS, device_id 0 = empty; all changed */
+	struct kept_dev *slot;          /* KEPT_SLOTS, by id (0 = empty): changed, not taken */
 	size_t n;
-	int64_t flushed_ms;             /* sp_mono_ms of the last write */
+	struct kept_dev *out;           /* KEPT_MAX: taken, sorted by id, written up to out_done */
+	size_t out_n, out_done;
+	int64_t out_upto;               /* newest history row when taken: fetch_written's once written */
+	int64_t taken_ms;               /* sp_mono_ms of the last take or write in full */
 	long interval_ms;               /* FLUSH_MS, or store_fetch_interval's */
-	bool recovered;                 /* fetch_recover ran (in a committed batch) */
+	bool recovered;                 /* fetch_recover ran in a committed transaction */
 };
 
 static struct fetch_kept *fetch_kept_get(struct store *s)
@@ -152,82 +164,63 @@ static struct fetch_kept *fetch_kept_get(struct store *s)
 	if (!*kp) {
 		*kp = xcalloc(1, sizeof(**kp));
 		(*kp)->slot = xcalloc(KEPT_SLOTS, sizeof(*(*kp)->slot));
-		(*kp)->flushed_ms = sp_mono_ms();
+		(*kp)->out = xmalloc(KEPT_MAX * sizeof(*(*kp)->out));
+		(*kp)->taken_ms = sp_mono_ms();
 		(*kp)->interval_ms = FLUSH_MS;
 	}
 	return *kp;
 }
 
-static struct chain_dev *chain_find(struct chain_dev *t, size_t mask, int64_t device_id, bool add)
-{
-	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & mask;
-	while (t[i].device_id && t[i].device_id != device_id)
-		i = (i + 1) & mask;
-	if (!t[i].device_id && !add)
-		return NULL;
-	t[i].device_id = device_id;
-	return &t[i];
-}
-
-static int chain_by_id(const void *a, const void *b)
-{
-	int64_t x = ((const struct chain_dev *)a)->device_id, y = ((const struct chain_dev *)b)->device_id;
-	return (x > y) - (x < y);
-}
-
 void fetch_kept_free(struct fetch_kept *k)
 {
-	if (k)
+	if (k) {
 		free(k->slot);
+		free(k->out);
+	}
 	free(k);
 }
 
-/* d's device_fetch row: what the writer keeps, else the file's. */
-static int chain_load(struct store *s, struct fetch_kept *k, struct chain_dev *d)
+/* Everything kept is written (or lost: then fetch_recover links it). */
+static void kept_clear(struct fetch_kept *k, bool lost)
 {
-	const struct chain_dev *m = k ? chain_find(k->slot, KEPT_SLOTS - 1, d->device_id, false) : NULL;
-	if (m) {
-		d->head = m->head, d->at = m->at, d->version = m->version, d->sig = m->sig;
-		d->changed = true;      /* not written yet */
-		return 0;
-	}
-	struct dbst *st = store_stmt(s, "SELECT fetched_log, fetched_at, fetched_version, fetched_sig "
-				      "FROM device_fetch WHERE device_id = ?");
-	if (!st)
-		return -1;
-	db_bind_int64(st, 1, d->device_id);
-	int rc = db_step(st);
-	d->gone = rc == DB_DONE;
-	if (rc == DB_ROW) {
-		d->head = db_col_int64(st, 0), d->at = db_col_int64(st, 1);
-		d->version = db_col_int64(st, 2), d->sig = db_col_int64(st, 3);
-	}
-	db_reset(st);
-	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+	if (k->n)
+		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
+	k->n = k->out_n = k->out_done = 0;
+	k->taken_ms = sp_mono_ms();
+	if (lost)
+		k->recovered = false;
 }
 
-/* The batch's 200 of d, if newer than the one kept: the device row's
- * client fields only when its signature changed. */
-static int chain_last(struct store *s, struct chain_dev *d)
+static struct kept_dev *kept_find(struct kept_dev *slot, int64_t device_id, bool add)
 {
-	const struct fetch_last *l = d->last;
-	if (d->gone || !l || l->at < d->at)
-		return 0;
-	int64_t sig = fetch_sig(l);
-	if (sig != d->sig) {
-		struct dbst *st = store_stmt(s, FETCH_CLIENT_UPDATE);
-		if (!st)
-			return -1;
-		fetch_client_bind(st, l);
-		if (store_exec_stmt(s, st, NULL, 0) < 0)
-			return -1;
-	}
-	d->at = l->at, d->version = l->version, d->sig = sig;
-	d->changed = true;
-	return 0;
+	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & (KEPT_SLOTS - 1);
+	while (slot[i].device_id && slot[i].device_id != device_id)
+		i = (i + 1) & (KEPT_SLOTS - 1);
+	if (!slot[i].device_id && !add)
+		return NULL;
+	slot[i].device_id = device_id;
+	return &slot[i];
 }
 
-static int chain_write(struct store *s, const struct chain_dev *d)
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct kept_dev *)a)->device_id, y = ((const struct kept_dev *)b)->device_id;
+	return (x > y) - (x < y);
+}
+
+/* The slot's rows moved to its front, sorted by id: the table is a list
+ * from here, to be cleared. */
+static size_t slot_sorted(struct fetch_kept *k)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < KEPT_SLOTS && m < k->n; i++)
+		if (k->slot[i].device_id)
+			k->slot[m++] = k->slot[i];
+	qsort(k->slot, m, sizeof(*k->slot), by_id);
+	return m;
+}
+
+static int chain_write(struct store *s, const struct kept_dev *d)
 {
 	struct dbst *st = store_stmt(s, "UPDATE device_fetch SET fetched_log = ?2, fetched_at = ?3, fetched_version = ?4, "
 				      "fetched_sig = ?5 WHERE device_id = ?1");
@@ -241,53 +234,133 @@ static int chain_write(struct store *s, const struct chain_dev *d)
 	return store_exec_stmt(s, st, NULL, 0) < 0 ? -1 : 0;
 }
 
-/* Every history row so far is named by a chain head in device_fetch
- * (schema 028's fetch_written). */
-static int fetch_written(struct store *s)
+static int rows_write(struct store *s, const struct kept_dev *v, size_t n)
 {
-	struct dbst *st = store_stmt(s, "UPDATE fetch_written SET log = (SELECT coalesce(max(id), 0) FROM fetch_log)");
-	return st && store_exec_stmt(s, st, NULL, 0) >= 0 ? 0 : -1;
+	for (size_t i = 0; i < n; i++)
+		if (chain_write(s, &v[i]) < 0)
+			return -1;
+	return 0;
 }
 
-/* Write t's changed devices and every kept one t does not name, in id
- * order (t is sorted). */
-static int chain_flush(struct store *s, struct fetch_kept *k, const struct chain_dev *t, size_t nd)
+/* fetch_written names upto (-1: the newest history row). */
+static int fetch_written(struct store *s, int64_t upto)
 {
-	size_t nk = 0;
-	struct chain_dev *all = xmalloc((nd + (k ? k->n : 0) + 1) * sizeof(*all));
+	struct dbst *st = store_stmt(s, upto < 0 ? "UPDATE fetch_written SET log = (SELECT coalesce(max(id), 0) FROM fetch_log)"
+				     : "UPDATE fetch_written SET log = ?1");
+	if (!st)
+		return -1;
+	if (upto >= 0)
+		db_bind_int64(st, 1, upto);
+	return store_exec_stmt(s, st, NULL, 0) < 0 ? -1 : 0;
+}
+
+/* Everything kept, and t's changed devices (sorted; after the kept rows
+ * they override), to the file; then kept is cleared by the caller. */
+static int kept_write_all(struct store *s, struct fetch_kept *k, const struct chain_dev *t, size_t nd)
+{
+	if (rows_write(s, k->out + k->out_done, k->out_n - k->out_done) < 0)
+		return -1;
+	size_t m = slot_sorted(k);
+	for (size_t i = 0; i < m; i++) {
+		struct chain_dev key = { .row.device_id = k->slot[i].device_id };
+		if ((!nd || !bsearch(&key, t, nd, sizeof(*t), by_id)) && chain_write(s, &k->slot[i]) < 0)
+			return -1;
+	}
 	for (size_t i = 0; i < nd; i++)
-		if (t[i].changed)
-			all[nk++] = t[i];
-	for (size_t i = 0; k && k->n && i < KEPT_SLOTS; i++)
-		if (k->slot[i].device_id && (!nd || !bsearch(&k->slot[i], t, nd, sizeof(*t), chain_by_id)))
-			all[nk++] = k->slot[i];
-	qsort(all, nk, sizeof(*all), chain_by_id);
-	int rc = 0;
-	for (size_t i = 0; i < nk && rc == 0; i++)
-		rc = chain_write(s, &all[i]);
-	free(all);
-	return rc == 0 ? fetch_written(s) : -1;
+		if (t[i].changed && !t[i].gone && chain_write(s, &t[i].row) < 0)
+			return -1;
+	return fetch_written(s, -1);
 }
 
-/* The batch's devices, sorted by id, with their rows loaded; *nd of them. */
+/* d's device_fetch row: what the writer keeps, else the file's. */
+static int chain_load(struct store *s, struct fetch_kept *k, struct chain_dev *d)
+{
+	const struct kept_dev *m = k ? kept_find(k->slot, d->row.device_id, false) : NULL;
+	if (!m && k && k->out_done < k->out_n)
+		m = bsearch(&d->row, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
+	if (m) {
+		d->row = *m;
+		d->changed = true;      /* not in the file yet */
+		return 0;
+	}
+	struct dbst *st = store_stmt(s, "SELECT fetched_log, fetched_at, fetched_version, fetched_sig "
+				      "FROM device_fetch WHERE device_id = ?");
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, d->row.device_id);
+	int rc = db_step(st);
+	d->gone = rc == DB_DONE;
+	if (rc == DB_ROW) {
+		d->row.head = db_col_int64(st, 0), d->row.at = db_col_int64(st, 1);
+		d->row.version = db_col_int64(st, 2), d->row.sig = db_col_int64(st, 3);
+	}
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
+/* The batch's 200 of d, if not older than the one it has: the device
+ * row's client fields written only when their signature changed. */
+static int chain_last(struct store *s, struct chain_dev *d)
+{
+	const struct fetch_last *l = d->last;
+	if (d->gone || !l || l->at < d->row.at)
+		return 0;
+	int64_t sig = fetch_sig(l);
+	if (sig != d->row.sig) {
+		struct dbst *st = store_stmt(s, FETCH_CLIENT_UPDATE);
+		if (!st)
+			return -1;
+		fetch_client_bind(st, l);
+		if (store_exec_stmt(s, st, NULL, 0) < 0)
+			return -1;
+	}
+	d->row.at = l->at, d->row.version = l->version, d->row.sig = sig;
+	d->changed = true;
+	return 0;
+}
+
+static struct chain_dev *chain_find(struct chain_dev *t, size_t mask, int64_t device_id)
+{
+	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & mask;
+	while (t[i].row.device_id && t[i].row.device_id != device_id)
+		i = (i + 1) & mask;
+	t[i].row.device_id = device_id;
+	return &t[i];
+}
+
+static int by_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static struct chain_dev *chain_of(struct chain_dev *t, size_t nd, int64_t device_id);
+
+/* The batch's devices, sorted by id (their rows read in file order, then
+ * found by bisection), their rows loaded and their 200s applied; *nd of
+ * them.  Sized by the distinct ids: a table hashed by id took 2 x (n + nl)
+ * entries, 7 MB for a full batch. */
 static struct chain_dev *chain_batch(struct store *s, struct fetch_kept *k, const struct fetch_rec *r, size_t n,
 				     const struct fetch_last *l, size_t nl, size_t *nd)
 {
-	size_t slots = 4;
-	while (slots < 2 * (n + nl))
-		slots *= 2;
-	struct chain_dev *t = xcalloc(slots, sizeof(*t));
+	int64_t *id = xmalloc((n + nl + 1) * sizeof(*id));
+	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (r[i].device_id)
-			chain_find(t, slots - 1, r[i].device_id, true);
+			id[m++] = r[i].device_id;
 	for (size_t i = 0; i < nl; i++)
-		chain_find(t, slots - 1, l[i].device_id, true)->last = &l[i];
-	/* Sorted by id (rows read in file order), then found by bisection. */
+		id[m++] = l[i].device_id;
+	qsort(id, m, sizeof(*id), by_int64);
 	*nd = 0;
-	for (size_t i = 0; i < slots; i++)
-		if (t[i].device_id)
-			t[(*nd)++] = t[i];
-	qsort(t, *nd, sizeof(*t), chain_by_id);
+	for (size_t i = 0; i < m; i++)
+		if (!*nd || id[i] != id[*nd - 1])
+			id[(*nd)++] = id[i];
+	struct chain_dev *t = xcalloc(*nd + 1, sizeof(*t));
+	for (size_t i = 0; i < *nd; i++)
+		t[i].row.device_id = id[i];
+	free(id);
+	for (size_t i = 0; i < nl; i++)
+		chain_of(t, *nd, l[i].device_id)->last = &l[i];
 	for (size_t i = 0; i < *nd; i++)
 		if (chain_load(s, k, &t[i]) < 0 || chain_last(s, &t[i]) < 0) {
 			free(t);
@@ -296,20 +369,55 @@ static struct chain_dev *chain_batch(struct store *s, struct fetch_kept *k, cons
 	return t;
 }
 
+/* t's entry of device_id (not a gone one), NULL if none. */
 static struct chain_dev *chain_of(struct chain_dev *t, size_t nd, int64_t device_id)
 {
-	struct chain_dev key = { .device_id = device_id };
-	struct chain_dev *d = device_id ? bsearch(&key, t, nd, sizeof(*t), chain_by_id) : NULL;
+	struct chain_dev key = { .row.device_id = device_id };
+	struct chain_dev *d = device_id && nd ? bsearch(&key, t, nd, sizeof(*t), by_id) : NULL;
 	return d && !d->gone ? d : NULL;
 }
 
+/* After a heavy batch's history: its devices kept; the next chunk of what
+ * was taken written (fetch_written moved when the last is); what is kept
+ * taken when FLUSH_MS have passed and nothing taken is left. */
+static int kept_step(struct store *s, struct fetch_kept *k, const struct chain_dev *t, size_t nd, int64_t newest)
+{
+	for (size_t i = 0; i < nd; i++) {
+		if (!t[i].changed || t[i].gone)
+			continue;
+		struct kept_dev *m = kept_find(k->slot, t[i].row.device_id, false);
+		if (!m) {
+			m = kept_find(k->slot, t[i].row.device_id, true);
+			k->n++;
+		}
+		*m = t[i].row;
+	}
+	if (k->out_done == k->out_n && k->n &&
+	    (k->n >= KEPT_MAX / 2 || sp_mono_ms() - k->taken_ms >= k->interval_ms)) {
+		k->out_n = slot_sorted(k);
+		memcpy(k->out, k->slot, k->out_n * sizeof(*k->out));
+		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
+		k->n = k->out_done = 0;
+		k->out_upto = newest;
+		k->taken_ms = sp_mono_ms();
+	}
+	if (k->out_done == k->out_n)
+		return 0;
+	size_t w = k->out_n - k->out_done < OUT_CHUNK ? k->out_n - k->out_done : OUT_CHUNK;
+	if (rows_write(s, k->out + k->out_done, w) < 0)
+		return -1;
+	k->out_done += w;
+	if (k->out_done < k->out_n)
+		return 0;
+	k->out_n = k->out_done = 0;
+	return fetch_written(s, k->out_upto);
+}
+
 /* One batch in the caller's transaction.  k NULL: device_fetch written
- * now.  Else *flushed says whether it was (then k is emptied after the
- * commit), and *kept_t / *kept_n hand the batch's devices to
- * fetch_kept_take. */
+ * now; else kept as above (k changes before the commit: the caller clears
+ * it, lost, when the transaction does not commit). */
 static int fetch_batch_sqlite(struct store *s, struct fetch_kept *k, const struct fetch_rec *r, size_t n,
-			      const struct fetch_last *l, size_t nl, bool *flushed, struct chain_dev **kept_t,
-			      size_t *kept_n)
+			      const struct fetch_last *l, size_t nl)
 {
 	size_t nd = 0;
 	int rc = -1;
@@ -326,55 +434,32 @@ static int fetch_batch_sqlite(struct store *s, struct fetch_kept *k, const struc
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct chain_dev *d = chain_of(t, nd, r[i].device_id);
-		fetch_log_bind(st, &r[i], d ? d->device_id : 0);
-		db_bind_int64(st, 9, d ? d->head : 0);
+		fetch_log_bind(st, &r[i], d ? d->row.device_id : 0);
+		db_bind_int64(st, 9, d ? d->row.head : 0);
 		db_bind_int64(st, 10, base + (int64_t)i);
 		if (store_exec_stmt(s, st, NULL, 0) < 0)
 			goto out;
 		if (d) {
-			d->head = base + (int64_t)i;
+			d->row.head = base + (int64_t)i;
 			d->changed = true;
 		}
 	}
-	bool now = !k || n + nl < LIGHT || k->n + nd > KEPT_MAX || sp_mono_ms() - k->flushed_ms >= k->interval_ms;
-	if (now && chain_flush(s, k, t, nd) < 0)
-		goto out;
-	if (flushed)
-		*flushed = now;
-	rc = 0;
+	if (!k) {
+		for (size_t i = 0; i < nd; i++)
+			if (t[i].changed && !t[i].gone && chain_write(s, &t[i].row) < 0)
+				goto out;
+		/* Every head in the file, unless this connection keeps some. */
+		rc = *store_fetch_kept(s) ? 0 : fetch_written(s, -1);
+	} else if (n + nl < LIGHT || k->n + nd > KEPT_MAX) {
+		rc = kept_write_all(s, k, t, nd);
+		if (rc == 0)
+			kept_clear(k, false);
+	} else {
+		rc = kept_step(s, k, t, nd, base + (int64_t)n - 1);
+	}
 out:
-	if (rc == 0 && kept_t) {
-		*kept_t = t;
-		*kept_n = nd;
-	} else {
-		free(t);
-	}
-	return rc;
-}
-
-/* After the commit: a written k forgets; else it takes the batch's
- * changed devices. */
-static void fetch_kept_take(struct fetch_kept *k, bool flushed, struct chain_dev *t, size_t nd)
-{
-	if (flushed) {
-		if (k->n)
-			memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
-		k->n = 0;
-		k->flushed_ms = sp_mono_ms();
-	} else {
-		for (size_t i = 0; i < nd; i++) {
-			if (!t[i].changed)
-				continue;
-			struct chain_dev *m = chain_find(k->slot, KEPT_SLOTS - 1, t[i].device_id, false);
-			if (!m) {
-				m = chain_find(k->slot, KEPT_SLOTS - 1, t[i].device_id, true);
-				k->n++;
-			}
-			*m = t[i];
-			m->last = NULL;
-		}
-	}
 	free(t);
+	return rc;
 }
 
 /* What a writer that stopped without writing what it kept (a crash) left:
@@ -404,19 +489,16 @@ static int fetch_recover(struct store *s)
 			slots = slots ? 2 * slots : 1024;
 			t = xcalloc(slots, sizeof(*t));
 			for (size_t i = 0; i < os; i++)
-				if (old[i].device_id)
-					*chain_find(t, slots - 1, old[i].device_id, true) = old[i];
+				if (old[i].row.device_id)
+					*chain_find(t, slots - 1, old[i].row.device_id) = old[i];
 			free(old);
 		}
-		struct chain_dev *d = chain_find(t, slots - 1, db_col_int64(st, 1), false);
-		if (!d) {
-			d = chain_find(t, slots - 1, db_col_int64(st, 1), true);
-			n++;
-		}
-		d->head = db_col_int64(st, 0);
+		struct chain_dev *d = chain_find(t, slots - 1, db_col_int64(st, 1));
+		n += d->row.head == 0;
+		d->row.head = db_col_int64(st, 0);
 		if (db_col_int64(st, 3) == 200) {
-			d->at = db_col_int64(st, 2);
-			d->version = db_col_int64(st, 4);
+			d->row.at = db_col_int64(st, 2);
+			d->row.version = db_col_int64(st, 4);
 			d->changed = true;      /* here: it has a 200 */
 		}
 	}
@@ -427,25 +509,25 @@ static int fetch_recover(struct store *s)
 	}
 	rc = 0;
 	for (size_t i = 0; i < slots && rc == 0; i++) {
-		struct chain_dev *d = &t[i], cur = { .device_id = d->device_id };
-		if (!d->device_id)
+		struct chain_dev *d = &t[i], cur = { .row.device_id = d->row.device_id };
+		if (!d->row.device_id)
 			continue;
 		if (chain_load(s, NULL, &cur) < 0) {
 			rc = -1;
 			break;
 		}
-		bool newer = d->head > cur.head, last = d->changed && d->at >= cur.at && d->at > 0;
+		bool newer = d->row.head > cur.row.head, last = d->changed && d->row.at >= cur.row.at;
 		if (cur.gone || !(newer || last))
 			continue;
 		if (newer)
-			cur.head = d->head;
+			cur.row.head = d->row.head;
 		if (last)
-			cur.at = d->at, cur.version = d->version, cur.sig = 0;
-		rc = chain_write(s, &cur);
+			cur.row.at = d->row.at, cur.row.version = d->row.version, cur.row.sig = 0;
+		rc = chain_write(s, &cur.row);
 		fixed++;
 	}
 	if (rc == 0)
-		rc = fetch_written(s);
+		rc = fetch_written(s, -1);
 	if (rc == 0 && fixed)
 		log_warnx("fetch log: %zu devices' newest fetches were not linked (a writer stopped without writing "
 			  "them); linked from history row %lld on", fixed, (long long)from);
@@ -467,19 +549,29 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 		return -1;
 	}
 	struct fetch_kept *k = fetch_kept_get(s);
-	bool flushed = false;
-	struct chain_dev *t = NULL;
-	size_t nd = 0;
 	if (store_begin(s) < 0)
 		return -1;
-	if ((k->recovered || fetch_recover(s) == 0) && fetch_batch_sqlite(s, k, r, n, l, nl, &flushed, &t, &nd) == 0 &&
+	if ((k->recovered || fetch_recover(s) == 0) && fetch_batch_sqlite(s, k, r, n, l, nl) == 0 &&
 	    store_commit(s) == 0) {
 		k->recovered = true;
-		fetch_kept_take(k, flushed, t, nd);
 		return 0;
 	}
-	free(t);
 	store_rollback(s);
+	kept_clear(k, true);
+	return -1;
+}
+
+int store_fetch_flush(struct store *s)
+{
+	struct fetch_kept *k = store_url(s) ? NULL : *store_fetch_kept(s);
+	if (!k || (!k->n && k->out_done == k->out_n))
+		return 0;
+	if (store_begin(s) == 0 && kept_write_all(s, k, NULL, 0) == 0 && store_commit(s) == 0) {
+		kept_clear(k, false);
+		return 0;
+	}
+	store_rollback(s);
+	kept_clear(k, true);
 	return -1;
 }
 
@@ -487,19 +579,6 @@ void store_fetch_interval(struct store *s, long ms)
 {
 	if (!store_url(s))
 		fetch_kept_get(s)->interval_ms = ms;
-}
-
-int store_fetch_flush(struct store *s)
-{
-	struct fetch_kept *k = store_url(s) ? NULL : *store_fetch_kept(s);
-	if (!k || !k->n)
-		return 0;
-	if (store_begin(s) == 0 && chain_flush(s, k, NULL, 0) == 0 && store_commit(s) == 0) {
-		fetch_kept_take(k, true, NULL, 0);
-		return 0;
-	}
-	store_rollback(s);
-	return -1;
 }
 
 /* One fetch, in the caller's transaction or its own statements (on
@@ -517,5 +596,5 @@ int store_fetch_record(struct store *s, int64_t device_id, const char *ip, const
 	size_t nl = status == 200 && device_id ? 1 : 0;
 	if (store_url(s))
 		return fetch_batch_pg(s, &r, 1, &l, nl) == 0 ? store_batch_flush(s) : -1;
-	return fetch_batch_sqlite(s, NULL, &r, 1, &l, nl, NULL, NULL, NULL);
+	return fetch_batch_sqlite(s, NULL, &r, 1, &l, nl);
 }

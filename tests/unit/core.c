@@ -575,6 +575,15 @@ static void test_fetch_kept(const char *path, int64_t tenant_id)
 	is_int(fetched_at_of(s, x.id), t0 + 2, "kept: and its last fetches");
 	recent_uas(s, y.id, 3, got, sizeof(got));
 	is_str(got, "h4 h3 h3", "kept: the chain continues through the recovered rows");
+	/* Its time up, what is kept is taken and written in the same batch
+	 * (in chunks of 8,192 devices: here one). */
+	store_fetch_interval(s, 0);
+	heavy_batch(x.id, y.id, "h5", t0 + 4);
+	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a heavy batch after its time");
+	is_int(fetched_at_of(s, x.id), t0 + 4, "kept: written in that batch");
+	is_int(head_is_newest(s, y.id), 1, "kept: heads too");
+	is_int(q1(s, "SELECT log = (SELECT max(id) FROM fetch_log) FROM fetch_written"), 1,
+	       "kept: fetch_written names the newest row");
 	store_close(s);
 }
 
