@@ -103,18 +103,18 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
  * fetch in a random page of an index as large as the history.
  *
  * Under load the writer keeps what it changes in device_fetch (chain
- * heads, last fetches) in memory, and writes it in device id order: every
- * FLUSH_MS, or once it keeps KEPT_MAX / 2 devices, it takes what it kept
- * and writes it over the next batches, OUT_CHUNK devices each, so each
- * page is written once for all its devices' fetches of that time and no
- * one batch stalls the queue (writing 65,536 devices at once took a batch
- * 200-340 ms, and 5% of the history was sampled out).  Writing device_fetch with every batch (about four a second)
- * rewrote most of its pages each time on a 1,000,000-device file: 20 MB
- * of WAL per batch, a third of the big mix's throughput.  A light batch
- * (fewer than LIGHT records: an idle or lightly used daemon) writes all
- * of it at once, and so does the writer before it waits for more and
- * before it stops (store_fetch_flush): readers see a last fetch at once
- * unless the writer is busy, and within a few seconds then.
+ * heads, last fetches) in memory and writes it in device id order, each
+ * page once for all its devices' fetches of that time.  Writing it with
+ * every batch (about four a second) rewrote most of its pages each time
+ * on a 1,000,000-device file: 20 MB of WAL per batch, a third of the big
+ * mix's throughput.  Every FLUSH_MS, or once it keeps KEPT_MAX / 2
+ * devices, the writer takes what it kept and writes it over the next
+ * batches, OUT_CHUNK devices each: written at once, 65,536 devices held a
+ * batch 200-340 ms and the queue overflowed.  A light batch (fewer than
+ * LIGHT records: an idle or lightly used daemon) writes all of it at
+ * once, and so does the writer before it waits for more and before it
+ * stops (store_fetch_flush): readers see a last fetch at once unless the
+ * writer is busy, and within a few seconds then.
  * fetch_written (schema 028) names the newest history row the file's
  * chain heads cover.  A writer that stops without writing what it kept (a
  * crash), or whose transaction fails, loses it; the next batch links the
