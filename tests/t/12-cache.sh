@@ -68,4 +68,31 @@ is "$r1" 400 "the first pass renders each of the 400 once"
 curl -s -K "$T/fleet.curl"
 is "$(renders)" "$r1" "the second pass is all cache hits"
 
+# Within a set the least recently used entry goes.  render_cache=2: 16
+# sets, room for two entries; three paths of one set (http.c's path_hash:
+# FNV-1a's steps from its own start value, mod 16): A and B kept, A used
+# again, C in: B goes.
+# (No render cache file: an evicted entry would come back from it.)
+stop_sipprovd
+set -- $(python3 -c '
+import sys
+by = {}
+for p in open(sys.argv[1]).read().split():
+    h = 1469598103934665603
+    for c in ("/" + p).encode():
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    by.setdefault(h % 16, []).append(p)
+print(" ".join(next(v for v in by.values() if len(v) >= 3)[:3]))' "$T/fleet")
+is "$#" 3 "three paths of one set"
+start_sipprovd -o insecure_loopback=yes -o render_cache=2 -o render_cache_disk=0
+get() { curl -s -o /dev/null "$URL/$1"; }
+get "$1"; get "$2"; get "$1"
+r1=$(renders)
+get "$3"
+is "$(renders)" $((r1 + 1)) "the third path rendered"
+get "$1"
+is "$(renders)" $((r1 + 1)) "the entry used last is still there"
+get "$2"
+is "$(renders)" $((r1 + 2)) "the least recently used one was evicted"
+
 done_testing
