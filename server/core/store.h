@@ -250,8 +250,10 @@ struct fetch_last {
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 		      size_t nl);
 /* What store_fetch_batch keeps in memory under load (SQLite: chain heads
- * and last fetches, store_fetch.c), written now: the writer calls it
- * before it waits for more, and before it stops.  0, or -1 (kept). */
+ * and last fetches, store_fetch.c), written now, and on a store's first
+ * call what a writer before it left unlinked: the writer calls it when it
+ * starts, before it waits for more, and before it stops.  0, or -1 (what
+ * was kept is then linked from the history by the next call). */
 int store_fetch_flush(struct store *s);
 /* How long store_fetch_batch may keep them under load: 2,000 ms unless
  * set (the tests hold them). */

@@ -563,10 +563,16 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 
 int store_fetch_flush(struct store *s)
 {
-	struct fetch_kept *k = store_url(s) ? NULL : *store_fetch_kept(s);
-	if (!k || (!k->n && k->out_done == k->out_n))
+	if (store_url(s))
 		return 0;
-	if (store_begin(s) == 0 && kept_write_all(s, k, NULL, 0) == 0 && store_commit(s) == 0) {
+	/* The writer's first call (it flushes before its first wait) links
+	 * what a writer before it left (fetch_recover). */
+	struct fetch_kept *k = fetch_kept_get(s);
+	if (k->recovered && !k->n && k->out_done == k->out_n)
+		return 0;
+	if (store_begin(s) == 0 && (k->recovered || fetch_recover(s) == 0) && kept_write_all(s, k, NULL, 0) == 0 &&
+	    store_commit(s) == 0) {
+		k->recovered = true;
 		kept_clear(k, false);
 		return 0;
 	}

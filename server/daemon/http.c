@@ -445,7 +445,7 @@ static void *fetchq_main(void *arg)
 			 * before the wait (store_fetch_flush). */
 			pthread_mutex_unlock(&q->mu);
 			if (store_fetch_flush(q->store) < 0)
-				log_warnx("fetch log: last fetches not written, kept for the next write: %s",
+				log_warnx("fetch log: device_fetch not written, retried with the next write: %s",
 					  store_errmsg(q->store));
 			pthread_mutex_lock(&q->mu);
 			if (q->len || q->last->n || q->stop)

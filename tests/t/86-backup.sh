@@ -83,10 +83,11 @@ live=$(sqlite3 "$DB" "SELECT count(*) FROM fetch_log")
 ok $((live < fetches)) "the live database has them too, and more since: $live"
 is "$(sqlite3 "$T/loaded.db" "SELECT (SELECT count(*) FROM device d JOIN tenant t ON t.id = d.tenant_id WHERE t.slug = 'imp')||'/'||(SELECT count(*) FROM account a JOIN device d ON d.id = a.device_id JOIN tenant t ON t.id = d.tenant_id WHERE t.slug = 'imp')")" \
 	"$N/$N" "all $N imported devices and their accounts"
-# A fetch batch updates the device row and appends fetch_log in one
-# transaction: in a snapshot both sides agree.
+# A light fetch batch (this load's) writes device_fetch and appends
+# fetch_log in one transaction: in a snapshot both sides agree.
 for b in during loaded; do
-	is "$(sqlite3 "$T/$b.db" "SELECT count(*) FROM device d WHERE d.fetched_at != coalesce((SELECT max(at) FROM fetch_log f WHERE f.device_id = d.id AND f.status = 200), 0)")" 0 \
+	is "$(sqlite3 "$T/$b.db" "SELECT count(*) FROM device d JOIN device_fetch df ON df.device_id = d.id
+		WHERE df.fetched_at != coalesce((SELECT max(at) FROM fetch_log f WHERE f.device_id = d.id AND f.status = 200), 0)")" 0 \
 		"$b: every device's last fetch matches its fetch_log (a transaction boundary)"
 done
 sp -d "$T/restored.db" restore "$T/loaded.db" >/dev/null 2>&1; ok $? "restore into a new path"

@@ -567,12 +567,13 @@ static void test_fetch_kept(const char *path, int64_t tenant_id)
 	is_int(head_is_newest(s, x.id), 0, "kept: its chain head is not in the file");
 	store_close(s);
 	s = store_open(path, err, sizeof(err));
+	ok(store_fetch_flush(s) == 0, "kept: the next writer starts (store_fetch_flush)");
+	is_int(head_is_newest(s, x.id), 1, "kept: the dead writer's heads recovered");
+	is_int(fetched_at_of(s, x.id), t0 + 2, "kept: and its last fetches");
 	struct fetch_rec r;
 	struct fetch_last l;
 	fetch_rec_set(&r, &l, y.id, "h4", t0 + 3);
-	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "kept: the next writer's first batch");
-	is_int(head_is_newest(s, x.id), 1, "kept: the dead writer's heads recovered");
-	is_int(fetched_at_of(s, x.id), t0 + 2, "kept: and its last fetches");
+	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "kept: its first batch");
 	recent_uas(s, y.id, 3, got, sizeof(got));
 	is_str(got, "h4 h3 h3", "kept: the chain continues through the recovered rows");
 	/* Its time up, what is kept is taken and written in the same batch
