@@ -319,15 +319,6 @@ static int chain_last(struct store *s, struct chain_dev *d)
 	return 0;
 }
 
-static struct chain_dev *chain_find(struct chain_dev *t, size_t mask, int64_t device_id)
-{
-	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & mask;
-	while (t[i].row.device_id && t[i].row.device_id != device_id)
-		i = (i + 1) & mask;
-	t[i].row.device_id = device_id;
-	return &t[i];
-}
-
 static int by_int64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -474,65 +465,41 @@ static int fetch_recover(struct store *s)
 		return -1;
 	int64_t from = db_col_int64(st, 0);
 	db_reset(st);
-	if (!(st = store_stmt(s, "SELECT id, device_id, at, status, version FROM fetch_log "
-			      "WHERE id > ?1 AND device_id IS NOT NULL ORDER BY id")))
+	/* Each device's newest row after it, and its newest 200 there. */
+	if (!(st = store_stmt(s, "SELECT h.device_id, h.head, l.at, l.version FROM "
+			      "(SELECT device_id, max(id) AS head FROM fetch_log WHERE id > ?1 AND device_id IS NOT NULL "
+			      "GROUP BY device_id) h "
+			      "LEFT JOIN (SELECT device_id, max(id) AS last FROM fetch_log WHERE id > ?1 AND status = 200 "
+			      "AND device_id IS NOT NULL GROUP BY device_id) m ON m.device_id = h.device_id "
+			      "LEFT JOIN fetch_log l ON l.id = m.last ORDER BY h.device_id")))
 		return -1;
 	db_bind_int64(st, 1, from);
-	size_t n = 0, slots = 0, fixed = 0;
-	struct chain_dev *t = NULL;
+	size_t fixed = 0;
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		if (2 * (n + 1) > slots) {
-			/* Regrown: rehash what is there. */
-			struct chain_dev *old = t;
-			size_t os = slots;
-			slots = slots ? 2 * slots : 1024;
-			t = xcalloc(slots, sizeof(*t));
-			for (size_t i = 0; i < os; i++)
-				if (old[i].row.device_id)
-					*chain_find(t, slots - 1, old[i].row.device_id) = old[i];
-			free(old);
-		}
-		struct chain_dev *d = chain_find(t, slots - 1, db_col_int64(st, 1));
-		n += d->row.head == 0;
-		d->row.head = db_col_int64(st, 0);
-		if (db_col_int64(st, 3) == 200) {
-			d->row.at = db_col_int64(st, 2);
-			d->row.version = db_col_int64(st, 4);
-			d->changed = true;      /* here: it has a 200 */
-		}
-	}
-	db_reset(st);
-	if (rc != DB_DONE) {
-		free(t);
-		return -1;
-	}
-	rc = 0;
-	for (size_t i = 0; i < slots && rc == 0; i++) {
-		struct chain_dev *d = &t[i], cur = { .row.device_id = d->row.device_id };
-		if (!d->row.device_id)
-			continue;
-		if (chain_load(s, NULL, &cur) < 0) {
-			rc = -1;
+		struct chain_dev cur = { .row.device_id = db_col_int64(st, 0) };
+		int64_t head = db_col_int64(st, 1), at = db_col_int64(st, 2);
+		bool has_last = !db_col_null(st, 2);
+		if (chain_load(s, NULL, &cur) < 0)
 			break;
-		}
-		bool newer = d->row.head > cur.row.head, last = d->changed && d->row.at >= cur.row.at;
+		bool newer = head > cur.row.head, last = has_last && at >= cur.row.at;
 		if (cur.gone || !(newer || last))
 			continue;
 		if (newer)
-			cur.row.head = d->row.head;
+			cur.row.head = head;
 		if (last)
-			cur.row.at = d->row.at, cur.row.version = d->row.version, cur.row.sig = 0;
-		rc = chain_write(s, &cur.row);
+			cur.row.at = at, cur.row.version = db_col_int64(st, 3), cur.row.sig = 0;
+		if (chain_write(s, &cur.row) < 0)
+			break;
 		fixed++;
 	}
-	if (rc == 0)
-		rc = fetch_written(s, -1);
-	if (rc == 0 && fixed)
+	db_reset(st);
+	if (rc != DB_DONE || fetch_written(s, -1) < 0)
+		return -1;
+	if (fixed)
 		log_warnx("fetch log: %zu devices' newest fetches were not linked (a writer stopped without writing "
 			  "them); linked from history row %lld on", fixed, (long long)from);
-	free(t);
-	return rc;
+	return 0;
 }
 #undef FETCH_LOG_INSERT
 #undef FETCH_CLIENT_UPDATE
