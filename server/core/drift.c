@@ -1231,6 +1231,36 @@ static int apply(struct store *s, struct drift_cache *dc, const struct observati
 	return 0;
 }
 
+/* Where the daemon's fetch writer keeps last fetches it has not written
+ * yet (drift_fetch_source).  Set before the threads that record start,
+ * cleared after they stop. */
+static drift_fetch_fn fetch_source;
+static void *fetch_source_arg;
+
+void drift_fetch_source(drift_fetch_fn fn, void *arg)
+{
+	fetch_source = fn;
+	fetch_source_arg = arg;
+}
+
+/* The device's last 200 (*at, *version, as read with its expect), unless
+ * it looks never fetched or not at version want: then the fetch writer's
+ * memory, which is ahead of the database under load, or the database read
+ * again (a writer on another connection may have committed since). */
+static void fetched_now(struct store *s, int64_t device_id, long want, int64_t *at, long *version)
+{
+	if (!fetch_source || (*at && (want <= 0 || *version == want)))
+		return;
+	int64_t a = 0;
+	long v = 0;
+	if (fetch_source(fetch_source_arg, device_id, &a, &v) && a >= *at) {
+		*at = a, *version = v;
+		return;
+	}
+	if (store_device_fetched(s, device_id, &a, &v) == 1 && a > *at)
+		*at = a, *version = v;
+}
+
 static int evaluate(struct store *s, struct drift_cache *dc, const struct observation *o, const struct target *t,
 		    const struct expect_acct *a, char *err, size_t errlen)
 {
@@ -1246,23 +1276,26 @@ static int evaluate(struct store *s, struct drift_cache *dc, const struct observ
 	check_str(&ck[n++], "port", x->port, port, false);
 	check_str(&ck[n++], "username", a->username, o->username, false);
 	check_str(&ck[n++], "auth_username", a->auth_username, o->auth_username, false);
+	int64_t fetched_at = t->fetched_at;
+	long fetched_version = t->fetched_version;
+	fetched_now(s, x->device_id, x->version, &fetched_at, &fetched_version);
 	struct check *st = &ck[n++];
 	memset(st, 0, sizeof(*st));
 	st->kind = "stale";
-	if (t->fetched_at && x->version > 0) {
+	if (fetched_at && x->version > 0) {
 		/* Against the version it should run (pinned or current). */
 		snprintf(st->expected, sizeof(st->expected), "v%ld", x->version);
-		snprintf(st->observed, sizeof(st->observed), "v%ld", t->fetched_version);
+		snprintf(st->observed, sizeof(st->observed), "v%ld", fetched_version);
 		st->applies = true;
-		st->differs = t->fetched_version != x->version;
+		st->differs = fetched_version != x->version;
 	}
 	struct check *nf = &ck[n++];
 	memset(nf, 0, sizeof(*nf));
 	nf->kind = "never_fetched";
 	sp_strlcpy(nf->expected, "fetched", sizeof(nf->expected));
-	sp_strlcpy(nf->observed, t->fetched_at ? "fetched" : "never", sizeof(nf->observed));
+	sp_strlcpy(nf->observed, fetched_at ? "fetched" : "never", sizeof(nf->observed));
 	nf->applies = true;
-	nf->differs = t->fetched_at == 0;
+	nf->differs = fetched_at == 0;
 
 	/* One read of the open events instead of one statement per rule. */
 	struct drift_event open[OPEN_MAX];

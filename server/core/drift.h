@@ -65,6 +65,14 @@ void drift_cache_batches(const struct drift_cache *c, long *batched, long *unbat
  * recorded (counted in sipprov_drift_unknown_dropped_total).  Defaults
  * 50 and 1000; safe to call while other threads record. */
 void drift_unknown_caps_set(long per_source, long max);
+/* The daemon's fetch writer is behind its requests under load (its queue,
+ * and on SQLite the last fetches it keeps in memory for a few seconds).
+ * fn tells a device's last 200 that may not be in the database yet: 1
+ * with *at and *version, or 0.  Asked only when the database says a
+ * registering device never fetched or runs another version.  Set (or NULL)
+ * while no thread records. */
+typedef int (*drift_fetch_fn)(void *arg, int64_t device_id, int64_t *at, long *version);
+void drift_fetch_source(drift_fetch_fn fn, void *arg);
 /* POST /api/v1/registrations: body is one JSON object or an array of up to
  * 1000 objects with keys time, src_ip, src_port, transport, registrar, port,
  * username, auth_username, user_agent, contact, instance, expires, code,

@@ -3,6 +3,7 @@
  * device's last fetch (device_fetch, and the device row's client fields),
  * written in batches by the daemon's one writer thread (http.c).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,10 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
  * LIGHT records: an idle or lightly used daemon) writes all of it at
  * once, and so does the writer before it waits for more and before it
  * stops (store_fetch_flush): readers see a last fetch at once unless the
- * writer is busy, and within a few seconds then.
+ * writer is busy, and within a few seconds then.  Drift, which must not
+ * call a device that just fetched never_fetched or stale, asks the
+ * writer's memory too (store_fetch_pending): what it keeps stays there
+ * until the transaction that writes it commits.
  * fetch_written (schema 028) names the newest history row the file's
  * chain heads cover.  A writer that stops without writing what it kept (a
  * crash), or whose transaction fails, loses it; the next batch links the
@@ -156,6 +160,12 @@ struct fetch_kept {
 	int64_t taken_ms;               /* sp_mono_ms of the last take or write in full */
 	long interval_ms;               /* FLUSH_MS, or store_fetch_interval's */
 	bool recovered;                 /* fetch_recover ran in a committed transaction */
+	/* Written in the open transaction, forgotten once it commits: */
+	size_t done_at_commit;          /* out_done then */
+	bool clear_at_commit;           /* everything kept */
+	/* The writer changes slot, n, out, out_n and out_done under mu, which
+	 * store_fetch_pending takes from other threads. */
+	pthread_mutex_t mu;
 };
 
 static struct fetch_kept *fetch_kept_get(struct store *s)
@@ -167,6 +177,7 @@ static struct fetch_kept *fetch_kept_get(struct store *s)
 		(*kp)->out = xmalloc(KEPT_MAX * sizeof(*(*kp)->out));
 		(*kp)->taken_ms = sp_mono_ms();
 		(*kp)->interval_ms = FLUSH_MS;
+		pthread_mutex_init(&(*kp)->mu, NULL);
 	}
 	return *kp;
 }
@@ -176,6 +187,7 @@ void fetch_kept_free(struct fetch_kept *k)
 	if (k) {
 		free(k->slot);
 		free(k->out);
+		pthread_mutex_destroy(&k->mu);
 	}
 	free(k);
 }
@@ -183,12 +195,34 @@ void fetch_kept_free(struct fetch_kept *k)
 /* Everything kept is written (or lost: then fetch_recover links it). */
 static void kept_clear(struct fetch_kept *k, bool lost)
 {
+	pthread_mutex_lock(&k->mu);
 	if (k->n)
 		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
 	k->n = k->out_n = k->out_done = 0;
+	pthread_mutex_unlock(&k->mu);
 	k->taken_ms = sp_mono_ms();
+	k->done_at_commit = 0;
+	k->clear_at_commit = false;
 	if (lost)
 		k->recovered = false;
+}
+
+/* The transaction that wrote what kept_step and kept_write_all wrote
+ * committed: forget it. */
+static void kept_committed(struct fetch_kept *k)
+{
+	if (k->clear_at_commit) {
+		kept_clear(k, false);
+		return;
+	}
+	if (!k->done_at_commit)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->out_done = k->done_at_commit;
+	if (k->out_done == k->out_n)
+		k->out_n = k->out_done = 0;
+	pthread_mutex_unlock(&k->mu);
+	k->done_at_commit = 0;
 }
 
 static struct kept_dev *kept_find(struct kept_dev *slot, int64_t device_id, bool add)
@@ -208,15 +242,14 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The slot's rows moved to its front, sorted by id: the table is a list
- * from here, to be cleared. */
-static size_t slot_sorted(struct fetch_kept *k)
+/* The slot's rows copied to to (room for k->n), sorted by id. */
+static size_t slot_sorted(const struct fetch_kept *k, struct kept_dev *to)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < KEPT_SLOTS && m < k->n; i++)
 		if (k->slot[i].device_id)
-			k->slot[m++] = k->slot[i];
-	qsort(k->slot, m, sizeof(*k->slot), by_id);
+			to[m++] = k->slot[i];
+	qsort(to, m, sizeof(*to), by_id);
 	return m;
 }
 
@@ -255,21 +288,25 @@ static int fetch_written(struct store *s, int64_t upto)
 }
 
 /* Everything kept, and t's changed devices (sorted; after the kept rows
- * they override), to the file; then kept is cleared by the caller. */
+ * they override), to the file; kept is cleared when it commits. */
 static int kept_write_all(struct store *s, struct fetch_kept *k, const struct chain_dev *t, size_t nd)
 {
 	if (rows_write(s, k->out + k->out_done, k->out_n - k->out_done) < 0)
 		return -1;
-	size_t m = slot_sorted(k);
-	for (size_t i = 0; i < m; i++) {
-		struct chain_dev key = { .row.device_id = k->slot[i].device_id };
-		if ((!nd || !bsearch(&key, t, nd, sizeof(*t), by_id)) && chain_write(s, &k->slot[i]) < 0)
-			return -1;
+	struct kept_dev *v = k->n ? xmalloc(k->n * sizeof(*v)) : NULL;
+	size_t m = v ? slot_sorted(k, v) : 0;
+	int rc = 0;
+	for (size_t i = 0; i < m && rc == 0; i++) {
+		struct chain_dev key = { .row.device_id = v[i].device_id };
+		if (!nd || !bsearch(&key, t, nd, sizeof(*t), by_id))
+			rc = chain_write(s, &v[i]);
 	}
-	for (size_t i = 0; i < nd; i++)
-		if (t[i].changed && !t[i].gone && chain_write(s, &t[i].row) < 0)
-			return -1;
-	return fetch_written(s, -1);
+	free(v);
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		if (t[i].changed && !t[i].gone)
+			rc = chain_write(s, &t[i].row);
+	k->clear_at_commit = true;
+	return rc < 0 ? -1 : fetch_written(s, -1);
 }
 
 /* d's device_fetch row: what the writer keeps, else the file's. */
@@ -373,6 +410,7 @@ static struct chain_dev *chain_of(struct chain_dev *t, size_t nd, int64_t device
  * taken when FLUSH_MS have passed and nothing taken is left. */
 static int kept_step(struct store *s, struct fetch_kept *k, const struct chain_dev *t, size_t nd, int64_t newest)
 {
+	pthread_mutex_lock(&k->mu);
 	for (size_t i = 0; i < nd; i++) {
 		if (!t[i].changed || t[i].gone)
 			continue;
@@ -385,23 +423,20 @@ static int kept_step(struct store *s, struct fetch_kept *k, const struct chain_d
 	}
 	if (k->out_done == k->out_n && k->n &&
 	    (k->n >= KEPT_MAX / 2 || sp_mono_ms() - k->taken_ms >= k->interval_ms)) {
-		k->out_n = slot_sorted(k);
-		memcpy(k->out, k->slot, k->out_n * sizeof(*k->out));
+		k->out_n = slot_sorted(k, k->out);
 		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
 		k->n = k->out_done = 0;
 		k->out_upto = newest;
 		k->taken_ms = sp_mono_ms();
 	}
+	pthread_mutex_unlock(&k->mu);
 	if (k->out_done == k->out_n)
 		return 0;
 	size_t w = k->out_n - k->out_done < OUT_CHUNK ? k->out_n - k->out_done : OUT_CHUNK;
 	if (rows_write(s, k->out + k->out_done, w) < 0)
 		return -1;
-	k->out_done += w;
-	if (k->out_done < k->out_n)
-		return 0;
-	k->out_n = k->out_done = 0;
-	return fetch_written(s, k->out_upto);
+	k->done_at_commit = k->out_done + w;
+	return k->done_at_commit < k->out_n ? 0 : fetch_written(s, k->out_upto);
 }
 
 /* One batch in the caller's transaction.  k NULL: device_fetch written
@@ -443,8 +478,6 @@ static int fetch_batch_sqlite(struct store *s, struct fetch_kept *k, const struc
 		rc = *store_fetch_kept(s) ? 0 : fetch_written(s, -1);
 	} else if (n + nl < LIGHT || k->n + nd > KEPT_MAX) {
 		rc = kept_write_all(s, k, t, nd);
-		if (rc == 0)
-			kept_clear(k, false);
 	} else {
 		rc = kept_step(s, k, t, nd, base + (int64_t)n - 1);
 	}
@@ -521,6 +554,7 @@ int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, cons
 	if ((k->recovered || fetch_recover(s) == 0) && fetch_batch_sqlite(s, k, r, n, l, nl) == 0 &&
 	    store_commit(s) == 0) {
 		k->recovered = true;
+		kept_committed(k);
 		return 0;
 	}
 	store_rollback(s);
@@ -540,12 +574,38 @@ int store_fetch_flush(struct store *s)
 	if (store_begin(s) == 0 && (k->recovered || fetch_recover(s) == 0) && kept_write_all(s, k, NULL, 0) == 0 &&
 	    store_commit(s) == 0) {
 		k->recovered = true;
-		kept_clear(k, false);
+		kept_committed(k);
 		return 0;
 	}
 	store_rollback(s);
 	kept_clear(k, true);
 	return -1;
+}
+
+void store_fetch_keep(struct store *s)
+{
+	if (!store_url(s))
+		fetch_kept_get(s);
+}
+
+int store_fetch_pending(struct store *s, int64_t device_id, int64_t *at, long *version)
+{
+	struct fetch_kept *k = *store_fetch_kept(s);
+	if (!k || !device_id)
+		return 0;
+	pthread_mutex_lock(&k->mu);
+	struct kept_dev key = { .device_id = device_id }, found = { 0 };
+	const struct kept_dev *m = bsearch(&key, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
+	if (m)
+		found = *m;
+	if ((m = kept_find(k->slot, device_id, false)) && m->at >= found.at)
+		found = *m;
+	pthread_mutex_unlock(&k->mu);
+	if (!found.at)
+		return 0;
+	*at = found.at;
+	*version = (long)found.version;
+	return 1;
 }
 
 void store_fetch_interval(struct store *s, long ms)

@@ -125,6 +125,7 @@ struct fetchq {
 	size_t head, len;
 	struct lastmap maps[2];
 	struct lastmap *last;           /* the one requests fill, under mu */
+	struct lastmap *writing;        /* the one the writer writes (read-only), under mu */
 	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
 	struct log_every refused;       /* the writer's: rows the database refused */
@@ -352,6 +353,16 @@ static void lastmap_clear(struct lastmap *m)
 	m->n = 0;
 }
 
+/* The entry for id, or NULL. */
+static const struct fetch_last *lastmap_find(const struct lastmap *m, int64_t id)
+{
+	size_t mask = 2 * LAST_MAX - 1, i = lastmap_home(id);
+	for (uint32_t k; (k = m->idx[i]); i = (i + 1) & mask)
+		if (m->ent[k - 1].device_id == id)
+			return &m->ent[k - 1];
+	return NULL;
+}
+
 /* The entry for id: found, or a new one; NULL when the map is full. */
 static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
 {
@@ -470,11 +481,15 @@ static void *fetchq_main(void *arg)
 		/* Take every device's last fetch so far; requests fill the other map. */
 		struct lastmap *lm = q->last;
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
+		q->writing = lm;
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
 		fetchq_write(q, batch, n, lm->ent, lm->n);
 		for (size_t i = 0; i < n; i++)
 			fetch_text_free(batch[i].ua);
+		pthread_mutex_lock(&q->mu);
+		q->writing = NULL;      /* committed, or kept by the store */
+		pthread_mutex_unlock(&q->mu);
 		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
@@ -489,6 +504,34 @@ static void *fetchq_main(void *arg)
 		log_warnx("fetch log: last fetches not written at stop: %s", store_errmsg(q->store));
 	free(batch);
 	return NULL;
+}
+
+/* drift's view of a device's last 200 that may not be in the database
+ * yet (drift_fetch_source): in the map requests fill, the one being
+ * written, or what the writer's store keeps.  Under mu, so a device taken
+ * for writing is found in the map until the store has it. */
+static int fetchq_pending(void *arg, int64_t device_id, int64_t *at, long *version)
+{
+	struct fetchq *q = arg;
+	const struct fetch_last *l, *best = NULL;
+	pthread_mutex_lock(&q->mu);
+	if ((l = lastmap_find(q->last, device_id)) && l->at)
+		best = l;
+	if (q->writing && (l = lastmap_find(q->writing, device_id)) && l->at && (!best || l->at > best->at))
+		best = l;
+	int64_t kat = 0;
+	long kver = 0;
+	int kept = store_fetch_pending(q->store, device_id, &kat, &kver);
+	if (best) {
+		*at = best->at;
+		*version = best->version;
+	}
+	if (kept && (!best || kat > best->at)) {
+		*at = kat;
+		*version = kver;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return best || kept;
 }
 
 /* Queue r, whose text (fetch_text) the queue owns from here. */
@@ -2340,6 +2383,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
 		goto fail;
+	store_fetch_keep(h->fq.store);
+	drift_fetch_source(fetchq_pending, &h->fq);
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
 	pthread_setname_np(h->fq.thr, "sp-fetchlog");
 	if (conf->pending_max > 0 &&
@@ -2441,6 +2486,7 @@ void http_server_stop(struct http_server *h)
 	listener_stop(&h->https);
 	connguard_free(h->guard);
 	tls_certs_release(TLS_PHONE);
+	drift_fetch_source(NULL, NULL);     /* the listeners and HEP have stopped */
 	if (h->fq.store) {
 		pthread_mutex_lock(&h->fq.mu);
 		h->fq.stop = true;

@@ -537,13 +537,21 @@ static void test_fetch_kept(const char *path, int64_t tenant_id)
 	heavy_batch(x.id, y.id, "h1", t0);
 	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a heavy batch");
 	is_int(fetched_at_of(s, x.id), 0, "kept: its last fetch is held, not written");
+	int64_t pat = 0;
+	long pver = 0;
+	int prc = store_fetch_pending(s, x.id, &pat, &pver);
+	ok(prc == 1 && pat == t0 && pver == 1, "kept: store_fetch_pending tells it (at t0%+lld, version %ld)",
+	   (long long)(pat - t0), pver);
+	ok(store_fetch_pending(s, x.id + y.id + 1000, &pat, &pver) == 0, "kept: and nothing of a device not kept");
 	is_int(q1(s, "SELECT count(*) FROM fetch_log WHERE user_agent = 'h1'"), HEAVY, "kept: its history is written");
 	heavy_batch(x.id, y.id, "h2", t0 + 1);
 	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a second heavy batch");
 	recent_uas(s, x.id, 2, got, sizeof(got));
 	is_str(got, "", "kept: the file's chain head is not there yet");
+	ok(store_fetch_pending(s, x.id, &pat, &pver) == 1 && pat == t0 + 1, "kept: store_fetch_pending: the newer one");
 	ok(store_fetch_flush(s) == 0, "kept: store_fetch_flush");
 	is_int(fetched_at_of(s, x.id), t0 + 1, "kept: the newest last fetch written");
+	ok(store_fetch_pending(s, x.id, &pat, &pver) == 0, "kept: written, store_fetch_pending has none");
 	is_int(head_is_newest(s, x.id), 1, "kept: the chain head written");
 	char q[256];
 	snprintf(q, sizeof(q), "SELECT count(*) FROM fetch_log f JOIN fetch_log p ON p.id = f.prev "
@@ -582,6 +590,7 @@ static void test_fetch_kept(const char *path, int64_t tenant_id)
 	heavy_batch(x.id, y.id, "h5", t0 + 4);
 	ok(store_fetch_batch(s, heavy_r, HEAVY, heavy_l, 2) == 0, "kept: a heavy batch after its time");
 	is_int(fetched_at_of(s, x.id), t0 + 4, "kept: written in that batch");
+	ok(store_fetch_pending(s, y.id, &pat, &pver) == 0, "kept: the chunk committed, store_fetch_pending has none");
 	is_int(head_is_newest(s, y.id), 1, "kept: heads too");
 	is_int(q1(s, "SELECT log = (SELECT max(id) FROM fetch_log) FROM fetch_written"), 1,
 	       "kept: fetch_written names the newest row");
