@@ -312,6 +312,16 @@ struct fetch_kept **store_fetch_kept(struct store *s)
 	return &s->fetch_kept;
 }
 
+int store_pragma(struct store *s, const char *sql)
+{
+	struct dbst *st;
+	if (!(st = db_prepare(store_db(s), sql, false)))
+		return -1;
+	int rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

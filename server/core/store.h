@@ -258,9 +258,10 @@ int store_fetch_flush(struct store *s);
 /* How long store_fetch_batch may keep them under load: 2,000 ms unless
  * set (the tests hold them). */
 void store_fetch_interval(struct store *s, long ms);
-/* Ready the writer's store for store_fetch_pending before other threads
- * may ask it (the writer thread's store, before that thread starts). */
-void store_fetch_keep(struct store *s);
+/* Ready the writer's store (the writer thread's, before that thread
+ * starts): for store_fetch_pending from other threads, and its WAL
+ * checkpoint interval (SQLite).  0, or -1 with store_errmsg. */
+int store_fetch_keep(struct store *s);
 /* The last 200 that s's writer keeps in memory for device_id, not yet in
  * the file: 1 with *at and *version, or 0.  Safe from any thread. */
 int store_fetch_pending(struct store *s, int64_t device_id, int64_t *at, long *version);

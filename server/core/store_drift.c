@@ -47,17 +47,6 @@ int store_registration_add(struct store *s, const struct observation *o, int64_t
 	return store_batch_add(s, st);
 }
 
-/* A PRAGMA that sets a value (it may answer with a row). */
-static int exec_pragma(struct store *s, const char *sql)
-{
-	struct dbst *st;
-	if (!(st = db_prepare(store_db(s), sql, false)))
-		return -1;
-	int rc = db_step(st);
-	db_finalize(st);
-	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
-}
-
 static bool is_unknown(int64_t device_id, int64_t account_id, const char *kind)
 {
 	return !device_id && !account_id && !strcmp(kind, "unknown_user");
@@ -487,7 +476,7 @@ int store_drift_intake_tune(struct store *s)
 	 * batches be written back once.  This connection only. */
 	if (db_kind(store_db(s)) == DB_PG)
 		return 0;   /* the server's cache and checkpoints: nothing per connection */
-	return exec_pragma(s, "PRAGMA cache_size = -32768") < 0 || exec_pragma(s, "PRAGMA wal_autocheckpoint = 16384") < 0
+	return store_pragma(s, "PRAGMA cache_size = -32768") < 0 || store_pragma(s, "PRAGMA wal_autocheckpoint = 16384") < 0
 		       ? -1 : 0;
 }
 

@@ -76,5 +76,7 @@ int store_refuse_pg_file_op(const char *url, const char *what, char *err, size_t
  * the store's slot, NULL until its first batch; freed by store_close. */
 struct fetch_kept;
 struct fetch_kept **store_fetch_kept(struct store *s);
+/* A PRAGMA that sets a value (it may answer with a row): 0 or -1. */
+int store_pragma(struct store *s, const char *sql);
 void fetch_kept_free(struct fetch_kept *k);
 #endif

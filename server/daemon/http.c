@@ -2383,7 +2383,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
 		goto fail;
-	store_fetch_keep(h->fq.store);
+	if (store_fetch_keep(h->fq.store) < 0)
+		log_warnx("fetch log: cannot set the writer's checkpoint interval: %s", store_errmsg(h->fq.store));
 	drift_fetch_source(fetchq_pending, &h->fq);
 	pthread_create(&h->fq.thr, NULL, fetchq_main, &h->fq);
 	pthread_setname_np(h->fq.thr, "sp-fetchlog");
