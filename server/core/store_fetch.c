@@ -309,12 +309,23 @@ static int kept_write_all(struct store *s, struct fetch_kept *k, const struct ch
 	return rc < 0 ? -1 : fetch_written(s, -1);
 }
 
+/* The device_fetch row the writer keeps for device_id, NULL if none:
+ * changed since the take, else taken and not yet written (a row changed
+ * since was loaded from the taken one, so it is the newer). */
+static const struct kept_dev *kept_row(struct fetch_kept *k, int64_t device_id)
+{
+	const struct kept_dev *m = kept_find(k->slot, device_id, false);
+	if (!m && k->out_done < k->out_n) {
+		struct kept_dev key = { .device_id = device_id };
+		m = bsearch(&key, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
+	}
+	return m;
+}
+
 /* d's device_fetch row: what the writer keeps, else the file's. */
 static int chain_load(struct store *s, struct fetch_kept *k, struct chain_dev *d)
 {
-	const struct kept_dev *m = k ? kept_find(k->slot, d->row.device_id, false) : NULL;
-	if (!m && k && k->out_done < k->out_n)
-		m = bsearch(&d->row, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
+	const struct kept_dev *m = k ? kept_row(k, d->row.device_id) : NULL;
 	if (m) {
 		d->row = *m;
 		d->changed = true;      /* not in the file yet */
@@ -587,8 +598,8 @@ int store_fetch_flush(struct store *s)
  * auto-checkpoint (1,000 pages) every third or fourth commit also ran a
  * checkpoint, copying pages dirtied again a moment later and syncing
  * twice; at 4,096 pages (16 MiB of WAL, reused after each checkpoint) the
- * big mix served 68,000 fetches/s against 61,000 (three and four runs,
- * docs/performance.md).  16,384 (the drift intake's) gained a little more
+ * big mix served 65,399 fetches/s against 61,131 (means of eight and
+ * seven interleaved runs, docs/performance.md).  16,384 (the drift intake's) gained a little more
  * but its longer checkpoints overflowed the fetch queue: 2-5% of history
  * rows sampled out, against 0.4-2%. */
 int store_fetch_keep(struct store *s)
@@ -605,12 +616,8 @@ int store_fetch_pending(struct store *s, int64_t device_id, int64_t *at, long *v
 	if (!k || !device_id)
 		return 0;
 	pthread_mutex_lock(&k->mu);
-	struct kept_dev key = { .device_id = device_id }, found = { 0 };
-	const struct kept_dev *m = bsearch(&key, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
-	if (m)
-		found = *m;
-	if ((m = kept_find(k->slot, device_id, false)) && m->at >= found.at)
-		found = *m;
+	const struct kept_dev *m = kept_row(k, device_id);
+	struct kept_dev found = m ? *m : (struct kept_dev){ 0 };
 	pthread_mutex_unlock(&k->mu);
 	if (!found.at)
 		return 0;

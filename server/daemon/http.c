@@ -353,34 +353,35 @@ static void lastmap_clear(struct lastmap *m)
 	m->n = 0;
 }
 
+/* The index slot of id's entry, or the empty one where it would go. */
+static size_t lastmap_probe(const struct lastmap *m, int64_t id)
+{
+	size_t i = lastmap_home(id);
+	for (uint32_t k; (k = m->idx[i]) && m->ent[k - 1].device_id != id;)
+		i = (i + 1) & (2 * LAST_MAX - 1);
+	return i;
+}
+
 /* The entry for id, or NULL. */
 static const struct fetch_last *lastmap_find(const struct lastmap *m, int64_t id)
 {
-	size_t mask = 2 * LAST_MAX - 1, i = lastmap_home(id);
-	for (uint32_t k; (k = m->idx[i]); i = (i + 1) & mask)
-		if (m->ent[k - 1].device_id == id)
-			return &m->ent[k - 1];
-	return NULL;
+	uint32_t k = m->idx[lastmap_probe(m, id)];
+	return k ? &m->ent[k - 1] : NULL;
 }
 
 /* The entry for id: found, or a new one; NULL when the map is full. */
 static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
 {
-	size_t mask = 2 * LAST_MAX - 1, i = lastmap_home(id);
-	for (;; i = (i + 1) & mask) {
-		uint32_t k = m->idx[i];
-		if (k && m->ent[k - 1].device_id == id)
-			return &m->ent[k - 1];
-		if (!k) {
-			if (m->n == LAST_MAX)
-				return NULL;
-			m->idx[i] = (uint32_t)++m->n;
-			m->ent[m->n - 1].device_id = id;
-			m->ent[m->n - 1].at = 0;
-			m->ent[m->n - 1].ua = NULL;
-			return &m->ent[m->n - 1];
-		}
-	}
+	size_t i = lastmap_probe(m, id);
+	if (m->idx[i])
+		return &m->ent[m->idx[i] - 1];
+	if (m->n == LAST_MAX)
+		return NULL;
+	m->idx[i] = (uint32_t)++m->n;
+	m->ent[m->n - 1].device_id = id;
+	m->ent[m->n - 1].at = 0;
+	m->ent[m->n - 1].ua = NULL;
+	return &m->ent[m->n - 1];
 }
 
 /* A row the database refused, dropped: counted, and logged at most every
