@@ -8,7 +8,8 @@
 #   signature rate of GnuTLS (phone_server = mhd) against OpenSSL with the
 #   same keys (tests/bench/tls-sign.c);
 # then sipprovd alone with BIG devices (default 1,000,000) against the
-# DEVICES mix after one warm-up pass (BIG fetches; throughput and p99), and the boot
+# DEVICES mix after one warm-up pass (BIG fetches; throughput and p99;
+# ROUNDS runs of each, alternating), and the boot
 # storm (tools/bench-bootstorm.sh, PHONES phones).
 # DEVICES (default 10000), SECONDS_PER_RUN (default 5) x ROUNDS (default 3,
 # alternating the two servers), THREADS (default: CPUs).
@@ -39,7 +40,7 @@ for c in wrk nginx openssl curl python3 bc; do
 done
 W=$(mktemp -d /tmp/sipprov-bench.XXXXXX)
 chmod 755 "$W"   # nginx workers run as www-data
-cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
+cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${SMALL_PID:-}" ] && kill "$SMALL_PID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 if [ -n "$PG" ]; then
@@ -162,9 +163,12 @@ lat() { # lat URL N -> "requests/s p99_ms"
 	DEVICES=$2 CLOSE=0 wrk -t2 -c50 -d"${DUR}s" --latency -s "$ROOT/tests/bench/rand.lua" "$1" 2>&1 |
 		awk '/Requests\/sec/ {r=$2} /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) sub(/ms$/,"",v); else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; p=v} END {print r, p}'
 }
-small=$(lat "http://127.0.0.1:$P1/" "$DEVICES")
-kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+# The DEVICES daemon stays up (idle) while the big one is seeded and
+# warmed, so the two mixes can alternate like the cases above: measured
+# minutes apart, this VM's drift moved their ratio by tens of percent.
+SMALL_PID=$SPID; SPID=
 kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
+P5=$(free_port)
 t0=$(date +%s)
 BIGDB=$(bench_db big)
 PA=$(free_port)
@@ -172,11 +176,11 @@ SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" init >/dev
 SIPPROV_DB="$BIGDB" SIPPROV_KEY_FILE="$W/big.key" "$SP_BUILD/sipprov" demo --devices "$BIG" >/dev/null
 echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
 "$SP_BUILD/sipprovd" -d -o database="$BIGDB" -o key_file="$W/big.key" -o templates="$ROOT/templates" \
-	-o http_listen=127.0.0.1:$P1 -o admin_listen=127.0.0.1:$PA \
+	-o http_listen=127.0.0.1:$P5 -o admin_listen=127.0.0.1:$PA \
 	-o hep_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
 	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
 SPID=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P5/healthz" >/dev/null && break; sleep 0.05; done
 # The share of the measured run's fetches that rendered (missed both cache
 # tiers), that the render cache's file served, and of the fetch_log rows the
 # writer sampled out under the load.
@@ -187,7 +191,7 @@ counters() {
 # One warm-up pass: BIG fetches, each thread walking its share of the
 # permutation once; wrk is stopped when sipprovd has served them.
 c0=$(counters)
-DEVICES=$BIG CLOSE=0 wrk -t2 -c50 -d3600s -s "$ROOT/tests/bench/rand.lua" "http://127.0.0.1:$P1/" >/dev/null 2>&1 &
+DEVICES=$BIG CLOSE=0 wrk -t2 -c50 -d3600s -s "$ROOT/tests/bench/rand.lua" "http://127.0.0.1:$P5/" >/dev/null 2>&1 &
 WP=$!
 t0=$(date +%s)
 while kill -0 "$WP" 2>/dev/null && [ "$(counters | awk -v c="${c0##* }" '{print $4 - c}')" -lt "$BIG" ]; do
@@ -195,15 +199,24 @@ while kill -0 "$WP" 2>/dev/null && [ "$(counters | awk -v c="${c0##* }" '{print 
 done
 kill "$WP" 2>/dev/null; wait "$WP" 2>/dev/null || true
 echo "warm-up pass: $BIG fetches in $(( $(date +%s) - t0 )) s"
+# ROUNDS alternating runs of each mix; the means (and each run) reported.
 c0=$(counters)
-big=$(lat "http://127.0.0.1:$P1/" "$BIG")
+sr=; br=; i=0
+while [ $i -lt "$ROUNDS" ]; do
+	sr="$sr $(lat "http://127.0.0.1:$P1/" "$DEVICES" | tr ' ' /)"
+	br="$br $(lat "http://127.0.0.1:$P5/" "$BIG" | tr ' ' /)"
+	i=$((i + 1))
+done
 c1=$(counters)
+kill "$SMALL_PID"; wait "$SMALL_PID" 2>/dev/null || true; SMALL_PID=
+mean() { echo "$1" | tr ' ' '\n' | awk -F/ -v f="$2" 'NF {s += $f; n++} END {printf "%.2f", s / n}'; }
+small="$(mean "$sr" 1) $(mean "$sr" 2)"; big="$(mean "$br" 1) $(mean "$br" 2)"
 printf '%-40s %12s %12s %8s\n' "mix" "fetches/s" "p99_ms" ""
-printf '%-40s %12.0f %12s\n' "$DEVICES devices" ${small% *} ${small#* }
-printf '%-40s %12.0f %12s\n' "$BIG devices (after a warm-up pass)" ${big% *} ${big#* }
+printf '%-40s %12.0f %12s   runs (fetches/s/p99):%s\n' "$DEVICES devices" ${small% *} ${small#* } "$sr"
+printf '%-40s %12.0f %12s   runs:%s\n' "$BIG devices (after a warm-up pass)" ${big% *} ${big#* } "$br"
 echo "big/small throughput $(ratio ${big% *} ${small% *}), p99 $(ratio ${big#* } ${small#* })x;" \
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
-echo "$BIG $c0 $c1 ${big% *} $DUR" | awk '{n = $10 * $11; printf "%s devices: renders %.0f%% of fetches, " \
+echo "$BIG $c0 $c1 ${big% *} $((DUR * ROUNDS))" | awk '{n = $10 * $11; printf "%s devices: renders %.0f%% of fetches, " \
 	"from the render cache file %.0f%%, fetch_log rows sampled out %.0f%%\n", \
 	$1, n ? 100 * ($6 - $2) / n : 0, n ? 100 * ($8 - $4) / n : 0, n ? 100 * ($7 - $3) / n : 0}'
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
