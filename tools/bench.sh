@@ -123,6 +123,18 @@ run() { # run URL CLOSE CONNS -> requests/s
 		awk '/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {if (bad) print "error: " bad " non-2xx responses" > "/dev/stderr"; print r}'
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+cpu_ticks() { for p; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | paste -sd+ | bc; }
+# settle PID...: wait (at most ~5 s) until none of them used CPU for 0.3 s.
+# sipprovd's writer goes on after a run (the queue, the rows it keeps, a
+# checkpoint); the next run, another server's, must not pay for it.
+settle() {
+	for _ in $(seq 1 16); do
+		u0=$(cpu_ticks "$@")
+		sleep 0.3
+		[ "$u0" = "$(cpu_ticks "$@")" ] && return 0
+	done
+	return 0        # still busy: run anyway (an idle thread may tick)
+}
 printf '%-40s %12s %12s %8s\n' "case" "sipprovd/s" "nginx/s" "ratio"
 # This machine's speed drifts by tens of percent over minutes (shared
 # VM), so each case alternates the two servers ROUNDS times and compares
@@ -132,7 +144,8 @@ bench_case() { # name proto close conns
 	else u1="https://127.0.0.1:$P3/"; u2="https://127.0.0.1:$P4/"; fi
 	sa=0; sb=0; i=0
 	while [ $i -lt "$ROUNDS" ]; do
-		sa=$(echo "$sa + $(run "$u1" "$3" "$4")" | bc); sb=$(echo "$sb + $(run "$u2" "$3" "$4")" | bc)
+		settle "$SPID"; sa=$(echo "$sa + $(run "$u1" "$3" "$4")" | bc)
+		settle "$SPID"; sb=$(echo "$sb + $(run "$u2" "$3" "$4")" | bc)
 		i=$((i + 1))
 	done
 	a=$(echo "$sa / $ROUNDS" | bc); b=$(echo "$sb / $ROUNDS" | bc)
@@ -203,8 +216,8 @@ echo "warm-up pass: $BIG fetches in $(( $(date +%s) - t0 )) s"
 c0=$(counters)
 sr=; br=; i=0
 while [ $i -lt "$ROUNDS" ]; do
-	sr="$sr $(lat "http://127.0.0.1:$P1/" "$DEVICES" | tr ' ' /)"
-	br="$br $(lat "http://127.0.0.1:$P5/" "$BIG" | tr ' ' /)"
+	settle "$SMALL_PID" "$SPID"; sr="$sr $(lat "http://127.0.0.1:$P1/" "$DEVICES" | tr ' ' /)"
+	settle "$SMALL_PID" "$SPID"; br="$br $(lat "http://127.0.0.1:$P5/" "$BIG" | tr ' ' /)"
 	i=$((i + 1))
 done
 c1=$(counters)
