@@ -599,9 +599,9 @@ int store_fetch_flush(struct store *s)
  * checkpoint, copying pages dirtied again a moment later and syncing
  * twice; at 4,096 pages (16 MiB of WAL, reused after each checkpoint) the
  * big mix served 65,399 fetches/s against 61,131 (means of eight and
- * seven interleaved runs, docs/performance.md).  16,384 (the drift intake's) gained a little more
- * but its longer checkpoints overflowed the fetch queue: 2-5% of history
- * rows sampled out, against 0.4-2%. */
+ * seven interleaved runs, docs/performance.md).  16,384 (the drift
+ * intake's) gained a little more but its longer checkpoints overflowed
+ * the fetch queue: 2-5% of history rows sampled out, against 0.4-2%. */
 int store_fetch_keep(struct store *s)
 {
 	if (store_url(s))
