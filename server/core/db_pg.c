@@ -68,6 +68,7 @@ struct pgdb {
 	size_t nidt;
 	bool idt_loaded;
 	bool sent;                  /* db_send's command: its result not read yet */
+	unsigned long runs;         /* db_pg_runs */
 };
 
 enum ptype { P_NULL = 'n', P_INT = 'i', P_TEXT = 't', P_BLOB = 'b' };
@@ -494,6 +495,7 @@ static PGresult *execute(struct pgst *s)
 {
 	struct pgdb *d = D(s->base.db);
 	settle(d);
+	d->runs++;
 	char *key = key_of(s);
 	PGresult *r = NULL;
 	if (s->tr.statements > 1 && !s->tr.nparams) {
@@ -757,6 +759,7 @@ static int pg_exec(struct db *db, const char *sql)
 {
 	struct pgdb *d = D(db);
 	settle(d);
+	d->runs++;
 	struct pg_sql t;
 	char err[SP_ERR_MAX];
 	if (pg_sql_translate(sql, NULL, NULL, &t, err, sizeof(err)) < 0)
@@ -782,6 +785,7 @@ static int pg_send(struct db *db, const char *sql)
 {
 	struct pgdb *d = D(db);
 	settle(d);
+	d->runs++;
 	if (!PQsendQuery(d->g.conn, sql))
 		return set_errf(d, PQerrorMessage(d->g.conn));
 	d->sent = true;
@@ -927,6 +931,7 @@ static int pg_batch_flush(struct dbst *st)
 		return DB_DONE;
 	}
 	PGresult *r = NULL;
+	d->runs++;
 	if (!bt->name[0]) {
 		char name[24];
 		snprintf(name, sizeof(name), "sp%lu", ++d->names);
@@ -1027,6 +1032,11 @@ bool db_pg_lost(struct db *db)
 {
 	settle(D(db));
 	return PQstatus(D(db)->g.conn) != CONNECTION_OK;
+}
+
+unsigned long db_pg_runs(struct db *db)
+{
+	return D(db)->runs;
 }
 
 /* Added for pgsuite2 (issue 17): a BEGIN whose lock wait failed leaves the

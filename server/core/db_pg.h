@@ -18,4 +18,8 @@ bool db_pg_lost(struct db *db);
 /* ROLLBACK whatever transaction is open (a failed one included), keeping
  * the last error for db_errmsg / db_errcode. */
 void db_pg_abandon(struct db *db);
+/* Commands the connection has run outside db_pipeline so far (each
+ * statement's execution, db_exec, db_send, a batch's flush): a reader
+ * learns whether anything ran between two points. */
+unsigned long db_pg_runs(struct db *db);
 #endif

@@ -43,6 +43,10 @@ struct store {
 	 * (set NULL) by the one reader it is for, the rest reset at the end
 	 * of the transaction.  dev_id, tenant_id: the device's, once read. */
 	struct { struct dbst *dev, *acc, *web; char mac[SP_MAC_LEN + 1]; int64_t dev_id, tenant_id; } pre;
+	/* store_begin_render's snapshot ended in its own round trip: its
+	 * generation, and db_pg_runs then (a render reading more after it
+	 * ran commands of their own). */
+	struct { bool ended; long gen; unsigned long runs; } snap;
 	bool have_key;                  /* store_use_key succeeded */
 	unsigned char key[SP_KEY_LEN];  /* wiped by store_close */
 	char *why;                      /* store_errmsg instead of the driver's until the next statement */
@@ -1480,33 +1484,44 @@ static void pre_drop(struct store *s)
 	s->pre.dev_id = s->pre.tenant_id = -1;
 }
 
-long store_begin_render(struct store *s, const char *mac)
+long store_begin_render(struct store *s, const char *mac, bool one_trip)
 {
 	pre_drop(s);
+	s->snap.ended = false;
 	if (!s->url)
 		return store_begin_read(s) == 0 ? store_config_gen(s) : -1;
-	struct dbst *st[5] = { store_stmt(s, BEGIN_READ_PG), store_stmt(s, CONFIG_GEN) };
+	bool rows = mac && *mac;
+	one_trip = one_trip && rows;
+	struct dbst *st[6] = { store_stmt(s, BEGIN_READ_PG), store_stmt(s, CONFIG_GEN) };
 	int n = 2;
-	if (mac && *mac) {
+	if (rows) {
 		st[2] = store_stmt(s, PRE_DEVICE);
 		st[3] = store_stmt(s, PRE_ACCOUNTS);
 		st[4] = store_stmt(s, PRE_WEBPW);
 		n = 5;
 	}
+	if (one_trip)
+		st[n++] = store_stmt(s, "COMMIT");
 	for (int i = 0; i < n; i++) {
 		if (!st[i])
 			return -1;
-		if (i >= 2)
+		if (i >= 2 && i < 5)
 			store_bind_text(st[i], 1, mac);
 	}
-	if (db_pipeline(s->db, st, n) != DB_DONE || store_exec_stmt(s, st[0], NULL, 0) < 0)
+	if (db_pipeline(s->db, st, n) != DB_DONE || store_exec_stmt(s, st[0], NULL, 0) < 0 ||
+	    (one_trip && store_exec_stmt(s, st[5], NULL, 0) < 0))
 		return -1;
 	long g = gen_read(st[1]);
-	if (g >= 0 && n == 5) {
+	if (g >= 0 && rows) {
 		sp_strlcpy(s->pre.mac, mac, sizeof(s->pre.mac));
 		s->pre.dev = st[2];
 		s->pre.acc = st[3];
 		s->pre.web = st[4];
+	}
+	if (one_trip) {
+		s->snap.ended = true;
+		s->snap.gen = g;
+		s->snap.runs = db_pg_runs(s->db);
 	}
 	return g;
 }
@@ -1516,7 +1531,22 @@ int store_end_render(struct store *s)
 	if (!s->url)
 		return store_commit(s);
 	pre_drop(s);
-	return db_send(s->db, "COMMIT") == DB_DONE ? 0 : -1;
+	if (!s->snap.ended)
+		return db_send(s->db, "COMMIT") == DB_DONE ? 0 : -1;
+	s->snap.ended = false;
+	if (db_pg_runs(s->db) == s->snap.runs)
+		return 0;
+	/* The render read more (a tenant or version the memo did not hold,
+	 * the firmware table), each statement its own snapshot: the same
+	 * rows as the first one's only if no change committed meanwhile,
+	 * and every change that can reach a render bumps the generation in
+	 * its own transaction (schema 002). */
+	long g = store_config_gen(s);
+	if (g >= 0 && g == s->snap.gen)
+		return 0;
+	if (s->memo)
+		memo_forget(s->memo, -1);       /* it may hold rows of a later generation under this one */
+	return 1;
 }
 
 struct dbst *store_pre_webpw(struct store *s, int64_t tenant_id, int64_t device_id)

@@ -171,11 +171,17 @@ long store_config_gen(struct store *s);
  * with a MAC, the device, its lines and the web passwords it may use are
  * read in the same round trip (db_pipeline: 1 instead of 5), for the next
  * store_device_get of that MAC, store_account_list and
- * store_webpw_effective of that device in this transaction.  SQLite reads
- * each at its call, as before. */
-long store_begin_render(struct store *s, const char *mac);
+ * store_webpw_effective of that device in this transaction; one_trip ends
+ * the snapshot in that round trip too (its COMMIT sent with it), and what
+ * the render reads after it runs on its own.  SQLite reads each at its
+ * call, as before. */
+long store_begin_render(struct store *s, const char *mac, bool one_trip);
 /* Its end: store_commit on SQLite; on PostgreSQL the COMMIT of the
- * read-only snapshot is sent and not waited for (db_send).  0 or -1. */
+ * read-only snapshot is sent and not waited for (db_send).  After
+ * one_trip, nothing to send; if the render read more after the snapshot,
+ * the generation is read again: 1 when it moved (or cannot be read), the
+ * render not known to be of one snapshot (render again without
+ * one_trip).  0, 1, or -1 (the COMMIT not sent). */
 int store_end_render(struct store *s);
 /* The render memo: between store_memo_begin(s, gen) - called inside a read
  * snapshot, with the generation that snapshot read - and store_memo_end,

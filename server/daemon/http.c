@@ -1073,24 +1073,30 @@ static int build_entry(struct http_server *h, struct store *s, const struct layo
 static long render_snapshot(struct http_server *h, struct store *s, const struct route_match *m,
 			    struct cache_ent *fresh, long min, bool *behind)
 {
-	/* A MAC route's device rows come with the snapshot (one round trip
-	 * on PostgreSQL); a token route finds its device first. */
-	long g = store_begin_render(s, m->kind == ROUTE_MAC ? m->mac : NULL);
-	*behind = g >= 0 && g < min;
-	int built = -1;
-	if (g >= 0 && !*behind) {
-		/* Phones of a tenant share its row and their template version:
-		 * read them once per generation (store_memo_begin). */
-		store_memo_begin(s, g);
-		built = build_entry(h, s, h->layouts, m, fresh, false);
-		store_memo_end(s);
+	/* A MAC route's device rows come with the snapshot, which ends in
+	 * the same round trip on PostgreSQL; a token route finds its device
+	 * first.  What the render reads after that snapshot (a memo miss) is
+	 * checked against the generation, and when that moved the render
+	 * runs again inside one snapshot. */
+	for (int pass = 0;; pass++) {
+		long g = store_begin_render(s, m->kind == ROUTE_MAC ? m->mac : NULL, pass == 0);
+		*behind = g >= 0 && g < min;
+		int built = -1;
+		if (g >= 0 && !*behind) {
+			/* Phones of a tenant share its row and their template
+			 * version: read them once per generation (store_memo_begin). */
+			store_memo_begin(s, g);
+			built = build_entry(h, s, h->layouts, m, fresh, false);
+			store_memo_end(s);
+		}
+		int ended = store_end_render(s);
+		if (built >= 0 && ended != 1)
+			return g;
+		free(fresh->body);
+		fresh->body = NULL;
+		if (ended != 1 || pass > 0)
+			return -1;
 	}
-	store_end_render(s);
-	if (built >= 0)
-		return g;
-	free(fresh->body);
-	fresh->body = NULL;
-	return -1;
 }
 
 /* The replica cannot be used (why names it): close this worker's
