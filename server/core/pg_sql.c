@@ -737,6 +737,55 @@ out:
 	return rc;
 }
 
+/* The next significant token from *i on (and *i past it); NULL at the end. */
+static const struct tok *take(const struct toks *t, size_t *i)
+{
+	*i = next_sig(t, *i, t->n);
+	return *i < t->n ? &t->v[(*i)++] : NULL;
+}
+
+char *pg_sql_copy(const char *sql, int nparams)
+{
+	struct toks t = { 0 };
+	struct buf b;
+	const struct tok *k;
+	size_t i = 0;
+	int cols = 0, params = 0;
+	bool ok = false;
+	tokenize(sql, &t);
+	buf_init(&b, 64 * 1024);
+	if ((k = take(&t, &i)) && is_word(k, "INSERT") && (k = take(&t, &i)) && is_word(k, "INTO") &&
+	    (k = take(&t, &i)) && k->kind == T_WORD) {
+		buf_printf(&b, "COPY %.*s (", (int)k->n, k->p);
+		ok = (k = take(&t, &i)) && is_punct(k, "(");
+	}
+	while (ok) {                            /* the columns, to ")" */
+		if (!(ok = (k = take(&t, &i)) && k->kind == T_WORD))
+			break;
+		buf_printf(&b, "%s%.*s", cols++ ? ", " : "", (int)k->n, k->p);
+		if ((k = take(&t, &i)) && is_punct(k, ")"))
+			break;
+		ok = k && is_punct(k, ",");
+	}
+	ok = ok && (k = take(&t, &i)) && is_word(k, "VALUES") && (k = take(&t, &i)) && is_punct(k, "(");
+	while (ok) {                            /* ?1, ?2 ... in order, to ")" */
+		if (!(ok = (k = take(&t, &i)) && k->kind == T_PARAM &&
+			   (k->n == 1 || strtol(k->p + 1, NULL, 10) == params + 1)))
+			break;
+		params++;
+		if ((k = take(&t, &i)) && is_punct(k, ")"))
+			break;
+		ok = k && is_punct(k, ",");
+	}
+	ok = ok && !take(&t, &i) && cols == params && params == nparams;
+	buf_adds(&b, ") FROM STDIN");
+	free(t.v);
+	if (ok && !b.overflow)
+		return buf_detach(&b, NULL);
+	buf_release(&b);
+	return NULL;
+}
+
 void pg_sql_free(struct pg_sql *t)
 {
 	free(t->text);

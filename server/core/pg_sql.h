@@ -40,6 +40,12 @@ void pg_sql_free(struct pg_sql *t);
  * translated as above: $k is the array of parameter k.  0 or -1 with err. */
 int pg_sql_batch(const char *sql, const char *types, struct pg_sql *out, char *err, size_t errlen);
 
+/* A batch INSERT that COPY can load: "INSERT INTO t (c1, ..., cn) VALUES
+ * (?1, ..., ?n)" (nparams parameters, each once and in order, "?" or
+ * "?k"; nothing more): "COPY t (c1, ..., cn) FROM STDIN" (caller frees).
+ * NULL for any other statement. */
+char *pg_sql_copy(const char *sql, int nparams);
+
 /* The override table, for tests: its n SQLite keys (each must still be a
  * statement of the store, or the override is dead). */
 const char *pg_sql_override_key(size_t i);

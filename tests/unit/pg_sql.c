@@ -7,6 +7,7 @@
  * No server: tests/t/a1-pg-driver.sh runs the results on one.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tap.h"
 #include "core/sipprov.h"
@@ -210,5 +211,32 @@ int main(void)
 			    has_id, NULL, &t, err, sizeof(err)) == 0 && t.nparams == 3,
 	   "a statement near an override key is not taken for it");
 	pg_sql_free(&t);
+
+	/* pg_sql_copy: a batch INSERT COPY can load, and what it cannot. */
+	static const struct { const char *sql; int n; const char *copy; } copies[] = {
+		{ "INSERT INTO fetch_log (device_id, at, ip) VALUES (?,?,?)", 3,
+		  "COPY fetch_log (device_id, at, ip) FROM STDIN" },
+		{ "insert into t (a, b) values (?1, ?2)", 2, "COPY t (a, b) FROM STDIN" },
+		{ "INSERT INTO t (a) VALUES (? )", 1, "COPY t (a) FROM STDIN" },
+		{ "INSERT INTO t (a, b) VALUES (?2, ?1)", 2, NULL },         /* out of order */
+		{ "INSERT INTO t (a, b) VALUES (?1, ?1)", 1, NULL },         /* one twice */
+		{ "INSERT INTO t (a, b) VALUES (?, 0)", 1, NULL },           /* a constant */
+		{ "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING", 2, NULL },
+		{ "INSERT INTO t (a, b) VALUES (?, ?) RETURNING id", 2, NULL },
+		{ "INSERT OR IGNORE INTO t (a) VALUES (?)", 1, NULL },
+		{ "INSERT INTO t VALUES (?, ?)", 2, NULL },                  /* no column list */
+		{ "INSERT INTO t (a, b) VALUES (?, ?)", 3, NULL },           /* a parameter short */
+		{ "INSERT INTO t (a, b) SELECT ?, ?", 2, NULL },
+		{ "UPDATE t SET a = ? WHERE id = ?", 2, NULL },
+		{ "INSERT INTO s.t (a) VALUES (?)", 1, NULL },               /* qualified: not taken */
+	};
+	for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
+		char *c = pg_sql_copy(copies[i].sql, copies[i].n);
+		if (copies[i].copy)
+			is_str(c, copies[i].copy, "COPY for: %s", copies[i].sql);
+		else
+			ok(c == NULL, "no COPY for: %s", copies[i].sql);
+		free(c);
+	}
 	return tap_done();
 }
