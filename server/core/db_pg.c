@@ -962,7 +962,10 @@ static PGresult *copy_in(PGconn *c, const char *cmd, const struct buf *b)
 	}
 	PQputCopyEnd(c, why);
 	r = PQgetResult(c);
-	for (PGresult *more; (more = PQgetResult(c));)
+	/* Then NULL; bounded, as a connection left in COPY would answer
+	 * PGRES_COPY_IN for ever (it fails as lost at its next command). */
+	PGresult *more;
+	for (int guard = 0; guard < 4 && (more = PQgetResult(c)); guard++)
 		PQclear(more);
 	return r;
 }

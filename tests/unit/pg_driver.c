@@ -349,11 +349,11 @@ static void batch_plan(void)
 		struct pg_sql t;
 		char err[SP_ERR_MAX], *prep = NULL, *explain = NULL;
 		struct buf plan;
-		buf_init(&plan, 1 << 16);
 		if (!ok(pg_sql_batch(sql[q], "iI", &t, err, sizeof(err)) == 0, "translate keyed batch %zu", q + 1)) {
 			printf("# %s\n", err);
 			continue;
 		}
+		buf_init(&plan, 1 << 16);
 		if (asprintf(&prep, "PREPARE t_plan_%zu AS %s", q, t.text) < 0 ||
 		    asprintf(&explain, "EXPLAIN (COSTS OFF) EXECUTE t_plan_%zu('{%s}', '{%s}')", q, vals.data,
 			     keys.data) < 0)
@@ -376,7 +376,7 @@ static void batch_plan(void)
 	}
 	buf_release(&keys);
 	buf_release(&vals);
-	run("DEALLOCATE ALL; DROP TABLE t_plan; DROP TABLE t_plan2");
+	run("DEALLOCATE t_plan_0; DEALLOCATE t_plan_1; DROP TABLE t_plan; DROP TABLE t_plan2");
 }
 
 /* db_prepare_batch: rows gathered in arrays, one statement at flush. */
