@@ -122,7 +122,7 @@ run() { # run URL CLOSE CONNS -> requests/s
 	DEVICES=$DEVICES CLOSE=$2 wrk -t2 -c"$3" -d"${DUR}s" -s "$ROOT/tests/bench/rand.lua" "$1" 2>&1 |
 		awk '/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {if (bad) print "error: " bad " non-2xx responses" > "/dev/stderr"; print r}'
 }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { echo "scale=${3:-2}; $1 / $2" | bc; }   # ratio A B [PLACES]
 cpu_ticks() { for p; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | paste -sd+ | bc; }
 # settle PID...: wait (at most ~5 s) until none of them used CPU for 0.3 s.
 # sipprovd's writer goes on after a run (the queue, the rows it keeps, a
@@ -228,7 +228,7 @@ printf '%-40s %12s %12s %8s\n' "mix" "fetches/s" "p99_ms" ""
 printf '%-40s %12.0f %12s   runs (fetches/s/p99):%s\n' "$DEVICES devices" ${small% *} ${small#* } "$sr"
 printf '%-40s %12.0f %12s   runs:%s\n' "$BIG devices (after a warm-up pass)" ${big% *} ${big#* } "$br"
 # Three places: the issue's line (within 1.5x) is 0.667.
-echo "big/small throughput $(echo "scale=3; ${big% *} / ${small% *}" | bc), p99 $(ratio ${big#* } ${small#* })x;" \
+echo "big/small throughput $(ratio ${big% *} ${small% *} 3), p99 $(ratio ${big#* } ${small#* })x;" \
 	"sipprovd peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
 echo "$BIG $c0 $c1 ${big% *} $((DUR * ROUNDS))" | awk '{n = $10 * $11; printf "%s devices: renders %.0f%% of fetches, " \
 	"from the render cache file %.0f%%, fetch_log rows sampled out %.0f%%\n", \
