@@ -671,19 +671,17 @@ int store_drift_open_count_device(struct store *s, int64_t device_id, long *n);
 int store_registration_last(struct store *s, int64_t device_id, struct observation *o);
 /* ---- store_validate.c: the targeted lookups validation needs ---- */
 
-enum validate_find { VALIDATE_FIND_USERNAME, VALIDATE_FIND_AUTH_USERNAME };
-/* Another account of tenant tenant_id whose username (or auth_username)
- * equals value, other than self (self->id, or when self->id is 0 the line
- * self->line on device mac, which the write replaces), and not a shared
- * line appearance with the same username and auth_username as self.
- * Indexed (account_username / account_auth_username).  1 found (line and
- * mac filled), 0 none, -1 error. */
-int store_validate_find(struct store *s, int64_t tenant_id, enum validate_find which, const char *value,
-			const struct account *self, const char *mac, long *line, char other_mac[13]);
-/* Number of devices of the tenant, other than mac, with an account whose
- * username is username.  0 or -1. */
-int store_validate_user_devices(struct store *s, int64_t tenant_id, const char *username, const char *mac,
-				long *n);
+/* Another account of tenant tenant_id, other than self (self->id, or when
+ * self->id is 0 the line self->line on device mac, which the write
+ * replaces), and not a shared line appearance with the same username and
+ * auth_username as self: o[0] one whose username is self's auth_username,
+ * o[1] one whose auth_username is self's username (found, then its line
+ * and mac).  With devices, also the number of the tenant's devices other
+ * than mac with an account whose username is self's.  Indexed
+ * (account_username / account_auth_username); one round trip.  0 or -1. */
+struct validate_other { bool found; long line; char mac[SP_MAC_LEN + 1]; };
+int store_validate_others(struct store *s, int64_t tenant_id, const struct account *self, const char *mac,
+			  struct validate_other o[2], long *devices);
 /* Delete one account row.  1 deleted, 0 none, -1 error. */
 int store_account_delete(struct store *s, int64_t device_id, long line);
 /* ---- store_bulk.c: the SQL behind the above and reprovision jobs ---- */

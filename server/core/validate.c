@@ -494,9 +494,9 @@ static int account_patterns(const struct tenant *t, const char *pre, const struc
 int validate_account(struct store *s, const struct tenant *t, const char *mac,
 		     const struct account *a, char *err, size_t errlen)
 {
-	char pre[64], q[300], other_mac[SP_MAC_LEN + 1], cm[18];
-	long other_line, n;
-	int rc;
+	char pre[64], q[300], cm[18];
+	struct validate_other o[2];
+	long n = 0;
 
 	if (validate_account_fields(mac, a, err, errlen) < 0)
 		return -1;
@@ -505,36 +505,26 @@ int validate_account(struct store *s, const struct tenant *t, const char *mac,
 		return -1;
 	if (!s || !t)
 		return 0;
-	rc = store_validate_find(s, t->id, VALIDATE_FIND_USERNAME, a->auth_username, a, mac, &other_line,
-				 other_mac);
-	if (rc < 0)
+	if (store_validate_others(s, t->id, a, mac, o, t->max_per_user > 0 ? &n : NULL) < 0)
 		return sp_err(err, errlen, "%scannot check other accounts: %s", pre, store_errmsg(s));
-	if (rc == 1) {
-		validate_mac_colons(other_mac, cm);
+	if (o[0].found) {
+		validate_mac_colons(o[0].mac, cm);
 		quote(a->auth_username, SP_NAME_MAX, q, sizeof(q));
 		return sp_err(err, errlen, "%sauth_username %s is the username of account %ld on %s: swap "
-			      "suspected; give this line's own digest id", pre, q, other_line, cm);
+			      "suspected; give this line's own digest id", pre, q, o[0].line, cm);
 	}
-	rc = store_validate_find(s, t->id, VALIDATE_FIND_AUTH_USERNAME, a->username, a, mac, &other_line,
-				 other_mac);
-	if (rc < 0)
-		return sp_err(err, errlen, "%scannot check other accounts: %s", pre, store_errmsg(s));
-	if (rc == 1) {
-		validate_mac_colons(other_mac, cm);
+	if (o[1].found) {
+		validate_mac_colons(o[1].mac, cm);
 		quote(a->username, SP_NAME_MAX, q, sizeof(q));
 		return sp_err(err, errlen, "%susername %s is the auth_username of account %ld on %s: swap "
 			      "suspected; check which value is the SIP user and which the digest id", pre, q,
-			      other_line, cm);
+			      o[1].line, cm);
 	}
-	if (t->max_per_user > 0) {
-		if (store_validate_user_devices(s, t->id, a->username, mac, &n) < 0)
-			return sp_err(err, errlen, "%scannot count devices: %s", pre, store_errmsg(s));
-		if (n >= t->max_per_user) {
-			quote(a->username, SP_NAME_MAX, q, sizeof(q));
-			return sp_err(err, errlen, "%susername %s is already on %ld device%s of tenant %s "
-				      "(max_per_user %ld): remove it from another device or raise the limit",
-				      pre, q, n, n == 1 ? "" : "s", t->slug, t->max_per_user);
-		}
+	if (t->max_per_user > 0 && n >= t->max_per_user) {
+		quote(a->username, SP_NAME_MAX, q, sizeof(q));
+		return sp_err(err, errlen, "%susername %s is already on %ld device%s of tenant %s "
+			      "(max_per_user %ld): remove it from another device or raise the limit",
+			      pre, q, n, n == 1 ? "" : "s", t->slug, t->max_per_user);
 	}
 	return 0;
 }
