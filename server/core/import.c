@@ -33,6 +33,7 @@ static const enum col dev_cols[] = { C_LAYOUT, C_MODEL, C_LABEL, C_TEMPLATE };
 struct dev_entry {
 	char mac[SP_MAC_LEN + 1];
 	int64_t id;                     /* 0 = not written (its first row failed) */
+	bool fresh;                     /* new in this file: no lines but the file's */
 	long first_row;
 	char *devkey;                   /* device columns joined by \x1f */
 	const struct layout *layout;
@@ -348,6 +349,7 @@ static void imp_device(struct imp *im, struct dev_entry *de, char **f)
 			goto out;
 		}
 		im->r->devices_new++;
+		de->fresh = true;
 	}
 	de->id = d.id;
 out:
@@ -384,7 +386,7 @@ static void imp_account(struct imp *im, struct dev_entry *de, char **f)
 	if (!ok)
 		return;
 	memset(&a, 0, sizeof(a));
-	if (de->id && (have = store_account_get_line(im->s, de->id, line, &old)) < 0) {
+	if (de->id && !de->fresh && (have = store_account_get_line(im->s, de->id, line, &old)) < 0) {
 		imp_error(im, "line", "cannot read line %ld: %s", line, store_errmsg(im->s));
 		return;
 	}
@@ -499,10 +501,10 @@ static void imp_row(struct imp *im, char **f)
 		imp_account(im, de, f);
 }
 
-/* After every row: each touched device's whole effective config. */
+/* After every row: each touched device's whole effective config, its
+ * rows read in one round trip (the tenant and template from the memo). */
 static void imp_effective(struct imp *im)
 {
-	struct device d;
 	struct effective e;
 	char err[SP_ERR_MAX];
 	for (size_t i = 0; i < im->cap; i++) {
@@ -511,11 +513,16 @@ static void imp_effective(struct imp *im)
 			continue;
 		im->row = de->first_row;
 		im->line = 0;
-		if (store_device_get_id(im->s, de->id, &d) != 1) {
+		if (store_read_ahead(im->s, de->mac) < 0) {
+			imp_error(im, "mac", "cannot read device %s: %s", de->mac, store_errmsg(im->s));
+			continue;
+		}
+		int rc = effective_load(im->s, im->o->key, de->mac, &e, err, sizeof(err));
+		if (rc == 0) {
 			imp_error(im, "mac", "device %s vanished", de->mac);
 			continue;
 		}
-		if (effective_load_device(im->s, im->o->key, &d, &e, err, sizeof(err)) != 1) {
+		if (rc < 0) {
 			imp_error(im, NULL, "%s", err);
 			continue;
 		}
@@ -598,6 +605,10 @@ int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct b
 		goto out;
 	}
 	in_tx = true;
+	/* Writers hold the one writer lock (BEGIN IMMEDIATE) and the import writes
+	 * no tenant or template: their rows cannot change until the commit,
+	 * so the render memo answers them after the first read. */
+	store_memo_begin(s, store_config_gen(s));
 	while ((rc = csv_read(c, &fl, &n, cerr, sizeof(cerr))) != 0) {
 		im.row = csv_record(c) - 1;
 		im.line = csv_line(c);
@@ -656,6 +667,9 @@ int bulk_import(struct store *s, const struct tenant *t, FILE *f, const struct b
 out:
 	if (in_tx)
 		store_rollback(s);
+	/* Forget the memo: after a rollback its generation number is the
+	 * next writer's, with other rows. */
+	store_memo_begin(s, -1);
 	dev_table_free(&im);
 	free(im.tv);
 	csv_free(c);

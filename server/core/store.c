@@ -1484,6 +1484,29 @@ static void pre_drop(struct store *s)
 	s->pre.dev_id = s->pre.tenant_id = -1;
 }
 
+/* st[0..2]: the PRE_ statements, bound to mac.  0, or -1 (one missing). */
+static int pre_bind(struct store *s, struct dbst **st, const char *mac)
+{
+	st[0] = store_stmt(s, PRE_DEVICE);
+	st[1] = store_stmt(s, PRE_ACCOUNTS);
+	st[2] = store_stmt(s, PRE_WEBPW);
+	for (int i = 0; i < 3; i++) {
+		if (!st[i])
+			return -1;
+		store_bind_text(st[i], 1, mac);
+	}
+	return 0;
+}
+
+/* st[0..2], pipelined: kept for their readers. */
+static void pre_keep(struct store *s, struct dbst *const *st, const char *mac)
+{
+	sp_strlcpy(s->pre.mac, mac, sizeof(s->pre.mac));
+	s->pre.dev = st[0];
+	s->pre.acc = st[1];
+	s->pre.web = st[2];
+}
+
 long store_begin_render(struct store *s, const char *mac, bool one_trip)
 {
 	pre_drop(s);
@@ -1495,35 +1518,39 @@ long store_begin_render(struct store *s, const char *mac, bool one_trip)
 	struct dbst *st[6] = { store_stmt(s, BEGIN_READ_PG), store_stmt(s, CONFIG_GEN) };
 	int n = 2;
 	if (rows) {
-		st[2] = store_stmt(s, PRE_DEVICE);
-		st[3] = store_stmt(s, PRE_ACCOUNTS);
-		st[4] = store_stmt(s, PRE_WEBPW);
+		if (pre_bind(s, st + 2, mac) < 0)
+			return -1;
 		n = 5;
 	}
 	if (one_trip)
 		st[n++] = store_stmt(s, "COMMIT");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		if (!st[i])
 			return -1;
-		if (i >= 2 && i < 5)
-			store_bind_text(st[i], 1, mac);
-	}
 	if (db_pipeline(s->db, st, n) != DB_DONE || store_exec_stmt(s, st[0], NULL, 0) < 0 ||
 	    (one_trip && store_exec_stmt(s, st[5], NULL, 0) < 0))
 		return -1;
 	long g = gen_read(st[1]);
-	if (g >= 0 && rows) {
-		sp_strlcpy(s->pre.mac, mac, sizeof(s->pre.mac));
-		s->pre.dev = st[2];
-		s->pre.acc = st[3];
-		s->pre.web = st[4];
-	}
+	if (g >= 0 && rows)
+		pre_keep(s, st + 2, mac);
 	if (one_trip) {
 		s->snap.ended = true;
 		s->snap.gen = g;
 		s->snap.runs = db_pg_runs(s->db);
 	}
 	return g;
+}
+
+int store_read_ahead(struct store *s, const char *mac)
+{
+	struct dbst *st[3];
+	pre_drop(s);
+	if (!s->url)
+		return 0;       /* SQLite: a read is no round trip */
+	if (pre_bind(s, st, mac) < 0 || db_pipeline(s->db, st, 3) != DB_DONE)
+		return -1;
+	pre_keep(s, st, mac);
+	return 0;
 }
 
 int store_end_render(struct store *s)

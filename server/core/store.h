@@ -176,6 +176,11 @@ long store_config_gen(struct store *s);
  * the render reads after it runs on its own.  SQLite reads each at its
  * call, as before. */
 long store_begin_render(struct store *s, const char *mac, bool one_trip);
+/* The same rows of one device in one round trip inside the caller's own
+ * transaction (an import checking each device it wrote): for the next
+ * store_device_get of mac and what follows it, as above.  Nothing on
+ * SQLite.  0, or -1 (the transaction is then aborted on PostgreSQL). */
+int store_read_ahead(struct store *s, const char *mac);
 /* Its end: store_commit on SQLite; on PostgreSQL the COMMIT of the
  * read-only snapshot is sent and not waited for (db_send).  After
  * one_trip, nothing to send; if the render read more after the snapshot,
