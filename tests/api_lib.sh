@@ -22,7 +22,9 @@ api() {
 	hdr=$(tr -d '\r' < "$T/r$i.h")
 	printf '%s\t%s\t%s\t%s\n' "$m" "$p" "$st" "$T/r$i.b" >> "$LOG"
 }
-dump() { sqlite3 "$DB" .dump > "$T/$1.sql"; }
+# dump NAME: the whole database as text (either backend), never empty: an
+# empty dump on both sides would make same_db pass whatever was written.
+dump() { sql_dump > "$T/$1.sql"; [ -s "$T/$1.sql" ] || bail "dump $1: the database dump is empty"; }
 same_db() { # on a difference, its first lines as diagnostics
 	dump after
 	cmp -s "$T/before.sql" "$T/after.sql"
