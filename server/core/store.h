@@ -193,7 +193,10 @@ int store_end_render(struct store *s);
  * store_tenant_get_id and store_tversion_get answer from rows read earlier
  * at the same generation (every change to a tenant or a template bumps it;
  * versions never change).  In a boot storm every phone of a tenant shares
- * both rows.  A negative gen (unread) memoizes nothing. */
+ * both rows.  A negative gen (unread) memoizes nothing and forgets what the
+ * memo held.  A write transaction that changes no tenant or template (an
+ * import) may use it too, forgetting it at its end: a rollback gives its
+ * generation number to the next writer. */
 void store_memo_begin(struct store *s, long gen);
 void store_memo_end(struct store *s);
 /* The settings of a version the memo holds (v as store_tversion_get gave
