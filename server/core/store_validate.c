@@ -69,11 +69,8 @@ int store_validate_others(struct store *s, int64_t tenant_id, const struct accou
 		db_bind_int64(st[2], 2, tenant_id);
 		store_bind_text(st[2], 3, mac);
 	}
-	if (db_pipeline(store_db(s), st, n) != DB_DONE) {
-		for (int i = 0; i < n; i++)
-			db_reset(st[i]);
-		return -1;
-	}
+	if (db_pipeline(store_db(s), st, n) != DB_DONE)
+		return -1;      /* none keeps a result (db.h) */
 	rc |= find_read(st[0], &o[0]);
 	rc |= find_read(st[1], &o[1]);
 	if (devices) {
