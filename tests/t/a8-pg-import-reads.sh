@@ -38,8 +38,8 @@ is "$rc" 0 "import of $N new devices"
 like "$out" "$N devices created, 0 updated; $N lines added" "  all created"
 is "$(counts)" "$N/$N" "  $N devices and lines in the database"
 is "$(reads "$m" 'FROM tenant WHERE id = ')" 1 "  the tenant read by id once, not per row"
-ok $([ "$(reads "$m" 'FROM template_version')" -le 1 ]; echo $?) \
-	"  the template version read once, not per row ($(reads "$m" 'FROM template_version'))"
+v=$(reads "$m" 'FROM template_version')
+ok $([ "$v" -le 1 ]; echo $?) "  the template version read once, not per row ($v)"
 is "$(reads "$m" 'AND line = ')" 0 "  no line read for a device new in the file"
 is "$(reads "$m" 'FROM device LEFT JOIN device_fetch ON device_id = id WHERE id = ')" 0 \
 	"  the check at the end reads no device by id"
