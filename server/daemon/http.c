@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2236,12 +2237,24 @@ char *http_read_file(const char *path, bool nonempty, char *err, size_t errlen)
 	return buf_detach(&b, NULL);
 }
 
+/* threads = 0: one per CPU this process may run on (taskset, a cpuset,
+ * systemd's CPUAffinity=), not per CPU of the machine: loops beyond those
+ * CPUs only take turns on them. */
+static unsigned cpus_usable(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
 static int listener_start(struct http_server *h, struct listener *li, const char *listen, bool tls,
 			  char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	const struct conf *cf = h->conf;
-	unsigned threads = cf->threads ? (unsigned)cf->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cf->threads ? (unsigned)cf->threads : cpus_usable();
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
 	if (http_listen_parse(listen, &ss, err, errlen) < 0)

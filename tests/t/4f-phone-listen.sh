@@ -17,7 +17,7 @@
 # where the listener shows, on mhd too (make check-mhd).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/peers/certs.sh"
-need python3 curl openssl sha256sum ss
+need python3 curl openssl sha256sum ss taskset
 TOKEN=tok-4f-0123456789
 
 # Images live in firmware_dir on PostgreSQL (tests/t/22), beside $DB on SQLite.
@@ -40,6 +40,20 @@ own() {
 	grep -q 'phone_server=own' "$SIPPROVD_LOG" || bail "sipprovd did not start the own listener"
 }
 own
+
+# threads = 0 is one loop per CPU sipprovd may run on (its affinity), not
+# per CPU of the machine: this test's CPUs unpinned, then one under taskset.
+grep -q "^http: phone_server=own, $(nproc) listener threads" "$SIPPROVD_LOG"
+ok $? "threads = 0: one loop per CPU of this run's ($(nproc))"
+c0=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
+taskset -c "$c0" "$SIPPROVD" -d -o database="$DB" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:0 \
+	-o hep_listen= -o admin_listen= -o phone_server=own >"$T/pinned.log" 2>&1 &
+pinned=$!
+track_pid $pinned
+[ -n "$(wait_ready "$T/pinned.log" $pinned)" ] || { sed 's/^/# sipprovd: /' "$T/pinned.log"; bail "pinned sipprovd did not start"; }
+grep -q '^http: phone_server=own, 1 listener threads' "$T/pinned.log"
+ok $? "threads = 0 under taskset -c $c0: one loop ($(grep -o '[0-9]* listener threads' "$T/pinned.log"))"
+kill $pinned; wait $pinned 2>/dev/null
 
 # conv REQUEST-BYTES: send them at once (or in parts: "|PAUSE|" between
 # two waits 0.3 s), read until the server closes or goes quiet; prints
