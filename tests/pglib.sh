@@ -6,6 +6,7 @@
 # pg_newdb NAME prints the URL of a new empty database.  The cluster is
 # stopped and removed at exit, whatever way the script ends.  Never a
 # system service: Debian's pg_ctlcluster and the postgresql unit are not used.
+# PG_CPU (a CPU number, for benches): the server runs on that CPU alone.
 # initdb refuses to run as root: as root, the server runs as an
 # unprivileged user ($PG_USER: postgres if present, else nobody).
 # With SP_BACKEND=pg, lib.sh has sourced this file and started the cluster
@@ -45,7 +46,7 @@ trap 'exit 143' TERM
 trap 'exit 130' INT HUP
 
 _pg_ctl_start() {
-	_pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
+	_pg_as ${PG_CPU:+taskset -c "$PG_CPU"} "$PG_BIN/pg_ctl" -D "$PGDATA_T" -l "$PG_DIR/server.log" -w -t 30 \
 		-o "-p $PGPORT_T -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
 			-c full_page_writes=off" \
 		start >/dev/null 2>&1

@@ -16,8 +16,18 @@
 # https-tls12-resumed); a 1,000,000-phone fleet, HTTP only:
 #   PHONES=1000000 ROUNDS=1 PROTOS=http make bench-bootstorm
 # SP_OPTS: more sipprovd options (e.g. "-o render_cache_disk=0" for an A/B).
+# --pg: on a throwaway PostgreSQL cluster (tools/bench.sh --pg passes its
+# own in SP_BENCH_PG instead); --pg-cpu=N: with the server alone on CPU N.
 # make bench-bootstorm.
 set -eu
+PG= PG_CPU_ARG=
+for a in "$@"; do
+	case $a in
+	--pg) PG=1 ;;
+	--pg-cpu=*) PG=1; PG_CPU_ARG=${a#--pg-cpu=} ;;
+	*) echo "usage: tools/bench-bootstorm.sh [--pg | --pg-cpu=N]"; exit 2 ;;
+	esac
+done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${SP_BUILD:=$ROOT/build}"
 PHONES=${PHONES:-10000}
@@ -31,10 +41,10 @@ W=$(mktemp -d /tmp/sipprov-storm.XXXXXX)
 chmod 755 "$W"
 cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(port); P2=$(port); P3=$(port); P4=$(port); P5=$(port); P6=$(port)
-cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
 . "$ROOT/tools/benchdb.sh"
+[ -z "$PG" ] || bench_pg_start "$PG_CPU_ARG"
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port); P5=$(free_port); P6=$(free_port)
+cc -std=c11 -D_GNU_SOURCE -O2 -o "$W/bootstorm" "$ROOT/tests/bench/bootstorm.c" -lssl -lcrypto -lpthread
 DB=$(bench_db storm)
 export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/storm.key"
 "$SP_BUILD/sipprov" init >/dev/null

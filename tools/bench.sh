@@ -14,14 +14,18 @@
 # DEVICES (default 10000), SECONDS_PER_RUN (default 5) x ROUNDS (default 3,
 # alternating the two servers), THREADS (default: CPUs).
 # --quick: 2,000 devices, 100,000 big, 1,000 phones, one 2 s round.
+# --pg: the store on a throwaway PostgreSQL cluster (make bench-pg);
+# --pg-cpu=N: that, with the database server alone on CPU N and the rest
+# (sipprovd, nginx, the load generators) on the other CPUs.
 set -eu
-PG=
+PG= PG_CPU_ARG=
 for a in "$@"; do
 	case $a in
+	--pg-cpu=*) PG=1; PG_CPU_ARG=${a#--pg-cpu=} ;;
 	--quick) : "${DEVICES:=2000}" "${SECONDS_PER_RUN:=2}" "${ROUNDS:=1}" "${BIG:=100000}" "${PHONES:=1000}" \
 			"${IMPORT_ROWS:=10000}" "${HEP_OBS:=20000}" ;;
 	--pg) PG=1 ;;
-	*) echo "usage: tools/bench.sh [--quick] [--pg]"; exit 2 ;;
+	*) echo "usage: tools/bench.sh [--quick] [--pg | --pg-cpu=N]"; exit 2 ;;
 	esac
 done
 IMPORT_ROWS=${IMPORT_ROWS:-100000}
@@ -33,8 +37,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEVICES=${DEVICES:-10000}
 DUR=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-3}
-CPUS=$(nproc)
-THREADS=${THREADS:-$CPUS}
 for c in wrk nginx openssl curl python3 bc; do
 	command -v $c >/dev/null || { echo "bench needs $c: tools/install-deps.sh --test"; exit 1; }
 done
@@ -42,16 +44,10 @@ W=$(mktemp -d /tmp/sipprov-bench.XXXXXX)
 chmod 755 "$W"   # nginx workers run as www-data
 cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${SMALL_PID:-}" ] && kill "$SMALL_PID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-if [ -n "$PG" ]; then
-	# The tests' throwaway cluster (tests/pglib.sh) in $W; its exit trap
-	# stops the cluster, then calls _cleanup.
-	T=$W; bail() { echo "bench: $*"; exit 1; }; _cleanup() { cleanup; }
-	. "$ROOT/tests/pglib.sh"
-	pg_start
-	export SP_BENCH_PG="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T"
-fi
 . "$ROOT/tools/benchdb.sh"
+[ -z "$PG" ] || bench_pg_start "$PG_CPU_ARG"
+CPUS=$(nproc)   # after bench_pg_start: without the database's CPU
+THREADS=${THREADS:-$CPUS}
 DB=$(bench_db sp)
 export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key"
 P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)

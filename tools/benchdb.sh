@@ -1,5 +1,6 @@
 # tools/benchdb.sh, sourced by tools/bench*.sh: where a bench's database
-# lives, and what the daemon under test counted.  SP_BENCH_PG (set by `tools/bench.sh --pg`, i.e. make bench-pg)
+# lives, and what the daemon under test counted.  SP_BENCH_PG (set by
+# `tools/bench.sh --pg`, i.e. make bench-pg, through bench_pg_start)
 # is "postgresql://USER:PASSWORD@HOST:PORT" of a cluster for throwaway
 # databases; unset, each database is a SQLite file in $W.
 # bench_db NAME: prints the new empty database's location (an old one of
@@ -13,6 +14,29 @@ bench_db() {
 		echo "$W/$1.db"
 	fi
 }
+# bench_pg_start [CPU]: the tests' throwaway cluster (tests/pglib.sh) in
+# $W for this run, SP_BENCH_PG its URL; pglib's exit trap stops it, then
+# calls the script's cleanup.  With CPU (a CPU number), the server runs on
+# that CPU alone and this script, with everything it starts afterwards
+# (sipprovd, nginx, the load generators), on the other CPUs: the database
+# on a host of its own, as far as one machine can show it.
+bench_pg_start() {
+	T=$W; bail() { echo "bench: $*"; exit 1; }; _cleanup() { cleanup; }
+	PG_CPU=${1:-}
+	if [ -n "$PG_CPU" ]; then
+		_rest=$(python3 -c 'import os, sys
+c = sorted(os.sched_getaffinity(0)); c.remove(int(sys.argv[1])); assert c
+print(",".join(map(str, c)))' "$PG_CPU" 2>/dev/null) || bail "--pg-cpu=$PG_CPU: not one of this run's CPUs, or its only one"
+	fi
+	. "$ROOT/tests/pglib.sh"
+	pg_start
+	if [ -n "$PG_CPU" ]; then
+		taskset -pc "$_rest" $$ >/dev/null || bail "taskset: cannot move this run off CPU $PG_CPU"
+		export SP_BENCH_PG_CPU="$PG_CPU"
+	fi
+	export SP_BENCH_PG="postgresql://sp:$PGPASS@127.0.0.1:$PGPORT_T"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # bench_counters PORT NAME...: sipprovd's unlabelled metrics NAME... from
 # its admin listener on 127.0.0.1:PORT, on one line in that order (0 for
 # one it does not report).
@@ -25,7 +49,7 @@ bench_counters() {
 bench_backend() {
 	if [ -n "${SP_BENCH_PG:-}" ]; then
 		echo "PostgreSQL $(psql "$SP_BENCH_PG/postgres" -X -q -A -t -c 'SHOW server_version' | cut -d' ' -f1)" \
-			"(throwaway cluster on loopback, fsync off as in the tests)"
+			"(throwaway cluster on loopback, fsync off as in the tests${SP_BENCH_PG_CPU:+; the server alone on CPU $SP_BENCH_PG_CPU, the rest on CPUs $(taskset -pc $$ | sed 's/.*: //')})"
 	else
 		echo "SQLite $(sqlite3 --version | cut -d' ' -f1) (a file in $W)"
 	fi
