@@ -46,6 +46,9 @@ int sp_parse_int(const char *s, long min, long max, long *out);
 int64_t sp_now(void);
 /* Milliseconds on CLOCK_MONOTONIC: for timeouts and intervals, never dates. */
 int64_t sp_mono_ms(void);
+/* The CPUs the calling thread may run on (taskset, a cpuset, systemd's
+ * CPUAffinity=), not the machine's; the machine's if that is unknown. */
+unsigned sp_cpus_usable(void);
 /* UTF-8 well-formed (no overlongs, no surrogates) and no C0 controls
  * except tab; used for every text field. */
 bool sp_text_ok(const char *s);

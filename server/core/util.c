@@ -1,13 +1,16 @@
 /*
  * util.c: allocation that aborts on failure (Redis zmalloc style), bounded
  * strings, MAC normalization and a capped output buffer (curl dynbuf style).
- * Nothing here allocates on behalf of a library or touches I/O.
+ * Nothing here allocates on behalf of a library or touches I/O; it asks
+ * the kernel for the CPUs the thread may use (sp_cpus_usable).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sipprov.h"
 
@@ -120,6 +123,15 @@ int64_t sp_mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+unsigned sp_cpus_usable(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 /* Length of the well-formed UTF-8 sequence at p (2-4; no overlongs, no

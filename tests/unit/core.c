@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,35 @@
 #include "core/db.h"
 #include "core/store_int.h"
 #include "support/store_test.h"
+
+/* sp_cpus_usable counts the CPUs the thread may run on: all it may use
+ * here, one in a thread pinned to the first of them (sysconf counted the
+ * machine's whatever the affinity). */
+static void *cpus_pinned(void *arg)
+{
+	*(unsigned *)arg = sp_cpus_usable();
+	return NULL;
+}
+
+static void test_cpus_usable(void)
+{
+	cpu_set_t all, one;
+	ok(sched_getaffinity(0, sizeof(all), &all) == 0, "sched_getaffinity");
+	is_int(sp_cpus_usable(), CPU_COUNT(&all), "cpus usable: this process's %d", CPU_COUNT(&all));
+	int first = 0;
+	while (!CPU_ISSET(first, &all))
+		first++;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	pthread_attr_t a;
+	pthread_t t;
+	unsigned got = 0;
+	pthread_attr_init(&a);
+	pthread_attr_setaffinity_np(&a, sizeof(one), &one);
+	ok(pthread_create(&t, &a, cpus_pinned, &got) == 0 && pthread_join(t, NULL) == 0, "a thread pinned to CPU %d", first);
+	pthread_attr_destroy(&a);
+	is_int(got, 1, "cpus usable: 1 in a thread pinned to CPU %d", first);
+}
 
 /* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
 static void test_ipv4_str(void)
@@ -779,6 +809,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_mac();
+	test_cpus_usable();
 	test_ipv4_str();
 	test_text();
 	test_log_escape();
