@@ -2239,9 +2239,10 @@ char *http_read_file(const char *path, bool nonempty, char *err, size_t errlen)
 /* threads = 0: one loop per CPU sipprovd may run on, not per CPU of the
  * machine (a cpuset of 2 on a 64-core host is 2 loops, not 64), and at
  * least two: a loop that waits on the database (a render miss's round trip
- * to PostgreSQL) leaves its CPU to the other.  On one CPU a boot storm ran
- * 0.85 of nginx with two loops against 0.74 with one on PostgreSQL, 0.96
- * against 0.93 on SQLite (docs/performance.md). */
+ * to PostgreSQL) leaves its CPU to the other.  On one CPU, with
+ * PostgreSQL's server on another, a boot storm ran 0.85-0.88 of nginx with
+ * two loops against 0.72-0.75 with one; on SQLite the two did not differ
+ * beyond the noise (docs/performance.md). */
 static unsigned loops_default(void)
 {
 	unsigned n = sp_cpus_usable();
