@@ -20,8 +20,8 @@ W=$(mktemp -d /tmp/sipprov-fwbench.XXXXXX)
 chmod 755 "$W"
 cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(port); P2=$(port)
+. "$ROOT/tools/benchdb.sh"   # free_port
+P1=$(free_port); P2=$(free_port)
 export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$W/sp.db"
 "$SP_BUILD/sipprov" init >/dev/null
 head -c 31457280 /dev/urandom >"$W/fw.rom"

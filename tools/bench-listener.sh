@@ -26,9 +26,8 @@ chmod 755 "$W"
 PIDS=
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; sleep 0.5; rm -rf "$W"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PM=$(free_port); PO=$(free_port); PN=$(free_port)
 . "$ROOT/tools/benchdb.sh"
+PM=$(free_port); PO=$(free_port); PN=$(free_port)
 # Two databases: wrk's fleet served without auth on loopback (bench.sh's),
 # the storm's with each phone's digest password (bench-bootstorm.sh's).
 DB=$(bench_db sp)
