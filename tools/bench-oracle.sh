@@ -38,7 +38,8 @@ tok() { # tok LABEL: a linphone softphone with a token; prints the token
 VALID=$(tok valid)
 REVOKED=$(tok revoked)
 $SP account token "$(cat "$W/mac.revoked")" --revoke >/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. "$ROOT/tools/benchdb.sh"   # free_port
+PORT=$(free_port)
 "$SP_BUILD/sipprovd" -d -o database="$W/sp.db" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$PORT \
 	-o hep_listen= -o access_log= -o fail_threshold=1000000 -o threads=2 2>"$W/d.log" &
 SPID=$!
