@@ -19,6 +19,10 @@
 # one backend can check with backend_is / only_backend / skip_check.
 
 set -u
+# /dev/null must be the device: a root process that unlinked it (fetch_bench
+# once did) leaves a regular file that every `>/dev/null` writes into and
+# every reader of /dev/null then sees, failing checks far from the cause.
+[ -c /dev/null ] || { echo "Bail out! /dev/null is not a character device on this machine: restore it (rm /dev/null; mknod -m 666 /dev/null c 1 3)"; exit 1; }
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${SP_BUILD:=$ROOT/build}"
 SIPPROV="$SP_BUILD/sipprov"
