@@ -150,13 +150,15 @@ $(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(TLIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(TLIBS) $(SP_LIBS)
 
-# The fetch-record writer's benchmark (tools/bench-fetch.sh runs it): built
-# with every tree so it compiles warning-free with the store it measures,
-# and tests/t/8b-bench-tools.sh runs it.
-$(B)/fetch_bench: tests/bench/fetch_bench.c $(B)/libsipprov-core.a
+# The benchmarks tools/bench-fetch.sh and tools/bench-hep.sh run: built with
+# every tree so they compile warning-free with the code they measure, and
+# tests/t/8b-bench-tools.sh runs them.
+$(B)/fetch_bench: tests/bench/fetch_bench.c tests/bench/fresh.h $(B)/libsipprov-core.a
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov-core.a $(SP_LIBS)
+$(B)/hep_bench: tests/bench/hep_bench.c tests/bench/fresh.h $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a $(SP_LIBS)
 
-unit: all $(UNIT_BIN) $(REPLAY_BIN) $(B)/fetch_bench
+unit: all $(UNIT_BIN) $(REPLAY_BIN) $(B)/fetch_bench $(B)/hep_bench
 
 # One runner for everything: prove over the C unit binaries and the shell
 # integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.

@@ -8,11 +8,7 @@
 set -e
 cd "$(dirname "$0")/.."
 B=${B:-build}
-make -s B="$B" "$B/libsipprov-daemon.a" "$B/libsipprov-core.a"
-# The Makefile's libraries, so this links whatever the daemon links.
-PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Iserver $(pkg-config --cflags $PKGS) -o "$B/hep_bench" \
-	tests/bench/hep_bench.c "$B/libsipprov-daemon.a" "$B/libsipprov-core.a" $(pkg-config --libs $PKGS) -lresolv -lpthread -lm
+make -s B="$B" "$B/hep_bench"
 tmp=$(mktemp -d)
 db=${HEP_DB:-$tmp/bench.db}
 taskset -c 0 "$B/hep_bench" "$db" "${1:-10000}" "${2:-100000}" "${3:-0}" 2>/dev/null ||

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/sipprov.h"
+#include "fresh.h"
 
 #define BATCH 512                     /* records per transaction, unless $BATCH */
 
@@ -55,17 +55,8 @@ int main(int argc, char **argv)
 	bool demo = getenv("DEMO") != NULL, same_ua = getenv("SAME_UA") != NULL;
 
 	log_init(LOG_LVL_WARN, false);
-	/* A fresh run starts from no file.  Remove only a regular file: a
-	 * device such as /dev/null, given as "no output", was once
-	 * unlinked here as root and came back as a regular file. */
-	struct stat st;
-	if (!keep && strncmp(db, "postgres", 8) && !lstat(db, &st)) {
-		if (!S_ISREG(st.st_mode)) {
-			fprintf(stderr, "fetch_bench: '%s' is not a regular file: give a database file\n", db);
-			return 2;
-		}
-		remove(db);
-	}
+	if (!keep && bench_fresh("fetch_bench", db) < 0)
+		return 2;
 	if (!(s = store_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;

@@ -15,6 +15,7 @@
 #include "core/sipprov.h"
 #include "daemon/daemon.h"
 #include "sip/sip.h"
+#include "fresh.h"
 
 static struct store *s;
 static struct drift_cache *cache;
@@ -85,9 +86,14 @@ int main(int argc, char **argv)
 	char err[SP_ERR_MAX];
 	unsigned char key[SP_KEY_LEN];
 
+	if (ndev < 1 || ndev > 0xffffffffL || nobs < 0 || nunknown < 0) {
+		fprintf(stderr, "usage: hep_bench [DB] [DEVICES 1-4294967295] [OBSERVATIONS] [UNKNOWN]\n");
+		return 2;
+	}
 	log_init(LOG_LVL_WARN, false);
 	memset(key, 1, sizeof(key));
-	remove(path);
+	if (bench_fresh("hep_bench", path) < 0)
+		return 2;
 	if (!(s = store_open(path, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -106,7 +112,7 @@ int main(int argc, char **argv)
 	struct account *a = xcalloc(1, sizeof(*a));
 	for (long i = 0; i < ndev; i++) {
 		memset(d, 0, sizeof(*d));
-		snprintf(d->mac, sizeof(d->mac), "0015%08lx", i);
+		snprintf(d->mac, sizeof(d->mac), "0015%08x", (unsigned)i);
 		d->tenant_id = t.id;
 		sp_strlcpy(d->layout, "yealink", sizeof(d->layout));
 		if (store_device_add(s, d, err, sizeof(err)) < 0) {
