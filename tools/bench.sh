@@ -116,8 +116,9 @@ curl -fsk "https://127.0.0.1:$P4/$one" | cmp -s - "$W/www/$one" || { echo "bench
 
 run() { # run URL CLOSE CONNS -> requests/s
 	DEVICES=$DEVICES CLOSE=$2 wrk -t2 -c"$3" -d"${DUR}s" -s "$ROOT/tests/bench/rand.lua" "$1" 2>&1 |
-		awk '/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {if (bad) print "error: " bad " non-2xx responses" > "/dev/stderr"; print r}'
+		awk -v who="$(server_of "$1")" '/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {if (bad) print "error: " who ": " bad " non-2xx responses" > "/dev/stderr"; print r}'
 }
+server_of() { case $1 in *:$P1/|*:$P3/) echo "sipprovd ($1)" ;; *) echo "nginx ($1)" ;; esac; }
 ratio() { echo "scale=${3:-2}; $1 / $2" | bc; }   # ratio A B [PLACES]
 cpu_ticks() { for p; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | paste -sd+ | bc; }
 # settle PID...: wait (at most ~5 s) until none of them used CPU for 0.3 s.
@@ -247,3 +248,7 @@ SIPPROV_DB="$IMPDB" SIPPROV_KEY_FILE="$W/import.key" "$SP_BUILD/sipprov" import 
 t=$(echo "$(date +%s.%N) - $t0" | bc)
 printf 'import of %d rows: %.1f s, %.0f rows/s\n' "$IMPORT_ROWS" "$t" "$(echo "$IMPORT_ROWS / $t" | bc -l)"
 HEP_DB=$(bench_db hep) B="$SP_BUILD" sh "$ROOT/tools/bench-hep.sh" 10000 "$HEP_OBS" | sed 's/^/HEP /'
+# What the cases' and mixes' sipprovd logged above info (the cause of a
+# 500 the figures would hide, the writer falling behind), each line once
+# with its count.
+grep -E '^(warning|error|fatal)' "$W/sipprovd.log" | sort | uniq -c | sort -rn | head -10 | sed 's/^ */sipprovd log: /'
