@@ -7,6 +7,7 @@
 #ifndef SP_BENCH_FRESH_H
 #define SP_BENCH_FRESH_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +23,11 @@ static int bench_fresh(const char *prog, const char *path)
 		fprintf(stderr, "%s: '%s' is not a regular file: give a database file\n", prog, path);
 		return -1;
 	}
-	return remove(path);
+	if (remove(path)) {
+		fprintf(stderr, "%s: cannot remove '%s': %s\n", prog, path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 #endif
