@@ -153,12 +153,11 @@ $(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(TLIBS)
 # The benchmarks tools/bench-fetch.sh and tools/bench-hep.sh run: built with
 # every tree so they compile warning-free with the code they measure, and
 # tests/t/8b-bench-tools.sh runs them.
-$(B)/fetch_bench: tests/bench/fetch_bench.c tests/bench/fresh.h $(B)/libsipprov-core.a
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov-core.a $(SP_LIBS)
-$(B)/hep_bench: tests/bench/hep_bench.c tests/bench/fresh.h $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsipprov-daemon.a $(B)/libsipprov-core.a $(SP_LIBS)
+BENCH_BIN := $(B)/fetch_bench $(B)/hep_bench
+$(BENCH_BIN): $(B)/%: tests/bench/%.c tests/bench/fresh.h $(TLIBS)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TLIBS) $(SP_LIBS)
 
-unit: all $(UNIT_BIN) $(REPLAY_BIN) $(B)/fetch_bench $(B)/hep_bench
+unit: all $(UNIT_BIN) $(REPLAY_BIN) $(BENCH_BIN)
 
 # One runner for everything: prove over the C unit binaries and the shell
 # integration scripts; both print TAP.  SP_BUILD tells scripts which binaries.

@@ -10,17 +10,18 @@
 . "$(dirname "$0")/../lib.sh"
 only_backend sqlite "the benchmarks' handling of a database file"
 
+# refuses KIND PATH TEST: $FB exits 2 on PATH, naming it, and PATH is
+# still of the kind TEST checks (-p a FIFO, -d a folder).
+refuses() {
+	out=$("$FB" "$2" 10 10 2>&1); rc=$?
+	is "$rc" 2 "$prog, $1: refused"
+	like "$out" "'$2' is not a regular file" "$prog, $1: named in the error"
+	test "$3" "$2"; ok $? "$prog, $1: left as it was"
+}
+
 for prog in fetch_bench hep_bench; do
 	FB="$SP_BUILD/$prog"
 	[ -x "$FB" ] || bail "$FB is not built (make unit builds it)"
-	# refuses KIND PATH TEST: the program exits 2 on PATH, naming it,
-	# and PATH is still of the kind TEST checks (-p a FIFO, -d a folder).
-	refuses() {
-		out=$("$FB" "$2" 10 10 2>&1); rc=$?
-		is "$rc" 2 "$prog, $1: refused"
-		like "$out" "'$2' is not a regular file" "$prog, $1: named in the error"
-		test "$3" "$2"; ok $? "$prog, $1: left as it was"
-	}
 	rm -rf "$T/p"; mkdir "$T/p"
 	mkfifo "$T/p/fifo"
 	refuses "a FIFO" "$T/p/fifo" -p
