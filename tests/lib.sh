@@ -362,27 +362,33 @@ add_subscriber() {
 # register_with NAME URL [ROOT_CA]: run linphonec (its own HOME under
 # $T/home.NAME) provisioned from URL, trusting ROOT_CA for HTTPS if given;
 # prints its register status once registered or after 10 s (x SP_SLOW).
+# Its runtime folder is $T/home.NAME/run (phone_env): without one,
+# libpulse makes /tmp/pulse-* and links it from HOME, and every run left
+# one behind.
 # linphonecsh talks to linphonec through one socket per user
 # (/tmp/linphonec-UID), whatever HOME is: suites running side by side
 # (make test) take turns through a lock on it.  linphonec must not inherit
 # the lock (9>&-): it outlives its linphonecsh.  One that does not exit
 # when told (seen hung in a futex after a refused config) is killed, or it
 # would keep the socket.
+phone_env() { # phone_env HOME: the folders a softphone's HOME needs
+	mkdir -p "$1/.local/share/linphone" "$1/run" && chmod 700 "$1/run"
+}
 register_with() {
-	H="$T/home.$1"; rm -rf "$H"; mkdir -p "$H/.local/share/linphone"
+	H="$T/home.$1"; rm -rf "$H"; phone_env "$H"
 	printf '[misc]\nconfig-uri=%s\n[sip]\nsip_port=-1\nsip_tcp_port=-1\n%s[rtp]\naudio_rtp_port=-1\n' \
 		"$2" "${3:+root_ca=$3
 }" > "$H/rc"
 	(
 		flock -w $((300 * SP_SLOW)) 9 || echo "# waited $((300 * SP_SLOW)) s for linphonecsh's lock" >&2
-		HOME=$H linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1 9>&-
+		HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1 9>&-
 		st=""
 		for _ in $(seq 1 $((40 * SP_SLOW))); do
-			st=$(HOME=$H linphonecsh status register 2>&1 9>&-)
+			st=$(HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh status register 2>&1 9>&-)
 			case "$st" in registered,*) break ;; esac
 			sleep 0.25
 		done
-		HOME=$H linphonecsh exit >/dev/null 2>&1 9>&-
+		HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh exit >/dev/null 2>&1 9>&-
 		for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f -- "$H/rc" >/dev/null || break; sleep 0.2; done
 		pkill -KILL -f -- "$H/rc" 2>/dev/null
 		echo "$st"

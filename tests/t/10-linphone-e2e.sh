@@ -44,6 +44,10 @@ ok $? "rendered XML is well-formed and carries the exact values (password, displ
 
 st=$(register_with ok "$URL/s/$token")
 like "$st" '^registered, identity=.*alice@example.test' "linphonec provisioned from sipprovd registers to Kamailio"
+# libpulse's runtime folder in the phone's own (removed with $T), not a
+# /tmp/pulse-* linked from HOME that outlived every run.
+out=$(find "$T/home.ok" -type l -lname '/tmp/*' 2>&1)
+is "$out" "" "linphonec's runtime folder is inside its HOME, nothing linked from /tmp"
 for _ in $(seq 1 100); do      # the writer batches: wait for it, not a fixed 0.3 s
 	fetch=$(sql "select count(*) from fetch_log where status=200 and user_agent like 'Linphone%' or user_agent = 'Unknown'")
 	[ "$fetch" -ge 1 ] && break

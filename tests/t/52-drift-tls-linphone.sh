@@ -69,10 +69,10 @@ kill -0 "$(cat "$K/kam.pid")" 2>/dev/null || { sed 's/^/# kam: /' "$K/kam.log" |
 # phone_start HOME: start linphonec -c HOME/rc; sets LP_PID, LP_OUT.
 phone_start() {
 	LP_HOME=$1
-	mkdir -p "$LP_HOME/.local/share/linphone"
+	phone_env "$LP_HOME"
 	LP_OUT="$LP_HOME/out"
 	rm -f "$LP_HOME/in"; mkfifo "$LP_HOME/in"
-	HOME=$LP_HOME linphonec -c "$LP_HOME/rc" -d 6 -l "$LP_HOME/linphone.log" <"$LP_HOME/in" >"$LP_OUT" 2>&1 &
+	HOME=$LP_HOME XDG_RUNTIME_DIR=$LP_HOME/run linphonec -c "$LP_HOME/rc" -d 6 -l "$LP_HOME/linphone.log" <"$LP_HOME/in" >"$LP_OUT" 2>&1 &
 	LP_PID=$!
 	track_pid "$LP_PID"
 	exec 3>"$LP_HOME/in"
