@@ -381,14 +381,15 @@ register_with() {
 }" > "$H/rc"
 	(
 		flock -w $((300 * SP_SLOW)) 9 || echo "# waited $((300 * SP_SLOW)) s for linphonecsh's lock" >&2
-		HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1 9>&-
+		export HOME="$H" XDG_RUNTIME_DIR="$H/run"     # this subshell's only
+		linphonecsh init -c "$H/rc" -d 6 -l "$H/linphone.log" >/dev/null 2>&1 9>&-
 		st=""
 		for _ in $(seq 1 $((40 * SP_SLOW))); do
-			st=$(HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh status register 2>&1 9>&-)
+			st=$(linphonecsh status register 2>&1 9>&-)
 			case "$st" in registered,*) break ;; esac
 			sleep 0.25
 		done
-		HOME=$H XDG_RUNTIME_DIR=$H/run linphonecsh exit >/dev/null 2>&1 9>&-
+		linphonecsh exit >/dev/null 2>&1 9>&-
 		for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f -- "$H/rc" >/dev/null || break; sleep 0.2; done
 		pkill -KILL -f -- "$H/rc" 2>/dev/null
 		echo "$st"
