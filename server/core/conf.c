@@ -29,6 +29,8 @@ struct conf_key {
 static const struct conf_key conf_keys[] = {
 	S(database, "sipprov.db"),
 	S(database_replica, ""),
+	S(database_copy, ""),
+	L(database_copy_keep, "600", 60, 604800),
 	S(key_file, ""),
 	S(templates, "templates"),
 	S(http_listen, "127.0.0.1:8080"),
@@ -298,9 +300,25 @@ static int check_replica(const struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* database_copy (issue 18): a local file kept from a PostgreSQL 'database'. */
+static int check_copy(const struct conf *c, char *err, size_t errlen)
+{
+	if (!c->database_copy[0])
+		return 0;
+	if (store_is_pg_url(c->database_copy))
+		return sp_err(err, errlen, "'database_copy' is a path to a local SQLite file the node keeps, not a URL");
+	if (!store_is_pg_url(c->database))
+		return sp_err(err, errlen, "'database_copy' needs a PostgreSQL 'database' (a copy of it); "
+			      "'database' is a SQLite file, read where it is");
+	if (!strcmp(c->database_copy, c->database))
+		return sp_err(err, errlen, "'database_copy' must not be the 'database'");
+	return 0;
+}
+
 int conf_finish(struct conf *c, char *err, size_t errlen)
 {
-	if (check_public_url(c, err, errlen) < 0 || check_replica(c, err, errlen) < 0)
+	if (check_public_url(c, err, errlen) < 0 || check_replica(c, err, errlen) < 0 ||
+	    check_copy(c, err, errlen) < 0)
 		return -1;
 	if (parse_nets("metrics_allow", c->metrics_allow, &c->metrics_nets, err, errlen) < 0 ||
 	    parse_nets("trusted_proxies", c->trusted_proxies, &c->proxy_nets, err, errlen) < 0)

@@ -43,6 +43,12 @@ static const struct family {
 	{ "sipprov_conn_shed_total", "counter", "Connections closed before their request headers were complete.",
 	  (const char *const[]){ "sipprov_conn_shed_total{reason=\"budget\"}",
 				 "sipprov_conn_shed_total{reason=\"header_timeout\"}", NULL } },
+	{ "sipprov_copy_fallbacks_total", "counter",
+	  "Render-miss reads not taken from database_copy although it is set, by reason: the copy had not "
+	  "reached the node's generation (behind: loading, catching up, or the database unreachable), or "
+	  "could not be opened or read (error).",
+	  (const char *const[]){ "sipprov_copy_fallbacks_total{reason=\"behind\"}",
+				 "sipprov_copy_fallbacks_total{reason=\"error\"}", NULL } },
 	{ "sipprov_drift_events_total", "counter", "Drift events opened, by kind.",
 	  (const char *const[]){ "sipprov_drift_events_total" DK("auth_username"), "sipprov_drift_events_total" DK("never_fetched"),
 				 "sipprov_drift_events_total" DK("port"), "sipprov_drift_events_total" DK("registrar"),
@@ -95,8 +101,10 @@ static const struct family {
 				 "sipprov_render_cache_disk_total{result=\"stored\"}",
 				 "sipprov_render_cache_disk_total{result=\"failed\"}", NULL } },
 	{ "sipprov_render_reads_total", "counter",
-	  "Render-miss reads (one snapshot each), by the server that answered: the database_replica or the primary.",
-	  (const char *const[]){ "sipprov_render_reads_total{server=\"primary\"}",
+	  "Render-miss reads (one snapshot each), by where they were read: the node's database_copy, the "
+	  "database_replica or the primary.",
+	  (const char *const[]){ "sipprov_render_reads_total{server=\"copy\"}",
+				 "sipprov_render_reads_total{server=\"primary\"}",
 				 "sipprov_render_reads_total{server=\"replica\"}", NULL } },
 	{ "sipprov_renders_total", "counter", "Device configurations rendered (render cache misses).", NULL },
 	{ "sipprov_replica_fallbacks_total", "counter",

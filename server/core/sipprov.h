@@ -131,6 +131,8 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 struct conf {
 	char database[SP_FIELD_MAX];
 	char database_replica[SP_FIELD_MAX]; /* PostgreSQL standby for render-miss reads; "" = none */
+	char database_copy[SP_FIELD_MAX];   /* node-local SQLite copy for render-miss reads (PostgreSQL); "" = none */
+	long database_copy_keep;            /* seconds the change log keeps rows for copies that fall behind */
 	char key_file[SP_FIELD_MAX];        /* AES key; default DATABASE.key */
 	char templates[SP_FIELD_MAX];       /* layout folder */
 	char http_listen[SP_NAME_MAX];      /* host:port, "" = off */

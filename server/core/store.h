@@ -213,6 +213,34 @@ bool store_lost(struct store *s);
  * is not redone).  SQLite: nothing to do.  0, or -1 with err (the old
  * connection kept). */
 int store_reconnect(struct store *s, char *err, size_t errlen);
+/* ---- store_copy.c: database_copy, a node-local copy (issue 18) ----
+ * A SQLite file at path holding the rows a render reads from the
+ * PostgreSQL database at db_url, as they are at the generation in its
+ * config_gen (0 until the first store_copy_step).  Anything at path is
+ * removed first.  One thread uses it; readers open path with store_open
+ * and store_use_key, and read it only at or above the generation they
+ * need (render_snapshot's min). */
+struct store_copy;
+struct store_copy_stats {
+	bool full;              /* every row reloaded (new copy, older than the log's floor, or above the database) */
+	long from, to;          /* generations */
+	long changed, rows;     /* ids the log named (0 when full); rows written */
+};
+struct store_copy *store_copy_open(const char *db_url, const char *path, const unsigned char key[SP_KEY_LEN],
+				   char *err, size_t errlen);
+/* Catch up with the database: 1 (moved, *stats says how), 0 (it was
+ * current), -1 with err (the copy unchanged). */
+int store_copy_step(struct store_copy *c, struct store_copy_stats *stats, char *err, size_t errlen);
+long store_copy_gen(const struct store_copy *c);
+/* The change log's rows written before `before` (unix seconds) removed,
+ * the floor raised past them (PostgreSQL; SQLite logs nothing): 0 with
+ * *removed, or -1 (store_errmsg).  A copy older than the floor reloads. */
+int store_change_prune(struct store *s, int64_t before, long *removed);
+/* The PostgreSQL connection broke / a new one (0, or -1 with err). */
+bool store_copy_lost(struct store_copy *c);
+int store_copy_reconnect(struct store_copy *c, char *err, size_t errlen);
+void store_copy_close(struct store_copy *c);   /* accepts NULL; the file stays */
+
 /* ---- store_gen.c: the config generation as it changes (issue 17) ---- */
 struct store_genwatch;
 /* Does s's database push generation changes (PostgreSQL: NOTIFY, schema/pg

@@ -25,6 +25,7 @@
 
 #include "auth.h"
 #include "connguard.h"
+#include "copy_sync.h"
 #include "firmware_http.h"
 #include "pending.h"
 #include "phonebook_http.h"
@@ -90,6 +91,7 @@ struct worker {                         /* per MHD thread, created on first requ
 	struct store *replica;
 	long long replica_retry_at;
 	long replica_backoff_ms;
+	struct store *copy;             /* database_copy, opened at the first miss it can serve */
 };
 
 /* One render cache shared by all workers, so each device is cached once.
@@ -130,6 +132,7 @@ struct fetchq {
 	int64_t warned;                 /* last overload warning */
 	struct log_every refused;       /* the writer's: rows the database refused */
 	long retention_days;
+	long copy_keep;                 /* database_copy_keep: the change log's rows live this long */
 	int64_t next_prune;
 	int pruner;                     /* PostgreSQL: 1 this node holds SP_PG_LOCK_PRUNE, 0 not, -1 unknown */
 	pthread_t thr;
@@ -190,6 +193,10 @@ struct http_server {
 	char replica_shown[SP_FIELD_MAX];   /* its URL without the password, for logs */
 	atomic_llong replica_log_at;
 	atomic_bool replica_said;
+	/* database_copy (issue 18): render misses read there first, when its
+	 * generation has reached gen; copy_said: an open failure was logged. */
+	struct copy_sync *copy;
+	atomic_bool copy_said;
 	atomic_bool dc_said;            /* a failed write to the disk tier was logged */
 	atomic_bool stopping;
 	FILE *access;                   /* under access_mu */
@@ -262,6 +269,14 @@ static void fetchq_upkeep(struct fetchq *q, int64_t now)
 	if (deleted)
 		log_info("retention: removed %ld fetch and registration records older than %ld days", deleted,
 			 q->retention_days);
+	/* The change log database_copy catches up from (schema/pg 029),
+	 * written by every change whether or not a node keeps a copy. */
+	long n;
+	if (rc == 1 && store_change_prune(q->store, now - q->copy_keep, &n) < 0)
+		log_warnx("retention: change log not pruned, retried in an hour: %s", store_errmsg(q->store));
+	else if (rc == 1 && n)
+		log_info("retention: removed %ld change-log rows older than %ld s (database_copy_keep)", n,
+			 q->copy_keep);
 }
 
 /* Hourly: fetch records and registration observations older than
@@ -633,6 +648,7 @@ static struct worker *worker_get(struct http_server *h)
 
 static void worker_free(struct worker *w)
 {
+	store_close(w->copy);
 	store_close(w->replica);
 	store_close(w->store);
 	free(w);
@@ -1178,7 +1194,41 @@ static long render_replica(struct http_server *h, struct worker *w, const struct
 	return -1;
 }
 
-/* Render a miss into fresh: its generation, or -1.  From the replica when
+/* A miss rendered from database_copy (issue 18), only once the copy has
+ * the node's generation (the copy thread publishes its own, and the
+ * snapshot checks it again): its generation, or -1, and then the replica
+ * or the primary reads (sipprov_copy_fallbacks_total says why). */
+static long render_copy(struct http_server *h, struct worker *w, const struct route_match *m,
+			struct cache_ent *fresh)
+{
+	long want = atomic_load(&h->gen);
+	if (copy_sync_gen(h->copy) < want) {
+		metrics_inc("sipprov_copy_fallbacks_total{reason=\"behind\"}");
+		return -1;
+	}
+	char err[SP_ERR_MAX];
+	if (!w->copy && (!(w->copy = store_open(copy_sync_path(h->copy), err, sizeof(err))) ||
+			 store_use_key(w->copy, h->key, err, sizeof(err)) < 0)) {
+		if (!atomic_exchange(&h->copy_said, true))
+			log_warnx("database copy '%s': %s; render misses read from the database",
+				  copy_sync_path(h->copy), err);
+		store_close(w->copy);
+		w->copy = NULL;
+		metrics_inc("sipprov_copy_fallbacks_total{reason=\"error\"}");
+		return -1;
+	}
+	bool behind;
+	long g = render_snapshot(h, w->copy, m, fresh, want, &behind);
+	if (g >= 0) {
+		metrics_inc("sipprov_render_reads_total{server=\"copy\"}");
+		return g;
+	}
+	metrics_inc(behind ? "sipprov_copy_fallbacks_total{reason=\"behind\"}"
+			   : "sipprov_copy_fallbacks_total{reason=\"error\"}");
+	return -1;
+}
+
+/* Render a miss into fresh: its generation, or -1.  From the copy, then the replica when
  * one is configured and has caught up, else from the primary.  A
  * PostgreSQL connection to the primary found broken (a server restart) is
  * replaced and the render tried once more, so the restart costs no failed
@@ -1186,6 +1236,11 @@ static long render_replica(struct http_server *h, struct worker *w, const struct
 static long render_fresh(struct http_server *h, struct worker *w, const struct route_match *m,
 			 struct cache_ent *fresh)
 {
+	if (h->copy) {
+		long g = render_copy(h, w, m, fresh);
+		if (g >= 0)
+			return g;
+	}
 	if (h->conf->database_replica[0]) {
 		long g = render_replica(h, w, m, fresh);
 		if (g >= 0)
@@ -2399,6 +2454,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	lastmap_init(&h->fq.maps[1]);
 	h->fq.last = &h->fq.maps[0];
 	h->fq.retention_days = conf->retention_days;
+	h->fq.copy_keep = conf->database_copy_keep;
 	h->fq.pruner = -1;
 	h->fq.store = store_open(conf->database, err, errlen);
 	if (!h->fq.store)
@@ -2438,6 +2494,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	atomic_store(&h->gen_at, mono_us());
 	pthread_create(&h->gen_thr, NULL, gen_main, h);
 	pthread_setname_np(h->gen_thr, "sp-genwatch");
+	if (conf->database_copy[0])
+		h->copy = copy_sync_start(conf, h->key, &h->gen);
 	if (conf->database_replica[0]) {
 		/* Each worker connects at its first render miss; an outage
 		 * then is logged as it is met. */
@@ -2523,6 +2581,7 @@ void http_server_stop(struct http_server *h)
 	lastmap_release(&h->fq.maps[1]);
 	pending_stop(h->pending);
 	atomic_store(&h->stopping, true);
+	copy_sync_stop(h->copy);        /* no request reads it now */
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);
 	store_genwatch_free(h->genwatch);

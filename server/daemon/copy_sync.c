@@ -1,0 +1,135 @@
+/*
+ * copy_sync.c (issue 18): the thread that keeps database_copy, a SQLite
+ * file of the rows a render reads, in step with the PostgreSQL database
+ * (store_copy.c does the reading and writing).  It catches up whenever
+ * the node's generation (the watcher's, by LISTEN) is above the copy's,
+ * and once a second in any case.  The change log is pruned by the node
+ * that keeps the history partitions (http.c, fetchq_upkeep).
+ * Workers read a render miss from the copy only when its generation has
+ * reached the node's (http.c, render_copy): until the first load is done,
+ * and while the database cannot be reached, they read the database.
+ */
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copy_sync.h"
+#include "core/sipprov.h"
+
+#define COPY_CHECK_MS 1000      /* catch up at least this often */
+#define COPY_RETRY_MS 5000      /* after a failed open */
+#define COPY_LOG_MS 60000       /* at most one failure line this often */
+
+struct copy_sync {
+	const struct conf *conf;
+	unsigned char key[SP_KEY_LEN];
+	const atomic_long *node_gen;
+	atomic_long gen;        /* the copy's, published once written */
+	atomic_bool stopping;
+	pthread_t thr;
+	char shown[SP_FIELD_MAX];       /* the database URL without its password */
+};
+
+long copy_sync_gen(struct copy_sync *cs)
+{
+	return cs ? atomic_load(&cs->gen) : -1;
+}
+
+const char *copy_sync_path(struct copy_sync *cs)
+{
+	return cs->conf->database_copy;
+}
+
+static void say(int64_t *said_at, const char *path, const char *err)
+{
+	int64_t now = sp_mono_ms();
+	if (*said_at && now - *said_at < COPY_LOG_MS)
+		return;
+	*said_at = now;
+	log_warnx("database copy '%s': %s; render misses read from the database, retrying", path, err);
+}
+
+static void *copy_main(void *arg)
+{
+	struct copy_sync *cs = arg;
+	const char *path = cs->conf->database_copy;
+	struct store_copy *c = NULL;
+	char err[SP_ERR_MAX];
+	int64_t retry_at = 0, check_at = 0, said_at = 0;
+	bool failing = false;
+	while (!atomic_load(&cs->stopping)) {
+		int64_t now = sp_mono_ms();
+		if (!c) {
+			if (now < retry_at) {
+				usleep(20000);
+				continue;
+			}
+			if (!(c = store_copy_open(cs->conf->database, path, cs->key, err, sizeof(err)))) {
+				say(&said_at, path, err);
+				failing = true;
+				retry_at = now + COPY_RETRY_MS;
+				continue;
+			}
+		}
+		long want = atomic_load(cs->node_gen);
+		if (store_copy_gen(c) < want || now >= check_at) {
+			struct store_copy_stats st;
+			check_at = now + COPY_CHECK_MS;
+			int rc = store_copy_step(c, &st, err, sizeof(err));
+			if (rc < 0) {
+				say(&said_at, path, err);
+				failing = true;
+				if (store_copy_lost(c) && store_copy_reconnect(c, err, sizeof(err)) < 0)
+					say(&said_at, path, err);
+				usleep(100000);
+				continue;
+			}
+			if (failing) {
+				failing = false;
+				said_at = 0;
+				log_info("database copy '%s': in step with the database again", path);
+			}
+			if (rc > 0) {
+				atomic_store(&cs->gen, store_copy_gen(c));
+				if (st.full)
+					log_info("database copy '%s': loaded %ld rows at generation %ld in %lld ms%s", path,
+						 st.rows, st.to, (long long)(sp_mono_ms() - now),
+						 st.from > 0 ? " (it was older than the change log)" : "");
+				else
+					log_debug("database copy '%s': generation %ld to %ld, %ld rows changed", path,
+						  st.from, st.to, st.changed);
+			}
+		}
+		if (store_copy_gen(c) >= atomic_load(cs->node_gen))
+			usleep(1000);
+	}
+	store_copy_close(c);
+	return NULL;
+}
+
+struct copy_sync *copy_sync_start(const struct conf *conf, const unsigned char key[SP_KEY_LEN],
+				  const atomic_long *node_gen)
+{
+	struct copy_sync *cs = xcalloc(1, sizeof(*cs));
+	cs->conf = conf;
+	memcpy(cs->key, key, SP_KEY_LEN);
+	cs->node_gen = node_gen;
+	atomic_store(&cs->gen, 0);
+	log_info("database copy '%s': render misses read there once it has the node's generation",
+		 conf->database_copy);
+	pthread_create(&cs->thr, NULL, copy_main, cs);
+	pthread_setname_np(cs->thr, "sp-copy");
+	return cs;
+}
+
+void copy_sync_stop(struct copy_sync *cs)
+{
+	if (!cs)
+		return;
+	atomic_store(&cs->stopping, true);
+	pthread_join(cs->thr, NULL);
+	secret_wipe(cs->key, sizeof(cs->key));
+	free(cs);
+}
