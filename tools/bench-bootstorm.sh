@@ -62,10 +62,11 @@ start_sp() {
 	fi
 	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/storm.key" -o templates="$ROOT/templates" -o http_listen=127.0.0.1:$P1 \
 		-o https_listen=127.0.0.1:$P3 -o tls_cert="$W/c.pem" -o tls_key="$W/k.pem" -o hep_listen= -o admin_listen=127.0.0.1:$P6 \
-		-o access_log= -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn ${SP_OPTS:-} \
-		2>>"$W/sipprovd.log" &
+		-o access_log= -o per_ip_conn_limit=0 -o fail_threshold=1000000 -o log_level=warn \
+		$(bench_copy_opt "$W/copy.db") ${SP_OPTS:-} 2>>"$W/sipprovd.log" &
 	SPID=$!
 	for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+	bench_copy_wait "$P6"
 }
 start_sp
 # The same bytes for nginx: each phone's files fetched through sipprovd

@@ -50,7 +50,7 @@ CPUS=$(nproc)   # after bench_pg_start: without the database's CPU
 THREADS=${THREADS:-$CPUS}
 DB=$(bench_db sp)
 export SIPPROV_TEMPLATES="$ROOT/templates" SIPPROV_DB="$DB" SIPPROV_KEY_FILE="$W/sp.key"
-P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port); P0=$(free_port)
 
 echo "bench: $DEVICES devices, $THREADS server threads/workers, $ROUNDS alternating ${DUR}s runs each, $CPUS CPUs shared with wrk"
 echo "database: $(bench_backend)"
@@ -72,11 +72,12 @@ start() {
 	[ -f "$W/nginx.pid" ] && { kill "$(cat "$W/nginx.pid")"; sleep 0.5; }
 	"$SP_BUILD/sipprovd" -d -o database="$DB" -o key_file="$W/sp.key" -o templates="$ROOT/templates" \
 		-o http_listen=127.0.0.1:$P1 -o https_listen=127.0.0.1:$P3 -o tls_cert="$W/$1.pem" \
-		-o tls_key="$W/$1.key" -o hep_listen= -o admin_listen= -o access_log= -o insecure_loopback=yes \
+		-o tls_key="$W/$1.key" -o hep_listen= -o admin_listen=127.0.0.1:$P0 -o access_log= -o insecure_loopback=yes \
 		-o threads="$THREADS" -o per_ip_conn_limit=0 -o log_level=warn -o tls_resumption="$2" \
-		2>>"$W/sipprovd.log" &
+		$(bench_copy_opt "$W/copy.db") 2>>"$W/sipprovd.log" &
 	SPID=$!
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P1/healthz" >/dev/null && break; sleep 0.05; done
+	bench_copy_wait "$P0"
 	cat > "$W/nginx.conf" <<NGX
 worker_processes $THREADS;
 pid $W/nginx.pid;
@@ -188,9 +189,12 @@ echo "seeded $BIG devices in $(( $(date +%s) - t0 )) s"
 "$SP_BUILD/sipprovd" -d -o database="$BIGDB" -o key_file="$W/big.key" -o templates="$ROOT/templates" \
 	-o http_listen=127.0.0.1:$P5 -o admin_listen=127.0.0.1:$PA \
 	-o hep_listen= -o access_log= -o insecure_loopback=yes -o threads="$THREADS" \
-	-o per_ip_conn_limit=0 -o log_level=warn 2>>"$W/sipprovd.log" &
+	-o per_ip_conn_limit=0 -o log_level=warn $(bench_copy_opt "$W/big-copy.db") 2>>"$W/sipprovd.log" &
 SPID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$P5/healthz" >/dev/null && break; sleep 0.05; done
+t0=$(date +%s)
+bench_copy_wait "$PA"
+[ -z "${SP_BENCH_PG:-}" ] || echo "database copy: $BIG devices loaded in $(( $(date +%s) - t0 )) s"
 # The share of the measured run's fetches that rendered (missed both cache
 # tiers), that the render cache's file served, and of the fetch_log rows the
 # writer sampled out under the load.

@@ -45,6 +45,19 @@ bench_counters() {
 	curl -fs "http://127.0.0.1:$_p/metrics" | awk -v names="$*" 'BEGIN {n = split(names, k, " ")} {v[$1] = $2}
 		END {for (i = 1; i <= n; i++) printf "%s%s", v[k[i]] + 0, i < n ? " " : "\n"}'
 }
+# bench_copy_opt FILE: on PostgreSQL, sipprovd's database_copy option (the
+# node-local copy its render misses read, docs/multi-node.md), as a node
+# is meant to run; nothing on SQLite.  bench_copy_wait PORT: until that
+# node (its admin listener on 127.0.0.1:PORT) has loaded it.
+bench_copy_opt() { [ -z "${SP_BENCH_PG:-}" ] || echo "-o database_copy=$1"; }
+bench_copy_wait() {
+	[ -n "${SP_BENCH_PG:-}" ] || return 0
+	for _ in $(seq 1 12000); do
+		[ "$(bench_counters "$1" 'sipprov_copy_updates_total{kind="full"}')" -ge 1 ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "bench: sipprovd's database copy did not load in 10 minutes"; exit 1
+}
 # bench_backend: what the report calls the backend.
 bench_backend() {
 	if [ -n "${SP_BENCH_PG:-}" ]; then

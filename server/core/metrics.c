@@ -49,6 +49,11 @@ static const struct family {
 	  "could not be opened or read (error).",
 	  (const char *const[]){ "sipprov_copy_fallbacks_total{reason=\"behind\"}",
 				 "sipprov_copy_fallbacks_total{reason=\"error\"}", NULL } },
+	{ "sipprov_copy_updates_total", "counter",
+	  "Catch-ups of database_copy to the database's generation, by how: every row loaded (full: at start, or "
+	  "when the copy was older than the change log) or the rows the change log named (log).",
+	  (const char *const[]){ "sipprov_copy_updates_total{kind=\"full\"}",
+				 "sipprov_copy_updates_total{kind=\"log\"}", NULL } },
 	{ "sipprov_drift_events_total", "counter", "Drift events opened, by kind.",
 	  (const char *const[]){ "sipprov_drift_events_total" DK("auth_username"), "sipprov_drift_events_total" DK("never_fetched"),
 				 "sipprov_drift_events_total" DK("port"), "sipprov_drift_events_total" DK("registrar"),

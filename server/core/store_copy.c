@@ -171,9 +171,12 @@ static struct store *copy_create(const char *path, const unsigned char key[SP_KE
 	db_finalize(st);
 	int rc = !st || drop.overflow ? -1 : drop.data ? db_exec(store_db(s), drop.data) : 0;
 	buf_release(&drop);
-	/* Rebuilt at every start: durability is the database's, not the copy's. */
+	/* Rebuilt at every start: durability is the database's, not the
+	 * copy's.  The first load writes a new file that nobody reads yet:
+	 * with a rollback journal its new pages are not copied into a WAL
+	 * as large as the file; WAL comes after it (store_copy_step). */
 	if (rc < 0 || store_pragma(s, "PRAGMA foreign_keys = OFF") < 0 ||
-	    store_pragma(s, "PRAGMA synchronous = OFF") < 0 ||
+	    store_pragma(s, "PRAGMA synchronous = OFF") < 0 || store_pragma(s, "PRAGMA journal_mode = DELETE") < 0 ||
 	    db_exec(store_db(s), "UPDATE config_gen SET gen = 0") < 0) {
 		db_fail(s, "database copy", err, errlen);
 		goto fail;
@@ -370,6 +373,11 @@ int store_copy_step(struct store_copy *c, struct store_copy_stats *out, char *er
 		return -1;
 	}
 	store_commit(c->pg);
+	if (c->gen == 0 && store_pragma(c->copy, "PRAGMA journal_mode = WAL") < 0) {
+		/* Readers and this writer would wait on each other: not a copy to read. */
+		db_fail(c->copy, "database copy: journal_mode = WAL", err, errlen);
+		return -1;
+	}
 	c->gen = g;
 	stats.to = g;
 	if (out)

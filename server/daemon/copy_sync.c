@@ -93,6 +93,8 @@ static void *copy_main(void *arg)
 			}
 			if (rc > 0) {
 				atomic_store(&cs->gen, store_copy_gen(c));
+				metrics_inc(st.full ? "sipprov_copy_updates_total{kind=\"full\"}"
+						    : "sipprov_copy_updates_total{kind=\"log\"}");
 				if (st.full)
 					log_info("database copy '%s': loaded %ld rows at generation %ld in %lld ms%s", path,
 						 st.rows, st.to, (long long)(sp_mono_ms() - now),

@@ -112,6 +112,7 @@ in_step; ok $? "(1) A's copy reaches the database's generation ($(gen_p))"
 like "$(cat "$T/A.log")" "database copy '$COPY': loaded [0-9]+ rows at generation $(gen_p) in [0-9]+ ms" \
 	"  A logs the load"
 is "$(stat -c %a "$COPY")" 600 "  the copy is private (0600)"
+is "$(sqlite3 "$COPY" "PRAGMA journal_mode")" wal "  in WAL mode once loaded (readers beside its writer)"
 
 # (1) The same bytes from the copy as from the database.
 n=$(wc -l <"$T/fetches")
@@ -158,6 +159,8 @@ dumps_equal; ok $? "  and equals the database again"
 grep -q "database copy '$COPY': generation [0-9]* to [0-9]*, [0-9]* rows changed" "$T/A.log"
 ok $? "  changes came from the log, not a reload"
 is "$(grep -c "database copy '$COPY': loaded" "$T/A.log")" 1 "  one load only, at start"
+[ "$(metric 'sipprov_copy_updates_total{kind="full"}')" = 1 ] && [ "$(metric 'sipprov_copy_updates_total{kind="log"}')" -ge 4 ]
+ok $? "  counted: 1 full load, $(metric 'sipprov_copy_updates_total{kind="log"}') catch-ups from the log"
 
 sp device rm 001565000005 >"$T/rm.out" 2>&1; ok $? "(2) a device removed"
 in_step
