@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -35,6 +36,9 @@ static const char *const COPY_TABLES[] = { "tenant", "template", "template_versi
 #define COPY_PAGE 2000
 #define COPY_COLS 64
 #define SQL_MAX 65536
+/* PRAGMA application_id of a copy ("spcp"): the only file at the path
+ * that may be replaced. */
+#define COPY_APP_ID 0x73706370
 
 struct copy_table {
 	const char *name;
@@ -144,11 +148,35 @@ static int tables_setup(struct store_copy *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* A new, empty copy at path (anything there before is removed: a copy is
+/* Is path free for a new copy: absent, empty, or an earlier copy (its
+ * application_id)?  A database_copy pointed at anything else (a SQLite
+ * database, a file of another program) is refused, never removed. */
+static int copy_replaceable(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : sp_err(err, errlen, "database copy '%s': %s", path, strerror(errno));
+	if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+		return 0;
+	char why[SP_ERR_MAX];
+	struct store *s = S_ISREG(sb.st_mode) ? store_open_raw(path, true, why, sizeof(why)) : NULL;
+	struct dbst *st = s ? db_prepare(store_db(s), "PRAGMA application_id", false) : NULL;
+	bool ours = st && db_step(st) == DB_ROW && db_col_int64(st, 0) == COPY_APP_ID;
+	db_finalize(st);
+	store_close(s);
+	if (!ours)
+		return sp_err(err, errlen, "database copy '%s' exists and is not a sipprov copy: not replaced "
+			      "(point database_copy at a file of its own)", path);
+	return 0;
+}
+
+/* A new, empty copy at path (an earlier copy there is removed: a copy is
  * only ever as good as its last catch-up, and this one starts at 0). */
 static struct store *copy_create(const char *path, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)
 {
 	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
+	if (copy_replaceable(path, err, errlen) < 0)
+		return NULL;
 	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
 		char p[4096 + 16];
 		snprintf(p, sizeof(p), "%s%s", path, side[i]);
@@ -175,7 +203,9 @@ static struct store *copy_create(const char *path, const unsigned char key[SP_KE
 	 * copy's.  The first load writes a new file that nobody reads yet:
 	 * with a rollback journal its new pages are not copied into a WAL
 	 * as large as the file; WAL comes after it (store_copy_step). */
-	if (rc < 0 || store_pragma(s, "PRAGMA foreign_keys = OFF") < 0 ||
+	char mark[64];
+	snprintf(mark, sizeof(mark), "PRAGMA application_id = %d", COPY_APP_ID);
+	if (rc < 0 || store_pragma(s, mark) < 0 || store_pragma(s, "PRAGMA foreign_keys = OFF") < 0 ||
 	    store_pragma(s, "PRAGMA synchronous = OFF") < 0 || store_pragma(s, "PRAGMA journal_mode = DELETE") < 0 ||
 	    db_exec(store_db(s), "UPDATE config_gen SET gen = 0") < 0) {
 		db_fail(s, "database copy", err, errlen);
@@ -221,6 +251,8 @@ void store_copy_close(struct store_copy *c)
 	tables_drop(c);
 	store_close(c->pg);
 	store_close(c->copy);
+	if (c->url)
+		secret_wipe(c->url, strlen(c->url));    /* it may hold the password */
 	free(c->url);
 	free(c);
 }

@@ -92,6 +92,18 @@ for line in open(sys.argv[3]):
 EOF
 fetch_all() { python3 "$T/fetch_all.py" "$1" "$ROOT/tests/support" "$T/fetches"; }
 
+# A database_copy naming a file that is not a copy: refused, never removed;
+# the node serves from the database.
+"$SIPPROV" -d "$T/other.db" init >/dev/null 2>&1
+sum0=$(sha256sum <"$T/other.db")
+pg_node_start X -o threads=1 -o database_copy="$T/other.db"
+r=$(pg_node_get $NODE_PORT /001510000000.cfg); is "$r" 200 "a copy path holding another database: the node serves"
+for _ in $(seq 100); do grep -q "not a sipprov copy" "$T/X.log" && break; sleep 0.05; done
+like "$(cat "$T/X.log")" "database copy '$T/other.db' exists and is not a sipprov copy: not replaced" \
+	"  and says it will not replace that file"
+is "$(sha256sum <"$T/other.db")" "$sum0" "  the file is untouched"
+SIPPROVD_PID=$NODE_PID; stop_sipprovd
+
 COPY="$T/copy.db"
 pg_node_start A -o threads=1 -o database_copy="$COPY" -o admin_listen=127.0.0.1:0 -o log_level=debug
 PORT_A=$NODE_PORT; PID_A=$NODE_PID
