@@ -228,6 +228,9 @@ struct store_copy_stats {
 };
 struct store_copy *store_copy_open(const char *db_url, const char *path, const unsigned char key[SP_KEY_LEN],
 				   char *err, size_t errlen);
+/* Could a copy be made at path (sipprovd -n): its folder writable, and
+ * nothing there but an earlier copy?  0, or -1 with err. */
+int store_copy_usable(const char *path, char *err, size_t errlen);
 /* Catch up with the database: 1 (moved, *stats says how), 0 (it was
  * current), -1 with err (the copy unchanged). */
 int store_copy_step(struct store_copy *c, struct store_copy_stats *stats, char *err, size_t errlen);

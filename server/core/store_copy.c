@@ -170,6 +170,19 @@ static int copy_replaceable(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int store_copy_usable(const char *path, char *err, size_t errlen)
+{
+	if (copy_replaceable(path, err, errlen) < 0)
+		return -1;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	const char *d = !slash ? "." : slash == dir ? "/" : (*slash = '\0', dir);
+	int rc = 0;
+	if (access(d, W_OK | X_OK) < 0)
+		rc = sp_err(err, errlen, "database copy '%s': cannot create files in %s: %s", path, d, strerror(errno));
+	free(dir);
+	return rc;
+}
+
 /* A new, empty copy at path (an earlier copy there is removed: a copy is
  * only ever as good as its last catch-up, and this one starts at 0). */
 static struct store *copy_create(const char *path, const unsigned char key[SP_KEY_LEN], char *err, size_t errlen)

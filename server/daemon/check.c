@@ -2,7 +2,8 @@
  * check.c: `sipprovd -n`, everything a start would meet, tried without
  * creating or changing anything: the database (opened read-only: present,
  * a sipprov database, schema not newer, the key file its key; the same of
- * database_replica, whose absence is only a warning), each listen
+ * database_replica, whose absence is only a warning; database_copy's
+ * folder writable and nothing but an earlier copy at its path), each listen
  * address (bound and closed at once), the TLS certificate and key (loaded
  * and matched by GnuTLS, as libmicrohttpd does at start), the firmware
  * folder (a folder this user can write), render_cache_dir (a warning).  It starts no
@@ -230,6 +231,15 @@ static void check_replica(struct tally *t, const struct conf *c, const unsigned 
 	store_close(s);
 }
 
+/* database_copy: made at start, so its folder must take files and the
+ * path hold nothing but an earlier copy (sipprovd would not replace it). */
+static void check_copy(struct tally *t, const struct conf *c)
+{
+	char err[SP_ERR_MAX];
+	if (c->database_copy[0] && store_copy_usable(c->database_copy, err, sizeof(err)) < 0)
+		problem(t, "%s", err);
+}
+
 int daemon_check(const struct conf *conf, const char *key_file, const unsigned char *key, const char *key_err)
 {
 	struct tally t = { 0 };
@@ -239,6 +249,7 @@ int daemon_check(const struct conf *conf, const char *key_file, const unsigned c
 		problem(&t, "%s", key_err);
 	check_db(&t, conf, key_file, key);
 	check_replica(&t, conf, key);
+	check_copy(&t, conf);
 	if (!conf->http_listen[0] && !conf->https_listen[0])
 		problem(&t, "neither http_listen nor https_listen is set");
 	check_bind(&t, "http_listen", conf->http_listen);

@@ -29,7 +29,6 @@ struct copy_sync {
 	atomic_long gen;        /* the copy's, published once written */
 	atomic_bool stopping;
 	pthread_t thr;
-	char shown[SP_FIELD_MAX];       /* the database URL without its password */
 };
 
 long copy_sync_gen(struct copy_sync *cs)
@@ -74,6 +73,7 @@ static void *copy_main(void *arg)
 			}
 		}
 		long want = atomic_load(cs->node_gen);
+		bool moved = false;
 		if (store_copy_gen(c) < want || now >= check_at) {
 			struct store_copy_stats st;
 			check_at = now + COPY_CHECK_MS;
@@ -81,9 +81,10 @@ static void *copy_main(void *arg)
 			if (rc < 0) {
 				say(&said_at, path, err);
 				failing = true;
-				if (store_copy_lost(c) && store_copy_reconnect(c, err, sizeof(err)) < 0)
+				bool lost = store_copy_lost(c);
+				if (lost && store_copy_reconnect(c, err, sizeof(err)) < 0)
 					say(&said_at, path, err);
-				usleep(100000);
+				usleep(lost ? 1000000 : 100000);
 				continue;
 			}
 			if (failing) {
@@ -92,19 +93,24 @@ static void *copy_main(void *arg)
 				log_info("database copy '%s': in step with the database again", path);
 			}
 			if (rc > 0) {
+				moved = true;
 				atomic_store(&cs->gen, store_copy_gen(c));
 				metrics_inc(st.full ? "sipprov_copy_updates_total{kind=\"full\"}"
 						    : "sipprov_copy_updates_total{kind=\"log\"}");
+				const char *why = st.from > st.to ? " (the database's generation went back: another "
+								    "server's history)"
+						  : st.from > 0   ? " (it was older than the change log)"
+								  : "";
 				if (st.full)
 					log_info("database copy '%s': loaded %ld rows at generation %ld in %lld ms%s", path,
-						 st.rows, st.to, (long long)(sp_mono_ms() - now),
-						 st.from > 0 ? " (it was older than the change log)" : "");
+						 st.rows, st.to, (long long)(sp_mono_ms() - now), why);
 				else
 					log_debug("database copy '%s': generation %ld to %ld, %ld rows changed", path,
 						  st.from, st.to, st.changed);
 			}
 		}
-		if (store_copy_gen(c) >= atomic_load(cs->node_gen))
+		/* Moved: catch up again at once if the node is further on. */
+		if (!moved || store_copy_gen(c) >= atomic_load(cs->node_gen))
 			usleep(1000);
 	}
 	store_copy_close(c);

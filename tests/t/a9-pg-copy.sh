@@ -15,7 +15,8 @@
 # (4) A copy older than the log's floor reloads every row.
 # (5) The node keeping the history partitions prunes log rows older than
 #     database_copy_keep and raises the floor; a restart makes a new copy.
-# (6) PostgreSQL restarted: the copy catches up again, and says so.
+# (6) PostgreSQL down: a miss is still served from the copy; back, the
+#     copy catches up again, and says so.
 # Also sipprovd -n's refusals.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/pglib.sh"
@@ -46,6 +47,13 @@ like "$rc:$out" "^1:.*'database_copy' is a path to a local SQLite file" "-n: a U
 out=$(check -o database="$DB" -o database_copy="$T/n.db" -o database_copy_keep=5); rc=$?
 like "$rc:$out" "^1:.*database_copy_keep" "-n: database_copy_keep under 60 s, refused"
 [ ! -e "$T/n.db" ]; ok $? "  -n made no copy"
+"$SIPPROV" -d "$T/other.db" init >/dev/null 2>&1
+out=$(check -o database="$DB" -o database_copy="$T/other.db"); rc=$?
+like "$rc:$out" "^1:error: database copy '$T/other.db' exists and is not a sipprov copy: not replaced" \
+	"-n: a copy path holding a SQLite database, refused"
+out=$(check -o database="$DB" -o database_copy="$T/no/such/dir/c.db"); rc=$?
+like "$rc:$out" "^1:error: database copy '$T/no/such/dir/c.db': cannot create files in $T/no/such/dir" \
+	"-n: a copy in a folder that does not exist, refused"
 
 # ---- a device of every layout ----
 printf 'Adm1n-pass\n' >"$T/admin.pw"; printf 'Us3r-pass\n' >"$T/user.pw"
@@ -94,7 +102,6 @@ fetch_all() { python3 "$T/fetch_all.py" "$1" "$ROOT/tests/support" "$T/fetches";
 
 # A database_copy naming a file that is not a copy: refused, never removed;
 # the node serves from the database.
-"$SIPPROV" -d "$T/other.db" init >/dev/null 2>&1
 sum0=$(sha256sum <"$T/other.db")
 pg_node_start X -o threads=1 -o database_copy="$T/other.db"
 r=$(pg_node_get $NODE_PORT /001510000000.cfg); is "$r" 200 "a copy path holding another database: the node serves"
@@ -236,8 +243,14 @@ like "$(cat "$T/A2.log")" "retention: removed [0-9]+ change-log rows older than 
 in_step; ok $? "  its new copy has the database's generation"
 r=$(pg_node_get $PORT_A /001510000001.json sip.pruned.test 0); like "$r" '^200 [0-9]' "  and serves the last change"
 
-# (6) PostgreSQL restarted under the node.
-pg_down; pg_up
+# (6) PostgreSQL down, then back: a miss the node can serve at the
+# generation it knows is still read in its copy; then it catches up.
+r0=$(reads)
+pg_down
+r=$(pg_node_get $PORT_A /001510000003.json); is "$r" 200 "(6) PostgreSQL down: A serves a config it had not cached"
+is "$(reads | cut -d: -f1)" "$((${r0%:*} + 1))" "  read in its copy ($r0 then $(reads))"
+r=$(pg_node_get $PORT_B /001510000003.json); is "$r" 500 "  where B, without a copy, cannot"
+pg_up
 for _ in $(seq 40); do sp device set 001510000001 registrar=sip.restart.test >/dev/null 2>&1 && break; sleep 0.25; done
 r=$(pg_node_get $PORT_A /001510000001.json sip.restart.test 10); like "$r" '^200 [0-9]' "(6) after a PostgreSQL restart, A serves a change"
 in_step; ok $? "  the copy catches up"
