@@ -278,7 +278,7 @@ struct fetch_rec {
 	char ip[64];
 	const char *ua;
 	const char *path;
-	char digest[65];
+	char digest[33];        /* the ETag's 32 hex digits */
 };
 /* A device's newest successful (200) fetch, coalesced by the daemon's writer. */
 struct fetch_last {
@@ -287,7 +287,7 @@ struct fetch_last {
 	long version;
 	char ip[64];
 	const char *ua;
-	char digest[65];
+	char digest[33];        /* the ETag's 32 hex digits */
 };
 /* One transaction: n fetch_log history rows (each at its own time) and nl
  * device last-fetch updates (a row is only moved forward in time).

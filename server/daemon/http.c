@@ -55,7 +55,11 @@
 #define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
 #define FETCH_BATCH   FETCHQ_MAX    /* fetch records per transaction: all queued */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
-#define LAST_MAX      65536         /* devices whose last fetch waits for one write; beyond: the request waits */
+/* Devices whose last fetch waits for one write; beyond: the request waits.
+ * Two maps of it (one filling, one being written): 2 x 4.25 MB when a
+ * writer far behind fills them, within the 100 MiB a 1,000,000-device
+ * node is held to (issue 18); at 65,536 they took 22 MB of it. */
+#define LAST_MAX      32768
 #define BODY_MAX_POST (64 * 1024)
 #define PATH_MAX_LEN  256
 #define UPLOAD_MAX    (64 * 1024)   /* one Polycom log upload */
@@ -1536,7 +1540,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 				.version = version };
 	sp_strlcpy(fr.ip, ip, sizeof(fr.ip));
 	fetch_text(&fr, ua ? ua : "", url);
-	sp_strlcpy(fr.digest, etag + 1, 33);
+	sp_strlcpy(fr.digest, etag + 1, sizeof(fr.digest));       /* the quotes off */
 	fetchq_push(&h->fq, &fr);
 	metrics_inc(status == 200 ? "sipprov_http_requests_total{route=\"device\",code=\"200\"}"
 				  : "sipprov_http_requests_total{route=\"device\",code=\"304\"}");
