@@ -1448,7 +1448,8 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 	return store_exec_stmt(s, st, NULL, 0);
 }
 
-/* The generation st (CONFIG_GEN, bound or kept) reads; -1 for none. */
+/* The integer st (CONFIG_GEN, bound or kept, or any one-value read)
+ * reads; -1 for none. */
 static long gen_read(struct dbst *st)
 {
 	long v = -1;
@@ -1462,6 +1463,11 @@ static long gen_read(struct dbst *st)
 long store_config_gen(struct store *s)
 {
 	return gen_read(store_stmt(s, CONFIG_GEN));
+}
+
+long store_scalar(struct store *s, const char *sql)
+{
+	return gen_read(store_stmt(s, sql));
 }
 
 /* The rows store_begin_render reads ahead, by MAC: statements of their

@@ -349,17 +349,6 @@ static long pages(struct store_copy *c, struct copy_table *t, struct dbst *src, 
 	}
 }
 
-static long read_one(struct store *s, const char *sql)
-{
-	struct dbst *st = store_stmt(s, sql);
-	long v = -1;
-	if (st && db_step(st) == DB_ROW)
-		v = db_col_int64(st, 0);
-	if (st)
-		db_reset(st);
-	return v;
-}
-
 int store_copy_step(struct store_copy *c, struct store_copy_stats *out, char *err, size_t errlen)
 {
 	struct store_copy_stats stats = { 0 };
@@ -368,7 +357,8 @@ int store_copy_step(struct store_copy *c, struct store_copy_stats *out, char *er
 	if (store_begin_read(c->pg) < 0)
 		return db_fail(c->pg, "database copy: read", err, errlen);
 	long g = store_config_gen(c->pg);
-	long floor = g >= 0 && g != c->gen ? read_one(c->pg, "SELECT gen FROM render_change_floor WHERE id = 1") : 0;
+	long floor = g >= 0 && g != c->gen ? store_scalar(c->pg, "SELECT gen FROM render_change_floor WHERE id = 1")
+					   : 0;
 	if (g < 0 || floor < 0) {
 		db_fail(c->pg, "database copy: read the generation", err, errlen);
 		store_rollback(c->pg);
@@ -438,7 +428,7 @@ int store_change_prune(struct store *s, int64_t before, long *removed)
 	if (store_begin(s) < 0)
 		return -1;
 	struct dbst *st = store_stmt(s, "UPDATE render_change_floor SET gen = "
-				     "greatest(gen, coalesce((SELECT max(gen) FROM render_change WHERE at < ?1), 0))");
+				     "max(gen, coalesce((SELECT max(gen) FROM render_change WHERE at < ?1), 0))");
 	if (st)
 		db_bind_int64(st, 1, before);
 	if (!st || store_exec_stmt(s, st, NULL, 0) < 0 ||

@@ -26,6 +26,9 @@ void store_col_text(struct dbst *st, int i, char *dst, size_t size);
  * into a malloc'd array of sz-byte elements (*out, *n); resets st.  0, or
  * -1 with the array freed (*out NULL, *n 0). */
 int store_rows(struct dbst *st, size_t sz, void (*fill)(struct dbst *, void *), void **out, size_t *n);
+/* The first column of sql's first row (a literal, as store_stmt's), as
+ * an integer; -1 with no row or on error. */
+long store_scalar(struct store *s, const char *sql);
 /* Run a statement that returns no rows; 0 or -1 with err set from the
  * driver's message. */
 int store_exec_stmt(struct store *s, struct dbst *st, char *err, size_t errlen);
