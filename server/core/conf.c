@@ -310,8 +310,6 @@ static int check_copy(const struct conf *c, char *err, size_t errlen)
 	if (!store_is_pg_url(c->database))
 		return sp_err(err, errlen, "'database_copy' needs a PostgreSQL 'database' (a copy of it); "
 			      "'database' is a SQLite file, read where it is");
-	if (!strcmp(c->database_copy, c->database))
-		return sp_err(err, errlen, "'database_copy' must not be the 'database'");
 	return 0;
 }
 

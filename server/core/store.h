@@ -216,8 +216,9 @@ int store_reconnect(struct store *s, char *err, size_t errlen);
 /* ---- store_copy.c: database_copy, a node-local copy (issue 18) ----
  * A SQLite file at path holding the rows a render reads from the
  * PostgreSQL database at db_url, as they are at the generation in its
- * config_gen (0 until the first store_copy_step).  Anything at path is
- * removed first.  One thread uses it; readers open path with store_open
+ * config_gen (0 until the first store_copy_step).  An earlier copy at
+ * path is replaced; any other file there is refused, never removed.
+ * One thread uses it; readers open path with store_open
  * and store_use_key, and read it only at or above the generation they
  * need (render_snapshot's min). */
 struct store_copy;

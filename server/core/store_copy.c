@@ -135,8 +135,6 @@ fail:
 	return -1;
 }
 
-static void tables_drop(struct store_copy *c);
-
 static int tables_setup(struct store_copy *c, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < NTABLES; i++) {
@@ -294,7 +292,7 @@ int store_copy_reconnect(struct store_copy *c, char *err, size_t errlen)
 }
 
 /* One row of a PostgreSQL page into the copy. */
-static int copy_row(struct store_copy *c, struct copy_table *t, struct dbst *src)
+static int copy_row(struct copy_table *t, struct dbst *src)
 {
 	db_reset(t->ins);
 	for (int i = 0; i < t->ncols; i++) {
@@ -307,13 +305,13 @@ static int copy_row(struct store_copy *c, struct copy_table *t, struct dbst *src
 	}
 	int rc = db_step(t->ins);
 	db_reset(t->ins);
-	(void)c;
 	return rc == DB_DONE ? 0 : -1;
 }
 
 /* Every page of src (above id ?1, and generation ?2 = since when it has
- * one), each row to row(): its count, or -1. */
-static long pages(struct store_copy *c, struct copy_table *t, struct dbst *src, long since, bool ids)
+ * one): each id deleted from the copy (ids), or each row written to
+ * it; their count, or -1. */
+static long pages(struct copy_table *t, struct dbst *src, long since, bool ids)
 {
 	long n = 0;
 	int64_t last = 0;
@@ -334,7 +332,7 @@ static long pages(struct store_copy *c, struct copy_table *t, struct dbst *src, 
 				db_reset(t->del_one);
 			} else {
 				last = db_col_int64(src, t->id_col);
-				if (copy_row(c, t, src) < 0)
+				if (copy_row(t, src) < 0)
 					rc = DB_ERROR;
 			}
 			if (rc == DB_ERROR)
@@ -383,11 +381,11 @@ int store_copy_step(struct store_copy *c, struct store_copy_stats *out, char *er
 			n = db_step(t->del_all) == DB_DONE ? 0 : -1;
 			db_reset(t->del_all);
 		} else {
-			n = pages(c, t, t->ids, c->gen, true);
+			n = pages(t, t->ids, c->gen, true);
 			stats.changed += n > 0 ? n : 0;
 		}
 		if (n >= 0)
-			n = pages(c, t, stats.full ? t->all : t->changed, c->gen, false);
+			n = pages(t, stats.full ? t->all : t->changed, c->gen, false);
 		if (n < 0) {
 			sp_err(err, errlen, "database copy: table %s: %s", t->name,
 			       db_errcode(store_db(c->pg)) != DB_DONE ? store_errmsg(c->pg) : store_errmsg(c->copy));

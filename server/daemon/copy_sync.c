@@ -6,8 +6,10 @@
  * and once a second in any case.  The change log is pruned by the node
  * that keeps the history partitions (http.c, fetchq_upkeep).
  * Workers read a render miss from the copy only when its generation has
- * reached the node's (http.c, render_copy): until the first load is done,
- * and while the database cannot be reached, they read the database.
+ * reached the node's (http.c, render_copy): until the first load is done
+ * and while it catches up they read the database.  While the database
+ * cannot be reached the node learns of no newer generation, so the copy
+ * keeps serving at the one it has.
  */
 #include <stdatomic.h>
 #include <pthread.h>
@@ -47,7 +49,8 @@ static void say(int64_t *said_at, const char *path, const char *err)
 	if (*said_at && now - *said_at < COPY_LOG_MS)
 		return;
 	*said_at = now;
-	log_warnx("database copy '%s': %s; render misses read from the database, retrying", path, err);
+	log_warnx("database copy '%s': %s; retrying (render misses read there only at the node's generation)",
+		  path, err);
 }
 
 static void *copy_main(void *arg)
