@@ -133,7 +133,7 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
  *   the device's previous one.
  * A device deleted while its fetch waited in the queue has no device_fetch
  * row, and its history rows name no device (its id may be given again). */
-#define KEPT_SLOTS 131072       /* a power of two: at most KEPT_MAX used */
+#define KEPT_SLOTS 131072       /* a power of two: at most KEPT_MAX used, half */
 #define KEPT_MAX   65536
 #define OUT_CHUNK  8192
 #define FLUSH_MS   2000
@@ -151,8 +151,14 @@ struct chain_dev {
 	bool gone, changed;
 };
 
+/* What changed and is not taken: the rows in arrival order, found by id
+ * through an index of their positions.  An index of the rows themselves
+ * (5 MB) had a boot storm's writer touch, and fault in, nearly every page
+ * of it for 10,000 devices; this one is 512 KB, and the rows take pages
+ * as they come. */
 struct fetch_kept {
-	struct kept_dev *slot;          /* KEPT_SLOTS, by id (0 = empty): changed, not taken */
+	uint32_t *idx;                  /* KEPT_SLOTS, by id hash: 1 + a row's place in dev, 0 = empty */
+	struct kept_dev *dev;           /* KEPT_MAX */
 	size_t n;
 	struct kept_dev *out;           /* KEPT_MAX: taken, sorted by id, written up to out_done */
 	size_t out_n, out_done;
@@ -163,7 +169,7 @@ struct fetch_kept {
 	/* Written in the open transaction, forgotten once it commits: */
 	size_t done_at_commit;          /* out_done then */
 	bool clear_at_commit;           /* everything kept */
-	/* The writer changes slot, n, out, out_n and out_done under mu, which
+	/* The writer changes idx, dev, n, out, out_n and out_done under mu, which
 	 * store_fetch_pending takes from other threads. */
 	pthread_mutex_t mu;
 };
@@ -173,7 +179,8 @@ static struct fetch_kept *fetch_kept_get(struct store *s)
 	struct fetch_kept **kp = store_fetch_kept(s);
 	if (!*kp) {
 		*kp = xcalloc(1, sizeof(**kp));
-		(*kp)->slot = xcalloc(KEPT_SLOTS, sizeof(*(*kp)->slot));
+		(*kp)->idx = xcalloc(KEPT_SLOTS, sizeof(*(*kp)->idx));
+		(*kp)->dev = xmalloc(KEPT_MAX * sizeof(*(*kp)->dev));
 		(*kp)->out = xmalloc(KEPT_MAX * sizeof(*(*kp)->out));
 		(*kp)->taken_ms = sp_mono_ms();
 		(*kp)->interval_ms = FLUSH_MS;
@@ -185,7 +192,8 @@ static struct fetch_kept *fetch_kept_get(struct store *s)
 void fetch_kept_free(struct fetch_kept *k)
 {
 	if (k) {
-		free(k->slot);
+		free(k->idx);
+		free(k->dev);
 		free(k->out);
 		pthread_mutex_destroy(&k->mu);
 	}
@@ -197,7 +205,7 @@ static void kept_clear(struct fetch_kept *k, bool lost)
 {
 	pthread_mutex_lock(&k->mu);
 	if (k->n)
-		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
+		memset(k->idx, 0, KEPT_SLOTS * sizeof(*k->idx));
 	k->n = k->out_n = k->out_done = 0;
 	pthread_mutex_unlock(&k->mu);
 	k->taken_ms = sp_mono_ms();
@@ -225,15 +233,20 @@ static void kept_committed(struct fetch_kept *k)
 	k->done_at_commit = 0;
 }
 
-static struct kept_dev *kept_find(struct kept_dev *slot, int64_t device_id, bool add)
+/* device_id's kept row; add: a new one (the caller has room: n < KEPT_MAX)
+ * if there is none, else NULL. */
+static struct kept_dev *kept_find(struct fetch_kept *k, int64_t device_id, bool add)
 {
 	size_t i = ((uint64_t)device_id * 0x9e3779b97f4a7c15ull) >> 32 & (KEPT_SLOTS - 1);
-	while (slot[i].device_id && slot[i].device_id != device_id)
+	while (k->idx[i] && k->dev[k->idx[i] - 1].device_id != device_id)
 		i = (i + 1) & (KEPT_SLOTS - 1);
-	if (!slot[i].device_id && !add)
+	if (k->idx[i])
+		return &k->dev[k->idx[i] - 1];
+	if (!add)
 		return NULL;
-	slot[i].device_id = device_id;
-	return &slot[i];
+	k->dev[k->n] = (struct kept_dev){ .device_id = device_id };
+	k->idx[i] = (uint32_t)++k->n;
+	return &k->dev[k->n - 1];
 }
 
 static int by_id(const void *a, const void *b)
@@ -242,15 +255,12 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The slot's rows copied to to (room for k->n), sorted by id. */
-static size_t slot_sorted(const struct fetch_kept *k, struct kept_dev *to)
+/* The kept rows copied to to (room for k->n), sorted by id. */
+static size_t kept_sorted(const struct fetch_kept *k, struct kept_dev *to)
 {
-	size_t m = 0;
-	for (size_t i = 0; i < KEPT_SLOTS && m < k->n; i++)
-		if (k->slot[i].device_id)
-			to[m++] = k->slot[i];
-	qsort(to, m, sizeof(*to), by_id);
-	return m;
+	memcpy(to, k->dev, k->n * sizeof(*to));
+	qsort(to, k->n, sizeof(*to), by_id);
+	return k->n;
 }
 
 static int chain_write(struct store *s, const struct kept_dev *d)
@@ -294,7 +304,7 @@ static int kept_write_all(struct store *s, struct fetch_kept *k, const struct ch
 	if (rows_write(s, k->out + k->out_done, k->out_n - k->out_done) < 0)
 		return -1;
 	struct kept_dev *v = k->n ? xmalloc(k->n * sizeof(*v)) : NULL;
-	size_t m = v ? slot_sorted(k, v) : 0;
+	size_t m = v ? kept_sorted(k, v) : 0;
 	int rc = 0;
 	for (size_t i = 0; i < m && rc == 0; i++) {
 		struct chain_dev key = { .row.device_id = v[i].device_id };
@@ -314,7 +324,7 @@ static int kept_write_all(struct store *s, struct fetch_kept *k, const struct ch
  * since was loaded from the taken one, so it is the newer). */
 static const struct kept_dev *kept_row(struct fetch_kept *k, int64_t device_id)
 {
-	const struct kept_dev *m = kept_find(k->slot, device_id, false);
+	const struct kept_dev *m = kept_find(k, device_id, false);
 	if (!m && k->out_done < k->out_n) {
 		struct kept_dev key = { .device_id = device_id };
 		m = bsearch(&key, k->out + k->out_done, k->out_n - k->out_done, sizeof(*k->out), by_id);
@@ -425,17 +435,12 @@ static int kept_step(struct store *s, struct fetch_kept *k, const struct chain_d
 	for (size_t i = 0; i < nd; i++) {
 		if (!t[i].changed || t[i].gone)
 			continue;
-		struct kept_dev *m = kept_find(k->slot, t[i].row.device_id, false);
-		if (!m) {
-			m = kept_find(k->slot, t[i].row.device_id, true);
-			k->n++;
-		}
-		*m = t[i].row;
+		*kept_find(k, t[i].row.device_id, true) = t[i].row;
 	}
 	if (k->out_done == k->out_n && k->n &&
 	    (k->n >= KEPT_MAX / 2 || sp_mono_ms() - k->taken_ms >= k->interval_ms)) {
-		k->out_n = slot_sorted(k, k->out);
-		memset(k->slot, 0, KEPT_SLOTS * sizeof(*k->slot));
+		k->out_n = kept_sorted(k, k->out);
+		memset(k->idx, 0, KEPT_SLOTS * sizeof(*k->idx));
 		k->n = k->out_done = 0;
 		k->out_upto = newest;
 		k->taken_ms = sp_mono_ms();
