@@ -267,6 +267,12 @@ void store_genwatch_free(struct store_genwatch *w);
  * read; a lost connection is logged once and retried with backoff (each
  * call -1 meanwhile), LISTEN before the read when it is back. */
 int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *gen);
+/* SQLite in WAL mode: true when no commit of any process has become
+ * visible since the last call (the WAL-index header is as it was), so the
+ * generation read after that call still holds.  False on the first call,
+ * after a commit, and always elsewhere (PostgreSQL, a rollback journal):
+ * then read config_gen.  Read the generation after a false, not before. */
+bool store_gen_unchanged(struct store_genwatch *w);
 /* Write a batch of fetch records in one transaction (the daemon's writer).
  * ua and path are NUL-terminated text the caller keeps alive for the call
  * (the daemon's queue: one allocation per record, not 512 bytes of arrays

@@ -48,6 +48,7 @@
 #define CACHE_SLACK   2             /* slots per entry of render_cache */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
+#define GEN_READ_US   1000000       /* SQLite: config_gen read this often even with no commit seen */
 #define GEN_SAFETY_MS 1000          /* PostgreSQL: config_gen read this often even without a NOTIFY */
 #define GEN_WAIT_MS   100           /* PostgreSQL: the watcher checks for a stop this often */
 #define REPLICA_RETRY_MIN_MS 1000   /* database_replica unreachable: a worker's next try, doubling... */
@@ -177,9 +178,11 @@ struct http_server {
 	 * path does no database read (and takes no SQLite file lock): every
 	 * 1 ms while requests arrive, every 50 ms when idle.  A request that
 	 * finds it older than GEN_FRESH_US reads it itself, so admin changes
-	 * reach devices within ~1 ms under load and at once after idle. */
+	 * reach devices within ~1 ms under load and at once after idle.  On
+	 * SQLite a look is one pread of the WAL index while no commit came
+	 * (store_gen_unchanged), a read of config_gen after one. */
 	atomic_long gen;
-	atomic_llong gen_at;            /* when gen was read (monotonic us) */
+	atomic_llong gen_at;            /* when gen was last known current (monotonic us) */
 	atomic_llong last_req;          /* last device request (monotonic us) */
 	pthread_t gen_thr;
 	struct store *gen_store;
@@ -677,11 +680,20 @@ static void *gen_main(void *arg)
 			atomic_store(&h->gen_at, mono_us());
 		}
 	}
+	long long read_at = 0;
 	while (!atomic_load(&h->stopping)) {
-		long g = store_config_gen(h->gen_store);
-		if (g >= 0) {
-			atomic_store(&h->gen, g);
-			atomic_store(&h->gen_at, mono_us());
+		/* No commit since the last read (one pread of the WAL index):
+		 * the generation stands, as of now.  Read anyway once a second. */
+		long long now = mono_us();
+		if (now - read_at < GEN_READ_US && store_gen_unchanged(h->genwatch)) {
+			atomic_store(&h->gen_at, now);
+		} else {
+			long g = store_config_gen(h->gen_store);
+			if (g >= 0) {
+				atomic_store(&h->gen, g);
+				atomic_store(&h->gen_at, now);
+				read_at = now;
+			}
 		}
 		bool busy = mono_us() - atomic_load(&h->last_req) < GEN_BUSY_US;
 		usleep(busy ? 1000 : 50000);

@@ -33,6 +33,20 @@ sp template set open main registrar=sip2.open.test >/dev/null
 curl -s "$URL/0015654aa937.cfg" > "$T/after"
 grep -q 'sip2.open.test' "$T/after"; ok $? "a template change is served on the very next fetch"
 is "$(renders)" "$((r1 + 1))" "and costs exactly one render"
+# The same under load: fetches every few ms keep the generation watcher at
+# its 1 ms pace, trusted by requests, and on SQLite it reads config_gen
+# only after it sees the WAL index change (store_gen_unchanged).  Each
+# change the CLI has committed is in the next answer all the same.
+( while [ ! -f "$T/stop-load" ]; do get 0015654aa937.cfg >/dev/null; done ) &
+load=$!
+sleep 0.3
+for n in 3 4 5; do
+	sp template set open main registrar=sip$n.open.test >/dev/null
+	curl -s "$URL/0015654aa937.cfg" | grep -q "sip$n.open.test"
+	ok $? "under load, change $n is served on the very next fetch"
+done
+touch "$T/stop-load"
+wait $load
 
 # Retention: history older than retention_days is pruned (at start, then
 # hourly); recent rows and the device's last fetch stay.
