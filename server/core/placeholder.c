@@ -65,24 +65,21 @@ static const char *lv_key_n(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	if (c->key <= 0)
 		return "";
-	snprintf(tmp, tmplen, "%ld", c->key);
-	return tmp;
+	return sp_ltoa(c->key, tmp, tmplen);
 }
 /* key.module: M inside an "each ext" block ("" elsewhere). */
 static const char *lv_key_module(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	if (c->module <= 0)
 		return "";
-	snprintf(tmp, tmplen, "%ld", c->module);
-	return tmp;
+	return sp_ltoa(c->module, tmp, tmplen);
 }
 /* key.i: N - 1, for vendors that count their keys from 0 (Snom's fkey idx). */
 static const char *lv_key_i(const struct rctx *c, char *tmp, size_t tmplen)
 {
 	if (c->key <= 0)
 		return "";
-	snprintf(tmp, tmplen, "%ld", c->key - 1);
-	return tmp;
+	return sp_ltoa(c->key - 1, tmp, tmplen);
 }
 static const char *lv_key_type(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "type"); }
 static const char *lv_key_value(const struct rctx *c, char *tmp, size_t tmplen) { return lv_key_field(c, tmp, tmplen, "value"); }
@@ -91,14 +88,12 @@ static const char *lv_key_line(const struct rctx *c, char *tmp, size_t tmplen) {
 
 static const char *lv_line_n(const struct rctx *c, char *tmp, size_t tmplen)
 {
-	snprintf(tmp, tmplen, "%ld", c->a->line);
-	return tmp;
+	return sp_ltoa(c->a->line, tmp, tmplen);
 }
 
 static const char *lv_line_i(const struct rctx *c, char *tmp, size_t tmplen)
 {
-	snprintf(tmp, tmplen, "%ld", c->i);
-	return tmp;
+	return sp_ltoa(c->i, tmp, tmplen);
 }
 
 static const char *lv_display(const struct rctx *c, char *tmp, size_t tmplen) { return c->a->display_name; }
@@ -126,8 +121,7 @@ static const char *lv_tz_num(char *tmp, size_t tmplen, bool ok, long v)
 {
 	if (!ok)
 		return "";
-	snprintf(tmp, tmplen, "%ld", v);
-	return tmp;
+	return sp_ltoa(v, tmp, tmplen);
 }
 
 static const char *lv_tz_posix(const struct rctx *c, char *tmp, size_t tmplen)
@@ -346,7 +340,7 @@ static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter
 		return lf_put(c, g, in, out, outlen);
 	if (sp_parse_int(in, 0, 100000000, &s) < 0)
 		return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
-	snprintf(out, outlen, "%ld", (s + 59) / 60);
+	sp_ltoa((s + 59) / 60, out, outlen);
 	return 0;
 }
 
@@ -844,10 +838,12 @@ void lname_subst(const char *name, long n, char *out, size_t outlen)
 	size_t o = 0;
 	for (const char *p = name; *p && o + 1 < outlen; p++) {
 		if (*p == 'N' && (p == name || lname_sep(p[-1])) && lname_sep(p[1])) {
-			int w = snprintf(out + o, outlen - o, "%ld", n);
-			if (w < 0 || (size_t)w >= outlen - o)
+			char num[24];
+			size_t w = strlen(sp_ltoa(n, num, sizeof(num)));
+			if (w >= outlen - o)
 				break;
-			o += (size_t)w;
+			memcpy(out + o, num, w);
+			o += w;
 			continue;
 		}
 		out[o++] = *p;

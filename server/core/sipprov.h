@@ -35,6 +35,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Copy with truncation; always NUL-terminates; returns strlen(src). */
 size_t sp_strlcpy(char *dst, const char *src, size_t size);
+/* v in decimal into out[size], as snprintf's "%ld" (truncated to fit, NUL
+ * terminated; 21 bytes hold any long), without its cost on a render's
+ * dozens of numbers; returns out. */
+char *sp_ltoa(long v, char *out, size_t size);
 /* snprintf into err (may be NULL); returns -1 so callers can "return sp_err(...)". */
 int sp_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

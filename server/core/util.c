@@ -61,6 +61,24 @@ size_t sp_strlcpy(char *dst, const char *src, size_t size)
 	return n;
 }
 
+char *sp_ltoa(long v, char *out, size_t size)
+{
+	char d[24];
+	size_t n = 0;
+	unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+	do
+		d[n++] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		d[n++] = '-';
+	size_t o = 0;
+	while (n && o + 1 < size)
+		out[o++] = d[--n];
+	if (size)
+		out[o] = '\0';
+	return out;
+}
+
 int sp_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,16 @@ static void test_text(void)
 		is_str(sp_text_scrub(b), scrub[i].want, "scrubbed %zu", i);
 		ok(sp_text_ok(b), "scrubbed %zu is text", i);
 	}
+	/* sp_ltoa is snprintf's "%ld", truncation included. */
+	const long nums[] = { 0, 7, -7, 5060, -604800, 1234567890123L, LONG_MAX, LONG_MIN };
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char want[32], got[32];
+		snprintf(want, sizeof(want), "%ld", nums[i]);
+		is_str(sp_ltoa(nums[i], got, sizeof(got)), want, "sp_ltoa(%ld)", nums[i]);
+	}
+	char small[4];
+	is_str(sp_ltoa(-12345, small, sizeof(small)), "-12", "sp_ltoa truncates to fit, as snprintf");
+	ok(sp_ltoa(5, small, 0) == small, "sp_ltoa into nothing writes nothing");
 	long v;
 	ok(sp_parse_int("5060", 1, 65535, &v) == 0 && v == 5060, "int parses");
 	ok(sp_parse_int("70000", 1, 65535, &v) < 0, "int out of range refused");
