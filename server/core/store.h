@@ -267,12 +267,12 @@ void store_genwatch_free(struct store_genwatch *w);
  * read; a lost connection is logged once and retried with backoff (each
  * call -1 meanwhile), LISTEN before the read when it is back. */
 int store_gen_wait(struct store_genwatch *w, long known, int timeout_ms, long *gen);
-/* SQLite in WAL mode: true when no commit of any process has become
- * visible since the last call (the WAL-index header is as it was), so the
- * generation read after that call still holds.  False on the first call,
- * after a commit, and always elsewhere (PostgreSQL, a rollback journal):
- * then read config_gen.  Read the generation after a false, not before. */
-bool store_gen_unchanged(struct store_genwatch *w);
+/* SQLite: 0 when no commit of any process has become visible since the
+ * last read (WAL mode: the WAL-index header is as it was then), so that
+ * generation holds; else (a commit, force, the first call, a rollback
+ * journal) 1 with config_gen read into *gen, or -1 when it cannot be read
+ * now (then the next call reads again). */
+int store_gen_poll(struct store_genwatch *w, bool force, long *gen);
 /* Write a batch of fetch records in one transaction (the daemon's writer).
  * ua and path are NUL-terminated text the caller keeps alive for the call
  * (the daemon's queue: one allocation per record, not 512 bytes of arrays

@@ -25,9 +25,9 @@
  * writes the WAL-index header at the start of the "-shm" file: two copies
  * of 48 bytes whose frame count, salts and checksums change with every
  * commit (https://www.sqlite.org/walformat.html, 2.1 "The WAL-Index
- * Header").  store_gen_unchanged reads those 96 bytes (one pread) and
+ * Header").  store_gen_poll reads those 96 bytes (one pread) and
  * compares them with what it saw last, so the daemon's watcher tells "no
- * commit since" from a read of config_gen, which took a read transaction
+ * commit since" without a read of config_gen, which took a read transaction
  * (two file locks, and the page cache reloaded after every commit of the
  * fetch writer) at each of its 1,000 looks a second under load.
  *
@@ -67,7 +67,7 @@ struct store_genwatch {
 	int backoff_ms;
 	bool lost;                      /* the outage was logged */
 	int shm;                        /* SQLite in WAL mode: its -shm file, read-only; else -1 */
-	unsigned char hdr[WAL_HDR];     /* what store_gen_unchanged read last (zeros: nothing yet) */
+	unsigned char hdr[WAL_HDR];     /* the header at store_gen_poll's last read of config_gen */
 };
 
 static void nap_ms(long long ms)
@@ -134,7 +134,7 @@ static void pg_lost(struct store_genwatch *w, const char *why)
 
 /* The -shm file of w's SQLite database when it is in WAL mode (the unix
  * VFS's file, beside the database); left -1 otherwise (a rollback
- * journal, or a VFS without it), and store_gen_unchanged says "maybe". */
+ * journal, or a VFS without it), and store_gen_poll always reads. */
 static void shm_open_ro(struct store_genwatch *w)
 {
 	struct sqlite3 *db = db_sqlite_handle(store_db(w->s));
@@ -147,15 +147,21 @@ static void shm_open_ro(struct store_genwatch *w)
 		w->shm = open(path, O_RDONLY | O_CLOEXEC);
 }
 
-bool store_gen_unchanged(struct store_genwatch *w)
+int store_gen_poll(struct store_genwatch *w, bool force, long *gen)
 {
 	unsigned char now[WAL_HDR];
-	if (w->shm < 0 || pread(w->shm, now, sizeof(now), 0) != (ssize_t)sizeof(now))
-		return false;
-	if (!memcmp(now, w->hdr, sizeof(now)))
-		return true;
-	memcpy(w->hdr, now, sizeof(now));
-	return false;
+	bool seen = w->shm >= 0 && pread(w->shm, now, sizeof(now), 0) == (ssize_t)sizeof(now);
+	if (seen && !force && !memcmp(now, w->hdr, sizeof(now)))
+		return 0;
+	/* Read after the header, and the header kept only once read: a
+	 * commit between the two is seen again at the next look. */
+	long g = store_config_gen(w->s);
+	if (g < 0)
+		return -1;
+	if (seen)
+		memcpy(w->hdr, now, sizeof(now));
+	*gen = g;
+	return 1;
 }
 
 struct store_genwatch *store_genwatch_new(struct store *s, int safety_ms, long *gen, char *err, size_t errlen)

@@ -180,7 +180,7 @@ struct http_server {
 	 * finds it older than GEN_FRESH_US reads it itself, so admin changes
 	 * reach devices within ~1 ms under load and at once after idle.  On
 	 * SQLite a look is one pread of the WAL index while no commit came
-	 * (store_gen_unchanged), a read of config_gen after one. */
+	 * (store_gen_poll), a read of config_gen after one. */
 	atomic_long gen;
 	atomic_llong gen_at;            /* when gen was last known current (monotonic us) */
 	atomic_llong last_req;          /* last device request (monotonic us) */
@@ -685,16 +685,14 @@ static void *gen_main(void *arg)
 		/* No commit since the last read (one pread of the WAL index):
 		 * the generation stands, as of now.  Read anyway once a second. */
 		long long now = mono_us();
-		if (now - read_at < GEN_READ_US && store_gen_unchanged(h->genwatch)) {
-			atomic_store(&h->gen_at, now);
-		} else {
-			long g = store_config_gen(h->gen_store);
-			if (g >= 0) {
-				atomic_store(&h->gen, g);
-				atomic_store(&h->gen_at, now);
-				read_at = now;
-			}
+		long g;
+		int rc = store_gen_poll(h->genwatch, now - read_at >= GEN_READ_US, &g);
+		if (rc == 1) {
+			atomic_store(&h->gen, g);
+			read_at = now;
 		}
+		if (rc >= 0)
+			atomic_store(&h->gen_at, now);
 		bool busy = mono_us() - atomic_load(&h->last_req) < GEN_BUSY_US;
 		usleep(busy ? 1000 : 50000);
 	}

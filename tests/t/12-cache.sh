@@ -35,7 +35,7 @@ grep -q 'sip2.open.test' "$T/after"; ok $? "a template change is served on the v
 is "$(renders)" "$((r1 + 1))" "and costs exactly one render"
 # The same under load: fetches every few ms keep the generation watcher at
 # its 1 ms pace, trusted by requests, and on SQLite it reads config_gen
-# only after it sees the WAL index change (store_gen_unchanged).  Each
+# only after it sees the WAL index change (store_gen_poll).  Each
 # change the CLI has committed is in the next answer all the same.
 ( while [ ! -f "$T/stop-load" ]; do get 0015654aa937.cfg >/dev/null; done ) &
 load=$!
