@@ -4,7 +4,9 @@
  * through db_sqlite_handle) and keeps SQLite's own semantics: bindings
  * survive a reset, column text lives until the next step/reset/finalize.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -207,4 +209,20 @@ struct db *db_sqlite_open(const char *path_or_uri, int sqlite_flags, char *err, 
 struct sqlite3 *db_sqlite_handle(struct db *db)
 {
 	return db && db->ops == &sq_ops ? H(db) : NULL;
+}
+
+const char *db_sqlite_shm_path(struct db *db, char *out, size_t size)
+{
+	sqlite3 *h = db_sqlite_handle(db);
+	const char *file = h ? sqlite3_db_filename(h, "main") : NULL;
+	sqlite3_stmt *st = NULL;
+	bool wal = false;
+	if (!file || !*file || sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(st, 0);
+		wal = mode && !strcmp((const char *)mode, "wal");
+	}
+	sqlite3_finalize(st);
+	return wal && snprintf(out, size, "%s-shm", file) < (int)size ? out : NULL;
 }

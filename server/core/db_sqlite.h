@@ -18,4 +18,8 @@ struct db *db_sqlite_open(const char *path_or_uri, int sqlite_flags, char *err, 
 /* The connection's sqlite3 handle; NULL when db is not SQLite's.  It
  * stays db's: close it with db_close. */
 struct sqlite3 *db_sqlite_handle(struct db *db);
+/* Where the connection's WAL index is (the unix VFS's "-shm" file beside
+ * the main database) when it is in WAL mode: out, or NULL (another
+ * journal mode, no file name, not SQLite, or out too small). */
+const char *db_sqlite_shm_path(struct db *db, char *out, size_t size);
 #endif

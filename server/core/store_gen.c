@@ -44,7 +44,6 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <sqlite3.h>         /* sqlite3_db_filename: where the WAL index is */
 
 #include "sipprov.h"
 #include "store_int.h"
@@ -137,13 +136,8 @@ static void pg_lost(struct store_genwatch *w, const char *why)
  * journal, or a VFS without it), and store_gen_poll always reads. */
 static void shm_open_ro(struct store_genwatch *w)
 {
-	struct sqlite3 *db = db_sqlite_handle(store_db(w->s));
-	const char *file = db ? sqlite3_db_filename(db, "main") : NULL;
-	struct dbst *st = file && *file ? db_prepare(store_db(w->s), "PRAGMA journal_mode", false) : NULL;
-	bool wal = st && db_step(st) == DB_ROW && !strcmp(db_col_text(st, 0), "wal");
-	db_finalize(st);
 	char path[4096];
-	if (wal && snprintf(path, sizeof(path), "%s-shm", file) < (int)sizeof(path))
+	if (db_sqlite_shm_path(store_db(w->s), path, sizeof(path)))
 		w->shm = open(path, O_RDONLY | O_CLOEXEC);
 }
 
