@@ -462,7 +462,8 @@ static bool conn_send(struct pconn *c, struct phone_resp *r, bool head_only, boo
 	head_add(&h, "HTTP/1.1 ");
 	head_add(&h, sp_ltoa(r->status, num, sizeof(num)));
 	head_add(&h, " ");
-	head_field(&h, reason(r->status), "");
+	head_add(&h, reason(r->status));
+	head_add(&h, "\r\n");
 	if (r->ctype)
 		head_field(&h, "Content-Type: ", r->ctype);
 	if (r->cache)
