@@ -221,33 +221,36 @@ int dcache_put(struct dcache *dc, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
-/* The value of the record slot s points to, if it opens and holds key. */
+/* The value of the record slot s points to, if it opens and holds key:
+ * read, opened in place (GCM allows it) and moved to the front of one
+ * buffer.  A plaintext copy beside the record cost a file hit a second
+ * allocation and a copy. */
 static void *record_get(struct dcache *dc, const struct dslot *s, const void *key, size_t klen, size_t *vlen)
 {
 	if (s->units > dc->max_units || s->unit + (uint64_t)s->units > dc->ring_units)
 		return NULL;
 	size_t size = (size_t)s->units * DC_UNIT;
-	unsigned char *rec = xmalloc(size), *plain = NULL;
+	unsigned char *rec = xmalloc(size), *plain = rec + DC_HDR;
 	uint32_t n = 0, k32;
+	bool opened = false;
 	if (!full_read(dc->fd, rec, size, dc->ring_off + (off_t)s->unit * DC_UNIT))
 		goto miss;
 	memcpy(&n, rec, 4);
 	if (n < 4 + klen || DC_HDR + (size_t)n + SECRET_TAG > size)
 		goto miss;
-	plain = xmalloc(n);
-	if (secret_open(dc->key, rec + 4, rec + DC_HDR, n, plain) < 0)
+	opened = true;                  /* a failed open may leave plaintext behind too */
+	if (secret_open(dc->key, rec + 4, plain, n, plain) < 0)
 		goto miss;
 	memcpy(&k32, plain, 4);
 	if (k32 != klen || memcmp(plain + 4, key, klen) != 0)
 		goto miss;
 	*vlen = n - 4 - klen;
-	memmove(plain, plain + 4 + klen, *vlen);
-	free(rec);
-	return plain;
+	memmove(rec, plain + 4 + klen, *vlen);
+	secret_wipe(rec + *vlen, size - *vlen);
+	return rec;
 miss:
-	if (plain)
-		secret_wipe(plain, n);
-	free(plain);
+	if (opened)
+		secret_wipe(rec, size);
 	free(rec);
 	return NULL;
 }
