@@ -46,6 +46,7 @@
  * up to render_cache stays cached short of a rare 9th device in one set. */
 #define CACHE_WAYS    8
 #define CACHE_SLACK   2             /* slots per entry of render_cache */
+#define SEEN_PER_ENT  4             /* memory misses remembered: slots per entry of render_cache */
 #define GEN_FRESH_US  2000          /* a published config generation older than this is re-read */
 #define GEN_BUSY_US   100000        /* requests this recent keep the watcher at 1 ms */
 #define GEN_READ_US   1000000       /* SQLite: config_gen read this often even with no commit seen */
@@ -174,6 +175,12 @@ struct http_server {
 	struct dcache *dc;              /* render_cache_disk: the second tier, NULL without */
 	atomic_size_t cache_n;          /* entries in the ways now */
 	atomic_ulong cache_clock;
+	/* Memory's recent misses, for the file's hits (seen_again): a path's
+	 * slot by its hash holds the hash's high half and the miss count
+	 * (seen_clock) when it last missed. */
+	_Atomic uint64_t *seen;
+	size_t nseen;                   /* a power of two */
+	atomic_uint seen_clock;
 	/* The config generation, published by one watcher thread so the hit
 	 * path does no database read (and takes no SQLite file lock): every
 	 * 1 ms while requests arrive, every 50 ms when idle.  A request that
@@ -1010,6 +1017,24 @@ static size_t path_hash(const char *s)
 	return x;
 }
 
+/* A miss in memory of the path hashing to hv: whether it missed within the
+ * last render_cache misses, which is when keeping it in memory can pay.
+ * A hit in the render cache's file that is not seen again is served
+ * without evicting anything (serve_device): in a fleet many times
+ * render_cache, fetched at random (the 1,000,000-device mix), nearly every
+ * fetch is such a hit, and each one evicted an entry no later fetch would
+ * find (the evictions were 4% of sipprovd's CPU there, perf) and copied
+ * its body twice.  A slot taken by another path
+ * forgets a miss (a later admission), never invents one: the hash's high
+ * half must match. */
+static bool seen_again(struct http_server *h, uint64_t hv)
+{
+	_Atomic uint64_t *slot = &h->seen[hv & (h->nseen - 1)];
+	uint32_t now = atomic_fetch_add_explicit(&h->seen_clock, 1, memory_order_relaxed);
+	uint64_t was = atomic_exchange_explicit(slot, (hv & 0xffffffff00000000ull) | now, memory_order_relaxed);
+	return was >> 32 == hv >> 32 && (uint32_t)(now - (uint32_t)was) < h->cache_max;
+}
+
 /* Build the cache entry for path: look the device up, render, hash
  * (subject_only: stop after filling ce->subj, for uploads).
  * Returns 0, or -1 on a server-side failure (logged; the client gets 500). */
@@ -1458,6 +1483,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
+		bool again = seen_again(h, hv);
 		bool from_disk = dcache_load(h, url, gen, lgen, fresh);
 		long g = from_disk ? gen : render_fresh(h, w, &m, fresh);
 		if (g < 0) {
@@ -1477,8 +1503,9 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		} else {
 			/* The same path's stale entry, else a free way while
 			 * entries are under render_cache, else this set's least
-			 * recently used entry; a full cache and an empty set:
-			 * served without being kept. */
+			 * recently used entry unless this is the file's and not
+			 * seen_again; a full cache and an empty set: served
+			 * without being kept. */
 			int victim = -1, empty = -1;
 			for (int i = 0; i < CACHE_WAYS && victim < 0; i++) {
 				if (!b->way[i]) {
@@ -1493,7 +1520,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 			} else if (victim < 0) {
 				if (empty >= 0)
 					atomic_fetch_sub(&h->cache_n, 1);
-				for (int i = 0; i < CACHE_WAYS; i++)
+				for (int i = 0; i < CACHE_WAYS && (again || !from_disk); i++)
 					if (b->way[i] && (victim < 0 || b->used[i] < b->used[victim]))
 						victim = i;
 			}
@@ -1514,7 +1541,10 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	ctype = ce->ctype ? ce->ctype : "";     /* ctype_keep's: outlives the entry */
 	len = ce->len;
 	version = ce->version;
-	if (subj.found && ce->body) {
+	if (subj.found && ce->body && ce == uncached && ce->on_disk) {
+		ok_body = ce->body;     /* nobody else has it, and the file keeps it */
+		ce->body = NULL;
+	} else if (subj.found && ce->body) {
 		/* Copied: the entry may be evicted once the lock is dropped. */
 		ok_body = xmalloc(len ? len : 1);
 		memcpy(ok_body, ce->body, len);
@@ -2486,6 +2516,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (h->nbuckets < 16)
 		h->nbuckets = 16;
 	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));
+	for (h->nseen = 1024; h->nseen < (size_t)conf->render_cache * SEEN_PER_ENT; h->nseen <<= 1)
+		;
+	h->seen = xcalloc(h->nseen, sizeof(*h->seen));
 	for (size_t i = 0; i < h->nbuckets; i++)
 		pthread_mutex_init(&h->cache[i].mu, NULL);
 	if (conf->render_cache > 0 && conf->render_cache_disk > 0) {
@@ -2607,6 +2640,7 @@ void http_server_stop(struct http_server *h)
 		pthread_mutex_destroy(&h->cache[i].mu);
 	}
 	free(h->cache);
+	free((void *)h->seen);
 	dcache_close(h->dc);
 	for (size_t i = 0; i < h->nworkers; i++)
 		worker_free(h->workers[i]);
