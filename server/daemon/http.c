@@ -1021,12 +1021,12 @@ static size_t path_hash(const char *s)
  * last render_cache misses, which is when keeping it in memory can pay.
  * A hit in the render cache's file that is not seen again is served
  * without evicting anything (serve_device): in a fleet many times
- * render_cache, fetched at random (the 1,000,000-device mix), nearly every
+ * render_cache fetched at random (the 1,000,000-device mix) nearly every
  * fetch is such a hit, and each one evicted an entry no later fetch would
- * find (the evictions were 4% of sipprovd's CPU there, perf) and copied
- * its body twice.  A slot taken by another path
- * forgets a miss (a later admission), never invents one: the hash's high
- * half must match. */
+ * find (the evictions alone 4% of sipprovd's CPU there, perf) and copied
+ * its body out for the response.  A slot taken by another path forgets a
+ * miss (a later admission), never invents one: the hash's high half must
+ * match. */
 static bool seen_again(struct http_server *h, uint64_t hv)
 {
 	_Atomic uint64_t *slot = &h->seen[hv & (h->nseen - 1)];
