@@ -1483,7 +1483,7 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 		/* Miss: render outside the lock, tagged with a fresh generation. */
 		pthread_mutex_unlock(&b->mu);
 		struct cache_ent *fresh = xcalloc(1, sizeof(*fresh));
-		bool again = seen_again(h, hv);
+		bool again = h->seen && seen_again(h, hv);
 		bool from_disk = dcache_load(h, url, gen, lgen, fresh);
 		long g = from_disk ? gen : render_fresh(h, w, &m, fresh);
 		if (g < 0) {
@@ -1541,13 +1541,15 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	ctype = ce->ctype ? ce->ctype : "";     /* ctype_keep's: outlives the entry */
 	len = ce->len;
 	version = ce->version;
-	if (subj.found && ce->body && ce == uncached && ce->on_disk) {
-		ok_body = ce->body;     /* nobody else has it, and the file keeps it */
-		ce->body = NULL;
-	} else if (subj.found && ce->body) {
-		/* Copied: the entry may be evicted once the lock is dropped. */
-		ok_body = xmalloc(len ? len : 1);
-		memcpy(ok_body, ce->body, len);
+	if (subj.found && ce->body) {
+		if (ce == uncached && ce->on_disk) {
+			ok_body = ce->body;     /* nobody else has it, and the file keeps it */
+			ce->body = NULL;
+		} else {
+			/* Copied: the entry may be evicted once the lock is dropped. */
+			ok_body = xmalloc(len ? len : 1);
+			memcpy(ok_body, ce->body, len);
+		}
 	}
 	pthread_mutex_unlock(&b->mu);
 	pthread_rwlock_unlock(&h->layouts_lock);
@@ -2516,9 +2518,6 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	if (h->nbuckets < 16)
 		h->nbuckets = 16;
 	h->cache = xcalloc(h->nbuckets, sizeof(*h->cache));
-	for (h->nseen = 1024; h->nseen < (size_t)conf->render_cache * SEEN_PER_ENT; h->nseen <<= 1)
-		;
-	h->seen = xcalloc(h->nseen, sizeof(*h->seen));
 	for (size_t i = 0; i < h->nbuckets; i++)
 		pthread_mutex_init(&h->cache[i].mu, NULL);
 	if (conf->render_cache > 0 && conf->render_cache_disk > 0) {
@@ -2526,6 +2525,11 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 		h->dc = dcache_open(conf->render_cache_dir, conf->render_cache_disk * 1024 * 1024, derr, sizeof(derr));
 		if (!h->dc)
 			log_warnx("%s; rendered configs are kept in memory only (render_cache_disk)", derr);
+	}
+	if (h->dc) {                    /* only the file's hits ask seen_again */
+		for (h->nseen = 1024; h->nseen < (size_t)conf->render_cache * SEEN_PER_ENT; h->nseen <<= 1)
+			;
+		h->seen = xcalloc(h->nseen, sizeof(*h->seen));
 	}
 	h->gen_store = store_open(conf->database, err, errlen);
 	if (!h->gen_store)
