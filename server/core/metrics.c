@@ -100,9 +100,11 @@ static const struct family {
 				 "sipprov_pending_dropped_total{reason=\"per_source\"}", NULL } },
 	{ "sipprov_render_cache_disk_total", "counter",
 	  "The render cache's file (render_cache_disk), by result: a miss in memory found there (hit) or not "
-	  "(miss), a render kept there (stored) or not (failed: the file could not be written).",
+	  "(miss), or found where reading it would have waited for the disk (busy: rendered instead), a "
+	  "render kept there (stored) or not (failed: the file could not be written).",
 	  (const char *const[]){ "sipprov_render_cache_disk_total{result=\"hit\"}",
 				 "sipprov_render_cache_disk_total{result=\"miss\"}",
+				 "sipprov_render_cache_disk_total{result=\"busy\"}",
 				 "sipprov_render_cache_disk_total{result=\"stored\"}",
 				 "sipprov_render_cache_disk_total{result=\"failed\"}", NULL } },
 	{ "sipprov_render_reads_total", "counter",

@@ -23,6 +23,11 @@
  * being written, does not open, and the get is a miss.  The key is stored
  * whole and compared, so a hash collision is a miss too.
  * Gets take no lock; puts take one to move the head, not to write.
+ * Gets never wait on the file (RWF_NOWAIT): a page the kernel is writing
+ * back to disk, or has to read from it, is a busy miss (the HTTP loop
+ * renders instead).  Waiting for such a page held a loop for up to 33 ms
+ * in the 1,000,000-device mix, with every connection it serves (perf
+ * sched, 2026-12-05: 365 waits in 10 s, 20 of them over 5 ms).
  * Memory keeps one bit per bucket, set by the first put into it: a get
  * from a bucket never written is a miss without reading the file.  A
  * fleet that fits in render_cache never writes here, and a daemon just
@@ -38,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <openssl/rand.h>
 
 #include "core/sipprov.h"
@@ -65,6 +71,7 @@ struct dcache {
 	uint64_t head;                      /* next unit to write */
 	atomic_uint_fast64_t seq;           /* the next nonce */
 	_Atomic uint64_t *used;             /* a bit per bucket: written at least once */
+	atomic_bool nowait;                 /* RWF_NOWAIT works here (not on every file system) */
 };
 
 static uint64_t key_hash(const void *key, size_t n)
@@ -110,6 +117,7 @@ struct dcache *dcache_open(const char *dir, long long max_bytes, char *err, size
 	dc->max_units = (uint32_t)(dc->ring_units / 4);
 	dc->used = xcalloc((nb + 63) / 64, sizeof(*dc->used));
 	pthread_mutex_init(&dc->mu, NULL);
+	atomic_init(&dc->nowait, true);
 	/* Sparse: the index reads as empty slots until written. */
 	if (ftruncate(fd, index) != 0 || RAND_bytes(dc->key, sizeof(dc->key)) != 1) {
 		sp_err(err, errlen, "cannot prepare the render cache file in '%s': %s", dir, strerror(errno));
@@ -146,6 +154,29 @@ static _Atomic uint64_t *bucket_word(const struct dcache *dc, uint64_t hash, uin
 static bool full_read(int fd, void *p, size_t n, off_t off)
 {
 	return pread(fd, p, n, off) == (ssize_t)n;
+}
+
+/* A get's read: 1 read, 0 not (a short read, an error), -1 busy: the
+ * kernel would have waited for the disk or for a page it holds locked
+ * (errno EAGAIN).  A file system that refuses RWF_NOWAIT is read as
+ * before, waits and all. */
+static int get_read(struct dcache *dc, void *p, size_t n, off_t off)
+{
+	if (atomic_load_explicit(&dc->nowait, memory_order_relaxed)) {
+		struct iovec v = { .iov_base = p, .iov_len = n };
+		ssize_t r = preadv2(dc->fd, &v, 1, off, RWF_NOWAIT);
+		if (r == (ssize_t)n)
+			return 1;
+		/* Part of it at once, the rest only by waiting: busy too. */
+		if ((r < 0 && errno == EAGAIN) || r > 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (r == 0 || (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL))
+			return 0;
+		atomic_store_explicit(&dc->nowait, false, memory_order_relaxed);
+	}
+	return full_read(dc->fd, p, n, off) ? 1 : 0;
 }
 
 int dcache_put(struct dcache *dc, const void *key, size_t klen, const void *val, size_t vlen)
@@ -224,8 +255,9 @@ int dcache_put(struct dcache *dc, const void *key, size_t klen, const void *val,
 /* The value of the record slot s points to, if it opens and holds key:
  * read, opened in place (GCM allows it) and moved to the front of one
  * buffer.  A plaintext copy beside the record cost a file hit a second
- * allocation and a copy. */
-static void *record_get(struct dcache *dc, const struct dslot *s, const void *key, size_t klen, size_t *vlen)
+ * allocation and a copy.  *busy set when the read would have waited. */
+static void *record_get(struct dcache *dc, const struct dslot *s, const void *key, size_t klen, size_t *vlen,
+			bool *busy)
 {
 	if (s->units > dc->max_units || s->unit + (uint64_t)s->units > dc->ring_units)
 		return NULL;
@@ -233,8 +265,11 @@ static void *record_get(struct dcache *dc, const struct dslot *s, const void *ke
 	unsigned char *rec = xmalloc(size), *plain = rec + DC_HDR;
 	uint32_t n = 0, k32;
 	bool opened = false;
-	if (!full_read(dc->fd, rec, size, dc->ring_off + (off_t)s->unit * DC_UNIT))
+	int got = get_read(dc, rec, size, dc->ring_off + (off_t)s->unit * DC_UNIT);
+	if (got <= 0) {
+		*busy = got < 0;
 		goto miss;
+	}
 	memcpy(&n, rec, 4);
 	if (n < 4 + klen || DC_HDR + (size_t)n + SECRET_TAG > size)
 		goto miss;
@@ -260,14 +295,15 @@ void *dcache_get(struct dcache *dc, const void *key, size_t klen, size_t *vlen)
 	uint64_t hash = key_hash(key, klen), bit;
 	_Atomic uint64_t *word = bucket_word(dc, hash, &bit);
 	struct dslot b[DC_WAYS];
-	if (!(atomic_load(word) & bit) || !full_read(dc->fd, b, sizeof(b), bucket_off(dc, hash)))
-		return NULL;
-	for (int i = 0; i < DC_WAYS; i++) {
+	bool busy = false;
+	int got = atomic_load(word) & bit ? get_read(dc, b, sizeof(b), bucket_off(dc, hash)) : 0;
+	for (int i = 0; got > 0 && i < DC_WAYS && !busy; i++) {
 		if (!b[i].units || b[i].hash != hash)
 			continue;
-		void *v = record_get(dc, &b[i], key, klen, vlen);
+		void *v = record_get(dc, &b[i], key, klen, vlen, &busy);
 		if (v)
 			return v;
 	}
+	errno = got < 0 || busy ? EAGAIN : ENOENT;
 	return NULL;
 }

@@ -17,6 +17,7 @@ void dcache_close(struct dcache *dc);
 int dcache_put(struct dcache *dc, const void *key, size_t klen, const void *val, size_t vlen);
 /* The value kept under key: a new buffer (the caller frees) of *vlen
  * bytes; NULL when there is none (never kept, made room for, or a record
- * written over while it was read). */
+ * written over while it was read: errno ENOENT), or when reading it would
+ * have waited for the disk or for a page the kernel holds (EAGAIN). */
 void *dcache_get(struct dcache *dc, const void *key, size_t klen, size_t *vlen);
 #endif

@@ -1335,10 +1335,14 @@ static bool dcache_load(struct http_server *h, const char *path, long gen, long 
 			return true;
 		}
 	}
+	bool busy = !v && errno == EAGAIN;
 	if (v)
 		secret_wipe(v, vlen);
 	free(v);
-	metrics_inc("sipprov_render_cache_disk_total{result=\"miss\"}");
+	if (busy)
+		metrics_inc("sipprov_render_cache_disk_total{result=\"busy\"}");
+	else
+		metrics_inc("sipprov_render_cache_disk_total{result=\"miss\"}");
 	return false;
 }
 
