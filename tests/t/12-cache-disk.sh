@@ -29,6 +29,8 @@ pass() {
 	curl -s -K "$T/pass.curl"
 }
 same() { diff -r "$T/$1" "$T/$2" >/dev/null; }
+# The running sipprovd's descriptor of its render cache file (in $T/rc).
+file_fd() { ls -l "/proc/$SIPPROVD_PID/fd" | awk -v d="$T/rc/sipprov-render-" 'index($0, d) { print $9 }'; }
 
 # 8 configs in memory: most of a pass over 40 is pushed out of it.  A 1 MiB
 # file: its index is 256 buckets of 64 bytes, the records after it.
@@ -45,7 +47,7 @@ ok "$([ "$(disk hit)" -ge 30 ] && echo 0 || echo 1)" "most of the pass came from
 same 1 2; ok $? "byte for byte the configs of the first pass"
 
 # The file: open, unlinked, encrypted.
-fd=$(ls -l "/proc/$SIPPROVD_PID/fd" | awk -v d="$T/rc/sipprov-render-" 'index($0, d) { print $9 }')
+fd=$(file_fd)
 ok "$([ -n "$fd" ] && echo 0 || echo 1)" "sipprovd holds the file open (fd ${fd:-none})"
 like "$(readlink "/proc/$SIPPROVD_PID/fd/$fd")" '\(deleted\)$' "and it has no name left"
 is "$(ls -A "$T/rc" | wc -l)" 0 "nothing is left in render_cache_dir"
@@ -144,7 +146,7 @@ stop_sipprovd
 # the configs are the same.  The build before read them, waiting: no busy.
 start_sipprovd -o insecure_loopback=yes -o render_cache=8 -o render_cache_dir="$T/rc"
 pass 13
-fd=$(ls -l "/proc/$SIPPROVD_PID/fd" | awk -v d="$T/rc/sipprov-render-" 'index($0, d) { print $9 }')
+fd=$(file_fd)
 python3 - "/proc/$SIPPROVD_PID/fd/$fd" <<'EOF'
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
