@@ -55,7 +55,6 @@
 #define REPLICA_RETRY_MIN_MS 1000   /* database_replica unreachable: a worker's next try, doubling... */
 #define REPLICA_RETRY_MAX_MS 30000  /* ... up to this */
 #define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
-#define FETCH_BATCH   FETCHQ_MAX    /* fetch records per transaction: all queued */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
 /* Devices whose last fetch waits for one write; beyond: the request waits.
  * Two maps of it (one filling, one being written): 2 x 4.25 MB when a
@@ -129,8 +128,14 @@ struct fetchq {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_cond_t room;            /* the writer took the full last map */
-	struct fetch_rec *ring;         /* per-request history, may be sampled */
-	size_t head, len;
+	/* Per-request history, may be sampled: requests fill one array from
+	 * its start, the writer takes it whole and gives back the other,
+	 * which it has written.  Copied out under mu (up to 2.5 MB), a
+	 * batch kept both loops waiting on the lock while the writer, which
+	 * shares two cores with them, could lose its CPU holding it. */
+	struct fetch_rec *rings[2];
+	struct fetch_rec *ring;         /* the one requests fill, under mu */
+	size_t len;
 	struct lastmap maps[2];
 	struct lastmap *last;           /* the one requests fill, under mu */
 	struct lastmap *writing;        /* the one the writer writes (read-only), under mu */
@@ -477,7 +482,6 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 static void *fetchq_main(void *arg)
 {
 	struct fetchq *q = arg;
-	struct fetch_rec *batch = xmalloc(sizeof(*batch) * FETCH_BATCH);
 	fetchq_prune(q);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -502,12 +506,12 @@ static void *fetchq_main(void *arg)
 		}
 		if (q->len == 0 && q->last->n == 0 && q->stop)
 			break;
-		size_t n = q->len < FETCH_BATCH ? q->len : FETCH_BATCH;
+		/* Take everything queued; requests fill the other array. */
+		struct fetch_rec *batch = q->ring;
+		size_t n = q->len;
 		bool stopping = q->stop;    /* read under the lock that guards it */
-		for (size_t i = 0; i < n; i++)
-			batch[i] = q->ring[(q->head + i) % FETCHQ_MAX];
-		q->head = (q->head + n) % FETCHQ_MAX;
-		q->len -= n;
+		q->ring = batch == q->rings[0] ? q->rings[1] : q->rings[0];
+		q->len = 0;
 		/* Take every device's last fetch so far; requests fill the other map. */
 		struct lastmap *lm = q->last;
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
@@ -523,7 +527,7 @@ static void *fetchq_main(void *arg)
 		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
-		if (n < FETCH_BATCH && !stopping) {
+		if (n < FETCHQ_MAX && !stopping) {
 			fetchq_prune(q);
 			usleep(50000);
 		}
@@ -532,7 +536,6 @@ static void *fetchq_main(void *arg)
 	pthread_mutex_unlock(&q->mu);
 	if (store_fetch_flush(q->store) < 0)
 		log_warnx("fetch log: last fetches not written at stop: %s", store_errmsg(q->store));
-	free(batch);
 	return NULL;
 }
 
@@ -602,7 +605,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 				  "(see sipprov_fetch_log_dropped_total)");
 		return;
 	}
-	q->ring[(q->head + q->len) % FETCHQ_MAX] = *r;
+	q->ring[q->len] = *r;
 	/* The writer drains everything queued, then naps 50 ms: it only
 	 * needs waking when it found the queue empty. */
 	if (q->len++ == 0)
@@ -2499,7 +2502,9 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);
 	pthread_cond_init(&h->fq.room, NULL);
-	h->fq.ring = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.rings[0] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.rings[1] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.ring = h->fq.rings[0];
 	lastmap_init(&h->fq.maps[0]);
 	lastmap_init(&h->fq.maps[1]);
 	h->fq.last = &h->fq.maps[0];
@@ -2630,8 +2635,9 @@ void http_server_stop(struct http_server *h)
 	}
 	store_close(h->fq.store);
 	for (size_t i = 0; h->fq.ring && i < h->fq.len; i++)   /* queued after the writer's end */
-		fetch_text_free(h->fq.ring[(h->fq.head + i) % FETCHQ_MAX].ua);
-	free(h->fq.ring);
+		fetch_text_free(h->fq.ring[i].ua);
+	free(h->fq.rings[0]);
+	free(h->fq.rings[1]);
 	lastmap_release(&h->fq.maps[0]);
 	lastmap_release(&h->fq.maps[1]);
 	pending_stop(h->pending);
