@@ -130,9 +130,10 @@ struct fetchq {
 	pthread_cond_t room;            /* the writer took the full last map */
 	/* Per-request history, may be sampled: requests fill one array from
 	 * its start, the writer takes it whole and gives back the other,
-	 * which it has written.  Copied out under mu (up to 2.5 MB), a
-	 * batch kept both loops waiting on the lock while the writer, which
-	 * shares two cores with them, could lose its CPU holding it. */
+	 * which it has written.  Constant work under mu, and only the slots
+	 * a batch needs are ever touched: a rotating ring copied out under
+	 * mu touched all 2.5 MB of itself and of a batch buffer (peak RSS
+	 * about 3.8 MB higher in the 1,000,000-device mix). */
 	struct fetch_rec *rings[2];
 	struct fetch_rec *ring;         /* the one requests fill, under mu */
 	size_t len;
@@ -2502,8 +2503,8 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	pthread_mutex_init(&h->fq.mu, NULL);
 	pthread_cond_init(&h->fq.cv, NULL);
 	pthread_cond_init(&h->fq.room, NULL);
-	h->fq.rings[0] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
-	h->fq.rings[1] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.ring));
+	h->fq.rings[0] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.rings[0]));
+	h->fq.rings[1] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.rings[1]));
 	h->fq.ring = h->fq.rings[0];
 	lastmap_init(&h->fq.maps[0]);
 	lastmap_init(&h->fq.maps[1]);
