@@ -51,6 +51,7 @@
 #define IN_FIRST   2048                 /* first read buffer; grows to the head cap */
 #define IP_SLOTS   16384                /* sources tracked for per_ip_conn_limit */
 #define EVENTS     128
+#define SPARE_MAX  64                   /* closed connections a loop keeps for its next ones */
 #define OUT_HEAD   (1024 + 2 * AUTH_CHALLENGE_MAX)
 
 enum pc_state { PC_HEAD, PC_BODY };
@@ -105,6 +106,8 @@ struct loop {
 	pthread_t thr;
 	int ep, wake;
 	struct pconn *head;
+	struct pconn *spare;                /* closed ones to reuse, with their first read buffer */
+	int nspare;
 	long long swept;
 	atomic_long nconn;                  /* its connections, with those handed to it */
 	pthread_mutex_t in_mu;              /* inbox: connections other loops handed over */
@@ -230,9 +233,18 @@ static void conn_close(struct pconn *c)
 		lp->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	free(c->in);
 	free(c->out);
 	free(c->pend);
+	/* Kept for the next connection: a boot storm opens three per phone,
+	 * and a 2 KiB struct and its read buffer from the heap each time
+	 * were 1.3% of sipprovd's CPU (perf). */
+	if (lp->nspare < SPARE_MAX && c->incap == IN_FIRST) {
+		c->next = lp->spare;
+		lp->spare = c;
+		lp->nspare++;
+		return;
+	}
+	free(c->in);
 	free(c);
 }
 
@@ -822,7 +834,16 @@ static void conn_writable(struct pconn *c)
 static void conn_start(struct loop *lp, const struct handoff *a)
 {
 	struct phone_listen *pl = lp->pl;
-	struct pconn *c = xcalloc(1, sizeof(*c));
+	struct pconn *c = lp->spare;
+	char *in = NULL;
+	if (c) {
+		lp->spare = c->next;
+		lp->nspare--;
+		in = c->in;
+	} else {
+		c = xmalloc(sizeof(*c));
+	}
+	memset(c, 0, sizeof(*c));
 	c->lp = lp;
 	c->fd = a->fd;
 	c->ffd = -1;
@@ -830,7 +851,7 @@ static void conn_start(struct loop *lp, const struct handoff *a)
 	c->ssl = a->ssl;
 	c->peer = a->peer;
 	c->active = sp_mono_ms();
-	c->in = xmalloc(IN_FIRST);
+	c->in = in ? in : xmalloc(IN_FIRST);
 	c->incap = IN_FIRST;
 	c->next = lp->head;
 	if (lp->head)
@@ -972,6 +993,12 @@ static void *loop_main(void *arg)
 	}
 	while (lp->head)
 		conn_close(lp->head);
+	while (lp->spare) {
+		struct pconn *c = lp->spare;
+		lp->spare = c->next;
+		free(c->in);
+		free(c);
+	}
 	return NULL;
 }
 
