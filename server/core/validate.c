@@ -196,32 +196,39 @@ bool validate_host(const char *h)
 
 /* ---- settings ---- */
 
-static int enum_check(const struct setting_def *d, const char *key, const char *v, const char *qv,
+static int enum_check(const struct setting_def *d, const char *key, const char *v, char *qv, size_t qvlen,
 		      char *err, size_t errlen)
 {
-	const char *p = d->choices;
 	size_t n = strlen(v);
-	char list[128] = "";
-	size_t o = 0;
-	while (p && *p) {
+	for (const char *p = d->choices; p && *p; ) {
 		size_t len = strcspn(p, "|");
 		if (len == n && strncmp(p, v, n) == 0)
 			return 0;
+		p += len + (p[len] == '|');
+	}
+	/* Not one of them: the list for the message, built only now. */
+	char list[128] = "";
+	size_t o = 0;
+	for (const char *p = d->choices; p && *p; ) {
+		size_t len = strcspn(p, "|");
 		o += (size_t)snprintf(list + o, o < sizeof(list) ? sizeof(list) - o : 0, "%s%.*s",
 				      o ? ", " : "", (int)len, p);
 		p += len + (p[len] == '|');
 	}
-	return sp_err(err, errlen, "setting %s %s is not one of %s", key, qv, list);
+	return sp_err(err, errlen, "setting %s %s is not one of %s", key, quote(v, SP_FIELD_MAX, qv, qvlen), list);
 }
 
-static int setting_check(const char *key, json_t *val, char *err, size_t errlen)
+/* d: key's definition, NULL for a key without one (line keys, firmware.*,
+ * vendor extras).  Renders check every setting again (a template may be
+ * older than a rule): the value is quoted for a message only on an error. */
+static int setting_check(const struct setting_def *d, const char *key, json_t *val, char *err, size_t errlen)
 {
-	const struct setting_def *d = setting_def_find(key);
 	const char *v;
 	char qv[300];
 	long n;
+#define QV quote(v, SP_FIELD_MAX, qv, sizeof(qv))
 
-	if (!setting_key_ok(key)) {
+	if (!d && !setting_key_ok(key)) {
 		char known[512] = "";
 		size_t o = 0;
 		for (size_t i = 0; i < setting_def_count; i++)
@@ -232,38 +239,38 @@ static int setting_check(const char *key, json_t *val, char *err, size_t errlen)
 	if (!json_is_string(val))
 		return sp_err(err, errlen, "setting %s must be a string", key);
 	v = json_string_value(val);
-	quote(v, SP_FIELD_MAX, qv, sizeof(qv));
 	if (strlen(v) >= SP_FIELD_MAX)
 		return sp_err(err, errlen, "setting %s is longer than %d bytes", key, SP_FIELD_MAX - 1);
 	if (!sp_text_ok(v) || strchr(v, '\t'))
 		return sp_err(err, errlen, "setting %s %s contains a control character or invalid UTF-8",
-			      key, qv);
+			      key, QV);
 	if (!d)                         /* vendor extras: any single-line text */
 		return 0;
 	switch (d->kind) {
 	case SET_HOST:
 		if (!validate_host(v))
 			return sp_err(err, errlen, "setting %s %s is not a host name or IP address "
-				      "(e.g. sip.example.com, 192.0.2.10, [2001:db8::1]:5061)", key, qv);
+				      "(e.g. sip.example.com, 192.0.2.10, [2001:db8::1]:5061)", key, QV);
 		return 0;
 	case SET_PORT:
 	case SET_INT:
 		if (sp_parse_int(v, -999999999L, 999999999L, &n) < 0)
-			return sp_err(err, errlen, "setting %s %s is not a number: use %ld to %ld", key, qv,
+			return sp_err(err, errlen, "setting %s %s is not a number: use %ld to %ld", key, QV,
 				      d->min, d->max);
 		if (n < d->min || n > d->max)
-			return sp_err(err, errlen, "setting %s %s is out of range: use %ld to %ld", key, qv,
+			return sp_err(err, errlen, "setting %s %s is out of range: use %ld to %ld", key, QV,
 				      d->min, d->max);
 		return 0;
 	case SET_ENUM:
-		return enum_check(d, key, v, qv, err, errlen);
+		return enum_check(d, key, v, qv, sizeof(qv), err, errlen);
 	case SET_TEXT:
 		for (const char *p = v; *p; p++)
 			if (*p == ' ')
-				return sp_err(err, errlen, "setting %s %s contains a space", key, qv);
+				return sp_err(err, errlen, "setting %s %s contains a space", key, QV);
 		return 0;
 	}
 	return 0;
+#undef QV
 }
 
 static const char *sget(json_t *o, const char *k)
@@ -306,11 +313,11 @@ int validate_settings(json_t *settings, bool force, char *err, size_t errlen)
 	/* Known keys in canonical order first, so the first error is stable. */
 	for (size_t i = 0; i < setting_def_count; i++) {
 		v = json_object_get(settings, setting_defs[i].key);
-		if (v && setting_check(setting_defs[i].key, v, err, errlen) < 0)
+		if (v && setting_check(&setting_defs[i], setting_defs[i].key, v, err, errlen) < 0)
 			return -1;
 	}
 	json_object_foreach(settings, k, v)
-		if (!setting_def_find(k) && setting_check(k, v, err, errlen) < 0)
+		if (!setting_def_find(k) && setting_check(NULL, k, v, err, errlen) < 0)
 			return -1;
 	if (linekey_check(settings, err, errlen) < 0)
 		return -1;
