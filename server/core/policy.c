@@ -97,8 +97,7 @@ void policy_auth_format(unsigned modes, char *out, size_t outlen)
 	out[0] = '\0';
 	for (size_t i = 0; i < NMODES; i++)
 		if (modes & (1u << i))
-			o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, "%s%s", o ? "," : "",
-					      mode_names[i]);
+			o += sp_cat(out + o, outlen - o, o ? "," : "", mode_names[i], (char *)NULL);
 }
 
 /* ---- source allowlist ---- */

@@ -434,8 +434,9 @@ static int effective_fill(struct store *s, const unsigned char *key, struct effe
 			goto out;
 		}
 		e->version = v->number;
-		snprintf(e->version_label, sizeof(e->version_label), "%s-%s@v%ld", e->tenant.slug,
-			 e->template_name, e->version);
+		char num[24];
+		sp_cat(e->version_label, sizeof(e->version_label), e->tenant.slug, "-", e->template_name, "@v",
+		       sp_ltoa(e->version, num, sizeof(num)), (char *)NULL);
 	} else {
 		snprintf(e->version_label, sizeof(e->version_label), "%s@none", e->tenant.slug);
 	}

@@ -39,6 +39,11 @@ size_t sp_strlcpy(char *dst, const char *src, size_t size);
  * terminated; 21 bytes hold any long), without its cost on a render's
  * dozens of numbers; returns out. */
 char *sp_ltoa(long v, char *out, size_t size);
+/* The strings after size, up to a NULL, one after the other into
+ * out[size] (truncated to fit, NUL terminated): snprintf's "%s%s..."
+ * without its cost on a boot storm's per-request paths.  Returns the
+ * length written. */
+size_t sp_cat(char *out, size_t size, ...) __attribute__((sentinel));
 /* snprintf into err (may be NULL); returns -1 so callers can "return sp_err(...)". */
 int sp_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -79,6 +79,21 @@ char *sp_ltoa(long v, char *out, size_t size)
 	return out;
 }
 
+size_t sp_cat(char *out, size_t size, ...)
+{
+	va_list ap;
+	size_t o = 0;
+	if (!size)
+		return 0;
+	va_start(ap, size);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+		while (*s && o + 1 < size)
+			out[o++] = *s++;
+	va_end(ap);
+	out[o] = '\0';
+	return o;
+}
+
 int sp_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

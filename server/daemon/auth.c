@@ -200,13 +200,10 @@ static bool digest_response_ok(const struct auth_params *ap, const char *method,
 	if (q && (strcasecmp(qop, "auth") || !nc[0] || !auth_params_get(ap, "cnonce", cnonce, sizeof(cnonce))))
 		return false;
 	sp_hex(ha1, len, h1);
-	snprintf(buf, sizeof(buf), "%s:%s", method, uri);
-	hash(buf, strlen(buf), h2);
-	if (q)
-		snprintf(buf, sizeof(buf), "%s:%s:%s:%s:auth:%s", h1, nonce, nc, cnonce, h2);
-	else
-		snprintf(buf, sizeof(buf), "%s:%s:%s", h1, nonce, h2);
-	hash(buf, strlen(buf), want);
+	hash(buf, sp_cat(buf, sizeof(buf), method, ":", uri, (char *)NULL), h2);
+	size_t blen = q ? sp_cat(buf, sizeof(buf), h1, ":", nonce, ":", nc, ":", cnonce, ":auth:", h2, (char *)NULL)
+			: sp_cat(buf, sizeof(buf), h1, ":", nonce, ":", h2, (char *)NULL);
+	hash(buf, blen, want);
 	secret_wipe(h1, sizeof(h1));
 	secret_wipe(buf, sizeof(buf));
 	size_t n = strlen(want);
@@ -316,9 +313,9 @@ void auth_challenge_values(char hv[2][AUTH_CHALLENGE_MAX], bool stale)
 	char n[NONCE_LEN + 1];
 	nonce_make(n);
 	for (int i = 0; i < 2; i++)
-		snprintf(hv[i], AUTH_CHALLENGE_MAX,
-			 "Digest realm=\"%s\",qop=\"auth\",nonce=\"%s\",opaque=\"%s\",algorithm=%s%s", SP_REALM, n,
-			 SP_REALM, i ? "sha-256" : "md5", stale ? ",stale=\"true\"" : "");
+		sp_cat(hv[i], AUTH_CHALLENGE_MAX, "Digest realm=\"" SP_REALM "\",qop=\"auth\",nonce=\"", n,
+		       "\",opaque=\"" SP_REALM "\",algorithm=", i ? "sha-256" : "md5", stale ? ",stale=\"true\"" : "",
+		       (char *)NULL);
 }
 
 void auth_challenge(struct MHD_Response *r, bool stale)
@@ -402,11 +399,22 @@ enum auth_verdict auth_check(const struct auth_req *r, struct auth_result *res, 
 	/* Refused: say what each accepted method lacked. */
 	struct buf b;
 	buf_init(&b, SP_ERR_MAX);
-	buf_printf(&b, "device %s (tenant '%s', policy '%s'):", s->mac, s->tenant, s->device_auth);
+	/* Each phone's first request ends here (no credentials yet): appended,
+	 * not printf'd. */
+	buf_adds(&b, "device ");
+	buf_adds(&b, s->mac);
+	buf_adds(&b, " (tenant '");
+	buf_adds(&b, s->tenant);
+	buf_adds(&b, "', policy '");
+	buf_adds(&b, s->device_auth);
+	buf_adds(&b, "'):");
 	if (s->token_route && !(s->auth_modes & POLICY_AUTH_TOKEN))
-		buf_printf(&b, " token URLs not allowed;");
-	if ((s->auth_modes & POLICY_AUTH_DIGEST))
-		buf_printf(&b, " digest: %s;", dwhy);
+		buf_adds(&b, " token URLs not allowed;");
+	if ((s->auth_modes & POLICY_AUTH_DIGEST)) {
+		buf_adds(&b, " digest: ");
+		buf_adds(&b, dwhy);
+		buf_adds(&b, ";");
+	}
 	if ((s->auth_modes & POLICY_AUTH_MTLS)) {
 		if (!r->tls)
 			buf_printf(&b, " mtls: plain HTTP;");

@@ -129,6 +129,14 @@ static void test_text(void)
 	char small[4];
 	is_str(sp_ltoa(-12345, small, sizeof(small)), "-12", "sp_ltoa truncates to fit, as snprintf");
 	ok(sp_ltoa(5, small, 0) == small, "sp_ltoa into nothing writes nothing");
+	/* sp_cat is snprintf's "%s%s...", truncation included. */
+	char cat[16];
+	ok(sp_cat(cat, sizeof(cat), "md5", ":", "", "sipprov", (char *)NULL) == 11 && !strcmp(cat, "md5:sipprov"),
+	   "sp_cat joins its strings");
+	ok(sp_cat(cat, 8, "Digest ", "realm", (char *)NULL) == 7 && !strcmp(cat, "Digest "),
+	   "sp_cat truncates to fit, as snprintf");
+	ok(sp_cat(cat, sizeof(cat), (char *)NULL) == 0 && !cat[0], "sp_cat of nothing is empty");
+	ok(sp_cat(small, 0, "x", (char *)NULL) == 0, "sp_cat into nothing writes nothing");
 	long v;
 	ok(sp_parse_int("5060", 1, 65535, &v) == 0 && v == 5060, "int parses");
 	ok(sp_parse_int("70000", 1, 65535, &v) < 0, "int out of range refused");
