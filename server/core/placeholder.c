@@ -351,6 +351,14 @@ static int lf_minutes(struct rctx *c, const struct lseg *g, const struct lfilter
  * "02:00:00" (Snom's dst syntax). */
 enum lf_time { LFT_HOURS, LFT_HM, LFT_HHMM, LFT_HMS, LFT_HHMMSS };
 
+/* v (>= 0) in decimal, at least two digits when pad ("%02ld"): without
+ * snprintf, as each render of a phone with a time zone formats four. */
+static void lf_num(long v, bool pad, char out[24])
+{
+	out[0] = '0';
+	sp_ltoa(v, out + (pad && v < 10), 23);
+}
+
 static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *out, size_t outlen, enum lf_time k)
 {
 	long v;
@@ -358,20 +366,21 @@ static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *o
 		return lf_put(c, g, in, out, outlen);
 	if (sp_parse_int(in, -604800, 604800, &v) < 0)
 		return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
-	char sign = v < 0 ? '-' : '+';
-	long a = v < 0 ? -v : v, h = a / 3600, m = a / 60 % 60, sec = a % 60;
+	const char *sign = v < 0 ? "-" : "+", *neg = v < 0 ? "-" : "";
+	long a = v < 0 ? -v : v;
+	bool pad = k == LFT_HHMM || k == LFT_HHMMSS;    /* "%02ld" */
+	char h[24], m[24], sec[24];
+	lf_num(a / 3600, pad, h);
+	lf_num(a / 60 % 60, pad || k == LFT_HM, m);
+	lf_num(a % 60, pad, sec);
 	if (k == LFT_HOURS)
-		snprintf(out, outlen, "%s%ld", v < 0 ? "-" : "", h);
-	else if (k == LFT_HM && m == 0)
-		snprintf(out, outlen, "%c%ld", sign, h);
-	else if (k == LFT_HM)
-		snprintf(out, outlen, "%c%ld:%02ld", sign, h, m);
-	else if (k == LFT_HHMM)
-		snprintf(out, outlen, "%c%02ld:%02ld", sign, h, m);
-	else if (k == LFT_HHMMSS)
-		snprintf(out, outlen, "%s%02ld:%02ld:%02ld", v < 0 ? "-" : "", h, m, sec);
+		sp_cat(out, outlen, neg, h, (char *)NULL);
+	else if (k == LFT_HM && a / 60 % 60 == 0)
+		sp_cat(out, outlen, sign, h, (char *)NULL);
+	else if (k == LFT_HM || k == LFT_HHMM)
+		sp_cat(out, outlen, sign, h, ":", m, (char *)NULL);
 	else
-		snprintf(out, outlen, "%s%ld:%ld:%ld", v < 0 ? "-" : "", h, m, sec);
+		sp_cat(out, outlen, neg, h, ":", m, ":", sec, (char *)NULL);
 	return 0;
 }
 

@@ -392,6 +392,40 @@ static void test_refusals(const struct layouts *ls)
 		layout_free(l);
 	}
 
+	/* Seconds in the shapes phones take (hours, hm, hhmm, hms, hhmmss),
+	 * as the printf formats they replaced wrote them. */
+	{
+		static const struct { const char *in, *want; } tv[] = {
+			{ "3600", "1 +1 +01:00 1:0:0 01:00:00" },
+			{ "19800", "5 +5:30 +05:30 5:30:0 05:30:00" },
+			{ "-12600", "-3 -3:30 -03:30 -3:30:0 -03:30:00" },
+			{ "0", "0 +0 +00:00 0:0:0 00:00:00" },
+			{ "-45", "-0 -0 -00:00 -0:0:45 -00:00:45" },
+			{ "604800", "168 +168 +168:00 168:0:0 168:00:00" },
+			{ "", "    " },
+		};
+		snprintf(doc, sizeof(doc), "name: t\nformat: kv\ncontent-type: text/plain\nnotify-event: x\n"
+			 "route: {mac}.t\n---\n# {{version}}\nt={{x.t|hours}} {{x.t|hm}} {{x.t|hhmm}} {{x.t|hms}} "
+			 "{{x.t|hhmmss}}\n");
+		l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
+		ok(l != NULL, "time filters compile (%s)", l ? "ok" : err);
+		for (size_t i = 0; l && i < sizeof(tv) / sizeof(tv[0]); i++) {
+			struct effective te;
+			struct buf tb;
+			char want[128];
+			make_effective(&te, "udp");
+			json_object_set_new(te.settings, "x.t", json_string(tv[i].in));
+			buf_init(&tb, SP_BODY_MAX);
+			snprintf(want, sizeof(want), "\nt=%s\n", tv[i].want);
+			int rc = render(l, &te, 0, &tb, err, sizeof(err));
+			ok(rc == 0 && strstr(tb.data, want), "'%s' seconds: %s (%s)", tv[i].in, tv[i].want,
+			   rc == 0 ? tb.data : err);
+			buf_release(&tb);
+			json_decref(te.settings);
+		}
+		layout_free(l);
+	}
+
 	/* key=value: a value with a line break can never reach the file. */
 	const struct layout *y = layouts_find(ls, "yealink");
 	struct effective e;
