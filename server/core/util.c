@@ -86,9 +86,13 @@ size_t sp_cat(char *out, size_t size, ...)
 	if (!size)
 		return 0;
 	va_start(ap, size);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
-		while (*s && o + 1 < size)
-			out[o++] = *s++;
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+		size_t n = strlen(s);
+		if (n > size - 1 - o)
+			n = size - 1 - o;
+		memcpy(out + o, s, n);
+		o += n;
+	}
 	va_end(ap);
 	out[o] = '\0';
 	return o;

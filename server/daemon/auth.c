@@ -200,12 +200,13 @@ static bool digest_response_ok(const struct auth_params *ap, const char *method,
 	if (q && (strcasecmp(qop, "auth") || !nc[0] || !auth_params_get(ap, "cnonce", cnonce, sizeof(cnonce))))
 		return false;
 	sp_hex(ha1, len, h1);
-	hash(buf, sp_cat(buf, sizeof(buf), method, ":", uri, (char *)NULL), h2);
+	size_t a2 = sp_cat(buf, sizeof(buf), method, ":", uri, (char *)NULL);
+	hash(buf, a2, h2);
 	size_t blen = q ? sp_cat(buf, sizeof(buf), h1, ":", nonce, ":", nc, ":", cnonce, ":auth:", h2, (char *)NULL)
 			: sp_cat(buf, sizeof(buf), h1, ":", nonce, ":", h2, (char *)NULL);
 	hash(buf, blen, want);
 	secret_wipe(h1, sizeof(h1));
-	secret_wipe(buf, sizeof(buf));
+	secret_wipe(buf, (blen > a2 ? blen : a2) + 1);  /* the bytes written, not all 1,600 */
 	size_t n = strlen(want);
 	unsigned char diff = strlen(resp) != n;
 	for (size_t i = 0; i < n && resp[i]; i++)
