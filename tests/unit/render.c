@@ -305,6 +305,26 @@ static void test_linphone_fields(const struct layouts *ls)
 	json_decref(e.settings);
 }
 
+/* l rendered for make_effective's device with the one setting key = value:
+ * whether the file holds want.  err: why not ("" when it does). */
+static bool renders_with(const struct layout *l, const char *key, const char *value, const char *want,
+			 char *err, size_t errlen)
+{
+	struct effective e;
+	struct buf b;
+	make_effective(&e, "udp");
+	json_object_set_new(e.settings, key, json_string(value));
+	buf_init(&b, SP_BODY_MAX);
+	bool found = false;
+	if (render(l, &e, 0, &b, err, errlen) == 0) {
+		found = b.data && strstr(b.data, want);
+		sp_strlcpy(err, found ? "" : "not in the file", errlen);
+	}
+	buf_release(&b);
+	json_decref(e.settings);
+	return found;
+}
+
 static void test_refusals(const struct layouts *ls)
 {
 	char err[SP_ERR_MAX];
@@ -377,17 +397,10 @@ static void test_refusals(const struct layouts *ls)
 		l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
 		ok(l != NULL, "host/port filters compile (%s)", l ? "ok" : err);
 		for (size_t i = 0; l && i < sizeof(hp) / sizeof(hp[0]); i++) {
-			struct effective he;
-			struct buf hb;
 			char want[256];
-			make_effective(&he, "udp");
-			json_object_set_new(he.settings, "outbound_proxy", json_string(hp[i].in));
-			buf_init(&hb, SP_BODY_MAX);
 			snprintf(want, sizeof(want), "\nh=%s\np=%s\n", hp[i].host, *hp[i].port ? hp[i].port : "none");
-			ok(render(l, &he, 0, &hb, err, sizeof(err)) == 0 && strstr(hb.data, want),
-			   "'%s' splits into host '%s' port '%s'", hp[i].in, hp[i].host, hp[i].port);
-			buf_release(&hb);
-			json_decref(he.settings);
+			ok(renders_with(l, "outbound_proxy", hp[i].in, want, err, sizeof(err)),
+			   "'%s' splits into host '%s' port '%s' (%s)", hp[i].in, hp[i].host, hp[i].port, err);
 		}
 		layout_free(l);
 	}
@@ -410,18 +423,10 @@ static void test_refusals(const struct layouts *ls)
 		l = layout_parse_mem("t.cfg", doc, strlen(doc), err, sizeof(err));
 		ok(l != NULL, "time filters compile (%s)", l ? "ok" : err);
 		for (size_t i = 0; l && i < sizeof(tv) / sizeof(tv[0]); i++) {
-			struct effective te;
-			struct buf tb;
 			char want[128];
-			make_effective(&te, "udp");
-			json_object_set_new(te.settings, "x.t", json_string(tv[i].in));
-			buf_init(&tb, SP_BODY_MAX);
 			snprintf(want, sizeof(want), "\nt=%s\n", tv[i].want);
-			int rc = render(l, &te, 0, &tb, err, sizeof(err));
-			ok(rc == 0 && strstr(tb.data, want), "'%s' seconds: %s (%s)", tv[i].in, tv[i].want,
-			   rc == 0 ? tb.data : err);
-			buf_release(&tb);
-			json_decref(te.settings);
+			ok(renders_with(l, "x.t", tv[i].in, want, err, sizeof(err)), "'%s' seconds: %s (%s)",
+			   tv[i].in, tv[i].want, err);
 		}
 		layout_free(l);
 	}
