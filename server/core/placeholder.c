@@ -367,15 +367,15 @@ static int lf_time(struct rctx *c, const struct lseg *g, const char *in, char *o
 	if (sp_parse_int(in, -604800, 604800, &v) < 0)
 		return sp_err(c->err, c->errlen, "value '%s' of '%s' is not a number of seconds", in, g->key);
 	const char *sign = v < 0 ? "-" : "+", *neg = v < 0 ? "-" : "";
-	long a = v < 0 ? -v : v;
+	long a = v < 0 ? -v : v, mins = a / 60 % 60;
 	bool pad = k == LFT_HHMM || k == LFT_HHMMSS;    /* "%02ld" */
 	char h[24], m[24], sec[24];
 	lf_num(a / 3600, pad, h);
-	lf_num(a / 60 % 60, pad || k == LFT_HM, m);
+	lf_num(mins, pad || k == LFT_HM, m);
 	lf_num(a % 60, pad, sec);
 	if (k == LFT_HOURS)
 		sp_cat(out, outlen, neg, h, (char *)NULL);
-	else if (k == LFT_HM && a / 60 % 60 == 0)
+	else if (k == LFT_HM && mins == 0)
 		sp_cat(out, outlen, sign, h, (char *)NULL);
 	else if (k == LFT_HM || k == LFT_HHMM)
 		sp_cat(out, outlen, sign, h, ":", m, (char *)NULL);
