@@ -416,6 +416,7 @@ static struct fetch_last *lastmap_slot(struct lastmap *m, int64_t id)
 	m->ent[m->n - 1].device_id = id;
 	m->ent[m->n - 1].at = 0;
 	m->ent[m->n - 1].ua = NULL;
+	m->ent[m->n - 1].sig = 0;
 	return &m->ent[m->n - 1];
 }
 
@@ -587,6 +588,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 				l->ua = xstrdup(r->ua);
 			}
 			sp_strlcpy(l->digest, r->digest, sizeof(l->digest));
+			l->sig = store_fetch_sig(l);
 		}
 		if (q->len == 0 && q->last->n == 1)
 			pthread_cond_signal(&q->cv);
