@@ -160,12 +160,12 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
  * a take of KEPT_MAX / 2 random devices rewrites nearly every page of
  * device_fetch: the WAL frames, checkpoints and cache spills of those
  * pages were a third of the writer's CPU.  At 32,768 devices a take comes
- * about every 0.8 s at 40,000 fetches/s; at 65,536, about every 1.6 s, and
- * the writer's CPU per 1,000
- * fetches went from 0.895 to 0.692 and from 0.739 to 0.603 ticks in two
- * runs of four alternating pairs (2026-12-06, the daemons in both orders;
- * throughput +12.6% and +1.7%, peak RSS +1.2 and +6.1 MB).  At 2 s
- * (FLUSH_MS) a larger one would be taken no less often in that mix. */
+ * about every 0.8 s at 40,000 fetches/s; at 65,536, about every 1.6 s,
+ * and the writer's CPU per 1,000 fetches went from 0.895 to 0.692 and
+ * from 0.739 to 0.603 ticks in two runs of four alternating pairs
+ * (2026-12-06, the daemons in both orders; throughput +12.6% and +1.7%,
+ * peak RSS +1.2 and +6.1 MB).  At 2 s (FLUSH_MS) a larger one would be
+ * taken no less often in that mix. */
 #define KEPT_SLOTS 262144       /* a power of two: at most KEPT_MAX used, half */
 #define KEPT_MAX   131072
 #define OUT_CHUNK  8192
