@@ -427,8 +427,9 @@ static int by_rec_id(const void *a, const void *b)
  * in it of record i's device (0: none), so no record looks its device up:
  * a bisection each was 4.1% of the writer's CPU in the 1,000,000-device
  * mix, and sorting the records with their ids costs no more than sorting
- * the ids did (1.7% against 2.1%, perf, 2026-12-06).  Sized by the distinct ids: a table hashed by id took 2 x (n + nl)
- * entries, 7 MB for a full batch. */
+ * the ids did (1.7% against 2.1%, perf, 2026-12-06).  Sized by the
+ * distinct ids: a table hashed by id took 2 x (n + nl) entries, 7 MB for a
+ * full batch. */
 static struct chain_dev *chain_batch(struct store *s, struct fetch_kept *k, const struct fetch_rec *r, size_t n,
 				     const struct fetch_last *l, size_t nl, size_t *nd, uint32_t *at)
 {
