@@ -302,10 +302,11 @@ struct fetch_last {
  * 0, or -1 with nothing written. */
 int store_fetch_batch(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 		      size_t nl);
-/* l's signature (never 0): whoever fills l while its text is in the CPU's
- * cache sets l->sig, so the writer, which reads it much later, does not
- * fetch the text again unless the signature changed. */
-int64_t store_fetch_sig(const struct fetch_last *l);
+/* The signature of a last fetch's ip, ua (NULL: none) and digest, never 0:
+ * whoever fills a struct fetch_last while that text is in the CPU's cache
+ * sets its sig, so the writer, which reads it much later, does not fetch
+ * the text again unless the signature changed. */
+int64_t store_fetch_sig(const char *ip, const char *ua, const char *digest);
 /* What store_fetch_batch keeps in memory under load (SQLite: chain heads
  * and last fetches, store_fetch.c), written now, and on a store's first
  * call what a writer before it left unlinked: the writer calls it when it

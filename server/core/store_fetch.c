@@ -39,7 +39,7 @@ static void fetch_log_bind(struct dbst *st, const struct fetch_rec *r, int64_t d
  * 1,000,000-device mix went there, nearly all waiting for the text (the
  * User-Agent behind a pointer) to come back into the cache: hashing a word
  * at a time instead of a byte left that share unchanged (perf,
- * 2026-12-06).  So the request hashes them as it queues them (fetchq_push),
+ * 2026-12-06).  So the request hashes them before it queues them (fetchq_push),
  * and the writer reads the text only when the signature changed.  A file
  * written with the older, bytewise hash (FNV-1a) rewrites each device's
  * client fields once, with the same values. */
@@ -58,15 +58,15 @@ static uint64_t sig_mix(uint64_t h, const char *p)
 	return h ^ h >> 29;
 }
 
-int64_t store_fetch_sig(const struct fetch_last *l)
+int64_t store_fetch_sig(const char *ip, const char *ua, const char *digest)
 {
-	uint64_t h = sig_mix(sig_mix(sig_mix(0xcbf29ce484222325ull, l->ip), l->ua ? l->ua : ""), l->digest);
+	uint64_t h = sig_mix(sig_mix(sig_mix(0xcbf29ce484222325ull, ip), ua ? ua : ""), digest);
 	return (int64_t)((h & INT64_MAX) | 1);
 }
 
 static int64_t fetch_sig(const struct fetch_last *l)
 {
-	return l->sig ? l->sig : store_fetch_sig(l);
+	return l->sig ? l->sig : store_fetch_sig(l->ip, l->ua, l->digest);
 }
 
 static void fetch_client_bind(struct dbst *st, const struct fetch_last *l)

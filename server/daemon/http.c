@@ -572,8 +572,10 @@ static int fetchq_pending(void *arg, int64_t device_id, int64_t *at, long *versi
 /* Queue r, whose text (fetch_text) the queue owns from here. */
 static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 {
+	/* Signed before the lock every loop's requests take (store_fetch_sig). */
+	int64_t sig = r->status == 200 && r->device_id ? store_fetch_sig(r->ip, r->ua, r->digest) : 0;
 	pthread_mutex_lock(&q->mu);
-	if (r->status == 200 && r->device_id) {
+	if (sig) {
 		/* The device's last fetch is never dropped: when LAST_MAX other
 		 * devices wait for the same write, this request waits for it. */
 		struct fetch_last *l;
@@ -588,7 +590,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 				l->ua = xstrdup(r->ua);
 			}
 			sp_strlcpy(l->digest, r->digest, sizeof(l->digest));
-			l->sig = store_fetch_sig(l);
+			l->sig = sig;
 		}
 		if (q->len == 0 && q->last->n == 1)
 			pthread_cond_signal(&q->cv);

@@ -526,10 +526,10 @@ static void test_device_fetch(struct store *s, int64_t tenant_id)
 	 * the stored client's signature beside other text writes nothing. */
 	struct fetch_last same = l;
 	fetch_rec_set(&r, &l, a.id, "ua-3", t0 + 6);
-	l.sig = store_fetch_sig(&same);
+	l.sig = store_fetch_sig(same.ip, same.ua, same.digest);
 	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0 && store_device_get(s, a.mac, &d) == 1 &&
 	   !strcmp(d.fetched_ua, "ua-2"), "last fetch: a precomputed signature is what decides");
-	l.sig = store_fetch_sig(&l);
+	l.sig = store_fetch_sig(l.ip, l.ua, l.digest);
 	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0 && store_device_get(s, a.mac, &d) == 1 &&
 	   !strcmp(d.fetched_ua, "ua-3"), "last fetch: its own signature writes the new client");
 	ok(l.sig != 0 && l.sig != same.sig, "last fetch: signatures differ with the User-Agent, never 0");
@@ -538,11 +538,11 @@ static void test_device_fetch(struct store *s, int64_t tenant_id)
 	x.ua = "0";
 	sp_strlcpy(y.ip, "192.0.2.10", sizeof(y.ip));
 	y.ua = "";
-	ok(store_fetch_sig(&x) != store_fetch_sig(&y), "last fetch: a signature keeps the fields apart");
+	ok(store_fetch_sig(x.ip, x.ua, x.digest) != store_fetch_sig(y.ip, y.ua, y.digest), "last fetch: a signature keeps the fields apart");
 	sp_strlcpy(x.digest, "0123456789abcdef0123456789abcdef", sizeof(x.digest));
 	y = x;
 	y.digest[31] = 'e';
-	ok(store_fetch_sig(&x) != store_fetch_sig(&y), "last fetch: and sees the digest");
+	ok(store_fetch_sig(x.ip, x.ua, x.digest) != store_fetch_sig(y.ip, y.ua, y.digest), "last fetch: and sees the digest");
 	fetch_rec_set(&r, &l, a.id, "ua-late", t0 + 1);
 	ok(store_fetch_batch(s, &r, 1, &l, 1) == 0, "last fetch: a record older than the kept one");
 	ok(store_device_get(s, a.mac, &d) == 1 && d.fetched_at == t0 + 6 && !strcmp(d.fetched_ua, "ua-3"),
