@@ -2350,16 +2350,18 @@ char *http_read_file(const char *path, bool nonempty, char *err, size_t errlen)
 }
 
 /* threads = 0: one loop per CPU sipprovd may run on, not per CPU of the
- * machine (a cpuset of 2 on a 64-core host is 2 loops, not 64), and at
- * least two: a loop that waits on the database (a render miss's round trip
- * to PostgreSQL) leaves its CPU to the other.  On one CPU, with
- * PostgreSQL's server on another, a boot storm ran 0.85-0.88 of nginx with
- * two loops against 0.72-0.75 with one; on SQLite the two did not differ
- * beyond the noise (docs/performance.md). */
+ * machine (a cpuset of 2 on a 64-core host is 4 loops, not 66), and two
+ * more: a loop that waits (a render miss's page reads and faults on
+ * SQLite, its round trip to PostgreSQL, a lock) leaves its CPU to a spare
+ * one.  On one CPU, with PostgreSQL's server on another, a boot storm ran
+ * 0.85-0.88 of nginx with two loops against 0.72-0.75 with one.  On this
+ * two-CPU VM with SQLite, four loops took 3.4-4.2% off the 10,000-phone
+ * HTTP storm's fleet time against two in four runs of four alternating
+ * pairs, three loops 3.3%, eight added 6%; nginx with four workers
+ * instead of two did not gain (docs/performance.md, 2026-12-06). */
 static unsigned loops_default(void)
 {
-	unsigned n = sp_cpus_usable();
-	return n < 2 ? 2 : n;
+	return sp_cpus_usable() + 2;
 }
 
 static int listener_start(struct http_server *h, struct listener *li, const char *listen, bool tls,
