@@ -572,10 +572,12 @@ static int fetchq_pending(void *arg, int64_t device_id, int64_t *at, long *versi
 /* Queue r, whose text (fetch_text) the queue owns from here. */
 static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 {
-	/* Signed before the lock every loop's requests take (store_fetch_sig). */
-	int64_t sig = r->status == 200 && r->device_id ? store_fetch_sig(r->ip, r->ua, r->digest) : 0;
+	/* A device's 200 is its last fetch, signed before the lock every
+	 * loop's requests take (store_fetch_sig). */
+	bool last = r->status == 200 && r->device_id;
+	int64_t sig = last ? store_fetch_sig(r->ip, r->ua, r->digest) : 0;
 	pthread_mutex_lock(&q->mu);
-	if (sig) {
+	if (last) {
 		/* The device's last fetch is never dropped: when LAST_MAX other
 		 * devices wait for the same write, this request waits for it. */
 		struct fetch_last *l;
