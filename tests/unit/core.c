@@ -538,7 +538,8 @@ static void test_device_fetch(struct store *s, int64_t tenant_id)
 	x.ua = "0";
 	sp_strlcpy(y.ip, "192.0.2.10", sizeof(y.ip));
 	y.ua = "";
-	ok(store_fetch_sig(x.ip, x.ua, x.digest) != store_fetch_sig(y.ip, y.ua, y.digest), "last fetch: a signature keeps the fields apart");
+	ok(store_fetch_sig(x.ip, x.ua, x.digest) != store_fetch_sig(y.ip, y.ua, y.digest),
+	   "last fetch: a signature keeps the fields apart");
 	sp_strlcpy(x.digest, "0123456789abcdef0123456789abcdef", sizeof(x.digest));
 	y = x;
 	y.digest[31] = 'e';
