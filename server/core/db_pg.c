@@ -1091,6 +1091,12 @@ struct db *db_pg_open(const char *url, char *err, size_t errlen)
 	return &d->base;
 }
 
+int db_pg_schema(struct db *db, struct store_schema *sc, char *err, size_t errlen)
+{
+	settle(D(db));
+	return store_pg_schema_on(&D(db)->g, sc, err, errlen);
+}
+
 /* Added for mnode (issue 17, a node outliving a PostgreSQL restart). */
 bool db_pg_lost(struct db *db)
 {

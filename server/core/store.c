@@ -163,20 +163,22 @@ static int store_pragmas(struct store *s, char *err, size_t errlen)
 /* A PostgreSQL database (issue 17).  check: as store_open for a file, a
  * database behind this binary is refused (run sipprov migrate), a newer
  * one too, and an empty one gets the schema (store_pg_migrate: under the
- * migration lock, so two nodes starting at once apply it once). */
+ * migration lock, so two nodes starting at once apply it once).  The
+ * schema is read on the store's own connection: a second one only for it
+ * doubled what each open cost the server (a backend started and
+ * authenticated), and sipprovd opens a store per thread. */
 static struct store *open_pg(const char *url, bool check, bool readonly, char *err, size_t errlen)
 {
-	struct store_schema sc;
-	if (check) {
-		if (store_pg_schema(url, &sc, err, errlen) < 0 || store_pg_refuse(url, &sc, err, errlen) < 0)
-			return NULL;
-		struct store_migrated m;
-		if (sc.fresh && store_pg_migrate(url, &m, err, errlen) < 0)
-			return NULL;
-	}
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->url = xstrdup(url);
 	if (!(s->db = db_pg_open(url, err, errlen))) {
+		store_close(s);
+		return NULL;
+	}
+	struct store_schema sc;
+	struct store_migrated m;
+	if (check && (db_pg_schema(s->db, &sc, err, errlen) < 0 || store_pg_refuse(url, &sc, err, errlen) < 0 ||
+		      (sc.fresh && store_pg_migrate(url, &m, err, errlen) < 0))) {
 		store_close(s);
 		return NULL;
 	}
@@ -273,21 +275,19 @@ struct store *store_open_replica(const char *url, const unsigned char key[SP_KEY
 		sp_err(err, errlen, "database '%s': a replica must be a PostgreSQL URL", shown);
 		return NULL;
 	}
-	/* The schema first, on its own connection (store_pg_schema): a
-	 * replica behind a migration of the primary would read columns this
-	 * binary does not expect, or miss some; and it is never migrated from
-	 * here (a standby refuses writes anyway). */
-	if (store_pg_schema(url, &sc, err, errlen) < 0)
-		return NULL;
-	if (sc.fresh) {
-		sp_err(err, errlen, "database '%s' is empty: not a replica of a sipprov database", shown);
-		return NULL;
-	}
-	if (store_pg_refuse(url, &sc, err, errlen) < 0)
-		return NULL;
 	struct store *s = open_pg(url, false, true, err, errlen);
 	if (!s)
 		return NULL;
+	/* The schema first: a replica behind a migration of the primary would
+	 * read columns this binary does not expect, or miss some; and it is
+	 * never migrated from here (a standby refuses writes anyway). */
+	int rc = db_pg_schema(s->db, &sc, err, errlen);
+	if (rc == 0 && sc.fresh)
+		rc = sp_err(err, errlen, "database '%s' is empty: not a replica of a sipprov database", shown);
+	if (rc < 0 || store_pg_refuse(url, &sc, err, errlen) < 0) {
+		store_close(s);
+		return NULL;
+	}
 	/* The key is checked, never recorded or converted: the primary's
 	 * store_use_key did that, and a replica cannot write it. */
 	if (store_key_verify(s, key, why, sizeof(why)) < 0) {

@@ -23,6 +23,9 @@ struct pg {
  * the URL without its password (g closed). */
 int store_pg_connect(struct pg *g, const char *url, char *err, size_t errlen);
 void store_pg_close(struct pg *g);
+/* store_pg_schema on g's connection, which it leaves open. */
+struct store_schema;
+int store_pg_schema_on(struct pg *g, struct store_schema *sc, char *err, size_t errlen);
 /* msg (libpq's words; NULL: "unknown error") on one line into out[n], url
  * replaced by shown, the password (pw, and as written in url) by ***. */
 void store_pg_msg(const char *msg, const char *url, const char *shown, const char *pw, char *out, size_t n);
