@@ -87,7 +87,7 @@ struct cache_ent {
 };
 
 struct worker {                         /* per MHD thread, created on first request */
-	struct store *store;
+	struct store *store;            /* NULL until a request needs it (worker_db) */
 	struct http_server *h;
 	long long revive_at;            /* last reconnect attempt (monotonic us; PostgreSQL) */
 	/* database_replica (issue 17): this thread's connection to it, NULL
@@ -645,22 +645,14 @@ static bool worker_revive(struct worker *w)
 	return store_reconnect(w->store, err, sizeof(err)) == 0;
 }
 
+/* This thread's worker.  It opens no database connection: worker_db does,
+ * for the first request that needs one. */
 static struct worker *worker_get(struct http_server *h)
 {
 	struct worker *w = pthread_getspecific(h->worker_key);
-	char err[SP_ERR_MAX];
-	if (w) {
-		worker_revive(w);
+	if (w)
 		return w;
-	}
-	struct store *s = store_open(h->conf->database, err, sizeof(err));
-	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
-		log_warnx("worker: %s", err);
-		store_close(s);
-		return NULL;
-	}
 	w = xcalloc(1, sizeof(*w));
-	w->store = s;
 	w->h = h;
 	pthread_setspecific(h->worker_key, w);
 	pthread_mutex_lock(&h->workers_mu);
@@ -668,6 +660,36 @@ static struct worker *worker_get(struct http_server *h)
 	h->workers[h->nworkers++] = w;
 	pthread_mutex_unlock(&h->workers_mu);
 	return w;
+}
+
+/* w's connection to the database, opened when a request first needs one
+ * and replaced after a PostgreSQL restart (worker_revive); NULL while it
+ * cannot be had, tried again at most once a second.  Opened with the
+ * worker, every loop's first request paid a connection (on PostgreSQL a
+ * backend started and authenticated: about 26 ms of the server's CPU on
+ * the bench's VM, two of them while the schema had its own) even when it
+ * needed none: a common file, a render cache hit, a miss that
+ * database_copy serves.  A 10,000-phone storm on a fresh node with four
+ * loops spent about as much of the server's CPU on them as on writing
+ * its fetch history (perf, 2026-12-06). */
+static struct store *worker_db(struct http_server *h, struct worker *w)
+{
+	if (w->store) {
+		worker_revive(w);
+		return w->store;
+	}
+	long long now = mono_us();
+	if (w->revive_at && now - w->revive_at < 1000000)
+		return NULL;
+	w->revive_at = now;
+	char err[SP_ERR_MAX];
+	struct store *s = store_open(h->conf->database, err, sizeof(err));
+	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
+		log_warnx("worker: %s", err);
+		store_close(s);
+		return NULL;
+	}
+	return w->store = s;
 }
 
 static void worker_free(struct worker *w)
@@ -1295,16 +1317,18 @@ static long render_fresh(struct http_server *h, struct worker *w, const struct r
 		if (g >= 0)
 			return g;
 	}
-	for (int attempt = 0;; attempt++) {
+	struct store *db = worker_db(h, w);
+	for (int attempt = 0; db; attempt++) {
 		bool behind;
-		long g = render_snapshot(h, w->store, m, fresh, -1, &behind);
+		long g = render_snapshot(h, db, m, fresh, -1, &behind);
 		if (g >= 0) {
 			metrics_inc("sipprov_render_reads_total{server=\"primary\"}");
 			return g;
 		}
 		if (attempt || !worker_revive(w))
-			return -1;
+			break;
 	}
+	return -1;
 }
 
 /* The disk tier's key for path at a config and a layouts generation. */
@@ -1426,8 +1450,6 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	enum MHD_Result ret;
 	char why[SP_ERR_MAX];
 
-	if (!w)
-		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	pthread_rwlock_rdlock(&h->layouts_lock);
 	if (!route_match(h->layouts, url, &m) || m.kind == ROUTE_UPLOAD) {
 		pthread_rwlock_unlock(&h->layouts_lock);
@@ -1471,7 +1493,8 @@ static enum MHD_Result serve_device(struct http_server *h, struct phone_req *c, 
 	atomic_store(&h->last_req, now_us);
 	if (!h->gen_pushed && now_us - atomic_load(&h->gen_at) > GEN_FRESH_US) {
 		/* The watcher is napping (idle server): read it ourselves. */
-		long g = store_config_gen(w->store);
+		struct store *db = worker_db(h, w);
+		long g = db ? store_config_gen(db) : -1;
 		if (g >= 0)
 			gen = g;
 	}
@@ -1664,7 +1687,7 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 				     const struct sockaddr *addr, const char *ip)
 {
 	char err[SP_ERR_MAX], msg[SP_ERR_MAX + 16];
-	struct worker *w = worker_get(h);
+	struct store *db = worker_db(h, worker_get(h));
 	(void)addr;
 	if (rq->over_hold) {
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"503\"}");
@@ -1676,12 +1699,12 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 		access_log(h, ip, "POST", "/api/v1/registrations", 413, 0, NULL, "body over 64 KiB");
 		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
-	if (!w) {
+	if (!db) {
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"500\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 500, 0, NULL, "no database connection");
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
-	int rc = drift_webhook(w->store, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err));
+	int rc = drift_webhook(db, rq->body.data ? rq->body.data : "", rq->body.len, err, sizeof(err));
 	if (rc == DRIFT_ERR_INPUT) {
 		snprintf(msg, sizeof(msg), "error: %s\n", err);
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"400\"}");
@@ -1842,11 +1865,11 @@ static const struct sockaddr *client_addr(const struct http_server *h, struct ph
 static enum MHD_Result serve_firmware(struct http_server *h, struct phone_req *c, const char *url,
 				      const char *method, const char *ip, const char *ua)
 {
-	struct worker *w = worker_get(h);
+	struct store *db = worker_db(h, worker_get(h));
 	char dir[SP_FIELD_MAX + 16];
 	unsigned status = 0;
 	uint64_t bytes = 0;
-	if (!w) {
+	if (!db) {
 		metrics_inc("sipprov_http_requests_total{route=\"firmware\",code=\"500\"}");
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
@@ -1854,7 +1877,7 @@ static enum MHD_Result serve_firmware(struct http_server *h, struct phone_req *c
 	 * 404 and logs it once per image, as for a file this node lacks. */
 	if (firmware_dir(h->conf->database, h->conf->firmware_dir, dir, sizeof(dir)) < 0)
 		dir[0] = '\0';
-	status = firmware_serve(c, w->store, dir, url, &bytes);
+	status = firmware_serve(c, db, dir, url, &bytes);
 	/* Series names must be literals: the metrics table keeps the pointer. */
 	metrics_inc(status == 200   ? "sipprov_http_requests_total{route=\"firmware\",code=\"200\"}"
 		    : status == 206 ? "sipprov_http_requests_total{route=\"firmware\",code=\"206\"}"
@@ -1875,7 +1898,7 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *
 				       const struct sockaddr *addr, const char *ip, bool tls, const char *ua)
 {
 	struct route_match m = { .kind = ROUTE_MAC };
-	struct worker *w = worker_get(h);
+	struct store *db = worker_db(h, worker_get(h));
 	struct pb_target t = { 0 };
 	struct auth_result res;
 	const char *only;
@@ -1884,12 +1907,12 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *
 	phonebook_path(url, m.mac, &only);
 	struct cache_ent *ce = xcalloc(1, sizeof(*ce));
 	pthread_rwlock_rdlock(&h->layouts_lock);
-	int rc = w ? build_entry(h, w->store, h->layouts, &m, ce, true) : -1;
+	int rc = db ? build_entry(h, db, h->layouts, &m, ce, true) : -1;
 	pthread_rwlock_unlock(&h->layouts_lock);
 	struct auth_subject subj = ce->subj;
 	cache_ent_free(ce);
 	if (rc == 0 && subj.found)
-		rc = phonebook_target(w->store, subj.device_id, only, &t);
+		rc = phonebook_target(db, subj.device_id, only, &t);
 	subj.vendor_ok = t.answers;
 	struct auth_req ar = {
 		.conn = c->conn, .ssl = c->ssl, .headers = true, .authz = phone_header(c, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -1900,7 +1923,7 @@ static enum MHD_Result serve_phonebook(struct http_server *h, struct phone_req *
 		return deny_device(h, c, addr, ip, "GET", url, ua, why, res.stale);
 	struct buf out;
 	buf_init(&out, SP_PHONEBOOK_MAX);
-	if (rc < 0 || phonebook_body(w->store, &t, &out, why, sizeof(why)) < 0) {
+	if (rc < 0 || phonebook_body(db, &t, &out, why, sizeof(why)) < 0) {
 		log_warnx("phonebook %s: %s", subj.mac, rc < 0 ? "cannot read the device" : why);
 		buf_release(&out);
 		metrics_inc("sipprov_http_requests_total{route=\"phonebook\",code=\"500\"}");
@@ -1926,14 +1949,14 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 	struct route_match m;
 	struct auth_result res;
 	char why[SP_ERR_MAX];
-	struct worker *w = worker_get(h);
+	struct store *db = NULL;
 
 	if (auth_locked(addr)) {
 		metrics_inc("sipprov_http_requests_total{route=\"any\",code=\"429\"}");
 		access_log(h, ip, "PUT", url, 429, 0, ua, "locked out");
 		return respond_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
 	}
-	if (!w)
+	if (!(db = worker_db(h, worker_get(h))))
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	pthread_rwlock_rdlock(&h->layouts_lock);
 	if (strlen(url) > PATH_MAX_LEN || !route_match(h->layouts, url, &m) || m.kind != ROUTE_UPLOAD) {
@@ -1943,7 +1966,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	}
 	struct cache_ent *ce = xcalloc(1, sizeof(*ce));
-	int rc = build_entry(h, w->store, h->layouts, &m, ce, true);
+	int rc = build_entry(h, db, h->layouts, &m, ce, true);
 	pthread_rwlock_unlock(&h->layouts_lock);
 	if (rc < 0) {
 		cache_ent_free(ce);
@@ -1974,7 +1997,7 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 static enum MHD_Result upload_finish(struct http_server *h, struct phone_req *c, struct req *rq,
 				     const char *url, const char *ip, const char *ua)
 {
-	struct worker *w = worker_get(h);
+	struct store *db = worker_db(h, worker_get(h));
 	if (rq->over_hold) {
 		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"503\"}");
 		access_log(h, ip, "PUT", url, 503, 0, ua, "body_hold_limit");
@@ -1985,11 +2008,11 @@ static enum MHD_Result upload_finish(struct http_server *h, struct phone_req *c,
 		access_log(h, ip, "PUT", url, 413, 0, ua, "upload over 64 KiB");
 		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than 64 KiB\n");
 	}
-	if (!w || store_device_log_add(w->store, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
+	if (!db || store_device_log_add(db, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
 				       rq->body.len, UPLOAD_KEEP) < 0) {
 		char pe[4 * PATH_MAX_LEN + 1];
-		if (w)
-			log_warnx("upload %s: %s", log_path(url, pe, sizeof(pe)), store_errmsg(w->store));
+		if (db)
+			log_warnx("upload %s: %s", log_path(url, pe, sizeof(pe)), store_errmsg(db));
 		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"500\"}");
 		access_log(h, ip, "PUT", url, 500, 0, ua, NULL);
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
