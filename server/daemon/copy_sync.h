@@ -17,6 +17,8 @@ struct copy_sync *copy_sync_start(const struct conf *conf, const unsigned char k
 /* The copy's generation once written (0 before its first load; -1 with no copy). */
 long copy_sync_gen(struct copy_sync *cs);
 const char *copy_sync_path(struct copy_sync *cs);
+/* The node's generation moved: catch up now (accepts NULL). */
+void copy_sync_kick(struct copy_sync *cs);
 void copy_sync_stop(struct copy_sync *cs);      /* accepts NULL */
 
 #endif

@@ -717,6 +717,7 @@ static void *gen_main(void *arg)
 		if (rc > 0) {
 			atomic_store(&h->gen, g);
 			atomic_store(&h->gen_at, mono_us());
+			copy_sync_kick(h->copy);
 		}
 	}
 	long long read_at = 0;
@@ -2584,10 +2585,10 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	}
 	atomic_store(&h->gen, gen0);
 	atomic_store(&h->gen_at, mono_us());
+	if (conf->database_copy[0])
+		h->copy = copy_sync_start(conf, h->key, &h->gen);      /* before the watcher, which kicks it */
 	pthread_create(&h->gen_thr, NULL, gen_main, h);
 	pthread_setname_np(h->gen_thr, "sp-genwatch");
-	if (conf->database_copy[0])
-		h->copy = copy_sync_start(conf, h->key, &h->gen);
 	if (conf->database_replica[0]) {
 		/* Each worker connects at its first render miss; an outage
 		 * then is logged as it is met. */
@@ -2674,9 +2675,9 @@ void http_server_stop(struct http_server *h)
 	lastmap_release(&h->fq.maps[1]);
 	pending_stop(h->pending);
 	atomic_store(&h->stopping, true);
-	copy_sync_stop(h->copy);        /* no request reads it now */
 	if (h->gen_store)
 		pthread_join(h->gen_thr, NULL);
+	copy_sync_stop(h->copy);        /* no request reads it, and the watcher no longer kicks it */
 	store_genwatch_free(h->genwatch);
 	store_close(h->gen_store);
 	for (size_t i = 0; h->cache && i < h->nbuckets; i++) {
