@@ -12,11 +12,11 @@
  * session set to what the store relies on: TimeZone UTC, client_encoding
  * UTF8.  NULL with err naming the URL without its password. */
 struct db *db_pg_open(const char *url, char *err, size_t errlen);
-/* Has libpq found the connection broken (the server restarted or went
- * away)?  No round trip: it knows once a command failed on it. */
 /* store_pg_schema read on db's own connection (no second one). */
 struct store_schema;
 int db_pg_schema(struct db *db, struct store_schema *sc, char *err, size_t errlen);
+/* Has libpq found the connection broken (the server restarted or went
+ * away)?  No round trip: it knows once a command failed on it. */
 bool db_pg_lost(struct db *db);
 /* ROLLBACK whatever transaction is open (a failed one included), keeping
  * the last error for db_errmsg / db_errcode. */

@@ -3,8 +3,9 @@
  * file of the rows a render reads, in step with the PostgreSQL database
  * (store_copy.c does the reading and writing).  It catches up whenever
  * the node's generation (the watcher's, by LISTEN) is above the copy's
- * (the watcher wakes it: copy_sync_kick), and once a second in any case.  The change log is pruned by the node
- * that keeps the history partitions (http.c, fetchq_upkeep).
+ * (the watcher wakes it: copy_sync_kick), and once a second in any case.
+ * The change log is pruned by the node that keeps the history partitions
+ * (http.c, fetchq_upkeep).
  * Workers read a render miss from the copy only when its generation has
  * reached the node's (http.c, render_copy): until the first load is done
  * and while it catches up they read the database.  While the database

@@ -37,7 +37,9 @@ for _ in 1 2 3 4 5; do sp tenant list >/dev/null 2>&1 || bail "sipprov tenant li
 is "$(settled "$s0" 5)" 5 "(1) five sipprov commands: five sessions (the schema read on the one kept)"
 
 # live: the node's connections to database sipprov now.
-live() { pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sipprov' AND pid <> pg_backend_pid() AND application_name = 'sipprov'"; }
+live() {
+	pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sipprov' AND application_name = 'sipprov'"
+}
 mac() { printf '0015%08x' $((0x10000000 + $1)); }
 common() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/y000000000000.cfg"; }
 
