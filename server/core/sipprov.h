@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <jansson.h>
 #include "policy.h"                     /* struct conf holds parsed CIDR lists */
 
@@ -55,6 +56,9 @@ int sp_parse_int(const char *s, long min, long max, long *out);
 int64_t sp_now(void);
 /* Milliseconds on CLOCK_MONOTONIC: for timeouts and intervals, never dates. */
 int64_t sp_mono_ms(void);
+/* The time ms milliseconds from now on clock clk, as pthread_cond_timedwait
+ * takes it (on the clock its condition variable was made with). */
+struct timespec sp_clock_after(clockid_t clk, long ms);
 /* The CPUs the calling thread may run on (taskset, a cpuset, systemd's
  * CPUAffinity=), not the machine's; the machine's if that is unknown. */
 unsigned sp_cpus_usable(void);

@@ -100,13 +100,7 @@ static void *reaper_main(void *arg)
 			pthread_mutex_lock(&g->mu);
 			continue;
 		}
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = sp_clock_after(CLOCK_REALTIME, 200);
 		pthread_cond_timedwait(&g->cv, &g->mu, &until);
 	}
 	pthread_mutex_unlock(&g->mu);

@@ -55,14 +55,7 @@ void copy_sync_kick(struct copy_sync *cs)
  * sipprovd's CPU samples in a 10,000-phone storm (perf, 2026-12-06). */
 static void copy_nap(struct copy_sync *cs, int64_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += ms % 1000 * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = sp_clock_after(CLOCK_MONOTONIC, (long)ms);
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->kicked && pthread_cond_timedwait(&cs->cv, &cs->mu, &until) != ETIMEDOUT)
 		;

@@ -56,6 +56,20 @@ static void test_cpus_usable(void)
 }
 
 /* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
+/* sp_clock_after: a deadline ms ahead, its nanoseconds always under a
+ * second (pthread_cond_timedwait refuses others with EINVAL). */
+static void test_clock_after(void)
+{
+	long spans[] = { 0, 1, 999, 1000, 1999, 2500, 86400000 };
+	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		struct timespec at = sp_clock_after(CLOCK_MONOTONIC, spans[i]), now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long d = ((long long)at.tv_sec - now.tv_sec) * 1000 + (at.tv_nsec - now.tv_nsec) / 1000000;
+		ok(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L, "clock_after %ld ms: nanoseconds in range", spans[i]);
+		ok(d <= spans[i] && d >= spans[i] - 50, "clock_after %ld ms: %lld ms ahead", spans[i], d);
+	}
+}
+
 static void test_ipv4_str(void)
 {
 	static const unsigned char edges[][4] = {
@@ -851,6 +865,7 @@ int main(void)
 		return 1;
 	test_mac();
 	test_cpus_usable();
+	test_clock_after();
 	test_ipv4_str();
 	test_text();
 	test_log_escape();
