@@ -89,7 +89,7 @@ struct cache_ent {
 struct worker {                         /* per MHD thread, created on first request */
 	struct store *store;            /* NULL until a request needs it (worker_db) */
 	struct http_server *h;
-	long long revive_at;            /* last reconnect attempt (monotonic us; PostgreSQL) */
+	long long revive_at;            /* last connect attempt (monotonic us): worker_connect_due */
 	/* database_replica (issue 17): this thread's connection to it, NULL
 	 * until the first render miss and while it is unreachable; then not
 	 * tried again before retry_at (monotonic us), the wait doubling. */
@@ -629,18 +629,24 @@ static long long mono_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The worker's PostgreSQL connection broke (the server restarted): a new
- * one, tried at most once a second per worker, so while the server is
- * down a request costs no more than a refused connect.  Nothing is logged:
- * the generation watcher reports the outage once.  true when replaced. */
-static bool worker_revive(struct worker *w)
+/* May w try to connect now?  At most once a second per worker, so while
+ * the server is down a request costs no more than a refused connect. */
+static bool worker_connect_due(struct worker *w)
 {
-	if (!store_lost(w->store))
-		return false;
 	long long now = mono_us();
 	if (w->revive_at && now - w->revive_at < 1000000)
 		return false;
 	w->revive_at = now;
+	return true;
+}
+
+/* The worker's PostgreSQL connection broke (the server restarted): a new
+ * one, when worker_connect_due.  Nothing is logged: the generation watcher
+ * reports the outage once.  true when replaced. */
+static bool worker_revive(struct worker *w)
+{
+	if (!store_lost(w->store) || !worker_connect_due(w))
+		return false;
 	char err[SP_ERR_MAX];
 	return store_reconnect(w->store, err, sizeof(err)) == 0;
 }
@@ -678,10 +684,8 @@ static struct store *worker_db(struct http_server *h, struct worker *w)
 		worker_revive(w);
 		return w->store;
 	}
-	long long now = mono_us();
-	if (w->revive_at && now - w->revive_at < 1000000)
+	if (!worker_connect_due(w))
 		return NULL;
-	w->revive_at = now;
 	char err[SP_ERR_MAX];
 	struct store *s = store_open(h->conf->database, err, sizeof(err));
 	if (!s || store_use_key(s, h->key, err, sizeof(err)) < 0) {
@@ -1688,7 +1692,6 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 				     const struct sockaddr *addr, const char *ip)
 {
 	char err[SP_ERR_MAX], msg[SP_ERR_MAX + 16];
-	struct store *db = worker_db(h, worker_get(h));
 	(void)addr;
 	if (rq->over_hold) {
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"503\"}");
@@ -1700,6 +1703,7 @@ static enum MHD_Result serve_webhook(struct http_server *h, struct phone_req *c,
 		access_log(h, ip, "POST", "/api/v1/registrations", 413, 0, NULL, "body over 64 KiB");
 		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
+	struct store *db = worker_db(h, worker_get(h));
 	if (!db) {
 		metrics_inc("sipprov_http_requests_total{route=\"api\",code=\"500\"}");
 		access_log(h, ip, "POST", "/api/v1/registrations", 500, 0, NULL, "no database connection");
@@ -1998,7 +2002,6 @@ static enum MHD_Result upload_begin(struct http_server *h, struct phone_req *c, 
 static enum MHD_Result upload_finish(struct http_server *h, struct phone_req *c, struct req *rq,
 				     const char *url, const char *ip, const char *ua)
 {
-	struct store *db = worker_db(h, worker_get(h));
 	if (rq->over_hold) {
 		metrics_inc("sipprov_http_requests_total{route=\"upload\",code=\"503\"}");
 		access_log(h, ip, "PUT", url, 503, 0, ua, "body_hold_limit");
@@ -2009,6 +2012,7 @@ static enum MHD_Result upload_finish(struct http_server *h, struct phone_req *c,
 		access_log(h, ip, "PUT", url, 413, 0, ua, "upload over 64 KiB");
 		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "upload larger than 64 KiB\n");
 	}
+	struct store *db = worker_db(h, worker_get(h));
 	if (!db || store_device_log_add(db, rq->device_id, rq->name, rq->body.data ? rq->body.data : "",
 				       rq->body.len, UPLOAD_KEEP) < 0) {
 		char pe[4 * PATH_MAX_LEN + 1];
