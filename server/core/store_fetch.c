@@ -81,9 +81,59 @@ static void fetch_client_bind(struct dbst *st, const struct fetch_last *l)
 #define FETCH_CLIENT_UPDATE "UPDATE device SET fetched_ip = ?2, fetched_ua = ?3, fetched_digest = ?4 WHERE id = ?1"
 
 /* The daemon's writer coalesces one entry per device (struct fetch_last):
- * no row is named twice in a batch, as db_prepare_batch requires.  The
- * device row is written only where the last fetch is newer than the one
- * kept and its signature differs (before device_fetch takes the new one). */
+ * no row is named twice in a batch, as db_prepare_batch requires.
+ *
+ * A device's last fetch usually comes from where it came before: same
+ * address, User-Agent and file, so the same signature.  Those rows are
+ * one statement, device_fetch's time and version where the signature is
+ * unchanged.  Only when it did not reach every device of the batch (a
+ * phone that moved or changed, a new file, a first fetch, a newer fetch
+ * already recorded) are the two statements below run for all of them:
+ * the device row's client fields where the signature differs, and
+ * device_fetch.  Rows the first statement wrote they find unchanged.  In
+ * the 1,000,000-device mix the check of the device row took as much of
+ * the server as device_fetch's update (pg_stat_statements over 20 s:
+ * 5.7 and 4.6 s for 601,772 devices, beside 7.2 s of history). */
+static int fetch_last_pg(struct store *s, const struct fetch_last *l, size_t nl)
+{
+	struct dbst *st = store_batch(s, "UPDATE device_fetch SET fetched_at = ?2, fetched_version = ?3 "
+				      "WHERE device_id = ?1 AND fetched_at <= ?2 AND fetched_sig = ?4", "Iiii");
+	int rc = st ? 0 : -1;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		db_bind_int64(st, 1, l[i].device_id);
+		db_bind_int64(st, 2, l[i].at);
+		db_bind_int64(st, 3, l[i].version);
+		db_bind_int64(st, 4, fetch_sig(&l[i]));
+		rc = store_batch_add(s, st);
+	}
+	if (rc < 0 || store_batch_flush(s) < 0)
+		return -1;
+	if (db_changes(store_db(s)) == (int64_t)nl)
+		return 0;
+	st = store_batch(s, FETCH_CLIENT_UPDATE " AND EXISTS (SELECT 1 FROM device_fetch f "
+			 "WHERE f.device_id = ?1 AND f.fetched_sig <> ?5 AND f.fetched_at <= ?6)", "Itttii");
+	rc = st ? 0 : -1;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		fetch_client_bind(st, &l[i]);
+		db_bind_int64(st, 5, fetch_sig(&l[i]));
+		db_bind_int64(st, 6, l[i].at);
+		rc = store_batch_add(s, st);
+	}
+	st = rc == 0 ? store_batch(s, "UPDATE device_fetch SET fetched_at = ?2, fetched_version = ?3, "
+				   "fetched_sig = ?4 WHERE device_id = ?1 AND fetched_at <= ?2", "Iiii") : NULL;
+	rc = st ? 0 : -1;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		db_bind_int64(st, 1, l[i].device_id);
+		db_bind_int64(st, 2, l[i].at);
+		db_bind_int64(st, 3, l[i].version);
+		db_bind_int64(st, 4, fetch_sig(&l[i]));
+		rc = store_batch_add(s, st);
+	}
+	return rc;
+}
+
+/* A batch: the history (COPY), flushed before the last fetches, whose
+ * first statement's count decides the rest. */
 static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, const struct fetch_last *l,
 			  size_t nl)
 {
@@ -95,29 +145,9 @@ static int fetch_batch_pg(struct store *s, const struct fetch_rec *r, size_t n, 
 		fetch_log_bind(st, &r[i], r[i].device_id);
 		rc = store_batch_add(s, st);
 	}
-	st = nl && rc == 0 ? store_batch(s, FETCH_CLIENT_UPDATE " AND EXISTS (SELECT 1 FROM device_fetch f "
-					 "WHERE f.device_id = ?1 AND f.fetched_sig <> ?5 AND f.fetched_at <= ?6)",
-					 "Itttii") : NULL;
-	if (nl && rc == 0 && !st)
+	if (rc == 0 && nl && store_batch_flush(s) < 0)
 		rc = -1;
-	for (size_t i = 0; i < nl && rc == 0; i++) {
-		fetch_client_bind(st, &l[i]);
-		db_bind_int64(st, 5, fetch_sig(&l[i]));
-		db_bind_int64(st, 6, l[i].at);
-		rc = store_batch_add(s, st);
-	}
-	st = nl && rc == 0 ? store_batch(s, "UPDATE device_fetch SET fetched_at = ?2, fetched_version = ?3, "
-					 "fetched_sig = ?4 WHERE device_id = ?1 AND fetched_at <= ?2", "Iiii") : NULL;
-	if (nl && rc == 0 && !st)
-		rc = -1;
-	for (size_t i = 0; i < nl && rc == 0; i++) {
-		db_bind_int64(st, 1, l[i].device_id);
-		db_bind_int64(st, 2, l[i].at);
-		db_bind_int64(st, 3, l[i].version);
-		db_bind_int64(st, 4, fetch_sig(&l[i]));
-		rc = store_batch_add(s, st);
-	}
-	return rc;
+	return rc == 0 && nl ? fetch_last_pg(s, l, nl) : rc;
 }
 
 /* SQLite keeps a device's history as a chain (schema 027): each fetch_log
