@@ -56,6 +56,7 @@
 #define REPLICA_RETRY_MAX_MS 30000  /* ... up to this */
 #define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
+#define FETCHQ_MIN    1024          /* ... and what a batch takes at least while the last fetches lag (fetchq_pace) */
 /* Devices whose last fetch waits for one write; beyond: the request waits.
  * Two maps of it (one filling, one being written): 2 x 4.25 MB when a
  * writer far behind fills them, within the 100 MiB a 1,000,000-device
@@ -137,12 +138,14 @@ struct fetchq {
 	struct fetch_rec *rings[2];
 	struct fetch_rec *ring;         /* the one requests fill, under mu */
 	size_t len;
+	size_t cap;                     /* history a batch takes now: FETCHQ_MIN..FETCHQ_MAX, under mu */
 	struct lastmap maps[2];
 	struct lastmap *last;           /* the one requests fill, under mu */
 	struct lastmap *writing;        /* the one the writer writes (read-only), under mu */
 	bool stop;                      /* under mu */
 	int64_t warned;                 /* last overload warning */
 	struct log_every refused;       /* the writer's: rows the database refused */
+	struct log_every paced;         /* the writer's: cap lowered (fetchq_pace) */
 	long retention_days;
 	long copy_keep;                 /* database_copy_keep: the change log's rows live this long */
 	int64_t next_prune;
@@ -481,6 +484,27 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 	}
 }
 
+/* How much history the next batch takes, from how many devices' last
+ * fetches this one took (under mu).  Those are never dropped: once
+ * LAST_MAX devices wait for one write, requests wait for it.  A writer
+ * that takes more than a quarter of that in one write is falling behind,
+ * and the history it writes with them (on PostgreSQL the COPY into
+ * fetch_log, 40% of the writer's server time in the 1,000,000-device mix)
+ * is what it can shed: the next batch takes a quarter as much, the rest
+ * sampled out and counted; otherwise twice as much again, and all of
+ * FETCHQ_MAX once it finds nothing to write.
+ * With a fixed FETCHQ_MAX that mix's writer fell behind in every run and
+ * requests waited for it for up to hundreds of ms: p99 137-387 ms against
+ * 9-40 ms with a fixed 4,096 (four alternating pairs, 2026-12-06).  Halved
+ * only above half of LAST_MAX, it reacted too late: 17-345 ms. */
+static void fetchq_pace(struct fetchq *q, size_t taken)
+{
+	if (taken > LAST_MAX / 4)
+		q->cap = q->cap / 4 > FETCHQ_MIN ? q->cap / 4 : FETCHQ_MIN;
+	else if (q->cap < FETCHQ_MAX)
+		q->cap *= 2;
+}
+
 static void *fetchq_main(void *arg)
 {
 	struct fetchq *q = arg;
@@ -489,7 +513,9 @@ static void *fetchq_main(void *arg)
 	for (;;) {
 		while (q->len == 0 && q->last->n == 0 && !q->stop) {
 			/* Nothing queued: what the store keeps goes to the file
-			 * before the wait (store_fetch_flush). */
+			 * before the wait (store_fetch_flush), and the writer
+			 * keeps up (fetchq_pace). */
+			q->cap = FETCHQ_MAX;
 			pthread_mutex_unlock(&q->mu);
 			if (store_fetch_flush(q->store) < 0)
 				log_warnx("fetch log: device_fetch not written, retried with the next write: %s",
@@ -510,7 +536,7 @@ static void *fetchq_main(void *arg)
 			break;
 		/* Take everything queued; requests fill the other array. */
 		struct fetch_rec *batch = q->ring;
-		size_t n = q->len;
+		size_t n = q->len, cap = q->cap;
 		bool stopping = q->stop;    /* read under the lock that guards it */
 		q->ring = batch == q->rings[0] ? q->rings[1] : q->rings[0];
 		q->len = 0;
@@ -518,8 +544,16 @@ static void *fetchq_main(void *arg)
 		struct lastmap *lm = q->last;
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
 		q->writing = lm;
+		size_t was = q->cap, taken = lm->n;
+		fetchq_pace(q, taken);
+		size_t shed = q->cap < was ? q->cap : 0;
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
+		long times;
+		if (shed && log_every_due(&q->paced, &times))
+			log_warnx("fetch log behind: %zu devices' last fetches in one write (requests wait at %d); "
+				  "history now at most %zu rows a write, the rest sampled out (%ld times in 10 s)",
+				  taken, LAST_MAX, shed, times);
 		fetchq_write(q, batch, n, lm->ent, lm->n);
 		for (size_t i = 0; i < n; i++)
 			fetch_text_free(batch[i].ua);
@@ -529,7 +563,7 @@ static void *fetchq_main(void *arg)
 		lastmap_clear(lm);
 		/* Drained: let records gather, one transaction per ~50 ms.  A full
 		 * batch means we are behind: write the next one at once. */
-		if (n < FETCHQ_MAX && !stopping) {
+		if (n < cap && !stopping) {
 			fetchq_prune(q);
 			usleep(50000);
 		}
@@ -581,8 +615,13 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		/* The device's last fetch is never dropped: when LAST_MAX other
 		 * devices wait for the same write, this request waits for it. */
 		struct fetch_last *l;
-		while (!(l = lastmap_slot(q->last, r->device_id)) && !q->stop)
+		bool waited = false;
+		while (!(l = lastmap_slot(q->last, r->device_id)) && !q->stop) {
+			waited = true;
 			pthread_cond_wait(&q->room, &q->mu);
+		}
+		if (waited)
+			metrics_inc("sipprov_fetch_log_waits_total");
 		if (l && r->at >= l->at) {
 			l->at = r->at;
 			l->version = r->version;
@@ -597,7 +636,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		if (q->len == 0 && q->last->n == 1)
 			pthread_cond_signal(&q->cv);
 	}
-	if (q->len == FETCHQ_MAX) {
+	if (q->len >= q->cap) {
 		/* Serving never waits on history: under overload fetch_log rows
 		 * are sampled out, counted, and reported every 10 s. */
 		int64_t now = sp_now();
@@ -2542,6 +2581,7 @@ struct http_server *http_server_start(const struct conf *conf, const unsigned ch
 	h->fq.rings[0] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.rings[0]));
 	h->fq.rings[1] = xcalloc(FETCHQ_MAX, sizeof(*h->fq.rings[1]));
 	h->fq.ring = h->fq.rings[0];
+	h->fq.cap = FETCHQ_MAX;
 	lastmap_init(&h->fq.maps[0]);
 	lastmap_init(&h->fq.maps[1]);
 	h->fq.last = &h->fq.maps[0];
