@@ -493,9 +493,9 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
  * is what it can shed: the next batch takes a quarter as much, the rest
  * sampled out and counted; otherwise twice as much again, and all of
  * FETCHQ_MAX once it finds nothing to write.
- * With a fixed FETCHQ_MAX that mix's writer fell behind in every run and
- * requests waited for it for up to hundreds of ms: p99 137-387 ms against
- * 9-40 ms with a fixed 4,096 (four alternating pairs, 2026-12-06).  Halved
+ * With a fixed FETCHQ_MAX that mix's writer fell behind and requests
+ * waited for it for up to hundreds of ms: in four alternating pairs p99
+ * 137-387 ms against 9-40 ms with a fixed 4,096 (2026-12-06).  Halved
  * only above half of LAST_MAX, it reacted too late: 17-345 ms. */
 static void fetchq_pace(struct fetchq *q, size_t taken)
 {
