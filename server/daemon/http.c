@@ -496,13 +496,16 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
  * With a fixed FETCHQ_MAX that mix's writer fell behind and requests
  * waited for it for up to hundreds of ms: in four alternating pairs p99
  * 137-387 ms against 9-40 ms with a fixed 4,096 (2026-12-06).  Halved
- * only above half of LAST_MAX, it reacted too late: 17-345 ms. */
-static void fetchq_pace(struct fetchq *q, size_t taken)
+ * only above half of LAST_MAX, it reacted too late: 17-345 ms.  Returns
+ * the new cap when it was lowered, else 0. */
+static size_t fetchq_pace(struct fetchq *q, size_t taken)
 {
+	size_t was = q->cap;
 	if (taken > LAST_MAX / 4)
 		q->cap = q->cap / 4 > FETCHQ_MIN ? q->cap / 4 : FETCHQ_MIN;
 	else if (q->cap < FETCHQ_MAX)
 		q->cap *= 2;
+	return q->cap < was ? q->cap : 0;
 }
 
 static void *fetchq_main(void *arg)
@@ -544,9 +547,7 @@ static void *fetchq_main(void *arg)
 		struct lastmap *lm = q->last;
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
 		q->writing = lm;
-		size_t was = q->cap, taken = lm->n;
-		fetchq_pace(q, taken);
-		size_t shed = q->cap < was ? q->cap : 0;
+		size_t taken = lm->n, shed = fetchq_pace(q, taken);
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
 		long times;
