@@ -55,7 +55,6 @@ static void test_cpus_usable(void)
 	is_int(got, 1, "cpus usable: 1 in a thread pinned to CPU %d", first);
 }
 
-/* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
 /* sp_clock_after: a deadline ms ahead, its nanoseconds always under a
  * second (pthread_cond_timedwait refuses others with EINVAL). */
 static void test_clock_after(void)
@@ -70,6 +69,7 @@ static void test_clock_after(void)
 	}
 }
 
+/* sp_ipv4_str writes what inet_ntop writes, for the edges and a sweep. */
 static void test_ipv4_str(void)
 {
 	static const unsigned char edges[][4] = {
