@@ -72,6 +72,7 @@ static const struct family {
 				 "sipprov_drift_unknown_dropped_total{cap=\"total\"}", NULL } },
 	{ "sipprov_fetch_log_dropped_total", "counter", "Fetch records dropped (writer behind or store error).", NULL },
 	{ "sipprov_fetch_log_waits_total", "counter", "Device requests that waited for the fetch writer (its last-fetch map full).", NULL },
+	{ "sipprov_fetch_log_writes_total", "counter", "Writes of the fetch writer (one batch of history and last fetches each).", NULL },
 	{ "sipprov_hep_packets_total", "counter", "HEP datagrams received, by result and rejection reason.",
 	  (const char *const[]){ "sipprov_hep_packets_total{result=\"accepted\"}", HEPR("auth"), HEPR("bad_chunk"),
 				 HEPR("bad_length"), HEPR("bad_magic"), HEPR("family"), HEPR("no_payload"), HEPR("not_sip"),

@@ -57,6 +57,9 @@
 #define REPLICA_LOG_MS 60000        /* at most one "replica unreachable" line this often */
 #define FETCHQ_MAX    16384         /* history: ~50 ms of fetches at 300k/s; beyond: sampled out, counted */
 #define FETCHQ_MIN    1024          /* ... and what a batch takes at least while the last fetches lag (fetchq_pace) */
+#define HOLD_STEP_MS  50            /* the writer's nap between writes; under a burst, ... */
+#define HOLD_BURST    64            /* ... while a nap sees this many new records, it naps again ... */
+#define HOLD_MAX_MS   2000          /* ... up to this long (fetchq_hold) */
 /* Devices whose last fetch waits for one write; beyond: the request waits.
  * Two maps of it (one filling, one being written): 2 x 4.25 MB when a
  * writer far behind fills them, within the 100 MiB a 1,000,000-device
@@ -484,28 +487,81 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 	}
 }
 
-/* How much history the next batch takes, from how many devices' last
- * fetches this one took (under mu).  Those are never dropped: once
- * LAST_MAX devices wait for one write, requests wait for it.  A writer
- * that takes more than a quarter of that in one write is falling behind,
- * and the history it writes with them (on PostgreSQL the COPY into
- * fetch_log, 40% of the writer's server time in the 1,000,000-device mix)
- * is what it can shed: the next batch takes a quarter as much, the rest
- * sampled out and counted; otherwise twice as much again, and all of
- * FETCHQ_MAX once it finds nothing to write.
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* How much history the next batch takes, from how many devices fetched
+ * while the last write ran (under mu).  Their last fetches are never
+ * dropped: once LAST_MAX devices wait for one write, requests wait for
+ * it.  A writer that lets more than a quarter of that gather during one
+ * write is falling behind, and the history it writes with them (on
+ * PostgreSQL the COPY into fetch_log, 40% of the writer's server time in
+ * the 1,000,000-device mix) is what it can shed: the next batch takes a
+ * quarter as much, the rest sampled out and counted; otherwise twice as
+ * much again, and all of FETCHQ_MAX once it finds nothing to write.
  * With a fixed FETCHQ_MAX that mix's writer fell behind and requests
  * waited for it for up to hundreds of ms: in four alternating pairs p99
  * 137-387 ms against 9-40 ms with a fixed 4,096 (2026-12-06).  Halved
- * only above half of LAST_MAX, it reacted too late: 17-345 ms.  Returns
- * the new cap when it was lowered, else 0. */
-static size_t fetchq_pace(struct fetchq *q, size_t taken)
+ * only above half of LAST_MAX, it reacted too late: 17-345 ms.  Counted
+ * while the write ran, not in what the next write takes: a writer holding
+ * a burst (fetchq_hold) takes more by choice.  Returns the new cap when it
+ * was lowered, else 0. */
+static size_t fetchq_pace(struct fetchq *q, size_t during)
 {
 	size_t was = q->cap;
-	if (taken > LAST_MAX / 4)
+	if (during > LAST_MAX / 4)
 		q->cap = q->cap / 4 > FETCHQ_MIN ? q->cap / 4 : FETCHQ_MIN;
 	else if (q->cap < FETCHQ_MAX)
 		q->cap *= 2;
 	return q->cap < was ? q->cap : 0;
+}
+
+/* Enough gathered for one write (under mu): three quarters of the
+ * history a batch takes (the rest is room for the write's arrivals;
+ * while the writer sheds, history beyond its cap is sampled out on
+ * purpose), or half of LAST_MAX devices. */
+#define HOLD_FULL (FETCHQ_MAX - FETCHQ_MAX / 4)
+static bool fetchq_full(const struct fetchq *q)
+{
+	return q->len >= HOLD_FULL || q->last->n >= LAST_MAX / 2;
+}
+
+/* The writer's nap between writes, HOLD_STEP_MS: records gather, one
+ * transaction per nap.  Under a burst (a boot storm: a nap saw at least
+ * HOLD_BURST new records) it naps again, up to HOLD_MAX_MS in all, until
+ * the burst ends, the batch is full (fetchq_full: fetchq_push wakes it)
+ * or the writer sheds history (not keeping up: holding would not help).
+ * The write then comes after the burst, or as one write during it: in a
+ * storm every CPU serves phones, and the writer's work (on PostgreSQL on
+ * the same host, its server's too) took 10-12% of the fleet's time in
+ * 50 ms batches (tools/bench-bootstorm.sh --pg: sipprovd / nginx 0.86
+ * and 0.79 writing, 1.00 and 0.94 with the writer's work skipped,
+ * 2026-12-07).  A last fetch is then in the database within about
+ * HOLD_MAX_MS under load, as SQLite's device_fetch (store_fetch.c,
+ * FLUSH_MS), and drift finds it in the maps meanwhile (fetchq_pending). */
+static void fetchq_hold(struct fetchq *q)
+{
+	long long start = mono_us();
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		size_t seen = q->len + q->last->n;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += HOLD_STEP_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		/* The first record into an empty queue signals too: nap on. */
+		while (!q->stop && !fetchq_full(q) && pthread_cond_timedwait(&q->cv, &q->mu, &until) != ETIMEDOUT)
+			;
+		if (q->stop || fetchq_full(q) || q->cap < FETCHQ_MAX || q->len + q->last->n - seen < HOLD_BURST ||
+		    mono_us() - start >= HOLD_MAX_MS * 1000LL)
+			break;
+	}
+	pthread_mutex_unlock(&q->mu);
 }
 
 static void *fetchq_main(void *arg)
@@ -547,26 +603,27 @@ static void *fetchq_main(void *arg)
 		struct lastmap *lm = q->last;
 		q->last = lm == &q->maps[0] ? &q->maps[1] : &q->maps[0];
 		q->writing = lm;
-		size_t taken = lm->n, shed = fetchq_pace(q, taken);
 		pthread_cond_broadcast(&q->room);
 		pthread_mutex_unlock(&q->mu);
-		long times;
-		if (shed && log_every_due(&q->paced, &times))
-			log_warnx("fetch log behind: %zu devices' last fetches in one write (requests wait at %d); "
-				  "history now at most %zu rows a write, the rest sampled out (%ld times in 10 s)",
-				  taken, LAST_MAX, shed, times);
 		fetchq_write(q, batch, n, lm->ent, lm->n);
+		metrics_inc("sipprov_fetch_log_writes_total");
 		for (size_t i = 0; i < n; i++)
 			fetch_text_free(batch[i].ua);
 		pthread_mutex_lock(&q->mu);
 		q->writing = NULL;      /* committed, or kept by the store */
+		size_t during = q->last->n, shed = fetchq_pace(q, during);
 		pthread_mutex_unlock(&q->mu);
+		long times;
+		if (shed && log_every_due(&q->paced, &times))
+			log_warnx("fetch log behind: %zu devices fetched during one write (requests wait at %d); "
+				  "history now at most %zu rows a write, the rest sampled out (%ld times in 10 s)",
+				  during, LAST_MAX, shed, times);
 		lastmap_clear(lm);
-		/* Drained: let records gather, one transaction per ~50 ms.  A full
-		 * batch means we are behind: write the next one at once. */
+		/* Drained: let records gather (fetchq_hold).  A full batch means
+		 * we are behind: write the next one at once. */
 		if (n < cap && !stopping) {
 			fetchq_prune(q);
-			usleep(50000);
+			fetchq_hold(q);
 		}
 		pthread_mutex_lock(&q->mu);
 	}
@@ -634,7 +691,7 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 			sp_strlcpy(l->digest, r->digest, sizeof(l->digest));
 			l->sig = sig;
 		}
-		if (q->len == 0 && q->last->n == 1)
+		if ((q->len == 0 && q->last->n == 1) || q->last->n == LAST_MAX / 2)
 			pthread_cond_signal(&q->cv);
 	}
 	if (q->len >= q->cap) {
@@ -653,21 +710,15 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 		return;
 	}
 	q->ring[q->len] = *r;
-	/* The writer drains everything queued, then naps 50 ms: it only
-	 * needs waking when it found the queue empty. */
-	if (q->len++ == 0)
+	/* The writer drains everything queued, then naps (fetchq_hold): it
+	 * needs waking when it found the queue empty, or when a nap has
+	 * gathered a full batch. */
+	if (q->len++ == 0 || q->len == HOLD_FULL)
 		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
 
 /* ---- workers ---- */
-
-static long long mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* May w try to connect now?  At most once a second per worker, so while
  * the server is down a request costs no more than a refused connect. */

@@ -39,7 +39,7 @@ ok $([ "${ok1:-0}" -ge $((N - 1)) ] && echo 0 || echo 1) "$ok1 of $N devices fet
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
 wait_log "$T/sipprovd.log" 'history now at most'
 like "$(grep 'history now at most' "$T/sipprovd.log")" \
-	"fetch log behind: [0-9]{5} devices' last fetches in one write \\(requests wait at 32768\\); history now at most 4096 rows a write" \
+	"fetch log behind: [0-9]{5} devices fetched during one write \\(requests wait at 32768\\); history now at most 4096 rows a write" \
 	"the writer took them in one write, and says its next takes a quarter of the history"
 wait_for "SELECT count(*) FROM device_fetch WHERE fetched_at >= $start" "$ok1"
 is "$(sql "SELECT count(*) FROM device_fetch WHERE fetched_at >= $start")" "$ok1" "every device's last fetch is written"
