@@ -535,21 +535,22 @@ static bool fetchq_full(const struct fetchq *q)
  * transaction per nap.  Under a burst (a boot storm: a nap saw at least
  * HOLD_BURST new records) a writer well ahead of it naps again, up to
  * HOLD_MAX_MS in all, until the burst ends or the batch is full
- * (fetchq_full: fetchq_push wakes it).  Ahead: fewer records (history
- * rows and devices) came while its last write ran (during) than half of
- * what it wrote (wrote) and HOLD_AHEAD.  A writer that is not ahead does
- * not hold: in the 1,000,000-device mix on PostgreSQL (~39,000 distinct
- * devices a second, each write 0.2-0.7 s) holding made every write large
- * enough to shed history, and 42% of it was sampled out against 22%
- * (make bench-pg, 2026-12-06 and 07).
- * The write then comes after the burst, or as one write during it: in a
- * storm every CPU serves phones, and the writer's work (on PostgreSQL on
- * the same host, its server's too) took 10-12% of the fleet's time in
- * 50 ms batches (tools/bench-bootstorm.sh --pg: sipprovd / nginx 0.86
- * and 0.79 writing, 1.00 and 0.94 with the writer's work skipped,
- * 2026-12-07).  A last fetch is then in the database within about
- * HOLD_MAX_MS under load, as SQLite's device_fetch (store_fetch.c,
- * FLUSH_MS), and drift finds it in the maps meanwhile (fetchq_pending). */
+ * (fetchq_full: fetchq_push wakes it).  The write then comes after the
+ * burst, or as one write during it: in a storm every CPU serves phones,
+ * and the writer's work (on PostgreSQL on the same host, its server's
+ * too) took 10-12% of the fleet's time in 50 ms batches
+ * (tools/bench-bootstorm.sh --pg: sipprovd / nginx 0.86 and 0.79
+ * writing, 1.00 and 0.94 with the writer's work skipped, 2026-12-07).
+ * A last fetch is then in the database within about HOLD_MAX_MS under
+ * load, as SQLite's device_fetch (store_fetch.c, FLUSH_MS), and drift
+ * finds it in the maps meanwhile (fetchq_pending).
+ * Well ahead: fewer records (history rows and devices) came while its
+ * last write ran (during) than half of what it wrote (wrote), plus
+ * HOLD_AHEAD.  A writer that is not ahead does not hold: in the
+ * 1,000,000-device mix on PostgreSQL (~39,000 distinct devices a second,
+ * each write 0.2-0.7 s) holding made every write large enough to shed
+ * history, and 42% of it was sampled out against 22% (make bench-pg,
+ * 2026-12-06 and 07). */
 static void fetchq_hold(struct fetchq *q, size_t wrote, size_t during)
 {
 	long long start = mono_us();
