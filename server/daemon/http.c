@@ -488,13 +488,6 @@ static void fetchq_write(struct fetchq *q, const struct fetch_rec *batch, size_t
 	}
 }
 
-static long long mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* How much history the next batch takes, from how many devices fetched
  * while the last write ran (under mu).  Their last fetches are never
  * dropped: once LAST_MAX devices wait for one write, requests wait for
@@ -553,20 +546,16 @@ static bool fetchq_full(const struct fetchq *q)
  * 2026-12-06 and 07). */
 static void fetchq_hold(struct fetchq *q, size_t wrote, size_t during)
 {
-	long long start = mono_us();
+	int64_t start = sp_mono_ms();
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		size_t seen = q->len + q->last->n;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += HOLD_STEP_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		struct timespec until = sp_clock_after(CLOCK_REALTIME, HOLD_STEP_MS);
 		/* The first record into an empty queue signals too: nap on. */
 		while (!q->stop && !fetchq_full(q) && pthread_cond_timedwait(&q->cv, &q->mu, &until) != ETIMEDOUT)
 			;
 		if (q->stop || fetchq_full(q) || during >= wrote / 2 + HOLD_AHEAD || q->cap < FETCHQ_MAX ||
-		    q->len + q->last->n - seen < HOLD_BURST || mono_us() - start >= HOLD_MAX_MS * 1000LL)
+		    q->len + q->last->n - seen < HOLD_BURST || sp_mono_ms() - start >= HOLD_MAX_MS)
 			break;
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -727,6 +716,13 @@ static void fetchq_push(struct fetchq *q, const struct fetch_rec *r)
 }
 
 /* ---- workers ---- */
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* May w try to connect now?  At most once a second per worker, so while
  * the server is down a request costs no more than a refused connect. */
