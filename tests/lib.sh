@@ -157,6 +157,24 @@ wait_for() {
 	done
 	return 1
 }
+# wrk_passes PATHS PASSES OUT [BOUND [TIMEOUT]]: wrk (two threads, 50
+# connections) fetches every path of the file PATHS from $URL PASSES
+# times (tests/peers/wrk_passes.lua), its report in OUT.  It runs until
+# both threads have every answer, then SIGINT ends it and it prints its
+# counts: how long the fetches take is the machine's and the backend's
+# business, not a test's.  BOUND (default 300 s) only ends a daemon that
+# stops answering; TIMEOUT (default 10 s) is wrk's per request.  Returns
+# 0 when both threads finished.
+wrk_passes() {
+	rm -f "$T/wrk.done"
+	wrk -t2 -c50 -d"${4:-300}s" --timeout "${5:-10}s" -s "$ROOT/tests/peers/wrk_passes.lua" "$URL" -- "$1" "$2" 2 \
+		"$T/wrk.done" > "$3" 2>&1 &
+	_wp=$!; track_pid $_wp
+	while kill -0 $_wp 2>/dev/null && [ "$(cat "$T/wrk.done" 2>/dev/null | wc -l)" -lt 2 ]; do sleep 0.1; done
+	kill -INT $_wp 2>/dev/null
+	wait $_wp
+	[ "$(cat "$T/wrk.done" 2>/dev/null | wc -l)" -eq 2 ]
+}
 # metric NAME: the running sipprovd's value of NAME (with its labels, as
 # /metrics writes it), 0 when it has none yet.
 metric() {

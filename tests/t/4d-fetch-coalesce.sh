@@ -26,23 +26,15 @@ is "$st" 200 "a demo device is served"
 sleep 1.1
 start=$(date +%s)
 hold_lock 4
-# wrk runs until both its threads have their answers (then SIGINT ends
-# it and it prints its counts), not for a fixed time: how long 50,000
-# fetches take is the machine's and the backend's business (on
-# PostgreSQL each of the 10,000 first renders is several round trips),
-# not what this test checks.  120 s is only a bound for a daemon that
-# stops answering.
-wrk -t2 -c50 -d120s --timeout 5s -s "$ROOT/tests/peers/wrk_passes.lua" "$URL" -- "$T/paths" $PASSES 2 "$T/wrk.done" \
-	> "$T/wrk.out" 2>&1 &
-WRK=$!; track_pid $WRK
-while kill -0 $WRK 2>/dev/null && [ "$(cat "$T/wrk.done" 2>/dev/null | wc -l)" -lt 2 ]; do sleep 0.1; done
-kill -INT $WRK 2>/dev/null
-wait $WRK
+# Until both wrk threads have their answers, not for a fixed time (on
+# PostgreSQL each of the 10,000 first renders is several round trips);
+# 120 s only bounds a daemon that stops answering.
+wrk_passes "$T/paths" $PASSES "$T/wrk.out" 120 5; finished=$?
 diag "$(grep -E 'Requests/sec|RESULT' "$T/wrk.out" | tr '\n' ' ')"
 # wrk calls request() once, on the first thread's script, before it
 # sends anything: that first request (a pass-1 fetch) is never sent.
 okn=$(sed -n 's/^RESULT ok=\([0-9]*\) .*/\1/p' "$T/wrk.out")
-is "$(cat "$T/wrk.done" 2>/dev/null | wc -l)" 2 "both wrk threads had every answer before wrk was ended"
+is "$finished" 0 "both wrk threads had every answer before wrk was ended"
 like "$(cat "$T/wrk.out")" "RESULT ok=[0-9]+ bad=0 healthz=[0-9]+ errors=0" \
 	"wrk fetched every device $PASSES times, every fetch 200"
 ok $([ "${okn:-0}" -ge $((N * PASSES - 1)) ] && echo 0 || echo 1) "$okn fetches of $((N * PASSES))"

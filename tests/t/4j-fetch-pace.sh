@@ -23,13 +23,7 @@ start=$(date +%s)
 # fetch FILE TAG: every path of FILE once (User-Agent 4d-pass-1), while the
 # lock is held; prints how many were answered 200.
 fetch() {
-	rm -f "$T/wrk.done"
-	wrk -t2 -c50 -d300s --timeout 10s -s "$ROOT/tests/peers/wrk_passes.lua" "$URL" -- "$1" 1 2 "$T/wrk.done" \
-		> "$T/wrk.$2" 2>&1 &
-	WRK=$!; track_pid $WRK
-	while kill -0 $WRK 2>/dev/null && [ "$(cat "$T/wrk.done" 2>/dev/null | wc -l)" -lt 2 ]; do sleep 0.1; done
-	kill -INT $WRK 2>/dev/null
-	wait $WRK
+	wrk_passes "$1" 1 "$T/wrk.$2"
 	sed -n 's/^RESULT ok=\([0-9]*\) bad=0 .*errors=0$/\1/p' "$T/wrk.$2"
 }
 hold_lock 600
